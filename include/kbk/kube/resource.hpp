@@ -1,0 +1,35 @@
+// What the API server serves: resource types from discovery.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kbk::kube {
+
+// One resource of one group version, as discovery describes it.
+struct ResourceType {
+  std::string group;     // "" for the core group
+  std::string version;   // "v1"
+  std::string resource;  // plural: "deployments"
+  std::string kind;      // "Deployment"
+  std::string singular;  // "deployment"
+  bool namespaced = false;
+  std::vector<std::string> verbs;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  std::vector<std::string> subresources;  // "status", "scale", "exec", ...
+
+  // "deployments.apps", or "pods" for the core group (Velero's archive folder names).
+  std::string group_resource() const;
+  // "apps/v1", or "v1" for the core group.
+  std::string api_version() const;
+  bool has_verb(std::string_view verb) const;
+  bool has_subresource(std::string_view sub) const;
+  // URL path of the collection: /api/v1/namespaces/NS/pods or /apis/apps/v1/deployments (ns "" = all).
+  std::string collection_path(std::string_view ns) const;
+  // URL path of one object, with an optional subresource.
+  std::string object_path(std::string_view ns, std::string_view name, std::string_view subresource = "") const;
+};
+
+}  // namespace kbk::kube

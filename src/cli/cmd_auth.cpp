@@ -1,0 +1,6 @@
+// Placeholder until the command lands; registers nothing.
+#include "commands.hpp"
+
+namespace kbk::cli {
+void register_auth(CLI::App&, GlobalOptions&, RunState&) {}
+}  // namespace kbk::cli

@@ -1,0 +1,54 @@
+// The command line: global options and one registration function per command file (one file per command,
+// as restic: an options struct, flag setup, a short run() that wires library objects together and prints).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <kbk/kube/client.hpp>
+#include <kbk/kube/config.hpp>
+#include <kbk/kube/rest_client.hpp>
+#include <kbk/util/exit_code.hpp>
+
+namespace kbk::cli {
+
+struct GlobalOptions {
+  kube::ConfigFlags kube;
+  double qps = 50;
+  int burst = 100;
+  int verbosity = 0;
+  std::string log_file;
+  std::string output;          // -o
+  std::string progress;        // --progress auto|tty|json|none
+  std::string storage;         // --storage (env KBK_STORAGE)
+};
+
+// Set by the subcommand that ran; main returns it.
+struct RunState {
+  int exit_code = 0;
+};
+
+// Builds the REST config and client from the global flags (throws Fatal on a broken kubeconfig).
+kube::RestConfig load_rest_config(const GlobalOptions& g);
+std::unique_ptr<kube::Client> make_client(const GlobalOptions& g, const kube::RestConfig& config);
+// --storage, else $KBK_STORAGE; Fatal(usage) when neither is set.
+std::string storage_url(const GlobalOptions& g);
+
+// Wraps a command body: sets the exit code it returns. Every command's help ends with EXIT STATUS.
+void set_runner(CLI::App* cmd, RunState& state, std::function<int()> body);
+extern const char* const k_exit_status_footer;
+
+// One per command file.
+void register_version(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_api_resources(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_auth(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_backup(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_restore(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_modifiers(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_patch(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_prune(CLI::App& app, GlobalOptions& g, RunState& state);
+
+}  // namespace kbk::cli

@@ -1,0 +1,174 @@
+#include <kbk/output/output.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <unistd.h>
+
+#include <kbk/util/strings.hpp>
+
+namespace kbk::output {
+
+Result<Format> parse_format(const std::string& s, const std::vector<Format>& allowed) {
+  Format f;
+  if (s.empty() || s == "text") f = Format::text;
+  else if (s == "json") f = Format::json;
+  else if (s == "yaml") f = Format::yaml;
+  else if (s == "wide") f = Format::wide;
+  else if (s == "name") f = Format::name;
+  else return unexpected(Errc::config, "unknown output format \"" + s + "\"");
+  if (f != Format::text) {
+    bool ok = false;
+    for (Format a : allowed) ok = ok || a == f;
+    if (!ok) return unexpected(Errc::config, "output format \"" + s + "\" is not supported by this command");
+  }
+  return f;
+}
+
+Table::Table(std::vector<std::string> headers) : m_headers(std::move(headers)) {}
+
+void Table::add_row(std::vector<std::string> row) {
+  row.resize(m_headers.size());
+  m_rows.push_back(std::move(row));
+}
+
+std::string Table::render() const {
+  std::vector<size_t> width(m_headers.size(), 0);
+  for (size_t i = 0; i < m_headers.size(); ++i) width[i] = m_headers[i].size();
+  for (const auto& r : m_rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      l += cells[i];
+      if (i + 1 < cells.size()) l += std::string(width[i] - cells[i].size() + 3, ' ');
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line(m_headers);
+  for (const auto& r : m_rows) line(r);
+  return out;
+}
+
+void print_json(const json::Value& v) {
+  std::string s = json::to_pretty(v);
+  s += '\n';
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+}
+
+void print_yaml(const json::Value& v) {
+  std::string s = json::to_yaml(v);
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+}
+
+namespace {
+
+class TtyProgress final : public util::ProgressSink {
+public:
+  TtyProgress() : m_start(std::chrono::steady_clock::now()) {}
+  void update(const util::ProgressState& s) override {
+    std::lock_guard lock(m_mutex);
+    auto now = std::chrono::steady_clock::now();
+    if (now - m_last < std::chrono::milliseconds(100)) return;
+    m_last = now;
+    draw(s, now);
+  }
+  void finish(const util::ProgressState& s) override {
+    std::lock_guard lock(m_mutex);
+    draw(s, std::chrono::steady_clock::now());
+    std::fputs("\n", stderr);
+  }
+
+private:
+  void draw(const util::ProgressState& s, std::chrono::steady_clock::time_point now) {
+    double secs = std::chrono::duration<double>(now - m_start).count();
+    if (secs <= 0) secs = 1e-3;
+    std::string line = s.phase + ": " + std::to_string(s.items_done);
+    if (s.items_total) line += "/" + std::to_string(s.items_total);
+    char rate[64];
+    std::snprintf(rate, sizeof rate, " items (%.0f/s)", static_cast<double>(s.items_done) / secs);
+    line += rate;
+    if (s.bytes_done) {
+      line += ", " + util::human_bytes(s.bytes_done) + " (" +
+              util::human_bytes(static_cast<uint64_t>(static_cast<double>(s.bytes_done) / secs)) + "/s)";
+    }
+    if (s.items_total && s.items_done && s.items_done < s.items_total) {
+      double eta = secs * static_cast<double>(s.items_total - s.items_done) / static_cast<double>(s.items_done);
+      line += ", ETA " + util::human_duration(eta);
+    }
+    if (s.errors) line += ", " + std::to_string(s.errors) + " errors";
+    if (!s.current.empty()) line += "  " + s.current;
+    if (line.size() > 118) line.resize(118);
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+  }
+  std::mutex m_mutex;
+  std::chrono::steady_clock::time_point m_start;
+  std::chrono::steady_clock::time_point m_last{};
+};
+
+class JsonProgress final : public util::ProgressSink {
+public:
+  void update(const util::ProgressState& s) override {
+    std::lock_guard lock(m_mutex);
+    auto now = std::chrono::steady_clock::now();
+    if (now - m_last < std::chrono::milliseconds(500)) return;
+    m_last = now;
+    emit(s, false);
+  }
+  void finish(const util::ProgressState& s) override {
+    std::lock_guard lock(m_mutex);
+    emit(s, true);
+  }
+
+private:
+  void emit(const util::ProgressState& s, bool done) {
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("phase", json::make_string(s.phase, a), a);
+    d.AddMember("current", json::make_string(s.current, a), a);
+    d.AddMember("itemsDone", s.items_done, a);
+    d.AddMember("itemsTotal", s.items_total, a);
+    d.AddMember("bytesDone", s.bytes_done, a);
+    d.AddMember("bytesTotal", s.bytes_total, a);
+    d.AddMember("warnings", s.warnings, a);
+    d.AddMember("errors", s.errors, a);
+    d.AddMember("done", done, a);
+    std::string line = json::to_string(d) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+  }
+  std::mutex m_mutex;
+  std::chrono::steady_clock::time_point m_last{};
+};
+
+}  // namespace
+
+std::unique_ptr<util::ProgressSink> make_progress(ProgressMode mode) {
+  if (mode == ProgressMode::automatic) mode = isatty(STDERR_FILENO) ? ProgressMode::tty : ProgressMode::none;
+  switch (mode) {
+    case ProgressMode::tty: return std::make_unique<TtyProgress>();
+    case ProgressMode::json: return std::make_unique<JsonProgress>();
+    default: break;
+  }
+  struct None final : util::ProgressSink {
+    void update(const util::ProgressState&) override {}
+    void finish(const util::ProgressState&) override {}
+  };
+  return std::make_unique<None>();
+}
+
+Result<ProgressMode> parse_progress_mode(const std::string& s) {
+  if (s.empty() || s == "auto") return ProgressMode::automatic;
+  if (s == "tty") return ProgressMode::tty;
+  if (s == "json") return ProgressMode::json;
+  if (s == "none") return ProgressMode::none;
+  return unexpected(Errc::config, "unknown --progress mode \"" + s + "\" (auto, tty, json, none)");
+}
+
+}  // namespace kbk::output

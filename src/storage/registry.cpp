@@ -1,0 +1,47 @@
+// The table of storage backends by URL scheme. A backend adds one line here; nothing else branches on scheme.
+#include <kbk/storage/backend.hpp>
+
+#include <map>
+#include <mutex>
+
+namespace kbk::storage {
+namespace {
+
+std::mutex& table_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, Factory>& table() {
+  static std::map<std::string, Factory> t;
+  return t;
+}
+
+}  // namespace
+
+// Defined by each backend's .cpp (registered lazily so static libraries need no static initialisers).
+void register_builtin_backends();
+
+void register_scheme(const std::string& scheme, Factory factory) {
+  std::lock_guard lock(table_mutex());
+  table()[scheme] = std::move(factory);
+}
+
+Result<std::unique_ptr<Backend>> open(const std::string& url, const OpenOptions& options) {
+  static std::once_flag once;
+  std::call_once(once, register_builtin_backends);
+  if (url.empty()) return unexpected(Errc::config, "empty storage location");
+  std::string scheme = "file";
+  auto pos = url.find("://");
+  if (pos != std::string::npos) scheme = url.substr(0, pos);
+  Factory f;
+  {
+    std::lock_guard lock(table_mutex());
+    auto it = table().find(scheme);
+    if (it == table().end())
+      return unexpected(Errc::config, "storage location " + url + ": unknown scheme \"" + scheme + "\"");
+    f = it->second;
+  }
+  return f(url, options);
+}
+
+}  // namespace kbk::storage

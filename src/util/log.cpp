@@ -1,0 +1,112 @@
+#include <kbk/util/log.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <regex>
+#include <set>
+
+namespace kbk::log {
+namespace {
+
+std::atomic<int> g_verbosity{0};
+std::mutex g_mutex;
+FILE* g_file = nullptr;
+std::function<void(std::string_view)> g_sink;
+std::set<std::string> g_once;
+
+const char* prefix(Level level) {
+  switch (level) {
+    case Level::error: return "error: ";
+    case Level::warning: return "warning: ";
+    case Level::info: return "";
+    case Level::debug: return "debug: ";
+  }
+  return "";
+}
+
+}  // namespace
+
+void set_verbosity(int v) { g_verbosity = v; }
+int verbosity() { return g_verbosity; }
+bool enabled(int v) { return g_verbosity >= v; }
+
+bool set_log_file(const std::string& path) {
+  std::lock_guard lock(g_mutex);
+  if (g_file) {
+    std::fclose(g_file);
+    g_file = nullptr;
+  }
+  if (path.empty()) return true;
+  g_file = std::fopen(path.c_str(), "a");
+  return g_file != nullptr;
+}
+
+void set_sink(std::function<void(std::string_view)> sink) {
+  std::lock_guard lock(g_mutex);
+  g_sink = std::move(sink);
+}
+
+void write(Level level, std::string_view message) {
+  std::string line = "kbk: ";
+  line += prefix(level);
+  line += redact(message);
+  if (line.empty() || line.back() != '\n') line += '\n';
+  std::lock_guard lock(g_mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  if (g_file) {
+    std::fwrite(line.data(), 1, line.size(), g_file);
+    std::fflush(g_file);
+  }
+  if (g_sink) g_sink(line);
+}
+
+void error(std::string_view message) { write(Level::error, message); }
+void warning(std::string_view message) { write(Level::warning, message); }
+
+void warning_once(std::string_view message) {
+  {
+    std::lock_guard lock(g_mutex);
+    if (!g_once.emplace(message).second) return;
+  }
+  write(Level::warning, message);
+}
+
+void info(int v, std::string_view message) {
+  if (enabled(v)) write(Level::info, message);
+}
+
+void debug(std::string_view message) {
+  if (enabled(4)) write(Level::debug, message);
+}
+
+std::string redact(std::string_view text) {
+  // Cheap pre-check: most lines hold nothing that looks secret.
+  static const char* const k_markers[] = {"uthorization", "earer", "oken", "assword", "ecret", "Signature",
+                                          "Credential", "PRIVATE KEY", "Cookie", "client-key"};
+  bool suspicious = false;
+  for (const char* m : k_markers) {
+    if (text.find(m) != std::string_view::npos) {
+      suspicious = true;
+      break;
+    }
+  }
+  if (!suspicious) return std::string(text);
+  static const std::regex k_header(
+      R"(((?:Proxy-)?Authorization|X-Amz-Security-Token|Cookie|Set-Cookie)(\s*[:=]\s*)([^\r\n]*))",
+      std::regex::icase);
+  static const std::regex k_bearer(R"((Bearer|Basic)\s+[A-Za-z0-9\-._~+/=]+)", std::regex::icase);
+  static const std::regex k_json(
+      R"xx(("(?:token|password|secret|secretAccessKey|client-key-data|sessionToken|aws_secret_access_key)"\s*:\s*")[^"]*("))xx",
+      std::regex::icase);
+  static const std::regex k_query(R"((X-Amz-Signature|X-Amz-Security-Token)=[^&\s]+)", std::regex::icase);
+  static const std::regex k_pem(R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)");
+  std::string s(text);
+  s = std::regex_replace(s, k_header, "$1$2[REDACTED]");
+  s = std::regex_replace(s, k_bearer, "$1 [REDACTED]");
+  s = std::regex_replace(s, k_json, "$1[REDACTED]$2");
+  s = std::regex_replace(s, k_query, "$1=[REDACTED]");
+  s = std::regex_replace(s, k_pem, "[REDACTED PRIVATE KEY]");
+  return s;
+}
+
+}  // namespace kbk::log
