@@ -1,0 +1,83 @@
+// The backup archive: a tar stream laid out exactly like Velero's format 1.1.0 (docs/format-archive.md),
+// gzip-compressed, plus kbk/manifest.json and kbk/results.json. The writer streams into a storage::Writer
+// (constant memory); the reader streams entries out of a storage::Reader and refuses hostile archives.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kbk/json/json.hpp>
+#include <kbk/storage/backend.hpp>
+#include <kbk/util/error.hpp>
+
+namespace kbk::archive {
+
+inline constexpr const char* k_velero_format_version = "1.1.0";
+
+// Where an item lives in the archive. group "" = core; resource is the plural.
+struct ItemKey {
+  std::string group;
+  std::string version;   // the version the object was read at (its apiVersion)
+  std::string resource;
+  std::string namespace_;  // "" for cluster-scoped
+  std::string name;
+
+  // "deployments.apps" or "pods"
+  std::string group_resource() const { return group.empty() ? resource : resource + "." + group; }
+};
+
+enum class Compression { gzip, none };
+
+struct WriterOptions {
+  Compression compression = Compression::gzip;
+};
+
+class ArchiveWriter {
+public:
+  virtual ~ArchiveWriter() = default;
+  // Writes metadata/version first (at creation), then items as they come: the legacy path and, when
+  // preferred is true, the same bytes under <version>-preferredversion/ (Velero writes both). Returns the
+  // item's SHA-256 (hex) for the manifest. json is the compact object with apiVersion and kind set.
+  virtual Result<std::string> add_item(const ItemKey& key, std::string_view json, bool preferred) = 0;
+  // Any other file (kbk/manifest.json, kbk/results.json). Path must be relative and clean.
+  virtual Result<void> add_file(const std::string& path, std::string_view data) = 0;
+  // Ends the tar and gzip streams and commits the underlying storage writer. Nothing is visible before.
+  virtual Result<void> finish() = 0;
+  virtual uint64_t bytes_written() const = 0;
+};
+
+Result<std::unique_ptr<ArchiveWriter>> make_writer(std::unique_ptr<storage::Writer> sink,
+                                                   const WriterOptions& options = {});
+
+// One entry as the reader hands it out.
+struct Entry {
+  std::string path;        // as in the tar
+  std::string_view data;   // valid only during the callback
+  bool is_item = false;    // a resources/... item file (legacy path or versioned)
+  ItemKey key;             // when is_item
+  std::string version_dir; // "" for the legacy path, else "v1" or "v1-preferredversion" etc.
+};
+
+struct ReaderLimits {
+  uint64_t max_entry_bytes = 64ull << 20;     // a single item larger than this is refused
+  uint64_t max_total_bytes = 64ull << 30;     // decompressed total (zip-bomb guard)
+  uint64_t max_entries = 10'000'000;
+};
+
+// Streams every entry of an archive to on_entry, in archive order. Refuses (Errc::corrupt, one line naming
+// `what` and the entry) absolute paths, "..", links, devices, entries over the limits, a truncated stream,
+// and metadata/version other than a 1.x version. An error from on_entry stops reading and is returned.
+Result<void> read_archive(storage::Reader& source, std::string_view what, const ReaderLimits& limits,
+                          const std::function<Result<void>(const Entry&)>& on_entry);
+
+// Splits "resources/deployments.apps/v1-preferredversion/namespaces/ns1/web.json" into key and version_dir.
+// false when the path is not an item path.
+bool parse_item_path(std::string_view path, ItemKey& key, std::string& version_dir);
+// The legacy item path for key: resources/<gr>/{namespaces/<ns>|cluster}/<name>.json
+std::string item_path(const ItemKey& key, std::string_view version_dir = "");
+
+}  // namespace kbk::archive
