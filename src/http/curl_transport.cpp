@@ -1,0 +1,421 @@
+// The libcurl transport: one attempt per send().
+//
+// Connection reuse: easy handles are pooled (an idle handle keeps its connections open), and all handles share
+// one DNS and TLS-session cache. HTTP/2 is negotiated by ALPN over TLS (CURL_HTTP_VERSION_2TLS); plain http://
+// stays HTTP/1.1. TLS material comes from memory blobs (CURLOPT_*_BLOB), so private keys never touch the disk.
+// tls-server-name: libcurl 7.88 has no separate SNI option, so the URL's host is replaced by the server name
+// (which libcurl then sends as SNI and verifies the certificate against) and CURLOPT_CONNECT_TO sends the
+// connection to the real host and port; the Host header keeps the original authority.
+#include <kbk/http/http.hpp>
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+
+namespace kbk::http {
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// URL without its query, for messages (queries may be long; S3 presigned ones hold signatures).
+std::string url_for_message(const std::string& url) {
+  const auto q = url.find('?');
+  return q == std::string::npos ? url : url.substr(0, q);
+}
+
+struct SplitUrl {
+  std::string scheme, host, port;
+};
+
+std::optional<SplitUrl> split_url(const std::string& url) {
+  CURLU* u = curl_url();
+  if (!u) return std::nullopt;
+  std::optional<SplitUrl> out;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* scheme = nullptr;
+    char* host = nullptr;
+    char* port = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+      out = SplitUrl{scheme, host, port};
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+std::string replace_host(const std::string& url, const std::string& host) {
+  CURLU* u = curl_url();
+  std::string out = url;
+  if (u && curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_HOST, host.c_str(), 0) == CURLUE_OK) {
+    char* s = nullptr;
+    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) out = s;
+    curl_free(s);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+class Share {
+public:
+  Share() {
+    m_share = curl_share_init();
+    curl_share_setopt(m_share, CURLSHOPT_LOCKFUNC, &Share::lock);
+    curl_share_setopt(m_share, CURLSHOPT_UNLOCKFUNC, &Share::unlock);
+    curl_share_setopt(m_share, CURLSHOPT_USERDATA, this);
+    curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
+  ~Share() { curl_share_cleanup(m_share); }
+  Share(const Share&) = delete;
+  Share& operator=(const Share&) = delete;
+  CURLSH* get() const { return m_share; }
+
+private:
+  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
+    static_cast<Share*>(self)->m_locks[index(data)].lock();
+  }
+  static void unlock(CURL*, curl_lock_data data, void* self) { static_cast<Share*>(self)->m_locks[index(data)].unlock(); }
+  static size_t index(curl_lock_data data) {
+    const auto i = static_cast<size_t>(data);
+    return i < k_locks ? i : 0;
+  }
+  static constexpr size_t k_locks = CURL_LOCK_DATA_LAST;
+  CURLSH* m_share = nullptr;
+  std::mutex m_locks[k_locks];
+};
+
+// State of one transfer, reached from libcurl's callbacks.
+struct Transfer {
+  const Request* request = nullptr;
+  CURL* handle = nullptr;
+  Response response;
+  size_t body_offset = 0;       // bytes of request.body sent
+  bool body_started = false;    // the server's body began arriving
+  bool sink_took_data = false;  // request.on_body received bytes
+  bool sink_refused = false;
+  bool reader_failed = false;
+  bool upload_started = false;
+
+  bool streaming() const {
+    if (!request->on_body) return false;
+    long code = 0;
+    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &code);
+    return code >= 200 && code < 300;
+  }
+};
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t len = size * n;
+  std::string_view line(data, len);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (util::starts_with(line, "HTTP/")) {
+    t->response.headers.clear();  // a new response (after 100 Continue, a proxy's CONNECT answer, a redirect)
+  } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+    t->response.headers.emplace_back(std::string(util::trim(line.substr(0, colon))),
+                                     std::string(util::trim(line.substr(colon + 1))));
+  }
+  return len;
+}
+
+size_t on_write(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t len = size * n;
+  t->body_started = true;
+  if (t->streaming()) {
+    t->sink_took_data = true;
+    if (!t->request->on_body(std::string_view(data, len))) {
+      t->sink_refused = true;
+      return 0;  // aborts with CURLE_WRITE_ERROR
+    }
+    return len;
+  }
+  t->response.body.append(data, len);
+  return len;
+}
+
+size_t on_read(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t want = size * n;
+  t->upload_started = true;
+  if (t->request->body_reader) {
+    auto got = t->request->body_reader(buf, want);
+    if (!got) {
+      t->reader_failed = true;
+      return CURL_READFUNC_ABORT;
+    }
+    return *got;
+  }
+  const std::string& body = t->request->body;
+  const size_t k = std::min(want, body.size() - t->body_offset);
+  std::memcpy(buf, body.data() + t->body_offset, k);
+  t->body_offset += k;
+  return k;
+}
+
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+  if (t->request->body_reader) {
+    if (offset != 0 || !t->request->body_rewind || !t->request->body_rewind()) return CURL_SEEKFUNC_CANTSEEK;
+    return CURL_SEEKFUNC_OK;
+  }
+  if (offset < 0 || static_cast<size_t>(offset) > t->request->body.size()) return CURL_SEEKFUNC_FAIL;
+  t->body_offset = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+std::string protocol_name(long v) {
+  switch (v) {
+    case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0: return "HTTP/2";
+    case CURL_HTTP_VERSION_3: return "HTTP/3";
+    default: return "HTTP";
+  }
+}
+
+Errc errc_for(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return Errc::timeout;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+      return Errc::tls;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Errc::config;
+    default:
+      return Errc::network;
+  }
+}
+
+bool never_sent(CURLcode rc) {
+  return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+class CurlTransport final : public Transport {
+public:
+  explicit CurlTransport(TransportOptions options) : m_options(std::move(options)) {
+    if (util::starts_with(m_options.proxy_url, "socks5://"))  // as client-go: the proxy resolves the name
+      m_options.proxy_url = "socks5h://" + m_options.proxy_url.substr(9);
+  }
+  ~CurlTransport() override {
+    for (CURL* h : m_idle) curl_easy_cleanup(h);
+  }
+
+  Result<Response> send(const Request& request) override {
+    CURL* h = take_handle();
+    if (!h) return unexpected(Errc::internal_error, "cannot create a libcurl handle");
+    Result<Response> out = perform(h, request);
+    give_back(h);
+    return out;
+  }
+
+private:
+  CURL* take_handle() {
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_idle.empty()) {
+        CURL* h = m_idle.back();
+        m_idle.pop_back();
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+  void give_back(CURL* h) {
+    std::lock_guard lock(m_mutex);
+    if (m_idle.size() < 64) {
+      m_idle.push_back(h);
+      return;
+    }
+    curl_easy_cleanup(h);
+  }
+
+  static void add_header(curl_slist*& list, const std::string& line) { list = curl_slist_append(list, line.c_str()); }
+
+  Result<Response> perform(CURL* h, const Request& req) {
+    curl_easy_reset(h);  // keeps the handle's open connections and caches
+    Transfer t;
+    t.request = &req;
+    t.handle = h;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+
+    std::string url = req.url;
+    curl_slist* headers = nullptr;
+    curl_slist* connect_to = nullptr;
+    const std::string& sni = m_options.tls.server_name;
+    if (!sni.empty()) {
+      if (auto parts = split_url(req.url); parts && parts->scheme == "https" && parts->host != sni) {
+        url = replace_host(req.url, sni);
+        connect_to = curl_slist_append(connect_to, (sni + ":" + parts->port + ":" + parts->host + ":" + parts->port).c_str());
+        if (!find_header(req.headers, "Host")) add_header(headers, "Host: " + parts->host + ":" + parts->port);
+      }
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_SHARE, m_share.get());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, m_options.http_version == HttpVersion::http2_tls
+                                                  ? static_cast<long>(CURL_HTTP_VERSION_2TLS)
+                                                  : static_cast<long>(CURL_HTTP_VERSION_1_1));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(m_options.connect_timeout_seconds * 1000));
+    if (req.timeout_seconds > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_seconds * 1000));
+    if (m_options.stall_timeout_seconds > 0) {
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(m_options.stall_timeout_seconds));
+    }
+    if (m_options.accept_gzip) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
+    if (!m_options.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, m_options.proxy_url.c_str());
+    if (connect_to) curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+
+    // TLS
+    const TlsOptions& tls = m_options.tls;
+    if (tls.insecure_skip_verify) {
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (!tls.ca_pem.empty()) {
+      curl_blob blob{const_cast<char*>(tls.ca_pem.data()), tls.ca_pem.size(), CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    }
+    if (!tls.client_cert_pem.empty()) {
+      curl_blob cert{const_cast<char*>(tls.client_cert_pem.data()), tls.client_cert_pem.size(), CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+      curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (!tls.client_key_pem.empty()) {
+      curl_blob key{const_cast<char*>(tls.client_key_pem.data()), tls.client_key_pem.size(), CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+      curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+
+    // Method and body
+    const bool has_body = req.body_reader ? true : !req.body.empty() || req.method == "POST" || req.method == "PUT" ||
+                                                       req.method == "PATCH";
+    if (req.method == "HEAD") {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (has_body) {
+      const curl_off_t len = req.body_reader ? static_cast<curl_off_t>(req.body_length)
+                                             : static_cast<curl_off_t>(req.body.size());
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, len);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, &on_read);
+      curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, &on_seek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
+      if (req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    } else if (req.method != "GET") {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    }
+
+    // Headers
+    bool has_ua = false;
+    bool has_ct = false;
+    for (const auto& [k, v] : req.headers) {
+      add_header(headers, v.empty() ? k + ";" : k + ": " + v);
+      const std::string lk = util::to_lower(k);
+      has_ua = has_ua || lk == "user-agent";
+      has_ct = has_ct || lk == "content-type";
+    }
+    if (!has_ua && !m_options.user_agent.empty()) add_header(headers, "User-Agent: " + m_options.user_agent);
+    if (has_body && !has_ct) add_header(headers, "Content-Type:");  // no form-urlencoded default
+    add_header(headers, "Expect:");                                  // no 100-continue round trip
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+
+    if (log::enabled(8)) {
+      for (const curl_slist* p = headers; p; p = p->next) log::info(8, std::string("Request Header: ") + p->data);
+    }
+
+    const auto start = std::chrono::steady_clock::now();
+    const CURLcode rc = curl_easy_perform(h);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    curl_slist_free_all(headers);
+    curl_slist_free_all(connect_to);
+
+    long version = 0;
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
+    const std::string protocol = protocol_name(version);
+
+    if (rc != CURLE_OK) {
+      Error e;
+      if (t.sink_refused) {
+        e = Error{Errc::cancelled, req.method + " " + url_for_message(req.url) + ": the response consumer stopped"};
+      } else if (t.reader_failed) {
+        e = Error{Errc::io, req.method + " " + url_for_message(req.url) + ": reading the request body failed"};
+      } else {
+        std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+        e = Error{errc_for(rc), req.method + " " + url_for_message(req.url) + ": " + detail};
+      }
+      e.reason = never_sent(rc) ? "not_sent" : t.sink_took_data ? "body_partial" : "sent";
+      log::info(6, req.method + " " + req.url + " failed in " + std::to_string(ms) + " ms: " + e.message);
+      return e;
+    }
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    t.response.status = static_cast<int>(code);
+    t.response.protocol = protocol;
+    if (log::enabled(6)) {
+      log::info(6, req.method + " " + req.url + " " + std::to_string(code) + " in " + std::to_string(ms) + " ms (" +
+                       protocol + ")");
+    }
+    if (log::enabled(8)) {
+      for (const auto& [k, v] : t.response.headers) log::info(8, "Response Header: " + k + ": " + v);
+      if (!t.response.body.empty()) {
+        std::string b = t.response.body.substr(0, 2048);
+        if (t.response.body.size() > 2048) b += " [truncated " + std::to_string(t.response.body.size()) + " bytes]";
+        log::info(8, "Response Body: " + b);
+      }
+    }
+    return std::move(t.response);
+  }
+
+  TransportOptions m_options;
+  Share m_share;
+  std::mutex m_mutex;
+  std::vector<CURL*> m_idle;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Transport>> make_curl_transport(const TransportOptions& options) {
+  global_init();
+  const auto* info = curl_version_info(CURLVERSION_NOW);
+  if (options.http_version == HttpVersion::http2_tls && !(info->features & CURL_VERSION_HTTP2))
+    log::debug("libcurl was built without HTTP/2; using HTTP/1.1");
+  if (!options.tls.client_cert_pem.empty() && options.tls.client_key_pem.empty())
+    return unexpected(Errc::config, "a client certificate was given without its key");
+  return std::unique_ptr<Transport>(std::make_unique<CurlTransport>(options));
+}
+
+}  // namespace kbk::http
