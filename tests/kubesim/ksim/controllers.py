@@ -1,0 +1,1491 @@
+"""kubesim's kube-controller-manager, scheduler and kubelet, in one worker thread.
+
+Contract (see the issue and tests/kubesim/README-controllers.md): ControllerManager(store, state_dir, profile, options)
+.start() subscribes to the store and runs a worker thread that reconciles on every committed change and on a periodic
+resync; .stop() ends it. Every controller is level-triggered (it recomputes the desired state from the stored objects
+each pass), writes only when something differs (so passes converge), and treats 409/404/403 answers as "try again
+next pass". Exceptions are logged to stderr and never kill the thread.
+
+Controllers: pod scheduling + kubelet-like pod status, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob,
+Job TTL, Endpoints, EndpointSlices, service-account token Secrets, plus storage (volumes.py), garbage collection
+(gc.py) and namespace lifecycle (namespace_controller.py).
+"""
+import base64
+import copy
+import hashlib
+import json
+import math
+import os
+import queue
+import shutil
+import threading
+import time
+
+from .ctrl_common import (
+    log, log_exc, now_str, parse_time, rand_suffix, template_hash, match_selector, match_map_selector,
+    controller_ref, owner_ref, is_controlled_by, deleting, pod_ready, pod_active, set_condition, api_code)
+from . import gc as gc_mod
+from . import namespace_controller as ns_mod
+from . import volumes as vol_mod
+
+WATCHED = {
+    ("", "pods"), ("", "services"), ("", "endpoints"), ("", "serviceaccounts"), ("", "secrets"), ("", "nodes"),
+    ("", "persistentvolumeclaims"), ("", "persistentvolumes"), ("", "namespaces"),
+    ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+    ("apps", "controllerrevisions"), ("batch", "jobs"), ("batch", "cronjobs"), ("discovery.k8s.io", "endpointslices"),
+    ("storage.k8s.io", "storageclasses"), ("snapshot.storage.k8s.io", "volumesnapshots"),
+    ("snapshot.storage.k8s.io", "volumesnapshotcontents"), ("snapshot.storage.k8s.io", "volumesnapshotclasses"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+}
+
+
+class ControllerManager:
+    def __init__(self, store, state_dir, profile, options=None):
+        self.store = store
+        self.state_dir = state_dir
+        self.profile = profile or "1.30"
+        self.options = dict(options or {})
+        self.resync = float(self.options.get("resync_seconds", 0.2))
+        self.job_pod_seconds = float(self.options.get("job_pod_run_seconds", 1.0))
+        self._q = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = None
+        self._dirty = True
+        self._last_full = 0.0
+        self._pod_started = {}      # pod uid -> monotonic time it became Running (Job pods finish after a while)
+        self._errors_seen = set()
+        self.gc = gc_mod.GarbageCollector(self)
+        self.namespaces = ns_mod.NamespaceController(self)
+        self.storage = vol_mod.StorageController(self)
+
+    @property
+    def old(self):
+        """True for the 1.21 profile."""
+        return str(self.profile).startswith("1.2") and self.profile != "1.30"
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self):
+        self.store.subscribe(self._on_event)
+        self._thread = threading.Thread(target=self._run, name="kubesim-controllers", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._q.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _on_event(self, event_type, group, resource, obj):
+        # Called by the store after each commit, outside its lock: only queue.
+        self._q.put((event_type, group, resource, obj))
+
+    def _run(self):
+        try:
+            self.gc.initial_scan()
+        except Exception:
+            log_exc("garbage collector initial scan")
+        while not self._stop.is_set():
+            events = []
+            try:
+                ev = self._q.get(timeout=self.resync)
+                if ev is not None:
+                    events.append(ev)
+                while True:
+                    ev = self._q.get_nowait()
+                    if ev is not None:
+                        events.append(ev)
+            except queue.Empty:
+                pass
+            if self._stop.is_set():
+                break
+            relevant = False
+            for ev in events:
+                try:
+                    self.gc.observe(*ev)
+                except Exception:
+                    log_exc("garbage collector observe")
+                if (ev[1], ev[2]) in WATCHED:
+                    relevant = True
+                try:
+                    self._observe(*ev)
+                except Exception:
+                    log_exc("event hook")
+            now = time.monotonic()
+            if relevant or self._dirty or now - self._last_full >= max(self.resync, 0.2):
+                self._dirty = False
+                self._last_full = now
+                self.sync_all()
+            try:
+                self.gc.process()
+            except Exception:
+                log_exc("garbage collector")
+
+    def _observe(self, event_type, group, resource, obj):
+        if event_type != "DELETED":
+            return
+        md = obj.get("metadata") or {}
+        if (group, resource) == ("", "services"):
+            # The endpoints controller deletes a Service's Endpoints when the Service goes.
+            self.call(self.store.delete, "", "endpoints", md.get("namespace"), md.get("name"))
+        elif (group, resource) == ("", "pods"):
+            self._pod_started.pop(md.get("uid"), None)
+            vol_mod.cleanup_pod_dirs(self.state_dir, obj)
+
+    # ---------------------------------------------------------------- helpers
+    def call(self, fn, *args, **kw):
+        """Run one store write; conflicts, missing objects and terminating namespaces mean "retry next pass"."""
+        try:
+            return fn(*args, **kw)
+        except Exception as e:
+            code = api_code(e)
+            if code in (404, 409, 403, 410, 422, 429, 500, 503) and code is not None:
+                self._dirty = True if code in (409, 429, 500, 503) else self._dirty
+                if code == 422:
+                    key = (getattr(fn, "__name__", "?"), str(e)[:200])
+                    if key not in self._errors_seen:
+                        self._errors_seen.add(key)
+                        log("write rejected (%s): %s" % (code, getattr(e, "message", e)))
+                return None
+            log_exc("store write %s" % getattr(fn, "__name__", fn))
+            return None
+
+    def lst(self, group, resource, namespace=None):
+        try:
+            return self.store.list(group, resource, namespace)
+        except Exception as e:
+            if api_code(e) is None:
+                log_exc("list %s/%s" % (group, resource))
+            return []
+
+    def get(self, group, resource, namespace, name):
+        try:
+            return self.store.get(group, resource, namespace, name)
+        except Exception as e:
+            if api_code(e) is None:
+                log_exc("get %s/%s" % (group, resource))
+            return None
+
+    def update_status(self, group, resource, obj, status):
+        if obj.get("status") == status:
+            return obj
+        o = copy.deepcopy(obj)
+        o["status"] = status
+        return self.call(self.store.update, group, resource, o, subresource="status")
+
+    def update(self, group, resource, obj):
+        return self.call(self.store.update, group, resource, obj)
+
+    def create(self, group, resource, obj):
+        return self.call(self.store.create, group, resource, obj)
+
+    def delete(self, group, resource, namespace, name, propagation="Background"):
+        return self.call(self.store.delete, group, resource, namespace, name, propagation=propagation)
+
+    # ---------------------------------------------------------------- main pass
+    def sync_all(self):
+        steps = [
+            ("storage", self.storage.sync),
+            ("deployments", self.sync_deployments),
+            ("replicasets", self.sync_replicasets),
+            ("statefulsets", self.sync_statefulsets),
+            ("daemonsets", self.sync_daemonsets),
+            ("cronjobs", self.sync_cronjobs),
+            ("jobs", self.sync_jobs),
+            ("pods", self.sync_pods),
+            ("endpoints", self.sync_endpoints),
+            ("serviceaccount tokens", self.sync_sa_tokens),
+            ("namespaces", self.namespaces.sync),
+        ]
+        for name, fn in steps:
+            if self._stop.is_set():
+                return
+            try:
+                fn()
+            except Exception:
+                log_exc(name + " controller")
+
+    # ---------------------------------------------------------------- pods: scheduler + kubelet
+    def nodes(self):
+        return sorted(self.lst("", "nodes"), key=lambda n: n["metadata"]["name"])
+
+    @staticmethod
+    def node_ip(node, index):
+        for a in (node.get("status") or {}).get("addresses") or []:
+            if a.get("type") == "InternalIP":
+                return a.get("address")
+        return "172.18.0.%d" % (index + 2)
+
+    @staticmethod
+    def tolerates(pod, taint):
+        for t in (pod.get("spec") or {}).get("tolerations") or []:
+            if t.get("effect") and t.get("effect") != taint.get("effect"):
+                continue
+            if t.get("operator") == "Exists":
+                if not t.get("key") or t.get("key") == taint.get("key"):
+                    return True
+            elif t.get("key") == taint.get("key") and (t.get("value") or "") == (taint.get("value") or ""):
+                return True
+        return False
+
+    def node_fits(self, pod, node):
+        spec = pod.get("spec") or {}
+        nlabels = (node.get("metadata") or {}).get("labels") or {}
+        if (node.get("spec") or {}).get("unschedulable"):
+            return False
+        for t in (node.get("spec") or {}).get("taints") or []:
+            if t.get("effect") in ("NoSchedule", "NoExecute") and not self.tolerates(pod, t):
+                return False
+        for k, v in (spec.get("nodeSelector") or {}).items():
+            if nlabels.get(k) != v:
+                return False
+        req = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+               .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+        terms = req.get("nodeSelectorTerms") or []
+        if terms:
+            ok_any = False
+            for term in terms:
+                ok = True
+                for e in term.get("matchExpressions") or []:
+                    ok = ok and match_selector({"matchExpressions": [e]}, nlabels) if e.get("operator") in (
+                        "In", "NotIn", "Exists", "DoesNotExist") else ok
+                for e in term.get("matchFields") or []:
+                    if e.get("key") == "metadata.name":
+                        vals = e.get("values") or []
+                        name = node["metadata"]["name"]
+                        if (e.get("operator") == "In" and name not in vals) or (
+                                e.get("operator") == "NotIn" and name in vals):
+                            ok = False
+                if ok:
+                    ok_any = True
+                    break
+            if not ok_any:
+                return False
+        return True
+
+    def sync_pods(self):
+        pods = self.lst("", "pods")
+        nodes = self.nodes()
+        node_index = {n["metadata"]["name"]: i for i, n in enumerate(nodes)}
+        used_ips = {(p.get("status") or {}).get("podIP") for p in pods}
+        load = {}
+        for p in pods:
+            nn = (p.get("spec") or {}).get("nodeName")
+            if nn:
+                load[nn] = load.get(nn, 0) + 1
+        pvcs = {(c["metadata"].get("namespace"), c["metadata"]["name"]): c
+                for c in self.lst("", "persistentvolumeclaims")}
+        classes = {c["metadata"]["name"]: c for c in self.lst("storage.k8s.io", "storageclasses")}
+        for pod in pods:
+            try:
+                self._sync_pod(pod, nodes, node_index, used_ips, load, pvcs, classes)
+            except Exception:
+                log_exc("pod %s/%s" % (pod["metadata"].get("namespace"), pod["metadata"].get("name")))
+
+    def _pod_pvc_state(self, pod, pvcs, classes):
+        """-> (missing claim names, unbound immediate, unbound WaitForFirstConsumer PVC objects)."""
+        ns = pod["metadata"].get("namespace")
+        missing, immediate, wffc = [], [], []
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            src = v.get("persistentVolumeClaim")
+            if not src:
+                continue
+            pvc = pvcs.get((ns, src.get("claimName")))
+            if pvc is None or deleting(pvc):
+                missing.append(src.get("claimName"))
+                continue
+            if (pvc.get("status") or {}).get("phase") == "Bound":
+                continue
+            sc = classes.get(vol_mod.pvc_class_name(pvc) or "")
+            if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
+                wffc.append(pvc)
+            else:
+                immediate.append(pvc)
+        return missing, immediate, wffc
+
+    def _sync_pod(self, pod, nodes, node_index, used_ips, load, pvcs, classes):
+        md = pod["metadata"]
+        spec = pod.get("spec") or {}
+        status = pod.get("status") or {}
+        if deleting(pod):
+            # The kubelet has "stopped the containers": finish a graceful deletion once finalizers are gone.
+            if not md.get("finalizers"):
+                grace = md.get("deletionGracePeriodSeconds")
+                if grace not in (None, 0) or status.get("phase") not in ("Succeeded", "Failed", None):
+                    self._kill_pod(pod)
+            return
+        phase = status.get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return
+        now = now_str()
+        node_name = spec.get("nodeName")
+        if not node_name:
+            missing, immediate, wffc = self._pod_pvc_state(pod, pvcs, classes)
+            candidates = [n for n in nodes if self.node_fits(pod, n)]
+            msg = None
+            n_nodes = len(nodes)
+            if missing:
+                msg = "0/%d nodes are available: persistentvolumeclaim \"%s\" not found. preemption: 0/%d nodes " \
+                      "are available: %d Preemption is not helpful for scheduling." % (n_nodes, missing[0], n_nodes,
+                                                                                          n_nodes)
+            elif immediate:
+                msg = "0/%d nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: " \
+                      "0/%d nodes are available: %d Preemption is not helpful for scheduling." % (n_nodes, n_nodes,
+                                                                                                n_nodes)
+            elif not candidates:
+                msg = "0/%d nodes are available: %d node(s) didn't match Pod's node affinity/selector. " \
+                      "preemption: 0/%d nodes are available: %d Preemption is not helpful for scheduling." % (
+                          n_nodes, n_nodes, n_nodes, n_nodes)
+            if msg is not None:
+                st = copy.deepcopy(status)
+                st["phase"] = "Pending"
+                conds = st.setdefault("conditions", [])
+                set_condition(conds, "PodScheduled", "False", "Unschedulable", msg, now, probe_time=True)
+                st["qosClass"] = qos_class(pod)
+                self.update_status("", "pods", pod, st)
+                return
+            chosen = None
+            for pvc in wffc:
+                sel = (pvc["metadata"].get("annotations") or {}).get("volume.kubernetes.io/selected-node")
+                if sel and any(n["metadata"]["name"] == sel for n in candidates):
+                    chosen = sel
+            if chosen is None:
+                chosen = min(candidates, key=lambda n: (load.get(n["metadata"]["name"], 0),
+                                                        n["metadata"]["name"]))["metadata"]["name"]
+            if wffc:
+                # Volume binding waits for the first consumer: tell the provisioner where the pod goes.
+                for pvc in wffc:
+                    ann = pvc["metadata"].get("annotations") or {}
+                    if ann.get("volume.kubernetes.io/selected-node") != chosen:
+                        p2 = copy.deepcopy(pvc)
+                        p2["metadata"].setdefault("annotations", {})["volume.kubernetes.io/selected-node"] = chosen
+                        self.update("", "persistentvolumeclaims", p2)
+                st = copy.deepcopy(status)
+                st["phase"] = "Pending"
+                st["qosClass"] = qos_class(pod)
+                self.update_status("", "pods", pod, st)
+                return
+            pod = self._bind(pod, chosen)
+            if pod is None:
+                return
+            load[chosen] = load.get(chosen, 0) + 1
+            node_name = chosen
+            status = pod.get("status") or {}
+        # Kubelet: wait for volumes, then run.
+        missing, immediate, wffc = self._pod_pvc_state(pod, pvcs, classes)
+        if missing or immediate or wffc:
+            st = copy.deepcopy(status)
+            st["phase"] = "Pending"
+            conds = st.setdefault("conditions", [])
+            set_condition(conds, "PodScheduled", "True", None, None, now, probe_time=True)
+            st["qosClass"] = qos_class(pod)
+            self.update_status("", "pods", pod, st)
+            return
+        if phase == "Running":
+            owner = controller_ref(pod)
+            if owner and owner.get("kind") == "Job" and (spec.get("restartPolicy") in ("Never", "OnFailure")):
+                started = self._pod_started.get(md["uid"])
+                if started is None:
+                    started = time.monotonic()
+                    self._pod_started[md["uid"]] = started
+                if time.monotonic() - started >= self.job_pod_seconds:
+                    self.update_status("", "pods", pod, self._completed_status(pod))
+            return
+        idx = node_index.get(node_name, 0)
+        node = next((n for n in nodes if n["metadata"]["name"] == node_name), None)
+        host_ip = self.node_ip(node, idx) if node else "172.18.0.2"
+        if spec.get("hostNetwork"):
+            pod_ip = host_ip
+        else:
+            pod_ip = status.get("podIP")
+            if not pod_ip:
+                for n in range(2, 255 * 200):
+                    cand = "10.244.%d.%d" % (idx + n // 254, n % 254 + 1) if n >= 254 else "10.244.%d.%d" % (idx, n)
+                    if cand not in used_ips:
+                        pod_ip = cand
+                        break
+            used_ips.add(pod_ip)
+        self._pod_started[md["uid"]] = time.monotonic()
+        self.update_status("", "pods", pod, self._running_status(pod, host_ip, pod_ip))
+
+    def _bind(self, pod, node_name):
+        """The scheduler's Binding (pods/binding): set spec.nodeName, then PodScheduled=True.
+        A pod's spec is immutable through update, so this uses the store's bind hook when it has one
+        (bind_pod(namespace, name, node)), else commits the one-field change under the store lock."""
+        md = pod["metadata"]
+        binder = getattr(self.store, "bind_pod", None)
+        if binder is not None:
+            res = self.call(binder, md.get("namespace"), md["name"], node_name)
+        else:
+            res = self._raw_bind(pod, node_name)
+        if res is None:
+            return None
+        st = copy.deepcopy(res.get("status") or {})
+        st["phase"] = st.get("phase") or "Pending"
+        set_condition(st.setdefault("conditions", []), "PodScheduled", "True", None, None, now_str(),
+                      probe_time=True)
+        st["qosClass"] = qos_class(res)
+        return self.update_status("", "pods", res, st) or res
+
+    def _raw_bind(self, pod, node_name):
+        st = self.store
+        if not all(hasattr(st, a) for a in ("raw_get", "_put", "_emit", "_next_rv")):
+            p2 = copy.deepcopy(pod)
+            p2["spec"]["nodeName"] = node_name
+            return self.update("", "pods", p2)
+        md = pod["metadata"]
+        with st.lock:
+            old = st.raw_get("", "pods", md.get("namespace"), md["name"])
+            if old is None or old["metadata"].get("uid") != md.get("uid") or (old.get("spec") or {}).get(
+                    "nodeName") or old["metadata"].get("deletionTimestamp"):
+                return None
+            new = copy.deepcopy(old)
+            new["spec"]["nodeName"] = node_name
+            new["metadata"]["resourceVersion"] = st._next_rv()
+            st._put(("", "pods"), "%s/%s" % (md.get("namespace"), md["name"]), new)
+            st._emit("MODIFIED", ("", "pods"), new, old)
+            return copy.deepcopy(new)
+
+    def _kill_pod(self, pod):
+        md = pod["metadata"]
+        killer = getattr(self.store, "delete_now", None)
+        if killer is not None:
+            self.call(killer, "", "pods", md.get("namespace"), md["name"])
+        else:
+            try:
+                self.store.delete("", "pods", md.get("namespace"), md["name"], propagation="Background")
+            except TypeError:
+                pass
+            except Exception as e:
+                if api_code(e) not in (404, 409):
+                    log_exc("finish pod deletion")
+
+    def _container_status(self, pod, c, running=True, now=None, terminated=False):
+        uid = pod["metadata"].get("uid", "")
+        image = c.get("image") or ""
+        full = normalize_image(image)
+        digest = hashlib.sha256(full.split(":")[0].encode()).hexdigest()
+        cid = "containerd://" + hashlib.sha256((uid + "/" + c.get("name", "")).encode()).hexdigest()
+        started_at = (pod.get("status") or {}).get("startTime") or now
+        cs = {"containerID": cid, "image": full, "imageID": full.rsplit(":", 1)[0] + "@sha256:" + digest,
+              "lastState": {}, "name": c.get("name"), "ready": bool(running and not terminated),
+              "restartCount": 0, "started": bool(running and not terminated)}
+        if terminated:
+            cs["state"] = {"terminated": {"containerID": cid, "exitCode": 0, "finishedAt": now,
+                                          "reason": "Completed", "startedAt": started_at}}
+        else:
+            cs["state"] = {"running": {"startedAt": started_at}}
+        return cs
+
+    def _running_status(self, pod, host_ip, pod_ip):
+        now = now_str()
+        spec = pod.get("spec") or {}
+        st = copy.deepcopy(pod.get("status") or {})
+        st["phase"] = "Running"
+        conds = st.setdefault("conditions", [])
+        if not self.old:
+            set_condition(conds, "PodReadyToStartContainers", "True", None, None, now, probe_time=True)
+        set_condition(conds, "Initialized", "True", None, None, now, probe_time=True)
+        set_condition(conds, "Ready", "True", None, None, now, probe_time=True)
+        set_condition(conds, "ContainersReady", "True", None, None, now, probe_time=True)
+        set_condition(conds, "PodScheduled", "True", None, None, now, probe_time=True)
+        order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+        conds.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
+        st["hostIP"] = host_ip
+        st["podIP"] = pod_ip
+        st["podIPs"] = [{"ip": pod_ip}]
+        if not self.old:
+            st["hostIPs"] = [{"ip": host_ip}]
+        st.setdefault("startTime", now)
+        st["qosClass"] = qos_class(pod)
+        st["containerStatuses"] = [self._container_status(pod, c, now=now) for c in spec.get("containers") or []]
+        if spec.get("initContainers"):
+            ics = []
+            for c in spec["initContainers"]:
+                cs = self._container_status(pod, c, now=now, terminated=True)
+                ics.append(cs)
+            st["initContainerStatuses"] = ics
+        return st
+
+    def _completed_status(self, pod):
+        now = now_str()
+        spec = pod.get("spec") or {}
+        st = copy.deepcopy(pod.get("status") or {})
+        st["phase"] = "Succeeded"
+        conds = st.setdefault("conditions", [])
+        if not self.old:
+            set_condition(conds, "PodReadyToStartContainers", "False", None, None, now, probe_time=True)
+        set_condition(conds, "Ready", "False", "PodCompleted", None, now, probe_time=True)
+        set_condition(conds, "ContainersReady", "False", "PodCompleted", None, now, probe_time=True)
+        for c in conds:
+            if c["type"] == "Initialized":
+                c["reason"] = "PodCompleted"
+        st["containerStatuses"] = [self._container_status(pod, c, now=now, terminated=True)
+                                   for c in spec.get("containers") or []]
+        return st
+
+    # ---------------------------------------------------------------- ReplicaSets
+    def pod_from_template(self, template, namespace, owner, owner_api, owner_kind, name=None, generate_name=None,
+                          extra_labels=None):
+        tm = (template or {}).get("metadata") or {}
+        labels = dict(tm.get("labels") or {})
+        labels.update(extra_labels or {})
+        md = {"namespace": namespace, "labels": labels,
+              "ownerReferences": [owner_ref(owner, owner_api, owner_kind)]}
+        if name:
+            md["name"] = name
+        if generate_name:
+            md["generateName"] = generate_name
+            if not name:
+                md["name"] = generate_name + rand_suffix()
+        if tm.get("annotations"):
+            md["annotations"] = dict(tm["annotations"])
+        if tm.get("finalizers"):
+            md["finalizers"] = list(tm["finalizers"])
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
+                "spec": copy.deepcopy((template or {}).get("spec") or {})}
+
+    def sync_replicasets(self):
+        rss = self.lst("apps", "replicasets")
+        if not rss:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        for rs in rss:
+            try:
+                self._sync_rs(rs, pods_by_ns.get(rs["metadata"].get("namespace"), []))
+            except Exception:
+                log_exc("replicaset %s" % rs["metadata"].get("name"))
+
+    def _sync_rs(self, rs, pods):
+        md, spec = rs["metadata"], rs.get("spec") or {}
+        ns = md.get("namespace")
+        selector = spec.get("selector")
+        owned = [p for p in pods if is_controlled_by(p, rs)]
+        if not deleting(rs):
+            for p in pods:
+                if controller_ref(p) is None and not deleting(p) and match_selector(
+                        selector, p["metadata"].get("labels")) and selector:
+                    p2 = copy.deepcopy(p)
+                    p2["metadata"].setdefault("ownerReferences", []).append(
+                        owner_ref(rs, "apps/v1", "ReplicaSet"))
+                    res = self.update("", "pods", p2)
+                    if res:
+                        owned.append(res)
+        active = [p for p in owned if pod_active(p)]
+        want = spec.get("replicas", 1)
+        if not deleting(rs):
+            if len(active) < want:
+                for _ in range(want - len(active)):
+                    pod = self.pod_from_template(spec.get("template"), ns, rs, "apps/v1", "ReplicaSet",
+                                                 generate_name=md["name"] + "-")
+                    res = self.create("", "pods", pod)
+                    if res:
+                        active.append(res)
+            elif len(active) > want:
+                def rank(p):
+                    st = p.get("status") or {}
+                    return (bool((p.get("spec") or {}).get("nodeName")), st.get("phase") == "Running", pod_ready(p),
+                            -(parse_time(p["metadata"].get("creationTimestamp")) or 0))
+                for p in sorted(active, key=rank)[:len(active) - want]:
+                    self.delete("", "pods", ns, p["metadata"]["name"])
+                    active.remove(p)
+        ready = sum(1 for p in active if pod_ready(p))
+        st = {"replicas": len(active)}
+        labelled = sum(1 for p in active if match_map_selector(
+            ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {"": ""}, p["metadata"].get(
+                "labels")))
+        if labelled:
+            st["fullyLabeledReplicas"] = labelled
+        if ready:
+            st["readyReplicas"] = ready
+            st["availableReplicas"] = ready
+        st["observedGeneration"] = md.get("generation", 1)
+        old = rs.get("status") or {}
+        if old.get("conditions"):
+            st["conditions"] = old["conditions"]
+        self.update_status("apps", "replicasets", rs, st)
+
+    # ---------------------------------------------------------------- Deployments
+    def sync_deployments(self):
+        deps = self.lst("apps", "deployments")
+        if not deps:
+            return
+        rs_by_ns = group_by_ns(self.lst("apps", "replicasets"))
+        for d in deps:
+            try:
+                self._sync_deployment(d, rs_by_ns.get(d["metadata"].get("namespace"), []))
+            except Exception:
+                log_exc("deployment %s" % d["metadata"].get("name"))
+
+    def _sync_deployment(self, d, rss):
+        md, spec = d["metadata"], d.get("spec") or {}
+        if deleting(d):
+            return
+        ns = md.get("namespace")
+        replicas = spec.get("replicas", 1)
+        tmpl = spec.get("template") or {}
+        status = d.get("status") or {}
+        h = template_hash(tmpl, status.get("collisionCount") or 0)
+        rs_name = "%s-%s" % (md["name"], h)
+        owned = [rs for rs in rss if is_controlled_by(rs, d)]
+        new_rs = next((rs for rs in owned if rs["metadata"]["name"] == rs_name), None)
+        if new_rs is None:
+            for rs in owned:
+                t = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+                ((t.get("metadata") or {}).get("labels") or {}).pop("pod-template-hash", None)
+                if t == tmpl:
+                    new_rs = rs
+                    h = (rs["metadata"].get("labels") or {}).get("pod-template-hash", h)
+                    break
+        revs = [int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0") or 0)
+                for rs in owned if rs is not new_rs]
+        max_old = max(revs) if revs else 0
+        surge = spec.get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", "25%")
+        max_surge = pct(surge, replicas, True)
+        progress_reason = None
+        if deleting(d):
+            return
+        if spec.get("paused"):
+            return
+        inherited = {k: v for k, v in (md.get("annotations") or {}).items()
+                     if k not in ("kubectl.kubernetes.io/last-applied-configuration",
+                                  "deployment.kubernetes.io/revision", "deployment.kubernetes.io/desired-replicas",
+                                  "deployment.kubernetes.io/max-replicas")}
+        if new_rs is None:
+            t = copy.deepcopy(tmpl)
+            t.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
+            sel = copy.deepcopy(spec.get("selector") or {})
+            sel.setdefault("matchLabels", {})["pod-template-hash"] = h
+            labels = dict((tmpl.get("metadata") or {}).get("labels") or {})
+            labels["pod-template-hash"] = h
+            ann = dict(inherited)
+            ann.update({"deployment.kubernetes.io/desired-replicas": str(replicas),
+                        "deployment.kubernetes.io/max-replicas": str(replicas + max_surge),
+                        "deployment.kubernetes.io/revision": str(max_old + 1)})
+            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                  "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "annotations": ann,
+                               "ownerReferences": [owner_ref(d, "apps/v1", "Deployment")]},
+                  "spec": {"replicas": replicas, "minReadySeconds": spec.get("minReadySeconds", 0),
+                           "selector": sel, "template": t}}
+            new_rs = self.create("apps", "replicasets", rs)
+            if new_rs is None:
+                return
+            progress_reason = ("NewReplicaSetCreated", 'Created new replica set "%s"' % rs_name)
+        else:
+            r2 = copy.deepcopy(new_rs)
+            ann = r2["metadata"].setdefault("annotations", {})
+            want_ann = dict(ann)
+            want_ann.update({"deployment.kubernetes.io/desired-replicas": str(replicas),
+                             "deployment.kubernetes.io/max-replicas": str(replicas + max_surge)})
+            cur_rev = int(ann.get("deployment.kubernetes.io/revision", "0") or 0)
+            if cur_rev <= max_old:
+                want_ann["deployment.kubernetes.io/revision"] = str(max_old + 1)
+            if r2["spec"].get("replicas") != replicas or want_ann != ann:
+                r2["spec"]["replicas"] = replicas
+                r2["metadata"]["annotations"] = want_ann
+                res = self.update("apps", "replicasets", r2)
+                if res:
+                    new_rs = res
+        # Old ReplicaSets: scale down (the rollout is instant here), then prune beyond revisionHistoryLimit.
+        olds = [rs for rs in owned if rs["metadata"]["uid"] != new_rs["metadata"]["uid"]]
+        for rs in olds:
+            if (rs.get("spec") or {}).get("replicas", 1) != 0:
+                r2 = copy.deepcopy(rs)
+                r2["spec"]["replicas"] = 0
+                self.update("apps", "replicasets", r2)
+        limit = spec.get("revisionHistoryLimit", 10)
+        dead = [rs for rs in olds if not deleting(rs) and not (rs.get("status") or {}).get("replicas")]
+        dead.sort(key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision", "0") or 0))
+        for rs in dead[:max(0, len(dead) - limit)]:
+            self.delete("apps", "replicasets", ns, rs["metadata"]["name"])
+        # The Deployment's own revision annotation.
+        rev = (new_rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        if rev and (md.get("annotations") or {}).get("deployment.kubernetes.io/revision") != rev:
+            d2 = copy.deepcopy(d)
+            d2["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = rev
+            res = self.update("apps", "deployments", d2)
+            if res is None:
+                return
+            d = res
+        # Status.
+        all_rs = [new_rs] + olds
+        total = sum((rs.get("status") or {}).get("replicas", 0) for rs in all_rs)
+        ready = sum((rs.get("status") or {}).get("readyReplicas", 0) for rs in all_rs)
+        avail = sum((rs.get("status") or {}).get("availableReplicas", 0) for rs in all_rs)
+        updated = (new_rs.get("status") or {}).get("replicas", 0)
+        st = copy.deepcopy(d.get("status") or {})
+        st["observedGeneration"] = d["metadata"].get("generation", 1)
+        for k, v in (("replicas", total), ("updatedReplicas", updated), ("readyReplicas", ready),
+                     ("availableReplicas", avail), ("unavailableReplicas", max(0, replicas - avail))):
+            if v:
+                st[k] = v
+            else:
+                st.pop(k, None)
+        now = now_str()
+        conds = st.setdefault("conditions", [])
+        max_unavail = pct(spec.get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable", "25%"),
+                          replicas, False)
+        if avail >= replicas - max_unavail:
+            set_condition(conds, "Available", "True", "MinimumReplicasAvailable",
+                          "Deployment has minimum availability.", now, with_update_time=True)
+        else:
+            set_condition(conds, "Available", "False", "MinimumReplicasUnavailable",
+                          "Deployment does not have minimum availability.", now, with_update_time=True)
+        new_name = new_rs["metadata"]["name"]
+        if progress_reason is None:
+            if updated == replicas and avail >= replicas and total == replicas:
+                progress_reason = ("NewReplicaSetAvailable", 'ReplicaSet "%s" has successfully progressed.' % new_name)
+            else:
+                cur = next((c for c in conds if c["type"] == "Progressing"), None)
+                if cur is not None and cur.get("reason") == "NewReplicaSetCreated" and \
+                        cur.get("message", "").endswith('"%s"' % new_name):
+                    progress_reason = (cur["reason"], cur["message"])
+                else:
+                    progress_reason = ("ReplicaSetUpdated", 'ReplicaSet "%s" is progressing.' % new_name)
+        set_condition(conds, "Progressing", "True", progress_reason[0], progress_reason[1], now,
+                      with_update_time=True)
+        conds.sort(key=lambda c: {"Available": 0, "Progressing": 1}.get(c["type"], 2))
+        self.update_status("apps", "deployments", d, st)
+
+    # ---------------------------------------------------------------- ControllerRevisions (StatefulSet, DaemonSet)
+    def ensure_revision(self, owner, kind, crs, template):
+        md = owner["metadata"]
+        h = template_hash(template)
+        name = "%s-%s" % (md["name"], h)
+        owned = [c for c in crs if is_controlled_by(c, owner)]
+        cur = next((c for c in owned if c["metadata"]["name"] == name), None)
+        if cur is not None:
+            return name, h
+        revision = max([c.get("revision", 0) for c in owned] or [0]) + 1
+        labels = dict(((owner.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+        labels["controller.kubernetes.io/hash"] = h
+        t = copy.deepcopy(template)
+        t["$patch"] = "replace"
+        cr = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+              "metadata": {"name": name, "namespace": md.get("namespace"), "labels": labels,
+                           "ownerReferences": [owner_ref(owner, "apps/v1", kind)]},
+              "data": {"spec": {"template": t}}, "revision": revision}
+        self.create("apps", "controllerrevisions", cr)
+        limit = (owner.get("spec") or {}).get("revisionHistoryLimit", 10)
+        if len(owned) + 1 > limit:
+            for c in sorted(owned, key=lambda c: c.get("revision", 0))[:len(owned) + 1 - limit]:
+                self.delete("apps", "controllerrevisions", md.get("namespace"), c["metadata"]["name"])
+        return name, h
+
+    # ---------------------------------------------------------------- StatefulSets
+    def sync_statefulsets(self):
+        stss = self.lst("apps", "statefulsets")
+        if not stss:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        crs_by_ns = group_by_ns(self.lst("apps", "controllerrevisions"))
+        pvcs = {(c["metadata"].get("namespace"), c["metadata"]["name"]): c
+                for c in self.lst("", "persistentvolumeclaims")}
+        for s in stss:
+            ns = s["metadata"].get("namespace")
+            try:
+                self._sync_sts(s, pods_by_ns.get(ns, []), crs_by_ns.get(ns, []), pvcs)
+            except Exception:
+                log_exc("statefulset %s" % s["metadata"].get("name"))
+
+    def _sync_sts(self, s, pods, crs, pvcs):
+        md, spec = s["metadata"], s.get("spec") or {}
+        if deleting(s):
+            return
+        ns, name = md.get("namespace"), md["name"]
+        replicas = spec.get("replicas", 1)
+        tmpl = spec.get("template") or {}
+        rev_name, _ = self.ensure_revision(s, "StatefulSet", crs, tmpl)
+        parallel = spec.get("podManagementPolicy") == "Parallel"
+        owned = {p["metadata"]["name"]: p for p in pods if is_controlled_by(p, s)}
+        retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+        blocked = False
+        for i in range(replicas):
+            pname = "%s-%d" % (name, i)
+            for vct in spec.get("volumeClaimTemplates") or []:
+                cname = "%s-%s" % (vct["metadata"]["name"], pname)
+                if (ns, cname) not in pvcs:
+                    labels = dict((vct.get("metadata") or {}).get("labels") or {})
+                    labels.update((spec.get("selector") or {}).get("matchLabels") or {})
+                    pmd = {"name": cname, "namespace": ns, "labels": labels}
+                    if (vct.get("metadata") or {}).get("annotations"):
+                        pmd["annotations"] = dict(vct["metadata"]["annotations"])
+                    if retention.get("whenDeleted") == "Delete":
+                        pmd["ownerReferences"] = [owner_ref(s, "apps/v1", "StatefulSet")]
+                    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": pmd,
+                           "spec": copy.deepcopy(vct.get("spec") or {})}
+                    res = self.create("", "persistentvolumeclaims", pvc)
+                    if res:
+                        pvcs[(ns, cname)] = res
+            pod = owned.get(pname)
+            if pod is None:
+                if blocked:
+                    break
+                extra = {"controller-revision-hash": rev_name, "statefulset.kubernetes.io/pod-name": pname}
+                if not self.old:
+                    extra["apps.kubernetes.io/pod-index"] = str(i)
+                p = self.pod_from_template(tmpl, ns, s, "apps/v1", "StatefulSet", name=pname, extra_labels=extra)
+                p["spec"]["hostname"] = pname
+                if spec.get("serviceName"):
+                    p["spec"]["subdomain"] = spec["serviceName"]
+                vols = [v for v in p["spec"].get("volumes") or []
+                        if v.get("name") not in {t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or []}]
+                for vct in spec.get("volumeClaimTemplates") or []:
+                    vols.append({"name": vct["metadata"]["name"],
+                                 "persistentVolumeClaim": {"claimName": "%s-%s" % (vct["metadata"]["name"], pname)}})
+                if vols:
+                    p["spec"]["volumes"] = vols
+                res = self.create("", "pods", p)
+                if res is None:
+                    break
+                owned[pname] = res
+                if not parallel:
+                    blocked = True
+            elif not parallel and (not pod_ready(pod) or deleting(pod)):
+                blocked = True
+        # Scale down: highest ordinal first (one at a time unless Parallel).
+        extra_pods = sorted([p for n, p in owned.items() if ordinal(n, name) >= replicas],
+                            key=lambda p: -ordinal(p["metadata"]["name"], name))
+        for p in extra_pods[:len(extra_pods) if parallel else 1]:
+            if not deleting(p):
+                self.delete("", "pods", ns, p["metadata"]["name"])
+                if retention.get("whenScaled") == "Delete":
+                    for vct in spec.get("volumeClaimTemplates") or []:
+                        self.delete("", "persistentvolumeclaims", ns,
+                                    "%s-%s" % (vct["metadata"]["name"], p["metadata"]["name"]))
+        # Rolling update: replace outdated pods highest ordinal first, once all are ready.
+        cur = [p for n, p in owned.items() if ordinal(n, name) < replicas]
+        if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate" and \
+                len(cur) == replicas and all(pod_ready(p) and not deleting(p) for p in cur):
+            outdated = [p for p in cur if (p["metadata"].get("labels") or {}).get("controller-revision-hash")
+                        != rev_name]
+            if outdated:
+                p = max(outdated, key=lambda p: ordinal(p["metadata"]["name"], name))
+                self.delete("", "pods", ns, p["metadata"]["name"])
+        ready = sum(1 for p in cur if pod_ready(p) and not deleting(p))
+        updated = sum(1 for p in cur if (p["metadata"].get("labels") or {}).get("controller-revision-hash")
+                      == rev_name)
+        old_st = s.get("status") or {}
+        current_rev = old_st.get("currentRevision") or rev_name
+        if updated == len(cur) == replicas:
+            current_rev = rev_name
+        st = {"observedGeneration": md.get("generation", 1), "replicas": len([p for p in owned.values()
+                                                                               if not deleting(p)]),
+              "currentRevision": current_rev, "updateRevision": rev_name, "collisionCount": 0}
+        if ready:
+            st["readyReplicas"] = ready
+        st["availableReplicas"] = ready
+        cur_count = updated if current_rev == rev_name else len(cur) - updated
+        if cur_count:
+            st["currentReplicas"] = cur_count
+        if updated:
+            st["updatedReplicas"] = updated
+        self.update_status("apps", "statefulsets", s, st)
+
+    # ---------------------------------------------------------------- DaemonSets
+    def sync_daemonsets(self):
+        dss = self.lst("apps", "daemonsets")
+        if not dss:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        crs_by_ns = group_by_ns(self.lst("apps", "controllerrevisions"))
+        nodes = self.nodes()
+        for ds in dss:
+            ns = ds["metadata"].get("namespace")
+            try:
+                self._sync_ds(ds, pods_by_ns.get(ns, []), crs_by_ns.get(ns, []), nodes)
+            except Exception:
+                log_exc("daemonset %s" % ds["metadata"].get("name"))
+
+    def _sync_ds(self, ds, pods, crs, nodes):
+        md, spec = ds["metadata"], ds.get("spec") or {}
+        if deleting(ds):
+            return
+        ns = md.get("namespace")
+        tmpl = spec.get("template") or {}
+        rev_name, h = self.ensure_revision(ds, "DaemonSet", crs, tmpl)
+        owned = [p for p in pods if is_controlled_by(p, ds) and not deleting(p)]
+
+        def pod_node(p):
+            nn = (p.get("spec") or {}).get("nodeName")
+            if nn:
+                return nn
+            for term in ((((p.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}).get(
+                    "requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []:
+                for f in term.get("matchFields") or []:
+                    if f.get("key") == "metadata.name" and f.get("values"):
+                        return f["values"][0]
+            return None
+
+        by_node = {}
+        for p in owned:
+            by_node.setdefault(pod_node(p), []).append(p)
+        probe = {"spec": copy.deepcopy(tmpl.get("spec") or {})}
+        probe["spec"]["tolerations"] = list(probe["spec"].get("tolerations") or []) + ds_tolerations()
+        wanted = [n for n in nodes if self.node_fits(probe, n)]
+        wanted_names = {n["metadata"]["name"] for n in wanted}
+        for n in wanted:
+            nn = n["metadata"]["name"]
+            if by_node.get(nn):
+                # Update strategy RollingUpdate: replace outdated pods.
+                for p in by_node[nn]:
+                    if (p["metadata"].get("labels") or {}).get("controller-revision-hash") != h and \
+                            (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
+                        self.delete("", "pods", ns, p["metadata"]["name"])
+                continue
+            extra = {"controller-revision-hash": h, "pod-template-generation": str(md.get("generation", 1))}
+            p = self.pod_from_template(tmpl, ns, ds, "apps/v1", "DaemonSet", generate_name=md["name"] + "-",
+                                       extra_labels=extra)
+            p["spec"]["tolerations"] = list(p["spec"].get("tolerations") or []) + ds_tolerations()
+            aff = p["spec"].setdefault("affinity", {})
+            aff["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [nn]}]}]}}
+            self.create("", "pods", p)
+        for nn, ps in by_node.items():
+            if nn not in wanted_names:
+                for p in ps:
+                    self.delete("", "pods", ns, p["metadata"]["name"])
+        scheduled = [p for p in owned if pod_node(p) in wanted_names]
+        ready = sum(1 for p in scheduled if pod_ready(p))
+        updated = sum(1 for p in scheduled if (p["metadata"].get("labels") or {}).get("controller-revision-hash") == h)
+        st = {"currentNumberScheduled": len({pod_node(p) for p in scheduled}),
+              "desiredNumberScheduled": len(wanted), "numberMisscheduled": 0, "numberReady": ready,
+              "observedGeneration": md.get("generation", 1)}
+        if ready:
+            st["numberAvailable"] = ready
+        if len(wanted) - ready:
+            st["numberUnavailable"] = len(wanted) - ready
+        if updated:
+            st["updatedNumberScheduled"] = updated
+        self.update_status("apps", "daemonsets", ds, st)
+
+    # ---------------------------------------------------------------- Jobs
+    def sync_jobs(self):
+        jobs = self.lst("batch", "jobs")
+        if not jobs:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        for j in jobs:
+            try:
+                self._sync_job(j, pods_by_ns.get(j["metadata"].get("namespace"), []))
+            except Exception:
+                log_exc("job %s" % j["metadata"].get("name"))
+
+    def job_labels(self, job):
+        uid, name = job["metadata"]["uid"], job["metadata"]["name"]
+        if self.old:
+            return {"controller-uid": uid, "job-name": name}
+        return {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                "controller-uid": uid, "job-name": name}
+
+    def _sync_job(self, job, pods):
+        md, spec = job["metadata"], job.get("spec") or {}
+        ns = md.get("namespace")
+        if deleting(job):
+            return
+        status = job.get("status") or {}
+        done = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                   for c in status.get("conditions") or [])
+        if done:
+            ttl = spec.get("ttlSecondsAfterFinished")
+            fin = parse_time(status.get("completionTime")) or parse_time(
+                next((c.get("lastTransitionTime") for c in status.get("conditions") or []
+                      if c.get("type") in ("Complete", "Failed")), None))
+            if ttl is not None and fin is not None and time.time() >= fin + ttl:
+                self.delete("batch", "jobs", ns, md["name"])
+            return
+        owned = [p for p in pods if is_controlled_by(p, job)]
+        active = [p for p in owned if pod_active(p)]
+        succeeded = sum(1 for p in owned if (p.get("status") or {}).get("phase") == "Succeeded")
+        failed = sum(1 for p in owned if (p.get("status") or {}).get("phase") == "Failed")
+        completions = spec.get("completions")
+        parallelism = spec.get("parallelism", 1)
+        target = completions if completions is not None else 1
+        now = now_str()
+        st = copy.deepcopy(status)
+        st.setdefault("startTime", now)
+        complete = succeeded >= target and not active
+        if not complete and not spec.get("suspend"):
+            need = min(parallelism, target - succeeded) - len(active)
+            labels = dict(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
+            for k, v in self.job_labels(job).items():
+                labels.setdefault(k, v)
+            indexed = spec.get("completionMode") == "Indexed"
+            used_idx = {(p["metadata"].get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
+                        for p in owned if (p.get("status") or {}).get("phase") != "Failed"}
+            for _ in range(max(0, need)):
+                tmpl = copy.deepcopy(spec.get("template") or {})
+                tmpl.setdefault("metadata", {})["labels"] = labels
+                if indexed:
+                    idx = next(str(i) for i in range(target + 1) if str(i) not in used_idx)
+                    used_idx.add(idx)
+                    tmpl["metadata"].setdefault("annotations", {})["batch.kubernetes.io/job-completion-index"] = idx
+                    if not self.old:
+                        tmpl["metadata"]["labels"] = dict(labels,
+                                                          **{"batch.kubernetes.io/job-completion-index": idx})
+                    gen = "%s-%s-" % (md["name"], idx)
+                else:
+                    gen = md["name"] + "-"
+                p = self.pod_from_template(tmpl, ns, job, "batch/v1", "Job", generate_name=gen)
+                res = self.create("", "pods", p)
+                if res:
+                    active.append(res)
+        for k, v in (("active", len(active)), ("succeeded", succeeded), ("failed", failed)):
+            if v:
+                st[k] = v
+            else:
+                st.pop(k, None)
+        if not self.old:
+            st["ready"] = sum(1 for p in active if pod_ready(p))
+            st["terminating"] = 0
+            st["uncountedTerminatedPods"] = {}
+        if complete:
+            st["completionTime"] = now
+            conds = st.setdefault("conditions", [])
+            set_condition(conds, "Complete", "True", None, None, now, probe_time=True)
+            for c in conds:
+                c["lastProbeTime"] = now
+        if spec.get("completionMode") == "Indexed":
+            done_idx = sorted(int((p["metadata"].get("annotations") or {}).get(
+                "batch.kubernetes.io/job-completion-index", "0")) for p in owned
+                if (p.get("status") or {}).get("phase") == "Succeeded")
+            if done_idx:
+                st["completedIndexes"] = compress_indexes(done_idx)
+        self.update_status("batch", "jobs", job, st)
+
+    # ---------------------------------------------------------------- CronJobs
+    def sync_cronjobs(self):
+        cjs = self.lst("batch", "cronjobs")
+        if not cjs:
+            return
+        jobs_by_ns = group_by_ns(self.lst("batch", "jobs"))
+        for cj in cjs:
+            try:
+                self._sync_cronjob(cj, jobs_by_ns.get(cj["metadata"].get("namespace"), []))
+            except Exception:
+                log_exc("cronjob %s" % cj["metadata"].get("name"))
+
+    def _sync_cronjob(self, cj, jobs):
+        md, spec = cj["metadata"], cj.get("spec") or {}
+        if deleting(cj):
+            return
+        ns = md.get("namespace")
+        owned = [j for j in jobs if is_controlled_by(j, cj)]
+        status = cj.get("status") or {}
+        st = copy.deepcopy(status)
+        now = time.time()
+        last = parse_time(status.get("lastScheduleTime")) or parse_time(md.get("creationTimestamp")) or now
+        try:
+            due = cron_last_due(spec.get("schedule", ""), last, now)
+        except Exception:
+            due = None
+        if due is not None and not spec.get("suspend"):
+            policy = spec.get("concurrencyPolicy", "Allow")
+            running = [j for j in owned if not job_finished(j)]
+            if not (policy == "Forbid" and running):
+                if policy == "Replace":
+                    for j in running:
+                        self.delete("batch", "jobs", ns, j["metadata"]["name"])
+                jt = spec.get("jobTemplate") or {}
+                jname = "%s-%d" % (md["name"], int(due // 60))
+                jmd = {"name": jname, "namespace": ns, "labels": dict((jt.get("metadata") or {}).get("labels") or {}),
+                       "annotations": dict((jt.get("metadata") or {}).get("annotations") or {}),
+                       "ownerReferences": [owner_ref(cj, "batch/v1", "CronJob")]}
+                if not self.old:
+                    jmd["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] = now_str(due).replace(
+                        "Z", "Z")
+                job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": jmd,
+                       "spec": copy.deepcopy(jt.get("spec") or {})}
+                if self.create("batch", "jobs", job) is not None:
+                    owned.append(job)
+            st["lastScheduleTime"] = now_str(due)
+        act = [{"apiVersion": "batch/v1", "kind": "Job", "name": j["metadata"]["name"], "namespace": ns,
+                "resourceVersion": j["metadata"].get("resourceVersion"), "uid": j["metadata"].get("uid")}
+               for j in owned if not job_finished(j) and j["metadata"].get("uid")]
+        if act:
+            st["active"] = act
+        else:
+            st.pop("active", None)
+        succ = [j for j in owned if job_finished(j) == "Complete"]
+        if succ:
+            st["lastSuccessfulTime"] = max((j.get("status") or {}).get("completionTime") or "" for j in succ)
+        for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit", 3)),
+                            ("Failed", spec.get("failedJobsHistoryLimit", 1))):
+            fin = sorted([j for j in owned if job_finished(j) == kind],
+                         key=lambda j: j["metadata"].get("creationTimestamp") or "")
+            for j in fin[:max(0, len(fin) - limit)]:
+                self.delete("batch", "jobs", ns, j["metadata"]["name"])
+        self.update_status("batch", "cronjobs", cj, st)
+
+    # ---------------------------------------------------------------- Endpoints / EndpointSlices
+    def sync_endpoints(self):
+        svcs = self.lst("", "services")
+        if not svcs:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        eps = {(e["metadata"].get("namespace"), e["metadata"]["name"]): e for e in self.lst("", "endpoints")}
+        slices = {}
+        for s in self.lst("discovery.k8s.io", "endpointslices"):
+            lbl = s["metadata"].get("labels") or {}
+            if lbl.get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io":
+                slices.setdefault((s["metadata"].get("namespace"), lbl.get("kubernetes.io/service-name")),
+                                  []).append(s)
+        for svc in svcs:
+            try:
+                self._sync_service_endpoints(svc, pods_by_ns.get(svc["metadata"].get("namespace"), []), eps, slices)
+            except Exception:
+                log_exc("endpoints %s" % svc["metadata"].get("name"))
+
+    def _sync_service_endpoints(self, svc, pods, eps, slices):
+        md, spec = svc["metadata"], svc.get("spec") or {}
+        ns, name = md.get("namespace"), md["name"]
+        sel = spec.get("selector")
+        if not sel or spec.get("type") == "ExternalName" or deleting(svc):
+            return
+        headless = spec.get("clusterIP") == "None"
+        publish = spec.get("publishNotReadyAddresses", False)
+        subsets = {}
+        slice_eps = []
+        slice_ports = None
+        for p in sorted(pods, key=lambda p: (p.get("status") or {}).get("podIP") or ""):
+            pst = p.get("status") or {}
+            if not match_map_selector(sel, p["metadata"].get("labels")) or not pst.get("podIP"):
+                continue
+            if pst.get("phase") in ("Succeeded", "Failed"):
+                continue
+            term = deleting(p)
+            if term and not publish:
+                continue
+            ready = pod_ready(p) and not term
+            ports = []
+            for sp in spec.get("ports") or []:
+                port = resolve_target_port(sp, p)
+                if port is None:
+                    continue
+                ep = {"name": sp.get("name"), "port": port, "protocol": sp.get("protocol", "TCP")}
+                if not ep["name"]:
+                    del ep["name"]
+                if sp.get("appProtocol"):
+                    ep["appProtocol"] = sp["appProtocol"]
+                ports.append(ep)
+            addr = {"ip": pst["podIP"]}
+            pspec = p.get("spec") or {}
+            if pspec.get("hostname") and pspec.get("subdomain") == name:
+                addr["hostname"] = pspec["hostname"]
+            if pspec.get("nodeName"):
+                addr["nodeName"] = pspec["nodeName"]
+            addr["targetRef"] = {"kind": "Pod", "name": p["metadata"]["name"], "namespace": ns,
+                                 "uid": p["metadata"].get("uid")}
+            key = json.dumps(ports, sort_keys=True)
+            sub = subsets.setdefault(key, {"addresses": [], "notReadyAddresses": [], "ports": ports})
+            (sub["addresses"] if ready or publish else sub["notReadyAddresses"]).append(addr)
+            e = {"addresses": [pst["podIP"]],
+                 "conditions": {"ready": ready or (publish and not term), "serving": pod_ready(p),
+                                "terminating": term}}
+            if "hostname" in addr:
+                e["hostname"] = addr["hostname"]
+            if pspec.get("nodeName"):
+                e["nodeName"] = pspec["nodeName"]
+            e["targetRef"] = dict(addr["targetRef"])
+            slice_eps.append(e)
+            if slice_ports is None:
+                slice_ports = [{"name": x.get("name", ""), "port": x["port"], "protocol": x["protocol"]}
+                               for x in ports]
+        want_subsets = []
+        for sub in subsets.values():
+            s2 = {}
+            if sub["addresses"]:
+                s2["addresses"] = sub["addresses"]
+            if sub["notReadyAddresses"]:
+                s2["notReadyAddresses"] = sub["notReadyAddresses"]
+            if not sub["ports"]:
+                continue
+            s2["ports"] = sub["ports"]
+            want_subsets.append(s2)
+        labels = dict(md.get("labels") or {})
+        if headless:
+            labels["service.kubernetes.io/headless"] = ""
+        cur = eps.get((ns, name))
+        if cur is None:
+            obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns}}
+            if labels:
+                obj["metadata"]["labels"] = labels
+            if want_subsets:
+                obj["subsets"] = want_subsets
+            self.create("", "endpoints", obj)
+        elif (cur.get("subsets") or []) != want_subsets or (cur["metadata"].get("labels") or {}) != labels:
+            obj = copy.deepcopy(cur)
+            if want_subsets:
+                obj["subsets"] = want_subsets
+            else:
+                obj.pop("subsets", None)
+            if labels:
+                obj["metadata"]["labels"] = labels
+            else:
+                obj["metadata"].pop("labels", None)
+            self.update("", "endpoints", obj)
+        # EndpointSlice (one per Service here; IPv4).
+        slabels = dict(labels)
+        slabels["kubernetes.io/service-name"] = name
+        slabels["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io"
+        have = slices.get((ns, name)) or []
+        have = [s for s in have if is_controlled_by(s, svc)] or have
+        want_eps = slice_eps or None
+        if not have:
+            obj = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                   "metadata": {"generateName": name + "-", "name": name + "-" + rand_suffix(), "namespace": ns,
+                                "labels": slabels,
+                                "ownerReferences": [owner_ref(svc, "v1", "Service")]},
+                   "addressType": "IPv4", "endpoints": want_eps}
+            if slice_ports is not None:
+                obj["ports"] = slice_ports
+            elif want_eps is None and spec.get("ports"):
+                pass
+            self.create("discovery.k8s.io", "endpointslices", obj)
+        else:
+            cur = have[0]
+            for extra in have[1:]:
+                self.delete("discovery.k8s.io", "endpointslices", ns, extra["metadata"]["name"])
+            if cur.get("endpoints") != want_eps or cur.get("ports") != slice_ports or \
+                    (cur["metadata"].get("labels") or {}) != slabels:
+                obj = copy.deepcopy(cur)
+                obj["endpoints"] = want_eps
+                if slice_ports is not None:
+                    obj["ports"] = slice_ports
+                else:
+                    obj.pop("ports", None)
+                obj["metadata"]["labels"] = slabels
+                self.update("discovery.k8s.io", "endpointslices", obj)
+
+    # ---------------------------------------------------------------- ServiceAccount token Secrets
+    def sync_sa_tokens(self):
+        secrets = [s for s in self.lst("", "secrets") if s.get("type") == "kubernetes.io/service-account-token"]
+        sas = self.lst("", "serviceaccounts") if (self.old or secrets) else []
+        by_uid = {sa["metadata"].get("uid"): sa for sa in sas}
+        by_name = {(sa["metadata"].get("namespace"), sa["metadata"]["name"]): sa for sa in sas}
+        for sec in secrets:
+            ann = sec["metadata"].get("annotations") or {}
+            ns = sec["metadata"].get("namespace")
+            sa = by_name.get((ns, ann.get("kubernetes.io/service-account.name")))
+            if deleting(sec):
+                continue
+            if sa is None or (ann.get("kubernetes.io/service-account.uid") and
+                              ann.get("kubernetes.io/service-account.uid") not in by_uid):
+                # Token controller: tokens of deleted ServiceAccounts go with them.
+                if sa is None and parse_time(sec["metadata"].get("creationTimestamp") or "") and \
+                        time.time() - parse_time(sec["metadata"]["creationTimestamp"]) < 2:
+                    continue
+                self.delete("", "secrets", ns, sec["metadata"]["name"])
+                continue
+            data = sec.get("data") or {}
+            if not data.get("token") or not ann.get("kubernetes.io/service-account.uid"):
+                s2 = copy.deepcopy(sec)
+                s2["metadata"].setdefault("annotations", {})["kubernetes.io/service-account.uid"] = \
+                    sa["metadata"]["uid"]
+                s2["data"] = dict(data, **self._token_data(sa))
+                self.update("", "secrets", s2)
+        if not self.old:
+            return
+        for sa in sas:
+            if deleting(sa):
+                continue
+            ns, name, uid = sa["metadata"].get("namespace"), sa["metadata"]["name"], sa["metadata"].get("uid")
+            refs = [r.get("name") for r in sa.get("secrets") or []]
+            have = [s for s in secrets if s["metadata"].get("namespace") == ns and
+                    (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name") == name and
+                    (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.uid") in (uid, None)
+                    and s["metadata"]["name"].startswith(name + "-token-")]
+            if have:
+                missing = [s["metadata"]["name"] for s in have if s["metadata"]["name"] not in refs]
+                if missing and not refs:
+                    sa2 = copy.deepcopy(sa)
+                    sa2["secrets"] = [{"name": n} for n in missing]
+                    self.update("", "serviceaccounts", sa2)
+                continue
+            sname = "%s-token-%s" % (name, rand_suffix())
+            sec = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                   "metadata": {"name": sname, "namespace": ns,
+                                "annotations": {"kubernetes.io/service-account.name": name,
+                                                "kubernetes.io/service-account.uid": uid}},
+                   "data": self._token_data(sa)}
+            if self.create("", "secrets", sec) is not None:
+                sa2 = self.get("", "serviceaccounts", ns, name)
+                if sa2 is not None and sa2["metadata"].get("uid") == uid:
+                    sa2["secrets"] = list(sa2.get("secrets") or []) + [{"name": sname}]
+                    self.update("", "serviceaccounts", sa2)
+
+    def _token_data(self, sa):
+        ns, name = sa["metadata"].get("namespace"), sa["metadata"]["name"]
+        ca = ""
+        cm = self.get("", "configmaps", ns, "kube-root-ca.crt")
+        if cm:
+            ca = (cm.get("data") or {}).get("ca.crt", "")
+        if not ca:
+            for fn in ("ca.crt", "pki/ca.crt", "ca.pem"):
+                p = os.path.join(self.state_dir, fn)
+                if os.path.exists(p):
+                    with open(p) as f:
+                        ca = f.read()
+                    break
+
+        def b64u(d):
+            return base64.urlsafe_b64encode(json.dumps(d, separators=(",", ":")).encode()).decode().rstrip("=")
+        claims = {"iss": "kubernetes/serviceaccount", "kubernetes.io/serviceaccount/namespace": ns,
+                  "kubernetes.io/serviceaccount/service-account.name": name,
+                  "kubernetes.io/serviceaccount/service-account.uid": sa["metadata"].get("uid"),
+                  "sub": "system:serviceaccount:%s:%s" % (ns, name)}
+        token = "%s.%s.%s" % (b64u({"alg": "RS256", "kid": "kubesim"}), b64u(claims),
+                              base64.urlsafe_b64encode(os.urandom(64)).decode().rstrip("="))
+        enc = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+        return {"ca.crt": enc(ca), "namespace": enc(ns), "token": enc(token)}
+
+
+# -------------------------------------------------------------------- module helpers
+def group_by_ns(objs):
+    out = {}
+    for o in objs:
+        out.setdefault((o.get("metadata") or {}).get("namespace"), []).append(o)
+    return out
+
+
+def ordinal(pod_name, sts_name):
+    suffix = pod_name[len(sts_name) + 1:]
+    try:
+        return int(suffix)
+    except ValueError:
+        return -1
+
+
+def pct(value, total, round_up):
+    if isinstance(value, int):
+        return value
+    s = str(value)
+    if s.endswith("%"):
+        f = float(s[:-1]) * total / 100.0
+        return int(math.ceil(f)) if round_up else int(math.floor(f))
+    try:
+        return int(s)
+    except ValueError:
+        return 0
+
+
+def qos_class(pod):
+    cs = ((pod.get("spec") or {}).get("containers") or []) + ((pod.get("spec") or {}).get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in cs:
+        r = c.get("resources") or {}
+        req, lim = r.get("requests") or {}, r.get("limits") or {}
+        if req or lim:
+            any_set = True
+        for res in ("cpu", "memory"):
+            if res not in lim or (res in req and req[res] != lim[res]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def normalize_image(image):
+    if not image:
+        return image
+    name, tag = image, "latest"
+    if "@" in image:
+        return image
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = image.rsplit(":", 1)
+    parts = name.split("/")
+    if len(parts) == 1:
+        name = "docker.io/library/" + name
+    elif "." not in parts[0] and ":" not in parts[0] and parts[0] != "localhost":
+        name = "docker.io/" + name
+    return "%s:%s" % (name, tag)
+
+
+def ds_tolerations():
+    tol = [("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute"),
+           ("node.kubernetes.io/disk-pressure", "NoSchedule"), ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+           ("node.kubernetes.io/pid-pressure", "NoSchedule"), ("node.kubernetes.io/unschedulable", "NoSchedule")]
+    return [{"key": k, "operator": "Exists", "effect": e} for k, e in tol]
+
+
+def resolve_target_port(sp, pod):
+    tp = sp.get("targetPort", sp.get("port"))
+    if isinstance(tp, int):
+        return tp
+    if isinstance(tp, str):
+        if tp.isdigit():
+            return int(tp)
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            for cp in c.get("ports") or []:
+                if cp.get("name") == tp:
+                    return cp.get("containerPort")
+        return None
+    return sp.get("port")
+
+
+def job_finished(job):
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
+            return c["type"]
+    return None
+
+
+def compress_indexes(idx):
+    out, start, prev = [], None, None
+    for i in idx:
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            out.append(str(start) if start == prev else "%d-%d" % (start, prev))
+            start = prev = i
+    if start is not None:
+        out.append(str(start) if start == prev else "%d-%d" % (start, prev))
+    return ",".join(out)
+
+
+def _cron_field(spec, lo, hi):
+    vals = set()
+    for part in spec.split(","):
+        step = 1
+        if "/" in part:
+            part, st = part.split("/", 1)
+            step = int(st)
+        if part in ("*", "?"):
+            a, b = lo, hi
+        elif "-" in part:
+            a, b = (int(x) for x in part.split("-", 1))
+        else:
+            a = int(part)
+            b = hi if step > 1 else a
+        vals.update(range(a, b + 1, step))
+    return vals
+
+
+_CRON_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+                "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+
+
+def cron_last_due(schedule, after, now):
+    """Latest minute boundary t with after < t <= now matching the 5-field cron schedule (UTC), or None."""
+    sched = _CRON_MACROS.get(schedule.strip(), schedule.strip())
+    fields = sched.split()
+    if fields and fields[0].startswith("CRON_TZ=") or fields and fields[0].startswith("TZ="):
+        fields = fields[1:]
+    if len(fields) != 5:
+        return None
+    mins, hours, doms, mons, dows = (_cron_field(fields[0], 0, 59), _cron_field(fields[1], 0, 23),
+                                     _cron_field(fields[2], 1, 31), _cron_field(fields[3], 1, 12),
+                                     _cron_field(fields[4].replace("7", "0"), 0, 6))
+    t = int(now // 60) * 60
+    lower = max(after, now - 3 * 86400)
+    while t > lower:
+        tm = time.gmtime(t)
+        if tm.tm_min in mins and tm.tm_hour in hours and tm.tm_mon in mons and \
+                tm.tm_mday in doms and ((tm.tm_wday + 1) % 7) in dows:
+            return t
+        t -= 60
+    return None

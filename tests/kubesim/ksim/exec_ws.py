@@ -1,0 +1,617 @@
+"""pods/exec over WebSocket (RFC 6455 server side) and pods/log.
+
+Protocols: `v5.channel.k8s.io` (1.30 profile, preferred) and `v4.channel.k8s.io` (both profiles). Every message is
+binary (text frames from clients are accepted too: the Python client sends str data as text), byte 0 the channel:
+0 stdin, 1 stdout, 2 stderr, 3 error (a Status without kind/apiVersion, written once at the end), 4 resize
+({"Width":W,"Height":H}), and in v5 255 = close signal ([255, 0] closes the command's stdin). Right after the upgrade
+the server writes an empty message on the lowest writable channel. At the end: channel 3 status, then a Close frame
+(1000).
+
+The command runs for real inside bubblewrap: a per-container writable root under the state dir (its /tmp persists
+between execs as a container's does), the host's /usr and /etc read-only (with /bin, /lib... as on the host), own
+/proc, /dev, UTS, IPC, PID and mount namespaces (the network is shared), hostname = pod name, the container's env
+and workingDir, and each volumeMount bind-mounted at its mountPath (PVC -> its PV's folder, emptyDir -> a pod folder,
+configMap/secret/projected/downwardAPI -> materialized files, read-only). See volumes.pod_volume_dirs.
+"""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import threading
+import time
+
+from . import volumes as vol_mod
+from .ctrl_common import log, log_exc
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RO_TREES = ("/usr", "/etc")
+HOST_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+# ---------------------------------------------------------------- HTTP-level errors (before any upgrade)
+def _send_status(handler, code, reason, message):
+    body = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": message, "reason": reason, "code": code}).encode() + b"\n"
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+    handler.wfile.flush()
+
+
+def _flag(query, name):
+    v = (query.get(name) or [""])[0]
+    return v.lower() in ("true", "1", "yes")
+
+
+def _pick_container(pod, query, what="exec"):
+    """-> (container dict, None) or (None, (code, reason, message))."""
+    name = (query.get("container") or [""])[0]
+    md, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    containers = spec.get("containers") or []
+    if not name:
+        if len(containers) == 1:
+            return containers[0], None
+        names = " ".join(c.get("name", "") for c in containers)
+        return None, (400, "BadRequest", "a container name must be specified for pod %s, choose one of: [%s]" % (
+            md.get("name"), names))
+    for c in containers + (spec.get("initContainers") or []) + (spec.get("ephemeralContainers") or []):
+        if c.get("name") == name:
+            return c, None
+    return None, (400, "BadRequest", "container %s is not valid for pod %s" % (name, md.get("name")))
+
+
+def _pod_error(pod, container):
+    md, spec, st = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    phase = st.get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return 400, "BadRequest", "cannot exec into a container in a completed pod; current phase is %s" % phase
+    if not spec.get("nodeName"):
+        return 400, "BadRequest", "pod %s does not have a host assigned" % md.get("name")
+    if phase != "Running":
+        return 500, "InternalError", 'unable to upgrade connection: container not found ("%s")' % container.get(
+            "name")
+    return None
+
+
+# ---------------------------------------------------------------- WebSocket framing
+class WebSocket:
+    def __init__(self, rfile, wfile):
+        self.rfile, self.wfile = rfile, wfile
+        self.lock = threading.Lock()
+        self.closed_sent = False
+
+    def _read_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.rfile.read(n - len(buf))
+            if not chunk:
+                raise EOFError("connection closed")
+            buf += chunk
+        return buf
+
+    def read_message(self):
+        """-> (opcode, payload) of a complete message; control frames are returned as they come."""
+        parts, first_op = [], None
+        while True:
+            h = self._read_exact(2)
+            fin, op = h[0] & 0x80, h[0] & 0x0F
+            masked, ln = h[1] & 0x80, h[1] & 0x7F
+            if ln == 126:
+                ln = struct.unpack(">H", self._read_exact(2))[0]
+            elif ln == 127:
+                ln = struct.unpack(">Q", self._read_exact(8))[0]
+            mask = self._read_exact(4) if masked else None
+            data = self._read_exact(ln) if ln else b""
+            if mask:
+                data = bytes(b ^ mask[i & 3] for i, b in enumerate(data)) if ln < 64 else _unmask(data, mask)
+            if op >= 0x8:
+                return op, data
+            if op != 0:
+                first_op = op
+            parts.append(data)
+            if fin:
+                return first_op, b"".join(parts)
+
+    def send_frame(self, opcode, payload=b""):
+        n = len(payload)
+        if n < 126:
+            head = struct.pack(">BB", 0x80 | opcode, n)
+        elif n < 65536:
+            head = struct.pack(">BBH", 0x80 | opcode, 126, n)
+        else:
+            head = struct.pack(">BBQ", 0x80 | opcode, 127, n)
+        with self.lock:
+            if self.closed_sent:
+                return
+            if opcode == 0x8:
+                self.closed_sent = True
+            self.wfile.write(head + payload)
+            self.wfile.flush()
+
+    def send_channel(self, channel, data=b""):
+        self.send_frame(0x2, bytes([channel]) + data)
+
+
+def _unmask(data, mask):
+    n = len(data)
+    m = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    return (int.from_bytes(data, "big") ^ m).to_bytes(n, "big")
+
+
+# ---------------------------------------------------------------- sandbox
+def _container_root(state_dir, pod, cname):
+    root = os.path.join(vol_mod.pod_dir(state_dir, pod), "containers", cname, "rootfs")
+    if not os.path.isdir(os.path.join(root, "tmp")):
+        os.makedirs(root, exist_ok=True)
+        for d in ("tmp", "root", "home", "var/tmp", "run", "mnt", "opt", "srv"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        os.chmod(os.path.join(root, "tmp"), 0o1777)
+        os.chmod(os.path.join(root, "var/tmp"), 0o1777)
+        for name in HOST_LINKS:
+            host = "/" + name
+            if os.path.islink(host) and not os.path.lexists(os.path.join(root, name)):
+                os.symlink(os.readlink(host), os.path.join(root, name))
+    return root
+
+
+def _env(store, pod, c, tty):
+    md = pod.get("metadata") or {}
+    ns = md.get("namespace")
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": md.get("name", ""), "HOME": "/root"}
+    if tty:
+        env["TERM"] = "xterm"
+    try:
+        svc = store.get("", "services", "default", "kubernetes")
+        if svc and (svc.get("spec") or {}).get("clusterIP"):
+            ip = svc["spec"]["clusterIP"]
+            port = str(((svc["spec"].get("ports") or [{}])[0]).get("port", 443))
+            env.update({"KUBERNETES_SERVICE_HOST": ip, "KUBERNETES_SERVICE_PORT": port,
+                        "KUBERNETES_SERVICE_PORT_HTTPS": port, "KUBERNETES_PORT": "tcp://%s:%s" % (ip, port),
+                        "KUBERNETES_PORT_%s_TCP" % port: "tcp://%s:%s" % (ip, port),
+                        "KUBERNETES_PORT_%s_TCP_PROTO" % port: "tcp", "KUBERNETES_PORT_%s_TCP_PORT" % port: port,
+                        "KUBERNETES_PORT_%s_TCP_ADDR" % port: ip})
+    except Exception:
+        pass
+    for ef in c.get("envFrom") or []:
+        prefix = ef.get("prefix", "")
+        if ef.get("configMapRef"):
+            data = vol_mod._cm_data(store, ns, ef["configMapRef"].get("name")) or {}
+        elif ef.get("secretRef"):
+            data = vol_mod._secret_data(store, ns, ef["secretRef"].get("name")) or {}
+        else:
+            data = {}
+        for k, v in data.items():
+            env[prefix + k] = v.decode("utf-8", "replace")
+    for e in c.get("env") or []:
+        name = e.get("name")
+        if not name:
+            continue
+        if "valueFrom" not in e:
+            env[name] = _expand(e.get("value", ""), env)
+            continue
+        vf = e["valueFrom"] or {}
+        val = None
+        if vf.get("configMapKeyRef"):
+            data = vol_mod._cm_data(store, ns, vf["configMapKeyRef"].get("name")) or {}
+            val = data.get(vf["configMapKeyRef"].get("key"))
+        elif vf.get("secretKeyRef"):
+            data = vol_mod._secret_data(store, ns, vf["secretKeyRef"].get("name")) or {}
+            val = data.get(vf["secretKeyRef"].get("key"))
+        elif vf.get("fieldRef"):
+            fp = vf["fieldRef"].get("fieldPath")
+            val = {"metadata.name": md.get("name"), "metadata.namespace": ns, "metadata.uid": md.get("uid"),
+                   "spec.nodeName": (pod.get("spec") or {}).get("nodeName"),
+                   "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName"),
+                   "status.podIP": (pod.get("status") or {}).get("podIP"),
+                   "status.hostIP": (pod.get("status") or {}).get("hostIP")}.get(fp)
+            if fp and fp.startswith("metadata.labels['"):
+                val = (md.get("labels") or {}).get(fp[len("metadata.labels['"):-2])
+            elif fp and fp.startswith("metadata.annotations['"):
+                val = (md.get("annotations") or {}).get(fp[len("metadata.annotations['"):-2])
+        if isinstance(val, bytes):
+            val = val.decode("utf-8", "replace")
+        env[name] = "" if val is None else str(val)
+    return env
+
+
+def _expand(value, env):
+    """$(VAR) references to earlier variables, as the kubelet expands them ($$ escapes)."""
+    out, i = [], 0
+    while i < len(value):
+        if value.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif value.startswith("$(", i) and ")" in value[i:]:
+            j = value.index(")", i)
+            name = value[i + 2:j]
+            out.append(env[name] if name in env else value[i:j + 1])
+            i = j + 1
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def _expand_ro(path, done, args):
+    """Make `path` (missing, under a read-only host tree) creatable: replace its deepest existing ancestor with a
+    tmpfs holding read-only binds of the host entries."""
+    anc = os.path.dirname(path)
+    while anc not in ("/", "") and not os.path.isdir(anc):
+        anc = os.path.dirname(anc)
+    if anc in RO_TREES + ("/",) and anc == "/":
+        return
+    if anc in done:
+        return
+    done.add(anc)
+    args += ["--tmpfs", anc]
+    try:
+        entries = sorted(os.listdir(anc))
+    except OSError:
+        entries = []
+    for e in entries:
+        p = os.path.join(anc, e)
+        if os.path.islink(p):
+            args += ["--symlink", os.readlink(p), p]
+        elif os.path.isdir(p) or os.path.isfile(p):
+            args += ["--ro-bind", p, p]
+        elif os.path.exists(p):
+            args += ["--dev-bind-try", p, p]
+
+
+def build_sandbox(store, state_dir, pod, c, command, tty):
+    """-> bwrap argv (list) for running `command` in container c of pod."""
+    root = _container_root(state_dir, pod, c.get("name", "c"))
+    args = ["bwrap", "--die-with-parent", "--unshare-all", "--share-net",
+            "--hostname", (pod.get("metadata") or {}).get("name", "pod")[:63],
+            "--bind", root, "/"]
+    for t in RO_TREES:
+        args += ["--ro-bind", t, t]
+    for name in HOST_LINKS:
+        host = "/" + name
+        if os.path.isdir(host) and not os.path.islink(host):
+            args += ["--ro-bind", host, host]
+    vols = vol_mod.pod_volume_dirs(store, state_dir, pod)
+    mounts = []
+    for m in c.get("volumeMounts") or []:
+        src, src_ro = vols.get(m.get("name"), (None, False))
+        mp = os.path.normpath("/" + (m.get("mountPath") or ""))
+        if src is None or mp in ("/", "/proc", "/dev") or mp.startswith("/proc/") or mp.startswith("/dev/"):
+            continue
+        sub = m.get("subPath") or ""
+        if sub:
+            src = os.path.join(src, os.path.normpath(sub).lstrip("/"))
+            if not os.path.exists(src):
+                os.makedirs(src, exist_ok=True)
+        mounts.append((mp, src, bool(m.get("readOnly")) or src_ro))
+    done = set()
+    for mp, _src, _ro in mounts:
+        if any(mp == t or mp.startswith(t + "/") for t in RO_TREES) and not os.path.exists(mp):
+            _expand_ro(mp, done, args)
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for mp, src, ro in sorted(mounts, key=lambda m: m[0].count("/")):
+        args += ["--ro-bind" if ro else "--bind", src, mp]
+    env = _env(store, pod, c, tty)
+    args.append("--clearenv")
+    for k, v in env.items():
+        args += ["--setenv", k, v]
+    wd = c.get("workingDir")
+    if wd:
+        wd = os.path.normpath("/" + wd)
+        under_ro = any(wd == t or wd.startswith(t + "/") for t in RO_TREES)
+        under_mount = any(wd == mp or wd.startswith(mp + "/") for mp, _s, _r in mounts)
+        if not under_ro and not under_mount:
+            os.makedirs(os.path.join(root, wd.lstrip("/")), exist_ok=True)
+        args += ["--chdir", wd]
+    args.append("--")
+    args += list(command)
+    return args, env
+
+
+def _lookup(cmd0, env):
+    if "/" in cmd0:
+        return True
+    return shutil.which(cmd0, path=env.get("PATH", DEFAULT_PATH)) is not None
+
+
+# ---------------------------------------------------------------- exec
+def handle_exec(handler, store, pod, query):
+    try:
+        _handle_exec(handler, store, pod, query)
+    except Exception:
+        log_exc("exec")
+    finally:
+        handler.close_connection = True
+
+
+def _negotiate(handler, store):
+    offered = []
+    for h in handler.headers.get_all("Sec-WebSocket-Protocol") or []:
+        offered += [p.strip() for p in h.split(",") if p.strip()]
+    profile = str(getattr(store, "profile", "1.30") or "1.30")
+    ours = ["v4.channel.k8s.io"] if profile.startswith("1.2") else ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+    for p in ours:
+        if p in offered:
+            return p, offered
+    return None, offered
+
+
+def _handle_exec(handler, store, pod, query):
+    md = pod.get("metadata") or {}
+    c, err = _pick_container(pod, query)
+    if err is None:
+        err = _pod_error(pod, c)
+    command = query.get("command") or []
+    if err is None and not command:
+        err = (400, "BadRequest", "you must specify at least 1 command")
+    stdin, stdout, stderr, tty = (_flag(query, n) for n in ("stdin", "stdout", "stderr", "tty"))
+    if err is None and not (stdin or stdout or stderr):
+        err = (400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
+    if err is not None:
+        _send_status(handler, *err)
+        return
+    upgrade = (handler.headers.get("Upgrade") or "").lower()
+    key = handler.headers.get("Sec-WebSocket-Key")
+    if upgrade != "websocket" or not key:
+        _send_status(handler, 400, "BadRequest", "Upgrade request required")
+        return
+    proto, offered = _negotiate(handler, store)
+    if proto is None:
+        _send_status(handler, 400, "BadRequest",
+                     "unable to upgrade connection: websocket server finished before becoming ready"
+                     if offered else "unable to upgrade connection: no supported subprotocol offered")
+        return
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    handler.send_response(101, "Switching Protocols")
+    handler.send_header("Upgrade", "websocket")
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Sec-WebSocket-Accept", accept)
+    handler.send_header("Sec-WebSocket-Protocol", proto)
+    handler.end_headers()
+    handler.wfile.flush()
+    ws = WebSocket(handler.rfile, handler.wfile)
+    v5 = proto.startswith("v5")
+    state_dir = getattr(store, "state_dir", None) or "."
+    try:
+        ws.send_channel(1 if stdout else (2 if stderr else 3))
+    except Exception:
+        return
+    _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5)
+
+
+def _status_success():
+    return {"metadata": {}, "status": "Success"}
+
+
+def _status_exit(code):
+    return {"metadata": {}, "status": "Failure",
+            "message": "command terminated with non-zero exit code: command terminated with exit code %d" % code,
+            "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def _status_internal(msg):
+    return {"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + msg,
+            "reason": "InternalError", "details": {"causes": [{"message": msg}]}, "code": 500}
+
+
+def _finish(ws, status):
+    try:
+        ws.send_channel(3, json.dumps(status, separators=(",", ":")).encode())
+        ws.send_frame(0x8, struct.pack(">H", 1000))
+    except Exception:
+        pass
+
+
+def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
+    try:
+        argv, env = build_sandbox(store, state_dir, pod, c, command, tty)
+    except Exception as e:
+        log_exc("exec sandbox")
+        _finish(ws, _status_internal("error preparing container: %s" % e))
+        return
+    if not _lookup(command[0], env):
+        exec_id = hashlib.sha256(os.urandom(16)).hexdigest()
+        msg = ('error executing command in container: failed to exec in container: failed to start exec "%s": '
+               'OCI runtime exec failed: exec failed: unable to start container process: exec: "%s": '
+               'executable file not found in $PATH: unknown' % (exec_id, command[0]))
+        _finish(ws, _status_internal(msg))
+        _drain_close(ws)
+        return
+    master = None
+    if tty:
+        import pty
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(argv, stdin=slave if stdin else subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                close_fds=True, start_new_session=True)
+        os.close(slave)
+        out_fds = [(master, 1)]
+    else:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                                start_new_session=True)
+        out_fds = [(proc.stdout.fileno(), 1 if stdout else None), (proc.stderr.fileno(), 2 if stderr else None)]
+    client_gone = threading.Event()
+    stdin_lock = threading.Lock()
+    stdin_state = {"open": bool(stdin)}
+
+    def close_stdin():
+        with stdin_lock:
+            if not stdin_state["open"]:
+                return
+            stdin_state["open"] = False
+            try:
+                if tty:
+                    os.write(master, b"\x04")
+                else:
+                    proc.stdin.close()
+            except OSError:
+                pass
+
+    def write_stdin(data):
+        with stdin_lock:
+            if not stdin_state["open"]:
+                return
+            try:
+                if tty:
+                    os.write(master, data)
+                else:
+                    proc.stdin.write(data)
+                    proc.stdin.flush()
+            except (OSError, ValueError):
+                stdin_state["open"] = False
+
+    def reader():
+        try:
+            while True:
+                op, data = ws.read_message()
+                if op == 0x8:
+                    client_gone.set()
+                    close_stdin()
+                    return
+                if op == 0x9:
+                    ws.send_frame(0xA, data)
+                    continue
+                if op not in (0x1, 0x2) or not data:
+                    continue
+                ch, payload = data[0], data[1:]
+                if ch == 0 and payload:
+                    write_stdin(payload)
+                elif ch == 4 and tty and payload:
+                    _resize(master, payload)
+                elif ch == 255 and v5 and payload[:1] == b"\x00":
+                    close_stdin()
+        except Exception:
+            client_gone.set()
+            close_stdin()
+
+    def pump(fd, channel):
+        try:
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                if channel is not None and not client_gone.is_set():
+                    try:
+                        ws.send_channel(channel, data)
+                    except Exception:
+                        client_gone.set()
+        finally:
+            pass
+
+    rt = threading.Thread(target=reader, daemon=True, name="exec-ws-reader")
+    rt.start()
+    pumps = [threading.Thread(target=pump, args=(fd, ch), daemon=True, name="exec-pump") for fd, ch in out_fds]
+    for t in pumps:
+        t.start()
+    # Wait for the command; a client that went away gets a grace period (so a v4 client that closes after
+    # sending its tar stream still has it extracted), then the command is killed.
+    gone_since = None
+    while True:
+        try:
+            rc = proc.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if client_gone.is_set():
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > 30:
+                    _kill(proc)
+    if tty:
+        # The pty master reports EIO once the slave side is closed by all processes.
+        for t in pumps:
+            t.join(timeout=2)
+        try:
+            os.close(master)
+        except OSError:
+            pass
+    else:
+        for t in pumps:
+            t.join()
+        for f in (proc.stdout, proc.stderr):
+            try:
+                f.close()
+            except Exception:
+                pass
+    close_stdin()
+    if rc < 0:
+        rc = 128 + (-rc)
+    if not client_gone.is_set():
+        _finish(ws, _status_success() if rc == 0 else _status_exit(rc))
+        _drain_close(ws, rt)
+
+
+def _drain_close(ws, reader_thread=None):
+    """After our Close frame, give the client a moment to answer with its own."""
+    if reader_thread is not None:
+        reader_thread.join(timeout=2)
+
+
+def _kill(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except Exception:
+        try:
+            proc.kill()
+        except Exception:
+            pass
+
+
+def _resize(master, payload):
+    try:
+        size = json.loads(payload.decode())
+        import fcntl
+        import termios
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", int(size.get("Height", 24)),
+                                                            int(size.get("Width", 80)), 0, 0))
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------- logs
+def handle_log(handler, store, pod, query):
+    """GET pods/NAME/log: the container's log file under the state dir (kubesim runs no container main process,
+    so this is empty unless something wrote there), honouring tailLines and limitBytes."""
+    try:
+        c, err = _pick_container(pod, query, "log")
+        if err is None and (pod.get("status") or {}).get("phase") == "Pending":
+            err = (400, "BadRequest", 'container "%s" in pod "%s" is waiting to start: ContainerCreating' % (
+                c.get("name"), (pod.get("metadata") or {}).get("name")))
+        if err is not None:
+            _send_status(handler, *err)
+            return
+        state_dir = getattr(store, "state_dir", None) or "."
+        path = os.path.join(vol_mod.pod_dir(state_dir, pod), "containers", c.get("name", ""), "log")
+        data = b""
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+        tail = (query.get("tailLines") or [None])[0]
+        if tail is not None:
+            try:
+                n = int(tail)
+                lines = data.splitlines(keepends=True)
+                data = b"".join(lines[-n:]) if n > 0 else b""
+            except ValueError:
+                pass
+        lim = (query.get("limitBytes") or [None])[0]
+        if lim is not None:
+            try:
+                data = data[:int(lim)]
+            except ValueError:
+                pass
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+        handler.wfile.flush()
+    except Exception:
+        log_exc("log")
