@@ -39,6 +39,13 @@ const char* patch_content_type(PatchType type);
 
 enum class DryRun { no, yes };
 
+// A response body as the server sent it, with its Content-Type (discovery picks the document format by it).
+struct RawResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+};
+
 struct WriteOptions {
   DryRun dry_run = DryRun::no;
   std::string field_manager = "kbk";
@@ -78,6 +85,13 @@ public:
   // `accept` "" means application/json. Returns the parsed JSON body.
   virtual Result<json::Document> request(std::string_view method, std::string_view path, std::string_view body = "",
                                          std::string_view content_type = "", std::string_view accept = "") = 0;
+  // Like request(), but returns the body unparsed with its Content-Type; non-2xx answers are errors as above.
+  // The default (for fakes) calls request() and reports application/json.
+  virtual Result<RawResponse> request_raw(std::string_view method, std::string_view path, std::string_view body = "",
+                                          std::string_view content_type = "", std::string_view accept = "") {
+    KBK_ASSIGN_OR_RETURN(json::Document doc, request(method, path, body, content_type, accept));
+    return RawResponse{200, "application/json", json::to_string(doc)};
+  }
 };
 
 }  // namespace kbk::kube
