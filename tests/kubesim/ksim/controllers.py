@@ -295,7 +295,7 @@ class ControllerManager:
                 continue
             if (pvc.get("status") or {}).get("phase") == "Bound":
                 continue
-            sc = classes.get(vol_mod.pvc_class_name(pvc) or "")
+            sc = classes.get(vol_mod.effective_class_name(pvc, classes))
             if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
                 wffc.append(pvc)
             else:

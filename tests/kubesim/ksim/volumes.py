@@ -46,6 +46,28 @@ def pvc_class_name(pvc):
         ((pvc.get("metadata") or {}).get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
 
 
+def default_class(classes):
+    defaults = [c for c in classes.values()
+                if ((c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
+                    == "true" or (c["metadata"].get("annotations") or {}).get(
+                        "storageclass.beta.kubernetes.io/is-default-class") == "true")]
+    if not defaults:
+        return None
+    return sorted(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")[-1]
+
+
+def effective_class_name(pvc, classes):
+    """The PVC's class; a claim without storageClassName (nil, not "") gets the default class, as the
+    DefaultStorageClass admission plugin / retroactive assignment would have written."""
+    name = pvc_class_name(pvc)
+    if name is not None:
+        return name
+    if (pvc.get("spec") or {}).get("volumeName"):
+        return ""
+    dc = default_class(classes)
+    return dc["metadata"]["name"] if dc is not None else ""
+
+
 def volume_dir(state_dir, handle):
     safe = str(handle).replace("/", "_").replace("..", "_")
     return os.path.join(state_dir, "volumes", safe)
@@ -116,6 +138,7 @@ class StorageController:
         self.mgr = mgr
         self.store = mgr.store
         self.state_dir = mgr.state_dir
+        self._no_retro = set()
 
     def sync(self):
         for name, fn in (("persistentvolumes", self.sync_pvs), ("persistentvolumeclaims", self.sync_pvcs),
@@ -130,13 +153,7 @@ class StorageController:
         return {c["metadata"]["name"]: c for c in self.mgr.lst("storage.k8s.io", "storageclasses")}
 
     def default_class(self, classes):
-        defaults = [c for c in classes.values()
-                    if ((c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
-                        == "true" or (c["metadata"].get("annotations") or {}).get(
-                            "storageclass.beta.kubernetes.io/is-default-class") == "true")]
-        if not defaults:
-            return None
-        return sorted(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")[-1]
+        return default_class(classes)
 
     def _set_status(self, resource, obj, **fields):
         st = copy.deepcopy(obj.get("status") or {})
@@ -259,10 +276,14 @@ class StorageController:
                 "volume.beta.kubernetes.io/storage-class") and not spec.get("volumeName"):
             dc = self.default_class(classes)
             if dc is not None:
-                p2 = copy.deepcopy(pvc)
-                p2["spec"]["storageClassName"] = dc["metadata"]["name"]
-                self.mgr.update("", "persistentvolumeclaims", p2)
-                return
+                # Retroactive default StorageClass assignment (1.28+). Should the API refuse the write (its
+                # admission normally sets the class at create), bind with the default class anyway.
+                if md.get("uid") not in self._no_retro:
+                    p2 = copy.deepcopy(pvc)
+                    p2["spec"]["storageClassName"] = dc["metadata"]["name"]
+                    if self.mgr.update("", "persistentvolumeclaims", p2) is not None:
+                        return
+                    self._no_retro.add(md.get("uid"))
         vname = spec.get("volumeName")
         if status.get("phase") == "Bound" and vname:
             pv = pvs.get(vname)
@@ -283,7 +304,7 @@ class StorageController:
                 return
             self._bind(pvc, pv, pvc_set_volume=False)
             return
-        cls_name = pvc_class_name(pvc) or ""
+        cls_name = effective_class_name(pvc, classes)
         cand = self._find_pv(pvc, pvs.values(), cls_name)
         if cand is not None:
             self._bind(pvc, cand, pvc_set_volume=True)
