@@ -281,7 +281,7 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
     mounts = []
     for m in c.get("volumeMounts") or []:
         src, src_ro = vols.get(m.get("name"), (None, False))
-        mp = os.path.normpath("/" + (m.get("mountPath") or ""))
+        mp = os.path.normpath("/" + (m.get("mountPath") or "").lstrip("/"))
         if src is None or mp in ("/", "/proc", "/dev") or mp.startswith("/proc/") or mp.startswith("/dev/"):
             continue
         sub = m.get("subPath") or ""
@@ -303,7 +303,7 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
         args += ["--setenv", k, v]
     wd = c.get("workingDir")
     if wd:
-        wd = os.path.normpath("/" + wd)
+        wd = os.path.normpath("/" + wd.lstrip("/"))
         under_ro = any(wd == t or wd.startswith(t + "/") for t in RO_TREES)
         under_mount = any(wd == mp or wd.startswith(mp + "/") for mp, _s, _r in mounts)
         if not under_ro and not under_mount:
