@@ -3,7 +3,10 @@
 
 namespace kbk::storage {
 
+Result<std::unique_ptr<Backend>> make_file_backend(const std::string& url, const OpenOptions& options);
+
 void register_builtin_backends() {
+  register_scheme("file", make_file_backend);
   // Backends register here, e.g. register_scheme("file", make_file_backend);
 }
 
