@@ -54,6 +54,9 @@ class ControllerManager:
         self._last_full = 0.0
         self._pod_started = {}      # pod uid -> monotonic time it became Running (Job pods finish after a while)
         self._errors_seen = set()
+        self._pass_cache = None     # (group, resource) -> list, shared by the controllers within one pass
+        self._orphan_seen = {}      # pod uid -> monotonic time first seen bound to a node that does not exist
+        self.idle_resync = float(self.options.get("idle_resync_seconds", 2.0))
         self.gc = gc_mod.GarbageCollector(self)
         self.namespaces = ns_mod.NamespaceController(self)
         self.storage = vol_mod.StorageController(self)
@@ -111,7 +114,8 @@ class ControllerManager:
                 except Exception:
                     log_exc("event hook")
             now = time.monotonic()
-            if relevant or self._dirty or now - self._last_full >= max(self.resync, 0.2):
+            if relevant or (self._dirty and now - self._last_full >= self.resync) or \
+                    now - self._last_full >= self.idle_resync:
                 self._dirty = False
                 self._last_full = now
                 self.sync_all()
@@ -150,8 +154,16 @@ class ControllerManager:
             return None
 
     def lst(self, group, resource, namespace=None):
+        cache = self._pass_cache
+        if cache is not None and namespace is None:
+            hit = cache.get((group, resource))
+            if hit is not None:
+                return hit
         try:
-            return self.store.list(group, resource, namespace)
+            out = self.store.list(group, resource, namespace)
+            if cache is not None and namespace is None:
+                cache[(group, resource)] = out
+            return out
         except Exception as e:
             if api_code(e) is None:
                 log_exc("list %s/%s" % (group, resource))
@@ -196,13 +208,19 @@ class ControllerManager:
             ("serviceaccount tokens", self.sync_sa_tokens),
             ("namespaces", self.namespaces.sync),
         ]
-        for name, fn in steps:
-            if self._stop.is_set():
-                return
-            try:
-                fn()
-            except Exception:
-                log_exc(name + " controller")
+        # Lists are shared within a pass (one copy per type); what a controller writes is seen by the others
+        # on the next pass, which every write triggers through its event.
+        self._pass_cache = {}
+        try:
+            for name, fn in steps:
+                if self._stop.is_set():
+                    return
+                try:
+                    fn()
+                except Exception:
+                    log_exc(name + " controller")
+        finally:
+            self._pass_cache = None
 
     # ---------------------------------------------------------------- pods: scheduler + kubelet
     def nodes(self):
@@ -370,6 +388,16 @@ class ControllerManager:
             load[chosen] = load.get(chosen, 0) + 1
             node_name = chosen
             status = pod.get("status") or {}
+        if not any(n["metadata"]["name"] == node_name for n in nodes):
+            # No kubelet will ever run it; the pod garbage collector deletes pods bound to nodes that do not
+            # exist (after a quarantine: 40 s upstream, `orphan_pod_seconds` here).
+            first = self._orphan_seen.setdefault(md["uid"], time.monotonic())
+            if time.monotonic() - first >= float(self.options.get("orphan_pod_seconds", 5.0)):
+                self.delete("", "pods", md.get("namespace"), md["name"])
+                self._orphan_seen.pop(md["uid"], None)
+            else:
+                self._dirty = True
+            return
         # Kubelet: wait for volumes, then run.
         missing, immediate, wffc = self._pod_pvc_state(pod, pvcs, classes)
         if missing or immediate or wffc:
@@ -389,6 +417,8 @@ class ControllerManager:
                     self._pod_started[md["uid"]] = started
                 if time.monotonic() - started >= self.job_pod_seconds:
                     self.update_status("", "pods", pod, self._completed_status(pod))
+                else:
+                    self._dirty = True
             return
         idx = node_index.get(node_name, 0)
         node = next((n for n in nodes if n["metadata"]["name"] == node_name), None)
