@@ -1,0 +1,214 @@
+"""managedFields: field ownership per manager, simplified to leaf paths.
+
+A field path is a tuple of fieldsV1 keys: `("f:data", "f:a")`, list items of keyed lists as
+`k:{"name":"c1"}`, members of merged primitive lists as `v:"x"`; other lists are atomic (one leaf).
+Update operations take ownership of the fields they change (others lose them); Apply operations own exactly the
+fields of the applied configuration and conflict where another manager owns a field with a different value.
+"""
+import json
+
+from . import schema
+from .util import dcopy, now_ts
+
+SERVER_META = {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+               "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink", "generateName"}
+
+
+def _key_str(item, mk):
+    return "k:" + json.dumps({mk: item.get(mk)}, separators=(",", ":"))
+
+
+def leaf_map(obj, kind=None, part="main", status_sub=False):
+    """{path: value} of the leaves of obj (excluding server-owned metadata; status per `part`)."""
+    out = {}
+    for k, v in obj.items():
+        if k in ("apiVersion", "kind"):
+            continue
+        if k == "status":
+            if part == "main" and status_sub:
+                continue
+        elif part == "status":
+            continue
+        if k == "metadata":
+            if part == "status" or not isinstance(v, dict):
+                continue
+            for mk, mv in v.items():
+                if mk in SERVER_META:
+                    continue
+                _walk(mv, ("f:metadata", "f:" + mk), ("metadata", mk), out, kind)
+            continue
+        _walk(v, ("f:" + k,), (k,), out, kind)
+    return out
+
+
+def _walk(v, path, names, out, kind):
+    if isinstance(v, dict) and v:
+        for k, sub in v.items():
+            _walk(sub, path + ("f:" + k,), names + (k,), out, kind)
+        return
+    if isinstance(v, list) and v:
+        mk = schema.merge_key(names, kind)
+        if mk == "$primitive":
+            for item in v:
+                out[path + ("v:" + json.dumps(item),)] = True
+            return
+        if mk and all(isinstance(i, dict) and mk in i for i in v):
+            for item in v:
+                ip = path + (_key_str(item, mk),)
+                out[ip + ("f:" + mk,)] = item.get(mk)
+                for k, sub in item.items():
+                    if k != mk:
+                        _walk(sub, ip + ("f:" + k,), names + (k,), out, kind)
+            return
+    out[path] = v
+
+
+def fields_to_set(fv1, prefix=()):
+    s = set()
+    for k, sub in (fv1 or {}).items():
+        if k == ".":
+            continue
+        p = prefix + (k,)
+        if sub:
+            inner = fields_to_set(sub, p)
+            if inner:
+                s |= inner
+            else:
+                s.add(p)
+        else:
+            s.add(p)
+    return s
+
+
+def set_to_fields(paths, dots=True):
+    root = {}
+    for p in sorted(paths):
+        node = root
+        for i, el in enumerate(p):
+            node = node.setdefault(el, {})
+            if dots and i < len(p) - 1 and (el.startswith("k:") or el[2:] in schema.MAP_FIELDS):
+                node.setdefault(".", {})
+    return _order(root)
+
+
+def _order(d):
+    return {k: _order(d[k]) for k in sorted(d, key=lambda x: (x != ".", x))}
+
+
+def _entry(manager, op, api_version, paths, subresource=None, dots=True):
+    e = {"manager": manager, "operation": op, "apiVersion": api_version, "time": now_ts(),
+         "fieldsType": "FieldsV1", "fieldsV1": set_to_fields(paths, dots)}
+    if subresource:
+        e["subresource"] = subresource
+    return e
+
+
+def _same_entry(e, manager, op, api_version, subresource):
+    return (e.get("manager") == manager and e.get("operation") == op and e.get("apiVersion") == api_version
+            and e.get("subresource") == subresource)
+
+
+def on_update(new, old, manager, api_version, rt, subresource=None):
+    """Set new.metadata.managedFields for an Update-operation write by `manager`."""
+    nm = new["metadata"]
+    status_sub = bool(rt.status)
+    part = "status" if subresource == "status" else "main"
+    if old is not None:
+        entries = dcopy(old["metadata"].get("managedFields") or [])
+        given = nm.get("managedFields")
+        if given is not None and given != old["metadata"].get("managedFields"):
+            entries = [e for e in dcopy(given) if isinstance(e, dict) and e.get("manager")]
+    else:
+        entries = [e for e in dcopy(nm.get("managedFields") or []) if isinstance(e, dict) and e.get("manager")]
+        entries = []
+    new_map = leaf_map(new, rt.kind, part, status_sub)
+    old_map = leaf_map(old, rt.kind, part, status_sub) if old is not None else {}
+    changed = {p for p, v in new_map.items() if p not in old_map or old_map[p] != v}
+    removed = set(old_map) - set(new_map)
+    if not changed and not removed and old is not None:
+        nm["managedFields"] = entries or None
+        if not entries:
+            nm.pop("managedFields", None)
+        return
+    out = []
+    mine = None
+    for e in entries:
+        s = fields_to_set(e.get("fieldsV1"))
+        if _same_entry(e, manager, "Update", api_version, subresource if subresource == "status" else None):
+            mine = s
+            continue
+        s2 = s - removed - changed
+        if s2 != s:
+            if not s2:
+                continue
+            e["fieldsV1"] = set_to_fields(s2, e.get("operation") != "Apply")
+        out.append(e)
+    mine = ((mine or set()) - removed) | changed
+    if mine:
+        out.append(_entry(manager, "Update", api_version, mine, subresource if subresource == "status" else None))
+    if out:
+        nm["managedFields"] = out
+    else:
+        nm.pop("managedFields", None)
+
+
+def path_str(p):
+    s = ""
+    for el in p:
+        if el.startswith("f:"):
+            s += "." + el[2:]
+        elif el.startswith("k:"):
+            d = json.loads(el[2:])
+            s += "[" + ",".join("%s=%s" % (k, json.dumps(v)) for k, v in d.items()) + "]"
+        elif el.startswith("v:"):
+            s += "[=" + el[2:] + "]"
+    return s
+
+
+def print_manager(e):
+    if e.get("operation") == "Update":
+        return '"%s" using %s' % (e.get("manager"), e.get("apiVersion"))
+    return '"%s"' % e.get("manager")
+
+
+def apply_ownership(live, merged, config_map, manager, api_version, force, rt):
+    """Ownership after an apply.  Returns (entries, conflicts [(entry, path)])."""
+    entries = dcopy(((live or {}).get("metadata") or {}).get("managedFields") or [])
+    live_map = leaf_map(live, rt.kind, "main", rt.status) if live else {}
+    conflicts = []
+    out = []
+    for e in entries:
+        if e.get("manager") == manager and e.get("operation") == "Apply" and not e.get("subresource"):
+            continue
+        s = fields_to_set(e.get("fieldsV1"))
+        hit = set()
+        for p in config_map:
+            if p in s and p in live_map and live_map[p] != config_map[p]:
+                hit.add(p)
+        if hit and not force:
+            for p in sorted(hit):
+                conflicts.append((e, p))
+        s2 = s - hit
+        if s2 != s:
+            if not s2:
+                continue
+            e["fieldsV1"] = set_to_fields(s2, e.get("operation") != "Apply")
+        out.append(e)
+    out.append(_entry(manager, "Apply", api_version, set(config_map), None, dots=False))
+    return out, conflicts
+
+
+def previous_apply_set(live, manager):
+    for e in ((live or {}).get("metadata") or {}).get("managedFields") or []:
+        if e.get("manager") == manager and e.get("operation") == "Apply" and not e.get("subresource"):
+            return fields_to_set(e.get("fieldsV1"))
+    return set()
+
+
+def owned_by_others(live, manager):
+    s = set()
+    for e in ((live or {}).get("metadata") or {}).get("managedFields") or []:
+        if e.get("manager") == manager and e.get("operation") == "Apply":
+            continue
+        s |= fields_to_set(e.get("fieldsV1"))
+    return s

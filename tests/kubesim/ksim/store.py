@@ -1,0 +1,619 @@
+"""In-memory object store with Kubernetes API semantics, persisted under the state dir.
+
+Contract (relied on by controllers.py and the server):
+* Objects are stored in the storage version of the profile, with apiVersion and kind.  A stored object is never mutated
+  after commit: every write builds a new dict; readers inside kubesim may hold references (get/list hand out copies).
+* One global resourceVersion counter.  Every committed change is appended to a bounded history (for watches from a
+  resourceVersion) and pushed to watchers and subscribers (subscribers run in a dispatcher thread, outside the lock).
+* create/update/delete apply the server-side semantics a real API server applies in its registry: server-set metadata,
+  defaulting and allocation (admission.py), validation (validation.py), managedFields (managed.py), status subresource
+  rules, finalizers and deletionTimestamp, namespace lifecycle (Terminating namespaces refuse new content).
+"""
+import bisect
+import collections
+import json
+import os
+import queue
+import random
+import threading
+import time
+
+from . import util
+from .util import dcopy, meta, now_ts
+
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class ApiError(Exception):
+    """An API error; the server renders it as a Status (or plain text when `plain` is set)."""
+
+    def __init__(self, code, reason, message, details=None, headers=None, plain=None, status_metadata=None):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.headers = headers or {}
+        self.plain = plain
+        self.status_metadata = status_metadata
+
+    def status(self):
+        st = {"kind": "Status", "apiVersion": "v1", "metadata": self.status_metadata or {}, "status": "Failure",
+              "message": self.message}
+        if self.reason:
+            st["reason"] = self.reason
+        if self.details is not None:
+            st["details"] = self.details
+        st["code"] = self.code
+        return st
+
+
+def _details(rt_or_res, name=None, kind=None, group=None):
+    d = {}
+    if name is not None:
+        d["name"] = name
+    if hasattr(rt_or_res, "resource"):
+        if rt_or_res.group:
+            d["group"] = rt_or_res.group
+        d["kind"] = kind or rt_or_res.resource
+    else:
+        if group:
+            d["group"] = group
+        d["kind"] = kind or rt_or_res
+    return d
+
+
+def not_found(rt, name):
+    return ApiError(404, "NotFound", '%s "%s" not found' % (rt.qualified(), name), _details(rt, name))
+
+
+def already_exists(rt, name, deleting=False, generated=False):
+    msg = '%s "%s" already exists' % (rt.qualified(), name)
+    if deleting:
+        msg = "object is being deleted: " + msg
+    if generated:
+        msg += ", the server was not able to generate a unique name for the object"
+    return ApiError(409, "AlreadyExists", msg, _details(rt, name))
+
+
+def conflict(rt, name, why="the object has been modified; please apply your changes to the latest version and try again"):
+    return ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": %s' % (rt.qualified(), name, why),
+                    _details(rt, name))
+
+
+def bad_request(msg):
+    return ApiError(400, "BadRequest", msg)
+
+
+def forbidden(rt, name, why, causes=None):
+    prefix = ('%s "%s"' % (rt.qualified(), name)) if name else rt.qualified()
+    d = _details(rt, name or None)
+    if causes:
+        d["causes"] = causes
+    return ApiError(403, "Forbidden", "%s is forbidden: %s" % (prefix, why), d)
+
+
+def fmt_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return util.go_quote(v)
+    if isinstance(v, (int, float)):
+        return str(v)
+    return util.go_json(v)
+
+
+class FieldError:
+    """One field error as apimachinery's field.Error."""
+    WORDS = {"FieldValueInvalid": "Invalid value", "FieldValueNotSupported": "Unsupported value",
+             "FieldValueDuplicate": "Duplicate value", "FieldValueNotFound": "Not found",
+             "FieldValueTooMany": "Too many", "FieldValueRequired": "Required value",
+             "FieldValueForbidden": "Forbidden", "FieldValueTooLong": "Too long", "InternalError": "Internal error"}
+    NO_VALUE = ("FieldValueRequired", "FieldValueForbidden", "FieldValueTooLong", "InternalError")
+
+    def __init__(self, reason, field, value=None, detail=""):
+        self.reason, self.field, self.value, self.detail = reason, field, value, detail
+
+    def body(self):
+        w = self.WORDS[self.reason]
+        if self.reason in self.NO_VALUE:
+            return w + (": " + self.detail if self.detail else "")
+        s = "%s: %s" % (w, fmt_value(self.value))
+        return s + (": " + self.detail if self.detail else "")
+
+    def text(self):
+        return "%s: %s" % (self.field, self.body()) if self.field else self.body()
+
+
+def invalid(kind_gk, name, errors, kind=None, group=None):
+    """422 Invalid; kind_gk is 'Kind' or 'Kind.group'; details.kind is the Kind (apimachinery quirk)."""
+    texts = []
+    for e in errors:
+        t = e.text()
+        if t not in texts:
+            texts.append(t)
+    agg = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    d = {"name": name}
+    if group:
+        d["group"] = group
+    d["kind"] = kind if kind is not None else kind_gk.split(".")[0]
+    d["causes"] = [{"reason": e.reason, "message": e.body(), "field": e.field} for e in errors]
+    return ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (kind_gk, name, agg), d)
+
+
+def invalid_rt(rt, name, errors):
+    return invalid(rt.gk(), name, errors, rt.kind, rt.group or None)
+
+
+class Watcher:
+    def __init__(self, key, namespace):
+        self.key, self.namespace = key, namespace
+        self.q = queue.Queue()
+        self.closed = False
+
+
+def obj_key(o):
+    m = o.get("metadata") or {}
+    ns = m.get("namespace")
+    return (ns + "/" + m.get("name", "")) if ns else m.get("name", "")
+
+
+def ns_name_key(ns, name):
+    return (ns + "/" + name) if ns else name
+
+
+class Store:
+    def __init__(self, state_dir, profile, registry, options=None):
+        self.lock = threading.RLock()
+        self.state_dir, self.profile, self.registry = state_dir, profile, registry
+        self.options = options or {}
+        self._objs = {}       # (g, r) -> {key: obj}
+        self._keys = {}       # (g, r) -> sorted [key]
+        self._jcache = {}     # (g, r) -> {key: (obj, json-without-kind)}
+        self.rv = 1
+        self._history = collections.deque()
+        self._history_max = int(self.options.get("history", 50000))
+        self._hist_floor = 1
+        self._watchers = set()
+        self._subs = []
+        self._dispatch_q = queue.Queue()
+        self._dirty = False
+        self._closed = False
+        self.hooks = None  # admission module, set by main (admission.Admission)
+        self.snapshots = {}  # continue-token snapshots: id -> (created, rv, [(key, obj)])
+        self._rand = random.Random()
+        self._load()
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="store-dispatch", daemon=True)
+        self._dispatcher.start()
+        self._persister = threading.Thread(target=self._persist_loop, name="store-persist", daemon=True)
+        self._persister.start()
+
+    # --- persistence ----------------------------------------------------------------------------------------
+    def _path(self):
+        return os.path.join(self.state_dir, "state.json")
+
+    def _load(self):
+        p = self._path()
+        if not os.path.exists(p):
+            return
+        with open(p, encoding="utf-8") as f:
+            data = json.load(f)
+        self.rv = int(data.get("rv", 1))
+        for k, objs in data.get("objects", {}).items():
+            g, r = k.split("/", 1) if "/" in k else ("", k)
+            d = {obj_key(o): o for o in objs}
+            self._objs[(g, r)] = d
+            self._keys[(g, r)] = sorted(d)
+        self._hist_floor = self.rv
+        self.loaded = True
+
+    def save(self):
+        with self.lock:
+            snap = {"%s/%s" % k if k[0] else k[1]: list(d.values()) for k, d in self._objs.items() if d}
+            rv = self.rv
+            self._dirty = False
+        tmp = self._path() + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"version": 1, "profile": self.profile, "rv": rv, "objects": snap}, f,
+                      separators=(",", ":"))
+        os.replace(tmp, self._path())
+
+    def _persist_loop(self):
+        while not self._closed:
+            time.sleep(float(self.options.get("persist_interval", 0.5)))
+            if self._dirty and not self._closed:
+                try:
+                    self.save()
+                except Exception as e:  # keep serving; report
+                    import sys
+                    print("kubesim: persist failed: %s" % e, file=sys.stderr)
+
+    def close(self):
+        self._closed = True
+        self.save()
+
+    def is_empty(self):
+        return not any(self._objs.values())
+
+    # --- events ---------------------------------------------------------------------------------------------
+    def subscribe(self, callback):
+        self._subs.append(callback)
+
+    def _dispatch_loop(self):
+        while True:
+            ev = self._dispatch_q.get()
+            for cb in list(self._subs):
+                try:
+                    cb(*ev)
+                except Exception:
+                    import traceback
+                    traceback.print_exc()
+
+    def add_watcher(self, key, namespace, since_rv):
+        """Register a watcher; returns (watcher, backlog events or None if since_rv is too old, current rv)."""
+        with self.lock:
+            w = Watcher(key, namespace)
+            backlog = []
+            if since_rv is not None:
+                if since_rv < self._hist_floor:
+                    return w, None, self._hist_floor
+                for ev in self._history:
+                    if ev[0] > since_rv and ev[2] == key:
+                        backlog.append(ev)
+            self._watchers.add(w)
+            return w, backlog, self.rv
+
+    def remove_watcher(self, w):
+        with self.lock:
+            w.closed = True
+            self._watchers.discard(w)
+
+    def _emit(self, etype, key, obj, old):
+        ev = (int(obj["metadata"]["resourceVersion"]), etype, key, obj, old)
+        self._history.append(ev)
+        if len(self._history) > self._history_max:
+            self._hist_floor = self._history.popleft()[0]
+        for w in self._watchers:
+            if w.key == key:
+                w.q.put(ev)
+        self._dispatch_q.put((etype, key[0], key[1], obj))
+        self._dirty = True
+
+    # --- raw access (no copies; callers must not mutate) ------------------------------------------------------
+    def raw_get(self, group, resource, namespace, name):
+        d = self._objs.get((group, resource))
+        return d.get(ns_name_key(namespace, name)) if d else None
+
+    def raw_items(self, group, resource, namespace=None):
+        """Sorted [(key, obj)] snapshot of references; consistent at the current rv (call under lock for rv)."""
+        with self.lock:
+            d = self._objs.get((group, resource)) or {}
+            keys = self._keys.get((group, resource)) or []
+            if namespace:
+                lo = bisect.bisect_left(keys, namespace + "/")
+                hi = bisect.bisect_left(keys, namespace + "0")  # '0' follows '/'
+                ks = keys[lo:hi]
+            else:
+                ks = keys
+            return [(k, d[k]) for k in ks], self.rv
+
+    def cached_json(self, group, resource, key, obj):
+        """Compact JSON of a stored object without apiVersion/kind (list item form), cached per object."""
+        c = self._jcache.setdefault((group, resource), {})
+        hit = c.get(key)
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        s = util.go_json({k: v for k, v in obj.items() if k != "apiVersion" and k != "kind"})
+        c[key] = (obj, s)
+        return s
+
+    # --- public contract --------------------------------------------------------------------------------------
+    def get(self, group, resource, namespace, name):
+        o = self.raw_get(group, resource, namespace, name)
+        return dcopy(o) if o is not None else None
+
+    def list(self, group, resource, namespace=None):
+        items, _ = self.raw_items(group, resource, namespace)
+        return [dcopy(o) for _, o in items]
+
+    def _rt(self, group, resource):
+        rt = self.registry.storage_type(group, resource)
+        if rt is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        return rt
+
+    def _next_rv(self):
+        self.rv += 1
+        return str(self.rv)
+
+    def _put(self, key, k, obj):
+        d = self._objs.setdefault(key, {})
+        if k not in d:
+            bisect.insort(self._keys.setdefault(key, []), k)
+        d[k] = obj
+
+    def _remove(self, key, k):
+        d = self._objs.get(key)
+        if d and k in d:
+            del d[k]
+            ks = self._keys[key]
+            i = bisect.bisect_left(ks, k)
+            if i < len(ks) and ks[i] == k:
+                del ks[i]
+
+    def _check_namespace(self, rt, obj, name):
+        ns = obj["metadata"].get("namespace")
+        nso = self.raw_get("", "namespaces", None, ns)
+        if nso is None:
+            raise ApiError(404, "NotFound", 'namespaces "%s" not found' % ns, {"name": ns, "kind": "namespaces"})
+        if (nso.get("status") or {}).get("phase") == "Terminating" or nso["metadata"].get("deletionTimestamp"):
+            raise forbidden(rt, name, "unable to create new content in namespace %s because it is being terminated"
+                            % ns, [{"reason": "NamespaceTerminating", "message": "namespace %s is being terminated" % ns,
+                                    "field": "metadata.namespace"}])
+
+    def create(self, group, resource, obj, *, manager="kube-controller-manager", dry_run=False, user=None,
+               api_version=None, skip_admission=False, managed_override=None):
+        rt = self._rt(group, resource)
+        obj = dcopy(obj)
+        obj["apiVersion"] = rt.storage_api_version()
+        obj["kind"] = rt.kind
+        m = meta(obj)
+        if not rt.namespaced:
+            m.pop("namespace", None)
+        elif not m.get("namespace"):
+            m["namespace"] = "default"
+        with self.lock:
+            generated = False
+            if not m.get("name") and m.get("generateName"):
+                m["name"] = m["generateName"][:58] + "".join(self._rand.choice(GEN_CHARS) for _ in range(5))
+                generated = True
+            name = m.get("name", "")
+            # server-owned metadata
+            m["uid"] = util.new_uid()
+            m["creationTimestamp"] = now_ts()
+            for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
+                      "managedFields"):
+                m.pop(f, None)
+            if rt.generation:
+                m["generation"] = 1
+            else:
+                m.pop("generation", None)
+            if self.hooks and not skip_admission:
+                self.hooks.prepare_create(self, rt, obj, user)
+                self.hooks.validate(self, rt, obj, None)
+            if rt.namespaced:
+                self._check_namespace(rt, obj, name)
+            k = obj_key(obj)
+            old = self._objs.get(rt.key, {}).get(k)
+            if old is not None:
+                raise already_exists(rt, name, bool(old["metadata"].get("deletionTimestamp")), generated)
+            if self.hooks and not skip_admission:
+                self.hooks.allocate(self, rt, obj, None, dry_run)
+            from . import managed
+            if managed_override is not None:
+                m["managedFields"] = managed_override
+            else:
+                managed.on_update(obj, None, manager, api_version or rt.storage_api_version(), rt)
+            if dry_run:
+                return obj
+            m["resourceVersion"] = self._next_rv()
+            self._put(rt.key, k, obj)
+            self._emit("ADDED", rt.key, obj, None)
+            if self.hooks and not skip_admission:
+                self.hooks.after_create(self, rt, obj)
+            return dcopy(obj)
+
+    def update(self, group, resource, obj, *, manager="kube-controller-manager", subresource=None, dry_run=False,
+               user=None, api_version=None, managed_override=None):
+        rt = self._rt(group, resource)
+        obj = dcopy(obj)
+        m = meta(obj)
+        ns = m.get("namespace") if rt.namespaced else None
+        name = m.get("name", "")
+        with self.lock:
+            old = self.raw_get(group, resource, ns, name)
+            if old is None:
+                raise not_found(rt, name)
+            om = old["metadata"]
+            rv = m.get("resourceVersion")
+            if rv and rv != om.get("resourceVersion"):
+                raise conflict(rt, name)
+            if subresource == "status":
+                new = dcopy(old)
+                if "status" in obj:
+                    new["status"] = obj["status"]
+                else:
+                    new.pop("status", None)
+                if rt.crd is None:  # built-ins keep metadata changes except labels (simplified)
+                    for f in ("annotations", "ownerReferences", "finalizers"):
+                        if f in m:
+                            new["metadata"][f] = m[f]
+            elif subresource == "finalize":
+                new = dcopy(old)
+                new.setdefault("spec", {})["finalizers"] = (obj.get("spec") or {}).get("finalizers") or []
+                if not new["spec"]["finalizers"]:
+                    new["spec"].pop("finalizers")
+            else:
+                new = obj
+                new["apiVersion"] = rt.storage_api_version()
+                new["kind"] = rt.kind
+                nm = new["metadata"]
+                for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name",
+                          "generation"):
+                    if f in om:
+                        nm[f] = om[f]
+                    else:
+                        nm.pop(f, None)
+                if rt.namespaced:
+                    nm["namespace"] = om.get("namespace")
+                else:
+                    nm.pop("namespace", None)
+                nm.pop("selfLink", None)
+                if rt.status:
+                    if "status" in old:
+                        new["status"] = dcopy(old["status"])
+                    else:
+                        new.pop("status", None)
+                if om.get("deletionTimestamp"):
+                    added = [f for f in nm.get("finalizers") or [] if f not in (om.get("finalizers") or [])]
+                    if added:
+                        raise invalid_rt(rt, name, [FieldError(
+                            "FieldValueForbidden", "metadata.finalizers", None,
+                            "no new finalizers can be added if the object is being deleted, found new finalizers "
+                            "[]string{%s}" % ", ".join(util.go_quote(f) for f in added))])
+                if self.hooks:
+                    self.hooks.prepare_update(self, rt, new, old, user)
+                    self.hooks.validate(self, rt, new, old)
+                    self.hooks.allocate(self, rt, new, old, dry_run)
+            nm = new["metadata"]
+            nm.pop("resourceVersion", None)
+            # generation: bumped on any change outside metadata/status
+            if rt.generation and subresource is None:
+                if _spec_part(new) != _spec_part(old):
+                    nm["generation"] = int(om.get("generation") or 1) + 1
+            from . import managed
+            if managed_override is not None:
+                nm["managedFields"] = managed_override
+            else:
+                managed.on_update(new, old, manager, api_version or rt.storage_api_version(), rt, subresource)
+            if not nm.get("managedFields"):
+                nm.pop("managedFields", None)
+            if _same(new, old):
+                return dcopy(old)
+            if dry_run:
+                nm["resourceVersion"] = om.get("resourceVersion")
+                return new
+            nm["resourceVersion"] = self._next_rv()
+            k = obj_key(old)
+            if nm.get("deletionTimestamp") and not nm.get("finalizers") and not _ns_blocked(rt, new):
+                self._remove(rt.key, k)
+                self._emit("DELETED", rt.key, new, old)
+                self._after_delete(rt, new)
+                return dcopy(new)
+            self._put(rt.key, k, new)
+            self._emit("MODIFIED", rt.key, new, old)
+            return dcopy(new)
+
+    def delete(self, group, resource, namespace, name, *, propagation="Background", missing_ok=True,
+               preconditions=None, dry_run=False, user=None):
+        """Delete honouring finalizers.  Returns the still-present (updated) object, or None when it is gone.
+        A missing object returns None (missing_ok) or raises 404."""
+        rt = self._rt(group, resource)
+        if not rt.namespaced:
+            namespace = None
+        with self.lock:
+            old = self.raw_get(group, resource, namespace, name)
+            if old is None:
+                if missing_ok:
+                    return None
+                raise not_found(rt, name)
+            om = old["metadata"]
+            if preconditions:
+                if preconditions.get("uid") and preconditions["uid"] != om.get("uid"):
+                    raise conflict(rt, name, "Precondition failed: UID in precondition: %s, UID in object meta: %s"
+                                   % (preconditions["uid"], om.get("uid")))
+                if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != om.get(
+                        "resourceVersion"):
+                    raise conflict(rt, name, "Precondition failed: ResourceVersion in precondition: %s, "
+                                   "ResourceVersion in object meta: %s" % (preconditions["resourceVersion"],
+                                                                           om.get("resourceVersion")))
+            if rt.key == ("", "namespaces"):
+                if name in PROTECTED_NAMESPACES:
+                    raise forbidden(rt, name, "this namespace may not be deleted")
+                new = dcopy(old)
+                nm = new["metadata"]
+                changed = False
+                if not nm.get("deletionTimestamp"):
+                    nm["deletionTimestamp"] = now_ts()
+                    nm["deletionGracePeriodSeconds"] = 0
+                    changed = True
+                fins = list(nm.get("finalizers") or [])
+                if propagation == "Orphan" and "orphan" not in fins:
+                    fins.append("orphan")
+                if propagation == "Foreground" and "foregroundDeletion" not in fins:
+                    fins.append("foregroundDeletion")
+                if fins != (nm.get("finalizers") or []):
+                    nm["finalizers"] = fins
+                    changed = True
+                if (new.get("status") or {}).get("phase") != "Terminating":
+                    new.setdefault("status", {})["phase"] = "Terminating"
+                    changed = True
+                if dry_run or not changed:
+                    return new
+                if not (new.get("spec") or {}).get("finalizers") and not fins:
+                    nm["resourceVersion"] = self._next_rv()
+                    self._remove(rt.key, obj_key(old))
+                    self._emit("DELETED", rt.key, new, old)
+                    self._after_delete(rt, new)
+                    return None
+                nm["resourceVersion"] = self._next_rv()
+                self._put(rt.key, obj_key(old), new)
+                self._emit("MODIFIED", rt.key, new, old)
+                return dcopy(new)
+            fins = list(om.get("finalizers") or [])
+            want = list(fins)
+            if propagation == "Orphan" and "orphan" not in want:
+                want.append("orphan")
+            elif propagation == "Foreground" and "foregroundDeletion" not in want:
+                want.append("foregroundDeletion")
+            if propagation in ("Background", "Foreground", "Orphan") and om.get("deletionTimestamp"):
+                # a later delete can switch policy (as the real store does for orphan/foreground)
+                if propagation == "Background":
+                    want = [f for f in want if f not in ("orphan", "foregroundDeletion")] \
+                        if not fins or fins == want else want
+            if want:
+                new = dcopy(old)
+                nm = new["metadata"]
+                if not nm.get("deletionTimestamp"):
+                    nm["deletionTimestamp"] = now_ts()
+                    nm["deletionGracePeriodSeconds"] = 0
+                    if rt.generation and nm.get("generation"):
+                        nm["generation"] = int(nm["generation"]) + 1
+                nm["finalizers"] = want
+                if _same(new, old):
+                    return dcopy(old)
+                if dry_run:
+                    return new
+                nm["resourceVersion"] = self._next_rv()
+                self._put(rt.key, obj_key(old), new)
+                self._emit("MODIFIED", rt.key, new, old)
+                return dcopy(new)
+            if dry_run:
+                return None
+            new = dcopy(old)
+            new["metadata"]["resourceVersion"] = self._next_rv()
+            self._remove(rt.key, obj_key(old))
+            self._emit("DELETED", rt.key, new, old)
+            self._after_delete(rt, new)
+            return None
+
+    def _after_delete(self, rt, obj):
+        if self.hooks:
+            self.hooks.after_delete(self, rt, obj)
+
+    def drop_type(self, group, resource):
+        """Remove every object of a type (CRD deletion), emitting DELETED events."""
+        with self.lock:
+            items, _ = self.raw_items(group, resource)
+            for k, o in items:
+                new = dcopy(o)
+                new["metadata"]["resourceVersion"] = self._next_rv()
+                self._remove((group, resource), k)
+                self._emit("DELETED", (group, resource), new, o)
+
+    def current_rv(self):
+        return self.rv
+
+
+def _spec_part(o):
+    return {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _same(a, b):
+    ma = {k: v for k, v in a["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+    mb = {k: v for k, v in b["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+    if ma != mb:
+        return False
+    return {k: v for k, v in a.items() if k != "metadata"} == {k: v for k, v in b.items() if k != "metadata"}
+
+
+def _ns_blocked(rt, obj):
+    return rt.key == ("", "namespaces") and bool((obj.get("spec") or {}).get("finalizers"))
