@@ -177,18 +177,19 @@ class ControllerManager:
                 log_exc("get %s/%s" % (group, resource))
             return None
 
-    def update_status(self, group, resource, obj, status):
+    def update_status(self, group, resource, obj, status, manager=None):
         if obj.get("status") == status:
             return obj
         o = copy.deepcopy(obj)
         o["status"] = status
-        return self.call(self.store.update, group, resource, o, subresource="status")
+        return self.call(self.store.update, group, resource, o, subresource="status",
+                         manager=manager or manager_for(group, resource))
 
-    def update(self, group, resource, obj):
-        return self.call(self.store.update, group, resource, obj)
+    def update(self, group, resource, obj, manager=None):
+        return self.call(self.store.update, group, resource, obj, manager=manager or manager_for(group, resource))
 
-    def create(self, group, resource, obj):
-        return self.call(self.store.create, group, resource, obj)
+    def create(self, group, resource, obj, manager=None):
+        return self.call(self.store.create, group, resource, obj, manager=manager or manager_for(group, resource))
 
     def delete(self, group, resource, namespace, name, propagation="Background"):
         return self.call(self.store.delete, group, resource, namespace, name, propagation=propagation)
@@ -1371,6 +1372,15 @@ class ControllerManager:
 
 
 # -------------------------------------------------------------------- module helpers
+def manager_for(group, resource):
+    """The field manager a real cluster records for these writers (managedFields[].manager)."""
+    if (group, resource) == ("", "pods"):
+        return "kubelet"
+    if group == "snapshot.storage.k8s.io":
+        return "snapshot-controller"
+    return "kube-controller-manager"
+
+
 def group_by_ns(objs):
     out = {}
     for o in objs:

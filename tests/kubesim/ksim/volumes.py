@@ -467,7 +467,7 @@ class StorageController:
         if node:
             pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
                 {"key": "topology.%s/node" % CSI_DRIVER, "operator": "In", "values": [node]}]}]}}
-        if self.mgr.create("", "persistentvolumes", pv) is None:
+        if self.mgr.create("", "persistentvolumes", pv, manager="csi-provisioner") is None:
             shutil.rmtree(dest, ignore_errors=True)
             return
         log("provisioned %s for %s/%s (handle %s)" % (pv_name, md.get("namespace"), md["name"], handle))
@@ -630,7 +630,7 @@ class StorageController:
                 return
             content = self.mgr.update_status(SNAP, "volumesnapshotcontents", content, {
                 "creationTime": int(time.time() * 1e9), "readyToUse": True, "restoreSize": size,
-                "snapshotHandle": handle})
+                "snapshotHandle": handle}, manager="csi-snapshotter")
             if content is None:
                 return
         self._vs_status(vs, content)
@@ -669,7 +669,7 @@ class StorageController:
             size = dir_size(d) if os.path.isdir(d) else 0
             self.mgr.update_status(SNAP, "volumesnapshotcontents", c, {
                 "creationTime": int(time.time() * 1e9), "readyToUse": True, "restoreSize": size,
-                "snapshotHandle": src_handle})
+                "snapshotHandle": src_handle}, manager="csi-snapshotter")
             return
         if ref.get("uid") and VSC_BOUND_PROTECTION not in (md.get("finalizers") or []):
             self._add_finalizers("volumesnapshotcontents", c, [VSC_BOUND_PROTECTION])
