@@ -1,0 +1,190 @@
+"""pods/exec end to end: kubectl exec / cp (WebSocket v5, 1.30 profile) and Debian's python3-kubernetes stream
+(v4, both profiles), with the commands really running in the pod's bubblewrap sandbox."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+import uuid
+
+from ctrl_launch import KubeSim, have_debian_kubernetes
+
+KS = None
+NS = None
+KUBECTL_DIR = "/usr/lib/google-cloud-sdk/bin"
+
+
+def setUpModule():
+    global KS, NS
+    KS = KubeSim()
+    NS = "exec-" + uuid.uuid4().hex[:6]
+    KS.kubectl("create", "namespace", NS)
+    KS.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": NS},
+              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    KS.kubectl("-n", NS, "create", "configmap", "conf", "--from-literal=greeting=hello from configmap")
+    KS.kubectl("-n", NS, "create", "secret", "generic", "cred", "--from-literal=password=s3cr3t")
+    KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": NS},
+              "spec": {"containers": [
+                  {"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                   "env": [{"name": "MODE", "value": "e2e"},
+                           {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "cred", "key": "password"}}}],
+                   "volumeMounts": [{"name": "data", "mountPath": "/data"},
+                                    {"name": "conf", "mountPath": "/etc/conf"},
+                                    {"name": "cred", "mountPath": "/var/run/cred", "readOnly": True},
+                                    {"name": "cache", "mountPath": "/cache"}]},
+                  {"name": "sidecar", "image": "busybox", "command": ["sleep", "infinity"],
+                   "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]}],
+                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+                              {"name": "conf", "configMap": {"name": "conf"}},
+                              {"name": "cred", "secret": {"secretName": "cred"}},
+                              {"name": "cache", "emptyDir": {}}]}})
+    KS.kubectl("-n", NS, "wait", "--for=condition=Ready", "pod/app", "--timeout=30s")
+
+
+def tearDownModule():
+    KS.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    KS.close()
+
+
+def kx(*args, **kw):
+    return KS.kubectl("-n", NS, *args, **kw)
+
+
+class TestKubectlExec(unittest.TestCase):
+    def test_exec_stdout_env_and_volumes(self):
+        p = kx("exec", "app", "-c", "main", "--", "sh", "-c",
+               "echo $MODE $PASSWORD; cat /etc/conf/greeting; echo; cat /var/run/cred/password; echo; hostname")
+        self.assertEqual(p.stdout.decode(), "e2e s3cr3t\nhello from configmap\ns3cr3t\napp\n")
+
+    def test_exit_code(self):
+        p = kx("exec", "app", "-c", "main", "--", "sh", "-c", "echo out; echo err >&2; exit 7", check=False)
+        self.assertEqual(p.returncode, 7)
+        self.assertEqual(p.stdout, b"out\n")
+        self.assertIn(b"err\n", p.stderr)
+        self.assertIn(b"command terminated with exit code 7", p.stderr)
+
+    def test_stdin(self):
+        data = os.urandom(300000)
+        p = kx("exec", "-i", "app", "-c", "main", "--", "sha256sum", stdin=data)
+        self.assertEqual(p.stdout.decode().split()[0], hashlib.sha256(data).hexdigest())
+
+    def test_default_container_and_shared_emptydir(self):
+        kx("exec", "app", "-c", "main", "--", "sh", "-c", "echo shared > /cache/x")
+        p = kx("exec", "app", "-c", "sidecar", "--", "cat", "/cache/x")
+        self.assertEqual(p.stdout, b"shared\n")
+
+    def test_readonly_secret_volume(self):
+        p = kx("exec", "app", "-c", "main", "--", "sh", "-c", "echo x > /var/run/cred/new", check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_unknown_command(self):
+        p = kx("exec", "app", "-c", "main", "--", "definitely-not-here", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b'executable file not found in $PATH', p.stderr)
+
+    def test_bad_container(self):
+        p = kx("exec", "app", "-c", "nope", "--", "true", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"nope", p.stderr)
+
+    def test_cp_file_and_directory_both_ways(self):
+        tmp = tempfile.mkdtemp(prefix="ksim-cp-")
+        try:
+            src = os.path.join(tmp, "f.bin")
+            payload = os.urandom(123457)
+            with open(src, "wb") as f:
+                f.write(payload)
+            kx("cp", src, "app:/data/f.bin", "-c", "main")
+            p = kx("exec", "app", "-c", "main", "--", "sha256sum", "/data/f.bin")
+            self.assertEqual(p.stdout.decode().split()[0], hashlib.sha256(payload).hexdigest())
+            back = os.path.join(tmp, "back.bin")
+            kx("cp", "app:/data/f.bin", back, "-c", "main")
+            with open(back, "rb") as f:
+                self.assertEqual(f.read(), payload)
+            d = os.path.join(tmp, "tree")
+            os.makedirs(os.path.join(d, "sub"))
+            with open(os.path.join(d, "sub", "a.txt"), "w") as f:
+                f.write("A\n")
+            kx("cp", d, "app:/tmp/tree", "-c", "main")
+            self.assertEqual(kx("exec", "app", "-c", "main", "--", "cat", "/tmp/tree/sub/a.txt").stdout, b"A\n")
+            out = os.path.join(tmp, "out")
+            kx("cp", "app:/tmp/tree", out, "-c", "main")
+            with open(os.path.join(out, "sub", "a.txt")) as f:
+                self.assertEqual(f.read(), "A\n")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_tar_stream_through_exec(self):
+        tmp = tempfile.mkdtemp(prefix="ksim-tar-")
+        try:
+            os.makedirs(os.path.join(tmp, "in"))
+            with open(os.path.join(tmp, "in", "x.txt"), "w") as f:
+                f.write("xyz\n")
+            tarball = subprocess.run(["tar", "cf", "-", "-C", tmp, "in"], capture_output=True, check=True).stdout
+            kx("exec", "-i", "app", "-c", "main", "--", "tar", "xf", "-", "-C", "/data", stdin=tarball)
+            p = kx("exec", "app", "-c", "main", "--", "tar", "cf", "-", "-C", "/data", "in")
+            listing = subprocess.run(["tar", "tf", "-"], input=p.stdout, capture_output=True, check=True).stdout
+            self.assertIn(b"in/x.txt", listing)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_newest_kubectl(self):
+        k133 = os.path.join(KUBECTL_DIR, "kubectl.1.33")
+        if not os.path.exists(k133):
+            self.skipTest("kubectl 1.33 not installed")
+        p = KS.kubectl("-n", NS, "exec", "app", "-c", "main", "--", "echo", "1.33", kubectl=k133)
+        self.assertEqual(p.stdout, b"1.33\n")
+
+
+@unittest.skipUnless(have_debian_kubernetes(), "Debian python3-kubernetes not installed")
+class TestPythonStream(unittest.TestCase):
+    CODE = """
+out = stream(api.connect_get_namespaced_pod_exec, "app", %r, container="main",
+             command=["sh", "-c", "echo py-$MODE; cat /etc/conf/greeting"], stderr=True, stdin=False, stdout=True,
+             tty=False)
+resp = stream(api.connect_get_namespaced_pod_exec, "app", %r, container="main", command=["sh", "-c", "exit 5"],
+              stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+resp.run_forever(timeout=20)
+ws = stream(api.connect_get_namespaced_pod_exec, "app", %r, container="main", command=["head", "-c", "6"],
+            stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+ws.write_stdin("abcdef")
+ws.run_forever(timeout=20)
+print(json.dumps({"out": out, "rc": resp.returncode, "stdin_out": ws.read_stdout(), "stdin_rc": ws.returncode}))
+"""
+
+    def test_v4_stream_130(self):
+        r = json.loads(KS.python(self.CODE % (NS, NS, NS)))
+        self.assertEqual(r, {"out": "py-e2e\nhello from configmap", "rc": 5, "stdin_out": "abcdef", "stdin_rc": 0})
+
+    def test_v4_stream_121(self):
+        ks = KubeSim(profile="1.21")
+        try:
+            ks.kubectl("create", "deployment", "web", "--image=nginx",
+                       kubectl=os.path.join(KUBECTL_DIR, "kubectl.1.27"))
+            out = ks.python("""
+import time
+for _ in range(100):
+    pods = [p for p in api.list_namespaced_pod("default", label_selector="app=web").items
+            if p.status.phase == "Running"]
+    if pods:
+        break
+    time.sleep(0.1)
+name = pods[0].metadata.name
+out = stream(api.connect_get_namespaced_pod_exec, name, "default", command=["sh", "-c", "echo v4-ok; hostname"],
+             stderr=True, stdin=False, stdout=True, tty=False)
+resp = stream(api.connect_get_namespaced_pod_exec, name, "default", command=["false"],
+              stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+resp.run_forever(timeout=20)
+print(json.dumps({"out": out, "name": name, "rc": resp.returncode}))
+""")
+            r = json.loads(out)
+            self.assertEqual(r["out"], "v4-ok\n%s\n" % r["name"])
+            self.assertEqual(r["rc"], 1)
+        finally:
+            ks.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
