@@ -29,6 +29,17 @@ struct ConfigFlags {
   double request_timeout_seconds = 0;  // --request-timeout; 0 = default
 };
 
+// The cluster an exec plugin authenticates to, sent as spec.cluster in KUBERNETES_EXEC_INFO when the
+// kubeconfig sets provideClusterInfo (filled by load_config).
+struct ExecClusterInfo {
+  std::string server;
+  std::string certificate_authority_pem;
+  bool insecure_skip_tls_verify = false;
+  std::string tls_server_name;
+  std::string proxy_url;
+  std::string config_json;       // the cluster's "client.authentication.k8s.io/exec" extension, "" when none
+};
+
 struct ExecConfig {
   std::string api_version;       // client.authentication.k8s.io/v1 or v1beta1
   std::string command;
@@ -38,6 +49,7 @@ struct ExecConfig {
   std::string interactive_mode;  // Never | IfAvailable | Always
   bool provide_cluster_info = false;
   std::string base_dir;          // the kubeconfig file's folder, for relative commands
+  ExecClusterInfo cluster;
 };
 
 // Credentials an exec plugin returned, cached until expiry.
