@@ -30,7 +30,7 @@ from . import volumes as vol_mod
 
 WATCHED = {
     ("", "pods"), ("", "services"), ("", "endpoints"), ("", "serviceaccounts"), ("", "secrets"), ("", "nodes"),
-    ("", "persistentvolumeclaims"), ("", "persistentvolumes"), ("", "namespaces"),
+    ("", "persistentvolumeclaims"), ("", "persistentvolumes"), ("", "namespaces"), ("", "replicationcontrollers"),
     ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
     ("apps", "controllerrevisions"), ("batch", "jobs"), ("batch", "cronjobs"), ("discovery.k8s.io", "endpointslices"),
     ("storage.k8s.io", "storageclasses"), ("snapshot.storage.k8s.io", "volumesnapshots"),
@@ -200,6 +200,7 @@ class ControllerManager:
             ("storage", self.storage.sync),
             ("deployments", self.sync_deployments),
             ("replicasets", self.sync_replicasets),
+            ("replicationcontrollers", self.sync_replicationcontrollers),
             ("statefulsets", self.sync_statefulsets),
             ("daemonsets", self.sync_daemonsets),
             ("cronjobs", self.sync_cronjobs),
@@ -586,10 +587,25 @@ class ControllerManager:
             except Exception:
                 log_exc("replicaset %s" % rs["metadata"].get("name"))
 
-    def _sync_rs(self, rs, pods):
+    def sync_replicationcontrollers(self):
+        rcs = self.lst("", "replicationcontrollers")
+        if not rcs:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        for rc in rcs:
+            try:
+                self._sync_rs(rc, pods_by_ns.get(rc["metadata"].get("namespace"), []), "v1", "ReplicationController",
+                              "", "replicationcontrollers")
+            except Exception:
+                log_exc("replicationcontroller %s" % rc["metadata"].get("name"))
+
+    def _sync_rs(self, rs, pods, api_version="apps/v1", kind="ReplicaSet", group="apps", resource="replicasets"):
         md, spec = rs["metadata"], rs.get("spec") or {}
         ns = md.get("namespace")
         selector = spec.get("selector")
+        if kind == "ReplicationController":
+            sel_map = selector or ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+            selector = {"matchLabels": sel_map} if sel_map else None
         owned = [p for p in pods if is_controlled_by(p, rs)]
         if not deleting(rs):
             for p in pods:
@@ -597,7 +613,7 @@ class ControllerManager:
                         selector, p["metadata"].get("labels")) and selector:
                     p2 = copy.deepcopy(p)
                     p2["metadata"].setdefault("ownerReferences", []).append(
-                        owner_ref(rs, "apps/v1", "ReplicaSet"))
+                        owner_ref(rs, api_version, kind))
                     res = self.update("", "pods", p2)
                     if res:
                         owned.append(res)
@@ -606,7 +622,7 @@ class ControllerManager:
         if not deleting(rs):
             if len(active) < want:
                 for _ in range(want - len(active)):
-                    pod = self.pod_from_template(spec.get("template"), ns, rs, "apps/v1", "ReplicaSet",
+                    pod = self.pod_from_template(spec.get("template"), ns, rs, api_version, kind,
                                                  generate_name=md["name"] + "-")
                     res = self.create("", "pods", pod)
                     if res:
@@ -633,7 +649,7 @@ class ControllerManager:
         old = rs.get("status") or {}
         if old.get("conditions"):
             st["conditions"] = old["conditions"]
-        self.update_status("apps", "replicasets", rs, st)
+        self.update_status(group, resource, rs, st)
 
     # ---------------------------------------------------------------- Deployments
     def sync_deployments(self):

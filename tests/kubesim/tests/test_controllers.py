@@ -127,6 +127,19 @@ class TestWorkloads(Base):
         self.assertEqual(s["status"]["currentRevision"], crs[0]["metadata"]["name"])
         self.assertEqual(p0["metadata"]["labels"]["controller-revision-hash"], crs[0]["metadata"]["name"])
 
+    def test_replicationcontroller(self):
+        self.c.create("", "replicationcontrollers", {
+            "metadata": {"name": "legacy", "namespace": NS},
+            "spec": {"replicas": 2, "selector": {"app": "legacy"},
+                     "template": {"metadata": {"labels": {"app": "legacy"}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+        self.c.wait(lambda: self.st("", "replicationcontrollers", NS, "legacy").get("readyReplicas") == 2,
+                    what="rc ready")
+        pods = self.pods(app="legacy")
+        self.assertEqual(len(pods), 2)
+        self.assertEqual(pods[0]["metadata"]["ownerReferences"][0]["kind"], "ReplicationController")
+        self.assertEqual(pods[0]["metadata"]["ownerReferences"][0]["apiVersion"], "v1")
+
     def test_daemonset_pod_per_node(self):
         self.c.create("apps", "daemonsets", {
             "metadata": {"name": "agent", "namespace": NS},
