@@ -82,6 +82,8 @@ def _ingress(o, src, dst):
         for p in ((r or {}).get("http") or {}).get("paths") or []:
             if "backend" in p:
                 p["backend"] = f(p["backend"])
+            if dst == "v1" and isinstance(p, dict):
+                p.setdefault("pathType", "ImplementationSpecific")
 
 
 # ---- HPA -----------------------------------------------------------------------------------------------------

@@ -118,15 +118,7 @@ class CRDManager:
             return
         group = o["spec"].get("group", "")
         plural = o["spec"]["names"].get("plural", "")
-        self.sync_registry()  # stop serving it
-        rt = crd_type(o)
-        if rt is not None:
-            # keep the type known to the store long enough to delete its objects
-            saved = dict(self.registry.crd_types)
-            saved[rt.key] = rt
-            self.registry.set_crd_types(list(saved.values()))
-            self.store.drop_type(group, plural)
-            self.sync_registry()
+        self.store.drop_type(group, plural)
         with self.store.lock:
             cur = self.store.get(*CRD, None, name)
             if cur is None:

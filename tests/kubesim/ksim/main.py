@@ -89,6 +89,26 @@ preferences: {{}}
     os.replace(tmp, path)
 
 
+def preload(store, n):
+    from .store import ApiError
+    if store.raw_get("", "namespaces", None, "bench") is None:
+        store.create("", "namespaces", {"metadata": {"name": "bench"}}, manager="kubesim")
+    have = len(store.raw_items("", "configmaps", "bench")[0])
+    if have >= n:
+        return
+    for i in range(n):
+        name = "bench-%06d" % i
+        if store.raw_get("", "configmaps", "bench", name) is not None:
+            continue
+        try:
+            store.create("", "configmaps", {"metadata": {"name": name, "namespace": "bench",
+                                                         "labels": {"bench": "true", "shard": str(i % 10)}},
+                                            "data": {"key": "value-%d" % i, "payload": "x" * 64}},
+                         manager="kubesim")
+        except ApiError:
+            pass
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="kubesim", description="Kubernetes API server simulator")
     ap.add_argument("--state-dir", required=True)
@@ -105,6 +125,8 @@ def main(argv=None):
     ap.add_argument("--persist-interval", type=float, default=0.5)
     ap.add_argument("--watch-history", type=int, default=50000)
     ap.add_argument("--no-anonymous", action="store_true", help="answer 401 to requests without credentials")
+    ap.add_argument("--preload-configmaps", type=int, default=0, metavar="N",
+                    help="make sure namespace 'bench' holds N ConfigMaps bench-000000.. (benchmarks, scale tests)")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
 
@@ -163,6 +185,12 @@ def main(argv=None):
     else:
         bootstrap.ensure_viewer(store, reg)
     agg.sync()
+    if a.preload_configmaps:
+        preload(store, a.preload_configmaps)
+    import gc
+    gc.collect()
+    gc.freeze()  # bootstrap/restored objects are long-lived: keep them out of the cyclic collector's scans
+    gc.set_threshold(50000, 20, 100)
     from .auth import User
     authn = Authenticator(a.token_auth_file, {viewer_token: User(bootstrap.VIEWER_USER,
                                                                  [bootstrap.VIEWER_USER + "s",

@@ -617,30 +617,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if cont:
             rv, start = decode_token(cont)
             if rv == -1:
-                items, rv = ks.store.raw_items(rt.group, rt.resource, ns)
+                items, rv = ks.store.snapshot(rt.group, rt.resource, ns)
             else:
                 snap = ks.snapshot(skey + (rv,))
                 if snap is None or time.time() - snap[0] > ks.continue_ttl:
                     if snap is None and rv == ks.store.rv:
-                        items, _ = ks.store.raw_items(rt.group, rt.resource, ns)
+                        items, _ = ks.store.snapshot(rt.group, rt.resource, ns)
                     else:
                         raise ApiError(410, "Expired", EXPIRED_INCONSISTENT,
                                        status_metadata={"continue": encode_token(-1, start)})
                 else:
                     items = snap[1]
         else:
-            items, rv = ks.store.raw_items(rt.group, rt.resource, ns)
+            items, rv = ks.store.snapshot(rt.group, rt.resource, ns)
         import bisect
         idx = 0
+        keys, objs = items.keys, items.objs
         if start is not None:
-            keys = _KeyView(items)
             idx = bisect.bisect_right(keys, start)
         out = []
-        n = len(items)
+        n = len(keys)
         i = idx
         selective = bool(lsel or fsel)
         while i < n:
-            k, o = items[i]
+            k, o = keys[i], objs[i]
             i += 1
             if selective:
                 if lsel and not selectors.match_labels(lsel, o["metadata"].get("labels")):
@@ -652,7 +652,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 break
         md = {"resourceVersion": str(rv)}
         if limit and i < n:
-            md["continue"] = encode_token(rv, items[i - 1][0])
+            md["continue"] = encode_token(rv, keys[i - 1])
             if not selective:
                 md["remainingItemCount"] = n - i
             if not cont or rv != -1:

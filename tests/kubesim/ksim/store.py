@@ -143,6 +143,16 @@ def invalid_rt(rt, name, errors):
     return invalid(rt.gk(), name, errors, rt.kind, rt.group or None)
 
 
+class Snap:
+    __slots__ = ("keys", "objs")
+
+    def __init__(self, keys, objs):
+        self.keys, self.objs = keys, objs
+
+    def __len__(self):
+        return len(self.keys)
+
+
 class Watcher:
     def __init__(self, key, namespace):
         self.key, self.namespace = key, namespace
@@ -175,7 +185,10 @@ class Store:
         self._watchers = set()
         self._subs = []
         self._dispatch_q = queue.Queue()
-        self._dirty = False
+        self._pending = []
+        self._logf = None
+        self._log_lines = 0
+        self._save_lock = threading.Lock()
         self._closed = False
         self.hooks = None  # admission module, set by main (admission.Admission)
         self.snapshots = {}  # continue-token snapshots: id -> (created, rv, [(key, obj)])
@@ -187,48 +200,106 @@ class Store:
         self._persister.start()
 
     # --- persistence ----------------------------------------------------------------------------------------
+    # Layout under the state dir: state.json (a full snapshot: {"version":1,"profile":..,"rv":N,"objects":{"g/r":
+    # [obj..]}}) plus state.log, an append-only log of the changes committed since that snapshot, one JSON line each:
+    # {"rv":N,"t":"A"|"M"|"D","k":"g/r","o":obj}.  Changes are queued under the lock and written by a background
+    # thread every persist_interval; SIGTERM (close) and oversized logs rewrite the snapshot and empty the log.
     def _path(self):
         return os.path.join(self.state_dir, "state.json")
 
+    def _log_path(self):
+        return os.path.join(self.state_dir, "state.log")
+
     def _load(self):
         p = self._path()
-        if not os.path.exists(p):
-            return
-        with open(p, encoding="utf-8") as f:
-            data = json.load(f)
-        self.rv = int(data.get("rv", 1))
-        for k, objs in data.get("objects", {}).items():
-            g, r = k.split("/", 1) if "/" in k else ("", k)
-            d = {obj_key(o): o for o in objs}
-            self._objs[(g, r)] = d
-            self._keys[(g, r)] = sorted(d)
+        if os.path.exists(p):
+            with open(p, encoding="utf-8") as f:
+                data = json.load(f)
+            self.rv = int(data.get("rv", 1))
+            for k, objs in data.get("objects", {}).items():
+                g, r = k.split("/", 1) if "/" in k else ("", k)
+                self._objs[(g, r)] = {obj_key(o): o for o in objs}
+        replayed = 0
+        lp = self._log_path()
+        if os.path.exists(lp):
+            with open(lp, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        e = json.loads(line)
+                    except ValueError:
+                        break  # a torn last line
+                    if e["rv"] <= self.rv and e["t"] != "D":
+                        pass
+                    k = e["k"]
+                    g, r = k.split("/", 1) if "/" in k else ("", k)
+                    d = self._objs.setdefault((g, r), {})
+                    o = e["o"]
+                    if e["t"] == "D":
+                        d.pop(obj_key(o), None)
+                    else:
+                        d[obj_key(o)] = o
+                    self.rv = max(self.rv, int(e["rv"]))
+                    replayed += 1
+        for key, d in self._objs.items():
+            self._keys[key] = sorted(d)
         self._hist_floor = self.rv
-        self.loaded = True
+        self._log_lines = replayed
+        if replayed:
+            self.save()
 
     def save(self):
-        with self.lock:
-            snap = {"%s/%s" % k if k[0] else k[1]: list(d.values()) for k, d in self._objs.items() if d}
-            rv = self.rv
-            self._dirty = False
-        tmp = self._path() + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"version": 1, "profile": self.profile, "rv": rv, "objects": snap}, f,
-                      separators=(",", ":"))
-        os.replace(tmp, self._path())
+        """Write a full snapshot and empty the change log."""
+        with self._save_lock:
+            with self.lock:
+                snap = {"%s/%s" % k if k[0] else k[1]: list(d.values()) for k, d in self._objs.items() if d}
+                rv = self.rv
+                self._pending = []
+                self._log_lines = 0
+            t0 = time.time()
+            data = json.dumps({"version": 1, "profile": self.profile, "rv": rv, "objects": snap},
+                              separators=(",", ":"))
+            tmp = self._path() + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(data)
+            os.replace(tmp, self._path())
+            if self._logf is not None:
+                self._logf.close()
+            self._logf = open(self._log_path(), "w", encoding="utf-8")
+            self._last_save = time.time() - t0
+
+    def flush_log(self):
+        with self._save_lock:
+            with self.lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return
+            if self._logf is None:
+                self._logf = open(self._log_path(), "a", encoding="utf-8")
+            enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+            self._logf.write("".join(enc({"rv": rv, "t": t, "k": k, "o": o}) + "\n" for rv, t, k, o in pending))
+            self._logf.flush()
+            self._log_lines += len(pending)
+        nobj = sum(len(d) for d in self._objs.values())
+        if self._log_lines > max(20000, 3 * nobj):
+            self.save()
 
     def _persist_loop(self):
         while not self._closed:
             time.sleep(float(self.options.get("persist_interval", 0.5)))
-            if self._dirty and not self._closed:
-                try:
-                    self.save()
-                except Exception as e:  # keep serving; report
-                    import sys
-                    print("kubesim: persist failed: %s" % e, file=sys.stderr)
+            if self._closed:
+                break
+            try:
+                self.flush_log()
+            except Exception as e:  # keep serving; report
+                import sys
+                print("kubesim: persist failed: %s" % e, file=sys.stderr)
 
     def close(self):
         self._closed = True
         self.save()
+        if self._logf is not None:
+            self._logf.close()
+            self._logf = None
 
     def is_empty(self):
         return not any(self._objs.values())
@@ -275,15 +346,16 @@ class Store:
             if w.key == key:
                 w.q.put(ev)
         self._dispatch_q.put((etype, key[0], key[1], obj))
-        self._dirty = True
+        self._pending.append((ev[0], etype[0], "%s/%s" % key if key[0] else key[1], obj))
 
     # --- raw access (no copies; callers must not mutate) ------------------------------------------------------
     def raw_get(self, group, resource, namespace, name):
         d = self._objs.get((group, resource))
         return d.get(ns_name_key(namespace, name)) if d else None
 
-    def raw_items(self, group, resource, namespace=None):
-        """Sorted [(key, obj)] snapshot of references; consistent at the current rv (call under lock for rv)."""
+    def snapshot(self, group, resource, namespace=None):
+        """(Snap, rv): the keys and object references of one type (one namespace) at the current revision.
+        Cheap (two list copies, no per-item allocation); objects are immutable so the snapshot stays consistent."""
         with self.lock:
             d = self._objs.get((group, resource)) or {}
             keys = self._keys.get((group, resource)) or []
@@ -292,8 +364,13 @@ class Store:
                 hi = bisect.bisect_left(keys, namespace + "0")  # '0' follows '/'
                 ks = keys[lo:hi]
             else:
-                ks = keys
-            return [(k, d[k]) for k in ks], self.rv
+                ks = list(keys)
+            return Snap(ks, [d[k] for k in ks]), self.rv
+
+    def raw_items(self, group, resource, namespace=None):
+        """Sorted [(key, obj)] references (no copies; callers must not mutate) and the rv they reflect."""
+        snap, rv = self.snapshot(group, resource, namespace)
+        return list(zip(snap.keys, snap.objs)), rv
 
     def cached_json(self, group, resource, key, obj):
         """Compact JSON of a stored object without apiVersion/kind (list item form), cached per object."""
@@ -551,14 +628,9 @@ class Store:
             fins = list(om.get("finalizers") or [])
             want = list(fins)
             if propagation == "Orphan" and "orphan" not in want:
-                want.append("orphan")
+                want = [f for f in want if f != "foregroundDeletion"] + ["orphan"]
             elif propagation == "Foreground" and "foregroundDeletion" not in want:
-                want.append("foregroundDeletion")
-            if propagation in ("Background", "Foreground", "Orphan") and om.get("deletionTimestamp"):
-                # a later delete can switch policy (as the real store does for orphan/foreground)
-                if propagation == "Background":
-                    want = [f for f in want if f not in ("orphan", "foregroundDeletion")] \
-                        if not fins or fins == want else want
+                want = [f for f in want if f != "orphan"] + ["foregroundDeletion"]
             if want:
                 new = dcopy(old)
                 nm = new["metadata"]
@@ -601,6 +673,25 @@ class Store:
 
     def current_rv(self):
         return self.rv
+
+    # --- helpers for controllers (kubelet/scheduler-like writes that bypass user-facing admission) ---------------
+    def bind_pod(self, namespace, name, node):
+        """Set spec.nodeName of an unbound pod (what POST pods/binding does).  Returns the new pod or None."""
+        with self.lock:
+            old = self.raw_get("", "pods", namespace, name)
+            if old is None or (old.get("spec") or {}).get("nodeName") or old["metadata"].get("deletionTimestamp"):
+                return None
+            new = dcopy(old)
+            new.setdefault("spec", {})["nodeName"] = node
+            new["metadata"]["resourceVersion"] = self._next_rv()
+            self._put(("", "pods"), obj_key(old), new)
+            self._emit("MODIFIED", ("", "pods"), new, old)
+            return dcopy(new)
+
+    def delete_now(self, group, resource, namespace, name):
+        """Finish a deletion the way a kubelet's grace-period-0 delete does: remove the object unless finalizers
+        remain.  Returns None when gone, else the object."""
+        return self.delete(group, resource, namespace, name, propagation=None)
 
 
 def _spec_part(o):
