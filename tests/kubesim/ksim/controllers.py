@@ -160,7 +160,13 @@ class ControllerManager:
             if hit is not None:
                 return hit
         try:
-            out = self.store.list(group, resource, namespace)
+            raw = getattr(self.store, "raw_items", None)
+            if raw is not None:
+                # Read-only references to the committed objects (the store never mutates them): the
+                # controllers deep-copy whatever they change. Avoids copying every pod on every pass.
+                out = [o for _, o in raw(group, resource, namespace)[0]]
+            else:
+                out = self.store.list(group, resource, namespace)
             if cache is not None and namespace is None:
                 cache[(group, resource)] = out
             return out
