@@ -1184,10 +1184,42 @@ class ControllerManager:
                 slices.setdefault((s["metadata"].get("namespace"), lbl.get("kubernetes.io/service-name")),
                                   []).append(s)
         for svc in svcs:
+            if (svc["metadata"].get("namespace"), svc["metadata"]["name"]) == ("default", "kubernetes"):
+                try:
+                    self._sync_apiserver_endpoints(svc, eps, slices)
+                except Exception:
+                    log_exc("kubernetes endpoints")
+                continue
             try:
                 self._sync_service_endpoints(svc, pods_by_ns.get(svc["metadata"].get("namespace"), []), eps, slices)
             except Exception:
                 log_exc("endpoints %s" % svc["metadata"].get("name"))
+
+    def _sync_apiserver_endpoints(self, svc, eps, slices):
+        """The API server's own endpoint reconciler: Endpoints and EndpointSlice `kubernetes` in default, pointing
+        at the control-plane address (the first node's InternalIP, port 6443, as on a kind cluster)."""
+        nodes = self.nodes()
+        if not nodes:
+            return
+        ip = self.node_ip(nodes[0], 0)
+        port = 6443
+        for sp in (svc.get("spec") or {}).get("ports") or []:
+            if isinstance(sp.get("targetPort"), int):
+                port = sp["targetPort"]
+        if ("default", "kubernetes") not in eps:
+            self.create("", "endpoints", {
+                "apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"name": "kubernetes", "namespace": "default",
+                             "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port,
+                                                                   "protocol": "TCP"}]}]}, manager="kube-apiserver")
+        if self.get("discovery.k8s.io", "endpointslices", "default", "kubernetes") is None:
+            self.create("discovery.k8s.io", "endpointslices", {
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "kubernetes", "namespace": "default",
+                             "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                "addressType": "IPv4", "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}, manager="kube-apiserver")
 
     def _sync_service_endpoints(self, svc, pods, eps, slices):
         md, spec = svc["metadata"], svc.get("spec") or {}
