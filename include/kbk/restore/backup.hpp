@@ -1,0 +1,47 @@
+// Reading a backup out of a location for restore. The whole archive is read and validated before anything is
+// applied: a truncated, corrupt or hostile archive (archive::read_archive refuses it, or an item is not a
+// JSON object) fails here with one line naming the backup and the entry, and the caller applies nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <kbk/archive/archive.hpp>
+#include <kbk/json/json.hpp>
+#include <kbk/storage/backend.hpp>
+#include <kbk/util/error.hpp>
+
+namespace kbk::restore {
+
+// One object of the backup, as the API returned it when it was backed up.
+struct BackupItem {
+  archive::ItemKey key;    // group, version (from apiVersion), resource, original namespace, name
+  std::string kind;        // from the object
+  std::string path;        // the archive entry it was read from
+  json::Document object;
+};
+
+enum class BackupOrigin { kbk, velero };
+
+struct LoadedBackup {
+  std::string name;
+  BackupOrigin origin = BackupOrigin::kbk;
+  std::string format_version;        // metadata/version, "1.1.0"
+  std::vector<BackupItem> items;     // one per group/resource/namespace/name
+  std::vector<std::string> warnings; // stray entries, items without apiVersion/kind, ...
+};
+
+// Loads backups/<name>/: requires kbk's completion marker (kbk-manifest.json) or, for a Velero backup,
+// velero-backup.json with status.phase Completed or PartiallyFailed. For each group/resource the
+// <version>-preferredversion/ copies are used when the archive has them, else the legacy path.
+// Errors: Errc::not_found (no such backup), Errc::precondition (incomplete or failed backup), Errc::corrupt
+// (archive refused; the message names the backup and the entry).
+Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name,
+                                 const archive::ReaderLimits& limits = {});
+
+// The same from an archive stream already opened (tests, `--from-file`); `what` names it in errors.
+Result<LoadedBackup> load_archive(storage::Reader& reader, const std::string& what,
+                                  const archive::ReaderLimits& limits = {});
+
+}  // namespace kbk::restore

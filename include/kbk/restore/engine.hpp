@@ -1,0 +1,66 @@
+// Runs a Plan through an Applier and records every item's outcome; reports and uploads the results.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <kbk/archive/location.hpp>
+#include <kbk/json/json.hpp>
+#include <kbk/restore/applier.hpp>
+#include <kbk/restore/plan.hpp>
+#include <kbk/storage/backend.hpp>
+#include <kbk/util/exit_code.hpp>
+#include <kbk/util/progress.hpp>
+#include <kbk/util/time.hpp>
+
+namespace kbk::restore {
+
+struct ItemReport {
+  size_t order = 0;
+  std::string tier;
+  std::string group, version, resource, kind;
+  std::string source_namespace, source_name;
+  std::string target_namespace, target_name;
+  ItemResult result;
+  std::vector<std::string> notes;
+  bool synthesized = false;
+};
+
+struct RestoreReport {
+  std::string name;
+  std::string backup;
+  std::string mode;            // the applier's mode()
+  bool dry_run = false;
+  std::chrono::system_clock::time_point started, completed;
+  std::vector<ItemReport> items;  // in plan order
+  std::vector<std::string> warnings;
+  size_t count(Outcome o) const;
+  // "Completed" (nothing failed), "PartiallyFailed", "Failed" (every item that was tried failed).
+  std::string phase() const;
+};
+
+struct RunOptions {
+  int parallel = 8;
+  util::ProgressSink* progress = nullptr;
+  const util::Clock* clock = nullptr;  // default: system clock
+};
+
+RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options);
+
+// 0 when nothing failed, 2 when some items failed, 1 when every item that was tried failed.
+ExitCode exit_code(const RestoreReport& report);
+json::Document report_to_json(const RestoreReport& report, bool with_items = true);
+// Counts per outcome, then per reason, then the failed items and the rewrites; for a terminal.
+std::string summary_text(const RestoreReport& report);
+
+// Writes restores/<name>/ as Velero lays it out: restore-<name>-logs.gz, restore-<name>-results.gz
+// ({"warnings":{...},"errors":{...}}), restore-<name>-resource-list.json.gz ({"<gv>/<Kind>":
+// ["ns/name(created)"]}), then kbk's marker kbk-restore.json (the report without items) last.
+Result<void> upload_report(storage::Backend& backend, const RestoreReport& report, std::string_view log_text);
+
+// Gzip of data (for the location's *.gz files).
+std::string gzip(std::string_view data);
+Result<std::string> gunzip(std::string_view data, std::string_view what);
+
+}  // namespace kbk::restore

@@ -1,0 +1,57 @@
+// What a restore is asked to do: the selection (the same flags as backup, applied to the backed-up objects in
+// their original namespaces), namespace mappings and the per-item policies. Pure data plus parsers for the
+// flag syntaxes; nothing here touches a cluster.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kbk/util/error.hpp>
+
+namespace kbk::restore {
+
+// The selection flags. Empty lists mean "everything" (includes) / "nothing" (excludes).
+struct Selection {
+  std::vector<std::string> include_namespaces;   // globs
+  std::vector<std::string> exclude_namespaces;   // globs
+  std::vector<std::string> include_resources;    // what kubectl accepts: "deploy", "deployments.apps", globs
+  std::vector<std::string> exclude_resources;
+  std::vector<std::string> include_names;        // resource/ns/name (cluster-scoped: resource/name), globs
+  std::vector<std::string> exclude_names;
+  std::string label_selector;                    // -l
+  std::vector<std::string> or_selectors;         // --or-selector "a=b or c=d", split
+  std::optional<bool> include_cluster_resources; // nullopt: only when every namespace is selected (Velero)
+};
+
+// old namespace -> new namespace.
+using NamespaceMap = std::map<std::string, std::string>;
+
+// "a:b,c:d" -> {a:b, c:d}. Errc::config naming the bad entry (empty side, a namespace mapped twice, a target
+// used twice, an invalid DNS label).
+Result<NamespaceMap> parse_namespace_mappings(std::string_view text);
+
+// What to do when an object already exists in the cluster.
+enum class ExistingPolicy {
+  none,      // skip it, reporting whether the live object differs from the backed-up one
+  update,    // patch the live object to the backed-up content
+  recreate,  // delete it, wait until it is gone, create it (namespaces and CRDs are updated instead)
+};
+Result<ExistingPolicy> parse_existing_policy(std::string_view text);
+const char* existing_policy_name(ExistingPolicy p);
+
+enum class RestoreStatus { no, yes };       // --restore-status: write status through the status subresource
+enum class NodePorts { reset, preserve };   // --preserve-nodeports
+enum class RestoreLabels { add, omit };     // --no-restore-labels
+
+inline constexpr const char* k_label_backup_name = "kbk.io/backup-name";
+inline constexpr const char* k_label_restore_name = "kbk.io/restore-name";
+inline constexpr const char* k_field_manager = "kbk";
+
+// A label value as Velero shortens it: at most 63 characters; longer values become the first 57 characters
+// plus 6 hex digits of their SHA-256.
+std::string label_value(std::string_view value);
+
+}  // namespace kbk::restore

@@ -1,0 +1,111 @@
+// The restore plan: what will be applied, in which order, in what final form, and what is skipped and why.
+// Building it is pure (no cluster): selection, ordering, sanitizing, transforms and namespace mapping all
+// happen here, so `--to-dir` and `--dry-run=client` run exactly the same code as a real restore. The plan
+// is executed by an Applier (applier.hpp), as ninja's Plan is executed by its Builder.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kbk/json/json.hpp>
+#include <kbk/restore/backup.hpp>
+#include <kbk/restore/options.hpp>
+#include <kbk/restore/transform.hpp>
+#include <kbk/util/error.hpp>
+
+namespace kbk::restore {
+
+// Apply order. Items of one tier are applied in parallel; a tier starts when the previous one is done.
+enum class Tier : int {
+  crds = 0,            // then wait until Established and refresh discovery
+  namespaces,          // waiting while one is Terminating
+  storage_classes,
+  persistent_volumes,
+  persistent_volume_claims,
+  rbac,                // ServiceAccounts, (Cluster)Roles, (Cluster)RoleBindings
+  config,              // Secrets, ConfigMaps
+  policy,              // LimitRanges, ResourceQuotas, PriorityClasses
+  services,            // Services, Endpoints, EndpointSlices
+  workloads,           // Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods
+  other,               // everything else
+  webhooks,            // admission webhook configurations last: they could reject the rest
+};
+inline constexpr int k_tier_count = 12;
+Tier tier_for(std::string_view group, std::string_view resource);
+const char* tier_name(Tier t);
+
+// Why an item is not applied, decided while planning. Reason codes are stable (results, -o json).
+namespace reason {
+inline constexpr const char* managed_by_cluster = "managed-by-cluster";
+inline constexpr const char* controller_owned = "controller-owned";
+inline constexpr const char* service_account_token = "service-account-token";
+inline constexpr const char* dynamic_pv = "dynamically-provisioned-pv";
+inline constexpr const char* pv_in_use = "pv-in-use";
+inline constexpr const char* transform_skip = "skipped-by-transform";
+inline constexpr const char* transform_failed = "transform-failed";
+inline constexpr const char* invalid_item = "invalid-item";
+}  // namespace reason
+
+struct PlanSkip {
+  std::string reason;   // reason:: code
+  std::string message;  // one line for the user
+  bool failed = false;  // transform errors and invalid items count as failures
+};
+
+// What applying the item means.
+enum class ItemAction {
+  create,                  // create; on conflict follow the existing-resource policy
+  merge_service_account,   // the `default` ServiceAccount: merge imagePullSecrets/annotations into the live one
+};
+
+struct PlannedItem {
+  size_t order = 0;                // 1-based apply order among applied items (0 for skipped)
+  Tier tier = Tier::other;
+  std::string group, version, resource, kind;  // the type to write (version after conversions)
+  bool namespaced = false;
+  std::string source_namespace, source_name;   // as in the backup
+  std::string target_namespace, target_name;   // as restored
+  json::Document object;           // the final object to create (no status, no managedFields)
+  json::Document status;           // the backed-up status, null unless --restore-status
+  json::Document managed_fields;   // the backed-up managedFields (array), null when none
+  std::optional<PlanSkip> skip;
+  ItemAction action = ItemAction::create;
+  bool synthesized = false;        // a namespace created for restored items that the backup lacks
+  std::vector<std::string> notes;  // rewrites and sanitizer changes, one line each
+
+  std::string group_resource() const { return group.empty() ? resource : resource + "." + group; }
+  // "deployments.apps/ns/name" or "namespaces/name" (target names).
+  std::string display() const;
+};
+
+struct PlanOptions {
+  std::string backup_name;
+  std::string restore_name;
+  Selection selection;
+  NamespaceMap namespace_mappings;
+  RestoreStatus restore_status = RestoreStatus::no;
+  NodePorts node_ports = NodePorts::reset;
+  RestoreLabels restore_labels = RestoreLabels::add;
+  std::vector<std::shared_ptr<Transform>> transforms;
+  // Does a PersistentVolume of this name exist in the target cluster? (null: assume not). Decides whether a
+  // Retain PV restored into a mapped namespace would bind a volume still in use.
+  std::function<bool(const std::string& pv_name)> pv_exists;
+};
+
+struct Plan {
+  std::vector<PlannedItem> items;  // sorted: tier, then group/resource, namespace, name; skipped included
+  std::vector<std::string> warnings;
+  size_t selected = 0;             // backed-up objects the selection kept
+};
+
+// Errc::config for a malformed selection. Item-level problems become skipped/failed items, never errors.
+Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options);
+
+// `NNNN-<resource>[.<group>]-<namespace|_cluster>-<name>.yaml` for --to-dir.
+std::string manifest_file_name(const PlannedItem& item);
+
+}  // namespace kbk::restore

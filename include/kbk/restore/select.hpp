@@ -1,0 +1,80 @@
+// Selection of backed-up objects: namespace globs, resource names as kubectl accepts them, resource/ns/name
+// patterns, label selectors and the cluster-resources tri-state, evaluated against the objects as they were
+// backed up (original namespaces, backed-up labels). No cluster is needed: resource names resolve against
+// the types present in the backup and a table of kubectl's short names.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kbk/json/json.hpp>
+#include <kbk/restore/options.hpp>
+#include <kbk/util/error.hpp>
+
+namespace kbk::restore {
+
+// A parsed Kubernetes label selector: a=b, a==b, a!=b, a in (x,y), a notin (x), a, !a; comma = AND.
+class LabelSelector {
+public:
+  // Errc::config naming the selector for a syntax error.
+  static Result<LabelSelector> parse(std::string_view text);
+  bool empty() const { return m_terms.empty(); }
+  // labels: the metadata.labels object (or null).
+  bool matches(const json::Value* labels) const;
+
+private:
+  enum class Op { eq, ne, in, notin, exists, not_exists };
+  struct Term {
+    std::string key;
+    Op op = Op::eq;
+    std::vector<std::string> values;
+  };
+  std::vector<Term> m_terms;
+};
+
+// Identity of a resource type for name matching.
+struct TypeNames {
+  std::string group;
+  std::string resource;  // plural
+  std::string kind;
+};
+
+// True when a user-typed resource pattern (glob) names this type: "deploy", "deployment", "deployments",
+// "Deployment", "deployments.apps", "deployment.apps", "*.apps".
+bool resource_pattern_matches(std::string_view pattern, const TypeNames& type);
+
+class Selector {
+public:
+  // Errc::config for a malformed selector or name pattern.
+  static Result<Selector> compile(const Selection& selection);
+
+  bool namespace_selected(std::string_view ns) const;
+  // Every namespace selected (no include other than "*", no exclude): cluster resources follow by default.
+  bool all_namespaces() const;
+  bool resource_selected(const TypeNames& type) const;
+  // Cluster-scoped types are subject to the tri-state as Velero has it; "namespaces" are decided by name.
+  bool cluster_scoped_allowed() const;
+  bool cluster_resources_explicitly_excluded() const;
+  bool resource_explicitly_excluded(const TypeNames& type) const;
+  // The full decision for one object. `why` (optional) gets the first reason it is out.
+  bool matches(const TypeNames& type, std::string_view ns, std::string_view name, const json::Value& object,
+               std::string* why = nullptr) const;
+
+private:
+  struct NamePattern {
+    std::string resource, ns, name;
+    bool cluster = false;  // written as resource/name
+  };
+  static Result<NamePattern> parse_name_pattern(std::string_view text);
+  static bool name_pattern_matches(const NamePattern& p, const TypeNames& type, std::string_view ns,
+                                   std::string_view name);
+
+  Selection m_sel;
+  LabelSelector m_labels;
+  std::vector<LabelSelector> m_or;
+  std::vector<NamePattern> m_include_names, m_exclude_names;
+};
+
+}  // namespace kbk::restore

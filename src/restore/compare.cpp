@@ -1,0 +1,142 @@
+// Comparing a live object with the one a restore would create, and the merge patch between them
+// (see applier.hpp: differences, update_patch).
+#include <kbk/restore/applier.hpp>
+
+#include <map>
+#include <set>
+
+namespace kbk::restore {
+namespace {
+
+// Members compared as whole maps (a key the backup lacks is a difference).
+bool is_exact_member(std::string_view key) { return key == "data" || key == "binaryData" || key == "stringData"; }
+bool is_skipped_member(std::string_view key) {
+  return key == "apiVersion" || key == "kind" || key == "metadata" || key == "status";
+}
+bool is_restore_label(std::string_view key) { return key == k_label_backup_name || key == k_label_restore_name; }
+
+// Every field desired has is equal in live (live may have more: defaults, allocated IPs).
+bool subset(const json::Value& d, const json::Value* l) {
+  if (!l) return d.IsNull();
+  if (d.IsObject()) {
+    if (!l->IsObject()) return false;
+    for (const auto& m : d.GetObject())
+      if (!subset(m.value, json::find(*l, std::string_view(m.name.GetString(), m.name.GetStringLength())))) return false;
+    return true;
+  }
+  if (d.IsArray()) {
+    if (!l->IsArray() || l->Size() != d.Size()) return false;
+    for (rapidjson::SizeType i = 0; i < d.Size(); ++i)
+      if (!subset(d[i], &(*l)[i])) return false;
+    return true;
+  }
+  return json::equal(d, *l);
+}
+
+// labels/annotations as a map without the restore labels.
+std::map<std::string, std::string> string_map(const json::Value& obj, std::string_view field) {
+  std::map<std::string, std::string> out;
+  const json::Value* m = json::at(obj, {"metadata", field});
+  if (!m || !m->IsObject()) return out;
+  for (const auto& kv : m->GetObject()) {
+    std::string k(kv.name.GetString(), kv.name.GetStringLength());
+    if (field == "labels" && is_restore_label(k)) continue;
+    out[k] = kv.value.IsString() ? std::string(kv.value.GetString(), kv.value.GetStringLength()) : json::to_string(kv.value);
+  }
+  return out;
+}
+
+void diff_into(const json::Value& d, const json::Value* l, json::Value& out, json::Allocator& alloc) {
+  if (d.IsObject() && l && l->IsObject()) {
+    out.SetObject();
+    for (const auto& m : d.GetObject()) {
+      std::string_view k(m.name.GetString(), m.name.GetStringLength());
+      const json::Value* lv = json::find(*l, k);
+      if (subset(m.value, lv)) continue;
+      json::Value sub;
+      diff_into(m.value, lv, sub, alloc);
+      json::set(out, k, std::move(sub), alloc);
+    }
+    return;
+  }
+  out.CopyFrom(d, alloc);
+}
+
+}  // namespace
+
+std::vector<std::string> differences(const json::Value& live, const json::Value& desired) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  if (desired.IsObject())
+    for (const auto& m : desired.GetObject()) {
+      std::string k(m.name.GetString(), m.name.GetStringLength());
+      if (is_skipped_member(k)) continue;
+      seen.insert(k);
+      const json::Value* lv = json::find(live, k);
+      bool same = is_exact_member(k) ? (lv && json::equal(m.value, *lv)) : subset(m.value, lv);
+      if (!same) out.push_back(k);
+    }
+  if (live.IsObject())
+    for (const auto& m : live.GetObject()) {
+      std::string k(m.name.GetString(), m.name.GetStringLength());
+      if (is_exact_member(k) && !seen.count(k) && !(m.value.IsObject() && m.value.MemberCount() == 0)) out.push_back(k);
+    }
+  if (string_map(live, "labels") != string_map(desired, "labels")) out.push_back("labels");
+  if (string_map(live, "annotations") != string_map(desired, "annotations")) out.push_back("annotations");
+  return out;
+}
+
+json::Document update_patch(const json::Value& live, const json::Value& desired) {
+  json::Document patch;
+  patch.SetObject();
+  auto& alloc = patch.GetAllocator();
+  if (desired.IsObject())
+    for (const auto& m : desired.GetObject()) {
+      std::string_view k(m.name.GetString(), m.name.GetStringLength());
+      if (is_skipped_member(k)) continue;
+      const json::Value* lv = json::find(live, k);
+      if (is_exact_member(k)) {
+        if (lv && json::equal(m.value, *lv)) continue;
+        json::Value v;
+        v.CopyFrom(m.value, alloc);
+        if (lv && lv->IsObject() && v.IsObject())
+          for (const auto& lm : lv->GetObject())
+            if (!json::find(m.value, std::string_view(lm.name.GetString(), lm.name.GetStringLength())))
+              json::set(v, std::string_view(lm.name.GetString(), lm.name.GetStringLength()), json::Value(), alloc);
+        json::set(patch, k, std::move(v), alloc);
+        continue;
+      }
+      if (subset(m.value, lv)) continue;
+      json::Value v;
+      diff_into(m.value, lv, v, alloc);
+      json::set(patch, k, std::move(v), alloc);
+    }
+  if (live.IsObject())
+    for (const auto& m : live.GetObject()) {
+      std::string_view k(m.name.GetString(), m.name.GetStringLength());
+      if (is_exact_member(k) && !json::find(desired, k)) json::set(patch, k, json::Value(), alloc);
+    }
+  for (std::string_view field : {"labels", "annotations"}) {
+    const json::Value* d = json::at(desired, {"metadata", field});
+    const json::Value* l = json::at(live, {"metadata", field});
+    json::Value m(rapidjson::kObjectType);
+    if (d && d->IsObject())
+      for (const auto& kv : d->GetObject()) {
+        std::string_view k(kv.name.GetString(), kv.name.GetStringLength());
+        const json::Value* lv = l ? json::find(*l, k) : nullptr;
+        if (lv && json::equal(*lv, kv.value)) continue;
+        json::Value v;
+        v.CopyFrom(kv.value, alloc);
+        json::set(m, k, std::move(v), alloc);
+      }
+    if (l && l->IsObject())
+      for (const auto& kv : l->GetObject()) {
+        std::string_view k(kv.name.GetString(), kv.name.GetStringLength());
+        if (!d || !json::find(*d, k)) json::set(m, k, json::Value(), alloc);
+      }
+    if (m.MemberCount() > 0) json::set(json::ensure_object(patch, "metadata", alloc), field, std::move(m), alloc);
+  }
+  return patch;
+}
+
+}  // namespace kbk::restore

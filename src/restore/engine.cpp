@@ -1,0 +1,123 @@
+// Executing a plan tier by tier with a small pool of workers (see engine.hpp).
+#include <kbk/restore/engine.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <kbk/util/log.hpp>
+#include <kbk/util/time.hpp>
+
+namespace kbk::restore {
+
+size_t RestoreReport::count(Outcome o) const {
+  return static_cast<size_t>(std::count_if(items.begin(), items.end(), [o](const ItemReport& i) { return i.result.outcome == o; }));
+}
+
+std::string RestoreReport::phase() const {
+  size_t failed = count(Outcome::failed);
+  if (failed == 0) return "Completed";
+  size_t tried = 0;
+  for (const ItemReport& i : items)
+    if (i.order > 0 || i.result.outcome == Outcome::failed) ++tried;
+  return failed == tried ? "Failed" : "PartiallyFailed";
+}
+
+ExitCode exit_code(const RestoreReport& report) {
+  std::string phase = report.phase();
+  if (phase == "Completed") return ExitCode::ok;
+  if (phase == "Failed") return ExitCode::failed;
+  return ExitCode::partial;
+}
+
+RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options) {
+  const util::Clock& clock = options.clock ? *options.clock : util::system_clock();
+  util::ProgressSink& progress = options.progress ? *options.progress : util::null_progress();
+  RestoreReport report;
+  report.mode = applier.mode();
+  report.dry_run = applier.dry_run();
+  report.started = clock.now();
+  report.warnings = plan.warnings;
+
+  std::vector<ItemResult> results(plan.items.size());
+  util::ProgressState state;
+  state.phase = "restore";
+  state.items_total = plan.items.size();
+  std::mutex progress_mutex;
+  auto done = [&](const PlannedItem& item, const ItemResult& r) {
+    std::lock_guard<std::mutex> lock(progress_mutex);
+    ++state.items_done;
+    if (r.outcome == Outcome::failed) ++state.errors;
+    state.current = item.display();
+    progress.update(state);
+    std::string line = std::string(outcome_name(r.outcome)) + " " + item.display() + " (" + r.reason + ")" +
+                       (r.message.empty() ? "" : ": " + r.message);
+    if (r.outcome == Outcome::failed) log::warning(line);
+    else log::info(2, line);
+  };
+
+  size_t i = 0;
+  while (i < plan.items.size()) {
+    Tier tier = plan.items[i].tier;
+    size_t end = i;
+    while (end < plan.items.size() && plan.items[end].tier == tier) ++end;
+    std::vector<size_t> todo;
+    for (size_t k = i; k < end; ++k) {
+      const PlannedItem& item = plan.items[k];
+      if (item.skip) {
+        results[k] = ItemResult{item.skip->failed ? Outcome::failed : Outcome::skipped, item.skip->reason, item.skip->message};
+        done(item, results[k]);
+      } else {
+        todo.push_back(k);
+      }
+    }
+    if (!todo.empty()) log::info(1, std::string("restoring tier ") + tier_name(tier) + ": " + std::to_string(todo.size()) + " item(s)");
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t n = next++; n < todo.size(); n = next++) {
+        const PlannedItem& item = plan.items[todo[n]];
+        results[todo[n]] = applier.apply(item);
+        done(item, results[todo[n]]);
+      }
+    };
+    size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, options.parallel)), todo.size());
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker);
+    if (workers > 0) worker();
+    for (auto& t : pool) t.join();
+    std::vector<const PlannedItem*> items;
+    std::vector<ItemResult*> res;
+    for (size_t k : todo) {
+      items.push_back(&plan.items[k]);
+      res.push_back(&results[k]);
+    }
+    applier.end_tier(tier, items, res);
+    i = end;
+  }
+
+  for (size_t k = 0; k < plan.items.size(); ++k) {
+    const PlannedItem& p = plan.items[k];
+    ItemReport r;
+    r.order = p.order;
+    r.tier = tier_name(p.tier);
+    r.group = p.group;
+    r.version = p.version;
+    r.resource = p.resource;
+    r.kind = p.kind;
+    r.source_namespace = p.source_namespace;
+    r.source_name = p.source_name;
+    r.target_namespace = p.target_namespace;
+    r.target_name = p.target_name;
+    r.result = results[k];
+    r.notes = p.notes;
+    r.synthesized = p.synthesized;
+    report.items.push_back(std::move(r));
+  }
+  report.completed = clock.now();
+  state.current.clear();
+  progress.finish(state);
+  return report;
+}
+
+}  // namespace kbk::restore

@@ -1,0 +1,97 @@
+// Reading a backup for restore (see backup.hpp). Everything is read and validated before the caller plans
+// or applies anything.
+#include <kbk/restore/backup.hpp>
+
+#include <map>
+#include <tuple>
+
+#include <kbk/archive/location.hpp>
+#include <kbk/util/strings.hpp>
+
+namespace kbk::restore {
+namespace {
+
+std::string version_of(std::string_view api_version) {
+  auto slash = api_version.find('/');
+  return std::string(slash == std::string_view::npos ? api_version : api_version.substr(slash + 1));
+}
+
+}  // namespace
+
+Result<LoadedBackup> load_archive(storage::Reader& reader, const std::string& what, const archive::ReaderLimits& limits) {
+  LoadedBackup out;
+  // (gr, ns, name) -> index in out.items and whether that copy is the preferred-version one.
+  std::map<std::tuple<std::string, std::string, std::string>, std::pair<size_t, bool>> seen;
+  auto on_entry = [&](const archive::Entry& e) -> Result<void> {
+    if (e.path == "metadata/version") {
+      out.format_version = std::string(util::trim(e.data));
+      return {};
+    }
+    if (!e.is_item) {
+      if (util::starts_with(e.path, "resources/")) out.warnings.push_back("ignored stray archive entry " + e.path);
+      return {};
+    }
+    bool preferred = util::ends_with(e.version_dir, "-preferredversion");
+    if (!e.version_dir.empty() && !preferred) return {};  // a non-preferred version copy: not restored
+    auto doc = json::parse(e.data, what + ": entry " + e.path);
+    if (!doc) return unexpected(Errc::corrupt, doc.error().message);
+    if (!doc->IsObject()) return unexpected(Errc::corrupt, what + ": entry " + e.path + ": not a JSON object");
+    auto key = std::make_tuple(e.key.group_resource(), e.key.namespace_, e.key.name);
+    auto it = seen.find(key);
+    if (it != seen.end() && (it->second.second || !preferred)) return {};  // keep the preferred copy
+    BackupItem item;
+    item.key = e.key;
+    item.path = e.path;
+    std::string api_version = json::get_string(*doc, {"apiVersion"});
+    item.key.version = api_version.empty() ? e.key.version : version_of(api_version);
+    item.kind = json::get_string(*doc, {"kind"});
+    item.object = std::move(*doc);
+    if (it != seen.end()) {
+      out.items[it->second.first] = std::move(item);
+      it->second.second = true;
+    } else {
+      seen[key] = {out.items.size(), preferred};
+      out.items.push_back(std::move(item));
+    }
+    return {};
+  };
+  KBK_TRY(archive::read_archive(reader, what, limits, on_entry));
+  return out;
+}
+
+Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name, const archive::ReaderLimits& limits) {
+  archive::BackupPaths paths{name};
+  std::string what = "backup " + name;
+  BackupOrigin origin = BackupOrigin::kbk;
+  KBK_ASSIGN_OR_RETURN(auto marker, backend.stat(paths.marker()));
+  if (!marker) {
+    KBK_ASSIGN_OR_RETURN(auto velero, backend.stat(paths.velero_backup()));
+    KBK_ASSIGN_OR_RETURN(auto tarball, backend.stat(paths.tarball()));
+    if (!velero) {
+      if (tarball)
+        return unexpected(Errc::precondition, what + " in " + backend.display_url() +
+                                                  " is incomplete (no completion marker " + paths.marker() + ")");
+      return unexpected(Errc::not_found, "no backup " + name + " in " + backend.display_url());
+    }
+    KBK_ASSIGN_OR_RETURN(std::string text, backend.get(paths.velero_backup()));
+    auto doc = json::parse(text, paths.velero_backup());
+    if (!doc) return unexpected(Errc::corrupt, what + ": " + doc.error().message);
+    std::string phase = json::get_string(*doc, {"status", "phase"});
+    if (phase != "Completed" && phase != "PartiallyFailed")
+      return unexpected(Errc::precondition, what + " has phase \"" + phase +
+                                                "\" in velero-backup.json (Completed or PartiallyFailed is restorable)");
+    origin = BackupOrigin::velero;
+  }
+  auto reader = backend.get_stream(paths.tarball());
+  if (!reader) {
+    if (reader.error().is(Errc::not_found))
+      return unexpected(Errc::corrupt, what + ": " + paths.tarball() + " is missing");
+    return unexpected(std::move(reader).error().wrap(what));
+  }
+  KBK_ASSIGN_OR_RETURN(LoadedBackup loaded, load_archive(**reader, what, limits));
+  loaded.name = name;
+  loaded.origin = origin;
+  return loaded;
+}
+
+}  // namespace kbk::restore

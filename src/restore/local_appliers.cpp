@@ -1,0 +1,72 @@
+// Appliers that need no cluster: plan only (--dry-run=client) and a folder of manifests (--to-dir).
+#include <kbk/restore/applier.hpp>
+
+#include <filesystem>
+
+#include <kbk/util/fs.hpp>
+
+namespace kbk::restore {
+namespace {
+
+class PlanOnlyApplier : public Applier {
+public:
+  std::string mode() const override { return "dry-run=client"; }
+  bool dry_run() const override { return true; }
+  ItemResult apply(const PlannedItem& item) override {
+    if (item.action == ItemAction::merge_service_account)
+      return {Outcome::skipped, "managed-by-cluster",
+              "the default ServiceAccount is left to the cluster (imagePullSecrets and annotations would be merged)"};
+    return {Outcome::created, "would-create", ""};
+  }
+};
+
+class DirApplier : public Applier {
+public:
+  explicit DirApplier(std::string dir) : m_dir(std::move(dir)) {}
+  std::string mode() const override { return "to-dir " + m_dir; }
+  bool dry_run() const override { return true; }
+  ItemResult apply(const PlannedItem& item) override {
+    if (item.action == ItemAction::merge_service_account)
+      return {Outcome::skipped, "managed-by-cluster",
+              "the default ServiceAccount is left to the cluster (imagePullSecrets and annotations are merged on restore)"};
+    std::string text;
+    if (item.status.IsObject()) {
+      json::Document with = json::clone(item.object);
+      json::Value st;
+      st.CopyFrom(item.status, with.GetAllocator());
+      json::set(with, "status", std::move(st), with.GetAllocator());
+      text = json::to_yaml(with);
+    } else {
+      text = json::to_yaml(item.object);
+    }
+    std::string file = manifest_file_name(item);
+    if (auto r = util::write_file_atomic(util::path_join(m_dir, file), text, 0600); !r)
+      return {Outcome::failed, "write-failed", r.error().message};
+    return {Outcome::created, "written", file};
+  }
+
+private:
+  std::string m_dir;
+};
+
+}  // namespace
+
+std::unique_ptr<Applier> make_plan_only_applier() { return std::make_unique<PlanOnlyApplier>(); }
+
+Result<std::unique_ptr<Applier>> make_dir_applier(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) return unexpected(Errc::config, "--to-dir " + dir + ": exists and is not a folder");
+    if (!fs::is_empty(dir, ec) || ec)
+      return unexpected(Errc::config, "--to-dir " + dir + ": folder is not empty (give an empty or new folder)");
+  } else {
+    fs::create_directories(dir, ec);
+    if (ec) return unexpected(Errc::io, "--to-dir " + dir + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  }
+  return std::unique_ptr<Applier>(std::make_unique<DirApplier>(dir));
+}
+
+}  // namespace kbk::restore

@@ -1,0 +1,446 @@
+// Building the restore plan (see plan.hpp): select, decide what the cluster or a restored controller owns,
+// sanitize, transform, map namespaces, label, order.
+#include <kbk/restore/plan.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include <kbk/restore/mapping.hpp>
+#include <kbk/restore/sanitize.hpp>
+#include <kbk/restore/select.hpp>
+#include <kbk/util/strings.hpp>
+
+namespace kbk::restore {
+
+Tier tier_for(std::string_view group, std::string_view resource) {
+  struct Row {
+    const char* group;
+    const char* resource;
+    Tier tier;
+  };
+  static const Row k_rows[] = {
+      {"apiextensions.k8s.io", "customresourcedefinitions", Tier::crds},
+      {"", "namespaces", Tier::namespaces},
+      {"storage.k8s.io", "storageclasses", Tier::storage_classes},
+      {"snapshot.storage.k8s.io", "volumesnapshotclasses", Tier::storage_classes},
+      {"", "persistentvolumes", Tier::persistent_volumes},
+      {"", "persistentvolumeclaims", Tier::persistent_volume_claims},
+      {"", "serviceaccounts", Tier::rbac},
+      {"rbac.authorization.k8s.io", "clusterroles", Tier::rbac},
+      {"rbac.authorization.k8s.io", "roles", Tier::rbac},
+      {"rbac.authorization.k8s.io", "clusterrolebindings", Tier::rbac},
+      {"rbac.authorization.k8s.io", "rolebindings", Tier::rbac},
+      {"", "secrets", Tier::config},
+      {"", "configmaps", Tier::config},
+      {"", "limitranges", Tier::policy},
+      {"", "resourcequotas", Tier::policy},
+      {"scheduling.k8s.io", "priorityclasses", Tier::policy},
+      {"", "services", Tier::services},
+      {"", "endpoints", Tier::services},
+      {"discovery.k8s.io", "endpointslices", Tier::services},
+      {"apps", "deployments", Tier::workloads},
+      {"apps", "statefulsets", Tier::workloads},
+      {"apps", "daemonsets", Tier::workloads},
+      {"apps", "replicasets", Tier::workloads},
+      {"extensions", "deployments", Tier::workloads},
+      {"extensions", "daemonsets", Tier::workloads},
+      {"extensions", "replicasets", Tier::workloads},
+      {"", "replicationcontrollers", Tier::workloads},
+      {"batch", "jobs", Tier::workloads},
+      {"batch", "cronjobs", Tier::workloads},
+      {"", "pods", Tier::workloads},
+      {"admissionregistration.k8s.io", "mutatingwebhookconfigurations", Tier::webhooks},
+      {"admissionregistration.k8s.io", "validatingwebhookconfigurations", Tier::webhooks},
+      {"admissionregistration.k8s.io", "validatingadmissionpolicies", Tier::webhooks},
+      {"admissionregistration.k8s.io", "validatingadmissionpolicybindings", Tier::webhooks},
+  };
+  for (const Row& r : k_rows)
+    if (group == r.group && resource == r.resource) return r.tier;
+  return Tier::other;
+}
+
+const char* tier_name(Tier t) {
+  switch (t) {
+    case Tier::crds: return "crds";
+    case Tier::namespaces: return "namespaces";
+    case Tier::storage_classes: return "storage-classes";
+    case Tier::persistent_volumes: return "persistent-volumes";
+    case Tier::persistent_volume_claims: return "persistent-volume-claims";
+    case Tier::rbac: return "rbac";
+    case Tier::config: return "config";
+    case Tier::policy: return "policy";
+    case Tier::services: return "services";
+    case Tier::workloads: return "workloads";
+    case Tier::other: return "other";
+    case Tier::webhooks: return "webhooks";
+  }
+  return "other";
+}
+
+std::string PlannedItem::display() const {
+  std::string s = group_resource() + "/";
+  if (namespaced) s += target_namespace + "/";
+  return s + target_name;
+}
+
+std::string manifest_file_name(const PlannedItem& item) {
+  char num[32];
+  std::snprintf(num, sizeof num, "%04zu", item.order);
+  return std::string(num) + "-" + item.group_resource() + "-" + (item.namespaced ? item.target_namespace : "_cluster") +
+         "-" + item.target_name + ".yaml";
+}
+
+namespace {
+
+bool is_builtin_namespace(std::string_view ns) {
+  return ns == "default" || ns == "kube-system" || ns == "kube-public" || ns == "kube-node-lease";
+}
+
+std::string str_at(const json::Value& v, std::initializer_list<std::string_view> path) { return json::get_string(v, path); }
+
+bool has_label(const json::Value& obj, std::string_view key, std::string_view value) {
+  const json::Value* labels = json::at(obj, {"metadata", "labels"});
+  const json::Value* v = labels ? json::find(*labels, key) : nullptr;
+  return v && v->IsString() && std::string_view(v->GetString(), v->GetStringLength()) == value;
+}
+
+bool has_key(const json::Value& obj, std::initializer_list<std::string_view> path) { return json::at(obj, path) != nullptr; }
+
+// Why the cluster itself owns this object, or "" when it does not.
+std::string managed_by_cluster(const BackupItem& it, const std::string& target_ns, const std::string& target_name) {
+  const std::string gr = it.key.group_resource();
+  const json::Value& o = it.object;
+  const std::string& ns = it.key.namespace_;
+  const std::string& name = it.key.name;
+  if (gr == "nodes" || gr == "events" || gr == "events.events.k8s.io" || gr == "volumeattachments.storage.k8s.io" ||
+      gr == "csinodes.storage.k8s.io" || gr == "componentstatuses")
+    return gr + " are managed by the cluster";
+  if (gr == "leases.coordination.k8s.io" && (ns == "kube-system" || ns == "kube-node-lease"))
+    return "controller and node leases are managed by the cluster";
+  if (gr == "namespaces" && is_builtin_namespace(target_name))
+    return "namespace " + target_name + " exists in every cluster";
+  if (gr == "configmaps" && name == "kube-root-ca.crt") return "kube-root-ca.crt is published by the cluster";
+  if ((gr == "services" || gr == "endpoints" || gr == "endpointslices.discovery.k8s.io") && ns == "default" &&
+      (name == "kubernetes" || has_label(o, "kubernetes.io/service-name", "kubernetes")))
+    return "the default/kubernetes Service belongs to the API server";
+  if (util::starts_with(gr, "clusterroles.rbac") || util::starts_with(gr, "clusterrolebindings.rbac") ||
+      util::starts_with(gr, "roles.rbac") || util::starts_with(gr, "rolebindings.rbac")) {
+    if (has_label(o, "kubernetes.io/bootstrapping", "rbac-defaults")) return "bootstrap RBAC (rbac-defaults)";
+    if (util::starts_with(name, "system:")) return "system: RBAC belongs to the cluster";
+  }
+  if (gr == "apiservices.apiregistration.k8s.io" && has_key(o, {"metadata", "labels", "kube-aggregator.kubernetes.io/automanaged"}))
+    return "automanaged APIService";
+  if (gr == "pods") {
+    if (has_key(o, {"metadata", "annotations", "kubernetes.io/config.mirror"})) return "mirror pod of a static pod";
+    std::string phase = str_at(o, {"status", "phase"});
+    if (phase == "Succeeded" || phase == "Failed") return "pod already finished (" + phase + ")";
+  }
+  if (gr == "jobs.batch") {
+    if (has_key(o, {"status", "completionTime"})) return "job already completed";
+    if (const json::Value* conds = json::at(o, {"status", "conditions"}); conds && conds->IsArray())
+      for (const auto& c : conds->GetArray()) {
+        std::string type = str_at(c, {"type"});
+        if ((type == "Complete" || type == "Failed") && str_at(c, {"status"}) == "True")
+          return "job already finished (" + type + ")";
+      }
+  }
+  (void)target_ns;
+  return "";
+}
+
+struct Index {
+  const LoadedBackup& backup;
+  std::map<std::string, size_t> by_uid;
+  std::map<std::tuple<std::string, std::string, std::string>, size_t> by_kind;  // kind, ns, name
+  std::map<std::tuple<std::string, std::string, std::string>, size_t> by_gr;    // gr, ns, name
+
+  explicit Index(const LoadedBackup& b) : backup(b) {
+    for (size_t i = 0; i < b.items.size(); ++i) {
+      const BackupItem& it = b.items[i];
+      std::string uid = str_at(it.object, {"metadata", "uid"});
+      if (!uid.empty()) by_uid[uid] = i;
+      by_kind[{it.kind, it.key.namespace_, it.key.name}] = i;
+      by_gr[{it.key.group_resource(), it.key.namespace_, it.key.name}] = i;
+    }
+  }
+  std::optional<size_t> find_gr(const std::string& gr, const std::string& ns, const std::string& name) const {
+    auto f = by_gr.find({gr, ns, name});
+    if (f == by_gr.end()) return std::nullopt;
+    return f->second;
+  }
+};
+
+// Controller kinds whose children a restored controller recreates: child gr -> owner kinds.
+bool controller_recreates(const std::string& child_gr, const std::string& owner_kind) {
+  if (child_gr == "replicasets.apps" || child_gr == "replicasets.extensions") return owner_kind == "Deployment";
+  if (child_gr == "pods")
+    return owner_kind == "ReplicaSet" || owner_kind == "StatefulSet" || owner_kind == "Job" ||
+           owner_kind == "DaemonSet" || owner_kind == "ReplicationController";
+  if (child_gr == "controllerrevisions.apps") return owner_kind == "StatefulSet" || owner_kind == "DaemonSet";
+  if (child_gr == "jobs.batch") return owner_kind == "CronJob";
+  return false;
+}
+
+class Planner {
+public:
+  Planner(const LoadedBackup& b, const PlanOptions& o, const Selector& s) : m_b(b), m_o(o), m_sel(s), m_index(b) {}
+
+  Result<Plan> run() {
+    select();
+    // Decide PV fate first: PVCs depend on it.
+    for (size_t i = 0; i < m_b.items.size(); ++i)
+      if (m_selected[i] && m_b.items[i].key.group_resource() == "persistentvolumes") decide_pv(i);
+    for (size_t i = 0; i < m_b.items.size(); ++i)
+      if (m_selected[i]) m_plan.items.push_back(plan_item(i));
+    synthesize_namespaces();
+    order();
+    return std::move(m_plan);
+  }
+
+private:
+  TypeNames names(const BackupItem& it) const { return {it.key.group, it.key.resource, it.kind}; }
+
+  void select() {
+    m_selected.assign(m_b.items.size(), false);
+    for (size_t i = 0; i < m_b.items.size(); ++i) {
+      const BackupItem& it = m_b.items[i];
+      m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, it.object);
+    }
+    // Related cluster-scoped objects follow the selected ones (unless the user excluded their type or all
+    // cluster resources): the CRD of a selected custom resource, the PV of a selected PVC.
+    if (m_sel.cluster_resources_explicitly_excluded()) return;
+    size_t n = m_b.items.size();
+    for (size_t i = 0; i < n; ++i) {
+      if (!m_selected[i]) continue;
+      const BackupItem& it = m_b.items[i];
+      if (!it.key.group.empty()) follow(m_index.find_gr("customresourcedefinitions.apiextensions.k8s.io", "", it.key.group_resource()));
+      if (it.key.group_resource() == "persistentvolumeclaims") {
+        std::string vol = str_at(it.object, {"spec", "volumeName"});
+        if (!vol.empty()) follow(m_index.find_gr("persistentvolumes", "", vol));
+      }
+    }
+  }
+
+  void follow(std::optional<size_t> idx) {
+    if (!idx || m_selected[*idx]) return;
+    const BackupItem& it = m_b.items[*idx];
+    if (m_sel.resource_explicitly_excluded(names(it))) return;
+    m_selected[*idx] = true;
+    ++m_followed;
+  }
+
+  void decide_pv(size_t i) {
+    const BackupItem& it = m_b.items[i];
+    std::string policy = str_at(it.object, {"spec", "persistentVolumeReclaimPolicy"});
+    if (policy == "Delete") {
+      m_pv_skip[it.key.name] = {reason::dynamic_pv,
+                                "reclaim policy Delete and no volume data in this backup: its claim provisions a new volume"};
+      return;
+    }
+    std::string claim_ns = str_at(it.object, {"spec", "claimRef", "namespace"});
+    if (!claim_ns.empty() && m_o.namespace_mappings.count(claim_ns) && m_o.pv_exists && m_o.pv_exists(it.key.name)) {
+      m_pv_skip[it.key.name] = {reason::pv_in_use,
+                                "PersistentVolume " + it.key.name + " exists in the cluster and its claim moves from " +
+                                    claim_ns + " to " + m_o.namespace_mappings.at(claim_ns) +
+                                    ": restoring it would bind one volume twice; the claim provisions a new volume"};
+    }
+  }
+
+  // The restored controller that will recreate this object, or "" when none.
+  std::string recreated_by(size_t i, int depth = 0) {
+    if (depth > 8) return "";
+    const BackupItem& it = m_b.items[i];
+    const std::string gr = it.key.group_resource();
+    if ((gr == "endpoints" || gr == "endpointslices.discovery.k8s.io")) {
+      std::string svc = gr == "endpoints" ? it.key.name : json::get_string(it.object, {"metadata", "labels", "kubernetes.io/service-name"});
+      if (svc.empty()) return "";
+      auto s = m_index.find_gr("services", it.key.namespace_, svc);
+      if (!s || !m_selected[*s]) return "";
+      const json::Value* sel = json::at(m_b.items[*s].object, {"spec", "selector"});
+      if (sel && sel->IsObject() && sel->MemberCount() > 0) return "Service/" + svc;
+      return "";
+    }
+    const json::Value* owners = json::at(it.object, {"metadata", "ownerReferences"});
+    if (!owners || !owners->IsArray()) return "";
+    for (const auto& ref : owners->GetArray()) {
+      const json::Value* ctrl = json::find(ref, "controller");
+      if (!ctrl || !ctrl->IsBool() || !ctrl->GetBool()) continue;
+      std::string kind = str_at(ref, {"kind"});
+      if (!controller_recreates(gr, kind)) continue;
+      std::optional<size_t> owner;
+      if (auto u = m_index.by_uid.find(str_at(ref, {"uid"})); u != m_index.by_uid.end()) owner = u->second;
+      else if (auto k = m_index.by_kind.find({kind, it.key.namespace_, str_at(ref, {"name"})}); k != m_index.by_kind.end())
+        owner = k->second;
+      if (!owner || !m_selected[*owner]) continue;
+      // The owner must itself come back: restored, or recreated by its own restored controller.
+      const BackupItem& o = m_b.items[*owner];
+      std::string target_ns = mapped_namespace(m_o.namespace_mappings, o.key.namespace_);
+      if (!managed_by_cluster(o, target_ns, o.key.name).empty()) continue;
+      std::string grand = recreated_by(*owner, depth + 1);
+      return kind + "/" + str_at(ref, {"name"}) + (grand.empty() ? "" : " (itself recreated by " + grand + ")");
+    }
+    return "";
+  }
+
+  PlannedItem plan_item(size_t i) {
+    const BackupItem& it = m_b.items[i];
+    PlannedItem p;
+    p.group = it.key.group;
+    p.resource = it.key.resource;
+    p.kind = it.kind;
+    p.version = it.key.version;
+    p.namespaced = !it.key.namespace_.empty();
+    p.source_namespace = it.key.namespace_;
+    p.source_name = it.key.name;
+    p.target_namespace = p.namespaced ? mapped_namespace(m_o.namespace_mappings, it.key.namespace_) : "";
+    bool is_ns = p.group.empty() && p.resource == "namespaces";
+    p.target_name = is_ns ? mapped_namespace(m_o.namespace_mappings, it.key.name) : it.key.name;
+    p.tier = tier_for(p.group, p.resource);
+    const std::string gr = p.group_resource();
+
+    auto skip = [&](const char* code, std::string message, bool failed = false) {
+      p.skip = PlanSkip{code, std::move(message), failed};
+      return std::move(p);
+    };
+    if (it.key.name.empty() || p.kind.empty() || p.version.empty())
+      return skip(reason::invalid_item, "item " + it.path + " lacks a name, apiVersion or kind", true);
+    if (std::string why = managed_by_cluster(it, p.target_namespace, p.target_name); !why.empty())
+      return skip(reason::managed_by_cluster, why);
+    if (std::string by = recreated_by(i); !by.empty())
+      return skip(reason::controller_owned, "recreated by its controller " + by);
+    if (gr == "secrets" && is_auto_token_secret(it.object))
+      return skip(reason::service_account_token, "token Secret generated by the cluster for its ServiceAccount");
+    if (gr == "persistentvolumes")
+      if (auto f = m_pv_skip.find(it.key.name); f != m_pv_skip.end()) return skip(f->second.first.c_str(), f->second.second);
+
+    p.object = json::clone(it.object);
+    reset_metadata(p.object, p.managed_fields, p.status, p.notes);
+    if (m_o.restore_status == RestoreStatus::no || is_ns) p.status.SetNull();
+    if (gr == "namespaces") sanitize_namespace(p.object, p.notes);
+    else if (gr == "services") sanitize_service(p.object, m_o.node_ports, p.notes);
+    else if (gr == "pods") sanitize_pod(p.object, p.notes);
+    else if (gr == "jobs.batch") sanitize_job(p.object, p.notes);
+    else if (gr == "persistentvolumes") sanitize_pv(p.object, p.notes);
+    else if (gr == "serviceaccounts") sanitize_service_account(p.object, p.notes);
+    else if (gr == "secrets") sanitize_token_secret(p.object, p.notes);
+    else if (gr == "customresourcedefinitions.apiextensions.k8s.io") sanitize_crd(p.object, p.notes);
+    else if (gr == "persistentvolumeclaims") {
+      std::string vol = str_at(it.object, {"spec", "volumeName"});
+      sanitize_pvc(p.object, !vol.empty() && m_pv_skip.count(vol) > 0, p.notes);
+    }
+    if (gr == "serviceaccounts" && it.key.name == "default") p.action = ItemAction::merge_service_account;
+
+    TransformContext ctx{p.group, p.version, p.resource, p.kind, it.key.namespace_, it.key.namespace_, it.key.name, &p.notes};
+    if (auto r = run_transforms(TransformStage::convert, ctx, p); r) return std::move(*r);
+    // A conversion may have changed the apiVersion.
+    std::string api_version = json::get_string(p.object, {"apiVersion"});
+    if (!api_version.empty()) p.version = api_version.substr(api_version.find('/') == std::string::npos ? 0 : api_version.find('/') + 1);
+    map_namespaces(p.object, p.group, p.kind, m_o.namespace_mappings, p.notes);
+    ctx.target_namespace = p.target_namespace;
+    if (auto r = run_transforms(TransformStage::modify, ctx, p); r) return std::move(*r);
+    add_restore_labels(p);
+    return p;
+  }
+
+  std::optional<PlannedItem> run_transforms(TransformStage stage, const TransformContext& ctx, PlannedItem& p) {
+    for (const auto& t : m_o.transforms) {
+      if (t->stage() != stage) continue;
+      auto r = t->apply(ctx, p.object);
+      if (!r) {
+        p.skip = PlanSkip{reason::transform_failed, t->name() + ": " + r.error().message, true};
+        p.object.SetNull();
+        return std::move(p);
+      }
+      if (r->skip) {
+        p.skip = PlanSkip{reason::transform_skip, t->name() + ": " + r->skip_message, false};
+        p.object.SetNull();
+        return std::move(p);
+      }
+    }
+    return std::nullopt;
+  }
+
+  void add_restore_labels(PlannedItem& p) {
+    if (m_o.restore_labels == RestoreLabels::omit || !p.object.IsObject()) return;
+    auto& alloc = p.object.GetAllocator();
+    json::Value& md = json::ensure_object(p.object, "metadata", alloc);
+    json::Value& labels = json::ensure_object(md, "labels", alloc);
+    json::set(labels, k_label_backup_name, json::make_string(label_value(m_o.backup_name), alloc), alloc);
+    json::set(labels, k_label_restore_name, json::make_string(label_value(m_o.restore_name), alloc), alloc);
+  }
+
+  // Every namespace an applied item lands in is created first: from the backed-up Namespace when the
+  // backup has it (labels, annotations, spec), else blank.
+  void synthesize_namespaces() {
+    std::set<std::string> planned, needed;
+    for (const PlannedItem& p : m_plan.items) {
+      if (p.group.empty() && p.resource == "namespaces") planned.insert(p.target_name);
+      else if (p.namespaced && !p.skip) needed.insert(p.target_namespace);
+    }
+    std::map<std::string, std::string> reverse;
+    for (const auto& [from, to] : m_o.namespace_mappings) reverse[to] = from;
+    for (const std::string& ns : needed) {
+      if (planned.count(ns) || is_builtin_namespace(ns)) continue;
+      std::string source = reverse.count(ns) ? reverse[ns] : ns;
+      PlannedItem p;
+      p.group = "";
+      p.version = "v1";
+      p.resource = "namespaces";
+      p.kind = "Namespace";
+      p.source_name = source;
+      p.target_name = ns;
+      p.tier = Tier::namespaces;
+      p.synthesized = true;
+      if (auto idx = m_index.find_gr("namespaces", "", source)) {
+        p.object = json::clone(m_b.items[*idx].object);
+        reset_metadata(p.object, p.managed_fields, p.status, p.notes);
+        p.status.SetNull();
+        sanitize_namespace(p.object, p.notes);
+        map_namespaces(p.object, "", "Namespace", m_o.namespace_mappings, p.notes);
+        p.notes.push_back("namespace created for the restored items (from the backed-up Namespace)");
+      } else {
+        auto r = json::parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{}})");
+        p.object = std::move(*r);
+        json::set(p.object["metadata"], "name", json::make_string(ns, p.object.GetAllocator()), p.object.GetAllocator());
+        p.notes.push_back("namespace created for the restored items (not in the backup)");
+      }
+      add_restore_labels(p);
+      m_plan.items.push_back(std::move(p));
+    }
+  }
+
+  void order() {
+    std::stable_sort(m_plan.items.begin(), m_plan.items.end(), [](const PlannedItem& a, const PlannedItem& b) {
+      if (a.tier != b.tier) return a.tier < b.tier;
+      std::string ga = a.group_resource(), gb = b.group_resource();
+      if (ga != gb) return ga < gb;
+      if (a.target_namespace != b.target_namespace) return a.target_namespace < b.target_namespace;
+      return a.target_name < b.target_name;
+    });
+    size_t n = 0;
+    for (PlannedItem& p : m_plan.items) p.order = p.skip ? 0 : ++n;
+    m_plan.selected = static_cast<size_t>(std::count(m_selected.begin(), m_selected.end(), true));
+    if (m_followed) m_plan.warnings.push_back(std::to_string(m_followed) + " related object(s) (CRDs of custom resources, PVs of claims) follow the selection");
+  }
+
+  const LoadedBackup& m_b;
+  const PlanOptions& m_o;
+  const Selector& m_sel;
+  Index m_index;
+  std::vector<bool> m_selected;
+  size_t m_followed = 0;
+  std::map<std::string, std::pair<std::string, std::string>> m_pv_skip;  // PV name -> reason, message
+  Plan m_plan;
+};
+
+}  // namespace
+
+Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options) {
+  KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(options.selection));
+  Planner planner(backup, options, sel);
+  return planner.run();
+}
+
+}  // namespace kbk::restore
