@@ -1229,6 +1229,8 @@ class ControllerManager:
             return
         headless = spec.get("clusterIP") == "None"
         publish = spec.get("publishNotReadyAddresses", False)
+        zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get("topology.kubernetes.io/zone")
+                 for n in self.nodes()}
         subsets = {}
         slice_eps = []
         slice_ports = None
@@ -1272,6 +1274,9 @@ class ControllerManager:
             if pspec.get("nodeName"):
                 e["nodeName"] = pspec["nodeName"]
             e["targetRef"] = dict(addr["targetRef"])
+            zone = zones.get(pspec.get("nodeName"))
+            if zone:
+                e["zone"] = zone
             slice_eps.append(e)
             if slice_ports is None:
                 slice_ports = [{"name": x.get("name", ""), "port": x["port"], "protocol": x["protocol"]}
