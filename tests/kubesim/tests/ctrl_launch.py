@@ -26,8 +26,17 @@ class KubeSim:
             return
         self.dir = tempfile.mkdtemp(prefix="ksim-e2e-")
         self.state_dir = os.path.join(self.dir, "state")
-        args = [LAUNCHER, "--state-dir", self.state_dir, "--port", "0", "--profile", profile] + list(extra_args)
-        self._log = open(os.path.join(self.dir, "log"), "w")
+        self.args = [LAUNCHER, "--state-dir", self.state_dir, "--port", "0", "--profile", profile] + list(extra_args)
+        self._start()
+
+    def restart(self):
+        """Stop (SIGTERM) and start again on the same state dir."""
+        self._stop()
+        self._start()
+
+    def _start(self):
+        args = self.args
+        self._log = open(os.path.join(self.dir, "log"), "a")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("kubesim ready "):
@@ -37,6 +46,11 @@ class KubeSim:
         self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
 
     def close(self):
+        self._stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _stop(self):
         if self.proc is not None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -47,8 +61,6 @@ class KubeSim:
             self.proc.stdout.close()
             self._log.close()
             self.proc = None
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ------------------------------------------------------------ kubectl
     def kubectl(self, *args, stdin=None, check=True, timeout=60, kubectl="kubectl"):

@@ -169,6 +169,25 @@ class TestWorkloads(Base):
         self.assertEqual(lbl["controller-uid"], j["metadata"]["uid"])
         self.assertEqual(pods[0]["status"]["phase"], "Succeeded")
 
+    def test_cronjob_creates_job(self):
+        c = self.c
+        cj = c.create("batch", "cronjobs", {"metadata": {"name": "tick", "namespace": NS},
+                                            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
+                                                "spec": {"restartPolicy": "OnFailure",
+                                                         "containers": [{"name": "c", "image": "busybox"}]}}}}}})
+        # pretend it was created two minutes ago: the next pass owes it a run
+        from ksim.ctrl_common import now_str
+        cj["metadata"]["creationTimestamp"] = now_str(time.time() - 120)
+        c.cm._sync_cronjob(cj, [])
+        jobs = c.list("batch", "jobs", NS)
+        self.assertEqual(len(jobs), 1)
+        self.assertTrue(jobs[0]["metadata"]["name"].startswith("tick-"))
+        self.assertEqual(jobs[0]["metadata"]["ownerReferences"][0]["kind"], "CronJob")
+        self.assertIn("batch.kubernetes.io/cronjob-scheduled-timestamp", jobs[0]["metadata"]["annotations"])
+        c.wait(lambda: self.st("batch", "jobs", NS, jobs[0]["metadata"]["name"]).get("succeeded") == 1,
+               what="cron job ran")
+        c.wait(lambda: self.st("batch", "cronjobs", NS, "tick").get("lastSuccessfulTime"), what="cron status")
+
     def test_service_endpoints_and_slices(self):
         c = self.c
         c.create("apps", "deployments", deploy("api", 2))
@@ -437,6 +456,19 @@ class TestStorage(Base):
         c.wait(lambda: c.get("snapshot.storage.k8s.io", "volumesnapshots", NS, "s1") is None, what="vs deleted")
         c.wait(lambda: c.get("snapshot.storage.k8s.io", "volumesnapshotcontents", None,
                              content["metadata"]["name"]) is None, what="content deleted")
+
+
+class TestCron(unittest.TestCase):
+    def test_cron_last_due(self):
+        from ksim.controllers import cron_last_due
+        import calendar
+        t = calendar.timegm((2026, 11, 26, 7, 30, 20, 0, 0, 0))
+        self.assertEqual(cron_last_due("*/15 * * * *", t - 3600, t), calendar.timegm((2026, 11, 26, 7, 30, 0, 0, 0, 0)))
+        self.assertEqual(cron_last_due("0 3 * * *", t - 86400 * 2, t), calendar.timegm((2026, 11, 26, 3, 0, 0, 0, 0, 0)))
+        self.assertIsNone(cron_last_due("0 3 * * *", t - 3600, t))
+        self.assertEqual(cron_last_due("@hourly", t - 7200, t), calendar.timegm((2026, 11, 26, 7, 0, 0, 0, 0, 0)))
+        # 2026-11-26 is a Thursday (4)
+        self.assertEqual(cron_last_due("0 0 * * 4", t - 86400 * 3, t), calendar.timegm((2026, 11, 26, 0, 0, 0, 0, 0, 0)))
 
 
 class TestProfile121(Base):

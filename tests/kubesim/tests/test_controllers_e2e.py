@@ -180,6 +180,30 @@ class TestSnapshotsE2E(E2E):
         KS.wait(lambda: KS.get_json("pv", pv_name) is None, what="pv deleted")
 
 
+class TestRestartE2E(unittest.TestCase):
+    def test_state_and_volumes_survive_restart(self):
+        ks = KubeSim(reuse_env=False)
+        try:
+            ks.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2")
+            ks.kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+            ks.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "d", "namespace": "default"},
+                      "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+            ks.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                      "spec": {"containers": [{"name": "c", "image": "busybox",
+                                               "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
+                               "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "d"}}]}})
+            ks.kubectl("wait", "--for=condition=Ready", "pod/p", "--timeout=30s")
+            ks.kubectl("exec", "p", "--", "sh", "-c", "echo kept > /d/f; echo tmp > /tmp/t")
+            before = sorted(p["metadata"]["name"] for p in ks.get_json("pods", "-l", "app=web")["items"])
+            ks.restart()
+            time.sleep(1.0)
+            after = sorted(p["metadata"]["name"] for p in ks.get_json("pods", "-l", "app=web")["items"])
+            self.assertEqual(before, after)
+            self.assertEqual(ks.kubectl("exec", "p", "--", "cat", "/d/f", "/tmp/t").stdout, b"kept\ntmp\n")
+        finally:
+            ks.close()
+
+
 @unittest.skipUnless(have_debian_kubernetes(), "Debian python3-kubernetes not installed")
 class TestProfile121E2E(unittest.TestCase):
     @classmethod
