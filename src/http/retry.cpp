@@ -125,7 +125,10 @@ public:
       : m_inner(std::move(inner)), m_policy(policy), m_limiter(std::move(limiter)), m_sleeper(std::move(sleeper)) {}
 
   Result<Response> send(const Request& request) override {
-    const auto start = std::chrono::steady_clock::now();
+    // Time counted against the budget: the sends themselves plus the waits between them (so a test's recording
+    // sleeper is measured as a real one would be).
+    double busy = 0;
+    double slept = 0;
     bool ambiguous = false;
     // A streamed upload can only be repeated when it can be rewound.
     const bool can_repeat = !request.body_reader || static_cast<bool>(request.body_rewind);
@@ -133,8 +136,10 @@ public:
       if (m_limiter) m_limiter->acquire();
       if (attempt > 1 && request.body_reader && request.body_rewind && !request.body_rewind())
         return unexpected(Errc::io, request.method + " " + request.url + ": cannot rewind the request body to retry");
+      const auto t0 = std::chrono::steady_clock::now();
       Result<Response> outcome = m_inner->send(request);
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double elapsed = busy + slept;
       std::optional<double> delay;
       if (can_repeat) delay = retry_delay(m_policy, request.idempotency, attempt, outcome, elapsed, jitter());
       if (!delay) {
@@ -158,6 +163,7 @@ public:
                        std::to_string(attempt + 1) + " of at most " + std::to_string(m_policy.max_retries + 1) +
                        "): " + why);
       m_sleeper(*delay);
+      slept += *delay;
     }
   }
 

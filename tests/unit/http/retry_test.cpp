@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include <kbk/http/http.hpp>
+
+using namespace kbk;
+using namespace kbk::http;
+
+namespace {
+
+Result<Response> answer(int status, std::string retry_after = "") {
+  Response r;
+  r.status = status;
+  if (!retry_after.empty()) r.headers.emplace_back("Retry-After", retry_after);
+  return r;
+}
+
+Result<Response> failure(Errc code, const char* where) {
+  Error e{code, "GET http://x/: boom"};
+  e.reason = where;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("retry_delay retries the transient statuses only") {
+  RetryPolicy p;
+  for (int s : {429, 500, 502, 503, 504}) CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(s), 0, 0.5));
+  for (int s : {200, 201, 400, 401, 403, 404, 409, 410, 422, 501}) CHECK_FALSE(retry_delay(p, Idempotency::idempotent, 1, answer(s), 0, 0.5));
+}
+
+TEST_CASE("retry_delay uses Retry-After, capped") {
+  RetryPolicy p;
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(429, "7"), 0, 0.9) == Approx(7));
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(503, "3600"), 0, 0.9) == Approx(p.max_retry_after_seconds));
+  // An HTTP date is not a number of seconds: ordinary backoff.
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(429, "Wed, 21 Oct 2015 07:28:00 GMT"), 0, 0.5) ==
+        Approx(p.initial_backoff_seconds));
+}
+
+TEST_CASE("retry_delay backs off exponentially with jitter and a ceiling") {
+  RetryPolicy p;
+  p.initial_backoff_seconds = 1;
+  p.max_backoff_seconds = 4;
+  p.max_retries = 10;
+  p.max_total_seconds = 1000;
+  CHECK(*retry_delay(p, Idempotency::idempotent, 1, answer(503), 0, 0.5) == Approx(1));
+  CHECK(*retry_delay(p, Idempotency::idempotent, 2, answer(503), 0, 0.5) == Approx(2));
+  CHECK(*retry_delay(p, Idempotency::idempotent, 3, answer(503), 0, 0.5) == Approx(4));
+  CHECK(*retry_delay(p, Idempotency::idempotent, 6, answer(503), 0, 0.5) == Approx(4));
+  CHECK(*retry_delay(p, Idempotency::idempotent, 2, answer(503), 0, 0.0) == Approx(1));
+  CHECK(*retry_delay(p, Idempotency::idempotent, 2, answer(503), 0, 0.999) == Approx(2.998));
+}
+
+TEST_CASE("retry_delay stops after max_retries and at the time budget") {
+  RetryPolicy p;
+  p.max_retries = 3;
+  CHECK(retry_delay(p, Idempotency::idempotent, 3, answer(503), 0, 0.5));
+  CHECK_FALSE(retry_delay(p, Idempotency::idempotent, 4, answer(503), 0, 0.5));
+  p.max_total_seconds = 10;
+  CHECK_FALSE(retry_delay(p, Idempotency::idempotent, 1, answer(429, "5"), 6, 0.5));
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(429, "5"), 4, 0.5));
+}
+
+TEST_CASE("retry_delay repeats unsafe requests only when the server did not act") {
+  RetryPolicy p;
+  CHECK(retry_delay(p, Idempotency::unsafe, 1, answer(429), 0, 0.5));
+  CHECK_FALSE(retry_delay(p, Idempotency::unsafe, 1, answer(503), 0, 0.5));
+  CHECK(retry_delay(p, Idempotency::unsafe, 1, failure(Errc::network, "not_sent"), 0, 0.5));
+  CHECK_FALSE(retry_delay(p, Idempotency::unsafe, 1, failure(Errc::network, "sent"), 0, 0.5));
+  CHECK_FALSE(retry_delay(p, Idempotency::unsafe, 1, failure(Errc::timeout, "sent"), 0, 0.5));
+  CHECK(retry_delay(p, Idempotency::retry_all, 1, failure(Errc::network, "sent"), 0, 0.5));
+  CHECK(retry_delay(p, Idempotency::retry_all, 1, answer(503), 0, 0.5));
+}
+
+TEST_CASE("retry_delay never retries TLS failures, cancellation or a partly consumed body") {
+  RetryPolicy p;
+  CHECK_FALSE(retry_delay(p, Idempotency::idempotent, 1, failure(Errc::tls, "sent"), 0, 0.5));
+  CHECK_FALSE(retry_delay(p, Idempotency::idempotent, 1, failure(Errc::cancelled, "sent"), 0, 0.5));
+  CHECK_FALSE(retry_delay(p, Idempotency::idempotent, 1, failure(Errc::network, "body_partial"), 0, 0.5));
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, failure(Errc::network, "sent"), 0, 0.5));
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, failure(Errc::timeout, "sent"), 0, 0.5));
+}
+
+TEST_CASE("parse_retry_after reads delta seconds") {
+  CHECK(parse_retry_after(*answer(429, "1")) == std::optional<double>(1));
+  CHECK(parse_retry_after(*answer(429, " 12 ")) == std::optional<double>(12));
+  CHECK_FALSE(parse_retry_after(*answer(429)));
+  CHECK_FALSE(parse_retry_after(*answer(429, "-1")));
+  CHECK_FALSE(parse_retry_after(*answer(429, "soon")));
+}
+
+TEST_CASE("idempotency_for follows HTTP method semantics") {
+  CHECK(idempotency_for("GET") == Idempotency::idempotent);
+  CHECK(idempotency_for("PUT") == Idempotency::idempotent);
+  CHECK(idempotency_for("DELETE") == Idempotency::idempotent);
+  CHECK(idempotency_for("HEAD") == Idempotency::idempotent);
+  CHECK(idempotency_for("POST") == Idempotency::unsafe);
+  CHECK(idempotency_for("PATCH") == Idempotency::unsafe);
+}
+
+TEST_CASE("find_headers is case-insensitive and keeps repeats") {
+  Headers h{{"Warning", "a"}, {"warning", "b"}, {"Content-Type", "x"}};
+  CHECK(find_headers(h, "WARNING") == std::vector<std::string>{"a", "b"});
+  CHECK(find_header(h, "content-type") == std::optional<std::string>("x"));
+  CHECK_FALSE(find_header(h, "Content-Length"));
+}
