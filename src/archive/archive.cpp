@@ -42,7 +42,10 @@ class TarWriter final : public ArchiveWriter {
 public:
   TarWriter(std::unique_ptr<storage::Writer> sink, const WriterOptions& options)
       : m_sink(std::move(sink)), m_options(options) {
-    m_mtime = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    auto when = options.mtime == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now() : options.mtime;
+    m_mtime = std::chrono::system_clock::to_time_t(when);
+    m_stream_md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(m_stream_md, EVP_sha256(), nullptr);
   }
 
   ~TarWriter() override {
@@ -51,6 +54,7 @@ public:
       archive_write_free(m_archive);
     }
     if (!m_finished && m_sink) m_sink->abort();
+    EVP_MD_CTX_free(m_stream_md);
   }
 
   Result<void> open() {
@@ -100,16 +104,22 @@ public:
     m_archive = nullptr;
     KBK_TRY(m_sink->commit());
     m_finished = true;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(m_stream_md, md, &len);
+    m_stream_sum = util::hex_encode(md, len);
     return {};
   }
 
   uint64_t bytes_written() const override { return m_sink ? m_sink->bytes_written() : 0; }
+  std::string stream_sha256() const override { return m_stream_sum; }
 
 private:
   static la_ssize_t write_cb(struct archive*, void* self_ptr, const void* buffer, size_t length) {
     auto* self = static_cast<TarWriter*>(self_ptr);
     if (self->m_discard) return static_cast<la_ssize_t>(length);
     if (self->m_sink_error) return -1;
+    EVP_DigestUpdate(self->m_stream_md, buffer, length);
     auto r = self->m_sink->write(std::string_view(static_cast<const char*>(buffer), length));
     if (!r) {
       self->m_sink_error = std::move(r).error();
@@ -153,6 +163,8 @@ private:
   std::mutex m_mutex;
   std::optional<Error> m_sink_error;
   time_t m_mtime = 0;
+  EVP_MD_CTX* m_stream_md = nullptr;
+  std::string m_stream_sum;
   bool m_finished = false;
   bool m_discard = false;
 };

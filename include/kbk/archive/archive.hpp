@@ -3,6 +3,7 @@
 // (constant memory); the reader streams entries out of a storage::Reader and refuses hostile archives.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,8 @@ enum class Compression { gzip, none };
 
 struct WriterOptions {
   Compression compression = Compression::gzip;
+  // Modification time of every entry (the backup's start); the epoch means "now".
+  std::chrono::system_clock::time_point mtime{};
 };
 
 class ArchiveWriter {
@@ -48,6 +51,8 @@ public:
   // Ends the tar and gzip streams and commits the underlying storage writer. Nothing is visible before.
   virtual Result<void> finish() = 0;
   virtual uint64_t bytes_written() const = 0;
+  // SHA-256 (hex) of the bytes handed to the storage writer (the stored tarball); valid after finish().
+  virtual std::string stream_sha256() const { return ""; }
 };
 
 Result<std::unique_ptr<ArchiveWriter>> make_writer(std::unique_ptr<storage::Writer> sink,

@@ -2,7 +2,16 @@
 // restores/<name>/, and how a backup is known to be complete (its kbk-manifest.json marker, written last).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include <kbk/json/json.hpp>
+#include <kbk/storage/backend.hpp>
+#include <kbk/util/error.hpp>
 
 namespace kbk::archive {
 
@@ -26,5 +35,35 @@ struct RestorePaths {
   std::string resource_list() const { return dir() + "restore-" + name + "-resource-list.json.gz"; }
   std::string marker() const { return dir() + "kbk-restore.json"; }
 };
+
+inline constexpr const char* k_kbk_api_version = "kbk.io/v1alpha1";
+
+// gzip (RFC 1952) of data, as Velero writes its *.gz files; gunzip refuses (Errc::corrupt naming `what`) a
+// damaged or truncated stream and output over max_bytes.
+std::string gzip(std::string_view data);
+Result<std::string> gunzip(std::string_view data, std::string_view what, uint64_t max_bytes = 1ull << 30);
+
+// One backup of a location as `kbk backup list` shows it (docs/format-archive.md section 5, "Listing").
+struct BackupListing {
+  std::string name;
+  std::string phase;    // Completed, PartiallyFailed, Incomplete (kbk without marker), or Velero's phase
+  std::string source;   // "kbk" or "velero"
+  std::string started, completed, expires;  // RFC 3339 or ""
+  uint64_t items = 0, warnings = 0, errors = 0, bytes = 0;
+  bool encrypted = false;
+};
+
+// Every backup under backups/: kbk backups (marker, or lock without marker = Incomplete) and Velero backups
+// whose velero-backup.json says Completed or PartiallyFailed. Sorted by name.
+Result<std::vector<BackupListing>> list_backups(storage::Backend& backend);
+
+// The marker of a complete kbk backup (parsed and version-checked), nullopt when absent.
+Result<std::optional<json::Document>> read_marker(storage::Backend& backend, const std::string& name);
+
+// Removes every object under backups/<name>/, the marker first. Errc::not_found when nothing is there.
+Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& name);
+
+// A backup name as Kubernetes and Velero accept it (DNS subdomain, at most 253 characters, no '/').
+bool valid_backup_name(std::string_view name);
 
 }  // namespace kbk::archive
