@@ -1,0 +1,73 @@
+// The backup engine: selects, collects and writes one backup into a location (docs/format-archive.md).
+//
+// Collection is one paginated LIST per resource type across the cluster (per namespace when the namespace
+// filter names namespaces, or when the identity may not list cluster-wide), types in parallel, every object
+// written to the archive as its page arrives: memory holds one page per worker plus keys (group, resource,
+// namespace, name, checksum) of what was written, never the objects. Related objects are fetched after the
+// main pass. Failures on a type, namespace or item are recorded and the run goes on (PartiallyFailed).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <kbk/backup/options.hpp>
+#include <kbk/json/json.hpp>
+#include <kbk/kube/client.hpp>
+#include <kbk/kube/discovery.hpp>
+#include <kbk/storage/backend.hpp>
+#include <kbk/util/error.hpp>
+#include <kbk/util/progress.hpp>
+#include <kbk/util/time.hpp>
+
+namespace kbk::backup {
+
+// One non-ok outcome (docs/format-archive.md section 4).
+struct Outcome {
+  std::string outcome;   // skipped | warning | failed
+  std::string reason;    // Forbidden, BeingDeleted, ...
+  std::string scope;     // item | type
+  std::string group, resource, ns, name;
+  int http_status = 0;
+  std::string message;
+  // "secrets: namespace demo: forbidden: ..." as listed in the summary.
+  std::string line() const;
+};
+
+struct Summary {
+  std::string name;
+  std::string phase;       // Completed | PartiallyFailed
+  std::string location;    // display URL
+  std::string started, completed, expiration;  // RFC 3339
+  double duration_seconds = 0;
+  uint64_t items = 0;
+  uint64_t bytes = 0;      // stored tarball size
+  uint64_t warnings = 0, errors = 0, skipped = 0;
+  std::map<std::string, uint64_t> by_resource;  // group_resource -> items
+  std::vector<Outcome> outcomes;                // every non-ok outcome
+  std::vector<std::string> error_lines;         // one line per reason the backup is PartiallyFailed
+  std::vector<std::string> warning_lines;
+};
+
+struct RunContext {
+  util::ProgressSink* progress = nullptr;     // nullptr = none
+  const util::Clock* clock = nullptr;         // nullptr = system clock
+  std::string server;                         // the API server URL, recorded in the manifest
+  std::string tool_version = KBK_VERSION;
+};
+
+// Runs a backup into backend. Errc::precondition when the name exists (or is being written); Errc::config for
+// invalid options; storage failures end the run with an error (no marker is written). A run whose items had
+// failures returns a Summary with phase PartiallyFailed.
+Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, storage::Backend& backend,
+                    const Options& options, const RunContext& context = {});
+
+// --explain resource/ns/name (resource/name for cluster-scoped): why that object is or is not in a backup with
+// these options. Runs the selection (LISTs and related-object GETs) without writing anything. One line per
+// check, the verdict first.
+Result<std::vector<std::string>> explain(kube::Client& client, const kube::Discovery& discovery, const Options& options,
+                                         const std::string& target);
+
+}  // namespace kbk::backup

@@ -1,0 +1,356 @@
+// The run's documents, written with RapidJSON's streaming writer (the item list can be long).
+#include "record.hpp"
+
+#include <map>
+#include <set>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <kbk/archive/archive.hpp>
+#include <kbk/archive/location.hpp>
+#include <kbk/backup/label_selector.hpp>
+
+namespace kbk::backup {
+namespace {
+
+using PrettyWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+template <class W>
+void str(W& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+template <class W>
+void key(W& w, std::string_view s) {
+  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+template <class W>
+void str_array(W& w, std::string_view k, const std::vector<std::string>& v) {
+  key(w, k);
+  w.StartArray();
+  for (const auto& s : v) str(w, s);
+  w.EndArray();
+}
+
+template <class W>
+void selection(W& w, const Options& o) {
+  w.StartObject();
+  str_array(w, "includedNamespaces", o.include_namespaces.empty() ? std::vector<std::string>{"*"} : o.include_namespaces);
+  str_array(w, "excludedNamespaces", o.exclude_namespaces);
+  str_array(w, "includedResources", o.include_resources);
+  str_array(w, "excludedResources", o.exclude_resources);
+  key(w, "includeClusterResources");
+  if (o.include_cluster_resources == ClusterResources::automatic) w.Null();
+  else w.Bool(o.include_cluster_resources == ClusterResources::include);
+  str_array(w, "includedClusterScopedResources", o.include_cluster_scoped);
+  str_array(w, "excludedClusterScopedResources", o.exclude_cluster_scoped);
+  str_array(w, "includedNamespaceScopedResources", o.include_namespace_scoped);
+  str_array(w, "excludedNamespaceScopedResources", o.exclude_namespace_scoped);
+  key(w, "labelSelector");
+  str(w, o.label_selector);
+  str_array(w, "orLabelSelectors", o.or_label_selectors);
+  str_array(w, "includeNames", o.include_names);
+  str_array(w, "excludeNames", o.exclude_names);
+  key(w, "withRelated");
+  w.Bool(o.with_related == WithRelated::yes);
+  key(w, "includeEvents");
+  w.Bool(o.include_events == IncludeEvents::yes);
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string format_ttl(std::chrono::seconds ttl) {
+  long long s = ttl.count();
+  long long h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
+  if (s == 0) return "0s";
+  if (h > 0) return std::to_string(h) + "h" + std::to_string(m) + "m" + std::to_string(sec) + "s";
+  if (m > 0) return std::to_string(m) + "m" + std::to_string(sec) + "s";
+  return std::to_string(sec) + "s";
+}
+
+std::string manifest_json(const RunRecord& r, WithItems with_items) {
+  rapidjson::StringBuffer buf;
+  PrettyWriter w(buf);
+  w.SetIndent(' ', 2);
+  const Summary& s = r.summary;
+  w.StartObject();
+  key(w, "apiVersion"); str(w, archive::k_kbk_api_version);
+  key(w, "kind"); str(w, "BackupManifest");
+  key(w, "name"); str(w, r.name);
+  key(w, "uid"); str(w, r.uid);
+  key(w, "tool"); w.StartObject(); key(w, "name"); str(w, "kbk"); key(w, "version"); str(w, r.tool_version); w.EndObject();
+  key(w, "cluster");
+  w.StartObject();
+  key(w, "server"); str(w, r.server);
+  key(w, "kubeSystemUID"); str(w, r.kube_system_uid);
+  key(w, "serverVersion");
+  w.StartObject();
+  key(w, "gitVersion"); str(w, r.git_version);
+  key(w, "major"); str(w, r.major);
+  key(w, "minor"); str(w, r.minor);
+  key(w, "platform"); str(w, r.platform);
+  w.EndObject();
+  w.EndObject();
+  key(w, "selection"); selection(w, r.options);
+  key(w, "apiGroups");
+  w.StartArray();
+  for (const auto& g : r.groups) {
+    w.StartObject();
+    key(w, "name"); str(w, g.name);
+    key(w, "preferredVersion"); str(w, g.preferred_version);
+    str_array(w, "versions", g.versions);
+    w.EndObject();
+  }
+  w.EndArray();
+  key(w, "phase"); str(w, s.phase);
+  key(w, "startTimestamp"); str(w, s.started);
+  key(w, "completionTimestamp"); str(w, s.completed);
+  key(w, "expiration"); str(w, s.expiration);
+  key(w, "ttl"); str(w, format_ttl(r.options.ttl));
+  key(w, "counts");
+  w.StartObject();
+  key(w, "items"); w.Uint64(s.items);
+  key(w, "warnings"); w.Uint64(s.warnings);
+  key(w, "errors"); w.Uint64(s.errors);
+  key(w, "skipped"); w.Uint64(s.skipped);
+  key(w, "byResource");
+  w.StartObject();
+  for (const auto& [gr, n] : s.by_resource) {
+    key(w, gr);
+    w.Uint64(n);
+  }
+  w.EndObject();
+  w.EndObject();
+  key(w, "archive");
+  w.StartObject();
+  key(w, "key"); str(w, r.archive_key);
+  key(w, "compression"); str(w, "gzip");
+  key(w, "encrypted"); w.Bool(false);
+  key(w, "bytes"); w.Uint64(r.archive_bytes);
+  key(w, "sha256"); str(w, r.archive_sha256);
+  w.EndObject();
+  str_array(w, "errors", s.error_lines);
+  str_array(w, "warnings", s.warning_lines);
+  if (with_items == WithItems::yes) {
+    key(w, "items");
+    w.StartArray();
+    for (const auto& it : r.items) {
+      const TypeRecord& t = r.types[it.type];
+      w.StartObject();
+      key(w, "group"); str(w, t.group);
+      key(w, "version"); str(w, t.version);
+      key(w, "resource"); str(w, t.resource);
+      key(w, "kind"); str(w, t.kind);
+      key(w, "namespace"); str(w, it.ns);
+      key(w, "name"); str(w, it.name);
+      key(w, "sha256"); str(w, it.sha256);
+      key(w, "size"); w.Uint(it.size);
+      key(w, "related"); w.Bool(it.related);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+std::string results_json(const RunRecord& r) {
+  rapidjson::StringBuffer buf;
+  PrettyWriter w(buf);
+  w.SetIndent(' ', 2);
+  uint64_t skipped = 0, warning = 0, failed = 0;
+  for (const auto& o : r.summary.outcomes) {
+    if (o.outcome == "skipped") ++skipped;
+    else if (o.outcome == "warning") ++warning;
+    else ++failed;
+  }
+  w.StartObject();
+  key(w, "apiVersion"); str(w, archive::k_kbk_api_version);
+  key(w, "kind"); str(w, "BackupResults");
+  key(w, "counts");
+  w.StartObject();
+  key(w, "ok"); w.Uint64(r.ok);
+  key(w, "skipped"); w.Uint64(skipped);
+  key(w, "warning"); w.Uint64(warning);
+  key(w, "failed"); w.Uint64(failed);
+  w.EndObject();
+  key(w, "entries");
+  w.StartArray();
+  for (const auto& o : r.summary.outcomes) {
+    w.StartObject();
+    key(w, "outcome"); str(w, o.outcome);
+    key(w, "reason"); str(w, o.reason);
+    key(w, "scope"); str(w, o.scope);
+    key(w, "group"); str(w, o.group);
+    key(w, "resource"); str(w, o.resource);
+    key(w, "namespace"); str(w, o.ns);
+    key(w, "name"); str(w, o.name);
+    if (o.http_status) {
+      key(w, "httpStatus");
+      w.Int(o.http_status);
+    }
+    key(w, "message"); str(w, o.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+std::string velero_backup_json(const RunRecord& r) {
+  const Options& o = r.options;
+  const Summary& s = r.summary;
+  rapidjson::StringBuffer buf;
+  PrettyWriter w(buf);
+  w.SetIndent(' ', 2);
+  auto nonempty = [&](std::string_view k, const std::vector<std::string>& v) {
+    if (!v.empty()) str_array(w, k, v);
+  };
+  w.StartObject();
+  key(w, "kind"); str(w, "Backup");
+  key(w, "apiVersion"); str(w, "velero.io/v1");
+  key(w, "metadata");
+  w.StartObject();
+  key(w, "name"); str(w, r.name);
+  key(w, "namespace"); str(w, "velero");
+  key(w, "uid"); str(w, r.uid);
+  key(w, "creationTimestamp"); str(w, s.started);
+  key(w, "labels");
+  w.StartObject();
+  key(w, "velero.io/storage-location"); str(w, o.storage_location);
+  w.EndObject();
+  key(w, "annotations");
+  w.StartObject();
+  if (!r.git_version.empty()) {
+    key(w, "velero.io/source-cluster-k8s-gitversion"); str(w, r.git_version);
+    key(w, "velero.io/source-cluster-k8s-major-version"); str(w, r.major);
+    key(w, "velero.io/source-cluster-k8s-minor-version"); str(w, r.minor);
+  }
+  key(w, "kbk.io/tool-version"); str(w, r.tool_version);
+  if (!o.label_selector.empty()) {
+    key(w, "kbk.io/label-selector");
+    str(w, o.label_selector);
+  }
+  w.EndObject();
+  w.EndObject();
+  key(w, "spec");
+  w.StartObject();
+  str_array(w, "includedNamespaces", o.include_namespaces.empty() ? std::vector<std::string>{"*"} : o.include_namespaces);
+  nonempty("excludedNamespaces", o.exclude_namespaces);
+  nonempty("includedResources", o.include_resources);
+  nonempty("excludedResources", o.exclude_resources);
+  nonempty("includedClusterScopedResources", o.include_cluster_scoped);
+  nonempty("excludedClusterScopedResources", o.exclude_cluster_scoped);
+  nonempty("includedNamespaceScopedResources", o.include_namespace_scoped);
+  nonempty("excludedNamespaceScopedResources", o.exclude_namespace_scoped);
+  if (o.include_cluster_resources != ClusterResources::automatic) {
+    key(w, "includeClusterResources");
+    w.Bool(o.include_cluster_resources == ClusterResources::include);
+  }
+  auto write_selector = [&](const std::string& text) {
+    auto sel = LabelSelector::parse(text);
+    json::Document d = sel ? sel->to_label_selector() : json::Document();
+    if (!d.IsObject()) d.SetObject();
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> sw(sb);
+    d.Accept(sw);
+    w.RawValue(sb.GetString(), sb.GetSize(), rapidjson::kObjectType);
+  };
+  if (!o.label_selector.empty()) {
+    key(w, "labelSelector");
+    write_selector(o.label_selector);
+  }
+  if (!o.or_label_selectors.empty()) {
+    key(w, "orLabelSelectors");
+    w.StartArray();
+    for (const auto& t : o.or_label_selectors) write_selector(t);
+    w.EndArray();
+  }
+  key(w, "ttl"); str(w, format_ttl(o.ttl));
+  key(w, "storageLocation"); str(w, o.storage_location);
+  key(w, "snapshotVolumes"); w.Bool(false);
+  key(w, "defaultVolumesToFsBackup"); w.Bool(false);
+  key(w, "hooks"); w.StartObject(); w.EndObject();
+  key(w, "metadata"); w.StartObject(); w.EndObject();
+  w.EndObject();
+  key(w, "status");
+  w.StartObject();
+  key(w, "version"); w.Int(1);
+  key(w, "formatVersion"); str(w, archive::k_velero_format_version);
+  key(w, "phase"); str(w, s.phase);
+  key(w, "expiration"); str(w, s.expiration);
+  key(w, "startTimestamp"); str(w, s.started);
+  key(w, "completionTimestamp"); str(w, s.completed);
+  key(w, "progress");
+  w.StartObject();
+  key(w, "totalItems"); w.Uint64(s.items);
+  key(w, "itemsBackedUp"); w.Uint64(s.items);
+  w.EndObject();
+  if (s.warnings) {
+    key(w, "warnings");
+    w.Uint64(s.warnings);
+  }
+  if (s.errors) {
+    key(w, "errors");
+    w.Uint64(s.errors);
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+std::string resource_list_json(const RunRecord& r) {
+  std::map<std::string, std::vector<std::string>> m;
+  for (const auto& it : r.items) {
+    const TypeRecord& t = r.types[it.type];
+    m[t.api_version() + "/" + t.kind].push_back(it.ns.empty() ? it.name : it.ns + "/" + it.name);
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  for (auto& [k, v] : m) {
+    std::sort(v.begin(), v.end());
+    str_array(w, k, v);
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+std::string velero_results_json(const RunRecord& r) {
+  struct Bucket {
+    std::vector<std::string> velero, cluster;
+    std::map<std::string, std::vector<std::string>> namespaces;
+  };
+  Bucket errors, warnings;
+  for (const auto& o : r.summary.outcomes) {
+    if (o.outcome == "skipped") continue;
+    Bucket& b = o.outcome == "failed" ? errors : warnings;
+    if (!o.ns.empty()) b.namespaces[o.ns].push_back(o.line());
+    else if (o.scope == "item") b.cluster.push_back(o.line());
+    else b.velero.push_back(o.line());
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto bucket = [&](std::string_view k, const Bucket& b) {
+    key(w, k);
+    w.StartObject();
+    if (!b.velero.empty()) str_array(w, "velero", b.velero);
+    if (!b.cluster.empty()) str_array(w, "cluster", b.cluster);
+    if (!b.namespaces.empty()) {
+      key(w, "namespaces");
+      w.StartObject();
+      for (const auto& [ns, v] : b.namespaces) str_array(w, ns, v);
+      w.EndObject();
+    }
+    w.EndObject();
+  };
+  w.StartObject();
+  bucket("errors", errors);
+  bucket("warnings", warnings);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+}  // namespace kbk::backup

@@ -1,0 +1,52 @@
+// Everything a finished run knows, and the documents made from it (docs/format-archive.md sections 3-5):
+// kbk/manifest.json and the location marker, kbk/results.json, velero-backup.json, Velero's resource list and
+// results. Internal to the backup module.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <kbk/backup/backup.hpp>
+#include <kbk/backup/options.hpp>
+#include <kbk/kube/discovery.hpp>
+
+namespace kbk::backup {
+
+struct ItemRecord {
+  uint32_t type = 0;  // index into RunRecord::types
+  std::string ns, name;
+  std::string sha256;
+  uint32_t size = 0;
+  bool related = false;
+};
+
+struct TypeRecord {
+  std::string group, version, resource, kind;
+  std::string group_resource() const { return group.empty() ? resource : resource + "." + group; }
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+};
+
+struct RunRecord {
+  std::string name, uid, tool_version, server;
+  std::string kube_system_uid;
+  std::string git_version, major, minor, platform;
+  Options options;
+  std::vector<kube::GroupInfo> groups;
+  std::vector<TypeRecord> types;
+  std::vector<ItemRecord> items;
+  Summary summary;  // phase, times, counts, outcomes
+  uint64_t ok = 0;
+  std::string archive_key, archive_sha256;
+  uint64_t archive_bytes = 0;
+};
+
+enum class WithItems { yes, no };
+std::string manifest_json(const RunRecord& r, WithItems with_items);
+std::string results_json(const RunRecord& r);
+std::string velero_backup_json(const RunRecord& r);
+std::string resource_list_json(const RunRecord& r);
+std::string velero_results_json(const RunRecord& r);
+std::string format_ttl(std::chrono::seconds ttl);  // Go's Duration.String(): "720h0m0s"
+
+}  // namespace kbk::backup
