@@ -150,10 +150,10 @@ def strategic_merge(orig, patch, kind, path=()):
     result = dcopy(orig) if isinstance(orig, dict) else {}
     orders = {}
     for k, pv in patch.items():
-        if k in ("$patch", "$retainKeys"):
-            continue
         if k.startswith("$setElementOrder/"):
             orders[k.split("/", 1)[1]] = pv
+    for k, pv in patch.items():
+        if k in ("$patch", "$retainKeys") or k.startswith("$setElementOrder/"):
             continue
         if k.startswith("$deleteFromPrimitiveList/"):
             f = k.split("/", 1)[1]
@@ -177,43 +177,78 @@ def strategic_merge(orig, patch, kind, path=()):
                 result[k] = _strip(pv)
         elif isinstance(pv, list):
             mk = schema.merge_key(path + (k,), kind)
-            if mk == "$primitive":
-                base = list(ov) if isinstance(ov, list) else []
-                for x in pv:
-                    if x not in base:
-                        base.append(x)
-                result[k] = base
-            elif mk and isinstance(ov, list):
-                result[k] = _merge_list(ov, pv, mk, kind, path + (k,))
+            if mk and isinstance(ov, list) and not any(isinstance(x, dict) and x.get("$patch") == "replace"
+                                                      for x in pv):
+                merged = _merge_list(ov, pv, mk, kind, path + (k,))
+                result[k] = _order(merged, ov, pv, orders.pop(k, None), mk)
             else:
                 if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in pv):
                     pv = [x for x in pv if not (isinstance(x, dict) and x.get("$patch") == "replace")]
                 result[k] = _strip(pv)
+                orders.pop(k, None)
         else:
             result[k] = pv
+    for f, order in orders.items():  # $setElementOrder without a patch list
+        lst = result.get(f)
+        mk = schema.merge_key(path + (f,), kind)
+        if isinstance(lst, list) and isinstance(order, list) and mk:
+            result[f] = _order(lst, lst, [], order, mk)
     retain = patch.get("$retainKeys")
     if isinstance(retain, list):
         for k in list(result):
             if k not in retain:
                 del result[k]
-    for f, order in orders.items():
-        lst = result.get(f)
-        if not isinstance(lst, list) or not isinstance(order, list):
-            continue
-        mk = schema.merge_key(path + (f,), kind)
-        if mk == "$primitive" or not mk:
-            pos = {v: i for i, v in enumerate(order) if not isinstance(v, (dict, list))}
-            lst.sort(key=lambda x: pos.get(x, len(pos)) if not isinstance(x, (dict, list)) else len(pos))
-        else:
-            pos = {json.dumps(o.get(mk)): i for i, o in enumerate(order) if isinstance(o, dict)}
-            lst.sort(key=lambda x: pos.get(json.dumps(x.get(mk)) if isinstance(x, dict) else "", len(pos)))
     return result
 
 
+def _key(item, mk):
+    if mk == "$primitive":
+        return json.dumps(item, sort_keys=True)
+    return json.dumps(item.get(mk), sort_keys=True) if isinstance(item, dict) else None
+
+
+def _order(merged, original, patch_list, set_order, mk):
+    """The API server's normalizeElementOrder: items named by the patch (or by $setElementOrder) in that order,
+    interleaved with server-only items keeping the live object's order."""
+    order = set_order if isinstance(set_order, list) else [x for x in patch_list if not (
+        isinstance(x, dict) and x.get("$patch"))]
+    pos = {}
+    for i, x in enumerate(order):
+        pos.setdefault(_key(x, mk), i)
+    spos = {}
+    for i, x in enumerate(original):
+        spos.setdefault(_key(x, mk), i)
+    right = sorted([m for m in merged if _key(m, mk) in pos], key=lambda m: pos[_key(m, mk)])
+    left = [m for m in merged if _key(m, mk) not in pos]
+    out = []
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if i >= len(left):
+            out.append(right[j])
+            j += 1
+        elif j >= len(right):
+            out.append(left[i])
+            i += 1
+        else:
+            li, ri = spos.get(_key(left[i], mk)), spos.get(_key(right[j], mk))
+            if li is not None and ri is not None and li < ri:
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
+    return out
+
+
 def _merge_list(orig, patch, mk, kind, path):
-    if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
-        return _strip([x for x in patch if not (isinstance(x, dict) and x.get("$patch") == "replace")])
     result = dcopy(orig)
+    if mk == "$primitive":
+        for x in patch:
+            if isinstance(x, dict) and x.get("$patch"):
+                continue
+            if x not in result:
+                result.append(x)
+        return result
     for item in patch:
         if not isinstance(item, dict) or mk not in item:
             result.append(_strip(item))
@@ -249,7 +284,31 @@ def _no_directives(v):
 
 
 def remove_path(obj, path):
-    """Remove one managedFields-style path from obj (in place)."""
+    """Remove one managedFields-style path from obj (in place); maps left empty are dropped (omitempty)."""
+    _remove_path(obj, path)
+    for n in range(len(path) - 1, 0, -1):
+        parent = _resolve(obj, path[:n - 1]) if n > 1 else obj
+        el = path[n - 1]
+        if isinstance(parent, dict) and el.startswith("f:") and parent.get(el[2:]) in ({}, []):
+            del parent[el[2:]]
+        else:
+            break
+
+
+def _resolve(obj, path):
+    cur = obj
+    for el in path:
+        if el.startswith("f:") and isinstance(cur, dict):
+            cur = cur.get(el[2:])
+        elif el.startswith("k:") and isinstance(cur, list):
+            key = json.loads(el[2:])
+            cur = next((o for o in cur if isinstance(o, dict) and all(o.get(a) == b for a, b in key.items())), None)
+        else:
+            return None
+    return cur
+
+
+def _remove_path(obj, path):
     cur = obj
     for i, el in enumerate(path):
         last = i == len(path) - 1

@@ -402,6 +402,7 @@ class Store:
         return str(self.rv)
 
     def _put(self, key, k, obj):
+        _canonical(obj)
         d = self._objs.setdefault(key, {})
         if k not in d:
             bisect.insort(self._keys.setdefault(key, []), k)
@@ -692,6 +693,40 @@ class Store:
         """Finish a deletion the way a kubelet's grace-period-0 delete does: remove the object unless finalizers
         remain.  Returns None when gone, else the object."""
         return self.delete(group, resource, namespace, name, propagation=None)
+
+
+META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+              "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+              "ownerReferences", "finalizers", "managedFields")
+
+
+def _canonical(obj):
+    """Reorder in place like Go's struct encoding: kind, apiVersion, metadata (its fields in ObjectMeta order),
+    the rest, status last."""
+    items = list(obj.items())
+    obj.clear()
+    d = dict(items)
+    for k in ("kind", "apiVersion", "metadata"):
+        if k in d:
+            obj[k] = d[k]
+    for k, v in items:
+        if k not in obj and k != "status":
+            obj[k] = v
+    if "status" in d:
+        obj["status"] = d["status"]
+    m = obj.get("metadata")
+    if isinstance(m, dict):
+        mi = list(m.items())
+        m.clear()
+        md = dict(mi)
+        for k in META_ORDER:
+            if k in md:
+                if k in ("labels", "annotations", "finalizers", "ownerReferences", "managedFields") and not md[k]:
+                    continue  # omitempty
+                m[k] = md[k]
+        for k, v in mi:
+            if k not in m and k not in META_ORDER:
+                m[k] = v
 
 
 def _spec_part(o):
