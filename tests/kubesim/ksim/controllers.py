@@ -17,13 +17,13 @@ import json
 import math
 import os
 import queue
-import shutil
 import threading
 import time
 
 from .ctrl_common import (
-    log, log_exc, now_str, parse_time, rand_suffix, template_hash, match_selector, match_map_selector,
+    info, log_exc, now_str, parse_time, rand_suffix, template_hash, match_selector, match_map_selector,
     controller_ref, owner_ref, is_controlled_by, deleting, pod_ready, pod_active, set_condition, api_code)
+from . import ctrl_common
 from . import gc as gc_mod
 from . import namespace_controller as ns_mod
 from . import volumes as vol_mod
@@ -45,6 +45,7 @@ class ControllerManager:
         self.state_dir = state_dir
         self.profile = profile or "1.30"
         self.options = dict(options or {})
+        ctrl_common.VERBOSE[0] = bool(self.options.get("verbose"))
         self.resync = float(self.options.get("resync_seconds", 0.2))
         self.job_pod_seconds = float(self.options.get("job_pod_run_seconds", 1.0))
         self._q = queue.Queue()
@@ -148,7 +149,7 @@ class ControllerManager:
                     key = (getattr(fn, "__name__", "?"), str(e)[:200])
                     if key not in self._errors_seen:
                         self._errors_seen.add(key)
-                        log("write rejected (%s): %s" % (code, getattr(e, "message", e)))
+                        info("write rejected (%s): %s" % (code, getattr(e, "message", e)))
                 return None
             log_exc("store write %s" % getattr(fn, "__name__", fn))
             return None

@@ -64,9 +64,17 @@ BUILTIN_RESOURCES = [
 ]
 
 
+VERBOSE = [False]   # set from the `verbose` option: info lines (provisioning, finalizers) only then
+
+
 def log(msg):
     sys.stderr.write("kubesim controllers: %s\n" % msg)
     sys.stderr.flush()
+
+
+def info(msg):
+    if VERBOSE[0]:
+        log(msg)
 
 
 def log_exc(what):

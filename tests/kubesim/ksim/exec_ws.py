@@ -25,7 +25,7 @@ import threading
 import time
 
 from . import volumes as vol_mod
-from .ctrl_common import log, log_exc
+from .ctrl_common import log_exc
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

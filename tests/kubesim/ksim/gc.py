@@ -16,7 +16,7 @@ assumed from the index. A full re-check of all dependents runs every `gc_full_re
 import copy
 import time
 
-from .ctrl_common import BUILTIN_RESOURCES, log, log_exc, deleting, api_code
+from .ctrl_common import BUILTIN_RESOURCES, info, log_exc, deleting, api_code
 
 
 class GarbageCollector:
@@ -96,9 +96,6 @@ class GarbageCollector:
             uid = (obj.get("metadata") or {}).get("uid")
             for dk in list(self.deps.get(uid, ())):
                 self.pending.add(dk)
-            # A dependent went away: owners waiting in foreground may now be free.
-            if self.attention:
-                self._touch_attention = True
             return
         self._index(k, obj)
         self._note_owner(k, obj)
@@ -245,5 +242,5 @@ class GarbageCollector:
             # None also when the update removed the object (last finalizer): check.
             return self.mgr.get(g, r, ns, name) is None or fin not in (
                 (self.mgr.get(g, r, ns, name) or {}).get("metadata", {}).get("finalizers") or [])
-        log("garbage collector: removed finalizer %s from %s %s/%s" % (fin, r, ns or "", name))
+        info("garbage collector: removed finalizer %s from %s %s/%s" % (fin, r, ns or "", name))
         return True

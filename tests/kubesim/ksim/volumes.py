@@ -29,7 +29,7 @@ import shutil
 import time
 import uuid
 
-from .ctrl_common import (CSI_DRIVER, log, log_exc, now_str, deleting, parse_quantity, match_selector, api_code)
+from .ctrl_common import (CSI_DRIVER, info, log_exc, now_str, deleting, parse_quantity, match_selector)
 
 SNAP = "snapshot.storage.k8s.io"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
@@ -470,7 +470,7 @@ class StorageController:
         if self.mgr.create("", "persistentvolumes", pv, manager="csi-provisioner") is None:
             shutil.rmtree(dest, ignore_errors=True)
             return
-        log("provisioned %s for %s/%s (handle %s)" % (pv_name, md.get("namespace"), md["name"], handle))
+        info("provisioned %s for %s/%s (handle %s)" % (pv_name, md.get("namespace"), md["name"], handle))
 
     # ------------------------------------------------------------ snapshots
     def sync_snapshots(self):

@@ -1,7 +1,7 @@
 """Start kubesim through its launcher for end-to-end tests, and run kubectl / Debian's python3-kubernetes against it.
 
-KUBESIM_KUBECONFIG (set by tests/kubesim/run-tests) is used for the default profile; tests that need another profile
-or option start their own instance: `kubesim --state-dir D --port 0` prints `kubesim ready https://...`."""
+The clusters tests/kubesim/run-tests starts (KUBESIM_130_STATE / KUBESIM_121_STATE, or KUBESIM_KUBECONFIG for 1.30)
+are reused when present; otherwise, and for tests that need special options, tests start their own instance: `kubesim --state-dir D --port 0` prints `kubesim ready https://...`."""
 import json
 import os
 import shutil
@@ -19,8 +19,12 @@ class KubeSim:
     def __init__(self, profile="1.30", extra_args=(), reuse_env=True):
         self.proc = None
         self.dir = None
-        env_kc = os.environ.get("KUBESIM_KUBECONFIG")
-        if reuse_env and env_kc and profile == "1.30" and not extra_args:
+        env_kc = os.environ.get("KUBESIM_KUBECONFIG") if profile == "1.30" else None
+        env_state = os.environ.get("KUBESIM_%s_STATE" % profile.replace(".", ""))
+        if not env_kc and env_state:
+            env_kc = os.path.join(env_state, "kubeconfig")
+        if reuse_env and env_kc and os.path.exists(env_kc) and not extra_args:
+            # The cluster run-tests started: shared with other tests, so tests use their own names/namespaces.
             self.kubeconfig = env_kc
             self.state_dir = os.path.dirname(env_kc)
             return

@@ -215,8 +215,10 @@ class TestProfile121E2E(unittest.TestCase):
         cls.ks.close()
 
     def test_sa_token_secret_and_job_labels(self):
-        out = self.ks.python("""
+        ns = ns_name("tok")
+        out = self.ks.python(("""
 import time
+api.create_namespace({"metadata": {"name": "default"}})
 api.create_namespaced_service_account("default", {"metadata": {"name": "robot"}})
 for _ in range(100):
     sa = api.read_namespaced_service_account("robot", "default")
@@ -236,7 +238,9 @@ pods = api.list_namespaced_pod("default", label_selector="job-name=j").items
 print(json.dumps({"secret": sec.metadata.name, "type": sec.type,
                   "ann": sec.metadata.annotations, "sa_uid": sa.metadata.uid,
                   "succeeded": j.status.succeeded, "labels": pods[0].metadata.labels, "job_uid": j.metadata.uid}))
-""")
+""").replace('"default"', '"%s"' % ns))
+        self.ks.kubectl("delete", "namespace", ns, "--wait=false", check=False,
+                        kubectl="/usr/lib/google-cloud-sdk/bin/kubectl.1.27")
         r = json.loads(out)
         self.assertTrue(r["secret"].startswith("robot-token-"))
         self.assertEqual(r["type"], "kubernetes.io/service-account-token")

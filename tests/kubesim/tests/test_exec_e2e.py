@@ -160,10 +160,12 @@ print(json.dumps({"out": out, "rc": resp.returncode, "stdin_out": ws.read_stdout
 
     def test_v4_stream_121(self):
         ks = KubeSim(profile="1.21")
+        ns = "exec121-" + uuid.uuid4().hex[:6]
+        k127 = os.path.join(KUBECTL_DIR, "kubectl.1.27")
         try:
-            ks.kubectl("create", "deployment", "web", "--image=nginx",
-                       kubectl=os.path.join(KUBECTL_DIR, "kubectl.1.27"))
-            out = ks.python("""
+            ks.kubectl("create", "namespace", ns, kubectl=k127)
+            ks.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", kubectl=k127)
+            out = ks.python(("""
 import time
 for _ in range(100):
     pods = [p for p in api.list_namespaced_pod("default", label_selector="app=web").items
@@ -178,11 +180,12 @@ resp = stream(api.connect_get_namespaced_pod_exec, name, "default", command=["fa
               stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
 resp.run_forever(timeout=20)
 print(json.dumps({"out": out, "name": name, "rc": resp.returncode}))
-""")
+""").replace('"default"', '"%s"' % ns))
             r = json.loads(out)
             self.assertEqual(r["out"], "v4-ok\n%s\n" % r["name"])
             self.assertEqual(r["rc"], 1)
         finally:
+            ks.kubectl("delete", "namespace", ns, "--wait=false", check=False, kubectl=k127)
             ks.close()
 
 
