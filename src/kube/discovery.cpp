@@ -264,7 +264,7 @@ Result<Discovery> Discovery::fetch(Client& client) {
                                     [](const GroupInfo& g) { return g.versions.empty(); }),
                      all.groups.end());
   }
-  for (const auto& w : all.warnings) log::warning_once(w);
+  for (const auto& w : all.warnings) log::info(2, "discovery: " + w);  // callers decide how to show warnings()
   return Discovery(std::move(all.groups), std::move(all.resources), std::move(all.warnings));
 }
 
