@@ -36,6 +36,7 @@ public:
 
   Result<void> apply(json::Document& doc) const;
   const std::vector<Operation>& operations() const { return m_ops; }
+  std::vector<Operation> release() && { return std::move(m_ops); }
   bool empty() const { return m_ops.empty(); }
 
 private:
