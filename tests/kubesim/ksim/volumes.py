@@ -430,6 +430,12 @@ class StorageController:
                 return
             fill_from = snapshot_dir(self.state_dir, (content.get("status") or {}).get("snapshotHandle") or
                                      ((content.get("spec") or {}).get("source") or {}).get("snapshotHandle"))
+            want = parse_quantity(((spec.get("resources") or {}).get("requests") or {}).get("storage"))
+            have = (content.get("status") or {}).get("restoreSize") or 0
+            if want < have:
+                # external-provisioner refuses ("requested volume size ... is less than the size ... for the
+                # source snapshot") and the claim stays Pending.
+                return
         elif src and src.get("kind") == "PersistentVolumeClaim" and not src.get("apiGroup"):
             other = self.mgr.get("", "persistentvolumeclaims", md.get("namespace"), src.get("name"))
             if other is None or (other.get("status") or {}).get("phase") != "Bound":
@@ -556,7 +562,13 @@ class StorageController:
                     self._vs_status(vs, None, "VolumeSnapshotContent is missing")
                 return
             cref = (content.get("spec") or {}).get("volumeSnapshotRef") or {}
-            if cref.get("name") != name or cref.get("namespace") != ns:
+            if cref.get("name") != name or cref.get("namespace") != ns or \
+                    cref.get("uid") not in (None, "", md.get("uid")):
+                # As snapshot-controller: a content pre-bound to another snapshot (or an older uid) does not bind.
+                msg = "Could not bind snapshot %s and content %s, the VolumeSnapshotRef does not match" % (
+                    name, content["metadata"]["name"])
+                if (st.get("error") or {}).get("message") != msg:
+                    self._vs_status(vs, None, msg)
                 return
             if cref.get("uid") != md.get("uid"):
                 c2 = copy.deepcopy(content)

@@ -451,6 +451,20 @@ class TestStorage(Base):
             "metadata": {"name": "s2", "namespace": NS}, "spec": {"source": {"volumeSnapshotContentName": "imported"}}})
         c.wait(lambda: self.st("snapshot.storage.k8s.io", "volumesnapshots", NS, "s2").get("readyToUse"),
                what="pre-provisioned ready")
+        # a content bound to another snapshot's uid does not bind
+        c.create("snapshot.storage.k8s.io", "volumesnapshotcontents", {
+            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+            "metadata": {"name": "stale"},
+            "spec": {"deletionPolicy": "Retain", "driver": "kubesim.csi.k8s.io",
+                     "source": {"snapshotHandle": handle}, "volumeSnapshotClassName": "snap",
+                     "volumeSnapshotRef": {"name": "s3", "namespace": NS, "uid": "0000-old"}}})
+        c.create("snapshot.storage.k8s.io", "volumesnapshots", {
+            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+            "metadata": {"name": "s3", "namespace": NS}, "spec": {"source": {"volumeSnapshotContentName": "stale"}}})
+        err = c.wait(lambda: self.st("snapshot.storage.k8s.io", "volumesnapshots", NS, "s3").get("error"),
+                     what="bind error")
+        self.assertEqual(err["message"], "Could not bind snapshot s3 and content stale, the VolumeSnapshotRef "
+                                         "does not match")
         # deleting s1 (policy Delete) removes its content and copy; s2's Retain content keeps... the same handle
         c.store.delete("snapshot.storage.k8s.io", "volumesnapshots", NS, "s1")
         c.wait(lambda: c.get("snapshot.storage.k8s.io", "volumesnapshots", NS, "s1") is None, what="vs deleted")
