@@ -1,0 +1,476 @@
+// The AWS CLI credential chain (see aws.hpp for the order). Each source is a CredentialsProvider; temporary
+// credentials are cached by RefreshingProvider until five minutes before they expire.
+#include <kbk/storage/aws.hpp>
+
+#include <array>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+#include <sys/wait.h>
+
+#include <kbk/crypto/hash.hpp>
+#include <kbk/json/json.hpp>
+#include <kbk/util/fs.hpp>
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+#include <kbk/util/time.hpp>
+
+#include "s3_xml.hpp"
+
+namespace kbk::storage::aws {
+namespace {
+
+using Clock = std::chrono::system_clock;
+constexpr auto k_refresh_margin = std::chrono::minutes(5);
+
+class StaticProvider final : public CredentialsProvider {
+public:
+  StaticProvider(sigv4::Credentials c, std::string source) : m_creds(std::move(c)), m_source(std::move(source)) {}
+  Result<sigv4::Credentials> get() override { return m_creds; }
+  std::string source() const override { return m_source; }
+
+private:
+  sigv4::Credentials m_creds;
+  std::string m_source;
+};
+
+// Caches what fetch() returns until shortly before its expiration.
+class RefreshingProvider : public CredentialsProvider {
+public:
+  explicit RefreshingProvider(std::string source) : m_source(std::move(source)) {}
+  Result<sigv4::Credentials> get() final {
+    std::lock_guard lock(m_mutex);
+    if (m_cached && (!m_cached->expiration || Clock::now() + k_refresh_margin < *m_cached->expiration))
+      return m_cached->credentials;
+    auto fresh = fetch();
+    if (!fresh) {
+      fresh.error().wrap("AWS credentials from " + m_source);
+      return unexpected(std::move(fresh).error());
+    }
+    m_cached = std::move(*fresh);
+    log::debug("aws: credentials from " + m_source + " (key id " + m_cached->credentials.access_key_id + ")" +
+               (m_cached->expiration ? ", valid until " + util::format_rfc3339(*m_cached->expiration) : ""));
+    return m_cached->credentials;
+  }
+  std::string source() const final { return m_source; }
+
+protected:
+  virtual Result<TimedCredentials> fetch() = 0;
+
+private:
+  std::mutex m_mutex;
+  std::optional<TimedCredentials> m_cached;
+  std::string m_source;
+};
+
+Result<TimedCredentials> from_json(const json::Value& doc, std::string_view what, const char* token_field) {
+  TimedCredentials t;
+  t.credentials.access_key_id = json::get_string(doc, {"AccessKeyId"});
+  t.credentials.secret_access_key = json::get_string(doc, {"SecretAccessKey"});
+  t.credentials.session_token = json::get_string(doc, {token_field});
+  if (t.credentials.access_key_id.empty() || t.credentials.secret_access_key.empty())
+    return unexpected(Errc::parse, std::string(what) + ": no AccessKeyId/SecretAccessKey in the response");
+  std::string exp = json::get_string(doc, {"Expiration"});
+  if (!exp.empty()) {
+    auto tp = util::parse_rfc3339(exp);
+    if (!tp) return unexpected(Errc::parse, std::string(what) + ": Expiration \"" + exp + "\" is not RFC 3339");
+    t.expiration = *tp;
+  }
+  return t;
+}
+
+// ---- credential_process ----
+
+class ProcessProvider final : public RefreshingProvider {
+public:
+  ProcessProvider(std::string command, std::string profile)
+      : RefreshingProvider("profile " + profile + " (credential_process)"), m_command(std::move(command)) {}
+
+protected:
+  Result<TimedCredentials> fetch() override {
+    FILE* f = ::popen(m_command.c_str(), "r");
+    if (!f) return unexpected(Errc::io, "cannot run credential_process");
+    std::string out;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
+    int rc = ::pclose(f);
+    if (rc != 0) {
+      int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+      // The command line may embed secrets: name only its program.
+      std::string program = m_command.substr(0, m_command.find(' '));
+      return unexpected(Errc::config, "credential_process " + program + " exited with status " + std::to_string(code));
+    }
+    return parse_process_credentials(out, "credential_process output");
+  }
+
+private:
+  std::string m_command;
+};
+
+// ---- STS ----
+
+std::string sts_endpoint(const Config& config) {
+  if (!config.sts_endpoint_url.empty()) {
+    std::string e = config.sts_endpoint_url;
+    while (!e.empty() && e.back() == '/') e.pop_back();
+    return e;
+  }
+  if (config.region.empty()) return "https://sts.amazonaws.com";
+  return "https://sts." + config.region + ".amazonaws.com";
+}
+
+std::string host_of(const std::string& url) {
+  auto s = url.find("://");
+  std::string rest = s == std::string::npos ? url : url.substr(s + 3);
+  return rest.substr(0, rest.find('/'));
+}
+
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out += '&';
+    out += sigv4::uri_encode(k, sigv4::Slash::encode) + "=" + sigv4::uri_encode(v, sigv4::Slash::encode);
+  }
+  return out;
+}
+
+Result<TimedCredentials> call_sts(http::Transport& transport, const Config& config, const std::string& action,
+                                  const std::vector<std::pair<std::string, std::string>>& params,
+                                  const sigv4::Credentials* signer) {
+  const std::string endpoint = sts_endpoint(config);
+  std::vector<std::pair<std::string, std::string>> all{{"Action", action}, {"Version", "2011-06-15"}};
+  all.insert(all.end(), params.begin(), params.end());
+  http::Request req;
+  req.method = "POST";
+  req.url = endpoint + "/";
+  req.body = form_encode(all);
+  req.headers = {{"Host", host_of(endpoint)}, {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+  req.idempotency = http::Idempotency::retry_all;  // STS calls have no side effects worth guarding
+  req.timeout_seconds = 30;
+  if (signer) {
+    sigv4::Params p;
+    p.credentials = *signer;
+    p.region = config.region.empty() ? "us-east-1" : config.region;
+    p.service = "sts";
+    p.time = Clock::now();
+    p.body_hash_header = sigv4::BodyHashHeader::omit;
+    sigv4::Request sreq{"POST", "/", "", req.headers, crypto::sha256_hex(req.body)};
+    auto s = sigv4::sign(sreq, p);
+    req.headers.insert(req.headers.end(), s.add_headers.begin(), s.add_headers.end());
+  }
+  KBK_ASSIGN_OR_RETURN(auto resp, transport.send(req));
+  if (resp.status != 200) {
+    std::string code = xml::text(resp.body, "Code").value_or("HTTP " + std::to_string(resp.status));
+    std::string message = xml::text(resp.body, "Message").value_or("");
+    Error e(resp.status == 403 ? Errc::forbidden : Errc::config,
+            "STS " + action + " at " + endpoint + ": " + code + (message.empty() ? "" : ": " + message));
+    e.http_status = resp.status;
+    e.reason = code;
+    return unexpected(std::move(e));
+  }
+  return parse_sts_credentials(resp.body);
+}
+
+class AssumeRoleProvider final : public RefreshingProvider {
+public:
+  AssumeRoleProvider(const Config& config, std::string profile, std::shared_ptr<CredentialsProvider> source,
+                     std::shared_ptr<http::Transport> transport)
+      : RefreshingProvider("profile " + profile + " (role_arn via STS AssumeRole)"),
+        m_config(config),
+        m_profile(std::move(profile)),
+        m_source(std::move(source)),
+        m_transport(std::move(transport)) {}
+
+protected:
+  Result<TimedCredentials> fetch() override {
+    KBK_ASSIGN_OR_RETURN(auto src, m_source->get());
+    std::vector<std::pair<std::string, std::string>> params{
+        {"RoleArn", m_config.profile_value(m_profile, "role_arn")},
+        {"RoleSessionName", session_name()},
+    };
+    std::string ext = m_config.profile_value(m_profile, "external_id");
+    if (!ext.empty()) params.emplace_back("ExternalId", ext);
+    std::string dur = m_config.profile_value(m_profile, "duration_seconds");
+    if (!dur.empty()) params.emplace_back("DurationSeconds", dur);
+    return call_sts(*m_transport, m_config, "AssumeRole", params, &src);
+  }
+
+private:
+  std::string session_name() const {
+    std::string n = m_config.profile_value(m_profile, "role_session_name");
+    return n.empty() ? "kbk-" + std::to_string(Clock::to_time_t(Clock::now())) : n;
+  }
+  Config m_config;
+  std::string m_profile;
+  std::shared_ptr<CredentialsProvider> m_source;
+  std::shared_ptr<http::Transport> m_transport;
+};
+
+class WebIdentityProvider final : public RefreshingProvider {
+public:
+  WebIdentityProvider(const Config& config, std::string token_file, std::string role_arn, std::string session,
+                      std::shared_ptr<http::Transport> transport)
+      : RefreshingProvider("web identity token " + token_file),
+        m_config(config),
+        m_token_file(std::move(token_file)),
+        m_role_arn(std::move(role_arn)),
+        m_session(std::move(session)),
+        m_transport(std::move(transport)) {}
+
+protected:
+  Result<TimedCredentials> fetch() override {
+    // The token file is rotated by the kubelet: read it on every refresh.
+    KBK_ASSIGN_OR_RETURN(auto token, util::read_file(m_token_file));
+    token = std::string(util::trim(token));
+    std::string session = m_session.empty() ? "kbk-" + std::to_string(Clock::to_time_t(Clock::now())) : m_session;
+    return call_sts(*m_transport, m_config, "AssumeRoleWithWebIdentity",
+                    {{"RoleArn", m_role_arn}, {"RoleSessionName", session}, {"WebIdentityToken", token}}, nullptr);
+  }
+
+private:
+  Config m_config;
+  std::string m_token_file, m_role_arn, m_session;
+  std::shared_ptr<http::Transport> m_transport;
+};
+
+// ---- container (ECS, EKS Pod Identity) ----
+
+class ContainerProvider final : public RefreshingProvider {
+public:
+  ContainerProvider(std::string url, Environment env, std::shared_ptr<http::Transport> transport)
+      : RefreshingProvider("container credentials endpoint " + url),
+        m_url(std::move(url)),
+        m_env(std::move(env)),
+        m_transport(std::move(transport)) {}
+
+protected:
+  Result<TimedCredentials> fetch() override {
+    http::Request req;
+    req.url = m_url;
+    req.timeout_seconds = 10;
+    std::string auth;
+    if (auto file = m_env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
+      KBK_ASSIGN_OR_RETURN(auth, util::read_file(*file));
+      auth = std::string(util::trim(auth));
+    } else if (auto tok = m_env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+      auth = *tok;
+    }
+    if (!auth.empty()) req.headers.emplace_back("Authorization", auth);
+    KBK_ASSIGN_OR_RETURN(auto resp, m_transport->send(req));
+    if (resp.status != 200)
+      return unexpected(Errc::precondition, "container credentials endpoint answered HTTP " + std::to_string(resp.status));
+    KBK_ASSIGN_OR_RETURN(auto doc, json::parse(resp.body, "container credentials"));
+    return from_json(doc, "container credentials", "Token");
+  }
+
+private:
+  std::string m_url;
+  Environment m_env;
+  std::shared_ptr<http::Transport> m_transport;
+};
+
+// ---- EC2 instance metadata (IMDSv2) ----
+
+class ImdsProvider final : public RefreshingProvider {
+public:
+  ImdsProvider(std::string endpoint, std::shared_ptr<http::Transport> transport)
+      : RefreshingProvider("EC2 instance metadata " + endpoint),
+        m_endpoint(std::move(endpoint)),
+        m_transport(std::move(transport)) {}
+
+protected:
+  Result<TimedCredentials> fetch() override {
+    http::Request tok;
+    tok.method = "PUT";
+    tok.url = m_endpoint + "/latest/api/token";
+    tok.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
+    tok.timeout_seconds = 2;
+    KBK_ASSIGN_OR_RETURN(auto tresp, m_transport->send(tok));
+    if (tresp.status != 200)
+      return unexpected(Errc::precondition, "instance metadata token request answered HTTP " + std::to_string(tresp.status));
+    http::Headers h{{"X-aws-ec2-metadata-token", tresp.body}};
+    http::Request roles;
+    roles.url = m_endpoint + "/latest/meta-data/iam/security-credentials/";
+    roles.headers = h;
+    roles.timeout_seconds = 2;
+    KBK_ASSIGN_OR_RETURN(auto rresp, m_transport->send(roles));
+    std::string role(util::trim(util::split(rresp.body, '\n').empty() ? "" : util::split(rresp.body, '\n')[0]));
+    if (rresp.status != 200 || role.empty())
+      return unexpected(Errc::precondition, "instance metadata has no IAM role (HTTP " + std::to_string(rresp.status) + ")");
+    http::Request creds;
+    creds.url = roles.url + role;
+    creds.headers = h;
+    creds.timeout_seconds = 2;
+    KBK_ASSIGN_OR_RETURN(auto cresp, m_transport->send(creds));
+    if (cresp.status != 200)
+      return unexpected(Errc::precondition, "instance metadata credentials answered HTTP " + std::to_string(cresp.status));
+    KBK_ASSIGN_OR_RETURN(auto doc, json::parse(cresp.body, "instance metadata credentials"));
+    return from_json(doc, "instance metadata credentials", "Token");
+  }
+
+private:
+  std::string m_endpoint;
+  std::shared_ptr<http::Transport> m_transport;
+};
+
+class NoCredentialsProvider final : public CredentialsProvider {
+public:
+  explicit NoCredentialsProvider(std::string why) : m_why(std::move(why)) {}
+  Result<sigv4::Credentials> get() override { return unexpected(Errc::config, m_why); }
+  std::string source() const override { return "none"; }
+
+private:
+  std::string m_why;
+};
+
+std::optional<sigv4::Credentials> profile_keys(const Config& c, const std::string& profile) {
+  sigv4::Credentials k{c.profile_value(profile, "aws_access_key_id"), c.profile_value(profile, "aws_secret_access_key"),
+                       c.profile_value(profile, "aws_session_token")};
+  if (k.access_key_id.empty() || k.secret_access_key.empty()) return std::nullopt;
+  return k;
+}
+
+Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, const std::string& profile,
+                                                           const Environment& env,
+                                                           std::shared_ptr<http::Transport> transport,
+                                                           std::set<std::string>& seen, bool top);
+
+Result<std::shared_ptr<CredentialsProvider>> credential_source(const Config& c, const std::string& profile,
+                                                               const std::string& source, const Environment& env,
+                                                               std::shared_ptr<http::Transport> transport) {
+  if (source == "Environment") {
+    auto id = env.get("AWS_ACCESS_KEY_ID");
+    auto secret = env.get("AWS_SECRET_ACCESS_KEY");
+    if (!id || !secret)
+      return unexpected(Errc::config, "AWS profile " + profile + ": credential_source Environment but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set");
+    return make_static_provider({*id, *secret, env.get("AWS_SESSION_TOKEN").value_or("")}, "environment");
+  }
+  if (source == "EcsContainer") {
+    std::string url = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI").value_or("");
+    if (url.empty()) {
+      auto rel = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+      if (!rel) return unexpected(Errc::config, "AWS profile " + profile + ": credential_source EcsContainer outside a container");
+      url = "http://169.254.170.2" + *rel;
+    }
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ContainerProvider>(url, env, transport));
+  }
+  if (source == "Ec2InstanceMetadata")
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(
+        env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254"), transport));
+  (void)c;
+  return unexpected(Errc::config, "AWS profile " + profile + ": unknown credential_source \"" + source + "\"");
+}
+
+Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, const std::string& profile,
+                                                           const Environment& env,
+                                                           std::shared_ptr<http::Transport> transport,
+                                                           std::set<std::string>& seen, bool top) {
+  if (!seen.insert(profile).second)
+    return unexpected(Errc::config, "AWS profile " + profile + ": source_profile chain loops back to itself");
+  std::string role = c.profile_value(profile, "role_arn");
+  if (!role.empty()) {
+    std::string source_profile = c.profile_value(profile, "source_profile");
+    std::string source = c.profile_value(profile, "credential_source");
+    std::string wit = c.profile_value(profile, "web_identity_token_file");
+    if (!wit.empty())
+      return std::shared_ptr<CredentialsProvider>(std::make_shared<WebIdentityProvider>(
+          c, util::expand_home(wit), role, c.profile_value(profile, "role_session_name"), transport));
+    std::shared_ptr<CredentialsProvider> src;
+    if (!source_profile.empty()) {
+      if (!c.has_profile(source_profile))
+        return unexpected(Errc::config, "AWS profile " + profile + ": source_profile \"" + source_profile + "\" does not exist");
+      // A source profile's own static keys win over its role (the AWS CLI rule for chained roles).
+      if (source_profile == profile) {
+        auto keys = profile_keys(c, profile);
+        if (!keys) return unexpected(Errc::config, "AWS profile " + profile + ": source_profile is itself but it has no keys");
+        src = make_static_provider(*keys, "profile " + profile);
+      } else {
+        KBK_ASSIGN_OR_RETURN(src, profile_chain(c, source_profile, env, transport, seen, false));
+      }
+    } else if (!source.empty()) {
+      KBK_ASSIGN_OR_RETURN(src, credential_source(c, profile, source, env, transport));
+    } else {
+      return unexpected(Errc::config, "AWS profile " + profile + ": role_arn needs source_profile or credential_source");
+    }
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<AssumeRoleProvider>(c, profile, src, transport));
+  }
+  if (auto keys = profile_keys(c, profile)) return make_static_provider(*keys, "profile " + profile);
+  std::string process = c.profile_value(profile, "credential_process");
+  if (!process.empty())
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ProcessProvider>(process, profile));
+  if (!top)
+    return unexpected(Errc::config, "AWS profile " + profile + " has no credentials (keys, role_arn or credential_process)");
+  return std::shared_ptr<CredentialsProvider>();
+}
+
+}  // namespace
+
+std::shared_ptr<CredentialsProvider> make_static_provider(sigv4::Credentials credentials, std::string source) {
+  return std::make_shared<StaticProvider>(std::move(credentials), std::move(source));
+}
+
+Result<std::shared_ptr<CredentialsProvider>> make_default_chain(const Config& config, const Environment& env,
+                                                                std::shared_ptr<http::Transport> transport) {
+  // 1. environment keys
+  auto id = env.get("AWS_ACCESS_KEY_ID");
+  auto secret = env.get("AWS_SECRET_ACCESS_KEY");
+  if (id && secret)
+    return make_static_provider({*id, *secret, env.get("AWS_SESSION_TOKEN").value_or("")}, "environment");
+  if (id || secret)
+    log::warning("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together; ignoring the one that is set");
+  // 2. profile role (3. its web identity) -- checked before env web identity only when the profile has a role
+  bool profile_has_role = !config.profile_value(config.profile, "role_arn").empty();
+  if (!profile_has_role) {
+    auto token_file = env.get("AWS_WEB_IDENTITY_TOKEN_FILE");
+    auto role = env.get("AWS_ROLE_ARN");
+    if (token_file && role)
+      return std::shared_ptr<CredentialsProvider>(std::make_shared<WebIdentityProvider>(
+          config, *token_file, *role, env.get("AWS_ROLE_SESSION_NAME").value_or(""), transport));
+  }
+  // 2-5. the profile (role_arn, web_identity_token_file, keys, credential_process)
+  std::set<std::string> seen;
+  KBK_ASSIGN_OR_RETURN(auto p, profile_chain(config, config.profile, env, transport, seen, true));
+  if (p) return p;
+  // 6. container
+  if (auto full = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ContainerProvider>(*full, env, transport));
+  if (auto rel = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
+    return std::shared_ptr<CredentialsProvider>(
+        std::make_shared<ContainerProvider>("http://169.254.170.2" + *rel, env, transport));
+  // 7. instance metadata
+  if (util::to_lower(env.get("AWS_EC2_METADATA_DISABLED").value_or("")) == "true")
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<NoCredentialsProvider>(
+        "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with keys, "
+        "role_arn or credential_process in ~/.aws"));
+  return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(
+      env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254"), transport));
+}
+
+Result<TimedCredentials> parse_sts_credentials(std::string_view body) {
+  auto creds = xml::elements(body, "Credentials");
+  if (creds.empty()) return unexpected(Errc::parse, "STS response holds no Credentials");
+  TimedCredentials t;
+  t.credentials.access_key_id = xml::text(creds[0], "AccessKeyId").value_or("");
+  t.credentials.secret_access_key = xml::text(creds[0], "SecretAccessKey").value_or("");
+  t.credentials.session_token = xml::text(creds[0], "SessionToken").value_or("");
+  if (t.credentials.access_key_id.empty() || t.credentials.secret_access_key.empty())
+    return unexpected(Errc::parse, "STS response Credentials lack AccessKeyId or SecretAccessKey");
+  if (auto exp = xml::text(creds[0], "Expiration")) {
+    auto tp = util::parse_rfc3339(*exp);
+    if (!tp) return unexpected(Errc::parse, "STS response Expiration \"" + *exp + "\" is not RFC 3339");
+    t.expiration = *tp;
+  }
+  return t;
+}
+
+Result<TimedCredentials> parse_process_credentials(std::string_view json_text, std::string_view what) {
+  KBK_ASSIGN_OR_RETURN(auto doc, json::parse(json_text, what));
+  const auto* version = json::find(doc, "Version");
+  if (!version || !version->IsInt() || version->GetInt() != 1)
+    return unexpected(Errc::config, std::string(what) + ": \"Version\": 1 expected");
+  return from_json(doc, what, "SessionToken");
+}
+
+}  // namespace kbk::storage::aws
