@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/restore/applier.hpp>
@@ -47,6 +48,11 @@ struct RunOptions {
 };
 
 RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options);
+
+// The whole pipeline for one backup in a location: load and validate the entire archive (when that fails
+// nothing is applied), plan, execute. Errors are load_backup's and make_plan's; item failures are in the report.
+Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOptions& plan, Applier& applier,
+                                     const RunOptions& run, const archive::ReaderLimits& limits = {});
 
 // 0 when nothing failed, 2 when some items failed, 1 when every item that was tried failed.
 ExitCode exit_code(const RestoreReport& report);

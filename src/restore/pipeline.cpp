@@ -1,0 +1,22 @@
+// load -> plan -> execute for one backup (see engine.hpp).
+#include <kbk/restore/engine.hpp>
+
+#include <kbk/util/log.hpp>
+
+namespace kbk::restore {
+
+Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOptions& plan_options, Applier& applier,
+                                     const RunOptions& run, const archive::ReaderLimits& limits) {
+  KBK_ASSIGN_OR_RETURN(LoadedBackup backup, load_backup(backend, plan_options.backup_name, limits));
+  log::info(1, "backup " + backup.name + ": " + std::to_string(backup.items.size()) + " item(s), format " +
+                   backup.format_version + (backup.origin == BackupOrigin::velero ? " (written by Velero)" : ""));
+  for (const std::string& w : backup.warnings) log::warning(w);
+  KBK_ASSIGN_OR_RETURN(Plan plan, make_plan(backup, plan_options));
+  RestoreReport report = execute(plan, applier, run);
+  report.name = plan_options.restore_name;
+  report.backup = plan_options.backup_name;
+  for (const std::string& w : backup.warnings) report.warnings.push_back(w);
+  return report;
+}
+
+}  // namespace kbk::restore
