@@ -268,9 +268,11 @@ def _expand_ro(path, done, args):
 def build_sandbox(store, state_dir, pod, c, command, tty):
     """-> bwrap argv (list) for running `command` in container c of pod."""
     root = _container_root(state_dir, pod, c.get("name", "c"))
-    args = ["bwrap", "--die-with-parent", "--unshare-all", "--share-net",
-            "--hostname", (pod.get("metadata") or {}).get("name", "pod")[:63],
-            "--bind", root, "/"]
+    flags = sandbox_flags() or ["--unshare-all", "--share-net"]
+    args = ["bwrap", "--die-with-parent"] + flags + [
+        "--hostname", (pod.get("metadata") or {}).get("name", "pod")[:63], "--bind", root, "/"]
+    if "--unshare-uts" not in flags and "--unshare-all" not in flags:
+        args[args.index("--hostname"):args.index("--hostname") + 2] = []
     for t in RO_TREES:
         args += ["--ro-bind", t, t]
     for name in HOST_LINKS:
@@ -312,6 +314,64 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
     args.append("--")
     args += list(command)
     return args, env
+
+
+_SANDBOX = {"checked": False, "flags": None}
+
+
+def sandbox_flags():
+    """bwrap namespace flags that work on this machine, or None when bwrap cannot sandbox here (then exec runs the
+    command directly with paths rewritten: see build_direct). Probed once; KUBESIM_EXEC_SANDBOX=none forces the
+    fallback."""
+    if os.environ.get("KUBESIM_EXEC_SANDBOX") == "none":
+        return None
+    if not _SANDBOX["checked"]:
+        _SANDBOX["checked"] = True
+        for flags in (["--unshare-all", "--share-net"], ["--unshare-user", "--unshare-all", "--share-net"],
+                      ["--unshare-user", "--unshare-pid", "--unshare-uts", "--unshare-ipc"]):
+            try:
+                r = subprocess.run(["bwrap", "--die-with-parent"] + flags + [
+                    "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+                    capture_output=True, timeout=10)
+            except (OSError, subprocess.SubprocessError):
+                break
+            if r.returncode == 0:
+                _SANDBOX["flags"] = flags
+                break
+        if _SANDBOX["flags"] is None:
+            log("bubblewrap cannot create a sandbox here; pods/exec runs commands directly with volume paths "
+                "rewritten (degraded)")
+    return _SANDBOX["flags"]
+
+
+def build_direct(store, state_dir, pod, c, command, tty):
+    """Fallback without bwrap: run on the host, rewriting the container paths in argv (mountPaths, /tmp, /root)
+    to the host folders that back them. Good enough for tar/cp/cat/sh -c with absolute paths; documented."""
+    import re
+    root = _container_root(state_dir, pod, c.get("name", "c"))
+    vols = vol_mod.pod_volume_dirs(store, state_dir, pod)
+    mapping = [("/tmp", os.path.join(root, "tmp")), ("/root", os.path.join(root, "root"))]
+    for m in c.get("volumeMounts") or []:
+        src, _ro = vols.get(m.get("name"), (None, False))
+        if src is None:
+            continue
+        if m.get("subPath"):
+            src = os.path.join(src, os.path.normpath(m["subPath"]).lstrip("/"))
+            os.makedirs(src, exist_ok=True)
+        mapping.append((os.path.normpath("/" + (m.get("mountPath") or "").lstrip("/")), src))
+    mapping.sort(key=lambda m: -len(m[0]))
+
+    table = dict(mapping)
+    pattern = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(mp) for mp, _h in mapping) + r")(?=/|$|[^\w.-])")
+
+    def rewrite(tok):  # one pass, longest mountPath first, so a rewritten path is never rewritten again
+        return pattern.sub(lambda m: table[m.group(1)], tok)
+    env = _env(store, pod, c, tty)
+    env["HOME"] = os.path.join(root, "root")
+    cwd = rewrite(c.get("workingDir") or "") or root
+    if not os.path.isdir(cwd):
+        cwd = root
+    return [rewrite(t) for t in command], env, cwd
 
 
 def _lookup(cmd0, env):
@@ -409,8 +469,13 @@ def _finish(ws, status):
 
 
 def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
+    cwd = None
     try:
-        argv, env = build_sandbox(store, state_dir, pod, c, command, tty)
+        if sandbox_flags() is not None:
+            argv, env = build_sandbox(store, state_dir, pod, c, command, tty)
+        else:
+            argv, env, cwd = build_direct(store, state_dir, pod, c, command, tty)
+            argv = [shutil.which(argv[0], path=env.get("PATH", DEFAULT_PATH)) or argv[0]] + argv[1:]
     except Exception as e:
         log_exc("exec sandbox")
         _finish(ws, _status_internal("error preparing container: %s" % e))
@@ -428,13 +493,14 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
         import pty
         master, slave = pty.openpty()
         proc = subprocess.Popen(argv, stdin=slave if stdin else subprocess.DEVNULL, stdout=slave, stderr=slave,
-                                close_fds=True, start_new_session=True)
+                                close_fds=True, start_new_session=True, cwd=cwd,
+                                env=env if cwd is not None else None)
         os.close(slave)
         out_fds = [(master, 1)]
     else:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                                start_new_session=True)
+                                start_new_session=True, cwd=cwd, env=env if cwd is not None else None)
         out_fds = [(proc.stdout.fileno(), 1 if stdout else None), (proc.stderr.fileno(), 2 if stderr else None)]
     client_gone = threading.Event()
     stdin_lock = threading.Lock()

@@ -159,6 +159,24 @@ class TestExecV5(ExecBase):
         self.assertEqual(r.out(1), b"v4\n")
 
 
+class TestExecWithoutSandbox(ExecBase):
+    """The degraded mode used where bubblewrap cannot create namespaces: paths rewritten, no isolation."""
+
+    def setUp(self):
+        os.environ["KUBESIM_EXEC_SANDBOX"] = "none"
+
+    def tearDown(self):
+        os.environ.pop("KUBESIM_EXEC_SANDBOX", None)
+
+    def test_paths_rewritten(self):
+        r = self.ex(["sh", "-c", "echo fb > /data/fb.txt; cat /etc/app/app.conf /data/fb.txt; echo $GREETING"])
+        self.assertEqual(r.out(1), b"mode=test\nfb\nhi\n")
+        self.assertEqual(r.status["status"], "Success")
+        r = self.ex(["tar", "cf", "-", "-C", "/data", "fb.txt"])
+        with tarfile.open(fileobj=io.BytesIO(r.out(1))) as t:
+            self.assertEqual(t.extractfile("fb.txt").read(), b"fb\n")
+
+
 class TestExec121(ExecBase):
     profile = "1.21"
 
