@@ -733,10 +733,14 @@ def _spec_part(o):
     return {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+def _mf(m):
+    return [{k: v for k, v in e.items() if k != "time"} for e in m.get("managedFields") or [] if isinstance(e, dict)]
+
+
 def _same(a, b):
     ma = {k: v for k, v in a["metadata"].items() if k not in ("resourceVersion", "managedFields")}
     mb = {k: v for k, v in b["metadata"].items() if k not in ("resourceVersion", "managedFields")}
-    if ma != mb:
+    if ma != mb or _mf(a["metadata"]) != _mf(b["metadata"]):
         return False
     return {k: v for k, v in a.items() if k != "metadata"} == {k: v for k, v in b.items() if k != "metadata"}
 
