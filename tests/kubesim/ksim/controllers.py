@@ -583,6 +583,22 @@ class ControllerManager:
         return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
                 "spec": copy.deepcopy((template or {}).get("spec") or {})}
 
+    def adopt(self, owner, api_version, kind, selector, children, group, resource, name_ok=None):
+        """Children controlled by owner, after adopting orphans (no controller reference, not being deleted)
+        that the selector matches, as the controllers' ControllerRefManager does."""
+        owned = [c for c in children if is_controlled_by(c, owner)]
+        if deleting(owner) or not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+            return owned
+        for c in children:
+            if controller_ref(c) is None and not deleting(c) and match_selector(
+                    selector, c["metadata"].get("labels")) and (name_ok is None or name_ok(c)):
+                c2 = copy.deepcopy(c)
+                c2["metadata"].setdefault("ownerReferences", []).append(owner_ref(owner, api_version, kind))
+                res = self.update(group, resource, c2)
+                if res:
+                    owned.append(res)
+        return owned
+
     def sync_replicasets(self):
         rss = self.lst("apps", "replicasets")
         if not rss:
@@ -613,17 +629,7 @@ class ControllerManager:
         if kind == "ReplicationController":
             sel_map = selector or ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
             selector = {"matchLabels": sel_map} if sel_map else None
-        owned = [p for p in pods if is_controlled_by(p, rs)]
-        if not deleting(rs):
-            for p in pods:
-                if controller_ref(p) is None and not deleting(p) and match_selector(
-                        selector, p["metadata"].get("labels")) and selector:
-                    p2 = copy.deepcopy(p)
-                    p2["metadata"].setdefault("ownerReferences", []).append(
-                        owner_ref(rs, api_version, kind))
-                    res = self.update("", "pods", p2)
-                    if res:
-                        owned.append(res)
+        owned = self.adopt(rs, api_version, kind, selector, pods, "", "pods")
         active = [p for p in owned if pod_active(p)]
         want = spec.get("replicas", 1)
         if not deleting(rs):
@@ -680,7 +686,7 @@ class ControllerManager:
         status = d.get("status") or {}
         h = template_hash(tmpl, status.get("collisionCount") or 0)
         rs_name = "%s-%s" % (md["name"], h)
-        owned = [rs for rs in rss if is_controlled_by(rs, d)]
+        owned = self.adopt(d, "apps/v1", "Deployment", spec.get("selector"), rss, "apps", "replicasets")
         new_rs = next((rs for rs in owned if rs["metadata"]["name"] == rs_name), None)
         if new_rs is None:
             for rs in owned:
@@ -851,7 +857,10 @@ class ControllerManager:
         tmpl = spec.get("template") or {}
         rev_name, _ = self.ensure_revision(s, "StatefulSet", crs, tmpl)
         parallel = spec.get("podManagementPolicy") == "Parallel"
-        owned = {p["metadata"]["name"]: p for p in pods if is_controlled_by(p, s)}
+        owned = {p["metadata"]["name"]: p for p in self.adopt(
+            s, "apps/v1", "StatefulSet", spec.get("selector"), pods, "", "pods",
+            name_ok=lambda p: p["metadata"]["name"].startswith(name + "-") and ordinal(p["metadata"]["name"],
+                                                                                        name) >= 0)}
         retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
         blocked = False
         for i in range(replicas):
@@ -958,7 +967,8 @@ class ControllerManager:
         ns = md.get("namespace")
         tmpl = spec.get("template") or {}
         rev_name, h = self.ensure_revision(ds, "DaemonSet", crs, tmpl)
-        owned = [p for p in pods if is_controlled_by(p, ds) and not deleting(p)]
+        owned = [p for p in self.adopt(ds, "apps/v1", "DaemonSet", spec.get("selector"), pods, "", "pods")
+                 if not deleting(p)]
 
         def pod_node(p):
             nn = (p.get("spec") or {}).get("nodeName")
@@ -1048,7 +1058,7 @@ class ControllerManager:
             if ttl is not None and fin is not None and time.time() >= fin + ttl:
                 self.delete("batch", "jobs", ns, md["name"])
             return
-        owned = [p for p in pods if is_controlled_by(p, job)]
+        owned = self.adopt(job, "batch/v1", "Job", spec.get("selector"), pods, "", "pods")
         active = [p for p in owned if pod_active(p)]
         succeeded = sum(1 for p in owned if (p.get("status") or {}).get("phase") == "Succeeded")
         failed = sum(1 for p in owned if (p.get("status") or {}).get("phase") == "Failed")

@@ -247,6 +247,21 @@ class TestGarbageCollection(Base):
         time.sleep(0.5)
         self.assertEqual(len(self.pods(app="web")), 2)
 
+    def test_orphans_adopted(self):
+        c = self.c
+        c.create("apps", "deployments", deploy("web", 2))
+        c.wait(lambda: len([p for p in self.pods(app="web") if p["status"].get("phase") == "Running"]) == 2,
+               what="pods")
+        c.store.delete("apps", "deployments", NS, "web", propagation="Orphan")
+        c.wait(lambda: c.get("apps", "deployments", NS, "web") is None, what="owner gone")
+        rs_name = c.list("apps", "replicasets", NS)[0]["metadata"]["name"]
+        c.create("apps", "deployments", deploy("web", 2))
+        c.wait(lambda: (c.get("apps", "replicasets", NS, rs_name)["metadata"].get("ownerReferences") or [{}])[0].get(
+            "kind") == "Deployment", what="rs adopted")
+        c.wait(lambda: self.st("apps", "deployments", NS, "web").get("availableReplicas") == 2, what="available")
+        self.assertEqual(len(c.list("apps", "replicasets", NS)), 1)
+        self.assertEqual(len(self.pods(app="web")), 2)
+
     def test_dangling_owner_collected(self):
         c = self.c
         c.create("", "configmaps", {"metadata": {"name": "dep", "namespace": NS, "ownerReferences": [
