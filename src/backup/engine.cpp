@@ -145,7 +145,8 @@ public:
 private:
   // ---- bookkeeping -------------------------------------------------------------------------------------------
   void note(log::Level level, const std::string& line) {
-    log::write(level, line);
+    if (level == log::Level::info) log::info(1, line);
+    else log::write(level, line);
     std::lock_guard lock(m_mu);
     m_log.push_back(line);
   }
