@@ -22,7 +22,8 @@ import time
 
 from .ctrl_common import (
     info, log_exc, now_str, parse_time, rand_suffix, template_hash, match_selector, match_map_selector,
-    controller_ref, owner_ref, is_controlled_by, deleting, pod_ready, pod_active, set_condition, api_code)
+    controller_ref, owner_ref, is_controlled_by, deleting, pod_ready, pod_active, set_condition, api_code,
+    parse_quantity)
 from . import ctrl_common
 from . import gc as gc_mod
 from . import namespace_controller as ns_mod
@@ -35,7 +36,8 @@ WATCHED = {
     ("apps", "controllerrevisions"), ("batch", "jobs"), ("batch", "cronjobs"), ("discovery.k8s.io", "endpointslices"),
     ("storage.k8s.io", "storageclasses"), ("snapshot.storage.k8s.io", "volumesnapshots"),
     ("snapshot.storage.k8s.io", "volumesnapshotcontents"), ("snapshot.storage.k8s.io", "volumesnapshotclasses"),
-    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"), ("policy", "poddisruptionbudgets"),
+    ("", "resourcequotas"),
 }
 
 
@@ -215,6 +217,8 @@ class ControllerManager:
             ("pods", self.sync_pods),
             ("endpoints", self.sync_endpoints),
             ("serviceaccount tokens", self.sync_sa_tokens),
+            ("disruption", self.sync_pdbs),
+            ("resourcequota", self.sync_quotas),
             ("namespaces", self.namespaces.sync),
         ]
         # Lists are shared within a pass (one copy per type); what a controller writes is seen by the others
@@ -1358,6 +1362,108 @@ class ControllerManager:
                 obj["metadata"]["labels"] = slabels
                 self.update("discovery.k8s.io", "endpointslices", obj)
 
+    # ---------------------------------------------------------------- PodDisruptionBudgets (disruption controller)
+    def sync_pdbs(self):
+        pdbs = self.lst("policy", "poddisruptionbudgets")
+        if not pdbs:
+            return
+        pods_by_ns = group_by_ns(self.lst("", "pods"))
+        for pdb in pdbs:
+            try:
+                self._sync_pdb(pdb, pods_by_ns.get(pdb["metadata"].get("namespace"), []))
+            except Exception:
+                log_exc("poddisruptionbudget %s" % pdb["metadata"].get("name"))
+
+    def _sync_pdb(self, pdb, pods):
+        md, spec = pdb["metadata"], pdb.get("spec") or {}
+        if deleting(pdb):
+            return
+        sel = spec.get("selector")
+        if sel is not None and not sel.get("matchLabels") and not sel.get("matchExpressions"):
+            sel = {}   # policy/v1: an empty selector matches every pod of the namespace
+        matched = [p for p in pods if not deleting(p) and (p.get("status") or {}).get("phase") not in (
+            "Succeeded", "Failed") and (sel == {} or match_selector(sel, p["metadata"].get("labels")))]
+        expected = len(matched)
+        healthy = sum(1 for p in matched if pod_ready(p))
+        if spec.get("minAvailable") is not None:
+            desired = pct(spec["minAvailable"], expected, True)
+        elif spec.get("maxUnavailable") is not None:
+            desired = max(0, expected - pct(spec["maxUnavailable"], expected, True))
+        else:
+            desired = expected
+        allowed = max(0, healthy - desired)
+        st = copy.deepcopy(pdb.get("status") or {})
+        st.update({"currentHealthy": healthy, "desiredHealthy": desired, "disruptionsAllowed": allowed,
+                   "expectedPods": expected, "observedGeneration": md.get("generation", 1)})
+        conds = st.setdefault("conditions", [])
+        if allowed > 0:
+            set_condition(conds, "DisruptionAllowed", "True", "SufficientPods", "")
+        else:
+            set_condition(conds, "DisruptionAllowed", "False", "InsufficientPods", "")
+        for c in conds:
+            c["observedGeneration"] = md.get("generation", 1)
+        self.update_status("policy", "poddisruptionbudgets", pdb, st)
+
+    # ---------------------------------------------------------------- ResourceQuota usage (quota controller)
+    QUOTA_COUNTS = {"pods": ("", "pods"), "services": ("", "services"), "secrets": ("", "secrets"),
+                    "configmaps": ("", "configmaps"), "persistentvolumeclaims": ("", "persistentvolumeclaims"),
+                    "replicationcontrollers": ("", "replicationcontrollers"),
+                    "resourcequotas": ("", "resourcequotas")}
+
+    def sync_quotas(self):
+        quotas = self.lst("", "resourcequotas")
+        for q in quotas:
+            try:
+                self._sync_quota(q)
+            except Exception:
+                log_exc("resourcequota %s" % q["metadata"].get("name"))
+
+    def _quota_items(self, ns, group, resource):
+        raw = getattr(self.store, "raw_items", None)
+        if raw is not None:
+            return [o for _, o in raw(group, resource, ns)[0]]
+        return self.lst(group, resource, ns)
+
+    def _sync_quota(self, q):
+        md, spec = q["metadata"], q.get("spec") or {}
+        ns = md.get("namespace")
+        hard = dict(spec.get("hard") or {})
+        used = {}
+        pods = None
+        for key in hard:
+            if key in self.QUOTA_COUNTS or key.startswith("count/"):
+                if key.startswith("count/"):
+                    res = key[len("count/"):]
+                    plural, _, grp = res.partition(".")
+                    g, r = grp, plural
+                else:
+                    g, r = self.QUOTA_COUNTS[key]
+                items = self._quota_items(ns, g, r)
+                if r == "pods":
+                    items = [p for p in items if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+                used[key] = str(len(items))
+            elif key in ("services.loadbalancers", "services.nodeports"):
+                t = "LoadBalancer" if key.endswith("loadbalancers") else "NodePort"
+                used[key] = str(sum(1 for sv in self._quota_items(ns, "", "services")
+                                    if (sv.get("spec") or {}).get("type") == t))
+            elif key == "requests.storage":
+                tot = sum(parse_quantity(((c.get("spec") or {}).get("resources") or {}).get("requests", {}).get(
+                    "storage")) for c in self._quota_items(ns, "", "persistentvolumeclaims"))
+                used[key] = format_quantity(tot, binary=True)
+            elif key in ("cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"):
+                kind, _, res = key.rpartition(".")
+                kind = kind or "requests"
+                if pods is None:
+                    pods = [p for p in self._quota_items(ns, "", "pods")
+                            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+                tot = 0
+                for p in pods:
+                    for c in (p.get("spec") or {}).get("containers") or []:
+                        tot += parse_quantity(((c.get("resources") or {}).get(kind) or {}).get(res))
+                used[key] = format_quantity(tot, binary=(res == "memory"))
+        st = {"hard": hard, "used": used}
+        self.update_status("", "resourcequotas", q, st)
+
     # ---------------------------------------------------------------- ServiceAccount token Secrets
     def sync_sa_tokens(self):
         secrets = [s for s in self.lst("", "secrets") if s.get("type") == "kubernetes.io/service-account-token"]
@@ -1449,6 +1555,20 @@ def manager_for(group, resource):
     if group == "snapshot.storage.k8s.io":
         return "snapshot-controller"
     return "kube-controller-manager"
+
+
+def format_quantity(v, binary=False):
+    """A canonical-looking resource.Quantity: "0", "500m", "2", "1Gi", "1536Mi"."""
+    if v == 0:
+        return "0"
+    if binary:
+        for suf, mul in (("Ti", 1024 ** 4), ("Gi", 1024 ** 3), ("Mi", 1024 ** 2), ("Ki", 1024)):
+            if v >= mul and v % mul == 0:
+                return "%d%s" % (v // mul, suf)
+        return str(int(v))
+    if abs(v - round(v)) < 1e-9:
+        return str(int(round(v)))
+    return "%dm" % int(round(v * 1000))
 
 
 def group_by_ns(objs):

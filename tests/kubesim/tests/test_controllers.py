@@ -169,6 +169,24 @@ class TestWorkloads(Base):
         self.assertEqual(lbl["controller-uid"], j["metadata"]["uid"])
         self.assertEqual(pods[0]["status"]["phase"], "Succeeded")
 
+    def test_pdb_and_quota_status(self):
+        c = self.c
+        c.create("apps", "deployments", deploy("guarded", 3))
+        c.create("policy", "poddisruptionbudgets", {"metadata": {"name": "pdb", "namespace": NS},
+                                                    "spec": {"minAvailable": 2,
+                                                             "selector": {"matchLabels": {"app": "guarded"}}}})
+        c.create("", "resourcequotas", {"metadata": {"name": "q", "namespace": NS},
+                                        "spec": {"hard": {"pods": "10", "configmaps": "5",
+                                                          "requests.cpu": "4"}}})
+        st = c.wait(lambda: (lambda s: s if s.get("currentHealthy") == 3 else None)(
+            self.st("policy", "poddisruptionbudgets", NS, "pdb")), what="pdb status")
+        self.assertEqual((st["desiredHealthy"], st["disruptionsAllowed"], st["expectedPods"]), (2, 1, 3))
+        self.assertEqual(st["conditions"][0]["reason"], "SufficientPods")
+        q = c.wait(lambda: (lambda s: s if (s.get("used") or {}).get("pods") == "3" else None)(
+            self.st("", "resourcequotas", NS, "q")), what="quota used")
+        self.assertEqual(q["hard"], {"pods": "10", "configmaps": "5", "requests.cpu": "4"})
+        self.assertEqual(q["used"]["requests.cpu"], "0")
+
     def test_cronjob_creates_job(self):
         c = self.c
         cj = c.create("batch", "cronjobs", {"metadata": {"name": "tick", "namespace": NS},
