@@ -65,6 +65,11 @@ Result<ImageMapping> Mappings::make_image_mapping(std::string_view from, std::st
     auto ref = parse_image_ref(f);
     if (!ref) return unexpected(Errc::config, "image mapping: \"" + f + "\" is not an image reference");
     m.from_normalized = ref->normalized();
+    // "docker.io/bitnami" written with its registry names the organisation, not library/bitnami.
+    auto slash = f.find('/');
+    if (slash != std::string::npos && f.find('/', slash + 1) == std::string::npos && ref->tag.empty() &&
+        ref->digest.empty() && looks_like_registry(f.substr(0, slash)))
+      m.from_normalized = ref->registry + "/" + f.substr(slash + 1);
   }
   return m;
 }
