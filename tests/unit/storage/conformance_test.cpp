@@ -17,29 +17,6 @@ using namespace kbk::storage;
 
 namespace {
 
-// AWS settings for the S3 runs come through the real chain: a credentials file with one profile per server,
-// picked by the URL's profile= option. Set once, before any thread starts.
-const std::string& aws_files() {
-  static const std::string dir = [] {
-    std::string d = fs::temp_directory_path() / ("kbk-aws-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    std::ofstream(d + "/credentials") << "[s3rver]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n\n"
-                                      << "[strict]\naws_access_key_id = " << test::k_strict_access_key
-                                      << "\naws_secret_access_key = " << test::k_strict_secret_key << "\n";
-    std::ofstream(d + "/config") << "[profile s3rver]\nregion = us-east-1\n[profile strict]\nregion = us-east-1\n";
-    for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                          "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
-                          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CA_BUNDLE"})
-      ::unsetenv(v);
-    ::setenv("AWS_SHARED_CREDENTIALS_FILE", (d + "/credentials").c_str(), 1);
-    ::setenv("AWS_CONFIG_FILE", (d + "/config").c_str(), 1);
-    ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-    return d;
-  }();
-  return dir;
-}
-
 std::string random_bytes(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
   std::string s(n, '\0');
@@ -297,7 +274,7 @@ TEST_CASE("conformance: file://") {
 }
 
 TEST_CASE("conformance: s3:// on s3rver") {
-  aws_files();
+  test::use_test_aws_files();
   std::string why;
   auto* server = test::s3rver(&why);
   if (!server) {
@@ -310,7 +287,7 @@ TEST_CASE("conformance: s3:// on s3rver") {
 }
 
 TEST_CASE("conformance: s3:// on the strict fake S3") {
-  aws_files();
+  test::use_test_aws_files();
   std::string why;
   auto* server = test::strict_s3(&why);
   if (!server) FAIL("strict fake S3 did not start: " << why);

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -169,6 +170,28 @@ ServerProcess* strict_s3(std::string* why_not) {
   }();
   if (why_not) *why_not = why;
   return server.get();
+}
+
+void use_test_aws_files() {
+  static const bool done = [] {
+    std::string d = std::filesystem::temp_directory_path() / ("kbk-aws-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    std::ofstream(d + "/credentials") << "[s3rver]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n\n"
+                                      << "[strict]\naws_access_key_id = " << k_strict_access_key
+                                      << "\naws_secret_access_key = " << k_strict_secret_key << "\n";
+    std::ofstream(d + "/config") << "[profile s3rver]\nregion = us-east-1\n[profile strict]\nregion = us-east-1\n";
+    for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                          "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
+                          "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                          "AWS_CA_BUNDLE"})
+      ::unsetenv(v);
+    ::setenv("AWS_SHARED_CREDENTIALS_FILE", (d + "/credentials").c_str(), 1);
+    ::setenv("AWS_CONFIG_FILE", (d + "/config").c_str(), 1);
+    ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    return true;
+  }();
+  (void)done;
 }
 
 std::string unique_prefix() {

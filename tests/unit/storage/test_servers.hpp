@@ -44,6 +44,11 @@ std::string unique_prefix();
 http::Response control(const ServerProcess& server, const std::string& method, const std::string& path,
                        const std::string& body = "");
 
+// AWS settings for S3 runs through the real chain (storage::open): a credentials file with profiles "s3rver" and
+// "strict", AWS_* variables of the user's shell removed, instance metadata disabled. Idempotent; call it before
+// any thread starts (it changes the process environment).
+void use_test_aws_files();
+
 // Environment for the AWS chain: exactly these variables, nothing from the process (HOME points nowhere).
 struct FakeEnv {
   std::vector<std::pair<std::string, std::string>> vars;
