@@ -52,6 +52,9 @@ public:
     std::optional<kube::ResourceType> rt;
     {
       std::lock_guard<std::mutex> lock(m_types_mutex);
+      if (m_failed_crds.count(item.group_resource()))
+        return result(Outcome::failed, "crd-not-established",
+                      "its CustomResourceDefinition " + item.group_resource() + " is not Established");
       rt = m_types.find(item.group, item.version, item.resource);
       if (!rt) {
         auto served = m_types.served_versions(item.group, item.resource);
@@ -301,6 +304,10 @@ private:
       }
       m_opt.sleep(m_opt.poll_interval);
     }
+    {
+      std::lock_guard<std::mutex> lock(m_types_mutex);
+      m_failed_crds.insert(item.target_name);
+    }
     r = result(Outcome::failed, "crd-not-established",
                "CustomResourceDefinition " + item.target_name + " is not Established after " +
                    util::human_duration(m_opt.crd_established_timeout) + (last.empty() ? "" : " (" + last + ")") +
@@ -310,6 +317,7 @@ private:
   kube::Client& m_client;
   TypeResolver& m_types;
   std::mutex m_types_mutex;
+  std::set<std::string> m_failed_crds;  // CRD names (<plural>.<group>) that never became Established
   ClusterApplierOptions m_opt;
   kube::DryRun m_dry;
 };

@@ -1,0 +1,311 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <kbk/restore/engine.hpp>
+#include <kbk/util/fs.hpp>
+
+#include "fake_client.hpp"
+
+using namespace kbk;
+using namespace kbk::restore;
+using kbk::restore::test::BackupBuilder;
+using kbk::restore::test::FakeClient;
+using kbk::restore::test::FakeResolver;
+
+namespace {
+
+PlanOptions options() {
+  PlanOptions o;
+  o.backup_name = "b1";
+  o.restore_name = "r1";
+  return o;
+}
+
+ClusterApplierOptions fast(ExistingPolicy policy = ExistingPolicy::none) {
+  ClusterApplierOptions o;
+  o.existing = policy;
+  o.sleep = [](double) {};
+  o.poll_interval = 1;
+  o.crd_established_timeout = 5;
+  o.delete_timeout = 10;
+  o.namespace_terminating_timeout = 10;
+  o.default_service_account_wait = 2;
+  return o;
+}
+
+const ItemReport* find_report(const RestoreReport& r, const std::string& resource, const std::string& name) {
+  for (const ItemReport& i : r.items)
+    if (i.resource == resource && i.target_name == name) return &i;
+  return nullptr;
+}
+
+BackupBuilder app_backup() {
+  BackupBuilder b;
+  b.add("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app","uid":"n1"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}})")
+      .add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg","namespace":"app","uid":"c1","resourceVersion":"9",
+          "labels":{"app":"web"},"managedFields":[{"manager":"argocd-controller","operation":"Apply","apiVersion":"v1","fieldsType":"FieldsV1","fieldsV1":{"f:data":{}}}]},"data":{"k":"v"}})")
+      .add("deployments.apps", R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"app","uid":"d1"},
+          "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}}},"status":{"replicas":2,"readyReplicas":2}})")
+      .add("serviceaccounts", R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default","namespace":"app","annotations":{"team":"a"}},
+          "imagePullSecrets":[{"name":"regcred"}]})");
+  return b;
+}
+
+RestoreReport run(const LoadedBackup& backup, const PlanOptions& po, Applier& applier) {
+  auto plan = make_plan(backup, po);
+  REQUIRE(plan.ok());
+  RunOptions ro;
+  ro.parallel = 4;
+  RestoreReport r = execute(*plan, applier, ro);
+  r.name = po.restore_name;
+  r.backup = po.backup_name;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("cluster applier creates in order, with fieldManager kbk, and re-applies managedFields", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  auto applier = make_cluster_applier(client, types, fast());
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  CHECK(r.phase() == "Completed");
+  CHECK(exit_code(r) == ExitCode::ok);
+  CHECK(find_report(r, "namespaces", "app")->result.outcome == Outcome::created);
+  CHECK(find_report(r, "configmaps", "cfg")->result.outcome == Outcome::created);
+  CHECK(find_report(r, "deployments", "web")->result.outcome == Outcome::created);
+
+  const json::Document* cfg = client.find("configmaps", "app", "cfg");
+  REQUIRE(cfg);
+  CHECK(json::get_string(*cfg, {"metadata", "labels", "kbk.io/restore-name"}) == "r1");
+  CHECK(json::get_string(*cfg, {"metadata", "uid"}) != "c1");
+  const json::Value* mf = json::at(*cfg, {"metadata", "managedFields"});
+  REQUIRE(mf);
+  CHECK(json::get_string((*mf)[0], {"manager"}) == "argocd-controller");
+  // Status is not written unless asked.
+  CHECK(json::at(*client.find("deployments.apps", "app", "web"), {"status"}) == nullptr);
+
+  // The namespace was created before anything in it, and the create bodies carried no managedFields.
+  auto calls = client.calls();
+  size_t ns_at = 0, cm_at = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].method == "create" && calls[i].gr == "namespaces") ns_at = i;
+    if (calls[i].method == "create" && calls[i].gr == "configmaps") {
+      cm_at = i;
+      CHECK(calls[i].body.find("managedFields") == std::string::npos);
+    }
+  }
+  CHECK(ns_at < cm_at);
+
+  // The default ServiceAccount: left to the cluster, pull secrets and annotations merged in.
+  const ItemReport* sa = find_report(r, "serviceaccounts", "default");
+  CHECK(sa->result.outcome == Outcome::skipped);
+  CHECK(sa->result.reason == "managed-by-cluster");
+  const json::Document* live_sa = client.find("serviceaccounts", "app", "default");
+  REQUIRE(live_sa);
+  CHECK(json::get_string((*live_sa)["imagePullSecrets"][0], {"name"}) == "regcred");
+  CHECK(json::get_string(*live_sa, {"metadata", "annotations", "team"}) == "a");
+}
+
+TEST_CASE("cluster applier writes status through the status subresource with --restore-status", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  auto applier = make_cluster_applier(client, types, fast());
+  PlanOptions po = options();
+  po.restore_status = RestoreStatus::yes;
+  RestoreReport r = run(app_backup().backup, po, *applier);
+  CHECK(r.phase() == "Completed");
+  const json::Document* d = client.find("deployments.apps", "app", "web");
+  REQUIRE(d);
+  CHECK(json::at(*d, {"status", "readyReplicas"}) != nullptr);
+  bool status_put = false;
+  for (const auto& c : client.calls()) status_put = status_put || (c.method == "update" && c.subresource == "status");
+  CHECK(status_put);
+}
+
+TEST_CASE("existing-resource-policy none skips and says whether the live object differs", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  client.seed("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app"},"spec":{"finalizers":["kubernetes"]}})");
+  client.seed("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg","namespace":"app","labels":{"app":"web"}},"data":{"k":"changed"}})");
+  client.seed("deployments.apps", R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"app"},
+      "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},"strategy":{"type":"RollingUpdate"}}})");
+  auto applier = make_cluster_applier(client, types, fast(ExistingPolicy::none));
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  CHECK(r.phase() == "Completed");
+  CHECK(exit_code(r) == ExitCode::ok);
+  const ItemReport* cfg = find_report(r, "configmaps", "cfg");
+  CHECK(cfg->result.outcome == Outcome::skipped);
+  CHECK(cfg->result.reason == "exists-differs");
+  CHECK(cfg->result.message.find("data") != std::string::npos);
+  // A live object with server defaults the backup lacks is still "the same".
+  CHECK(find_report(r, "deployments", "web")->result.reason == "exists-identical");
+  CHECK(json::get_string(*client.find("configmaps", "app", "cfg"), {"data", "k"}) == "changed");
+}
+
+TEST_CASE("existing-resource-policy update patches the live object", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  client.seed("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app"},"spec":{"finalizers":["kubernetes"]}})");
+  client.seed("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg","namespace":"app","labels":{"app":"web","stray":"x"}},"data":{"k":"changed","extra":"1"}})");
+  auto applier = make_cluster_applier(client, types, fast(ExistingPolicy::update));
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  const ItemReport* cfg = find_report(r, "configmaps", "cfg");
+  CHECK(cfg->result.outcome == Outcome::updated);
+  const json::Document* live = client.find("configmaps", "app", "cfg");
+  CHECK(json::get_string(*live, {"data", "k"}) == "v");
+  CHECK(json::at(*live, {"data", "extra"}) == nullptr);
+  CHECK(json::at(*live, {"metadata", "labels", "stray"}) == nullptr);
+  CHECK(json::get_string(*live, {"metadata", "labels", "kbk.io/restore-name"}) == "r1");
+  CHECK(differences(*live, json::Value()).empty() == false);  // sanity: differences() sees data vs nothing
+}
+
+TEST_CASE("existing-resource-policy recreate deletes, waits until gone and creates", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  client.seed("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app"},"spec":{"finalizers":["kubernetes"]}})");
+  std::string old_uid = client.seed("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg","namespace":"app"},"data":{"k":"changed"}})");
+  client.gets_until_gone = 3;
+  auto applier = make_cluster_applier(client, types, fast(ExistingPolicy::recreate));
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  const ItemReport* cfg = find_report(r, "configmaps", "cfg");
+  CHECK(cfg->result.outcome == Outcome::updated);
+  CHECK(cfg->result.reason == "recreated");
+  const json::Document* live = client.find("configmaps", "app", "cfg");
+  REQUIRE(live);
+  CHECK(json::get_string(*live, {"metadata", "uid"}) != old_uid);
+  CHECK(json::get_string(*live, {"data", "k"}) == "v");
+  // The namespace is never deleted by recreate, only updated.
+  for (const auto& c : client.calls()) CHECK_FALSE((c.method == "remove" && c.gr == "namespaces"));
+}
+
+TEST_CASE("cluster applier waits for a Terminating namespace", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  client.seed("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app"}})");
+  client.gets_until_gone = 2;
+  REQUIRE(client.remove(test::type_of("namespaces", "v1", false), "", "app", {}).ok());
+  auto applier = make_cluster_applier(client, types, fast());
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  CHECK(find_report(r, "namespaces", "app")->result.outcome == Outcome::created);
+  CHECK(find_report(r, "configmaps", "cfg")->result.outcome == Outcome::created);
+}
+
+TEST_CASE("cluster applier waits for CRDs to be Established and refreshes discovery", "[applier]") {
+  BackupBuilder b;
+  b.add("customresourcedefinitions.apiextensions.k8s.io", R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+        "metadata":{"name":"widgets.example.com"},"spec":{"group":"example.com","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget"},
+        "versions":[{"name":"v1","served":true,"storage":true}]}})")
+      .add("widgets.example.com", R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1","namespace":"app"},"spec":{"size":3}})");
+  SECTION("established") {
+    FakeClient client;
+    FakeResolver types(client);
+    auto applier = make_cluster_applier(client, types, fast());
+    RestoreReport r = run(b.backup, options(), *applier);
+    CHECK(r.phase() == "Completed");
+    CHECK(types.refreshes == 1);
+    CHECK(client.find("widgets.example.com", "app", "w1"));
+  }
+  SECTION("never established") {
+    FakeClient client;
+    client.crds_established = false;
+    FakeResolver types(client);
+    auto applier = make_cluster_applier(client, types, fast());
+    RestoreReport r = run(b.backup, options(), *applier);
+    const ItemReport* crd = find_report(r, "customresourcedefinitions", "widgets.example.com");
+    CHECK(crd->result.reason == "crd-not-established");
+    CHECK(crd->result.message.find("not Established") != std::string::npos);
+    const ItemReport* w = find_report(r, "widgets", "w1");
+    CHECK(w->result.outcome == Outcome::failed);
+    CHECK(w->result.reason == "crd-not-established");
+    CHECK_FALSE(client.find("widgets.example.com", "app", "w1"));
+    CHECK(r.phase() == "PartiallyFailed");
+    CHECK(exit_code(r) == ExitCode::partial);
+  }
+}
+
+TEST_CASE("a forbidden type fails its items and the rest is restored", "[applier]") {
+  FakeClient client;
+  client.forbidden.insert("deployments.apps");
+  FakeResolver types(client);
+  auto applier = make_cluster_applier(client, types, fast());
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  const ItemReport* d = find_report(r, "deployments", "web");
+  CHECK(d->result.outcome == Outcome::failed);
+  CHECK(d->result.reason == "Forbidden");
+  CHECK(client.find("configmaps", "app", "cfg"));
+  CHECK(exit_code(r) == ExitCode::partial);
+  CHECK(summary_text(r).find("deployments.apps/app/web") != std::string::npos);
+}
+
+TEST_CASE("server dry run reports items in namespaces it would create as pending and changes nothing", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  BackupBuilder b = app_backup();
+  b.add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","namespace":"default"},"data":{}})")
+      .add("customresourcedefinitions.apiextensions.k8s.io", R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.example.com"},"spec":{}})")
+      .add("widgets.example.com", R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1","namespace":"default"}})");
+  auto applier = make_server_dry_run_applier(client, types, fast());
+  size_t objects_before = client.count("namespaces") + client.count("configmaps");
+  RestoreReport r = run(b.backup, options(), *applier);
+  CHECK(r.dry_run);
+  CHECK(r.phase() == "Completed");
+  CHECK(find_report(r, "namespaces", "app")->result.reason == "would-create");
+  const ItemReport* cfg = find_report(r, "configmaps", "cfg");
+  CHECK(cfg->result.outcome == Outcome::created);
+  CHECK(cfg->result.reason == "would-create-pending-namespace");
+  CHECK(cfg->result.message == "would create (pending namespace app)");
+  CHECK(find_report(r, "configmaps", "d")->result.reason == "would-create");
+  CHECK(find_report(r, "widgets", "w1")->result.reason == "would-create-pending-crd");
+  for (const auto& c : client.calls())
+    if (c.method != "get") CHECK(c.dry_run);
+  CHECK(client.count("namespaces") + client.count("configmaps") == objects_before);
+  CHECK(summary_text(r).find("would create") != std::string::npos);
+}
+
+TEST_CASE("to-dir writes one manifest per item in apply order and refuses a non-empty folder", "[applier]") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kbk-restore-todir-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto applier = make_dir_applier(dir.string());
+  REQUIRE(applier.ok());
+  PlanOptions po = options();
+  po.namespace_mappings = {{"app", "copy"}};
+  RestoreReport r = run(app_backup().backup, po, **applier);
+  CHECK(r.phase() == "Completed");
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  // 0002 is the default ServiceAccount: left to the cluster, no file.
+  CHECK(files == std::vector<std::string>{"0001-namespaces-_cluster-copy.yaml", "0003-configmaps-copy-cfg.yaml",
+                                          "0004-deployments.apps-copy-web.yaml"});
+  CHECK(find_report(r, "serviceaccounts", "default")->result.outcome == Outcome::skipped);
+  auto text = util::read_file((dir / "0003-configmaps-copy-cfg.yaml").string());
+  REQUIRE(text.ok());
+  auto parsed = json::parse_yaml(*text);
+  REQUIRE(parsed.ok());
+  CHECK(json::get_string(*parsed, {"metadata", "namespace"}) == "copy");
+  CHECK(json::at(*parsed, {"metadata", "uid"}) == nullptr);
+  CHECK((fs::status(dir / "0003-configmaps-copy-cfg.yaml").permissions() & fs::perms::others_read) == fs::perms::none);
+
+  auto again = make_dir_applier(dir.string());
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == Errc::config);
+  CHECK(again.error().message.find("not empty") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("differences and update_patch", "[applier]") {
+  auto live = json::parse(R"({"metadata":{"name":"s","labels":{"a":"1","kbk.io/restore-name":"old"}},
+      "spec":{"clusterIP":"10.0.0.1","ports":[{"port":80,"nodePort":30001,"protocol":"TCP"}],"type":"ClusterIP"}})");
+  auto same = json::parse(R"({"metadata":{"name":"s","labels":{"a":"1","kbk.io/restore-name":"new"}},
+      "spec":{"ports":[{"port":80,"protocol":"TCP"}],"type":"ClusterIP"}})");
+  CHECK(differences(*live, *same).empty());
+  auto other = json::parse(R"({"metadata":{"name":"s","labels":{"b":"2"}},"spec":{"ports":[{"port":81}],"type":"ClusterIP"}})");
+  auto diffs = differences(*live, *other);
+  CHECK(diffs == std::vector<std::string>{"spec", "labels"});
+  json::Document patch = update_patch(*live, *other);
+  CHECK(json::to_string(patch) == R"({"spec":{"ports":[{"port":81}]},"metadata":{"labels":{"b":"2","a":null,"kbk.io/restore-name":null}}})");
+}
