@@ -83,6 +83,12 @@ std::string home_path(const Environment& env, const std::string& rel) {
   return (home ? *home : std::string("/root")) + "/" + rel;
 }
 
+// "~/x" with the environment's HOME (tests pass their own).
+std::string expand(const Environment& env, const std::string& path) {
+  if (path == "~" || util::starts_with(path, "~/")) return home_path(env, path.size() > 2 ? path.substr(2) : "");
+  return path;
+}
+
 }  // namespace
 
 std::string Config::profile_value(const std::string& name, const std::string& key) const {
@@ -122,8 +128,8 @@ Result<Config> load_config(const Environment& env, const std::string& profile) {
   }
   std::string config_path = env.get("AWS_CONFIG_FILE").value_or(home_path(env, ".aws/config"));
   std::string creds_path = env.get("AWS_SHARED_CREDENTIALS_FILE").value_or(home_path(env, ".aws/credentials"));
-  config_path = util::expand_home(config_path);
-  creds_path = util::expand_home(creds_path);
+  config_path = expand(env, config_path);
+  creds_path = expand(env, creds_path);
   KBK_ASSIGN_OR_RETURN(c.config_file, read_ini(config_path));
   KBK_ASSIGN_OR_RETURN(c.credentials_file, read_ini(creds_path));
   if (explicit_profile && !c.has_profile(c.profile))
@@ -146,7 +152,7 @@ Result<Config> load_config(const Environment& env, const std::string& profile) {
     if (c.sts_endpoint_url.empty()) c.sts_endpoint_url = value("endpoint_url");
   }
   c.ca_bundle = env.get("AWS_CA_BUNDLE").value_or(value("ca_bundle"));
-  if (!c.ca_bundle.empty()) c.ca_bundle = util::expand_home(c.ca_bundle);
+  if (!c.ca_bundle.empty()) c.ca_bundle = expand(env, c.ca_bundle);
   log::debug("aws: profile " + c.profile + ", region " + (c.region.empty() ? "(none)" : c.region) +
              (c.s3_endpoint_url.empty() ? "" : ", S3 endpoint " + c.s3_endpoint_url));
   return c;
