@@ -795,11 +795,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _decode_body(self, rt, ctx, kind_ok=True):
         ctype = (self.headers.get("Content-Type") or JSON).split(";")[0].strip()
         raw = self.body
+        if ctype == "application/vnd.kubernetes.protobuf" and rt.crd is None:
+            from . import proto
+            raw = json.dumps(proto.decode_object(raw)).encode()
+            ctype = JSON
         if ctype not in (JSON, "application/yaml", "*/*", ""):
-            if ctype == "application/vnd.kubernetes.protobuf" and rt.crd is None:
-                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                               "accepted media types include: application/json, application/yaml (kubesim does "
-                               "not decode protobuf for this resource)", {})
             raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
                            "media types include: application/json, application/yaml" +
                            ("" if rt.crd else ", application/vnd.kubernetes.protobuf"), {})
@@ -1255,7 +1255,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if sa is None:
                 raise not_found(rt, ctx["name"])
             try:
-                req = json.loads(self.body.decode()) if self.body else {}
+                if (self.headers.get("Content-Type") or "").startswith("application/vnd.kubernetes.protobuf"):
+                    from . import proto
+                    req = proto.decode_object(self.body)
+                else:
+                    req = json.loads(self.body.decode()) if self.body else {}
             except ValueError:
                 req = {}
             spec = req.get("spec") or {}
