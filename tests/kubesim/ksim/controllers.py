@@ -58,6 +58,7 @@ class ControllerManager:
         self._pod_started = {}      # pod uid -> monotonic time it became Running (Job pods finish after a while)
         self._errors_seen = set()
         self._pass_cache = None     # (group, resource) -> list, shared by the controllers within one pass
+        self._events_seen = set()
         self._orphan_seen = {}      # pod uid -> monotonic time first seen bound to a node that does not exist
         self.idle_resync = float(self.options.get("idle_resync_seconds", 2.0))
         self.gc = gc_mod.GarbageCollector(self)
@@ -202,6 +203,36 @@ class ControllerManager:
 
     def delete(self, group, resource, namespace, name, propagation="Background"):
         return self.call(self.store.delete, group, resource, namespace, name, propagation=propagation)
+
+    # ---------------------------------------------------------------- Events
+    def event(self, obj, reason, message, component, etype="Normal", api_version=None, kind=None):
+        """Record a core/v1 Event about obj, as the components' event recorders do (deduplicated by
+        object, reason and message instead of counting repeats). Option `events: false` turns them off."""
+        if not self.options.get("events", True) or obj is None:
+            return
+        md = obj.get("metadata") or {}
+        ns = md.get("namespace") or "default"
+        key = (md.get("uid"), reason, message)
+        if key in self._events_seen:
+            return
+        if len(self._events_seen) > 200000:
+            self._events_seen.clear()
+        self._events_seen.add(key)
+        now = now_str()
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": "%s.%x" % (md.get("name"), time.time_ns()), "namespace": ns},
+              "involvedObject": {"kind": kind or obj.get("kind"), "namespace": md.get("namespace"),
+                                 "name": md.get("name"), "uid": md.get("uid"),
+                                 "apiVersion": api_version or obj.get("apiVersion"),
+                                 "resourceVersion": md.get("resourceVersion")},
+              "reason": reason, "message": message, "source": {"component": component},
+              "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": etype, "eventTime": None,
+              "reportingComponent": component, "reportingInstance": ""}
+        if not md.get("namespace"):
+            ev["involvedObject"].pop("namespace")
+        if not ev["involvedObject"]["resourceVersion"]:
+            ev["involvedObject"].pop("resourceVersion")
+        self.call(self.store.create, "", "events", ev, manager=component)
 
     # ---------------------------------------------------------------- main pass
     def sync_all(self):
@@ -371,6 +402,7 @@ class ControllerManager:
                 st["phase"] = "Pending"
                 conds = st.setdefault("conditions", [])
                 set_condition(conds, "PodScheduled", "False", "Unschedulable", msg, now, probe_time=True)
+                self.event(pod, "FailedScheduling", msg, "default-scheduler", "Warning", "v1", "Pod")
                 st["qosClass"] = qos_class(pod)
                 self.update_status("", "pods", pod, st)
                 return
@@ -398,6 +430,9 @@ class ControllerManager:
             pod = self._bind(pod, chosen)
             if pod is None:
                 return
+            self.event(pod, "Scheduled", "Successfully assigned %s/%s to %s" % (md.get("namespace"), md["name"],
+                                                                               chosen), "default-scheduler",
+                       api_version="v1", kind="Pod")
             load[chosen] = load.get(chosen, 0) + 1
             node_name = chosen
             status = pod.get("status") or {}
@@ -448,7 +483,14 @@ class ControllerManager:
                         break
             used_ips.add(pod_ip)
         self._pod_started[md["uid"]] = time.monotonic()
-        self.update_status("", "pods", pod, self._running_status(pod, host_ip, pod_ip))
+        if self.update_status("", "pods", pod, self._running_status(pod, host_ip, pod_ip)) is not None:
+            for c in spec.get("initContainers", []) + spec.get("containers", []):
+                self.event(pod, "Pulled", 'Container image "%s" already present on machine' % c.get("image"),
+                           "kubelet", api_version="v1", kind="Pod")
+                self.event(pod, "Created", "Created container %s" % c.get("name"), "kubelet", api_version="v1",
+                           kind="Pod")
+                self.event(pod, "Started", "Started container %s" % c.get("name"), "kubelet", api_version="v1",
+                           kind="Pod")
 
     def _bind(self, pod, node_name):
         """The scheduler's Binding (pods/binding): set spec.nodeName, then PodScheduled=True.
@@ -644,6 +686,9 @@ class ControllerManager:
                     res = self.create("", "pods", pod)
                     if res:
                         active.append(res)
+                        self.event(rs, "SuccessfulCreate", "Created pod: %s" % res["metadata"]["name"],
+                                   "replicaset-controller" if kind == "ReplicaSet" else "replication-controller",
+                                   api_version=api_version, kind=kind)
             elif len(active) > want:
                 def rank(p):
                     st = p.get("status") or {}
@@ -652,6 +697,9 @@ class ControllerManager:
                 for p in sorted(active, key=rank)[:len(active) - want]:
                     self.delete("", "pods", ns, p["metadata"]["name"])
                     active.remove(p)
+                    self.event(rs, "SuccessfulDelete", "Deleted pod: %s" % p["metadata"]["name"],
+                               "replicaset-controller" if kind == "ReplicaSet" else "replication-controller",
+                               api_version=api_version, kind=kind)
         ready = sum(1 for p in active if pod_ready(p))
         st = {"replicas": len(active)}
         labelled = sum(1 for p in active if match_map_selector(
@@ -733,6 +781,8 @@ class ControllerManager:
             new_rs = self.create("apps", "replicasets", rs)
             if new_rs is None:
                 return
+            self.event(d, "ScalingReplicaSet", "Scaled up replica set %s to %d" % (rs_name, replicas),
+                       "deployment-controller", api_version="apps/v1", kind="Deployment")
             progress_reason = ("NewReplicaSetCreated", 'Created new replica set "%s"' % rs_name)
         else:
             r2 = copy.deepcopy(new_rs)
@@ -744,6 +794,11 @@ class ControllerManager:
             if cur_rev <= max_old:
                 want_ann["deployment.kubernetes.io/revision"] = str(max_old + 1)
             if r2["spec"].get("replicas") != replicas or want_ann != ann:
+                if r2["spec"].get("replicas") != replicas:
+                    self.event(d, "ScalingReplicaSet", "Scaled %s replica set %s to %d from %d" % (
+                        "up" if replicas > r2["spec"].get("replicas", 0) else "down", r2["metadata"]["name"],
+                        replicas, r2["spec"].get("replicas", 0)), "deployment-controller", api_version="apps/v1",
+                        kind="Deployment")
                 r2["spec"]["replicas"] = replicas
                 r2["metadata"]["annotations"] = want_ann
                 res = self.update("apps", "replicasets", r2)
@@ -754,6 +809,9 @@ class ControllerManager:
         for rs in olds:
             if (rs.get("spec") or {}).get("replicas", 1) != 0:
                 r2 = copy.deepcopy(rs)
+                self.event(d, "ScalingReplicaSet", "Scaled down replica set %s to 0 from %d" % (
+                    rs["metadata"]["name"], rs["spec"].get("replicas", 1)), "deployment-controller",
+                    api_version="apps/v1", kind="Deployment")
                 r2["spec"]["replicas"] = 0
                 self.update("apps", "replicasets", r2)
         limit = spec.get("revisionHistoryLimit", 10)
@@ -884,6 +942,9 @@ class ControllerManager:
                     res = self.create("", "persistentvolumeclaims", pvc)
                     if res:
                         pvcs[(ns, cname)] = res
+                        self.event(s, "SuccessfulCreate", "create Claim %s Pod %s in StatefulSet %s success" % (
+                            cname, pname, name), "statefulset-controller", api_version="apps/v1",
+                            kind="StatefulSet")
             pod = owned.get(pname)
             if pod is None:
                 if blocked:
@@ -906,6 +967,8 @@ class ControllerManager:
                 if res is None:
                     break
                 owned[pname] = res
+                self.event(s, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful" % (pname, name),
+                           "statefulset-controller", api_version="apps/v1", kind="StatefulSet")
                 if not parallel:
                     blocked = True
             elif not parallel and (not pod_ready(pod) or deleting(pod)):
@@ -1008,7 +1071,10 @@ class ControllerManager:
             aff = p["spec"].setdefault("affinity", {})
             aff["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                 {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [nn]}]}]}}
-            self.create("", "pods", p)
+            res = self.create("", "pods", p)
+            if res is not None:
+                self.event(ds, "SuccessfulCreate", "Created pod: %s" % res["metadata"]["name"],
+                           "daemonset-controller", api_version="apps/v1", kind="DaemonSet")
         for nn, ps in by_node.items():
             if nn not in wanted_names:
                 for p in ps:
@@ -1098,6 +1164,8 @@ class ControllerManager:
                 res = self.create("", "pods", p)
                 if res:
                     active.append(res)
+                    self.event(job, "SuccessfulCreate", "Created pod: %s" % res["metadata"]["name"],
+                               "job-controller", api_version="batch/v1", kind="Job")
         for k, v in (("active", len(active)), ("succeeded", succeeded), ("failed", failed)):
             if v:
                 st[k] = v
@@ -1111,6 +1179,7 @@ class ControllerManager:
             st["completionTime"] = now
             conds = st.setdefault("conditions", [])
             set_condition(conds, "Complete", "True", None, None, now, probe_time=True)
+            self.event(job, "Completed", "Job completed", "job-controller", api_version="batch/v1", kind="Job")
             for c in conds:
                 c["lastProbeTime"] = now
         if spec.get("completionMode") == "Indexed":
@@ -1166,6 +1235,8 @@ class ControllerManager:
                        "spec": copy.deepcopy(jt.get("spec") or {})}
                 if self.create("batch", "jobs", job) is not None:
                     owned.append(job)
+                    self.event(cj, "SuccessfulCreate", "Created job %s" % jname, "cronjob-controller",
+                               api_version="batch/v1", kind="CronJob")
             st["lastScheduleTime"] = now_str(due)
         act = [{"apiVersion": "batch/v1", "kind": "Job", "name": j["metadata"]["name"], "namespace": ns,
                 "resourceVersion": j["metadata"].get("resourceVersion"), "uid": j["metadata"].get("uid")}

@@ -402,6 +402,8 @@ class StorageController:
         if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not ann.get(
                 "volume.kubernetes.io/selected-node"):
             self._pending(pvc)
+            self.mgr.event(pvc, "WaitForFirstConsumer", "waiting for first consumer to be created before binding",
+                           "persistentvolume-controller", api_version="v1", kind="PersistentVolumeClaim")
             return
         if ann.get("volume.kubernetes.io/storage-provisioner") != CSI_DRIVER:
             c2 = copy.deepcopy(pvc)
@@ -473,9 +475,15 @@ class StorageController:
         if node:
             pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
                 {"key": "topology.%s/node" % CSI_DRIVER, "operator": "In", "values": [node]}]}]}}
+        self.mgr.event(pvc, "Provisioning", 'External provisioner is provisioning volume for claim "%s/%s"' % (
+            md.get("namespace"), md["name"]), PROVISIONER_IDENTITY.split("-", 2)[2] + "_kubesim",
+            api_version="v1", kind="PersistentVolumeClaim")
         if self.mgr.create("", "persistentvolumes", pv, manager="csi-provisioner") is None:
             shutil.rmtree(dest, ignore_errors=True)
             return
+        self.mgr.event(pvc, "ProvisioningSucceeded", "Successfully provisioned volume %s" % pv_name,
+                       PROVISIONER_IDENTITY.split("-", 2)[2] + "_kubesim", api_version="v1",
+                       kind="PersistentVolumeClaim")
         info("provisioned %s for %s/%s (handle %s)" % (pv_name, md.get("namespace"), md["name"], handle))
 
     # ------------------------------------------------------------ snapshots
@@ -645,7 +653,11 @@ class StorageController:
                 "snapshotHandle": handle}, manager="csi-snapshotter")
             if content is None:
                 return
-        self._vs_status(vs, content)
+        if self._vs_status(vs, content) is not None:
+            self.mgr.event(vs, "SnapshotCreated", "Snapshot %s/%s was successfully created by the CSI driver." % (
+                ns, name), "snapshot-controller", api_version=SNAP + "/v1", kind="VolumeSnapshot")
+            self.mgr.event(vs, "SnapshotReady", "Snapshot %s/%s is ready to use." % (ns, name),
+                           "snapshot-controller", api_version=SNAP + "/v1", kind="VolumeSnapshot")
 
     def _sync_content(self, c, vs_by_key):
         md, spec = c["metadata"], c.get("spec") or {}

@@ -86,6 +86,13 @@ class TestWorkloads(Base):
         self.assertEqual(revs, [("1", 0), ("2", 1)])
         c.wait(lambda: c.get("apps", "deployments", NS, "web")["metadata"]["annotations"][
             "deployment.kubernetes.io/revision"] == "2", what="deployment revision 2")
+        reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in c.list("", "events", NS)}
+        for want in (("Deployment", "ScalingReplicaSet"), ("ReplicaSet", "SuccessfulCreate"), ("Pod", "Scheduled"),
+                     ("Pod", "Started")):
+            self.assertIn(want, reasons)
+        ev = [e for e in c.list("", "events", NS) if e["reason"] == "Scheduled"][0]
+        self.assertEqual(ev["source"], {"component": "default-scheduler"})
+        self.assertRegex(ev["message"], r"^Successfully assigned default/web-[a-z0-9]+-[a-z0-9]{5} to node-\d$")
 
     def test_statefulset_pods_and_pvcs(self):
         c = self.c
