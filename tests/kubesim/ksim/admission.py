@@ -231,6 +231,46 @@ class Admission:
         elif k == "Ingress":
             pass
 
+    def _create_Pod(self, store, obj, m):
+        """The ServiceAccount and DefaultTolerationSeconds admission plugins."""
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        sa_name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        spec["serviceAccountName"] = sa_name
+        spec["serviceAccount"] = sa_name
+        ns = m.get("namespace")
+        sa = store.raw_get("", "serviceaccounts", ns, sa_name)
+        if sa is None:
+            from .store import forbidden
+            rt = store.registry.storage_type("", "pods")
+            raise forbidden(rt, m.get("name", ""), 'error looking up service account %s/%s: serviceaccount "%s" not '
+                                                   'found' % (ns, sa_name, sa_name))
+        auto = spec.get("automountServiceAccountToken")
+        if auto is None:
+            auto = sa.get("automountServiceAccountToken")
+        mount = "/var/run/secrets/kubernetes.io/serviceaccount"
+        if auto is not False:
+            vname = "kube-api-access-" + "".join(self.rand.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+            containers = [c for lst in ("initContainers", "containers") for c in spec.get(lst) or []
+                          if isinstance(c, dict)]
+            if any(m_.get("mountPath") == mount for c in containers for m_ in c.get("volumeMounts") or []):
+                pass
+            else:
+                spec.setdefault("volumes", []).append({"name": vname, "projected": {"sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                        "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}], "defaultMode": 420}})
+                for c in containers:
+                    c.setdefault("volumeMounts", []).append({"name": vname, "readOnly": True, "mountPath": mount})
+        tols = spec.setdefault("tolerations", [])
+        for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+            if not any(isinstance(t, dict) and (t.get("key") == key or (not t.get("key") and
+                                                                         t.get("operator") == "Exists"))
+                       for t in tols):
+                tols.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+
     def _create_Namespace(self, store, obj, m):
         obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
         obj["status"] = {"phase": "Active"}

@@ -114,6 +114,8 @@ def viewer_objects(registry):
         for s in rt.subs:
             if "get" in s.verbs and s.name in ("status", "scale", "log"):
                 by_group[rt.group].add(rt.resource + "/" + s.name)
+    for rt in list(registry.crd_types.values()):
+        by_group.setdefault(rt.group, set()).add(rt.resource)
     for (ag, ar), key in registry.aliases.items():
         by_group.setdefault(ag, set()).add(ar)
     by_group.setdefault("snapshot.storage.k8s.io", set()).update(

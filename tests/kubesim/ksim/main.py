@@ -179,6 +179,13 @@ def main(argv=None):
     authz = Authorizer(store)
     agg = Aggregator(store)
     store.subscribe(agg.on_event)
+    def viewer_follows_crds(etype, group, resource, obj):
+        if (group, resource) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+            try:
+                bootstrap.ensure_viewer(store, reg)
+            except Exception as e:
+                log("viewer role update failed: %s" % e)
+    store.subscribe(viewer_follows_crds)
     fresh = store.is_empty()
     if fresh:
         bootstrap.bootstrap(store, reg, crdm, options)

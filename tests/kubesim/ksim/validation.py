@@ -216,7 +216,7 @@ def validate(store, rt, obj, old, profile="1.30"):
                             if f != "apiVersion" else _inv("metadata.ownerReferences.apiVersion", "",
                                                            "version must not be empty"))
     spec = obj.get("spec")
-    fn = _KIND_RULES.get(kind)
+    fn = _KIND_RULES.get(kind) if rt.crd is None else None
     if fn:
         fn(obj, old, errs, profile)
     if rt.crd is not None and old is not None:

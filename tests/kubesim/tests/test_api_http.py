@@ -312,6 +312,33 @@ class Writes(KubeTest):
         self.assertIn("spec.template: Invalid value:", doc["message"])
         self.assertIn("field is immutable", doc["message"])
 
+    def test_pod_admission(self):
+        p = "/api/v1/namespaces/%s/pods" % self.ns
+        pod = self.ok("POST", p, {"metadata": {"name": "adm"}, "spec": {"containers": [{"name": "c",
+                                                                                       "image": "busybox"}]}}, 201)
+        s = pod["spec"]
+        self.assertEqual((s["serviceAccountName"], s["serviceAccount"]), ("default", "default"))
+        vol = s["volumes"][0]
+        self.assertRegex(vol["name"], r"^kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}$")
+        self.assertEqual(vol["projected"]["sources"][0], {"serviceAccountToken": {"expirationSeconds": 3607,
+                                                                                  "path": "token"}})
+        self.assertEqual(s["containers"][0]["volumeMounts"], [{"name": vol["name"], "readOnly": True, "mountPath":
+                                                               "/var/run/secrets/kubernetes.io/serviceaccount"}])
+        self.assertIn({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+                       "tolerationSeconds": 300}, s["tolerations"])
+        self.assertEqual((s["priority"], s["enableServiceLinks"], s["dnsPolicy"]), (0, True, "ClusterFirst"))
+        self.assertEqual(s["containers"][0]["imagePullPolicy"], "Always")
+        self.assertEqual(pod["status"]["phase"], "Pending")
+        st, _, _, doc = self.req("POST", p, {"metadata": {"name": "nosa"}, "spec": {
+            "serviceAccountName": "ghost", "containers": [{"name": "c", "image": "busybox"}]}})
+        self.assertEqual((st, doc["message"]), (403, 'pods "nosa" is forbidden: error looking up service account '
+                                                     '%s/ghost: serviceaccount "ghost" not found' % self.ns))
+        no = self.ok("POST", p, {"metadata": {"name": "noauto"}, "spec": {
+            "automountServiceAccountToken": False, "containers": [{"name": "c", "image": "busybox:1"}]}}, 201)
+        self.assertNotIn("volumes", no["spec"])
+        gone = self.ok("DELETE", p + "/noauto")
+        self.assertEqual(gone["kind"], "Pod")
+
     def test_pvc_spec_immutable(self):
         p = "/api/v1/namespaces/%s/persistentvolumeclaims" % self.ns
         o = self.ok("POST", p, {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
@@ -850,6 +877,27 @@ class CustomResources(KubeTest):
             self.assertEqual(sc["spec"]["replicas"], 1)
             r = self.c.kubectl("get", "wd", "-n", self.ns, "-o", "name")
             self.assertEqual(r.stdout.strip(), "widget.example.com/w1", r.stderr)
+            self.wait_for(lambda: self.req("GET", p, who="viewer")[0] == 200, msg="viewer reads the new CRD")
+            st, _, _, doc = self.req("GET", p, who="jane")
+            self.assertEqual(doc["message"], 'widgets.example.com is forbidden: User "jane" cannot list resource '
+                                             '"widgets" in API group "example.com" in the namespace "%s"' % self.ns)
+            # a ClusterRole labelled for aggregation extends "view"
+            agg = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "widgets-view",
+                                "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+                   "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"],
+                              "verbs": ["get", "list", "watch"]}]}
+            self.ok("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", agg, 201)
+            try:
+                def in_view():
+                    v = self.ok("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/view")
+                    return any("widgets" in r.get("resources", []) for r in v["rules"])
+                self.wait_for(in_view, msg="view aggregates widgets-view")
+                self.wait_for(lambda: any("widgets" in r.get("resources", []) for r in self.ok(
+                    "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin")["rules"]),
+                    msg="admin aggregates edit which aggregates view")
+            finally:
+                self.ok("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles/widgets-view")
         finally:
             self.ok("DELETE", base + "/widgets.example.com")
         self.wait_for(lambda: self.req("GET", base + "/widgets.example.com")[0] == 404, msg="CRD gone")
