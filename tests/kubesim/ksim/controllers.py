@@ -137,6 +137,11 @@ class ControllerManager:
             self.call(self.store.delete, "", "endpoints", md.get("namespace"), md.get("name"))
         elif (group, resource) == ("", "pods"):
             self._pod_started.pop(md.get("uid"), None)
+            try:
+                from . import exec_ws
+                exec_ws.kill_pod_execs(md.get("uid"))
+            except Exception:
+                log_exc("stopping execs of a deleted pod")
             vol_mod.cleanup_pod_dirs(self.state_dir, obj)
 
     # ---------------------------------------------------------------- helpers

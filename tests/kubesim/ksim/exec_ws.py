@@ -317,6 +317,16 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
 
 
 _SANDBOX = {"checked": False, "flags": None}
+_RUNNING = {}           # pod uid -> set of running exec processes
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_pod_execs(pod_uid):
+    """The pod is gone: its containers stop, and so do the commands exec'ed into them (exit 137)."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING.get(pod_uid, ()))
+    for p in procs:
+        _kill(p)
 
 
 def sandbox_flags():
@@ -502,6 +512,9 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
                                 start_new_session=True, cwd=cwd, env=env if cwd is not None else None)
         out_fds = [(proc.stdout.fileno(), 1 if stdout else None), (proc.stderr.fileno(), 2 if stderr else None)]
+    uid = (pod.get("metadata") or {}).get("uid")
+    with _RUNNING_LOCK:
+        _RUNNING.setdefault(uid, set()).add(proc)
     client_gone = threading.Event()
     stdin_lock = threading.Lock()
     stdin_state = {"open": bool(stdin)}
@@ -607,6 +620,12 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
             except Exception:
                 pass
     close_stdin()
+    with _RUNNING_LOCK:
+        procs = _RUNNING.get(uid)
+        if procs is not None:
+            procs.discard(proc)
+            if not procs:
+                _RUNNING.pop(uid, None)
     if rc < 0:
         rc = 128 + (-rc)
     if not client_gone.is_set():

@@ -81,6 +81,7 @@ class ExecBase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.shutdown()
+        cls.srv.server_close()
         cls.c.close()
 
     def ex(self, cmd, container="main", **kw):
@@ -157,6 +158,26 @@ class TestExecV5(ExecBase):
         r = self.ex(["echo", "v4"], protocols=("v4.channel.k8s.io",))
         self.assertEqual(r.protocol, "v4.channel.k8s.io")
         self.assertEqual(r.out(1), b"v4\n")
+
+
+class TestExecPodDeleted(unittest.TestCase):
+    def test_exec_ends_when_pod_deleted(self):
+        c = Cluster()
+        srv, url = serve(c)
+        try:
+            c.create("", "pods", {"metadata": {"name": "short", "namespace": NS},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+            c.wait(lambda: (c.get("", "pods", NS, "short").get("status") or {}).get("phase") == "Running",
+                   what="running")
+            threading.Timer(0.5, lambda: c.store.delete("", "pods", NS, "short")).start()
+            t0 = time.time()
+            r = run_exec(url, NS, "short", ["sleep", "30"], container="c")
+            self.assertLess(time.time() - t0, 10)
+            self.assertEqual(r.status["details"]["causes"][0]["message"], "137")
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            c.close()
 
 
 class TestExecWithoutSandbox(ExecBase):
