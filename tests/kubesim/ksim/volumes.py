@@ -289,6 +289,8 @@ class StorageController:
             pv = pvs.get(vname)
             if pv is None:
                 self._set_status("persistentvolumeclaims", pvc, phase="Lost")
+            else:
+                self._expand(pvc, pv, classes)
             return
         if status.get("phase") == "Lost":
             return
@@ -314,6 +316,30 @@ class StorageController:
             self._provision(pvc, sc, pvs)
             return
         self._pending(pvc)
+
+    def _expand(self, pvc, pv, classes):
+        """external-resizer + kubelet for kubesim's driver: a bound claim asking for more than its capacity, in a
+        class with allowVolumeExpansion, gets the PV's and its own capacity raised (folders have no size)."""
+        want_q = (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+        have_q = ((pvc.get("status") or {}).get("capacity") or {}).get("storage")
+        if not want_q or parse_quantity(want_q) <= parse_quantity(have_q):
+            return
+        sc = classes.get(effective_class_name(pvc, classes))
+        if sc is None or not sc.get("allowVolumeExpansion") or not self._ours(pv):
+            return
+        if parse_quantity(((pv.get("spec") or {}).get("capacity") or {}).get("storage")) < parse_quantity(want_q):
+            p2 = copy.deepcopy(pv)
+            p2["spec"].setdefault("capacity", {})["storage"] = want_q
+            if self.mgr.update("", "persistentvolumes", p2, manager="csi-resizer") is None:
+                return
+        st = copy.deepcopy(pvc.get("status") or {})
+        st.setdefault("capacity", {})["storage"] = want_q
+        st.pop("conditions", None)
+        st.pop("allocatedResources", None)
+        if self.mgr.update_status("", "persistentvolumeclaims", pvc, st, manager="kubelet") is not None:
+            self.mgr.event(pvc, "FileSystemResizeSuccessful", "MountVolume.NodeExpandVolume succeeded for volume "
+                           '"%s"' % pv["metadata"]["name"], "kubelet", api_version="v1",
+                           kind="PersistentVolumeClaim")
 
     def _pending(self, pvc):
         if (pvc.get("status") or {}).get("phase") != "Pending":

@@ -394,6 +394,20 @@ class TestStorage(Base):
         c.wait(lambda: c.get("", "persistentvolumes", None, pv["metadata"]["name"]) is None, what="pv deleted")
         self.assertFalse(os.path.exists(folder))
 
+    def test_expansion(self):
+        c = self.c
+        c.create("storage.k8s.io", "storageclasses", {"metadata": {"name": "grow"}, "provisioner": "kubesim.csi.k8s.io",
+                                                      "allowVolumeExpansion": True})
+        self.pvc("big", cls="grow")
+        c.wait(lambda: self.bound("big"), what="bound")
+        pvc = c.get("", "persistentvolumeclaims", NS, "big")
+        pvc["spec"]["resources"]["requests"]["storage"] = "3Gi"
+        c.store.update("", "persistentvolumeclaims", pvc)
+        c.wait(lambda: self.st("", "persistentvolumeclaims", NS, "big")["capacity"]["storage"] == "3Gi",
+               what="expanded")
+        self.assertEqual(c.get("", "persistentvolumes", None, pvc["spec"]["volumeName"])["spec"]["capacity"],
+                         {"storage": "3Gi"})
+
     def test_retain_released(self):
         c = self.c
         self.sc(reclaim="Retain")
