@@ -354,6 +354,8 @@ class ControllerManager:
         missing, immediate, wffc = [], [], []
         for v in (pod.get("spec") or {}).get("volumes") or []:
             src = v.get("persistentVolumeClaim")
+            if v.get("ephemeral") is not None:
+                src = {"claimName": "%s-%s" % (pod["metadata"]["name"], v.get("name"))}
             if not src:
                 continue
             pvc = pvcs.get((ns, src.get("claimName")))
@@ -383,6 +385,7 @@ class ControllerManager:
         phase = status.get("phase")
         if phase in ("Succeeded", "Failed"):
             return
+        self._ephemeral_claims(pod, pvcs)
         now = now_str()
         node_name = spec.get("nodeName")
         if not node_name:
@@ -496,6 +499,31 @@ class ControllerManager:
                            kind="Pod")
                 self.event(pod, "Started", "Started container %s" % c.get("name"), "kubelet", api_version="v1",
                            kind="Pod")
+
+    def _ephemeral_claims(self, pod, pvcs):
+        """The ephemeral volume controller: a PVC `<pod>-<volume>` owned by the pod for each generic ephemeral
+        volume (labels/annotations/spec from the volumeClaimTemplate)."""
+        md = pod["metadata"]
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            eph = v.get("ephemeral")
+            if eph is None:
+                continue
+            name = "%s-%s" % (md["name"], v.get("name"))
+            if (md.get("namespace"), name) in pvcs:
+                continue
+            tmpl = eph.get("volumeClaimTemplate") or {}
+            tm = tmpl.get("metadata") or {}
+            pmd = {"name": name, "namespace": md.get("namespace"),
+                   "ownerReferences": [owner_ref(pod, "v1", "Pod")]}
+            if tm.get("labels"):
+                pmd["labels"] = dict(tm["labels"])
+            if tm.get("annotations"):
+                pmd["annotations"] = dict(tm["annotations"])
+            res = self.create("", "persistentvolumeclaims", {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                                             "metadata": pmd,
+                                                             "spec": copy.deepcopy(tmpl.get("spec") or {})})
+            if res is not None:
+                pvcs[(md.get("namespace"), name)] = res
 
     def _bind(self, pod, node_name):
         """The scheduler's Binding (pods/binding): set spec.nodeName, then PodScheduled=True.

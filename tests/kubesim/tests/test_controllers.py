@@ -408,6 +408,22 @@ class TestStorage(Base):
         self.assertEqual(c.get("", "persistentvolumes", None, pvc["spec"]["volumeName"])["spec"]["capacity"],
                          {"storage": "3Gi"})
 
+    def test_generic_ephemeral_volume(self):
+        c = self.c
+        self.sc()
+        c.create("", "pods", {"metadata": {"name": "eph", "namespace": NS},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                       "volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {
+                                           "metadata": {"labels": {"kind": "scratch"}},
+                                           "spec": {"storageClassName": "csi", "accessModes": ["ReadWriteOnce"],
+                                                    "resources": {"requests": {"storage": "1Gi"}}}}}}]}})
+        c.wait(lambda: self.st("", "pods", NS, "eph").get("phase") == "Running", what="running")
+        pvc = c.get("", "persistentvolumeclaims", NS, "eph-scratch")
+        self.assertEqual(pvc["metadata"]["ownerReferences"][0]["kind"], "Pod")
+        self.assertEqual(pvc["metadata"]["labels"], {"kind": "scratch"})
+        c.store.delete("", "pods", NS, "eph")
+        c.wait(lambda: c.get("", "persistentvolumeclaims", NS, "eph-scratch") is None, what="claim collected")
+
     def test_retain_released(self):
         c = self.c
         self.sc(reclaim="Retain")
@@ -537,6 +553,21 @@ class TestCron(unittest.TestCase):
         self.assertEqual(cron_last_due("@hourly", t - 7200, t), calendar.timegm((2026, 11, 26, 7, 0, 0, 0, 0, 0)))
         # 2026-11-26 is a Thursday (4)
         self.assertEqual(cron_last_due("0 0 * * 4", t - 86400 * 3, t), calendar.timegm((2026, 11, 26, 0, 0, 0, 0, 0, 0)))
+
+
+class TestTokens130(Base):
+    def test_manual_token_secret_filled(self):
+        c = self.c
+        sa = c.create("", "serviceaccounts", {"metadata": {"name": "bot", "namespace": NS}})
+        c.create("", "secrets", {"metadata": {"name": "bot-token", "namespace": NS,
+                                              "annotations": {"kubernetes.io/service-account.name": "bot"}},
+                                 "type": "kubernetes.io/service-account-token"})
+        sec = c.wait(lambda: (lambda x: x if (x.get("data") or {}).get("token") else None)(
+            c.get("", "secrets", NS, "bot-token")), what="token filled")
+        self.assertEqual(sec["metadata"]["annotations"]["kubernetes.io/service-account.uid"], sa["metadata"]["uid"])
+        self.assertEqual(sorted(sec["data"]), ["ca.crt", "namespace", "token"])
+        time.sleep(0.5)
+        self.assertFalse(c.get("", "serviceaccounts", NS, "bot").get("secrets"))  # 1.24+: no auto token
 
 
 class TestProfile121(Base):
