@@ -17,6 +17,8 @@ def to_external(rt, obj, group, version):
     o = dcopy(obj)
     src = o.get("apiVersion", "")
     o["apiVersion"] = av
+    if rt.key == ("", "events") and group == "events.k8s.io":
+        _event_to_new(o)
     fn = _CONV.get(rt.kind)
     if fn:
         fn(o, src.rsplit("/", 1)[-1], version)
@@ -28,6 +30,9 @@ def to_internal(rt, obj, group, version):
     sav = rt.storage_api_version()
     o = dcopy(obj)
     o["apiVersion"] = sav
+    if rt.key == ("", "events") and group == "events.k8s.io":
+        _event_to_core(o)
+        return o
     fn = _CONV.get(rt.kind)
     if fn and version != sv:
         fn(o, version, sv)
@@ -43,6 +48,33 @@ def _reorder(o):
         if k not in out:
             out[k] = v
     return out
+
+
+# ---- Event: core/v1 <-> events.k8s.io (same objects) ---------------------------------------------------------
+_EVENT_MAP = [("involvedObject", "regarding"), ("message", "note"), ("source", "deprecatedSource"),
+              ("firstTimestamp", "deprecatedFirstTimestamp"), ("lastTimestamp", "deprecatedLastTimestamp"),
+              ("count", "deprecatedCount"), ("reportingComponent", "reportingController")]
+
+
+def _event_to_new(o):
+    for a, b in _EVENT_MAP:
+        if a in o:
+            o[b] = o.pop(a)
+    src = o.get("deprecatedSource")
+    if src == {}:
+        del o["deprecatedSource"]
+    if o.get("eventTime") is None:
+        o["eventTime"] = None
+
+
+def _event_to_core(o):
+    for a, b in _EVENT_MAP:
+        if b in o:
+            o[a] = o.pop(b)
+    o.setdefault("involvedObject", {})
+    o.setdefault("source", {})
+    o.setdefault("firstTimestamp", None)
+    o.setdefault("lastTimestamp", None)
 
 
 # ---- Ingress -------------------------------------------------------------------------------------------------

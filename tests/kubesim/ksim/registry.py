@@ -181,7 +181,6 @@ def _builtins():
         RT("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False, verbs=CREATE_ONLY,
            versions={"1.30": ["v1"]}),
         RT("authentication.k8s.io", "tokenreviews", "TokenReview", False, verbs=CREATE_ONLY),
-        RT("events.k8s.io", "events", "Event", short=["ev"]),
         RT("certificates.k8s.io", "certificatesigningrequests", "CertificateSigningRequest", False, short=["csr"],
            status=True, subs=[Sub("approval", "CertificateSigningRequest", STATUS_VERBS)]),
         RT("node.k8s.io", "runtimeclasses", "RuntimeClass", False),
@@ -189,7 +188,9 @@ def _builtins():
 
 
 # Extra endpoints that are views of another stored type: (group, resource) -> (storage group, resource), per profile.
-ALIASES = {"1.21": {("extensions", "ingresses"): ("networking.k8s.io", "ingresses")}}
+ALIASES = {"1.21": {("extensions", "ingresses"): ("networking.k8s.io", "ingresses"),
+                    ("events.k8s.io", "events"): ("", "events")},
+           "1.30": {("events.k8s.io", "events"): ("", "events")}}
 # Resources only served in some versions of their group (per profile), beyond RT.versions_by_profile.
 VERSION_LIMITS = {
     "1.21": {("batch", "cronjobs"): ["v1", "v1beta1"], ("batch", "jobs"): ["v1"],

@@ -339,6 +339,18 @@ class Writes(KubeTest):
         gone = self.ok("DELETE", p + "/noauto")
         self.assertEqual(gone["kind"], "Pod")
 
+    def test_events_two_apis_one_object(self):
+        ev = {"metadata": {"name": "ev1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": self.ns},
+              "reason": "Started", "message": "hello", "type": "Normal", "source": {"component": "kubelet"},
+              "count": 2}
+        core = self.ok("POST", "/api/v1/namespaces/%s/events" % self.ns, ev, 201)
+        new = self.ok("GET", "/apis/events.k8s.io/v1/namespaces/%s/events/ev1" % self.ns)
+        self.assertEqual((new["apiVersion"], new["metadata"]["uid"]), ("events.k8s.io/v1", core["metadata"]["uid"]))
+        self.assertEqual((new["note"], new["regarding"]["name"], new["deprecatedCount"]), ("hello", "p", 2))
+        self.assertEqual(new["deprecatedSource"], {"component": "kubelet"})
+        lst = self.ok("GET", "/apis/events.k8s.io/v1/namespaces/%s/events" % self.ns)
+        self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["ev1"])
+
     def test_pvc_spec_immutable(self):
         p = "/api/v1/namespaces/%s/persistentvolumeclaims" % self.ns
         o = self.ok("POST", p, {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
