@@ -388,6 +388,14 @@ class ControllerManager:
         self._ephemeral_claims(pod, pvcs)
         now = now_str()
         node_name = spec.get("nodeName")
+        if not node_name and spec.get("schedulingGates") and not self.old:
+            st = copy.deepcopy(status)
+            st["phase"] = "Pending"
+            set_condition(st.setdefault("conditions", []), "PodScheduled", "False", "SchedulingGated",
+                          "Scheduling is blocked due to non-empty scheduling gates", now_str(), probe_time=True)
+            st["qosClass"] = qos_class(pod)
+            self.update_status("", "pods", pod, st)
+            return
         if not node_name:
             missing, immediate, wffc = self._pod_pvc_state(pod, pvcs, classes)
             candidates = [n for n in nodes if self.node_fits(pod, n)]
