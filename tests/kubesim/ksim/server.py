@@ -98,6 +98,8 @@ class KubeSim:
         with self.snap_lock:
             for k in [k for k, v in self.snapshots.items() if now - v[0] > self.continue_ttl]:
                 del self.snapshots[k]
+            while len(self.snapshots) >= 256:  # bound memory: forget the oldest (its tokens then get 410)
+                del self.snapshots[min(self.snapshots, key=lambda k: self.snapshots[k][0])]
             if key not in self.snapshots:
                 self.snapshots[key] = (now, items)
 
@@ -916,6 +918,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(405, "MethodNotAllowed",
                                "the server does not allow this method on the requested resource", {})
             m["namespace"] = ctx["ns"]
+        rvset = m.get("resourceVersion")
+        if rvset and str(rvset).isdigit() and int(rvset) != 0:
+            # etcd3 storage's ErrResourceVersionSetOnCreate is not a Status error: 500 without a reason
+            raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
         dry = self._dry_run()
         manager = self._manager()
         internal = convert.to_internal(rt, obj, ctx["group"], ctx["version"])

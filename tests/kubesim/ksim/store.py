@@ -410,6 +410,7 @@ class Store:
 
     def _remove(self, key, k):
         d = self._objs.get(key)
+        self._jcache.get(key, {}).pop(k, None)
         if d and k in d:
             del d[k]
             ks = self._keys[key]

@@ -351,6 +351,21 @@ class Writes(KubeTest):
         lst = self.ok("GET", "/apis/events.k8s.io/v1/namespaces/%s/events" % self.ns)
         self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["ev1"])
 
+    def test_create_with_server_fields(self):
+        p = "/api/v1/namespaces/%s/configmaps" % self.ns
+        st, _, raw, doc = self.req("POST", p, {"metadata": {"name": "rv", "resourceVersion": "12"}})
+        self.assertEqual(st, 500)
+        self.assertEqual(raw, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+                              b'"resourceVersion should not be set on objects to be created","code":500}\n')
+        o = self.ok("POST", p, {"metadata": {"name": "srv", "uid": "1234", "creationTimestamp": "2001-01-01T00:00:00Z",
+                                             "generation": 7, "selfLink": "/x", "deletionTimestamp":
+                                                 "2001-01-01T00:00:00Z"}}, 201)
+        m = o["metadata"]
+        self.assertNotEqual(m["uid"], "1234")
+        self.assertNotEqual(m["creationTimestamp"], "2001-01-01T00:00:00Z")
+        for f in ("generation", "selfLink", "deletionTimestamp"):
+            self.assertNotIn(f, m)
+
     def test_pvc_spec_immutable(self):
         p = "/api/v1/namespaces/%s/persistentvolumeclaims" % self.ns
         o = self.ok("POST", p, {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
