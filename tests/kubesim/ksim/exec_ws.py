@@ -428,6 +428,12 @@ def _handle_exec(handler, store, pod, query):
         return
     upgrade = (handler.headers.get("Upgrade") or "").lower()
     key = handler.headers.get("Sec-WebSocket-Key")
+    if upgrade.startswith("spdy"):
+        # kubectl < 1.30 (and the WebSocket fallback) speak SPDY/3.1, which kubesim does not implement.
+        _send_status(handler, 400, "BadRequest",
+                     "unable to upgrade connection: kubesim serves pods/%s over WebSocket (v5.channel.k8s.io, "
+                     "v4.channel.k8s.io) only, not SPDY/3.1: use kubectl 1.30 or newer" % "exec")
+        return
     if upgrade != "websocket" or not key:
         _send_status(handler, 400, "BadRequest", "Upgrade request required")
         return
