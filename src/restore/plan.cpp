@@ -337,9 +337,9 @@ private:
     // A conversion may have changed the apiVersion.
     std::string api_version = json::get_string(p.object, {"apiVersion"});
     if (!api_version.empty()) p.version = api_version.substr(api_version.find('/') == std::string::npos ? 0 : api_version.find('/') + 1);
-    map_namespaces(p.object, p.group, p.kind, m_o.namespace_mappings, p.notes);
     ctx.target_namespace = p.target_namespace;
     if (auto r = run_transforms(TransformStage::modify, ctx, p); r) return std::move(*r);
+    map_namespaces(p.object, p.group, p.kind, m_o.namespace_mappings, p.notes);
     add_restore_labels(p);
     return p;
   }

@@ -151,7 +151,7 @@ std::string summary_text(const RestoreReport& r) {
   for (const ItemReport& i : r.items)
     for (const std::string& n : i.notes)
       if (is_rewrite(n) && shown < 100) {
-        if (shown++ == 0) out += "Namespace rewrites:\n";
+        if (shown++ == 0) out += "Rewrites (namespace mapping, mappings, conversions):\n";
         out += "  " + item_name(i) + ": " + n + "\n";
       }
   for (const std::string& w : r.warnings) out += "Warning: " + w + "\n";

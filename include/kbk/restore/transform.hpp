@@ -3,8 +3,10 @@
 // user asked for: resource modifiers, storage-class / image / ingress-class mappings, API-version conversions
 // (the patch module provides them; the CLI builds them from flags and hands them to PlanOptions).
 //
-// Pipeline per item (DESIGN.md section 5): sanitize -> Stage::convert transforms -> namespace mapping ->
-// Stage::modify transforms -> restore labels. Transforms run in the order given within their stage.
+// Pipeline per item: sanitize -> Stage::convert transforms (API versions) -> Stage::modify transforms (user
+// modifiers, then storage-class/image/ingress-class mappings) -> namespace mapping -> restore labels.
+// Modifiers run before namespace mapping, as in Velero, so a rule sees the object as backed up; the context
+// still tells them where it is going. Transforms run in the order given within their stage.
 #pragma once
 
 #include <string>

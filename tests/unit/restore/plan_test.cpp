@@ -288,7 +288,7 @@ public:
 };
 }  // namespace
 
-TEST_CASE("make_plan runs transforms after namespace mapping with the original namespace at hand", "[plan]") {
+TEST_CASE("make_plan runs transforms with the original and the target namespace at hand", "[plan]") {
   BackupBuilder b;
   b.add("configmaps", cm("app", "c"))
       .add("secrets", R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"app"}})")
