@@ -186,14 +186,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for w in self.warnings:
             self.send_header("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"'))
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
         if self.command == "HEAD":
+            self.end_headers()
             return
         if self.drop:
+            self.end_headers()
             self.wfile.write(body[:len(body) // 2])
             self.wfile.flush()
             raise Drop()
-        self.wfile.write(body)
+        # headers and body in one write: one TLS record, no Nagle/delayed-ACK stall between them
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def send_obj(self, code, obj, headers=None):
         self.send_body(code, self.encode(obj), JSON, headers)
@@ -1439,6 +1443,7 @@ class Server(http.server.ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = self.socket.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock = self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
