@@ -37,7 +37,7 @@ WATCHED = {
     ("storage.k8s.io", "storageclasses"), ("snapshot.storage.k8s.io", "volumesnapshots"),
     ("snapshot.storage.k8s.io", "volumesnapshotcontents"), ("snapshot.storage.k8s.io", "volumesnapshotclasses"),
     ("apiextensions.k8s.io", "customresourcedefinitions"), ("policy", "poddisruptionbudgets"),
-    ("", "resourcequotas"),
+    ("", "resourcequotas"), ("storage.k8s.io", "csinodes"),
 }
 
 
@@ -253,6 +253,7 @@ class ControllerManager:
             ("pods", self.sync_pods),
             ("endpoints", self.sync_endpoints),
             ("serviceaccount tokens", self.sync_sa_tokens),
+            ("csinodes", self.sync_csinodes),
             ("disruption", self.sync_pdbs),
             ("resourcequota", self.sync_quotas),
             ("namespaces", self.namespaces.sync),
@@ -1473,6 +1474,30 @@ class ControllerManager:
                     obj.pop("ports", None)
                 obj["metadata"]["labels"] = slabels
                 self.update("discovery.k8s.io", "endpointslices", obj)
+
+    # ---------------------------------------------------------------- CSINode (kubelet's CSI plugin registration)
+    def sync_csinodes(self):
+        nodes = self.nodes()
+        if not nodes:
+            return
+        have = {c["metadata"]["name"] for c in self.lst("storage.k8s.io", "csinodes")}
+        key = "topology.%s/node" % vol_mod.CSI_DRIVER
+        for n in nodes:
+            name = n["metadata"]["name"]
+            if (n["metadata"].get("labels") or {}).get(key) != name and not deleting(n):
+                # the kubelet labels the node with the topology keys the CSI plugin registered
+                n2 = copy.deepcopy(n)
+                n2["metadata"].setdefault("labels", {})[key] = name
+                self.update("", "nodes", n2, manager="kubelet")
+            if name in have or deleting(n):
+                continue
+            self.create("storage.k8s.io", "csinodes", {
+                "apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
+                "metadata": {"name": name, "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name,
+                                                                "uid": n["metadata"].get("uid")}]},
+                "spec": {"drivers": [{"name": vol_mod.CSI_DRIVER, "nodeID": name,
+                                      "topologyKeys": ["topology.%s/node" % vol_mod.CSI_DRIVER]}]}},
+                manager="kubelet")
 
     # ---------------------------------------------------------------- PodDisruptionBudgets (disruption controller)
     def sync_pdbs(self):

@@ -424,6 +424,15 @@ class TestStorage(Base):
         c.store.delete("", "pods", NS, "eph")
         c.wait(lambda: c.get("", "persistentvolumeclaims", NS, "eph-scratch") is None, what="claim collected")
 
+    def test_csinodes(self):
+        c = self.c
+        c.wait(lambda: len(c.list("storage.k8s.io", "csinodes")) == 2, what="csinodes")
+        cn = c.get("storage.k8s.io", "csinodes", None, "node-1")
+        self.assertEqual(cn["spec"]["drivers"][0]["name"], "kubesim.csi.k8s.io")
+        self.assertEqual(cn["metadata"]["ownerReferences"][0]["kind"], "Node")
+        c.wait(lambda: c.get("", "nodes", None, "node-1")["metadata"]["labels"].get(
+            "topology.kubesim.csi.k8s.io/node") == "node-1", what="topology label")
+
     def test_retain_released(self):
         c = self.c
         self.sc(reclaim="Retain")
