@@ -239,11 +239,17 @@ def bootstrap(store, registry, crd_manager, options):
 
 
 def ensure_viewer(store, registry):
-    cr, crb = viewer_objects(registry)
-    for r, o in (("clusterroles", cr), ("clusterrolebindings", crb)):
-        cur = store.get(RBAC, r, None, o["metadata"]["name"])
-        if cur is None:
-            store.create(RBAC, r, o, manager="kubesim")
-        elif r == "clusterroles" and cur.get("rules") != o["rules"]:
-            cur["rules"] = o["rules"]
-            store.update(RBAC, r, cur, manager="kubesim")
+    """Create or refresh kubesim:viewer (called at start and whenever CRDs change; safe from any thread)."""
+    with store.lock:
+        cr, crb = viewer_objects(registry)
+        for r, o in (("clusterroles", cr), ("clusterrolebindings", crb)):
+            cur = store.get(RBAC, r, None, o["metadata"]["name"])
+            try:
+                if cur is None:
+                    store.create(RBAC, r, o, manager="kubesim")
+                elif r == "clusterroles" and cur.get("rules") != o["rules"]:
+                    cur["rules"] = o["rules"]
+                    store.update(RBAC, r, cur, manager="kubesim")
+            except ApiError as e:
+                if e.code != 409:
+                    raise
