@@ -103,9 +103,63 @@ KNOWN = {
 }
 
 
-def unknown_fields(kind, obj):
+# Fields a 1.21 API server did not have (or dropped because their feature gate was off): with the 1.21 profile they
+# are unknown, so they are pruned silently, as a real 1.21 server drops them.
+NOT_IN_121 = {
+    "_podspec": ["os", "hostUsers", "schedulingGates", "resourceClaims"],
+    "_container": ["resizePolicy", "restartPolicy"],
+    "StatefulSet": [("spec", "persistentVolumeClaimRetentionPolicy"), ("spec", "ordinals")],
+    "Job": [("spec", k) for k in ("podFailurePolicy", "successPolicy", "backoffLimitPerIndex", "maxFailedIndexes",
+                                  "podReplacementPolicy", "managedBy")],
+    "Service": [("spec", "internalTrafficPolicy"), ("spec", "trafficDistribution")],
+    "PersistentVolumeClaim": [("spec", "dataSourceRef"), ("spec", "volumeAttributesClassName")],
+}
+
+
+def _schema_121():
+    import copy
+    known = copy.deepcopy(KNOWN)
+    seen = set()
+
+    def strip(node):
+        if isinstance(node, list):
+            for x in node:
+                strip(x)
+            return
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        if "containers" in node and "restartPolicy" in node:  # a pod spec
+            for f in NOT_IN_121["_podspec"]:
+                node.pop(f, None)
+        if "image" in node and "terminationMessagePath" in node:  # a container
+            for f in NOT_IN_121["_container"]:
+                node.pop(f, None)
+        for v in node.values():
+            strip(v)
+    strip(known)
+    for kind, paths in NOT_IN_121.items():
+        if kind.startswith("_") or kind not in known:
+            continue
+        for p in paths:
+            node = known[kind]
+            for el in p[:-1]:
+                node = node[el]
+            node.pop(p[-1], None)
+    return known
+
+
+_KNOWN_BY_PROFILE = {}
+
+
+def unknown_fields(kind, obj, profile="1.30"):
     """Dotted paths of fields unknown to the schema of `kind` (empty when the kind has no schema here)."""
-    sch = KNOWN.get(kind)
+    table = KNOWN
+    if profile == "1.21":
+        table = _KNOWN_BY_PROFILE.get("1.21")
+        if table is None:
+            table = _KNOWN_BY_PROFILE["1.21"] = _schema_121()
+    sch = table.get(kind)
     out = []
     if sch is None or not isinstance(obj, dict):
         return out

@@ -891,7 +891,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rt.crd is not None:
             from . import crdschema
             return crdschema.unknown_fields(rt, obj, obj.get("apiVersion", "").rsplit("/", 1)[-1])
-        return schema.unknown_fields(rt.kind, obj)
+        return schema.unknown_fields(rt.kind, obj, self.ks.profile)
 
     def _prune(self, rt, obj, unknown):
         for p in unknown:

@@ -119,6 +119,21 @@ class Profile121(KubeTest):
         self.assertNotIn("spec", doc)
         self.assertIsNone(h.get("Warning"))
 
+    def test_newer_fields_dropped(self):
+        """Fields 1.21 did not know are dropped silently (what a migration from a newer cluster meets)."""
+        sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+               "spec": {"replicas": 0, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Retain"},
+                        "template": {"metadata": {"labels": {"app": "db"}},
+                                     "spec": {"os": {"name": "linux"}, "containers": [
+                                         {"name": "c", "image": "i", "resizePolicy": [
+                                             {"resourceName": "cpu", "restartPolicy": "NotRequired"}]}]}}}}
+        o = self.ok("POST", "/apis/apps/v1/namespaces/%s/statefulsets?fieldValidation=Strict" % self.ns, sts, 201)
+        self.assertNotIn("persistentVolumeClaimRetentionPolicy", o["spec"])
+        self.assertNotIn("os", o["spec"]["template"]["spec"])
+        self.assertNotIn("resizePolicy", o["spec"]["template"]["spec"]["containers"][0])
+        self.assertEqual(o["spec"]["podManagementPolicy"], "OrderedReady")
+
     def test_kubectl_and_python_client(self):
         r = self.c.kubectl("get", "ingresses.v1beta1.extensions", "-n", self.ns, "-o", "name")
         self.assertEqual(r.returncode, 0, r.stderr)
