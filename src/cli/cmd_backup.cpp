@@ -1,6 +1,665 @@
-// Placeholder until the command lands; registers nothing.
+// kbk backup create|list|describe|inspect|download|delete|logs|verify. create needs a cluster; every other verb
+// works from the location alone (docs/format-archive.md).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fcntl.h>
+#include <map>
+
 #include "commands.hpp"
+#include <kbk/archive/archive.hpp>
+#include <kbk/archive/location.hpp>
+#include <kbk/backup/backup.hpp>
+#include <kbk/backup/options.hpp>
+#include <kbk/json/json.hpp>
+#include <kbk/kube/discovery.hpp>
+#include <kbk/output/output.hpp>
+#include <kbk/storage/backend.hpp>
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+#include <kbk/util/time.hpp>
 
 namespace kbk::cli {
-void register_backup(CLI::App&, GlobalOptions&, RunState&) {}
+namespace {
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "kbk: error: %s\n", log::redact(e.message).c_str());
+  return static_cast<int>(exit_code_for(e));
+}
+
+std::unique_ptr<storage::Backend> open_location(const GlobalOptions& g, bool create) {
+  storage::OpenOptions oo;
+  oo.create = create;
+  auto b = storage::open(storage_url(g), oo);
+  if (!b) {
+    ExitCode code = b.error().is(Errc::config) ? ExitCode::usage : ExitCode::precondition;
+    throw Fatal(code, b.error().message);
+  }
+  return std::move(*b);
+}
+
+output::Format format_of(const GlobalOptions& g, const std::vector<output::Format>& allowed) {
+  auto f = output::parse_format(g.output, allowed);
+  if (!f) throw Fatal(ExitCode::usage, f.error().message);
+  return *f;
+}
+
+json::Value str_value(std::string_view s, json::Allocator& a) { return json::make_string(s, a); }
+
+std::vector<std::string> split_list(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& s : in)
+    for (auto& p : util::split(s, ',')) out.push_back(std::string(util::trim(p)));
+  return out;
+}
+
+// ---- create --------------------------------------------------------------------------------------------------
+
+struct CreateFlags {
+  std::string name;
+  std::vector<std::string> include_namespaces, exclude_namespaces, include_resources, exclude_resources;
+  std::string include_cluster_resources;
+  std::vector<std::string> include_cluster_scoped, exclude_cluster_scoped, include_namespace_scoped,
+      exclude_namespace_scoped;
+  std::string selector, or_selector;
+  std::vector<std::string> include_names, exclude_names;
+  std::string with_related = "true";
+  bool include_events = false;
+  int parallel = 4;
+  int64_t page_size = 500;
+  std::string ttl = "720h";
+  std::string explain;
+  std::string storage_location = "default";
+};
+
+bool parse_bool_flag(const std::string& flag, const std::string& v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw Fatal(ExitCode::usage, flag + " must be true or false, not \"" + v + "\"");
+}
+
+backup::Options to_options(const CreateFlags& f) {
+  backup::Options o;
+  o.name = f.name;
+  o.include_namespaces = split_list(f.include_namespaces);
+  o.exclude_namespaces = split_list(f.exclude_namespaces);
+  o.include_resources = split_list(f.include_resources);
+  o.exclude_resources = split_list(f.exclude_resources);
+  if (!f.include_cluster_resources.empty())
+    o.include_cluster_resources = parse_bool_flag("--include-cluster-resources", f.include_cluster_resources)
+                                      ? backup::ClusterResources::include
+                                      : backup::ClusterResources::exclude;
+  o.include_cluster_scoped = split_list(f.include_cluster_scoped);
+  o.exclude_cluster_scoped = split_list(f.exclude_cluster_scoped);
+  o.include_namespace_scoped = split_list(f.include_namespace_scoped);
+  o.exclude_namespace_scoped = split_list(f.exclude_namespace_scoped);
+  o.label_selector = f.selector;
+  o.or_label_selectors = backup::split_or_selector(f.or_selector);
+  o.include_names = split_list(f.include_names);
+  o.exclude_names = split_list(f.exclude_names);
+  o.with_related = parse_bool_flag("--with-related", f.with_related) ? backup::WithRelated::yes : backup::WithRelated::no;
+  o.include_events = f.include_events ? backup::IncludeEvents::yes : backup::IncludeEvents::no;
+  o.parallel = f.parallel;
+  o.page_size = f.page_size;
+  auto ttl = util::parse_duration(f.ttl);
+  if (!ttl || *ttl < 0) throw Fatal(ExitCode::usage, "--ttl \"" + f.ttl + "\": expected a duration such as 720h or 1h30m");
+  o.ttl = std::chrono::seconds(static_cast<int64_t>(*ttl));
+  o.storage_location = f.storage_location;
+  if (auto v = backup::validate(o); !v) throw Fatal(ExitCode::usage, v.error().message);
+  return o;
+}
+
+void print_summary(const backup::Summary& s, output::Format format) {
+  if (format == output::Format::json || format == output::Format::yaml) {
+    json::Document d;
+    d.SetObject();
+    auto& a = d.GetAllocator();
+    d.AddMember("name", str_value(s.name, a), a);
+    d.AddMember("phase", str_value(s.phase, a), a);
+    d.AddMember("location", str_value(s.location, a), a);
+    d.AddMember("started", str_value(s.started, a), a);
+    d.AddMember("completed", str_value(s.completed, a), a);
+    d.AddMember("expires", str_value(s.expiration, a), a);
+    d.AddMember("durationSeconds", s.duration_seconds, a);
+    d.AddMember("items", s.items, a);
+    d.AddMember("bytes", s.bytes, a);
+    d.AddMember("warnings", s.warnings, a);
+    d.AddMember("errors", s.errors, a);
+    d.AddMember("skipped", s.skipped, a);
+    json::Value by(rapidjson::kObjectType);
+    for (const auto& [gr, n] : s.by_resource) by.AddMember(str_value(gr, a), json::Value(static_cast<uint64_t>(n)), a);
+    d.AddMember("itemsByResource", by, a);
+    json::Value errs(rapidjson::kArrayType), warns(rapidjson::kArrayType);
+    for (const auto& l : s.error_lines) errs.PushBack(str_value(l, a), a);
+    for (const auto& l : s.warning_lines) warns.PushBack(str_value(l, a), a);
+    d.AddMember("errorMessages", errs, a);
+    d.AddMember("warningMessages", warns, a);
+    if (format == output::Format::json) output::print_json(d);
+    else output::print_yaml(d);
+    return;
+  }
+  std::printf("Backup %s: %s in %s\n", s.name.c_str(), s.phase.c_str(), util::human_duration(s.duration_seconds).c_str());
+  std::printf("  Location:  %s (backups/%s/)\n", s.location.c_str(), s.name.c_str());
+  std::printf("  Items:     %llu (%s stored)\n", static_cast<unsigned long long>(s.items), util::human_bytes(s.bytes).c_str());
+  std::printf("  Warnings:  %llu\n", static_cast<unsigned long long>(s.warnings));
+  std::printf("  Errors:    %llu\n", static_cast<unsigned long long>(s.errors));
+  std::printf("  Expires:   %s\n", s.expiration.c_str());
+  if (!s.by_resource.empty()) {
+    output::Table t({"RESOURCE", "ITEMS"});
+    for (const auto& [gr, n] : s.by_resource) t.add_row({gr, std::to_string(n)});
+    std::printf("\n%s", t.render().c_str());
+  }
+  if (!s.error_lines.empty()) {
+    std::printf("\nErrors:\n");
+    for (const auto& l : s.error_lines) std::printf("  %s\n", l.c_str());
+  }
+  if (!s.warning_lines.empty()) {
+    std::printf("\nWarnings:\n");
+    for (const auto& l : s.warning_lines) std::printf("  %s\n", l.c_str());
+  }
+}
+
+int run_create(const GlobalOptions& g, const CreateFlags& f) {
+  const backup::Options options = to_options(f);
+  auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  auto progress_mode = output::parse_progress_mode(g.progress);
+  if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
+  const kube::RestConfig config = load_rest_config(g);
+  auto client = make_client(g, config);
+  if (!f.explain.empty()) {
+    auto discovery = kube::Discovery::fetch(*client);
+    if (!discovery) return fail(discovery.error());
+    auto lines = backup::explain(*client, *discovery, options, f.explain);
+    if (!lines) return fail(lines.error());
+    for (const auto& l : *lines) std::printf("%s\n", l.c_str());
+    return 0;
+  }
+  auto backend = open_location(g, true);
+  auto discovery = kube::Discovery::fetch(*client);
+  if (!discovery) return fail(discovery.error());
+  auto progress = output::make_progress(*progress_mode);
+  backup::RunContext ctx;
+  ctx.progress = progress.get();
+  ctx.server = config.server;
+  auto summary = backup::run(*client, *discovery, *backend, options, ctx);
+  if (!summary) return fail(summary.error());
+  print_summary(*summary, format);
+  return summary->phase == "Completed" ? 0 : static_cast<int>(ExitCode::partial);
+}
+
+// ---- list ----------------------------------------------------------------------------------------------------
+
+int run_list(const GlobalOptions& g) {
+  auto format = format_of(g, {output::Format::json, output::Format::yaml, output::Format::name, output::Format::wide});
+  auto backend = open_location(g, false);
+  auto list = archive::list_backups(*backend);
+  if (!list) return fail(list.error());
+  if (format == output::Format::json || format == output::Format::yaml) {
+    json::Document d;
+    d.SetArray();
+    auto& a = d.GetAllocator();
+    for (const auto& b : *list) {
+      json::Value v(rapidjson::kObjectType);
+      v.AddMember("name", str_value(b.name, a), a);
+      v.AddMember("phase", str_value(b.phase, a), a);
+      v.AddMember("source", str_value(b.source, a), a);
+      v.AddMember("started", str_value(b.started, a), a);
+      v.AddMember("completed", str_value(b.completed, a), a);
+      v.AddMember("expires", str_value(b.expires, a), a);
+      v.AddMember("items", b.items, a);
+      v.AddMember("warnings", b.warnings, a);
+      v.AddMember("errors", b.errors, a);
+      v.AddMember("encrypted", b.encrypted, a);
+      v.AddMember("bytes", b.bytes, a);
+      d.PushBack(v, a);
+    }
+    if (format == output::Format::json) output::print_json(d);
+    else output::print_yaml(d);
+    return 0;
+  }
+  if (format == output::Format::name) {
+    for (const auto& b : *list) std::printf("%s\n", b.name.c_str());
+    return 0;
+  }
+  output::Table t({"NAME", "STATUS", "SOURCE", "ERRORS", "WARNINGS", "ITEMS", "SIZE", "CREATED", "EXPIRES"});
+  for (const auto& b : *list)
+    t.add_row({b.name, b.phase, b.source, std::to_string(b.errors), std::to_string(b.warnings), std::to_string(b.items),
+               b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
+               b.expires.empty() ? "-" : b.expires});
+  if (t.empty()) {
+    std::fprintf(stderr, "No backups found in %s.\n", backend->display_url().c_str());
+    return 0;
+  }
+  std::printf("%s", t.render().c_str());
+  return 0;
+}
+
+// ---- reading a backup ----------------------------------------------------------------------------------------
+
+struct Located {
+  std::string source;  // kbk | velero
+  json::Document marker;  // kbk marker or velero-backup.json
+};
+
+Result<Located> locate(storage::Backend& b, const std::string& name) {
+  archive::BackupPaths p{name};
+  KBK_ASSIGN_OR_RETURN(auto marker, archive::read_marker(b, name));
+  if (marker) return Located{"kbk", std::move(*marker)};
+  auto vb = b.get(p.velero_backup());
+  if (vb) {
+    KBK_ASSIGN_OR_RETURN(auto doc, json::parse(*vb, "backup " + name + ": velero-backup.json"));
+    return Located{"velero", std::move(doc)};
+  }
+  if (!vb.error().is(Errc::not_found)) return std::move(vb).error();
+  KBK_ASSIGN_OR_RETURN(auto lock, b.stat(p.lock()));
+  if (lock)
+    return unexpected(Errc::precondition, "backup " + name + " is incomplete (interrupted or still being written); "
+                                                             "remove it with kbk backup delete " + name);
+  return unexpected(Errc::precondition, "backup " + name + " not found in " + b.display_url());
+}
+
+// Streams the tarball's entries.
+Result<void> each_entry(storage::Backend& b, const std::string& name,
+                        const std::function<Result<void>(const archive::Entry&)>& fn) {
+  KBK_ASSIGN_OR_RETURN(auto reader, b.get_stream(archive::BackupPaths{name}.tarball()));
+  return archive::read_archive(*reader, name, {}, fn);
+}
+
+std::string item_text(const archive::ItemKey& k) {
+  return k.group_resource() + "/" + (k.namespace_.empty() ? "" : k.namespace_ + "/") + k.name;
+}
+
+// What users type for a resource, matched offline against a "<plural>[.<group>]" of the archive.
+bool resource_matches(std::string typed, const archive::ItemKey& k, std::string_view kind) {
+  typed = util::to_lower(typed);
+  static const std::map<std::string, std::string> k_short = {
+      {"po", "pods"}, {"svc", "services"}, {"deploy", "deployments"}, {"cm", "configmaps"}, {"ns", "namespaces"},
+      {"pv", "persistentvolumes"}, {"pvc", "persistentvolumeclaims"}, {"sa", "serviceaccounts"},
+      {"sts", "statefulsets"}, {"ds", "daemonsets"}, {"rs", "replicasets"}, {"ing", "ingresses"},
+      {"crd", "customresourcedefinitions"}, {"sc", "storageclasses"}, {"cj", "cronjobs"}, {"ep", "endpoints"},
+      {"no", "nodes"}, {"netpol", "networkpolicies"}, {"pc", "priorityclasses"}, {"quota", "resourcequotas"}};
+  if (auto it = k_short.find(typed); it != k_short.end()) typed = it->second;
+  const std::string gr = k.group_resource();
+  if (typed == gr || typed == k.resource) return true;
+  if (util::to_lower(kind) == typed) return true;
+  // "deployment" / "deployment.apps"
+  auto dot = typed.find('.');
+  std::string head = typed.substr(0, dot);
+  std::string group = dot == std::string::npos ? "" : typed.substr(dot + 1);
+  if (!group.empty() && group != k.group) return false;
+  return head + "s" == k.resource || head + "es" == k.resource || head == k.resource ||
+         (util::ends_with(head, "y") && head.substr(0, head.size() - 1) + "ies" == k.resource);
+}
+
+int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
+  auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  auto backend = open_location(g, false);
+  auto loc = locate(*backend, name);
+  if (!loc) return fail(loc.error());
+  archive::BackupPaths p{name};
+  if (format == output::Format::json || format == output::Format::yaml) {
+    json::Document out;
+    out.CopyFrom(loc->marker, out.GetAllocator());
+    if (details && loc->source == "kbk") {
+      auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+        if (e.path != "kbk/manifest.json") return {};
+        KBK_ASSIGN_OR_RETURN(auto m, json::parse(e.data, "kbk/manifest.json"));
+        if (auto* items = json::find(m, "items")) {
+          json::Value copy;
+          copy.CopyFrom(*items, out.GetAllocator());
+          json::set(out, "items", std::move(copy), out.GetAllocator());
+        }
+        return {};
+      });
+      if (!r) return fail(r.error());
+    }
+    if (format == output::Format::json) output::print_json(out);
+    else output::print_yaml(out);
+    return 0;
+  }
+  const json::Value& m = loc->marker;
+  if (loc->source == "velero") {
+    std::printf("Name:         %s\nSource:       velero\nPhase:        %s\nStarted:      %s\nCompleted:    %s\n"
+                "Expiration:   %s\nFormat:       %s\n",
+                name.c_str(), json::get_string(m, {"status", "phase"}).c_str(),
+                json::get_string(m, {"status", "startTimestamp"}).c_str(),
+                json::get_string(m, {"status", "completionTimestamp"}).c_str(),
+                json::get_string(m, {"status", "expiration"}).c_str(),
+                json::get_string(m, {"status", "formatVersion"}).c_str());
+    if (auto* ns = json::at(m, {"spec", "includedNamespaces"}); ns && ns->IsArray()) {
+      std::vector<std::string> v;
+      for (const auto& s : ns->GetArray()) v.emplace_back(s.GetString());
+      std::printf("Namespaces:   %s\n", util::join(v, ", ").c_str());
+    }
+    if (details) {
+      auto rl = backend->get(p.resource_list());
+      if (rl) {
+        auto text = archive::gunzip(*rl, p.resource_list());
+        auto doc = text ? json::parse(*text, p.resource_list()) : Result<json::Document>(text.error());
+        if (doc && doc->IsObject()) {
+          std::printf("\nResource List:\n");
+          for (const auto& mem : doc->GetObject()) {
+            std::printf("  %s:\n", mem.name.GetString());
+            if (mem.value.IsArray())
+              for (const auto& s : mem.value.GetArray()) std::printf("    - %s\n", s.GetString());
+          }
+        }
+      }
+    }
+    return 0;
+  }
+  auto sel = json::find(m, "selection");
+  auto list_of = [&](const char* key) {
+    std::vector<std::string> v;
+    if (const json::Value* a = sel ? json::find(*sel, key) : nullptr; a && a->IsArray())
+      for (const auto& s : a->GetArray()) v.emplace_back(s.GetString());
+    return v.empty() ? std::string("<none>") : util::join(v, ", ");
+  };
+  std::printf("Name:         %s\n", name.c_str());
+  std::printf("Source:       kbk %s\n", json::get_string(m, {"tool", "version"}).c_str());
+  std::printf("Phase:        %s\n", json::get_string(m, {"phase"}).c_str());
+  std::printf("Cluster:      %s (%s, kube-system uid %s)\n", json::get_string(m, {"cluster", "server"}).c_str(),
+              json::get_string(m, {"cluster", "serverVersion", "gitVersion"}).c_str(),
+              json::get_string(m, {"cluster", "kubeSystemUID"}).c_str());
+  std::printf("Started:      %s\nCompleted:    %s\nExpiration:   %s\n", json::get_string(m, {"startTimestamp"}).c_str(),
+              json::get_string(m, {"completionTimestamp"}).c_str(), json::get_string(m, {"expiration"}).c_str());
+  std::printf("\nNamespaces:\n  Included:  %s\n  Excluded:  %s\n", list_of("includedNamespaces").c_str(),
+              list_of("excludedNamespaces").c_str());
+  std::printf("Resources:\n  Included:  %s\n  Excluded:  %s\n", list_of("includedResources").c_str(),
+              list_of("excludedResources").c_str());
+  std::string icr = "auto";
+  if (const json::Value* v = sel ? json::find(*sel, "includeClusterResources") : nullptr; v && v->IsBool())
+    icr = v->GetBool() ? "true" : "false";
+  std::printf("  Cluster-scoped:  %s\n", icr.c_str());
+  std::string ls = sel ? json::get_string(*sel, {"labelSelector"}) : "";
+  std::printf("Label selector:  %s\n", ls.empty() ? "<none>" : ls.c_str());
+  const json::Value* counts = json::find(m, "counts");
+  auto num = [&](const char* k) -> unsigned long long {
+    const json::Value* v = counts ? json::find(*counts, k) : nullptr;
+    return v && v->IsUint64() ? v->GetUint64() : 0;
+  };
+  std::printf("\nItems:        %llu (%s stored)\nWarnings:     %llu\nErrors:       %llu\n", num("items"),
+              util::human_bytes(json::at(m, {"archive", "bytes"}) && json::at(m, {"archive", "bytes"})->IsUint64()
+                                    ? json::at(m, {"archive", "bytes"})->GetUint64()
+                                    : 0)
+                  .c_str(),
+              num("warnings"), num("errors"));
+  if (const json::Value* by = counts ? json::find(*counts, "byResource") : nullptr; by && by->IsObject()) {
+    output::Table t({"RESOURCE", "ITEMS"});
+    for (const auto& mem : by->GetObject())
+      t.add_row({mem.name.GetString(), std::to_string(mem.value.IsUint64() ? mem.value.GetUint64() : 0)});
+    std::printf("\n%s", t.render().c_str());
+  }
+  for (const char* key : {"errors", "warnings"}) {
+    const json::Value* a = json::find(m, key);
+    if (!a || !a->IsArray() || a->Empty()) continue;
+    std::printf("\n%s:\n", key[0] == 'e' ? "Errors" : "Warnings");
+    for (const auto& l : a->GetArray()) std::printf("  %s\n", l.GetString());
+  }
+  if (details) {
+    std::printf("\nItems:\n");
+    auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+      if (e.is_item && e.version_dir.empty()) std::printf("  %s\n", item_text(e.key).c_str());
+      return {};
+    });
+    if (!r) return fail(r.error());
+  }
+  return 0;
+}
+
+int run_inspect(const GlobalOptions& g, const std::string& name, const std::string& cat) {
+  auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  auto backend = open_location(g, false);
+  auto loc = locate(*backend, name);
+  if (!loc) return fail(loc.error());
+  if (cat.empty()) {
+    // The item list: one row per object.
+    output::Table t({"RESOURCE", "NAMESPACE", "NAME", "VERSION", "BYTES"});
+    json::Document d;
+    d.SetArray();
+    auto& a = d.GetAllocator();
+    auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+      if (!e.is_item || !e.version_dir.empty()) return {};
+      auto obj = json::parse(e.data, e.path);
+      std::string api = obj ? json::get_string(*obj, {"apiVersion"}) : "";
+      std::string version = api.substr(api.find('/') == std::string::npos ? 0 : api.find('/') + 1);
+      if (format == output::Format::text) {
+        t.add_row({e.key.group_resource(), e.key.namespace_.empty() ? "-" : e.key.namespace_, e.key.name, version,
+                   std::to_string(e.data.size())});
+      } else {
+        json::Value v(rapidjson::kObjectType);
+        v.AddMember("resource", str_value(e.key.group_resource(), a), a);
+        v.AddMember("namespace", str_value(e.key.namespace_, a), a);
+        v.AddMember("name", str_value(e.key.name, a), a);
+        v.AddMember("apiVersion", str_value(api, a), a);
+        v.AddMember("kind", str_value(obj ? json::get_string(*obj, {"kind"}) : "", a), a);
+        v.AddMember("path", str_value(e.path, a), a);
+        v.AddMember("bytes", static_cast<uint64_t>(e.data.size()), a);
+        d.PushBack(v, a);
+      }
+      return {};
+    });
+    if (!r) return fail(r.error());
+    if (format == output::Format::json) output::print_json(d);
+    else if (format == output::Format::yaml) output::print_yaml(d);
+    else std::printf("%s", t.render().c_str());
+    return 0;
+  }
+  auto parts = util::split(cat, '/', false);
+  if (parts.size() < 2 || parts.size() > 3)
+    throw Fatal(ExitCode::usage, "--cat " + cat + ": expected resource/namespace/name or resource/name");
+  const std::string want_ns = parts.size() == 3 ? parts[1] : "";
+  const std::string want_name = parts.back();
+  std::optional<json::Document> found;
+  std::vector<std::string> candidates;
+  auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+    if (!e.is_item || !e.version_dir.empty() || found) return {};
+    if (e.key.name != want_name || e.key.namespace_ != want_ns) return {};
+    KBK_ASSIGN_OR_RETURN(auto obj, json::parse(e.data, "backup " + name + ": " + e.path));
+    if (!resource_matches(parts[0], e.key, json::get_string(obj, {"kind"}))) {
+      candidates.push_back(item_text(e.key));
+      return {};
+    }
+    found = std::move(obj);
+    return {};
+  });
+  if (!r) return fail(r.error());
+  if (!found) {
+    std::string msg = "backup " + name + " holds no " + cat;
+    if (!candidates.empty()) msg += " (same name: " + util::join(candidates, ", ") + ")";
+    return fail(Error{Errc::not_found, msg});
+  }
+  if (format == output::Format::yaml) output::print_yaml(*found);
+  else output::print_json(*found);
+  return 0;
+}
+
+int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force) {
+  auto backend = open_location(g, false);
+  auto loc = locate(*backend, name);
+  if (!loc) return fail(loc.error());
+  if (file.empty()) file = name + "-data.tar.gz";
+  auto reader = backend->get_stream(archive::BackupPaths{name}.tarball());
+  if (!reader) return fail(reader.error());
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
+  int fd = ::open(file.c_str(), flags, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) throw Fatal(ExitCode::usage, file + " exists; pass --force to overwrite it");
+    return fail(Error{Errc::io, file + ": " + std::strerror(errno)});
+  }
+  uint64_t total = 0;
+  char buf[1 << 16];
+  for (;;) {
+    auto n = (*reader)->read(buf, sizeof buf);
+    if (!n) {
+      ::close(fd);
+      return fail(n.error());
+    }
+    if (*n == 0) break;
+    size_t off = 0;
+    while (off < *n) {
+      ssize_t w = ::write(fd, buf + off, *n - off);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        int e = errno;
+        ::close(fd);
+        return fail(Error{Errc::io, file + ": " + std::strerror(e)});
+      }
+      off += static_cast<size_t>(w);
+    }
+    total += *n;
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return fail(Error{Errc::io, file + ": " + std::strerror(errno)});
+  std::fprintf(stderr, "Backup %s downloaded to %s (%s)\n", name.c_str(), file.c_str(), util::human_bytes(total).c_str());
+  return 0;
+}
+
+int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
+  auto backend = open_location(g, false);
+  int code = 0;
+  for (const auto& name : names) {
+    auto n = archive::delete_backup(*backend, name);
+    if (!n) {
+      Error e = n.error();
+      if (e.is(Errc::not_found)) e.code = Errc::precondition;
+      code = std::max(code, fail(e));
+      continue;
+    }
+    std::printf("Backup %s deleted (%llu objects)\n", name.c_str(), static_cast<unsigned long long>(*n));
+  }
+  return code;
+}
+
+int run_logs(const GlobalOptions& g, const std::string& name) {
+  auto backend = open_location(g, false);
+  auto loc = locate(*backend, name);
+  if (!loc) return fail(loc.error());
+  archive::BackupPaths p{name};
+  auto gz = backend->get(p.logs());
+  if (!gz) return fail(gz.error());
+  auto text = archive::gunzip(*gz, "backup " + name + ": " + p.logs());
+  if (!text) return fail(text.error());
+  std::fwrite(text->data(), 1, text->size(), stdout);
+  return 0;
+}
+
+int run_verify(const GlobalOptions& g, const std::string& name) {
+  auto format = format_of(g, {output::Format::json});
+  auto backend = open_location(g, false);
+  auto report = archive::verify_backup(*backend, name);
+  if (!report) {
+    Error e = report.error();
+    if (e.is(Errc::not_found)) e.code = Errc::precondition;
+    return fail(e);
+  }
+  if (format == output::Format::json) {
+    json::Document d;
+    d.SetObject();
+    auto& a = d.GetAllocator();
+    d.AddMember("name", str_value(name, a), a);
+    d.AddMember("ok", report->problems.empty(), a);
+    d.AddMember("itemsChecked", report->items_checked, a);
+    json::Value probs(rapidjson::kArrayType);
+    for (const auto& pr : report->problems) probs.PushBack(str_value(pr, a), a);
+    d.AddMember("problems", probs, a);
+    output::print_json(d);
+  } else if (report->problems.empty()) {
+    std::printf("Backup %s: OK (%llu items match the manifest)\n", name.c_str(),
+                static_cast<unsigned long long>(report->items_checked));
+  } else {
+    std::printf("Backup %s: %zu problem(s)\n", name.c_str(), report->problems.size());
+    for (const auto& pr : report->problems) std::printf("  %s\n", pr.c_str());
+  }
+  return report->problems.empty() ? 0 : static_cast<int>(ExitCode::failed);
+}
+
+}  // namespace
+
+void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
+  CLI::App* backup = app.add_subcommand("backup", "Create, list, inspect, verify and delete backups");
+  backup->require_subcommand(1);
+
+  auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
+  auto f = std::make_shared<CreateFlags>();
+  create->add_option("name", f->name, "Name of the backup")->required();
+  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)");
+  create->add_option("--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)");
+  create->add_option("--include-resources", f->include_resources,
+                     "Resources to include (any name kubectl accepts, globs such as *.apps; default all)");
+  create->add_option("--exclude-resources", f->exclude_resources, "Resources to exclude");
+  create->add_option("--include-cluster-resources", f->include_cluster_resources,
+                     "Include cluster-scoped resources: true, false, or unset (only when all namespaces are)")
+      ->expected(0, 1)
+      ->default_str("true");
+  create->add_option("--include-cluster-scoped-resources", f->include_cluster_scoped,
+                     "Cluster-scoped resources to include (not with the --*-resources filters above)");
+  create->add_option("--exclude-cluster-scoped-resources", f->exclude_cluster_scoped, "Cluster-scoped resources to exclude");
+  create->add_option("--include-namespace-scoped-resources", f->include_namespace_scoped,
+                     "Namespace-scoped resources to include");
+  create->add_option("--exclude-namespace-scoped-resources", f->exclude_namespace_scoped,
+                     "Namespace-scoped resources to exclude");
+  create->add_option("-l,--selector", f->selector, "Only objects matching this label selector");
+  create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"");
+  create->add_option("--include-names", f->include_names,
+                     "Only these objects of the types named: resource/namespace/name or resource/name (globs)");
+  create->add_option("--exclude-names", f->exclude_names, "Leave these objects out: resource/namespace/name or resource/name");
+  create->add_option("--with-related", f->with_related,
+                     "Also back up what selected objects reference (PVC->PV->StorageClass, ConfigMaps, Secrets, "
+                     "ServiceAccounts and their bindings, PriorityClasses, IngressClasses, CRDs)")
+      ->expected(0, 1)
+      ->default_str("true");
+  create->add_flag("--include-events", f->include_events, "Also back up events (left out by default)");
+  create->add_option("--parallel", f->parallel, "Resource types listed at once")->capture_default_str();
+  create->add_option("--page-size", f->page_size, "Objects per LIST page")->capture_default_str();
+  create->add_option("--ttl", f->ttl, "How long the backup is kept (Go duration)")->capture_default_str();
+  create->add_option("--storage-location", f->storage_location, "Location name recorded for Velero")->capture_default_str();
+  create->add_option("--explain", f->explain,
+                     "Say why resource/namespace/name (resource/name) is or is not in such a backup; writes nothing");
+  set_runner(create, state, [&g, f] { return run_create(g, *f); });
+
+  auto* list = backup->add_subcommand("list", "List the backups of the storage location");
+  list->alias("get");
+  set_runner(list, state, [&g] { return run_list(g); });
+
+  auto* describe = backup->add_subcommand("describe", "Show a backup's selection, counts, warnings and errors");
+  auto describe_name = std::make_shared<std::string>();
+  auto details = std::make_shared<bool>(false);
+  describe->add_option("name", *describe_name, "Backup name")->required();
+  describe->add_flag("--details", *details, "Also list every item");
+  set_runner(describe, state, [&g, describe_name, details] { return run_describe(g, *describe_name, *details); });
+
+  auto* inspect = backup->add_subcommand("inspect", "List a backup's items or print one (--cat)");
+  auto inspect_name = std::make_shared<std::string>();
+  auto cat = std::make_shared<std::string>();
+  inspect->add_option("name", *inspect_name, "Backup name")->required();
+  inspect->add_option("--cat", *cat, "Print this item: resource/namespace/name or resource/name (-o yaml for YAML)");
+  set_runner(inspect, state, [&g, inspect_name, cat] { return run_inspect(g, *inspect_name, *cat); });
+
+  auto* download = backup->add_subcommand("download", "Download a backup's tarball");
+  auto download_name = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  download->add_option("name", *download_name, "Backup name")->required();
+  download->add_option("-o,--output", *file, "File to write (default <name>-data.tar.gz)");
+  download->add_flag("--force", *force, "Overwrite an existing file");
+  set_runner(download, state, [&g, download_name, file, force] { return run_download(g, *download_name, *file, *force); });
+
+  auto* del = backup->add_subcommand("delete", "Delete backups from the storage location (the marker first)");
+  auto del_names = std::make_shared<std::vector<std::string>>();
+  del->add_option("names", *del_names, "Backup names")->required();
+  set_runner(del, state, [&g, del_names] { return run_delete(g, *del_names); });
+
+  auto* logs = backup->add_subcommand("logs", "Print a backup's log");
+  auto logs_name = std::make_shared<std::string>();
+  logs->add_option("name", *logs_name, "Backup name")->required();
+  set_runner(logs, state, [&g, logs_name] { return run_logs(g, *logs_name); });
+
+  auto* verify = backup->add_subcommand("verify", "Check every item against the manifest's checksums");
+  auto verify_name = std::make_shared<std::string>();
+  verify->add_option("name", *verify_name, "Backup name")->required();
+  set_runner(verify, state, [&g, verify_name] { return run_verify(g, *verify_name); });
+}
+
 }  // namespace kbk::cli

@@ -63,6 +63,16 @@ Result<std::optional<json::Document>> read_marker(storage::Backend& backend, con
 // Removes every object under backups/<name>/, the marker first. Errc::not_found when nothing is there.
 Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& name);
 
+// `kbk backup verify`: every item file of the tarball against kbk/manifest.json's SHA-256 (both copies of an item
+// must hold the manifest's bytes; no item may be missing or extra), and the stored tarball against the marker's
+// archive.sha256. problems is empty when the backup is intact; a hostile or unreadable archive is an error.
+struct VerifyReport {
+  uint64_t items_checked = 0;
+  uint64_t entries = 0;
+  std::vector<std::string> problems;
+};
+Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name);
+
 // A backup name as Kubernetes and Velero accept it (DNS subdomain, at most 253 characters, no '/').
 bool valid_backup_name(std::string_view name);
 

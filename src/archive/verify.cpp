@@ -1,0 +1,110 @@
+// kbk backup verify: the archive against its own manifest and the location's marker.
+#include <kbk/archive/archive.hpp>
+#include <kbk/archive/location.hpp>
+
+#include <openssl/evp.h>
+
+#include <map>
+
+#include <kbk/util/strings.hpp>
+
+namespace kbk::archive {
+namespace {
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return util::hex_encode(md, len);
+}
+
+// Hashes the stored bytes as the archive reader pulls them.
+class HashingReader final : public storage::Reader {
+public:
+  explicit HashingReader(storage::Reader& inner) : m_inner(inner), m_ctx(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr);
+  }
+  ~HashingReader() override { EVP_MD_CTX_free(m_ctx); }
+  Result<size_t> read(char* buffer, size_t size) override {
+    KBK_ASSIGN_OR_RETURN(size_t n, m_inner.read(buffer, size));
+    EVP_DigestUpdate(m_ctx, buffer, n);
+    return n;
+  }
+  // Reads what the archive reader left (tar padding after the end marker) and returns the digest.
+  Result<std::string> finish() {
+    char buf[65536];
+    for (;;) {
+      KBK_ASSIGN_OR_RETURN(size_t n, read(buf, sizeof buf));
+      if (n == 0) break;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(m_ctx, md, &len);
+    return util::hex_encode(md, len);
+  }
+
+private:
+  storage::Reader& m_inner;
+  EVP_MD_CTX* m_ctx;
+};
+
+std::string key_text(const ItemKey& k) {
+  return k.group_resource() + "/" + (k.namespace_.empty() ? "" : k.namespace_ + "/") + k.name;
+}
+
+}  // namespace
+
+Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name) {
+  BackupPaths paths{name};
+  KBK_ASSIGN_OR_RETURN(auto marker, read_marker(backend, name));
+  if (!marker)
+    return unexpected(Errc::not_found, "backup " + name + " not found (no kbk-manifest.json) in " + backend.display_url());
+  KBK_ASSIGN_OR_RETURN(auto raw, backend.get_stream(paths.tarball()));
+  HashingReader reader(*raw);
+  VerifyReport report;
+  std::map<std::string, std::string> seen;  // item -> sha256 of its legacy file
+  std::string manifest_text;
+  KBK_TRY(read_archive(reader, name, {}, [&](const Entry& e) -> Result<void> {
+    ++report.entries;
+    if (e.path == "kbk/manifest.json") manifest_text = std::string(e.data);
+    if (!e.is_item) return {};
+    const std::string k = key_text(e.key);
+    std::string sum = sha256_hex(e.data);
+    auto it = seen.find(k);
+    if (it == seen.end()) seen.emplace(k, sum);
+    else if (it->second != sum) report.problems.push_back(k + ": the copy in " + e.path + " differs from the other copy");
+    return {};
+  }));
+  KBK_ASSIGN_OR_RETURN(std::string stored_sum, reader.finish());
+  const std::string want_sum = json::get_string(*marker, {"archive", "sha256"});
+  if (!want_sum.empty() && want_sum != stored_sum)
+    report.problems.push_back(paths.tarball() + ": SHA-256 " + stored_sum + " differs from the marker's " + want_sum);
+  if (manifest_text.empty()) {
+    report.problems.push_back("kbk/manifest.json is missing from the archive");
+    return report;
+  }
+  KBK_ASSIGN_OR_RETURN(json::Document manifest, json::parse(manifest_text, "backup " + name + ": kbk/manifest.json"));
+  const json::Value* items = json::find(manifest, "items");
+  if (!items || !items->IsArray()) {
+    report.problems.push_back("kbk/manifest.json has no item list");
+    return report;
+  }
+  for (const auto& it : items->GetArray()) {
+    ItemKey k{json::get_string(it, {"group"}), json::get_string(it, {"version"}), json::get_string(it, {"resource"}),
+              json::get_string(it, {"namespace"}), json::get_string(it, {"name"})};
+    const std::string text = key_text(k);
+    auto found = seen.find(text);
+    if (found == seen.end()) {
+      report.problems.push_back(text + ": in the manifest but not in the archive");
+      continue;
+    }
+    ++report.items_checked;
+    const std::string want = json::get_string(it, {"sha256"});
+    if (found->second != want) report.problems.push_back(text + ": SHA-256 " + found->second + " differs from the manifest's " + want);
+    seen.erase(found);
+  }
+  for (const auto& [k, sum] : seen) report.problems.push_back(k + ": in the archive but not in the manifest");
+  return report;
+}
+
+}  // namespace kbk::archive
