@@ -114,7 +114,8 @@ class Admission:
         if k == "Namespace":
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
         elif k == "Secret":
-            obj.setdefault("type", "Opaque")
+            if not obj.get("type"):
+                obj["type"] = "Opaque"
             sd = obj.pop("stringData", None)
             if isinstance(sd, dict):
                 data = obj.setdefault("data", {}) or {}

@@ -105,7 +105,8 @@ def _decode(buf, sch):
             continue
         name, t = sch[fn]
         if t == "s":
-            out[name] = v.decode()
+            if v:  # proto2 always carries strings; JSON omits empty ones
+                out[name] = v.decode()
         elif t == "b":
             out[name] = base64.b64encode(v).decode()
         elif t == "B":

@@ -555,6 +555,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for f, op, v in reqs:
                 if f == "metadata.name" and op == "=" and v != ctx["name"]:
                     raise bad_request("fieldSelector metadata.name doesn't match requested name")
+        from . import tables
+        tv = tables.wants_table(self.headers.get("Accept"))
+        if tv:
+            t = tables.table(rt, ctx["version"], [self._ext(rt, o, ctx)], {"resourceVersion": o["metadata"].get(
+                "resourceVersion", "")}, tv, self.q("includeObject") or "Metadata")
+            return self.send_body(200, self.encode(t), tables.TABLE_CT % tv)
         self.send_obj(200, self._ext(rt, o, ctx))
 
     def _list_kind(self, rt):
@@ -653,7 +659,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     continue
                 if fsel and not selectors.match_fields(fsel, o):
                     continue
-            out.append(self._item_json(rt, ctx, k, o))
+            out.append((k, o))
             if limit and len(out) >= limit:
                 break
         md = {"resourceVersion": str(rv)}
@@ -663,9 +669,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 md["remainingItemCount"] = n - i
             if not cont or rv != -1:
                 ks.put_snapshot(skey + (rv,), items)
+        from . import tables
+        tv = tables.wants_table(self.headers.get("Accept"))
+        if tv:
+            t = tables.table(rt, ctx["version"], [self._ext(rt, o, ctx) for _, o in out], md, tv,
+                             self.q("includeObject") or "Metadata")
+            return self.send_body(200, self.encode(t), tables.TABLE_CT % tv)
         head = '{"kind":%s,"apiVersion":%s,"metadata":%s,"items":[' % (
             json.dumps(self._list_kind(rt)), json.dumps(gv(ctx["group"], ctx["version"])), go_json(md))
-        body = head + ",".join(out) + "]}\n"
+        body = head + ",".join(self._item_json(rt, ctx, k, o) for k, o in out) + "]}\n"
         if self._pretty():
             body = self.encode(json.loads(body))
         self.send_body(200, body, JSON)

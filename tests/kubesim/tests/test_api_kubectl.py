@@ -314,3 +314,33 @@ class KubectlAuth(KubeTest):
         r = self.c.kubectl("get", "cm", "-n", self.ns, "--as", "alice", context="viewer")
         self.assertIn('users "alice" is forbidden: User "kubesim-viewer" cannot impersonate resource "users" in API '
                       'group "" at the cluster scope', r.stderr)
+
+
+class KubectlPrinting(KubeTest):
+    """kubectl get asks for server-side Tables; kubesim prints the columns a real API server does."""
+
+    def test_tables(self):
+        self.c.kubectl("create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", "-n", self.ns)
+        self.c.kubectl("create", "configmap", "cfg", "--from-literal=a=1", "--from-literal=b=2", "-n", self.ns)
+        self.c.kubectl("create", "secret", "generic", "sec", "--from-literal=a=1", "-n", self.ns)
+        r = self.c.kubectl("get", "cm,secret", "-n", self.ns)
+        lines = [l.split() for l in r.stdout.splitlines() if l.strip()]
+        self.assertIn(["NAME", "DATA", "AGE"], lines)
+        self.assertIn(["configmap/cfg", "2"], [l[:2] for l in lines])
+        self.assertIn(["NAME", "TYPE", "DATA", "AGE"], lines)
+        self.assertIn(["secret/sec", "Opaque", "1"], [l[:3] for l in lines])
+        r = self.c.kubectl("get", "deploy", "web", "-n", self.ns, "-o", "wide")
+        head, row = r.stdout.splitlines()[:2]
+        self.assertEqual(head.split(), ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",
+                                        "SELECTOR"])
+        self.assertEqual(row.split()[0], "web")
+        self.assertEqual(row.split()[-3:], ["nginx", "nginx:1.25", "app=web"])
+        r = self.c.kubectl("get", "nodes")
+        self.assertEqual(r.stdout.splitlines()[0].split(), ["NAME", "STATUS", "ROLES", "AGE", "VERSION"])
+        self.assertIn("Ready", r.stdout)
+        st, h, _, doc = self.c.req("GET", "/api/v1/namespaces/%s/configmaps" % self.ns, headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+        self.assertEqual(h["Content-Type"], "application/json;as=Table;v=v1;g=meta.k8s.io")
+        self.assertEqual((doc["kind"], doc["apiVersion"]), ("Table", "meta.k8s.io/v1"))
+        self.assertEqual([c["name"] for c in doc["columnDefinitions"]], ["Name", "Data", "Age"])
+        self.assertEqual(doc["rows"][0]["object"]["kind"], "PartialObjectMetadata")
