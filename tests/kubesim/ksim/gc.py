@@ -39,6 +39,18 @@ class GarbageCollector:
         seen = {}
         for g, _v, r, _k, nsd in BUILTIN_RESOURCES:
             seen[(g, r)] = nsd
+        registry = getattr(self.store, "registry", None)
+        if registry is not None and hasattr(registry, "all_types"):
+            # Everything the API server serves (its registry), so no type is forgotten.
+            try:
+                for rt in registry.all_types():
+                    if "list" not in (getattr(rt, "verbs", None) or ["list"]):
+                        continue   # virtual types (access reviews, token reviews) hold no objects
+                    seen[(rt.group, rt.resource)] = bool(rt.namespaced)
+                    if getattr(rt, "kind", None):
+                        self.kinds[(rt.group, rt.kind)] = (rt.resource, bool(rt.namespaced))
+            except Exception:
+                log_exc("reading the registry's resource types")
         for crd in self.mgr.lst("apiextensions.k8s.io", "customresourcedefinitions"):
             spec = crd.get("spec") or {}
             names = spec.get("names") or {}
