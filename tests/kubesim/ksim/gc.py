@@ -121,8 +121,18 @@ class GarbageCollector:
         if info is None:
             self.resource_types()
             info = self.kinds.get((group, ref.get("kind")))
-            if info is None:
+        if info is None:
+            # Another served version/group of a known type (e.g. extensions/v1beta1 Ingress on 1.21)?
+            registry = getattr(self.store, "registry", None)
+            rt = None
+            if registry is not None and hasattr(registry, "find_kind") and "/" in api_version:
+                try:
+                    rt = registry.find_kind(group, api_version.split("/", 1)[1], ref.get("kind"))
+                except Exception:
+                    rt = None
+            if rt is None:
                 return "unknown", None
+            group, info = rt.group, (rt.resource, bool(rt.namespaced))
         resource, namespaced = info
         try:
             owner = self.store.get(group, resource, dep_ns if namespaced else None, ref.get("name"))
