@@ -372,6 +372,27 @@ class ControllerManager:
                 immediate.append(pvc)
         return missing, immediate, wffc
 
+    def _bound_volume_terms(self, pod, pvcs):
+        """nodeSelectorTerms of the PVs bound to the pod's claims (PV spec.nodeAffinity.required)."""
+        ns = pod["metadata"].get("namespace")
+        out = []
+        pvs = None
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+            if v.get("ephemeral") is not None:
+                claim = "%s-%s" % (pod["metadata"]["name"], v.get("name"))
+            pvc = pvcs.get((ns, claim)) if claim else None
+            vname = ((pvc or {}).get("spec") or {}).get("volumeName")
+            if not vname or (pvc.get("status") or {}).get("phase") != "Bound":
+                continue
+            if pvs is None:
+                pvs = {p["metadata"]["name"]: p for p in self.lst("", "persistentvolumes")}
+            terms = ((((pvs.get(vname) or {}).get("spec") or {}).get("nodeAffinity") or {}).get("required") or
+                     {}).get("nodeSelectorTerms")
+            if terms:
+                out.append(terms)
+        return out
+
     def _sync_pod(self, pod, nodes, node_index, used_ips, load, pvcs, classes):
         md = pod["metadata"]
         spec = pod.get("spec") or {}
@@ -400,8 +421,20 @@ class ControllerManager:
         if not node_name:
             missing, immediate, wffc = self._pod_pvc_state(pod, pvcs, classes)
             candidates = [n for n in nodes if self.node_fits(pod, n)]
+            vol_terms = self._bound_volume_terms(pod, pvcs)
+            conflict = False
+            if vol_terms:
+                fitting = [n for n in candidates if all(self.node_fits(
+                    {"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": terms}}}}}, n) for terms in vol_terms)]
+                conflict = bool(candidates) and not fitting
+                candidates = fitting
             msg = None
             n_nodes = len(nodes)
+            if conflict and not missing and not immediate:
+                msg = "0/%d nodes are available: %d node(s) had volume node affinity conflict. preemption: 0/%d " \
+                      "nodes are available: %d Preemption is not helpful for scheduling." % (n_nodes, n_nodes,
+                                                                                           n_nodes, n_nodes)
             if missing:
                 msg = "0/%d nodes are available: persistentvolumeclaim \"%s\" not found. preemption: 0/%d nodes " \
                       "are available: %d Preemption is not helpful for scheduling." % (n_nodes, missing[0], n_nodes,

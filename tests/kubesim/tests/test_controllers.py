@@ -472,6 +472,24 @@ class TestStorage(Base):
         self.assertEqual(pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"],
                          c.get("", "pods", NS, "user")["spec"]["nodeName"])
 
+    def test_volume_node_affinity(self):
+        c = self.c
+        self.sc(mode="WaitForFirstConsumer")
+        self.pvc("local")
+        mk = lambda name: c.create("", "pods", {"metadata": {"name": name, "namespace": NS}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "local"}}]}})
+        mk("first")
+        c.wait(lambda: self.st("", "pods", NS, "first").get("phase") == "Running", what="first running")
+        node = c.get("", "pods", NS, "first")["spec"]["nodeName"]
+        c.wait(lambda: c.get("", "nodes", None, node)["metadata"]["labels"].get("topology.kubesim.csi.k8s.io/node"),
+               what="topology label")
+        for i in range(3):
+            mk("more-%d" % i)
+        for i in range(3):
+            c.wait(lambda: self.st("", "pods", NS, "more-%d" % i).get("phase") == "Running", what="more running")
+            self.assertEqual(c.get("", "pods", NS, "more-%d" % i)["spec"]["nodeName"], node)
+
     def test_pod_pending_on_unbound_claim(self):
         c = self.c
         self.pvc("nothing", cls="absent")
