@@ -86,3 +86,12 @@ TEST_CASE("group_resource_for pluralises kinds", "[mappings]") {
   CHECK(patch::group_resource_for("networking.k8s.io/v1", "NetworkPolicy") == "networkpolicies.networking.k8s.io");
   CHECK(patch::group_resource_for("v1", "Endpoints") == "endpoints");
 }
+
+#include <kbk/patch/diff.hpp>
+
+TEST_CASE("unified_diff prints hunks with context", "[diff]") {
+  CHECK(patch::unified_diff("a\nb\n", "a\nb\n", "x", "y").empty());
+  CHECK(patch::unified_diff("a\nb\nc\nd\ne\nf\ng\nh\n", "a\nb\nc\nD\ne\nf\ng\nh\n", "before", "after") ==
+        "--- before\n+++ after\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n");
+  CHECK(patch::unified_diff("x\n", "x\ny\n", "a", "b") == "--- a\n+++ b\n@@ -1,1 +1,2 @@\n x\n+y\n");
+}
