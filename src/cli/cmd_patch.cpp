@@ -1,8 +1,6 @@
 // kbk patch: apply a JSON, merge or strategic merge patch to objects from a file or stdin, offline, as
 // `kubectl patch --local` does (strategic merge patch of kinds without patch metadata falls back, with a note).
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 
 #include "commands.hpp"
 #include <kbk/json/json.hpp>
@@ -18,7 +16,13 @@ namespace kbk::cli {
 
 // Shared with cmd_modifiers.cpp: reads a file or "-" (stdin); Fatal(usage) when unreadable.
 std::string read_input(const std::string& path, const std::string& flag) {
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  if (path == "-") {
+    std::string out;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) out.append(buf, n);
+    return out;
+  }
   auto text = util::read_file(path);
   if (!text) throw Fatal(ExitCode::usage, flag + " " + path + ": " + text.error().message);
   return std::move(*text);
