@@ -455,11 +455,11 @@ class Store:
                 m["generation"] = 1
             else:
                 m.pop("generation", None)
+            if rt.namespaced:  # NamespaceLifecycle admission runs before defaulting and validation
+                self._check_namespace(rt, obj, name)
             if self.hooks and not skip_admission:
                 self.hooks.prepare_create(self, rt, obj, user)
                 self.hooks.validate(self, rt, obj, None)
-            if rt.namespaced:
-                self._check_namespace(rt, obj, name)
             k = obj_key(obj)
             old = self._objs.get(rt.key, {}).get(k)
             if old is not None:
