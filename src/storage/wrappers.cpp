@@ -1,0 +1,164 @@
+// Bandwidth limiting: a pacing token bucket per direction. Each transfer reserves its bytes and sleeps until the
+// bucket has caught up, with one second of burst, so the average rate over any window longer than a second stays
+// under the cap however many threads transfer at once.
+#include <kbk/storage/wrappers.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <kbk/util/strings.hpp>
+
+namespace kbk::storage {
+namespace {
+
+class Pacer {
+public:
+  explicit Pacer(uint64_t rate) : m_rate(static_cast<double>(rate)) {}
+  bool unlimited() const { return m_rate <= 0; }
+
+  void consume(uint64_t bytes) {
+    if (unlimited() || bytes == 0) return;
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point wake;
+    {
+      std::lock_guard lock(m_mutex);
+      const auto now = Clock::now();
+      const auto burst = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0));
+      if (m_next < now - burst) m_next = now - burst;  // unused time accrues at most one second of burst
+      m_next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(bytes) / m_rate));
+      wake = m_next - burst;
+    }
+    std::this_thread::sleep_until(wake);
+  }
+
+private:
+  double m_rate;
+  std::mutex m_mutex;
+  std::chrono::steady_clock::time_point m_next{};
+};
+
+constexpr size_t k_slice = 256 * 1024;  // pace big writes in slices so parallel streams interleave fairly
+
+class LimitedWriter final : public Writer {
+public:
+  LimitedWriter(std::unique_ptr<Writer> inner, std::shared_ptr<Pacer> pacer) : m_inner(std::move(inner)), m_pacer(std::move(pacer)) {}
+  Result<void> write(std::string_view data) override {
+    while (!data.empty()) {
+      auto slice = data.substr(0, k_slice);
+      m_pacer->consume(slice.size());
+      KBK_TRY(m_inner->write(slice));
+      data.remove_prefix(slice.size());
+    }
+    return {};
+  }
+  Result<void> commit() override { return m_inner->commit(); }
+  void abort() override { m_inner->abort(); }
+  uint64_t bytes_written() const override { return m_inner->bytes_written(); }
+
+private:
+  std::unique_ptr<Writer> m_inner;
+  std::shared_ptr<Pacer> m_pacer;
+};
+
+class LimitedReader final : public Reader {
+public:
+  LimitedReader(std::unique_ptr<Reader> inner, std::shared_ptr<Pacer> pacer) : m_inner(std::move(inner)), m_pacer(std::move(pacer)) {}
+  Result<size_t> read(char* buffer, size_t size) override {
+    KBK_ASSIGN_OR_RETURN(size_t n, m_inner->read(buffer, std::min(size, k_slice)));
+    m_pacer->consume(n);
+    return n;
+  }
+
+private:
+  std::unique_ptr<Reader> m_inner;
+  std::shared_ptr<Pacer> m_pacer;
+};
+
+class BandwidthLimited final : public Backend {
+public:
+  BandwidthLimited(std::unique_ptr<Backend> inner, BandwidthLimits limits)
+      : m_inner(std::move(inner)),
+        m_up(std::make_shared<Pacer>(limits.upload_bytes_per_second)),
+        m_down(std::make_shared<Pacer>(limits.download_bytes_per_second)) {}
+
+  std::string display_url() const override { return m_inner->display_url(); }
+  Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
+    if (m_up->unlimited()) return m_inner->put(key, data, options);
+    KBK_ASSIGN_OR_RETURN(auto w, put_stream(key, options));
+    KBK_TRY(w->write(data));
+    return w->commit();
+  }
+  Result<std::unique_ptr<Writer>> put_stream(const std::string& key, const PutOptions& options) override {
+    KBK_ASSIGN_OR_RETURN(auto w, m_inner->put_stream(key, options));
+    if (m_up->unlimited()) return w;
+    return std::unique_ptr<Writer>(std::make_unique<LimitedWriter>(std::move(w), m_up));
+  }
+  Result<std::string> get(const std::string& key) override {
+    if (m_down->unlimited()) return m_inner->get(key);
+    KBK_ASSIGN_OR_RETURN(auto r, get_stream(key, 0, 0));
+    std::string out;
+    char buf[65536];
+    while (true) {
+      KBK_ASSIGN_OR_RETURN(size_t n, r->read(buf, sizeof buf));
+      if (n == 0) return out;
+      out.append(buf, n);
+    }
+  }
+  Result<std::unique_ptr<Reader>> get_stream(const std::string& key, uint64_t offset, uint64_t length) override {
+    KBK_ASSIGN_OR_RETURN(auto r, m_inner->get_stream(key, offset, length));
+    if (m_down->unlimited()) return r;
+    return std::unique_ptr<Reader>(std::make_unique<LimitedReader>(std::move(r), m_down));
+  }
+  Result<std::optional<ObjectInfo>> stat(const std::string& key) override { return m_inner->stat(key); }
+  Result<void> list(const std::string& prefix, const std::function<Result<void>(const ObjectInfo&)>& f) override {
+    return m_inner->list(prefix, f);
+  }
+  Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override { return m_inner->list_prefixes(prefix); }
+  Result<void> remove(const std::string& key) override { return m_inner->remove(key); }
+  Result<void> remove_many(const std::vector<std::string>& keys) override { return m_inner->remove_many(keys); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override { return m_inner->cleanup_incomplete(older_than); }
+
+private:
+  std::unique_ptr<Backend> m_inner;
+  std::shared_ptr<Pacer> m_up, m_down;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> wrap_bandwidth_limit(std::unique_ptr<Backend> inner, BandwidthLimits limits) {
+  if (!limits.upload_bytes_per_second && !limits.download_bytes_per_second) return inner;
+  return std::make_unique<BandwidthLimited>(std::move(inner), limits);
+}
+
+Result<uint64_t> parse_rate(std::string_view text) {
+  std::string s(util::trim(text));
+  char* end = nullptr;
+  double n = std::strtod(s.c_str(), &end);
+  std::string unit = util::to_lower(util::trim(end ? std::string_view(end) : std::string_view()));
+  if (util::ends_with(unit, "/s")) unit.resize(unit.size() - 2);
+  double mult = 0;
+  if (unit.empty() || unit == "k" || unit == "ki" || unit == "kib" || unit == "kb") mult = 1024;
+  else if (unit == "b") mult = 1;
+  else if (unit == "m" || unit == "mi" || unit == "mib" || unit == "mb") mult = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gi" || unit == "gib" || unit == "gb") mult = 1024.0 * 1024 * 1024;
+  if (end == s.c_str() || mult == 0 || !(n >= 0) || std::isinf(n))
+    return unexpected(Errc::config, "bandwidth limit \"" + s + "\": expected a rate like 500KiB, 10MiB or 1G (per second)");
+  return static_cast<uint64_t>(n * mult);
+}
+
+Result<std::unique_ptr<Backend>> apply_wrappers(std::unique_ptr<Backend> inner, const OpenOptions& options) {
+  BandwidthLimits limits;
+  for (const auto& [k, v] : options.settings) {
+    if (k == "limit-upload") {
+      KBK_ASSIGN_OR_RETURN(limits.upload_bytes_per_second, parse_rate(v));
+    } else if (k == "limit-download") {
+      KBK_ASSIGN_OR_RETURN(limits.download_bytes_per_second, parse_rate(v));
+    }
+  }
+  return wrap_bandwidth_limit(std::move(inner), limits);
+}
+
+}  // namespace kbk::storage
