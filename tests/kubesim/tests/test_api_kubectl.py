@@ -235,6 +235,24 @@ class KubectlBasics(KubeTest):
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(self.k("get", "cm", name).returncode, 1)
 
+    def test_delete_cascade_foreground_and_orphan(self):
+        name = unique("casc")
+        self.k("create", "-f", "-", input=DEPLOY % (name, name, name))
+        self.wait_for(lambda: self.k("get", "rs", "-l", "app=" + name, "-o", "name").stdout.strip(), msg="rs")
+        r = self.k("delete", "deploy", name, "--cascade=foreground", "--timeout=60s")
+        self.assertEqual(r.stdout.strip(), 'deployment.apps "%s" deleted' % name, r.stderr)
+        self.wait_for(lambda: not self.k("get", "rs,pods", "-l", "app=" + name, "-o", "name").stdout.strip(),
+                      timeout=20, msg="dependents deleted by the garbage collector")
+        name2 = unique("orph")
+        self.k("create", "-f", "-", input=DEPLOY % (name2, name2, name2))
+        rs = self.wait_for(lambda: self.k("get", "rs", "-l", "app=" + name2, "-o", "name").stdout.strip(), msg="rs")
+        r = self.k("delete", "deploy", name2, "--cascade=orphan", "--timeout=60s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1)
+        o = json.loads(self.k("get", rs, "-o", "json").stdout)
+        self.assertNotIn("ownerReferences", o["metadata"])
+        self.k("delete", rs, "--cascade=background")
+
     def c_kubectl_cmd(self, *args):
         from kstest import kubectl_for
         return [kubectl_for("1.30"), "--kubeconfig", self.c.kubeconfig, "--cache-dir", self.c.cache, "-n", self.ns] + \
