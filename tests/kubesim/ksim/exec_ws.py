@@ -145,6 +145,161 @@ def _unmask(data, mask):
     return (int.from_bytes(data, "big") ^ m).to_bytes(n, "big")
 
 
+class WSTransport:
+    """The k8s channel protocol over a WebSocket: 1-byte channel prefix per binary message."""
+
+    def __init__(self, ws, v5):
+        self.ws, self.v5 = ws, v5
+
+    def send(self, channel, data):
+        self.ws.send_channel(channel, data)
+
+    def finish(self, status):
+        _finish(self.ws, status)
+
+    def serve(self, on_stdin, on_stdin_close, on_resize):
+        """Read client messages until it goes away (returns, or raises on a broken connection)."""
+        while True:
+            op, data = self.ws.read_message()
+            if op == 0x8:
+                return
+            if op == 0x9:
+                self.ws.send_frame(0xA, data)
+                continue
+            if op not in (0x1, 0x2) or not data:
+                continue
+            ch, payload = data[0], data[1:]
+            if ch == 0 and payload:
+                on_stdin(payload)
+            elif ch == 4 and payload:
+                on_resize(payload)
+            elif ch == 255 and self.v5 and payload[:1] == b"\x00":
+                on_stdin_close()
+
+
+class SpdyTransport:
+    """The same channels as SPDY/3.1 streams (what kubectl < 1.30 and the WebSocket fallback speak).
+
+    The client opens one stream per channel, in client-go's fixed order: error, stdin (if requested), stdout (if
+    requested), stderr (if requested and no tty), resize (tty). Streams are identified by that order: kubesim does
+    not decompress the client's header blocks (that would need SPDY's zlib dictionary); its own SYN_REPLY header
+    blocks are empty and zlib-compressed without a dictionary, which SPDY's readers accept. No flow control is
+    enforced (spdystream, client-go's implementation, has none). stdin ends with the stream's FIN."""
+
+    def __init__(self, handler, stdin, stdout, stderr, tty):
+        import zlib
+        self.r, self.w = handler.rfile, handler.wfile
+        self.lock = threading.Lock()
+        self.order = ["error"] + (["stdin"] if stdin else []) + (["stdout"] if stdout else []) + \
+            (["stderr"] if stderr and not tty else []) + (["resize"] if tty else [])
+        self.ids = {}            # stream type -> stream id
+        self.types = {}          # stream id -> type
+        self.ready = threading.Event()
+        self.gone = threading.Event()
+        self.zc = zlib.compressobj()
+        self.closed = set()
+        self.pending = []        # frames read before serve() starts (stdin data arriving early)
+
+    def _read_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.r.read(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def _frame(self):
+        h = self._read_exact(8)
+        length = int.from_bytes(h[5:8], "big")
+        return h, self._read_exact(length) if length else b""
+
+    def _control(self, ftype, flags, payload):
+        with self.lock:
+            self.w.write(struct.pack(">HHB", 0x8003, ftype, flags) + len(payload).to_bytes(3, "big") + payload)
+            self.w.flush()
+
+    def _data(self, sid, data, fin=False):
+        with self.lock:
+            if sid in self.closed:
+                return
+            if fin:
+                self.closed.add(sid)
+            self.w.write(struct.pack(">IB", sid & 0x7FFFFFFF, 1 if fin else 0) + len(data).to_bytes(3, "big") +
+                         data)
+            self.w.flush()
+
+    def accept_streams(self, timeout=30.0):
+        """Read SYN_STREAMs until every expected stream exists (answering each with SYN_REPLY)."""
+        import zlib
+        end = time.monotonic() + timeout
+        while len(self.ids) < len(self.order):
+            if time.monotonic() > end:
+                raise TimeoutError("timed out waiting for client to create streams")
+            h, payload = self._frame()
+            if h[0] & 0x80 and int.from_bytes(h[2:4], "big") == 1:        # SYN_STREAM
+                sid = int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF
+                kind = self.order[len(self.ids)]
+                self.ids[kind], self.types[sid] = sid, kind
+                block = self.zc.compress(struct.pack(">I", 0)) + self.zc.flush(zlib.Z_SYNC_FLUSH)
+                self._control(2, 0, struct.pack(">I", sid) + block)     # SYN_REPLY, no headers
+            else:
+                self.pending.append((h, payload))
+
+    def send(self, channel, data):
+        kind = {1: "stdout", 2: "stderr", 3: "error"}.get(channel)
+        sid = self.ids.get(kind)
+        if sid is None or not data:
+            return
+        for i in range(0, len(data), 65536):
+            self._data(sid, data[i:i + 65536])
+
+    def finish(self, status):
+        try:
+            sid = self.ids.get("error")
+            if sid is not None:
+                self._data(sid, json.dumps(status, separators=(",", ":")).encode())
+            for kind in ("error", "stdout", "stderr"):
+                if kind in self.ids:
+                    self._data(self.ids[kind], b"", fin=True)
+        except Exception:
+            pass
+
+    def serve(self, on_stdin, on_stdin_close, on_resize):
+        def handle(h, payload):
+            if h[0] & 0x80:
+                ftype = int.from_bytes(h[2:4], "big")
+                if ftype == 6:                                   # PING: echo
+                    self._control(6, 0, payload[:4])
+                elif ftype == 7:                                 # GOAWAY
+                    return False
+                elif ftype == 3:                                 # RST_STREAM
+                    sid = int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF
+                    if self.types.get(sid) == "stdin":
+                        on_stdin_close()
+                return True
+            sid = int.from_bytes(h[0:4], "big") & 0x7FFFFFFF
+            kind = self.types.get(sid)
+            if kind == "stdin":
+                if payload:
+                    on_stdin(payload)
+                if h[4] & 0x01:
+                    on_stdin_close()
+            elif kind == "resize" and payload:
+                for line in payload.splitlines():
+                    if line.strip():
+                        on_resize(line)
+            return True
+        for h, payload in self.pending:
+            if not handle(h, payload):
+                return
+        self.pending = []
+        while True:
+            h, payload = self._frame()
+            if not handle(h, payload):
+                return
+
+
 # ---------------------------------------------------------------- sandbox
 def _container_root(state_dir, pod, cname):
     root = os.path.join(vol_mod.pod_dir(state_dir, pod), "containers", cname, "rootfs")
@@ -428,11 +583,27 @@ def _handle_exec(handler, store, pod, query):
         return
     upgrade = (handler.headers.get("Upgrade") or "").lower()
     key = handler.headers.get("Sec-WebSocket-Key")
-    if upgrade.startswith("spdy"):
-        # kubectl < 1.30 (and the WebSocket fallback) speak SPDY/3.1, which kubesim does not implement.
-        _send_status(handler, 400, "BadRequest",
-                     "unable to upgrade connection: kubesim serves pods/%s over WebSocket (v5.channel.k8s.io, "
-                     "v4.channel.k8s.io) only, not SPDY/3.1: use kubectl 1.30 or newer" % "exec")
+    if upgrade.startswith("spdy/3"):
+        offered = []
+        for h in handler.headers.get_all("X-Stream-Protocol-Version") or []:
+            offered += [p.strip() for p in h.split(",") if p.strip()]
+        if "v4.channel.k8s.io" not in offered:
+            _send_status(handler, 403, "Forbidden",
+                         "unable to upgrade: unable to negotiate protocol: client supports %s, server supports "
+                         "[v4.channel.k8s.io]" % offered)
+            return
+        handler.send_response(101, "Switching Protocols")
+        handler.send_header("Connection", "Upgrade")
+        handler.send_header("Upgrade", "SPDY/3.1")
+        handler.send_header("X-Stream-Protocol-Version", "v4.channel.k8s.io")
+        handler.end_headers()
+        handler.wfile.flush()
+        tr = SpdyTransport(handler, stdin, stdout, stderr, tty)
+        try:
+            tr.accept_streams()
+        except Exception:
+            return
+        _run(tr, store, getattr(store, "state_dir", None) or ".", pod, c, command, stdin, stdout, stderr, tty)
         return
     if upgrade != "websocket" or not key:
         _send_status(handler, 400, "BadRequest", "Upgrade request required")
@@ -458,7 +629,7 @@ def _handle_exec(handler, store, pod, query):
         ws.send_channel(1 if stdout else (2 if stderr else 3))
     except Exception:
         return
-    _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5)
+    _run(WSTransport(ws, v5), store, state_dir, pod, c, command, stdin, stdout, stderr, tty)
 
 
 def _status_success():
@@ -484,7 +655,7 @@ def _finish(ws, status):
         pass
 
 
-def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
+def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
     cwd = None
     try:
         if sandbox_flags() is not None:
@@ -494,15 +665,15 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
             argv = [shutil.which(argv[0], path=env.get("PATH", DEFAULT_PATH)) or argv[0]] + argv[1:]
     except Exception as e:
         log_exc("exec sandbox")
-        _finish(ws, _status_internal("error preparing container: %s" % e))
+        tr.finish(_status_internal("error preparing container: %s" % e))
         return
     if not _lookup(command[0], env):
         exec_id = hashlib.sha256(os.urandom(16)).hexdigest()
         msg = ('error executing command in container: failed to exec in container: failed to start exec "%s": '
                'OCI runtime exec failed: exec failed: unable to start container process: exec: "%s": '
                'executable file not found in $PATH: unknown' % (exec_id, command[0]))
-        _finish(ws, _status_internal(msg))
-        _drain_close(ws)
+        tr.finish(_status_internal(msg))
+        _drain(tr)
         return
     master = None
     if tty:
@@ -553,27 +724,11 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
 
     def reader():
         try:
-            while True:
-                op, data = ws.read_message()
-                if op == 0x8:
-                    client_gone.set()
-                    close_stdin()
-                    return
-                if op == 0x9:
-                    ws.send_frame(0xA, data)
-                    continue
-                if op not in (0x1, 0x2) or not data:
-                    continue
-                ch, payload = data[0], data[1:]
-                if ch == 0 and payload:
-                    write_stdin(payload)
-                elif ch == 4 and tty and payload:
-                    _resize(master, payload)
-                elif ch == 255 and v5 and payload[:1] == b"\x00":
-                    close_stdin()
+            tr.serve(write_stdin, close_stdin, lambda payload: _resize(master, payload) if tty else None)
         except Exception:
-            client_gone.set()
-            close_stdin()
+            pass
+        client_gone.set()
+        close_stdin()
 
     def pump(fd, channel):
         try:
@@ -586,7 +741,7 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
                     return
                 if channel is not None and not client_gone.is_set():
                     try:
-                        ws.send_channel(channel, data)
+                        tr.send(channel, data)
                     except Exception:
                         client_gone.set()
         finally:
@@ -635,14 +790,23 @@ def _run(ws, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, v5):
     if rc < 0:
         rc = 128 + (-rc)
     if not client_gone.is_set():
-        _finish(ws, _status_success() if rc == 0 else _status_exit(rc))
-        _drain_close(ws, rt)
+        tr.finish(_status_success() if rc == 0 else _status_exit(rc))
+        rt.join(timeout=2)   # give the client a moment to answer our Close / close its end
 
 
-def _drain_close(ws, reader_thread=None):
-    """After our Close frame, give the client a moment to answer with its own."""
-    if reader_thread is not None:
-        reader_thread.join(timeout=2)
+def _drain(tr):
+    """No command ran: read what the client still sends until it closes (briefly)."""
+    t = threading.Thread(target=lambda: _quiet(tr.serve, lambda d: None, lambda: None, lambda p: None),
+                         daemon=True)
+    t.start()
+    t.join(timeout=2)
+
+
+def _quiet(fn, *args):
+    try:
+        fn(*args)
+    except Exception:
+        pass
 
 
 def _kill(proc):

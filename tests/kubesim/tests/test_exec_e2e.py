@@ -138,6 +138,54 @@ class TestKubectlExec(unittest.TestCase):
         self.assertEqual(p.stdout, b"1.33\n")
 
 
+class TestKubectlSpdy(unittest.TestCase):
+    """kubectl 1.27-1.29 (and the WebSocket fallback) use SPDY/3.1 with v4.channel.k8s.io."""
+
+    def k127(self, *args, ks=None, **kw):
+        path = os.path.join(KUBECTL_DIR, "kubectl.1.27")
+        if not os.path.exists(path):
+            self.skipTest("kubectl 1.27 not installed")
+        return (ks or KS).kubectl(*args, kubectl=path, **kw)
+
+    def test_exec_stdin_exit_code_and_cp(self):
+        p = self.k127("-n", NS, "exec", "app", "-c", "main", "--", "sh", "-c", "echo $MODE; echo e >&2; exit 4",
+                      check=False)
+        self.assertEqual((p.returncode, p.stdout), (4, b"e2e\n"))
+        self.assertIn(b"command terminated with exit code 4", p.stderr)
+        data = os.urandom(200000)
+        p = self.k127("-n", NS, "exec", "-i", "app", "-c", "main", "--", "sha256sum", stdin=data)
+        self.assertEqual(p.stdout.decode().split()[0], hashlib.sha256(data).hexdigest())
+        tmp = tempfile.mkdtemp(prefix="ksim-spdy-")
+        try:
+            with open(os.path.join(tmp, "f"), "wb") as f:
+                f.write(data)
+            self.k127("-n", NS, "cp", os.path.join(tmp, "f"), "app:/data/spdy.bin", "-c", "main")
+            self.k127("-n", NS, "cp", "app:/data/spdy.bin", os.path.join(tmp, "g"), "-c", "main")
+            with open(os.path.join(tmp, "g"), "rb") as f:
+                self.assertEqual(f.read(), data)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_websocket_disabled_falls_back_to_spdy(self):
+        p = subprocess.run(["kubectl", "--kubeconfig", KS.kubeconfig, "-n", NS, "exec", "app", "-c", "main", "--",
+                            "echo", "fallback"], capture_output=True, timeout=60,
+                           env=dict(os.environ, KUBECTL_REMOTE_COMMAND_WEBSOCKETS="false"))
+        self.assertEqual(p.stdout, b"fallback\n", p.stderr)
+
+    def test_kubectl_exec_on_121(self):
+        ks = KubeSim(profile="1.21")
+        ns = "spdy121-" + uuid.uuid4().hex[:6]
+        try:
+            self.k127("create", "namespace", ns, ks=ks)
+            self.k127("-n", ns, "run", "p", "--image=busybox", ks=ks)
+            self.k127("-n", ns, "wait", "--for=condition=Ready", "pod/p", "--timeout=30s", ks=ks)
+            p = self.k127("-n", ns, "exec", "p", "--", "sh", "-c", "echo old cluster; hostname", ks=ks)
+            self.assertEqual(p.stdout, b"old cluster\np\n")
+        finally:
+            self.k127("delete", "namespace", ns, "--wait=false", ks=ks, check=False)
+            ks.close()
+
+
 @unittest.skipUnless(have_debian_kubernetes(), "Debian python3-kubernetes not installed")
 class TestPythonStream(unittest.TestCase):
     CODE = """
