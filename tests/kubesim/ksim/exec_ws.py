@@ -1,4 +1,4 @@
-"""pods/exec over WebSocket (RFC 6455 server side) and pods/log.
+"""pods/exec over WebSocket (RFC 6455 server side) or SPDY/3.1 (SpdyTransport), and pods/log.
 
 Protocols: `v5.channel.k8s.io` (1.30 profile, preferred) and `v4.channel.k8s.io` (both profiles). Every message is
 binary (text frames from clients are accepted too: the Python client sends str data as text), byte 0 the channel:
