@@ -716,7 +716,16 @@ class StorageController:
         src_handle = (spec.get("source") or {}).get("snapshotHandle")
         if src_handle and not (c.get("status") or {}).get("readyToUse"):
             d = snapshot_dir(self.state_dir, src_handle)
-            size = dir_size(d) if os.path.isdir(d) else 0
+            if not os.path.isdir(d):
+                # The handle names no snapshot this cluster's storage has (e.g. one from another cluster).
+                msg = ('Failed to check and update snapshot content: failed to list snapshot for content %s: '
+                       '"rpc error: code = NotFound desc = snapshot id %s not found"' % (md["name"], src_handle))
+                if ((c.get("status") or {}).get("error") or {}).get("message") != msg:
+                    self.mgr.update_status(SNAP, "volumesnapshotcontents", c, {
+                        "error": {"message": msg, "time": now_str()}, "readyToUse": False},
+                        manager="csi-snapshotter")
+                return
+            size = dir_size(d)
             self.mgr.update_status(SNAP, "volumesnapshotcontents", c, {
                 "creationTime": int(time.time() * 1e9), "readyToUse": True, "restoreSize": size,
                 "snapshotHandle": src_handle}, manager="csi-snapshotter")

@@ -548,6 +548,16 @@ class TestStorage(Base):
             "metadata": {"name": "s2", "namespace": NS}, "spec": {"source": {"volumeSnapshotContentName": "imported"}}})
         c.wait(lambda: self.st("snapshot.storage.k8s.io", "volumesnapshots", NS, "s2").get("readyToUse"),
                what="pre-provisioned ready")
+        # a handle this cluster's storage does not have never becomes ready
+        c.create("snapshot.storage.k8s.io", "volumesnapshotcontents", {
+            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+            "metadata": {"name": "foreign"},
+            "spec": {"deletionPolicy": "Retain", "driver": "kubesim.csi.k8s.io",
+                     "source": {"snapshotHandle": "from-another-cluster"}, "volumeSnapshotClassName": "snap",
+                     "volumeSnapshotRef": {"name": "s4", "namespace": NS}}})
+        err = c.wait(lambda: (c.get("snapshot.storage.k8s.io", "volumesnapshotcontents", None, "foreign").get(
+            "status") or {}).get("error"), what="content error")
+        self.assertIn("not found", err["message"])
         # a content bound to another snapshot's uid does not bind
         c.create("snapshot.storage.k8s.io", "volumesnapshotcontents", {
             "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
