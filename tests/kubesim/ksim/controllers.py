@@ -372,6 +372,23 @@ class ControllerManager:
                 immediate.append(pvc)
         return missing, immediate, wffc
 
+    def _unmountable(self, pod, pvcs):
+        """(pv name, handle) of a bound kubesim CSI volume whose folder does not exist, else None."""
+        ns = pod["metadata"].get("namespace")
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+            if v.get("ephemeral") is not None:
+                claim = "%s-%s" % (pod["metadata"]["name"], v.get("name"))
+            vname = ((pvcs.get((ns, claim)) or {}).get("spec") or {}).get("volumeName") if claim else None
+            if not vname:
+                continue
+            pv = next((p for p in self.lst("", "persistentvolumes") if p["metadata"]["name"] == vname), None)
+            csi = ((pv or {}).get("spec") or {}).get("csi") or {}
+            if csi.get("driver") == vol_mod.CSI_DRIVER and csi.get("volumeHandle") and not os.path.isdir(
+                    vol_mod.volume_dir(self.state_dir, csi["volumeHandle"])):
+                return vname, csi["volumeHandle"]
+        return None
+
     def _bound_volume_terms(self, pod, pvcs):
         """nodeSelectorTerms of the PVs bound to the pod's claims (PV spec.nodeAffinity.required)."""
         ns = pod["metadata"].get("namespace")
@@ -496,6 +513,7 @@ class ControllerManager:
             else:
                 self._dirty = True
             return
+        node = next((n for n in nodes if n["metadata"]["name"] == node_name), None)
         # Kubelet: wait for volumes, then run.
         missing, immediate, wffc = self._pod_pvc_state(pod, pvcs, classes)
         if missing or immediate or wffc:
@@ -506,6 +524,30 @@ class ControllerManager:
             st["qosClass"] = qos_class(pod)
             self.update_status("", "pods", pod, st)
             return
+        if phase != "Running":
+            lost = self._unmountable(pod, pvcs)
+            if lost:
+                # NodePublishVolume fails for a CSI volume whose data this cluster does not have.
+                pv_name, handle = lost
+                st = copy.deepcopy(status)
+                st["phase"] = "Pending"
+                conds = st.setdefault("conditions", [])
+                set_condition(conds, "PodScheduled", "True", None, None, now, probe_time=True)
+                set_condition(conds, "Ready", "False", "ContainersNotReady",
+                              "containers with unready status: [%s]" % " ".join(
+                                  c.get("name", "") for c in spec.get("containers") or []), now, probe_time=True)
+                st["qosClass"] = qos_class(pod)
+                st["containerStatuses"] = [{"image": c.get("image"), "imageID": "", "lastState": {},
+                                            "name": c.get("name"), "ready": False, "restartCount": 0,
+                                            "started": False, "state": {"waiting": {"reason": "ContainerCreating"}}}
+                                           for c in spec.get("containers") or []]
+                if node is not None:
+                    st["hostIP"] = self.node_ip(node, node_index.get(node_name, 0))
+                self.update_status("", "pods", pod, st)
+                self.event(pod, "FailedMount", 'MountVolume.SetUp failed for volume "%s" : rpc error: code = '
+                           'NotFound desc = volume id %s does not exist in the volumes list' % (pv_name, handle),
+                           "kubelet", "Warning", "v1", "Pod")
+                return
         if phase == "Running":
             owner = controller_ref(pod)
             if owner and owner.get("kind") == "Job" and (spec.get("restartPolicy") in ("Never", "OnFailure")):

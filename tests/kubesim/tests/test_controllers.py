@@ -490,6 +490,23 @@ class TestStorage(Base):
             c.wait(lambda: self.st("", "pods", NS, "more-%d" % i).get("phase") == "Running", what="more running")
             self.assertEqual(c.get("", "pods", NS, "more-%d" % i)["spec"]["nodeName"], node)
 
+    def test_foreign_volume_not_mountable(self):
+        c = self.c
+        c.create("", "persistentvolumes", {"metadata": {"name": "imported"},
+                                           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                                    "storageClassName": "", "persistentVolumeReclaimPolicy": "Retain",
+                                                    "csi": {"driver": "kubesim.csi.k8s.io",
+                                                            "volumeHandle": "not-in-this-cluster"}}})
+        self.pvc("imp", cls="", volumeName="imported")
+        c.wait(lambda: self.bound("imp"), what="bound")
+        c.create("", "pods", {"metadata": {"name": "mounter", "namespace": NS},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                       "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "imp"}}]}})
+        c.wait(lambda: [e for e in c.list("", "events", NS) if e["reason"] == "FailedMount"], what="FailedMount")
+        st = self.st("", "pods", NS, "mounter")
+        self.assertEqual(st["phase"], "Pending")
+        self.assertEqual(st["containerStatuses"][0]["state"], {"waiting": {"reason": "ContainerCreating"}})
+
     def test_pod_pending_on_unbound_claim(self):
         c = self.c
         self.pvc("nothing", cls="absent")
