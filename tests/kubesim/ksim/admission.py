@@ -210,8 +210,8 @@ class Admission:
                     spec.setdefault("externalTrafficPolicy", "Cluster")
                 if spec["type"] == "LoadBalancer":
                     spec.setdefault("allocateLoadBalancerNodePorts", True)
-                if self.profile != "1.21" or True:
-                    spec.setdefault("internalTrafficPolicy", "Cluster") if self.profile != "1.21" else None
+                if self.profile != "1.21":
+                    spec.setdefault("internalTrafficPolicy", "Cluster")
         elif k == "PersistentVolumeClaim":
             if isinstance(spec, dict):
                 spec.setdefault("volumeMode", "Filesystem")
@@ -333,8 +333,6 @@ class Admission:
             new.setdefault("spec", {})
             if "finalizers" not in new["spec"] and (old.get("spec") or {}).get("finalizers"):
                 new["spec"]["finalizers"] = list(old["spec"]["finalizers"])
-        if rt.kind == "CustomResourceDefinition":
-            nm = new["metadata"]
         self._defaults(rt, new, old)
 
     # ---- validation --------------------------------------------------------------------------------------------
@@ -429,7 +427,7 @@ class Admission:
             ns = obj["metadata"]["name"]
             try:
                 store.create("", "serviceaccounts", {"metadata": {"name": "default", "namespace": ns}},
-                             manager="kube-controller-manager" if False else None or "kube-controller-manager")
+                             manager="kube-controller-manager")
             except ApiError:
                 pass
             ca = self.options.get("ca_pem")

@@ -6,7 +6,7 @@ import time
 
 from .registry import RT, Sub, ALL_VERBS, sort_versions
 from .store import ApiError
-from .util import dcopy, now_ts
+from .util import now_ts
 
 CRD = ("apiextensions.k8s.io", "customresourcedefinitions")
 FINALIZER = "customresourcecleanup.apiextensions.k8s.io"

@@ -141,7 +141,6 @@ def main(argv=None):
     from .crd import CRDManager
     from . import bootstrap, server
 
-    import json
     prof_file = os.path.join(sd, "profile")
     if os.path.exists(prof_file):
         with open(prof_file) as f:

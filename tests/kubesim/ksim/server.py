@@ -18,7 +18,7 @@ import urllib.parse
 
 from . import convert, discovery, managed, openapi, patch as patchmod, rbac, selectors, schema
 from .registry import gv, GIT_VERSION
-from .store import ApiError, FieldError, invalid, invalid_rt, not_found, bad_request
+from .store import ApiError, FieldError, invalid, not_found, bad_request
 from .util import dcopy, go_json, now_ts
 
 JSON = "application/json"
@@ -601,9 +601,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 rv = int(rvq)
             except ValueError:
-                raise bad_request("invalid resource version: %s" % rvq) if False else ApiError(
-                    400, "BadRequest", 'invalid resource version: strconv.ParseUint: parsing "%s": invalid syntax'
-                    % rvq)
+                raise ApiError(400, "BadRequest", 'invalid resource version: strconv.ParseUint: parsing "%s": '
+                                                  'invalid syntax' % rvq)
             cur = self.ks.store.rv
             if rv > cur:
                 raise ApiError(504, "Timeout", "Timeout: Too large resource version: %d, current: %d" % (rv, cur),
@@ -840,9 +839,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               % (rt.kind, _go_type(obj)))
         want_av = gv(ctx["group"], ctx["version"])
         if obj.get("kind") and obj["kind"] != rt.kind and kind_ok:
-            raise bad_request("the object provided is unrecognized (must be of type %s): object kind %s not "
-                              "recognized" % (rt.kind, obj["kind"]) if False else
-                              "%s in version \"%s\" cannot be handled as a %s: no kind \"%s\" is registered for "
+            raise bad_request("%s in version \"%s\" cannot be handled as a %s: no kind \"%s\" is registered for "
                               "version \"%s\"" % (rt.kind, ctx["version"], rt.kind, obj["kind"], want_av))
         if obj.get("apiVersion") and obj["apiVersion"] != want_av and kind_ok:
             raise bad_request("the API version in the data (%s) does not match the expected API version (%s)"
@@ -945,8 +942,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rbac.check_escalation(ks.authz, self.user, rt, internal, ctx["ns"] or "")
         created = ks.store.create(rt.group, rt.resource, internal, manager=manager, dry_run=dry, user=self.user,
                                   api_version=gv(ctx["group"], ctx["version"]))
-        if rt.key == ("", "serviceaccounts") and False:
-            pass
         self.send_obj(201, self._ext(rt, created, ctx))
 
     def _update(self, rt, ctx):
@@ -1000,7 +995,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             p = json.loads(self.body.decode("utf-8"))
         except ValueError as e:
-            raise bad_request("error decoding patch: %s" % e if False else "invalid character in patch: %s" % e)
+            raise bad_request("error decoding patch: %s" % e)
         dry = self._dry_run()
         manager = self._manager()
         sub = ctx["sub"]

@@ -1,7 +1,6 @@
 """Validation as the API server's strategies do it (422 Invalid with field causes).  Only the rules kubesim's users
 meet are implemented: names, labels, required fields of common kinds, selectors vs templates and the immutable fields
 listed in the issue."""
-import json
 import re
 
 from .store import FieldError
@@ -204,8 +203,6 @@ def validate(store, rt, obj, old, profile="1.30"):
     else:
         if len(name) > 253 or not DNS1123_SUB.match(name):
             errs.append(_inv("metadata.name", name, MSG_SUB))
-    if m.get("generateName") and not name:
-        pass
     check_labels(m.get("labels"), "metadata.labels", errs)
     check_annotations(m.get("annotations"), "metadata.annotations", errs)
     for i, ref in enumerate(m.get("ownerReferences") or []):
@@ -215,12 +212,9 @@ def validate(store, rt, obj, old, profile="1.30"):
                                  "metadata.ownerReferences.uid", "", "%s must not be empty" % f)
                             if f != "apiVersion" else _inv("metadata.ownerReferences.apiVersion", "",
                                                            "version must not be empty"))
-    spec = obj.get("spec")
     fn = _KIND_RULES.get(kind) if rt.crd is None else None
     if fn:
         fn(obj, old, errs, profile)
-    if rt.crd is not None and old is not None:
-        pass
     return errs
 
 
@@ -346,6 +340,7 @@ def _job(obj, old, errs, profile):
 
 
 def _template_mutable(spec, old_spec):
+    """Kubernetes >= 1.27 lets suspended Jobs change scheduling directives of their template; not simulated."""
     return False
 
 

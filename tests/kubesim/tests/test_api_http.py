@@ -5,11 +5,10 @@ import gzip
 import json
 import socket
 import ssl
-import threading
 import time
 import urllib.parse
 
-from kstest import KubeTest, unique, TOKENS
+from kstest import KubeTest, unique
 
 
 def cm(name, **labels):

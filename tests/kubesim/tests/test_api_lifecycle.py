@@ -1,6 +1,5 @@
 """The launcher's contract: ready line, kubeconfig, certificates, persistence across restarts, SIGTERM, startup
 time, --faults, watch history limits."""
-import json
 import os
 import re
 import signal
@@ -41,7 +40,6 @@ class Lifecycle(unittest.TestCase):
         st, _, _, o = c.req("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "keep"},
                                                                               "data": {"a": "1"}})
         self.assertEqual(st, 201)
-        rest = c.proc.stdout.read if False else None
         self.assertEqual(c.stop(), 0)
         self.assertEqual(c.proc.stdout.read(), "")  # nothing but the ready line on stdout
         c2 = kstest.start("1.30", d)
