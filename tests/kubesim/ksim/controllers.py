@@ -37,7 +37,7 @@ WATCHED = {
     ("storage.k8s.io", "storageclasses"), ("snapshot.storage.k8s.io", "volumesnapshots"),
     ("snapshot.storage.k8s.io", "volumesnapshotcontents"), ("snapshot.storage.k8s.io", "volumesnapshotclasses"),
     ("apiextensions.k8s.io", "customresourcedefinitions"), ("policy", "poddisruptionbudgets"),
-    ("", "resourcequotas"), ("storage.k8s.io", "csinodes"),
+    ("", "resourcequotas"), ("storage.k8s.io", "csinodes"), ("autoscaling", "horizontalpodautoscalers"),
 }
 
 
@@ -254,6 +254,7 @@ class ControllerManager:
             ("endpoints", self.sync_endpoints),
             ("serviceaccount tokens", self.sync_sa_tokens),
             ("csinodes", self.sync_csinodes),
+            ("horizontalpodautoscalers", self.sync_hpas),
             ("disruption", self.sync_pdbs),
             ("resourcequota", self.sync_quotas),
             ("namespaces", self.namespaces.sync),
@@ -1549,6 +1550,110 @@ class ControllerManager:
                     obj.pop("ports", None)
                 obj["metadata"]["labels"] = slabels
                 self.update("discovery.k8s.io", "endpointslices", obj)
+
+    # ---------------------------------------------------------------- HorizontalPodAutoscaler (no metrics API)
+    HPA_TARGETS = {"Deployment": ("apps", "deployments"), "StatefulSet": ("apps", "statefulsets"),
+                   "ReplicaSet": ("apps", "replicasets"), "ReplicationController": ("", "replicationcontrollers")}
+    HPA_CONDITIONS_ANN = "autoscaling.alpha.kubernetes.io/conditions"
+
+    def sync_hpas(self):
+        for h in self.lst("autoscaling", "horizontalpodautoscalers"):
+            try:
+                self._sync_hpa(h)
+            except Exception:
+                log_exc("horizontalpodautoscaler %s" % h["metadata"].get("name"))
+
+    def _sync_hpa(self, h):
+        """What the HPA controller writes in a cluster without metrics-server: min/max are enforced by
+        rescaling, anything metric-based fails with FailedGet*Metric (ScalingActive=False)."""
+        md, spec = h["metadata"], h.get("spec") or {}
+        if deleting(h):
+            return
+        ns = md.get("namespace")
+        v1 = h.get("apiVersion", "").endswith("/v1")   # 1.21 stores autoscaling/v1: conditions in an annotation
+        if v1:
+            try:
+                conds = json.loads((md.get("annotations") or {}).get(self.HPA_CONDITIONS_ANN) or "[]")
+            except ValueError:
+                conds = []
+        else:
+            conds = copy.deepcopy((h.get("status") or {}).get("conditions") or [])
+        st = copy.deepcopy(h.get("status") or {})
+        st.pop("conditions", None)
+        ref = spec.get("scaleTargetRef") or {}
+        gr = self.HPA_TARGETS.get(ref.get("kind"))
+        target = self.get(gr[0], gr[1], ns, ref.get("name")) if gr else None
+        now = now_str()
+        if target is None:
+            what = "%s%s \"%s\"" % (gr[1] if gr else (ref.get("kind") or "").lower() + "s",
+                                    "." + gr[0] if gr and gr[0] else "", ref.get("name"))
+            set_condition(conds, "AbleToScale", "False", "FailedGetScale",
+                          "the HPA controller was unable to get the target's current scale: %s not found" % what, now)
+            st.setdefault("currentReplicas", 0)
+            st.setdefault("desiredReplicas", 0)
+        else:
+            current = (target.get("status") or {}).get("replicas", (target.get("spec") or {}).get("replicas", 1))
+            want = (target.get("spec") or {}).get("replicas", 1)
+            lo, hi = spec.get("minReplicas", 1), spec.get("maxReplicas", 1)
+            st["currentReplicas"] = current
+            st.setdefault("desiredReplicas", 0)
+            desired = None
+            if want == 0 and lo != 0:
+                set_condition(conds, "ScalingActive", "False", "ScalingDisabled",
+                              "scaling is disabled since the replica count of the target is zero", now)
+            elif want > hi or want < lo:
+                desired = hi if want > hi else lo
+                set_condition(conds, "ScalingLimited", "True", "TooManyReplicas" if want > hi else "TooFewReplicas",
+                              "the desired replica count is %s than the %s replica count" % (
+                                  ("more", "maximum") if want > hi else ("less", "minimum")), now)
+            else:
+                metrics = spec.get("metrics") or []
+                if v1 or not metrics:
+                    name, mtype = "cpu", "Resource"
+                else:
+                    mtype = metrics[0].get("type", "Resource")
+                    name = ((metrics[0].get("resource") or {}).get("name") or "cpu")
+                if mtype == "Resource":
+                    reason = "FailedGetResourceMetric"
+                    msg = ("the HPA was unable to compute the replica count: failed to get %s resource metric "
+                           "value: failed to get %s utilization: unable to get metrics for resource %s: unable to "
+                           "fetch metrics from resource metrics API: the server could not find the requested "
+                           "resource (get pods.metrics.k8s.io)" % (name, name, name))
+                else:
+                    reason = "FailedGet%sMetric" % mtype
+                    msg = ("the HPA was unable to compute the replica count: unable to get metric: the server "
+                           "could not find the requested resource")
+                set_condition(conds, "ScalingActive", "False", reason, msg, now)
+            if desired is not None:
+                t2 = copy.deepcopy(target)
+                t2["spec"]["replicas"] = desired
+                if self.update(gr[0], gr[1], t2, manager="kube-controller-manager") is not None:
+                    st["desiredReplicas"] = desired
+                    st["lastScaleTime"] = now
+                    set_condition(conds, "AbleToScale", "True", "SucceededRescale",
+                                  "the HPA controller was able to update the target scale to %d" % desired, now)
+                    self.event(h, "SuccessfulRescale", "New size: %d; reason: %s" % (
+                        desired, "Current number of replicas above Spec.MaxReplicas" if want > hi else
+                        "Current number of replicas below Spec.MinReplicas"), "horizontal-pod-autoscaler",
+                        api_version=h.get("apiVersion"), kind="HorizontalPodAutoscaler")
+            elif not any(c.get("type") == "AbleToScale" for c in conds) or desired is None:
+                if not any(c.get("type") == "AbleToScale" and c.get("reason") == "SucceededRescale" for c in conds):
+                    set_condition(conds, "AbleToScale", "True", "SucceededGetScale",
+                                  "the HPA controller was able to get the target's current scale", now)
+        order = {"AbleToScale": 0, "ScalingActive": 1, "ScalingLimited": 2}
+        conds.sort(key=lambda c: order.get(c.get("type"), 9))
+        if v1:
+            h2 = copy.deepcopy(h)
+            ann = h2["metadata"].setdefault("annotations", {})
+            enc = json.dumps(conds, separators=(",", ":"))
+            if ann.get(self.HPA_CONDITIONS_ANN) != enc or h.get("status") != st:
+                ann[self.HPA_CONDITIONS_ANN] = enc
+                h2["status"] = st
+                self.call(self.store.update, "autoscaling", "horizontalpodautoscalers", h2, subresource="status",
+                          manager="kube-controller-manager")
+        else:
+            st["conditions"] = conds
+            self.update_status("autoscaling", "horizontalpodautoscalers", h, st)
 
     # ---------------------------------------------------------------- CSINode (kubelet's CSI plugin registration)
     def sync_csinodes(self):

@@ -194,6 +194,24 @@ class TestWorkloads(Base):
         self.assertEqual(q["hard"], {"pods": "10", "configmaps": "5", "requests.cpu": "4"})
         self.assertEqual(q["used"]["requests.cpu"], "0")
 
+    def test_hpa_without_metrics(self):
+        c = self.c
+        c.create("apps", "deployments", deploy("scaled", 1))
+        c.create("autoscaling", "horizontalpodautoscalers", {
+            "metadata": {"name": "scaled", "namespace": NS},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled"},
+                     "minReplicas": 2, "maxReplicas": 5,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                         "type": "Utilization", "averageUtilization": 50}}}]}})
+        c.wait(lambda: c.get("apps", "deployments", NS, "scaled")["spec"]["replicas"] == 2, what="raised to min")
+        st = c.wait(lambda: (lambda s: s if any(x["type"] == "ScalingActive" for x in s.get("conditions") or [])
+                             else None)(self.st("autoscaling", "horizontalpodautoscalers", NS, "scaled")),
+                    what="ScalingActive")
+        conds = {x["type"]: x for x in st["conditions"]}
+        self.assertEqual(conds["ScalingActive"]["reason"], "FailedGetResourceMetric")
+        self.assertEqual(conds["ScalingActive"]["status"], "False")
+        self.assertEqual(st["desiredReplicas"], 2)
+
     def test_cronjob_creates_job(self):
         c = self.c
         cj = c.create("batch", "cronjobs", {"metadata": {"name": "tick", "namespace": NS},
@@ -640,6 +658,21 @@ class TestProfile121(Base):
         self.assertEqual(base64.b64decode(sec["data"]["namespace"]).decode(), NS)
         c.store.delete("", "serviceaccounts", NS, "robot")
         c.wait(lambda: c.get("", "secrets", NS, name) is None, what="token deleted with SA")
+
+    def test_hpa_v1_conditions_annotation(self):
+        c = self.c
+        c.create("apps", "deployments", deploy("scaled", 3))
+        c.create("autoscaling", "horizontalpodautoscalers", {
+            "metadata": {"name": "scaled", "namespace": NS},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled"},
+                     "minReplicas": 1, "maxReplicas": 2, "targetCPUUtilizationPercentage": 60}})
+        c.wait(lambda: c.get("apps", "deployments", NS, "scaled")["spec"]["replicas"] == 2, what="lowered to max")
+        h = c.wait(lambda: (lambda o: o if "ScalingActive" in (o["metadata"].get("annotations") or {}).get(
+            "autoscaling.alpha.kubernetes.io/conditions", "") else None)(
+            c.get("autoscaling", "horizontalpodautoscalers", NS, "scaled")), what="conditions annotation")
+        self.assertEqual(h["apiVersion"], "autoscaling/v1")
+        self.assertNotIn("conditions", h["status"])
+        self.assertEqual(h["status"]["desiredReplicas"], 2)
 
     def test_job_labels(self):
         c = self.c
