@@ -280,4 +280,80 @@ def _hpa(o, src, dst):
     _hpa_from_v2(o, dst)
 
 
-_CONV = {"Ingress": _ingress, "HorizontalPodAutoscaler": _hpa}
+# ---- CustomResourceDefinition (apiextensions.k8s.io v1beta1 <-> v1) ------------------------------------------------
+def _crd(o, src, dst):
+    spec = o.get("spec")
+    if not isinstance(spec, dict) or src == dst:
+        return
+    if dst == "v1":
+        versions = spec.get("versions") or []
+        if not versions and spec.get("version"):
+            versions = [{"name": spec["version"], "served": True, "storage": True}]
+        top_schema = (spec.pop("validation", None) or {}).get("openAPIV3Schema")
+        top_sub = spec.pop("subresources", None)
+        top_cols = spec.pop("additionalPrinterColumns", None)
+        spec.pop("version", None)
+        out = []
+        for v in versions:
+            v = dict(v)
+            if top_schema is not None and "schema" not in v:
+                v["schema"] = {"openAPIV3Schema": top_schema}
+            if top_sub is not None and "subresources" not in v:
+                v["subresources"] = top_sub
+            cols = v.get("additionalPrinterColumns", top_cols)
+            if cols is not None:
+                v["additionalPrinterColumns"] = [_rename(c, "JSONPath", "jsonPath") for c in cols]
+            out.append(v)
+        spec["versions"] = out
+        if "preserveUnknownFields" not in spec:
+            spec["preserveUnknownFields"] = True if src == "v1beta1" else False
+    else:
+        versions = [dict(v) for v in spec.get("versions") or []]
+        if versions:
+            spec["version"] = versions[0]["name"]
+        for field, top in (("schema", "validation"), ("subresources", "subresources"),
+                           ("additionalPrinterColumns", "additionalPrinterColumns")):
+            vals = [v.get(field) for v in versions]
+            if vals and all(x == vals[0] for x in vals) and vals[0] is not None:
+                val = vals[0]
+                if field == "additionalPrinterColumns":
+                    val = [_rename(c, "jsonPath", "JSONPath") for c in val]
+                spec[top] = val
+                for v in versions:
+                    v.pop(field, None)
+            elif field == "additionalPrinterColumns":
+                for v in versions:
+                    if v.get(field):
+                        v[field] = [_rename(c, "jsonPath", "JSONPath") for c in v[field]]
+        spec["versions"] = versions
+
+
+def _rename(d, a, b):
+    return {(b if k == a else k): v for k, v in d.items()}
+
+
+# ---- EndpointSlice (discovery.k8s.io v1beta1 topology <-> v1 nodeName/zone) ------------------------------------
+def _endpointslice(o, src, dst):
+    for ep in o.get("endpoints") or []:
+        if not isinstance(ep, dict):
+            continue
+        if dst == "v1beta1":
+            topo = dict(ep.pop("deprecatedTopology", None) or {})
+            if ep.get("nodeName"):
+                topo["kubernetes.io/hostname"] = ep.pop("nodeName")
+            if ep.get("zone"):
+                topo["topology.kubernetes.io/zone"] = ep.pop("zone")
+            if topo:
+                ep["topology"] = topo
+        elif src == "v1beta1":
+            topo = dict(ep.pop("topology", None) or {})
+            if "kubernetes.io/hostname" in topo:
+                ep["nodeName"] = topo.pop("kubernetes.io/hostname")
+            if "topology.kubernetes.io/zone" in topo:
+                ep["zone"] = topo.pop("topology.kubernetes.io/zone")
+            if topo:
+                ep["deprecatedTopology"] = topo
+
+
+_CONV = {"Ingress": _ingress, "HorizontalPodAutoscaler": _hpa, "CustomResourceDefinition": _crd,
+         "EndpointSlice": _endpointslice}

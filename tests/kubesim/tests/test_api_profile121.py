@@ -119,6 +119,34 @@ class Profile121(KubeTest):
         self.assertNotIn("spec", doc)
         self.assertIsNone(h.get("Warning"))
 
+    def test_crd_v1beta1(self):
+        crd = {"apiVersion": "apiextensions.k8s.io/v1beta1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "gadgets.old.example.com"},
+               "spec": {"group": "old.example.com", "version": "v1alpha1", "scope": "Namespaced",
+                        "names": {"plural": "gadgets", "kind": "Gadget"},
+                        "subresources": {"status": {}},
+                        "additionalPrinterColumns": [{"name": "Size", "type": "integer", "JSONPath": ".spec.size"}],
+                        "validation": {"openAPIV3Schema": {"type": "object", "properties": {
+                            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}}
+        base = "/apis/apiextensions.k8s.io/v1beta1/customresourcedefinitions"
+        self.ok("POST", base, crd, 201)
+        try:
+            v1 = self.ok("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.old.example.com")
+            v = v1["spec"]["versions"][0]
+            self.assertEqual((v["name"], v["served"], v["storage"]), ("v1alpha1", True, True))
+            self.assertEqual(v["subresources"], {"status": {}})
+            self.assertEqual(v["additionalPrinterColumns"], [{"name": "Size", "type": "integer",
+                                                              "jsonPath": ".spec.size"}])
+            self.assertIn("schema", v)
+            self.assertNotIn("validation", v1["spec"])
+            b = self.ok("GET", base + "/gadgets.old.example.com")
+            self.assertEqual(b["spec"]["version"], "v1alpha1")
+            self.assertEqual(b["spec"]["additionalPrinterColumns"][0]["JSONPath"], ".spec.size")
+            self.wait_for(lambda: self.req("GET", "/apis/old.example.com/v1alpha1/gadgets")[0] == 200,
+                          msg="served")
+        finally:
+            self.ok("DELETE", base + "/gadgets.old.example.com")
+
     def test_newer_fields_dropped(self):
         """Fields 1.21 did not know are dropped silently (what a migration from a newer cluster meets)."""
         sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
