@@ -9,6 +9,8 @@ def _version_schema(rt, version):
 
 
 def unknown_fields(rt, obj, version):
+    if (rt.crd.get("spec") or {}).get("preserveUnknownFields"):
+        return []  # not pruned (v1beta1-era CRDs)
     sch = _version_schema(rt, version)
     if not sch:
         return []

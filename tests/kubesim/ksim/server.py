@@ -821,7 +821,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "media types include: application/json, application/yaml" +
                            ("" if rt.crd else ", application/vnd.kubernetes.protobuf"), {})
         try:
-            obj = json.loads(raw.decode("utf-8")) if raw else None
+            obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_DupDict.make) if raw else None
         except ValueError:
             obj = None
             if ctype == "application/yaml":
@@ -909,12 +909,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _strict_body(self, rt, ctx, obj):
         fv = self._field_validation()
         unknown = self._unknown(rt, obj)
-        if unknown:
+        problems = ['unknown field "%s"' % u for u in unknown] + ['duplicate field "%s"' % d for d in _dups(obj)]
+        if problems:
             if fv == "Strict":
                 raise bad_request('%s in version "%s" cannot be handled as a %s: strict decoding error: %s' % (
-                    rt.kind, ctx["version"], rt.kind, ", ".join('unknown field "%s"' % u for u in unknown)))
+                    rt.kind, ctx["version"], rt.kind, ", ".join(problems)))
             if fv == "Warn":
-                self.warnings.extend('unknown field "%s"' % u for u in unknown)
+                self.warnings.extend(problems)
             self._prune(rt, obj, unknown)
 
     # -- writes --
@@ -1366,6 +1367,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ui["uid"] = self.user.uid
             resp["status"] = {"userInfo": ui}
         self.send_obj(201, resp)
+
+
+class _DupDict(dict):
+    """A JSON object remembering the keys that appeared more than once (the last value wins, as in Go)."""
+    __slots__ = ("dups",)
+
+    @staticmethod
+    def make(pairs):
+        d = _DupDict()
+        d.dups = []
+        for k, v in pairs:
+            if k in d and k not in d.dups:
+                d.dups.append(k)
+            d[k] = v
+        return d
+
+
+def _dups(o, prefix=""):
+    out = []
+    if isinstance(o, dict):
+        for k in getattr(o, "dups", ()):
+            out.append(prefix + k)
+        for k, v in o.items():
+            out += _dups(v, prefix + k + ".")
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            out += _dups(v, prefix[:-1] + "[%d]." % i if prefix else "[%d]." % i)
+    return out
 
 
 class _KeyView:

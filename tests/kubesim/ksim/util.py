@@ -12,6 +12,8 @@ def dcopy(o):
         return {k: dcopy(v) for k, v in o.items()}
     if t is list:
         return [dcopy(v) for v in o]
+    if isinstance(o, dict):  # e.g. the server's duplicate-tracking dicts: copies are plain dicts
+        return {k: dcopy(v) for k, v in o.items()}
     return o
 
 

@@ -147,6 +147,11 @@ class Errors(KubeTest):
         self.assertEqual(doc["message"], 'Deployment in version "v1" cannot be handled as a Deployment: strict '
                                          'decoding error: unknown field "spec.foo", unknown field '
                                          '"spec.template.spec.containers[0].bogus"')
+        st, _, _, doc = self.req("POST", self.p() + "?fieldValidation=Strict",
+                                 b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"a":"1"},'
+                                 b'"data":{"b":"2"}}', headers={"Content-Type": "application/json"})
+        self.assertEqual(doc["message"], 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding '
+                                         'error: duplicate field "data"')
         st, h, _, doc = self.req("POST", "/apis/apps/v1/namespaces/%s/deployments" % self.ns, dep)
         self.assertEqual(st, 201)
         self.assertIn('299 - "unknown field \\"spec.foo\\""', h.get_all("Warning"))
