@@ -53,6 +53,44 @@ class Authenticator:
                 self.tokens[row[0].strip()] = User(row[1].strip(), _with_authenticated(row[1].strip(), groups),
                                                    row[2].strip())
 
+    def watch_secret_tokens(self, store):
+        """Accept the tokens of `kubernetes.io/service-account-token` Secrets (as the legacy token authenticator
+        does): an index kept current by a store subscription."""
+        import base64
+        self._secret_tokens = {}
+
+        def index(etype, group, resource, obj):
+            if (group, resource) != ("", "secrets") or obj.get("type") != "kubernetes.io/service-account-token":
+                return
+            key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            for t, k in list(self._secret_tokens.items()):
+                if k[:2] == key:
+                    del self._secret_tokens[t]
+            if etype == "DELETED":
+                return
+            try:
+                tok = base64.b64decode((obj.get("data") or {}).get("token", "")).decode()
+            except Exception:
+                return
+            sa = ((obj["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name"))
+            if tok and sa:
+                self._secret_tokens[tok] = key + (sa,)
+        for o in store.list("", "secrets"):
+            index("ADDED", "", "secrets", o)
+        store.subscribe(index)
+        self._store = store
+
+    def _secret_user(self, token):
+        idx = getattr(self, "_secret_tokens", None)
+        if not idx or token not in idx:
+            return None
+        ns, secret, sa = idx[token]
+        sao = self._store.raw_get("", "serviceaccounts", ns, sa)
+        if sao is None:  # tokens of deleted ServiceAccounts are invalid
+            return None
+        return User("system:serviceaccount:%s:%s" % (ns, sa), _with_authenticated("x", sa_groups(ns)),
+                    sao["metadata"].get("uid", ""))
+
     def issue_sa_token(self, ns, name, uid):
         tok = "kubesim-sa." + secrets.token_urlsafe(24)
         self.tokens[tok] = User("system:serviceaccount:%s:%s" % (ns, name),
@@ -64,7 +102,7 @@ class Authenticator:
         if h:
             parts = h.split(" ", 1)
             if len(parts) == 2 and parts[0].lower() == "bearer":
-                u = self.tokens.get(parts[1].strip())
+                u = self.tokens.get(parts[1].strip()) or self._secret_user(parts[1].strip())
                 if u is not None:
                     return u
             raise UNAUTHORIZED

@@ -202,6 +202,7 @@ def main(argv=None):
                                                                  [bootstrap.VIEWER_USER + "s",
                                                                   "system:authenticated"])},
                           anonymous=not a.no_anonymous)
+    authn.watch_secret_tokens(store)
 
     controllers = None
     try:

@@ -722,6 +722,30 @@ class AuthN(KubeTest):
                                          'in API group "" in the namespace "%s"' % self.ns)
         self.assertEqual(doc["details"], {"name": "x", "kind": "configmaps"})
 
+    def test_service_account_tokens(self):
+        self.ok("POST", "/api/v1/namespaces/%s/serviceaccounts" % self.ns, {"metadata": {"name": "bot"}}, 201)
+        tr = self.ok("POST", "/api/v1/namespaces/%s/serviceaccounts/bot/token" % self.ns,
+                     {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}, 201)
+        tok = tr["status"]["token"]
+        st, _, _, doc = self.req("GET", "/api/v1/namespaces/%s/pods" % self.ns, who="token:" + tok)
+        self.assertEqual(doc["message"], 'pods is forbidden: User "system:serviceaccount:%s:bot" cannot list '
+                                         'resource "pods" in API group "" in the namespace "%s"' % (self.ns, self.ns))
+        # a legacy token Secret authenticates as its ServiceAccount
+        secret = {"metadata": {"name": "bot-token", "annotations": {"kubernetes.io/service-account.name": "bot"}},
+                  "type": "kubernetes.io/service-account-token",
+                  "data": {"token": base64.b64encode(b"legacy-secret-token-123").decode()}}
+        self.ok("POST", "/api/v1/namespaces/%s/secrets" % self.ns, secret, 201)
+
+        def who():
+            # the token controller may complete the Secret (uid annotation, ca.crt, namespace): use what is stored
+            s = self.ok("GET", "/api/v1/namespaces/%s/secrets/bot-token" % self.ns)
+            tok = base64.b64decode(s["data"]["token"]).decode()
+            st, _, _, d = self.req("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                   {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+                                   who="token:" + tok)
+            return st == 201 and d["status"]["userInfo"]["username"]
+        self.assertEqual(self.wait_for(who, msg="token indexed"), "system:serviceaccount:%s:bot" % self.ns)
+
     def test_ssar_and_rules_review(self):
         body = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                 "spec": {"resourceAttributes": {"namespace": self.ns, "verb": "get", "resource": "pods"}}}
