@@ -1398,6 +1398,76 @@ class ControllerManager:
                 self._sync_service_endpoints(svc, pods_by_ns.get(svc["metadata"].get("namespace"), []), eps, slices)
             except Exception:
                 log_exc("endpoints %s" % svc["metadata"].get("name"))
+        try:
+            self._mirror_endpoints(svcs, eps)
+        except Exception:
+            log_exc("endpointslice mirroring")
+
+    MIRROR = "endpointslicemirroring-controller.k8s.io"
+
+    def _mirror_endpoints(self, svcs, eps):
+        """endpointslicemirroring-controller: user-managed Endpoints of a selector-less Service get an
+        EndpointSlice `<svc>-<5 chars>` (labels kubernetes.io/service-name, managed-by the mirroring controller,
+        ownerReference to the Endpoints). Endpoints labelled endpointslice.kubernetes.io/skip-mirror are skipped."""
+        by_svc = {(x["metadata"].get("namespace"), x["metadata"]["name"]): x for x in svcs}
+        mirrored = {}
+        for sl in self.lst("discovery.k8s.io", "endpointslices"):
+            lbl = sl["metadata"].get("labels") or {}
+            if lbl.get("endpointslice.kubernetes.io/managed-by") == self.MIRROR:
+                mirrored.setdefault((sl["metadata"].get("namespace"), lbl.get("kubernetes.io/service-name")),
+                                    []).append(sl)
+        wanted = set()
+        for key, ep in eps.items():
+            svc = by_svc.get(key)
+            if svc is None or (svc.get("spec") or {}).get("selector") or deleting(ep) or \
+                    (ep["metadata"].get("labels") or {}).get("endpointslice.kubernetes.io/skip-mirror") == "true":
+                continue
+            wanted.add(key)
+            endpoints, ports = [], None
+            for sub in ep.get("subsets") or []:
+                for addr, ready in [(a, True) for a in sub.get("addresses") or []] + \
+                        [(a, False) for a in sub.get("notReadyAddresses") or []]:
+                    e = {"addresses": [addr.get("ip")], "conditions": {"ready": ready}}
+                    if addr.get("hostname"):
+                        e["hostname"] = addr["hostname"]
+                    if addr.get("nodeName"):
+                        e["nodeName"] = addr["nodeName"]
+                    if addr.get("targetRef"):
+                        e["targetRef"] = dict(addr["targetRef"])
+                    endpoints.append(e)
+                if ports is None:
+                    ports = [{"name": p.get("name", ""), "port": p.get("port"), "protocol": p.get("protocol", "TCP")}
+                             for p in sub.get("ports") or []]
+            labels = dict(ep["metadata"].get("labels") or {})
+            labels.update({"kubernetes.io/service-name": key[1], "endpointslice.kubernetes.io/managed-by":
+                           self.MIRROR})
+            have = mirrored.get(key) or []
+            if not have:
+                obj = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                       "metadata": {"generateName": key[1] + "-", "name": key[1] + "-" + rand_suffix(),
+                                    "namespace": key[0], "labels": labels,
+                                    "ownerReferences": [owner_ref(ep, "v1", "Endpoints")]},
+                       "addressType": "IPv4", "endpoints": endpoints or None}
+                if ports:
+                    obj["ports"] = ports
+                self.create("discovery.k8s.io", "endpointslices", obj)
+                continue
+            cur = have[0]
+            if cur.get("endpoints") != (endpoints or None) or cur.get("ports") != ports or \
+                    (cur["metadata"].get("labels") or {}) != labels:
+                o2 = copy.deepcopy(cur)
+                o2["endpoints"] = endpoints or None
+                if ports:
+                    o2["ports"] = ports
+                else:
+                    o2.pop("ports", None)
+                o2["metadata"]["labels"] = labels
+                self.update("discovery.k8s.io", "endpointslices", o2)
+        for key, sls in mirrored.items():
+            if key not in wanted:
+                for sl in sls:
+                    self.delete("discovery.k8s.io", "endpointslices", sl["metadata"].get("namespace"),
+                                sl["metadata"]["name"])
 
     def _sync_apiserver_endpoints(self, svc, eps, slices):
         """The API server's own endpoint reconciler: Endpoints and EndpointSlice `kubernetes` in default, pointing

@@ -260,6 +260,26 @@ class TestWorkloads(Base):
                what="slices collected")
 
 
+class TestMirroring(Base):
+    def test_manual_endpoints_mirrored(self):
+        c = self.c
+        c.create("", "services", {"metadata": {"name": "ext", "namespace": NS},
+                                  "spec": {"ports": [{"name": "db", "port": 5432}]}})
+        c.create("", "endpoints", {"metadata": {"name": "ext", "namespace": NS},
+                                   "subsets": [{"addresses": [{"ip": "192.0.2.10"}],
+                                                "ports": [{"name": "db", "port": 5432}]}]})
+        sl = c.wait(lambda: [x for x in c.list("discovery.k8s.io", "endpointslices", NS)
+                             if x["metadata"]["labels"].get("kubernetes.io/service-name") == "ext"], what="mirror")
+        self.assertEqual(sl[0]["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+                         "endpointslicemirroring-controller.k8s.io")
+        self.assertEqual(sl[0]["endpoints"][0]["addresses"], ["192.0.2.10"])
+        self.assertEqual(sl[0]["ports"], [{"name": "db", "port": 5432, "protocol": "TCP"}])
+        self.assertEqual(sl[0]["metadata"]["ownerReferences"][0]["kind"], "Endpoints")
+        c.store.delete("", "endpoints", NS, "ext")
+        c.wait(lambda: not [x for x in c.list("discovery.k8s.io", "endpointslices", NS)
+                            if x["metadata"]["labels"].get("kubernetes.io/service-name") == "ext"], what="unmirrored")
+
+
 class TestGarbageCollection(Base):
     def test_background_cascade(self):
         c = self.c
