@@ -254,6 +254,7 @@ class ControllerManager:
             ("endpoints", self.sync_endpoints),
             ("serviceaccount tokens", self.sync_sa_tokens),
             ("csinodes", self.sync_csinodes),
+            ("leases", self.sync_leases),
             ("horizontalpodautoscalers", self.sync_hpas),
             ("disruption", self.sync_pdbs),
             ("resourcequota", self.sync_quotas),
@@ -1724,6 +1725,49 @@ class ControllerManager:
         else:
             st["conditions"] = conds
             self.update_status("autoscaling", "horizontalpodautoscalers", h, st)
+
+    # ---------------------------------------------------------------- Leases (node heartbeats, leader election)
+    def sync_leases(self):
+        """kube-node-lease/<node> renewed by each kubelet, kube-system/kube-controller-manager and kube-scheduler
+        held by the control plane; renewed every `lease_renew_seconds` (10; 0 disables leases)."""
+        every = float(self.options.get("lease_renew_seconds", 10.0))
+        if every <= 0:
+            return
+        now_m = time.monotonic()
+        if now_m - getattr(self, "_leases_at", -1e9) < every:
+            return
+        self._leases_at = now_m
+        micro = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%06dZ" % (int(time.time() * 1e6) % 1000000)
+        holder = getattr(self, "_holder", None)
+        if holder is None:
+            import uuid
+            holder = self._holder = "kubesim-control-plane_" + str(uuid.uuid4())
+        want = []
+        for n in self.nodes():
+            if deleting(n):
+                continue
+            want.append(("kube-node-lease", n["metadata"]["name"], n["metadata"]["name"], 40,
+                         [{"apiVersion": "v1", "kind": "Node", "name": n["metadata"]["name"],
+                           "uid": n["metadata"].get("uid")}], "kubelet"))
+        for name in ("kube-controller-manager", "kube-scheduler"):
+            want.append(("kube-system", name, holder, 15, None, name))
+        for ns, name, who, duration, owners, manager in want:
+            cur = self.get("coordination.k8s.io", "leases", ns, name)
+            if cur is None:
+                spec = {"holderIdentity": who, "leaseDurationSeconds": duration, "renewTime": micro}
+                if owners is None:
+                    spec.update({"acquireTime": micro, "leaseTransitions": 0})
+                md = {"name": name, "namespace": ns}
+                if owners:
+                    md["ownerReferences"] = owners
+                self.create("coordination.k8s.io", "leases", {"apiVersion": "coordination.k8s.io/v1",
+                                                              "kind": "Lease", "metadata": md, "spec": spec},
+                            manager=manager)
+            elif not deleting(cur):
+                l2 = copy.deepcopy(cur)
+                l2.setdefault("spec", {})["renewTime"] = micro
+                l2["spec"]["holderIdentity"] = who
+                self.update("coordination.k8s.io", "leases", l2, manager=manager)
 
     # ---------------------------------------------------------------- CSINode (kubelet's CSI plugin registration)
     def sync_csinodes(self):

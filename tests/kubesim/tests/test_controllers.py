@@ -260,6 +260,21 @@ class TestWorkloads(Base):
                what="slices collected")
 
 
+class TestLeases(Base):
+    def test_node_and_leader_leases(self):
+        c = self.c
+        c.cm.options["lease_renew_seconds"] = 0.3
+        c.create("", "namespaces", {"metadata": {"name": "kube-node-lease"}})
+        lease = c.wait(lambda: c.get("coordination.k8s.io", "leases", "kube-node-lease", "node-1"), what="lease")
+        self.assertEqual(lease["spec"]["holderIdentity"], "node-1")
+        self.assertEqual(lease["metadata"]["ownerReferences"][0]["kind"], "Node")
+        first = lease["spec"]["renewTime"]
+        c.wait(lambda: c.get("coordination.k8s.io", "leases", "kube-node-lease", "node-1")["spec"]["renewTime"]
+               != first, what="renewed")
+        kcm = c.get("coordination.k8s.io", "leases", "kube-system", "kube-controller-manager")
+        self.assertTrue(kcm["spec"]["holderIdentity"].startswith("kubesim-control-plane_"))
+
+
 class TestMirroring(Base):
     def test_manual_endpoints_mirrored(self):
         c = self.c
