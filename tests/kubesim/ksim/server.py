@@ -132,10 +132,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._dispatch("HEAD")
 
     # ---- plumbing ---------------------------------------------------------------------------------------------
+    MAX_BODY = 3 * 1024 * 1024
+
     def _read_body(self):
         n = self.headers.get("Content-Length")
         if n:
-            return self.rfile.read(int(n))
+            n = int(n)
+            if n > self.MAX_BODY:
+                left = n
+                while left > 0:  # drain it so that the client reads the answer instead of a reset
+                    chunk = self.rfile.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+                raise ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is %d" % self.MAX_BODY,
+                               {})
+            return self.rfile.read(n)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             out = b""
             while True:

@@ -120,7 +120,8 @@ class FieldError:
         return s + (": " + self.detail if self.detail else "")
 
     def text(self):
-        return "%s: %s" % (self.field, self.body()) if self.field else self.body()
+        # field.Error.Error() is "<field>: <body>" even for the root path ("": the message starts with ": ")
+        return "%s: %s" % (self.field, self.body()) if self.field is not None else self.body()
 
 
 def invalid(kind_gk, name, errors, kind=None, group=None):

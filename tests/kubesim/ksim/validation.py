@@ -218,7 +218,24 @@ def validate(store, rt, obj, old, profile="1.30"):
     return errs
 
 
+MAX_SECRET_SIZE = 1048576
+
+
+def _size(d, b64=False):
+    import base64
+    total = 0
+    for k, v in (d or {}).items():
+        if isinstance(v, str):
+            try:
+                total += len(base64.b64decode(v)) if b64 else len(v.encode())
+            except Exception:
+                total += len(v)
+    return total
+
+
 def _configmap(obj, old, errs, profile):
+    if _size(obj.get("data")) + _size(obj.get("binaryData"), True) > MAX_SECRET_SIZE:
+        errs.append(FieldError("FieldValueTooLong", "", None, "must have at most %d bytes" % MAX_SECRET_SIZE))
     for f in ("data", "binaryData"):
         for k in (obj.get(f) or {}):
             if not CFGKEY.match(k) or k in (".", ".."):
@@ -233,6 +250,8 @@ def _configmap(obj, old, errs, profile):
 
 
 def _secret(obj, old, errs, profile):
+    if _size(obj.get("data"), True) > MAX_SECRET_SIZE:
+        errs.append(FieldError("FieldValueTooLong", "data", None, "must have at most %d bytes" % MAX_SECRET_SIZE))
     for k in (obj.get("data") or {}):
         if not CFGKEY.match(k):
             errs.append(_inv("data[%s]" % k, k, MSG_CFGKEY))

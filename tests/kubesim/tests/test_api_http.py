@@ -117,6 +117,15 @@ class Errors(KubeTest):
         self.assertEqual(doc["details"]["group"], "apps")
         self.assertEqual(doc["details"]["kind"], "Deployment")
 
+    def test_size_limits(self):
+        st, _, _, doc = self.req("POST", self.p(), {"metadata": {"name": "huge"}, "data": {"a": "x" * 1048577}})
+        self.assertEqual((st, doc["message"]), (422, 'ConfigMap "huge" is invalid: : Too long: must have at most '
+                                                     '1048576 bytes'))
+        st, _, _, doc = self.req("POST", self.p(), {"metadata": {"name": "huge"}, "data": {"a": "x" * 3200000}},
+                                 fresh=True)
+        self.assertEqual((st, doc["reason"], doc["message"]), (413, "RequestEntityTooLarge",
+                                                               "Request entity too large: limit is 3145728"))
+
     def test_malformed_bodies(self):
         st, _, _, doc = self.req("POST", self.p(), b'{"apiVersion":"v1","kind":"Con',
                                  headers={"Content-Type": "application/json"})
