@@ -226,6 +226,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.warnings = []
         self.drop = False
         self.body = b""
+        self.query = {}
+        self.url_path = self.path
         try:
             self.body = self._read_body()
             u = urllib.parse.urlsplit(self.path)
