@@ -1304,7 +1304,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                 "expirationSeconds": exp, "boundObjectRef": spec.get("boundObjectRef")},
                                        "status": {"token": tok, "expirationTimestamp": now_ts(time.time() + exp)}})
         if sub == "eviction" and method == "POST":
-            res = st.delete("", "pods", ctx["ns"], ctx["name"], missing_ok=False, user=self.user)
+            self._evict(rt, ctx)
             return self.send_obj(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                        "code": 201})
         if sub == "binding" and method == "POST":
@@ -1320,6 +1320,47 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if sub == "approval" and method in ("PUT", "PATCH", "GET"):
             return self._update(rt, dict(ctx, sub="status")) if method == "PUT" else self._get(rt, ctx)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+    def _evict(self, rt, ctx):
+        """pods/eviction: honour the (single) PodDisruptionBudget covering a healthy pod, as the API server does."""
+        from .validation import selector_matches
+        st = self.ks.store
+        try:
+            ev = json.loads(self.body.decode() or "{}")
+        except ValueError:
+            raise bad_request("the object provided is unrecognized (must be of type Eviction)")
+        with st.lock:
+            pod = st.raw_get("", "pods", ctx["ns"], ctx["name"])
+            if pod is None:
+                raise not_found(rt, ctx["name"])
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Running",) and not pod["metadata"].get("deletionTimestamp"):
+                pdbs = [o for _, o in st.raw_items("policy", "poddisruptionbudgets", ctx["ns"])[0]
+                        if selector_matches((o.get("spec") or {}).get("selector"),
+                                            pod["metadata"].get("labels"))]
+                if len(pdbs) > 1:
+                    raise ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the "
+                                                         "eviction subresource does not support.", {})
+                if pdbs:
+                    pdb = dcopy(pdbs[0])
+                    s_ = pdb.setdefault("status", {})
+                    if int(s_.get("disruptionsAllowed") or 0) <= 0:
+                        raise ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
+                                                               "disruption budget.", {"causes": [
+                                                                   {"reason": "DisruptionBudget",
+                                                                    "message": "The disruption budget %s needs %d "
+                                                                               "healthy pods and has %d currently" % (
+                                                                                   pdb["metadata"]["name"],
+                                                                                   int(s_.get("desiredHealthy") or 0),
+                                                                                   int(s_.get("currentHealthy") or 0))}
+                                                               ]})
+                    s_["disruptionsAllowed"] = int(s_["disruptionsAllowed"]) - 1
+                    s_.setdefault("disruptedPods", {})[ctx["name"]] = now_ts()
+                    st.update("policy", "poddisruptionbudgets", pdb, manager="kube-apiserver",
+                              subresource="status")
+            opts = ev.get("deleteOptions") or {}
+            st.delete("", "pods", ctx["ns"], ctx["name"], propagation=opts.get("propagationPolicy") or "Background",
+                      missing_ok=False, preconditions=opts.get("preconditions"), user=self.user)
 
     # -- reviews --
     def _review_body(self):

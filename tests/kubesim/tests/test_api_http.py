@@ -379,6 +379,30 @@ class Writes(KubeTest):
         for f in ("generation", "selfLink", "deletionTimestamp"):
             self.assertNotIn(f, m)
 
+    def test_eviction_honours_pdb(self):
+        p = "/api/v1/namespaces/%s/pods" % self.ns
+        for n in ("e1", "e2"):
+            self.ok("POST", p, {"metadata": {"name": n, "labels": {"app": "ev"}},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}, 201)
+        self.wait_for(lambda: all(self.ok("GET", p + "/" + n)["status"].get("phase") == "Running"
+                                  for n in ("e1", "e2")), msg="pods running")
+        pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "keep2"},
+               "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "ev"}}}}
+        self.ok("POST", "/apis/policy/v1/namespaces/%s/poddisruptionbudgets" % self.ns, pdb, 201)
+        self.wait_for(lambda: self.ok("GET", "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/keep2" % self.ns)
+                      .get("status", {}).get("currentHealthy") == 2, msg="pdb status")
+        ev = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "e1", "namespace": self.ns}}
+        st, _, _, doc = self.req("POST", p + "/e1/eviction", ev)
+        self.assertEqual((st, doc["reason"], doc["message"]), (429, "TooManyRequests", "Cannot evict pod as it "
+                                                                                      "would violate the pod's "
+                                                                                      "disruption budget."))
+        self.assertEqual(doc["details"]["causes"], [{"reason": "DisruptionBudget", "message": "The disruption budget "
+                                                     "keep2 needs 2 healthy pods and has 2 currently"}])
+        self.ok("DELETE", "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/keep2" % self.ns)
+        d = self.ok("POST", p + "/e1/eviction", ev, 201)
+        self.assertEqual(d["status"], "Success")
+        self.ok("GET", p + "/e1", code=404)
+
     def test_pvc_spec_immutable(self):
         p = "/api/v1/namespaces/%s/persistentvolumeclaims" % self.ns
         o = self.ok("POST", p, {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
