@@ -86,18 +86,18 @@ std::string pem_from(const std::string& where, const std::string& file_field, co
   return std::move(*text);
 }
 
-void check_url_scheme(const std::string& where, const std::string& field, const std::string& url,
-                      std::initializer_list<const char*> schemes, const char* hint) {
+// `what` names the field in errors: "<file>: context \"c\": cluster \"k\": server" or "--server".
+void check_url_scheme(const std::string& what, const std::string& url, std::initializer_list<const char*> schemes,
+                      const char* hint) {
   auto sep = url.find("://");
   std::string scheme = sep == std::string::npos ? "" : util::to_lower(url.substr(0, sep));
   for (const char* s : schemes)
     if (scheme == s) {
-      if (url.size() == sep + 3 || url[sep + 3] == '/')
-        fail(where + ": " + field + ": " + quote(url) + " has no host");
+      if (url.size() == sep + 3 || url[sep + 3] == '/') fail(what + ": " + quote(url) + " has no host");
       return;
     }
-  if (scheme.empty()) fail(where + ": " + field + ": " + quote(url) + " has no scheme; " + hint);
-  fail(where + ": " + field + ": " + quote(url) + ": unsupported scheme " + quote(scheme) + "; " + hint);
+  if (scheme.empty()) fail(what + ": " + quote(url) + " has no scheme; " + hint);
+  fail(what + ": " + quote(url) + ": unsupported scheme " + quote(scheme) + "; " + hint);
 }
 
 std::string auth_provider_advice(const std::string& name) {
@@ -113,8 +113,7 @@ void resolve_cluster(RestConfig& out, const ClusterEntry& c, const std::string& 
   if (out.server.empty()) fail(where + ": server: missing");
   if (out.server.find("://") == std::string::npos)
     fail(server_where + ": " + quote(out.server) + " has no scheme; write https://" + out.server);
-  check_url_scheme(flags.server.empty() ? where : "--server", flags.server.empty() ? "server" : "value",
-                   out.server, {"https", "http"}, "use https:// (or http:// for a plain-HTTP server)");
+  check_url_scheme(server_where, out.server, {"https", "http"}, "use https:// (or http:// for a plain-HTTP server)");
   while (out.server.size() > 1 && out.server.back() == '/' &&
          out.server.find('/', out.server.find("://") + 3) != std::string::npos)
     out.server.pop_back();
@@ -141,7 +140,7 @@ void resolve_cluster(RestConfig& out, const ClusterEntry& c, const std::string& 
   out.tls_server_name = flags.server.empty() ? c.tls_server_name : "";
   out.proxy_url = c.proxy_url;
   if (!out.proxy_url.empty())
-    check_url_scheme(where, "proxy-url", out.proxy_url, {"http", "https", "socks5"}, "must be http, https, or socks5");
+    check_url_scheme(where + ": proxy-url", out.proxy_url, {"http", "https", "socks5"}, "must be http, https, or socks5");
 }
 
 void resolve_exec(RestConfig& out, const UserEntry& u, const std::string& where, const ClusterEntry* cluster) {
@@ -361,6 +360,8 @@ RestConfig load_config(const ConfigFlags& flags) {
   const ClusterEntry* cluster = nullptr;
   std::string cluster_where;
   if (cluster_name.empty()) {
+    if (flags.server.empty() && !context)
+      fail("--user: given without --cluster, --server or a context, so there is no cluster to talk to");
     if (flags.server.empty()) fail(where.context_prefix() + ": cluster: not set");
   } else {
     auto it = merged.clusters.find(cluster_name);

@@ -204,6 +204,26 @@ TEST_CASE("load_config: --context, --cluster, --user, -n and --server override t
     CHECK(c.tls_server_name.empty());
     CHECK(c.ca_pem == ca_pem());
   }
+  SECTION("a malformed --server") {
+    f.server = "10.0.0.1:6443";
+    CHECK(load_error(f) == "--server: \"10.0.0.1:6443\" has no scheme; write https://10.0.0.1:6443");
+    f.server = "ftp://10.0.0.1";
+    CHECK(load_error(f) ==
+          "--server: \"ftp://10.0.0.1\": unsupported scheme \"ftp\"; use https:// (or http:// for a plain-HTTP server)");
+    f.server = "https://";
+    CHECK(load_error(f) == "--server: \"https://\" has no host");
+  }
+  SECTION("--user alone, with no context and no cluster") {
+    ConfigFlags g = file_flags("broken/no-current-context.yaml");
+    g.user = "someone";
+    CHECK(load_error(g) == "--user: given without --cluster, --server or a context, so there is no cluster to talk to");
+    g.cluster = "c";
+    CHECK(load_error(g) == "--user: user \"someone\" not found in " + fixture("broken/no-current-context.yaml"));
+    g.user = "";
+    RestConfig c = load_config(g);  // --cluster alone: anonymous
+    CHECK(c.server == "https://c");
+    CHECK(c.context_name.empty());
+  }
   SECTION("--request-timeout") {
     f.request_timeout_seconds = 12.5;
     CHECK(load_config(f).request_timeout_seconds == 12.5);
