@@ -584,27 +584,37 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
   auto f = std::make_shared<CreateFlags>();
   create->add_option("name", f->name, "Name of the backup")->required();
-  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)");
-  create->add_option("--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)");
+  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to include (globs
+      ->allow_extra_args(false); default all)");
+  create->add_option("--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)")
+      ->allow_extra_args(false);
   create->add_option("--include-resources", f->include_resources,
-                     "Resources to include (any name kubectl accepts, globs such as *.apps; default all)");
-  create->add_option("--exclude-resources", f->exclude_resources, "Resources to exclude");
+                     "Resources to include (any name kubectl accepts, globs such as *.apps
+      ->allow_extra_args(false); default all)");
+  create->add_option("--exclude-resources", f->exclude_resources, "Resources to exclude")
+      ->allow_extra_args(false);
   create->add_option("--include-cluster-resources", f->include_cluster_resources,
                      "Include cluster-scoped resources: true, false, or unset (only when all namespaces are)")
       ->expected(0, 1)
       ->default_str("true");
   create->add_option("--include-cluster-scoped-resources", f->include_cluster_scoped,
-                     "Cluster-scoped resources to include (not with the --*-resources filters above)");
-  create->add_option("--exclude-cluster-scoped-resources", f->exclude_cluster_scoped, "Cluster-scoped resources to exclude");
+                     "Cluster-scoped resources to include (not with the --*-resources filters above)")
+      ->allow_extra_args(false);
+  create->add_option("--exclude-cluster-scoped-resources", f->exclude_cluster_scoped, "Cluster-scoped resources to exclude")
+      ->allow_extra_args(false);
   create->add_option("--include-namespace-scoped-resources", f->include_namespace_scoped,
-                     "Namespace-scoped resources to include");
+                     "Namespace-scoped resources to include")
+      ->allow_extra_args(false);
   create->add_option("--exclude-namespace-scoped-resources", f->exclude_namespace_scoped,
-                     "Namespace-scoped resources to exclude");
+                     "Namespace-scoped resources to exclude")
+      ->allow_extra_args(false);
   create->add_option("-l,--selector", f->selector, "Only objects matching this label selector");
   create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"");
   create->add_option("--include-names", f->include_names,
-                     "Only these objects of the types named: resource/namespace/name or resource/name (globs)");
-  create->add_option("--exclude-names", f->exclude_names, "Leave these objects out: resource/namespace/name or resource/name");
+                     "Only these objects of the types named: resource/namespace/name or resource/name (globs)")
+      ->allow_extra_args(false);
+  create->add_option("--exclude-names", f->exclude_names, "Leave these objects out: resource/namespace/name or resource/name")
+      ->allow_extra_args(false);
   create->add_option("--with-related", f->with_related,
                      "Also back up what selected objects reference (PVC->PV->StorageClass, ConfigMaps, Secrets, "
                      "ServiceAccounts and their bindings, PriorityClasses, IngressClasses, CRDs)")
