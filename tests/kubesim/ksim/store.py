@@ -579,6 +579,8 @@ class Store:
         rt = self._rt(group, resource)
         if not rt.namespaced:
             namespace = None
+        if rt.key == ("", "namespaces") and name in PROTECTED_NAMESPACES:  # admission, before storage
+            raise forbidden(rt, name, "this namespace may not be deleted")
         with self.lock:
             old = self.raw_get(group, resource, namespace, name)
             if old is None:
