@@ -1,0 +1,45 @@
+// What the current identity may read: the check behind `kbk auth can-i-backup`, so a user learns before a backup
+// which resource types (and namespaces) it would miss.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kbk/json/json.hpp>
+#include <kbk/kube/client.hpp>
+#include <kbk/kube/resource.hpp>
+#include <kbk/util/error.hpp>
+
+namespace kbk::kube {
+
+struct AccessDenial {
+  ResourceType type;
+  std::vector<std::string> verbs;        // of "list", "get": the ones not allowed
+  // Cluster-scoped types and namespaced types checked in one namespace: denied there. Namespaced types checked
+  // across the cluster: denied at cluster scope and in `namespaces` (empty when namespaces could not be listed).
+  std::vector<std::string> namespaces;
+};
+
+struct AccessReport {
+  std::string user;                      // from a SelfSubjectReview, "" when the server has none
+  std::string namespace_;                // "" = the whole cluster was checked
+  size_t checked = 0;                    // resource types checked
+  std::vector<AccessDenial> denied;
+  std::vector<std::string> notes;        // limits of the check (namespaces not listable, incomplete rules)
+  bool readable() const { return denied.empty(); }
+};
+
+// Checks list and get on every type with SelfSubjectAccessReviews (at cluster scope, or in `namespace_`). Across
+// the cluster, a namespaced type denied at cluster scope is then checked namespace by namespace with one
+// SelfSubjectRulesReview per namespace: types readable in every namespace are not reported (a backup reads them
+// namespace by namespace). Errors only when the reviews themselves fail.
+Result<AccessReport> check_backup_access(Client& client, const std::vector<ResourceType>& types,
+                                         std::string_view namespace_);
+
+// Whether SelfSubjectRulesReview status.resourceRules grant verb on group/resource (wildcards honoured; rules
+// limited to resourceNames grant nothing for list).
+bool rules_allow(const json::Value& resource_rules, std::string_view verb, std::string_view group,
+                 std::string_view resource);
+
+}  // namespace kbk::kube

@@ -1,0 +1,168 @@
+#include <kbk/kube/access.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace kbk::kube {
+namespace {
+
+bool contains(const json::Value& arr, std::string_view s) {
+  if (!arr.IsArray()) return false;
+  for (const auto& v : arr.GetArray()) {
+    if (v.IsString() && (std::string_view(v.GetString(), v.GetStringLength()) == s ||
+                         std::string_view(v.GetString(), v.GetStringLength()) == "*"))
+      return true;
+  }
+  return false;
+}
+
+std::string review_body(std::string_view ns, std::string_view verb, const ResourceType& rt) {
+  json::Document d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  d.AddMember("kind", "SelfSubjectAccessReview", a);
+  d.AddMember("apiVersion", "authorization.k8s.io/v1", a);
+  json::Value attrs(rapidjson::kObjectType);
+  if (!ns.empty()) attrs.AddMember("namespace", json::make_string(ns, a), a);
+  attrs.AddMember("verb", json::make_string(verb, a), a);
+  attrs.AddMember("group", json::make_string(rt.group, a), a);
+  attrs.AddMember("version", json::make_string(rt.version, a), a);
+  attrs.AddMember("resource", json::make_string(rt.resource, a), a);
+  json::Value spec(rapidjson::kObjectType);
+  spec.AddMember("resourceAttributes", attrs, a);
+  d.AddMember("spec", spec, a);
+  return json::to_string(d);
+}
+
+Result<bool> allowed(Client& client, std::string_view ns, std::string_view verb, const ResourceType& rt) {
+  KBK_ASSIGN_OR_RETURN(json::Document r, client.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                                                        review_body(ns, verb, rt)));
+  const json::Value* a = json::at(r, {"status", "allowed"});
+  return a && a->IsBool() && a->GetBool();
+}
+
+// Runs f(i) for i in [0, n) on a few threads; the first error wins.
+Result<void> parallel(size_t n, const std::function<Result<void>(size_t)>& f) {
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  std::optional<Error> first;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < n;) {
+      auto r = f(i);
+      if (!r.ok()) {
+        std::lock_guard lock(mutex);
+        if (!first) first = r.error();
+        next = n;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min<size_t>(8, n); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (first) return *first;
+  return {};
+}
+
+}  // namespace
+
+bool rules_allow(const json::Value& resource_rules, std::string_view verb, std::string_view group,
+                 std::string_view resource) {
+  if (!resource_rules.IsArray()) return false;
+  for (const auto& rule : resource_rules.GetArray()) {
+    const json::Value* verbs = json::find(rule, "verbs");
+    const json::Value* groups = json::find(rule, "apiGroups");
+    const json::Value* resources = json::find(rule, "resources");
+    const json::Value* names = json::find(rule, "resourceNames");
+    if (!verbs || !groups || !resources) continue;
+    if (names && names->IsArray() && !names->Empty()) continue;
+    if (contains(*verbs, verb) && contains(*groups, group) && contains(*resources, resource)) return true;
+  }
+  return false;
+}
+
+Result<AccessReport> check_backup_access(Client& client, const std::vector<ResourceType>& types,
+                                         std::string_view namespace_) {
+  AccessReport report;
+  report.namespace_ = std::string(namespace_);
+  report.checked = types.size();
+  if (auto who = client.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                R"({"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"})");
+      who.ok()) {
+    report.user = json::get_string(*who, {"status", "userInfo", "username"});
+  }
+  static const char* const k_verbs[] = {"list", "get"};
+  std::vector<std::vector<std::string>> denied(types.size());
+  std::mutex mutex;
+  KBK_TRY(parallel(types.size() * 2, [&](size_t i) -> Result<void> {
+    const ResourceType& rt = types[i / 2];
+    const char* verb = k_verbs[i % 2];
+    KBK_ASSIGN_OR_RETURN(bool ok, allowed(client, rt.namespaced ? namespace_ : "", verb, rt));
+    if (!ok) {
+      std::lock_guard lock(mutex);
+      denied[i / 2].push_back(verb);
+    }
+    return {};
+  }));
+  for (auto& d : denied) std::sort(d.begin(), d.end(), [](const std::string& a, const std::string& b) { return a > b; });
+
+  // Across the cluster: look namespace by namespace at the namespaced types denied at cluster scope.
+  std::vector<size_t> per_namespace;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (!denied[i].empty() && types[i].namespaced && namespace_.empty()) per_namespace.push_back(i);
+  }
+  std::vector<std::vector<std::string>> denied_in(types.size());
+  bool namespaces_known = false;
+  if (!per_namespace.empty()) {
+    ResourceType ns_type;
+    ns_type.version = "v1";
+    ns_type.resource = "namespaces";
+    ns_type.kind = "Namespace";
+    std::vector<std::string> namespaces;
+    auto listed = client.list(ns_type, "", ListOptions{}, [&](ListPage& p) -> Result<void> {
+      for (const auto& item : p.list["items"].GetArray()) namespaces.push_back(json::get_string(item, {"metadata", "name"}));
+      return {};
+    });
+    if (!listed.ok()) {
+      report.notes.push_back("cannot list namespaces (" + listed.error().message +
+                             "): namespaced types were checked at cluster scope only");
+    } else {
+      namespaces_known = true;
+      bool incomplete = false;
+      KBK_TRY(parallel(namespaces.size(), [&](size_t n) -> Result<void> {
+        const std::string body =
+            R"({"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1","spec":{"namespace":")" +
+            namespaces[n] + "\"}}";
+        KBK_ASSIGN_OR_RETURN(json::Document r, client.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body));
+        const json::Value* rules = json::at(r, {"status", "resourceRules"});
+        const json::Value* inc = json::at(r, {"status", "incomplete"});
+        std::lock_guard lock(mutex);
+        if (inc && inc->IsBool() && inc->GetBool()) incomplete = true;
+        for (size_t i : per_namespace) {
+          bool ok = true;
+          for (const auto& verb : denied[i]) ok = ok && rules && rules_allow(*rules, verb, types[i].group, types[i].resource);
+          if (!ok) denied_in[i].push_back(namespaces[n]);
+        }
+        return {};
+      }));
+      if (incomplete) report.notes.push_back("the server's rules review was incomplete: some access may be missed");
+      for (size_t i : per_namespace) std::sort(denied_in[i].begin(), denied_in[i].end());
+    }
+  }
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (denied[i].empty()) continue;
+    AccessDenial d;
+    d.type = types[i];
+    d.verbs = denied[i];
+    if (namespaces_known && types[i].namespaced && namespace_.empty()) {
+      if (denied_in[i].empty()) continue;  // readable namespace by namespace
+      d.namespaces = denied_in[i];
+    }
+    report.denied.push_back(std::move(d));
+  }
+  return report;
+}
+
+}  // namespace kbk::kube
