@@ -49,8 +49,6 @@ def _pod_spec_defaults(spec, profile, is_pod=False):
                 v["emptyDir"] = {}
     if is_pod:
         spec.setdefault("enableServiceLinks", True)
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-        spec.setdefault("priority", 0)
 
 
 def _template_defaults(obj, profile):
@@ -89,7 +87,12 @@ class Admission:
         self.rand = random.Random()
 
     # ---- create ------------------------------------------------------------------------------------------------
+    def default(self, store, rt, obj):
+        """Defaulting, as decoding a request does (before managedFields are computed)."""
+        self._defaults(rt, obj, None)
+
     def prepare_create(self, store, rt, obj, user):
+        """Mutating admission and the registry strategy (after managedFields, so not owned by the client)."""
         k = rt.kind
         m = obj["metadata"]
         if rt.status and k not in KEEP_STATUS_ON_CREATE:
@@ -104,7 +107,6 @@ class Admission:
         fn = getattr(self, "_create_" + k, None)
         if fn and rt.crd is None:
             fn(store, obj, m)
-        self._defaults(rt, obj, None)
 
     def _defaults(self, rt, obj, old):
         k = rt.kind
@@ -265,6 +267,8 @@ class Admission:
                         "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}], "defaultMode": 420}})
                 for c in containers:
                     c.setdefault("volumeMounts", []).append({"name": vname, "readOnly": True, "mountPath": mount})
+        spec.setdefault("priority", 0)  # Priority admission
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         tols = spec.setdefault("tolerations", [])
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
             if not any(isinstance(t, dict) and (t.get("key") == key or (not t.get("key") and

@@ -458,6 +458,14 @@ class Store:
                 m.pop("generation", None)
             if rt.namespaced:  # NamespaceLifecycle admission runs before defaulting and validation
                 self._check_namespace(rt, obj, name)
+            # request order: defaulting, managedFields, mutating admission + strategy, validation, storage
+            if self.hooks and not skip_admission:
+                self.hooks.default(self, rt, obj)
+            from . import managed
+            if managed_override is not None:
+                m["managedFields"] = managed_override
+            else:
+                managed.on_update(obj, None, manager, api_version or rt.storage_api_version(), rt)
             if self.hooks and not skip_admission:
                 self.hooks.prepare_create(self, rt, obj, user)
                 self.hooks.validate(self, rt, obj, None)
@@ -467,11 +475,6 @@ class Store:
                 raise already_exists(rt, name, bool(old["metadata"].get("deletionTimestamp")), generated)
             if self.hooks and not skip_admission:
                 self.hooks.allocate(self, rt, obj, None, dry_run)
-            from . import managed
-            if managed_override is not None:
-                m["managedFields"] = managed_override
-            else:
-                managed.on_update(obj, None, manager, api_version or rt.storage_api_version(), rt)
             if dry_run:
                 return obj
             m["resourceVersion"] = self._next_rv()

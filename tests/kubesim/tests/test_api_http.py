@@ -872,6 +872,20 @@ class Faults(KubeTest):
         st, h, _, doc = self.req("POST", p, cm("x"))
         self.assertEqual((st, doc["reason"], h["Retry-After"]), (503, "ServiceUnavailable", "1"))
 
+    def test_probability_is_seeded(self):
+        p = "/api/v1/namespaces/%s/configmaps" % self.ns
+        runs = []
+        for _ in range(2):
+            self.set("status=503,p=0.5,verb=list,resource=configmaps;seed=42")
+            runs.append([self.req("GET", p)[0] for _ in range(16)])
+        self.assertEqual(runs[0], runs[1])
+        self.assertIn(503, runs[0])
+        self.assertIn(200, runs[0])
+        self.set("status=500,after=2,times=1,verb=list,resource=configmaps")
+        self.assertEqual([self.req("GET", p)[0] for _ in range(5)], [200, 200, 500, 200, 200])
+        rules = self.ok("GET", "/kubesim/v1/faults")["rules"]
+        self.assertEqual((rules[0]["matches"], rules[0]["fired"]), (5, 1))
+
     def test_drop_latency_deny_expire_broken_group(self):
         p = "/api/v1/namespaces/%s/configmaps" % self.ns
         self.set("drop,verb=list,resource=configmaps,times=1")
