@@ -780,6 +780,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     continue
                 last_rv = ev[0]
                 self._watch_event(ev, matches, send)
+            if bookmarks:  # as the watch cache does shortly before a watch times out
+                send("BOOKMARK", self._bookmark(rt, ctx, max(last_rv, st.rv)))
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         finally:

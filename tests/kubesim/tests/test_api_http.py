@@ -654,11 +654,14 @@ class Watches(KubeTest):
     def test_watch_too_old_and_timeout(self):
         p = "/api/v1/namespaces/%s/configmaps" % self.ns
         t = time.time()
-        s, f, status, h = self.stream(p + "?watch=true&resourceVersion=%s&timeoutSeconds=1" %
-                                      self.ok("GET", p)["metadata"]["resourceVersion"])
-        self.events(f, 1, timeout=5)
+        s, f, status, h = self.stream(p + "?watch=true&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=1"
+                                      % self.ok("GET", p)["metadata"]["resourceVersion"])
+        evs = self.events(f, 1, timeout=5)
         s.close()
         self.assertLess(time.time() - t, 4)
+        self.assertEqual(evs[0]["type"], "BOOKMARK")
+        self.assertEqual(evs[0]["object"]["kind"], "ConfigMap")
+        self.assertEqual(set(evs[0]["object"]["metadata"]), {"resourceVersion", "creationTimestamp"})
 
 
 class Discovery(KubeTest):
