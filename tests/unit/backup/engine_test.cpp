@@ -566,3 +566,44 @@ TEST_CASE("explain says why an object is in or out") {
   auto bad = backup::explain(c, testing::make_discovery(), o, "pv/ns/x");
   REQUIRE_FALSE(bad.ok());
 }
+
+TEST_CASE("verify_backup checks items against the manifest and the tarball against the marker") {
+  FakeClient c;
+  add_app(c);
+  TempDir dir;
+  auto backend = storage::open(dir.path, {});
+  REQUIRE(backend.ok());
+  backup::Options o;
+  o.name = "v1";
+  REQUIRE(backup::run(c, testing::make_discovery(), **backend, o).ok());
+  auto good = archive::verify_backup(**backend, "v1");
+  REQUIRE(good.ok());
+  CHECK(good->problems.empty());
+  CHECK(good->items_checked > 20);
+
+  // Rewrite the tarball with one item changed and everything else (the manifest too) kept.
+  archive::BackupPaths p{"v1"};
+  std::vector<std::pair<std::string, std::string>> entries;
+  auto reader = (*backend)->get_stream(p.tarball());
+  REQUIRE(reader.ok());
+  REQUIRE(archive::read_archive(**reader, "v1", {}, [&](const archive::Entry& e) -> Result<void> {
+    entries.emplace_back(e.path, std::string(e.data));
+    return {};
+  }).ok());
+  auto sink = (*backend)->put_stream(p.tarball(), {});
+  REQUIRE(sink.ok());
+  auto w = archive::make_writer(std::move(*sink));
+  REQUIRE(w.ok());
+  for (auto& [path, data] : entries) {
+    if (path == "metadata/version") continue;
+    if (path == "resources/configmaps/namespaces/app/web-config.json") data.replace(data.find("\"v\""), 3, "\"V\"");
+    REQUIRE((*w)->add_file(path, data).ok());
+  }
+  REQUIRE((*w)->finish().ok());
+  auto bad = archive::verify_backup(**backend, "v1");
+  REQUIRE(bad.ok());
+  std::string all;
+  for (const auto& pr : bad->problems) all += pr + "\n";
+  CHECK(all.find("configmaps/app/web-config: the copy in") != std::string::npos);
+  CHECK(all.find("differs from the marker's") != std::string::npos);
+}
