@@ -215,6 +215,9 @@ def validate(store, rt, obj, old, profile="1.30"):
     fn = _KIND_RULES.get(kind) if rt.crd is None else None
     if fn:
         fn(obj, old, errs, profile)
+    if rt.crd is not None:
+        from . import crdschema
+        errs += crdschema.validate(rt, obj, rt.storage_version)
     return errs
 
 

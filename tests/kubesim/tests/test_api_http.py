@@ -957,6 +957,11 @@ class CustomResources(KubeTest):
                                      dict(w, metadata={"name": "w2"}, spec={"colour": "x"}))
             self.assertEqual((st, doc["message"]), (400, 'Widget in version "v1" cannot be handled as a Widget: '
                                                          'strict decoding error: unknown field "spec.colour"'))
+            st, _, _, doc = self.req("POST", p, dict(w, metadata={"name": "w3"}, spec={"replicas": "many"}))
+            self.assertEqual(st, 422)
+            self.assertEqual(doc["message"], 'Widget.example.com "w3" is invalid: spec.replicas: Invalid value: '
+                                             '"many": spec.replicas in body must be of type integer: "string"')
+            self.assertEqual(doc["details"]["group"], "example.com")
             lst = self.ok("GET", p)
             self.assertEqual(lst["kind"], "WidgetList")
             self.assertEqual((lst["items"][0]["kind"], lst["items"][0]["apiVersion"]), ("Widget", "example.com/v1"))
