@@ -6,7 +6,8 @@ Grammar (also in the README):
 One action per rule:
     status=CODE         answer CODE (429 and 503 carry Retry-After; 429 is the plain-text priority-and-fairness
                         rejection, 500/503/other codes a Status)          retry-after=SECONDS (default 1)
-    drop                send the headers and half of the body, then close the connection
+    drop                send the headers and half of the body, then close the connection (watches: the initial
+                        events, then the connection closes without the terminating chunk)
     latency=MS          sleep MS milliseconds, then serve normally
     expire-continue     requests carrying `continue` get 410 Expired  (expire-continue=inconsistent: the variant
                         with a fresh continue token)

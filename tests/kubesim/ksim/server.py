@@ -760,6 +760,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for ev in backlog:
                 last_rv = ev[0]
                 self._watch_event(ev, matches, send)
+            if self.drop:  # fault: the stream breaks without its terminating chunk
+                raise Drop()
             deadline = time.time() + timeout
             next_bm = time.time() + 60
             while True:

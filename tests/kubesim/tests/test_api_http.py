@@ -600,7 +600,10 @@ class Watches(KubeTest):
         buf = b""
         end = time.time() + timeout
         while len(out) < n and time.time() < end:
-            size = f.readline().strip()
+            line = f.readline()
+            if not line:  # connection closed
+                break
+            size = line.strip()
             if not size:
                 continue
             size = int(size, 16)
@@ -897,6 +900,13 @@ class Faults(KubeTest):
                                 ssl.SSLError)):
             self.c.req("GET", p, fresh=True)
         self.ok("GET", p)
+        self.set("drop,verb=watch,resource=configmaps,times=1")
+        s, f, status, h = Watches.stream(self, p + "?watch=true&timeoutSeconds=30")
+        t = time.time()
+        evs = Watches.events(self, f, 100, timeout=10)
+        s.close()
+        self.assertLess(time.time() - t, 5)
+        self.assertTrue(evs and all(e["type"] == "ADDED" for e in evs))
         self.set("latency=400,verb=get,resource=configmaps")
         t = time.time()
         self.ok("GET", p + "/kube-root-ca.crt")
