@@ -719,11 +719,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 initial = []
             w, backlog, cur = st.add_watcher(rt.key, ns, since if not initial_events else None)
+        from . import tables
+        tv = tables.wants_table(self.headers.get("Accept"))
         try:
             self.send_response(200)
             self.send_header("Audit-Id", self.audit_id)
             self.send_header("Cache-Control", "no-cache, private")
-            self.send_header("Content-Type", JSON)
+            self.send_header("Content-Type", tables.TABLE_CT % tv if tv else JSON)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self.wfile.flush()
@@ -741,6 +743,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
             def send(etype, o):
                 obj = self._ext(rt, o, ctx) if etype not in ("ERROR", "BOOKMARK") else o
+                if tv and etype not in ("ERROR", "BOOKMARK"):
+                    obj = tables.table(rt, ctx["version"], [obj], {"resourceVersion": obj["metadata"].get(
+                        "resourceVersion", "")}, tv, self.q("includeObject") or "Metadata")
                 data = ('{"type":"%s","object":%s}\n' % (etype, go_json(obj))).encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
