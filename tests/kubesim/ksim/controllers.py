@@ -29,6 +29,8 @@ from . import gc as gc_mod
 from . import namespace_controller as ns_mod
 from . import volumes as vol_mod
 
+JOB_TRACKING = "batch.kubernetes.io/job-tracking"
+
 WATCHED = {
     ("", "pods"), ("", "services"), ("", "endpoints"), ("", "serviceaccounts"), ("", "secrets"), ("", "nodes"),
     ("", "persistentvolumeclaims"), ("", "persistentvolumes"), ("", "namespaces"), ("", "replicationcontrollers"),
@@ -250,6 +252,7 @@ class ControllerManager:
             ("daemonsets", self.sync_daemonsets),
             ("cronjobs", self.sync_cronjobs),
             ("jobs", self.sync_jobs),
+            ("job tracking finalizers", self.sync_job_tracking),
             ("pods", self.sync_pods),
             ("endpoints", self.sync_endpoints),
             ("serviceaccount tokens", self.sync_sa_tokens),
@@ -1269,6 +1272,10 @@ class ControllerManager:
             for _ in range(max(0, need)):
                 tmpl = copy.deepcopy(spec.get("template") or {})
                 tmpl.setdefault("metadata", {})["labels"] = labels
+                if not self.old:
+                    fins = list(tmpl["metadata"].get("finalizers") or [])
+                    if JOB_TRACKING not in fins:
+                        tmpl["metadata"]["finalizers"] = fins + [JOB_TRACKING]
                 if indexed:
                     idx = next(str(i) for i in range(target + 1) if str(i) not in used_idx)
                     used_idx.add(idx)
@@ -1308,6 +1315,21 @@ class ControllerManager:
             if done_idx:
                 st["completedIndexes"] = compress_indexes(done_idx)
         self.update_status("batch", "jobs", job, st)
+
+    def sync_job_tracking(self):
+        """The Job controller's pod finalizer (1.26+): removed once the pod finished (and is counted), when the pod
+        is being deleted, or when its Job is gone."""
+        pods = [p for p in self.lst("", "pods") if JOB_TRACKING in (p["metadata"].get("finalizers") or [])]
+        if not pods:
+            return
+        jobs = {j["metadata"].get("uid"): j for j in self.lst("batch", "jobs")}
+        for p in pods:
+            ref = controller_ref(p)
+            job = jobs.get(ref.get("uid")) if ref else None
+            if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed") or deleting(p) or job is None:
+                p2 = copy.deepcopy(p)
+                p2["metadata"]["finalizers"] = [f for f in p2["metadata"]["finalizers"] if f != JOB_TRACKING]
+                self.update("", "pods", p2, manager="kube-controller-manager")
 
     # ---------------------------------------------------------------- CronJobs
     def sync_cronjobs(self):

@@ -175,6 +175,20 @@ class TestWorkloads(Base):
         self.assertEqual(lbl["batch.kubernetes.io/controller-uid"], j["metadata"]["uid"])
         self.assertEqual(lbl["controller-uid"], j["metadata"]["uid"])
         self.assertEqual(pods[0]["status"]["phase"], "Succeeded")
+        c.wait(lambda: not self.pods(**{"job-name": "once"})[0]["metadata"].get("finalizers"),
+               what="job-tracking finalizer removed")
+
+    def test_running_job_pod_tracking_finalizer(self):
+        c = self.c
+        c.cm.job_pod_seconds = 30
+        c.create("batch", "jobs", {"metadata": {"name": "long", "namespace": NS},
+                                   "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                                       {"name": "c", "image": "busybox"}]}}}})
+        pod = c.wait(lambda: [p for p in self.pods(**{"job-name": "long"}) if p["status"].get("phase") == "Running"],
+                     what="running")[0]
+        self.assertEqual(pod["metadata"]["finalizers"], ["batch.kubernetes.io/job-tracking"])
+        c.store.delete("batch", "jobs", NS, "long")
+        c.wait(lambda: not self.pods(**{"job-name": "long"}), what="pod gone with its job")
 
     def test_pdb_and_quota_status(self):
         c = self.c
