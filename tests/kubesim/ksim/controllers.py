@@ -420,11 +420,10 @@ class ControllerManager:
         spec = pod.get("spec") or {}
         status = pod.get("status") or {}
         if deleting(pod):
-            # The kubelet has "stopped the containers": finish a graceful deletion once finalizers are gone.
+            # Graceful deletion (should the store keep pods for their grace period): the kubelet has stopped the
+            # containers, so the pod goes as soon as no finalizer holds it.
             if not md.get("finalizers"):
-                grace = md.get("deletionGracePeriodSeconds")
-                if grace not in (None, 0) or status.get("phase") not in ("Succeeded", "Failed", None):
-                    self._kill_pod(pod)
+                self._kill_pod(pod)
             return
         phase = status.get("phase")
         if phase in ("Succeeded", "Failed"):
