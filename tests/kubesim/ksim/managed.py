@@ -14,8 +14,8 @@ SERVER_META = {"name", "namespace", "uid", "resourceVersion", "generation", "cre
                "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink", "generateName"}
 
 
-def _key_str(item, mk):
-    return "k:" + json.dumps({mk: item.get(mk)}, separators=(",", ":"))
+def _key_str(item, keys):
+    return "k:" + json.dumps({k: item.get(k) for k in sorted(keys) if k in item}, separators=(",", ":"))
 
 
 def leaf_map(obj, kind=None, part="main", status_sub=False):
@@ -47,17 +47,19 @@ def _walk(v, path, names, out, kind):
             _walk(sub, path + ("f:" + k,), names + (k,), out, kind)
         return
     if isinstance(v, list) and v:
-        mk = schema.merge_key(names, kind)
-        if mk == "$primitive":
+        keys = schema.list_map_keys(names, kind)
+        if keys == "$primitive":
             for item in v:
                 out[path + ("v:" + json.dumps(item),)] = True
             return
-        if mk and all(isinstance(i, dict) and mk in i for i in v):
+        if keys and all(isinstance(i, dict) and keys[0] in i for i in v):
             for item in v:
-                ip = path + (_key_str(item, mk),)
-                out[ip + ("f:" + mk,)] = item.get(mk)
+                ip = path + (_key_str(item, keys),)
+                for k in keys:
+                    if k in item:
+                        out[ip + ("f:" + k,)] = item.get(k)
                 for k, sub in item.items():
-                    if k != mk:
+                    if k not in keys:
                         _walk(sub, ip + ("f:" + k,), names + (k,), out, kind)
             return
     out[path] = v

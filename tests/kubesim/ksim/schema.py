@@ -37,6 +37,20 @@ def merge_key(path, kind=None):
     return MERGE_KEYS.get(last)
 
 
+def list_map_keys(path, kind=None):
+    """The keys server-side apply identifies items of an associative list by (x-kubernetes-list-map-keys), or
+    None when the list is atomic or a set ('$primitive')."""
+    mk = merge_key(path, kind)
+    if mk is None or mk == "$primitive":
+        return mk
+    last = path[-1]
+    if last == "ports":
+        return ["containerPort", "protocol"] if mk == "containerPort" else ["port", "protocol"]
+    if last == "topologySpreadConstraints":
+        return ["topologyKey", "whenUnsatisfiable"]
+    return [mk]
+
+
 # ---- known fields (for strict decoding) -----------------------------------------------------------------------
 ANY = None
 _META = {k: ANY for k in ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
