@@ -570,13 +570,7 @@ class ControllerManager:
         if spec.get("hostNetwork"):
             pod_ip = host_ip
         else:
-            pod_ip = status.get("podIP")
-            if not pod_ip:
-                for n in range(2, 255 * 200):
-                    cand = "10.244.%d.%d" % (idx + n // 254, n % 254 + 1) if n >= 254 else "10.244.%d.%d" % (idx, n)
-                    if cand not in used_ips:
-                        pod_ip = cand
-                        break
+            pod_ip = status.get("podIP") or alloc_pod_ip(node, idx, used_ips)
             used_ips.add(pod_ip)
         self._pod_started[md["uid"]] = time.monotonic()
         if self.update_status("", "pods", pod, self._running_status(pod, host_ip, pod_ip)) is not None:
@@ -2007,6 +2001,24 @@ def manager_for(group, resource):
     if group == "snapshot.storage.k8s.io":
         return "snapshot-controller"
     return "kube-controller-manager"
+
+
+def alloc_pod_ip(node, idx, used):
+    """A free address of the node's spec.podCIDR (from .2, as a bridge CNI hands them out), else of
+    10.244.<node index>.0/24."""
+    import ipaddress
+    cidr = ((node or {}).get("spec") or {}).get("podCIDR") or "10.244.%d.0/24" % idx
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        net = ipaddress.ip_network("10.244.%d.0/24" % idx)
+    for i, addr in enumerate(net.hosts()):
+        if i == 0:
+            continue            # .1 is the bridge/gateway
+        s = str(addr)
+        if s not in used:
+            return s
+    return str(next(net.hosts()))
 
 
 def format_quantity(v, binary=False):
