@@ -1074,8 +1074,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             cfg = _tiny_yaml(self.body.decode("utf-8", "replace"))
             if cfg is None:
-                raise bad_request("error decoding YAML: kubesim accepts apply configurations in JSON (or simple "
-                                  "YAML) only")
+                raise bad_request("error decoding YAML: kubesim understands JSON and a subset of YAML (no anchors, "
+                                  "tags or multi-document streams)")
         if not isinstance(cfg, dict):
             raise bad_request("error decoding YAML: object expected")
         want_av = gv(ctx["group"], ctx["version"])
@@ -1527,8 +1527,12 @@ def _apply_conflict(conflicts):
 
 
 def _tiny_yaml(text):
-    """Best-effort YAML for flat block mappings (apply bodies are normally JSON).  None if not understood."""
-    return None
+    """YAML bodies (a subset, see yamlsub.py); None if not understood."""
+    from . import yamlsub
+    try:
+        return yamlsub.load(text)
+    except (ValueError, IndexError, KeyError):
+        return None
 
 
 class Server(http.server.ThreadingHTTPServer):

@@ -126,6 +126,17 @@ class Errors(KubeTest):
         self.assertEqual((st, doc["reason"], doc["message"]), (413, "RequestEntityTooLarge",
                                                                "Request entity too large: limit is 3145728"))
 
+    def test_yaml_bodies(self):
+        y = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\n  labels: {a: b}\ndata:\n"
+             "  script: |\n    echo hi\n  flag: 'yes'\n")
+        o = self.ok("POST", self.p(), y.encode(), 201, headers={"Content-Type": "application/yaml"})
+        self.assertEqual(o["data"], {"script": "echo hi\n", "flag": "yes"})
+        self.assertEqual(o["metadata"]["labels"], {"a": "b"})
+        ap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  extra: v\n"
+        o = self.ok("PATCH", self.p("from-yaml") + "?fieldManager=yaml-tool", ap.encode(),
+                    headers={"Content-Type": "application/apply-patch+yaml"})
+        self.assertEqual(o["data"]["extra"], "v")
+
     def test_malformed_bodies(self):
         st, _, _, doc = self.req("POST", self.p(), b'{"apiVersion":"v1","kind":"Con',
                                  headers={"Content-Type": "application/json"})
