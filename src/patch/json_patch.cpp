@@ -192,10 +192,15 @@ Result<void> JsonPatch::apply(json::Document& doc) const {
     for (size_t i = 0; i < m_ops.size(); ++i) KBK_TRY(apply_one(doc, m_ops[i], i));
     return {};
   }
-  json::Document work;
-  work.CopyFrom(doc, work.GetAllocator());
-  for (size_t i = 0; i < m_ops.size(); ++i) KBK_TRY(apply_one(work, m_ops[i], i));
-  doc.Swap(work);
+  // Apply to a copy made in the document's own pool, keep it on success.
+  json::Value saved(doc, doc.GetAllocator());
+  for (size_t i = 0; i < m_ops.size(); ++i) {
+    auto r = apply_one(doc, m_ops[i], i);
+    if (!r) {
+      static_cast<json::Value&>(doc) = std::move(saved);
+      return r;
+    }
+  }
   return {};
 }
 

@@ -830,14 +830,14 @@ ApplyResult ModifierSet::apply(json::Document& obj, const MatchContext& ctx) con
   std::string group_resource = ctx.group_resource;
   if (group_resource.empty())
     group_resource = group_resource_for(json::get_string(obj, {"apiVersion"}), json::get_string(obj, {"kind"}));
-  // Conditions see the object as it was before any rule (Velero), unless the file opts into chaining. The copy is
-  // taken lazily, just before the first change.
-  std::optional<json::Document> original;
+  // Conditions see the object as it was before any rule (Velero), unless the file opts into chaining: so without
+  // chaining every rule's conditions are evaluated first, on the untouched object, and no copy is needed.
+  std::vector<char> matched(s.rules.size(), 0);
+  if (!s.chain)
+    for (size_t i = 0; i < s.rules.size(); ++i) matched[i] = rule_matches(s.rules[i], s.schema, obj, ctx, group_resource);
   for (size_t i = 0; i < s.rules.size(); ++i) {
     const Rule& r = s.rules[i];
-    const json::Value& view = (s.chain || !original) ? static_cast<const json::Value&>(obj) : *original;
-    if (!rule_matches(r, s.schema, view, ctx, group_resource)) continue;
-    if (!s.chain && !original && s.rules.size() > 1 && i + 1 < s.rules.size()) original = json::clone(obj);
+    if (s.chain ? !rule_matches(r, s.schema, obj, ctx, group_resource) : !matched[i]) continue;
     auto fail = [&](const std::string& msg) {
       result.errors.push_back(Error(Errc::invalid, s.file + ": " + r.name + ": " + msg));
     };

@@ -692,18 +692,20 @@ Result<SmpSource> apply_strategic_merge_patch(json::Document& obj, const json::V
     return unexpected(Errc::unsupported, "strategic merge patch is not supported for " + api_version + ", Kind=" + kind +
                                              " (no patch metadata; use a JSON merge patch or pass the kind's schema)");
   }
-  json::Document work;
-  work.CopyFrom(obj, work.GetAllocator());
+  // Work on a copy in the object's own pool (no new allocator chunk); the old tree stays there as garbage until
+  // the document goes, which is the price of atomicity without an undo log.
+  auto& alloc = obj.GetAllocator();
+  V work(obj, alloc);
   if (source == SmpSource::merge_patch) {
-    apply_merge_patch(work, patch, work.GetAllocator());
+    apply_merge_patch(work, patch, alloc);
   } else {
     if (!work.IsObject()) work.SetObject();
-    V p(patch, work.GetAllocator());  // the merge consumes the patch; own a copy in the result's allocator
+    V p(patch, alloc);  // the merge consumes the patch; own a copy in the result's allocator
     MetaSource meta(opts.schema_root);
-    Merger m(work.GetAllocator(), meta);
+    Merger m(alloc, meta);
     KBK_TRY(m.merge_map(work, p, root));
   }
-  obj.Swap(work);
+  static_cast<V&>(obj) = std::move(work);
   return source;
 }
 
