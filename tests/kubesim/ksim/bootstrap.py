@@ -164,6 +164,78 @@ def snapshot_crds():
             crd("volumesnapshots", "VolumeSnapshot", "Namespaced", _open_schema(), ["vs"])]
 
 
+GROUP_PRIORITY = {"": 18000, "apps": 17800, "events.k8s.io": 17750, "authentication.k8s.io": 17700,
+                  "authorization.k8s.io": 17600, "autoscaling": 17500, "batch": 17400, "certificates.k8s.io": 17300,
+                  "networking.k8s.io": 17200, "extensions": 17150, "policy": 17100, "rbac.authorization.k8s.io": 17000,
+                  "storage.k8s.io": 16800, "admissionregistration.k8s.io": 16700, "scheduling.k8s.io": 16600,
+                  "coordination.k8s.io": 16500, "apiextensions.k8s.io": 16400, "node.k8s.io": 16300,
+                  "discovery.k8s.io": 16200, "flowcontrol.apiserver.k8s.io": 16100, "apiregistration.k8s.io": 18000}
+
+
+def apiservice(group, version, local=True):
+    name = "%s.%s" % (version, group)
+    prio = {"v1": 15, "v2": 15, "v1beta1": 9, "v1beta2": 9, "v1beta3": 9, "v2beta1": 9, "v2beta2": 9}.get(version, 1)
+    o = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+         "metadata": {"name": name, "labels": {"kube-aggregator.kubernetes.io/automanaged":
+                                               "onstart" if local and group in GROUP_PRIORITY else "true"}},
+         "spec": {"version": version, "groupPriorityMinimum": GROUP_PRIORITY.get(group, 1000),
+                  "versionPriority": prio if local else 100},
+         "status": {"conditions": [{"type": "Available", "status": "True", "lastTransitionTime": None,
+                                    "reason": "Local", "message": "Local APIServices are always available"}]}}
+    if group:
+        o["spec"]["group"] = group
+    return o
+
+
+def create_apiservice(store, o):
+    """Create an APIService and set its status as the availability controller does."""
+    status = o.pop("status")
+    cur = store.create("apiregistration.k8s.io", "apiservices", o, manager="kube-apiserver")
+    cur["status"] = status
+    store.update("apiregistration.k8s.io", "apiservices", cur, manager="kube-apiserver", subresource="status")
+
+
+def apiservices(registry):
+    out = []
+    for g, vs in registry.group_versions.items():
+        for v in vs:
+            if registry.resources_in(g, v):
+                out.append(apiservice(g, v))
+    return out
+
+
+def flowcontrol_objects(profile):
+    av = "flowcontrol.apiserver.k8s.io/" + ("v1" if profile == "1.30" else "v1beta1")
+    ann = {"apf.kubernetes.io/autoupdate-spec": "true"}
+
+    def plc(name, spec):
+        return {"apiVersion": av, "kind": "PriorityLevelConfiguration",
+                "metadata": {"name": name, "annotations": dict(ann)}, "spec": spec}
+
+    def fs(name, prec, level, rules, distinguisher=None):
+        spec = {"priorityLevelConfiguration": {"name": level}, "matchingPrecedence": prec, "rules": rules}
+        if distinguisher:
+            spec["distinguisherMethod"] = {"type": distinguisher}
+        return {"apiVersion": av, "kind": "FlowSchema", "metadata": {"name": name, "annotations": dict(ann)},
+                "spec": spec}
+    limited = {"type": "Limited", "limited": {"nominalConcurrencyShares": 5, "lendablePercent": 0,
+                                              "limitResponse": {"type": "Reject"}}}
+    if profile == "1.21":
+        limited = {"type": "Limited", "limited": {"assuredConcurrencyShares": 5, "limitResponse": {"type": "Reject"}}}
+    all_rules = [{"subjects": [{"kind": "Group", "group": {"name": "system:unauthenticated"}},
+                               {"kind": "Group", "group": {"name": "system:authenticated"}}],
+                  "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "clusterScope": True,
+                                     "namespaces": ["*"]}],
+                  "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}]
+    masters = [{"subjects": [{"kind": "Group", "group": {"name": "system:masters"}}],
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "clusterScope": True,
+                                   "namespaces": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}]
+    return ([plc("exempt", {"type": "Exempt", "exempt": {}} if profile == "1.30" else {"type": "Exempt"}),
+             plc("catch-all", limited)],
+            [fs("exempt", 1, "exempt", masters), fs("catch-all", 10000, "catch-all", all_rules, "ByUser")])
+
+
 def nodes(profile):
     out = []
     kv = "v1.30.14" if profile == "1.30" else "v1.21.14"
@@ -213,6 +285,27 @@ def bootstrap(store, registry, crd_manager, options):
         for c in n["status"]["conditions"]:
             c["lastHeartbeatTime"] = c["lastTransitionTime"] = t
         mk("", "nodes", n, "kubelet")
+    for n in store.list("", "nodes"):  # node heartbeats, as kubelets keep them
+        mk("coordination.k8s.io", "leases", {
+            "metadata": {"name": n["metadata"]["name"], "namespace": "kube-node-lease",
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": n["metadata"]["name"],
+                                              "uid": n["metadata"]["uid"]}]},
+            "spec": {"holderIdentity": n["metadata"]["name"], "leaseDurationSeconds": 40,
+                     "renewTime": t.replace("Z", ".000000Z")}}, "kubelet")
+    for o in apiservices(registry):
+        for c in o["status"]["conditions"]:
+            c["lastTransitionTime"] = t
+        try:
+            create_apiservice(store, o)
+        except ApiError as e:
+            if e.code != 409:
+                raise
+    plcs, fss = flowcontrol_objects(store.profile)
+    for o in plcs:
+        mk("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", o, "api-priority-and-fairness-config-"
+                                                                              "producer-v1")
+    for o in fss:
+        mk("flowcontrol.apiserver.k8s.io", "flowschemas", o, "api-priority-and-fairness-config-producer-v1")
     crs, crbs = rbac_objects()
     for o in crs:
         mk(RBAC, "clusterroles", o)

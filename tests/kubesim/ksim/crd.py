@@ -111,6 +111,35 @@ class CRDManager:
             except ApiError:
                 return
         self.sync_registry()
+        self.sync_apiservices()
+
+    def sync_apiservices(self):
+        """The crd-autoregister controller: an APIService `<version>.<group>` for every served CRD group-version
+        (labelled automanaged), removed when no CRD serves it any more."""
+        from .bootstrap import apiservice, create_apiservice, GROUP_PRIORITY
+        AS = ("apiregistration.k8s.io", "apiservices")
+        if self.registry.storage_type(*AS) is None:
+            return
+        want = {}
+        for rt in list(self.registry.crd_types.values()):
+            if rt.group in GROUP_PRIORITY:
+                continue
+            for v in rt.served_versions:
+                want["%s.%s" % (v, rt.group)] = (rt.group, v)
+        with self.store.lock:
+            have = {o["metadata"]["name"]: o for o in self.store.list(*AS)
+                    if (o["metadata"].get("labels") or {}).get("kube-aggregator.kubernetes.io/automanaged") == "true"}
+            for name, (g, v) in want.items():
+                if name not in have and self.store.raw_get(*AS, None, name) is None:
+                    o = apiservice(g, v, local=False)
+                    o["status"]["conditions"][0]["lastTransitionTime"] = now_ts()
+                    try:
+                        create_apiservice(self.store, o)
+                    except ApiError:
+                        pass
+            for name in have:
+                if name not in want:
+                    self.store.delete(*AS, None, name)
 
     def _cleanup(self, name):
         o = self.store.get(*CRD, None, name)
@@ -131,3 +160,4 @@ class CRDManager:
             except ApiError:
                 pass
         self.sync_registry()
+        self.sync_apiservices()

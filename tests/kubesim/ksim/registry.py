@@ -24,7 +24,7 @@ GROUP_VERSIONS = {
         "policy": ["v1"], "scheduling.k8s.io": ["v1"], "coordination.k8s.io": ["v1"], "discovery.k8s.io": ["v1"],
         "admissionregistration.k8s.io": ["v1"], "apiextensions.k8s.io": ["v1"], "authorization.k8s.io": ["v1"],
         "authentication.k8s.io": ["v1"], "events.k8s.io": ["v1"], "certificates.k8s.io": ["v1"],
-        "node.k8s.io": ["v1"],
+        "node.k8s.io": ["v1"], "apiregistration.k8s.io": ["v1"], "flowcontrol.apiserver.k8s.io": ["v1", "v1beta3"],
     },
     "1.21": {
         "": ["v1"], "apps": ["v1"], "batch": ["v1", "v1beta1"], "autoscaling": ["v1", "v2beta1", "v2beta2"],
@@ -35,7 +35,8 @@ GROUP_VERSIONS = {
         "admissionregistration.k8s.io": ["v1", "v1beta1"], "apiextensions.k8s.io": ["v1", "v1beta1"],
         "authorization.k8s.io": ["v1", "v1beta1"], "authentication.k8s.io": ["v1", "v1beta1"],
         "events.k8s.io": ["v1", "v1beta1"], "certificates.k8s.io": ["v1", "v1beta1"],
-        "node.k8s.io": ["v1", "v1beta1"],
+        "node.k8s.io": ["v1", "v1beta1"], "apiregistration.k8s.io": ["v1", "v1beta1"],
+        "flowcontrol.apiserver.k8s.io": ["v1beta1"],
     },
 }
 
@@ -101,6 +102,8 @@ def _builtins():
     A = "all"
     return [
         # core
+        RT("", "bindings", "Binding", verbs=CREATE_ONLY),
+        RT("", "componentstatuses", "ComponentStatus", False, short=["cs"], verbs=["get", "list"]),
         RT("", "configmaps", "ConfigMap", short=["cm"]),
         RT("", "endpoints", "Endpoints", short=["ep"], singular="endpoints"),
         RT("", "events", "Event", short=["ev"]),
@@ -184,6 +187,10 @@ def _builtins():
         RT("certificates.k8s.io", "certificatesigningrequests", "CertificateSigningRequest", False, short=["csr"],
            status=True, subs=[Sub("approval", "CertificateSigningRequest", STATUS_VERBS)]),
         RT("node.k8s.io", "runtimeclasses", "RuntimeClass", False),
+        RT("apiregistration.k8s.io", "apiservices", "APIService", False, cats=["api-extensions"], status=True),
+        RT("flowcontrol.apiserver.k8s.io", "flowschemas", "FlowSchema", False, status=True),
+        RT("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", "PriorityLevelConfiguration", False,
+           status=True),
     ]
 
 

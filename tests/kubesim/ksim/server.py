@@ -483,6 +483,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not ok:
             raise rbac.forbidden_error(self.user, attrs, reason)
         ctx = {"group": group, "version": version, "resource": resource, "ns": ns, "name": name, "sub": sub}
+        if rt.key == ("", "componentstatuses"):
+            return self._componentstatuses(ctx)
+        if rt.key == ("", "bindings"):
+            return self._bind(dict(ctx, name=None), self.body)
         if rt.group == "authorization.k8s.io" or rt.key in (("authentication.k8s.io", "tokenreviews"),
                                                           ("authentication.k8s.io", "selfsubjectreviews")):
             return self._review(rt, ctx)
@@ -1317,18 +1321,55 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_obj(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                        "code": 201})
         if sub == "binding" and method == "POST":
-            b = json.loads(self.body.decode() or "{}")
-            with st.lock:
-                p = st.get("", "pods", ctx["ns"], ctx["name"])
-                if p is None:
-                    raise not_found(rt, ctx["name"])
-                p.setdefault("spec", {})["nodeName"] = (b.get("target") or {}).get("name")
-                st.update("", "pods", p, manager=self._manager())
-            return self.send_obj(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                       "code": 201})
+            return self._bind(ctx, self.body)
         if sub == "approval" and method in ("PUT", "PATCH", "GET"):
             return self._update(rt, dict(ctx, sub="status")) if method == "PUT" else self._get(rt, ctx)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+    def _bind(self, ctx, body):
+        """POST bindings / pods/NAME/binding: what the scheduler does."""
+        st = self.ks.store
+        try:
+            b = json.loads(body.decode() or "{}")
+        except ValueError:
+            raise bad_request("the object provided is unrecognized (must be of type Binding)")
+        name = ctx["name"] or (b.get("metadata") or {}).get("name", "")
+        node = (b.get("target") or {}).get("name", "")
+        prt = self.ks.registry.storage_type("", "pods")
+        with st.lock:
+            pod = st.raw_get("", "pods", ctx["ns"], name)
+            if pod is None:
+                raise not_found(prt, name)
+            cur = (pod.get("spec") or {}).get("nodeName")
+            if cur:
+                raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on pods/binding "%s": pod %s is '
+                                                'already assigned to node "%s"' % (name, name, cur),
+                               {"name": name, "kind": "pods/binding"})
+            st.bind_pod(ctx["ns"], name, node)
+        self.send_obj(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+
+    def _componentstatuses(self, ctx):
+        if self.command not in ("GET", "HEAD"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                                    "resource", {})
+        self.warnings.append("v1 ComponentStatus is deprecated in v1.19+")
+
+        def cs(name, msg):
+            return {"metadata": {"name": name, "creationTimestamp": None},
+                    "conditions": [{"type": "Healthy", "status": "True", "message": msg}]}
+        items = [cs("controller-manager", "ok"), cs("etcd-0", '{"health":"true","reason":""}'), cs("scheduler", "ok")]
+        rt = self.ks.registry.storage_type("", "componentstatuses")
+        if ctx["name"]:
+            items = [it for it in items if it["metadata"]["name"] == ctx["name"]]
+            if not items:
+                raise not_found(rt, ctx["name"])
+        from . import tables
+        tv = tables.wants_table(self.headers.get("Accept"))
+        if tv:
+            return self.send_body(200, self.encode(tables.table(rt, "v1", items, {}, tv)), tables.TABLE_CT % tv)
+        if ctx["name"]:
+            return self.send_obj(200, dict({"kind": "ComponentStatus", "apiVersion": "v1"}, **items[0]))
+        self.send_obj(200, {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": items})
 
     def _evict(self, rt, ctx):
         """pods/eviction: honour the (single) PodDisruptionBudget covering a healthy pod, as the API server does."""

@@ -271,6 +271,28 @@ PRINTERS = {
                            ",".join(i.get("ip") or i.get("hostname", "") for i in
                                     (_st(o).get("loadBalancer") or {}).get("ingress") or []),
                            "80, 443" if _spec(o).get("tls") else "80", age(_m(o).get("creationTimestamp"))]),
+    "APIService": ([_col("Service"), _col("Available"), AGE],
+                   lambda o: [("%s/%s" % (_spec(o)["service"].get("namespace"), _spec(o)["service"].get("name"))
+                               if _spec(o).get("service") else "Local"),
+                              next((("True" if c.get("status") == "True" else "False (%s)" % c.get("reason"))
+                                    for c in _st(o).get("conditions") or [] if c.get("type") == "Available"),
+                                   "Unknown"), age(_m(o).get("creationTimestamp"))]),
+    "Lease": ([_col("Holder"), AGE], lambda o: [_spec(o).get("holderIdentity", ""),
+                                                age(_m(o).get("creationTimestamp"))]),
+    "FlowSchema": ([_col("PriorityLevel"), _col("MatchingPrecedence", "integer"), _col("DistinguisherMethod"), AGE,
+                    _col("MissingPL")],
+                   lambda o: [(_spec(o).get("priorityLevelConfiguration") or {}).get("name", ""),
+                              _spec(o).get("matchingPrecedence", 1000),
+                              (_spec(o).get("distinguisherMethod") or {}).get("type", "<none>"),
+                              age(_m(o).get("creationTimestamp")), "False"]),
+    "PriorityLevelConfiguration": ([_col("Type"), _col("NominalConcurrencyShares"), _col("Queues"),
+                                    _col("HandSize"), _col("QueueLengthLimit"), AGE],
+                                   lambda o: [_spec(o).get("type", ""),
+                                              (_spec(o).get("limited") or {}).get("nominalConcurrencyShares",
+                                                                                  "<none>"),
+                                              "<none>", "<none>", "<none>", age(_m(o).get("creationTimestamp"))]),
+    "ComponentStatus": ([_col("Status"), _col("Message"), _col("Error")],
+                        lambda o: ["Healthy", (o.get("conditions") or [{}])[0].get("message", ""), ""]),
     "CustomResourceDefinition": ([_col("Created At", "date")],
                                  lambda o: [_m(o).get("creationTimestamp")]),
 }

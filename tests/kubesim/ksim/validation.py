@@ -48,6 +48,8 @@ def _forb(field, detail):
 
 
 def check_name(kind, name, errs, field="metadata.name"):
+    if kind == "APIService":
+        return  # `<version>.<group>` (core: "v1."), checked in _apiservice
     if kind in PATH_SEGMENT_KINDS:
         if name in (".", ".."):
             errs.append(_inv(field, name, 'may not be \'%s\'' % name))
@@ -467,7 +469,16 @@ def _crd(obj, old, errs, profile):
             errs.append(_inv("spec.scope", spec.get("scope"), "field is immutable"))
 
 
+def _apiservice(obj, old, errs, profile):
+    spec = obj.get("spec") or {}
+    want = "%s.%s" % (spec.get("version", ""), spec.get("group", ""))
+    name = (obj.get("metadata") or {}).get("name", "")
+    if name != want:
+        errs.append(_inv("metadata.name", name, 'must be "%s"' % want))
+
+
 _KIND_RULES = {
+    "APIService": _apiservice,
     "ConfigMap": _configmap, "Secret": _secret, "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _deployment,
     "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Job": _job, "Service": _service,
     "PersistentVolumeClaim": _pvc, "Namespace": _namespace, "Role": _rbac_role, "ClusterRole": _rbac_role,

@@ -75,6 +75,19 @@ class KubectlBasics(KubeTest):
         edit = self.c.kubectl_json("get", "clusterrole", "edit")
         self.assertTrue(any("secrets" in r.get("resources", []) for r in edit["rules"]))
         self.assertFalse(any("secrets" in r.get("resources", []) and "get" in r["verbs"] for r in view["rules"]))
+        aps = self.c.kubectl_json("get", "apiservices")["items"]
+        names = {a["metadata"]["name"]: a for a in aps}
+        self.assertEqual(names["v1.apps"]["spec"]["groupPriorityMinimum"], 17800)
+        self.assertEqual(names["v1."]["status"]["conditions"][0]["reason"], "Local")
+        self.assertEqual(names["v1.snapshot.storage.k8s.io"]["metadata"]["labels"],
+                         {"kube-aggregator.kubernetes.io/automanaged": "true"})
+        self.assertEqual(sorted(o["metadata"]["name"] for o in self.c.kubectl_json("get", "flowschemas")["items"]),
+                         ["catch-all", "exempt"])
+        leases = self.c.kubectl_json("get", "leases", "-n", "kube-node-lease")["items"]
+        self.assertEqual(leases[0]["metadata"]["ownerReferences"][0]["kind"], "Node")
+        r = self.c.kubectl("get", "componentstatuses")
+        self.assertIn("Warning: v1 ComponentStatus is deprecated in v1.19+", r.stderr)
+        self.assertEqual(r.stdout.splitlines()[0].split(), ["NAME", "STATUS", "MESSAGE", "ERROR"])
         crd = self.c.kubectl_json("get", "crd", "volumesnapshots.snapshot.storage.k8s.io")
         self.assertIn({"type": "Established"}, [{"type": c["type"]} for c in crd["status"]["conditions"]])
         self.assertEqual(self.c.kubectl_json("get", "volumesnapshotclass")["items"][0]["driver"], "kubesim.csi.k8s.io")

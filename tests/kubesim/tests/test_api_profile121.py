@@ -19,7 +19,9 @@ class Profile121(KubeTest):
         self.assertEqual([x["version"] for x in groups["extensions"]["versions"]], ["v1beta1"])
         self.assertEqual([x["version"] for x in groups["batch"]["versions"]], ["v1", "v1beta1"])
         self.assertEqual([x["version"] for x in groups["policy"]["versions"]], ["v1", "v1beta1"])
-        self.assertNotIn("flowcontrol.apiserver.k8s.io", groups)
+        self.assertEqual([x["version"] for x in groups["flowcontrol.apiserver.k8s.io"]["versions"]], ["v1beta1"])
+        self.assertIn("v1beta1.extensions", [o["metadata"]["name"] for o in self.ok(
+            "GET", "/apis/apiregistration.k8s.io/v1/apiservices")["items"]])
         ext = self.ok("GET", "/apis/extensions/v1beta1")
         self.assertEqual([r["name"] for r in ext["resources"]], ["ingresses", "ingresses/status"])
         pol = self.ok("GET", "/apis/policy/v1beta1")
