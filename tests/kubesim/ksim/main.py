@@ -193,6 +193,7 @@ def main(argv=None):
     agg.sync()
     if a.preload_configmaps:
         preload(store, a.preload_configmaps)
+        store.save()  # one snapshot now rather than a huge change-log flush while serving
     import gc
     gc.collect()
     gc.freeze()  # bootstrap/restored objects are long-lived: keep them out of the cyclic collector's scans
