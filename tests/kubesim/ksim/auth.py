@@ -138,11 +138,15 @@ class Authenticator:
                 extra[key] = hdr.get_all(k)
         if iu is None:
             if igroups or iuid or extra:
-                what = []
-                if igroups:
-                    what.append("groups=%s" % "[" + " ".join(igroups) + "]")
-                raise ApiError(500, "", "", plain='Internal Server Error: "%s": requested %s without impersonating '
-                                                  'a user\n' % (uri, [*igroups, *extra.keys()]))
+                # Go's %v of the []ObjectReference the impersonation filter collected
+                av = "authentication.k8s.io/v1"
+                refs = ["{Group  %s  %s  }" % (g, av) for g in igroups]
+                for k, vs in extra.items():
+                    refs += ["{UserExtra  %s  %s  %s}" % (v, av, k) for v in vs]
+                if iuid:
+                    refs.append("{UID  %s  %s  }" % (iuid, av))
+                raise ApiError(500, "", "", plain='Internal Server Error: "%s": requested [%s] without impersonating '
+                                                  'a user\n' % (uri, " ".join(refs)))
             return user
 
         def check(resource, name, ns="", sub=""):

@@ -827,7 +827,8 @@ class AuthN(KubeTest):
         self.assertEqual(doc["message"], 'users "x" is forbidden: User "jane" cannot impersonate resource "users" in '
                                          'API group "" at the cluster scope')
         st, _, raw, _ = self.req("GET", "/api", headers={"Impersonate-Group": "g"})
-        self.assertEqual(st, 500)
+        self.assertEqual((st, raw), (500, b'Internal Server Error: "/api": requested [{Group  g  '
+                                          b'authentication.k8s.io/v1  }] without impersonating a user\n'))
 
     def test_rbac_escalation_and_binding(self):
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
