@@ -713,7 +713,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(400, "BadRequest", 'invalid resource version: strconv.ParseUint: parsing "%s": '
                                                   'invalid syntax' % rvq)
         ts = self.q("timeoutSeconds")
-        timeout = float(ts) if ts else random.uniform(1800, 3600)
+        try:
+            timeout = float(ts) if ts else random.uniform(1800, 3600)
+        except ValueError:
+            raise bad_request('strconv.ParseInt: parsing "%s": invalid syntax' % ts)
         bookmarks = _truthy(self.q("allowWatchBookmarks"))
         initial_events = _truthy(self.q("sendInitialEvents"))
         ns = ctx["ns"]
