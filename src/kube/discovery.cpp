@@ -409,6 +409,16 @@ Result<ResourceType> Discovery::resolve(std::string_view name) const {
         if (warned.insert(other).second)
           log::warning_once("short name \"" + w.resource + "\" could also match lower priority resource " + other);
       }
+      if (!chosen && w.has_group) {
+        // A group prefix with a short name: "hpa.autoscal" (client-go matches shortcut groups by prefix).
+        for (const ResourceType* rt : by_priority) {
+          if (util::starts_with(rt->group, w.group) &&
+              std::find(rt->short_names.begin(), rt->short_names.end(), w.resource) != rt->short_names.end()) {
+            chosen = rt;
+            break;
+          }
+        }
+      }
       if (chosen) {
         w.resource = chosen->resource;
         w.group = chosen->group;

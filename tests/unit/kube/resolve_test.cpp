@@ -74,6 +74,7 @@ TEST_CASE("Discovery::resolve prefers the group's preferred version") {
   CHECK(gvr(d.resolve("hpa")) == "autoscaling/v2/horizontalpodautoscalers");
   CHECK(gvr(d.resolve("horizontalpodautoscalers.v1.autoscaling")) == "autoscaling/v1/horizontalpodautoscalers");
   CHECK(gvr(d.resolve("legacyscalers")) == "autoscaling/v1/legacyscalers");
+  CHECK(gvr(d.resolve("hpa.autoscal")) == "autoscaling/v2/horizontalpodautoscalers");  // group prefix, short name
 }
 
 TEST_CASE("Discovery::resolve warns about a shadowed short name") {
