@@ -584,13 +584,13 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
   auto f = std::make_shared<CreateFlags>();
   create->add_option("name", f->name, "Name of the backup")->required();
-  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to include (globs
-      ->allow_extra_args(false); default all)");
+  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)")
+      ->allow_extra_args(false);
   create->add_option("--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)")
       ->allow_extra_args(false);
   create->add_option("--include-resources", f->include_resources,
-                     "Resources to include (any name kubectl accepts, globs such as *.apps
-      ->allow_extra_args(false); default all)");
+                     "Resources to include (any name kubectl accepts, globs such as *.apps; default all)")
+      ->allow_extra_args(false);
   create->add_option("--exclude-resources", f->exclude_resources, "Resources to exclude")
       ->allow_extra_args(false);
   create->add_option("--include-cluster-resources", f->include_cluster_resources,
