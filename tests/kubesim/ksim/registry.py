@@ -40,6 +40,45 @@ GROUP_VERSIONS = {
     },
 }
 
+# Deprecated API versions (k8s.io/apiserver deprecation warnings): (group, version) -> (deprecated in, removed in,
+# replacement group/version or None), per profile; kinds without a replacement in that group are listed as None.
+DEPRECATIONS = {
+    "1.21": {
+        ("extensions", "v1beta1"): ("1.14", "1.22", "networking.k8s.io/v1"),
+        ("networking.k8s.io", "v1beta1"): ("1.19", "1.22", "networking.k8s.io/v1"),
+        ("batch", "v1beta1"): ("1.21", "1.25", "batch/v1"),
+        ("policy", "v1beta1"): ("1.21", "1.25", "policy/v1"),
+        ("discovery.k8s.io", "v1beta1"): ("1.21", "1.25", "discovery.k8s.io/v1"),
+        ("rbac.authorization.k8s.io", "v1beta1"): ("1.17", "1.22", "rbac.authorization.k8s.io/v1"),
+        ("apiextensions.k8s.io", "v1beta1"): ("1.16", "1.22", "apiextensions.k8s.io/v1"),
+        ("admissionregistration.k8s.io", "v1beta1"): ("1.16", "1.22", "admissionregistration.k8s.io/v1"),
+        ("storage.k8s.io", "v1beta1"): ("1.19", "1.22", "storage.k8s.io/v1"),
+        ("scheduling.k8s.io", "v1beta1"): ("1.14", "1.22", "scheduling.k8s.io/v1"),
+        ("coordination.k8s.io", "v1beta1"): ("1.19", "1.22", "coordination.k8s.io/v1"),
+        ("certificates.k8s.io", "v1beta1"): ("1.19", "1.22", "certificates.k8s.io/v1"),
+        ("authorization.k8s.io", "v1beta1"): ("1.19", "1.22", "authorization.k8s.io/v1"),
+        ("authentication.k8s.io", "v1beta1"): ("1.19", "1.22", "authentication.k8s.io/v1"),
+        ("apiregistration.k8s.io", "v1beta1"): ("1.19", "1.22", "apiregistration.k8s.io/v1"),
+    },
+    "1.30": {
+        ("flowcontrol.apiserver.k8s.io", "v1beta3"): ("1.29", "1.32", "flowcontrol.apiserver.k8s.io/v1"),
+    },
+}
+NO_REPLACEMENT = {("policy", "podsecuritypolicies"), ("storage.k8s.io", "csistoragecapacities")}
+
+
+def deprecation_warning(profile, group, version, resource, kind):
+    d = DEPRECATIONS.get(profile, {}).get((group, version))
+    if d is None:
+        return None
+    if (group, resource) == ("storage.k8s.io", "csistoragecapacities"):
+        return None  # v1beta1 is its only version in 1.21
+    msg = "%s/%s %s is deprecated in v%s+, unavailable in v%s+" % (group, version, kind, d[0], d[1])
+    if d[2] and (group, resource) not in NO_REPLACEMENT:
+        msg += "; use %s %s" % (d[2], kind)
+    return msg
+
+
 GIT_VERSION = {"1.30": "v1.30.14", "1.21": "v1.21.14"}
 
 

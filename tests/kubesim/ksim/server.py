@@ -477,6 +477,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if verb not in rt.verbs and not sub:
             raise ApiError(405, "MethodNotAllowed", '%s is not supported on resources of kind "%s"' % (
                 verb, rt.resource), {"group": rt.group, "kind": rt.resource} if rt.group else {"kind": rt.resource})
+        from .registry import deprecation_warning
+        dep = deprecation_warning(ks.profile, group, version, resource, rt.kind)
+        if dep:
+            self.warnings.append(dep)
         attrs = {"verb": base_verb, "group": group, "resource": resource, "subresource": sub or "",
                  "namespace": ns or "", "name": name or ""}
         ok, reason = ks.authz.authorize(self.user, attrs)
@@ -733,6 +737,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Audit-Id", self.audit_id)
             self.send_header("Cache-Control", "no-cache, private")
             self.send_header("Content-Type", tables.TABLE_CT % tv if tv else JSON)
+            for w in self.warnings:
+                self.send_header("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"'))
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self.wfile.flush()

@@ -40,7 +40,10 @@ class Profile121(KubeTest):
                 "spec": {"backend": {"serviceName": "default-svc", "servicePort": 80},
                          "rules": [{"host": "a.example.com", "http": {"paths": [
                              {"path": "/api", "backend": {"serviceName": "api", "servicePort": "http"}}]}}]}}
-        created = self.ok("POST", "/apis/extensions/v1beta1/namespaces/%s/ingresses" % self.ns, body, 201)
+        st, h, _, created = self.req("POST", "/apis/extensions/v1beta1/namespaces/%s/ingresses" % self.ns, body)
+        self.assertEqual(st, 201)
+        self.assertEqual(h.get_all("Warning"), ['299 - "extensions/v1beta1 Ingress is deprecated in v1.14+, '
+                                                'unavailable in v1.22+; use networking.k8s.io/v1 Ingress"'])
         self.assertEqual(created["apiVersion"], "extensions/v1beta1")
         views = {}
         for gv in ("networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1"):
@@ -167,6 +170,9 @@ class Profile121(KubeTest):
     def test_kubectl_and_python_client(self):
         r = self.c.kubectl("get", "ingresses.v1beta1.extensions", "-n", self.ns, "-o", "name")
         self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.c.kubectl("get", "cronjobs.v1beta1.batch", "-n", self.ns)
+        self.assertIn("Warning: batch/v1beta1 CronJob is deprecated in v1.21+, unavailable in v1.25+; use batch/v1 "
+                      "CronJob", r.stderr)
         r = self.c.kubectl("api-resources", "--api-group=extensions", "-o", "name")
         self.assertEqual(r.stdout.split(), ["ingresses.extensions"])
         import kubernetes
