@@ -38,7 +38,9 @@ std::string Outcome::line() const {
 
 namespace {
 
-constexpr int k_relist_attempts = 3;
+// A LIST whose continue token expired (410) starts again from the top, with pages four times larger each time so
+// that it needs fewer continue tokens; objects already written are skipped.
+constexpr int k_relist_attempts = 5;
 
 enum class Origin { main, related };
 
@@ -347,8 +349,10 @@ private:
         if (m_fatal) return *m_fatal;
       }
       if (r.error().is(Errc::gone) && attempt < k_relist_attempts) {
+        if (lo.limit > 0) lo.limit = std::min<int64_t>(lo.limit * 4, 10000);
         note(log::Level::info, rt.group_resource() + (ns.empty() ? "" : " in namespace " + ns) +
-                                   ": the continue token expired; listing again from the start");
+                                   ": the continue token expired; listing again from the start (pages of " +
+                                   std::to_string(lo.limit) + ")");
         continue;
       }
       api_error = std::move(r).error();
