@@ -195,7 +195,6 @@ def main(argv=None):
         preload(store, a.preload_configmaps)
         store.save()  # one snapshot now rather than a huge change-log flush while serving
     import gc
-    gc.collect()
     gc.freeze()  # bootstrap/restored objects are long-lived: keep them out of the cyclic collector's scans
     gc.set_threshold(50000, 20, 100)
     from .auth import User

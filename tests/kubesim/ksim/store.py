@@ -212,6 +212,14 @@ class Store:
         return os.path.join(self.state_dir, "state.log")
 
     def _load(self):
+        import gc
+        gc.disable()  # millions of new containers would trigger repeated full collections
+        try:
+            self._load_files()
+        finally:
+            gc.enable()
+
+    def _load_files(self):
         p = self._path()
         if os.path.exists(p):
             with open(p, encoding="utf-8") as f:
