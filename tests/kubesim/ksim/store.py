@@ -204,7 +204,8 @@ class Store:
     # Layout under the state dir: state.json (a full snapshot: {"version":1,"profile":..,"rv":N,"objects":{"g/r":
     # [obj..]}}) plus state.log, an append-only log of the changes committed since that snapshot, one JSON line each:
     # {"rv":N,"t":"A"|"M"|"D","k":"g/r","o":obj}.  Changes are queued under the lock and written by a background
-    # thread every persist_interval; SIGTERM (close) and oversized logs rewrite the snapshot and empty the log.
+    # thread every persist_interval and at SIGTERM (close); a log grown past three times the object count (or one
+    # with a torn last line, found at load) is compacted: a new snapshot, an empty log.
     def _path(self):
         return os.path.join(self.state_dir, "state.json")
 
@@ -229,6 +230,8 @@ class Store:
                 g, r = k.split("/", 1) if "/" in k else ("", k)
                 self._objs[(g, r)] = {obj_key(o): o for o in objs}
         replayed = 0
+        torn = False
+        snap_rv = self.rv
         lp = self._log_path()
         if os.path.exists(lp):
             with open(lp, encoding="utf-8") as f:
@@ -236,9 +239,11 @@ class Store:
                     try:
                         e = json.loads(line)
                     except ValueError:
-                        break  # a torn last line
-                    if e["rv"] <= self.rv and e["t"] != "D":
-                        pass
+                        torn = True  # a torn last line (crash while writing)
+                        break
+                    replayed += 1
+                    if int(e["rv"]) <= snap_rv:
+                        continue  # already in the snapshot (crash between snapshot and log truncation)
                     k = e["k"]
                     g, r = k.split("/", 1) if "/" in k else ("", k)
                     d = self._objs.setdefault((g, r), {})
@@ -248,13 +253,12 @@ class Store:
                     else:
                         d[obj_key(o)] = o
                     self.rv = max(self.rv, int(e["rv"]))
-                    replayed += 1
         for key, d in self._objs.items():
             self._keys[key] = sorted(d)
         self._hist_floor = self.rv
         self._log_lines = replayed
-        if replayed:
-            self.save()
+        if torn:
+            self.save()  # rewrite: appending after a torn line would hide the new lines
 
     def save(self):
         """Write a full snapshot and empty the change log."""
@@ -304,8 +308,9 @@ class Store:
                 print("kubesim: persist failed: %s" % e, file=sys.stderr)
 
     def close(self):
+        """Flush the change log (a full snapshot only if the log has grown large): SIGTERM stays fast."""
         self._closed = True
-        self.save()
+        self.flush_log()
         if self._logf is not None:
             self._logf.close()
             self._logf = None

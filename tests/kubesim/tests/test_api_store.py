@@ -124,6 +124,24 @@ class StoreContract(unittest.TestCase):
         self.assertEqual(st2.rv, self.st.rv)
         st2.close()
 
+    def test_torn_log_line_and_stale_entries(self):
+        self.st.create("", "configmaps", {"metadata": {"name": "t1", "namespace": "ns1"}, "data": {"v": "1"}})
+        self.st.close()
+        with open(os.path.join(self.dir, "state.log"), "a") as f:
+            f.write('{"rv":99999,"t":"A","k":"configmaps","o":{"metad')  # crash mid-line
+        st2 = Store(self.dir, "1.30", Registry("1.30"), {"persist_interval": 3600})
+        self.assertEqual(st2.get("", "configmaps", "ns1", "t1")["data"], {"v": "1"})
+        self.assertEqual(os.path.getsize(os.path.join(self.dir, "state.log")), 0)  # compacted
+        st2.hooks = Admission("1.30", {"ca_pem": "CA"})
+        o = st2.get("", "configmaps", "ns1", "t1")
+        o["data"] = {"v": "2"}
+        st2.update("", "configmaps", o)
+        st2.close()
+        st3 = Store(self.dir, "1.30", Registry("1.30"), {"persist_interval": 3600})
+        self.assertEqual(st3.get("", "configmaps", "ns1", "t1")["data"], {"v": "2"})
+        st3.close()
+        self.st = st3  # tearDown closes it again harmlessly
+
     def test_service_allocation_and_job_selector(self):
         a = self.st.create("", "services", {"metadata": {"name": "a", "namespace": "ns1"},
                                             "spec": {"type": "NodePort", "ports": [{"port": 80}]}})
