@@ -50,5 +50,6 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_modifiers(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_patch(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_prune(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_storage(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   register_modifiers(app, g, state);
   register_patch(app, g, state);
   register_prune(app, g, state);
+  register_storage(app, g, state);
 
   try {
     app.parse(argc, argv);
