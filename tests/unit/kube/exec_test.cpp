@@ -2,6 +2,7 @@
 // expiry (counted through the file the plugin appends to), force, the environment it gets, and every failure.
 #include <kbk/kube/config.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -150,8 +151,28 @@ TEST_CASE("run_exec_plugin: arguments, environment and KUBERNETES_EXEC_INFO") {
   }
 }
 
+// Points stdin at /dev/null for the scope, so that the test does not depend on how it was started.
+class StdinFromDevNull {
+public:
+  StdinFromDevNull() : m_saved(::dup(STDIN_FILENO)) {
+    int fd = ::open("/dev/null", O_RDONLY);
+    REQUIRE(fd >= 0);
+    ::dup2(fd, STDIN_FILENO);
+    ::close(fd);
+  }
+  ~StdinFromDevNull() {
+    ::dup2(m_saved, STDIN_FILENO);
+    ::close(m_saved);
+  }
+  StdinFromDevNull(const StdinFromDevNull&) = delete;
+  StdinFromDevNull& operator=(const StdinFromDevNull&) = delete;
+
+private:
+  int m_saved;
+};
+
 TEST_CASE("run_exec_plugin: interactiveMode Always without a terminal") {
-  if (::isatty(STDIN_FILENO)) return;  // run from a terminal: nothing to check
+  StdinFromDevNull no_terminal;
   TempDir dir;
   ExecConfig e = plugin(dir);
   e.interactive_mode = "Always";
