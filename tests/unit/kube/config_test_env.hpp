@@ -13,6 +13,7 @@
 #include <kbk/kube/config.hpp>
 #include <kbk/util/exit_code.hpp>
 #include <kbk/util/fs.hpp>
+#include <kbk/util/log.hpp>
 
 namespace kbk::kube::test {
 
@@ -91,6 +92,9 @@ inline std::string load_error(const ConfigFlags& flags) {
     (void)load_config(flags);
   } catch (const Fatal& e) {
     CHECK(e.code() == ExitCode::usage);
+    // main() prints it through log::redact: the line must come out whole and on one line.
+    CHECK(log::redact(e.what()) == e.what());
+    CHECK(std::string(e.what()).find('\n') == std::string::npos);
     return e.what();
   }
   return "";
