@@ -11,6 +11,7 @@
 #include <kbk/output/output.hpp>
 #include <kbk/restore/applier.hpp>
 #include <kbk/restore/engine.hpp>
+#include <kbk/restore/preflight.hpp>
 #include <kbk/restore/transforms.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/log.hpp>
@@ -74,6 +75,7 @@ struct CreateFlags {
   std::vector<std::string> storage_class_mappings, ingress_class_mappings, image_mappings;
   double crd_timeout = 60;
   double namespace_timeout = 600;
+  bool preflight = false;
 };
 
 restore::Selection selection_of(const CreateFlags& f) {
@@ -107,6 +109,46 @@ struct LogCapture {
   std::mutex mutex;
   std::string text;
 };
+
+// The target's discovery decides the conversions: custom resources through a compatible version of their CRD
+// (from the backup), removed built-in APIs to their replacements.
+restore::TargetApis add_conversions(restore::PlanOptions& po, const kube::Discovery& discovery) {
+  restore::TargetApis target = restore::TargetApis::from_discovery(discovery);
+  po.transforms.insert(po.transforms.begin(), restore::make_conversion_transform(target.served()));
+  po.transforms.insert(po.transforms.begin(), restore::make_custom_resource_version_transform(target));
+  return target;
+}
+
+// --preflight: per group/version/kind of the backup, served as-is, converted or no matching API; applies nothing.
+// Against the cluster's discovery, or offline (--to-dir, --dry-run=client) against the latest Kubernetes APIs.
+int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOptions po, storage::Backend& backend,
+                  output::Format format) {
+  restore::TargetApis target;
+  std::string target_description;
+  if (!f.to_dir.empty() || f.dry_run == "client") {
+    po.transforms.insert(po.transforms.begin(), restore::make_latest_conversion_transform());
+    target_description = "the latest Kubernetes APIs kbk knows (no cluster)";
+  } else {
+    const kube::RestConfig config = load_rest_config(g);
+    auto client = make_client(g, config);
+    auto discovery = kube::Discovery::fetch(*client);
+    if (!discovery) return fail(discovery.error());
+    target = add_conversions(po, *discovery);
+    target_description = "cluster " + config.server;
+    if (auto v = client->request("GET", "/version"); v)
+      if (std::string git = json::get_string(*v, {"gitVersion"}); !git.empty()) target_description += " (" + git + ")";
+  }
+  auto backup = restore::load_backup(backend, f.from_backup);
+  if (!backup) return fail(backup.error());
+  restore::SourceApis source;
+  if (auto m = archive::read_marker(backend, f.from_backup); m && *m) source = restore::SourceApis::from_manifest(**m);
+  if (target.empty()) target = restore::latest_kubernetes_apis(*backup);
+  auto report = restore::preflight(*backup, po, target, target_description, source);
+  if (!report) return fail(report.error());
+  if (format == output::Format::json) output::print_json(restore::preflight_to_json(*report));
+  else std::fputs(restore::preflight_text(*report).c_str(), stdout);
+  return static_cast<int>(report->restorable() ? ExitCode::ok : ExitCode::partial);
+}
 
 int run_create(const GlobalOptions& g, CreateFlags f) {
   auto format = format_of(g, {output::Format::json, output::Format::text});
@@ -152,6 +194,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   if (!mappings.empty()) po.transforms.push_back(restore::make_mappings_transform(std::move(mappings)));
 
   auto backend = open_location(g);
+  if (f.preflight) return run_preflight(g, f, std::move(po), *backend, format);
   archive::RestorePaths rpaths{f.name};
   if (changes_cluster) {
     auto existing = backend->stat(rpaths.marker());
@@ -166,16 +209,16 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     auto a = restore::make_dir_applier(f.to_dir);
     if (!a) throw Fatal(a.error().is(Errc::config) ? ExitCode::usage : ExitCode::failed, a.error().message);
     applier = std::move(*a);
+    po.transforms.insert(po.transforms.begin(), restore::make_latest_conversion_transform());
   } else if (offline) {
     applier = restore::make_plan_only_applier();
+    po.transforms.insert(po.transforms.begin(), restore::make_latest_conversion_transform());
   } else {
     const kube::RestConfig config = load_rest_config(g);
     client = make_client(g, config);
     auto discovery = kube::Discovery::fetch(*client);
     if (!discovery) return fail(discovery.error());
-    patch::ServedApis served;
-    for (const kube::ResourceType& rt : discovery->all_versions()) served.add(rt.api_version(), rt.kind);
-    po.transforms.insert(po.transforms.begin(), restore::make_conversion_transform(std::move(served)));
+    add_conversions(po, *discovery);
     types = restore::make_discovery_resolver(*client);
     kube::Client* c = client.get();
     po.pv_exists = [c](const std::string& name) {
@@ -358,10 +401,10 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_option("--exclude-resources", f->exclude_resources, "Resources to leave out");
   create->add_option("--include-names", f->include_names, "Only these objects: resource/namespace/name or resource/name (globs)");
   create->add_option("--exclude-names", f->exclude_names, "Leave these objects out: resource/namespace/name or resource/name");
-  create->add_option("--include-cluster-resources", f->include_cluster_resources,
-                     "Restore cluster-scoped resources: true, false, or unset (only when all namespaces are)")
-      ->expected(0, 1)
-      ->default_str("true");
+  CLI::Option* cluster = create->add_option("--include-cluster-resources", f->include_cluster_resources,
+                                             "Restore cluster-scoped resources: true (also bare), false, or unset "
+                                             "(only when all namespaces are)")
+                            ->expected(0, 1);
   create->add_option("-l,--selector", f->selector, "Only objects whose backed-up labels match this selector");
   create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"");
   create->add_option("--namespace-mappings", f->namespace_mappings,
@@ -372,11 +415,10 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_flag("--restore-status", f->restore_status, "Also write each object's status (through the status subresource)");
   create->add_flag("--preserve-nodeports", f->preserve_nodeports, "Keep Services' nodePorts");
   create->add_flag("--no-restore-labels", f->no_restore_labels, "Do not add the kbk.io/backup-name and kbk.io/restore-name labels");
-  create->add_option("--dry-run", f->dry_run,
-                     "client: plan only, no cluster; server: every write sent with dryRun=All, nothing changes")
-      ->expected(0, 1)
-      ->default_str("client")
-      ->each([f](const std::string&) { f->dry_run_given = true; });
+  CLI::Option* dry_run = create->add_option("--dry-run", f->dry_run,
+                                             "client (also bare --dry-run): plan only, no cluster; server: every "
+                                             "write sent with dryRun=All, nothing changes")
+                            ->expected(0, 1);
   create->add_option("--to-dir", f->to_dir,
                      "Write the final manifests to this empty or new folder (no cluster needed) instead of applying them");
   create->add_option("--parallel", f->parallel, "Items applied at once within one tier")->capture_default_str();
@@ -385,9 +427,17 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_option("--storage-class-mappings", f->storage_class_mappings, "old:new storage classes (PVCs, PVs, StatefulSet templates)");
   create->add_option("--ingress-class-mappings", f->ingress_class_mappings, "old:new ingress classes");
   create->add_option("--image-mappings", f->image_mappings, "OLD=NEW image prefixes (registry/repository)");
+  create->add_flag("--preflight", f->preflight,
+                   "Only report, per group/version/kind of the backup, whether the target serves it, kbk converts it "
+                   "(to which version) or skips it (why); exit 2 when something would be skipped. Offline with "
+                   "--to-dir or --dry-run=client: against the latest Kubernetes APIs");
   create->add_option("--crd-timeout", f->crd_timeout, "Seconds to wait for restored CRDs to be Established")->capture_default_str();
   create->add_option("--namespace-timeout", f->namespace_timeout, "Seconds to wait for a Terminating namespace to go")->capture_default_str();
-  set_runner(create, state, [&g, f] { return run_create(g, *f); });
+  set_runner(create, state, [&g, f, dry_run, cluster] {
+    if (cluster->count() > 0 && f->include_cluster_resources.empty()) f->include_cluster_resources = "true";
+    f->dry_run_given = dry_run->count() > 0;  // a bare --dry-run has no value: never mistake it for a real restore
+    return run_create(g, *f);
+  });
 
   auto* list = restore->add_subcommand("list", "List the restores recorded in the storage location");
   set_runner(list, state, [&g] { return run_list(g); });
