@@ -222,30 +222,43 @@ private:
       return std::nullopt;
     }
   }
-  // A typed value (kbk.io/v1): YAML with kubectl's scalar rules.
+  // A typed value (kbk.io/v1): YAML with kubectl's scalar rules; quoted scalars are strings.
+  void node_to_value(const YAML::Node& n, json::Value& out, json::Allocator& a, const std::string& what) {
+    if (!n || n.IsNull()) {
+      out.SetNull();
+    } else if (n.IsScalar()) {
+      const std::string& text = n.Scalar();
+      if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") {
+        out.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
+        return;
+      }
+      auto parsed = json::parse_yaml(text, what);  // a plain scalar resolves the same on its own
+      if (parsed && !parsed->IsObject() && !parsed->IsArray()) out.CopyFrom(*parsed, a);
+      else out.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
+    } else if (n.IsSequence()) {
+      out.SetArray();
+      for (const auto& e : n) {
+        json::Value v;
+        node_to_value(e, v, a, what);
+        out.PushBack(v, a);
+      }
+    } else if (n.IsMap()) {
+      out.SetObject();
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar()) {
+          err(kv.first, what + ": keys must be strings");
+          continue;
+        }
+        json::Value v;
+        node_to_value(kv.second, v, a, what);
+        json::set(out, kv.first.Scalar(), std::move(v), a);
+      }
+    }
+  }
   json::Document get_value(const YAML::Node& n, const std::string& what) {
     json::Document d;
-    if (!n || n.IsNull()) return d;
-    std::string text;
-    if (n.IsScalar() && n.Tag() == "!") {
-      d.SetString(n.Scalar().c_str(), static_cast<rapidjson::SizeType>(n.Scalar().size()), d.GetAllocator());
-      return d;
-    }
-    if (n.IsScalar()) {
-      text = n.Scalar();
-    } else {
-      YAML::Emitter e;
-      e << YAML::Flow << n;  // re-read below with kbk's YAML rules (quoted scalars keep their quotes here)
-      text = e.c_str();
-    }
-    auto parsed = json::parse_yaml(text, what);
-    if (!parsed) {
-      // A plain scalar that does not stand alone (e.g. "a: b" cannot be plain) is a string.
-      if (n.IsScalar()) d.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), d.GetAllocator());
-      else err(n, what + ": " + parsed.error().message);
-      return d;
-    }
-    return std::move(*parsed);
+    node_to_value(n, d, d.GetAllocator(), what);
+    return d;
   }
   json::Document get_patch_data(const YAML::Node& n, const std::string& what) {
     if (n.IsMap() && schema == Schema::kbk_v1) return get_value(n, what);

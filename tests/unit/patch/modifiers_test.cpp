@@ -383,3 +383,16 @@ rules:
   CHECK(s.mappings().storage_classes.at("standard") == "fast");
   REQUIRE(s.mappings().images.size() == 1);
 }
+
+TEST_CASE("ModifierSet::parse: kbk.io/v1 values are typed YAML and quoted scalars stay strings", "[modifiers]") {
+  auto s = load(R"(version: kbk.io/v1
+rules:
+- mergePatches: [{patchData: {metadata: {labels: {a: "true", b: "1", d: 'x: y'}}}}]
+  patches: [{op: add, path: /data/n, value: {k: "2", l: [1, "1", true, null]}}]
+)");
+  auto cm = obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\n");
+  auto r = s.apply(cm);
+  REQUIRE(r.errors.empty());
+  CHECK(json::to_string(*json::at(cm, {"metadata", "labels"})) == R"({"a":"true","b":"1","d":"x: y"})");
+  CHECK(json::to_string(*json::at(cm, {"data", "n"})) == R"({"k":"2","l":[1,"1",true,null]})");
+}
