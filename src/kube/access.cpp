@@ -156,7 +156,9 @@ Result<AccessReport> check_backup_access(Client& client, const std::vector<Resou
     AccessDenial d;
     d.type = types[i];
     d.verbs = denied[i];
-    if (namespaces_known && types[i].namespaced && namespace_.empty()) {
+    if (types[i].namespaced && !namespace_.empty()) {
+      d.namespaces = {std::string(namespace_)};
+    } else if (namespaces_known && types[i].namespaced) {
       if (denied_in[i].empty()) continue;  // readable namespace by namespace
       d.namespaces = denied_in[i];
     }

@@ -16,8 +16,8 @@ namespace kbk::kube {
 struct AccessDenial {
   ResourceType type;
   std::vector<std::string> verbs;        // of "list", "get": the ones not allowed
-  // Cluster-scoped types and namespaced types checked in one namespace: denied there. Namespaced types checked
-  // across the cluster: denied at cluster scope and in `namespaces` (empty when namespaces could not be listed).
+  // Where a namespaced type is denied: the one namespace checked, or (across the cluster) the namespaces it is
+  // denied in besides cluster scope (empty when namespaces could not be listed). Empty for cluster-scoped types.
   std::vector<std::string> namespaces;
 };
 

@@ -154,3 +154,14 @@ TEST_CASE("check_backup_access in one namespace asks about that namespace only")
   CHECK(r->namespace_ == "shop");
   CHECK(f.rules_reviews == 0);
 }
+
+TEST_CASE("check_backup_access in one namespace names it for denied namespaced types") {
+  RbacFake f;
+  f.allowed = {"|list||nodes", "|get||nodes", "shop|get||secrets"};
+  auto r = check_backup_access(f, {type("", "secrets", true), type("", "nodes", false)}, "shop");
+  REQUIRE(r.ok());
+  REQUIRE(r->denied.size() == 1);
+  CHECK(r->denied[0].type.resource == "secrets");
+  CHECK(r->denied[0].verbs == std::vector<std::string>{"list"});
+  CHECK(r->denied[0].namespaces == std::vector<std::string>{"shop"});
+}
