@@ -93,6 +93,25 @@ public:
     return add_entry(path, data);
   }
 
+  Result<void> add_file_stream(const std::string& path, uint64_t size,
+                               const std::function<Result<void>(const ChunkSink&)>& body) override {
+    if (!is_clean_path(path)) return unexpected(Errc::invalid, "archive: file " + path + ": not a clean relative path");
+    std::lock_guard lock(m_mutex);
+    KBK_TRY(write_header(path, size));
+    uint64_t written = 0;
+    auto produced = body([&](std::string_view chunk) -> Result<void> {
+      if (written + chunk.size() > size) return unexpected(Errc::internal_error, "archive: file " + path + ": longer than declared");
+      KBK_TRY(write_data(path, chunk));
+      written += chunk.size();
+      return {};
+    });
+    if (!produced) return std::move(produced).error();
+    if (written != size)
+      return unexpected(Errc::internal_error, "archive: file " + path + ": " + std::to_string(written) + " of " +
+                                                  std::to_string(size) + " declared bytes");
+    return {};
+  }
+
   Result<void> finish() override {
     std::lock_guard lock(m_mutex);
     if (m_finished) return {};
@@ -135,11 +154,16 @@ private:
   }
 
   Result<void> add_entry(const std::string& path, std::string_view data) {
+    KBK_TRY(write_header(path, data.size()));
+    return write_data(path, data);
+  }
+
+  Result<void> write_header(const std::string& path, uint64_t size) {
     if (m_finished || !m_archive) return unexpected(Errc::internal_error, "archive: write after finish");
     if (m_sink_error) return *m_sink_error;
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname_utf8(e, path.c_str());
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    archive_entry_set_size(e, static_cast<la_int64_t>(size));
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
     archive_entry_set_mtime(e, m_mtime, 0);
@@ -148,6 +172,10 @@ private:
     int rc = archive_write_header(m_archive, e);
     archive_entry_free(e);
     if (rc != ARCHIVE_OK) return lib_error("entry " + path);
+    return {};
+  }
+
+  Result<void> write_data(const std::string& path, std::string_view data) {
     size_t off = 0;
     while (off < data.size()) {
       la_ssize_t n = archive_write_data(m_archive, data.data() + off, data.size() - off);

@@ -272,7 +272,8 @@ private:
       rec.type = type_index(rt);
       rec.ns = ik.namespace_;
       rec.name = name;
-      rec.sha256 = std::move(*sum);
+      if (auto raw = util::hex_decode(*sum); raw && raw->size() == rec.sha256.size())
+        std::copy(raw->begin(), raw->end(), rec.sha256.begin());
       rec.size = static_cast<uint32_t>(body.size());
       rec.related = origin == Origin::related;
       m_record.items.push_back(std::move(rec));
@@ -721,7 +722,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
                             std::to_string(s.warnings) + " warnings, " + std::to_string(s.errors) + " errors");
 
   KBK_TRY(writer->add_file("kbk/results.json", results_json(rec)));
-  KBK_TRY(writer->add_file("kbk/manifest.json", manifest_json(rec, WithItems::yes)));
+  KBK_TRY(add_manifest(*writer, rec));
   if (auto r = writer->finish(); !r) return std::move(r).error().wrap("backup " + options.name + ": writing the archive");
   rec.archive_bytes = writer->bytes_written();
   rec.archive_sha256 = writer->stream_sha256();

@@ -2,6 +2,7 @@
 #include "record.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include <rapidjson/prettywriter.h>
@@ -11,6 +12,7 @@
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/backup/label_selector.hpp>
+#include <kbk/util/strings.hpp>
 
 namespace kbk::backup {
 namespace {
@@ -70,10 +72,35 @@ std::string format_ttl(std::chrono::seconds ttl) {
   return std::to_string(sec) + "s";
 }
 
-std::string manifest_json(const RunRecord& r, WithItems with_items) {
-  rapidjson::StringBuffer buf;
-  PrettyWriter w(buf);
-  w.SetIndent(' ', 2);
+namespace {
+
+// RapidJSON output streams: one that only counts, one that hands 64 KiB chunks to the archive.
+struct CountingStream {
+  using Ch = char;
+  uint64_t n = 0;
+  void Put(char) { ++n; }
+  void Flush() {}
+};
+
+struct ChunkStream {
+  using Ch = char;
+  const archive::ArchiveWriter::ChunkSink* sink = nullptr;
+  std::string buf;
+  std::optional<Error> error;
+  void Put(char c) {
+    buf.push_back(c);
+    if (buf.size() >= 65536) Flush();
+  }
+  void Flush() {
+    if (buf.empty() || error) return;
+    auto r = (*sink)(buf);
+    if (!r) error = r.error();
+    buf.clear();
+  }
+};
+
+template <class W>
+void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
   const Summary& s = r.summary;
   w.StartObject();
   key(w, "apiVersion"); str(w, archive::k_kbk_api_version);
@@ -145,7 +172,7 @@ std::string manifest_json(const RunRecord& r, WithItems with_items) {
       key(w, "kind"); str(w, t.kind);
       key(w, "namespace"); str(w, it.ns);
       key(w, "name"); str(w, it.name);
-      key(w, "sha256"); str(w, it.sha256);
+      key(w, "sha256"); str(w, util::hex_encode(it.sha256.data(), it.sha256.size()));
       key(w, "size"); w.Uint(it.size);
       key(w, "related"); w.Bool(it.related);
       w.EndObject();
@@ -153,7 +180,37 @@ std::string manifest_json(const RunRecord& r, WithItems with_items) {
     w.EndArray();
   }
   w.EndObject();
+}
+
+}  // namespace
+
+std::string manifest_json(const RunRecord& r, WithItems with_items) {
+  rapidjson::StringBuffer buf;
+  PrettyWriter w(buf);
+  w.SetIndent(' ', 2);
+  write_manifest(w, r, with_items);
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+Result<void> add_manifest(archive::ArchiveWriter& writer, const RunRecord& r) {
+  CountingStream counter;
+  {
+    rapidjson::PrettyWriter<CountingStream> w(counter);
+    w.SetIndent(' ', 2);
+    write_manifest(w, r, WithItems::yes);
+  }
+  const uint64_t size = counter.n + 1;  // + "\n"
+  return writer.add_file_stream("kbk/manifest.json", size, [&](const archive::ArchiveWriter::ChunkSink& sink) -> Result<void> {
+    ChunkStream out;
+    out.sink = &sink;
+    rapidjson::PrettyWriter<ChunkStream> w(out);
+    w.SetIndent(' ', 2);
+    write_manifest(w, r, WithItems::yes);
+    out.Put('\n');
+    out.Flush();
+    if (out.error) return *out.error;
+    return {};
+  });
 }
 
 std::string results_json(const RunRecord& r) {

@@ -48,6 +48,11 @@ public:
   virtual Result<std::string> add_item(const ItemKey& key, std::string_view json, bool preferred) = 0;
   // Any other file (kbk/manifest.json, kbk/results.json). Path must be relative and clean.
   virtual Result<void> add_file(const std::string& path, std::string_view data) = 0;
+  // A file too large to hold at once (the manifest of a big backup): body calls the sink with chunks that total
+  // exactly `size` bytes. Errc::internal_error when they do not.
+  using ChunkSink = std::function<Result<void>(std::string_view)>;
+  virtual Result<void> add_file_stream(const std::string& path, uint64_t size,
+                                       const std::function<Result<void>(const ChunkSink&)>& body) = 0;
   // Ends the tar and gzip streams and commits the underlying storage writer. Nothing is visible before.
   virtual Result<void> finish() = 0;
   virtual uint64_t bytes_written() const = 0;

@@ -435,3 +435,30 @@ TEST_CASE("item_path builds the legacy and versioned paths") {
   CHECK(item_path({"storage.k8s.io", "v1", "storageclasses", "", "fast"}) ==
         "resources/storageclasses.storage.k8s.io/cluster/fast.json");
 }
+
+TEST_CASE("add_file_stream writes chunks of a declared size and refuses a wrong total") {
+  std::string out;
+  bool committed = false;
+  auto w = make_writer(std::make_unique<MemoryWriter>(&out, &committed));
+  REQUIRE(w.ok());
+  auto ok = (*w)->add_file_stream("kbk/manifest.json", 6, [](const ArchiveWriter::ChunkSink& sink) -> Result<void> {
+    KBK_TRY(sink("abc"));
+    return sink("def");
+  });
+  REQUIRE(ok.ok());
+  auto shorter = (*w)->add_file_stream("kbk/other.json", 10, [](const ArchiveWriter::ChunkSink& sink) -> Result<void> {
+    return sink("abc");
+  });
+  CHECK_FALSE(shorter.ok());
+  std::string out2;
+  auto w2 = make_writer(std::make_unique<MemoryWriter>(&out2, &committed));
+  REQUIRE(w2.ok());
+  REQUIRE((*w2)->add_file_stream("kbk/manifest.json", 6, [](const ArchiveWriter::ChunkSink& sink) -> Result<void> {
+    return sink("abcdef");
+  }).ok());
+  REQUIRE((*w2)->finish().ok());
+  auto rr = read_all(out2);
+  REQUIRE(rr.ok);
+  REQUIRE(rr.paths.size() == 2);
+  CHECK(rr.datas[1] == "abcdef");
+}

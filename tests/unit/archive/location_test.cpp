@@ -1,0 +1,111 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include <kbk/archive/location.hpp>
+
+using namespace kbk;
+using namespace kbk::archive;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/kbk-location-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string velero_backup(const std::string& phase) {
+  return R"({"kind":"Backup","apiVersion":"velero.io/v1","metadata":{"name":"v"},"status":{"phase":")" + phase +
+         R"(","startTimestamp":"2026-11-01T00:00:00Z","progress":{"itemsBackedUp":7},"errors":1}})";
+}
+}  // namespace
+
+TEST_CASE("gzip and gunzip round-trip; damaged and truncated data is refused") {
+  std::string text(10000, 'a');
+  for (size_t i = 0; i < text.size(); i += 7) text[i] = static_cast<char>('a' + i % 26);
+  std::string gz = gzip(text);
+  REQUIRE(gz.size() > 18);
+  CHECK(static_cast<unsigned char>(gz[0]) == 0x1f);
+  auto back = gunzip(gz, "x");
+  REQUIRE(back.ok());
+  CHECK(*back == text);
+  auto cut = gunzip(gz.substr(0, gz.size() / 2), "results.gz");
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().code == Errc::corrupt);
+  CHECK(cut.error().message.find("results.gz") == 0);
+  CHECK_FALSE(gunzip("not gzip at all", "x").ok());
+  CHECK_FALSE(gunzip(gz, "x", 100).ok());  // over the size limit
+}
+
+TEST_CASE("list_backups tells kbk, incomplete and Velero backups apart") {
+  TempDir t;
+  auto b = storage::open(t.path, {});
+  REQUIRE(b.ok());
+  auto& be = **b;
+  REQUIRE(be.put("backups/k1/kbk-lock.json", "{}", {}).ok());
+  REQUIRE(be.put("backups/k1/kbk-manifest.json",
+                 R"({"apiVersion":"kbk.io/v1alpha1","kind":"BackupManifest","phase":"PartiallyFailed",
+                     "counts":{"items":3,"warnings":1,"errors":2},"archive":{"bytes":99,"encrypted":false}})",
+                 {})
+              .ok());
+  REQUIRE(be.put("backups/k2/kbk-lock.json", "{}", {}).ok());
+  REQUIRE(be.put("backups/k2/k2.tar.gz", "partial", {}).ok());
+  REQUIRE(be.put("backups/v1/velero-backup.json", velero_backup("Completed"), {}).ok());
+  REQUIRE(be.put("backups/v1/v1.tar.gz", "12345", {}).ok());
+  REQUIRE(be.put("backups/v2/velero-backup.json", velero_backup("InProgress"), {}).ok());
+  REQUIRE(be.put("backups/v3/velero-backup.json", "{not json", {}).ok());
+  auto l = list_backups(be);
+  REQUIRE(l.ok());
+  REQUIRE(l->size() == 3);
+  CHECK(((*l)[0].name == "k1" && (*l)[0].source == "kbk" && (*l)[0].phase == "PartiallyFailed"));
+  CHECK(((*l)[0].items == 3 && (*l)[0].warnings == 1 && (*l)[0].errors == 2 && (*l)[0].bytes == 99));
+  CHECK(((*l)[1].name == "k2" && (*l)[1].phase == "Incomplete"));
+  CHECK(((*l)[2].name == "v1" && (*l)[2].source == "velero" && (*l)[2].phase == "Completed"));
+  CHECK(((*l)[2].items == 7 && (*l)[2].errors == 1 && (*l)[2].bytes == 5));
+}
+
+TEST_CASE("read_marker checks the format version") {
+  TempDir t;
+  auto b = storage::open(t.path, {});
+  REQUIRE(b.ok());
+  auto none = read_marker(**b, "x");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  REQUIRE((*b)->put("backups/x/kbk-manifest.json", R"({"apiVersion":"kbk.io/v2"})", {}).ok());
+  auto newer = read_marker(**b, "x");
+  REQUIRE_FALSE(newer.ok());
+  CHECK(newer.error().message.find("kbk.io/v2") != std::string::npos);
+}
+
+TEST_CASE("delete_backup removes every object of the backup and nothing else") {
+  TempDir t;
+  auto b = storage::open(t.path, {});
+  REQUIRE(b.ok());
+  for (std::string k : {"backups/a/kbk-manifest.json", "backups/a/a.tar.gz", "backups/a/velero-backup.json",
+                        "backups/ab/kbk-manifest.json"})
+    REQUIRE((*b)->put(k, "x", {}).ok());
+  auto n = delete_backup(**b, "a");
+  REQUIRE(n.ok());
+  CHECK(*n == 3);
+  CHECK_FALSE(fs::exists(t.path + "/backups/a"));
+  CHECK(fs::exists(t.path + "/backups/ab/kbk-manifest.json"));
+  auto missing = delete_backup(**b, "a");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == Errc::not_found);
+}
+
+TEST_CASE("valid_backup_name accepts DNS subdomain names only") {
+  CHECK(valid_backup_name("nightly-20261126"));
+  CHECK(valid_backup_name("a.b"));
+  CHECK_FALSE(valid_backup_name(""));
+  CHECK_FALSE(valid_backup_name("Nightly"));
+  CHECK_FALSE(valid_backup_name("a/b"));
+  CHECK_FALSE(valid_backup_name("-a"));
+  CHECK_FALSE(valid_backup_name("a..b"));
+  CHECK_FALSE(valid_backup_name(std::string(254, 'a')));
+}
