@@ -14,6 +14,12 @@ bool is_skipped_member(std::string_view key) {
   return key == "apiVersion" || key == "kind" || key == "metadata" || key == "status";
 }
 bool is_restore_label(std::string_view key) { return key == k_label_backup_name || key == k_label_restore_name; }
+// Annotations the sanitizers drop because controllers set them (volume binding, token uids): a live object
+// carrying them is not "different", and an update never removes them.
+bool is_controller_annotation(std::string_view key) {
+  return key.rfind("pv.kubernetes.io/", 0) == 0 || key.rfind("volume.kubernetes.io/", 0) == 0 ||
+         key.rfind("volume.beta.kubernetes.io/", 0) == 0 || key == "kubernetes.io/service-account.uid";
+}
 
 // Every field desired has is equal in live (live may have more: defaults, allocated IPs).
 bool subset(const json::Value& d, const json::Value* l) {
@@ -41,6 +47,7 @@ std::map<std::string, std::string> string_map(const json::Value& obj, std::strin
   for (const auto& kv : m->GetObject()) {
     std::string k(kv.name.GetString(), kv.name.GetStringLength());
     if (field == "labels" && is_restore_label(k)) continue;
+    if (field == "annotations" && is_controller_annotation(k)) continue;
     out[k] = kv.value.IsString() ? std::string(kv.value.GetString(), kv.value.GetStringLength()) : json::to_string(kv.value);
   }
   return out;
@@ -132,6 +139,7 @@ json::Document update_patch(const json::Value& live, const json::Value& desired)
     if (l && l->IsObject())
       for (const auto& kv : l->GetObject()) {
         std::string_view k(kv.name.GetString(), kv.name.GetStringLength());
+        if (field == "annotations" && is_controller_annotation(k)) continue;
         if (!d || !json::find(*d, k)) json::set(m, k, json::Value(), alloc);
       }
     if (m.MemberCount() > 0) json::set(json::ensure_object(patch, "metadata", alloc), field, std::move(m), alloc);

@@ -307,5 +307,10 @@ TEST_CASE("differences and update_patch", "[applier]") {
   auto diffs = differences(*live, *other);
   CHECK(diffs == std::vector<std::string>{"spec", "labels"});
   json::Document patch = update_patch(*live, *other);
+  // Binding annotations set by the volume controller do not make a PVC different, nor are they removed.
+  auto pvc_live = json::parse(R"({"metadata":{"name":"c","annotations":{"pv.kubernetes.io/bind-completed":"yes","a":"1"}},"spec":{"volumeName":"pv1"}})");
+  auto pvc_want = json::parse(R"({"metadata":{"name":"c","annotations":{"a":"2"}},"spec":{}})");
+  CHECK(differences(*pvc_live, *pvc_want) == std::vector<std::string>{"annotations"});
+  CHECK(json::to_string(update_patch(*pvc_live, *pvc_want)) == R"({"metadata":{"annotations":{"a":"2"}}})");
   CHECK(json::to_string(patch) == R"({"spec":{"ports":[{"port":81}]},"metadata":{"labels":{"b":"2","a":null,"kbk.io/restore-name":null}}})");
 }
