@@ -334,9 +334,14 @@ private:
 
     TransformContext ctx{p.group, p.version, p.resource, p.kind, it.key.namespace_, it.key.namespace_, it.key.name, &p.notes};
     if (auto r = run_transforms(TransformStage::convert, ctx, p); r) return std::move(*r);
-    // A conversion may have changed the apiVersion.
+    // A conversion may have changed the apiVersion, group included (extensions/v1beta1 -> networking.k8s.io/v1).
     std::string api_version = json::get_string(p.object, {"apiVersion"});
-    if (!api_version.empty()) p.version = api_version.substr(api_version.find('/') == std::string::npos ? 0 : api_version.find('/') + 1);
+    if (!api_version.empty()) {
+      size_t slash = api_version.find('/');
+      p.group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+      p.version = api_version.substr(slash == std::string::npos ? 0 : slash + 1);
+      p.tier = tier_for(p.group, p.resource);
+    }
     ctx.target_namespace = p.target_namespace;
     if (auto r = run_transforms(TransformStage::modify, ctx, p); r) return std::move(*r);
     map_namespaces(p.object, p.group, p.kind, m_o.namespace_mappings, p.notes);
@@ -439,6 +444,7 @@ private:
 
 Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options) {
   KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(options.selection));
+  for (const auto& t : options.transforms) t->prepare(backup);
   Planner planner(backup, options, sel);
   return planner.run();
 }

@@ -18,6 +18,8 @@
 
 namespace kbk::restore {
 
+struct LoadedBackup;
+
 struct TransformContext {
   std::string group;               // as backed up
   std::string version;             // as backed up (a convert transform may change apiVersion)
@@ -43,6 +45,8 @@ public:
   virtual ~Transform() = default;
   virtual std::string name() const = 0;  // "resource-modifiers file.yaml", "storage-class-mappings"
   virtual TransformStage stage() const { return TransformStage::modify; }
+  // Called by make_plan once before any item, with the whole backup (e.g. its CRDs, for custom-resource versions).
+  virtual void prepare(const LoadedBackup&) {}
   // Rewrites object in place (its allocator owns new values). An error fails this item only.
   virtual Result<TransformOutcome> apply(const TransformContext& ctx, json::Document& object) = 0;
 };
