@@ -335,6 +335,10 @@ public:
   ItemResult apply(const PlannedItem& item) override {
     {
       std::lock_guard<std::mutex> lock(m_mutex);
+      if (item.namespaced && m_pending_namespaces.count(item.target_namespace) &&
+          item.action == ItemAction::merge_service_account)
+        return result(Outcome::skipped, "managed-by-cluster",
+                      "the default ServiceAccount is left to the cluster (pending namespace " + item.target_namespace + ")");
       if (item.namespaced && m_pending_namespaces.count(item.target_namespace))
         return rename(result(Outcome::created, "would-create-pending-namespace",
                              "would create (pending namespace " + item.target_namespace + ")"));

@@ -127,7 +127,7 @@ std::string summary_text(const RestoreReport& r) {
     std::map<std::string, size_t> reasons;
     for (const ItemReport& i : r.items)
       if (i.result.outcome == o) ++reasons[i.result.reason];
-    if (reasons.empty()) continue;
+    if (reasons.empty() || (reasons.size() == 1 && reasons.begin()->first == outcome_name(o))) continue;
     out += std::string("  ") + outcome_name(o) + ":\n";
     for (const auto& [k, n] : reasons) {
       char line[160];

@@ -259,6 +259,7 @@ TEST_CASE("server dry run reports items in namespaces it would create as pending
   CHECK(cfg->result.message == "would create (pending namespace app)");
   CHECK(find_report(r, "configmaps", "d")->result.reason == "would-create");
   CHECK(find_report(r, "widgets", "w1")->result.reason == "would-create-pending-crd");
+  CHECK(find_report(r, "serviceaccounts", "default")->result.reason == "managed-by-cluster");
   for (const auto& c : client.calls())
     if (c.method != "get") CHECK(c.dry_run);
   CHECK(client.count("namespaces") + client.count("configmaps") == objects_before);
