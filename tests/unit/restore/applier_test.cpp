@@ -315,3 +315,23 @@ TEST_CASE("differences and update_patch", "[applier]") {
   CHECK(json::to_string(update_patch(*pvc_live, *pvc_want)) == R"({"metadata":{"annotations":{"a":"2"}}})");
   CHECK(json::to_string(patch) == R"({"spec":{"ports":[{"port":81}]},"metadata":{"labels":{"b":"2","a":null,"kbk.io/restore-name":null}}})");
 }
+
+TEST_CASE("exit_code: 1 when every item that was tried failed, 0 when only skips", "[applier]") {
+  FakeClient client;
+  for (const char* gr : {"namespaces", "configmaps", "deployments.apps"}) client.forbidden.insert(gr);
+  FakeResolver types(client);
+  auto applier = make_cluster_applier(client, types, fast());
+  RestoreReport r = run(app_backup().backup, options(), *applier);
+  CHECK(r.phase() == "Failed");
+  CHECK(exit_code(r) == ExitCode::failed);
+
+  BackupBuilder only_skips;
+  only_skips.add("nodes", R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}})");
+  FakeClient c2;
+  FakeResolver t2(c2);
+  auto a2 = make_cluster_applier(c2, t2, fast());
+  RestoreReport r2 = run(only_skips.backup, options(), *a2);
+  CHECK(r2.phase() == "Completed");
+  CHECK(exit_code(r2) == ExitCode::ok);
+  CHECK(c2.writes() == 0);
+}
