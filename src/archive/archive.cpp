@@ -11,17 +11,13 @@
 #include <cstring>
 #include <mutex>
 
+#include <kbk/crypto/hash.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::archive {
 namespace {
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return util::hex_encode(md, len);
-}
+using crypto::sha256_hex;
 
 // A clean relative tar name: no leading '/', no empty, '.' or '..' segment, no NUL or backslash.
 bool is_clean_path(std::string_view path) {

@@ -65,7 +65,9 @@ Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& nam
 
 // `kbk backup verify`: every item file of the tarball against kbk/manifest.json's SHA-256 (both copies of an item
 // must hold the manifest's bytes; no item may be missing or extra), and the stored tarball against the marker's
-// archive.sha256. problems is empty when the backup is intact; a hostile or unreadable archive is an error.
+// archive.sha256. Every item must be a JSON object. A Velero backup (no kbk marker; velero-backup.json Completed or
+// PartiallyFailed) has no checksums: it is checked for a clean archive of objects only.
+// problems is empty when the backup is intact; a hostile or unreadable archive is an error.
 struct VerifyReport {
   uint64_t items_checked = 0;
   uint64_t entries = 0;
