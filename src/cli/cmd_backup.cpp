@@ -477,6 +477,7 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
 }
 
 int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force) {
+  auto format = format_of(g, {output::Format::json});
   auto backend = open_location(g, false);
   auto loc = locate(*backend, name);
   if (!loc) return fail(loc.error());
@@ -512,13 +513,24 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
     total += *n;
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) return fail(Error{Errc::io, file + ": " + std::strerror(errno)});
-  std::fprintf(stderr, "Backup %s downloaded to %s (%s)\n", name.c_str(), file.c_str(), util::human_bytes(total).c_str());
+  if (format == output::Format::json) {
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("name", str_value(name, a), a);
+    d.AddMember("file", str_value(file, a), a);
+    d.AddMember("bytes", total, a);
+    output::print_json(d);
+  } else {
+    std::fprintf(stderr, "Backup %s downloaded to %s (%s)\n", name.c_str(), file.c_str(), util::human_bytes(total).c_str());
+  }
   return 0;
 }
 
 int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
+  auto format = format_of(g, {output::Format::json});
   auto backend = open_location(g, false);
   int code = 0;
+  json::Document deleted(rapidjson::kArrayType);
   for (const auto& name : names) {
     auto n = archive::delete_backup(*backend, name);
     if (!n) {
@@ -527,12 +539,25 @@ int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
       code = std::max(code, fail(e));
       continue;
     }
-    std::printf("Backup %s deleted (%llu objects)\n", name.c_str(), static_cast<unsigned long long>(*n));
+    if (format == output::Format::json) {
+      json::Value entry(rapidjson::kObjectType);
+      entry.AddMember("name", str_value(name, deleted.GetAllocator()), deleted.GetAllocator());
+      entry.AddMember("objectsDeleted", *n, deleted.GetAllocator());
+      deleted.PushBack(entry, deleted.GetAllocator());
+    } else {
+      std::printf("Backup %s deleted (%llu objects)\n", name.c_str(), static_cast<unsigned long long>(*n));
+    }
+  }
+  if (format == output::Format::json) {
+    json::Document d(rapidjson::kObjectType);
+    d.AddMember("deleted", json::Value(deleted, d.GetAllocator()), d.GetAllocator());
+    output::print_json(d);
   }
   return code;
 }
 
 int run_logs(const GlobalOptions& g, const std::string& name) {
+  auto format = format_of(g, {output::Format::json});
   auto backend = open_location(g, false);
   auto loc = locate(*backend, name);
   if (!loc) return fail(loc.error());
@@ -541,6 +566,17 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
   if (!gz) return fail(gz.error());
   auto text = archive::gunzip(*gz, "backup " + name + ": " + p.logs());
   if (!text) return fail(text.error());
+  if (format == output::Format::json) {
+    // {"name": ..., "lines": [...]}: one JSON document, one string per log line.
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("name", str_value(name, a), a);
+    json::Value lines(rapidjson::kArrayType);
+    for (const auto& line : util::split(*text, '\n')) lines.PushBack(str_value(line, a), a);
+    d.AddMember("lines", lines, a);
+    output::print_json(d);
+    return 0;
+  }
   std::fwrite(text->data(), 1, text->size(), stdout);
   return 0;
 }
@@ -652,7 +688,8 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto file = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
   download->add_option("name", *download_name, "Backup name")->required();
-  download->add_option("-o,--output", *file, "File to write (default <name>-data.tar.gz)");
+  // Velero spells this -o; kbk keeps -o for the output format (-o json), as every other command.
+  download->add_option("-f,--file", *file, "File to write (default <name>-data.tar.gz)");
   download->add_flag("--force", *force, "Overwrite an existing file");
   set_runner(download, state, [&g, download_name, file, force] { return run_download(g, *download_name, *file, *force); });
 
