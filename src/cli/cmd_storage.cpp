@@ -210,12 +210,20 @@ int run_rm(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_cleanup(const GlobalOptions& g, const StorageOptions& o) {
+  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
+  if (!format) throw Fatal(ExitCode::usage, format.error().message);
   auto age = util::parse_duration(o.older_than);
   if (!age) throw Fatal(ExitCode::usage, "--older-than " + o.older_than + ": expected a duration like 24h");
   auto b = open_location(g, o);
   auto r = b->cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(*age)));
   if (!r) return fail(r.error());
-  std::printf("%llu incomplete upload(s) removed\n", static_cast<unsigned long long>(*r));
+  if (*format == output::Format::json) {
+    json::Document d(rapidjson::kObjectType);
+    d.AddMember("removed", *r, d.GetAllocator());
+    output::print_json(d);
+  } else {
+    std::printf("%llu incomplete upload(s) removed\n", static_cast<unsigned long long>(*r));
+  }
   return 0;
 }
 
