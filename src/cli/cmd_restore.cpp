@@ -313,12 +313,12 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
   archive::RestorePaths p{name};
   json::Document results;
   if (auto gz = backend->get(p.results()); gz)
-    if (auto text = restore::gunzip(*gz, p.results()); text)
+    if (auto text = archive::gunzip(*gz, p.results()); text)
       if (auto d = json::parse(*text, p.results()); d) results = std::move(*d);
   json::Document list;
   if (details)
     if (auto gz = backend->get(p.resource_list()); gz)
-      if (auto text = restore::gunzip(*gz, p.resource_list()); text)
+      if (auto text = archive::gunzip(*gz, p.resource_list()); text)
         if (auto d = json::parse(*text, p.resource_list()); d) list = std::move(*d);
   if (format == output::Format::json) {
     auto& a = m->GetAllocator();
@@ -379,8 +379,21 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
     if (gz.error().is(Errc::not_found)) return fail(Error(Errc::not_found, "no logs for restore " + name + " in " + backend->display_url()));
     return fail(gz.error());
   }
-  auto text = restore::gunzip(*gz, p.logs());
+  auto text = archive::gunzip(*gz, p.logs());
   if (!text) return fail(text.error());
+  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
+  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  if (*format == output::Format::json) {
+    // {"name": ..., "lines": [...]}: one JSON document, one string per log line (as kbk backup logs).
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("name", json::make_string(name, a), a);
+    json::Value lines(rapidjson::kArrayType);
+    for (const auto& line : util::split(*text, '\n')) lines.PushBack(json::make_string(line, a), a);
+    d.AddMember("lines", lines, a);
+    output::print_json(d);
+    return 0;
+  }
   std::fputs(text->c_str(), stdout);
   return 0;
 }

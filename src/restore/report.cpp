@@ -1,11 +1,12 @@
 // Restore results: JSON, the terminal summary, and the files under restores/<name>/ (see engine.hpp).
 #include <kbk/restore/engine.hpp>
 
+#include <kbk/archive/location.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
 
-#include <zlib.h>
 
 #include <kbk/util/strings.hpp>
 #include <kbk/util/time.hpp>
@@ -27,42 +28,6 @@ std::string item_name(const ItemReport& i) {
 bool is_rewrite(const std::string& note) { return note.find(" -> ") != std::string::npos; }
 
 }  // namespace
-
-std::string gzip(std::string_view data) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out;
-  out.resize(deflateBound(&zs, static_cast<uLong>(data.size())) + 32);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
-Result<std::string> gunzip(std::string_view data, std::string_view what) {
-  z_stream zs{};
-  inflateInit2(&zs, 15 + 32);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[65536];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-    if (out.size() > (256u << 20)) rc = Z_MEM_ERROR;
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;
-  }
-  inflateEnd(&zs);
-  if (rc != Z_STREAM_END) return unexpected(Errc::corrupt, std::string(what) + ": not a complete gzip stream");
-  return out;
-}
 
 json::Document report_to_json(const RestoreReport& r, bool with_items) {
   json::Document d;
@@ -166,7 +131,7 @@ Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, st
   for (const ItemReport& i : r.items)
     log += std::string(outcome_name(i.result.outcome)) + " " + item_name(i) + " (" + i.result.reason + ")" +
            (i.result.message.empty() ? "" : ": " + i.result.message) + "\n";
-  KBK_TRY(backend.put(paths.logs(), gzip(log), put));
+  KBK_TRY(backend.put(paths.logs(), archive::gzip(log), put));
 
   // Velero's results: {"warnings": Result, "errors": Result}, Result{velero[], cluster[], namespaces{ns: []}}.
   json::Document res;
@@ -198,7 +163,7 @@ Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, st
     json::set(result, "namespaces", std::move(namespaces), a);
     json::set(res, which, std::move(result), a);
   }
-  KBK_TRY(backend.put(paths.results(), gzip(json::to_string(res) + "\n"), put));
+  KBK_TRY(backend.put(paths.results(), archive::gzip(json::to_string(res) + "\n"), put));
 
   // Velero's RestoredResourceList: {"<apiVersion>/<Kind>": ["ns/name(created)", ...]}.
   std::map<std::string, std::vector<std::string>> list;
@@ -215,7 +180,7 @@ Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, st
     for (const std::string& s : v) arr.PushBack(json::make_string(s, rl.GetAllocator()), rl.GetAllocator());
     json::set(rl, k, std::move(arr), rl.GetAllocator());
   }
-  KBK_TRY(backend.put(paths.resource_list(), gzip(json::to_string(rl) + "\n"), put));
+  KBK_TRY(backend.put(paths.resource_list(), archive::gzip(json::to_string(rl) + "\n"), put));
   // The marker last: a restore whose marker exists has all its files.
   KBK_TRY(backend.put(paths.marker(), json::to_pretty(report_to_json(r, false)) + "\n", put));
   return {};

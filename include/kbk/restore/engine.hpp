@@ -65,8 +65,4 @@ std::string summary_text(const RestoreReport& report);
 // ["ns/name(created)"]}), then kbk's marker kbk-restore.json (the report without items) last.
 Result<void> upload_report(storage::Backend& backend, const RestoreReport& report, std::string_view log_text);
 
-// Gzip of data (for the location's *.gz files).
-std::string gzip(std::string_view data);
-Result<std::string> gunzip(std::string_view data, std::string_view what);
-
 }  // namespace kbk::restore

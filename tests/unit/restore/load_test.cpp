@@ -167,7 +167,7 @@ TEST_CASE("restore_backup applies nothing from a truncated or hostile archive", 
     }
     auto list = loc.backend->get(rp.resource_list());
     REQUIRE(list.ok());
-    auto text = gunzip(*list, "resource list");
+    auto text = archive::gunzip(*list, "resource list");
     REQUIRE(text.ok());
     CHECK(text->find("\"v1/ConfigMap\":[\"app/cm0(created)\"") != std::string::npos);
   }
