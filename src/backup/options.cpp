@@ -3,10 +3,12 @@
 
 #include <algorithm>
 
-#include <kbk/backup/label_selector.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::backup {
+
+using kube::LabelSelector;
 namespace {
 
 Result<void> check_lists(const std::vector<std::string>& inc, const std::vector<std::string>& exc,

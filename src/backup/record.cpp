@@ -11,10 +11,12 @@
 
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
-#include <kbk/backup/label_selector.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::backup {
+
+using kube::LabelSelector;
 namespace {
 
 using PrettyWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;

@@ -8,13 +8,15 @@
 #include <string_view>
 #include <vector>
 
-#include <kbk/backup/label_selector.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/backup/options.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/util/error.hpp>
 
 namespace kbk::backup {
+
+using kube::LabelSelector;
 
 struct Decision {
   bool included = false;

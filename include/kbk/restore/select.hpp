@@ -10,29 +10,13 @@
 #include <vector>
 
 #include <kbk/json/json.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/restore/options.hpp>
 #include <kbk/util/error.hpp>
 
 namespace kbk::restore {
 
-// A parsed Kubernetes label selector: a=b, a==b, a!=b, a in (x,y), a notin (x), a, !a; comma = AND.
-class LabelSelector {
-public:
-  // Errc::config naming the selector for a syntax error.
-  static Result<LabelSelector> parse(std::string_view text);
-  bool empty() const { return m_terms.empty(); }
-  // labels: the metadata.labels object (or null).
-  bool matches(const json::Value* labels) const;
-
-private:
-  enum class Op { eq, ne, in, notin, exists, not_exists };
-  struct Term {
-    std::string key;
-    Op op = Op::eq;
-    std::vector<std::string> values;
-  };
-  std::vector<Term> m_terms;
-};
+using kube::LabelSelector;
 
 // Identity of a resource type for name matching.
 struct TypeNames {

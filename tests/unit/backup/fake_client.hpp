@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <kbk/backup/label_selector.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/client.hpp>
 #include <kbk/kube/discovery.hpp>
@@ -129,7 +129,7 @@ public:
     const std::string gr = r.group_resource();
     record("LIST " + gr + " ns=" + std::string(ns) + " sel=" + options.label_selector);
     if (is_forbidden(gr, std::string(ns))) return forbidden(gr, ns);
-    auto sel = backup::LabelSelector::parse(options.label_selector);
+    auto sel = kube::LabelSelector::parse(options.label_selector);
     std::vector<std::string> matching;
     for (const auto& text : m_objects[gr]) {
       auto d = json::parse(text);

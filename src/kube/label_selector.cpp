@@ -1,5 +1,5 @@
 // Label selector parsing and matching with apimachinery's grammar (labels.Parse).
-#include <kbk/backup/label_selector.hpp>
+#include <kbk/kube/label_selector.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 
 #include <kbk/util/strings.hpp>
 
-namespace kbk::backup {
+namespace kbk::kube {
 namespace {
 
 bool is_key_char(char c) {
@@ -202,4 +202,4 @@ json::Document LabelSelector::to_label_selector() const {
   return d;
 }
 
-}  // namespace kbk::backup
+}  // namespace kbk::kube

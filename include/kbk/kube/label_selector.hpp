@@ -1,5 +1,6 @@
 // Kubernetes label selectors (the -l syntax: a=b, a==b, a!=b, a in (x,y), a notin (x), a, !a, a>1, a<1),
-// matched client-side where the server cannot (namespace selection, related objects, --explain).
+// matched client-side where the server cannot: backup (namespace selection, related objects, --explain) and
+// restore (selection over backed-up objects) share this one implementation.
 #pragma once
 
 #include <string>
@@ -9,7 +10,7 @@
 #include <kbk/json/json.hpp>
 #include <kbk/util/error.hpp>
 
-namespace kbk::backup {
+namespace kbk::kube {
 
 struct LabelRequirement {
   enum class Op { equals, not_equals, in, not_in, exists, does_not_exist, greater, less };
@@ -35,4 +36,4 @@ private:
   std::vector<LabelRequirement> m_requirements;
 };
 
-}  // namespace kbk::backup
+}  // namespace kbk::kube
