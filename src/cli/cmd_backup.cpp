@@ -608,7 +608,12 @@ int run_verify(const GlobalOptions& g, const std::string& name) {
     std::printf("Backup %s: %zu problem(s)\n", name.c_str(), report->problems.size());
     for (const auto& pr : report->problems) std::printf("  %s\n", pr.c_str());
   }
-  return report->problems.empty() ? 0 : static_cast<int>(ExitCode::failed);
+  if (report->problems.empty()) return 0;
+  // One line on stderr names the backup and the first problem; the full list is the report above.
+  std::string line = "backup " + name + ": " + report->problems.front();
+  if (report->problems.size() > 1) line += " (and " + std::to_string(report->problems.size() - 1) + " more problems)";
+  log::error(line);
+  return static_cast<int>(ExitCode::failed);
 }
 
 }  // namespace
