@@ -140,8 +140,7 @@ Decision Selection::type(const kube::ResourceType& rt) const {
                                           : rt.resource == "daemonsets" ? "daemonsets.apps" : "replicasets.apps"))
     return {false, rt.resource + " are listed through apps"};
   // Velero keeps only types it can list, get, create and delete.
-  for (const char* verb : {"list", "get", "create", "delete"})
-    if (!rt.has_verb(verb)) return {false, gr + " does not support " + verb};
+  if (auto verb = rt.missing_backup_verb(); !verb.empty()) return {false, gr + " does not support " + std::string(verb)};
 
   if (is_events(gr) && m_options.include_events == IncludeEvents::no) {
     bool named = false;

@@ -20,10 +20,6 @@ struct ApiResourcesOptions {
   bool no_headers = false;
 };
 
-bool backed_up(const kube::ResourceType& rt) {
-  return rt.has_verb("list") && rt.has_verb("get") && rt.has_verb("create") && rt.has_verb("delete");
-}
-
 json::Value string_array(const std::vector<std::string>& v, json::Allocator& a) {
   json::Value arr(rapidjson::kArrayType);
   for (const auto& s : v) arr.PushBack(json::make_string(s, a), a);
@@ -40,15 +36,10 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
 
   const kube::RestConfig config = load_rest_config(g);
   auto client = make_client(g, config);
-  auto discovery = kube::Discovery::fetch(*client);
-  if (!discovery.ok()) {
-    log::error(discovery.error().message);
-    return static_cast<int>(exit_code_for(discovery.error()));
-  }
-  for (const auto& w : discovery->warnings()) log::warning(w);
+  auto discovery = fetch_discovery(*client);
 
   std::vector<kube::ResourceType> rows;
-  for (auto& rt : discovery->preferred()) {
+  for (auto& rt : discovery.preferred()) {
     if (!o.namespaced.empty() && rt.namespaced != (o.namespaced == "true")) continue;
     if (group_filter && rt.group != o.api_group) continue;
     bool verbs_ok = true;
@@ -77,7 +68,7 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
       r.AddMember("kind", json::make_string(rt.kind, a), a);
       r.AddMember("verbs", string_array(rt.verbs, a), a);
       r.AddMember("categories", string_array(rt.categories, a), a);
-      r.AddMember("backup", backed_up(rt), a);
+      r.AddMember("backup", rt.backupable(), a);
       list.PushBack(r, a);
     }
     doc.AddMember("resources", list, a);
@@ -98,7 +89,7 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
   output::Table table(headers);
   for (const auto& rt : rows) {
     std::vector<std::string> row{rt.resource, util::join(rt.short_names, ","), rt.api_version(),
-                                 rt.namespaced ? "true" : "false", rt.kind, backed_up(rt) ? "yes" : "no"};
+                                 rt.namespaced ? "true" : "false", rt.kind, rt.backupable() ? "yes" : "no"};
     if (wide) {
       row.push_back("[" + util::join(rt.verbs, " ") + "]");
       row.push_back(util::join(rt.categories, ","));

@@ -24,15 +24,10 @@ int run(const GlobalOptions& g) {
   if (!format.ok()) throw Fatal(ExitCode::usage, format.error().message);
   const kube::RestConfig config = load_rest_config(g);
   auto client = make_client(g, config);
-  auto discovery = kube::Discovery::fetch(*client);
-  if (!discovery.ok()) {
-    log::error(discovery.error().message);
-    return static_cast<int>(exit_code_for(discovery.error()));
-  }
-  for (const auto& w : discovery->warnings()) log::warning(w);
+  auto discovery = fetch_discovery(*client);
   std::vector<kube::ResourceType> types;
-  for (auto& rt : discovery->preferred()) {
-    if (rt.has_verb("list") && rt.has_verb("get") && rt.has_verb("create") && rt.has_verb("delete"))
+  for (auto& rt : discovery.preferred()) {
+    if (rt.backupable())
       types.push_back(std::move(rt));
   }
   // -n narrows the check to one namespace (plus cluster-scoped types); otherwise the whole cluster.

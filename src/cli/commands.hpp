@@ -10,6 +10,7 @@
 
 #include <kbk/kube/client.hpp>
 #include <kbk/kube/config.hpp>
+#include <kbk/kube/discovery.hpp>
 #include <kbk/kube/rest_client.hpp>
 #include <kbk/util/exit_code.hpp>
 
@@ -34,6 +35,9 @@ struct RunState {
 // Builds the REST config and client from the global flags (throws Fatal on a broken kubeconfig).
 kube::RestConfig load_rest_config(const GlobalOptions& g);
 std::unique_ptr<kube::Client> make_client(const GlobalOptions& g, const kube::RestConfig& config);
+// Discovery for commands that cannot go on without it: prints its warnings (broken API groups) once, and
+// throws Fatal with the exit code of the error (4 when the cluster is unreachable) when it fails.
+kube::Discovery fetch_discovery(kube::Client& client);
 // --storage, else $KBK_STORAGE; Fatal(usage) when neither is set.
 std::string storage_url(const GlobalOptions& g);
 

@@ -30,6 +30,13 @@ std::unique_ptr<kube::Client> make_client(const GlobalOptions& g, const kube::Re
   return kube::make_client(config, opts);
 }
 
+kube::Discovery fetch_discovery(kube::Client& client) {
+  auto discovery = kube::Discovery::fetch(client);
+  if (!discovery) throw Fatal(exit_code_for(discovery.error()), discovery.error().message);
+  for (const auto& w : discovery->warnings()) log::warning(w);
+  return std::move(*discovery);
+}
+
 std::string storage_url(const GlobalOptions& g) {
   if (!g.storage.empty()) return g.storage;
   if (const char* env = std::getenv("KBK_STORAGE"); env && *env) return env;

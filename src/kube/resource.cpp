@@ -16,6 +16,12 @@ bool ResourceType::has_subresource(std::string_view sub) const {
   return std::find(subresources.begin(), subresources.end(), sub) != subresources.end();
 }
 
+std::string_view ResourceType::missing_backup_verb() const {
+  for (std::string_view verb : {"list", "get", "create", "delete"})
+    if (!has_verb(verb)) return verb;
+  return {};
+}
+
 std::string ResourceType::collection_path(std::string_view ns) const {
   std::string p = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
   if (namespaced && !ns.empty()) {

@@ -26,6 +26,10 @@ struct ResourceType {
   std::string api_version() const;
   bool has_verb(std::string_view verb) const;
   bool has_subresource(std::string_view sub) const;
+  // kbk (like Velero) backs up only types it can list, get, create and delete: the first of those verbs the
+  // type lacks, or "" when it has them all.
+  std::string_view missing_backup_verb() const;
+  bool backupable() const { return missing_backup_verb().empty(); }
   // URL path of the collection: /api/v1/namespaces/NS/pods or /apis/apps/v1/deployments (ns "" = all).
   std::string collection_path(std::string_view ns) const;
   // URL path of one object, with an optional subresource.
