@@ -109,6 +109,8 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
       l.warnings = get_u64(m, {"counts", "warnings"});
       l.errors = get_u64(m, {"counts", "errors"});
       l.bytes = get_u64(m, {"archive", "bytes"});
+      l.cluster = json::get_string(m, {"cluster", "kubeSystemUID"});
+      if (l.cluster.empty()) l.cluster = json::get_string(m, {"cluster", "server"});
       const json::Value* enc = json::at(m, {"archive", "encrypted"});
       l.encrypted = enc && enc->IsBool() && enc->GetBool();
       out.push_back(std::move(l));

@@ -29,17 +29,6 @@ int fail(const Error& e) {
   return static_cast<int>(exit_code_for(e));
 }
 
-std::unique_ptr<storage::Backend> open_location(const GlobalOptions& g, bool create) {
-  storage::OpenOptions oo;
-  oo.create = create;
-  auto b = storage::open(storage_url(g), oo);
-  if (!b) {
-    ExitCode code = b.error().is(Errc::config) ? ExitCode::usage : ExitCode::precondition;
-    throw Fatal(code, b.error().message);
-  }
-  return std::move(*b);
-}
-
 output::Format format_of(const GlobalOptions& g, const std::vector<output::Format>& allowed) {
   auto f = output::parse_format(g.output, allowed);
   if (!f) throw Fatal(ExitCode::usage, f.error().message);
@@ -176,7 +165,7 @@ int run_create(const GlobalOptions& g, const CreateFlags& f) {
     for (const auto& l : *lines) std::printf("%s\n", l.c_str());
     return 0;
   }
-  auto backend = open_location(g, true);
+  auto backend = open_storage(g, true);
   auto discovery = kube::Discovery::fetch(*client);
   if (!discovery) return fail(discovery.error());
   auto progress = output::make_progress(*progress_mode);
@@ -193,7 +182,7 @@ int run_create(const GlobalOptions& g, const CreateFlags& f) {
 
 int run_list(const GlobalOptions& g) {
   auto format = format_of(g, {output::Format::json, output::Format::yaml, output::Format::name, output::Format::wide});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   auto list = archive::list_backups(*backend);
   if (!list) return fail(list.error());
   if (format == output::Format::json || format == output::Format::yaml) {
@@ -295,7 +284,7 @@ bool resource_matches(std::string typed, const archive::ItemKey& k, std::string_
 
 int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
   auto format = format_of(g, {output::Format::json, output::Format::yaml});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   auto loc = locate(*backend, name);
   if (!loc) return fail(loc.error());
   archive::BackupPaths p{name};
@@ -411,7 +400,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
 
 int run_inspect(const GlobalOptions& g, const std::string& name, const std::string& cat) {
   auto format = format_of(g, {output::Format::json, output::Format::yaml});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   auto loc = locate(*backend, name);
   if (!loc) return fail(loc.error());
   if (cat.empty()) {
@@ -478,7 +467,7 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
 
 int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force) {
   auto format = format_of(g, {output::Format::json});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   auto loc = locate(*backend, name);
   if (!loc) return fail(loc.error());
   if (file.empty()) file = name + "-data.tar.gz";
@@ -528,7 +517,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
 
 int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
   auto format = format_of(g, {output::Format::json});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   int code = 0;
   json::Document deleted(rapidjson::kArrayType);
   for (const auto& name : names) {
@@ -558,7 +547,7 @@ int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
 
 int run_logs(const GlobalOptions& g, const std::string& name) {
   auto format = format_of(g, {output::Format::json});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   auto loc = locate(*backend, name);
   if (!loc) return fail(loc.error());
   archive::BackupPaths p{name};
@@ -583,7 +572,7 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
 
 int run_verify(const GlobalOptions& g, const std::string& name) {
   auto format = format_of(g, {output::Format::json});
-  auto backend = open_location(g, false);
+  auto backend = open_storage(g);
   auto report = archive::verify_backup(*backend, name);
   if (!report) {
     Error e = report.error();

@@ -37,9 +37,8 @@ int run(const GlobalOptions& g, PruneOptions& o) {
   auto age = util::parse_duration(o.incomplete_age);
   if (!age) throw Fatal(ExitCode::usage, "--incomplete-older-than " + o.incomplete_age + ": expected a duration");
 
-  auto opened = storage::open(storage_url(g));
-  if (!opened) throw Fatal(opened.error().is(Errc::config) ? ExitCode::usage : exit_code_for(opened.error()), opened.error().message);
-  storage::Backend& b = **opened;
+  auto opened = open_storage(g);
+  storage::Backend& b = *opened;
   auto listing = archive::list_backups(b);
   if (!listing) {
     log::error(listing.error().message);

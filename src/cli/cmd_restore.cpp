@@ -28,12 +28,6 @@ int fail(const Error& e) {
   return static_cast<int>(code);
 }
 
-std::unique_ptr<storage::Backend> open_location(const GlobalOptions& g) {
-  auto b = storage::open(storage_url(g), {});
-  if (!b) throw Fatal(b.error().is(Errc::config) ? ExitCode::usage : ExitCode::precondition, b.error().message);
-  return std::move(*b);
-}
-
 output::Format format_of(const GlobalOptions& g, const std::vector<output::Format>& allowed) {
   auto f = output::parse_format(g.output, allowed);
   if (!f) throw Fatal(ExitCode::usage, f.error().message);
@@ -193,7 +187,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     for (auto& m : or_usage(patch::Mappings::parse_images(s))) mappings.images.push_back(std::move(m));
   if (!mappings.empty()) po.transforms.push_back(restore::make_mappings_transform(std::move(mappings)));
 
-  auto backend = open_location(g);
+  auto backend = open_storage(g);
   if (f.preflight) return run_preflight(g, f, std::move(po), *backend, format);
   archive::RestorePaths rpaths{f.name};
   if (changes_cluster) {
@@ -273,7 +267,7 @@ Result<json::Document> read_marker(storage::Backend& backend, const std::string&
 
 int run_list(const GlobalOptions& g) {
   auto format = format_of(g, {output::Format::json, output::Format::text, output::Format::name});
-  auto backend = open_location(g);
+  auto backend = open_storage(g);
   auto names = backend->list_prefixes("restores/");
   if (!names) return fail(names.error());
   json::Document all;
@@ -304,7 +298,7 @@ int run_list(const GlobalOptions& g) {
 
 int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
   auto format = format_of(g, {output::Format::json, output::Format::text});
-  auto backend = open_location(g);
+  auto backend = open_storage(g);
   auto m = read_marker(*backend, name);
   if (!m) {
     if (m.error().is(Errc::not_found)) return fail(Error(Errc::not_found, "no restore " + name + " in " + backend->display_url()));
@@ -372,7 +366,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
 }
 
 int run_logs(const GlobalOptions& g, const std::string& name) {
-  auto backend = open_location(g);
+  auto backend = open_storage(g);
   archive::RestorePaths p{name};
   auto gz = backend->get(p.logs());
   if (!gz) {

@@ -24,9 +24,7 @@ struct StorageOptions {
   std::string file = "-";
   std::vector<std::string> keys;
   bool exclusive = false;
-  std::string limit_upload, limit_download;
   std::string older_than = "24h";
-  std::vector<std::string> settings;  // KEY=VALUE
   std::string key_file;               // --encryption-key-file
 };
 
@@ -64,27 +62,10 @@ int fail(const Error& e) {
   return static_cast<int>(exit_code_for(e));
 }
 
-std::unique_ptr<storage::Backend> open_location(const GlobalOptions& g, const StorageOptions& o) {
-  storage::OpenOptions opts;
-  for (const auto& kv : o.settings) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) throw Fatal(ExitCode::usage, "--setting " + kv + ": expected KEY=VALUE");
-    opts.settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  if (!o.limit_upload.empty()) opts.settings.emplace_back("limit-upload", o.limit_upload);
-  if (!o.limit_download.empty()) opts.settings.emplace_back("limit-download", o.limit_download);
-  const std::string url = storage_url(g);
-  auto b = storage::open(url, opts);
-  if (!b) throw Fatal(b.error().is(Errc::config) ? ExitCode::usage : exit_code_for(b.error()), b.error().message);
-  auto wrapped = storage::apply_wrappers(std::move(*b), opts);
-  if (!wrapped) throw Fatal(ExitCode::usage, wrapped.error().message);
-  return std::move(*wrapped);
-}
-
 int run_ls(const GlobalOptions& g, const StorageOptions& o) {
   auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
   if (!format) throw Fatal(ExitCode::usage, format.error().message);
-  auto b = open_location(g, o);
+  auto b = open_storage(g);
   json::Document doc;
   doc.SetArray();
   auto& a = doc.GetAllocator();
@@ -109,7 +90,7 @@ int run_ls(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_put(const GlobalOptions& g, const StorageOptions& o) {
-  auto b = open_location(g, o);
+  auto b = open_storage(g);
   int fd = o.file == "-" ? 0 : ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Fatal(ExitCode::usage, o.file + ": cannot open for reading");
   storage::PutOptions po;
@@ -159,7 +140,7 @@ int run_put(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_get(const GlobalOptions& g, const StorageOptions& o) {
-  auto b = open_location(g, o);
+  auto b = open_storage(g);
   std::unique_ptr<crypto::Decryptor> dec;
   if (!o.key_file.empty()) {
     auto user = load_user_key(o.key_file);
@@ -204,7 +185,7 @@ int run_get(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_rm(const GlobalOptions& g, const StorageOptions& o) {
-  auto b = open_location(g, o);
+  auto b = open_storage(g);
   auto r = b->remove_many(o.keys);
   return r ? 0 : fail(r.error());
 }
@@ -214,7 +195,7 @@ int run_cleanup(const GlobalOptions& g, const StorageOptions& o) {
   if (!format) throw Fatal(ExitCode::usage, format.error().message);
   auto age = util::parse_duration(o.older_than);
   if (!age) throw Fatal(ExitCode::usage, "--older-than " + o.older_than + ": expected a duration like 24h");
-  auto b = open_location(g, o);
+  auto b = open_storage(g);
   auto r = b->cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(*age)));
   if (!r) return fail(r.error());
   if (*format == output::Format::json) {
@@ -227,10 +208,6 @@ int run_cleanup(const GlobalOptions& g, const StorageOptions& o) {
   return 0;
 }
 
-void common(CLI::App* c, StorageOptions& o) {
-  c->add_option("--setting", o.settings, "Storage setting KEY=VALUE (as the URL's query options; repeatable)");
-}
-
 }  // namespace
 
 void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
@@ -240,7 +217,6 @@ void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
 
   auto* ls = cmd->add_subcommand("ls", "List the objects under a prefix (-o json for JSON)");
   ls->add_option("prefix", o.prefix, "Key prefix, e.g. backups/");
-  common(ls, o);
   set_runner(ls, state, [&g] { return run_ls(g, o); });
 
   auto* put = cmd->add_subcommand("put", "Upload a file (or stdin) as KEY");
@@ -249,8 +225,6 @@ void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
   put->add_flag("--if-not-exists", o.exclusive, "Fail (exit 1) when KEY already exists");
   put->add_option("--encryption-key-file", o.key_file, "Encrypt (docs/format-encryption.md); the key object goes next to KEY")
       ->envname("KBK_ENCRYPTION_KEY_FILE");
-  put->add_option("--limit-upload", o.limit_upload, "Upload bandwidth cap, e.g. 10MiB (a bare number is KiB/s)");
-  common(put, o);
   set_runner(put, state, [&g] { return run_put(g, o); });
 
   auto* get = cmd->add_subcommand("get", "Download KEY to a file (or stdout)");
@@ -258,18 +232,14 @@ void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
   get->add_option("file", o.file, "Destination file, - for stdout")->capture_default_str();
   get->add_option("--encryption-key-file", o.key_file, "Decrypt with the key object next to KEY that this key opens")
       ->envname("KBK_ENCRYPTION_KEY_FILE");
-  get->add_option("--limit-download", o.limit_download, "Download bandwidth cap, e.g. 10MiB (a bare number is KiB/s)");
-  common(get, o);
   set_runner(get, state, [&g] { return run_get(g, o); });
 
   auto* rm = cmd->add_subcommand("rm", "Remove objects (missing ones are not an error)");
   rm->add_option("keys", o.keys, "Object keys")->required();
-  common(rm, o);
   set_runner(rm, state, [&g] { return run_rm(g, o); });
 
   auto* cleanup = cmd->add_subcommand("cleanup", "Remove leftovers of interrupted uploads (S3 multipart uploads, temp files)");
   cleanup->add_option("--older-than", o.older_than, "Only leftovers older than this")->capture_default_str();
-  common(cleanup, o);
   set_runner(cleanup, state, [&g] { return run_cleanup(g, o); });
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,7 @@
 #include <kbk/kube/config.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/kube/rest_client.hpp>
+#include <kbk/storage/backend.hpp>
 #include <kbk/util/exit_code.hpp>
 
 namespace kbk::cli {
@@ -25,6 +27,8 @@ struct GlobalOptions {
   std::string output;          // -o
   std::string progress;        // --progress auto|tty|json|none
   std::string storage;         // --storage (env KBK_STORAGE)
+  std::vector<std::string> storage_settings;  // --storage-setting KEY=VALUE (as the URL's query options)
+  std::string limit_upload, limit_download;    // --limit-upload / --limit-download
 };
 
 // Set by the subcommand that ran; main returns it.
@@ -40,6 +44,10 @@ std::unique_ptr<kube::Client> make_client(const GlobalOptions& g, const kube::Re
 kube::Discovery fetch_discovery(kube::Client& client);
 // --storage, else $KBK_STORAGE; Fatal(usage) when neither is set.
 std::string storage_url(const GlobalOptions& g);
+// Opens the location of --storage with --storage-setting and the bandwidth limits applied (every command that
+// touches a location opens it here). create: make the folder when missing (backup create). Throws Fatal: exit 3
+// for a malformed URL or setting, 4 when the location is unreachable.
+std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create = false);
 
 // Wraps a command body: sets the exit code it returns. Every command's help ends with EXIT STATUS.
 void set_runner(CLI::App* cmd, RunState& state, std::function<int()> body);

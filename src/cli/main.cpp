@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include <kbk/storage/wrappers.hpp>
 #include <kbk/util/log.hpp>
 
 namespace kbk::cli {
@@ -43,6 +44,24 @@ std::string storage_url(const GlobalOptions& g) {
   throw Fatal(ExitCode::usage, "no storage location: pass --storage URL or set KBK_STORAGE");
 }
 
+std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create) {
+  storage::OpenOptions opts;
+  opts.create = create;
+  for (const auto& kv : g.storage_settings) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Fatal(ExitCode::usage, "--storage-setting " + kv + ": expected KEY=VALUE");
+    opts.settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (!g.limit_upload.empty()) opts.settings.emplace_back("limit-upload", g.limit_upload);
+  if (!g.limit_download.empty()) opts.settings.emplace_back("limit-download", g.limit_download);
+  auto b = storage::open(storage_url(g), opts);
+  if (!b) throw Fatal(b.error().is(Errc::config) ? ExitCode::usage : ExitCode::precondition, b.error().message);
+  auto wrapped = storage::apply_wrappers(std::move(*b), opts);
+  if (!wrapped) throw Fatal(ExitCode::usage, wrapped.error().message);
+  return std::move(*wrapped);
+}
+
 }  // namespace kbk::cli
 
 int main(int argc, char** argv) {
@@ -71,6 +90,10 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", g.output, "Output format: json, yaml, wide, name (command dependent)");
   app.add_option("--progress", g.progress, "Progress display: auto, tty, json, none")->default_str("auto");
   app.add_option("--storage", g.storage, "Backup location URL: file:///path, /path or s3://bucket/prefix (env KBK_STORAGE)");
+  app.add_option("--storage-setting", g.storage_settings,
+                 "Location setting KEY=VALUE, as the URL's query options (endpoint, region, ...; repeatable)");
+  app.add_option("--limit-upload", g.limit_upload, "Upload bandwidth cap, e.g. 10MiB (a bare number is KiB/s)");
+  app.add_option("--limit-download", g.limit_download, "Download bandwidth cap, e.g. 10MiB (a bare number is KiB/s)");
   app.parse_complete_callback([&] {
     log::set_verbosity(g.verbosity);
     if (!g.log_file.empty() && !log::set_log_file(g.log_file))

@@ -51,6 +51,9 @@ struct BackupListing {
   std::string started, completed, expires;  // RFC 3339 or ""
   uint64_t items = 0, warnings = 0, errors = 0, bytes = 0;
   bool encrypted = false;
+  // The source cluster (prune --group-by cluster): the marker's cluster.kubeSystemUID, else cluster.server;
+  // "" for Velero and incomplete backups.
+  std::string cluster;
 };
 
 // Every backup under backups/: kbk backups (marker, or lock without marker = Incomplete) and Velero backups
