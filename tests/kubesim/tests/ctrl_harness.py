@@ -4,7 +4,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -14,6 +13,7 @@ from ksim.store import Store  # noqa: E402
 from ksim.admission import Admission  # noqa: E402
 from ksim import crd as crd_mod  # noqa: E402
 from ksim.controllers import ControllerManager  # noqa: E402
+from polling import wait_for  # noqa: E402
 
 SNAP_CRDS = [("volumesnapshots", "VolumeSnapshot", "Namespaced"),
              ("volumesnapshotcontents", "VolumeSnapshotContent", "Cluster"),
@@ -64,17 +64,7 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def wait(self, fn, timeout=10.0, what="condition"):
-        end = time.time() + timeout
-        last = None
-        while time.time() < end:
-            try:
-                last = fn()
-            except Exception as e:  # noqa: BLE001
-                last = e
-            if last and not isinstance(last, Exception):
-                return last
-            time.sleep(0.05)
-        raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+        return wait_for(fn, timeout, what, 0.05)
 
     # shortcuts
     def get(self, g, r, ns, n):

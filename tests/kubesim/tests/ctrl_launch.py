@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
+from polling import wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAUNCHER = os.path.join(os.path.dirname(HERE), "kubesim")
@@ -86,17 +86,7 @@ class KubeSim:
         return self.kubectl("apply", "-f", "-", stdin=json.dumps(obj).encode())
 
     def wait(self, fn, timeout=20.0, what="condition"):
-        end = time.time() + timeout
-        last = None
-        while time.time() < end:
-            try:
-                last = fn()
-            except Exception as e:  # noqa: BLE001
-                last = e
-            if last and not isinstance(last, Exception):
-                return last
-            time.sleep(0.2)
-        raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+        return wait_for(fn, timeout, what, 0.2)
 
     # ------------------------------------------------------------ Debian's python3-kubernetes
     def python(self, code, timeout=60):

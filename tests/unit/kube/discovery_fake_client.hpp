@@ -8,6 +8,7 @@
 
 #include <kbk/kube/client.hpp>
 
+#include "discovery_fixtures.hpp"
 #include "status.hpp"
 
 struct DiscoveryFakeClient : kbk::kube::Client {
@@ -52,3 +53,21 @@ struct DiscoveryFakeClient : kbk::kube::Client {
 private:
   static Doc no() { return kbk::unexpected(kbk::Errc::unsupported, "fake"); }
 };
+
+// The two clusters of discovery_fixtures.hpp: a current one (aggregated discovery, /api and /apis only) and an old
+// one (legacy discovery, one document per group version).
+inline void serve_aggregated_cluster(DiscoveryFakeClient& c) {
+  c.answers["/api"] = {200, fixtures::k_v2, fixtures::k_aggregated_core, false};
+  c.answers["/apis"] = {200, fixtures::k_v2, fixtures::k_aggregated_apis, false};
+}
+
+inline void serve_legacy_cluster(DiscoveryFakeClient& c) {
+  c.answers["/api"] = {200, "application/json", fixtures::k_legacy_api, false};
+  c.answers["/api/v1"] = {200, "application/json", fixtures::k_legacy_api_v1, false};
+  c.answers["/apis"] = {200, "application/json", fixtures::k_legacy_apis, false};
+  c.answers["/apis/apps/v1"] = {200, "application/json", fixtures::k_legacy_apps_v1, false};
+  c.answers["/apis/events.k8s.io/v1beta1"] = {200, "application/json", fixtures::k_legacy_events_v1beta1, false};
+  c.answers["/apis/extensions/v1beta1"] = {200, "application/json", fixtures::k_legacy_extensions, false};
+  c.answers["/apis/networking.k8s.io/v1"] = {200, "application/json", fixtures::k_legacy_networking_v1, false};
+  c.answers["/apis/networking.k8s.io/v1beta1"] = {200, "application/json", fixtures::k_legacy_networking_v1beta1, false};
+}

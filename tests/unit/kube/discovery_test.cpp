@@ -21,22 +21,12 @@ const ResourceType* by_name(const std::vector<ResourceType>& all, const std::str
   return nullptr;
 }
 
-void aggregated_cluster(DiscoveryFakeClient& c) {
-  c.answers["/api"] = {200, fixtures::k_v2, fixtures::k_aggregated_core, false};
-  c.answers["/apis"] = {200, fixtures::k_v2, fixtures::k_aggregated_apis, false};
-}
+void aggregated_cluster(DiscoveryFakeClient& c) { serve_aggregated_cluster(c); }
 
+// The legacy cluster plus an aggregated API server (metrics) that is down.
 void legacy_cluster(DiscoveryFakeClient& c) {
-  c.answers["/api"] = {200, "application/json", fixtures::k_legacy_api, false};
-  c.answers["/api/v1"] = {200, "application/json", fixtures::k_legacy_api_v1, false};
-  c.answers["/apis"] = {200, "application/json", fixtures::k_legacy_apis, false};
-  c.answers["/apis/apps/v1"] = {200, "application/json", fixtures::k_legacy_apps_v1, false};
-  c.answers["/apis/events.k8s.io/v1beta1"] = {200, "application/json", fixtures::k_legacy_events_v1beta1, false};
-  c.answers["/apis/extensions/v1beta1"] = {200, "application/json", fixtures::k_legacy_extensions, false};
-  c.answers["/apis/networking.k8s.io/v1"] = {200, "application/json", fixtures::k_legacy_networking_v1, false};
-  c.answers["/apis/networking.k8s.io/v1beta1"] = {200, "application/json", fixtures::k_legacy_networking_v1beta1, false};
-  c.answers["/apis/metrics.k8s.io/v1beta1"] = {
-      503, "text/plain", "service unavailable\n", false};
+  serve_legacy_cluster(c);
+  c.answers["/apis/metrics.k8s.io/v1beta1"] = {503, "text/plain", "service unavailable\n", false};
 }
 
 }  // namespace

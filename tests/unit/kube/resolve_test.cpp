@@ -13,8 +13,7 @@ namespace {
 
 Discovery aggregated() {
   DiscoveryFakeClient c;
-  c.answers["/api"] = {200, fixtures::k_v2, fixtures::k_aggregated_core, false};
-  c.answers["/apis"] = {200, fixtures::k_v2, fixtures::k_aggregated_apis, false};
+  serve_aggregated_cluster(c);
   auto d = Discovery::fetch(c);
   REQUIRE(d.ok());
   return std::move(*d);
@@ -22,14 +21,7 @@ Discovery aggregated() {
 
 Discovery old_cluster() {
   DiscoveryFakeClient c;
-  c.answers["/api"] = {200, "application/json", fixtures::k_legacy_api, false};
-  c.answers["/api/v1"] = {200, "application/json", fixtures::k_legacy_api_v1, false};
-  c.answers["/apis"] = {200, "application/json", fixtures::k_legacy_apis, false};
-  c.answers["/apis/apps/v1"] = {200, "application/json", fixtures::k_legacy_apps_v1, false};
-  c.answers["/apis/events.k8s.io/v1beta1"] = {200, "application/json", fixtures::k_legacy_events_v1beta1, false};
-  c.answers["/apis/extensions/v1beta1"] = {200, "application/json", fixtures::k_legacy_extensions, false};
-  c.answers["/apis/networking.k8s.io/v1"] = {200, "application/json", fixtures::k_legacy_networking_v1, false};
-  c.answers["/apis/networking.k8s.io/v1beta1"] = {200, "application/json", fixtures::k_legacy_networking_v1beta1, false};
+  serve_legacy_cluster(c);
   auto d = Discovery::fetch(c);
   REQUIRE(d.ok());
   return std::move(*d);
