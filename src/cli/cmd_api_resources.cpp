@@ -37,6 +37,9 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
   const kube::RestConfig config = load_rest_config(g);
   auto client = make_client(g, config);
   auto discovery = fetch_discovery(*client);
+  // A group whose discovery failed (a broken aggregated API) is missing from the list: kubectl exits 1 there;
+  // kbk prints what it has and says "partially failed".
+  const int code = discovery.warnings().empty() ? 0 : static_cast<int>(ExitCode::partial);
 
   std::vector<kube::ResourceType> rows;
   for (auto& rt : discovery.preferred()) {
@@ -74,11 +77,11 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
     doc.AddMember("resources", list, a);
     if (*format == output::Format::json) output::print_json(doc);
     else output::print_yaml(doc);
-    return 0;
+    return code;
   }
   if (*format == output::Format::name) {
     for (const auto& rt : rows) std::printf("%s\n", rt.group_resource().c_str());
-    return 0;
+    return code;
   }
   const bool wide = *format == output::Format::wide;
   std::vector<std::string> headers{"NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "BACKUP"};
@@ -102,7 +105,7 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
     text = nl == std::string::npos ? "" : text.substr(nl + 1);
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  return 0;
+  return code;
 }
 
 }  // namespace
@@ -120,7 +123,8 @@ void register_api_resources(CLI::App& app, GlobalOptions& g, RunState& state) {
   cmd->footer(std::string("\nOutput (-o): table (default), wide (adds VERBS, CATEGORIES), name (resource.group), json, yaml.\n"
               "JSON: {\"resources\":[{\"name\",\"singularName\",\"shortNames\",\"group\",\"version\",\"namespaced\","
               "\"kind\",\"verbs\",\"categories\",\"backup\"}]}\n"
-              "Groups whose discovery fails (a broken aggregated API) are reported as warnings; the rest is listed.\n") +
+              "Groups whose discovery fails (a broken aggregated API) are reported as warnings; the rest is listed\n"
+              "and the exit status is 2 (kubectl exits 1).\n") +
               k_exit_status_footer);
 }
 
