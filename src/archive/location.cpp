@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <kbk/util/strings.hpp>
+#include <kbk/util/time.hpp>
 
 namespace kbk::archive {
 
@@ -120,6 +121,11 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
     if (lock) {
       l.source = "kbk";
       l.phase = "Incomplete";
+      // When the writer started (prune spares young incomplete backups: another kbk may be writing them).
+      if (auto text = backend.get(paths.lock()))
+        if (auto doc = json::parse(*text, "backup " + dir + ": kbk-lock.json"))
+          l.started = json::get_string(*doc, {"startTimestamp"});
+      if (!util::parse_rfc3339(l.started)) l.started = util::format_rfc3339(lock->modified);
       out.push_back(std::move(l));
       continue;
     }
@@ -155,12 +161,14 @@ Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& nam
     return {};
   }));
   if (keys.empty()) return unexpected(Errc::not_found, "backup " + name + " not found in " + backend.display_url());
-  // The marker goes first: an interrupted delete never leaves a complete-looking backup with parts missing.
+  // The marker goes first: an interrupted delete never leaves a complete-looking backup with parts missing. The
+  // lock goes last: until then the rest lists as an Incomplete backup, which prune and backup delete finish.
   KBK_TRY(backend.remove(paths.marker()));
   std::vector<std::string> rest;
   for (const auto& k : keys)
-    if (k != paths.marker()) rest.push_back(k);
+    if (k != paths.marker() && k != paths.lock()) rest.push_back(k);
   KBK_TRY(backend.remove_many(rest));
+  KBK_TRY(backend.remove(paths.lock()));
   return static_cast<uint64_t>(keys.size());
 }
 

@@ -1,6 +1,8 @@
-// kbk prune: apply retention rules (restic's) to the complete kbk backups of a location, delete the rest marker
-// first, remove incomplete backups and abort multipart uploads older than 24 hours. Idempotent and safe to
-// interrupt: a half-deleted backup has lost its marker first, so it never lists as complete.
+// kbk prune: apply retention rules (restic's) to the complete kbk backups of a location, per group (--group-by),
+// delete the rest marker first, remove incomplete backups and abort multipart uploads older than
+// --incomplete-older-than (24h). Idempotent and safe to interrupt: a half-deleted backup has lost its marker first,
+// so it never lists as complete, and keeps its lock to the end, so it lists as Incomplete and the next prune
+// finishes it. Velero's backups are left alone.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -16,26 +18,63 @@
 namespace kbk::cli {
 namespace {
 
+namespace retention = storage::retention;
+
 struct PruneOptions {
-  storage::retention::Policy policy;
+  std::string keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
   std::string keep_within;
+  bool expired = false;
   bool dry_run = false;
+  std::string group_by = "none";
   std::string incomplete_age = "24h";
 };
 
-int run(const GlobalOptions& g, PruneOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+// A --keep-* count: a non-negative integer or "unlimited" (restic's words).
+int parse_count(const char* flag, const std::string& v) {
+  if (v.empty()) return 0;
+  if (v == "unlimited") return retention::k_unlimited;
+  if (v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw Fatal(ExitCode::usage, std::string(flag) + " " + v + ": expected a number of backups or \"unlimited\"");
+  return std::stoi(v);
+}
+
+retention::Policy parse_policy(const PruneOptions& o) {
+  retention::Policy p;
+  p.keep_last = parse_count("--keep-last", o.keep_last);
+  p.keep_hourly = parse_count("--keep-hourly", o.keep_hourly);
+  p.keep_daily = parse_count("--keep-daily", o.keep_daily);
+  p.keep_weekly = parse_count("--keep-weekly", o.keep_weekly);
+  p.keep_monthly = parse_count("--keep-monthly", o.keep_monthly);
+  p.keep_yearly = parse_count("--keep-yearly", o.keep_yearly);
   if (!o.keep_within.empty()) {
-    auto d = util::parse_duration(o.keep_within);
-    if (!d) throw Fatal(ExitCode::usage, "--keep-within " + o.keep_within + ": expected a duration like 168h");
-    o.policy.keep_within = std::chrono::seconds(static_cast<int64_t>(*d));
+    auto w = retention::parse_within(o.keep_within);
+    if (!w)
+      throw Fatal(ExitCode::usage, "--keep-within " + o.keep_within +
+                                       ": expected restic's duration, years/months/days/hours like 7d, 36h or 1y6m");
+    p.keep_within = *w;
   }
-  if (o.policy.empty())
+  p.expired = o.expired;
+  if (p.empty())
     throw Fatal(ExitCode::usage, "no retention rule: pass --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
                                  "--keep-monthly, --keep-yearly, --keep-within or --expired");
-  auto age = util::parse_duration(o.incomplete_age);
-  if (!age) throw Fatal(ExitCode::usage, "--incomplete-older-than " + o.incomplete_age + ": expected a duration");
+  return p;
+}
+
+json::Value strings(const std::vector<std::string>& v, json::Allocator& a) {
+  json::Value out(rapidjson::kArrayType);
+  for (const auto& s : v) out.PushBack(json::make_string(s, a), a);
+  return out;
+}
+
+int run(const GlobalOptions& g, const PruneOptions& o) {
+  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
+  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  const retention::Policy policy = parse_policy(o);
+  const bool by_cluster = o.group_by == "cluster";
+  auto age_seconds = util::parse_duration(o.incomplete_age);
+  if (!age_seconds || *age_seconds < 0)
+    throw Fatal(ExitCode::usage, "--incomplete-older-than " + o.incomplete_age + ": expected a duration like 24h");
+  const auto age = std::chrono::seconds(static_cast<int64_t>(*age_seconds));
 
   auto opened = open_storage(g);
   storage::Backend& b = *opened;
@@ -44,97 +83,189 @@ int run(const GlobalOptions& g, PruneOptions& o) {
     log::error(listing.error().message);
     return static_cast<int>(exit_code_for(listing.error()));
   }
+
+  // The plan: retention decisions for complete kbk backups, incomplete ones by age, Velero's skipped.
   const auto now = std::chrono::system_clock::now();
-  std::vector<storage::retention::Item> items;
-  std::vector<std::string> incomplete;
+  std::vector<retention::Item> items;
+  struct Incomplete {
+    std::string name, started;
+    bool remove;
+  };
+  std::vector<Incomplete> incomplete;
+  std::vector<std::pair<std::string, std::string>> skipped;  // name, why
   for (const auto& l : *listing) {
-    if (l.source != "kbk") continue;  // Velero's backups are Velero's to expire
-    if (l.phase == "Incomplete") {
-      auto started = util::parse_rfc3339(l.started);
-      if (!started || now - *started > std::chrono::seconds(static_cast<int64_t>(*age))) incomplete.push_back(l.name);
+    if (l.source != "kbk") {
+      skipped.emplace_back(l.name, "Velero backup");  // Velero's backups are Velero's to expire
       continue;
     }
     auto started = util::parse_rfc3339(l.started);
-    if (!started) {
-      log::warning("backup " + l.name + " has no start time; prune leaves it alone");
+    if (l.phase == "Incomplete") {
+      // No start time (cannot happen with a lock) or a young one: another kbk may be writing it right now.
+      incomplete.push_back({l.name, l.started, started && *started <= now - age});
       continue;
     }
-    items.push_back({l.name, *started, l.expires.empty() ? std::nullopt : util::parse_rfc3339(l.expires)});
-  }
-  auto decisions = storage::retention::apply(items, o.policy, now);
-
-  int failures = 0;
-  auto remove = [&](const std::string& name) {
-    if (o.dry_run) return;
-    auto r = archive::delete_backup(b, name);
-    if (!r && !r.error().is(Errc::not_found)) {
-      log::error("deleting backup " + name + ": " + r.error().message);
-      ++failures;
+    if (!started) {
+      log::warning("backup " + l.name + " has no start time in its kbk-manifest.json; prune leaves it alone");
+      skipped.emplace_back(l.name, "no start time");
+      continue;
     }
+    auto expires = l.expires.empty() ? std::nullopt : util::parse_rfc3339(l.expires);
+    items.push_back({l.name, *started, expires, by_cluster ? l.cluster : std::string()});
+  }
+  const auto decisions = retention::apply_grouped(std::move(items), policy, now);
+
+  // Deletions, marker first (archive::delete_backup); a failure is reported and the others go on.
+  uint64_t removed_count = 0, failed_count = 0;
+  std::vector<std::pair<std::string, std::string>> failures;
+  auto remove = [&](const std::string& name) {
+    if (o.dry_run) return true;
+    auto r = archive::delete_backup(b, name);
+    if (!r && !r.error().is(Errc::not_found)) {  // gone already: another prune finished it
+      log::error("deleting backup " + name + ": " + r.error().message);
+      failures.emplace_back(name, r.error().message);
+      ++failed_count;
+      return false;
+    }
+    ++removed_count;
+    log::info(1, "removed backup " + name);
+    return true;
   };
-  json::Document doc;
-  doc.SetObject();
-  auto& a = doc.GetAllocator();
-  json::Value keep(rapidjson::kArrayType), gone(rapidjson::kArrayType), inc(rapidjson::kArrayType);
-  output::Table table({"BACKUP", "STARTED", "ACTION", "REASONS"});
-  for (const auto& d : decisions) {
-    if (!d.keep) remove(d.item.name);
-    json::Value v(rapidjson::kObjectType);
-    v.AddMember("name", json::make_string(d.item.name, a), a);
-    v.AddMember("started", json::make_string(util::format_rfc3339(d.item.started), a), a);
-    json::Value reasons(rapidjson::kArrayType);
-    for (const auto& r : d.reasons) reasons.PushBack(json::make_string(r, a), a);
-    v.AddMember("reasons", reasons, a);
-    (d.keep ? keep : gone).PushBack(v, a);
-    table.add_row({d.item.name, util::format_rfc3339(d.item.started),
-                   d.keep ? "keep" : (o.dry_run ? "would remove" : "removed"), util::join(d.reasons, ", ")});
-  }
-  for (const auto& name : incomplete) {
-    remove(name);
-    inc.PushBack(json::make_string(name, a), a);
-    table.add_row({name, "", o.dry_run ? "would remove (incomplete)" : "removed (incomplete)", ""});
-  }
+  std::vector<bool> done(decisions.size(), true);
+  for (size_t i = 0; i < decisions.size(); ++i)
+    if (!decisions[i].keep) done[i] = remove(decisions[i].item.name);
+  std::vector<bool> inc_done(incomplete.size(), true);
+  for (size_t i = 0; i < incomplete.size(); ++i)
+    if (incomplete[i].remove) inc_done[i] = remove(incomplete[i].name);
   uint64_t aborted = 0;
   if (!o.dry_run) {
-    auto c = b.cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(*age)));
-    if (c) aborted = *c;
+    if (auto c = b.cleanup_incomplete(age)) aborted = *c;
     else {
       log::error(c.error().message);
-      ++failures;
+      failures.emplace_back("", c.error().message);
+      ++failed_count;
     }
   }
+
+  const char* gone_word = o.dry_run ? "would remove" : "removed";
+  size_t kept_n = 0, gone_n = 0, inc_gone_n = 0;
   if (*format == output::Format::json) {
+    json::Document doc;
+    doc.SetObject();
+    auto& a = doc.GetAllocator();
+    json::Value keep(rapidjson::kArrayType), gone(rapidjson::kArrayType), inc_gone(rapidjson::kArrayType),
+        inc_keep(rapidjson::kArrayType), skip(rapidjson::kArrayType), failed(rapidjson::kArrayType);
+    for (const auto& d : decisions) {
+      json::Value v(rapidjson::kObjectType);
+      v.AddMember("name", json::make_string(d.item.name, a), a);
+      if (by_cluster) v.AddMember("cluster", json::make_string(d.item.group, a), a);
+      v.AddMember("started", json::make_string(util::format_rfc3339(d.item.started), a), a);
+      if (d.item.expires) v.AddMember("expires", json::make_string(util::format_rfc3339(*d.item.expires), a), a);
+      v.AddMember("reasons", strings(d.reasons, a), a);
+      (d.keep ? keep : gone).PushBack(v, a);
+    }
+    for (const auto& i : incomplete) {
+      json::Value v(rapidjson::kObjectType);
+      v.AddMember("name", json::make_string(i.name, a), a);
+      v.AddMember("started", json::make_string(i.started, a), a);
+      (i.remove ? inc_gone : inc_keep).PushBack(v, a);
+    }
+    for (const auto& [name, why] : skipped) {
+      json::Value v(rapidjson::kObjectType);
+      v.AddMember("name", json::make_string(name, a), a);
+      v.AddMember("reason", json::make_string(why, a), a);
+      skip.PushBack(v, a);
+    }
+    for (const auto& [name, why] : failures) {
+      json::Value v(rapidjson::kObjectType);
+      if (!name.empty()) v.AddMember("name", json::make_string(name, a), a);
+      v.AddMember("error", json::make_string(why, a), a);
+      failed.PushBack(v, a);
+    }
     doc.AddMember("dryRun", o.dry_run, a);
+    doc.AddMember("groupBy", json::make_string(o.group_by, a), a);
     doc.AddMember("kept", keep, a);
     doc.AddMember("removed", gone, a);
-    doc.AddMember("incompleteRemoved", inc, a);
+    doc.AddMember("incompleteRemoved", inc_gone, a);
+    doc.AddMember("incompleteKept", inc_keep, a);
+    doc.AddMember("skipped", skip, a);
     doc.AddMember("uploadsAborted", aborted, a);
+    doc.AddMember("failed", failed, a);
     output::print_json(doc);
   } else {
+    std::vector<std::string> headers{"BACKUP", "STARTED", "ACTION", "REASONS"};
+    if (by_cluster) headers.insert(headers.begin(), "CLUSTER");
+    output::Table table(headers);
+    auto row = [&](const std::string& group, std::vector<std::string> r) {
+      if (by_cluster) r.insert(r.begin(), group.empty() ? "-" : group);
+      table.add_row(std::move(r));
+    };
+    for (size_t i = 0; i < decisions.size(); ++i) {
+      const auto& d = decisions[i];
+      (d.keep ? kept_n : gone_n)++;
+      row(d.item.group, {d.item.name, util::format_rfc3339(d.item.started),
+                         d.keep ? "keep" : (done[i] ? gone_word : "FAILED to remove"), util::join(d.reasons, ", ")});
+    }
+    for (size_t i = 0; i < incomplete.size(); ++i) {
+      const auto& inc = incomplete[i];
+      if (inc.remove) ++inc_gone_n;
+      row("", {inc.name, inc.started,
+               inc.remove ? (inc_done[i] ? std::string(gone_word) : std::string("FAILED to remove"))
+                          : std::string("keep"),
+               inc.remove ? "incomplete, started over " + o.incomplete_age + " ago"
+                          : "incomplete, started under " + o.incomplete_age + " ago (may be in progress)"});
+    }
     if (!table.empty()) std::fputs(table.render().c_str(), stdout);
-    if (aborted) std::printf("%llu incomplete upload(s) aborted\n", static_cast<unsigned long long>(aborted));
+    std::printf("%s%s %zu backup(s) and %zu incomplete backup(s), kept %zu", o.dry_run ? "dry run: " : "", gone_word,
+                gone_n, inc_gone_n, kept_n);
+    if (!skipped.empty()) std::printf(", left %zu alone (Velero's or without start time)", skipped.size());
+    if (o.dry_run) std::printf("; nothing deleted, no upload aborted\n");
+    else std::printf("; aborted %llu stale upload(s)\n", static_cast<unsigned long long>(aborted));
   }
-  return failures ? static_cast<int>(ExitCode::partial) : 0;
+  if (failed_count == 0) return 0;
+  return static_cast<int>(removed_count == 0 ? ExitCode::failed : ExitCode::partial);
 }
 
 }  // namespace
 
 void register_prune(CLI::App& app, GlobalOptions& g, RunState& state) {
   static PruneOptions o;
-  CLI::App* cmd = app.add_subcommand("prune", "Delete backups by retention rules (restic's), incomplete backups and "
-                                              "stale multipart uploads; no rule given exits 3");
-  cmd->add_option("--keep-last", o.policy.keep_last, "Keep the N newest backups");
-  cmd->add_option("--keep-hourly", o.policy.keep_hourly, "Keep the newest backup of each of the last N hours (UTC)");
-  cmd->add_option("--keep-daily", o.policy.keep_daily, "Keep the newest backup of each of the last N days (UTC)");
-  cmd->add_option("--keep-weekly", o.policy.keep_weekly, "Keep the newest backup of each of the last N ISO weeks");
-  cmd->add_option("--keep-monthly", o.policy.keep_monthly, "Keep the newest backup of each of the last N months");
-  cmd->add_option("--keep-yearly", o.policy.keep_yearly, "Keep the newest backup of each of the last N years");
-  cmd->add_option("--keep-within", o.keep_within, "Keep every backup started within DURATION of the newest (e.g. 168h)");
-  cmd->add_flag("--expired", o.policy.expired, "Delete backups past their --ttl (unless a keep rule keeps them)");
-  cmd->add_flag("--dry-run", o.dry_run, "Show what would be deleted; delete nothing");
-  cmd->add_option("--incomplete-older-than", o.incomplete_age, "Age after which incomplete backups and uploads go")
+  CLI::App* cmd = app.add_subcommand(
+      "prune",
+      "Delete backups by retention rules (restic's), incomplete backups and stale multipart uploads; no rule exits 3");
+  cmd->add_option("--keep-last", o.keep_last, "Keep the N newest backups (N or 'unlimited', as for every --keep-* count)")
+      ->type_name("N");
+  cmd->add_option("--keep-hourly", o.keep_hourly, "Keep the newest backup of each of the last N hours that have one")
+      ->type_name("N");
+  cmd->add_option("--keep-daily", o.keep_daily, "Keep the newest backup of each of the last N days that have one")
+      ->type_name("N");
+  cmd->add_option("--keep-weekly", o.keep_weekly, "Keep the newest backup of each of the last N ISO weeks with one")
+      ->type_name("N");
+  cmd->add_option("--keep-monthly", o.keep_monthly, "Keep the newest backup of each of the last N months with one")
+      ->type_name("N");
+  cmd->add_option("--keep-yearly", o.keep_yearly, "Keep the newest backup of each of the last N years with one")
+      ->type_name("N");
+  cmd->add_option("--keep-within", o.keep_within,
+                  "Keep every backup started within DURATION of the newest (restic's units: 1y6m, 7d, 36h)")
+      ->type_name("DURATION");
+  cmd->add_flag("--expired", o.expired, "Delete backups past their expiration (--ttl) unless a keep rule keeps them");
+  cmd->add_option("--group-by", o.group_by, "none: one group; cluster: one group per source cluster")
+      ->check(CLI::IsMember({"none", "cluster"}))
+      ->type_name("cluster|none")
+      ->capture_default_str();
+  cmd->add_flag("--dry-run", o.dry_run, "Print the plan; delete nothing");
+  cmd->add_option("--incomplete-older-than", o.incomplete_age,
+                  "Remove incomplete backups and abort multipart uploads started longer ago than this")
+      ->type_name("DURATION")
       ->capture_default_str();
   set_runner(cmd, state, [&g] { return run(g, o); });
+  cmd->footer(
+      std::string(
+          "\nRules apply to all complete kbk backups of the location as one group (--group-by cluster: one group per\n"
+          "source cluster), newest first; a backup any keep rule keeps stays. Calendar buckets are UTC, weeks ISO\n"
+          "weeks. When a bucket rule has counts left at the oldest backup, the oldest is kept too (as restic).\n"
+          "Deletes without prompting, marker first, so a half-deleted backup never lists as complete; --dry-run\n"
+          "previews. Velero's backups are left alone.\n") +
+      k_exit_status_footer);
 }
 
 }  // namespace kbk::cli

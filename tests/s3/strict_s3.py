@@ -15,7 +15,8 @@ Python standard library only. Strict where s3rver is lenient, and able to fail o
 Control endpoints (unsigned, under /__): POST /__fault {"op","kind","count","match"} queues faults
 (kind: slowdown | 500 | truncate | reset | fail-part); GET /__log returns the requests seen; POST /__reset clears
 faults and the log; POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
-GET /__uploads lists open multipart uploads.
+GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
+stored object (bucket, key, size).
 STS (POST / with Action=...): AssumeRole (signed, service sts) and AssumeRoleWithWebIdentity (unsigned; the token
 must equal --web-identity-token); issued temporary keys are valid for S3 afterwards.
 Container credentials: GET /__container-credentials (Authorization must equal --container-token).
@@ -543,8 +544,14 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, json.dumps(st.sts_calls), content_type="application/json")
         if path == "/__uploads":
             with st.lock:
-                ups = [{"key": u["key"], "upload_id": uid, "parts": len(u["parts"])} for uid, u in st.uploads.items()]
+                ups = [{"bucket": u["bucket"], "key": u["key"], "upload_id": uid, "parts": len(u["parts"]),
+                        "initiated": iso(u["initiated"])} for uid, u in st.uploads.items()]
             return self.send(200, json.dumps(ups), content_type="application/json")
+        if path == "/__objects":
+            with st.lock:
+                objs = [{"bucket": b, "key": k, "size": len(v[0])} for b, keys in st.buckets.items() for k, v in keys.items()]
+            return self.send(200, json.dumps(sorted(objs, key=lambda o: (o["bucket"], o["key"]))),
+                             content_type="application/json")
         if path == "/__reset":
             with st.lock:
                 st.faults.clear()

@@ -48,7 +48,8 @@ struct BackupListing {
   std::string name;
   std::string phase;    // Completed, PartiallyFailed, Incomplete (kbk without marker), or Velero's phase
   std::string source;   // "kbk" or "velero"
-  std::string started, completed, expires;  // RFC 3339 or ""
+  // RFC 3339 or "". An Incomplete backup's started is its lock's startTimestamp, else the lock's modification time.
+  std::string started, completed, expires;
   uint64_t items = 0, warnings = 0, errors = 0, bytes = 0;
   bool encrypted = false;
   // The source cluster (prune --group-by cluster): the marker's cluster.kubeSystemUID, else cluster.server;
@@ -63,7 +64,8 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend);
 // The marker of a complete kbk backup (parsed and version-checked), nullopt when absent.
 Result<std::optional<json::Document>> read_marker(storage::Backend& backend, const std::string& name);
 
-// Removes every object under backups/<name>/, the marker first. Errc::not_found when nothing is there.
+// Removes every object under backups/<name>/, the marker first and the lock last (an interrupted delete lists as
+// Incomplete). Errc::not_found when nothing is there.
 Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& name);
 
 // `kbk backup verify`: every item file of the tarball against kbk/manifest.json's SHA-256 (both copies of an item
