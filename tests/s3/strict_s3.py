@@ -13,7 +13,8 @@ Python standard library only. Strict where s3rver is lenient, and able to fail o
     pagination;
   - answers 301 PermanentRedirect with x-amz-bucket-region when a request is signed for another region.
 Control endpoints (unsigned, under /__): POST /__fault {"op","kind","count","match"} queues faults
-(kind: slowdown | 500 | truncate | reset | fail-part); GET /__log returns the requests seen; POST /__reset clears
+(kind: slowdown | 500 | truncate | reset | fail-part; op: PUT, GET, DELETE, UploadPart, CompleteMultipartUpload,
+ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), or *); GET /__log returns the requests seen; POST /__reset clears
 faults and the log; POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
 GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
 stored object (bucket, key, size).
@@ -364,6 +365,9 @@ class Handler(BaseHTTPRequestHandler):
             keys = [o.findtext("Key") for o in root.iter("Object")]
             if len(keys) > 1000:
                 raise S3Error(400, "MalformedXML", "more than 1000 keys")
+            kind = self.take_fault("DeleteObjects", " ".join(keys))
+            if kind:
+                self.fault_response(kind)
             with st.lock:
                 for k in keys:
                     st.buckets[bucket].pop(k, None)
@@ -469,6 +473,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
             return self.send(status, data, headers, "application/octet-stream")
         if m == "DELETE":
+            kind = self.take_fault("DELETE", key)
+            if kind:
+                self.fault_response(kind)
             with st.lock:
                 st.buckets[bucket].pop(key, None)
             return self.send(204)
