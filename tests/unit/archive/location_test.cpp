@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <utime.h>
+
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <kbk/archive/location.hpp>
 
@@ -17,6 +20,42 @@ struct TempDir {
     path = mkdtemp(tmpl);
   }
   ~TempDir() { fs::remove_all(path); }
+};
+
+// A file location that records what is removed, in order.
+class RecordingBackend : public storage::Backend {
+public:
+  explicit RecordingBackend(std::unique_ptr<storage::Backend> inner) : m_inner(std::move(inner)) {}
+  std::vector<std::string> removed;
+  std::string display_url() const override { return m_inner->display_url(); }
+  Result<void> put(const std::string& k, std::string_view d, const storage::PutOptions& o) override {
+    return m_inner->put(k, d, o);
+  }
+  Result<std::unique_ptr<storage::Writer>> put_stream(const std::string& k, const storage::PutOptions& o) override {
+    return m_inner->put_stream(k, o);
+  }
+  Result<std::string> get(const std::string& k) override { return m_inner->get(k); }
+  Result<std::unique_ptr<storage::Reader>> get_stream(const std::string& k, uint64_t off, uint64_t len) override {
+    return m_inner->get_stream(k, off, len);
+  }
+  Result<std::optional<storage::ObjectInfo>> stat(const std::string& k) override { return m_inner->stat(k); }
+  Result<void> list(const std::string& p,
+                    const std::function<Result<void>(const storage::ObjectInfo&)>& f) override {
+    return m_inner->list(p, f);
+  }
+  Result<std::vector<std::string>> list_prefixes(const std::string& p) override { return m_inner->list_prefixes(p); }
+  Result<void> remove(const std::string& k) override {
+    removed.push_back(k);
+    return m_inner->remove(k);
+  }
+  Result<void> remove_many(const std::vector<std::string>& keys) override {
+    removed.insert(removed.end(), keys.begin(), keys.end());
+    return m_inner->remove_many(keys);
+  }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds age) override { return m_inner->cleanup_incomplete(age); }
+
+private:
+  std::unique_ptr<storage::Backend> m_inner;
 };
 
 std::string velero_backup(const std::string& phase) {
@@ -97,6 +136,41 @@ TEST_CASE("delete_backup removes every object of the backup and nothing else") {
   auto missing = delete_backup(**b, "a");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == Errc::not_found);
+}
+
+TEST_CASE("list_backups dates an incomplete backup by its lock: startTimestamp, else the lock's modification time") {
+  TempDir t;
+  auto b = storage::open(t.path, {});
+  REQUIRE(b.ok());
+  auto& be = **b;
+  REQUIRE(be.put("backups/busy/kbk-lock.json",
+                 R"({"apiVersion":"kbk.io/v1alpha1","kind":"BackupLock","name":"busy","startTimestamp":"2026-11-20T08:00:00Z"})",
+                 {})
+              .ok());
+  REQUIRE(be.put("backups/odd/kbk-lock.json", "{not json", {}).ok());
+  struct utimbuf when {};
+  when.actime = when.modtime = 1700000000;  // 2023-11-14T22:13:20Z
+  REQUIRE(::utime((t.path + "/backups/odd/kbk-lock.json").c_str(), &when) == 0);
+  auto l = list_backups(be);
+  REQUIRE(l.ok());
+  REQUIRE(l->size() == 2);
+  CHECK(((*l)[0].name == "busy" && (*l)[0].phase == "Incomplete" && (*l)[0].started == "2026-11-20T08:00:00Z"));
+  CHECK(((*l)[1].name == "odd" && (*l)[1].phase == "Incomplete" && (*l)[1].started == "2023-11-14T22:13:20Z"));
+}
+
+TEST_CASE("delete_backup removes the marker first and the lock last") {
+  TempDir t;
+  auto inner = storage::open(t.path, {});
+  REQUIRE(inner.ok());
+  RecordingBackend be(std::move(*inner));
+  for (std::string k : {"backups/a/a.tar.gz", "backups/a/kbk-lock.json", "backups/a/kbk-manifest.json",
+                        "backups/a/velero-backup.json"})
+    REQUIRE(be.put(k, "x", {}).ok());
+  REQUIRE(delete_backup(be, "a").ok());
+  REQUIRE(be.removed.size() == 4);
+  CHECK(be.removed.front() == "backups/a/kbk-manifest.json");
+  CHECK(be.removed.back() == "backups/a/kbk-lock.json");
+  CHECK_FALSE(fs::exists(t.path + "/backups/a"));
 }
 
 TEST_CASE("valid_backup_name accepts DNS subdomain names only") {
