@@ -115,7 +115,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
   const auto decisions = retention::apply_grouped(std::move(items), policy, now);
 
   // Deletions, marker first (archive::delete_backup); a failure is reported and the others go on.
-  uint64_t removed_count = 0, failed_count = 0;
+  uint64_t removed_count = 0, failed_count = 0;  // backups; a failed upload cleanup alone is a partial failure
   std::vector<std::pair<std::string, std::string>> failures;
   auto remove = [&](const std::string& name) {
     if (o.dry_run) return true;
@@ -142,7 +142,6 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     else {
       log::error(c.error().message);
       failures.emplace_back("", c.error().message);
-      ++failed_count;
     }
   }
 
@@ -221,8 +220,8 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     if (o.dry_run) std::printf("; nothing deleted, no upload aborted\n");
     else std::printf("; aborted %llu stale upload(s)\n", static_cast<unsigned long long>(aborted));
   }
-  if (failed_count == 0) return 0;
-  return static_cast<int>(removed_count == 0 ? ExitCode::failed : ExitCode::partial);
+  if (failures.empty()) return 0;
+  return static_cast<int>(failed_count > 0 && removed_count == 0 ? ExitCode::failed : ExitCode::partial);
 }
 
 }  // namespace
