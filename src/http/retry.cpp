@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
+#include <iterator>
 #include <thread>
 
 #include <kbk/util/log.hpp>
@@ -65,13 +67,61 @@ bool is_retryable_status(int status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-std::optional<double> parse_retry_after(const Response& response) {
+namespace {
+
+// An IMF-fixdate (RFC 9110 section 5.6.7: "Sun, 06 Nov 1994 08:49:37 GMT", always GMT, fixed widths) as seconds
+// since the epoch; nullopt for anything else (the obsolete RFC 850 and asctime forms are not read).
+std::optional<int64_t> parse_imf_fixdate(std::string_view s) {
+  static constexpr std::string_view k_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  static constexpr std::string_view k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (s.size() != 29 || s.substr(3, 2) != ", " || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+      s[22] != ':' || s.substr(25) != " GMT")
+    return std::nullopt;
+  if (std::find(std::begin(k_days), std::end(k_days), s.substr(0, 3)) == std::end(k_days)) return std::nullopt;
+  const auto month_it = std::find(std::begin(k_months), std::end(k_months), s.substr(8, 3));
+  if (month_it == std::end(k_months)) return std::nullopt;
+  auto number = [&](size_t pos, size_t len) -> int {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  const int day = number(5, 2), year = number(12, 4), hour = number(17, 2), minute = number(20, 2),
+            second = number(23, 2);
+  const int month = static_cast<int>(month_it - std::begin(k_months)) + 1;
+  if (day < 1 || day > 31 || year < 1970 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+std::optional<double> parse_retry_after(const Response& response, std::chrono::system_clock::time_point now) {
   const auto v = response.header("Retry-After");
   if (!v) return std::nullopt;
   const std::string s(util::trim(*v));
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
-  if (s.size() > 6) return 1e6;
-  return std::stod(s);
+  if (s.empty()) return std::nullopt;
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (s.size() > 6) return 1e6;
+    return std::stod(s);
+  }
+  const auto when = parse_imf_fixdate(s);
+  if (!when) return std::nullopt;
+  const double now_seconds = std::chrono::duration<double>(now.time_since_epoch()).count();
+  return std::max(0.0, static_cast<double>(*when) - now_seconds);  // a date already past: retry now
+}
+
+std::optional<double> parse_retry_after(const Response& response) {
+  return parse_retry_after(response, std::chrono::system_clock::now());
 }
 
 namespace {

@@ -141,8 +141,10 @@ std::optional<double> retry_delay(const RetryPolicy& policy, Idempotency idempot
                                   const Result<Response>& outcome, double elapsed_seconds, double jitter);
 // True for a response status the retry policy treats as transient.
 bool is_retryable_status(int status);
-// Parses Retry-After given as seconds (HTTP dates are not used by API servers or S3); nullopt when absent/invalid.
-std::optional<double> parse_retry_after(const Response& response);
+// Parses Retry-After as the seconds to wait: delay-seconds ("120") or an IMF-fixdate ("Thu, 26 Nov 2026 10:30:00
+// GMT", RFC 9110), which counts from now (a date in the past is 0). nullopt when absent or in another form.
+std::optional<double> parse_retry_after(const Response& response, std::chrono::system_clock::time_point now);
+std::optional<double> parse_retry_after(const Response& response);  // now = the system clock
 
 // How the retrying transport waits (tests pass a recorder instead of sleeping).
 using Sleeper = std::function<void(double seconds)>;

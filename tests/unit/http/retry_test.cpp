@@ -32,8 +32,11 @@ TEST_CASE("retry_delay uses Retry-After, capped") {
   RetryPolicy p;
   CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(429, "7"), 0, 0.9) == Approx(7));
   CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(503, "3600"), 0, 0.9) == Approx(p.max_retry_after_seconds));
-  // An HTTP date is not a number of seconds: ordinary backoff.
+  // An HTTP date already past: the server is ready now.
   CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(429, "Wed, 21 Oct 2015 07:28:00 GMT"), 0, 0.5) ==
+        Approx(0));
+  // A value in neither form: ordinary backoff.
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(429, "in a while"), 0, 0.5) ==
         Approx(p.initial_backoff_seconds));
 }
 
@@ -87,6 +90,30 @@ TEST_CASE("parse_retry_after reads delta seconds") {
   CHECK_FALSE(parse_retry_after(*answer(429)));
   CHECK_FALSE(parse_retry_after(*answer(429, "-1")));
   CHECK_FALSE(parse_retry_after(*answer(429, "soon")));
+}
+
+TEST_CASE("parse_retry_after reads an HTTP date (IMF-fixdate) as the time left until it") {
+  // 2026-11-26T10:30:00Z
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1795689000));
+  CHECK(parse_retry_after(*answer(503, "Thu, 26 Nov 2026 10:30:45 GMT"), now) == std::optional<double>(45));
+  CHECK(parse_retry_after(*answer(503, "Fri, 27 Nov 2026 10:30:00 GMT"), now) == std::optional<double>(86400));
+  CHECK(parse_retry_after(*answer(503, "Tue, 01 Dec 2026 00:00:00 GMT"), now) == std::optional<double>(394200));
+  // A date already past means "now", not a negative wait.
+  CHECK(parse_retry_after(*answer(503, "Thu, 26 Nov 2026 10:29:00 GMT"), now) == std::optional<double>(0));
+  // Other forms are not guessed at.
+  CHECK_FALSE(parse_retry_after(*answer(503, "Thursday, 26-Nov-26 10:30:45 GMT"), now));
+  CHECK_FALSE(parse_retry_after(*answer(503, "Thu, 26 Nov 2026 10:30:45 CET"), now));
+  CHECK_FALSE(parse_retry_after(*answer(503, "Thu, 26 Xyz 2026 10:30:45 GMT"), now));
+  CHECK_FALSE(parse_retry_after(*answer(503, "Thu, 26 Nov 2026 25:30:45 GMT"), now));
+  // Seconds still read the same with a clock given.
+  CHECK(parse_retry_after(*answer(503, "7"), now) == std::optional<double>(7));
+}
+
+TEST_CASE("retry_delay waits until a Retry-After date, capped") {
+  RetryPolicy p;
+  // A date far in the future is capped like a large number of seconds.
+  CHECK(retry_delay(p, Idempotency::idempotent, 1, answer(503, "Fri, 01 Jan 2100 00:00:00 GMT"), 0, 0.9) ==
+        Approx(p.max_retry_after_seconds));
 }
 
 TEST_CASE("idempotency_for follows HTTP method semantics") {
