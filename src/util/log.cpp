@@ -92,11 +92,11 @@ std::string redact(std::string_view text) {
   }
   if (!suspicious) return std::string(text);
   static const std::regex k_header(
-      R"(((?:Proxy-)?Authorization|X-Amz-Security-Token|Cookie|Set-Cookie)(\s*[:=]\s*)([^\r\n]*))",
+      R"(((?:Proxy-)?Authorization|X-Amz-Security-Token|x-amz-sso_bearer_token|Cookie|Set-Cookie)(\s*[:=]\s*)([^\r\n]*))",
       std::regex::icase);
   static const std::regex k_bearer(R"((Bearer|Basic)\s+[A-Za-z0-9\-._~+/=]+)", std::regex::icase);
   static const std::regex k_json(
-      R"xx(("(?:token|password|secret|secretAccessKey|client-key-data|sessionToken|aws_secret_access_key)"\s*:\s*")[^"]*("))xx",
+      R"xx(("(?:token|password|secret|secretAccessKey|client-key-data|sessionToken|accessToken|refreshToken|aws_secret_access_key)"\s*:\s*")[^"]*("))xx",
       std::regex::icase);
   static const std::regex k_query(R"((X-Amz-Signature|X-Amz-Security-Token)=[^&\s]+)", std::regex::icase);
   static const std::regex k_pem(R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)");
