@@ -151,6 +151,12 @@ Result<Config> load_config(const Environment& env, const std::string& profile) {
     c.sts_endpoint_url = value("sts.endpoint_url");
     if (c.sts_endpoint_url.empty()) c.sts_endpoint_url = value("endpoint_url");
   }
+  // IAM Identity Center portal (service id SSO): for tests and private endpoints.
+  c.sso_endpoint_url = env.get("AWS_ENDPOINT_URL_SSO").value_or(env.get("AWS_ENDPOINT_URL").value_or(""));
+  if (c.sso_endpoint_url.empty()) {
+    c.sso_endpoint_url = value("sso.endpoint_url");
+    if (c.sso_endpoint_url.empty()) c.sso_endpoint_url = value("endpoint_url");
+  }
   c.ca_bundle = env.get("AWS_CA_BUNDLE").value_or(value("ca_bundle"));
   if (!c.ca_bundle.empty()) c.ca_bundle = expand(env, c.ca_bundle);
   log::debug("aws: profile " + c.profile + ", region " + (c.region.empty() ? "(none)" : c.region) +

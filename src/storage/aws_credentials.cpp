@@ -9,6 +9,8 @@
 
 #include <sys/wait.h>
 
+#include <openssl/evp.h>
+
 #include <kbk/crypto/hash.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/util/fs.hpp>
@@ -35,17 +37,18 @@ private:
   std::string m_source;
 };
 
-// Caches what fetch() returns until shortly before its expiration.
+// Caches what fetch() returns until shortly before its expiration, or until a server refuses it (invalidate).
 class RefreshingProvider : public CredentialsProvider {
 public:
-  explicit RefreshingProvider(std::string source) : m_source(std::move(source)) {}
+  RefreshingProvider(std::string source, const util::Clock& clock) : m_source(std::move(source)), m_clock(clock) {}
   Result<sigv4::Credentials> get() final {
     std::lock_guard lock(m_mutex);
-    if (m_cached && (!m_cached->expiration || Clock::now() + k_refresh_margin < *m_cached->expiration))
+    if (m_cached && (!m_cached->expiration || m_clock.now() + k_refresh_margin < *m_cached->expiration))
       return m_cached->credentials;
     auto fresh = fetch();
     if (!fresh) {
-      fresh.error().wrap("AWS credentials from " + m_source);
+      // Errors that already read as one complete line for the user (an SSO login to renew) stay as they are.
+      if (fresh.error().reason != k_self_explaining) fresh.error().wrap("AWS credentials from " + m_source);
       return unexpected(std::move(fresh).error());
     }
     m_cached = std::move(*fresh);
@@ -54,14 +57,28 @@ public:
     return m_cached->credentials;
   }
   std::string source() const final { return m_source; }
+  bool invalidate(const std::string& rejected_access_key_id) final {
+    std::lock_guard lock(m_mutex);
+    // Another thread may have refreshed already: then the cache holds new keys and stays.
+    if (m_cached && (rejected_access_key_id.empty() || m_cached->credentials.access_key_id == rejected_access_key_id)) {
+      log::info(2, "aws: credentials from " + m_source + " (key id " + m_cached->credentials.access_key_id +
+                       ") were refused as expired; fetching new ones");
+      m_cached.reset();
+    }
+    return true;
+  }
+
+  static constexpr const char* k_self_explaining = "kbk:self-explaining";
 
 protected:
   virtual Result<TimedCredentials> fetch() = 0;
+  const util::Clock& clock() const { return m_clock; }
 
 private:
   std::mutex m_mutex;
   std::optional<TimedCredentials> m_cached;
   std::string m_source;
+  const util::Clock& m_clock;
 };
 
 Result<TimedCredentials> from_json(const json::Value& doc, std::string_view what, const char* token_field) {
@@ -84,8 +101,8 @@ Result<TimedCredentials> from_json(const json::Value& doc, std::string_view what
 
 class ProcessProvider final : public RefreshingProvider {
 public:
-  ProcessProvider(std::string command, std::string profile)
-      : RefreshingProvider("profile " + profile + " (credential_process)"), m_command(std::move(command)) {}
+  ProcessProvider(std::string command, std::string profile, const util::Clock& clock)
+      : RefreshingProvider("profile " + profile + " (credential_process)", clock), m_command(std::move(command)) {}
 
 protected:
   Result<TimedCredentials> fetch() override {
@@ -176,8 +193,8 @@ Result<TimedCredentials> call_sts(http::Transport& transport, const Config& conf
 class AssumeRoleProvider final : public RefreshingProvider {
 public:
   AssumeRoleProvider(const Config& config, std::string profile, std::shared_ptr<CredentialsProvider> source,
-                     std::shared_ptr<http::Transport> transport)
-      : RefreshingProvider("profile " + profile + " (role_arn via STS AssumeRole)"),
+                     std::shared_ptr<http::Transport> transport, const util::Clock& clock)
+      : RefreshingProvider("profile " + profile + " (role_arn via STS AssumeRole)", clock),
         m_config(config),
         m_profile(std::move(profile)),
         m_source(std::move(source)),
@@ -211,8 +228,8 @@ private:
 class WebIdentityProvider final : public RefreshingProvider {
 public:
   WebIdentityProvider(const Config& config, std::string token_file, std::string role_arn, std::string session,
-                      std::shared_ptr<http::Transport> transport)
-      : RefreshingProvider("web identity token " + token_file),
+                      std::shared_ptr<http::Transport> transport, const util::Clock& clock)
+      : RefreshingProvider("web identity token " + token_file, clock),
         m_config(config),
         m_token_file(std::move(token_file)),
         m_role_arn(std::move(role_arn)),
@@ -239,8 +256,9 @@ private:
 
 class ContainerProvider final : public RefreshingProvider {
 public:
-  ContainerProvider(std::string url, Environment env, std::shared_ptr<http::Transport> transport)
-      : RefreshingProvider("container credentials endpoint " + url),
+  ContainerProvider(std::string url, Environment env, std::shared_ptr<http::Transport> transport,
+                    const util::Clock& clock)
+      : RefreshingProvider("container credentials endpoint " + url, clock),
         m_url(std::move(url)),
         m_env(std::move(env)),
         m_transport(std::move(transport)) {}
@@ -275,8 +293,8 @@ private:
 
 class ImdsProvider final : public RefreshingProvider {
 public:
-  ImdsProvider(std::string endpoint, std::shared_ptr<http::Transport> transport)
-      : RefreshingProvider("EC2 instance metadata " + endpoint),
+  ImdsProvider(std::string endpoint, std::shared_ptr<http::Transport> transport, const util::Clock& clock)
+      : RefreshingProvider("EC2 instance metadata " + endpoint, clock),
         m_endpoint(std::move(endpoint)),
         m_transport(std::move(transport)) {}
 
@@ -315,6 +333,133 @@ private:
   std::shared_ptr<http::Transport> m_transport;
 };
 
+// ---- IAM Identity Center (SSO) ----
+//
+// Behaviour as the AWS CLI v2 (botocore's SSOProvider): a profile with sso_account_id or sso_role_name is an SSO
+// profile; it needs both plus sso_start_url and sso_region, from the profile (legacy) or from the
+// "[sso-session NAME]" section its sso_session names (a value set in both must agree). The access token that
+// `aws sso login` cached is looked up by the SHA-1 of the session name (legacy: of the start URL); kbk only reads
+// it, on every refresh, so a login done while kbk runs is picked up.
+
+struct SsoSettings {
+  std::string profile;     // for the login hint
+  std::string session;     // sso_session; "" for the legacy form
+  std::string start_url, region, account_id, role_name;
+  // What `aws sso login` is said to renew: the session name, or the start URL for the legacy form.
+  std::string display() const { return session.empty() ? start_url : session; }
+};
+
+// nullopt when the profile is not an SSO profile; Errc::config when it is one but incomplete or inconsistent.
+Result<std::optional<SsoSettings>> sso_settings(const Config& c, const std::string& profile) {
+  std::string account = c.profile_value(profile, "sso_account_id");
+  std::string role = c.profile_value(profile, "sso_role_name");
+  if (account.empty() && role.empty()) return std::optional<SsoSettings>();
+  std::map<std::string, std::string> values{{"sso_account_id", account},
+                                            {"sso_role_name", role},
+                                            {"sso_start_url", c.profile_value(profile, "sso_start_url")},
+                                            {"sso_region", c.profile_value(profile, "sso_region")}};
+  SsoSettings out;
+  out.profile = profile;
+  out.session = c.profile_value(profile, "sso_session");
+  if (!out.session.empty()) {
+    auto section = c.config_file.find("sso-session " + out.session);
+    if (section == c.config_file.end())
+      return unexpected(Errc::config, "AWS profile " + profile + ": sso_session \"" + out.session +
+                                          "\" has no [sso-session " + out.session + "] section in the config file");
+    for (const char* key : {"sso_start_url", "sso_region"}) {
+      auto v = section->second.find(key);
+      if (v == section->second.end() || v->second.empty()) continue;
+      if (!values[key].empty() && values[key] != v->second)
+        return unexpected(Errc::config, "AWS profile " + profile + ": " + key + " is \"" + values[key] +
+                                            "\" but [sso-session " + out.session + "] says \"" + v->second + "\"");
+      values[key] = v->second;
+    }
+  }
+  std::string missing;
+  for (const char* key : {"sso_account_id", "sso_role_name", "sso_start_url", "sso_region"})
+    if (values[key].empty()) missing += std::string(missing.empty() ? "" : ", ") + key;
+  if (!missing.empty())
+    return unexpected(Errc::config, "AWS profile " + profile + " is set up for SSO but lacks " + missing +
+                                        (out.session.empty() ? "" : " (in the profile or [sso-session " + out.session + "])"));
+  out.account_id = values["sso_account_id"];
+  out.role_name = values["sso_role_name"];
+  out.start_url = values["sso_start_url"];
+  out.region = values["sso_region"];
+  return std::optional<SsoSettings>(std::move(out));
+}
+
+// expiresAt as the AWS CLI writes it: RFC 3339 ("2026-11-26T18:00:00Z"), or with a "UTC" suffix (older CLIs).
+std::optional<Clock::time_point> parse_sso_expiry(std::string text) {
+  if (util::ends_with(text, "UTC")) text = text.substr(0, text.size() - 3) + "Z";
+  return util::parse_rfc3339(text);
+}
+
+class SsoProvider final : public RefreshingProvider {
+public:
+  SsoProvider(SsoSettings sso, std::string endpoint, std::string cache_dir, std::shared_ptr<http::Transport> transport,
+              const util::Clock& clock)
+      : RefreshingProvider("profile " + sso.profile + " (SSO " + sso.display() + ")", clock),
+        m_sso(std::move(sso)),
+        m_endpoint(std::move(endpoint)),
+        m_cache_dir(std::move(cache_dir)),
+        m_transport(std::move(transport)) {}
+
+protected:
+  Result<TimedCredentials> fetch() override {
+    KBK_ASSIGN_OR_RETURN(auto token, access_token());
+    http::Request req;
+    req.url = m_endpoint + "/federation/credentials?account_id=" +
+              sigv4::uri_encode(m_sso.account_id, sigv4::Slash::encode) +
+              "&role_name=" + sigv4::uri_encode(m_sso.role_name, sigv4::Slash::encode);
+    req.headers = {{"x-amz-sso_bearer_token", token}};
+    req.timeout_seconds = 30;
+    KBK_ASSIGN_OR_RETURN(auto resp, m_transport->send(req));
+    if (resp.status == 401 || resp.status == 403) return login_needed("has expired");  // UnauthorizedException
+    if (resp.status != 200) {
+      std::string detail;
+      if (auto doc = json::parse(resp.body, "SSO portal answer")) detail = json::get_string(*doc, {"message"});
+      Error e(resp.status >= 500 ? Errc::service_unavailable : Errc::config,
+              "SSO portal " + m_endpoint + ": role " + m_sso.role_name + " in account " + m_sso.account_id +
+                  ": HTTP " + std::to_string(resp.status) + (detail.empty() ? "" : ": " + detail));
+      e.http_status = resp.status;
+      return unexpected(std::move(e));
+    }
+    return parse_sso_role_credentials(resp.body);
+  }
+
+private:
+  Error login_needed(const std::string& state) const {
+    Error e(Errc::unauthorized, "AWS SSO session " + m_sso.display() + " " + state + ": run `aws sso login --profile " +
+                                    m_sso.profile + "`");
+    e.reason = k_self_explaining;
+    return e;
+  }
+
+  Result<std::string> access_token() const {
+    const std::string path = m_cache_dir + "/" + sso_cache_file_name(m_sso.session.empty() ? m_sso.start_url : m_sso.session);
+    auto text = util::read_file(path);
+    if (!text) {
+      log::debug("aws: no SSO token at " + path + ": " + text.error().message);
+      return unexpected(login_needed("is not logged in (no token in " + m_cache_dir + ")"));
+    }
+    auto doc = json::parse(*text, path);
+    if (!doc) return unexpected(Errc::parse, "AWS SSO token cache " + path + " is not JSON");
+    std::string token = json::get_string(*doc, {"accessToken"});
+    std::string expires = json::get_string(*doc, {"expiresAt"});
+    if (token.empty()) return unexpected(login_needed("is not logged in (" + path + " holds no accessToken)"));
+    auto expiry = parse_sso_expiry(expires);
+    if (!expiry)
+      return unexpected(Errc::parse, "AWS SSO token cache " + path + ": expiresAt \"" + expires + "\" is not a time");
+    if (clock().now() >= *expiry) return unexpected(login_needed("has expired"));
+    return token;
+  }
+
+  SsoSettings m_sso;
+  std::string m_endpoint;
+  std::string m_cache_dir;
+  std::shared_ptr<http::Transport> m_transport;
+};
+
 class NoCredentialsProvider final : public CredentialsProvider {
 public:
   explicit NoCredentialsProvider(std::string why) : m_why(std::move(why)) {}
@@ -332,40 +477,50 @@ std::optional<sigv4::Credentials> profile_keys(const Config& c, const std::strin
   return k;
 }
 
-Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, const std::string& profile,
-                                                           const Environment& env,
-                                                           std::shared_ptr<http::Transport> transport,
+// What every source may need besides the configuration.
+struct Deps {
+  const Environment& env;
+  std::shared_ptr<http::Transport> transport;
+  const util::Clock& clock;
+};
+
+std::string imds_endpoint(const Environment& env) {
+  return env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
+}
+
+std::string sso_endpoint(const Config& c, const SsoSettings& sso) {
+  std::string e = c.sso_endpoint_url.empty() ? "https://portal.sso." + sso.region + ".amazonaws.com" : c.sso_endpoint_url;
+  while (!e.empty() && e.back() == '/') e.pop_back();
+  return e;
+}
+
+Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, const std::string& profile, const Deps& d,
                                                            std::set<std::string>& seen, bool top);
 
-Result<std::shared_ptr<CredentialsProvider>> credential_source(const Config& c, const std::string& profile,
-                                                               const std::string& source, const Environment& env,
-                                                               std::shared_ptr<http::Transport> transport) {
+Result<std::shared_ptr<CredentialsProvider>> credential_source(const std::string& profile, const std::string& source,
+                                                               const Deps& d) {
   if (source == "Environment") {
-    auto id = env.get("AWS_ACCESS_KEY_ID");
-    auto secret = env.get("AWS_SECRET_ACCESS_KEY");
+    auto id = d.env.get("AWS_ACCESS_KEY_ID");
+    auto secret = d.env.get("AWS_SECRET_ACCESS_KEY");
     if (!id || !secret)
       return unexpected(Errc::config, "AWS profile " + profile + ": credential_source Environment but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set");
-    return make_static_provider({*id, *secret, env.get("AWS_SESSION_TOKEN").value_or("")}, "environment");
+    return make_static_provider({*id, *secret, d.env.get("AWS_SESSION_TOKEN").value_or("")}, "environment");
   }
   if (source == "EcsContainer") {
-    std::string url = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI").value_or("");
+    std::string url = d.env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI").value_or("");
     if (url.empty()) {
-      auto rel = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+      auto rel = d.env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
       if (!rel) return unexpected(Errc::config, "AWS profile " + profile + ": credential_source EcsContainer outside a container");
       url = "http://169.254.170.2" + *rel;
     }
-    return std::shared_ptr<CredentialsProvider>(std::make_shared<ContainerProvider>(url, env, transport));
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ContainerProvider>(url, d.env, d.transport, d.clock));
   }
   if (source == "Ec2InstanceMetadata")
-    return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(
-        env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254"), transport));
-  (void)c;
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(imds_endpoint(d.env), d.transport, d.clock));
   return unexpected(Errc::config, "AWS profile " + profile + ": unknown credential_source \"" + source + "\"");
 }
 
-Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, const std::string& profile,
-                                                           const Environment& env,
-                                                           std::shared_ptr<http::Transport> transport,
+Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, const std::string& profile, const Deps& d,
                                                            std::set<std::string>& seen, bool top) {
   if (!seen.insert(profile).second)
     return unexpected(Errc::config, "AWS profile " + profile + ": source_profile chain loops back to itself");
@@ -376,7 +531,7 @@ Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, cons
     std::string wit = c.profile_value(profile, "web_identity_token_file");
     if (!wit.empty())
       return std::shared_ptr<CredentialsProvider>(std::make_shared<WebIdentityProvider>(
-          c, util::expand_home(wit), role, c.profile_value(profile, "role_session_name"), transport));
+          c, util::expand_home(wit), role, c.profile_value(profile, "role_session_name"), d.transport, d.clock));
     std::shared_ptr<CredentialsProvider> src;
     if (!source_profile.empty()) {
       if (!c.has_profile(source_profile))
@@ -387,32 +542,46 @@ Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, cons
         if (!keys) return unexpected(Errc::config, "AWS profile " + profile + ": source_profile is itself but it has no keys");
         src = make_static_provider(*keys, "profile " + profile);
       } else {
-        KBK_ASSIGN_OR_RETURN(src, profile_chain(c, source_profile, env, transport, seen, false));
+        KBK_ASSIGN_OR_RETURN(src, profile_chain(c, source_profile, d, seen, false));
       }
     } else if (!source.empty()) {
-      KBK_ASSIGN_OR_RETURN(src, credential_source(c, profile, source, env, transport));
+      KBK_ASSIGN_OR_RETURN(src, credential_source(profile, source, d));
     } else {
       return unexpected(Errc::config, "AWS profile " + profile + ": role_arn needs source_profile or credential_source");
     }
-    return std::shared_ptr<CredentialsProvider>(std::make_shared<AssumeRoleProvider>(c, profile, src, transport));
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<AssumeRoleProvider>(c, profile, src, d.transport, d.clock));
+  }
+  KBK_ASSIGN_OR_RETURN(auto sso, sso_settings(c, profile));
+  if (sso) {
+    std::string cache_dir = d.env.get("HOME").value_or("/root") + "/.aws/sso/cache";
+    std::string endpoint = sso_endpoint(c, *sso);
+    return std::shared_ptr<CredentialsProvider>(
+        std::make_shared<SsoProvider>(std::move(*sso), std::move(endpoint), std::move(cache_dir), d.transport, d.clock));
   }
   if (auto keys = profile_keys(c, profile)) return make_static_provider(*keys, "profile " + profile);
   std::string process = c.profile_value(profile, "credential_process");
   if (!process.empty())
-    return std::shared_ptr<CredentialsProvider>(std::make_shared<ProcessProvider>(process, profile));
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ProcessProvider>(process, profile, d.clock));
   if (!top)
-    return unexpected(Errc::config, "AWS profile " + profile + " has no credentials (keys, role_arn or credential_process)");
+    return unexpected(Errc::config, "AWS profile " + profile + " has no credentials (keys, role_arn, SSO or credential_process)");
   return std::shared_ptr<CredentialsProvider>();
 }
 
 }  // namespace
+
+bool CredentialsProvider::invalidate(const std::string& rejected_access_key_id) {
+  (void)rejected_access_key_id;
+  return false;
+}
 
 std::shared_ptr<CredentialsProvider> make_static_provider(sigv4::Credentials credentials, std::string source) {
   return std::make_shared<StaticProvider>(std::move(credentials), std::move(source));
 }
 
 Result<std::shared_ptr<CredentialsProvider>> make_default_chain(const Config& config, const Environment& env,
-                                                                std::shared_ptr<http::Transport> transport) {
+                                                                std::shared_ptr<http::Transport> transport,
+                                                                const util::Clock* clock) {
+  const Deps d{env, std::move(transport), clock ? *clock : util::system_clock()};
   // 1. environment keys
   auto id = env.get("AWS_ACCESS_KEY_ID");
   auto secret = env.get("AWS_SECRET_ACCESS_KEY");
@@ -427,25 +596,24 @@ Result<std::shared_ptr<CredentialsProvider>> make_default_chain(const Config& co
     auto role = env.get("AWS_ROLE_ARN");
     if (token_file && role)
       return std::shared_ptr<CredentialsProvider>(std::make_shared<WebIdentityProvider>(
-          config, *token_file, *role, env.get("AWS_ROLE_SESSION_NAME").value_or(""), transport));
+          config, *token_file, *role, env.get("AWS_ROLE_SESSION_NAME").value_or(""), d.transport, d.clock));
   }
-  // 2-5. the profile (role_arn, web_identity_token_file, keys, credential_process)
+  // 2-6. the profile (role_arn, web_identity_token_file, SSO, keys, credential_process)
   std::set<std::string> seen;
-  KBK_ASSIGN_OR_RETURN(auto p, profile_chain(config, config.profile, env, transport, seen, true));
+  KBK_ASSIGN_OR_RETURN(auto p, profile_chain(config, config.profile, d, seen, true));
   if (p) return p;
-  // 6. container
+  // 7. container
   if (auto full = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
-    return std::shared_ptr<CredentialsProvider>(std::make_shared<ContainerProvider>(*full, env, transport));
+    return std::shared_ptr<CredentialsProvider>(std::make_shared<ContainerProvider>(*full, env, d.transport, d.clock));
   if (auto rel = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
     return std::shared_ptr<CredentialsProvider>(
-        std::make_shared<ContainerProvider>("http://169.254.170.2" + *rel, env, transport));
-  // 7. instance metadata
+        std::make_shared<ContainerProvider>("http://169.254.170.2" + *rel, env, d.transport, d.clock));
+  // 8. instance metadata
   if (util::to_lower(env.get("AWS_EC2_METADATA_DISABLED").value_or("")) == "true")
     return std::shared_ptr<CredentialsProvider>(std::make_shared<NoCredentialsProvider>(
         "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with keys, "
-        "role_arn or credential_process in ~/.aws"));
-  return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(
-      env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254"), transport));
+        "role_arn, SSO or credential_process in ~/.aws"));
+  return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(imds_endpoint(env), d.transport, d.clock));
 }
 
 Result<TimedCredentials> parse_sts_credentials(std::string_view body) {
@@ -471,6 +639,43 @@ Result<TimedCredentials> parse_process_credentials(std::string_view json_text, s
   if (!version || !version->IsInt() || version->GetInt() != 1)
     return unexpected(Errc::config, std::string(what) + ": \"Version\": 1 expected");
   return from_json(doc, what, "SessionToken");
+}
+
+}  // namespace kbk::storage::aws
+
+namespace kbk::storage::aws {
+
+Result<TimedCredentials> parse_sso_role_credentials(std::string_view json_text) {
+  KBK_ASSIGN_OR_RETURN(auto doc, json::parse(json_text, "SSO portal GetRoleCredentials answer"));
+  const auto* rc = json::find(doc, "roleCredentials");
+  if (!rc || !rc->IsObject()) return unexpected(Errc::parse, "SSO portal answer holds no roleCredentials");
+  TimedCredentials t;
+  t.credentials.access_key_id = json::get_string(*rc, {"accessKeyId"});
+  t.credentials.secret_access_key = json::get_string(*rc, {"secretAccessKey"});
+  t.credentials.session_token = json::get_string(*rc, {"sessionToken"});
+  if (t.credentials.access_key_id.empty() || t.credentials.secret_access_key.empty())
+    return unexpected(Errc::parse, "SSO portal roleCredentials lack accessKeyId or secretAccessKey");
+  if (const auto* exp = json::find(*rc, "expiration")) {
+    if (!exp->IsNumber()) return unexpected(Errc::parse, "SSO portal roleCredentials expiration is not a number");
+    // Milliseconds since the epoch.
+    t.expiration = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::milliseconds(static_cast<int64_t>(exp->GetDouble()))));
+  }
+  return t;
+}
+
+std::string sso_cache_file_name(std::string_view session_or_start_url) {
+  // SHA-1 names a cache file here, as the AWS CLI does; it protects nothing.
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(session_or_start_url.data(), session_or_start_url.size(), digest, &len, EVP_sha1(), nullptr);
+  static const char* const k_hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += k_hex[digest[i] >> 4];
+    out += k_hex[digest[i] & 0xf];
+  }
+  return out + ".json";
 }
 
 }  // namespace kbk::storage::aws

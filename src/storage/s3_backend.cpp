@@ -170,6 +170,15 @@ std::string default_code(int status) {
   }
 }
 
+// S3 refusing the request's credentials as expired. A HEAD answer has no body to name the code: a bodiless 400
+// to a request signed with a session token is taken as ExpiredToken too (S3 sends expired tokens a 400).
+bool is_expired_credentials(const std::string& method, int status, const std::string& code, bool body_empty,
+                            bool temporary_credentials) {
+  if (code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "ExpiredTokenException") return true;
+  if (code == "InvalidToken" && temporary_credentials) return true;
+  return method == "HEAD" && status == 400 && body_empty && temporary_credentials;
+}
+
 bool is_retryable(int status, const std::string& code) {
   if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429) return true;
   return code == "SlowDown" || code == "RequestTimeout" || code == "InternalError" || code == "ServiceUnavailable" ||
@@ -188,6 +197,7 @@ struct Call {
   std::function<bool(std::string_view)> on_body;  // streaming 2xx body (reset before each attempt by reset_body)
   std::function<void()> reset_body;
   std::string what;           // for messages: "PUT", "list", ...
+  std::string credentials_note;  // set by call() when S3 refused the credentials as expired, for error_for()
 };
 
 class S3Core : public std::enable_shared_from_this<S3Core> {
@@ -213,6 +223,8 @@ public:
   Result<http::Response> call(Call& c) {
     int attempt = 0;
     bool redirected = false;
+    bool refreshed = false;
+    c.credentials_note.clear();
     const auto start = std::chrono::steady_clock::now();
     while (true) {
       ++attempt;
@@ -297,6 +309,27 @@ public:
             continue;
           }
         }
+        // Credentials refused as expired: drop them and resend once with fresh ones (bodies are buffers, so the
+        // request, a multipart part included, is replayed as it was and signed anew).
+        if (r.status >= 400 && is_expired_credentials(c.method, r.status, code, r.body.empty(),
+                                                      !creds->session_token.empty())) {
+          const bool can_refresh = m_creds->invalidate(creds->access_key_id);
+          if (can_refresh && !refreshed) {
+            refreshed = true;
+            log::info(2, c.what + " " + display(c.key) + ": " + code + ": credentials from " + m_creds->source() +
+                             " refused as expired; retrying once with fresh ones");
+            --attempt;
+            continue;
+          }
+          const bool named = r.status != 400 || !r.body.empty();  // not just a bodiless HEAD answer
+          if (can_refresh)
+            c.credentials_note = "credentials from " + m_creds->source() + " still refused after a refresh";
+          else if (named)
+            c.credentials_note = "credentials from " + m_creds->source() +
+                                 " have expired and kbk cannot refresh them: supply new ones, or use a profile with "
+                                 "role_arn, SSO or credential_process";
+          return resp;
+        }
         if (r.status < 300 || !is_retryable(r.status, code) || attempt > m_settings.max_retries) return resp;
         retry = true;
         if (auto ra = http::parse_retry_after(r)) retry_after = *ra;
@@ -325,6 +358,7 @@ public:
     text += " (HTTP " + std::to_string(r.status);
     if (!request_id.empty()) text += ", request id " + request_id;
     text += ")";
+    if (!c.credentials_note.empty()) text += ": " + c.credentials_note;
     Error e(errc_for(code, r.status), text);
     e.http_status = r.status;
     e.reason = code;

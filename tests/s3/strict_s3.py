@@ -13,8 +13,10 @@ Python standard library only. Strict where s3rver is lenient, and able to fail o
     pagination;
   - answers 301 PermanentRedirect with x-amz-bucket-region when a request is signed for another region.
 Control endpoints (unsigned, under /__): POST /__fault {"op","kind","count","match"} queues faults
-(kind: slowdown | 500 | truncate | reset | fail-part; op: PUT, GET, DELETE, UploadPart, CompleteMultipartUpload,
-ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), or *); GET /__log returns the requests seen; POST /__reset clears
+(kind: slowdown | 500 | truncate | reset | fail-part | expire-key: the request's access key expires now, so it and
+every later request signed with it get 400 ExpiredToken; op: PUT, GET, DELETE, UploadPart, CompleteMultipartUpload,
+ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), or *); GET /__log
+returns the requests seen (with the access key id that signed each); POST /__reset clears
 faults and the log; POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
 GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
 stored object (bucket, key, size).
@@ -22,6 +24,8 @@ STS (POST / with Action=...): AssumeRole (signed, service sts) and AssumeRoleWit
 must equal --web-identity-token); issued temporary keys are valid for S3 afterwards.
 Container credentials: GET /__container-credentials (Authorization must equal --container-token).
 IMDSv2: PUT /latest/api/token, GET /latest/meta-data/iam/security-credentials/[ROLE].
+IAM Identity Center portal: GET /federation/credentials?account_id=A&role_name=R with x-amz-sso_bearer_token equal
+to --sso-token (else 401 UnauthorizedException); GET /__sso_calls lists the account/role pairs asked for.
 
 Usage: strict_s3.py [--port 0] [--bucket NAME ...] [--region us-east-1] [--access-key K --secret-key S]
 Prints "PORT <n>" on stdout once listening.
@@ -121,6 +125,9 @@ class State:
         self.container_token = args.container_token
         self.imds_tokens = set()
         self.sts_calls = []
+        self.expired_keys = set()
+        self.sso_token = args.sso_token
+        self.sso_calls = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -196,9 +203,12 @@ class Handler(BaseHTTPRequestHandler):
         fields = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
         access_key, date, region, svc, term = fields["Credential"].split("/")
         signed = fields["SignedHeaders"].split(";")
+        self.access_key = access_key
         with st.lock:
             if access_key not in st.keys:
                 raise S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+            if access_key in st.expired_keys:
+                raise S3Error(400, "ExpiredToken", "The provided token has expired.")
             secret, token = st.keys[access_key]
         if token and self.headers.get("X-Amz-Security-Token") != token:
             raise S3Error(403, "InvalidToken", "The provided token is malformed or otherwise invalid.")
@@ -253,7 +263,9 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": path, "query": query,
                  "content_length": self.headers.get("Content-Length"),
                  "transfer_encoding": self.headers.get("Transfer-Encoding"),
-                 "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() not in ("authorization", "x-amz-security-token")}}
+                 "access_key": self.headers.get("Authorization", "").partition("Credential=")[2].partition("/")[0],
+                 "headers": {k.lower(): v for k, v in self.headers.items()
+                             if k.lower() not in ("authorization", "x-amz-security-token", "x-amz-sso_bearer_token")}}
         if not path.startswith("/__"):
             with st.lock:
                 st.log.append(entry)
@@ -263,6 +275,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.control(path, qs)
             if path.startswith("/latest/"):
                 return self.imds(path)
+            if path == "/federation/credentials":
+                return self.sso(qs)
             body = self.read_body()
             if path == "/" and self.command == "POST" and b"Action=" in body:
                 return self.sts(body)
@@ -287,6 +301,10 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
     def fault_response(self, kind, data=None):
+        if kind == "expire-key":
+            with self.server.state.lock:
+                self.server.state.expired_keys.add(self.access_key)
+            raise S3Error(400, "ExpiredToken", "The provided token has expired.")
         if kind == "slowdown":
             raise S3Error(503, "SlowDown", "Please reduce your request rate.")
         if kind == "500":
@@ -511,6 +529,19 @@ class Handler(BaseHTTPRequestHandler):
         exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
         return json.dumps({"AccessKeyId": ak, "SecretAccessKey": sk, "Token": tok, "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
+    def sso(self, qs):
+        st = self.server.state
+        if self.headers.get("x-amz-sso_bearer_token") != st.sso_token:
+            return self.send(401, json.dumps({"message": "Session token not found or invalid"}),
+                             {"x-amzn-ErrorType": "UnauthorizedException"}, content_type="application/json")
+        ak, sk, tok = "ASIA" + secrets.token_hex(8).upper(), secrets.token_hex(20), secrets.token_hex(32)
+        with st.lock:
+            st.keys[ak] = (sk, tok)
+            st.sso_calls.append({"account_id": qs.get("account_id"), "role_name": qs.get("role_name")})
+        exp_ms = int((time.time() + 3600) * 1000)
+        return self.send(200, json.dumps({"roleCredentials": {"accessKeyId": ak, "secretAccessKey": sk, "sessionToken": tok,
+                                                               "expiration": exp_ms}}), content_type="application/json")
+
     def imds(self, path):
         st = self.server.state
         if self.command == "PUT" and path == "/latest/api/token":
@@ -546,6 +577,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__log":
             with st.lock:
                 return self.send(200, json.dumps(st.log), content_type="application/json")
+        if path == "/__sso_calls":
+            with st.lock:
+                return self.send(200, json.dumps(st.sso_calls), content_type="application/json")
         if path == "/__sts_calls":
             with st.lock:
                 return self.send(200, json.dumps(st.sts_calls), content_type="application/json")
@@ -588,6 +622,7 @@ def main():
     ap.add_argument("--page-size", type=int, default=1000)
     ap.add_argument("--web-identity-token", default="kbk-test-web-identity-token")
     ap.add_argument("--container-token", default="kbk-test-container-token")
+    ap.add_argument("--sso-token", default="kbk-test-sso-access-token")
     args = ap.parse_args()
     server = ThreadingHTTPServer((args.address, args.port), Handler)
     server.daemon_threads = True

@@ -11,13 +11,22 @@
 //   2. the profile's role_arn with source_profile or credential_source, through STS AssumeRole
 //   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (or the profile's web_identity_token_file +
 //      role_arn), through STS AssumeRoleWithWebIdentity (EKS IRSA)
-//   4. the profile's aws_access_key_id/aws_secret_access_key (credentials file first, then config file)
-//   5. the profile's credential_process (JSON Version 1 on stdout, cached until its Expiration)
-//   6. container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI (EKS Pod Identity) or _RELATIVE_URI (ECS),
+//   4. IAM Identity Center (SSO): the profile's sso_account_id + sso_role_name with sso_session = NAME (an
+//      "[sso-session NAME]" section holding sso_start_url and sso_region) or the legacy sso_start_url/sso_region
+//      in the profile. The access token is read from the AWS CLI's cache, ~/.aws/sso/cache/<sha1 hex of the
+//      session name, or of the start URL for the legacy form>.json (accessToken, expiresAt); kbk never logs in:
+//      a missing or expired token is Errc::unauthorized, "AWS SSO session NAME has expired: run `aws sso login
+//      --profile P`". Role credentials come from the portal's GET /federation/credentials at
+//      AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL / https://portal.sso.SSO_REGION.amazonaws.com.
+//   5. the profile's aws_access_key_id/aws_secret_access_key (credentials file first, then config file)
+//   6. the profile's credential_process (JSON Version 1 on stdout, cached until its Expiration)
+//   7. container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI (EKS Pod Identity) or _RELATIVE_URI (ECS),
 //      with AWS_CONTAINER_AUTHORIZATION_TOKEN or AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
-//   7. EC2 instance metadata (IMDSv2 token first), unless AWS_EC2_METADATA_DISABLED=true
-// Temporary credentials are cached and refreshed five minutes before they expire. STS is reached at
-// AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL / https://sts.REGION.amazonaws.com. Secrets are never logged.
+//   8. EC2 instance metadata (IMDSv2 token first), unless AWS_EC2_METADATA_DISABLED=true
+// Temporary credentials are cached and refreshed five minutes before they expire, and dropped at once when a
+// server refuses them as expired (CredentialsProvider::invalidate; the S3 backend then retries the request once).
+// STS is reached at AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL / https://sts.REGION.amazonaws.com. Secrets (keys,
+// session tokens, the SSO access token) are never logged.
 #pragma once
 
 #include <chrono>
@@ -31,6 +40,7 @@
 #include <kbk/http/http.hpp>
 #include <kbk/storage/sigv4.hpp>
 #include <kbk/util/error.hpp>
+#include <kbk/util/time.hpp>
 
 namespace kbk::storage::aws {
 
@@ -55,6 +65,7 @@ struct Config {
   std::string region;                           // "" when none is configured
   std::string s3_endpoint_url;                  // "" = AWS
   std::string sts_endpoint_url;                 // "" = AWS
+  std::string sso_endpoint_url;                 // "" = https://portal.sso.SSO_REGION.amazonaws.com
   std::string ca_bundle;                        // a PEM file path, "" = system store
 
   // A profile's value from the credentials file, else the config file ("" when absent).
@@ -78,18 +89,29 @@ public:
   virtual Result<sigv4::Credentials> get() = 0;
   // Where they come from, for messages ("environment", "profile prod (credential_process)").
   virtual std::string source() const = 0;
+  // A server refused credentials as expired (S3 ExpiredToken): forget them if they are still the cached ones
+  // (rejected_access_key_id; "" = whatever is cached), so the next get() fetches fresh ones. Returns whether the
+  // next get() can differ: false for sources that cannot refresh (static keys), where a retry is pointless.
+  virtual bool invalidate(const std::string& rejected_access_key_id);
 };
 
 std::shared_ptr<CredentialsProvider> make_static_provider(sigv4::Credentials credentials, std::string source);
 
-// The chain above for config. transport carries STS, container and instance-metadata requests.
-// Errc::config when the profile asks for something impossible (role_arn without a source, a cycle).
+// The chain above for config. transport carries STS, SSO portal, container and instance-metadata requests.
+// clock decides when cached credentials are due for refresh (nullptr = the system clock; it must outlive the
+// chain). Errc::config when the profile asks for something impossible (role_arn without a source, a cycle, an
+// SSO profile missing a setting or naming an sso-session that does not exist).
 Result<std::shared_ptr<CredentialsProvider>> make_default_chain(const Config& config, const Environment& env,
-                                                                std::shared_ptr<http::Transport> transport);
+                                                                std::shared_ptr<http::Transport> transport,
+                                                                const util::Clock* clock = nullptr);
 
 // STS: the XML of AssumeRole / AssumeRoleWithWebIdentity responses -> credentials (exposed for tests).
 Result<TimedCredentials> parse_sts_credentials(std::string_view xml);
 // credential_process output (Version 1 JSON) -> credentials.
 Result<TimedCredentials> parse_process_credentials(std::string_view json_text, std::string_view what);
+// The SSO portal's GetRoleCredentials answer ({"roleCredentials": {..., "expiration": ms since the epoch}}).
+Result<TimedCredentials> parse_sso_role_credentials(std::string_view json_text);
+// The AWS CLI's SSO token cache file name for a session name (or, legacy, a start URL): "<sha1 hex>.json".
+std::string sso_cache_file_name(std::string_view session_or_start_url);
 
 }  // namespace kbk::storage::aws
