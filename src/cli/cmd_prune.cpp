@@ -1,12 +1,13 @@
-// kbk prune: apply retention rules (restic's) to the complete kbk backups of a location, per group (--group-by),
-// delete the rest marker first, remove incomplete backups and abort multipart uploads older than
-// --incomplete-older-than (24h). Idempotent and safe to interrupt: a half-deleted backup has lost its marker first,
-// so it never lists as complete, and keeps its lock to the end, so it lists as Incomplete and the next prune
-// finishes it. Velero's backups are left alone.
+// kbk prune: flags, then archive::plan_prune (restic's retention rules per --group-by, incomplete backups by age)
+// and archive::execute_prune (marker first, lock last; stale multipart uploads aborted), then the plan printed.
+// Idempotent and safe to interrupt: a half-deleted backup has lost its marker first, so it never lists as
+// complete, and keeps its lock to the end, so it lists as Incomplete and the next prune finishes it.
 #include <cstdio>
+#include <set>
 
 #include "commands.hpp"
 #include <kbk/archive/location.hpp>
+#include <kbk/archive/prune.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/output/output.hpp>
 #include <kbk/storage/backend.hpp>
@@ -83,77 +84,28 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     log::error(listing.error().message);
     return static_cast<int>(exit_code_for(listing.error()));
   }
-
-  // The plan: retention decisions for complete kbk backups, incomplete ones by age, Velero's skipped.
-  const auto now = std::chrono::system_clock::now();
-  std::vector<retention::Item> items;
-  struct Incomplete {
-    std::string name, started;
-    bool remove;
-  };
-  std::vector<Incomplete> incomplete;
-  std::vector<std::pair<std::string, std::string>> skipped;  // name, why
-  for (const auto& l : *listing) {
-    if (l.source != "kbk") {
-      skipped.emplace_back(l.name, "Velero backup");  // Velero's backups are Velero's to expire
-      continue;
-    }
-    auto started = util::parse_rfc3339(l.started);
-    if (l.phase == "Incomplete") {
-      // No start time (cannot happen with a lock) or a young one: another kbk may be writing it right now.
-      incomplete.push_back({l.name, l.started, started && *started <= now - age});
-      continue;
-    }
-    if (!started) {
-      log::warning("backup " + l.name + " has no start time in its kbk-manifest.json; prune leaves it alone");
-      skipped.emplace_back(l.name, "no start time");
-      continue;
-    }
-    auto expires = l.expires.empty() ? std::nullopt : util::parse_rfc3339(l.expires);
-    items.push_back({l.name, *started, expires, by_cluster ? l.cluster : std::string()});
-  }
-  const auto decisions = retention::apply_grouped(std::move(items), policy, now);
-
-  // Deletions, marker first (archive::delete_backup); a failure is reported and the others go on.
-  uint64_t removed_count = 0, failed_count = 0;  // backups; a failed upload cleanup alone is a partial failure
-  std::vector<std::pair<std::string, std::string>> failures;
-  auto remove = [&](const std::string& name) {
-    if (o.dry_run) return true;
-    auto r = archive::delete_backup(b, name);
-    if (!r && !r.error().is(Errc::not_found)) {  // gone already: another prune finished it
-      log::error("deleting backup " + name + ": " + r.error().message);
-      failures.emplace_back(name, r.error().message);
-      ++failed_count;
-      return false;
-    }
-    ++removed_count;
-    log::info(1, "removed backup " + name);
-    return true;
-  };
-  std::vector<bool> done(decisions.size(), true);
-  for (size_t i = 0; i < decisions.size(); ++i)
-    if (!decisions[i].keep) done[i] = remove(decisions[i].item.name);
-  std::vector<bool> inc_done(incomplete.size(), true);
-  for (size_t i = 0; i < incomplete.size(); ++i)
-    if (incomplete[i].remove) inc_done[i] = remove(incomplete[i].name);
-  uint64_t aborted = 0;
-  if (!o.dry_run) {
-    if (auto c = b.cleanup_incomplete(age)) aborted = *c;
-    else {
-      log::error(c.error().message);
-      failures.emplace_back("", c.error().message);
-    }
+  const archive::PrunePlan plan =
+      archive::plan_prune(*listing, policy, by_cluster ? archive::GroupBy::cluster : archive::GroupBy::none, age,
+                          std::chrono::system_clock::now());
+  for (const auto& s : plan.skipped)
+    if (s.reason == "no start time")
+      log::warning("backup " + s.name + " has no start time in its kbk-manifest.json; prune leaves it alone");
+  archive::PruneResult result;
+  if (!o.dry_run) result = archive::execute_prune(b, plan, age);
+  std::set<std::string> failed;
+  for (const auto& f : result.failures) {
+    log::error(f.name.empty() ? f.error.message : "deleting backup " + f.name + ": " + f.error.message);
+    if (!f.name.empty()) failed.insert(f.name);
   }
 
   const char* gone_word = o.dry_run ? "would remove" : "removed";
-  size_t kept_n = 0, gone_n = 0, inc_gone_n = 0;
   if (*format == output::Format::json) {
     json::Document doc;
     doc.SetObject();
     auto& a = doc.GetAllocator();
     json::Value keep(rapidjson::kArrayType), gone(rapidjson::kArrayType), inc_gone(rapidjson::kArrayType),
-        inc_keep(rapidjson::kArrayType), skip(rapidjson::kArrayType), failed(rapidjson::kArrayType);
-    for (const auto& d : decisions) {
+        inc_keep(rapidjson::kArrayType), skip(rapidjson::kArrayType), failures(rapidjson::kArrayType);
+    for (const auto& d : plan.decisions) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", json::make_string(d.item.name, a), a);
       if (by_cluster) v.AddMember("cluster", json::make_string(d.item.group, a), a);
@@ -162,23 +114,23 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
       v.AddMember("reasons", strings(d.reasons, a), a);
       (d.keep ? keep : gone).PushBack(v, a);
     }
-    for (const auto& i : incomplete) {
+    for (const auto& i : plan.incomplete) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", json::make_string(i.name, a), a);
       v.AddMember("started", json::make_string(i.started, a), a);
       (i.remove ? inc_gone : inc_keep).PushBack(v, a);
     }
-    for (const auto& [name, why] : skipped) {
+    for (const auto& s : plan.skipped) {
       json::Value v(rapidjson::kObjectType);
-      v.AddMember("name", json::make_string(name, a), a);
-      v.AddMember("reason", json::make_string(why, a), a);
+      v.AddMember("name", json::make_string(s.name, a), a);
+      v.AddMember("reason", json::make_string(s.reason, a), a);
       skip.PushBack(v, a);
     }
-    for (const auto& [name, why] : failures) {
+    for (const auto& f : result.failures) {
       json::Value v(rapidjson::kObjectType);
-      if (!name.empty()) v.AddMember("name", json::make_string(name, a), a);
-      v.AddMember("error", json::make_string(why, a), a);
-      failed.PushBack(v, a);
+      if (!f.name.empty()) v.AddMember("name", json::make_string(f.name, a), a);
+      v.AddMember("error", json::make_string(f.error.message, a), a);
+      failures.PushBack(v, a);
     }
     doc.AddMember("dryRun", o.dry_run, a);
     doc.AddMember("groupBy", json::make_string(o.group_by, a), a);
@@ -187,8 +139,8 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     doc.AddMember("incompleteRemoved", inc_gone, a);
     doc.AddMember("incompleteKept", inc_keep, a);
     doc.AddMember("skipped", skip, a);
-    doc.AddMember("uploadsAborted", aborted, a);
-    doc.AddMember("failed", failed, a);
+    doc.AddMember("uploadsAborted", result.uploads_aborted, a);
+    doc.AddMember("failed", failures, a);
     output::print_json(doc);
   } else {
     std::vector<std::string> headers{"BACKUP", "STARTED", "ACTION", "REASONS"};
@@ -198,30 +150,31 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
       if (by_cluster) r.insert(r.begin(), group.empty() ? "-" : group);
       table.add_row(std::move(r));
     };
-    for (size_t i = 0; i < decisions.size(); ++i) {
-      const auto& d = decisions[i];
+    auto action = [&](const std::string& name) {
+      return failed.count(name) ? std::string("FAILED to remove") : std::string(gone_word);
+    };
+    size_t kept_n = 0, gone_n = 0, inc_gone_n = 0;
+    for (const auto& d : plan.decisions) {
       (d.keep ? kept_n : gone_n)++;
-      row(d.item.group, {d.item.name, util::format_rfc3339(d.item.started),
-                         d.keep ? "keep" : (done[i] ? gone_word : "FAILED to remove"), util::join(d.reasons, ", ")});
+      row(d.item.group, {d.item.name, util::format_rfc3339(d.item.started), d.keep ? "keep" : action(d.item.name),
+                         util::join(d.reasons, ", ")});
     }
-    for (size_t i = 0; i < incomplete.size(); ++i) {
-      const auto& inc = incomplete[i];
-      if (inc.remove) ++inc_gone_n;
-      row("", {inc.name, inc.started,
-               inc.remove ? (inc_done[i] ? std::string(gone_word) : std::string("FAILED to remove"))
-                          : std::string("keep"),
-               inc.remove ? "incomplete, started over " + o.incomplete_age + " ago"
-                          : "incomplete, started under " + o.incomplete_age + " ago (may be in progress)"});
+    for (const auto& i : plan.incomplete) {
+      if (i.remove) ++inc_gone_n;
+      row("", {i.name, i.started, i.remove ? action(i.name) : std::string("keep"),
+               i.remove ? "incomplete, started over " + o.incomplete_age + " ago"
+                        : "incomplete, started under " + o.incomplete_age + " ago (may be in progress)"});
     }
     if (!table.empty()) std::fputs(table.render().c_str(), stdout);
     std::printf("%s%s %zu backup(s) and %zu incomplete backup(s), kept %zu", o.dry_run ? "dry run: " : "", gone_word,
                 gone_n, inc_gone_n, kept_n);
-    if (!skipped.empty()) std::printf(", left %zu alone (Velero's or without start time)", skipped.size());
+    if (!plan.skipped.empty()) std::printf(", left %zu alone (Velero's or without start time)", plan.skipped.size());
     if (o.dry_run) std::printf("; nothing deleted, no upload aborted\n");
-    else std::printf("; aborted %llu stale upload(s)\n", static_cast<unsigned long long>(aborted));
+    else std::printf("; aborted %llu stale upload(s)\n", static_cast<unsigned long long>(result.uploads_aborted));
   }
-  if (failures.empty()) return 0;
-  return static_cast<int>(failed_count > 0 && removed_count == 0 ? ExitCode::failed : ExitCode::partial);
+  // Exit 1 when every deletion failed; 2 when some deletion or the upload cleanup failed and the rest was done.
+  if (result.failures.empty()) return 0;
+  return static_cast<int>(!failed.empty() && result.removed.empty() ? ExitCode::failed : ExitCode::partial);
 }
 
 }  // namespace
