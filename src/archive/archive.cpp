@@ -217,8 +217,13 @@ struct ArchiveReadFree {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
 
+// "backup b1" for what = "b1" and for what = "backup b1" (restore passes the latter).
+std::string backup_label(std::string_view what) {
+  return util::starts_with(what, "backup ") ? std::string(what) : "backup " + std::string(what);
+}
+
 Error corrupt(std::string_view what, std::string_view entry, std::string_view msg) {
-  std::string m = "backup " + std::string(what);
+  std::string m = backup_label(what);
   if (!entry.empty()) m += ": entry " + std::string(entry);
   m += ": " + std::string(msg);
   return Error{Errc::corrupt, m};
@@ -253,7 +258,7 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
   ReadSource src;
   src.reader = &source;
   if (archive_read_open(a.get(), &src, nullptr, &ReadSource::read_cb, nullptr) != ARCHIVE_OK) {
-    if (src.error) return Error(*src.error).wrap("backup " + std::string(what));
+    if (src.error) return Error(*src.error).wrap(backup_label(what));
     const char* m = archive_error_string(a.get());
     return corrupt(what, "", std::string("not a tar or tar.gz stream: ") + (m ? m : "unknown format"));
   }
@@ -266,7 +271,7 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
     struct archive_entry* e = nullptr;
     int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
-    if (src.error) return Error(*src.error).wrap("backup " + std::string(what));
+    if (src.error) return Error(*src.error).wrap(backup_label(what));
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
       const char* m = archive_error_string(a.get());
       return corrupt(what, last_entry.empty() ? "" : "after " + last_entry,
@@ -306,7 +311,7 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
       la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
       if (n == 0) break;
       if (n < 0) {
-        if (src.error) return Error(*src.error).wrap("backup " + std::string(what));
+        if (src.error) return Error(*src.error).wrap(backup_label(what));
         const char* m = archive_error_string(a.get());
         return corrupt(what, path, std::string("truncated or damaged: ") + (m ? m : "read error"));
       }
@@ -329,7 +334,15 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
     entry.is_item = parse_item_path(path, entry.key, entry.version_dir);
     KBK_TRY(on_entry(entry));
   }
+  if (src.error) return Error(*src.error).wrap(backup_label(what));
   if (entries == 0) return corrupt(what, "", "empty archive (no metadata/version)");
+  // Read what follows the end of the tar (padding) to the end of the stream: a decrypting source reports a
+  // truncated or modified final segment only there.
+  for (;;) {
+    auto n = source.read(src.buffer.data(), src.buffer.size());
+    if (!n) return Error(n.error()).wrap(backup_label(what));
+    if (*n == 0) break;
+  }
   return {};
 }
 

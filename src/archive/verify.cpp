@@ -1,5 +1,6 @@
 // kbk backup verify: the archive against its own manifest and the location's marker.
 #include <kbk/archive/archive.hpp>
+#include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 
 #include <map>
@@ -15,9 +16,9 @@ using crypto::sha256_hex;
 // Hashes the stored bytes as the archive reader pulls them.
 class HashingReader final : public storage::Reader {
 public:
-  explicit HashingReader(storage::Reader& inner) : m_inner(inner) {}
+  explicit HashingReader(std::unique_ptr<storage::Reader> inner) : m_inner(std::move(inner)) {}
   Result<size_t> read(char* buffer, size_t size) override {
-    KBK_ASSIGN_OR_RETURN(size_t n, m_inner.read(buffer, size));
+    KBK_ASSIGN_OR_RETURN(size_t n, m_inner->read(buffer, size));
     m_hash.update(std::string_view(buffer, n));
     return n;
   }
@@ -32,7 +33,7 @@ public:
   }
 
 private:
-  storage::Reader& m_inner;
+  std::unique_ptr<storage::Reader> m_inner;
   crypto::Sha256 m_hash;
 };
 
@@ -56,7 +57,7 @@ std::string key_text(const ItemKey& k) {
 
 }  // namespace
 
-Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name) {
+Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name, const crypto::UserKey* user) {
   BackupPaths paths{name};
   KBK_ASSIGN_OR_RETURN(auto marker, read_marker(backend, name));
   bool velero = false;
@@ -66,8 +67,17 @@ Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string&
       return unexpected(Errc::not_found, "backup " + name + " not found (no kbk-manifest.json or completed velero-backup.json) in " +
                                              backend.display_url());
   }
-  KBK_ASSIGN_OR_RETURN(auto raw, backend.get_stream(paths.tarball()));
-  HashingReader reader(*raw);
+  // The stored bytes are hashed as they come; an encrypted archive is decrypted and authenticated after that.
+  const json::Value* m = marker ? &*marker : nullptr;
+  KBK_ASSIGN_OR_RETURN(auto data_key, backup_data_key(backend, name, m, user));
+  const std::string object = archive_object(m, name);
+  KBK_ASSIGN_OR_RETURN(auto raw, backend.get_stream(object));
+  auto hashing = std::make_unique<HashingReader>(std::move(raw));
+  HashingReader& hashed = *hashing;
+  std::unique_ptr<storage::Reader> source = std::move(hashing);
+  if (data_key)
+    source = std::make_unique<DecryptingReader>(std::move(source), *data_key, backend.display_url() + "/" + object);
+  storage::Reader& reader = *source;
   VerifyReport report;
   std::map<std::string, std::string> seen;  // item -> sha256 of its legacy file
   std::string manifest_text;
@@ -88,7 +98,7 @@ Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string&
     else if (it->second != sum) report.problems.push_back(k + ": the copy in " + e.path + " differs from the other copy");
     return {};
   }));
-  KBK_ASSIGN_OR_RETURN(std::string stored_sum, reader.finish());
+  KBK_ASSIGN_OR_RETURN(std::string stored_sum, hashed.finish());
   if (velero) {
     // Velero writes no checksums: the archive is sound when it reads cleanly and every item is an object.
     report.items_checked = seen.size();
@@ -96,7 +106,7 @@ Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string&
   }
   const std::string want_sum = json::get_string(*marker, {"archive", "sha256"});
   if (!want_sum.empty() && want_sum != stored_sum)
-    report.problems.push_back(paths.tarball() + ": SHA-256 " + stored_sum + " differs from the marker's " + want_sum);
+    report.problems.push_back(object + ": SHA-256 " + stored_sum + " differs from the marker's " + want_sum);
   if (manifest_text.empty()) {
     report.problems.push_back("kbk/manifest.json is missing from the archive");
     return report;

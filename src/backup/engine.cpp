@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include <kbk/archive/archive.hpp>
+#include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/backup/selection.hpp>
 #include <kbk/util/log.hpp>
@@ -117,8 +118,8 @@ struct Trace {
 class Collector {
 public:
   Collector(kube::Client& client, const kube::Discovery& discovery, const Selection& selection, ItemSink& sink,
-            util::ProgressSink& progress, RunRecord& record, Trace* trace)
-      : m_client(client), m_discovery(discovery), m_sel(selection), m_opt(selection.options()), m_sink(sink),
+            util::ProgressSink& progress, RunRecord& record, Trace* trace, std::vector<std::string>& log)
+      : m_log(log), m_client(client), m_discovery(discovery), m_sel(selection), m_opt(selection.options()), m_sink(sink),
         m_progress(progress), m_record(record), m_trace(trace) {
     m_types = discovery.preferred();
   }
@@ -603,12 +604,8 @@ private:
     return {};
   }
 
-public:
-  // The run's log lines (uploaded as <name>-logs.gz).
-  std::vector<std::string>& log_lines() { return m_log; }
-
 private:
-  std::vector<std::string> m_log;
+  std::vector<std::string>& m_log;  // the run's log lines (uploaded as <name>-logs.gz)
   kube::Client& m_client;
   const kube::Discovery& m_discovery;
   const Selection& m_sel;
@@ -703,47 +700,109 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   }
   cluster_identity(client, discovery, rec);
 
-  KBK_ASSIGN_OR_RETURN(auto sink, backend.put_stream(paths.tarball(), {}));
-  archive::WriterOptions wo;
-  wo.mtime = start;
-  KBK_ASSIGN_OR_RETURN(auto writer, archive::make_writer(std::move(sink), wo));
-  ArchiveSink item_sink(*writer);
-  Collector collector(client, discovery, selection, item_sink, progress, rec, nullptr);
-  if (auto r = collector.collect(); !r) return std::move(r).error().wrap("backup " + options.name);
-
-  Summary& s = rec.summary;
-  s.items = rec.items.size();
-  rec.ok = s.items;
-  s.phase = s.errors > 0 ? "PartiallyFailed" : "Completed";
-  const auto end = clock.now();
-  s.completed = util::format_rfc3339(end);
-  s.duration_seconds = std::chrono::duration<double>(end - start).count();
-  collector.log_lines().push_back("backup " + options.name + ": " + s.phase + ", " + std::to_string(s.items) + " items, " +
-                            std::to_string(s.warnings) + " warnings, " + std::to_string(s.errors) + " errors");
-
-  KBK_TRY(writer->add_file("kbk/results.json", results_json(rec)));
-  KBK_TRY(add_manifest(*writer, rec));
-  if (auto r = writer->finish(); !r) return std::move(r).error().wrap("backup " + options.name + ": writing the archive");
-  rec.archive_bytes = writer->bytes_written();
-  rec.archive_sha256 = writer->stream_sha256();
-  s.bytes = rec.archive_bytes;
-
-  storage::PutOptions json_put;
-  json_put.content_type = "application/json";
+  // From here on the run has a log; it is uploaded even when the run fails (the marker never is).
+  std::vector<std::string> run_log;
+  std::optional<archive::NewBackupKey> key;
+  bool key_stored = false;
+  const archive::Encrypted enc = context.encryption_key ? archive::Encrypted::yes : archive::Encrypted::no;
   storage::PutOptions gz_put;
   gz_put.content_type = "application/gzip";
-  auto put = [&](const std::string& key, const std::string& data, const storage::PutOptions& po) -> Result<void> {
-    if (auto r = backend.put(key, data, po); !r) return std::move(r).error().wrap("backup " + options.name);
+  auto put = [&](const std::string& obj, const std::string& data, const storage::PutOptions& po) -> Result<void> {
+    if (auto r = backend.put(obj, data, po); !r) return std::move(r).error().wrap("backup " + options.name);
     return {};
   };
-  KBK_TRY(put(paths.velero_backup(), velero_backup_json(rec), json_put));
-  KBK_TRY(put(paths.resource_list(), archive::gzip(resource_list_json(rec)), gz_put));
-  KBK_TRY(put(paths.results(), archive::gzip(velero_results_json(rec)), gz_put));
-  std::string log_text;
-  for (const auto& l : collector.log_lines()) log_text += log::redact(l) + "\n";
-  KBK_TRY(put(paths.logs(), archive::gzip(log_text), gz_put));
-  // Last: the marker. Its presence is what makes the backup complete.
-  KBK_TRY(put(paths.marker(), manifest_json(rec, WithItems::no), json_put));
+  // gzip, and encrypted with the backup's data key when it has one.
+  auto seal = [&](std::string_view text) {
+    std::string gz = archive::gzip(text);
+    return key ? crypto::encrypt(key->data_key, gz) : gz;
+  };
+  auto upload_log = [&]() -> Result<void> {
+    std::string log_text;
+    for (const auto& l : run_log) log_text += log::redact(l) + "\n";
+    return put(paths.logs(enc), seal(log_text), gz_put);
+  };
+
+  auto body = [&]() -> Result<void> {
+    if (context.encryption_key) {
+      KBK_ASSIGN_OR_RETURN(key, archive::new_backup_key(*context.encryption_key));
+      storage::PutOptions ko = once;
+      if (auto r = backend.put(paths.key_object(key->object.key_id), key->object.json, ko); !r)
+        return std::move(r).error().wrap("backup " + options.name + ": writing the key object");
+      key_stored = true;
+      rec.encrypted = true;
+      rec.archive_key = paths.encrypted_archive();
+      const std::string line = "backup " + options.name +
+                               " is encrypted (data key " + key->data_key.data_key_id() +
+                               "): no velero-backup.json is written, Velero cannot read encrypted backups";
+      log::info(0, line);
+      run_log.push_back(line);
+    }
+    KBK_ASSIGN_OR_RETURN(auto stored, backend.put_stream(rec.archive_key, {}));
+    archive::EncryptingWriter* encrypting = nullptr;
+    if (key) {
+      auto w = std::make_unique<archive::EncryptingWriter>(std::move(stored), key->data_key);
+      encrypting = w.get();
+      stored = std::move(w);
+    }
+    archive::WriterOptions wo;
+    wo.mtime = start;
+    KBK_ASSIGN_OR_RETURN(auto writer, archive::make_writer(std::move(stored), wo));
+    ArchiveSink item_sink(*writer);
+    Collector collector(client, discovery, selection, item_sink, progress, rec, nullptr, run_log);
+    if (auto r = collector.collect(); !r) return std::move(r).error().wrap("backup " + options.name);
+
+    Summary& s = rec.summary;
+    s.items = rec.items.size();
+    rec.ok = s.items;
+    s.phase = s.errors > 0 ? "PartiallyFailed" : "Completed";
+    const auto end = clock.now();
+    s.completed = util::format_rfc3339(end);
+    s.duration_seconds = std::chrono::duration<double>(end - start).count();
+    s.encrypted = rec.encrypted;
+    if (auto it = s.by_resource.find("secrets"); it != s.by_resource.end() && it->second > 0 && !rec.encrypted) {
+      // Said once, not counted as a warning of the backup: the backup itself is fine.
+      const std::string line = "backup " + options.name + " holds " + std::to_string(it->second) +
+                               " Secrets in plain text; pass --encryption-key-file to encrypt backups";
+      log::warning(line);
+      run_log.push_back(line);
+    }
+    run_log.push_back("backup " + options.name + ": " + s.phase + ", " + std::to_string(s.items) + " items, " +
+                      std::to_string(s.warnings) + " warnings, " + std::to_string(s.errors) + " errors");
+
+    KBK_TRY(writer->add_file("kbk/results.json", results_json(rec)));
+    KBK_TRY(add_manifest(*writer, rec));
+    if (auto r = writer->finish(); !r) return std::move(r).error().wrap("backup " + options.name + ": writing the archive");
+    rec.archive_bytes = writer->bytes_written();
+    rec.archive_sha256 = encrypting ? encrypting->stored_sha256() : writer->stream_sha256();
+    s.bytes = rec.archive_bytes;
+
+    storage::PutOptions json_put;
+    json_put.content_type = "application/json";
+    if (!key) KBK_TRY(put(paths.velero_backup(), velero_backup_json(rec), json_put));
+    KBK_TRY(put(paths.resource_list(enc), seal(resource_list_json(rec)), gz_put));
+    KBK_TRY(put(paths.results(enc), seal(velero_results_json(rec)), gz_put));
+    KBK_TRY(upload_log());
+    // Last: the marker. Its presence is what makes the backup complete.
+    std::string marker = manifest_json(rec, WithItems::no);
+    if (key) {
+      KBK_ASSIGN_OR_RETURN(marker, archive::seal_marker(marker, key->data_key));
+    }
+    KBK_TRY(put(paths.marker(), marker, json_put));
+    return {};
+  };
+
+  if (auto r = body(); !r) {
+    // The log says why; without the marker the backup stays Incomplete. An encrypted backup whose key object
+    // could not be written has no readable place for a log: it stays local (stderr, --log-file).
+    run_log.push_back("backup " + options.name + " failed: " + r.error().message);
+    if (!key || key_stored) {
+      if (auto up = backend.stat(paths.logs(enc)); up && !*up) {
+        if (auto u = upload_log(); !u)
+          log::warning("backup " + options.name + ": the log could not be written: " + u.error().message);
+      }
+    }
+    return std::move(r).error();
+  }
   return std::move(rec.summary);
 }
 
@@ -784,7 +843,8 @@ Result<std::vector<std::string>> explain(kube::Client& client, const kube::Disco
   Trace trace;
   trace.key = item_key(rt->group_resource(), ns, name);
   NullSink sink;
-  Collector collector(client, discovery, selection, sink, util::null_progress(), rec, &trace);
+  std::vector<std::string> log_lines;
+  Collector collector(client, discovery, selection, sink, util::null_progress(), rec, &trace, log_lines);
   KBK_TRY(collector.collect());
   bool in = false;
   for (const auto& e : trace.events)

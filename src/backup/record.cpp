@@ -156,7 +156,7 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
   w.StartObject();
   key(w, "key"); str(w, r.archive_key);
   key(w, "compression"); str(w, "gzip");
-  key(w, "encrypted"); w.Bool(false);
+  key(w, "encrypted"); w.Bool(r.encrypted);
   key(w, "bytes"); w.Uint64(r.archive_bytes);
   key(w, "sha256"); str(w, r.archive_sha256);
   w.EndObject();

@@ -41,6 +41,7 @@ struct RunRecord {
   uint64_t ok = 0;
   std::string archive_key, archive_sha256;
   uint64_t archive_bytes = 0;
+  bool encrypted = false;  // archive_key is <name>.kbk and archive_sha256 is of the stored, encrypted bytes
 };
 
 enum class WithItems { yes, no };

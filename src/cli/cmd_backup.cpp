@@ -9,6 +9,8 @@
 #include <map>
 
 #include "commands.hpp"
+#include "key_file.hpp"
+#include <kbk/archive/encryption.hpp>
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/backup/backup.hpp>
@@ -61,6 +63,7 @@ struct CreateFlags {
   std::string ttl = "720h";
   std::string explain;
   std::string storage_location = "default";
+  std::string key_file;  // --encryption-key-file
 };
 
 bool parse_bool_flag(const std::string& flag, const std::string& v) {
@@ -117,6 +120,7 @@ void print_summary(const backup::Summary& s, output::Format format) {
     d.AddMember("warnings", s.warnings, a);
     d.AddMember("errors", s.errors, a);
     d.AddMember("skipped", s.skipped, a);
+    d.AddMember("encrypted", s.encrypted, a);
     json::Value by(rapidjson::kObjectType);
     for (const auto& [gr, n] : s.by_resource) by.AddMember(str_value(gr, a), json::Value(static_cast<uint64_t>(n)), a);
     d.AddMember("itemsByResource", by, a);
@@ -131,7 +135,8 @@ void print_summary(const backup::Summary& s, output::Format format) {
   }
   std::printf("Backup %s: %s in %s\n", s.name.c_str(), s.phase.c_str(), util::human_duration(s.duration_seconds).c_str());
   std::printf("  Location:  %s (backups/%s/)\n", s.location.c_str(), s.name.c_str());
-  std::printf("  Items:     %llu (%s stored)\n", static_cast<unsigned long long>(s.items), util::human_bytes(s.bytes).c_str());
+  std::printf("  Items:     %llu (%s stored%s)\n", static_cast<unsigned long long>(s.items), util::human_bytes(s.bytes).c_str(),
+              s.encrypted ? ", encrypted" : "");
   std::printf("  Warnings:  %llu\n", static_cast<unsigned long long>(s.warnings));
   std::printf("  Errors:    %llu\n", static_cast<unsigned long long>(s.errors));
   std::printf("  Expires:   %s\n", s.expiration.c_str());
@@ -165,11 +170,13 @@ int run_create(const GlobalOptions& g, const CreateFlags& f) {
     for (const auto& l : *lines) std::printf("%s\n", l.c_str());
     return 0;
   }
+  const auto user_key = load_encryption_key(f.key_file);
   auto backend = open_storage(g, true);
   auto discovery = kube::Discovery::fetch(*client);
   if (!discovery) return fail(discovery.error());
   auto progress = output::make_progress(*progress_mode);
   backup::RunContext ctx;
+  ctx.encryption_key = user_key ? &*user_key : nullptr;
   ctx.progress = progress.get();
   ctx.server = config.server;
   auto summary = backup::run(*client, *discovery, *backend, options, ctx);
@@ -212,10 +219,10 @@ int run_list(const GlobalOptions& g) {
     for (const auto& b : *list) std::printf("%s\n", b.name.c_str());
     return 0;
   }
-  output::Table t({"NAME", "STATUS", "SOURCE", "ERRORS", "WARNINGS", "ITEMS", "SIZE", "CREATED", "EXPIRES"});
+  output::Table t({"NAME", "STATUS", "SOURCE", "ENCRYPTED", "ERRORS", "WARNINGS", "ITEMS", "SIZE", "CREATED", "EXPIRES"});
   for (const auto& b : *list)
-    t.add_row({b.name, b.phase, b.source, std::to_string(b.errors), std::to_string(b.warnings), std::to_string(b.items),
-               b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
+    t.add_row({b.name, b.phase, b.source, b.encrypted ? "yes" : "no", std::to_string(b.errors), std::to_string(b.warnings),
+               std::to_string(b.items), b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
                b.expires.empty() ? "-" : b.expires});
   if (t.empty()) {
     std::fprintf(stderr, "No backups found in %s.\n", backend->display_url().c_str());
@@ -229,17 +236,38 @@ int run_list(const GlobalOptions& g) {
 
 struct Located {
   std::string source;  // kbk | velero
-  json::Document marker;  // kbk marker or velero-backup.json
+  json::Document marker;  // kbk marker (opened when sealed and the key was given) or velero-backup.json
+  bool encrypted = false;
+  std::optional<crypto::SecretKey> data_key;  // an encrypted backup opened with --encryption-key-file
+  std::string archive;                        // the archive object's key
+  const crypto::SecretKey* key() const { return data_key ? &*data_key : nullptr; }
 };
+
+enum class NeedKey { yes, no };
+
+// The backup's marker and, for an encrypted backup, its data key. NeedKey::yes (reading contents) refuses an
+// encrypted backup without --encryption-key-file (exit 3); NeedKey::no leaves the marker sealed then.
+Result<Located> open_backup(storage::Backend& b, const std::string& name, const crypto::UserKey* user, NeedKey need);
 
 Result<Located> locate(storage::Backend& b, const std::string& name) {
   archive::BackupPaths p{name};
   KBK_ASSIGN_OR_RETURN(auto marker, archive::read_marker(b, name));
-  if (marker) return Located{"kbk", std::move(*marker)};
+  if (marker) {
+    Located l;
+    l.source = "kbk";
+    l.marker = std::move(*marker);
+    l.encrypted = archive::is_encrypted(l.marker);
+    l.archive = archive::archive_object(&l.marker, name);
+    return l;
+  }
   auto vb = b.get(p.velero_backup());
   if (vb) {
     KBK_ASSIGN_OR_RETURN(auto doc, json::parse(*vb, "backup " + name + ": velero-backup.json"));
-    return Located{"velero", std::move(doc)};
+    Located l;
+    l.source = "velero";
+    l.marker = std::move(doc);
+    l.archive = p.tarball();
+    return l;
   }
   if (!vb.error().is(Errc::not_found)) return std::move(vb).error();
   KBK_ASSIGN_OR_RETURN(auto lock, b.stat(p.lock()));
@@ -249,10 +277,22 @@ Result<Located> locate(storage::Backend& b, const std::string& name) {
   return unexpected(Errc::precondition, "backup " + name + " not found in " + b.display_url());
 }
 
-// Streams the tarball's entries.
-Result<void> each_entry(storage::Backend& b, const std::string& name,
+Result<Located> open_backup(storage::Backend& b, const std::string& name, const crypto::UserKey* user, NeedKey need) {
+  KBK_ASSIGN_OR_RETURN(Located l, locate(b, name));
+  if (!l.encrypted) return l;
+  if (!user) {
+    if (need == NeedKey::yes) return archive::key_required(name);
+    return l;
+  }
+  KBK_ASSIGN_OR_RETURN(l.data_key, archive::open_backup_key(b, name, *user));
+  KBK_ASSIGN_OR_RETURN(l.marker, archive::open_marker(l.marker, *l.data_key));
+  return l;
+}
+
+// Streams the archive's entries (decrypted and authenticated when encrypted).
+Result<void> each_entry(storage::Backend& b, const std::string& name, const Located& loc,
                         const std::function<Result<void>(const archive::Entry&)>& fn) {
-  KBK_ASSIGN_OR_RETURN(auto reader, b.get_stream(archive::BackupPaths{name}.tarball()));
+  KBK_ASSIGN_OR_RETURN(auto reader, archive::open_object(b, loc.archive, loc.key()));
   return archive::read_archive(*reader, name, {}, fn);
 }
 
@@ -282,17 +322,20 @@ bool resource_matches(std::string typed, const archive::ItemKey& k, std::string_
          (util::ends_with(head, "y") && head.substr(0, head.size() - 1) + "ies" == k.resource);
 }
 
-int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
+// Without the key an encrypted backup is described from its plaintext summary (describing is not reading its
+// contents: exit 0); --details lists items from the archive and needs the key.
+int run_describe(const GlobalOptions& g, const std::string& name, bool details, const std::string& key_file) {
   auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto loc = locate(*backend, name);
+  auto loc = open_backup(*backend, name, user ? &*user : nullptr, details ? NeedKey::yes : NeedKey::no);
   if (!loc) return fail(loc.error());
   archive::BackupPaths p{name};
   if (format == output::Format::json || format == output::Format::yaml) {
     json::Document out;
     out.CopyFrom(loc->marker, out.GetAllocator());
     if (details && loc->source == "kbk") {
-      auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+      auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
         if (e.path != "kbk/manifest.json") return {};
         KBK_ASSIGN_OR_RETURN(auto m, json::parse(e.data, "kbk/manifest.json"));
         if (auto* items = json::find(m, "items")) {
@@ -339,6 +382,24 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
     }
     return 0;
   }
+  auto count_of = [&](const char* k) -> unsigned long long {
+    const json::Value* v = json::at(m, {"counts", k});
+    return v && v->IsUint64() ? v->GetUint64() : 0;
+  };
+  const std::string data_key_id = json::get_string(m, {"encryption", "dataKeyId"});
+  if (loc->encrypted && !loc->data_key) {
+    std::printf("Name:         %s\nSource:       kbk\nPhase:        %s\nEncrypted:    yes (data key %s)\n", name.c_str(),
+                json::get_string(m, {"phase"}).c_str(), data_key_id.c_str());
+    std::printf("Started:      %s\nCompleted:    %s\nExpiration:   %s\n", json::get_string(m, {"startTimestamp"}).c_str(),
+                json::get_string(m, {"completionTimestamp"}).c_str(), json::get_string(m, {"expiration"}).c_str());
+    const json::Value* bytes = json::at(m, {"archive", "bytes"});
+    std::printf("\nItems:        %llu (%s stored)\nWarnings:     %llu\nErrors:       %llu\n", count_of("items"),
+                util::human_bytes(bytes && bytes->IsUint64() ? bytes->GetUint64() : 0).c_str(), count_of("warnings"),
+                count_of("errors"));
+    std::printf("\nThe cluster, selection, resource counts, warnings and errors are encrypted: pass "
+                "--encryption-key-file to see them.\n");
+    return 0;
+  }
   auto sel = json::find(m, "selection");
   auto list_of = [&](const char* key) {
     std::vector<std::string> v;
@@ -349,6 +410,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
   std::printf("Name:         %s\n", name.c_str());
   std::printf("Source:       kbk %s\n", json::get_string(m, {"tool", "version"}).c_str());
   std::printf("Phase:        %s\n", json::get_string(m, {"phase"}).c_str());
+  if (loc->encrypted) std::printf("Encrypted:    yes (data key %s)\n", loc->data_key->data_key_id().c_str());
   std::printf("Cluster:      %s (%s, kube-system uid %s)\n", json::get_string(m, {"cluster", "server"}).c_str(),
               json::get_string(m, {"cluster", "serverVersion", "gitVersion"}).c_str(),
               json::get_string(m, {"cluster", "kubeSystemUID"}).c_str());
@@ -389,7 +451,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
   }
   if (details) {
     std::printf("\nItems:\n");
-    auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+    auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
       if (e.is_item && e.version_dir.empty()) std::printf("  %s\n", item_text(e.key).c_str());
       return {};
     });
@@ -398,10 +460,11 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
   return 0;
 }
 
-int run_inspect(const GlobalOptions& g, const std::string& name, const std::string& cat) {
+int run_inspect(const GlobalOptions& g, const std::string& name, const std::string& cat, const std::string& key_file) {
   auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto loc = locate(*backend, name);
+  auto loc = open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
   if (!loc) return fail(loc.error());
   if (cat.empty()) {
     // The item list: one row per object.
@@ -409,7 +472,7 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
     json::Document d;
     d.SetArray();
     auto& a = d.GetAllocator();
-    auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+    auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
       if (!e.is_item || !e.version_dir.empty()) return {};
       auto obj = json::parse(e.data, e.path);
       std::string api = obj ? json::get_string(*obj, {"apiVersion"}) : "";
@@ -443,7 +506,7 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
   const std::string want_name = parts.back();
   std::optional<json::Document> found;
   std::vector<std::string> candidates;
-  auto r = each_entry(*backend, name, [&](const archive::Entry& e) -> Result<void> {
+  auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
     if (!e.is_item || !e.version_dir.empty() || found) return {};
     if (e.key.name != want_name || e.key.namespace_ != want_ns) return {};
     KBK_ASSIGN_OR_RETURN(auto obj, json::parse(e.data, "backup " + name + ": " + e.path));
@@ -465,13 +528,18 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
   return 0;
 }
 
-int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force) {
+// An encrypted backup is downloaded decrypted (the .tar.gz a plain backup holds) with the key, as stored with --raw,
+// and refused (exit 3) with neither. A decrypted download that fails authentication part-way is removed.
+int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force, bool raw,
+                 const std::string& key_file) {
   auto format = format_of(g, {output::Format::json});
+  const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto loc = locate(*backend, name);
+  auto loc = open_backup(*backend, name, user ? &*user : nullptr, raw ? NeedKey::no : NeedKey::yes);
   if (!loc) return fail(loc.error());
-  if (file.empty()) file = name + "-data.tar.gz";
-  auto reader = backend->get_stream(archive::BackupPaths{name}.tarball());
+  const bool decrypt = loc->data_key && !raw;
+  if (file.empty()) file = raw && loc->encrypted ? name + ".kbk" : name + "-data.tar.gz";
+  auto reader = archive::open_object(*backend, loc->archive, decrypt ? loc->key() : nullptr);
   if (!reader) return fail(reader.error());
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
   int fd = ::open(file.c_str(), flags, 0600);
@@ -485,6 +553,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
     auto n = (*reader)->read(buf, sizeof buf);
     if (!n) {
       ::close(fd);
+      if (decrypt) ::unlink(file.c_str());  // what was written is not authenticated as a whole
       return fail(n.error());
     }
     if (*n == 0) break;
@@ -508,6 +577,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
     d.AddMember("name", str_value(name, a), a);
     d.AddMember("file", str_value(file, a), a);
     d.AddMember("bytes", total, a);
+    d.AddMember("decrypted", decrypt, a);
     output::print_json(d);
   } else {
     std::fprintf(stderr, "Backup %s downloaded to %s (%s)\n", name.c_str(), file.c_str(), util::human_bytes(total).c_str());
@@ -545,13 +615,27 @@ int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
   return code;
 }
 
-int run_logs(const GlobalOptions& g, const std::string& name) {
+// Also for an incomplete backup (a failed run uploads its log; no marker): its key objects tell whether it is
+// encrypted.
+int run_logs(const GlobalOptions& g, const std::string& name, const std::string& key_file) {
   auto format = format_of(g, {output::Format::json});
+  const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto loc = locate(*backend, name);
-  if (!loc) return fail(loc.error());
   archive::BackupPaths p{name};
-  auto gz = backend->get(p.logs());
+  auto marker = archive::read_marker(*backend, name);
+  if (!marker) return fail(marker.error());
+  if (!*marker) {
+    auto lock = backend->stat(p.lock());
+    if (!lock) return fail(lock.error());
+    if (!*lock) {
+      auto loc = locate(*backend, name);  // a Velero backup, or the error that says there is none
+      if (!loc) return fail(loc.error());
+    }
+  }
+  auto data_key = archive::backup_data_key(*backend, name, *marker ? &**marker : nullptr, user ? &*user : nullptr);
+  if (!data_key) return fail(data_key.error());
+  const archive::Encrypted enc = *data_key ? archive::Encrypted::yes : archive::Encrypted::no;
+  auto gz = archive::read_object(*backend, p.logs(enc), *data_key ? &**data_key : nullptr);
   if (!gz) return fail(gz.error());
   auto text = archive::gunzip(*gz, "backup " + name + ": " + p.logs());
   if (!text) return fail(text.error());
@@ -570,10 +654,11 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
   return 0;
 }
 
-int run_verify(const GlobalOptions& g, const std::string& name) {
+int run_verify(const GlobalOptions& g, const std::string& name, const std::string& key_file) {
   auto format = format_of(g, {output::Format::json});
+  const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto report = archive::verify_backup(*backend, name);
+  auto report = archive::verify_backup(*backend, name, user ? &*user : nullptr);
   if (!report) {
     Error e = report.error();
     if (e.is(Errc::not_found)) e.code = Errc::precondition;
@@ -655,6 +740,9 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_option("--page-size", f->page_size, "Objects per LIST page")->capture_default_str();
   create->add_option("--ttl", f->ttl, "How long the backup is kept (Go duration)")->capture_default_str();
   create->add_option("--storage-location", f->storage_location, "Location name recorded for Velero")->capture_default_str();
+  add_encryption_key_option(create, f->key_file,
+                            "Encrypt the backup with this key or passphrase file (32 raw bytes, 64 hex digits or base64 "
+                            "of 32 bytes is a key; anything else a passphrase); no velero-backup.json is written");
   create->add_option("--explain", f->explain,
                      "Say why resource/namespace/name (resource/name) is or is not in such a backup; writes nothing");
   set_runner(create, state, [&g, f] { return run_create(g, *f); });
@@ -668,14 +756,23 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto details = std::make_shared<bool>(false);
   describe->add_option("name", *describe_name, "Backup name")->required();
   describe->add_flag("--details", *details, "Also list every item");
-  set_runner(describe, state, [&g, describe_name, details] { return run_describe(g, *describe_name, *details); });
+  auto describe_key = std::make_shared<std::string>();
+  add_encryption_key_option(describe, *describe_key,
+                            "Key file of an encrypted backup (without it only the plaintext summary is shown)");
+  set_runner(describe, state, [&g, describe_name, details, describe_key] {
+    return run_describe(g, *describe_name, *details, *describe_key);
+  });
 
   auto* inspect = backup->add_subcommand("inspect", "List a backup's items or print one (--cat)");
   auto inspect_name = std::make_shared<std::string>();
   auto cat = std::make_shared<std::string>();
   inspect->add_option("name", *inspect_name, "Backup name")->required();
   inspect->add_option("--cat", *cat, "Print this item: resource/namespace/name or resource/name (-o yaml for YAML)");
-  set_runner(inspect, state, [&g, inspect_name, cat] { return run_inspect(g, *inspect_name, *cat); });
+  auto inspect_key = std::make_shared<std::string>();
+  add_encryption_key_option(inspect, *inspect_key, "Key file of an encrypted backup");
+  set_runner(inspect, state, [&g, inspect_name, cat, inspect_key] {
+    return run_inspect(g, *inspect_name, *cat, *inspect_key);
+  });
 
   auto* download = backup->add_subcommand("download", "Download a backup's tarball");
   auto download_name = std::make_shared<std::string>();
@@ -685,7 +782,13 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   // Velero spells this -o; kbk keeps -o for the output format (-o json), as every other command.
   download->add_option("-f,--file", *file, "File to write (default <name>-data.tar.gz)");
   download->add_flag("--force", *force, "Overwrite an existing file");
-  set_runner(download, state, [&g, download_name, file, force] { return run_download(g, *download_name, *file, *force); });
+  auto raw = std::make_shared<bool>(false);
+  download->add_flag("--raw", *raw, "Write the stored bytes as they are (an encrypted backup stays encrypted; default <name>.kbk)");
+  auto download_key = std::make_shared<std::string>();
+  add_encryption_key_option(download, *download_key, "Key file of an encrypted backup: writes the decrypted .tar.gz");
+  set_runner(download, state, [&g, download_name, file, force, raw, download_key] {
+    return run_download(g, *download_name, *file, *force, *raw, *download_key);
+  });
 
   auto* del = backup->add_subcommand("delete", "Delete backups from the storage location (the marker first)");
   auto del_names = std::make_shared<std::vector<std::string>>();
@@ -695,12 +798,16 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* logs = backup->add_subcommand("logs", "Print a backup's log");
   auto logs_name = std::make_shared<std::string>();
   logs->add_option("name", *logs_name, "Backup name")->required();
-  set_runner(logs, state, [&g, logs_name] { return run_logs(g, *logs_name); });
+  auto logs_key = std::make_shared<std::string>();
+  add_encryption_key_option(logs, *logs_key, "Key file of an encrypted backup");
+  set_runner(logs, state, [&g, logs_name, logs_key] { return run_logs(g, *logs_name, *logs_key); });
 
   auto* verify = backup->add_subcommand("verify", "Check every item against the manifest's checksums");
   auto verify_name = std::make_shared<std::string>();
   verify->add_option("name", *verify_name, "Backup name")->required();
-  set_runner(verify, state, [&g, verify_name] { return run_verify(g, *verify_name); });
+  auto verify_key = std::make_shared<std::string>();
+  add_encryption_key_option(verify, *verify_key, "Key file of an encrypted backup");
+  set_runner(verify, state, [&g, verify_name, verify_key] { return run_verify(g, *verify_name, *verify_key); });
 }
 
 }  // namespace kbk::cli

@@ -5,6 +5,8 @@
 #include <mutex>
 
 #include "commands.hpp"
+#include "key_file.hpp"
+#include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/discovery.hpp>
@@ -70,6 +72,7 @@ struct CreateFlags {
   double crd_timeout = 60;
   double namespace_timeout = 600;
   bool preflight = false;
+  std::string key_file;  // --encryption-key-file
 };
 
 restore::Selection selection_of(const CreateFlags& f) {
@@ -116,7 +119,7 @@ restore::TargetApis add_conversions(restore::PlanOptions& po, const kube::Discov
 // --preflight: per group/version/kind of the backup, served as-is, converted or no matching API; applies nothing.
 // Against the cluster's discovery, or offline (--to-dir, --dry-run=client) against the latest Kubernetes APIs.
 int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOptions po, storage::Backend& backend,
-                  output::Format format) {
+                  output::Format format, const crypto::UserKey* user_key) {
   restore::TargetApis target;
   std::string target_description;
   if (!f.to_dir.empty() || f.dry_run == "client") {
@@ -132,10 +135,20 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
     if (auto v = client->request("GET", "/version"); v)
       if (std::string git = json::get_string(*v, {"gitVersion"}); !git.empty()) target_description += " (" + git + ")";
   }
-  auto backup = restore::load_backup(backend, f.from_backup);
+  auto backup = restore::load_backup(backend, f.from_backup, {}, user_key);
   if (!backup) return fail(backup.error());
   restore::SourceApis source;
-  if (auto m = archive::read_marker(backend, f.from_backup); m && *m) source = restore::SourceApis::from_manifest(**m);
+  if (auto m = archive::read_marker(backend, f.from_backup); m && *m) {
+    // An encrypted backup's apiGroups are in its sealed marker (load_backup opened the key already).
+    if (archive::is_encrypted(**m) && user_key) {
+      auto dk = archive::open_backup_key(backend, f.from_backup, *user_key);
+      auto full = dk ? archive::open_marker(**m, *dk) : Result<json::Document>(dk.error());
+      if (!full) return fail(full.error());
+      source = restore::SourceApis::from_manifest(*full);
+    } else {
+      source = restore::SourceApis::from_manifest(**m);
+    }
+  }
   if (target.empty()) target = restore::latest_kubernetes_apis(*backup);
   auto report = restore::preflight(*backup, po, target, target_description, source);
   if (!report) return fail(report.error());
@@ -187,8 +200,9 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     for (auto& m : or_usage(patch::Mappings::parse_images(s))) mappings.images.push_back(std::move(m));
   if (!mappings.empty()) po.transforms.push_back(restore::make_mappings_transform(std::move(mappings)));
 
+  const auto user_key = load_encryption_key(f.key_file);
   auto backend = open_storage(g);
-  if (f.preflight) return run_preflight(g, f, std::move(po), *backend, format);
+  if (f.preflight) return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr);
   archive::RestorePaths rpaths{f.name};
   if (changes_cluster) {
     auto existing = backend->stat(rpaths.marker());
@@ -236,6 +250,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   restore::RunOptions ro;
   ro.parallel = f.parallel;
   ro.progress = progress.get();
+  ro.encryption_key = user_key ? &*user_key : nullptr;
   log::info(1, "restore " + f.name + " from backup " + f.from_backup + " (" + applier->mode() + ")");
   auto report = restore::restore_backup(*backend, po, *applier, ro);
   if (!report) {
@@ -434,6 +449,7 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_option("--storage-class-mappings", f->storage_class_mappings, "old:new storage classes (PVCs, PVs, StatefulSet templates)");
   create->add_option("--ingress-class-mappings", f->ingress_class_mappings, "old:new ingress classes");
   create->add_option("--image-mappings", f->image_mappings, "OLD=NEW image prefixes (registry/repository)");
+  add_encryption_key_option(create, f->key_file, "Key file of an encrypted backup (also for --preflight, --to-dir, --dry-run)");
   create->add_flag("--preflight", f->preflight,
                    "Only report, per group/version/kind of the backup, whether the target serves it, kbk converts it "
                    "(to which version) or skips it (why); exit 2 when something would be skipped. Offline with "

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "commands.hpp"
+#include "key_file.hpp"
+#include <kbk/archive/encryption.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/output/output.hpp>
@@ -31,30 +33,6 @@ struct StorageOptions {
 std::string folder_of(const std::string& key) {
   auto slash = key.rfind('/');
   return slash == std::string::npos ? std::string() : key.substr(0, slash + 1);
-}
-
-crypto::UserKey load_user_key(const std::string& path) {
-  auto k = crypto::read_user_key(path);
-  if (!k) throw Fatal(ExitCode::usage, k.error().message);
-  return std::move(*k);
-}
-
-// The data key of an encrypted object: the first key object in its folder (kbk-key-*) the user key opens.
-Result<crypto::SecretKey> open_data_key(storage::Backend& b, const std::string& key, const crypto::UserKey& user) {
-  const std::string folder = folder_of(key);
-  std::vector<std::string> tried;
-  Result<crypto::SecretKey> found = unexpected(Errc::crypto, "");
-  KBK_TRY(b.list(folder + "kbk-key-", [&](const storage::ObjectInfo& info) -> Result<void> {
-    if (found.ok() || info.key.find('/', folder.size()) != std::string::npos) return {};
-    KBK_ASSIGN_OR_RETURN(auto text, b.get(info.key));
-    auto dk = crypto::unwrap_data_key(text, user, info.key);
-    tried.push_back(info.key.substr(folder.size()));
-    if (dk.ok() || !dk.error().is(Errc::crypto)) found = std::move(dk);
-    return {};
-  }));
-  if (found.ok() || !found.error().message.empty()) return found;
-  if (tried.empty()) return unexpected(Errc::crypto, b.display_url() + "/" + folder + ": no key objects (kbk-key-*) for " + key);
-  return unexpected(Errc::crypto, "the encryption key does not open " + key + " (tried " + util::join(tried, ", ") + ")");
 }
 
 int fail(const Error& e) {
@@ -99,13 +77,12 @@ int run_put(const GlobalOptions& g, const StorageOptions& o) {
   std::unique_ptr<crypto::Encryptor> enc;
   if (!o.key_file.empty()) {
     // Envelope: a fresh data key, wrapped by the user's key into a key object next to the object.
-    auto user = load_user_key(o.key_file);
-    auto data_key = crypto::SecretKey::random();
-    auto ko = crypto::wrap_data_key(data_key, user);
-    if (!ko) return fail(ko.error());
-    auto kr = b->put(folder_of(o.key) + "kbk-key-" + ko->key_id, ko->json, {});
+    auto user = load_encryption_key(o.key_file);
+    auto nk = archive::new_backup_key(*user);
+    if (!nk) return fail(nk.error());
+    auto kr = b->put(folder_of(o.key) + "kbk-key-" + nk->object.key_id, nk->object.json, {});
     if (!kr) return fail(kr.error());
-    enc = std::make_unique<crypto::Encryptor>(data_key);
+    enc = std::make_unique<crypto::Encryptor>(nk->data_key);
   }
   auto w = b->put_stream(o.key, po);
   if (!w) return fail(w.error());
@@ -143,8 +120,8 @@ int run_get(const GlobalOptions& g, const StorageOptions& o) {
   auto b = open_storage(g);
   std::unique_ptr<crypto::Decryptor> dec;
   if (!o.key_file.empty()) {
-    auto user = load_user_key(o.key_file);
-    auto dk = open_data_key(*b, o.key, user);
+    auto user = load_encryption_key(o.key_file);
+    auto dk = archive::open_data_key(*b, folder_of(o.key), *user, o.key);
     if (!dk) return fail(dk.error());
     dec = std::make_unique<crypto::Decryptor>(*dk, b->display_url() + "/" + o.key);
   }
@@ -223,15 +200,13 @@ void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
   put->add_option("key", o.key, "Object key")->required();
   put->add_option("file", o.file, "File to upload, - for stdin")->capture_default_str();
   put->add_flag("--if-not-exists", o.exclusive, "Fail (exit 1) when KEY already exists");
-  put->add_option("--encryption-key-file", o.key_file, "Encrypt (docs/format-encryption.md); the key object goes next to KEY")
-      ->envname("KBK_ENCRYPTION_KEY_FILE");
+  add_encryption_key_option(put, o.key_file, "Encrypt (docs/format-encryption.md); the key object goes next to KEY");
   set_runner(put, state, [&g] { return run_put(g, o); });
 
   auto* get = cmd->add_subcommand("get", "Download KEY to a file (or stdout)");
   get->add_option("key", o.key, "Object key")->required();
   get->add_option("file", o.file, "Destination file, - for stdout")->capture_default_str();
-  get->add_option("--encryption-key-file", o.key_file, "Decrypt with the key object next to KEY that this key opens")
-      ->envname("KBK_ENCRYPTION_KEY_FILE");
+  add_encryption_key_option(get, o.key_file, "Decrypt with the key object next to KEY that this key opens");
   set_runner(get, state, [&g] { return run_get(g, o); });
 
   auto* rm = cmd->add_subcommand("rm", "Remove objects (missing ones are not an error)");

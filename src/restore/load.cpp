@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -59,16 +60,18 @@ Result<LoadedBackup> load_archive(storage::Reader& reader, const std::string& wh
   return out;
 }
 
-Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name, const archive::ReaderLimits& limits) {
+Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name, const archive::ReaderLimits& limits,
+                                 const crypto::UserKey* encryption_key) {
   archive::BackupPaths paths{name};
   std::string what = "backup " + name;
   BackupOrigin origin = BackupOrigin::kbk;
-  KBK_ASSIGN_OR_RETURN(auto marker, backend.stat(paths.marker()));
+  KBK_ASSIGN_OR_RETURN(auto marker, archive::read_marker(backend, name));
   if (!marker) {
     KBK_ASSIGN_OR_RETURN(auto velero, backend.stat(paths.velero_backup()));
+    KBK_ASSIGN_OR_RETURN(auto lock, backend.stat(paths.lock()));
     KBK_ASSIGN_OR_RETURN(auto tarball, backend.stat(paths.tarball()));
     if (!velero) {
-      if (tarball)
+      if (tarball || lock)
         return unexpected(Errc::precondition, what + " in " + backend.display_url() +
                                                   " is incomplete (no completion marker " + paths.marker() + ")");
       return unexpected(Errc::not_found, "no backup " + name + " in " + backend.display_url());
@@ -82,10 +85,15 @@ Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& n
                                                 "\" in velero-backup.json (Completed or PartiallyFailed is restorable)");
     origin = BackupOrigin::velero;
   }
-  auto reader = backend.get_stream(paths.tarball());
+  // An encrypted archive is decrypted and authenticated as it is read; read_archive reads it to its final
+  // segment, so a wrong key, a modified or a truncated object fails here, before anything is planned.
+  const json::Value* m = marker ? &*marker : nullptr;
+  KBK_ASSIGN_OR_RETURN(auto data_key, archive::backup_data_key(backend, name, m, encryption_key));
+  const std::string object = archive::archive_object(m, name);
+  auto reader = archive::open_object(backend, object, data_key ? &*data_key : nullptr);
   if (!reader) {
     if (reader.error().is(Errc::not_found))
-      return unexpected(Errc::corrupt, what + ": " + paths.tarball() + " is missing");
+      return unexpected(Errc::corrupt, what + ": " + object + " is missing");
     return unexpected(std::move(reader).error().wrap(what));
   }
   KBK_ASSIGN_OR_RETURN(LoadedBackup loaded, load_archive(**reader, what, limits));

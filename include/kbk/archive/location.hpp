@@ -9,20 +9,30 @@
 #include <string_view>
 #include <vector>
 
+#include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/error.hpp>
 
 namespace kbk::archive {
 
+// Encrypted backups (section 5.2) store the archive as <name>.kbk and the other objects with ".kbk" appended.
+enum class Encrypted { no, yes };
+
 struct BackupPaths {
   std::string name;
   std::string dir() const { return "backups/" + name + "/"; }
   std::string tarball() const { return dir() + name + ".tar.gz"; }
+  std::string encrypted_archive() const { return dir() + name + ".kbk"; }
+  std::string archive(Encrypted e) const { return e == Encrypted::yes ? encrypted_archive() : tarball(); }
+  std::string key_object(const std::string& key_id) const { return dir() + "kbk-key-" + key_id; }
   std::string velero_backup() const { return dir() + "velero-backup.json"; }
-  std::string logs() const { return dir() + name + "-logs.gz"; }
-  std::string resource_list() const { return dir() + name + "-resource-list.json.gz"; }
-  std::string results() const { return dir() + name + "-results.gz"; }
+  std::string logs(Encrypted e = Encrypted::no) const { return dir() + name + "-logs.gz" + suffix(e); }
+  std::string resource_list(Encrypted e = Encrypted::no) const {
+    return dir() + name + "-resource-list.json.gz" + suffix(e);
+  }
+  std::string results(Encrypted e = Encrypted::no) const { return dir() + name + "-results.gz" + suffix(e); }
+  static const char* suffix(Encrypted e) { return e == Encrypted::yes ? ".kbk" : ""; }
   std::string marker() const { return dir() + "kbk-manifest.json"; }  // written last: presence = complete
   std::string lock() const { return dir() + "kbk-lock.json"; }        // written first by the one writer
 };
@@ -72,13 +82,16 @@ Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& nam
 // must hold the manifest's bytes; no item may be missing or extra), and the stored tarball against the marker's
 // archive.sha256. Every item must be a JSON object. A Velero backup (no kbk marker; velero-backup.json Completed or
 // PartiallyFailed) has no checksums: it is checked for a clean archive of objects only.
-// problems is empty when the backup is intact; a hostile or unreadable archive is an error.
+// problems is empty when the backup is intact; a hostile or unreadable archive is an error. An encrypted backup
+// needs `user` (else key_required(): Errc::config); its stored object's SHA-256 is checked, then it is decrypted
+// and authenticated to its final segment (a modified or truncated object is an error) and checked as above.
 struct VerifyReport {
   uint64_t items_checked = 0;
   uint64_t entries = 0;
   std::vector<std::string> problems;
 };
-Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name);
+Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name,
+                                   const crypto::UserKey* user = nullptr);
 
 // A backup name as Kubernetes and Velero accept it (DNS subdomain, at most 253 characters, no '/').
 bool valid_backup_name(std::string_view name);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <kbk/backup/options.hpp>
+#include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/client.hpp>
 #include <kbk/kube/discovery.hpp>
@@ -43,7 +44,8 @@ struct Summary {
   std::string started, completed, expiration;  // RFC 3339
   double duration_seconds = 0;
   uint64_t items = 0;
-  uint64_t bytes = 0;      // stored tarball size
+  uint64_t bytes = 0;      // stored archive size
+  bool encrypted = false;
   uint64_t warnings = 0, errors = 0, skipped = 0;
   std::map<std::string, uint64_t> by_resource;  // group_resource -> items
   std::vector<Outcome> outcomes;                // every non-ok outcome
@@ -56,10 +58,13 @@ struct RunContext {
   const util::Clock* clock = nullptr;         // nullptr = system clock
   std::string server;                         // the API server URL, recorded in the manifest
   std::string tool_version = KBK_VERSION;
+  // --encryption-key-file: encrypt the backup (docs/format-archive.md section 5.2); nullptr writes it plain and
+  // warns once when it holds Secrets.
+  const crypto::UserKey* encryption_key = nullptr;
 };
 
 // Runs a backup into backend. Errc::precondition when the name exists (or is being written); Errc::config for
-// invalid options; storage failures end the run with an error (no marker is written). A run whose items had
+// invalid options; storage failures end the run with an error (no marker is written, the log is uploaded). A run whose items had
 // failures returns a Summary with phase PartiallyFailed.
 Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, storage::Backend& backend,
                     const Options& options, const RunContext& context = {});

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <kbk/archive/archive.hpp>
+#include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/error.hpp>
@@ -35,10 +36,14 @@ struct LoadedBackup {
 // Loads backups/<name>/: requires kbk's completion marker (kbk-manifest.json) or, for a Velero backup,
 // velero-backup.json with status.phase Completed or PartiallyFailed. For each group/resource the
 // <version>-preferredversion/ copies are used when the archive has them, else the legacy path.
+// An encrypted backup (docs/format-archive.md section 5.2) is opened with encryption_key and authenticated to its
+// final segment while it is read.
 // Errors: Errc::not_found (no such backup), Errc::precondition (incomplete or failed backup), Errc::corrupt
-// (archive refused; the message names the backup and the entry).
+// (archive refused, modified or truncated; the message names the backup and the entry or object), Errc::config
+// (an encrypted backup and no key), Errc::crypto (the key opens none of the backup's key objects).
 Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name,
-                                 const archive::ReaderLimits& limits = {});
+                                 const archive::ReaderLimits& limits = {},
+                                 const crypto::UserKey* encryption_key = nullptr);
 
 // The same from an archive stream already opened (tests, `--from-file`); `what` names it in errors.
 Result<LoadedBackup> load_archive(storage::Reader& reader, const std::string& what,

@@ -9,6 +9,7 @@
 #include <kbk/archive/location.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/restore/applier.hpp>
+#include <kbk/crypto/encryption.hpp>
 #include <kbk/restore/plan.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/exit_code.hpp>
@@ -45,6 +46,7 @@ struct RunOptions {
   int parallel = 8;
   util::ProgressSink* progress = nullptr;
   const util::Clock* clock = nullptr;  // default: system clock
+  const crypto::UserKey* encryption_key = nullptr;  // opens an encrypted backup (load_backup)
 };
 
 RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options);

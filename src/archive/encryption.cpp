@@ -1,0 +1,213 @@
+// Encrypted backups: key objects, encrypting/decrypting storage streams, the sealed marker
+// (docs/format-archive.md section 5.2).
+#include <kbk/archive/encryption.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+#include <kbk/archive/location.hpp>
+#include <kbk/util/strings.hpp>
+
+namespace kbk::archive {
+
+Result<NewBackupKey> new_backup_key(const crypto::UserKey& user) {
+  NewBackupKey k;
+  k.data_key = crypto::SecretKey::random();
+  KBK_ASSIGN_OR_RETURN(k.object, crypto::wrap_data_key(k.data_key, user));
+  return k;
+}
+
+Result<crypto::SecretKey> open_data_key(storage::Backend& backend, const std::string& folder, const crypto::UserKey& user,
+                                        const std::string& what) {
+  std::vector<std::string> tried;
+  std::optional<crypto::SecretKey> found;
+  std::optional<Error> other;  // a key object that is not one (parse, unsupported): reported when nothing opens
+  const std::string prefix = folder + "kbk-key-";
+  KBK_TRY(backend.list(prefix, [&](const storage::ObjectInfo& info) -> Result<void> {
+    if (found || info.key.find('/', folder.size()) != std::string::npos) return {};
+    KBK_ASSIGN_OR_RETURN(std::string text, backend.get(info.key));
+    tried.push_back(info.key.substr(folder.size()));
+    auto dk = crypto::unwrap_data_key(text, user, info.key);
+    if (dk) found = std::move(*dk);
+    else if (!dk.error().is(Errc::crypto) && !other) other = dk.error();
+    return {};
+  }));
+  if (found) return std::move(*found);
+  if (other) return *other;
+  if (tried.empty())
+    return unexpected(Errc::crypto, what + " has no key objects (" + folder + "kbk-key-*) in " + backend.display_url());
+  return unexpected(Errc::crypto, "the encryption key does not open " + what + " (tried " + util::join(tried, ", ") + ")");
+}
+
+Result<crypto::SecretKey> open_backup_key(storage::Backend& backend, const std::string& name, const crypto::UserKey& user) {
+  return open_data_key(backend, BackupPaths{name}.dir(), user, "backup " + name);
+}
+
+// ---- streams -------------------------------------------------------------------------------------------------
+
+EncryptingWriter::EncryptingWriter(std::unique_ptr<storage::Writer> inner, const crypto::SecretKey& data_key)
+    : m_inner(std::move(inner)), m_encryptor(data_key) {}
+
+Result<void> EncryptingWriter::put(const std::string& ciphertext) {
+  if (ciphertext.empty()) return {};
+  m_hash.update(ciphertext);
+  return m_inner->write(ciphertext);
+}
+
+Result<void> EncryptingWriter::write(std::string_view data) {
+  if (m_done) return unexpected(Errc::internal_error, "encrypting writer: write after commit");
+  return put(m_encryptor.update(data));
+}
+
+Result<void> EncryptingWriter::commit() {
+  if (m_done) return unexpected(Errc::internal_error, "encrypting writer: committed twice");
+  m_done = true;
+  KBK_TRY(put(m_encryptor.finish()));
+  m_sha256 = m_hash.finish_hex();
+  return m_inner->commit();
+}
+
+void EncryptingWriter::abort() {
+  m_done = true;
+  if (m_inner) m_inner->abort();
+}
+
+DecryptingReader::DecryptingReader(std::unique_ptr<storage::Reader> inner, const crypto::SecretKey& data_key,
+                                   std::string what)
+    : m_inner(std::move(inner)), m_decryptor(data_key, std::move(what)), m_buffer(256 * 1024, '\0') {}
+
+Result<size_t> DecryptingReader::read(char* buffer, size_t size) {
+  while (m_offset == m_plain.size()) {
+    if (m_finished) return size_t{0};
+    m_plain.clear();
+    m_offset = 0;
+    KBK_ASSIGN_OR_RETURN(size_t n, m_inner->read(m_buffer.data(), m_buffer.size()));
+    if (n == 0) {
+      // The end of the stored bytes: only a stream whose final segment authenticated ends here.
+      KBK_ASSIGN_OR_RETURN(m_plain, m_decryptor.finish());
+      m_finished = true;
+    } else {
+      KBK_ASSIGN_OR_RETURN(m_plain, m_decryptor.update(std::string_view(m_buffer.data(), n)));
+    }
+  }
+  const size_t k = std::min(size, m_plain.size() - m_offset);
+  std::memcpy(buffer, m_plain.data() + m_offset, k);
+  m_offset += k;
+  return k;
+}
+
+// ---- marker --------------------------------------------------------------------------------------------------
+
+bool is_encrypted(const json::Value& marker) {
+  const json::Value* enc = json::at(marker, {"archive", "encrypted"});
+  return enc && enc->IsBool() && enc->GetBool();
+}
+
+std::string archive_object(const json::Value* marker, const std::string& name) {
+  if (marker) {
+    std::string key = json::get_string(*marker, {"archive", "key"});
+    if (!key.empty()) return key;
+  }
+  return BackupPaths{name}.tarball();
+}
+
+namespace {
+
+void copy_member(json::Value& out, const json::Value& from, const char* key, json::Allocator& a) {
+  const json::Value* v = json::find(from, key);
+  if (!v) return;
+  json::Value copy;
+  copy.CopyFrom(*v, a);
+  json::set(out, key, std::move(copy), a);
+}
+
+}  // namespace
+
+Result<std::string> seal_marker(std::string_view full_marker_json, const crypto::SecretKey& data_key) {
+  KBK_ASSIGN_OR_RETURN(json::Document full, json::parse(full_marker_json, "backup marker"));
+  if (!full.IsObject() || !is_encrypted(full))
+    return unexpected(Errc::internal_error, "seal_marker: the marker does not describe an encrypted archive");
+  json::Document out(rapidjson::kObjectType);
+  auto& a = out.GetAllocator();
+  for (const char* k : {"apiVersion", "kind", "name", "uid", "phase", "startTimestamp", "completionTimestamp",
+                        "expiration", "ttl"})
+    copy_member(out, full, k, a);
+  json::Value counts(rapidjson::kObjectType);
+  if (const json::Value* c = json::find(full, "counts"))
+    for (const char* k : {"items", "warnings", "errors", "skipped"}) copy_member(counts, *c, k, a);
+  out.AddMember("counts", counts, a);
+  json::Value cluster(rapidjson::kObjectType);
+  cluster.AddMember("kubeSystemUID", json::make_string(json::get_string(full, {"cluster", "kubeSystemUID"}), a), a);
+  out.AddMember("cluster", cluster, a);
+  copy_member(out, full, "archive", a);
+  json::Value enc(rapidjson::kObjectType);
+  enc.AddMember("version", crypto::k_format_version, a);
+  enc.AddMember("dataKeyId", json::make_string(data_key.data_key_id(), a), a);
+  out.AddMember("encryption", enc, a);
+  out.AddMember("sealed", json::make_string(util::base64_encode(crypto::encrypt(data_key, full_marker_json)), a), a);
+  return json::to_pretty(out) + "\n";
+}
+
+Result<json::Document> open_marker(const json::Value& marker, const crypto::SecretKey& data_key) {
+  const std::string name = json::get_string(marker, {"name"});
+  const json::Value* sealed = json::find(marker, "sealed");
+  if (!sealed) {
+    json::Document copy;
+    copy.CopyFrom(marker, copy.GetAllocator());
+    return copy;
+  }
+  const std::string what = "backup " + name + ": kbk-manifest.json";
+  const json::Value* version = json::at(marker, {"encryption", "version"});
+  if (!version || !version->IsInt() || version->GetInt() > crypto::k_format_version)
+    return unexpected(Errc::unsupported, what + ": encryption version " +
+                                             (version && version->IsInt() ? std::to_string(version->GetInt()) : "missing") +
+                                             "; this kbk reads " + std::to_string(crypto::k_format_version));
+  if (!sealed->IsString()) return unexpected(Errc::corrupt, what + ": \"sealed\" is not a string");
+  auto raw = util::base64_decode(std::string_view(sealed->GetString(), sealed->GetStringLength()));
+  if (!raw) return unexpected(Errc::corrupt, what + ": \"sealed\" is not base64");
+  KBK_ASSIGN_OR_RETURN(std::string text, crypto::decrypt(data_key, *raw, what + " (sealed)"));
+  KBK_ASSIGN_OR_RETURN(json::Document full, json::parse(text, what + " (sealed)"));
+  if (!full.IsObject() || json::get_string(full, {"name"}) != name ||
+      json::get_string(full, {"uid"}) != json::get_string(marker, {"uid"}))
+    return unexpected(Errc::corrupt, what + ": the sealed marker names another backup");
+  return full;
+}
+
+Error key_required(const std::string& name) {
+  return Error{Errc::config, "backup " + name + " is encrypted: pass --encryption-key-file"};
+}
+
+Result<std::optional<crypto::SecretKey>> backup_data_key(storage::Backend& backend, const std::string& name,
+                                                         const json::Value* marker, const crypto::UserKey* user) {
+  bool encrypted = false;
+  if (marker) {
+    encrypted = is_encrypted(*marker);
+  } else {
+    // No marker (an incomplete backup): its key objects tell.
+    BackupPaths paths{name};
+    KBK_TRY(backend.list(paths.dir() + "kbk-key-", [&](const storage::ObjectInfo&) -> Result<void> {
+      encrypted = true;
+      return {};
+    }));
+  }
+  if (!encrypted) return std::optional<crypto::SecretKey>{};
+  if (!user) return key_required(name);
+  KBK_ASSIGN_OR_RETURN(crypto::SecretKey key, open_backup_key(backend, name, *user));
+  return std::optional<crypto::SecretKey>(std::move(key));
+}
+
+Result<std::unique_ptr<storage::Reader>> open_object(storage::Backend& backend, const std::string& key,
+                                                     const crypto::SecretKey* data_key) {
+  KBK_ASSIGN_OR_RETURN(auto reader, backend.get_stream(key));
+  if (!data_key) return reader;
+  return std::unique_ptr<storage::Reader>(
+      std::make_unique<DecryptingReader>(std::move(reader), *data_key, backend.display_url() + "/" + key));
+}
+
+Result<std::string> read_object(storage::Backend& backend, const std::string& key, const crypto::SecretKey* data_key) {
+  KBK_ASSIGN_OR_RETURN(std::string data, backend.get(key));
+  if (!data_key) return data;
+  return crypto::decrypt(*data_key, data, key);
+}
+
+}  // namespace kbk::archive
