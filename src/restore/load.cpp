@@ -3,6 +3,7 @@
 #include <kbk/restore/backup.hpp>
 
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include <kbk/archive/encryption.hpp>
@@ -65,7 +66,12 @@ Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& n
   archive::BackupPaths paths{name};
   std::string what = "backup " + name;
   BackupOrigin origin = BackupOrigin::kbk;
-  KBK_ASSIGN_OR_RETURN(auto marker, archive::read_marker(backend, name));
+  std::optional<json::Document> marker;
+  if (auto text = backend.get(paths.marker()); text) {
+    KBK_ASSIGN_OR_RETURN(marker, json::parse(*text, what + ": " + paths.marker()));
+  } else if (!text.error().is(Errc::not_found)) {
+    return std::move(text).error().wrap(what);
+  }
   if (!marker) {
     KBK_ASSIGN_OR_RETURN(auto velero, backend.stat(paths.velero_backup()));
     KBK_ASSIGN_OR_RETURN(auto lock, backend.stat(paths.lock()));
