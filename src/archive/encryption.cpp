@@ -45,8 +45,9 @@ Result<crypto::SecretKey> open_backup_key(storage::Backend& backend, const std::
 
 // ---- streams -------------------------------------------------------------------------------------------------
 
-EncryptingWriter::EncryptingWriter(std::unique_ptr<storage::Writer> inner, const crypto::SecretKey& data_key)
-    : m_inner(std::move(inner)), m_encryptor(data_key) {}
+EncryptingWriter::EncryptingWriter(std::unique_ptr<storage::Writer> inner, const crypto::SecretKey& data_key,
+                                   int segment_size_log2)
+    : m_inner(std::move(inner)), m_encryptor(data_key, segment_size_log2) {}
 
 Result<void> EncryptingWriter::put(const std::string& ciphertext) {
   if (ciphertext.empty()) return {};

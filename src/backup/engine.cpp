@@ -762,7 +762,8 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     if (auto it = s.by_resource.find("secrets"); it != s.by_resource.end() && it->second > 0 && !rec.encrypted) {
       // Said once, not counted as a warning of the backup: the backup itself is fine.
       const std::string line = "backup " + options.name + " holds " + std::to_string(it->second) +
-                               " Secrets in plain text; pass --encryption-key-file to encrypt backups";
+                               (it->second == 1 ? " Secret" : " Secrets") +
+                               " in plain text; pass --encryption-key-file to encrypt backups";
       log::warning(line);
       run_log.push_back(line);
     }

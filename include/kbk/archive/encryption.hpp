@@ -34,7 +34,8 @@ Result<crypto::SecretKey> open_backup_key(storage::Backend& backend, const std::
 // the final segment first. bytes_written() and stored_sha256() describe the stored (encrypted) bytes.
 class EncryptingWriter final : public storage::Writer {
 public:
-  EncryptingWriter(std::unique_ptr<storage::Writer> inner, const crypto::SecretKey& data_key);
+  EncryptingWriter(std::unique_ptr<storage::Writer> inner, const crypto::SecretKey& data_key,
+                   int segment_size_log2 = 20);
   Result<void> write(std::string_view data) override;
   Result<void> commit() override;
   void abort() override;

@@ -1,14 +1,19 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <kbk/archive/archive.hpp>
+#include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/backup/backup.hpp>
 #include <kbk/storage/backend.hpp>
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
 
 #include "fake_client.hpp"
 
@@ -606,4 +611,215 @@ TEST_CASE("verify_backup checks items against the manifest and the tarball again
   for (const auto& pr : bad->problems) all += pr + "\n";
   CHECK(all.find("configmaps/app/web-config: the copy in") != std::string::npos);
   CHECK(all.find("differs from the marker's") != std::string::npos);
+}
+
+namespace {
+
+// A location whose archive uploads fail when committed (a full disk, a refused PUT); everything else works.
+class FailingArchiveBackend final : public storage::Backend {
+public:
+  explicit FailingArchiveBackend(std::unique_ptr<storage::Backend> inner) : m_inner(std::move(inner)) {}
+  std::string display_url() const override { return m_inner->display_url(); }
+  Result<void> put(const std::string& k, std::string_view d, const storage::PutOptions& o) override {
+    return m_inner->put(k, d, o);
+  }
+  Result<std::unique_ptr<storage::Writer>> put_stream(const std::string& k, const storage::PutOptions& o) override {
+    KBK_ASSIGN_OR_RETURN(auto w, m_inner->put_stream(k, o));
+    if (!util::ends_with(k, ".tar.gz") && !util::ends_with(k, ".kbk")) return w;
+    return std::unique_ptr<storage::Writer>(std::make_unique<Refusing>(std::move(w)));
+  }
+  Result<std::string> get(const std::string& k) override { return m_inner->get(k); }
+  Result<std::unique_ptr<storage::Reader>> get_stream(const std::string& k, uint64_t off, uint64_t len) override {
+    return m_inner->get_stream(k, off, len);
+  }
+  Result<std::optional<storage::ObjectInfo>> stat(const std::string& k) override { return m_inner->stat(k); }
+  Result<void> list(const std::string& p, const std::function<Result<void>(const storage::ObjectInfo&)>& f) override {
+    return m_inner->list(p, f);
+  }
+  Result<std::vector<std::string>> list_prefixes(const std::string& p) override { return m_inner->list_prefixes(p); }
+  Result<void> remove(const std::string& k) override { return m_inner->remove(k); }
+  Result<void> remove_many(const std::vector<std::string>& k) override { return m_inner->remove_many(k); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds s) override { return m_inner->cleanup_incomplete(s); }
+
+private:
+  struct Refusing final : storage::Writer {
+    std::unique_ptr<storage::Writer> inner;
+    explicit Refusing(std::unique_ptr<storage::Writer> w) : inner(std::move(w)) {}
+    Result<void> write(std::string_view d) override { return inner->write(d); }
+    Result<void> commit() override { return unexpected(Errc::io, "upload refused: quota exceeded"); }
+    void abort() override { inner->abort(); }
+    uint64_t bytes_written() const override { return inner->bytes_written(); }
+  };
+  std::unique_ptr<storage::Backend> m_inner;
+};
+
+std::vector<std::string> keys_under(storage::Backend& b, const std::string& prefix) {
+  std::vector<std::string> keys;
+  REQUIRE(b.list(prefix, [&](const storage::ObjectInfo& i) -> Result<void> {
+    keys.push_back(i.key);
+    return {};
+  }).ok());
+  return keys;
+}
+
+// Captures the log lines of a scope.
+struct LogCapture {
+  std::vector<std::string> lines;
+  LogCapture() {
+    log::set_sink([this](std::string_view l) { lines.emplace_back(l); });
+  }
+  ~LogCapture() { log::set_sink(nullptr); }
+  size_t count(std::string_view text) const {
+    return static_cast<size_t>(std::count_if(lines.begin(), lines.end(),
+                                             [&](const std::string& l) { return l.find(text) != std::string::npos; }));
+  }
+};
+
+crypto::UserKey test_key() {
+  auto k = crypto::parse_user_key(std::string(64, 'a'), "test key");  // 64 hex digits
+  REQUIRE(k.ok());
+  return std::move(*k);
+}
+
+}  // namespace
+
+TEST_CASE("run with an encryption key writes the encrypted layout and no plaintext") {
+  FakeClient c;
+  add_app(c);
+  c.add("configmaps", R"({"metadata":{"name":"marked","namespace":"app"},"data":{"k":"PLAINTEXT-MARKER-4711"}})");
+  TempDir dir;
+  auto backend = storage::open(dir.path, {});
+  REQUIRE(backend.ok());
+  const crypto::UserKey user = test_key();
+  backup::Options o;
+  o.name = "sealed";
+  backup::RunContext ctx;
+  ctx.server = "https://api.internal.example:6443";
+  ctx.encryption_key = &user;
+  LogCapture logs;
+  auto s = backup::run(c, testing::make_discovery(), **backend, o, ctx);
+  REQUIRE(s.ok());
+  CHECK(s->encrypted);
+  CHECK(logs.count("Secrets in plain text") == 0);
+  archive::BackupPaths p{"sealed"};
+  auto keys = keys_under(**backend, p.dir());
+  REQUIRE(keys.size() == 7);
+  CHECK(util::starts_with(keys[0], p.dir() + "kbk-key-"));
+  CHECK(std::vector<std::string>(keys.begin() + 1, keys.end()) ==
+        std::vector<std::string>{p.lock(), p.marker(), p.logs(archive::Encrypted::yes),
+                                 p.resource_list(archive::Encrypted::yes), p.results(archive::Encrypted::yes),
+                                 p.encrypted_archive()});
+  // No object holds a Secret's or ConfigMap's value, the API server, or a namespace name in plaintext.
+  for (const auto& k : keys) {
+    auto data = (*backend)->get(k);
+    REQUIRE(data.ok());
+    INFO(k);
+    CHECK(data->find("PLAINTEXT-MARKER-4711") == std::string::npos);
+    CHECK(data->find("api.internal.example") == std::string::npos);
+    if (k != p.lock()) CHECK(data->find("web-secret") == std::string::npos);
+  }
+  auto marker = archive::read_marker(**backend, "sealed");
+  REQUIRE(marker.ok());
+  REQUIRE(marker->has_value());
+  CHECK(archive::is_encrypted(**marker));
+  CHECK(json::get_string(**marker, {"phase"}) == "Completed");
+  auto listing = archive::list_backups(**backend);
+  REQUIRE(listing.ok());
+  REQUIRE(listing->size() == 1);
+  CHECK((*listing)[0].encrypted);
+  CHECK((*listing)[0].phase == "Completed");
+  CHECK((*listing)[0].items == s->items);
+  CHECK((*listing)[0].cluster == "ks-uid");
+
+  // With the key: the marker opens to the full one, and verify checks every item.
+  auto dk = archive::open_backup_key(**backend, "sealed", user);
+  REQUIRE(dk.ok());
+  auto full = archive::open_marker(**marker, *dk);
+  REQUIRE(full.ok());
+  CHECK(json::get_string(*full, {"cluster", "server"}) == "https://api.internal.example:6443");
+  CHECK(json::at(*full, {"counts", "byResource", "secrets"})->GetUint64() == 3);
+  auto v = archive::verify_backup(**backend, "sealed", &user);
+  REQUIRE(v.ok());
+  CHECK(v->problems.empty());
+  CHECK(v->items_checked == s->items);
+  auto no_key = archive::verify_backup(**backend, "sealed");
+  REQUIRE_FALSE(no_key.ok());
+  CHECK(no_key.error().code == Errc::config);
+  auto log = archive::read_object(**backend, p.logs(archive::Encrypted::yes), &*dk);
+  REQUIRE(log.ok());
+  auto text = archive::gunzip(*log, "log");
+  REQUIRE(text.ok());
+  CHECK(text->find("backup sealed: Completed") != std::string::npos);
+}
+
+TEST_CASE("run warns once when a plain backup holds Secrets, not counted as a warning") {
+  FakeClient c;
+  add_app(c);
+  TempDir dir;
+  auto backend = storage::open(dir.path, {});
+  REQUIRE(backend.ok());
+  backup::Options o;
+  o.name = "plain";
+  LogCapture logs;
+  auto s = backup::run(c, testing::make_discovery(), **backend, o);
+  REQUIRE(s.ok());
+  CHECK(logs.count("backup plain holds 3 Secrets in plain text; pass --encryption-key-file to encrypt backups") == 1);
+  CHECK(s->warnings == 0);
+  CHECK(s->phase == "Completed");
+  auto gz = (*backend)->get(archive::BackupPaths{"plain"}.logs());
+  REQUIRE(gz.ok());
+  auto text = archive::gunzip(*gz, "log");
+  REQUIRE(text.ok());
+  CHECK(text->find("holds 3 Secrets in plain text") != std::string::npos);
+
+  backup::Options none;
+  none.name = "no-secrets";
+  none.exclude_resources = {"secrets"};
+  LogCapture logs2;
+  REQUIRE(backup::run(c, testing::make_discovery(), **backend, none).ok());
+  CHECK(logs2.count("Secrets in plain text") == 0);
+}
+
+TEST_CASE("run uploads the log of a backup that fails, and writes no marker") {
+  FakeClient c;
+  add_app(c);
+  TempDir dir;
+  auto inner = storage::open(dir.path, {});
+  REQUIRE(inner.ok());
+  FailingArchiveBackend backend(std::move(*inner));
+  const crypto::UserKey user = test_key();
+  for (bool encrypted : {false, true}) {
+    INFO(encrypted);
+    backup::Options o;
+    o.name = encrypted ? "failed-enc" : "failed";
+    backup::RunContext ctx;
+    if (encrypted) ctx.encryption_key = &user;
+    auto s = backup::run(c, testing::make_discovery(), backend, o, ctx);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().message.find("quota exceeded") != std::string::npos);
+    archive::BackupPaths p{o.name};
+    const auto enc = encrypted ? archive::Encrypted::yes : archive::Encrypted::no;
+    auto st = backend.stat(p.marker());
+    REQUIRE(st.ok());
+    CHECK_FALSE(st->has_value());
+    auto stored = backend.get(p.logs(enc));
+    REQUIRE(stored.ok());
+    std::optional<crypto::SecretKey> dk;
+    if (encrypted) {
+      auto k = archive::open_backup_key(backend, o.name, user);
+      REQUIRE(k.ok());
+      dk = *k;
+    }
+    auto gz = archive::read_object(backend, p.logs(enc), dk ? &*dk : nullptr);
+    REQUIRE(gz.ok());
+    auto text = archive::gunzip(*gz, "log");
+    REQUIRE(text.ok());
+    CHECK(text->find("backup " + o.name + " failed: ") != std::string::npos);
+    CHECK(text->find("quota exceeded") != std::string::npos);
+  }
+  auto listing = archive::list_backups(backend);
+  REQUIRE(listing.ok());
+  REQUIRE(listing->size() == 2);
+  CHECK((*listing)[0].phase == "Incomplete");
+  CHECK((*listing)[1].phase == "Incomplete");
 }
