@@ -211,7 +211,16 @@ protected:
     if (!ext.empty()) params.emplace_back("ExternalId", ext);
     std::string dur = m_config.profile_value(m_profile, "duration_seconds");
     if (!dur.empty()) params.emplace_back("DurationSeconds", dur);
-    return call_sts(*m_transport, m_config, "AssumeRole", params, &src);
+    auto r = call_sts(*m_transport, m_config, "AssumeRole", params, &src);
+    // STS refusing the source's credentials as expired (a revoked session, a chained role's cache): refresh the
+    // source once, as the S3 backend does for its own requests.
+    if (!r && (r.error().reason == "ExpiredToken" || r.error().reason == "ExpiredTokenException") &&
+        m_source->invalidate(src.access_key_id)) {
+      log::info(2, "aws: STS refused the credentials from " + m_source->source() + " as expired; fetching new ones");
+      KBK_ASSIGN_OR_RETURN(src, m_source->get());
+      r = call_sts(*m_transport, m_config, "AssumeRole", params, &src);
+    }
+    return r;
   }
 
 private:

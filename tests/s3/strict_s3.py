@@ -15,7 +15,8 @@ Python standard library only. Strict where s3rver is lenient, and able to fail o
 Control endpoints (unsigned, under /__): POST /__fault {"op","kind","count","match"} queues faults
 (kind: slowdown | 500 | truncate | reset | fail-part | expire-key: the request's access key expires now, so it and
 every later request signed with it get 400 ExpiredToken; op: PUT, GET, DELETE, UploadPart, CompleteMultipartUpload,
-ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), or *); GET /__log
+ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), AssumeRole (match
+against the RoleArn), or *); GET /__log
 returns the requests seen (with the access key id that signed each); POST /__reset clears
 faults and the log; POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
 GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
@@ -509,6 +510,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise S3Error(400, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider")
         elif action == "AssumeRole":
             self.verify(body, service="sts")
+            kind = self.take_fault("AssumeRole", form.get("RoleArn", ""))
+            if kind:
+                self.fault_response(kind)
         else:
             raise S3Error(400, "InvalidAction", "unknown action")
         ak, sk, tok = "ASIA" + secrets.token_hex(8).upper(), secrets.token_hex(20), secrets.token_hex(32)

@@ -299,7 +299,10 @@ struct SsoHome : Home {
           "[sso-session no-region-session]\nsso_start_url = https://example.awsapps.com/start\n"
           "[profile ghost-session]\nsso_session = nobody\nsso_account_id = 1\nsso_role_name = r\n"
           "[profile disagree]\nsso_session = my-sso\nsso_start_url = https://other.awsapps.com/start\n"
-          "sso_account_id = 1\nsso_role_name = r\n");
+          "sso_account_id = 1\nsso_role_name = r\n"
+          "[profile from-sso]\nrole_arn = arn:aws:iam::111122223333:role/kbk-from-sso\nsource_profile = chained\n"
+          "region = us-east-1\n"
+          "[profile chained]\nsso_session = my-sso\nsso_account_id = 777788889999\nsso_role_name = KbkChain\n");
   }
   // The AWS CLI's cache file for a session name (sha1 hex computed independently, with Python's hashlib).
   void token(const std::string& sha1, const std::string& access_token, const std::string& expires_at) const {
@@ -415,6 +418,33 @@ TEST_CASE("SSO: expired, missing or refused token is one line telling which logi
     CHECK(r.error().message.find("AWS SSO session https://example.awsapps.com/start") == 0);
     CHECK(r.error().message.find("--profile legacy`") != std::string::npos);
   }
+}
+
+TEST_CASE("SSO as a role's source_profile: STS refusing the SSO credentials as expired gets them renewed once") {
+  SsoHome h;
+  h.token(k_my_sso_sha1, k_sso_token, "2099-01-01T00:00:00Z");
+  auto env = env_of({{"HOME", h.dir.string()}, {"AWS_PROFILE", "from-sso"}, {"AWS_ENDPOINT_URL", fake().endpoint()}});
+  auto sso_calls = [] {
+    int n = 0;
+    const auto calls = control_json("/__sso_calls");
+    for (const auto& c : calls.GetArray())
+      if (json::get_string(c, {"role_name"}) == "KbkChain") ++n;
+    return n;
+  };
+  const int before = sso_calls();
+  // The first AssumeRole expires the SSO role credentials that signed it.
+  fault("AssumeRole", "expire-key", "arn:aws:iam::111122223333:role/kbk-from-sso");
+  auto r = sso_put(env);
+  if (!r) FAIL(r.error().message);
+  CHECK(sso_called_with("777788889999", "KbkChain"));
+  CHECK(sso_calls() - before == 2);  // the first credentials, then one renewal
+
+  // With the login expired, the role profile gives the same one-line advice, naming the SSO profile.
+  h.token(k_my_sso_sha1, k_sso_token, "2020-01-01T00:00:00Z");
+  auto expired = sso_put(env_of({{"HOME", h.dir.string()}, {"AWS_PROFILE", "from-sso"},
+                                 {"AWS_ENDPOINT_URL", fake().endpoint()}}));
+  REQUIRE_FALSE(expired.ok());
+  CHECK(expired.error().message == "AWS SSO session my-sso has expired: run `aws sso login --profile chained`");
 }
 
 TEST_CASE("SSO: incomplete or inconsistent profiles are configuration errors naming the profile") {
