@@ -725,8 +725,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   auto body = [&]() -> Result<void> {
     if (context.encryption_key) {
       KBK_ASSIGN_OR_RETURN(key, archive::new_backup_key(*context.encryption_key));
-      storage::PutOptions ko = once;
-      if (auto r = backend.put(paths.key_object(key->object.key_id), key->object.json, ko); !r)
+      if (auto r = backend.put(paths.key_object(key->object.key_id), key->object.json, once); !r)
         return std::move(r).error().wrap("backup " + options.name + ": writing the key object");
       key_stored = true;
       rec.encrypted = true;
