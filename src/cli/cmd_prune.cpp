@@ -98,6 +98,9 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     if (!f.name.empty()) failed.insert(f.name);
   }
 
+  std::set<std::string> encrypted;  // shown, not needed: prune reads only the plaintext summary of encrypted backups
+  for (const auto& l : *listing)
+    if (l.encrypted) encrypted.insert(l.name);
   const char* gone_word = o.dry_run ? "would remove" : "removed";
   if (*format == output::Format::json) {
     json::Document doc;
@@ -111,6 +114,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
       if (by_cluster) v.AddMember("cluster", json::make_string(d.item.group, a), a);
       v.AddMember("started", json::make_string(util::format_rfc3339(d.item.started), a), a);
       if (d.item.expires) v.AddMember("expires", json::make_string(util::format_rfc3339(*d.item.expires), a), a);
+      v.AddMember("encrypted", encrypted.count(d.item.name) > 0, a);
       v.AddMember("reasons", strings(d.reasons, a), a);
       (d.keep ? keep : gone).PushBack(v, a);
     }
@@ -143,7 +147,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     doc.AddMember("failed", failures, a);
     output::print_json(doc);
   } else {
-    std::vector<std::string> headers{"BACKUP", "STARTED", "ACTION", "REASONS"};
+    std::vector<std::string> headers{"BACKUP", "STARTED", "ENCRYPTED", "ACTION", "REASONS"};
     if (by_cluster) headers.insert(headers.begin(), "CLUSTER");
     output::Table table(headers);
     auto row = [&](const std::string& group, std::vector<std::string> r) {
@@ -156,12 +160,12 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     size_t kept_n = 0, gone_n = 0, inc_gone_n = 0;
     for (const auto& d : plan.decisions) {
       (d.keep ? kept_n : gone_n)++;
-      row(d.item.group, {d.item.name, util::format_rfc3339(d.item.started), d.keep ? "keep" : action(d.item.name),
-                         util::join(d.reasons, ", ")});
+      row(d.item.group, {d.item.name, util::format_rfc3339(d.item.started), encrypted.count(d.item.name) ? "yes" : "no",
+                         d.keep ? "keep" : action(d.item.name), util::join(d.reasons, ", ")});
     }
     for (const auto& i : plan.incomplete) {
       if (i.remove) ++inc_gone_n;
-      row("", {i.name, i.started, i.remove ? action(i.name) : std::string("keep"),
+      row("", {i.name, i.started, "-", i.remove ? action(i.name) : std::string("keep"),
                i.remove ? "incomplete, started over " + o.incomplete_age + " ago"
                         : "incomplete, started under " + o.incomplete_age + " ago (may be in progress)"});
     }
