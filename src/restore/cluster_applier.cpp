@@ -66,8 +66,10 @@ public:
                           util::join(served, ", ") + "); an API-version conversion is needed");
       }
     }
-    if (item.action == ItemAction::merge_service_account) return merge_service_account(item, *rt);
-    return create(item, *rt, Outcome::created, "created");
+    // The planned object is held as text (json_text.hpp): parsed here, for this call only.
+    json::Document obj = item.object.parse();
+    if (item.action == ItemAction::merge_service_account) return merge_service_account(item, obj, *rt);
+    return create(item, obj, *rt, Outcome::created, "created");
   }
 
   void end_tier(Tier tier, const std::vector<const PlannedItem*>& items, std::vector<ItemResult*>& results) override {
@@ -114,11 +116,11 @@ private:
     return false;
   }
 
-  ItemResult create(const PlannedItem& item, const kube::ResourceType& rt, Outcome outcome, const std::string& reason,
-                    int attempt = 0) {
-    auto created = m_client.create(rt, ns_of(item), item.object, write_options());
+  ItemResult create(const PlannedItem& item, const json::Value& obj, const kube::ResourceType& rt, Outcome outcome,
+                    const std::string& reason, int attempt = 0) {
+    auto created = m_client.create(rt, ns_of(item), obj, write_options());
     if (created) return after_write(item, rt, *created, outcome, reason);
-    if (created.error().is(Errc::already_exists) && attempt == 0) return existing(item, rt);
+    if (created.error().is(Errc::already_exists) && attempt == 0) return existing(item, obj, rt);
     return api_failure(created.error(), "create");
   }
 
@@ -127,37 +129,38 @@ private:
                          Outcome outcome, const std::string& reason) {
     std::vector<std::string> problems;
     if (m_dry == kube::DryRun::yes) return result(outcome, reason);
-    if (item.managed_fields.IsArray() && !item.managed_fields.Empty()) {
+    if (json::Document mf = item.managed_fields.parse(); mf.IsArray() && !mf.Empty()) {
       json::Document body;
       body.SetArray();
       auto& a = body.GetAllocator();
       json::Value op(rapidjson::kObjectType);
       json::set(op, "op", json::make_string("replace", a), a);
       json::set(op, "path", json::make_string("/metadata/managedFields", a), a);
-      json::Value mf;
-      mf.CopyFrom(item.managed_fields, a);
-      json::set(op, "value", std::move(mf), a);
+      json::Value value;
+      value.CopyFrom(mf, a);
+      json::set(op, "value", std::move(value), a);
       body.PushBack(std::move(op), a);
       auto r = m_client.patch(rt, ns_of(item), item.target_name, kube::PatchType::json, json::to_string(body),
                               write_options());
       if (!r) problems.push_back("managedFields not re-applied: " + r.error().message);
     }
-    if (item.status.IsObject() && item.status.MemberCount() > 0) {
+    if (json::Document status = item.status.parse(); status.IsObject() && status.MemberCount() > 0) {
       bool has_status = rt.subresources.empty() ||
                         std::find(rt.subresources.begin(), rt.subresources.end(), "status") != rt.subresources.end();
       if (has_status) {
-        std::string err = write_status(item, rt, written);
+        std::string err = write_status(item, status, rt, written);
         if (!err.empty()) problems.push_back("status not restored: " + err);
       }
     }
     return result(outcome, reason, util::join(problems, "; "));
   }
 
-  std::string write_status(const PlannedItem& item, const kube::ResourceType& rt, const json::Value& written) {
+  std::string write_status(const PlannedItem& item, const json::Value& status, const kube::ResourceType& rt,
+                           const json::Value& written) {
     json::Document obj = json::clone(written);
     for (int attempt = 0; attempt < 3; ++attempt) {
       json::Value st;
-      st.CopyFrom(item.status, obj.GetAllocator());
+      st.CopyFrom(status, obj.GetAllocator());
       json::set(obj, "status", std::move(st), obj.GetAllocator());
       auto r = m_client.update(rt, ns_of(item), obj, write_options(), "status");
       if (r) return "";
@@ -169,7 +172,7 @@ private:
     return "conflicting updates";
   }
 
-  ItemResult existing(const PlannedItem& item, const kube::ResourceType& rt) {
+  ItemResult existing(const PlannedItem& item, const json::Value& obj, const kube::ResourceType& rt) {
     auto live = m_client.get(rt, ns_of(item), item.target_name);
     if (!live) return api_failure(live.error(), "already exists, and reading it failed");
     // Being deleted (a Terminating namespace, a finalizer running): wait until it is gone, then create.
@@ -181,9 +184,9 @@ private:
       if (!wait_gone(rt, item, timeout, why))
         return result(Outcome::failed, is_namespace(item) ? "namespace-terminating" : "being-deleted",
                       "exists and is being deleted: " + why);
-      return create(item, rt, Outcome::created, "created", 1);
+      return create(item, obj, rt, Outcome::created, "created", 1);
     }
-    std::vector<std::string> diffs = differences(*live, item.object);
+    std::vector<std::string> diffs = differences(*live, obj);
     if (diffs.empty()) return result(Outcome::skipped, "exists-identical", "already exists and matches the backup");
     ExistingPolicy policy = m_opt.existing;
     if (policy == ExistingPolicy::recreate && (is_namespace(item) || is_crd(item))) policy = ExistingPolicy::update;
@@ -193,7 +196,7 @@ private:
         return result(Outcome::skipped, "exists-differs",
                       "already exists and differs from the backup in " + what + " (existing-resource-policy none)");
       case ExistingPolicy::update: {
-        json::Document patch = update_patch(*live, item.object);
+        json::Document patch = update_patch(*live, obj);
         auto r = m_client.patch(rt, ns_of(item), item.target_name, kube::PatchType::merge, json::to_string(patch),
                                 write_options());
         if (!r) return api_failure(r.error(), "update (merge patch of " + what + ")");
@@ -212,7 +215,7 @@ private:
         std::string why;
         if (!wait_gone(rt, item, m_opt.delete_timeout, why))
           return result(Outcome::failed, "delete-timeout", "recreate: deleted but " + why);
-        ItemResult res = create(item, rt, Outcome::updated, "recreated", 1);
+        ItemResult res = create(item, obj, rt, Outcome::updated, "recreated", 1);
         if (res.outcome == Outcome::updated)
           res.message = "deleted and created again (differed in " + what + ")" + (res.message.empty() ? "" : "; " + res.message);
         return res;
@@ -223,14 +226,14 @@ private:
 
   // The `default` ServiceAccount belongs to the cluster; the backed-up imagePullSecrets and annotations are
   // merged into the live one (existing values win), as Velero does.
-  ItemResult merge_service_account(const PlannedItem& item, const kube::ResourceType& rt) {
+  ItemResult merge_service_account(const PlannedItem& item, const json::Value& obj, const kube::ResourceType& rt) {
     Result<json::Document> live = m_client.get(rt, ns_of(item), item.target_name);
     int waits = m_dry == kube::DryRun::yes ? 0 : polls(m_opt.default_service_account_wait);
     for (int i = 0; i < waits && !live && live.error().is(Errc::not_found); ++i) {
       m_opt.sleep(m_opt.poll_interval);
       live = m_client.get(rt, ns_of(item), item.target_name);
     }
-    if (!live && live.error().is(Errc::not_found)) return create(item, rt, Outcome::created, "created");
+    if (!live && live.error().is(Errc::not_found)) return create(item, obj, rt, Outcome::created, "created");
     if (!live) return api_failure(live.error(), "reading the live default ServiceAccount");
 
     json::Document patch;
@@ -246,7 +249,7 @@ private:
         c.CopyFrom(s, a);
         pulls.PushBack(std::move(c), a);
       }
-    if (const json::Value* b = json::find(item.object, "imagePullSecrets"); b && b->IsArray())
+    if (const json::Value* b = json::find(obj, "imagePullSecrets"); b && b->IsArray())
       for (const auto& s : b->GetArray()) {
         std::string name = json::get_string(s, {"name"});
         if (name.empty() || have.count(name)) continue;
@@ -259,7 +262,7 @@ private:
     if (!merged.empty()) json::set(patch, "imagePullSecrets", std::move(pulls), a);
     json::Value ann(rapidjson::kObjectType);
     const json::Value* live_ann = json::at(*live, {"metadata", "annotations"});
-    if (const json::Value* b = json::at(item.object, {"metadata", "annotations"}); b && b->IsObject())
+    if (const json::Value* b = json::at(obj, {"metadata", "annotations"}); b && b->IsObject())
       for (const auto& kv : b->GetObject()) {
         std::string_view k(kv.name.GetString(), kv.name.GetStringLength());
         if (live_ann && json::find(*live_ann, k)) continue;

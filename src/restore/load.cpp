@@ -6,6 +6,11 @@
 #include <optional>
 #include <tuple>
 
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/util/strings.hpp>
@@ -16,6 +21,73 @@ namespace {
 std::string version_of(std::string_view api_version) {
   auto slash = api_version.find('/');
   return std::string(slash == std::string_view::npos ? api_version : api_version.substr(slash + 1));
+}
+
+// Validates one item without building a document (the item is kept as text, see json_text.hpp): one JSON
+// object, nothing after it. Collects its top-level apiVersion and kind on the way (the first member of each
+// name, as json::find reads it; "" when that is not a string).
+struct ItemScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ItemScan> {
+  int depth = 0;
+  bool root_is_object = false;
+  enum class Want { none, api_version, kind } want = Want::none;
+  bool seen_api_version = false, seen_kind = false;
+  std::string api_version, kind;
+
+  bool Default() {
+    want = Want::none;
+    return depth > 0;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (depth == 1 && want == Want::api_version) api_version.assign(s, n);
+    if (depth == 1 && want == Want::kind) kind.assign(s, n);
+    return Default();
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view k(s, n);
+    want = Want::none;
+    if (depth != 1) return true;
+    if (k == "apiVersion" && !seen_api_version) {
+      want = Want::api_version;
+      seen_api_version = true;
+    } else if (k == "kind" && !seen_kind) {
+      want = Want::kind;
+      seen_kind = true;
+    }
+    return true;
+  }
+  bool StartObject() {
+    if (depth == 0) root_is_object = true;
+    want = Want::none;
+    ++depth;
+    return root_is_object;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth;
+    return true;
+  }
+  bool StartArray() {
+    want = Want::none;
+    ++depth;
+    return root_is_object;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth;
+    return true;
+  }
+};
+
+Result<ItemScan> scan_item(std::string_view text, const std::string& where) {
+  ItemScan scan;
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::ParseResult r = reader.Parse<rapidjson::kParseFullPrecisionFlag>(is, scan);
+  if (!scan.root_is_object && (r || r.Code() == rapidjson::kParseErrorTermination))
+    return unexpected(Errc::corrupt, where + ": not a JSON object");
+  if (!r)
+    return unexpected(Errc::corrupt, where + ": invalid JSON at offset " + std::to_string(r.Offset()) + ": " +
+                                         rapidjson::GetParseError_En(r.Code()));
+  return scan;
 }
 
 }  // namespace
@@ -35,19 +107,16 @@ Result<LoadedBackup> load_archive(storage::Reader& reader, const std::string& wh
     }
     bool preferred = util::ends_with(e.version_dir, "-preferredversion");
     if (!e.version_dir.empty() && !preferred) return {};  // a non-preferred version copy: not restored
-    auto doc = json::parse(e.data, what + ": entry " + e.path);
-    if (!doc) return unexpected(Errc::corrupt, doc.error().message);
-    if (!doc->IsObject()) return unexpected(Errc::corrupt, what + ": entry " + e.path + ": not a JSON object");
+    KBK_ASSIGN_OR_RETURN(ItemScan scan, scan_item(e.data, what + ": entry " + e.path));
     auto key = std::make_tuple(e.key.group_resource(), e.key.namespace_, e.key.name);
     auto it = seen.find(key);
     if (it != seen.end() && (it->second.second || !preferred)) return {};  // keep the preferred copy
     BackupItem item;
     item.key = e.key;
     item.path = e.path;
-    std::string api_version = json::get_string(*doc, {"apiVersion"});
-    item.key.version = api_version.empty() ? e.key.version : version_of(api_version);
-    item.kind = json::get_string(*doc, {"kind"});
-    item.object = std::move(*doc);
+    item.key.version = scan.api_version.empty() ? e.key.version : version_of(scan.api_version);
+    item.kind = std::move(scan.kind);
+    item.object = JsonText::adopt(std::string(e.data));
     if (it != seen.end()) {
       out.items[it->second.first] = std::move(item);
       it->second.second = true;

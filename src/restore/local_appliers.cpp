@@ -29,16 +29,14 @@ public:
     if (item.action == ItemAction::merge_service_account)
       return {Outcome::skipped, "managed-by-cluster",
               "the default ServiceAccount is left to the cluster (imagePullSecrets and annotations are merged on restore)"};
-    std::string text;
-    if (item.status.IsObject()) {
-      json::Document with = json::clone(item.object);
+    json::Document obj = item.object.parse();
+    json::Document status = item.status.parse();
+    if (status.IsObject()) {
       json::Value st;
-      st.CopyFrom(item.status, with.GetAllocator());
-      json::set(with, "status", std::move(st), with.GetAllocator());
-      text = json::to_yaml(with);
-    } else {
-      text = json::to_yaml(item.object);
+      st.CopyFrom(status, obj.GetAllocator());
+      json::set(obj, "status", std::move(st), obj.GetAllocator());
     }
+    std::string text = json::to_yaml(obj);
     std::string file = manifest_file_name(item);
     if (auto r = util::write_file_atomic(util::path_join(m_dir, file), text, 0600); !r)
       return {Outcome::failed, "write-failed", r.error().message};

@@ -12,10 +12,13 @@ Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOption
                    backup.format_version + (backup.origin == BackupOrigin::velero ? " (written by Velero)" : ""));
   for (const std::string& w : backup.warnings) log::warning(w);
   KBK_ASSIGN_OR_RETURN(Plan plan, make_plan(backup, plan_options));
+  // The plan holds everything the rest needs: the backup's items are freed before anything is applied.
+  std::vector<std::string> backup_warnings = std::move(backup.warnings);
+  std::vector<BackupItem>().swap(backup.items);
   RestoreReport report = execute(plan, applier, run);
   report.name = plan_options.restore_name;
   report.backup = plan_options.backup_name;
-  for (const std::string& w : backup.warnings) report.warnings.push_back(w);
+  for (std::string& w : backup_warnings) report.warnings.push_back(std::move(w));
   return report;
 }
 

@@ -108,10 +108,10 @@ bool has_label(const json::Value& obj, std::string_view key, std::string_view va
 
 bool has_key(const json::Value& obj, std::initializer_list<std::string_view> path) { return json::at(obj, path) != nullptr; }
 
-// Why the cluster itself owns this object, or "" when it does not.
-std::string managed_by_cluster(const BackupItem& it, const std::string& target_ns, const std::string& target_name) {
+// Why the cluster itself owns this object (o, the item parsed), or "" when it does not.
+std::string managed_by_cluster(const BackupItem& it, const json::Value& o, const std::string& target_ns,
+                               const std::string& target_name) {
   const std::string gr = it.key.group_resource();
-  const json::Value& o = it.object;
   const std::string& ns = it.key.namespace_;
   const std::string& name = it.key.name;
   if (gr == "nodes" || gr == "events" || gr == "events.events.k8s.io" || gr == "volumeattachments.storage.k8s.io" ||
@@ -152,15 +152,13 @@ std::string managed_by_cluster(const BackupItem& it, const std::string& target_n
 
 struct Index {
   const LoadedBackup& backup;
-  std::map<std::string, size_t> by_uid;
+  std::map<std::string, size_t> by_uid;  // filled by the planner's first pass, which parses every item
   std::map<std::tuple<std::string, std::string, std::string>, size_t> by_kind;  // kind, ns, name
   std::map<std::tuple<std::string, std::string, std::string>, size_t> by_gr;    // gr, ns, name
 
   explicit Index(const LoadedBackup& b) : backup(b) {
     for (size_t i = 0; i < b.items.size(); ++i) {
       const BackupItem& it = b.items[i];
-      std::string uid = str_at(it.object, {"metadata", "uid"});
-      if (!uid.empty()) by_uid[uid] = i;
       by_kind[{it.kind, it.key.namespace_, it.key.name}] = i;
       by_gr[{it.key.group_resource(), it.key.namespace_, it.key.name}] = i;
     }
@@ -202,11 +200,19 @@ public:
 private:
   TypeNames names(const BackupItem& it) const { return {it.key.group, it.key.resource, it.kind}; }
 
+  // The one pass that parses every item (items are held as text): uids for the index, the selection, and the
+  // volumes of claims. Later steps parse only the items they plan or look up.
   void select() {
     m_selected.assign(m_b.items.size(), false);
+    std::map<size_t, std::string> claim_volumes;
     for (size_t i = 0; i < m_b.items.size(); ++i) {
       const BackupItem& it = m_b.items[i];
-      m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, it.object);
+      json::Document o = it.object.parse();
+      std::string uid = str_at(o, {"metadata", "uid"});
+      if (!uid.empty()) m_index.by_uid[uid] = i;
+      m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, o);
+      if (m_selected[i] && it.key.group_resource() == "persistentvolumeclaims")
+        claim_volumes[i] = str_at(o, {"spec", "volumeName"});
     }
     // Related cluster-scoped objects follow the selected ones (unless the user excluded their type or all
     // cluster resources): the CRD of a selected custom resource, the PV of a selected PVC.
@@ -216,10 +222,8 @@ private:
       if (!m_selected[i]) continue;
       const BackupItem& it = m_b.items[i];
       if (!it.key.group.empty()) follow(m_index.find_gr("customresourcedefinitions.apiextensions.k8s.io", "", it.key.group_resource()));
-      if (it.key.group_resource() == "persistentvolumeclaims") {
-        std::string vol = str_at(it.object, {"spec", "volumeName"});
-        if (!vol.empty()) follow(m_index.find_gr("persistentvolumes", "", vol));
-      }
+      if (auto c = claim_volumes.find(i); c != claim_volumes.end() && !c->second.empty())
+        follow(m_index.find_gr("persistentvolumes", "", c->second));
     }
   }
 
@@ -233,13 +237,14 @@ private:
 
   void decide_pv(size_t i) {
     const BackupItem& it = m_b.items[i];
-    std::string policy = str_at(it.object, {"spec", "persistentVolumeReclaimPolicy"});
+    json::Document o = it.object.parse();
+    std::string policy = str_at(o, {"spec", "persistentVolumeReclaimPolicy"});
     if (policy == "Delete") {
       m_pv_skip[it.key.name] = {reason::dynamic_pv,
                                 "reclaim policy Delete and no volume data in this backup: its claim provisions a new volume"};
       return;
     }
-    std::string claim_ns = str_at(it.object, {"spec", "claimRef", "namespace"});
+    std::string claim_ns = str_at(o, {"spec", "claimRef", "namespace"});
     if (!claim_ns.empty() && m_o.namespace_mappings.count(claim_ns) && m_o.pv_exists && m_o.pv_exists(it.key.name)) {
       m_pv_skip[it.key.name] = {reason::pv_in_use,
                                 "PersistentVolume " + it.key.name + " exists in the cluster and its claim moves from " +
@@ -248,21 +253,22 @@ private:
     }
   }
 
-  // The restored controller that will recreate this object, or "" when none.
-  std::string recreated_by(size_t i, int depth = 0) {
+  // The restored controller that will recreate item i (obj, the item parsed), or "" when none.
+  std::string recreated_by(size_t i, const json::Value& obj, int depth = 0) {
     if (depth > 8) return "";
     const BackupItem& it = m_b.items[i];
     const std::string gr = it.key.group_resource();
     if ((gr == "endpoints" || gr == "endpointslices.discovery.k8s.io")) {
-      std::string svc = gr == "endpoints" ? it.key.name : json::get_string(it.object, {"metadata", "labels", "kubernetes.io/service-name"});
+      std::string svc = gr == "endpoints" ? it.key.name : json::get_string(obj, {"metadata", "labels", "kubernetes.io/service-name"});
       if (svc.empty()) return "";
       auto s = m_index.find_gr("services", it.key.namespace_, svc);
       if (!s || !m_selected[*s]) return "";
-      const json::Value* sel = json::at(m_b.items[*s].object, {"spec", "selector"});
+      json::Document service = m_b.items[*s].object.parse();
+      const json::Value* sel = json::at(service, {"spec", "selector"});
       if (sel && sel->IsObject() && sel->MemberCount() > 0) return "Service/" + svc;
       return "";
     }
-    const json::Value* owners = json::at(it.object, {"metadata", "ownerReferences"});
+    const json::Value* owners = json::at(obj, {"metadata", "ownerReferences"});
     if (!owners || !owners->IsArray()) return "";
     for (const auto& ref : owners->GetArray()) {
       const json::Value* ctrl = json::find(ref, "controller");
@@ -275,13 +281,25 @@ private:
         owner = k->second;
       if (!owner || !m_selected[*owner]) continue;
       // The owner must itself come back: restored, or recreated by its own restored controller.
-      const BackupItem& o = m_b.items[*owner];
-      std::string target_ns = mapped_namespace(m_o.namespace_mappings, o.key.namespace_);
-      if (!managed_by_cluster(o, target_ns, o.key.name).empty()) continue;
-      std::string grand = recreated_by(*owner, depth + 1);
-      return kind + "/" + str_at(ref, {"name"}) + (grand.empty() ? "" : " (itself recreated by " + grand + ")");
+      std::optional<std::string> grand = owner_fate(*owner, depth + 1);
+      if (!grand) continue;
+      return kind + "/" + str_at(ref, {"name"}) + (grand->empty() ? "" : " (itself recreated by " + *grand + ")");
     }
     return "";
+  }
+
+  // For an owner: nullopt when the cluster manages it (it does not come back), else recreated_by(owner, depth).
+  // Memoized, as every pod of a ReplicaSet asks the same of it (and each answer parses the owner).
+  std::optional<std::string> owner_fate(size_t owner, int depth) {
+    auto key = std::make_pair(owner, depth);
+    if (auto f = m_owner_fate.find(key); f != m_owner_fate.end()) return f->second;
+    const BackupItem& o = m_b.items[owner];
+    json::Document doc = o.object.parse();
+    std::optional<std::string> fate;
+    std::string target_ns = mapped_namespace(m_o.namespace_mappings, o.key.namespace_);
+    if (managed_by_cluster(o, doc, target_ns, o.key.name).empty()) fate = recreated_by(owner, doc, depth);
+    m_owner_fate[key] = fate;
+    return fate;
   }
 
   PlannedItem plan_item(size_t i) {
@@ -306,36 +324,37 @@ private:
     };
     if (it.key.name.empty() || p.kind.empty() || p.version.empty())
       return skip(reason::invalid_item, "item " + it.path + " lacks a name, apiVersion or kind", true);
-    if (std::string why = managed_by_cluster(it, p.target_namespace, p.target_name); !why.empty())
+    // The working copy, changed in place from here on (items are held as text: parsing is the copy).
+    json::Document obj = it.object.parse();
+    if (!obj.IsObject()) return skip(reason::invalid_item, "item " + it.path + " is not a JSON object", true);
+    if (std::string why = managed_by_cluster(it, obj, p.target_namespace, p.target_name); !why.empty())
       return skip(reason::managed_by_cluster, why);
-    if (std::string by = recreated_by(i); !by.empty())
+    if (std::string by = recreated_by(i, obj); !by.empty())
       return skip(reason::controller_owned, "recreated by its controller " + by);
-    if (gr == "secrets" && is_auto_token_secret(it.object))
+    if (gr == "secrets" && is_auto_token_secret(obj))
       return skip(reason::service_account_token, "token Secret generated by the cluster for its ServiceAccount");
     if (gr == "persistentvolumes")
       if (auto f = m_pv_skip.find(it.key.name); f != m_pv_skip.end()) return skip(f->second.first.c_str(), f->second.second);
 
-    p.object = json::clone(it.object);
-    reset_metadata(p.object, p.managed_fields, p.status, p.notes);
-    if (m_o.restore_status == RestoreStatus::no || is_ns) p.status.SetNull();
-    if (gr == "namespaces") sanitize_namespace(p.object, p.notes);
-    else if (gr == "services") sanitize_service(p.object, m_o.node_ports, p.notes);
-    else if (gr == "pods") sanitize_pod(p.object, p.notes);
-    else if (gr == "jobs.batch") sanitize_job(p.object, p.notes);
-    else if (gr == "persistentvolumes") sanitize_pv(p.object, p.notes);
-    else if (gr == "serviceaccounts") sanitize_service_account(p.object, p.notes);
-    else if (gr == "secrets") sanitize_token_secret(p.object, p.notes);
-    else if (gr == "customresourcedefinitions.apiextensions.k8s.io") sanitize_crd(p.object, p.notes);
-    else if (gr == "persistentvolumeclaims") {
-      std::string vol = str_at(it.object, {"spec", "volumeName"});
-      sanitize_pvc(p.object, !vol.empty() && m_pv_skip.count(vol) > 0, p.notes);
-    }
+    std::string volume = gr == "persistentvolumeclaims" ? str_at(obj, {"spec", "volumeName"}) : "";
+    json::Document status, managed_fields;
+    reset_metadata(obj, managed_fields, status, p.notes);
+    if (m_o.restore_status == RestoreStatus::no || is_ns) status.SetNull();
+    if (gr == "namespaces") sanitize_namespace(obj, p.notes);
+    else if (gr == "services") sanitize_service(obj, m_o.node_ports, p.notes);
+    else if (gr == "pods") sanitize_pod(obj, p.notes);
+    else if (gr == "jobs.batch") sanitize_job(obj, p.notes);
+    else if (gr == "persistentvolumes") sanitize_pv(obj, p.notes);
+    else if (gr == "serviceaccounts") sanitize_service_account(obj, p.notes);
+    else if (gr == "secrets") sanitize_token_secret(obj, p.notes);
+    else if (gr == "customresourcedefinitions.apiextensions.k8s.io") sanitize_crd(obj, p.notes);
+    else if (gr == "persistentvolumeclaims") sanitize_pvc(obj, !volume.empty() && m_pv_skip.count(volume) > 0, p.notes);
     if (gr == "serviceaccounts" && it.key.name == "default") p.action = ItemAction::merge_service_account;
 
     TransformContext ctx{p.group, p.version, p.resource, p.kind, it.key.namespace_, it.key.namespace_, it.key.name, &p.notes};
-    if (auto r = run_transforms(TransformStage::convert, ctx, p); r) return std::move(*r);
+    if (run_transforms(TransformStage::convert, ctx, obj, p)) return p;
     // A conversion may have changed the apiVersion, group included (extensions/v1beta1 -> networking.k8s.io/v1).
-    std::string api_version = json::get_string(p.object, {"apiVersion"});
+    std::string api_version = json::get_string(obj, {"apiVersion"});
     if (!api_version.empty()) {
       size_t slash = api_version.find('/');
       p.group = slash == std::string::npos ? "" : api_version.substr(0, slash);
@@ -343,34 +362,36 @@ private:
       p.tier = tier_for(p.group, p.resource);
     }
     ctx.target_namespace = p.target_namespace;
-    if (auto r = run_transforms(TransformStage::modify, ctx, p); r) return std::move(*r);
-    map_namespaces(p.object, p.group, p.kind, m_o.namespace_mappings, p.notes);
-    add_restore_labels(p);
+    if (run_transforms(TransformStage::modify, ctx, obj, p)) return p;
+    map_namespaces(obj, p.group, p.kind, m_o.namespace_mappings, p.notes);
+    add_restore_labels(obj);
+    p.object = JsonText::of(obj);
+    p.status = JsonText::of(status);
+    p.managed_fields = JsonText::of(managed_fields);
     return p;
   }
 
-  std::optional<PlannedItem> run_transforms(TransformStage stage, const TransformContext& ctx, PlannedItem& p) {
+  // Runs the transforms of one stage on obj; true when one failed or skipped the item (p.skip says which).
+  bool run_transforms(TransformStage stage, const TransformContext& ctx, json::Document& obj, PlannedItem& p) {
     for (const auto& t : m_o.transforms) {
       if (t->stage() != stage) continue;
-      auto r = t->apply(ctx, p.object);
+      auto r = t->apply(ctx, obj);
       if (!r) {
         p.skip = PlanSkip{reason::transform_failed, t->name() + ": " + r.error().message, true};
-        p.object.SetNull();
-        return std::move(p);
+        return true;
       }
       if (r->skip) {
         p.skip = PlanSkip{reason::transform_skip, t->name() + ": " + r->skip_message, false};
-        p.object.SetNull();
-        return std::move(p);
+        return true;
       }
     }
-    return std::nullopt;
+    return false;
   }
 
-  void add_restore_labels(PlannedItem& p) {
-    if (m_o.restore_labels == RestoreLabels::omit || !p.object.IsObject()) return;
-    auto& alloc = p.object.GetAllocator();
-    json::Value& md = json::ensure_object(p.object, "metadata", alloc);
+  void add_restore_labels(json::Document& obj) {
+    if (m_o.restore_labels == RestoreLabels::omit || !obj.IsObject()) return;
+    auto& alloc = obj.GetAllocator();
+    json::Value& md = json::ensure_object(obj, "metadata", alloc);
     json::Value& labels = json::ensure_object(md, "labels", alloc);
     json::set(labels, k_label_backup_name, json::make_string(label_value(m_o.backup_name), alloc), alloc);
     json::set(labels, k_label_restore_name, json::make_string(label_value(m_o.restore_name), alloc), alloc);
@@ -398,20 +419,23 @@ private:
       p.target_name = ns;
       p.tier = Tier::namespaces;
       p.synthesized = true;
+      json::Document obj, managed_fields;
       if (auto idx = m_index.find_gr("namespaces", "", source)) {
-        p.object = json::clone(m_b.items[*idx].object);
-        reset_metadata(p.object, p.managed_fields, p.status, p.notes);
-        p.status.SetNull();
-        sanitize_namespace(p.object, p.notes);
-        map_namespaces(p.object, "", "Namespace", m_o.namespace_mappings, p.notes);
+        obj = m_b.items[*idx].object.parse();
+        json::Document status;
+        reset_metadata(obj, managed_fields, status, p.notes);
+        sanitize_namespace(obj, p.notes);
+        map_namespaces(obj, "", "Namespace", m_o.namespace_mappings, p.notes);
         p.notes.push_back("namespace created for the restored items (from the backed-up Namespace)");
       } else {
         auto r = json::parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{}})");
-        p.object = std::move(*r);
-        json::set(p.object["metadata"], "name", json::make_string(ns, p.object.GetAllocator()), p.object.GetAllocator());
+        obj = std::move(*r);
+        json::set(obj["metadata"], "name", json::make_string(ns, obj.GetAllocator()), obj.GetAllocator());
         p.notes.push_back("namespace created for the restored items (not in the backup)");
       }
-      add_restore_labels(p);
+      add_restore_labels(obj);
+      p.object = JsonText::of(obj);
+      p.managed_fields = JsonText::of(managed_fields);
       m_plan.items.push_back(std::move(p));
     }
   }
@@ -437,6 +461,7 @@ private:
   std::vector<bool> m_selected;
   size_t m_followed = 0;
   std::map<std::string, std::pair<std::string, std::string>> m_pv_skip;  // PV name -> reason, message
+  std::map<std::pair<size_t, int>, std::optional<std::string>> m_owner_fate;  // (owner, depth) -> owner_fate()
   Plan m_plan;
 };
 

@@ -113,9 +113,10 @@ public:
     m_crds.clear();
     for (const BackupItem& it : backup.items) {
       if (it.key.group != "apiextensions.k8s.io" || it.key.resource != "customresourcedefinitions") continue;
-      std::string group = json::get_string(it.object, {"spec", "group"});
-      std::string kind = json::get_string(it.object, {"spec", "names", "kind"});
-      if (!group.empty() && !kind.empty()) m_crds[type_key(group, kind)] = &it.object;
+      json::Document crd = it.object.parse();
+      std::string group = json::get_string(crd, {"spec", "group"});
+      std::string kind = json::get_string(crd, {"spec", "names", "kind"});
+      if (!group.empty() && !kind.empty()) m_crds[type_key(group, kind)] = std::move(crd);
     }
   }
 
@@ -128,7 +129,7 @@ public:
     if (crd == m_crds.end() || m_target.serves(group, version, kind)) return out;
     std::vector<std::string> served = m_target.versions_of(group, kind);
     if (served.empty()) return out;  // the target does not know the kind: the backup's CRD brings it
-    CustomResourceVersion c = choose_custom_resource_version(*crd->second, version, served);
+    CustomResourceVersion c = choose_custom_resource_version(crd->second, version, served);
     std::string from = join_gv(group, version) + " " + kind;
     if (c.to_version.empty()) {
       out.skip = true;
@@ -146,7 +147,7 @@ public:
 
 private:
   TargetApis m_target;
-  std::map<std::string, const json::Value*> m_crds;  // "group/Kind" -> the backed-up CRD (owned by the backup)
+  std::map<std::string, json::Document> m_crds;  // "group/Kind" -> the backed-up CRD
 };
 
 class LatestConversionTransform : public Transform {
@@ -392,8 +393,9 @@ Result<PreflightReport> preflight(const LoadedBackup& backup, const PlanOptions&
   std::map<std::string, std::set<std::string>> crd_served;
   for (const PlannedItem& p : plan.items) {
     if (p.skip || p.group != "apiextensions.k8s.io" || p.resource != "customresourcedefinitions") continue;
-    std::string key = type_key(json::get_string(p.object, {"spec", "group"}), json::get_string(p.object, {"spec", "names", "kind"}));
-    for (const auto& [name, v] : crd_versions(p.object))
+    json::Document crd = p.object.parse();
+    std::string key = type_key(json::get_string(crd, {"spec", "group"}), json::get_string(crd, {"spec", "names", "kind"}));
+    for (const auto& [name, v] : crd_versions(crd))
       if (v.served) crd_served[key].insert(name);
   }
 

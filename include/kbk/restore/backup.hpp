@@ -1,6 +1,8 @@
 // Reading a backup out of a location for restore. The whole archive is read and validated before anything is
 // applied: a truncated, corrupt or hostile archive (archive::read_archive refuses it, or an item is not a
 // JSON object) fails here with one line naming the backup and the entry, and the caller applies nothing.
+// Items are kept as their JSON text (json_text.hpp), not as parsed documents: memory grows by about the size
+// of the archive's items, not by tens of KiB per object.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include <kbk/archive/archive.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
+#include <kbk/restore/json_text.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/error.hpp>
 
@@ -20,7 +23,7 @@ struct BackupItem {
   archive::ItemKey key;    // group, version (from apiVersion), resource, original namespace, name
   std::string kind;        // from the object
   std::string path;        // the archive entry it was read from
-  json::Document object;
+  JsonText object;         // the entry's text, validated as one JSON object when loaded; object.parse() to read it
 };
 
 enum class BackupOrigin { kbk, velero };
@@ -29,7 +32,8 @@ struct LoadedBackup {
   std::string name;
   BackupOrigin origin = BackupOrigin::kbk;
   std::string format_version;        // metadata/version, "1.1.0"
-  std::vector<BackupItem> items;     // one per group/resource/namespace/name
+  std::vector<BackupItem> items;     // one per group/resource/namespace/name, in the order
+                                     // of their first copy in the archive
   std::vector<std::string> warnings; // stray entries, items without apiVersion/kind, ...
 };
 

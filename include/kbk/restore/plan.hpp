@@ -13,6 +13,7 @@
 
 #include <kbk/json/json.hpp>
 #include <kbk/restore/backup.hpp>
+#include <kbk/restore/json_text.hpp>
 #include <kbk/restore/options.hpp>
 #include <kbk/restore/transform.hpp>
 #include <kbk/util/error.hpp>
@@ -69,9 +70,10 @@ struct PlannedItem {
   bool namespaced = false;
   std::string source_namespace, source_name;   // as in the backup
   std::string target_namespace, target_name;   // as restored
-  json::Document object;           // the final object to create (no status, no managedFields)
-  json::Document status;           // the backed-up status, null unless --restore-status
-  json::Document managed_fields;   // the backed-up managedFields (array), null when none
+  // Held as JSON text until applied (json_text.hpp); appliers parse() what they need.
+  JsonText object;                 // the final object to create (no status, no managedFields); null when skipped
+  JsonText status;                 // the backed-up status, null unless --restore-status
+  JsonText managed_fields;         // the backed-up managedFields (array), null when none
   std::optional<PlanSkip> skip;
   ItemAction action = ItemAction::create;
   bool synthesized = false;        // a namespace created for restored items that the backup lacks

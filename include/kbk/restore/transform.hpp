@@ -46,6 +46,7 @@ public:
   virtual std::string name() const = 0;  // "resource-modifiers file.yaml", "storage-class-mappings"
   virtual TransformStage stage() const { return TransformStage::modify; }
   // Called by make_plan once before any item, with the whole backup (e.g. its CRDs, for custom-resource versions).
+  // The backup is freed once planned: keep what is needed (parsed copies), not references into it.
   virtual void prepare(const LoadedBackup&) {}
   // Rewrites object in place (its allocator owns new values). An error fails this item only.
   virtual Result<TransformOutcome> apply(const TransformContext& ctx, json::Document& object) = 0;

@@ -316,7 +316,7 @@ BackupBuilder& BackupBuilder::add(const std::string& gr, const std::string& json
   it.key.name = json::get_string(*doc, {"metadata", "name"});
   it.kind = json::get_string(*doc, {"kind"});
   it.path = archive::item_path(it.key);
-  it.object = std::move(*doc);
+  it.object = JsonText::of(*doc);
   backup.items.push_back(std::move(it));
   return *this;
 }

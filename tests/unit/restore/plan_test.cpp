@@ -156,7 +156,7 @@ TEST_CASE("make_plan skips what a restored controller recreates", "[plan]") {
   const PlannedItem* orphan = find_item(*plan, "replicasets.apps", "orphan");
   REQUIRE(orphan);
   CHECK_FALSE(orphan->skip);
-  CHECK(json::at(orphan->object, {"metadata", "ownerReferences"}) == nullptr);
+  CHECK(json::at(orphan->object.parse(), {"metadata", "ownerReferences"}) == nullptr);
 
   // Restoring only the pods: their ReplicaSet is not part of the restore, so the pod comes back.
   PlanOptions o = options();
@@ -186,12 +186,12 @@ TEST_CASE("make_plan applies the selection to original namespaces and adds resto
   CHECK_FALSE(find_item(*plan, "clusterroles.rbac.authorization.k8s.io", "mine"));  // cluster resources: auto
   const PlannedItem* one = find_item(*plan, "configmaps", "one");
   CHECK(one->target_namespace == "app2");
-  CHECK(json::get_string(one->object, {"metadata", "namespace"}) == "app2");
-  CHECK(json::get_string(one->object, {"metadata", "labels", "kbk.io/backup-name"}) == "b1");
-  CHECK(json::get_string(one->object, {"metadata", "labels", "kbk.io/restore-name"}) == "r1");
+  CHECK(json::get_string(one->object.parse(), {"metadata", "namespace"}) == "app2");
+  CHECK(json::get_string(one->object.parse(), {"metadata", "labels", "kbk.io/backup-name"}) == "b1");
+  CHECK(json::get_string(one->object.parse(), {"metadata", "labels", "kbk.io/restore-name"}) == "r1");
   const PlannedItem* ns = find_item(*plan, "namespaces", "app2");
   REQUIRE(ns);
-  CHECK(json::get_string(ns->object, {"metadata", "labels", "team"}) == "a");
+  CHECK(json::get_string(ns->object.parse(), {"metadata", "labels", "team"}) == "a");
 
   o.selection.label_selector = "tier=db";
   o.restore_labels = RestoreLabels::omit;
@@ -203,8 +203,8 @@ TEST_CASE("make_plan applies the selection to original namespaces and adds resto
   const PlannedItem* synth = find_item(*by_label, "namespaces", "app2");
   REQUIRE(synth);
   CHECK(synth->synthesized);
-  CHECK(json::get_string(synth->object, {"metadata", "labels", "team"}) == "a");
-  CHECK(json::at(find_item(*by_label, "configmaps", "three")->object, {"metadata", "labels", "kbk.io/backup-name"}) == nullptr);
+  CHECK(json::get_string(synth->object.parse(), {"metadata", "labels", "team"}) == "a");
+  CHECK(json::at(find_item(*by_label, "configmaps", "three")->object.parse(), {"metadata", "labels", "kbk.io/backup-name"}) == nullptr);
 
   o = options();
   o.selection.include_names = {"configmaps/app/t*"};
@@ -233,12 +233,12 @@ TEST_CASE("make_plan: PVs of dynamic provisioning are not restored and their cla
   REQUIRE(pv->skip);
   CHECK(pv->skip->reason == reason::dynamic_pv);
   const PlannedItem* pvc = find_item(*plan, "persistentvolumeclaims", "data");
-  CHECK(json::at(pvc->object, {"spec", "volumeName"}) == nullptr);
-  CHECK(json::at(pvc->object, {"metadata", "annotations", "pv.kubernetes.io/bind-completed"}) == nullptr);
+  CHECK(json::at(pvc->object.parse(), {"spec", "volumeName"}) == nullptr);
+  CHECK(json::at(pvc->object.parse(), {"metadata", "annotations", "pv.kubernetes.io/bind-completed"}) == nullptr);
   const PlannedItem* retain = find_item(*plan, "persistentvolumes", "nfs-1");
   CHECK_FALSE(retain->skip);
-  CHECK(json::at(retain->object, {"spec", "claimRef", "uid"}) == nullptr);
-  CHECK(json::get_string(find_item(*plan, "persistentvolumeclaims", "shared")->object, {"spec", "volumeName"}) == "nfs-1");
+  CHECK(json::at(retain->object.parse(), {"spec", "claimRef", "uid"}) == nullptr);
+  CHECK(json::get_string(find_item(*plan, "persistentvolumeclaims", "shared")->object.parse(), {"spec", "volumeName"}) == "nfs-1");
 
   // Into a mapped namespace of a cluster that still has the PV: skipped, the claim provisions a new volume.
   PlanOptions o = options();
@@ -249,7 +249,7 @@ TEST_CASE("make_plan: PVs of dynamic provisioning are not restored and their cla
   const PlannedItem* in_use = find_item(*mapped, "persistentvolumes", "nfs-1");
   REQUIRE(in_use->skip);
   CHECK(in_use->skip->reason == reason::pv_in_use);
-  CHECK(json::at(find_item(*mapped, "persistentvolumeclaims", "shared")->object, {"spec", "volumeName"}) == nullptr);
+  CHECK(json::at(find_item(*mapped, "persistentvolumeclaims", "shared")->object.parse(), {"spec", "volumeName"}) == nullptr);
 }
 
 TEST_CASE("make_plan follows the CRD of selected custom resources", "[plan]") {
@@ -299,7 +299,7 @@ TEST_CASE("make_plan runs transforms with the original and the target namespace 
   auto plan = make_plan(b.backup, o);
   REQUIRE(plan.ok());
   const PlannedItem* c = find_item(*plan, "configmaps", "c");
-  CHECK(json::get_string(c->object, {"metadata", "annotations", "seen-ns"}) == "app>b");
+  CHECK(json::get_string(c->object.parse(), {"metadata", "annotations", "seen-ns"}) == "app>b");
   CHECK(std::find(c->notes.begin(), c->notes.end(), "test-transform touched it") != c->notes.end());
   CHECK(find_item(*plan, "secrets", "s")->skip->reason == reason::transform_skip);
   CHECK(find_item(*plan, "services", "svc")->skip->reason == reason::transform_failed);

@@ -112,14 +112,14 @@ TEST_CASE("make_custom_resource_version_transform", "[preflight]") {
   const PlannedItem* w = find_item(*plan, "Widget", "w");
   REQUIRE(w);
   REQUIRE_FALSE(w->skip);
-  CHECK(json::get_string(w->object, {"apiVersion"}) == "example.com/v1");
+  CHECK(json::get_string(w->object.parse(), {"apiVersion"}) == "example.com/v1");
   CHECK(w->version == "v1");
-  CHECK(json::get_string(w->object, {"metadata", "namespace"}) == "app2");
+  CHECK(json::get_string(w->object.parse(), {"metadata", "namespace"}) == "app2");
   // Gadget has no CRD in the backup: the transform leaves it alone (the cluster decides).
   const PlannedItem* g = find_item(*plan, "Gadget", "g");
   REQUIRE(g);
   CHECK_FALSE(g->skip);
-  CHECK(json::get_string(g->object, {"apiVersion"}) == "example.com/v1alpha1");
+  CHECK(json::get_string(g->object.parse(), {"apiVersion"}) == "example.com/v1alpha1");
 
   SECTION("incompatible versions are skipped with the reason, not failed") {
     test::BackupBuilder b2;
@@ -153,16 +153,16 @@ TEST_CASE("make_latest_conversion_transform converts removed APIs without a clus
   const PlannedItem* ing = find_item(*plan, "Ingress", "web");
   REQUIRE(ing);
   REQUIRE_FALSE(ing->skip);
-  CHECK(json::get_string(ing->object, {"apiVersion"}) == "networking.k8s.io/v1");
+  CHECK(json::get_string(ing->object.parse(), {"apiVersion"}) == "networking.k8s.io/v1");
   // The plan item names the new group too (the applier resolves the type from it; --to-dir names the file after it).
   CHECK(ing->group == "networking.k8s.io");
   CHECK(ing->version == "v1");
   CHECK(ing->group_resource() == "ingresses.networking.k8s.io");
-  CHECK(json::get_string(ing->object, {"spec", "defaultBackend", "service", "name"}) == "web");
+  CHECK(json::get_string(ing->object.parse(), {"spec", "defaultBackend", "service", "name"}) == "web");
   // autoscaling/v1 is still served by current Kubernetes: unchanged.
   const PlannedItem* hpa = find_item(*plan, "HorizontalPodAutoscaler", "web");
   REQUIRE(hpa);
-  CHECK(json::get_string(hpa->object, {"apiVersion"}) == "autoscaling/v1");
+  CHECK(json::get_string(hpa->object.parse(), {"apiVersion"}) == "autoscaling/v1");
   const PlannedItem* psp = find_item(*plan, "PodSecurityPolicy", "psp");
   REQUIRE(psp);
   REQUIRE(psp->skip);

@@ -35,10 +35,10 @@ resourceModifierRules:
   REQUIRE(plan.ok());
   for (const PlannedItem& i : plan->items) {
     if (i.resource == "configmaps") {
-      CHECK(json::get_string(i.object, {"data", "a"}) == "2");
-      CHECK(json::get_string(i.object, {"metadata", "namespace"}) == "app2");
+      CHECK(json::get_string(i.object.parse(), {"data", "a"}) == "2");
+      CHECK(json::get_string(i.object.parse(), {"metadata", "namespace"}) == "app2");
     }
-    if (i.resource == "persistentvolumeclaims") CHECK(json::get_string(i.object, {"spec", "storageClassName"}) == "fast");
+    if (i.resource == "persistentvolumeclaims") CHECK(json::get_string(i.object.parse(), {"spec", "storageClassName"}) == "fast");
   }
 }
 
