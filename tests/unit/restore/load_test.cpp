@@ -85,6 +85,70 @@ TEST_CASE("load_backup reads a complete kbk backup and prefers the preferred-ver
   }
 }
 
+TEST_CASE("load_backup keeps each item's text in archive order and reads apiVersion and kind from the top level", "[load]") {
+  Location loc;
+  // ownerReferences (with their own apiVersion and kind) come before the object's own; strings with escapes,
+  // numbers of every kind, nesting.
+  const std::string pod = R"({"metadata":{"name":"p","namespace":"app","ownerReferences":[{"apiVersion":"apps/v1",)"
+                          R"("kind":"ReplicaSet","name":"rs","controller":true}]},"spec":{"containers":[{"name":"c",)"
+                          R"("args":["a\"b","\u00e9\n"],"resources":{"limits":{"cpu":0.5}}}]},"kind":"Pod","apiVersion":"v1"})";
+  const std::string ns = R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app","uid":"u1"},"n":[-1,18446744073709551615,1e300]})";
+  const std::string cm = R"({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"z","namespace":"app"},"data":{"k":"v"}})";
+  const std::string kind_twice = R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"app"},"kind":"Other"})";
+  loc.write("b1", {{key("", "v1", "pods", "app", "p"), pod},
+                   {key("", "v1", "namespaces", "", "app"), ns},
+                   {key("", "v1", "configmaps", "app", "z"), cm},
+                   {key("", "v1", "secrets", "app", "s"), kind_twice}});
+  auto b = load_backup(*loc.backend, "b1");
+  REQUIRE(b.ok());
+  REQUIRE(b->items.size() == 4);
+  std::vector<std::string> names;
+  for (const BackupItem& it : b->items) names.push_back(it.key.resource + "/" + it.key.name);
+  CHECK(names == std::vector<std::string>{"pods/p", "namespaces/app", "configmaps/z", "secrets/s"});
+  CHECK(b->items[0].kind == "Pod");
+  CHECK(b->items[0].key.version == "v1");
+  CHECK(b->items[3].kind == "Secret");  // the first "kind", as json::find reads it
+  const std::string originals[] = {pod, ns, cm, kind_twice};
+  for (size_t i = 0; i < 4; ++i) {
+    INFO(originals[i]);
+    CHECK(b->items[i].object.text() == originals[i]);
+    if (i == 3) continue;  // json::equal does not take duplicate keys; the text is the same
+    auto want = json::parse(originals[i]);
+    REQUIRE(want.ok());
+    CHECK(json::equal(b->items[i].object.parse(), *want));
+  }
+  json::Document p = b->items[0].object.parse();
+  CHECK(json::get_string(p, {"spec", "containers"}).empty());
+  REQUIRE(json::at(p, {"spec", "containers"}) != nullptr);
+  CHECK(json::get_string((*json::at(p, {"spec", "containers"}))[0]["args"][0], {}) == "a\"b");
+}
+
+TEST_CASE("load_backup refuses an item that is not one JSON object, naming the entry", "[load]") {
+  Location loc;
+  struct Case {
+    const char* text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x")", "invalid JSON at offset"},  // truncated
+      {R"({"apiVersion":"v1"} {"kind":"x"})", "invalid JSON at offset"},                           // two values
+      {"", "invalid JSON at offset"},
+      {"42", "not a JSON object"},
+      {R"("text")", "not a JSON object"},
+      {R"([{"apiVersion":"v1"}])", "not a JSON object"},
+      {R"({"apiVersion":"v1","kind":"ConfigMap","data":{"k":"\x"}})", "invalid JSON at offset"},  // bad escape
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    loc.write("bad", {{key("", "v1", "configmaps", "app", "good"), k_cm}, {key("", "v1", "configmaps", "app", "evil"), c.text}});
+    auto b = load_backup(*loc.backend, "bad");
+    REQUIRE_FALSE(b.ok());
+    CHECK(b.error().code == Errc::corrupt);
+    CHECK(b.error().message.find("backup bad: entry resources/configmaps/namespaces/app/evil.json") != std::string::npos);
+    CHECK(b.error().message.find(c.says) != std::string::npos);
+  }
+}
+
 TEST_CASE("load_backup requires the completion marker or a finished Velero backup", "[load]") {
   Location loc;
   auto missing = load_backup(*loc.backend, "nope");
