@@ -183,15 +183,23 @@ bool controller_recreates(const std::string& child_gr, const std::string& owner_
 
 class Planner {
 public:
-  Planner(const LoadedBackup& b, const PlanOptions& o, const Selector& s) : m_b(b), m_o(o), m_sel(s), m_index(b) {}
+  // With `release`, the same backup as b, each item's text is released as soon as no later step reads it.
+  Planner(const LoadedBackup& b, const PlanOptions& o, const Selector& s, LoadedBackup* release = nullptr)
+      : m_b(b), m_o(o), m_sel(s), m_index(b), m_release(release) {}
 
   Result<Plan> run() {
     select();
+    for (size_t i = 0; i < m_b.items.size(); ++i)
+      if (!m_selected[i]) release(i);
     // Decide PV fate first: PVCs depend on it.
     for (size_t i = 0; i < m_b.items.size(); ++i)
       if (m_selected[i] && m_b.items[i].key.group_resource() == "persistentvolumes") decide_pv(i);
-    for (size_t i = 0; i < m_b.items.size(); ++i)
-      if (m_selected[i]) m_plan.items.push_back(plan_item(i));
+    m_plan.items.reserve(static_cast<size_t>(std::count(m_selected.begin(), m_selected.end(), true)));
+    for (size_t i = 0; i < m_b.items.size(); ++i) {
+      if (!m_selected[i]) continue;
+      m_plan.items.push_back(plan_item(i));
+      release(i);
+    }
     synthesize_namespaces();
     order();
     return std::move(m_plan);
@@ -213,7 +221,9 @@ private:
       m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, o);
       if (m_selected[i] && it.key.group_resource() == "persistentvolumeclaims")
         claim_volumes[i] = str_at(o, {"spec", "volumeName"});
+      if (m_release) note_lookups(it, o);
     }
+    if (m_release) resolve_lookups();
     // Related cluster-scoped objects follow the selected ones (unless the user excluded their type or all
     // cluster resources): the CRD of a selected custom resource, the PV of a selected PVC.
     if (m_sel.cluster_resources_explicitly_excluded()) return;
@@ -225,6 +235,40 @@ private:
       if (auto c = claim_volumes.find(i); c != claim_volumes.end() && !c->second.empty())
         follow(m_index.find_gr("persistentvolumes", "", c->second));
     }
+  }
+
+  // Which other items planning item `it` may read (recreated_by): the Service of Endpoints and EndpointSlices,
+  // the controllers in ownerReferences. Resolved to indexes (a superset: by uid and by kind/name) once the
+  // uids are known.
+  void note_lookups(const BackupItem& it, const json::Value& o) {
+    const std::string gr = it.key.group_resource();
+    if (gr == "endpoints") m_lookup_services.insert({it.key.namespace_, it.key.name});
+    if (gr == "endpointslices.discovery.k8s.io")
+      m_lookup_services.insert({it.key.namespace_, json::get_string(o, {"metadata", "labels", "kubernetes.io/service-name"})});
+    const json::Value* owners = json::at(o, {"metadata", "ownerReferences"});
+    if (!owners || !owners->IsArray()) return;
+    for (const auto& ref : owners->GetArray()) {
+      const json::Value* ctrl = json::find(ref, "controller");
+      if (!ctrl || !ctrl->IsBool() || !ctrl->GetBool() || !controller_recreates(gr, str_at(ref, {"kind"}))) continue;
+      m_lookup_uids.insert(str_at(ref, {"uid"}));
+      m_lookup_kinds.insert({str_at(ref, {"kind"}), it.key.namespace_, str_at(ref, {"name"})});
+    }
+  }
+
+  void resolve_lookups() {
+    m_keep.assign(m_b.items.size(), false);
+    for (size_t i = 0; i < m_b.items.size(); ++i)  // synthesize_namespaces reads the backed-up Namespaces
+      if (m_b.items[i].key.group_resource() == "namespaces") m_keep[i] = true;
+    for (const auto& [ns, name] : m_lookup_services)
+      if (auto s = m_index.find_gr("services", ns, name)) m_keep[*s] = true;
+    for (const std::string& uid : m_lookup_uids)
+      if (auto u = m_index.by_uid.find(uid); u != m_index.by_uid.end()) m_keep[u->second] = true;
+    for (const auto& k : m_lookup_kinds)
+      if (auto f = m_index.by_kind.find(k); f != m_index.by_kind.end()) m_keep[f->second] = true;
+  }
+
+  void release(size_t i) {
+    if (m_release && !m_keep[i]) m_release->items[i].object.release();
   }
 
   void follow(std::optional<size_t> idx) {
@@ -462,6 +506,11 @@ private:
   size_t m_followed = 0;
   std::map<std::string, std::pair<std::string, std::string>> m_pv_skip;  // PV name -> reason, message
   std::map<std::pair<size_t, int>, std::optional<std::string>> m_owner_fate;  // (owner, depth) -> owner_fate()
+  LoadedBackup* m_release = nullptr;
+  std::set<std::pair<std::string, std::string>> m_lookup_services;                // ns, name
+  std::set<std::string> m_lookup_uids;
+  std::set<std::tuple<std::string, std::string, std::string>> m_lookup_kinds;    // kind, ns, name
+  std::vector<bool> m_keep;  // items whose text later steps may still read
   Plan m_plan;
 };
 
@@ -471,6 +520,13 @@ Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options) {
   KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(options.selection));
   for (const auto& t : options.transforms) t->prepare(backup);
   Planner planner(backup, options, sel);
+  return planner.run();
+}
+
+Result<Plan> make_plan_releasing_backup(LoadedBackup& backup, const PlanOptions& options) {
+  KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(options.selection));
+  for (const auto& t : options.transforms) t->prepare(backup);
+  Planner planner(backup, options, sel, &backup);
   return planner.run();
 }
 

@@ -106,6 +106,11 @@ struct Plan {
 
 // Errc::config for a malformed selection. Item-level problems become skipped/failed items, never errors.
 Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options);
+// The same plan, releasing each backup item's text (BackupItem::object) as soon as planning no longer reads it:
+// once planned or left out, except Namespaces, the Services of Endpoints/EndpointSlices and the controllers named
+// in ownerReferences, which other items look up. So the backup and the plan are never both held in full.
+// restore_backup plans this way; the backup is only good for its keys and warnings afterwards.
+Result<Plan> make_plan_releasing_backup(LoadedBackup& backup, const PlanOptions& options);
 
 // `NNNN-<resource>[.<group>]-<namespace|_cluster>-<name>.yaml` for --to-dir.
 std::string manifest_file_name(const PlannedItem& item);

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include <kbk/restore/plan.hpp>
 
@@ -23,6 +24,15 @@ const PlannedItem* find_item(const Plan& p, const std::string& gr, const std::st
   for (const PlannedItem& i : p.items)
     if (i.group_resource() == gr && i.target_name == name) return &i;
   return nullptr;
+}
+
+// make_plan reads the backup; make_plan_releasing_backup (what restore_backup uses) frees item texts as it goes
+// and must plan the same: tests that look up other items (owners, Services, Namespaces) run both.
+enum class Mode { read, release };
+Result<Plan> plan_with(Mode mode, const LoadedBackup& backup, const PlanOptions& o) {
+  if (mode == Mode::read) return make_plan(backup, o);
+  LoadedBackup copy = backup;
+  return make_plan_releasing_backup(copy, o);
 }
 
 std::string cm(const std::string& ns, const std::string& name) {
@@ -138,7 +148,8 @@ TEST_CASE("make_plan skips what a restored controller recreates", "[plan]") {
       .add("endpointslices.discovery.k8s.io", R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-abc","namespace":"app","labels":{"kubernetes.io/service-name":"web"}}})")
       .add("cronjobs.batch", R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"nightly","namespace":"app","uid":"c1"},"spec":{}})")
       .add("jobs.batch", R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"nightly-1","namespace":"app","ownerReferences":[{"apiVersion":"batch/v1","kind":"CronJob","name":"nightly","uid":"c1","controller":true}]},"spec":{}})");
-  auto plan = make_plan(b.backup, options());
+  Mode mode = GENERATE(Mode::read, Mode::release);
+  auto plan = plan_with(mode, b.backup, options());
   REQUIRE(plan.ok());
   auto skipped = [&](const std::string& gr, const std::string& name) {
     const PlannedItem* i = find_item(*plan, gr, name);
@@ -161,11 +172,41 @@ TEST_CASE("make_plan skips what a restored controller recreates", "[plan]") {
   // Restoring only the pods: their ReplicaSet is not part of the restore, so the pod comes back.
   PlanOptions o = options();
   o.selection.include_resources = {"pods"};
-  auto only_pods = make_plan(b.backup, o);
+  auto only_pods = plan_with(mode, b.backup, o);
   REQUIRE(only_pods.ok());
   const PlannedItem* pod = find_item(*only_pods, "pods", "web-5f-x");
   REQUIRE(pod);
   CHECK_FALSE(pod->skip);
+}
+
+TEST_CASE("make_plan_releasing_backup frees what no later step reads and keeps what other items look up", "[plan]") {
+  // The ReplicaSet and the Service are planned before the Pod and the Endpoints that look them up: their texts
+  // must outlive their own turn.
+  BackupBuilder b;
+  b.add("replicasets.apps", R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-5f","namespace":"app","uid":"r1","ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","uid":"d1","controller":true}]},"spec":{}})")
+      .add("services", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"app"},"spec":{"selector":{"app":"web"}}})")
+      .add("deployments.apps", R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"app","uid":"d1"},"spec":{}})")
+      .add("pods", R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-5f-x","namespace":"app","ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-5f","uid":"r1","controller":true}]},"spec":{}})")
+      .add("endpoints", R"({"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web","namespace":"app"}})")
+      .add("configmaps", cm("app", "plain"))
+      .add("configmaps", cm("elsewhere", "unselected"))
+      .add("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app","labels":{"team":"a"}}})");
+  PlanOptions o = options();
+  o.selection.include_namespaces = {"app"};
+  LoadedBackup backup = b.backup;
+  auto plan = make_plan_releasing_backup(backup, o);
+  REQUIRE(plan.ok());
+  CHECK(find_item(*plan, "pods", "web-5f-x")->skip->message ==
+        "recreated by its controller ReplicaSet/web-5f (itself recreated by Deployment/web)");
+  CHECK(find_item(*plan, "endpoints", "web")->skip->message == "recreated by its controller Service/web");
+  CHECK(json::get_string(find_item(*plan, "configmaps", "plain")->object.parse(), {"data", "a"}) == "1");
+  CHECK(json::get_string(find_item(*plan, "namespaces", "app")->object.parse(), {"metadata", "labels", "team"}) == "a");
+  std::map<std::string, bool> released;
+  for (const BackupItem& it : backup.items) released[it.key.resource + "/" + it.key.name] = it.object.is_null();
+  CHECK(released == std::map<std::string, bool>{{"pods/web-5f-x", true}, {"endpoints/web", true},
+                                                {"configmaps/plain", true}, {"configmaps/unselected", true},
+                                                {"replicasets/web-5f", false}, {"deployments/web", false},
+                                                {"services/web", false}, {"namespaces/app", false}});
 }
 
 TEST_CASE("make_plan applies the selection to original namespaces and adds restore labels", "[plan]") {
@@ -175,10 +216,11 @@ TEST_CASE("make_plan applies the selection to original namespaces and adds resto
       .add("configmaps", cm("other", "two"))
       .add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"three","namespace":"app","labels":{"tier":"db"}}})")
       .add("clusterroles.rbac.authorization.k8s.io", R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"mine"}})");
+  Mode mode = GENERATE(Mode::read, Mode::release);
   PlanOptions o = options();
   o.selection.include_namespaces = {"ap*"};
   o.namespace_mappings = {{"app", "app2"}};
-  auto plan = make_plan(b.backup, o);
+  auto plan = plan_with(mode, b.backup, o);
   REQUIRE(plan.ok());
   CHECK(find_item(*plan, "configmaps", "one"));
   CHECK(find_item(*plan, "configmaps", "three"));
@@ -195,7 +237,7 @@ TEST_CASE("make_plan applies the selection to original namespaces and adds resto
 
   o.selection.label_selector = "tier=db";
   o.restore_labels = RestoreLabels::omit;
-  auto by_label = make_plan(b.backup, o);
+  auto by_label = plan_with(mode, b.backup, o);
   REQUIRE(by_label.ok());
   CHECK(find_item(*by_label, "configmaps", "three"));
   CHECK_FALSE(find_item(*by_label, "configmaps", "one"));
