@@ -451,8 +451,9 @@ private:
     }
     std::map<std::string, std::string> reverse;
     for (const auto& [from, to] : m_o.namespace_mappings) reverse[to] = from;
+    std::erase_if(needed, [&](const std::string& ns) { return planned.count(ns) || is_builtin_namespace(ns); });
+    m_plan.items.reserve(m_plan.items.size() + needed.size());  // one allocation: items are large
     for (const std::string& ns : needed) {
-      if (planned.count(ns) || is_builtin_namespace(ns)) continue;
       std::string source = reverse.count(ns) ? reverse[ns] : ns;
       PlannedItem p;
       p.group = "";
