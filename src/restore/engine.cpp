@@ -31,7 +31,11 @@ ExitCode exit_code(const RestoreReport& report) {
   return ExitCode::partial;
 }
 
-RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options) {
+namespace {
+
+// `release`, when given, is the same plan as `plan`: each item's object, status and managedFields texts are
+// freed once the item is applied (only the thread that applied it touches them).
+RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const RunOptions& options) {
   const util::Clock& clock = options.clock ? *options.clock : util::system_clock();
   util::ProgressSink& progress = options.progress ? *options.progress : util::null_progress();
   RestoreReport report;
@@ -79,6 +83,12 @@ RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& opti
         const PlannedItem& item = plan.items[todo[n]];
         results[todo[n]] = applier.apply(item);
         done(item, results[todo[n]]);
+        if (release) {
+          PlannedItem& applied = release->items[todo[n]];
+          applied.object.release();
+          applied.status.release();
+          applied.managed_fields.release();
+        }
       }
     };
     size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, options.parallel)), todo.size());
@@ -118,6 +128,16 @@ RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& opti
   state.current.clear();
   progress.finish(state);
   return report;
+}
+
+}  // namespace
+
+RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options) {
+  return run_plan(plan, nullptr, applier, options);
+}
+
+RestoreReport execute(Plan&& plan, Applier& applier, const RunOptions& options) {
+  return run_plan(plan, &plan, applier, options);
 }
 
 }  // namespace kbk::restore

@@ -15,7 +15,7 @@ Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOption
   // The plan holds everything the rest needs: the backup's items are freed before anything is applied.
   std::vector<std::string> backup_warnings = std::move(backup.warnings);
   std::vector<BackupItem>().swap(backup.items);
-  RestoreReport report = execute(plan, applier, run);
+  RestoreReport report = execute(std::move(plan), applier, run);
   report.name = plan_options.restore_name;
   report.backup = plan_options.backup_name;
   for (std::string& w : backup_warnings) report.warnings.push_back(std::move(w));

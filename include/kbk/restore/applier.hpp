@@ -53,7 +53,8 @@ public:
   virtual bool dry_run() const { return false; }
   virtual ItemResult apply(const PlannedItem& item) = 0;
   // After the last item of a tier (single-threaded). The cluster applier waits for created CRDs to be
-  // Established here and refreshes discovery; it may turn a result into a failure.
+  // Established here and refreshes discovery; it may turn a result into a failure. When the engine consumes the
+  // plan, the items' object, status and managedFields are already released here: use their names and types.
   virtual void end_tier(Tier, const std::vector<const PlannedItem*>&, std::vector<ItemResult*>&) {}
 };
 

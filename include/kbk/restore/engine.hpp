@@ -50,6 +50,9 @@ struct RunOptions {
 };
 
 RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options);
+// The same, consuming the plan: each item's object, status and managedFields are freed once it is applied, so
+// the report is not built while every planned object is still held (restore_backup runs this way).
+RestoreReport execute(Plan&& plan, Applier& applier, const RunOptions& options);
 
 // The whole pipeline for one backup in a location: load and validate the entire archive (when that fails
 // nothing is applied), plan, execute. Errors are load_backup's and make_plan's; item failures are in the report.

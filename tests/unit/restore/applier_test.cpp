@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include <kbk/restore/engine.hpp>
 #include <kbk/util/fs.hpp>
@@ -58,13 +60,53 @@ RestoreReport run(const LoadedBackup& backup, const PlanOptions& po, Applier& ap
   REQUIRE(plan.ok());
   RunOptions ro;
   ro.parallel = 4;
-  RestoreReport r = execute(*plan, applier, ro);
+  RestoreReport r = execute(std::move(*plan), applier, ro);  // as restore_backup does: texts freed once applied
   r.name = po.restore_name;
   r.backup = po.backup_name;
   return r;
 }
 
 }  // namespace
+
+// Sees each item while it is applied and again at the end of its tier.
+class WatchingApplier : public Applier {
+public:
+  std::string mode() const override { return "watching"; }
+  // Every item whole (and only the ConfigMap with managedFields) while it is applied.
+  ItemResult apply(const PlannedItem& item) override {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    seen_when_applied[item.display()] = item.object.parse().IsObject() && (!item.managed_fields.is_null()) == has_mf(item);
+    return {Outcome::created, "created", ""};
+  }
+  void end_tier(Tier, const std::vector<const PlannedItem*>& items, std::vector<ItemResult*>&) override {
+    for (const PlannedItem* i : items) freed_at_end_of_tier[i->display()] = i->object.is_null() && i->managed_fields.is_null();
+  }
+  std::map<std::string, bool> seen_when_applied, freed_at_end_of_tier;
+
+private:
+  static bool has_mf(const PlannedItem& item) { return item.display() == "configmaps/app/cfg"; }
+  std::mutex m_mutex;
+};
+
+TEST_CASE("execute of a moved plan frees each item's texts once it is applied, not before", "[applier]") {
+  auto plan = make_plan(app_backup().backup, options());
+  REQUIRE(plan.ok());
+  WatchingApplier applier;
+  RunOptions ro;
+  ro.parallel = 4;
+  RestoreReport r = execute(std::move(*plan), applier, ro);
+  CHECK(r.phase() == "Completed");
+  const std::map<std::string, bool> all{{"namespaces/app", true}, {"configmaps/app/cfg", true},
+                                        {"deployments.apps/app/web", true}, {"serviceaccounts/app/default", true}};
+  CHECK(applier.seen_when_applied == all);  // whole objects, and the ConfigMap's managedFields, when applied
+  CHECK(applier.freed_at_end_of_tier == all);
+  // Reading a plan leaves it whole.
+  auto kept = make_plan(app_backup().backup, options());
+  REQUIRE(kept.ok());
+  WatchingApplier reader;
+  execute(*kept, reader, ro);
+  for (const PlannedItem& i : kept->items) CHECK_FALSE(i.object.is_null());
+}
 
 TEST_CASE("cluster applier creates in order, with fieldManager kbk, and re-applies managedFields", "[applier]") {
   FakeClient client;
