@@ -375,7 +375,7 @@ size_t PreflightReport::items(PreflightResult r) const {
   return n;
 }
 
-Result<PreflightReport> preflight(const LoadedBackup& backup, const PlanOptions& options, const TargetApis& target,
+Result<PreflightReport> preflight(LoadedBackup& backup, const PlanOptions& options, const TargetApis& target,
                                   std::string target_description, const SourceApis& source) {
   auto book = std::make_shared<RecordBook>();
   PlanOptions po = options;
@@ -384,7 +384,7 @@ Result<PreflightReport> preflight(const LoadedBackup& backup, const PlanOptions&
     if (t->stage() == TransformStage::convert) convert_names.insert(t->name());
   po.transforms.insert(po.transforms.begin(), std::make_shared<RecordStart>(book));
   po.transforms.push_back(std::make_shared<RecordEnd>(book));
-  KBK_ASSIGN_OR_RETURN(Plan plan, make_plan(backup, po));
+  KBK_ASSIGN_OR_RETURN(Plan plan, make_plan_releasing_backup(backup, po));
   // Convert-stage transforms are prepared now; their names may depend on it.
   for (const auto& t : po.transforms)
     if (t->stage() == TransformStage::convert) convert_names.insert(t->name());

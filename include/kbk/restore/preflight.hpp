@@ -105,8 +105,9 @@ struct PreflightReport {
 
 // Plans the restore exactly as `kbk restore create` would (options carry the same transforms, conversions
 // included) and reports per group/version/kind. target says what the cluster serves (for custom resources whose
-// CRD neither the target nor the backup has); target_description names it.
-Result<PreflightReport> preflight(const LoadedBackup& backup, const PlanOptions& options, const TargetApis& target,
+// CRD neither the target nor the backup has); target_description names it. Plans with make_plan_releasing_backup,
+// as a restore does: the backup is only good for its keys and warnings afterwards.
+Result<PreflightReport> preflight(LoadedBackup& backup, const PlanOptions& options, const TargetApis& target,
                                   std::string target_description, const SourceApis& source);
 
 json::Document preflight_to_json(const PreflightReport& report);
