@@ -1,6 +1,7 @@
-// Bandwidth limiting: a pacing token bucket per direction. Each transfer reserves its bytes and sleeps until the
-// bucket has caught up, with one second of burst, so the average rate over any window longer than a second stays
-// under the cap however many threads transfer at once.
+// Bandwidth limiting: a pacing clock per direction. Each transfer reserves its bytes and sleeps until the moment
+// they are due at the capped rate, so the average over the whole transfer stays at the cap however many threads
+// transfer at once. Time lost while nobody transferred is made up for at most k_catch_up (scheduler jitter, a
+// reader busy between reads), and a fresh pacer starts with no more credit than that: no first-second burst.
 #include <kbk/storage/wrappers.hpp>
 
 #include <chrono>
@@ -26,10 +27,10 @@ public:
     {
       std::lock_guard lock(m_mutex);
       const auto now = Clock::now();
-      const auto burst = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0));
-      if (m_next < now - burst) m_next = now - burst;  // unused time accrues at most one second of burst
+      constexpr auto k_catch_up = std::chrono::milliseconds(100);
+      if (m_next < now - k_catch_up) m_next = now - k_catch_up;
       m_next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(bytes) / m_rate));
-      wake = m_next - burst;
+      wake = m_next;
     }
     std::this_thread::sleep_until(wake);
   }
@@ -40,7 +41,7 @@ private:
   std::chrono::steady_clock::time_point m_next{};
 };
 
-constexpr size_t k_slice = 256 * 1024;  // pace big writes in slices so parallel streams interleave fairly
+constexpr size_t k_slice = 256 * 1024;  // pace (and count) big writes in slices so parallel streams interleave fairly
 
 class LimitedWriter final : public Writer {
 public:
@@ -159,6 +160,226 @@ Result<std::unique_ptr<Backend>> apply_wrappers(std::unique_ptr<Backend> inner, 
     }
   }
   return wrap_bandwidth_limit(std::move(inner), limits);
+}
+
+}  // namespace kbk::storage
+
+// ---- transfer progress ------------------------------------------------------------------------------------------
+
+namespace kbk::storage {
+
+void TransferProgress::expect_upload(const std::string& key, uint64_t bytes) {
+  std::lock_guard lock(m_mutex);
+  m_expected[key] = bytes;
+}
+
+std::optional<uint64_t> TransferProgress::take_expected_upload(const std::string& key) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_expected.find(key);
+  if (it == m_expected.end()) return std::nullopt;
+  uint64_t n = it->second;
+  m_expected.erase(it);
+  return n;
+}
+
+util::ProgressState TransferProgress::state_locked(Direction d, const std::string& current) const {
+  const Counts& c = m_counts[static_cast<int>(d)];
+  util::ProgressState s;
+  s.phase = d == Direction::upload ? "upload" : "download";
+  s.current = current;
+  s.bytes_done = c.done;
+  s.bytes_total = c.unknown_running ? 0 : std::max(c.total, c.done);
+  return s;
+}
+
+util::ProgressState TransferProgress::state(Direction d) const {
+  std::lock_guard lock(m_mutex);
+  return state_locked(d, "");
+}
+
+void TransferProgress::begin(const Transfer& t) {
+  util::ProgressState s;
+  {
+    std::lock_guard lock(m_mutex);
+    Counts& c = m_counts[static_cast<int>(t.direction)];
+    c.used = true;
+    if (t.known) c.total += t.expected;
+    else ++c.unknown_running;
+    s = state_locked(t.direction, t.key);
+  }
+  m_sink.update(s);
+}
+
+void TransferProgress::add(Direction d, const std::string& key, uint64_t bytes) {
+  if (bytes == 0) return;
+  util::ProgressState s;
+  {
+    std::lock_guard lock(m_mutex);
+    m_counts[static_cast<int>(d)].done += bytes;
+    s = state_locked(d, key);
+  }
+  m_sink.update(s);
+}
+
+void TransferProgress::end(const Transfer& t, uint64_t moved) {
+  util::ProgressState s;
+  {
+    std::lock_guard lock(m_mutex);
+    Counts& c = m_counts[static_cast<int>(t.direction)];
+    if (t.known) {
+      c.total -= std::min(c.total, t.expected);
+    } else if (c.unknown_running) {
+      --c.unknown_running;
+    }
+    c.total += moved;  // an ended transfer counts at what it moved (an aborted one at what got through)
+    s = state_locked(t.direction, t.key);
+  }
+  m_sink.update(s);
+}
+
+void TransferProgress::finish() {
+  for (Direction d : {Direction::upload, Direction::download}) {
+    util::ProgressState s;
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_counts[static_cast<int>(d)].used) continue;
+      s = state_locked(d, "");
+    }
+    m_sink.finish(s);
+  }
+}
+
+namespace {
+
+using Direction = TransferProgress::Direction;
+
+class CountingWriter final : public Writer {
+public:
+  CountingWriter(std::unique_ptr<Writer> inner, std::shared_ptr<TransferProgress> progress, TransferProgress::Transfer t)
+      : m_inner(std::move(inner)), m_progress(std::move(progress)), m_transfer(std::move(t)) {
+    m_progress->begin(m_transfer);
+  }
+  ~CountingWriter() override {
+    if (!m_ended) m_progress->end(m_transfer, m_moved);
+  }
+  Result<void> write(std::string_view data) override {
+    // Slices, so one big write still moves the count along (the inner writer uploads as it fills parts).
+    while (!data.empty()) {
+      auto slice = data.substr(0, k_slice);
+      KBK_TRY(m_inner->write(slice));
+      m_moved += slice.size();
+      m_progress->add(Direction::upload, m_transfer.key, slice.size());
+      data.remove_prefix(slice.size());
+    }
+    return {};
+  }
+  Result<void> commit() override {
+    auto r = m_inner->commit();
+    m_ended = true;
+    m_progress->end(m_transfer, m_moved);
+    return r;
+  }
+  void abort() override {
+    m_inner->abort();
+    if (!m_ended) m_progress->end(m_transfer, m_moved);
+    m_ended = true;
+  }
+  uint64_t bytes_written() const override { return m_inner->bytes_written(); }
+
+private:
+  std::unique_ptr<Writer> m_inner;
+  std::shared_ptr<TransferProgress> m_progress;
+  TransferProgress::Transfer m_transfer;
+  uint64_t m_moved = 0;
+  bool m_ended = false;
+};
+
+class CountingReader final : public Reader {
+public:
+  CountingReader(std::unique_ptr<Reader> inner, std::shared_ptr<TransferProgress> progress, TransferProgress::Transfer t)
+      : m_inner(std::move(inner)), m_progress(std::move(progress)), m_transfer(std::move(t)) {
+    m_progress->begin(m_transfer);
+  }
+  ~CountingReader() override {
+    if (!m_ended) m_progress->end(m_transfer, m_moved);
+  }
+  Result<size_t> read(char* buffer, size_t size) override {
+    KBK_ASSIGN_OR_RETURN(size_t n, m_inner->read(buffer, std::min(size, k_slice)));
+    if (n == 0 && !m_ended) {
+      m_ended = true;
+      m_progress->end(m_transfer, m_moved);
+    }
+    m_moved += n;
+    m_progress->add(Direction::download, m_transfer.key, n);
+    return n;
+  }
+
+private:
+  std::unique_ptr<Reader> m_inner;
+  std::shared_ptr<TransferProgress> m_progress;
+  TransferProgress::Transfer m_transfer;
+  uint64_t m_moved = 0;
+  bool m_ended = false;
+};
+
+class ProgressReporting final : public Backend {
+public:
+  ProgressReporting(std::unique_ptr<Backend> inner, std::shared_ptr<TransferProgress> progress)
+      : m_inner(std::move(inner)), m_progress(std::move(progress)) {}
+
+  std::string display_url() const override { return m_inner->display_url(); }
+  Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
+    TransferProgress::Transfer t{Direction::upload, key, data.size(), true};
+    m_progress->begin(t);
+    auto r = m_inner->put(key, data, options);
+    if (r) m_progress->add(Direction::upload, key, data.size());
+    m_progress->end(t, r ? data.size() : 0);
+    return r;
+  }
+  Result<std::unique_ptr<Writer>> put_stream(const std::string& key, const PutOptions& options) override {
+    auto expected = m_progress->take_expected_upload(key);
+    KBK_ASSIGN_OR_RETURN(auto w, m_inner->put_stream(key, options));
+    TransferProgress::Transfer t{Direction::upload, key, expected.value_or(0), expected.has_value()};
+    return std::unique_ptr<Writer>(std::make_unique<CountingWriter>(std::move(w), m_progress, std::move(t)));
+  }
+  Result<std::string> get(const std::string& key) override {
+    TransferProgress::Transfer t{Direction::download, key, 0, false};
+    m_progress->begin(t);
+    auto r = m_inner->get(key);
+    uint64_t n = r ? r->size() : 0;
+    m_progress->add(Direction::download, key, n);
+    m_progress->end(t, n);
+    return r;
+  }
+  Result<std::unique_ptr<Reader>> get_stream(const std::string& key, uint64_t offset, uint64_t length) override {
+    KBK_ASSIGN_OR_RETURN(auto info, m_inner->stat(key));
+    KBK_ASSIGN_OR_RETURN(auto r, m_inner->get_stream(key, offset, length));
+    TransferProgress::Transfer t{Direction::download, key, 0, false};
+    if (info) {
+      uint64_t avail = info->size > offset ? info->size - offset : 0;
+      t.expected = length ? std::min(length, avail) : avail;
+      t.known = true;
+    }
+    return std::unique_ptr<Reader>(std::make_unique<CountingReader>(std::move(r), m_progress, std::move(t)));
+  }
+  Result<std::optional<ObjectInfo>> stat(const std::string& key) override { return m_inner->stat(key); }
+  Result<void> list(const std::string& prefix, const std::function<Result<void>(const ObjectInfo&)>& f) override {
+    return m_inner->list(prefix, f);
+  }
+  Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override { return m_inner->list_prefixes(prefix); }
+  Result<void> remove(const std::string& key) override { return m_inner->remove(key); }
+  Result<void> remove_many(const std::vector<std::string>& keys) override { return m_inner->remove_many(keys); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override { return m_inner->cleanup_incomplete(older_than); }
+
+private:
+  std::unique_ptr<Backend> m_inner;
+  std::shared_ptr<TransferProgress> m_progress;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> wrap_transfer_progress(std::unique_ptr<Backend> inner, std::shared_ptr<TransferProgress> progress) {
+  return std::make_unique<ProgressReporting>(std::move(inner), std::move(progress));
 }
 
 }  // namespace kbk::storage

@@ -1,14 +1,23 @@
 // Backend wrappers: one concern each, implementing Backend around another Backend (kopia's and restic's layering).
 //   wrap_bandwidth_limit  caps upload and download throughput (--limit-upload / --limit-download), shared by every
-//                         stream of the backend, so parallel parts together stay under the cap.
+//                         stream of the backend, so parallel parts together stay under the cap. It paces the bytes
+//                         handed to writers and taken from readers (an S3 writer sends each buffered part at
+//                         full speed; the average over the transfer is what holds).
+//   wrap_transfer_progress counts the bytes going through writers and readers and reports them to a
+//                         util::ProgressSink (phase "upload" or "download"), for bytes/s on a TTY or as JSON lines.
 // Retries live in the S3 backend itself, at the HTTP request, where a request body can be replayed.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <kbk/storage/backend.hpp>
+#include <kbk/util/progress.hpp>
 
 namespace kbk::storage {
 
@@ -18,6 +27,50 @@ struct BandwidthLimits {
 };
 
 std::unique_ptr<Backend> wrap_bandwidth_limit(std::unique_ptr<Backend> inner, BandwidthLimits limits);
+
+// The counts of one transfer progress: per direction, bytes moved so far and the bytes expected. Shared by every
+// reader and writer of the wrapped backend (thread-safe); the caller keeps it to declare sizes and to finish.
+class TransferProgress {
+public:
+  enum class Direction { upload, download };
+  explicit TransferProgress(util::ProgressSink& sink) : m_sink(sink) {}
+
+  // The size the next put_stream(key) will write (a file's size), so bytes_total is known for it; put() of a
+  // buffer and get_stream() (from stat) learn their sizes themselves.
+  void expect_upload(const std::string& key, uint64_t bytes);
+  // Reports the final counts (ProgressSink::finish) of each direction that moved bytes. Call once, at the end.
+  void finish();
+  util::ProgressState state(Direction d) const;
+
+  // Used by the wrapper.
+  struct Transfer {
+    Direction direction;
+    std::string key;
+    uint64_t expected = 0;  // 0 = unknown
+    bool known = false;
+  };
+  std::optional<uint64_t> take_expected_upload(const std::string& key);
+  void begin(const Transfer& t);
+  void add(Direction d, const std::string& key, uint64_t bytes);
+  // A transfer ended: its bytes are final (an unknown size becomes known). moved = bytes it actually moved.
+  void end(const Transfer& t, uint64_t moved);
+
+private:
+  struct Counts {
+    uint64_t done = 0;
+    uint64_t total = 0;           // known sizes of started transfers (finished ones at what they moved)
+    uint64_t unknown_running = 0; // transfers of unknown size in flight: total is unknown meanwhile
+    bool used = false;
+  };
+  util::ProgressState state_locked(Direction d, const std::string& current) const;
+  util::ProgressSink& m_sink;
+  mutable std::mutex m_mutex;
+  Counts m_counts[2];
+  std::map<std::string, uint64_t> m_expected;
+};
+
+// Reports every transfer of `inner` to `progress`. get_stream() asks stat() for the size first (one HEAD on S3).
+std::unique_ptr<Backend> wrap_transfer_progress(std::unique_ptr<Backend> inner, std::shared_ptr<TransferProgress> progress);
 
 // "500KiB", "10MiB", "1.5M", "2G" (binary units; a bare number is KiB/s, as restic's flags). Errc::config otherwise.
 Result<uint64_t> parse_rate(std::string_view text);

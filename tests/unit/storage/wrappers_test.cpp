@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <memory>
+#include <vector>
 
 using namespace kbk;
 using namespace kbk::storage;
@@ -44,5 +46,127 @@ TEST_CASE("wrap_bandwidth_limit: data passes through unchanged; no limits means 
   auto n = (*s)->read(buf, sizeof buf);
   REQUIRE(n.ok());
   CHECK(std::string(buf, *n) == data.substr(5, 10));
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+// Records what a progress sink is told.
+struct RecordingSink final : util::ProgressSink {
+  std::vector<util::ProgressState> updates, finishes;
+  void update(const util::ProgressState& s) override { updates.push_back(s); }
+  void finish(const util::ProgressState& s) override { finishes.push_back(s); }
+  std::vector<util::ProgressState> of(const std::string& phase) const {
+    std::vector<util::ProgressState> out;
+    for (const auto& s : updates)
+      if (s.phase == phase) out.push_back(s);
+    return out;
+  }
+};
+
+bool never_shrinks(const std::vector<util::ProgressState>& v) {
+  for (size_t i = 1; i < v.size(); ++i)
+    if (v[i].bytes_done < v[i - 1].bytes_done) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("wrap_transfer_progress: uploads and downloads counted with their totals, finished once per direction") {
+  const auto dir = std::filesystem::temp_directory_path() / ("kbk-progress-" + std::to_string(::getpid()));
+  OpenOptions o;
+  o.create = true;
+  auto inner = storage::open("file://" + dir.string(), o);
+  REQUIRE(inner.ok());
+  RecordingSink sink;
+  auto meter = std::make_shared<TransferProgress>(sink);
+  auto b = wrap_transfer_progress(std::move(*inner), meter);
+  const std::string small(1000, 's');
+  std::string big(3u << 20, 'b');
+  for (size_t i = 0; i < big.size(); i += 11) big[i] = static_cast<char>(i);
+
+  // A stream whose size was declared (a file), written in one big write: counted in slices, total known.
+  meter->expect_upload("a/big", big.size());
+  auto w = b->put_stream("a/big", {});
+  REQUIRE(w.ok());
+  REQUIRE((*w)->write(big).ok());
+  REQUIRE((*w)->commit().ok());
+  auto up = sink.of("upload");
+  REQUIRE(up.size() >= 4);  // begin, several slices, end
+  CHECK(never_shrinks(up));
+  CHECK(up.front().bytes_done == 0);
+  CHECK(up.front().bytes_total == big.size());
+  CHECK(up[1].bytes_done < big.size());  // moved along during the write
+  CHECK(up.back().bytes_done == big.size());
+  CHECK(up.back().current == "a/big");
+
+  // put() of a buffer adds its size; a stream of unknown size makes the total unknown until it ends.
+  REQUIRE(b->put("a/small", small, {}).ok());
+  CHECK(sink.of("upload").back().bytes_done == big.size() + small.size());
+  CHECK(sink.of("upload").back().bytes_total == big.size() + small.size());
+  auto w2 = b->put_stream("a/unknown", {});
+  REQUIRE(w2.ok());
+  REQUIRE((*w2)->write("12345").ok());
+  CHECK(sink.of("upload").back().bytes_total == 0);
+  REQUIRE((*w2)->commit().ok());
+  CHECK(sink.of("upload").back().bytes_total == big.size() + small.size() + 5);
+
+  // get_stream learns the size from stat; a range counts only its bytes.
+  auto r = b->get_stream("a/big");
+  REQUIRE(r.ok());
+  std::string back;
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    auto n = (*r)->read(buf.data(), buf.size());
+    REQUIRE(n.ok());
+    if (*n == 0) break;
+    back.append(buf.data(), *n);
+  }
+  CHECK((back == big));
+  auto down = sink.of("download");
+  REQUIRE(down.size() >= 3);
+  CHECK(never_shrinks(down));
+  CHECK(down.front().bytes_total == big.size());
+  CHECK(down.back().bytes_done == big.size());
+  auto ranged = b->get_stream("a/big", 10, 100);
+  REQUIRE(ranged.ok());
+  REQUIRE((*ranged)->read(buf.data(), buf.size()).ok());
+  CHECK(sink.of("download").back().bytes_total == big.size() + 100);
+
+  // get() counts what it read; a failed get counts nothing.
+  REQUIRE(b->get("a/small").ok());
+  CHECK(sink.of("download").back().bytes_done == big.size() + 100 + small.size());
+  CHECK_FALSE(b->get("a/missing").ok());
+  CHECK(sink.of("download").back().bytes_done == big.size() + 100 + small.size());
+
+  meter->finish();
+  REQUIRE(sink.finishes.size() == 2);
+  CHECK(sink.finishes[0].phase == "upload");
+  CHECK(sink.finishes[0].bytes_done == big.size() + small.size() + 5);
+  CHECK(sink.finishes[0].bytes_total == sink.finishes[0].bytes_done);
+  CHECK(sink.finishes[1].phase == "download");
+  CHECK(sink.finishes[1].bytes_done == big.size() + 100 + small.size());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("wrap_transfer_progress: an aborted upload counts what got through, and only one direction finishes") {
+  const auto dir = std::filesystem::temp_directory_path() / ("kbk-progress-abort-" + std::to_string(::getpid()));
+  OpenOptions o;
+  o.create = true;
+  auto inner = storage::open("file://" + dir.string(), o);
+  REQUIRE(inner.ok());
+  RecordingSink sink;
+  auto meter = std::make_shared<TransferProgress>(sink);
+  auto b = wrap_transfer_progress(std::move(*inner), meter);
+  meter->expect_upload("x", 1000);
+  {
+    auto w = b->put_stream("x", {});
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write(std::string(300, 'x')).ok());
+  }  // destroyed uncommitted: aborted
+  CHECK_FALSE(b->stat("x")->has_value());
+  CHECK(sink.of("upload").back().bytes_done == 300);
+  CHECK(sink.of("upload").back().bytes_total == 300);
+  meter->finish();
+  REQUIRE(sink.finishes.size() == 1);
+  CHECK(sink.finishes[0].phase == "upload");
   std::filesystem::remove_all(dir);
 }
