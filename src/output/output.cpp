@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <unistd.h>
 
@@ -68,39 +69,83 @@ void print_yaml(const json::Value& v) {
 
 namespace {
 
+using SteadyClock = std::chrono::steady_clock;
+
+// Rates and ETA of one phase, measured from the first report of that phase (a command that downloads and then
+// restores shows each phase at its own pace).
+struct Pace {
+  double seconds = 0;
+  double items_per_second = 0;
+  double bytes_per_second = 0;
+  double eta_seconds = -1;  // -1: unknown
+};
+
+class PhaseClock {
+public:
+  Pace pace(const util::ProgressState& s, SteadyClock::time_point now) {
+    auto it = m_start.find(s.phase);
+    if (it == m_start.end()) it = m_start.emplace(s.phase, now).first;
+    Pace p;
+    p.seconds = std::chrono::duration<double>(now - it->second).count();
+    const double secs = p.seconds > 1e-3 ? p.seconds : 1e-3;
+    p.items_per_second = static_cast<double>(s.items_done) / secs;
+    p.bytes_per_second = static_cast<double>(s.bytes_done) / secs;
+    // ETA from whichever total is known: bytes for transfers, items for engines.
+    if (s.bytes_total && s.bytes_done && s.bytes_done <= s.bytes_total) {
+      p.eta_seconds = secs * static_cast<double>(s.bytes_total - s.bytes_done) / static_cast<double>(s.bytes_done);
+    } else if (s.items_total && s.items_done && s.items_done <= s.items_total) {
+      p.eta_seconds = secs * static_cast<double>(s.items_total - s.items_done) / static_cast<double>(s.items_done);
+    }
+    return p;
+  }
+
+private:
+  std::map<std::string, SteadyClock::time_point> m_start;
+};
+
+// A transfer reports bytes only; an engine reports items (and maybe bytes).
+bool is_transfer(const util::ProgressState& s) { return s.items_done == 0 && s.items_total == 0; }
+
 class TtyProgress final : public util::ProgressSink {
 public:
-  TtyProgress() : m_start(std::chrono::steady_clock::now()) {}
   void update(const util::ProgressState& s) override {
     std::lock_guard lock(m_mutex);
-    auto now = std::chrono::steady_clock::now();
+    auto now = SteadyClock::now();
+    auto p = m_clock.pace(s, now);  // starts the phase's clock on its first report, drawn or not
     if (now - m_last < std::chrono::milliseconds(100)) return;
     m_last = now;
-    draw(s, now);
+    draw(s, p);
   }
   void finish(const util::ProgressState& s) override {
     std::lock_guard lock(m_mutex);
-    draw(s, std::chrono::steady_clock::now());
+    draw(s, m_clock.pace(s, SteadyClock::now()));
     std::fputs("\n", stderr);
   }
 
 private:
-  void draw(const util::ProgressState& s, std::chrono::steady_clock::time_point now) {
-    double secs = std::chrono::duration<double>(now - m_start).count();
-    if (secs <= 0) secs = 1e-3;
-    std::string line = s.phase + ": " + std::to_string(s.items_done);
-    if (s.items_total) line += "/" + std::to_string(s.items_total);
-    char rate[64];
-    std::snprintf(rate, sizeof rate, " items (%.0f/s)", static_cast<double>(s.items_done) / secs);
-    line += rate;
-    if (s.bytes_done) {
-      line += ", " + util::human_bytes(s.bytes_done) + " (" +
-              util::human_bytes(static_cast<uint64_t>(static_cast<double>(s.bytes_done) / secs)) + "/s)";
+  static void draw(const util::ProgressState& s, const Pace& p) {
+    std::string line = s.phase + ": ";
+    if (is_transfer(s)) {
+      line += util::human_bytes(s.bytes_done);
+      if (s.bytes_total) {
+        char pct[32];
+        std::snprintf(pct, sizeof pct, " (%.0f%%)",
+                      100.0 * static_cast<double>(s.bytes_done) / static_cast<double>(s.bytes_total));
+        line += " of " + util::human_bytes(s.bytes_total) + pct;
+      }
+      line += ", " + util::human_bytes(static_cast<uint64_t>(p.bytes_per_second)) + "/s";
+    } else {
+      line += std::to_string(s.items_done);
+      if (s.items_total) line += "/" + std::to_string(s.items_total);
+      char rate[64];
+      std::snprintf(rate, sizeof rate, " items (%.0f/s)", p.items_per_second);
+      line += rate;
+      if (s.bytes_done) {
+        line += ", " + util::human_bytes(s.bytes_done) + " (" +
+                util::human_bytes(static_cast<uint64_t>(p.bytes_per_second)) + "/s)";
+      }
     }
-    if (s.items_total && s.items_done && s.items_done < s.items_total) {
-      double eta = secs * static_cast<double>(s.items_total - s.items_done) / static_cast<double>(s.items_done);
-      line += ", ETA " + util::human_duration(eta);
-    }
+    if (p.eta_seconds > 0) line += ", ETA " + util::human_duration(p.eta_seconds);
     if (s.errors) line += ", " + std::to_string(s.errors) + " errors";
     if (!s.current.empty()) line += "  " + s.current;
     if (line.size() > 118) line.resize(118);
@@ -108,26 +153,27 @@ private:
     std::fflush(stderr);
   }
   std::mutex m_mutex;
-  std::chrono::steady_clock::time_point m_start;
-  std::chrono::steady_clock::time_point m_last{};
+  PhaseClock m_clock;
+  SteadyClock::time_point m_last{};
 };
 
 class JsonProgress final : public util::ProgressSink {
 public:
   void update(const util::ProgressState& s) override {
     std::lock_guard lock(m_mutex);
-    auto now = std::chrono::steady_clock::now();
+    auto now = SteadyClock::now();
+    auto p = m_clock.pace(s, now);
     if (now - m_last < std::chrono::milliseconds(500)) return;
     m_last = now;
-    emit(s, false);
+    emit(s, p, false);
   }
   void finish(const util::ProgressState& s) override {
     std::lock_guard lock(m_mutex);
-    emit(s, true);
+    emit(s, m_clock.pace(s, SteadyClock::now()), true);
   }
 
 private:
-  void emit(const util::ProgressState& s, bool done) {
+  static void emit(const util::ProgressState& s, const Pace& p, bool done) {
     json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
     d.AddMember("phase", json::make_string(s.phase, a), a);
@@ -138,13 +184,21 @@ private:
     d.AddMember("bytesTotal", s.bytes_total, a);
     d.AddMember("warnings", s.warnings, a);
     d.AddMember("errors", s.errors, a);
+    d.AddMember("elapsedSeconds", round3(p.seconds), a);
+    d.AddMember("itemsPerSecond", round3(p.items_per_second), a);
+    d.AddMember("bytesPerSecond", static_cast<uint64_t>(p.bytes_per_second), a);
+    json::Value eta;  // null when unknown
+    if (p.eta_seconds >= 0) eta.SetDouble(round3(p.eta_seconds));
+    d.AddMember("etaSeconds", eta, a);
     d.AddMember("done", done, a);
     std::string line = json::to_string(d) + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
   }
+  static double round3(double v) { return static_cast<double>(static_cast<int64_t>(v * 1000 + 0.5)) / 1000; }
   std::mutex m_mutex;
-  std::chrono::steady_clock::time_point m_last{};
+  PhaseClock m_clock;
+  SteadyClock::time_point m_last{};
 };
 
 }  // namespace

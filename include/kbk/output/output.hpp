@@ -35,8 +35,11 @@ void print_json(const json::Value& v);
 void print_yaml(const json::Value& v);
 
 enum class ProgressMode { automatic, tty, json, none };
-// A progress sink: a redrawn line on a TTY (items, items/s, bytes, bytes/s, ETA, current), JSON lines on
-// stderr with ProgressMode::json, nothing otherwise. automatic = tty when stderr is a terminal, else none.
+// A progress sink: a redrawn line on a TTY (items, items/s, bytes, bytes/s, ETA, current; a transfer, which
+// reports bytes only, as "upload: 12.0 MiB of 64.0 MiB (19%), 8.0 MiB/s, ETA 6s  KEY"), JSON lines on stderr with
+// ProgressMode::json (the state plus elapsedSeconds, itemsPerSecond, bytesPerSecond, etaSeconds or null, done;
+// rates are measured per phase from its first report), nothing otherwise. automatic = tty when stderr is a
+// terminal, else none.
 std::unique_ptr<util::ProgressSink> make_progress(ProgressMode mode);
 Result<ProgressMode> parse_progress_mode(const std::string& s);
 
