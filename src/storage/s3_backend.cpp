@@ -808,7 +808,7 @@ public:
     std::string full = m_core->full_key(key);
     // HEAD first: the size bounds every range (no 416 dance for empty objects, which some servers answer
     // wrongly) and the ETag pins the version all ranges must come from.
-    KBK_ASSIGN_OR_RETURN(auto info, head(*m_core, full, key));
+    KBK_ASSIGN_OR_RETURN(auto info, head_checked(full, key));
     if (!info) return unexpected(Errc::not_found, m_core->display(full) + ": no such object");
     uint64_t end = info->size;
     if (length > 0 && offset + length < end) end = offset + length;
@@ -818,7 +818,7 @@ public:
 
   Result<std::optional<ObjectInfo>> stat(const std::string& key) override {
     KBK_TRY(check_key(key));
-    return head(*m_core, m_core->full_key(key), key);
+    return head_checked(m_core->full_key(key), key);
   }
 
   Result<void> list(const std::string& prefix,
@@ -989,7 +989,26 @@ private:
     }
   }
 
+  // HEAD answers a missing bucket with a bare 404, like a missing key. Before the first "no such object" the
+  // bucket is checked once (a one-key listing), so a missing bucket is named as such and never reported as a
+  // missing backup.
+  Result<std::optional<ObjectInfo>> head_checked(const std::string& full, const std::string& rel) {
+    KBK_ASSIGN_OR_RETURN(auto info, head(*m_core, full, rel));
+    if (info || m_bucket_seen.load()) {
+      m_bucket_seen = true;
+      return info;
+    }
+    Call c;
+    c.method = "GET";
+    c.query = "list-type=2&max-keys=1&prefix=" + sigv4::uri_encode(full, sigv4::Slash::encode);
+    c.what = "ListObjectsV2";
+    KBK_TRY(m_core->call_expect(c, {200}));
+    m_bucket_seen = true;
+    return info;
+  }
+
   std::shared_ptr<S3Core> m_core;
+  std::atomic<bool> m_bucket_seen{false};
 };
 
 Result<uint64_t> parse_size(const std::string& key, const std::string& v) {
