@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.hpp"
@@ -40,6 +41,18 @@ int fail(const Error& e) {
   return static_cast<int>(exit_code_for(e));
 }
 
+// --progress for put and get: the transfer's bytes, bytes/s and ETA (a TTY line or JSON lines on stderr).
+struct Progress {
+  std::unique_ptr<util::ProgressSink> sink;
+  std::shared_ptr<storage::TransferProgress> meter;
+  explicit Progress(const GlobalOptions& g) {
+    auto mode = output::parse_progress_mode(g.progress);
+    if (!mode) throw Fatal(ExitCode::usage, mode.error().message);
+    sink = output::make_progress(*mode);
+    meter = std::make_shared<storage::TransferProgress>(*sink);
+  }
+};
+
 int run_ls(const GlobalOptions& g, const StorageOptions& o) {
   auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
   if (!format) throw Fatal(ExitCode::usage, format.error().message);
@@ -68,9 +81,14 @@ int run_ls(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_put(const GlobalOptions& g, const StorageOptions& o) {
-  auto b = open_storage(g);
+  Progress progress(g);
+  auto b = open_storage(g, false, progress.meter);
   int fd = o.file == "-" ? 0 : ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Fatal(ExitCode::usage, o.file + ": cannot open for reading");
+  // A regular file's size is the upload's total (encrypted, the sealed size is not known up front).
+  struct stat st {};
+  if (o.key_file.empty() && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    progress.meter->expect_upload(o.key, static_cast<uint64_t>(st.st_size));
   storage::PutOptions po;
   if (o.exclusive) po.if_exists = storage::IfExists::fail;
   auto start = std::chrono::steady_clock::now();
@@ -110,6 +128,7 @@ int run_put(const GlobalOptions& g, const StorageOptions& o) {
   }
   auto c = (*w)->commit();
   if (!c) return fail(c.error());
+  progress.meter->finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log::info(1, "uploaded " + util::human_bytes((*w)->bytes_written()) + " to " + b->display_url() + "/" + o.key +
                    " in " + util::human_duration(secs));
@@ -117,7 +136,8 @@ int run_put(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_get(const GlobalOptions& g, const StorageOptions& o) {
-  auto b = open_storage(g);
+  Progress progress(g);
+  auto b = open_storage(g, false, progress.meter);
   std::unique_ptr<crypto::Decryptor> dec;
   if (!o.key_file.empty()) {
     auto user = load_encryption_key(o.key_file);
@@ -158,6 +178,7 @@ int run_get(const GlobalOptions& g, const StorageOptions& o) {
     write_all(*tail);
   }
   if (fd != 1) ::close(fd);
+  progress.meter->finish();
   return 0;
 }
 
@@ -196,14 +217,14 @@ void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
   ls->add_option("prefix", o.prefix, "Key prefix, e.g. backups/");
   set_runner(ls, state, [&g] { return run_ls(g, o); });
 
-  auto* put = cmd->add_subcommand("put", "Upload a file (or stdin) as KEY");
+  auto* put = cmd->add_subcommand("put", "Upload a file (or stdin) as KEY (--progress shows bytes, bytes/s and ETA)");
   put->add_option("key", o.key, "Object key")->required();
   put->add_option("file", o.file, "File to upload, - for stdin")->capture_default_str();
   put->add_flag("--if-not-exists", o.exclusive, "Fail (exit 1) when KEY already exists");
   add_encryption_key_option(put, o.key_file, "Encrypt (docs/format-encryption.md); the key object goes next to KEY");
   set_runner(put, state, [&g] { return run_put(g, o); });
 
-  auto* get = cmd->add_subcommand("get", "Download KEY to a file (or stdout)");
+  auto* get = cmd->add_subcommand("get", "Download KEY to a file (or stdout) (--progress shows bytes, bytes/s and ETA)");
   get->add_option("key", o.key, "Object key")->required();
   get->add_option("file", o.file, "Destination file, - for stdout")->capture_default_str();
   add_encryption_key_option(get, o.key_file, "Decrypt with the key object next to KEY that this key opens");

@@ -14,6 +14,7 @@
 #include <kbk/kube/discovery.hpp>
 #include <kbk/kube/rest_client.hpp>
 #include <kbk/storage/backend.hpp>
+#include <kbk/storage/wrappers.hpp>
 #include <kbk/util/exit_code.hpp>
 
 namespace kbk::cli {
@@ -45,9 +46,11 @@ kube::Discovery fetch_discovery(kube::Client& client);
 // --storage, else $KBK_STORAGE; Fatal(usage) when neither is set.
 std::string storage_url(const GlobalOptions& g);
 // Opens the location of --storage with --storage-setting and the bandwidth limits applied (every command that
-// touches a location opens it here). create: make the folder when missing (backup create). Throws Fatal: exit 3
-// for a malformed URL or setting, 4 when the location is unreachable.
-std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create = false);
+// touches a location opens it here). create: make the folder when missing (backup create). progress: when given,
+// every transfer is counted and reported to it (outside the bandwidth limit, so it shows the capped pace).
+// Throws Fatal: exit 3 for a malformed URL, setting or rate (naming the flag), 4 when the location is unreachable.
+std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create = false,
+                                               std::shared_ptr<storage::TransferProgress> progress = nullptr);
 
 // Wraps a command body: sets the exit code it returns. Every command's help ends with EXIT STATUS.
 void set_runner(CLI::App* cmd, RunState& state, std::function<int()> body);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <tuple>
 
 #include "commands.hpp"
 #include <kbk/storage/wrappers.hpp>
@@ -44,7 +45,8 @@ std::string storage_url(const GlobalOptions& g) {
   throw Fatal(ExitCode::usage, "no storage location: pass --storage URL or set KBK_STORAGE");
 }
 
-std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create) {
+std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create,
+                                               std::shared_ptr<storage::TransferProgress> progress) {
   storage::OpenOptions opts;
   opts.create = create;
   for (const auto& kv : g.storage_settings) {
@@ -53,12 +55,18 @@ std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool crea
       throw Fatal(ExitCode::usage, "--storage-setting " + kv + ": expected KEY=VALUE");
     opts.settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  if (!g.limit_upload.empty()) opts.settings.emplace_back("limit-upload", g.limit_upload);
-  if (!g.limit_download.empty()) opts.settings.emplace_back("limit-download", g.limit_download);
+  // Rates are checked here, before anything is opened, so a typo names its flag and touches nothing.
+  for (const auto& [flag, value, key] : {std::tuple{"--limit-upload", &g.limit_upload, "limit-upload"},
+                                         std::tuple{"--limit-download", &g.limit_download, "limit-download"}}) {
+    if (value->empty()) continue;
+    if (auto rate = storage::parse_rate(*value); !rate) throw Fatal(ExitCode::usage, std::string(flag) + ": " + rate.error().message);
+    opts.settings.emplace_back(key, *value);
+  }
   auto b = storage::open(storage_url(g), opts);
   if (!b) throw Fatal(b.error().is(Errc::config) ? ExitCode::usage : ExitCode::precondition, b.error().message);
   auto wrapped = storage::apply_wrappers(std::move(*b), opts);
   if (!wrapped) throw Fatal(ExitCode::usage, wrapped.error().message);
+  if (progress) return storage::wrap_transfer_progress(std::move(*wrapped), std::move(progress));
   return std::move(*wrapped);
 }
 
@@ -88,12 +96,12 @@ int main(int argc, char** argv) {
   app.add_option("-v,--v", g.verbosity, "Log verbosity (0-9, as kubectl)");
   app.add_option("--log-file", g.log_file, "Also write the log to this file");
   app.add_option("-o,--output", g.output, "Output format: json, yaml, wide, name (command dependent)");
-  app.add_option("--progress", g.progress, "Progress display: auto, tty, json, none")->default_str("auto");
-  app.add_option("--storage", g.storage, "Backup location URL: file:///path, /path or s3://bucket/prefix (env KBK_STORAGE)");
+  app.add_option("--progress", g.progress, "Progress on stderr: auto (tty on a terminal), tty (items/s, bytes/s, ETA), json (JSON lines), none")->default_str("auto");
+  app.add_option("--storage", g.storage, "Backup location URL: file:///path, /path or s3://bucket/prefix[?endpoint=URL&region=R&path-style=true] (env KBK_STORAGE; AWS credentials as the AWS CLI finds them)");
   app.add_option("--storage-setting", g.storage_settings,
-                 "Location setting KEY=VALUE, as the URL's query options (endpoint, region, ...; repeatable)");
-  app.add_option("--limit-upload", g.limit_upload, "Upload bandwidth cap, e.g. 10MiB (a bare number is KiB/s)");
-  app.add_option("--limit-download", g.limit_download, "Download bandwidth cap, e.g. 10MiB (a bare number is KiB/s)");
+                 "Location setting KEY=VALUE, as the URL's query options (endpoint, region, path-style, ca-bundle, profile, ...; repeatable)");
+  app.add_option("--limit-upload", g.limit_upload, "Upload bandwidth cap per second, e.g. 500KiB, 10MiB, 1G (a bare number is KiB/s)");
+  app.add_option("--limit-download", g.limit_download, "Download bandwidth cap per second, e.g. 500KiB, 10MiB, 1G (a bare number is KiB/s)");
   app.parse_complete_callback([&] {
     log::set_verbosity(g.verbosity);
     if (!g.log_file.empty() && !log::set_log_file(g.log_file))
