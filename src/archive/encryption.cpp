@@ -43,6 +43,85 @@ Result<crypto::SecretKey> open_backup_key(storage::Backend& backend, const std::
   return open_data_key(backend, BackupPaths{name}.dir(), user, "backup " + name);
 }
 
+Result<RekeyResult> rekey_backup(storage::Backend& backend, const std::string& name, const crypto::UserKey& old_key,
+                                 const crypto::UserKey& new_key, bool keep_old) {
+  const BackupPaths paths{name};
+  const std::string folder = paths.dir();
+  const std::string what = "backup " + name;
+  struct Opened {
+    std::string object;  // "kbk-key-<id>"
+    crypto::SecretKey data_key;
+  };
+  std::vector<std::string> tried;
+  std::vector<Opened> by_old, by_new;
+  std::optional<Error> other;  // a key object that is not one: reported when neither key opens anything
+  KBK_TRY(backend.list(folder + "kbk-key-", [&](const storage::ObjectInfo& info) -> Result<void> {
+    if (info.key.find('/', folder.size()) != std::string::npos) return {};
+    KBK_ASSIGN_OR_RETURN(std::string text, backend.get(info.key));
+    const std::string object = info.key.substr(folder.size());
+    tried.push_back(object);
+    for (auto [user, into] : {std::pair{&old_key, &by_old}, std::pair{&new_key, &by_new}}) {
+      auto dk = crypto::unwrap_data_key(text, *user, info.key);
+      if (dk) into->push_back({object, std::move(*dk)});
+      else if (!dk.error().is(Errc::crypto) && !other) other = dk.error();
+    }
+    return {};
+  }));
+  for (const auto& o : by_old)
+    for (const auto& n : by_new)
+      if (o.object == n.object)
+        return unexpected(Errc::config, "the new encryption key is the old one (both open " + o.object + " of " + what + ")");
+  RekeyResult r;
+  if (by_old.empty()) {
+    if (!by_new.empty()) {  // rotated already (an earlier run): nothing to do
+      r.key = by_new.front().object;
+      return r;
+    }
+    if (other) return *other;
+    if (tried.empty())
+      return unexpected(Errc::crypto, what + " has no key objects (" + folder + "kbk-key-*) in " + backend.display_url());
+    return unexpected(Errc::crypto, "the encryption key does not open " + what + " (tried " + util::join(tried, ", ") + ")");
+  }
+  const crypto::SecretKey& data_key = by_old.front().data_key;
+  for (const auto& group : {&by_old, &by_new})
+    for (const auto& o : *group)
+      if (o.data_key.bytes() != data_key.bytes())
+        return unexpected(Errc::corrupt, what + ": " + o.object + " and " + by_old.front().object +
+                                             " wrap different data keys; nothing was changed");
+  if (!by_new.empty()) {
+    r.key = by_new.front().object;  // written by an interrupted run: reuse it
+  } else {
+    KBK_ASSIGN_OR_RETURN(crypto::KeyObject object, crypto::wrap_data_key(data_key, new_key));
+    const std::string key = paths.key_object(object.key_id);
+    storage::PutOptions once;
+    once.if_exists = storage::IfExists::fail;
+    once.content_type = "application/json";
+    KBK_TRY(backend.put(key, object.json, once));
+    // Read it back: the old key objects go only once the new one is known to open the backup.
+    auto back = backend.get(key);
+    auto check = back ? crypto::unwrap_data_key(*back, new_key, key) : Result<crypto::SecretKey>(unexpected(back.error()));
+    if (!check || check->bytes() != data_key.bytes()) {
+      (void)backend.remove(key);
+      return unexpected(Errc::corrupt, what + ": the new key object " + key +
+                                           " did not open with the new key when read back (" +
+                                           (check ? std::string("another data key") : check.error().message) +
+                                           "); it was removed and nothing else changed");
+    }
+    r.added = r.key = "kbk-key-" + object.key_id;
+  }
+  if (keep_old) return r;
+  std::vector<std::string> keys;
+  for (const auto& o : by_old) {
+    keys.push_back(folder + o.object);
+    r.removed.push_back(o.object);
+  }
+  if (auto removed = backend.remove_many(keys); !removed)
+    return unexpected(removed.error().code, what + ": " + r.key + " opens it with the new key, but removing " +
+                                                util::join(r.removed, ", ") + " failed (" + removed.error().message +
+                                                "); both keys open it until a rerun removes them");
+  return r;
+}
+
 // ---- streams -------------------------------------------------------------------------------------------------
 
 EncryptingWriter::EncryptingWriter(std::unique_ptr<storage::Writer> inner, const crypto::SecretKey& data_key,

@@ -126,6 +126,11 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
         if (auto doc = json::parse(*text, "backup " + dir + ": kbk-lock.json"))
           l.started = json::get_string(*doc, {"startTimestamp"});
       if (!util::parse_rfc3339(l.started)) l.started = util::format_rfc3339(lock->modified);
+      // No marker yet to say so: an encrypted backup writes its key object right after the lock.
+      KBK_TRY(backend.list(paths.dir() + "kbk-key-", [&](const storage::ObjectInfo&) -> Result<void> {
+        l.encrypted = true;
+        return {};
+      }));
       out.push_back(std::move(l));
       continue;
     }

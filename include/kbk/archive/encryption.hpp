@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/crypto/hash.hpp>
@@ -29,6 +30,22 @@ Result<crypto::SecretKey> open_data_key(storage::Backend& backend, const std::st
                                         const std::string& what);
 // open_data_key for backups/<name>/.
 Result<crypto::SecretKey> open_backup_key(storage::Backend& backend, const std::string& name, const crypto::UserKey& user);
+
+// Key rotation (docs/format-encryption.md, "Rotating keys"): what rekey_backup did to backups/<name>/.
+struct RekeyResult {
+  std::string added;                 // the key object written ("kbk-key-<id>"); empty when the new key already opened one
+  std::string key;                   // the key object the new key opens now (added, or the one it already opened)
+  std::vector<std::string> removed;  // the key objects the old key opened, removed ("kbk-key-<id>")
+};
+// Rotates the user key of backup `name` without touching any other object: opens its data key with old_key, writes
+// a key object wrapping it with new_key (IfExists::fail), reads that object back and checks it opens with new_key to
+// the same data key, and only then removes the key objects old_key opens (none with keep_old). A kill between the
+// write and the removal leaves the backup opened by both keys; running again finishes it: a key object new_key
+// already opens is reused, and a backup old_key no longer opens but new_key does is left as it is (nothing added
+// or removed). Errc::crypto (the "does not open" error of open_data_key) when neither key opens the backup;
+// Errc::config when new_key opens the key objects old_key opens (the same key).
+Result<RekeyResult> rekey_backup(storage::Backend& backend, const std::string& name, const crypto::UserKey& old_key,
+                                 const crypto::UserKey& new_key, bool keep_old);
 
 // Encrypts everything written through it into `inner` (one stream, docs/format-encryption.md). commit() writes
 // the final segment first. bytes_written() and stored_sha256() describe the stored (encrypted) bytes.

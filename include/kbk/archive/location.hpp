@@ -61,7 +61,7 @@ struct BackupListing {
   // RFC 3339 or "". An Incomplete backup's started is its lock's startTimestamp, else the lock's modification time.
   std::string started, completed, expires;
   uint64_t items = 0, warnings = 0, errors = 0, bytes = 0;
-  bool encrypted = false;
+  bool encrypted = false;  // the marker's archive.encrypted; for an Incomplete backup, a kbk-key-* object exists
   // The source cluster (prune --group-by cluster): the marker's cluster.kubeSystemUID, else cluster.server;
   // "" for Velero and incomplete backups.
   std::string cluster;

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <unistd.h>
 
@@ -352,4 +353,136 @@ TEST_CASE("read_archive reads an encrypted archive to its final segment") {
   auto [cut, cut_items] = read_all(stored.substr(0, 32 + full_segments * seg));
   REQUIRE_FALSE(cut.ok());
   CHECK(cut.error().code == Errc::corrupt);
+}
+
+namespace {
+
+// Every object key under backups/<name>/ with its content.
+std::map<std::string, std::string> folder_objects(storage::Backend& b, const std::string& name) {
+  std::map<std::string, std::string> out;
+  REQUIRE(b.list(BackupPaths{name}.dir(), [&](const storage::ObjectInfo& info) -> Result<void> {
+               auto text = b.get(info.key);
+               REQUIRE(text.ok());
+               out[info.key] = *text;
+               return {};
+             }).ok());
+  return out;
+}
+
+// backups/b1/ of an encrypted backup: one key object for `user`, an archive and a marker.
+crypto::SecretKey encrypted_backup(storage::Backend& b, const crypto::UserKey& user) {
+  auto nk = new_backup_key(user);
+  REQUIRE(nk.ok());
+  BackupPaths p{"b1"};
+  REQUIRE(b.put(p.key_object(nk->object.key_id), nk->object.json, {}).ok());
+  REQUIRE(b.put(p.encrypted_archive(), "KBKE archive bytes", {}).ok());
+  REQUIRE(b.put(p.marker(), "{\"sealed\":\"x\"}", {}).ok());
+  return nk->data_key;
+}
+
+}  // namespace
+
+TEST_CASE("rekey_backup wraps the same data key for the new key and removes what the old key opened") {
+  TempLocation loc;
+  auto& b = *loc.backend;
+  auto old_key = user_key('a');
+  auto new_key = user_key('b');
+  const crypto::SecretKey data_key = encrypted_backup(b, old_key);
+  const auto before = folder_objects(b, "b1");
+
+  auto r = rekey_backup(b, "b1", old_key, new_key, false);
+  REQUIRE(r.ok());
+  CHECK(r->added.rfind("kbk-key-", 0) == 0);
+  CHECK(r->key == r->added);
+  REQUIRE(r->removed.size() == 1);
+  CHECK(before.count("backups/b1/" + r->removed[0]) == 1);
+
+  auto by_new = open_backup_key(b, "b1", new_key);
+  REQUIRE(by_new.ok());
+  CHECK(by_new->bytes() == data_key.bytes());
+  auto by_old = open_backup_key(b, "b1", old_key);
+  REQUIRE_FALSE(by_old.ok());
+  CHECK(by_old.error().code == Errc::crypto);
+
+  // Only the key objects changed: the archive and the marker are byte for byte what they were.
+  const auto after = folder_objects(b, "b1");
+  CHECK(after.size() == 3);
+  CHECK(after.at("backups/b1/b1.kbk") == before.at("backups/b1/b1.kbk"));
+  CHECK(after.at("backups/b1/kbk-manifest.json") == before.at("backups/b1/kbk-manifest.json"));
+  CHECK(after.count("backups/b1/" + r->added) == 1);
+
+  // Run again: the old key opens nothing, the new one does: nothing to do, nothing changed.
+  auto again = rekey_backup(b, "b1", old_key, new_key, false);
+  REQUIRE(again.ok());
+  CHECK(again->added.empty());
+  CHECK(again->removed.empty());
+  CHECK(again->key == r->added);
+  CHECK(folder_objects(b, "b1") == after);
+}
+
+TEST_CASE("rekey_backup keep_old and an interrupted rotation leave both keys opening the backup; a rerun finishes it") {
+  TempLocation loc;
+  auto& b = *loc.backend;
+  auto old_key = user_key('a');
+  auto new_key = user_key('b');
+  const crypto::SecretKey data_key = encrypted_backup(b, old_key);
+
+  // keep_old stops where a kill between the write and the removal would: both keys open the backup.
+  auto kept = rekey_backup(b, "b1", old_key, new_key, true);
+  REQUIRE(kept.ok());
+  CHECK_FALSE(kept->added.empty());
+  CHECK(kept->removed.empty());
+  for (const auto* k : {&old_key, &new_key}) {
+    auto opened = open_backup_key(b, "b1", *k);
+    REQUIRE(opened.ok());
+    CHECK(opened->bytes() == data_key.bytes());
+  }
+  CHECK(folder_objects(b, "b1").size() == 4);
+
+  // The rerun reuses the key object written before (no second one) and removes the old key's.
+  auto rerun = rekey_backup(b, "b1", old_key, new_key, false);
+  REQUIRE(rerun.ok());
+  CHECK(rerun->added.empty());
+  CHECK(rerun->key == kept->added);
+  CHECK(rerun->removed.size() == 1);
+  const auto after = folder_objects(b, "b1");
+  CHECK(after.size() == 3);
+  CHECK(after.count("backups/b1/" + kept->added) == 1);
+  CHECK_FALSE(open_backup_key(b, "b1", old_key).ok());
+  auto by_new = open_backup_key(b, "b1", new_key);
+  REQUIRE(by_new.ok());
+  CHECK(by_new->bytes() == data_key.bytes());
+}
+
+TEST_CASE("rekey_backup refuses a wrong old key and the same key, changing nothing; a passphrase can be the new key") {
+  TempLocation loc;
+  auto& b = *loc.backend;
+  auto old_key = user_key('a');
+  const crypto::SecretKey data_key = encrypted_backup(b, old_key);
+  const auto before = folder_objects(b, "b1");
+
+  auto wrong = rekey_backup(b, "b1", user_key('w'), user_key('b'), false);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code == Errc::crypto);
+  CHECK(wrong.error().message.rfind("the encryption key does not open backup b1 (tried kbk-key-", 0) == 0);
+
+  auto same = rekey_backup(b, "b1", old_key, user_key('a'), false);
+  REQUIRE_FALSE(same.ok());
+  CHECK(same.error().code == Errc::config);
+  CHECK(same.error().message.find("the new encryption key is the old one") == 0);
+
+  auto missing = rekey_backup(b, "nope", old_key, user_key('b'), false);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("has no key objects") != std::string::npos);
+  CHECK(folder_objects(b, "b1") == before);
+
+  auto passphrase = crypto::parse_user_key("correct horse battery staple\n", "test passphrase");
+  REQUIRE(passphrase.ok());
+  REQUIRE(passphrase->kind == crypto::UserKey::Kind::passphrase);
+  auto r = rekey_backup(b, "b1", old_key, *passphrase, false);
+  REQUIRE(r.ok());
+  auto by_passphrase = open_backup_key(b, "b1", *passphrase);
+  REQUIRE(by_passphrase.ok());
+  CHECK(by_passphrase->bytes() == data_key.bytes());
+  CHECK_FALSE(open_backup_key(b, "b1", old_key).ok());
 }

@@ -183,3 +183,19 @@ TEST_CASE("valid_backup_name accepts DNS subdomain names only") {
   CHECK_FALSE(valid_backup_name("a..b"));
   CHECK_FALSE(valid_backup_name(std::string(254, 'a')));
 }
+
+TEST_CASE("list_backups marks an incomplete backup encrypted when it has a key object") {
+  TempDir t;
+  auto b = storage::open(t.path, {});
+  REQUIRE(b.ok());
+  auto& be = **b;
+  REQUIRE(be.put("backups/enc/kbk-lock.json", "{}", {}).ok());
+  REQUIRE(be.put("backups/enc/kbk-key-0123456789abcdef", "{}", {}).ok());
+  REQUIRE(be.put("backups/plain/kbk-lock.json", "{}", {}).ok());
+  REQUIRE(be.put("backups/plain/plain.tar.gz", "partial", {}).ok());
+  auto l = list_backups(be);
+  REQUIRE(l.ok());
+  REQUIRE(l->size() == 2);
+  CHECK(((*l)[0].name == "enc" && (*l)[0].phase == "Incomplete" && (*l)[0].encrypted));
+  CHECK(((*l)[1].name == "plain" && (*l)[1].phase == "Incomplete" && !(*l)[1].encrypted));
+}
