@@ -1,4 +1,4 @@
-// kbk backup create|list|describe|inspect|download|delete|logs|verify. create needs a cluster; every other verb
+// kbk backup create|list|describe|inspect|download|delete|logs|verify|rekey. create needs a cluster; every other verb
 // works from the location alone (docs/format-archive.md).
 #include <sys/stat.h>
 #include <unistd.h>
@@ -690,10 +690,102 @@ int run_verify(const GlobalOptions& g, const std::string& name, const std::strin
   return static_cast<int>(ExitCode::failed);
 }
 
+// ---- rekey ---------------------------------------------------------------------------------------------------
+
+struct RekeyFlags {
+  std::vector<std::string> names;
+  bool all = false;
+  std::string key_file, new_key_file;
+  bool keep_old = false;
+};
+
+bool same_user_key(const crypto::UserKey& a, const crypto::UserKey& b) {
+  if (a.kind != b.kind) return false;
+  return a.kind == crypto::UserKey::Kind::key ? a.key.bytes() == b.key.bytes() : a.passphrase == b.passphrase;
+}
+
+// Every named backup is checked before any is changed (missing or incomplete: exit 4; not encrypted: exit 3).
+// Then each is rotated on its own: exit 2 when some failed (wrong old key, storage), 1 when all did.
+int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
+  auto format = format_of(g, {output::Format::json});
+  if (f.all == !f.names.empty()) throw Fatal(ExitCode::usage, "name the backups to rekey or pass --all (not both)");
+  if (f.key_file.empty()) throw Fatal(ExitCode::usage, "--encryption-key-file is required: the key that opens the backups now");
+  if (f.new_key_file.empty()) throw Fatal(ExitCode::usage, "--new-encryption-key-file is required: the key to rotate to");
+  const auto old_key = load_encryption_key(f.key_file);
+  const auto new_key = load_encryption_key(f.new_key_file);
+  if (same_user_key(*old_key, *new_key))
+    throw Fatal(ExitCode::usage, "--new-encryption-key-file " + f.new_key_file + " holds the key of --encryption-key-file");
+  auto backend = open_storage(g);
+
+  std::vector<std::string> targets;
+  if (f.all) {
+    auto list = archive::list_backups(*backend);
+    if (!list) return fail(list.error());
+    for (const auto& b : *list) {
+      if (b.phase == "Incomplete") log::info(0, "note: backup " + b.name + " is incomplete; skipped");
+      else if (!b.encrypted) log::info(0, "note: backup " + b.name + " is not encrypted; skipped");
+      else targets.push_back(b.name);
+    }
+    if (targets.empty()) {
+      std::fprintf(stderr, "No encrypted backups in %s.\n", backend->display_url().c_str());
+      if (format != output::Format::json) return 0;
+    }
+  } else {
+    int code = 0;
+    for (const auto& name : f.names) {
+      if (!archive::valid_backup_name(name)) {
+        code = std::max(code, fail(Error{Errc::config, "\"" + name + "\" is not a backup name"}));
+        continue;
+      }
+      auto loc = locate(*backend, name);
+      if (!loc) code = std::max(code, fail(loc.error()));
+      else if (!loc->encrypted)
+        code = std::max(code, fail(Error{Errc::config, "backup " + name + " is not encrypted: there is no key to rotate"}));
+      else targets.push_back(name);
+    }
+    if (code != 0) return code;  // nothing changed
+  }
+
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  json::Value done(rapidjson::kArrayType);
+  size_t failed = 0;
+  for (const auto& name : targets) {
+    auto r = archive::rekey_backup(*backend, name, *old_key, *new_key, f.keep_old);
+    if (!r) {
+      fail(r.error());
+      ++failed;
+      continue;
+    }
+    if (format == output::Format::json) {
+      json::Value v(rapidjson::kObjectType);
+      v.AddMember("name", str_value(name, a), a);
+      if (r->added.empty()) v.AddMember("added", json::Value(), a);
+      else v.AddMember("added", str_value(r->added, a), a);
+      json::Value removed(rapidjson::kArrayType);
+      for (const auto& k : r->removed) removed.PushBack(str_value(k, a), a);
+      v.AddMember("removed", removed, a);
+      done.PushBack(v, a);
+      continue;
+    }
+    std::string line = "Backup " + name + ": ";
+    line += r->added.empty() ? "the new key opens it already (" + r->key + ")" : "added " + r->added;
+    if (!r->removed.empty()) line += "; removed " + util::join(r->removed, ", ");
+    else if (!r->added.empty()) line += "; the old key still opens it";
+    std::printf("%s\n", line.c_str());
+  }
+  if (format == output::Format::json) {
+    d.AddMember("backups", done, a);
+    output::print_json(d);
+  }
+  if (failed == 0) return 0;
+  return static_cast<int>(failed < targets.size() ? ExitCode::partial : ExitCode::failed);
+}
+
 }  // namespace
 
 void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
-  CLI::App* backup = app.add_subcommand("backup", "Create, list, inspect, verify and delete backups");
+  CLI::App* backup = app.add_subcommand("backup", "Create, list, inspect, verify, delete and rekey backups");
   backup->require_subcommand(1);
 
   auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
@@ -808,6 +900,18 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto verify_key = std::make_shared<std::string>();
   add_encryption_key_option(verify, *verify_key, "Key file of an encrypted backup");
   set_runner(verify, state, [&g, verify_name, verify_key] { return run_verify(g, *verify_name, *verify_key); });
+
+  // restic's `key passwd` / `key add` (--new-password-file), with kbk's key file flags.
+  auto* rekey = backup->add_subcommand(
+      "rekey", "Rotate the encryption key of encrypted backups: wrap their data keys for a new key (no data is rewritten)");
+  auto rf = std::make_shared<RekeyFlags>();
+  rekey->add_option("names", rf->names, "Backup names");
+  rekey->add_flag("--all", rf->all, "Every complete encrypted backup of the location (plain ones are skipped with a note)");
+  add_encryption_key_option(rekey, rf->key_file, "Key or passphrase file that opens the backups now (required)");
+  rekey->add_option("--new-encryption-key-file", rf->new_key_file,
+                    "Key or passphrase file to rotate to (same rules as --encryption-key-file; required)");
+  rekey->add_flag("--keep-old", rf->keep_old, "Keep the old key's key objects: both keys open the backups");
+  set_runner(rekey, state, [&g, rf] { return run_rekey(g, *rf); });
 }
 
 }  // namespace kbk::cli
