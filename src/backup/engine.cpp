@@ -139,9 +139,12 @@ public:
       KBK_TRY(drain_related());
     }
     KBK_TRY(namespace_objects());
-    report_progress("", true);
+    report_progress("");
     return {};
   }
+
+  // The last progress report, once the archive is stored: its bytes are then the stored size.
+  void finish_progress() { report_progress("", true); }
 
   const std::vector<kube::ResourceType>& types() const { return m_types; }
 
@@ -772,6 +775,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     KBK_TRY(writer->add_file("kbk/results.json", results_json(rec)));
     KBK_TRY(add_manifest(*writer, rec));
     if (auto r = writer->finish(); !r) return std::move(r).error().wrap("backup " + options.name + ": writing the archive");
+    collector.finish_progress();
     rec.archive_bytes = writer->bytes_written();
     rec.archive_sha256 = encrypting ? encrypting->stored_sha256() : writer->stream_sha256();
     s.bytes = rec.archive_bytes;

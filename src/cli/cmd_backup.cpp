@@ -19,6 +19,7 @@
 #include <kbk/kube/discovery.hpp>
 #include <kbk/output/output.hpp>
 #include <kbk/storage/backend.hpp>
+#include <kbk/storage/wrappers.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/util/time.hpp>
@@ -27,7 +28,7 @@ namespace kbk::cli {
 namespace {
 
 int fail(const Error& e) {
-  std::fprintf(stderr, "kbk: error: %s\n", log::redact(e.message).c_str());
+  log::error(e.message);  // clears a progress line first
   return static_cast<int>(exit_code_for(e));
 }
 
@@ -534,7 +535,11 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
                  const std::string& key_file) {
   auto format = format_of(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
-  auto backend = open_storage(g);
+  auto progress_mode = output::parse_progress_mode(g.progress);
+  if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
+  auto progress = output::make_progress(*progress_mode);
+  auto meter = std::make_shared<storage::TransferProgress>(*progress);  // download: bytes, bytes/s, ETA
+  auto backend = open_storage(g, false, meter);
   auto loc = open_backup(*backend, name, user ? &*user : nullptr, raw ? NeedKey::no : NeedKey::yes);
   if (!loc) return fail(loc.error());
   const bool decrypt = loc->data_key && !raw;
@@ -571,6 +576,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
     total += *n;
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) return fail(Error{Errc::io, file + ": " + std::strerror(errno)});
+  meter->finish();
   if (format == output::Format::json) {
     json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();

@@ -16,6 +16,7 @@
 #include <kbk/restore/preflight.hpp>
 #include <kbk/restore/transforms.hpp>
 #include <kbk/storage/backend.hpp>
+#include <kbk/storage/wrappers.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/util/time.hpp>
@@ -24,7 +25,7 @@ namespace kbk::cli {
 namespace {
 
 int fail(const Error& e) {
-  std::fprintf(stderr, "kbk: error: %s\n", log::redact(e.message).c_str());
+  log::error(e.message);  // clears a progress line first
   ExitCode code = exit_code_for(e);
   if (e.is(Errc::not_found) || e.is(Errc::precondition)) code = ExitCode::precondition;
   return static_cast<int>(code);
@@ -201,7 +202,10 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   if (!mappings.empty()) po.transforms.push_back(restore::make_mappings_transform(std::move(mappings)));
 
   const auto user_key = load_encryption_key(f.key_file);
-  auto backend = open_storage(g);
+  auto progress = output::make_progress(progress_mode);
+  // The archive's download shows as its own phase (bytes, bytes/s, ETA) before the restore's items.
+  auto meter = std::make_shared<storage::TransferProgress>(*progress);
+  auto backend = open_storage(g, false, meter);
   if (f.preflight) return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr);
   archive::RestorePaths rpaths{f.name};
   if (changes_cluster) {
@@ -246,13 +250,13 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     capture->text.append(line);
     if (line.empty() || line.back() != '\n') capture->text += '\n';
   });
-  auto progress = output::make_progress(progress_mode);
   restore::RunOptions ro;
   ro.parallel = f.parallel;
   ro.progress = progress.get();
   ro.encryption_key = user_key ? &*user_key : nullptr;
   log::info(1, "restore " + f.name + " from backup " + f.from_backup + " (" + applier->mode() + ")");
   auto report = restore::restore_backup(*backend, po, *applier, ro);
+  meter->finish();
   if (!report) {
     log::set_sink(nullptr);
     return fail(report.error());

@@ -1,5 +1,6 @@
 #include <kbk/output/output.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <unistd.h>
 
+#include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::output {
@@ -108,6 +110,20 @@ bool is_transfer(const util::ProgressState& s) { return s.items_done == 0 && s.i
 
 class TtyProgress final : public util::ProgressSink {
 public:
+  // A log line (a warning, the final error) clears the line being redrawn first; the next update draws it again
+  // below. A sink destroyed with its line still open (the command failed) ends that line.
+  TtyProgress() {
+    log::set_before_stderr([this] {
+      if (m_open.exchange(false)) std::fputs("\r\033[K", stderr);
+    });
+  }
+  ~TtyProgress() override {
+    log::set_before_stderr(nullptr);
+    if (m_open.exchange(false)) std::fputs("\n", stderr);
+  }
+  TtyProgress(const TtyProgress&) = delete;
+  TtyProgress& operator=(const TtyProgress&) = delete;
+
   void update(const util::ProgressState& s) override {
     std::lock_guard lock(m_mutex);
     auto now = SteadyClock::now();
@@ -120,10 +136,11 @@ public:
     std::lock_guard lock(m_mutex);
     draw(s, m_clock.pace(s, SteadyClock::now()));
     std::fputs("\n", stderr);
+    m_open = false;
   }
 
 private:
-  static void draw(const util::ProgressState& s, const Pace& p) {
+  void draw(const util::ProgressState& s, const Pace& p) {
     std::string line = s.phase + ": ";
     if (is_transfer(s)) {
       line += util::human_bytes(s.bytes_done);
@@ -151,10 +168,12 @@ private:
     if (line.size() > 118) line.resize(118);
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);
+    m_open = true;
   }
   std::mutex m_mutex;
   PhaseClock m_clock;
   SteadyClock::time_point m_last{};
+  std::atomic<bool> m_open{false};
 };
 
 class JsonProgress final : public util::ProgressSink {

@@ -12,6 +12,7 @@ std::atomic<int> g_verbosity{0};
 std::mutex g_mutex;
 FILE* g_file = nullptr;
 std::function<void(std::string_view)> g_sink;
+std::function<void()> g_before_stderr;
 std::set<std::string> g_once;
 
 const char* prefix(Level level) {
@@ -46,12 +47,18 @@ void set_sink(std::function<void(std::string_view)> sink) {
   g_sink = std::move(sink);
 }
 
+void set_before_stderr(std::function<void()> hook) {
+  std::lock_guard lock(g_mutex);
+  g_before_stderr = std::move(hook);
+}
+
 void write(Level level, std::string_view message) {
   std::string line = "kbk: ";
   line += prefix(level);
   line += redact(message);
   if (line.empty() || line.back() != '\n') line += '\n';
   std::lock_guard lock(g_mutex);
+  if (g_before_stderr) g_before_stderr();
   std::fwrite(line.data(), 1, line.size(), stderr);
   if (g_file) {
     std::fwrite(line.data(), 1, line.size(), g_file);

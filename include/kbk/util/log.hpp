@@ -24,6 +24,10 @@ bool set_log_file(const std::string& path);
 // Extra sink (tests; upload of the run's log). Called with each redacted line.
 void set_sink(std::function<void(std::string_view)> sink);
 
+// Called (under the log's lock) just before a line goes to stderr: a progress line redrawn in place on a TTY
+// clears itself there, so log lines never land in the middle of it. nullptr removes it.
+void set_before_stderr(std::function<void()> hook);
+
 void write(Level level, std::string_view message);
 void error(std::string_view message);
 void warning(std::string_view message);
