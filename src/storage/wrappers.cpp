@@ -78,14 +78,42 @@ private:
   std::shared_ptr<Pacer> m_pacer;
 };
 
-class BandwidthLimited final : public Backend {
+// A Backend that hands every call to the backend it wraps; a wrapper derives from it and overrides only the calls
+// it changes (one concern per wrapper).
+class ForwardingBackend : public Backend {
+public:
+  explicit ForwardingBackend(std::unique_ptr<Backend> inner) : m_inner(std::move(inner)) {}
+  std::string display_url() const override { return m_inner->display_url(); }
+  Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
+    return m_inner->put(key, data, options);
+  }
+  Result<std::unique_ptr<Writer>> put_stream(const std::string& key, const PutOptions& options) override {
+    return m_inner->put_stream(key, options);
+  }
+  Result<std::string> get(const std::string& key) override { return m_inner->get(key); }
+  Result<std::unique_ptr<Reader>> get_stream(const std::string& key, uint64_t offset, uint64_t length) override {
+    return m_inner->get_stream(key, offset, length);
+  }
+  Result<std::optional<ObjectInfo>> stat(const std::string& key) override { return m_inner->stat(key); }
+  Result<void> list(const std::string& prefix, const std::function<Result<void>(const ObjectInfo&)>& f) override {
+    return m_inner->list(prefix, f);
+  }
+  Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override { return m_inner->list_prefixes(prefix); }
+  Result<void> remove(const std::string& key) override { return m_inner->remove(key); }
+  Result<void> remove_many(const std::vector<std::string>& keys) override { return m_inner->remove_many(keys); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override { return m_inner->cleanup_incomplete(older_than); }
+
+protected:
+  std::unique_ptr<Backend> m_inner;
+};
+
+class BandwidthLimited final : public ForwardingBackend {
 public:
   BandwidthLimited(std::unique_ptr<Backend> inner, BandwidthLimits limits)
-      : m_inner(std::move(inner)),
+      : ForwardingBackend(std::move(inner)),
         m_up(std::make_shared<Pacer>(limits.upload_bytes_per_second)),
         m_down(std::make_shared<Pacer>(limits.download_bytes_per_second)) {}
 
-  std::string display_url() const override { return m_inner->display_url(); }
   Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
     if (m_up->unlimited()) return m_inner->put(key, data, options);
     KBK_ASSIGN_OR_RETURN(auto w, put_stream(key, options));
@@ -113,17 +141,8 @@ public:
     if (m_down->unlimited()) return r;
     return std::unique_ptr<Reader>(std::make_unique<LimitedReader>(std::move(r), m_down));
   }
-  Result<std::optional<ObjectInfo>> stat(const std::string& key) override { return m_inner->stat(key); }
-  Result<void> list(const std::string& prefix, const std::function<Result<void>(const ObjectInfo&)>& f) override {
-    return m_inner->list(prefix, f);
-  }
-  Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override { return m_inner->list_prefixes(prefix); }
-  Result<void> remove(const std::string& key) override { return m_inner->remove(key); }
-  Result<void> remove_many(const std::vector<std::string>& keys) override { return m_inner->remove_many(keys); }
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override { return m_inner->cleanup_incomplete(older_than); }
 
 private:
-  std::unique_ptr<Backend> m_inner;
   std::shared_ptr<Pacer> m_up, m_down;
 };
 
@@ -322,12 +341,11 @@ private:
   bool m_ended = false;
 };
 
-class ProgressReporting final : public Backend {
+class ProgressReporting final : public ForwardingBackend {
 public:
   ProgressReporting(std::unique_ptr<Backend> inner, std::shared_ptr<TransferProgress> progress)
-      : m_inner(std::move(inner)), m_progress(std::move(progress)) {}
+      : ForwardingBackend(std::move(inner)), m_progress(std::move(progress)) {}
 
-  std::string display_url() const override { return m_inner->display_url(); }
   Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
     TransferProgress::Transfer t{Direction::upload, key, data.size(), true};
     m_progress->begin(t);
@@ -362,17 +380,8 @@ public:
     }
     return std::unique_ptr<Reader>(std::make_unique<CountingReader>(std::move(r), m_progress, std::move(t)));
   }
-  Result<std::optional<ObjectInfo>> stat(const std::string& key) override { return m_inner->stat(key); }
-  Result<void> list(const std::string& prefix, const std::function<Result<void>(const ObjectInfo&)>& f) override {
-    return m_inner->list(prefix, f);
-  }
-  Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override { return m_inner->list_prefixes(prefix); }
-  Result<void> remove(const std::string& key) override { return m_inner->remove(key); }
-  Result<void> remove_many(const std::vector<std::string>& keys) override { return m_inner->remove_many(keys); }
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override { return m_inner->cleanup_incomplete(older_than); }
 
 private:
-  std::unique_ptr<Backend> m_inner;
   std::shared_ptr<TransferProgress> m_progress;
 };
 

@@ -12,6 +12,7 @@
 #include <kbk/storage/s3.hpp>
 #include <kbk/util/log.hpp>
 
+#include "aws_test_env.hpp"
 #include "test_servers.hpp"
 
 namespace fs = std::filesystem;
@@ -20,28 +21,8 @@ using namespace kbk::storage;
 
 namespace {
 
-struct Home {
-  fs::path dir;
-  Home() {
-    dir = fs::temp_directory_path() / ("kbk-home-" + test::unique_prefix());
-    fs::create_directories(dir / ".aws");
-  }
-  ~Home() { fs::remove_all(dir); }
-  void write(const std::string& rel, const std::string& text) const {
-    fs::create_directories((dir / rel).parent_path());
-    std::ofstream(dir / rel) << text;
-  }
-  std::string path(const std::string& rel) const { return (dir / rel).string(); }
-};
-
-aws::Environment env_of(std::map<std::string, std::string> vars) {
-  vars.emplace("AWS_EC2_METADATA_DISABLED", "true");
-  return aws::Environment{[vars](const std::string& n) -> std::optional<std::string> {
-    auto it = vars.find(n);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  }};
-}
+using test::Home;
+using test::env_of;
 
 sigv4::Credentials creds_of(const aws::Environment& env, const std::string& profile = "") {
   auto cfg = aws::load_config(env, profile);

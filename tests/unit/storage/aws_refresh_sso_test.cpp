@@ -17,6 +17,7 @@
 #include <kbk/util/exit_code.hpp>
 #include <kbk/util/log.hpp>
 
+#include "aws_test_env.hpp"
 #include "test_servers.hpp"
 
 namespace fs = std::filesystem;
@@ -26,28 +27,8 @@ using SysClock = std::chrono::system_clock;
 
 namespace {
 
-struct Home {
-  fs::path dir;
-  Home() {
-    dir = fs::temp_directory_path() / ("kbk-home-" + test::unique_prefix());
-    fs::create_directories(dir / ".aws");
-  }
-  ~Home() { fs::remove_all(dir); }
-  void write(const std::string& rel, const std::string& text) const {
-    fs::create_directories((dir / rel).parent_path());
-    std::ofstream(dir / rel) << text;
-  }
-  std::string path(const std::string& rel) const { return (dir / rel).string(); }
-};
-
-aws::Environment env_of(std::map<std::string, std::string> vars) {
-  vars.emplace("AWS_EC2_METADATA_DISABLED", "true");
-  return aws::Environment{[vars](const std::string& n) -> std::optional<std::string> {
-    auto it = vars.find(n);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  }};
-}
+using test::Home;
+using test::env_of;
 
 test::ServerProcess& fake() {
   std::string why;
