@@ -250,6 +250,25 @@ Result<json::Document> open_marker(const json::Value& marker, const crypto::Secr
   if (!full.IsObject() || json::get_string(full, {"name"}) != name ||
       json::get_string(full, {"uid"}) != json::get_string(marker, {"uid"}))
     return unexpected(Errc::corrupt, what + ": the sealed marker names another backup");
+  // The plaintext summary is not authenticated by itself: with the key, it must say what the sealed copy says
+  // (so the archive's key and checksum readers use are the authenticated ones, and a modified summary is noticed).
+  for (const char* k : {"phase", "startTimestamp", "completionTimestamp", "expiration", "archive"}) {
+    const json::Value* outer = json::find(marker, k);
+    const json::Value* inner = json::find(full, k);
+    if ((outer == nullptr) != (inner == nullptr) || (outer && !json::equal(*outer, *inner)))
+      return unexpected(Errc::corrupt, what + ": its plaintext \"" + std::string(k) +
+                                           "\" differs from the sealed marker's (the object was modified)");
+  }
+  const json::Value* counts = json::find(marker, "counts");
+  if (counts && !counts->IsObject())
+    return unexpected(Errc::corrupt, what + ": its plaintext counts are not an object (the object was modified)");
+  if (counts)
+    for (const auto& c : counts->GetObject()) {
+      const json::Value* inner = json::at(full, {"counts", std::string(c.name.GetString(), c.name.GetStringLength())});
+      if (!inner || !json::equal(c.value, *inner))
+        return unexpected(Errc::corrupt, what + ": its plaintext counts differ from the sealed marker's (the object "
+                                             "was modified)");
+    }
   return full;
 }
 

@@ -70,6 +70,9 @@ Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string&
   // The stored bytes are hashed as they come; an encrypted archive is decrypted and authenticated after that.
   const json::Value* m = marker ? &*marker : nullptr;
   KBK_ASSIGN_OR_RETURN(auto data_key, backup_data_key(backend, name, m, user));
+  // The plaintext marker must agree with its sealed copy: the archive key and checksum used below are then
+  // authenticated.
+  if (m && data_key) KBK_TRY(open_marker(*m, *data_key));
   const std::string object = archive_object(m, name);
   KBK_ASSIGN_OR_RETURN(auto raw, backend.get_stream(object));
   auto hashing = std::make_unique<HashingReader>(std::move(raw));

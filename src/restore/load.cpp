@@ -164,6 +164,8 @@ Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& n
   // segment, so a wrong key, a modified or a truncated object fails here, before anything is planned.
   const json::Value* m = marker ? &*marker : nullptr;
   KBK_ASSIGN_OR_RETURN(auto data_key, archive::backup_data_key(backend, name, m, encryption_key));
+  // The plaintext marker must agree with its sealed copy: the archive key read below is then authenticated.
+  if (m && data_key) KBK_TRY(archive::open_marker(*m, *data_key));
   const std::string object = archive::archive_object(m, name);
   auto reader = archive::open_object(backend, object, data_key ? &*data_key : nullptr);
   if (!reader) {

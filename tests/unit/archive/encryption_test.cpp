@@ -257,6 +257,37 @@ TEST_CASE("seal_marker keeps the listing summary in plaintext and open_marker gi
   REQUIRE_FALSE(seal_marker(R"({"name":"p","archive":{"encrypted":false}})", key).ok());
 }
 
+TEST_CASE("open_marker refuses a plaintext summary that no longer matches the sealed marker") {
+  auto key = crypto::SecretKey::random();
+  auto sealed = seal_marker(k_full_marker, key);
+  REQUIRE(sealed.ok());
+  // Each edit an attacker with write access to the location could make to the plaintext part.
+  const std::vector<std::pair<std::vector<std::string_view>, std::string>> edits = {
+      {{"phase"}, "Completed"},
+      {{"archive", "key"}, "backups/b1/b1-logs.gz.kbk"},
+      {{"archive", "sha256"}, std::string(64, '0')},
+      {{"expiration"}, "2099-01-01T00:00:00Z"},
+  };
+  for (const auto& [path, value] : edits) {
+    auto outer = json::parse(*sealed);
+    REQUIRE(outer.ok());
+    json::Value* v = path.size() == 1 ? json::find(*outer, path[0]) : json::at(*outer, {path[0], path[1]});
+    REQUIRE(v != nullptr);
+    v->SetString(value.c_str(), static_cast<rapidjson::SizeType>(value.size()), outer->GetAllocator());
+    auto opened = open_marker(*outer, key);
+    INFO(std::string(path.back()));
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error().code == Errc::corrupt);
+    CHECK(opened.error().message.find("differs from the sealed marker") != std::string::npos);
+  }
+  auto outer = json::parse(*sealed);
+  REQUIRE(outer.ok());
+  json::at(*outer, {"counts", "errors"})->SetUint64(0);
+  auto opened = open_marker(*outer, key);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().message.find("counts differ") != std::string::npos);
+}
+
 TEST_CASE("open_backup_key tries every key object and names them when none opens") {
   TempLocation loc;
   auto mine = user_key('m');
