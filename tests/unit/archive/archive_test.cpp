@@ -12,6 +12,8 @@
 
 #include <kbk/archive/archive.hpp>
 
+#include "test_support.hpp"
+
 using namespace kbk;
 using namespace kbk::archive;
 
@@ -36,18 +38,7 @@ struct MemoryWriter final : storage::Writer {
   uint64_t bytes_written() const override { return buf.size(); }
 };
 
-struct MemoryReader final : storage::Reader {
-  std::string data;
-  size_t pos = 0;
-  size_t chunk;
-  explicit MemoryReader(std::string d, size_t c = 7000) : data(std::move(d)), chunk(c) {}
-  Result<size_t> read(char* b, size_t n) override {
-    n = std::min({n, chunk, data.size() - pos});
-    std::memcpy(b, data.data() + pos, n);
-    pos += n;
-    return n;
-  }
-};
+using test::MemoryReader;
 
 struct FailingReader final : storage::Reader {
   Result<size_t> read(char*, size_t) override { return unexpected(Errc::network, "connection reset"); }

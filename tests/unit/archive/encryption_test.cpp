@@ -10,6 +10,8 @@
 #include <kbk/archive/location.hpp>
 #include <kbk/crypto/hash.hpp>
 
+#include "test_support.hpp"
+
 using namespace kbk;
 using namespace kbk::archive;
 namespace fs = std::filesystem;
@@ -33,18 +35,7 @@ struct MemoryWriter final : storage::Writer {
   uint64_t bytes_written() const override { return buf.size(); }
 };
 
-struct MemoryReader final : storage::Reader {
-  std::string data;
-  size_t pos = 0;
-  size_t chunk;
-  explicit MemoryReader(std::string d, size_t c = 7000) : data(std::move(d)), chunk(c) {}
-  Result<size_t> read(char* b, size_t n) override {
-    n = std::min({n, chunk, data.size() - pos});
-    std::memcpy(b, data.data() + pos, n);
-    pos += n;
-    return n;
-  }
-};
+using test::MemoryReader;
 
 constexpr size_t k_segment = 1u << 16;  // segment_size_log2 16: the smallest the format allows
 

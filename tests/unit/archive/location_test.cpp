@@ -8,19 +8,14 @@
 
 #include <kbk/archive/location.hpp>
 
+#include "test_support.hpp"
+
 using namespace kbk;
 using namespace kbk::archive;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/kbk-location-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 // A file location that records what is removed, in order.
 class RecordingBackend : public storage::Backend {

@@ -7,20 +7,15 @@
 #include <kbk/archive/prune.hpp>
 #include <kbk/util/time.hpp>
 
+#include "test_support.hpp"
+
 using namespace kbk;
 using namespace kbk::archive;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/kbk-prune-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 std::chrono::system_clock::time_point at(const char* t) { return *util::parse_rfc3339(t); }
 
