@@ -2,13 +2,13 @@
 //
 // Connection reuse: easy handles are pooled (an idle handle keeps its connections open), and all handles share
 // one DNS and TLS-session cache. HTTP/2 is negotiated by ALPN over TLS (CURL_HTTP_VERSION_2TLS); plain http://
-// stays HTTP/1.1. TLS material comes from memory blobs (CURLOPT_*_BLOB), so private keys never touch the disk.
-// tls-server-name: libcurl 7.88 has no separate SNI option, so the URL's host is replaced by the server name
-// (which libcurl then sends as SNI and verifies the certificate against) and CURLOPT_CONNECT_TO sends the
-// connection to the real host and port; the Host header keeps the original authority.
+// stays HTTP/1.1. TLS, proxy and tls-server-name are set by detail::ConnectionSetup (curl_setup.cpp), shared
+// with the raw upgraded streams of open_stream().
 #include <kbk/http/http.hpp>
 
 #include <curl/curl.h>
+
+#include "curl_setup.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -20,53 +20,13 @@
 namespace kbk::http {
 namespace {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+using detail::errc_for;
+using detail::global_init;
 
 // URL without its query, for messages (queries may be long; S3 presigned ones hold signatures).
 std::string url_for_message(const std::string& url) {
   const auto q = url.find('?');
   return q == std::string::npos ? url : url.substr(0, q);
-}
-
-struct SplitUrl {
-  std::string scheme, host, port;
-};
-
-std::optional<SplitUrl> split_url(const std::string& url) {
-  CURLU* u = curl_url();
-  if (!u) return std::nullopt;
-  std::optional<SplitUrl> out;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    char* scheme = nullptr;
-    char* host = nullptr;
-    char* port = nullptr;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-      out = SplitUrl{scheme, host, port};
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-  }
-  curl_url_cleanup(u);
-  return out;
-}
-
-std::string replace_host(const std::string& url, const std::string& host) {
-  CURLU* u = curl_url();
-  std::string out = url;
-  if (u && curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-      curl_url_set(u, CURLUPART_HOST, host.c_str(), 0) == CURLUE_OK) {
-    char* s = nullptr;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) out = s;
-    curl_free(s);
-  }
-  curl_url_cleanup(u);
-  return out;
 }
 
 class Share {
@@ -189,30 +149,6 @@ std::string protocol_name(long v) {
   }
 }
 
-Errc errc_for(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT: return Errc::timeout;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_USE_SSL_FAILED:
-      return Errc::tls;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return Errc::config;
-    default:
-      return Errc::network;
-  }
-}
-
 bool never_sent(CURLcode rc) {
   return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY;
 }
@@ -220,8 +156,6 @@ bool never_sent(CURLcode rc) {
 class CurlTransport final : public Transport {
 public:
   explicit CurlTransport(TransportOptions options) : m_options(std::move(options)) {
-    if (util::starts_with(m_options.proxy_url, "socks5://"))  // as client-go: the proxy resolves the name
-      m_options.proxy_url = "socks5h://" + m_options.proxy_url.substr(9);
   }
   ~CurlTransport() override {
     for (CURL* h : m_idle) curl_easy_cleanup(h);
@@ -265,55 +199,20 @@ private:
     t.handle = h;
     char errbuf[CURL_ERROR_SIZE] = {0};
 
-    std::string url = req.url;
     curl_slist* headers = nullptr;
-    curl_slist* connect_to = nullptr;
-    const std::string& sni = m_options.tls.server_name;
-    if (!sni.empty()) {
-      if (auto parts = split_url(req.url); parts && parts->scheme == "https" && parts->host != sni) {
-        url = replace_host(req.url, sni);
-        connect_to = curl_slist_append(connect_to, (sni + ":" + parts->port + ":" + parts->host + ":" + parts->port).c_str());
-        if (!find_header(req.headers, "Host")) add_header(headers, "Host: " + parts->host + ":" + parts->port);
-      }
-    }
-
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    detail::ConnectionSetup setup;
+    setup.apply(h, m_options, req.url, errbuf);
+    if (setup.host_header() && !find_header(req.headers, "Host")) add_header(headers, *setup.host_header());
     curl_easy_setopt(h, CURLOPT_SHARE, m_share.get());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, m_options.http_version == HttpVersion::http2_tls
                                                   ? static_cast<long>(CURL_HTTP_VERSION_2TLS)
                                                   : static_cast<long>(CURL_HTTP_VERSION_1_1));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(m_options.connect_timeout_seconds * 1000));
     if (req.timeout_seconds > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_seconds * 1000));
     if (m_options.stall_timeout_seconds > 0) {
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(m_options.stall_timeout_seconds));
     }
     if (m_options.accept_gzip) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
-    if (!m_options.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, m_options.proxy_url.c_str());
-    if (connect_to) curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
-
-    // TLS
-    const TlsOptions& tls = m_options.tls;
-    if (tls.insecure_skip_verify) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (!tls.ca_pem.empty()) {
-      curl_blob blob{const_cast<char*>(tls.ca_pem.data()), tls.ca_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-    }
-    if (!tls.client_cert_pem.empty()) {
-      curl_blob cert{const_cast<char*>(tls.client_cert_pem.data()), tls.client_cert_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-      curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (!tls.client_key_pem.empty()) {
-      curl_blob key{const_cast<char*>(tls.client_key_pem.data()), tls.client_key_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-      curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-    }
 
     // Method and body
     const bool has_body = req.body_reader ? true : !req.body.empty() || req.method == "POST" || req.method == "PUT" ||
@@ -360,7 +259,6 @@ private:
     const CURLcode rc = curl_easy_perform(h);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     curl_slist_free_all(headers);
-    curl_slist_free_all(connect_to);
 
     long version = 0;
     curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);

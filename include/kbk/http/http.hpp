@@ -4,6 +4,8 @@
 //   make_curl_transport()     one attempt per send(): libcurl, keep-alive (pooled easy handles sharing one
 //                             connection cache), HTTP/2 over TLS where the server offers it, TLS material from
 //                             memory (keys never touch disk), proxies, gzip, -v 6/-v 8 tracing.
+//   open_stream()             a raw connection for protocols upgraded from HTTP/1.1 (kube's pods/exec WebSocket):
+//                             connected with the same TLS, proxy and tls-server-name setup as the transport.
 //   make_retrying_transport() retries with jittered exponential backoff (429 with Retry-After, 500/502/503/504,
 //                             connection resets and timeouts), bounded in count and total time, and takes a token
 //                             from a RateLimiter before every attempt.
@@ -106,6 +108,34 @@ struct TransportOptions {
 
 // The libcurl transport. Fails (Errc::tls / Errc::config) only when the TLS material cannot be loaded.
 Result<std::unique_ptr<Transport>> make_curl_transport(const TransportOptions& options);
+
+// A connection handed over after connect (proxy tunnel and TLS handshake done, ALPN http/1.1), for a caller
+// that speaks HTTP/1.1 and what follows an Upgrade itself. Non-blocking: send() and recv() never wait; a
+// caller waits for socket() with poll(). One thread at a time (not thread safe).
+class Stream {
+public:
+  enum class Io { ok, would_block, closed };
+  struct IoResult {
+    Io status = Io::ok;
+    size_t bytes = 0;  // with Io::ok: > 0
+  };
+  virtual ~Stream() = default;
+  // Errors: Errc::network (reset), Errc::tls.
+  virtual Result<IoResult> send(const char* data, size_t size) = 0;
+  // Io::closed when the peer closed the connection. With TLS, decrypted bytes may wait inside the stream: call
+  // recv() until it says would_block before polling the socket for more.
+  virtual Result<IoResult> recv(char* buffer, size_t size) = 0;
+  virtual int socket() const = 0;
+  // What the request line and Host header must carry for the URL open_stream() was given
+  // ("/api/v1/...?..." and "host:port"; the real host when tls-server-name changed the one connected by name).
+  virtual const std::string& request_target() const = 0;
+  virtual const std::string& host() const = 0;
+};
+
+// Connects to url's host (http:// or https://) through options' proxy (an HTTP proxy is asked to CONNECT;
+// without one, libcurl's http(s)_proxy / NO_PROXY environment rules apply) with options' TLS material.
+// Errors: Errc::network, Errc::tls, Errc::timeout (connect_timeout_seconds), Errc::config (bad URL).
+Result<std::unique_ptr<Stream>> open_stream(const TransportOptions& options, const std::string& url);
 
 // Token bucket: `burst` tokens, refilled at `qps` per second. qps <= 0 means unlimited. Thread safe.
 class RateLimiter {
