@@ -1,8 +1,6 @@
 // The real kube::Client: requests over the http module, credentials from the RestConfig, Status -> Error.
 #include <kbk/kube/rest_client.hpp>
 
-#include <sys/stat.h>
-
 #include <map>
 #include <mutex>
 
@@ -11,6 +9,8 @@
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
+#include "credentials.hpp"
+#include "pod_exec_impl.hpp"
 #include "query.hpp"
 #include "rest_client_impl.hpp"
 #include "status.hpp"
@@ -74,16 +74,17 @@ public:
         m_options(std::move(options)),
         m_injected(std::move(injected)),
         m_sleeper(std::move(sleeper)),
-        m_limiter(std::make_shared<http::RateLimiter>(m_options.qps, m_options.burst)) {
+        m_limiter(std::make_shared<http::RateLimiter>(m_options.qps, m_options.burst)),
+        m_credentials(m_config) {
     m_base_url = trim_slash(m_config.server);
-    m_tls = util::starts_with(util::to_lower(m_base_url), "https://");
+    m_tls = m_credentials.tls();
     if (m_options.user_agent.empty()) m_options.user_agent = std::string("kbk/") + KBK_VERSION;
     if (!m_tls && (!m_config.token.empty() || !m_config.token_file.empty() || !m_config.username.empty() ||
                    !m_config.client_cert_pem.empty() || m_config.exec)) {
       // As kubectl: credentials from the kubeconfig are only used over TLS.
       log::debug("server " + m_base_url + " is not https: the user's credentials are not sent");
     }
-    m_default = build_transport(m_tls ? m_config.client_cert_pem : "", m_tls ? m_config.client_key_pem : "");
+    m_default = build_transport(m_config.client_cert_pem, m_config.client_key_pem);
   }
 
   Result<json::Document> get(const ResourceType& rt, std::string_view ns, std::string_view name,
@@ -188,8 +189,12 @@ public:
     return out;
   }
 
+  Result<std::unique_ptr<ExecSession>> exec(const ExecRequest& request) override {
+    return open_exec_session(ExecEndpoint{m_base_url, &m_credentials, m_options.user_agent, m_limiter}, request);
+  }
+
 private:
-  struct Credentials {
+  struct Credentials {  // what one request goes out with
     std::string authorization;
     std::shared_ptr<http::Transport> transport;
   };
@@ -230,15 +235,7 @@ private:
   std::shared_ptr<http::Transport> build_transport(const std::string& cert, const std::string& key) {
     std::shared_ptr<http::Transport> base = m_injected;
     if (!base) {
-      http::TransportOptions t;
-      t.tls.ca_pem = m_config.ca_pem;
-      t.tls.client_cert_pem = cert;
-      t.tls.client_key_pem = key;
-      t.tls.insecure_skip_verify = m_config.insecure_skip_tls_verify;
-      t.tls.server_name = m_config.tls_server_name;
-      t.proxy_url = m_config.proxy_url;
-      t.user_agent = m_options.user_agent;
-      auto made = http::make_curl_transport(t);
+      auto made = http::make_curl_transport(m_credentials.transport_options(cert, key, m_options.user_agent));
       if (!made.ok()) throw Fatal(ExitCode::usage, m_config.source + ": user \"" + m_config.user_name + "\": " + made.error().message);
       base = std::shared_ptr<http::Transport>(std::move(*made));
     }
@@ -248,47 +245,18 @@ private:
     return http::make_retrying_transport(std::move(base), policy, m_limiter, m_sleeper);
   }
 
-  Result<std::string> bearer_from_file() {
-    std::lock_guard lock(m_mutex);
-    struct stat st {};
-    if (::stat(m_config.token_file.c_str(), &st) != 0) {
-      if (!m_file_token.empty()) return m_file_token;  // keep the last good token while the file is replaced
-      return unexpected(Errc::config, "tokenFile " + m_config.token_file + ": cannot read it");
-    }
-    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    if (mtime != m_file_mtime || m_file_token.empty()) {
-      auto text = util::read_file(m_config.token_file);
-      if (!text.ok()) return unexpected(Errc::config, "tokenFile " + m_config.token_file + ": cannot read it");
-      m_file_token = std::string(util::trim(*text));
-      m_file_mtime = mtime;
-    }
-    return m_file_token;
-  }
-
   Result<Credentials> credentials(bool force_exec) {
+    KBK_ASSIGN_OR_RETURN(Auth auth, m_credentials.current(force_exec));
     Credentials c;
+    c.authorization = std::move(auth.authorization);
     c.transport = m_default;
-    if (!m_tls) return c;
-    if (m_config.exec) {
-      KBK_ASSIGN_OR_RETURN(ExecCredential cred, run_exec_plugin(*m_config.exec, m_config.server, force_exec));
-      if (!cred.token.empty()) c.authorization = "Bearer " + cred.token;
-      if (!cred.client_cert_pem.empty()) {
-        std::lock_guard lock(m_mutex);
-        if (cred.client_cert_pem != m_exec_cert || !m_exec_transport) {
-          m_exec_transport = build_transport(cred.client_cert_pem, cred.client_key_pem);
-          m_exec_cert = cred.client_cert_pem;
-        }
-        c.transport = m_exec_transport;
+    if (m_tls && auth.client_cert_pem != m_config.client_cert_pem) {  // an exec plugin's certificate
+      std::lock_guard lock(m_mutex);
+      if (auth.client_cert_pem != m_exec_cert || !m_exec_transport) {
+        m_exec_transport = build_transport(auth.client_cert_pem, auth.client_key_pem);
+        m_exec_cert = auth.client_cert_pem;
       }
-      if (!c.authorization.empty() || !cred.client_cert_pem.empty()) return c;
-    }
-    if (!m_config.token.empty()) {
-      c.authorization = "Bearer " + m_config.token;
-    } else if (!m_config.token_file.empty()) {
-      KBK_ASSIGN_OR_RETURN(std::string token, bearer_from_file());
-      if (!token.empty()) c.authorization = "Bearer " + token;
-    } else if (!m_config.username.empty() || !m_config.password.empty()) {
-      c.authorization = "Basic " + util::base64_encode(m_config.username + ":" + m_config.password);
+      c.transport = m_exec_transport;
     }
     return c;
   }
@@ -311,8 +279,7 @@ private:
     req.headers.emplace_back("Accept", call.accept);
     if (!call.content_type.empty()) req.headers.emplace_back("Content-Type", call.content_type);
     req.headers.emplace_back("User-Agent", m_options.user_agent);
-    if (!m_config.impersonate_user.empty()) req.headers.emplace_back("Impersonate-User", m_config.impersonate_user);
-    for (const auto& g : m_config.impersonate_groups) req.headers.emplace_back("Impersonate-Group", g);
+    for (auto& h : m_credentials.impersonation_headers()) req.headers.push_back(std::move(h));
 
     for (int round = 0;; ++round) {
       KBK_ASSIGN_OR_RETURN(Credentials cred, credentials(round > 0));
@@ -346,9 +313,8 @@ private:
   bool m_tls = false;
   std::shared_ptr<http::Transport> m_default;
 
+  kube::Credentials m_credentials;
   std::mutex m_mutex;
-  std::string m_file_token;
-  int64_t m_file_mtime = -1;
   std::string m_exec_cert;
   std::shared_ptr<http::Transport> m_exec_transport;
 };
