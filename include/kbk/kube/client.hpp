@@ -9,11 +9,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <kbk/json/json.hpp>
+#include <kbk/kube/pod_exec.hpp>
 #include <kbk/kube/resource.hpp>
 #include <kbk/util/error.hpp>
 
@@ -91,6 +93,13 @@ public:
                                           std::string_view content_type = "", std::string_view accept = "") {
     KBK_ASSIGN_OR_RETURN(json::Document doc, request(method, path, body, content_type, accept));
     return RawResponse{200, "application/json", json::to_string(doc)};
+  }
+  // Starts a command in a pod (pods/exec; see kube/pod_exec.hpp). Errors before the command starts: the
+  // upgrade's Status (Errc::not_found for a missing pod, forbidden, bad_request for a container that is not
+  // running or not there, unsupported for a server that speaks only SPDY), transport errors. Fakes return
+  // make_fake_exec_session(); the default says Errc::unsupported.
+  virtual Result<std::unique_ptr<ExecSession>> exec(const ExecRequest& request) {
+    return unexpected(Errc::unsupported, "exec in " + exec_target(request) + ": this client cannot exec");
   }
 };
 
