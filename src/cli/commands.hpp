@@ -66,5 +66,6 @@ void register_modifiers(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_patch(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_prune(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_storage(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_debug(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

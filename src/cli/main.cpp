@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   register_patch(app, g, state);
   register_prune(app, g, state);
   register_storage(app, g, state);
+  register_debug(app, g, state);
 
   try {
     app.parse(argc, argv);
