@@ -67,5 +67,6 @@ void register_patch(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_prune(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_storage(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_debug(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_repo(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

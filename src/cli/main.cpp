@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   register_prune(app, g, state);
   register_storage(app, g, state);
   register_debug(app, g, state);
+  register_repo(app, g, state);
 
   try {
     app.parse(argc, argv);
