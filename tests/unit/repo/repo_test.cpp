@@ -1,0 +1,274 @@
+// Unit tests of the repo module: chunker, formats, index table, trees, locks, and a repository over file://.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <kbk/repo/chunker.hpp>
+#include <kbk/repo/format.hpp>
+#include <kbk/repo/operations.hpp>
+#include <kbk/repo/repository.hpp>
+#include <kbk/repo/tree.hpp>
+
+using namespace kbk;
+using namespace kbk::repo;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+std::vector<std::string> chunks_of(const Cdc& cdc, const std::string& data) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t n = cdc.cut(reinterpret_cast<const unsigned char*>(data.data()) + pos, data.size() - pos);
+    out.push_back(data.substr(pos, n));
+    pos += n;
+  }
+  return out;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char t[] = "/tmp/kbk-repo-test-XXXXXX";
+    path = ::mkdtemp(t);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void write(const fs::path& p, const std::string& s) {
+  std::ofstream f(p, std::ios::binary);
+  f << s;
+}
+std::string read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace
+
+TEST_CASE("Cdc: a byte inserted at the start of 64 MiB changes at most two chunks") {
+  const GearTable gear = make_gear_table("test key");
+  Cdc cdc(gear, 256u << 10, 1u << 20, 8u << 20);
+  const std::string data = random_bytes(64u << 20, 7);
+  const auto a = chunks_of(cdc, data);
+  const auto b = chunks_of(cdc, "X" + data);
+  std::multiset<std::string> sa(a.begin(), a.end());
+  size_t changed = 0;
+  for (const auto& c : b)
+    if (!sa.count(c)) ++changed;
+  CHECK(a.size() > 32);  // about 1 MiB on average
+  CHECK(a.size() < 128);
+  CHECK(changed <= 2);
+  for (const auto& c : a) CHECK(c.size() <= (8u << 20));
+}
+
+TEST_CASE("make_gear_table: keys give different cut points") {
+  const GearTable g1 = make_gear_table("k1"), g2 = make_gear_table("k2");
+  Cdc c1(g1, 4096, 16384, 65536), c2(g2, 4096, 16384, 65536);
+  const std::string data = random_bytes(1u << 20, 3);
+  CHECK(chunks_of(c1, data) != chunks_of(c2, data));
+}
+
+TEST_CASE("encode_pack_header / decode_pack_header / trailer round trip") {
+  std::vector<PackEntry> e(3);
+  for (int i = 0; i < 3; ++i) {
+    e[i].type = static_cast<BlobType>(i);
+    e[i].length = 100u + i;
+    e[i].raw_length = 200u + i;
+    e[i].id.fill(static_cast<unsigned char>(i + 1));
+  }
+  auto d = decode_pack_header(encode_pack_header(e));
+  REQUIRE(d);
+  REQUIRE(d->size() == 3);
+  CHECK((*d)[1].offset == 100);
+  CHECK((*d)[2].offset == 201);
+  CHECK((*d)[2].type == BlobType::list);
+  CHECK((*d)[2].id == e[2].id);
+  auto t = decode_pack_trailer(encode_pack_trailer(1234));
+  REQUIRE(t);
+  CHECK(*t == 1234);
+  CHECK_FALSE(decode_pack_trailer("123456789"));
+  CHECK_FALSE(decode_pack_header(std::string(40, 'x')));
+}
+
+TEST_CASE("encode_index / decode_index round trip and truncation") {
+  PackRecord r;
+  r.pack.fill(9);
+  PackEntry e;
+  e.offset = 5;
+  e.length = 6;
+  e.raw_length = 7;
+  e.id.fill(3);
+  r.entries = {e, e};
+  const std::string s = encode_index({r});
+  auto d = decode_index(s);
+  REQUIRE(d);
+  REQUIRE(d->size() == 1);
+  CHECK((*d)[0].entries[1].raw_length == 7);
+  CHECK_FALSE(decode_index(s.substr(0, s.size() - 1)));
+}
+
+TEST_CASE("IndexTable: inserts, finds, grows") {
+  IndexTable t;
+  for (uint32_t i = 0; i < 5000; ++i) {
+    Id id{};
+    std::memcpy(id.data(), &i, 4);
+    id[31] = 1;
+    CHECK(t.insert(id, Location{i, i, i, i}));
+  }
+  CHECK(t.size() == 5000);
+  Id id{};
+  uint32_t k = 4321;
+  std::memcpy(id.data(), &k, 4);
+  id[31] = 1;
+  REQUIRE(t.find(id));
+  CHECK(t.find(id)->offset == 4321);
+  CHECK_FALSE(t.insert(id, Location{}));
+  id[31] = 2;
+  CHECK(t.find(id) == nullptr);
+  CHECK(t.memory_bytes() / t.size() <= 96);
+}
+
+TEST_CASE("encode_tree / decode_tree: names with newlines and non-UTF-8 bytes, xattrs, content lists") {
+  std::vector<Node> nodes(3);
+  nodes[0].name = "b\nnewline";
+  nodes[0].content.push_back(Id{});
+  nodes[1].name = std::string("a\xff\xfe", 3);
+  nodes[1].type = NodeType::symlink;
+  nodes[1].link_target = std::string("t\xff", 2);
+  nodes[1].xattrs.emplace_back("user.x", std::string("\0\1", 2));
+  nodes[2].name = "c";
+  nodes[2].content_list = Id{};
+  nodes[2].size = 1ull << 40;
+  nodes[2].mtime_ns = -5;
+  const std::string json = encode_tree(nodes);
+  auto d = decode_tree(json, "t");
+  REQUIRE(d);
+  REQUIRE(d->size() == 3);
+  CHECK((*d)[0].name == std::string("a\xff\xfe", 3));  // sorted bytewise
+  CHECK((*d)[0].link_target == std::string("t\xff", 2));
+  CHECK((*d)[0].xattrs[0].second == std::string("\0\1", 2));
+  CHECK((*d)[1].name == "b\nnewline");
+  CHECK((*d)[2].content_list.has_value());
+  CHECK((*d)[2].size == 1ull << 40);
+  CHECK((*d)[2].mtime_ns == -5);
+  CHECK_FALSE(decode_tree("{\"v\":2,\"nodes\":[]}", "t"));
+  CHECK_FALSE(decode_tree("{\"v\":1,\"nodes\":[{\"name\":\"../x\",\"type\":\"file\"}]}", "t"));
+}
+
+TEST_CASE("valid_utf8") {
+  CHECK(valid_utf8("héllo"));
+  CHECK_FALSE(valid_utf8(std::string("\xc0\x80", 2)));
+  CHECK_FALSE(valid_utf8(std::string("\xed\xa0\x80", 3)));
+  CHECK_FALSE(valid_utf8(std::string("\xe2\x82", 2)));
+}
+
+TEST_CASE("Lock: shared locks coexist, an exclusive one is refused while they live, unlock removes stale ones") {
+  TempDir dir;
+  auto b = storage::open(dir.path.string(), {{}, true});
+  REQUIRE(b);
+  auto l1 = Lock::acquire(**b, false);
+  REQUIRE(l1);
+  auto l2 = Lock::acquire(**b, false);
+  REQUIRE(l2);
+  auto ex = Lock::acquire(**b, true);
+  REQUIRE_FALSE(ex);
+  CHECK(ex.error().is(Errc::precondition));
+  (*l1)->release();
+  (*l2)->release();
+  auto ex2 = Lock::acquire(**b, true);
+  REQUIRE(ex2);
+  CHECK_FALSE(Lock::acquire(**b, false));
+  (*ex2)->release();
+  // A lock of a process that is gone (this host, a dead pid) is stale.
+  REQUIRE((*b)->put(std::string(k_prefix) + "locks/dead",
+                    "{\"version\":1,\"exclusive\":true,\"host\":\"" + [] {
+                      char h[256] = {0};
+                      gethostname(h, 255);
+                      return std::string(h);
+                    }() + "\",\"pid\":999999999,\"time\":\"2026-01-01T00:00:00Z\",\"refreshed\":\"2099-01-01T00:00:00Z\"}",
+                    {}));
+  auto l3 = Lock::acquire(**b, false);
+  CHECK(l3);
+  auto removed = remove_locks(**b, false);
+  REQUIRE(removed);
+  CHECK(removed->size() == 1);
+}
+
+TEST_CASE("Repository: backup and restore round trip, encrypted, with dedup, check and prune") {
+  TempDir dir;
+  const fs::path src = dir.path / "src";
+  fs::create_directories(src / "d");
+  write(src / "small", "hello");
+  const std::string big = random_bytes(3u << 20, 11);
+  write(src / "d" / "big", big);
+  write(src / "d" / "copy", big);
+  const std::string huge = random_bytes(70u << 20, 12);  // a large file: fixed blocks and a content list
+  write(src / "huge", huge);
+  auto b = storage::open((dir.path / "loc").string(), {{}, true});
+  REQUIRE(b);
+  auto key = crypto::parse_user_key("a passphrase for the test", "key");
+  REQUIRE(key);
+  OpenOptions oo;
+  oo.key = &*key;
+  oo.create = true;
+  auto r = Repository::open(**b, oo);
+  REQUIRE(r);
+  CHECK((*r)->config().encrypted);
+  BackupOptions bo;
+  auto res = backup_folder(**r, src.string(), bo);
+  REQUIRE(res);
+  CHECK(res->snapshot.summary.files == 4);
+  // The copy deduplicates: new bytes are about big + huge + small.
+  CHECK(res->snapshot.summary.bytes_new < big.size() + huge.size() + 100000);
+  // A second backup with the first as parent reads nothing.
+  bo.parent = res->snapshot;
+  auto res2 = backup_folder(**r, src.string(), bo);
+  REQUIRE(res2);
+  CHECK(res2->snapshot.summary.bytes_read == 0);
+  CHECK(res2->snapshot.summary.files_unchanged == 4);
+  // Reopen (a new process would) and restore.
+  auto r2 = Repository::open(**b, oo);
+  REQUIRE(r2);
+  REQUIRE((*r2)->load_index());
+  RestoreOptions ro;
+  REQUIRE(restore_to_folder(**r2, res2->snapshot, (dir.path / "out").string(), ro));
+  CHECK(read(dir.path / "out" / "small") == "hello");
+  CHECK(read(dir.path / "out" / "d" / "copy") == big);
+  CHECK(read(dir.path / "out" / "huge") == huge);
+  // Wrong key.
+  auto wrong = crypto::parse_user_key("another passphrase", "key");
+  OpenOptions bad = oo;
+  bad.key = &*wrong;
+  bad.create = false;
+  auto rw = Repository::open(**b, bad);
+  REQUIRE_FALSE(rw);
+  CHECK(rw.error().is(Errc::crypto));
+  // check is clean; prune of nothing keeps everything.
+  CheckOptions co;
+  co.read_data = true;
+  auto rep = check(**r2, co);
+  REQUIRE(rep);
+  CHECK(rep->errors.empty());
+  auto plan = plan_repo_prune(**r2, [](const std::string&) { return true; }, 1ull << 40);
+  REQUIRE(plan);
+  CHECK(plan->drop_packs.empty());
+  CHECK(plan->unused_blobs == 0);
+}
