@@ -14,6 +14,7 @@ and workingDir, and each volumeMount bind-mounted at its mountPath (PVC -> its P
 configMap/secret/projected/downwardAPI -> materialized files, read-only). See volumes.pod_volume_dirs.
 """
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -655,6 +656,19 @@ def _finish(ws, status):
         pass
 
 
+RELAY_CHUNK = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def _widen_pipe(fd):
+    """A 1 MiB pipe and 1 MiB reads: the relay's cost is per read and per frame (Python), so a bulk stream such
+    as `tar c` moves with 16 times fewer rounds than through the default 64 KiB pipe. Best effort."""
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, RELAY_CHUNK)
+    except OSError:
+        pass
+
+
 def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
     cwd = None
     try:
@@ -689,6 +703,7 @@ def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
                                 start_new_session=True, cwd=cwd, env=env if cwd is not None else None)
         out_fds = [(proc.stdout.fileno(), 1 if stdout else None), (proc.stderr.fileno(), 2 if stderr else None)]
+        _widen_pipe(proc.stdout.fileno())
     uid = (pod.get("metadata") or {}).get("uid")
     with _RUNNING_LOCK:
         _RUNNING.setdefault(uid, set()).add(proc)
@@ -734,7 +749,7 @@ def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
         try:
             while True:
                 try:
-                    data = os.read(fd, 65536)
+                    data = os.read(fd, RELAY_CHUNK)
                 except OSError:
                     return
                 if not data:
