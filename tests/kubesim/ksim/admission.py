@@ -6,7 +6,7 @@ import base64
 import ipaddress
 import random
 
-from . import validation
+from . import podsecurity, validation
 from .store import ApiError, FieldError, invalid_rt
 from .util import dcopy
 
@@ -235,7 +235,12 @@ class Admission:
             pass
 
     def _create_Pod(self, store, obj, m):
-        """The ServiceAccount and DefaultTolerationSeconds admission plugins."""
+        """PodSecurity (enforce), then the ServiceAccount and DefaultTolerationSeconds admission plugins."""
+        denied = podsecurity.enforce_pod(store, obj)
+        if denied:
+            name = m.get("name", "")
+            raise ApiError(403, "Forbidden", 'pods "%s" is forbidden: %s' % (name, denied),
+                           {"name": name, "kind": "pods"})
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return

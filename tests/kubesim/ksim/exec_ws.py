@@ -455,7 +455,11 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
     args += ["--proc", "/proc", "--dev", "/dev"]
     for mp, src, ro in sorted(mounts, key=lambda m: m[0].count("/")):
         args += ["--ro-bind" if ro else "--bind", src, mp]
+    if flags == PRIVILEGED_FLAGS:
+        apply_fs_group(pod, vols, mounts)
     env = _env(store, pod, c, tty)
+    if flags == PRIVILEGED_FLAGS and identity(pod, c)[0]:
+        env["HOME"] = "/"  # a non-root user of an image without a passwd entry, as in a container
     args.append("--clearenv")
     for k, v in env.items():
         args += ["--setenv", k, v]
@@ -467,12 +471,93 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
         if not under_ro and not under_mount:
             os.makedirs(os.path.join(root, wd.lstrip("/")), exist_ok=True)
         args += ["--chdir", wd]
+    wrapper = []
+    if flags == PRIVILEGED_FLAGS:
+        uid, gid, groups, caps, no_new_privs = identity(pod, c)
+        if caps is not None:
+            args += ["--cap-drop", "ALL"]
+            for k in caps:
+                args += ["--cap-add", "CAP_" + k]
+        if uid or gid or groups or no_new_privs:
+            wrapper = ["setpriv", "--reuid", str(uid), "--regid", str(gid)]
+            wrapper += ["--groups", ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+            if no_new_privs:
+                wrapper.append("--no-new-privs")
+            wrapper.append("--")
     args.append("--")
-    args += list(command)
+    args += wrapper + list(command)
     return args, env
 
 
 _SANDBOX = {"checked": False, "flags": None}
+PRIVILEGED_FLAGS = ["--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-cgroup-try"]
+# What containerd gives a container (and what `capabilities.add/drop` change), as CAP_ names.
+DEFAULT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
+                "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")
+_FSGROUP_DONE = set()   # (pod uid, volume name, fsGroup) already given to the fsGroup
+
+
+def identity(pod, c):
+    """(uid, gid, supplementary groups, capabilities or None for all, no_new_privs) of container c, as the kubelet
+    and runtime apply securityContext: the container's settings over the pod's; an image user is always root."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    csc = c.get("securityContext") or {}
+    uid = csc.get("runAsUser", psc.get("runAsUser", 0)) or 0
+    gid = csc.get("runAsGroup", psc.get("runAsGroup", 0)) or 0
+    groups = [g for g in (psc.get("supplementalGroups") or []) if isinstance(g, int)]
+    if isinstance(psc.get("fsGroup"), int) and psc["fsGroup"] not in groups:
+        groups.append(psc["fsGroup"])
+    if csc.get("privileged"):
+        caps = None
+    else:
+        add = [str(x).upper().replace("CAP_", "") for x in ((csc.get("capabilities") or {}).get("add") or [])]
+        drop = [str(x).upper().replace("CAP_", "") for x in ((csc.get("capabilities") or {}).get("drop") or [])]
+        caps = [] if "ALL" in drop else [k for k in DEFAULT_CAPS if k not in drop]
+        caps += [k for k in add if k != "ALL" and k not in caps]
+        if "ALL" in add:
+            caps = None
+    no_new_privs = csc.get("allowPrivilegeEscalation") is False
+    return int(uid), int(gid), groups, caps, no_new_privs
+
+
+def apply_fs_group(pod, vols, mounts):
+    """The kubelet's SetVolumeOwnership for volumes that support ownership management (not hostPath, nfs or the
+    read-only projections): every file group-owned by fsGroup and group rw (r for a read-only mount),
+    directories also group x and setgid, once per pod and volume (fsGroupChangePolicy OnRootMismatch: skipped when
+    the root already matches)."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    fs_group = psc.get("fsGroup")
+    if not isinstance(fs_group, int) or os.geteuid() != 0:
+        return
+    uid = (pod.get("metadata") or {}).get("uid")
+    kinds = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    for name, (src, ro) in vols.items():
+        v = kinds.get(name) or {}
+        if src is None or not any(v.get(k) is not None for k in ("persistentVolumeClaim", "emptyDir", "ephemeral", "csi")):
+            continue
+        key = (uid, name, fs_group)
+        if key in _FSGROUP_DONE:
+            continue
+        _FSGROUP_DONE.add(key)
+        mask = 0o440 if ro else 0o660
+        try:
+            st = os.stat(src)
+            if psc.get("fsGroupChangePolicy") == "OnRootMismatch" and st.st_gid == fs_group and \
+                    (st.st_mode & (mask | 0o110 | 0o2000)) == (mask | 0o110 | 0o2000):
+                continue
+            for root, dirs, files in os.walk(src):
+                for entry in [root] + [os.path.join(root, f) for f in files]:
+                    est = os.lstat(entry)
+                    if os.path.islink(entry):
+                        os.lchown(entry, -1, fs_group)
+                        continue
+                    os.chown(entry, -1, fs_group)
+                    m = est.st_mode & 0o7777 | mask
+                    if os.path.isdir(entry):
+                        m |= 0o110 | 0o2000
+                    os.chmod(entry, m)
+        except OSError:
+            log_exc("fsGroup on volume %s" % name)
 _RUNNING = {}           # pod uid -> set of running exec processes
 _RUNNING_LOCK = threading.Lock()
 
@@ -493,8 +578,13 @@ def sandbox_flags():
         return None
     if not _SANDBOX["checked"]:
         _SANDBOX["checked"] = True
-        for flags in (["--unshare-all", "--share-net"], ["--unshare-user", "--unshare-all", "--share-net"],
-                      ["--unshare-user", "--unshare-pid", "--unshare-uts", "--unshare-ipc"]):
+        candidates = [["--unshare-all", "--share-net"], ["--unshare-user", "--unshare-all", "--share-net"],
+                      ["--unshare-user", "--unshare-pid", "--unshare-uts", "--unshare-ipc"]]
+        if os.geteuid() == 0:
+            # As root: no user namespace, so every uid/gid exists in the sandbox (chown to any id works, and
+            # commands run as the pod's runAsUser/runAsGroup through setpriv, capabilities as a runtime sets them).
+            candidates.insert(0, PRIVILEGED_FLAGS)
+        for flags in candidates:
             try:
                 r = subprocess.run(["bwrap", "--die-with-parent"] + flags + [
                     "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],

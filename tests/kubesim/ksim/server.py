@@ -16,7 +16,7 @@ import time
 import traceback
 import urllib.parse
 
-from . import convert, discovery, managed, openapi, patch as patchmod, rbac, selectors, schema
+from . import convert, discovery, managed, openapi, patch as patchmod, podsecurity, rbac, selectors, schema
 from .registry import gv, GIT_VERSION
 from .store import ApiError, FieldError, invalid, not_found, bad_request
 from .util import dcopy, go_json, now_ts
@@ -977,6 +977,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         internal = convert.to_internal(rt, obj, ctx["group"], ctx["version"])
         if rt.group == rbac.G:
             rbac.check_escalation(ks.authz, self.user, rt, internal, ctx["ns"] or "")
+        if rt.crd is None:
+            self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, internal))
         created = ks.store.create(rt.group, rt.resource, internal, manager=manager, dry_run=dry, user=self.user,
                                   api_version=gv(ctx["group"], ctx["version"]))
         self.send_obj(201, self._ext(rt, created, ctx))
@@ -1006,6 +1008,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rbac.check_escalation(ks.authz, self.user, rt, internal, ctx["ns"] or "")
         if sub not in (None, "status", "finalize"):
             raise self._nf()
+        if rt.crd is None and sub is None and rt.kind != "Pod":
+            self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, internal))
         out = ks.store.update(rt.group, rt.resource, internal, manager=self._manager(), subresource=sub,
                               dry_run=dry, user=self.user, api_version=gv(ctx["group"], ctx["version"]))
         self.send_obj(200, self._ext(rt, out, ctx))
@@ -1075,6 +1079,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             internal = convert.to_internal(rt, new, ctx["group"], ctx["version"])
             if rt.group == rbac.G:
                 rbac.check_escalation(ks.authz, self.user, rt, internal, ctx["ns"] or "")
+            if rt.crd is None and sub is None and rt.kind != "Pod":
+                self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, internal))
             out = st.update(rt.group, rt.resource, internal, manager=manager, subresource=sub, dry_run=dry,
                             user=self.user, api_version=gv(ctx["group"], ctx["version"]))
         self.send_obj(200, self._ext(rt, out, ctx))
@@ -1127,6 +1133,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if rt.group == rbac.G:
                     rbac.check_escalation(ks.authz, self.user, rt, icfg, ctx["ns"] or "")
                 entries = [managed._entry(manager, "Apply", want_av, set(cfg_map), None, dots=False)]
+                if rt.crd is None:
+                    self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, icfg))
                 created = st.create(rt.group, rt.resource, icfg, manager=manager, dry_run=dry, user=self.user,
                                     api_version=want_av, managed_override=entries)
                 return self.send_obj(201, self._ext(rt, created, ctx))

@@ -83,6 +83,13 @@ def hostpath_dir(state_dir, path):
     return os.path.join(state_dir, "hostpath", rel)
 
 
+def nfs_dir(state_dir, nfs):
+    """An NFS export as a folder shared by every pod and PV naming the same server and path."""
+    server = (nfs or {}).get("server") or "_"
+    rel = os.path.normpath("/" + ((nfs or {}).get("path") or "")).lstrip("/") or "_root"
+    return os.path.join(state_dir, "nfs", server.replace("/", "_"), rel)
+
+
 def pod_dir(state_dir, pod):
     return os.path.join(state_dir, "pods", (pod.get("metadata") or {}).get("uid") or "unknown")
 
@@ -100,6 +107,8 @@ def pv_dir(state_dir, pv):
     for key in ("hostPath", "local"):
         if spec.get(key):
             return hostpath_dir(state_dir, spec[key].get("path"))
+    if spec.get("nfs"):
+        return nfs_dir(state_dir, spec["nfs"])
     return volume_dir(state_dir, "pv-" + pv["metadata"]["name"])
 
 
@@ -868,6 +877,9 @@ def pod_volume_dirs(store, state_dir, pod):
                     path = pv_dir(state_dir, pv)
             elif v.get("hostPath") is not None:
                 path = hostpath_dir(state_dir, v["hostPath"].get("path"))
+            elif v.get("nfs") is not None:
+                path = nfs_dir(state_dir, v["nfs"])
+                ro = bool(v["nfs"].get("readOnly"))
             elif any(v.get(k) is not None for k in ("configMap", "secret", "projected", "downwardAPI")):
                 path = os.path.join(base, name)
                 materialize(store, state_dir, pod, v, path)

@@ -138,6 +138,68 @@ class TestKubectlExec(unittest.TestCase):
         self.assertEqual(p.stdout, b"1.33\n")
 
 
+def _privileged_sandbox():
+    return os.geteuid() == 0 and os.environ.get("KUBESIM_EXEC_SANDBOX") != "none" and shutil.which("bwrap")
+
+
+@unittest.skipUnless(_privileged_sandbox(), "needs kubesim as root with bubblewrap (no user namespace)")
+class TestExecIdentity(unittest.TestCase):
+    """Owners and ids in the sandbox: any uid/gid can own files, and commands run as securityContext says."""
+
+    @classmethod
+    def setUpClass(cls):
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ids", "namespace": NS},
+                  "spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "supplementalGroups": [4000],
+                                               "fsGroup": 2000},
+                           "containers": [
+                               {"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                                "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+                               {"name": "other", "image": "busybox", "command": ["sleep", "infinity"],
+                                "securityContext": {"runAsUser": 1500, "allowPrivilegeEscalation": False}}],
+                           "volumes": [{"name": "work", "emptyDir": {}}]}})
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nocaps", "namespace": NS},
+                  "spec": {"containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                                           "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}})
+        kx("wait", "--for=condition=Ready", "pod/ids", "pod/nocaps", "--timeout=30s")
+
+    def test_root_chowns_to_any_id(self):
+        p = kx("exec", "app", "-c", "main", "--", "sh", "-c",
+               "touch /data/owned && chown 1234:5678 /data/owned && stat -c %u:%g /data/owned")
+        self.assertEqual(p.stdout.decode().strip(), "1234:5678")
+        # tar keeps owners too (what a volume restore relies on)
+        p = kx("exec", "app", "-c", "main", "--", "sh", "-c",
+               "cd /tmp && mkdir -p t && touch t/a && chown 4321:8765 t/a && tar cf t.tar t && rm -r t && "
+               "tar xpf t.tar && stat -c %u:%g t/a")
+        self.assertEqual(p.stdout.decode().strip(), "4321:8765")
+
+    def test_run_as_user_group_and_supplemental_groups(self):
+        p = kx("exec", "ids", "-c", "main", "--", "sh", "-c", "id -u; id -g; id -G")
+        uid, gid, groups = p.stdout.decode().split("\n")[:3]
+        self.assertEqual((uid, gid), ("1000", "3000"))
+        self.assertEqual(set(groups.split()), {"3000", "2000", "4000"})
+
+    def test_container_security_context_wins(self):
+        p = kx("exec", "ids", "-c", "other", "--", "sh", "-c", "id -u; grep NoNewPrivs /proc/self/status")
+        lines = p.stdout.decode().split("\n")
+        self.assertEqual(lines[0], "1500")
+        self.assertIn("NoNewPrivs:\t1", lines[1])
+
+    def test_fs_group_owns_the_volume(self):
+        p = kx("exec", "ids", "-c", "main", "--", "sh", "-c",
+               "stat -c '%g %A' /work; touch /work/new && stat -c %u:%g /work/new")
+        root, new = p.stdout.decode().split("\n")[:2]
+        gid, mode = root.split()
+        self.assertEqual(gid, "2000")
+        self.assertEqual(mode[6], "s")   # setgid, so new files join the group
+        self.assertEqual(new, "1000:2000")
+
+    def test_dropped_capabilities_forbid_chown_as_root(self):
+        p = kx("exec", "nocaps", "--", "sh", "-c", "id -u; touch /tmp/f; chown 1:1 /tmp/f", check=False)
+        self.assertEqual(p.stdout.decode().strip(), "0")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("Operation not permitted", p.stderr.decode())
+
+
 class TestKubectlSpdy(unittest.TestCase):
     """kubectl 1.27-1.29 (and the WebSocket fallback) use SPDY/3.1 with v4.channel.k8s.io."""
 
