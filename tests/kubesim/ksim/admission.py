@@ -272,14 +272,43 @@ class Admission:
                         "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}], "defaultMode": 420}})
                 for c in containers:
                     c.setdefault("volumeMounts", []).append({"name": vname, "readOnly": True, "mountPath": mount})
-        spec.setdefault("priority", 0)  # Priority admission
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        self._priority(store, spec, m)
         tols = spec.setdefault("tolerations", [])
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
             if not any(isinstance(t, dict) and (t.get("key") == key or (not t.get("key") and
                                                                          t.get("operator") == "Exists"))
                        for t in tols):
                 tols.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+
+    # The system classes the API server always knows (it creates them as objects; kubesim resolves them by name).
+    SYSTEM_PRIORITY = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+    def _priority(self, store, spec, m):
+        """The Priority admission plugin: priorityClassName -> spec.priority and preemptionPolicy (the global
+        default class when none is named), refusing unknown classes and a priority the class does not give."""
+        name = spec.get("priorityClassName")
+        pc = None
+        if name:
+            pc = store.get("scheduling.k8s.io", "priorityclasses", None, name)
+            if pc is None and name in self.SYSTEM_PRIORITY:
+                pc = {"value": self.SYSTEM_PRIORITY[name]}
+            if pc is None:
+                raise ApiError(403, "Forbidden", 'pods "%s" is forbidden: no PriorityClass with name %s was found' % (
+                    m.get("name", ""), name), {"name": m.get("name", ""), "kind": "pods"})
+        else:
+            for c in store.list("scheduling.k8s.io", "priorityclasses", None):
+                if c.get("globalDefault"):
+                    pc = c
+                    spec["priorityClassName"] = c["metadata"]["name"]
+                    break
+        value = int((pc or {}).get("value", 0))
+        if spec.get("priority") is not None and spec["priority"] != value:
+            raise ApiError(403, "Forbidden", 'pods "%s" is forbidden: the integer value of priority (%s) must not be '
+                           'provided in pod spec; priority admission controller computed %d from the given '
+                           'PriorityClass name' % (m.get("name", ""), spec["priority"], value),
+                           {"name": m.get("name", ""), "kind": "pods"})
+        spec["priority"] = value
+        spec.setdefault("preemptionPolicy", (pc or {}).get("preemptionPolicy") or "PreemptLowerPriority")
 
     def _create_Namespace(self, store, obj, m):
         obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]

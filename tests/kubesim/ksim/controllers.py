@@ -62,6 +62,7 @@ class ControllerManager:
         self._pass_cache = None     # (group, resource) -> list, shared by the controllers within one pass
         self._events_seen = set()
         self._orphan_seen = {}      # pod uid -> monotonic time first seen bound to a node that does not exist
+        self._terminating_seen = {}  # pod uid -> monotonic time its graceful deletion was first seen
         self.idle_resync = float(self.options.get("idle_resync_seconds", 2.0))
         self.gc = gc_mod.GarbageCollector(self)
         self.namespaces = ns_mod.NamespaceController(self)
@@ -394,6 +395,40 @@ class ControllerManager:
                 return vname, csi["volumeHandle"]
         return None
 
+    def _multi_attached(self, pod, pvcs, node_name):
+        """The attach-detach controller's Multi-Attach error when a ReadWriteOnce volume of the pod is in use by a
+        live pod on another node, else None."""
+        ns = pod["metadata"].get("namespace")
+        claims = []
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+            if v.get("ephemeral") is not None:
+                claim = "%s-%s" % (pod["metadata"]["name"], v.get("name"))
+            pvc = pvcs.get((ns, claim)) if claim else None
+            vname = ((pvc or {}).get("spec") or {}).get("volumeName")
+            modes = ((pvc or {}).get("spec") or {}).get("accessModes") or []
+            if vname and modes and all(m == "ReadWriteOnce" for m in modes):
+                claims.append((claim, vname))
+        if not claims:
+            return None
+        for claim, vname in claims:
+            users = []
+            for other in self.lst("", "pods", ns):
+                om, osp = other["metadata"], other.get("spec") or {}
+                if om.get("uid") == pod["metadata"].get("uid") or om.get("deletionTimestamp"):
+                    continue
+                if not osp.get("nodeName") or osp.get("nodeName") == node_name:
+                    continue
+                if (other.get("status") or {}).get("phase") != "Running":
+                    continue
+                if any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+                       for v in osp.get("volumes") or []):
+                    users.append(om["name"])
+            if users:
+                return 'Multi-Attach error for volume "%s" Volume is already used by pod(s) %s' % (
+                    vname, ", ".join(sorted(users)))
+        return None
+
     def _bound_volume_terms(self, pod, pvcs):
         """nodeSelectorTerms of the PVs bound to the pod's claims (PV spec.nodeAffinity.required)."""
         ns = pod["metadata"].get("namespace")
@@ -423,6 +458,16 @@ class ControllerManager:
             # Graceful deletion (should the store keep pods for their grace period): the kubelet has stopped the
             # containers, so the pod goes as soon as no finalizer holds it.
             if not md.get("finalizers"):
+                grace = md.get("deletionGracePeriodSeconds") or 0
+                if grace > 0 and spec.get("nodeName"):
+                    # The containers get their grace period (bounded by pod_termination_seconds: nothing really
+                    # runs, but clients see the Terminating pod as on a node).
+                    first = self._terminating_seen.setdefault(md["uid"], time.monotonic())
+                    if time.monotonic() - first < min(float(grace),
+                                                      float(self.options.get("pod_termination_seconds", 1.0))):
+                        self._dirty = True
+                        return
+                    self._terminating_seen.pop(md["uid"], None)
                 self._kill_pod(pod)
             return
         phase = status.get("phase")
@@ -530,9 +575,11 @@ class ControllerManager:
             return
         if phase != "Running":
             lost = self._unmountable(pod, pvcs)
-            if lost:
-                # NodePublishVolume fails for a CSI volume whose data this cluster does not have.
-                pv_name, handle = lost
+            multi = None if lost else self._multi_attached(pod, pvcs, node_name)
+            if lost or multi:
+                # NodePublishVolume fails for a CSI volume whose data this cluster does not have; a ReadWriteOnce
+                # volume attached to another node cannot be attached here.
+                pv_name, handle = lost or (None, None)
                 st = copy.deepcopy(status)
                 st["phase"] = "Pending"
                 conds = st.setdefault("conditions", [])
@@ -548,6 +595,10 @@ class ControllerManager:
                 if node is not None:
                     st["hostIP"] = self.node_ip(node, node_index.get(node_name, 0))
                 self.update_status("", "pods", pod, st)
+                if multi:
+                    self.event(pod, "FailedAttachVolume", multi, "attachdetach-controller", "Warning", "v1", "Pod")
+                    self._dirty = True  # look again when the other pod goes
+                    return
                 self.event(pod, "FailedMount", 'MountVolume.SetUp failed for volume "%s" : rpc error: code = '
                            'NotFound desc = volume id %s does not exist in the volumes list' % (pv_name, handle),
                            "kubelet", "Warning", "v1", "Pod")

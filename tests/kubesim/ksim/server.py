@@ -1180,6 +1180,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "FieldValueNotSupported", "propagationPolicy", prop,
                 'supported values: "Foreground", "Background", "Orphan", "nil"')])
         dry = "All" in (opts.get("dryRun") or []) or self._dry_run()
+        grace = opts.get("gracePeriodSeconds")
+        if grace is None and self.q("gracePeriodSeconds"):
+            try:
+                grace = int(self.q("gracePeriodSeconds"))
+            except ValueError:
+                raise bad_request("invalid gracePeriodSeconds")
+        self._grace = grace
         return prop, opts.get("preconditions"), dry
 
     def _delete(self, rt, ctx):
@@ -1190,6 +1197,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cur = st.raw_get(rt.group, rt.resource, ctx["ns"], ctx["name"])
             if cur is None:
                 raise not_found(rt, ctx["name"])
+            if rt.key == ("", "pods") and isinstance(self._grace, int) and self._grace > 0 and not dry and \
+                    (cur.get("spec") or {}).get("nodeName") and not pre:
+                # A grace period asked for explicitly: the pod stays Terminating until the kubelet has stopped it.
+                res = st.begin_graceful_delete(ctx["ns"], ctx["name"], self._grace)
+                if res is not None:
+                    return self.send_obj(200, self._ext(rt, res, ctx))
             res = st.delete(rt.group, rt.resource, ctx["ns"], ctx["name"], propagation=prop or "Background",
                             missing_ok=False, preconditions=pre, dry_run=dry, user=self.user)
         if res is not None:

@@ -709,6 +709,26 @@ class Store:
             self._emit("MODIFIED", ("", "pods"), new, old)
             return dcopy(new)
 
+    def begin_graceful_delete(self, namespace, name, grace):
+        """DELETE of a pod bound to a node with gracePeriodSeconds > 0: deletionTimestamp = now + grace and
+        deletionGracePeriodSeconds = grace (a shorter grace shortens a termination already under way); the
+        kubelet removes it once stopped. Returns the pod, or None when it is not there."""
+        with self.lock:
+            old = self.raw_get("", "pods", namespace, name)
+            if old is None:
+                return None
+            om = old["metadata"]
+            if om.get("deletionTimestamp") and (om.get("deletionGracePeriodSeconds") or 0) <= grace:
+                return dcopy(old)
+            new = dcopy(old)
+            nm = new["metadata"]
+            nm["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + grace))
+            nm["deletionGracePeriodSeconds"] = grace
+            nm["resourceVersion"] = self._next_rv()
+            self._put(("", "pods"), obj_key(old), new)
+            self._emit("MODIFIED", ("", "pods"), new, old)
+            return dcopy(new)
+
     def delete_now(self, group, resource, namespace, name):
         """Finish a deletion the way a kubelet's grace-period-0 delete does: remove the object unless finalizers
         remain.  Returns None when gone, else the object."""

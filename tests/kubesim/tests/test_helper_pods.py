@@ -1,0 +1,158 @@
+"""What kbk's short-lived helper pods (volume movers) rely on, through kubectl: priority classes resolved by the
+Priority admission plugin, ReadWriteOnce claims attached to one node (Multi-Attach), explicit grace periods on
+delete, NFS volumes shared between pods, read-only mounts, and a claim restored from a snapshot."""
+import json
+import time
+import unittest
+import uuid
+
+from ctrl_launch import KubeSim
+
+KS = None
+NS = None
+
+
+def setUpModule():
+    global KS, NS
+    KS = KubeSim()
+    NS = "helper-" + uuid.uuid4().hex[:6]
+    KS.kubectl("create", "namespace", NS)
+
+
+def tearDownModule():
+    KS.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    KS.close()
+
+
+def kx(*args, **kw):
+    return KS.kubectl("-n", NS, *args, **kw)
+
+
+def apply(obj, check=True):
+    return KS.kubectl("apply", "-f", "-", stdin=json.dumps(obj).encode(), check=check)
+
+
+def pod(name, volumes=(), mounts=(), **spec):
+    s = {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "infinity"],
+                         "volumeMounts": list(mounts)}], "volumes": list(volumes)}
+    s.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": s}
+
+
+def pvc(name, **extra):
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    spec.update(extra)
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NS},
+            "spec": spec}
+
+
+def jsonpath(kind, name, path):
+    return kx("get", kind, name, "-o", "jsonpath={%s}" % path).stdout.decode()
+
+
+def wait_for(fn, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    return fn()
+
+
+class TestPriority(unittest.TestCase):
+    def test_priority_class_is_resolved(self):
+        apply({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "movers-" + NS},
+               "value": 1000, "preemptionPolicy": "Never"})
+        apply(pod("prio", priorityClassName="movers-" + NS))
+        self.assertEqual(jsonpath("pod", "prio", ".spec.priority"), "1000")
+        self.assertEqual(jsonpath("pod", "prio", ".spec.preemptionPolicy"), "Never")
+        apply(pod("critical", priorityClassName="system-node-critical"))
+        self.assertEqual(jsonpath("pod", "critical", ".spec.priority"), "2000001000")
+
+    def test_unknown_class_and_a_hand_set_priority_are_refused(self):
+        p = apply(pod("noclass", priorityClassName="nope"), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('pods "noclass" is forbidden: no PriorityClass with name nope was found', p.stderr.decode())
+        p = apply(pod("handset", priority=5), check=False)
+        self.assertIn('pods "handset" is forbidden: the integer value of priority (5) must not be provided in pod '
+                      'spec; priority admission controller computed 0 from the given PriorityClass name',
+                      p.stderr.decode())
+
+
+class TestVolumes(unittest.TestCase):
+    def test_rwo_claim_attaches_to_one_node(self):
+        nodes = KS.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").stdout.decode().split()
+        self.assertGreaterEqual(len(nodes), 2)
+        apply(pvc("rwo"))
+        vol = [{"name": "d", "persistentVolumeClaim": {"claimName": "rwo"}}]
+        mnt = [{"name": "d", "mountPath": "/data"}]
+        apply(pod("owner", vol, mnt, nodeName=nodes[0]))
+        kx("wait", "--for=condition=Ready", "pod/owner", "--timeout=30s")
+        apply(pod("elsewhere", vol, mnt, nodeName=nodes[1]))
+        apply(pod("samenode", vol, mnt, nodeName=nodes[0]))
+        kx("wait", "--for=condition=Ready", "pod/samenode", "--timeout=30s")
+        msg = wait_for(lambda: kx("get", "events", "--field-selector", "involvedObject.name=elsewhere,"
+                                  "reason=FailedAttachVolume", "-o", "jsonpath={.items[*].message}").stdout.decode())
+        pv = jsonpath("pvc", "rwo", ".spec.volumeName")
+        # one event per distinct message: "owner", then "owner, samenode" once that pod runs too
+        self.assertTrue(msg.startswith('Multi-Attach error for volume "%s" Volume is already used by pod(s) owner'
+                                       % pv), msg)
+        self.assertEqual(jsonpath("pod", "elsewhere", ".status.phase"), "Pending")
+        self.assertEqual(jsonpath("pod", "elsewhere", ".status.containerStatuses[0].state.waiting.reason"),
+                         "ContainerCreating")
+        kx("delete", "pod", "owner", "samenode")
+        kx("wait", "--for=condition=Ready", "pod/elsewhere", "--timeout=30s")
+
+    def test_nfs_volume_is_shared_and_read_only_mounts_hold(self):
+        nfs = {"name": "n", "nfs": {"server": "nfs.example", "path": "/exports/" + NS}}
+        apply(pod("nfs-a", [nfs], [{"name": "n", "mountPath": "/share"}]))
+        apply(pod("nfs-b", [nfs], [{"name": "n", "mountPath": "/share", "readOnly": True}]))
+        kx("wait", "--for=condition=Ready", "pod/nfs-a", "pod/nfs-b", "--timeout=30s")
+        kx("exec", "nfs-a", "--", "sh", "-c", "echo shared > /share/f")
+        self.assertEqual(kx("exec", "nfs-b", "--", "cat", "/share/f").stdout.decode(), "shared\n")
+        p = kx("exec", "nfs-b", "--", "touch", "/share/g", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("Read-only file system", p.stderr.decode())
+
+    def test_claim_from_snapshot_has_the_data(self):
+        apply(pvc("src"))
+        apply(pod("writer", [{"name": "d", "persistentVolumeClaim": {"claimName": "src"}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/writer", "--timeout=30s")
+        kx("exec", "writer", "--", "sh", "-c", "echo point-in-time > /data/f")
+        apply({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+               "metadata": {"name": "snap", "namespace": NS},
+               "spec": {"source": {"persistentVolumeClaimName": "src"}}})
+        ready = wait_for(lambda: jsonpath("volumesnapshot", "snap", ".status.readyToUse") == "true")
+        self.assertTrue(ready)
+        self.assertTrue(jsonpath("volumesnapshot", "snap", ".status.creationTime"))
+        kx("exec", "writer", "--", "sh", "-c", "echo later > /data/f")
+        apply(pvc("restored", dataSource={"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot",
+                                          "name": "snap"}))
+        apply(pod("reader", [{"name": "d", "persistentVolumeClaim": {"claimName": "restored", "readOnly": True}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/reader", "--timeout=30s")
+        self.assertEqual(kx("exec", "reader", "--", "cat", "/data/f").stdout.decode(), "point-in-time\n")
+        p = kx("exec", "reader", "--", "touch", "/data/x", check=False)
+        self.assertIn("Read-only file system", p.stderr.decode())
+
+
+class TestDeletion(unittest.TestCase):
+    def test_explicit_grace_period_keeps_the_pod_terminating(self):
+        apply(pod("graceful"))
+        kx("wait", "--for=condition=Ready", "pod/graceful", "--timeout=30s")
+        kx("delete", "pod", "graceful", "--grace-period=30", "--wait=false")
+        self.assertEqual(jsonpath("pod", "graceful", ".metadata.deletionGracePeriodSeconds"), "30")
+        self.assertTrue(jsonpath("pod", "graceful", ".metadata.deletionTimestamp"))
+        kx("wait", "--for=delete", "pod/graceful", "--timeout=30s")
+
+    def test_grace_period_zero_deletes_at_once(self):
+        apply(pod("quick"))
+        kx("wait", "--for=condition=Ready", "pod/quick", "--timeout=30s")
+        kx("delete", "pod", "quick", "--grace-period=0", "--force", "--wait=false")
+        self.assertEqual(kx("get", "pod", "quick", check=False).returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
