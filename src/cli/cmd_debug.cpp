@@ -54,6 +54,7 @@ int run(GlobalOptions& g, const ExecOptions& o) {
   auto format = output::parse_format(g.output, {output::Format::json});
   if (!format.ok()) throw Fatal(ExitCode::usage, format.error().message);
   const bool json_out = *format == output::Format::json;
+  if (o.pod.empty()) throw Fatal(ExitCode::usage, "debug exec: no pod (kbk debug exec POD -- CMD [ARG...])");
   if (o.command.empty()) throw Fatal(ExitCode::usage, "debug exec: no command (kbk debug exec POD -- CMD [ARG...])");
   if (o.protocol != "auto" && o.protocol != "v5" && o.protocol != "v4")
     throw Fatal(ExitCode::usage, "--protocol " + o.protocol + ": expected auto, v5 or v4");
@@ -176,8 +177,9 @@ void register_debug(CLI::App& app, GlobalOptions& g, RunState& state) {
       "stderr are passed through, -i passes stdin, and kbk exits with the command's exit code. Ctrl-C ends the "
       "session at once.\n  kbk debug exec -n shop web-0 -- tar c -C /data . > data.tar\n"
       "  kbk debug exec -n shop web-0 -c app -i -- sh -c 'cat > /tmp/x' < x");
-  exec->add_option("pod", opts->pod, "The pod (in -n NAMESPACE)")->required();
-  exec->add_option("command", opts->command, "The command and its arguments, after --")->required();
+  // Not ->required(): CLI11 would then report a missing pod before an unknown flag; run() checks both.
+  exec->add_option("pod", opts->pod, "The pod (in -n NAMESPACE)");
+  exec->add_option("command", opts->command, "The command and its arguments, after --");
   exec->add_option("-c,--container", opts->container, "The container (needed when the pod has several)");
   exec->add_flag("-i,--stdin", opts->stdin_,
                  "Pass stdin to the command; its end closes the command's stdin on v5 (on v4 the command never "
