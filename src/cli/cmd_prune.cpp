@@ -6,10 +6,13 @@
 #include <set>
 
 #include "commands.hpp"
+#include "key_file.hpp"
 #include <kbk/archive/location.hpp>
 #include <kbk/archive/prune.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/output/output.hpp>
+#include <kbk/repo/operations.hpp>
+#include <kbk/repo/repository.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/retention.hpp>
 #include <kbk/util/log.hpp>
@@ -28,7 +31,86 @@ struct PruneOptions {
   bool dry_run = false;
   std::string group_by = "none";
   std::string incomplete_age = "24h";
+  std::string max_repack_size;
+  std::string key_file;
 };
+
+// The volume repository's part of prune (docs/format-repository.md section 13): snapshots of removed backups go,
+// blobs no kept snapshot reaches go, mostly-garbage packs are repacked. Returns the JSON summary (or null when the
+// location has no repository) and sets `code` on failure.
+json::Value prune_repository(storage::Backend& b, const PruneOptions& o, const std::set<std::string>& existing,
+                             const std::set<std::string>& removed, json::Allocator& a, int& code, std::string& text) {
+  json::Value out(rapidjson::kNullType);
+  auto exists = repo::repository_exists(b);
+  if (!exists) {
+    log::error("volume repository: " + exists.error().message);
+    code = static_cast<int>(ExitCode::partial);
+    return out;
+  }
+  if (!*exists) return out;
+  uint64_t max_repack = UINT64_MAX;
+  if (!o.max_repack_size.empty()) {
+    auto r = storage::parse_rate(o.max_repack_size);
+    if (!r) throw Fatal(ExitCode::usage, "--max-repack-size " + o.max_repack_size + ": expected a size like 500MiB or 2GiB");
+    max_repack = *r;
+  }
+  auto key = load_encryption_key(o.key_file);
+  repo::OpenOptions oo;
+  oo.key = key ? &*key : nullptr;
+  auto r = repo::Repository::open(b, oo);
+  if (!r) {
+    log::error("volume repository not pruned: " + r.error().message);
+    code = static_cast<int>(r.error().is(Errc::config) ? ExitCode::usage : ExitCode::partial);
+    return out;
+  }
+  std::unique_ptr<repo::Lock> lock;
+  if (!o.dry_run) {
+    auto l = repo::Lock::acquire(b, true);
+    if (!l) {
+      log::error("volume repository not pruned: " + l.error().message);
+      code = static_cast<int>(ExitCode::partial);
+      return out;
+    }
+    lock = std::move(*l);
+  }
+  auto plan = repo::plan_repo_prune(**r, [&](const std::string& name) {
+    return existing.count(name) && !removed.count(name);
+  }, max_repack);
+  if (!plan) {
+    log::error("volume repository not pruned: " + plan.error().message);
+    code = static_cast<int>(ExitCode::partial);
+    return out;
+  }
+  repo::RepoPruneResult res;
+  if (!o.dry_run) {
+    auto e = repo::execute_repo_prune(**r, *plan);
+    if (!e) {
+      log::error("volume repository prune stopped: " + e.error().message + " (safe to run again)");
+      code = static_cast<int>(ExitCode::partial);
+    } else {
+      res = *e;
+    }
+  }
+  out.SetObject();
+  out.AddMember("snapshotsKept", static_cast<uint64_t>(plan->kept.size()), a);
+  out.AddMember("snapshotsRemoved", static_cast<uint64_t>(plan->forgotten.size()), a);
+  out.AddMember("blobsUsed", plan->used_blobs, a);
+  out.AddMember("blobsUnused", plan->unused_blobs, a);
+  out.AddMember("packsKept", static_cast<uint64_t>(plan->keep_packs.size()), a);
+  out.AddMember("packsRemoved", static_cast<uint64_t>(plan->drop_packs.size()), a);
+  out.AddMember("packsRepacked", static_cast<uint64_t>(plan->repack_packs.size()), a);
+  out.AddMember("orphanPacks", static_cast<uint64_t>(plan->orphan_packs.size()), a);
+  out.AddMember("bytesRepacked", plan->repack_bytes, a);
+  out.AddMember("bytesFreed", plan->drop_bytes + plan->repack_reclaim + plan->orphan_bytes, a);
+  out.AddMember("packsWritten", res.packs_written, a);
+  const char* verb = o.dry_run ? "would remove" : "removed";
+  text = std::string("volume repository: ") + verb + " " + std::to_string(plan->forgotten.size()) + " snapshot(s), " +
+         std::to_string(plan->unused_blobs) + " unused blob(s); packs: " + std::to_string(plan->drop_packs.size()) +
+         " deleted, " + std::to_string(plan->repack_packs.size()) + " repacked (" + util::human_bytes(plan->repack_bytes) +
+         " copied), " + std::to_string(plan->orphan_packs.size()) + " orphaned; " +
+         util::human_bytes(plan->drop_bytes + plan->repack_reclaim + plan->orphan_bytes) + (o.dry_run ? " to free\n" : " freed\n");
+  return out;
+}
 
 // A --keep-* count: a non-negative integer or "unlimited" (restic's words).
 int parse_count(const char* flag, const std::string& v) {
@@ -98,6 +180,18 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     if (!f.name.empty()) failed.insert(f.name);
   }
 
+  // The volume repository: snapshots of backups this prune removed (or that no longer exist) go, with their blobs.
+  std::set<std::string> existing, removed_names;
+  for (const auto& l : *listing) existing.insert(l.name);
+  for (const auto& d : plan.decisions)
+    if (!d.keep) removed_names.insert(d.item.name);
+  for (const auto& i : plan.incomplete)
+    if (i.remove) removed_names.insert(i.name);
+  int repo_code = 0;
+  std::string repo_text;
+  json::Document repo_doc;
+  json::Value repo_summary = prune_repository(b, o, existing, removed_names, repo_doc.GetAllocator(), repo_code, repo_text);
+
   std::set<std::string> encrypted;  // shown, not needed: prune reads only the plaintext summary of encrypted backups
   for (const auto& l : *listing)
     if (l.encrypted) encrypted.insert(l.name);
@@ -145,6 +239,8 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     doc.AddMember("skipped", skip, a);
     doc.AddMember("uploadsAborted", result.uploads_aborted, a);
     doc.AddMember("failed", failures, a);
+    json::Value rs(repo_summary, a);
+    doc.AddMember("repository", rs, a);
     output::print_json(doc);
   } else {
     std::vector<std::string> headers{"BACKUP", "STARTED", "ENCRYPTED", "ACTION", "REASONS"};
@@ -175,9 +271,11 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     if (!plan.skipped.empty()) std::printf(", left %zu alone (Velero's or without start time)", plan.skipped.size());
     if (o.dry_run) std::printf("; nothing deleted, no upload aborted\n");
     else std::printf("; aborted %llu stale upload(s)\n", static_cast<unsigned long long>(result.uploads_aborted));
+    std::fputs(repo_text.c_str(), stdout);
   }
+  if (repo_code == static_cast<int>(ExitCode::usage)) return repo_code;
   // Exit 1 when every deletion failed; 2 when some deletion or the upload cleanup failed and the rest was done.
-  if (result.failures.empty()) return 0;
+  if (result.failures.empty()) return repo_code;
   return static_cast<int>(!failed.empty() && result.removed.empty() ? ExitCode::failed : ExitCode::partial);
 }
 
@@ -213,6 +311,11 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state) {
                   "Remove incomplete backups and abort multipart uploads started longer ago than this")
       ->type_name("DURATION")
       ->capture_default_str();
+  cmd->add_option("--max-repack-size", o.max_repack_size,
+                  "Volume repository: copy at most this much still-used data out of mostly-unused packs")
+      ->type_name("SIZE");
+  add_encryption_key_option(cmd, o.key_file, "Key file of an encrypted volume repository (needed to reclaim it)")
+      ->type_name("FILE");
   set_runner(cmd, state, [&g] { return run(g, o); });
   cmd->footer(
       std::string(
@@ -220,7 +323,10 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state) {
           "source cluster), newest first; a backup any keep rule keeps stays. Calendar buckets are UTC, weeks ISO\n"
           "weeks. When a bucket rule has counts left at the oldest backup, the oldest is kept too (as restic).\n"
           "Deletes without prompting, marker first, so a half-deleted backup never lists as complete; --dry-run\n"
-          "previews. Velero's backups are left alone.\n") +
+          "previews. Velero's backups are left alone.\n"
+          "Then the volume repository (kbk repo): snapshots of removed backups are dropped (snapshots of kept\n"
+          "backups and those of no backup stay), unused blobs deleted, packs over 20% unused repacked up to\n"
+          "--max-repack-size; a new index is written before any pack is deleted.\n") +
       k_exit_status_footer);
 }
 

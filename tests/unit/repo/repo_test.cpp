@@ -272,3 +272,57 @@ TEST_CASE("Repository: backup and restore round trip, encrypted, with dedup, che
   CHECK(plan->drop_packs.empty());
   CHECK(plan->unused_blobs == 0);
 }
+
+TEST_CASE("plan_repo_prune / execute_repo_prune: snapshots of removed backups go with their blobs; the rest restores") {
+  TempDir dir;
+  auto b = storage::open((dir.path / "loc").string(), {{}, true});
+  REQUIRE(b);
+  OpenOptions oo;
+  oo.create = true;
+  auto r = Repository::open(**b, oo);
+  REQUIRE(r);
+  const fs::path s1 = dir.path / "s1", s2 = dir.path / "s2";
+  fs::create_directories(s1);
+  fs::create_directories(s2);
+  const std::string shared = random_bytes(2u << 20, 21), only1 = random_bytes(20u << 20, 22),
+                    only2 = random_bytes(1u << 20, 23);
+  write(s1 / "shared", shared);
+  write(s1 / "only", only1);
+  write(s2 / "shared", shared);
+  write(s2 / "only", only2);
+  BackupOptions bo;
+  bo.backup = "nightly-1";
+  auto first = backup_folder(**r, s1.string(), bo);
+  REQUIRE(first);
+  bo.backup = "nightly-2";
+  auto second = backup_folder(**r, s2.string(), bo);
+  REQUIRE(second);
+  // An orphan pack, as a killed backup leaves.
+  Id orphan{};
+  orphan[0] = 0xab;
+  REQUIRE((*b)->put(Repository::pack_key(orphan), "junk", {}));
+  auto plan = plan_repo_prune(**r, [](const std::string& name) { return name == "nightly-2"; }, 1ull << 40);
+  REQUIRE(plan);
+  CHECK(plan->kept.size() == 1);
+  CHECK(plan->forgotten.size() == 1);
+  CHECK(plan->orphan_packs.size() == 1);
+  CHECK(plan->unused_bytes >= only1.size() / 2);
+  auto done = execute_repo_prune(**r, *plan);
+  REQUIRE(done);
+  CHECK(done->snapshots_removed == 1);
+  auto r2 = Repository::open(**b, {});
+  REQUIRE(r2);
+  auto rep = check(**r2, CheckOptions{true, 0, 0, nullptr});
+  REQUIRE(rep);
+  CHECK(rep->errors.empty());
+  CHECK(rep->notes.empty());
+  auto snaps = (*r2)->list_snapshots();
+  REQUIRE(snaps);
+  REQUIRE(snaps->size() == 1);
+  auto st = stats(**r2);
+  REQUIRE(st);
+  CHECK(st->raw_bytes < shared.size() + only2.size() + (1u << 20));  // only1 is gone
+  REQUIRE(restore_to_folder(**r2, snaps->front(), (dir.path / "out").string(), RestoreOptions{}));
+  CHECK(read(dir.path / "out" / "shared") == shared);
+  CHECK(read(dir.path / "out" / "only") == only2);
+}
