@@ -4,6 +4,7 @@
 // reader busy between reads), and a fresh pacer starts with no more credit than that: no first-second burst.
 #include <kbk/storage/wrappers.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -105,6 +106,37 @@ public:
 
 protected:
   std::unique_ptr<Backend> m_inner;
+};
+
+class Faulty final : public ForwardingBackend {
+public:
+  Faulty(std::unique_ptr<Backend> inner, FaultPlan plan) : ForwardingBackend(std::move(inner)), m_plan(plan) {}
+  Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
+    if (m_plan.delay.count()) std::this_thread::sleep_for(m_plan.delay);
+    const uint64_t n = ++m_puts;
+    if (m_plan.fail_every && n % m_plan.fail_every == 0)
+      return unexpected(Errc::network, "injected fault: put " + key + " failed");
+    if (m_plan.truncate_every && n % m_plan.truncate_every == 0) {
+      KBK_TRY(m_inner->put(key, data.substr(0, data.size() / 2), options));
+      return unexpected(Errc::network, "injected fault: put " + key + " cut off");
+    }
+    return m_inner->put(key, data, options);
+  }
+  Result<std::unique_ptr<Writer>> put_stream(const std::string& key, const PutOptions& options) override {
+    if (m_plan.delay.count()) std::this_thread::sleep_for(m_plan.delay);
+    const uint64_t n = ++m_puts;
+    if (m_plan.fail_every && n % m_plan.fail_every == 0)
+      return unexpected(Errc::network, "injected fault: put " + key + " failed");
+    return m_inner->put_stream(key, options);
+  }
+  Result<std::string> get(const std::string& key) override {
+    if (m_plan.delay.count()) std::this_thread::sleep_for(m_plan.delay);
+    return m_inner->get(key);
+  }
+
+private:
+  FaultPlan m_plan;
+  std::atomic<uint64_t> m_puts{0};
 };
 
 class BandwidthLimited final : public ForwardingBackend {
@@ -389,6 +421,10 @@ private:
 
 std::unique_ptr<Backend> wrap_transfer_progress(std::unique_ptr<Backend> inner, std::shared_ptr<TransferProgress> progress) {
   return std::make_unique<ProgressReporting>(std::move(inner), std::move(progress));
+}
+
+std::unique_ptr<Backend> wrap_faults(std::unique_ptr<Backend> inner, FaultPlan plan) {
+  return std::make_unique<Faulty>(std::move(inner), plan);
 }
 
 }  // namespace kbk::storage

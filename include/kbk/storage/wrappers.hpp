@@ -72,6 +72,16 @@ private:
 // Reports every transfer of `inner` to `progress`. get_stream() asks stat() for the size first (one HEAD on S3).
 std::unique_ptr<Backend> wrap_transfer_progress(std::unique_ptr<Backend> inner, std::shared_ptr<TransferProgress> progress);
 
+// Fault injection for tests (the repository's crash and fault tests): every `fail_every`-th put fails with a network
+// error before anything is stored; every `truncate_every`-th put stores only the first half of the object (as a
+// non-atomic store cut off mid-write would) and then fails; every call waits `delay` first. 0 disables a fault.
+struct FaultPlan {
+  uint32_t fail_every = 0;
+  uint32_t truncate_every = 0;
+  std::chrono::milliseconds delay{0};
+};
+std::unique_ptr<Backend> wrap_faults(std::unique_ptr<Backend> inner, FaultPlan plan);
+
 // "500KiB", "10MiB", "1.5M", "2G" (binary units; a bare number is KiB/s, as restic's flags). Errc::config otherwise.
 Result<uint64_t> parse_rate(std::string_view text);
 

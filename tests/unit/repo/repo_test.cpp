@@ -15,6 +15,7 @@
 #include <kbk/repo/operations.hpp>
 #include <kbk/repo/repository.hpp>
 #include <kbk/repo/tree.hpp>
+#include <kbk/storage/wrappers.hpp>
 
 using namespace kbk;
 using namespace kbk::repo;
@@ -325,4 +326,51 @@ TEST_CASE("plan_repo_prune / execute_repo_prune: snapshots of removed backups go
   REQUIRE(restore_to_folder(**r2, snaps->front(), (dir.path / "out").string(), RestoreOptions{}));
   CHECK(read(dir.path / "out" / "shared") == shared);
   CHECK(read(dir.path / "out" / "only") == only2);
+}
+
+TEST_CASE("backup_folder over a faulty backend: failed and cut-off writes leave a repository check calls clean") {
+  TempDir dir;
+  const fs::path src = dir.path / "src";
+  fs::create_directories(src);
+  for (int i = 0; i < 6; ++i) write(src / ("f" + std::to_string(i)), random_bytes(6u << 20, 30 + i));
+  const std::string loc = (dir.path / "loc").string();
+  {
+    auto b = storage::open(loc, {{}, true});
+    REQUIRE(b);
+    OpenOptions oo;
+    oo.create = true;
+    auto r = Repository::open(**b, oo);
+    REQUIRE(r);
+  }
+  for (auto plan : {storage::FaultPlan{2, 0, {}}, storage::FaultPlan{0, 2, std::chrono::milliseconds(1)}}) {
+    auto inner = storage::open(loc, {});
+    REQUIRE(inner);
+    auto faulty = storage::wrap_faults(std::move(*inner), plan);
+    auto r = Repository::open(*faulty, {});
+    REQUIRE(r);
+    REQUIRE((*r)->load_index());
+    auto res = backup_folder(**r, src.string(), BackupOptions{});
+    REQUIRE_FALSE(res);
+    CHECK(res.error().message.find("injected fault") != std::string::npos);
+    auto b = storage::open(loc, {});
+    auto clean = Repository::open(**b, {});
+    REQUIRE(clean);
+    auto rep = check(**clean, CheckOptions{true, 0, 0, nullptr});
+    REQUIRE(rep);
+    CHECK(rep->errors.empty());
+    auto snaps = (*clean)->list_snapshots();
+    REQUIRE(snaps);
+    CHECK(snaps->empty());  // no snapshot lists without its data
+  }
+  auto b = storage::open(loc, {});
+  auto r = Repository::open(**b, {});
+  REQUIRE(r);
+  REQUIRE((*r)->load_index());
+  auto res = backup_folder(**r, src.string(), BackupOptions{});
+  REQUIRE(res);
+  REQUIRE(restore_to_folder(**r, res->snapshot, (dir.path / "out").string(), RestoreOptions{}));
+  for (int i = 0; i < 6; ++i) CHECK(read(dir.path / "out" / ("f" + std::to_string(i))) == read(src / ("f" + std::to_string(i))));
+  auto rep = check(**r, CheckOptions{true, 0, 0, nullptr});
+  REQUIRE(rep);
+  CHECK(rep->errors.empty());
 }
