@@ -59,29 +59,32 @@ int wait_for_close(WsConn& c) {
 
 TEST_CASE("Client::exec negotiates v5, passes argv, and returns stdout and the exit code") {
   std::atomic<int> close_code{0};
-  WsTestServer server([&](WsConn& c) {
-    c.accept_upgrade("v5.channel.k8s.io");
-    c.channel(1, "");  // the server's ready marker: an empty message
-    c.channel(1, "hello ");
-    c.channel(2, "warning: x\n");
-    c.channel(1, "world");
-    c.exit_status(3);
-    c.close_frame(1000);
-    close_code = wait_for_close(c);
-  });
-  auto client = client_for(server);
-  auto session = client->exec(request({"sh", "-c", "echo a&b; exit 3", "x y"}));
-  REQUIRE(session.ok());
-  CHECK((*session)->protocol() == "v5.channel.k8s.io");
-  CHECK((*session)->can_close_stdin());
-  CHECK(read_all_stdout(**session) == "hello world");
-  auto st = (*session)->wait();
-  REQUIRE(st.ok());
-  CHECK(st->exit_code == 3);
-  CHECK(st->stderr_tail == "warning: x\n");
-  CHECK(st->stdout_bytes == 11);
-  session->reset();
-  const std::string& req = server.last_request;
+  std::string req;
+  {
+    WsTestServer server([&](WsConn& c) {
+      c.accept_upgrade("v5.channel.k8s.io");
+      c.channel(1, "");  // the server's ready marker: an empty message
+      c.channel(1, "hello ");
+      c.channel(2, "warning: x\n");
+      c.channel(1, "world");
+      c.exit_status(3);
+      c.close_frame(1000);
+      close_code = wait_for_close(c);
+    });
+    auto client = client_for(server);
+    auto session = client->exec(request({"sh", "-c", "echo a&b; exit 3", "x y"}));
+    REQUIRE(session.ok());
+    CHECK((*session)->protocol() == "v5.channel.k8s.io");
+    CHECK((*session)->can_close_stdin());
+    CHECK(read_all_stdout(**session) == "hello world");
+    auto st = (*session)->wait();
+    REQUIRE(st.ok());
+    CHECK(st->exit_code == 3);
+    CHECK(st->stderr_tail == "warning: x\n");
+    CHECK(st->stdout_bytes == 11);
+    session->reset();
+    req = server.last_request;
+  }  // the server's script has finished here (its destructor joins it)
   CHECK_THAT(req, Catch::StartsWith("GET /api/v1/namespaces/shop/pods/web-0/exec?command=sh&command=-c&command=echo%20a%26b%3B%20exit%203&command=x%20y&container=app&stdout=true&stderr=true HTTP/1.1\r\n"));
   CHECK_THAT(req, Catch::Contains("Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r\n"));
   CHECK_THAT(req, Catch::Contains("Upgrade: websocket\r\n"));
@@ -497,4 +500,30 @@ TEST_CASE("make_fake_exec_session streams both ways with the real session's bloc
   CHECK(st->exit_code == 2);
   CHECK(consumed >= 5000);
   CHECK(consumed < 100000);
+}
+
+TEST_CASE("ExecSession pings a quiet stream and takes the pong") {
+  std::atomic<bool> pinged{false};
+  WsTestServer server([&](WsConn& c) {
+    c.accept_upgrade("v5.channel.k8s.io");
+    WsConn::Frame f;
+    while (c.read_frame(f)) {
+      if (f.opcode == ws::ping) {
+        pinged = f.masked;
+        c.send(ws::server_frame(ws::pong, f.payload));
+        break;
+      }
+    }
+    c.exit_status(0);
+    c.close_frame(1000);
+    wait_for_close(c);
+  });
+  auto client = client_for(server);
+  auto r = request({"sleep", "1"});
+  r.ping_interval_seconds = 0.05;
+  auto session = client->exec(r);
+  REQUIRE(session.ok());
+  auto st = (*session)->wait();
+  REQUIRE(st.ok());
+  CHECK(pinged);
 }
