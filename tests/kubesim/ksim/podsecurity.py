@@ -9,6 +9,7 @@ A namespace opts in with labels `pod-security.kubernetes.io/<mode>` = privileged
     pod templates of workloads (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
     ReplicationController, PodTemplate) get the warning for the enforce level and the warn level (never refused);
   * audit: accepted and ignored (kubesim keeps no audit log).
+Changing a namespace's enforce level warns about the existing pods that violate the new one (grouped by reasons).
 Every version label is evaluated with the newest checks (kubesim does not keep old policy versions), and printed as
 given. Checks and their order are upstream's: baseline checks sorted by check id, then restricted ones, the
 restricted capabilities and seccomp checks replacing their baseline counterparts. Not checked: AppArmor,
@@ -326,4 +327,42 @@ def warnings(store, kind, obj):
         found = violations(level, spec)
         if found:
             out.append('would violate PodSecurity "%s:%s": %s' % (level, version, describe(found)))
+    return out
+
+
+def _labels_policy(labels, mode):
+    level = (labels or {}).get(PREFIX + mode)
+    if level not in LEVELS:
+        return None
+    return level, (labels or {}).get(PREFIX + mode + "-version") or "latest"
+
+
+def namespace_warnings(store, old, new):
+    """What the API server says when a namespace's enforce level changes (kubectl label, dry-run included): the
+    existing pods that violate the new level, grouped by identical reasons, pods by name."""
+    new_labels = ((new or {}).get("metadata") or {}).get("labels") or {}
+    old_labels = ((old or {}).get("metadata") or {}).get("labels") or {}
+    pol = _labels_policy(new_labels, "enforce")
+    if pol is None or pol == _labels_policy(old_labels, "enforce") or pol[0] == "privileged":
+        return []
+    ns = ((new or {}).get("metadata") or {}).get("name")
+    groups, order = {}, []
+    for p in sorted(store.list("", "pods", ns), key=lambda o: o["metadata"]["name"]):
+        found = violations(pol[0], p.get("spec"))
+        if not found:
+            continue
+        key = ", ".join(r for r, _d in found)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(p["metadata"]["name"])
+    if not order:
+        return []
+    out = ['existing pods in namespace "%s" violate the new PodSecurity enforce level "%s:%s"' % (ns, pol[0], pol[1])]
+    for key in order:
+        names = groups[key]
+        if len(names) == 1:
+            out.append("%s: %s" % (names[0], key))
+        else:
+            out.append("%s (and %d other pod%s): %s" % (names[0], len(names) - 1, "" if len(names) == 2 else "s", key))
     return out

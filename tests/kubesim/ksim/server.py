@@ -1008,7 +1008,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rbac.check_escalation(ks.authz, self.user, rt, internal, ctx["ns"] or "")
         if sub not in (None, "status", "finalize"):
             raise self._nf()
-        if rt.crd is None and sub is None and rt.kind != "Pod":
+        if rt.crd is None and sub is None and rt.kind == "Namespace":
+            self.warnings.extend(podsecurity.namespace_warnings(
+                ks.store, ks.store.raw_get(rt.group, rt.resource, None, ctx["name"]), internal))
+        elif rt.crd is None and sub is None and rt.kind != "Pod":
             self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, internal))
         out = ks.store.update(rt.group, rt.resource, internal, manager=self._manager(), subresource=sub,
                               dry_run=dry, user=self.user, api_version=gv(ctx["group"], ctx["version"]))
@@ -1079,7 +1082,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             internal = convert.to_internal(rt, new, ctx["group"], ctx["version"])
             if rt.group == rbac.G:
                 rbac.check_escalation(ks.authz, self.user, rt, internal, ctx["ns"] or "")
-            if rt.crd is None and sub is None and rt.kind != "Pod":
+            if rt.crd is None and sub is None and rt.kind == "Namespace":
+                self.warnings.extend(podsecurity.namespace_warnings(ks.store, cur, internal))
+            elif rt.crd is None and sub is None and rt.kind != "Pod":
                 self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, internal))
             out = st.update(rt.group, rt.resource, internal, manager=manager, subresource=sub, dry_run=dry,
                             user=self.user, api_version=gv(ctx["group"], ctx["version"]))

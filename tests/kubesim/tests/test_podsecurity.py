@@ -135,6 +135,22 @@ class TestWarn(unittest.TestCase):
         self.assertIn('Warning: would violate PodSecurity "baseline:latest": privileged (container "j" must not set '
                       'securityContext.privileged=true)', err)
 
+    def test_labelling_a_namespace_names_the_pods_that_violate_it(self):
+        ns = namespace({})
+        for name in ("a1", "a2", "a3"):
+            apply(pod(ns, name, spec_extra={"hostPID": True}))
+        apply(pod(ns, "b", container_extra=RESTRICTED_OK))
+        p = KS.kubectl("label", "--dry-run=server", "--overwrite", "namespace", ns,
+                       "pod-security.kubernetes.io/enforce=baseline")
+        err = p.stderr.decode()
+        self.assertIn('Warning: existing pods in namespace "%s" violate the new PodSecurity enforce level '
+                      '"baseline:latest"\nWarning: a1 (and 2 other pods): host namespaces\n' % ns, err)
+        p = KS.kubectl("label", "--overwrite", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+        err = p.stderr.decode()
+        self.assertIn("Warning: a1 (and 2 other pods): host namespaces, allowPrivilegeEscalation != false, "
+                      "unrestricted capabilities, runAsNonRoot != true, seccompProfile", err)
+        self.assertNotIn("Warning: b", err)
+
     def test_unlabelled_namespace_is_not_checked(self):
         ns = namespace({})
         rc, out, err = apply(pod(ns, "free", spec_extra={"hostPID": True}))
