@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include "source_dir.hpp"
 
 class FaultServer {
 public:
@@ -22,7 +23,7 @@ public:
       dup2(out[1], 1);
       close(in[1]);
       close(out[0]);
-      const std::string script = std::string(KBK_SOURCE_DIR) + "/tests/unit/http/fault_server.py";
+      const std::string script = kbk::test::source_path("tests/unit/http/fault_server.py");
       execlp("python3", "python3", script.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }

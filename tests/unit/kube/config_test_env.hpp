@@ -14,11 +14,12 @@
 #include <kbk/util/exit_code.hpp>
 #include <kbk/util/fs.hpp>
 #include <kbk/util/log.hpp>
+#include "source_dir.hpp"
 
 namespace kbk::kube::test {
 
 inline std::string fixture(const std::string& rel) {
-  return std::string(KBK_SOURCE_DIR) + "/tests/unit/kube/fixtures/" + rel;
+  return kbk::test::source_path("tests/unit/kube/fixtures/" + rel);
 }
 
 // A fresh folder under the system temp dir, removed with the object.

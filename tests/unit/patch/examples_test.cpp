@@ -8,12 +8,13 @@
 #include <kbk/patch/modifiers.hpp>
 #include <kbk/patch/objects.hpp>
 #include <kbk/util/fs.hpp>
+#include "source_dir.hpp"
 
 using namespace kbk;
 
 TEST_CASE("ModifierSet::apply on every example in examples/modifiers", "[examples]") {
-  std::string dir = std::string(KBK_SOURCE_DIR) + "/examples/modifiers";
-  std::string fixtures = std::string(KBK_SOURCE_DIR) + "/tests/unit/patch/examples";
+  std::string dir = kbk::test::source_path("examples/modifiers");
+  std::string fixtures = kbk::test::source_path("tests/unit/patch/examples");
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".yaml") files.push_back(e.path());

@@ -1,18 +1,19 @@
-// RFC 6902 / RFC 7386 conformance (../shared/conformance) and error reporting.
+// RFC 6902 / RFC 7386 conformance (tests/conformance) and error reporting.
 #include <catch2/catch.hpp>
 
 #include <kbk/json/json.hpp>
 #include <kbk/patch/json_patch.hpp>
 #include <kbk/util/fs.hpp>
+#include "source_dir.hpp"
 
 using namespace kbk;
 
 namespace {
 
 json::Document load_suite(const std::string& rel) {
-  std::string path = std::string(KBK_SHARED_DIR) + rel;
+  std::string path = kbk::test::source_path("tests" + rel);
   auto text = util::read_file(path);
-  INFO("conformance file " << path << " (KBK_SHARED_DIR must point at the shared folder)");
+  INFO("conformance file " << path << " (tests/conformance of the source tree; KBK_SOURCE_DIR overrides it)");
   REQUIRE(text.ok());  // a missing suite fails, it never skips
   auto doc = json::parse(*text, path);
   REQUIRE(doc.ok());
@@ -51,15 +52,15 @@ int run_json_patch_suite(const std::string& rel) {
 
 }  // namespace
 
-TEST_CASE("apply_json_patch passes json-patch/tests.json", "[json_patch]") {
+TEST_CASE("apply_json_patch passes json-patch/tests.json", "[json_patch][conformance]") {
   CHECK(run_json_patch_suite("/conformance/json-patch/tests.json") == 92);
 }
 
-TEST_CASE("apply_json_patch passes json-patch/spec_tests.json", "[json_patch]") {
+TEST_CASE("apply_json_patch passes json-patch/spec_tests.json", "[json_patch][conformance]") {
   CHECK(run_json_patch_suite("/conformance/json-patch/spec_tests.json") == 16);
 }
 
-TEST_CASE("apply_merge_patch passes merge-patch/rfc7386.json", "[merge_patch]") {
+TEST_CASE("apply_merge_patch passes merge-patch/rfc7386.json", "[merge_patch][conformance]") {
   json::Document suite = load_suite("/conformance/merge-patch/rfc7386.json");
   REQUIRE(suite.Size() == 17);
   for (rapidjson::SizeType i = 0; i < suite.Size(); ++i) {

@@ -8,11 +8,12 @@
 #include <kbk/json/json.hpp>
 #include <kbk/patch/strategic.hpp>
 #include <kbk/util/fs.hpp>
+#include "source_dir.hpp"
 
 using namespace kbk;
 
 TEST_CASE("apply_strategic_merge_patch matches kubectl on every committed case", "[strategic]") {
-  std::string dir = std::string(KBK_SOURCE_DIR) + "/tests/unit/patch/smp_cases";
+  std::string dir = kbk::test::source_path("tests/unit/patch/smp_cases");
   int cases = 0, errors = 0;
   std::vector<std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(dir))

@@ -1,4 +1,4 @@
-// SigV4 against the public AWS test vectors in ../shared/conformance/sigv4 (read as data) and against botocore's
+// SigV4 against the public AWS test vectors in tests/conformance/sigv4 (read as data) and against botocore's
 // signer on random S3-style requests.
 #include <kbk/storage/sigv4.hpp>
 
@@ -14,13 +14,14 @@
 #include <kbk/crypto/hash.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/util/strings.hpp>
+#include "source_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace kbk::storage;
 
 namespace {
 
-const fs::path k_vectors = fs::path(KBK_SHARED_DIR) / "conformance" / "sigv4";
+const fs::path k_vectors = fs::path(kbk::test::source_path("tests/conformance/sigv4"));
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -88,7 +89,7 @@ std::string authorization_of(const sigv4::Signed& s) {
 
 }  // namespace
 
-TEST_CASE("sign: classic AWS SigV4 test suite") {
+TEST_CASE("sign: classic AWS SigV4 test suite", "[conformance]") {
   REQUIRE(fs::is_directory(k_vectors / "classic"));  // a missing shared dir is a failure, not a skip
   int checked = 0;
   for (const auto& entry : fs::recursive_directory_iterator(k_vectors / "classic")) {
@@ -110,7 +111,7 @@ TEST_CASE("sign: classic AWS SigV4 test suite") {
   CHECK(checked == 34);
 }
 
-TEST_CASE("sign and presign: aws-c-auth and smithy-kotlin v4 suites, S3 and generic path rules") {
+TEST_CASE("sign and presign: aws-c-auth and smithy-kotlin v4 suites, S3 and generic path rules", "[conformance]") {
   int header_checked = 0, query_checked = 0, s3_rule_cases = 0;
   for (const char* suite : {"aws-c-auth-v4", "smithy-kotlin-v4"}) {
     REQUIRE(fs::is_directory(k_vectors / suite));
@@ -167,7 +168,7 @@ TEST_CASE("canonical_uri: S3 rules keep the key as sent") {
 
 // botocore as an oracle: N random S3 requests signed by both; the Authorization headers must be equal.
 TEST_CASE("sign: agrees with botocore's S3SigV4Auth on random requests") {
-  const std::string script = std::string(KBK_SOURCE_DIR) + "/tests/unit/storage/botocore_sign.py";
+  const std::string script = kbk::test::source_path("tests/unit/storage/botocore_sign.py");
   if (std::system("python3 -c 'import botocore' >/dev/null 2>&1") != 0) {
     FAIL("python3 with botocore is required for the cross-check (the pyenv python3 has it)");
   }

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <random>
 #include <thread>
+#include "source_dir.hpp"
 
 namespace kbk::test {
 namespace {
@@ -137,7 +138,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(std::vector<std::string> arg
 ServerProcess* s3rver(std::string* why_not) {
   static std::string why;
   static std::unique_ptr<ServerProcess> server = [] {
-    const std::string bin = std::string(KBK_SOURCE_DIR) + "/tests/s3/node_modules/s3rver/bin/s3rver.js";
+    const std::string bin = kbk::test::source_path("tests/s3/node_modules/s3rver/bin/s3rver.js");
     if (!on_path("node")) {
       why = "node is not installed";
       return std::unique_ptr<ServerProcess>();
@@ -164,7 +165,7 @@ ServerProcess* s3rver(std::string* why_not) {
 ServerProcess* strict_s3(std::string* why_not) {
   static std::string why;
   static std::unique_ptr<ServerProcess> server = [] {
-    const std::string script = std::string(KBK_SOURCE_DIR) + "/tests/s3/strict_s3.py";
+    const std::string script = kbk::test::source_path("tests/s3/strict_s3.py");
     return ServerProcess::start({"python3", script, "--port", "0", "--bucket", k_bucket, "--page-size", "1000"}, 0,
                                 true, &why);
   }();
