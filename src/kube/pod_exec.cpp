@@ -469,6 +469,9 @@ private:
       finish(std::move(e));
     };
 
+    Clock::time_point last_rx = Clock::now();
+    const auto stall = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m_request.stall_timeout_seconds));
+    bool was_paused = false;
     if (!leftover.empty()) {
       if (auto r = decoder.feed(leftover, handler); !r) return fail(std::move(r).error());
     }
@@ -476,6 +479,10 @@ private:
       if (m_cancel.load()) return finish(Error{Errc::cancelled, "cancelled"});
       if (m_deadline && Clock::now() >= *m_deadline)
         return finish(Error{Errc::timeout, "timed out after " + seconds_text(m_request.timeout_seconds)});
+      if (was_paused) last_rx = Clock::now();  // a reader behind us is not the server's silence
+      if (m_request.stall_timeout_seconds > 0 && !m_close_received && Clock::now() - last_rx >= stall)
+        return finish(Error{Errc::timeout, "nothing from the server for " + seconds_text(m_request.stall_timeout_seconds) +
+                                               " (not even an answer to a ping): the connection is lost"});
       bool progress = false;
 
       // Out: whole frames queued by writers and by this thread (pong, close, ping).
@@ -508,6 +515,7 @@ private:
 
       // In, unless a reader is behind.
       const bool paused = (stdout_read_mode && m_stdout.full_and_arm()) || (stderr_read_mode && m_stderr.full_and_arm());
+      was_paused = paused;
       if (!paused && recv_ready && !m_close_received) {
         auto r = m_stream->recv(rbuf.data(), rbuf.size());
         if (!r) {
@@ -515,6 +523,7 @@ private:
           return finish(std::move(r).error());
         }
         if (r->status == http::Stream::Io::ok) {
+          last_rx = Clock::now();
           if (auto fed = decoder.feed(std::string_view(rbuf.data(), r->bytes), handler); !fed)
             return fail(std::move(fed).error());
           progress = true;
@@ -538,6 +547,7 @@ private:
       pollfd p[2] = {{m_stream->socket(), events, 0}, {m_wake, POLLIN, 0}};
       double cap = 1.0;
       if (m_request.ping_interval_seconds > 0) cap = std::min(cap, std::max(0.0, seconds_until(next_ping)));
+      if (m_request.stall_timeout_seconds > 0) cap = std::min(cap, std::max(0.0, seconds_until(last_rx + stall)));
       const int n = ::poll(p, 2, poll_ms(m_deadline, cap));
       if (n > 0) {
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) recv_ready = true;

@@ -54,6 +54,10 @@ struct ExecRequest {
   double timeout_seconds = 0;          // the whole session (connect to exit status); 0 = none
   double connect_timeout_seconds = 30;
   double ping_interval_seconds = 30;   // keeps idle proxies and load balancers from dropping a quiet stream
+  // Errc::timeout when nothing at all (not even a pong) arrived for this long while kbk was ready to read: a
+  // connection that died without a reset (a lost API server, a dropped NAT entry). 0 = off. With pings every
+  // 30 s, 90 s or more suits any command, however quiet.
+  double stall_timeout_seconds = 0;
   // Subprotocols offered, in order of preference (tests force v4 with {k_exec_protocol_v4}).
   std::vector<std::string> protocols = {k_exec_protocol_v5, k_exec_protocol_v4};
 };

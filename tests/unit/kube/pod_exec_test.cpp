@@ -306,6 +306,7 @@ TEST_CASE("Client::exec stops reading the socket while the consumer is behind (b
   auto client = client_for(server);
   auto r = request({"tar", "c", "."});
   r.buffer_bytes = 256 * 1024;
+  r.stall_timeout_seconds = 0.3;  // the reader pauses far longer: a slow reader is not a silent server
   auto session = client->exec(r);
   REQUIRE(session.ok());
   char buf[4096];
@@ -526,4 +527,23 @@ TEST_CASE("ExecSession pings a quiet stream and takes the pong") {
   auto st = (*session)->wait();
   REQUIRE(st.ok());
   CHECK(pinged);
+}
+
+TEST_CASE("ExecSession::stall_timeout_seconds ends a stream whose server stopped answering, not a slow reader") {
+  std::atomic<bool> release{false};
+  WsTestServer server([&](WsConn& c) {
+    c.accept_upgrade("v5.channel.k8s.io");
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // pings go unanswered
+  });
+  auto client = client_for(server);
+  auto r = request({"tar", "c", "."});
+  r.ping_interval_seconds = 0.05;
+  r.stall_timeout_seconds = 0.3;
+  auto session = client->exec(r);
+  REQUIRE(session.ok());
+  auto st = (*session)->wait();
+  release = true;
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().code == Errc::timeout);
+  CHECK_THAT(st.error().message, Catch::Contains("nothing from the server for 0.3 s (not even an answer to a ping)"));
 }
