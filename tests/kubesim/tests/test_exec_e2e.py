@@ -184,6 +184,13 @@ class TestExecIdentity(unittest.TestCase):
         self.assertEqual(lines[0], "1500")
         self.assertIn("NoNewPrivs:\t1", lines[1])
 
+    @unittest.skipUnless(have_debian_kubernetes(), "Debian's python3-kubernetes is not installed")
+    def test_python_client_stream_runs_as_the_pod_user(self):
+        out = KS.python("print(stream(api.connect_get_namespaced_pod_exec, 'ids', %r, container='main', "
+                        "command=['sh', '-c', 'id -u; id -g'], stderr=True, stdin=False, stdout=True, tty=False))"
+                        % NS)
+        self.assertEqual(out.split(), ["1000", "3000"])
+
     def test_fs_group_owns_the_volume(self):
         p = kx("exec", "ids", "-c", "main", "--", "sh", "-c",
                "stat -c '%g %A' /work; touch /work/new && stat -c %u:%g /work/new")

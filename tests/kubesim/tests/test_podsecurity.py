@@ -4,7 +4,7 @@ import json
 import unittest
 import uuid
 
-from ctrl_launch import KubeSim
+from ctrl_launch import KubeSim, have_debian_kubernetes
 
 KS = None
 
@@ -97,6 +97,31 @@ class TestEnforce(unittest.TestCase):
         rc, out, err = apply(pod(ns, "any", spec_extra={"hostNetwork": True},
                                  container_extra={"securityContext": {"privileged": True}}))
         self.assertEqual(rc, 0, err)
+
+
+@unittest.skipUnless(have_debian_kubernetes(), "Debian's python3-kubernetes is not installed")
+class TestPythonClient(unittest.TestCase):
+    CODE = """
+from kubernetes.client.rest import ApiException
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "py"},
+       "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+try:
+    api.create_namespaced_pod(%r, pod)
+    print(json.dumps({"created": True}))
+except ApiException as e:
+    print(json.dumps({"status": e.status, "body": json.loads(e.body)}))
+"""
+
+    def test_refusal_is_a_403_status(self):
+        ns = namespace({"pod-security.kubernetes.io/enforce": "baseline"})
+        r = json.loads(KS.python(self.CODE % ns))
+        self.assertEqual(r.get("status"), 403)
+        body = r["body"]
+        self.assertEqual((body["kind"], body["status"], body["reason"], body["code"]),
+                         ("Status", "Failure", "Forbidden", 403))
+        self.assertEqual(body["message"], 'pods "py" is forbidden: violates PodSecurity "baseline:latest": privileged '
+                         '(container "c" must not set securityContext.privileged=true)')
+        self.assertEqual(body["details"], {"name": "py", "kind": "pods"})
 
 
 class TestWarn(unittest.TestCase):
