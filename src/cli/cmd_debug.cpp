@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -15,6 +17,7 @@
 #include <kbk/kube/pod_exec.hpp>
 #include <kbk/output/output.hpp>
 #include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
 
 namespace kbk::cli {
 namespace {
@@ -25,7 +28,7 @@ struct ExecOptions {
   std::vector<std::string> command;
   bool stdin_ = false;
   std::string protocol = "auto";
-  double timeout_seconds = 0;
+  std::string timeout = "0";
 };
 
 std::atomic<kube::ExecSession*> g_session{nullptr};
@@ -58,7 +61,15 @@ int run(GlobalOptions& g, const ExecOptions& o) {
   if (o.command.empty()) throw Fatal(ExitCode::usage, "debug exec: no command (kbk debug exec POD -- CMD [ARG...])");
   if (o.protocol != "auto" && o.protocol != "v5" && o.protocol != "v4")
     throw Fatal(ExitCode::usage, "--protocol " + o.protocol + ": expected auto, v5 or v4");
-  if (o.timeout_seconds < 0) throw Fatal(ExitCode::usage, "--timeout: must not be negative");
+  // As kubectl's --request-timeout: a Go duration ("30s", "2m") or a bare number of seconds.
+  std::optional<double> timeout;
+  {
+    char* end = nullptr;
+    const double bare = std::strtod(o.timeout.c_str(), &end);
+    timeout = (!o.timeout.empty() && end && *end == '\0') ? std::optional<double>(bare) : util::parse_duration(o.timeout);
+  }
+  if (!timeout || *timeout < 0)
+    throw Fatal(ExitCode::usage, "--timeout " + o.timeout + ": expected a duration such as 30s, 5m or 1h (0: no limit)");
 
   const kube::RestConfig config = load_rest_config(g);
   auto client = make_client(g, config);
@@ -69,7 +80,7 @@ int run(GlobalOptions& g, const ExecOptions& o) {
   req.container = o.container;
   req.command = o.command;
   req.stdin_ = o.stdin_;
-  req.timeout_seconds = o.timeout_seconds;
+  req.timeout_seconds = *timeout;
   if (o.protocol == "v5") req.protocols = {kube::k_exec_protocol_v5};
   if (o.protocol == "v4") req.protocols = {kube::k_exec_protocol_v4};
   std::string captured;
@@ -185,7 +196,8 @@ void register_debug(CLI::App& app, GlobalOptions& g, RunState& state) {
                  "Pass stdin to the command; its end closes the command's stdin on v5 (on v4 the command never "
                  "sees the end: send self-delimiting input such as a tar stream)");
   exec->add_option("--protocol", opts->protocol, "Subprotocol to offer: auto (v5, then v4), v5 or v4")->default_str("auto");
-  exec->add_option("--timeout", opts->timeout_seconds, "Seconds the whole session may take (0: no limit)")->default_str("0");
+  exec->add_option("--timeout", opts->timeout, "How long the whole session may take: 30s, 5m, 1h, or seconds (0: no limit)")
+      ->default_str("0");
   set_runner(exec, state, [&g, opts] { return run(g, *opts); });
   exec->footer(std::string(k_exit_status_footer) +
                "  With a command that ran: its exit code (0-255) instead; 1-4 above are then also the command's.\n");
