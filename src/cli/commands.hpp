@@ -68,5 +68,6 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_storage(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_debug(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_repo(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_policies(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

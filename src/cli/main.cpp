@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   register_storage(app, g, state);
   register_debug(app, g, state);
   register_repo(app, g, state);
+  register_policies(app, g, state);
 
   try {
     app.parse(argc, argv);
