@@ -474,16 +474,21 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
     wrapper = []
     if flags == PRIVILEGED_FLAGS:
         uid, gid, groups, caps, no_new_privs = identity(pod, c)
-        if caps is not None:
-            args += ["--cap-drop", "ALL"]
-            for k in caps:
-                args += ["--cap-add", "CAP_" + k]
         if uid or gid or groups or no_new_privs:
+            # As a runtime does: user, groups and no_new_privs are set while every capability is still there (setting
+            # groups needs CAP_SETGID, which `drop: [ALL]` removes), then the bounding set keeps only the container's
+            # capabilities (root gets exactly those at exec; another user gets none, as without ambient capabilities).
             wrapper = ["setpriv", "--reuid", str(uid), "--regid", str(gid)]
             wrapper += ["--groups", ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+            if caps is not None:
+                wrapper += ["--bounding-set", ",".join(["-all"] + ["+" + k.lower() for k in caps]), "--inh-caps", "-all"]
             if no_new_privs:
                 wrapper.append("--no-new-privs")
             wrapper.append("--")
+        elif caps is not None:
+            args += ["--cap-drop", "ALL"]
+            for k in caps:
+                args += ["--cap-add", "CAP_" + k]
     args.append("--")
     args += wrapper + list(command)
     return args, env

@@ -160,7 +160,20 @@ class TestExecIdentity(unittest.TestCase):
         KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nocaps", "namespace": NS},
                   "spec": {"containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
                                            "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}})
-        kx("wait", "--for=condition=Ready", "pod/ids", "pod/nocaps", "--timeout=30s")
+        # What volume helper pods look like: a restricted-profile user (no capability at all) and a root reader
+        # keeping only CAP_DAC_OVERRIDE, both with no_new_privs.
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "restricted", "namespace": NS},
+                  "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                               "seccompProfile": {"type": "RuntimeDefault"}},
+                           "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                                           "securityContext": {"allowPrivilegeEscalation": False,
+                                                               "capabilities": {"drop": ["ALL"]}}}]}})
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader", "namespace": NS},
+                  "spec": {"containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                                           "securityContext": {"allowPrivilegeEscalation": False,
+                                                               "capabilities": {"drop": ["ALL"],
+                                                                                "add": ["DAC_OVERRIDE"]}}}]}})
+        kx("wait", "--for=condition=Ready", "pod/ids", "pod/nocaps", "pod/restricted", "pod/reader", "--timeout=30s")
 
     def test_root_chowns_to_any_id(self):
         p = kx("exec", "app", "-c", "main", "--", "sh", "-c",
@@ -199,6 +212,21 @@ class TestExecIdentity(unittest.TestCase):
         self.assertEqual(gid, "2000")
         self.assertEqual(mode[6], "s")   # setgid, so new files join the group
         self.assertEqual(new, "1000:2000")
+
+    def test_restricted_user_without_capabilities_runs(self):
+        # Groups are set before capabilities are dropped, as a runtime does: drop ALL does not break setgroups.
+        p = kx("exec", "restricted", "--", "sh", "-c", "id -u; id -G; grep -E 'CapEff|NoNewPrivs' /proc/self/status")
+        lines = p.stdout.decode().split("\n")
+        self.assertEqual(lines[0:2], ["1000", "1000"])
+        self.assertIn("CapEff:\t0000000000000000", lines[2])
+        self.assertIn("NoNewPrivs:\t1", lines[3])
+
+    def test_root_with_only_dac_override_reads_but_cannot_chown(self):
+        p = kx("exec", "reader", "--", "sh", "-c",
+               "grep CapEff /proc/self/status; echo s > /tmp/secret; chown 7:7 /tmp/secret", check=False)
+        self.assertIn("CapEff:\t0000000000000002", p.stdout.decode())   # CAP_DAC_OVERRIDE alone
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("Operation not permitted", p.stderr.decode())
 
     def test_dropped_capabilities_forbid_chown_as_root(self):
         p = kx("exec", "nocaps", "--", "sh", "-c", "id -u; touch /tmp/f; chown 1:1 /tmp/f", check=False)

@@ -121,6 +121,14 @@ class TestVolumes(unittest.TestCase):
                   [{"name": "d", "mountPath": "/data"}]))
         kx("wait", "--for=condition=Ready", "pod/writer", "--timeout=30s")
         kx("exec", "writer", "--", "sh", "-c", "echo point-in-time > /data/f")
+        # What a block-level snapshot keeps: holes, hard links, symlinks, owners and modes (as root), times.
+        kx("exec", "writer", "--", "sh", "-c",
+           "cd /data && truncate -s 64M sparse && echo end >> sparse && ln f hard && ln -s f link && "
+           "echo o > owned && chmod 0640 owned && touch -d '2021-02-03 04:05:06' owned && "
+           "(chown 1234:5678 owned 2>/dev/null || true)")
+        expect = kx("exec", "writer", "--", "sh", "-c",
+                    "cd /data && stat -c '%n %u:%g %a %Y %h' f hard owned && readlink link && "
+                    "du -k sparse | cut -f1").stdout.decode()
         apply({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
                "metadata": {"name": "snap", "namespace": NS},
                "spec": {"source": {"persistentVolumeClaimName": "src"}}})
@@ -134,6 +142,11 @@ class TestVolumes(unittest.TestCase):
                   [{"name": "d", "mountPath": "/data"}]))
         kx("wait", "--for=condition=Ready", "pod/reader", "--timeout=30s")
         self.assertEqual(kx("exec", "reader", "--", "cat", "/data/f").stdout.decode(), "point-in-time\n")
+        got = kx("exec", "reader", "--", "sh", "-c",
+                 "cd /data && stat -c '%n %u:%g %a %Y %h' f hard owned && readlink link && "
+                 "du -k sparse | cut -f1").stdout.decode()
+        self.assertEqual(got, expect)
+        self.assertLess(int(got.split()[-1]), 1024)   # the 64 MiB file is still a hole (KiB used)
         p = kx("exec", "reader", "--", "touch", "/data/x", check=False)
         self.assertIn("Read-only file system", p.stderr.decode())
 
