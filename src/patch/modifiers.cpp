@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <kbk/json/yaml_reader.hpp>
 #include <kbk/patch/json_patch.hpp>
 #include <kbk/patch/pointer.hpp>
 #include <kbk/util/fs.hpp>
@@ -71,10 +72,6 @@ struct Rule {
   }
 };
 
-std::string pos(const std::string& file, const YAML::Mark& m) {
-  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-}
-
 // Velero's JSONPatch.ToString value encoding (addQuotes): raw when null, true/false (any case), a JSON object or
 // array, or a number; otherwise quoted (a value already wrapped in quotes stays as written).
 std::string velero_value_text(const std::string& v) {
@@ -92,11 +89,11 @@ std::string velero_value_text(const std::string& v) {
   return "\"" + v + "\"";
 }
 
-class Parser {
+// The shared strict reader (json/yaml_reader.hpp) gives positions, key checks and the typed getters.
+class Parser : public json::YamlReader {
 public:
-  Parser(std::string file) : m_file(std::move(file)) {}
+  explicit Parser(std::string file) : json::YamlReader(std::move(file)) {}
 
-  std::vector<std::string> errors;
   Schema schema = Schema::velero_v1;
   std::string version;
   bool chain = false;
@@ -150,64 +147,7 @@ public:
     for (const auto& r : rules_node) parse_rule(r, i++);
   }
 
-  void err(const YAML::Node& n, const std::string& msg) { errors.push_back(pos(m_file, n.Mark()) + ": " + msg); }
-
 private:
-  void check_keys(const YAML::Node& map, const std::set<std::string>& allowed, const std::string& where) {
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-      if (!kv.first.IsScalar()) {
-        err(kv.first, "keys must be strings in " + where);
-        continue;
-      }
-      const std::string& k = kv.first.Scalar();
-      if (!seen.insert(k).second) err(kv.first, "duplicate field \"" + k + "\" in " + where);
-      if (!allowed.count(k)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        err(kv.first, "unknown field \"" + k + "\" in " + where + " (allowed: " + list + ")");
-      }
-    }
-  }
-
-  // Go string fields take any scalar as its text (sigs.k8s.io/yaml), null as "".
-  std::string get_string(const YAML::Node& n, const std::string& what) {
-    if (!n || n.IsNull()) return "";
-    if (!n.IsScalar()) {
-      err(n, what + " must be a string");
-      return "";
-    }
-    return n.Scalar();
-  }
-  bool get_bool(const YAML::Node& n, const std::string& what) {
-    if (n.IsScalar()) {
-      std::string s = util::to_lower(n.Scalar());
-      if (s == "true") return true;
-      if (s == "false") return false;
-    }
-    err(n, what + " must be true or false");
-    return false;
-  }
-  std::vector<std::string> get_string_list(const YAML::Node& n, const std::string& what) {
-    std::vector<std::string> out;
-    if (!n || n.IsNull()) return out;
-    if (!n.IsSequence()) {
-      err(n, what + " must be a list of strings");
-      return out;
-    }
-    for (const auto& e : n) out.push_back(get_string(e, what + " entries"));
-    return out;
-  }
-  std::vector<std::pair<std::string, std::string>> get_string_map(const YAML::Node& n, const std::string& what) {
-    std::vector<std::pair<std::string, std::string>> out;
-    if (!n || n.IsNull()) return out;
-    if (!n.IsMap()) {
-      err(n, what + " must be a map of strings");
-      return out;
-    }
-    for (const auto& kv : n) out.emplace_back(get_string(kv.first, what + " keys"), get_string(kv.second, what + " values"));
-    return out;
-  }
   std::optional<std::regex> get_regex(const YAML::Node& n, const std::string& what) {
     std::string text = get_string(n, what);
     auto flags = std::regex::ECMAScript;
@@ -221,44 +161,6 @@ private:
       err(n, what + " \"" + get_string(n, what) + "\" is not a valid regular expression: " + e.what());
       return std::nullopt;
     }
-  }
-  // A typed value (kbk.io/v1): YAML with kubectl's scalar rules; quoted scalars are strings.
-  void node_to_value(const YAML::Node& n, json::Value& out, json::Allocator& a, const std::string& what) {
-    if (!n || n.IsNull()) {
-      out.SetNull();
-    } else if (n.IsScalar()) {
-      const std::string& text = n.Scalar();
-      if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") {
-        out.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
-        return;
-      }
-      auto parsed = json::parse_yaml(text, what);  // a plain scalar resolves the same on its own
-      if (parsed && !parsed->IsObject() && !parsed->IsArray()) out.CopyFrom(*parsed, a);
-      else out.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
-    } else if (n.IsSequence()) {
-      out.SetArray();
-      for (const auto& e : n) {
-        json::Value v;
-        node_to_value(e, v, a, what);
-        out.PushBack(v, a);
-      }
-    } else if (n.IsMap()) {
-      out.SetObject();
-      for (const auto& kv : n) {
-        if (!kv.first.IsScalar()) {
-          err(kv.first, what + ": keys must be strings");
-          continue;
-        }
-        json::Value v;
-        node_to_value(kv.second, v, a, what);
-        json::set(out, kv.first.Scalar(), std::move(v), a);
-      }
-    }
-  }
-  json::Document get_value(const YAML::Node& n, const std::string& what) {
-    json::Document d;
-    node_to_value(n, d, d.GetAllocator(), what);
-    return d;
   }
   json::Document get_patch_data(const YAML::Node& n, const std::string& what) {
     if (n.IsMap() && schema == Schema::kbk_v1) return get_value(n, what);
@@ -635,8 +537,6 @@ private:
     }
     rules.push_back(std::move(r));
   }
-
-  std::string m_file;
 };
 
 // --- matching ------------------------------------------------------------------------------------------------
@@ -810,18 +710,9 @@ Result<ModifierSet> ModifierSet::load(const std::string& path) {
 
 Result<ModifierSet> ModifierSet::parse(std::string_view text, const std::string& file_name) {
   Parser p(file_name);
-  try {
-    YAML::Node root = YAML::Load(std::string(text));
-    p.run(root);
-  } catch (const YAML::Exception& e) {
-    p.errors.push_back(file_name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                       ": " + e.msg);
-  }
-  if (!p.errors.empty()) {
-    Error e(Errc::invalid, p.errors.front());
-    for (const auto& m : p.errors) e.causes.push_back(ErrorCause{"FieldValueInvalid", m, ""});
-    return e;
-  }
+  YAML::Node root = p.load(text);
+  if (p.ok()) p.run(root);
+  if (!p.ok()) return p.failure(Errc::invalid);
   ModifierSet set;
   set.m_impl->schema = p.schema;
   set.m_impl->version = p.version;
