@@ -1,6 +1,7 @@
-// The backup engine. A Collector walks the cluster (main pass: parallel paged LISTs; then related objects,
-// ServiceAccount bindings, CRDs of custom resources, Namespace objects) and hands every selected object to an
-// ItemSink: the archive writer for a backup, a recorder for --explain. run() wraps it in the location's
+// The backup engine. The walk (app/walk.hpp) goes through the cluster (main pass: parallel paged LISTs; then
+// related objects, ServiceAccount bindings, CRDs of custom resources, Namespace objects) with the flags or the
+// applications as its scope, and hands every selected object to a BackupSink: the archive writer for a backup, a
+// recorder for --explain. run() wraps it in the location's
 // finalization order: lock, tarball, velero-backup.json, resource list, results, logs, marker.
 #include <kbk/backup/backup.hpp>
 
@@ -17,35 +18,19 @@
 
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/encryption.hpp>
+#include <kbk/app/scope.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/backup/selection.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
 #include "record.hpp"
-#include "related.hpp"
 
 namespace kbk::backup {
 
-std::string Outcome::line() const {
-  std::string s = group.empty() ? resource : resource + "." + group;
-  if (s.empty()) s = "api discovery";
-  if (!ns.empty()) s += (scope == "item" ? "/" : ": namespace ") + ns;
-  if (!name.empty()) s += "/" + name;
-  s += ": " + reason;
-  if (!message.empty()) s += ": " + message;
-  return s;
-}
-
 namespace {
 
-// A LIST whose continue token expired (410) starts again from the top, with pages four times larger each time so
-// that it needs fewer continue tokens; objects already written are skipped.
-constexpr int k_relist_attempts = 5;
-
-enum class Origin { main, related };
-
-// Where selected objects go.
+// Where the walk's objects go.
 class ItemSink {
 public:
   virtual ~ItemSink() = default;
@@ -71,15 +56,6 @@ public:
   Result<std::string> write(const archive::ItemKey&, std::string_view) override { return std::string(); }
 };
 
-std::string item_key(std::string_view gr, std::string_view ns, std::string_view name) {
-  std::string k(gr);
-  k += '\x1f';
-  k += ns;
-  k += '\x1f';
-  k += name;
-  return k;
-}
-
 // The object's JSON with apiVersion and kind first when the LIST left them out.
 std::string serialize(const kube::ResourceType& rt, const json::Value& obj) {
   std::string body = json::to_string(obj);
@@ -93,12 +69,6 @@ std::string serialize(const kube::ResourceType& rt, const json::Value& obj) {
   return prefix + body.substr(1);
 }
 
-bool label_true(const json::Value& obj, std::string_view key) {
-  const json::Value* labels = json::at(obj, {"metadata", "labels"});
-  const json::Value* v = labels ? json::find(*labels, key) : nullptr;
-  return v && v->IsString() && std::string_view(v->GetString(), v->GetStringLength()) == "true";
-}
-
 std::string new_uid() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
@@ -110,61 +80,176 @@ std::string new_uid() {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
-struct Trace {
-  std::string key;  // item_key of the --explain target
-  std::vector<std::string> events;
-};
-
-class Collector {
+// The backup's flags as the walk's scope (no parts: part -1 everywhere).
+class FlagsScope final : public app::Scope {
 public:
-  Collector(kube::Client& client, const kube::Discovery& discovery, const Selection& selection, ItemSink& sink,
-            util::ProgressSink& progress, RunRecord& record, Trace* trace, std::vector<std::string>& log)
-      : m_log(log), m_client(client), m_discovery(discovery), m_sel(selection), m_opt(selection.options()), m_sink(sink),
-        m_progress(progress), m_record(record), m_trace(trace) {
-    m_types = discovery.preferred();
+  explicit FlagsScope(const Selection& s) : m_sel(s) {}
+  app::Decision type(const kube::ResourceType& rt) const override { return m_sel.type(rt); }
+  app::Decision namespace_(std::string_view ns) const override { return m_sel.namespace_(ns); }
+  bool namespaces_include_everything() const override { return m_sel.namespaces_include_everything(); }
+  bool lists_per_namespace() const override { return m_sel.lists_per_namespace(); }
+  std::vector<std::string> namespaces_to_list(const std::vector<std::string>& existing) const override {
+    return m_sel.namespaces_to_list(existing);
+  }
+  std::vector<std::string> list_selectors(const kube::ResourceType&) const override { return m_sel.list_selectors(); }
+  app::Match object(const kube::ResourceType& rt, const json::Value& obj) const override {
+    const std::string ns = rt.namespaced ? json::get_string(obj, {"metadata", "namespace"}) : "";
+    return names(rt, ns, json::get_string(obj, {"metadata", "name"}));
+  }
+  app::Decision related_type(const kube::ResourceType& rt) const override { return m_sel.related(rt); }
+  app::Match related(const kube::ResourceType& rt, std::string_view ns, std::string_view name, const json::Value* obj,
+                     int) const override {
+    if (!obj) {
+      if (auto d = m_sel.related(rt); !d.included) return {false, -1, d.reason, "RelatedExcluded"};
+      if (!ns.empty())
+        if (auto d = m_sel.namespace_(ns); !d.included) return {false, -1, d.reason, "RelatedExcluded"};
+      return {true, -1, "", ""};
+    }
+    return names(rt, ns, name);
+  }
+  app::Match namespace_object(std::string_view ns, const json::Value& obj, bool has_items, int) const override {
+    auto d = m_sel.namespace_object(ns, obj, has_items);
+    return {d.included, -1, d.reason, ""};
+  }
+  app::Follow follow(int) const override {
+    return m_sel.options().with_related == WithRelated::yes ? app::Follow::classic : app::Follow::none;
   }
 
-  // The whole collection. Errors returned are fatal (the sink failed); API failures become outcomes.
-  Result<void> collect() {
-    note(log::Level::info, "backup " + m_opt.name + ": collecting");
-    for (const auto& w : m_discovery.warnings())
-      add_outcome({"failed", "DiscoveryFailed", "type", "", "", "", "", 0, w});
-    KBK_TRY(list_namespaces());
-    KBK_TRY(main_pass());
-    if (m_opt.with_related == WithRelated::yes) {
-      KBK_TRY(drain_related());
-      KBK_TRY(scan_bindings());
-      KBK_TRY(drain_related());
-      KBK_TRY(crds_of_custom_resources());
-      KBK_TRY(drain_related());
+private:
+  app::Match names(const kube::ResourceType& rt, std::string_view ns, std::string_view name) const {
+    auto d = m_sel.names(rt, ns, name);
+    if (d.included) return {true, -1, "", ""};
+    return {false, -1, d.reason, util::starts_with(d.reason, "excluded by") ? "ExcludedByName" : ""};
+  }
+  const Selection& m_sel;
+};
+
+// Applications narrowed by the flags the user gave (docs/format-application.md section 9): an object is taken
+// when the applications select it and it passes every filter given on the command line.
+class NarrowedScope final : public app::Scope {
+public:
+  NarrowedScope(const app::Scope& apps, const Selection& flags) : m_apps(apps), m_sel(flags), m_o(flags.options()) {}
+  app::Decision type(const kube::ResourceType& rt) const override {
+    auto d = m_apps.type(rt);
+    if (!d.included) return d;
+    if (auto f = flag_type(rt); !f.included) return f;
+    return d;
+  }
+  app::Decision namespace_(std::string_view ns) const override {
+    auto d = m_apps.namespace_(ns);
+    if (!d.included || !namespaces_given()) return d;
+    return m_sel.namespace_(ns);
+  }
+  bool namespaces_include_everything() const override {
+    return m_apps.namespaces_include_everything() && (!namespaces_given() || m_sel.namespaces_include_everything());
+  }
+  bool lists_per_namespace() const override { return m_apps.lists_per_namespace() || m_sel.lists_per_namespace(); }
+  std::vector<std::string> namespaces_to_list(const std::vector<std::string>& existing) const override {
+    std::vector<std::string> out;
+    auto from = m_apps.lists_per_namespace() ? m_apps.namespaces_to_list(existing) : m_sel.namespaces_to_list(existing);
+    for (const auto& ns : from)
+      if (namespace_(ns).included) out.push_back(ns);
+    return out;
+  }
+  std::vector<std::string> list_selectors(const kube::ResourceType& rt) const override {
+    if (m_sel.has_label_selector()) return m_sel.list_selectors();
+    return m_apps.list_selectors(rt);
+  }
+  app::Match object(const kube::ResourceType& rt, const json::Value& obj) const override {
+    app::Match m = m_apps.object(rt, obj);
+    if (!m.included) return m;
+    return narrow(m, rt, obj);
+  }
+  app::Decision related_type(const kube::ResourceType& rt) const override {
+    auto d = m_apps.related_type(rt);
+    if (!d.included) return d;
+    return m_sel.related(rt);
+  }
+  app::Match related(const kube::ResourceType& rt, std::string_view ns, std::string_view name, const json::Value* obj,
+                     int part) const override {
+    app::Match m = m_apps.related(rt, ns, name, obj, part);
+    if (!m.included) return m;
+    if (!obj) {
+      if (!ns.empty() && namespaces_given())
+        if (auto d = m_sel.namespace_(ns); !d.included) return {false, part, d.reason, "RelatedExcluded"};
+      return m;
     }
-    KBK_TRY(namespace_objects());
-    report_progress("");
+    return narrow(m, rt, *obj);
+  }
+  app::Match namespace_object(std::string_view ns, const json::Value& obj, bool has_items, int part) const override {
+    app::Match m = m_apps.namespace_object(ns, obj, has_items, part);
+    if (!m.included || !namespaces_given()) return m;
+    if (auto d = m_sel.namespace_(ns); !d.included) return {false, part, d.reason, ""};
+    return m;
+  }
+  app::Follow follow(int part) const override {
+    return m_o.with_related == WithRelated::no ? app::Follow::none : m_apps.follow(part);
+  }
+  std::vector<std::pair<int, app::HelmRelease>> helm_releases() const override { return m_apps.helm_releases(); }
+  std::string part_name(int part) const override { return m_apps.part_name(part); }
+
+private:
+  bool namespaces_given() const { return !m_o.include_namespaces.empty() || !m_o.exclude_namespaces.empty(); }
+  app::Decision flag_type(const kube::ResourceType& rt) const {
+    const bool resources_given = !m_o.include_resources.empty() || !m_o.exclude_resources.empty() ||
+                                 uses_scoped_filters(m_o) ||
+                                 m_o.include_cluster_resources == ClusterResources::exclude;
+    if (!resources_given) return {true, ""};
+    // The flags' own rule for cluster-scoped types (taken only with every namespace) does not narrow
+    // applications: only an explicit --include-cluster-resources=false does.
+    if (!rt.namespaced && m_o.include_cluster_resources == ClusterResources::exclude)
+      return {false, "cluster-scoped types are left out (--include-cluster-resources=false)"};
+    auto d = m_sel.type(rt);
+    if (!d.included && !rt.namespaced && util::starts_with(d.reason, "cluster-scoped types are taken automatically"))
+      return {true, ""};
+    return d;
+  }
+  app::Match narrow(app::Match m, const kube::ResourceType& rt, const json::Value& obj) const {
+    const std::string ns = rt.namespaced ? json::get_string(obj, {"metadata", "namespace"}) : "";
+    if (auto d = flag_type(rt); !d.included) return {false, m.part, d.reason, ""};
+    if (!ns.empty() && namespaces_given())
+      if (auto d = m_sel.namespace_(ns); !d.included) return {false, m.part, d.reason, ""};
+    if (auto d = m_sel.names(rt, ns, json::get_string(obj, {"metadata", "name"})); !d.included)
+      return {false, m.part, d.reason, util::starts_with(d.reason, "excluded by") ? "ExcludedByName" : ""};
+    if (auto d = m_sel.labels(obj); !d.included) return {false, m.part, d.reason, ""};
+    return m;
+  }
+  const app::Scope& m_apps;
+  const Selection& m_sel;
+  const Options& m_o;
+};
+
+// The walk's sink for a backup: writes each object to the archive and keeps the run's record, counts and log.
+class BackupSink final : public app::Sink {
+public:
+  BackupSink(ItemSink& items, util::ProgressSink& progress, RunRecord& record, std::vector<std::string>& log)
+      : m_items(items), m_progress(progress), m_record(record), m_log(log) {}
+
+  Result<void> take(const kube::ResourceType& rt, const json::Value& obj, const app::Reason& why) override {
+    const std::string ns = rt.namespaced ? json::get_string(obj, {"metadata", "namespace"}) : "";
+    const std::string name = json::get_string(obj, {"metadata", "name"});
+    std::string body = serialize(rt, obj);
+    archive::ItemKey ik{rt.group, rt.version, rt.resource, ns, name};
+    KBK_ASSIGN_OR_RETURN(std::string sum, m_items.write(ik, body));
+    std::lock_guard lock(m_mu);
+    ItemRecord rec;
+    rec.type = type_index(rt);
+    rec.ns = ns;
+    rec.name = name;
+    if (auto raw = util::hex_decode(sum); raw && raw->size() == rec.sha256.size())
+      std::copy(raw->begin(), raw->end(), rec.sha256.begin());
+    rec.size = static_cast<uint32_t>(body.size());
+    rec.related = why.how == app::How::followed;
+    m_record.items.push_back(std::move(rec));
+    ++m_record.summary.by_resource[rt.group_resource()];
     return {};
   }
 
-  // The last progress report, once the archive is stored: its bytes are then the stored size.
-  void finish_progress() { report_progress("", true); }
-
-  const std::vector<kube::ResourceType>& types() const { return m_types; }
-
-private:
-  // ---- bookkeeping -------------------------------------------------------------------------------------------
-  void note(log::Level level, const std::string& line) {
-    if (level == log::Level::info) log::info(1, line);
-    else log::write(level, line);
-    std::lock_guard lock(m_mu);
-    m_log.push_back(line);
-  }
-
-  void add_outcome(Outcome o) {
+  void outcome(const Outcome& o) override {
     std::string line = o.line();
     if (o.outcome == "failed") note(log::Level::error, line);
     else if (o.outcome == "warning") note(log::Level::warning, line);
     else log::info(2, line);
-    if (m_trace && o.scope == "item" &&
-        item_key(o.group.empty() ? o.resource : o.resource + "." + o.group, o.ns, o.name) == m_trace->key)
-      m_trace->events.push_back(o.outcome + ": " + o.reason + (o.message.empty() ? "" : " (" + o.message + ")"));
     std::lock_guard lock(m_mu);
     Summary& s = m_record.summary;
     if (o.outcome == "failed") {
@@ -176,31 +261,22 @@ private:
     } else {
       ++s.skipped;
     }
-    s.outcomes.push_back(std::move(o));
+    s.outcomes.push_back(o);
   }
 
-  Outcome api_outcome(const kube::ResourceType& rt, std::string_view ns, std::string_view name, const Error& e,
-                      const char* fallback_reason) {
-    Outcome o;
-    o.outcome = "failed";
-    o.scope = name.empty() ? "type" : "item";
-    o.group = rt.group;
-    o.resource = rt.resource;
-    o.ns = std::string(ns);
-    o.name = std::string(name);
-    o.http_status = e.http_status;
-    o.message = e.message;
-    switch (e.code) {
-      case Errc::forbidden: o.reason = "Forbidden"; break;
-      case Errc::unauthorized: o.reason = "Unauthorized"; break;
-      case Errc::gone: o.reason = "Gone"; break;
-      case Errc::not_found: o.reason = "NotFound"; break;
-      default: o.reason = fallback_reason;
-    }
-    return o;
+  void note(log::Level level, const std::string& line) override {
+    if (level == log::Level::info) log::info(1, line);
+    else log::write(level, line);
+    std::lock_guard lock(m_mu);
+    m_log.push_back(line);
   }
 
-  void report_progress(const std::string& current, bool finish = false) {
+  void progress(const std::string& current) override { report(current, false); }
+  // The last progress report, once the archive is stored: its bytes are then the stored size.
+  void finish_progress() { report("", true); }
+
+private:
+  void report(const std::string& current, bool finish) {
     util::ProgressState st;
     st.phase = "backup";
     {
@@ -210,7 +286,7 @@ private:
       st.errors = m_record.summary.errors;
     }
     st.current = current;
-    st.bytes_done = m_sink.bytes();
+    st.bytes_done = m_items.bytes();
     if (finish) m_progress.finish(st);
     else m_progress.update(st);
   }
@@ -226,411 +302,40 @@ private:
     return idx;
   }
 
-  const kube::ResourceType* find_type(std::string_view group, std::string_view resource) const {
-    for (const auto& rt : m_types)
-      if (rt.group == group && rt.resource == resource) return &rt;
-    return nullptr;
-  }
-
-  // ---- one object --------------------------------------------------------------------------------------------
-  // Writes obj unless it is being deleted, opted out, or already written. via: what pulled a related object in.
-  Result<void> consider(const kube::ResourceType& rt, const json::Value& obj, Origin origin, const std::string& via) {
-    const std::string ns = json::get_string(obj, {"metadata", "namespace"});
-    const std::string name = json::get_string(obj, {"metadata", "name"});
-    const std::string gr = rt.group_resource();
-    if (name.empty()) return {};
-    const std::string key = item_key(gr, rt.namespaced ? ns : "", name);
-    if (json::at(obj, {"metadata", "deletionTimestamp"})) {
-      add_outcome({"skipped", "BeingDeleted", "item", rt.group, rt.resource, ns, name, 0, "deletionTimestamp is set"});
-      return {};
-    }
-    if (label_true(obj, "velero.io/exclude-from-backup")) {
-      add_outcome({"skipped", "ExcludedByLabel", "item", rt.group, rt.resource, ns, name, 0,
-                   "label velero.io/exclude-from-backup=true"});
-      return {};
-    }
-    if (auto d = m_sel.names(rt, ns, name); !d.included) {
-      if (d.reason.rfind("excluded by", 0) == 0)
-        add_outcome({"skipped", "ExcludedByName", "item", rt.group, rt.resource, ns, name, 0, d.reason});
-      else if (m_trace && key == m_trace->key)
-        m_trace->events.push_back("not taken: " + d.reason);
-      return {};
-    }
-    {
-      std::lock_guard lock(m_mu);
-      if (!m_written.insert(key).second) return {};
-    }
-    std::string body = serialize(rt, obj);
-    archive::ItemKey ik{rt.group, rt.version, rt.resource, rt.namespaced ? ns : "", name};
-    auto sum = m_sink.write(ik, body);
-    if (!sum) {
-      std::lock_guard lock(m_mu);
-      if (!m_fatal) m_fatal = sum.error();
-      return std::move(sum).error();
-    }
-    std::vector<Ref> refs;
-    if (m_opt.with_related == WithRelated::yes) refs = related_refs(gr, obj);
-    {
-      std::lock_guard lock(m_mu);
-      ItemRecord rec;
-      rec.type = type_index(rt);
-      rec.ns = ik.namespace_;
-      rec.name = name;
-      if (auto raw = util::hex_decode(*sum); raw && raw->size() == rec.sha256.size())
-        std::copy(raw->begin(), raw->end(), rec.sha256.begin());
-      rec.size = static_cast<uint32_t>(body.size());
-      rec.related = origin == Origin::related;
-      m_record.items.push_back(std::move(rec));
-      ++m_record.summary.by_resource[gr];
-      if (!ik.namespace_.empty()) m_ns_with_items.insert(ik.namespace_);
-      m_written_types.insert(gr);
-      if (gr == "serviceaccounts") m_service_accounts.insert(ns + "/" + name);
-      const std::string from = gr + "/" + (ns.empty() ? "" : ns + "/") + name;
-      for (auto& r : refs) {
-        if (m_written.count(item_key(r.group_resource(), r.ns, r.name))) continue;
-        m_pending.emplace(std::move(r), from);
-      }
-    }
-    if (m_trace && key == m_trace->key)
-      m_trace->events.push_back(origin == Origin::main ? "taken in the main pass"
-                                                       : "taken as a related object of " + via);
-    return {};
-  }
-
-  // ---- main pass ---------------------------------------------------------------------------------------------
-  Result<void> list_namespaces() {
-    const kube::ResourceType* ns_rt = find_type("", "namespaces");
-    if (!ns_rt) return {};
-    kube::ListOptions lo;
-    lo.limit = m_opt.page_size;
-    auto r = m_client.list(*ns_rt, "", lo, [&](kube::ListPage& page) -> Result<void> {
-      const json::Value* items = json::find(page.list, "items");
-      if (!items || !items->IsArray()) return {};
-      for (const auto& it : items->GetArray()) {
-        std::string name = json::get_string(it, {"metadata", "name"});
-        m_existing_namespaces.push_back(name);
-        if (m_sel.namespace_(name).included) m_namespace_docs.emplace_back(name, serialize(*ns_rt, it));
-      }
-      return {};
-    });
-    m_namespaces_known = r.ok();
-    if (!r) {
-      // Without the namespace list kbk cannot fall back to per-namespace LISTs, nor write Namespace objects.
-      add_outcome(api_outcome(*ns_rt, "", "", r.error(), "ListFailed"));
-    }
-    return {};
-  }
-
-  std::vector<std::string> namespaces_for_fallback() const {
-    if (m_sel.lists_per_namespace()) return m_sel.namespaces_to_list(m_existing_namespaces);
-    std::vector<std::string> out;
-    for (const auto& ns : m_existing_namespaces)
-      if (m_sel.namespace_(ns).included) out.push_back(ns);
-    return out;
-  }
-
-  // One LIST of a type in one scope (ns "" = cluster-wide), re-listed from the start when the continue token
-  // expires; objects already written are skipped on the second round.
-  Result<void> list_scope(const kube::ResourceType& rt, const std::string& ns, const std::string& selector,
-                          std::optional<Error>& api_error) {
-    kube::ListOptions lo;
-    lo.limit = m_opt.page_size;
-    lo.label_selector = selector;
-    const bool filter_ns = rt.namespaced && ns.empty() && !m_sel.namespaces_include_everything();
-    for (int attempt = 1;; ++attempt) {
-      auto r = m_client.list(rt, ns, lo, [&](kube::ListPage& page) -> Result<void> {
-        json::Value* items = json::find(page.list, "items");
-        if (!items || !items->IsArray()) return {};
-        for (auto& it : items->GetArray()) {
-          if (filter_ns && !m_sel.namespace_(json::get_string(it, {"metadata", "namespace"})).included) continue;
-          KBK_TRY(consider(rt, it, Origin::main, ""));
-        }
-        report_progress(rt.group_resource());
-        return {};
-      });
-      if (r) return {};
-      {
-        std::lock_guard lock(m_mu);
-        if (m_fatal) return *m_fatal;
-      }
-      if (r.error().is(Errc::gone) && attempt < k_relist_attempts) {
-        if (lo.limit > 0) lo.limit = std::min<int64_t>(lo.limit * 4, 10000);
-        note(log::Level::info, rt.group_resource() + (ns.empty() ? "" : " in namespace " + ns) +
-                                   ": the continue token expired; listing again from the start (pages of " +
-                                   std::to_string(lo.limit) + ")");
-        continue;
-      }
-      api_error = std::move(r).error();
-      return {};
-    }
-  }
-
-  Result<void> list_type(const kube::ResourceType& rt) {
-    for (const auto& selector : m_sel.list_selectors()) {
-      if (rt.namespaced && m_sel.lists_per_namespace()) {
-        for (const auto& ns : m_sel.namespaces_to_list(m_existing_namespaces)) {
-          std::optional<Error> err;
-          KBK_TRY(list_scope(rt, ns, selector, err));
-          if (err) add_outcome(api_outcome(rt, ns, "", *err, "ListFailed"));
-        }
-        continue;
-      }
-      std::optional<Error> err;
-      KBK_TRY(list_scope(rt, "", selector, err));
-      if (!err) continue;
-      if (err->is(Errc::forbidden) && rt.namespaced && m_namespaces_known) {
-        note(log::Level::info, rt.group_resource() + ": may not list across namespaces; listing namespace by namespace");
-        for (const auto& ns : namespaces_for_fallback()) {
-          std::optional<Error> nerr;
-          KBK_TRY(list_scope(rt, ns, selector, nerr));
-          if (nerr) add_outcome(api_outcome(rt, ns, "", *nerr, "ListFailed"));
-        }
-        continue;
-      }
-      if (err->is(Errc::not_found)) {
-        add_outcome({"warning", "NotFound", "type", rt.group, rt.resource, "", "", err->http_status,
-                     "no longer served: " + err->message});
-        continue;
-      }
-      add_outcome(api_outcome(rt, "", "", *err, "ListFailed"));
-    }
-    return {};
-  }
-
-  Result<void> main_pass() {
-    std::vector<const kube::ResourceType*> jobs;
-    for (const auto& rt : m_types) {
-      if (rt.group.empty() && rt.resource == "namespaces") continue;  // written at the end
-      auto d = m_sel.type(rt);
-      if (m_trace && util::starts_with(m_trace->key, rt.group_resource() + '\x1f'))
-        m_trace->events.push_back(std::string(d.included ? "type listed: " : "type not listed: ") + d.reason);
-      if (d.included) jobs.push_back(&rt);
-    }
-    // Velero's order for the core group: pods, then claims, then volumes (hooks and snapshots rely on it).
-    auto rank = [](const kube::ResourceType* rt) {
-      if (!rt->group.empty()) return 3;
-      if (rt->resource == "pods") return 0;
-      if (rt->resource == "persistentvolumeclaims") return 1;
-      if (rt->resource == "persistentvolumes") return 2;
-      return 3;
-    };
-    std::stable_sort(jobs.begin(), jobs.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t i; (i = next++) < jobs.size();) {
-        {
-          std::lock_guard lock(m_mu);
-          if (m_fatal) return;
-        }
-        report_progress(jobs[i]->group_resource());
-        auto r = list_type(*jobs[i]);
-        if (!r) {
-          std::lock_guard lock(m_mu);
-          if (!m_fatal) m_fatal = r.error();
-          return;
-        }
-      }
-    };
-    const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, m_opt.parallel)), std::max<size_t>(jobs.size(), 1));
-    std::vector<std::thread> threads;
-    for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-    std::lock_guard lock(m_mu);
-    if (m_fatal) return *m_fatal;
-    return {};
-  }
-
-  // ---- related objects ---------------------------------------------------------------------------------------
-  Result<void> fetch_related(const Ref& ref, const std::string& via) {
-    const kube::ResourceType* rt = find_type(ref.group, ref.resource);
-    if (!rt) return {};
-    {
-      std::lock_guard lock(m_mu);
-      if (m_written.count(item_key(rt->group_resource(), ref.ns, ref.name))) return {};
-    }
-    const std::string msg_via = "referenced by " + via;
-    if (auto d = m_sel.related(*rt); !d.included) {
-      add_outcome({"skipped", "RelatedExcluded", "item", rt->group, rt->resource, ref.ns, ref.name, 0,
-                   msg_via + "; " + d.reason});
-      return {};
-    }
-    if (!ref.ns.empty()) {
-      if (auto d = m_sel.namespace_(ref.ns); !d.included) {
-        add_outcome({"skipped", "RelatedExcluded", "item", rt->group, rt->resource, ref.ns, ref.name, 0,
-                     msg_via + "; " + d.reason});
-        return {};
-      }
-    }
-    auto doc = m_client.get(*rt, ref.ns, ref.name);
-    if (!doc) {
-      if (doc.error().is(Errc::not_found)) {
-        add_outcome({"skipped", "RelatedNotFound", "item", rt->group, rt->resource, ref.ns, ref.name, 404,
-                     msg_via + " but not found"});
-        return {};
-      }
-      Outcome o = api_outcome(*rt, ref.ns, ref.name, doc.error(), "GetFailed");
-      o.message = msg_via + ": " + o.message;
-      add_outcome(std::move(o));
-      return {};
-    }
-    return consider(*rt, *doc, Origin::related, via);
-  }
-
-  Result<void> drain_related() {
-    for (;;) {
-      std::map<Ref, std::string> batch;
-      {
-        std::lock_guard lock(m_mu);
-        batch.swap(m_pending);
-      }
-      if (batch.empty()) return {};
-      for (const auto& [ref, via] : batch) {
-        report_progress("related " + ref.group_resource());
-        KBK_TRY(fetch_related(ref, via));
-      }
-    }
-  }
-
-  // ServiceAccount -> the RoleBindings and ClusterRoleBindings naming it (their roles follow through roleRef).
-  Result<void> scan_bindings() {
-    std::set<std::string> sas;
-    {
-      std::lock_guard lock(m_mu);
-      sas = m_service_accounts;
-    }
-    if (sas.empty()) return {};
-    for (const char* resource : {"clusterrolebindings", "rolebindings"}) {
-      const kube::ResourceType* rt = find_type("rbac.authorization.k8s.io", resource);
-      if (!rt || !m_sel.related(*rt).included) continue;
-      auto on_binding = [&](const json::Value& b) -> Result<void> {
-        const std::string bns = json::get_string(b, {"metadata", "namespace"});
-        const json::Value* subjects = json::find(b, "subjects");
-        if (!subjects || !subjects->IsArray()) return {};
-        for (const auto& s : subjects->GetArray()) {
-          if (json::get_string(s, {"kind"}) != "ServiceAccount") continue;
-          std::string sns = json::get_string(s, {"namespace"});
-          if (sns.empty()) sns = bns;
-          const std::string sa = sns + "/" + json::get_string(s, {"name"});
-          if (!sas.count(sa)) continue;
-          if (!bns.empty() && !m_sel.namespace_(bns).included) return {};
-          return consider(*rt, b, Origin::related, "serviceaccounts/" + sa);
-        }
-        return {};
-      };
-      auto list_in = [&](const std::string& ns) -> Result<void> {
-        kube::ListOptions lo;
-        lo.limit = m_opt.page_size;
-        return m_client.list(*rt, ns, lo, [&](kube::ListPage& page) -> Result<void> {
-          const json::Value* items = json::find(page.list, "items");
-          if (!items || !items->IsArray()) return {};
-          for (const auto& it : items->GetArray()) KBK_TRY(on_binding(it));
-          return {};
-        });
-      };
-      auto r = list_in("");
-      if (!r && r.error().is(Errc::forbidden) && rt->namespaced) {
-        std::set<std::string> namespaces;
-        for (const auto& sa : sas) namespaces.insert(sa.substr(0, sa.find('/')));
-        r = Result<void>();
-        for (const auto& ns : namespaces) {
-          auto nr = list_in(ns);
-          if (!nr) {
-            std::lock_guard lock(m_mu);
-            if (m_fatal) return *m_fatal;
-          }
-          if (!nr) add_outcome({"warning", "RelatedListFailed", "type", rt->group, rt->resource, ns, "",
-                                nr.error().http_status, "bindings of service accounts: " + nr.error().message});
-        }
-      }
-      if (!r) {
-        std::lock_guard lock(m_mu);
-        if (m_fatal) return *m_fatal;
-      }
-      if (!r)
-        add_outcome({"warning", "RelatedListFailed", "type", rt->group, rt->resource, "", "", r.error().http_status,
-                     "bindings of service accounts: " + r.error().message});
-    }
-    return {};
-  }
-
-  // Custom resource -> its CustomResourceDefinition (named "<plural>.<group>"), as Velero's backupCRD.
-  Result<void> crds_of_custom_resources() {
-    const kube::ResourceType* crd = find_type("apiextensions.k8s.io", "customresourcedefinitions");
-    if (!crd || !m_sel.related(*crd).included) return {};
-    std::set<std::string> grs;
-    {
-      std::lock_guard lock(m_mu);
-      grs = m_written_types;
-    }
-    for (const auto& gr : grs) {
-      auto dot = gr.find('.');
-      if (dot == std::string::npos || gr.find('.', dot + 1) == std::string::npos) continue;  // core, apps, batch...
-      {
-        std::lock_guard lock(m_mu);
-        if (m_written.count(item_key(crd->group_resource(), "", gr))) continue;
-      }
-      auto doc = m_client.get(*crd, "", gr);
-      if (!doc) {
-        if (!doc.error().is(Errc::not_found))
-          add_outcome({"warning", "GetFailed", "item", crd->group, crd->resource, "", gr, doc.error().http_status,
-                       "definition of backed-up " + gr + ": " + doc.error().message});
-        continue;
-      }
-      KBK_TRY(consider(*crd, *doc, Origin::related, gr + " objects"));
-    }
-    return {};
-  }
-
-  // Namespace objects last: which ones to keep depends on what was written.
-  Result<void> namespace_objects() {
-    const kube::ResourceType* ns_rt = find_type("", "namespaces");
-    if (!ns_rt) return {};
-    auto td = m_sel.type(*ns_rt);
-    if (m_trace && util::starts_with(m_trace->key, std::string("namespaces\x1f")))
-      m_trace->events.push_back(std::string(td.included ? "type listed: " : "type not listed: ") + td.reason);
-    if (!td.included) return {};
-    std::set<std::string> with_items;
-    {
-      std::lock_guard lock(m_mu);
-      with_items = m_ns_with_items;
-    }
-    for (const auto& [name, text] : m_namespace_docs) {
-      auto doc = json::parse(text, "namespace " + name);
-      if (!doc) continue;
-      auto d = m_sel.namespace_object(name, *doc, with_items.count(name) > 0);
-      if (m_trace && item_key("namespaces", "", name) == m_trace->key)
-        m_trace->events.push_back(std::string(d.included ? "namespace kept: " : "namespace not kept: ") + d.reason);
-      if (!d.included) continue;
-      KBK_TRY(consider(*ns_rt, *doc, Origin::main, ""));
-    }
-    return {};
-  }
-
-private:
-  std::vector<std::string>& m_log;  // the run's log lines (uploaded as <name>-logs.gz)
-  kube::Client& m_client;
-  const kube::Discovery& m_discovery;
-  const Selection& m_sel;
-  const Options& m_opt;
-  ItemSink& m_sink;
+  ItemSink& m_items;
   util::ProgressSink& m_progress;
   RunRecord& m_record;
-  Trace* m_trace;
-  std::vector<kube::ResourceType> m_types;
-
+  std::vector<std::string>& m_log;  // the run's log lines (uploaded as <name>-logs.gz)
   std::mutex m_mu;
-  std::optional<Error> m_fatal;
-  std::unordered_set<std::string> m_written;
   std::map<std::string, uint32_t> m_type_index;
-  std::map<Ref, std::string> m_pending;
-  std::set<std::string> m_service_accounts;
-  std::set<std::string> m_written_types;
-  std::set<std::string> m_ns_with_items;
-  std::vector<std::string> m_existing_namespaces;
-  std::vector<std::pair<std::string, std::string>> m_namespace_docs;
-  bool m_namespaces_known = false;
 };
+
+// The scope a run uses: the flags alone, or the applications narrowed by them.
+struct RunScope {
+  std::unique_ptr<Selection> selection;  // scope refers to it: held apart so that RunScope can move
+  std::unique_ptr<app::Scope> apps;
+  std::unique_ptr<app::Scope> scope;
+};
+
+Result<RunScope> make_run_scope(const Options& options, const kube::Discovery& discovery) {
+  RunScope rs;
+  KBK_ASSIGN_OR_RETURN(auto selection, Selection::make(options, discovery));
+  rs.selection = std::make_unique<Selection>(std::move(selection));
+  if (options.applications) {
+    KBK_ASSIGN_OR_RETURN(rs.apps, app::make_scope(*options.applications, discovery));
+    rs.scope = std::make_unique<NarrowedScope>(*rs.apps, *rs.selection);
+  } else {
+    rs.scope = std::make_unique<FlagsScope>(*rs.selection);
+  }
+  return rs;
+}
+
+app::WalkOptions walk_options(const Options& o) {
+  app::WalkOptions wo;
+  wo.parallel = o.parallel;
+  wo.page_size = o.page_size;
+  return wo;
+}
 
 void cluster_identity(kube::Client& client, const kube::Discovery& discovery, RunRecord& rec) {
   if (auto v = client.request("GET", "/version")) {
@@ -665,7 +370,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   if (!archive::valid_backup_name(options.name))
     return unexpected(Errc::config, "backup name \"" + options.name +
                                         "\": use lower-case letters, digits, '-' and '.' (a DNS subdomain name)");
-  KBK_ASSIGN_OR_RETURN(Selection selection, Selection::make(options, discovery));
+  KBK_ASSIGN_OR_RETURN(RunScope scope, make_run_scope(options, discovery));
   const util::Clock& clock = context.clock ? *context.clock : util::system_clock();
   util::ProgressSink& progress = context.progress ? *context.progress : util::null_progress();
   archive::BackupPaths paths{options.name};
@@ -750,8 +455,11 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     wo.mtime = start;
     KBK_ASSIGN_OR_RETURN(auto writer, archive::make_writer(std::move(stored), wo));
     ArchiveSink item_sink(*writer);
-    Collector collector(client, discovery, selection, item_sink, progress, rec, nullptr, run_log);
-    if (auto r = collector.collect(); !r) return std::move(r).error().wrap("backup " + options.name);
+    BackupSink sink(item_sink, progress, rec, run_log);
+    sink.note(log::Level::info, "backup " + options.name + ": collecting" +
+                                    (options.applications ? " application " + options.applications->display_name() : ""));
+    if (auto r = app::walk(client, discovery, *scope.scope, sink, walk_options(options)); !r)
+      return std::move(r).error().wrap("backup " + options.name);
 
     Summary& s = rec.summary;
     s.items = rec.items.size();
@@ -775,7 +483,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     KBK_TRY(writer->add_file("kbk/results.json", results_json(rec)));
     KBK_TRY(add_manifest(*writer, rec));
     if (auto r = writer->finish(); !r) return std::move(r).error().wrap("backup " + options.name + ": writing the archive");
-    collector.finish_progress();
+    sink.finish_progress();
     rec.archive_bytes = writer->bytes_written();
     rec.archive_sha256 = encrypting ? encrypting->stored_sha256() : writer->stream_sha256();
     s.bytes = rec.archive_bytes;
@@ -812,7 +520,8 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
 
 Result<std::vector<std::string>> explain(kube::Client& client, const kube::Discovery& discovery, const Options& options,
                                          const std::string& target) {
-  KBK_ASSIGN_OR_RETURN(Selection selection, Selection::make(options, discovery));
+  KBK_ASSIGN_OR_RETURN(RunScope scope, make_run_scope(options, discovery));
+  const Selection& selection = *scope.selection;
   auto parts = util::split(target, '/', false);
   if (parts.size() < 2 || parts.size() > 3)
     return unexpected(Errc::config, "--explain " + target + ": expected resource/namespace/name or resource/name");
@@ -833,29 +542,33 @@ Result<std::vector<std::string>> explain(kube::Client& client, const kube::Disco
   std::vector<std::string> checks;
   auto obj = client.get(*rt, ns, name);
   if (!obj) checks.push_back("object: " + obj.error().message);
-  checks.push_back("type " + rt->group_resource() + ": " + selection.type(*rt).reason);
-  if (!ns.empty()) checks.push_back("namespace: " + selection.namespace_(ns).reason);
-  if (auto d = selection.names(*rt, ns, name); !d.reason.empty()) checks.push_back("names: " + d.reason);
+  checks.push_back("type " + rt->group_resource() + ": " + scope.scope->type(*rt).reason);
+  if (!ns.empty()) checks.push_back("namespace: " + scope.scope->namespace_(ns).reason);
+  if (!options.applications)
+    if (auto d = selection.names(*rt, ns, name); !d.reason.empty()) checks.push_back("names: " + d.reason);
   if (obj) {
-    if (auto d = selection.labels(*obj); !d.reason.empty()) checks.push_back("labels: " + d.reason);
+    if (!options.applications)
+      if (auto d = selection.labels(*obj); !d.reason.empty()) checks.push_back("labels: " + d.reason);
     if (json::at(*obj, {"metadata", "deletionTimestamp"})) checks.push_back("being deleted (deletionTimestamp set)");
   }
 
   // The dry run tells whether it ends up in the backup, and how.
   RunRecord rec;
   rec.options = options;
-  Trace trace;
-  trace.key = item_key(rt->group_resource(), ns, name);
-  NullSink sink;
+  NullSink items;
   std::vector<std::string> log_lines;
-  Collector collector(client, discovery, selection, sink, util::null_progress(), rec, &trace, log_lines);
-  KBK_TRY(collector.collect());
+  BackupSink sink(items, util::null_progress(), rec, log_lines);
+  std::vector<std::string> events;
+  app::WalkOptions wo = walk_options(options);
+  wo.trace_key = app::item_key(rt->group_resource(), ns, name);
+  wo.trace = &events;
+  KBK_TRY(app::walk(client, discovery, *scope.scope, sink, wo));
   bool in = false;
-  for (const auto& e : trace.events)
+  for (const auto& e : events)
     if (util::starts_with(e, "taken")) in = true;
   lines.push_back(what + ": " + (in ? "INCLUDED" : "NOT INCLUDED"));
   for (const auto& c : checks) lines.push_back("  " + c);
-  for (const auto& e : trace.events)
+  for (const auto& e : events)
     if (!util::starts_with(e, "type ")) lines.push_back("  " + e);
   if (!in && options.with_related == WithRelated::yes)
     lines.push_back("  no backed-up object references it (related objects follow PVC, pod and workload references, "

@@ -1,10 +1,11 @@
 // The backup engine: selects, collects and writes one backup into a location (docs/format-archive.md).
 //
-// Collection is one paginated LIST per resource type across the cluster (per namespace when the namespace
-// filter names namespaces, or when the identity may not list cluster-wide), types in parallel, every object
-// written to the archive as its page arrives: memory holds one page per worker plus keys (group, resource,
-// namespace, name, checksum) of what was written, never the objects. Related objects are fetched after the
-// main pass. Failures on a type, namespace or item are recorded and the run goes on (PartiallyFailed).
+// Collection is the walk of app/walk.hpp: one paginated LIST per resource type across the cluster (per namespace
+// when the namespace filter names namespaces, or when the identity may not list cluster-wide), types in parallel,
+// every object written to the archive as its page arrives: memory holds one page per worker plus keys (group,
+// resource, namespace, name, checksum) of what was written, never the objects. Related objects are fetched after
+// the main pass. Failures on a type, namespace or item are recorded and the run goes on (PartiallyFailed). What is
+// selected is the flags' Selection, or applications (Options::applications) narrowed by the flags given.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <kbk/app/walk.hpp>
 #include <kbk/backup/options.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
@@ -25,17 +27,8 @@
 
 namespace kbk::backup {
 
-// One non-ok outcome (docs/format-archive.md section 4).
-struct Outcome {
-  std::string outcome;   // skipped | warning | failed
-  std::string reason;    // Forbidden, BeingDeleted, ...
-  std::string scope;     // item | type
-  std::string group, resource, ns, name;
-  int http_status = 0;
-  std::string message;
-  // "secrets: namespace demo: forbidden: ..." as listed in the summary.
-  std::string line() const;
-};
+// One non-ok outcome (docs/format-archive.md section 4); the walk (app/walk.hpp) reports them.
+using Outcome = app::Outcome;
 
 struct Summary {
   std::string name;

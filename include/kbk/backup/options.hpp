@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <kbk/app/definition.hpp>
 #include <kbk/util/error.hpp>
 
 namespace kbk::backup {
@@ -39,6 +41,11 @@ struct Options {
   // "resource/namespace/name" (namespaced) or "resource/name" (cluster-scoped) globs.
   std::vector<std::string> include_names;
   std::vector<std::string> exclude_names;
+
+  // --app: the applications to back up (docs/format-application.md), narrowed by the filters above when they are
+  // given; null: the filters alone. Their volume policy (applications->volume_policy: the Velero resource-policy
+  // text with its origin) is the backup's unless --resource-policies names one; their hook references are recorded.
+  std::shared_ptr<const app::Application> applications;
 
   WithRelated with_related = WithRelated::yes;
   IncludeEvents include_events = IncludeEvents::no;

@@ -8,8 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include <kbk/kube/label_selector.hpp>
+#include <kbk/app/walk.hpp>
 #include <kbk/backup/options.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/util/error.hpp>
@@ -18,10 +19,7 @@ namespace kbk::backup {
 
 using kube::LabelSelector;
 
-struct Decision {
-  bool included = false;
-  std::string reason;
-};
+using Decision = app::Decision;
 
 // A list of resource patterns as the user typed them, resolved to "<plural>[.<group>]" or kept as globs.
 class ResourceFilter {
