@@ -35,7 +35,7 @@
 namespace kbk::repo {
 namespace {
 
-constexpr size_t k_queue_bytes = 48u << 20;
+constexpr size_t k_queue_bytes = 24u << 20;
 constexpr size_t k_read_block = 4u << 20;
 
 struct FileState {

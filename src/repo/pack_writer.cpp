@@ -9,7 +9,7 @@
 namespace kbk::repo {
 
 namespace {
-constexpr size_t k_max_queued_packs = 3;
+constexpr size_t k_max_queued_packs = 2;
 constexpr size_t k_packs_per_index = 64;
 }  // namespace
 
