@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -35,11 +36,11 @@
 namespace kbk::repo {
 namespace {
 
-constexpr size_t k_queue_bytes = 24u << 20;
+constexpr size_t k_queue_bytes = 16u << 20;
 constexpr size_t k_read_block = 4u << 20;
 
 struct FileState {
-  std::deque<Id> ids;
+  std::list<Id> ids;  // stable addresses for the workers; most files have one chunk, so no deque blocks
   uint64_t size = 0;
 };
 
@@ -127,8 +128,34 @@ public:
         m_fixed(expected_size >= params.large_file_size ? params.block_size : 0) {}
 
   Result<void> feed(const char* p, size_t n) {
-    m_file.size += n;
     m_buf.append(p, n);
+    return fed(n);
+  }
+  // Reads from fd straight into the buffer; returns bytes read (0 at the end).
+  Result<size_t> read_from(int fd, size_t max) {
+    const size_t old = m_buf.size();
+    m_buf.resize(old + max);
+    for (;;) {
+      ssize_t n = ::read(fd, m_buf.data() + old, max);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        m_buf.resize(old);
+        return unexpected(Errc::io, std::strerror(errno));
+      }
+      m_buf.resize(old + static_cast<size_t>(n));
+      if (n > 0) KBK_TRY(fed(static_cast<size_t>(n)));
+      return static_cast<size_t>(n);
+    }
+  }
+  // A whole small file as one chunk, without copying it through the buffer.
+  Result<void> whole(std::string data) {
+    m_file.size += data.size();
+    if (data.empty()) return {};
+    m_file.ids.emplace_back();
+    return m_pipe.submit(std::move(data), &m_file.ids.back());
+  }
+  Result<void> fed(size_t n) {
+    m_file.size += n;
     const size_t need = m_fixed ? m_fixed : m_cdc.max();
     while (m_buf.size() - m_start >= need) KBK_TRY(emit_one(false));
     if (m_start > (8u << 20) || (m_start && m_start == m_buf.size())) {
@@ -190,18 +217,29 @@ public:
     m_started = std::chrono::steady_clock::now();
   }
 
-  Result<void> add_file_data(FileChunker& ch, int fd) {
-    static thread_local std::string buf;
-    buf.resize(k_read_block);
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return unexpected(Errc::io, std::strerror(errno));
+  Result<void> add_file_data(FileChunker& ch, int fd, uint64_t size) {
+    if (size < m_params.min) {
+      // Small files (most files): one read into a string of their size, handed over as the chunk.
+      std::string data(static_cast<size_t>(size) + 1, '\0');
+      size_t got = 0;
+      for (;;) {
+        if (got == data.size()) data.resize(data.size() * 2);
+        ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return unexpected(Errc::io, std::strerror(errno));
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+        if (got > m_params.min) break;  // it grew: chunk it the usual way
       }
+      m_bytes_read += got;
+      data.resize(got);
+      if (got <= m_params.min) return ch.whole(std::move(data));
+      KBK_TRY(ch.feed(data.data(), data.size()));
+    }
+    for (;;) {
+      KBK_ASSIGN_OR_RETURN(size_t n, ch.read_from(fd, k_read_block));
       if (n == 0) break;
-      m_bytes_read += static_cast<uint64_t>(n);
-      KBK_TRY(ch.feed(buf.data(), static_cast<size_t>(n)));
+      m_bytes_read += n;
     }
     return ch.finish();
   }
@@ -239,6 +277,7 @@ public:
   // --- folder ---
   Result<void> walk_folder(const std::string& path, DirBuild& dir, const std::vector<Node>* parent) {
     DIR* d = ::opendir(path.c_str());
+    const int dfd = d ? ::dirfd(d) : -1;
     if (!d) {
       m_warnings.push_back("cannot read folder " + path + ": " + std::strerror(errno));
       return {};
@@ -248,13 +287,14 @@ public:
       if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
       names.emplace_back(e->d_name);
     }
-    ::closedir(d);
     std::sort(names.begin(), names.end());
+    dir.entries.reserve(names.size());  // nodes are kept until the end: no doubling slack
+    dir.files.reserve(names.size());
     size_t pi = 0;  // parent nodes are sorted by name as well
     for (const auto& name : names) {
       const std::string full = path + "/" + name;
       struct stat st;
-      if (::lstat(full.c_str(), &st) != 0) {
+      if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {  // relative: no path walk from /
         m_warnings.push_back("cannot stat " + full + ": " + std::strerror(errno));
         continue;
       }
@@ -279,7 +319,11 @@ public:
             log::warning("parent snapshot: " + t.error().message + " (its files are read again)");
           }
         }
-        KBK_TRY(walk_folder(full, *sub, have_old ? &old_nodes : nullptr));
+        auto walked = walk_folder(full, *sub, have_old ? &old_nodes : nullptr);
+        if (!walked) {
+          ::closedir(d);
+          return walked;
+        }
         ++m_dirs;
         dir.subdirs.push_back(std::move(sub));
         continue;
@@ -306,8 +350,8 @@ public:
         }
         auto fs = std::make_shared<FileState>();
         if (st.st_nlink > 1) m_links[{st.st_dev, st.st_ino}] = fs;
-        int fd = ::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-        if (fd < 0 && errno == EPERM) fd = ::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = ::openat(dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+        if (fd < 0 && errno == EPERM) fd = ::openat(dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
           m_warnings.push_back("cannot open " + full + ": " + std::strerror(errno));
           --m_files;
@@ -315,7 +359,7 @@ public:
         }
         if (st.st_size > (1 << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         FileChunker ch(m_pipe, m_cdc, m_params, static_cast<uint64_t>(st.st_size), *fs);
-        auto r = add_file_data(ch, fd);
+        auto r = add_file_data(ch, fd, static_cast<uint64_t>(st.st_size));
         ::close(fd);
         if (!r) {
           if (r.error().is(Errc::io)) {
@@ -323,6 +367,7 @@ public:
             --m_files;
             continue;
           }
+          ::closedir(d);
           return r;
         }
         n.size = fs->size;
@@ -333,7 +378,7 @@ public:
       }
       if (S_ISLNK(st.st_mode)) {
         std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
-        ssize_t k = ::readlink(full.c_str(), target.data(), target.size());
+        ssize_t k = ::readlinkat(dfd, name.c_str(), target.data(), target.size());
         if (k < 0) {
           m_warnings.push_back("cannot read link " + full + ": " + std::strerror(errno));
           continue;
@@ -344,6 +389,7 @@ public:
       dir.entries.push_back(std::move(n));
       dir.files.push_back(nullptr);
     }
+    ::closedir(d);
     return {};
   }
 

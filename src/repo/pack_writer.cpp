@@ -9,7 +9,7 @@
 namespace kbk::repo {
 
 namespace {
-constexpr size_t k_max_queued_packs = 2;
+constexpr size_t k_max_queued_packs = 2;  // waiting or uploading: with the open pack, 3 x 16 MiB at most
 constexpr size_t k_packs_per_index = 64;
 }  // namespace
 
@@ -56,7 +56,7 @@ Result<bool> PackWriter::add(BlobType type, const Id& id, std::string_view plain
   m_stats.bytes_stored += stored.size();
   if (p.bytes.size() >= k_pack_size) {
     // Bounded memory: wait while too many packs wait for upload.
-    m_cv.wait(lock, [&] { return m_queue.size() < k_max_queued_packs || m_error; });
+    m_cv.wait(lock, [&] { return m_queue.size() + m_in_flight < k_max_queued_packs || m_error; });
     if (m_error) return unexpected(*m_error);
     finish_pack(p);
   }
@@ -76,7 +76,7 @@ Result<void> PackWriter::add_stored(BlobType type, const Id& id, std::string_vie
   p.bytes.append(stored);
   p.entries.push_back(e);
   if (p.bytes.size() >= k_pack_size) {
-    m_cv.wait(lock, [&] { return m_queue.size() < k_max_queued_packs || m_error; });
+    m_cv.wait(lock, [&] { return m_queue.size() + m_in_flight < k_max_queued_packs || m_error; });
     if (m_error) return unexpected(*m_error);
     finish_pack(p);
   }

@@ -27,7 +27,7 @@
 namespace kbk::repo {
 
 inline constexpr const char* k_prefix = "plugins/kbk/repository/";
-inline constexpr uint32_t k_pack_size = 16u << 20;
+inline constexpr uint32_t k_pack_size = 8u << 20;
 
 struct Config {
   int version = k_format_version;
