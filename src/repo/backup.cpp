@@ -36,7 +36,7 @@
 namespace kbk::repo {
 namespace {
 
-constexpr size_t k_queue_bytes = 16u << 20;
+constexpr size_t k_queue_bytes = 8u << 20;  // at least one max-size chunk is always admitted
 constexpr size_t k_read_block = 4u << 20;
 
 struct FileState {
@@ -158,7 +158,7 @@ public:
     m_file.size += n;
     const size_t need = m_fixed ? m_fixed : m_cdc.max();
     while (m_buf.size() - m_start >= need) KBK_TRY(emit_one(false));
-    if (m_start > (8u << 20) || (m_start && m_start == m_buf.size())) {
+    if (m_start > (4u << 20) || (m_start && m_start == m_buf.size())) {
       m_buf.erase(0, m_start);
       m_start = 0;
     }
@@ -206,6 +206,7 @@ struct DirBuild {
   std::vector<std::unique_ptr<DirBuild>> subdirs;
   std::unordered_map<std::string, size_t> entry_index;   // tar: name -> entries index
   std::unordered_map<std::string, DirBuild*> subdir_index;
+  std::optional<Id> done;  // its tree, once encoded (then entries and subdirs are gone)
 };
 
 class Engine {
@@ -390,6 +391,17 @@ public:
       dir.files.push_back(nullptr);
     }
     ::closedir(d);
+    // A folder whose files are all known (unchanged, or not regular files) and whose subfolders are encoded is
+    // encoded now and its nodes dropped: an unchanged re-run holds one folder's nodes at a time, not the tree's.
+    bool ready = true;
+    for (const auto& f : dir.files)
+      if (f) ready = false;
+    for (const auto& sub : dir.subdirs)
+      if (!sub->done) ready = false;
+    if (ready) {
+      KBK_ASSIGN_OR_RETURN(Id id, finish_dir(dir));
+      dir.done = id;
+    }
     return {};
   }
 
@@ -594,6 +606,7 @@ public:
 
   // --- trees, bottom up ---
   Result<Id> finish_dir(DirBuild& d) {
+    if (d.done) return *d.done;
     std::vector<Node> nodes;
     nodes.reserve(d.entries.size() + d.subdirs.size());
     for (size_t i = 0; i < d.entries.size(); ++i) {
@@ -612,6 +625,9 @@ public:
       sub.reset();
     }
     const std::string text = encode_tree(nodes);
+    std::vector<Node>().swap(d.entries);
+    std::vector<std::shared_ptr<FileState>>().swap(d.files);
+    std::vector<std::unique_ptr<DirBuild>>().swap(d.subdirs);
     return m_writer.add(BlobType::tree, text);
   }
 

@@ -39,7 +39,9 @@ Result<bool> PackWriter::add(BlobType type, const Id& id, std::string_view plain
     std::lock_guard<std::mutex> lock(m_repo.index_mutex());
     if (!m_repo.table().insert(id, Location{k_pending_pack, 0, 0, 0})) return false;
   }
-  std::string stored = m_repo.encode_blob(id, plaintext, type == BlobType::data ? m_compression : compress::Setting{});
+  // Trees and content lists are JSON and ids: zstd's entropy coding halves the hex ids lz4 cannot shrink.
+  static const compress::Setting k_metadata{compress::Codec::zstd, 3};
+  std::string stored = m_repo.encode_blob(id, plaintext, type == BlobType::data ? m_compression : k_metadata);
   std::unique_lock<std::mutex> lock(m_mutex);
   if (m_error) return unexpected(*m_error);
   OpenPack& p = m_open[type == BlobType::data ? 0 : 1];

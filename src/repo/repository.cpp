@@ -154,7 +154,9 @@ Result<std::unique_ptr<Repository>> Repository::open(storage::Backend& backend, 
     c.created = util::format_rfc3339(std::chrono::system_clock::now());
     if (options.key) {
       crypto::SecretKey dk = crypto::SecretKey::random();
-      KBK_ASSIGN_OR_RETURN(auto ko, crypto::wrap_data_key(dk, *options.key));
+      // scrypt N = 2^15 (32 MiB) for repository key objects: every repo command derives the key once, and 64 MiB
+      // would be most of a command's peak memory (docs/format-repository.md section 3).
+      KBK_ASSIGN_OR_RETURN(auto ko, crypto::wrap_data_key(dk, *options.key, crypto::ScryptParams{1u << 15, 8, 1}));
       KBK_TRY(backend.put(key_of("keys/kbk-key-" + ko.key_id), ko.json, {storage::IfExists::fail, "application/json"}));
       c.encrypted = true;
       c.data_key_id = dk.data_key_id();
@@ -258,10 +260,8 @@ std::string Repository::seal_object(std::string_view plaintext) const {
   std::string payload;
   payload.push_back(0);
   put32(payload, static_cast<uint32_t>(plaintext.size()));
-  if (compress::compress_block(m_config.compression.codec == compress::Codec::none ? compress::Setting{} : m_config.compression,
-                               plaintext, payload))
-    payload[0] = static_cast<char>(m_config.compression.codec == compress::Codec::none ? compress::Codec::lz4
-                                                                                         : m_config.compression.codec);
+  static const compress::Setting k_objects{compress::Codec::zstd, 3};
+  if (compress::compress_block(k_objects, plaintext, payload)) payload[0] = static_cast<char>(compress::Codec::zstd);
   else payload.append(plaintext);
   if (!m_config.encrypted) return payload;
   return crypto::encrypt(m_data_key, payload);
