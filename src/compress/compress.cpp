@@ -56,7 +56,7 @@ bool compress_block(const Setting& s, std::string_view in, std::string& out) {
   }
   thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
   out.resize(start + limit);
-  size_t n = ZSTD_compressCCtx(cctx, out.data() + start, limit, in.data(), in.size(), s.level ? s.level : 3);
+  size_t n = ZSTD_compressCCtx(cctx, out.data() + start, limit, in.data(), in.size(), s.level ? s.level : 4);
   if (ZSTD_isError(n) || n >= limit) {
     out.resize(start);
     return false;
