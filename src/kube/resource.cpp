@@ -43,4 +43,34 @@ std::string ResourceType::object_path(std::string_view ns, std::string_view name
   return p;
 }
 
+namespace {
+struct ShortName {
+  const char* short_name;
+  const char* group;
+  const char* resource;
+};
+const ShortName k_short_names[] = {
+    {"po", "", "pods"}, {"svc", "", "services"}, {"cm", "", "configmaps"}, {"ns", "", "namespaces"},
+    {"pv", "", "persistentvolumes"}, {"pvc", "", "persistentvolumeclaims"}, {"sa", "", "serviceaccounts"},
+    {"ep", "", "endpoints"}, {"ev", "", "events"}, {"no", "", "nodes"}, {"rc", "", "replicationcontrollers"},
+    {"limits", "", "limitranges"}, {"quota", "", "resourcequotas"}, {"deploy", "apps", "deployments"},
+    {"sts", "apps", "statefulsets"}, {"ds", "apps", "daemonsets"}, {"rs", "apps", "replicasets"},
+    {"cj", "batch", "cronjobs"}, {"crd", "apiextensions.k8s.io", "customresourcedefinitions"},
+    {"crds", "apiextensions.k8s.io", "customresourcedefinitions"}, {"ing", "networking.k8s.io", "ingresses"},
+    {"netpol", "networking.k8s.io", "networkpolicies"}, {"pc", "scheduling.k8s.io", "priorityclasses"},
+    {"sc", "storage.k8s.io", "storageclasses"}, {"hpa", "autoscaling", "horizontalpodautoscalers"},
+    {"pdb", "policy", "poddisruptionbudgets"}, {"csr", "certificates.k8s.io", "certificatesigningrequests"},
+};
+
+
+
+}  // namespace
+
+std::vector<std::string> builtin_short_names(std::string_view group, std::string_view resource) {
+  std::vector<std::string> out;
+  for (const ShortName& s : k_short_names)
+    if (group == s.group && resource == s.resource) out.push_back(s.short_name);
+  return out;
+}
+
 }  // namespace kbk::kube

@@ -66,36 +66,47 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     Tier tier = plan.items[i].tier;
     size_t end = i;
     while (end < plan.items.size() && plan.items[end].tier == tier) ++end;
+    // Within the tier, wave by wave (restore order hints; one wave without them).
     std::vector<size_t> todo;
-    for (size_t k = i; k < end; ++k) {
-      const PlannedItem& item = plan.items[k];
-      if (item.skip) {
-        results[k] = ItemResult{item.skip->failed ? Outcome::failed : Outcome::skipped, item.skip->reason, item.skip->message};
-        done(item, results[k]);
-      } else {
-        todo.push_back(k);
-      }
-    }
-    if (!todo.empty()) log::info(1, std::string("restoring tier ") + tier_name(tier) + ": " + std::to_string(todo.size()) + " item(s)");
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t n = next++; n < todo.size(); n = next++) {
-        const PlannedItem& item = plan.items[todo[n]];
-        results[todo[n]] = applier.apply(item);
-        done(item, results[todo[n]]);
-        if (release) {
-          PlannedItem& applied = release->items[todo[n]];
-          applied.object.release();
-          applied.status.release();
-          applied.managed_fields.release();
+    for (size_t w = i; w < end;) {
+      size_t wave_end = w;
+      while (wave_end < end && plan.items[wave_end].wave == plan.items[w].wave) ++wave_end;
+      std::vector<size_t> wave;
+      for (size_t k = w; k < wave_end; ++k) {
+        const PlannedItem& item = plan.items[k];
+        if (item.skip) {
+          results[k] = ItemResult{item.skip->failed ? Outcome::failed : Outcome::skipped, item.skip->reason, item.skip->message};
+          done(item, results[k]);
+        } else {
+          wave.push_back(k);
         }
       }
-    };
-    size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, options.parallel)), todo.size());
-    std::vector<std::thread> pool;
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker);
-    if (workers > 0) worker();
-    for (auto& t : pool) t.join();
+      if (!wave.empty())
+        log::info(1, std::string("restoring tier ") + tier_name(tier) +
+                         (w == i && wave_end == end ? "" : " (wave " + std::to_string(plan.items[w].wave + 1) + ")") +
+                         ": " + std::to_string(wave.size()) + " item(s)");
+      std::atomic<size_t> next{0};
+      auto worker = [&] {
+        for (size_t n = next++; n < wave.size(); n = next++) {
+          const PlannedItem& item = plan.items[wave[n]];
+          results[wave[n]] = applier.apply(item);
+          done(item, results[wave[n]]);
+          if (release) {
+            PlannedItem& applied = release->items[wave[n]];
+            applied.object.release();
+            applied.status.release();
+            applied.managed_fields.release();
+          }
+        }
+      };
+      size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, options.parallel)), wave.size());
+      std::vector<std::thread> pool;
+      for (size_t t = 1; t < workers; ++t) pool.emplace_back(worker);
+      if (workers > 0) worker();
+      for (auto& t : pool) t.join();
+      todo.insert(todo.end(), wave.begin(), wave.end());
+      w = wave_end;
+    }
     std::vector<const PlannedItem*> items;
     std::vector<ItemResult*> res;
     for (size_t k : todo) {

@@ -2,14 +2,18 @@
 // sanitize, transform, map namespaces, label, order.
 #include <kbk/restore/plan.hpp>
 
+#include <kbk/app/memory_source.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <kbk/restore/mapping.hpp>
 #include <kbk/restore/sanitize.hpp>
 #include <kbk/restore/select.hpp>
+#include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::restore {
@@ -187,6 +191,13 @@ public:
   Planner(const LoadedBackup& b, const PlanOptions& o, const Selector& s, LoadedBackup* release = nullptr)
       : m_b(b), m_o(o), m_sel(s), m_index(b), m_release(release) {}
 
+  // restore --app: what the applications select (item keys), and the warnings met finding it.
+  void only(std::set<std::string> keys, std::vector<std::string> warnings) {
+    m_app_keys = std::move(keys);
+    m_has_app = true;
+    m_plan.warnings.insert(m_plan.warnings.end(), warnings.begin(), warnings.end());
+  }
+
   Result<Plan> run() {
     select();
     for (size_t i = 0; i < m_b.items.size(); ++i)
@@ -218,7 +229,8 @@ private:
       json::Document o = it.object.parse();
       std::string uid = str_at(o, {"metadata", "uid"});
       if (!uid.empty()) m_index.by_uid[uid] = i;
-      m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, o);
+      m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, o) &&
+                      (!m_has_app || m_app_keys.count(app::item_key(it.key.group_resource(), it.key.namespace_, it.key.name)));
       if (m_selected[i] && it.key.group_resource() == "persistentvolumeclaims")
         claim_volumes[i] = str_at(o, {"spec", "volumeName"});
       if (m_release) note_lookups(it, o);
@@ -485,9 +497,30 @@ private:
     }
   }
 
+  // The first restore order hint an item matches (section 7 of docs/format-application.md); the hint count when none.
+  int wave_of(const PlannedItem& p) const {
+    if (!m_o.applications) return 0;
+    const auto& hints = m_o.applications->restore_order;
+    const TypeNames type{p.group, p.resource, p.kind};
+    for (size_t h = 0; h < hints.size(); ++h) {
+      const std::string& text = hints[h].text;
+      if (text.find('/') == std::string::npos) {
+        if (resource_pattern_matches(text, type)) return static_cast<int>(h);
+        continue;
+      }
+      auto np = app::parse_name_pattern(text);
+      if (!np || !resource_pattern_matches(np->resource, type)) continue;
+      if (np->cluster ? !p.source_namespace.empty() : !util::glob_match(np->ns, p.source_namespace)) continue;
+      if (util::glob_match(np->name, p.source_name)) return static_cast<int>(h);
+    }
+    return static_cast<int>(hints.size());
+  }
+
   void order() {
+    for (PlannedItem& p : m_plan.items) p.wave = wave_of(p);
     std::stable_sort(m_plan.items.begin(), m_plan.items.end(), [](const PlannedItem& a, const PlannedItem& b) {
       if (a.tier != b.tier) return a.tier < b.tier;
+      if (a.wave != b.wave) return a.wave < b.wave;
       std::string ga = a.group_resource(), gb = b.group_resource();
       if (ga != gb) return ga < gb;
       if (a.target_namespace != b.target_namespace) return a.target_namespace < b.target_namespace;
@@ -508,6 +541,8 @@ private:
   std::map<std::string, std::pair<std::string, std::string>> m_pv_skip;  // PV name -> reason, message
   std::map<std::pair<size_t, int>, std::optional<std::string>> m_owner_fate;  // (owner, depth) -> owner_fate()
   LoadedBackup* m_release = nullptr;
+  bool m_has_app = false;
+  std::set<std::string> m_app_keys;
   std::set<std::pair<std::string, std::string>> m_lookup_services;                // ns, name
   std::set<std::string> m_lookup_uids;
   std::set<std::tuple<std::string, std::string, std::string>> m_lookup_kinds;    // kind, ns, name
@@ -517,18 +552,52 @@ private:
 
 }  // namespace
 
-Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options) {
-  KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(options.selection));
+Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications,
+                                             const app::ResolveOptions& options) {
+  app::MemorySource source;
+  for (const BackupItem& it : backup.items) {
+    kube::ResourceType rt;
+    rt.group = it.key.group;
+    rt.version = it.key.version;
+    rt.resource = it.key.resource;
+    rt.kind = it.kind;
+    rt.namespaced = !it.key.namespace_.empty();
+    source.add(rt, it.key.namespace_, it.key.name, &it.object.text());
+  }
+  return app::resolve(source, source.discovery(), applications, options);
+}
+
+namespace {
+
+// With applications, cluster-scoped objects are theirs to select: the flags narrow only where they are given
+// (docs/format-application.md section 9).
+Selection selection_for(const PlanOptions& options) {
+  Selection s = options.selection;
+  if (options.applications && !s.include_cluster_resources) s.include_cluster_resources = true;
+  return s;
+}
+
+Result<Plan> plan(const LoadedBackup& backup, const PlanOptions& options, LoadedBackup* release) {
+  KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(selection_for(options)));
+  std::optional<app::Resolution> apps;
+  if (options.applications) {
+    KBK_ASSIGN_OR_RETURN(apps, resolve_applications(backup, *options.applications));
+    log::info(1, "applications " + options.applications->display_name() + " select " +
+                     std::to_string(apps->objects.size()) + " of the backup's " + std::to_string(backup.items.size()) +
+                     " objects");
+  }
   for (const auto& t : options.transforms) t->prepare(backup);
-  Planner planner(backup, options, sel);
+  Planner planner(backup, options, sel, release);
+  if (apps) planner.only(apps->keys(), apps->warnings);
   return planner.run();
 }
 
+}  // namespace
+
+Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options) { return plan(backup, options, nullptr); }
+
 Result<Plan> make_plan_releasing_backup(LoadedBackup& backup, const PlanOptions& options) {
-  KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(options.selection));
-  for (const auto& t : options.transforms) t->prepare(backup);
-  Planner planner(backup, options, sel, &backup);
-  return planner.run();
+  return plan(backup, options, &backup);
 }
 
 }  // namespace kbk::restore

@@ -3,30 +3,11 @@
 
 #include <cctype>
 
+#include <kbk/kube/resource.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::restore {
 namespace {
-
-struct ShortName {
-  const char* short_name;
-  const char* group;
-  const char* resource;
-};
-// kubectl's short names for built-in types (custom resources are matched by plural, kind or group).
-const ShortName k_short_names[] = {
-    {"po", "", "pods"}, {"svc", "", "services"}, {"cm", "", "configmaps"}, {"ns", "", "namespaces"},
-    {"pv", "", "persistentvolumes"}, {"pvc", "", "persistentvolumeclaims"}, {"sa", "", "serviceaccounts"},
-    {"ep", "", "endpoints"}, {"ev", "", "events"}, {"no", "", "nodes"}, {"rc", "", "replicationcontrollers"},
-    {"limits", "", "limitranges"}, {"quota", "", "resourcequotas"}, {"deploy", "apps", "deployments"},
-    {"sts", "apps", "statefulsets"}, {"ds", "apps", "daemonsets"}, {"rs", "apps", "replicasets"},
-    {"cj", "batch", "cronjobs"}, {"crd", "apiextensions.k8s.io", "customresourcedefinitions"},
-    {"crds", "apiextensions.k8s.io", "customresourcedefinitions"}, {"ing", "networking.k8s.io", "ingresses"},
-    {"netpol", "networking.k8s.io", "networkpolicies"}, {"pc", "scheduling.k8s.io", "priorityclasses"},
-    {"sc", "storage.k8s.io", "storageclasses"}, {"hpa", "autoscaling", "horizontalpodautoscalers"},
-    {"pdb", "policy", "poddisruptionbudgets"}, {"csr", "certificates.k8s.io", "certificatesigningrequests"},
-};
-
 
 }  // namespace
 
@@ -42,8 +23,8 @@ bool resource_pattern_matches(std::string_view pattern_in, const TypeNames& type
     return false;
   }
   if (util::glob_match(p, type.resource) || (!kind.empty() && p == kind)) return true;
-  for (const ShortName& s : k_short_names)
-    if (p == s.short_name && type.group == s.group && type.resource == s.resource) return true;
+  for (const auto& s : kube::builtin_short_names(type.group, type.resource))
+    if (p == s) return true;
   return false;
 }
 

@@ -36,4 +36,8 @@ struct ResourceType {
   std::string object_path(std::string_view ns, std::string_view name, std::string_view subresource = "") const;
 };
 
+// kubectl's short names for a built-in type ("deploy" for deployments.apps), for type lists that do not come from a
+// server's discovery (a backup's contents). Empty for custom resources and unknown types.
+std::vector<std::string> builtin_short_names(std::string_view group, std::string_view resource);
+
 }  // namespace kbk::kube

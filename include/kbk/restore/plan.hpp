@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <kbk/app/definition.hpp>
+#include <kbk/app/resolve.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/restore/backup.hpp>
 #include <kbk/restore/json_text.hpp>
@@ -77,6 +79,9 @@ struct PlannedItem {
   std::optional<PlanSkip> skip;
   ItemAction action = ItemAction::create;
   bool synthesized = false;        // a namespace created for restored items that the backup lacks
+  // Within its tier, items are applied wave by wave (restore order hints of applications): wave i starts when
+  // wave i-1 is done. 0 without hints.
+  int wave = 0;
   std::vector<std::string> notes;  // rewrites and sanitizer changes, one line each
 
   std::string group_resource() const { return group.empty() ? resource : resource + "." + group; }
@@ -88,6 +93,10 @@ struct PlanOptions {
   std::string backup_name;
   std::string restore_name;
   Selection selection;
+  // restore create --app: only what these applications select in the backup (the walk of app/walk.hpp over the
+  // backup's contents), narrowed by `selection` where its filters are given; their restore.order hints order the
+  // items within each tier (docs/format-application.md section 7). Null: the selection alone.
+  std::shared_ptr<const app::Application> applications;
   NamespaceMap namespace_mappings;
   RestoreStatus restore_status = RestoreStatus::no;
   NodePorts node_ports = NodePorts::reset;
@@ -111,6 +120,12 @@ Result<Plan> make_plan(const LoadedBackup& backup, const PlanOptions& options);
 // in ownerReferences, which other items look up. So the backup and the plan are never both held in full.
 // restore_backup plans this way; the backup is only good for its keys and warnings afterwards.
 Result<Plan> make_plan_releasing_backup(LoadedBackup& backup, const PlanOptions& options);
+
+// What applications select in a backup, with each object's part and reason: the same walk as over the live
+// cluster, run over the backup's items (app/memory_source.hpp). Errc::config when a definition does not fit the
+// backup's types.
+Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications,
+                                             const app::ResolveOptions& options = {});
 
 // `NNNN-<resource>[.<group>]-<namespace|_cluster>-<name>.yaml` for --to-dir.
 std::string manifest_file_name(const PlannedItem& item);

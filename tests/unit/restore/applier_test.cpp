@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -376,4 +379,48 @@ TEST_CASE("exit_code: 1 when every item that was tried failed, 0 when only skips
   CHECK(r2.phase() == "Completed");
   CHECK(exit_code(r2) == ExitCode::ok);
   CHECK(c2.writes() == 0);
+}
+
+// Records the order in which items finish; "db" takes a while.
+class OrderApplier : public Applier {
+public:
+  std::string mode() const override { return "order"; }
+  ItemResult apply(const PlannedItem& item) override {
+    if (item.target_name == "db") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard<std::mutex> lock(m_mutex);
+    order.push_back(item.display());
+    return {Outcome::created, "created", ""};
+  }
+  std::vector<std::string> order;
+
+private:
+  std::mutex m_mutex;
+};
+
+TEST_CASE("execute applies a tier's waves one after the other", "[applier]") {
+  Plan plan;
+  auto item = [](const std::string& name, int wave) {
+    PlannedItem p;
+    p.tier = Tier::workloads;
+    p.namespaced = true;
+    p.group = "apps";
+    p.resource = "deployments";
+    p.target_namespace = "shop";
+    p.target_name = name;
+    p.wave = wave;
+    p.object = JsonText::adopt(R"({"metadata":{"name":")" + name + R"("}})");
+    return p;
+  };
+  for (const char* n : {"a", "b", "c", "d"}) plan.items.push_back(item(n, 1));
+  plan.items.insert(plan.items.begin(), item("db", 0));
+  size_t n = 0;
+  for (auto& p : plan.items) p.order = ++n;
+  OrderApplier applier;
+  RunOptions ro;
+  ro.parallel = 8;
+  RestoreReport r = execute(plan, applier, ro);
+  CHECK(r.phase() == "Completed");
+  REQUIRE(applier.order.size() == 5);
+  // The slow item is alone in the first wave: the second wave starts when it is done, though 8 workers were free.
+  CHECK(applier.order[0] == "deployments.apps/shop/db");
 }

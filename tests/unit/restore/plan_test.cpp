@@ -363,3 +363,90 @@ TEST_CASE("manifest_file_name", "[plan]") {
   n.target_name = "app";
   CHECK(manifest_file_name(n) == "0012-namespaces-_cluster-app.yaml");
 }
+
+namespace {
+
+// Two applications sharing a namespace and a cluster-scoped object of each.
+BackupBuilder two_apps() {
+  BackupBuilder b;
+  b.add("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}})")
+      .add("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}})")
+      .add("deployments.apps", R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop","labels":{"app":"web"}},
+           "spec":{"template":{"spec":{"volumes":[{"name":"c","configMap":{"name":"web-config"}}],"containers":[{"name":"w","image":"x"}]}}}})")
+      .add("statefulsets.apps", R"({"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db","namespace":"shop","labels":{"app":"web"}},"spec":{}})")
+      .add("configmaps", cm("shop", "web-config"))
+      .add("deployments.apps", R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop-api","namespace":"shop","labels":{"app":"api"}},"spec":{}})")
+      .add("configmaps", cm("other", "unrelated"))
+      .add("clusterroles.rbac.authorization.k8s.io", R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"web-reader","labels":{"app":"web"}}})")
+      .add("clusterroles.rbac.authorization.k8s.io", R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"api-reader","labels":{"app":"api"}}})");
+  return b;
+}
+
+std::shared_ptr<const app::Application> web_app(const std::string& extra = "") {
+  auto a = app::parse(R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: web}
+spec:
+  parts:
+  - {name: web, selector: app=web}
+)" + extra,
+                      "web.yaml");
+  REQUIRE(a.ok());
+  return std::make_shared<const app::Application>(std::move(*a));
+}
+
+std::vector<std::string> planned(const Plan& p) {
+  std::vector<std::string> v;
+  for (const PlannedItem& i : p.items)
+    if (!i.skip) v.push_back(i.display());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("make_plan with applications restores what they select in the backup, and nothing of the others", "[plan]") {
+  for (Mode mode : {Mode::read, Mode::release}) {
+    auto b = two_apps();
+    PlanOptions o = options();
+    o.applications = web_app();
+    auto plan = plan_with(mode, b.backup, o);
+    REQUIRE(plan.ok());
+    auto got = planned(*plan);
+    std::sort(got.begin(), got.end());
+    CHECK(got == std::vector<std::string>{"clusterroles.rbac.authorization.k8s.io/web-reader",
+                                          "configmaps/shop/web-config", "deployments.apps/shop/web", "namespaces/shop",
+                                          "statefulsets.apps/shop/db"});
+    // The flags narrow where they are given, and only there: cluster-scoped objects stay the application's.
+    o.selection.include_namespaces = {"shop"};
+    o.selection.exclude_resources = {"statefulsets"};
+    auto narrowed = plan_with(mode, b.backup, o);
+    REQUIRE(narrowed.ok());
+    got = planned(*narrowed);
+    std::sort(got.begin(), got.end());
+    CHECK(got == std::vector<std::string>{"clusterroles.rbac.authorization.k8s.io/web-reader",
+                                          "configmaps/shop/web-config", "deployments.apps/shop/web", "namespaces/shop"});
+  }
+}
+
+TEST_CASE("make_plan orders items within a tier by the applications' restore order hints", "[plan]") {
+  auto b = two_apps();
+  b.add("deployments.apps", R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"aaa","namespace":"shop","labels":{"app":"web"}},"spec":{}})");
+  PlanOptions o = options();
+  o.applications = web_app("  restore:\n    order: [statefulsets/shop/db, deployments/shop/web]\n");
+  auto plan = make_plan(b.backup, o);
+  REQUIRE(plan.ok());
+  std::vector<std::string> workloads;
+  std::vector<int> waves;
+  for (const PlannedItem& i : plan->items)
+    if (i.tier == Tier::workloads) {
+      workloads.push_back(i.display());
+      waves.push_back(i.wave);
+    }
+  // Without hints the tier is sorted by type and name (aaa, web, db); the hints put db first, web second.
+  CHECK(workloads == std::vector<std::string>{"statefulsets.apps/shop/db", "deployments.apps/shop/web", "deployments.apps/shop/aaa"});
+  CHECK(waves == std::vector<int>{0, 1, 2});
+  // The other tiers keep their order: the ConfigMap is still restored before every workload.
+  const PlannedItem* c = find_item(*plan, "configmaps", "web-config");
+  REQUIRE(c);
+  CHECK(c->tier == Tier::config);
+}

@@ -1,0 +1,306 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <kbk/app/definition.hpp>
+#include <kbk/app/memory_source.hpp>
+#include <kbk/app/resolve.hpp>
+#include <kbk/app/scope.hpp>
+
+#include "backup/fake_client.hpp"
+
+using namespace kbk;
+using kbk::testing::FakeClient;
+using kbk::testing::rt;
+
+namespace {
+
+kube::Discovery platform_discovery() {
+  std::vector<kube::ResourceType> all = {
+      rt("", "v1", "namespaces", "Namespace", false),
+      rt("", "v1", "pods", "Pod", true),
+      rt("", "v1", "configmaps", "ConfigMap", true),
+      rt("", "v1", "secrets", "Secret", true),
+      rt("", "v1", "serviceaccounts", "ServiceAccount", true),
+      rt("", "v1", "services", "Service", true),
+      rt("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true),
+      rt("", "v1", "persistentvolumes", "PersistentVolume", false),
+      rt("apps", "v1", "deployments", "Deployment", true),
+      rt("apps", "v1", "replicasets", "ReplicaSet", true),
+      rt("apps", "v1", "statefulsets", "StatefulSet", true),
+      rt("storage.k8s.io", "v1", "storageclasses", "StorageClass", false),
+      rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
+      rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
+      rt("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
+      rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
+      rt("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false),
+      rt("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false),
+      rt("apiregistration.k8s.io", "v1", "apiservices", "APIService", false),
+      rt("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false),
+      rt("example.com", "v1", "widgets", "Widget", true),
+  };
+  all[8].short_names = {"deploy"};
+  all[2].short_names = {"cm"};
+  std::vector<kube::GroupInfo> groups;
+  for (const auto& r : all) {
+    bool have = false;
+    for (const auto& g : groups) have = have || g.name == r.group;
+    if (!have) groups.push_back({r.group, r.version, {r.version}});
+  }
+  return kube::Discovery(groups, all, {});
+}
+
+// (group_resource, JSON) of a small platform: two applications in one namespace (web and db), a Helm release in
+// another (certs) whose webhook serves a CRD's conversion, and cluster-scoped objects around them.
+std::vector<std::pair<std::string, std::string>> platform() {
+  const std::string web = R"("labels":{"app.kubernetes.io/part-of":"web"})";
+  const std::string helm = R"("annotations":{"meta.helm.sh/release-name":"certs","meta.helm.sh/release-namespace":"certs"},"labels":{"app.kubernetes.io/managed-by":"Helm"})";
+  const std::string pod_spec = R"({"serviceAccountName":"web-sa","volumes":[{"name":"c","configMap":{"name":"web-config"}}],
+      "containers":[{"name":"web","image":"nginx"}]})";
+  return {
+      {"namespaces", R"({"metadata":{"name":"shop"}})"},
+      {"namespaces", R"({"metadata":{"name":"certs"}})"},
+      {"namespaces", R"({"metadata":{"name":"empty"}})"},
+      {"deployments.apps", R"({"metadata":{"name":"web","namespace":"shop",)" + web + R"(},"spec":{"template":{"spec":)" + pod_spec + "}}}"},
+      {"replicasets.apps", R"({"metadata":{"name":"web-123","namespace":"shop","ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"web","controller":true}]},"spec":{"template":{"spec":)" + pod_spec + "}}}"},
+      {"pods", R"({"metadata":{"name":"web-abc","namespace":"shop",)" + web + R"(,"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-123","controller":true}]},"spec":)" + pod_spec + "}"},
+      {"services", R"({"metadata":{"name":"web","namespace":"shop",)" + web + R"(},"spec":{"selector":{"app":"web"}}})"},
+      {"services", R"({"metadata":{"name":"metrics","namespace":"shop",)" + web + R"(},"spec":{}})"},
+      {"configmaps", R"({"metadata":{"name":"web-config","namespace":"shop"},"data":{}})"},
+      {"configmaps", R"({"metadata":{"name":"junk","namespace":"shop"},"data":{}})"},
+      {"serviceaccounts", R"({"metadata":{"name":"web-sa","namespace":"shop"}})"},
+      {"clusterroles.rbac.authorization.k8s.io", R"({"metadata":{"name":"web-cr"},"rules":[]})"},
+      {"clusterrolebindings.rbac.authorization.k8s.io", R"({"metadata":{"name":"web-crb"},"subjects":[{"kind":"ServiceAccount","name":"web-sa","namespace":"shop"}],"roleRef":{"kind":"ClusterRole","name":"web-cr"}})"},
+      {"apiservices.apiregistration.k8s.io", R"({"metadata":{"name":"v1.metrics.example.com"},"spec":{"service":{"namespace":"shop","name":"metrics"}}})"},
+      {"widgets.example.com", R"({"metadata":{"name":"w1","namespace":"shop",)" + web + R"(},"spec":{}})"},
+      {"customresourcedefinitions.apiextensions.k8s.io", R"({"metadata":{"name":"widgets.example.com"},"spec":{"conversion":{"strategy":"Webhook","webhook":{"clientConfig":{"service":{"namespace":"certs","name":"cert-webhook"}}}}}})"},
+      // db: another application in the same namespace
+      {"statefulsets.apps", R"({"metadata":{"name":"db","namespace":"shop","labels":{"app.kubernetes.io/part-of":"db"}},"spec":{"replicas":1,"template":{"spec":{"volumes":[{"name":"c","configMap":{"name":"db-config"}}],"containers":[{"name":"db","image":"mysql"}]}},"volumeClaimTemplates":[{"metadata":{"name":"data"}}]}})"},
+      {"configmaps", R"({"metadata":{"name":"db-config","namespace":"shop"},"data":{}})"},
+      {"persistentvolumeclaims", R"({"metadata":{"name":"data-db-0","namespace":"shop"},"spec":{"volumeName":"pv-db","storageClassName":"fast"}})"},
+      {"persistentvolumes", R"({"metadata":{"name":"pv-db"},"spec":{"storageClassName":"fast"}})"},
+      {"storageclasses.storage.k8s.io", R"({"metadata":{"name":"fast"},"provisioner":"x"})"},
+      // certs: a Helm release
+      {"deployments.apps", R"({"metadata":{"name":"cert-webhook","namespace":"certs",)" + helm + R"(},"spec":{"template":{"spec":{"containers":[{"name":"w","image":"x"}]}}}})"},
+      {"services", R"({"metadata":{"name":"cert-webhook","namespace":"certs",)" + helm + R"(},"spec":{}})"},
+      {"clusterroles.rbac.authorization.k8s.io", R"({"metadata":{"name":"certs-controller",)" + helm + R"(},"rules":[]})"},
+      {"validatingwebhookconfigurations.admissionregistration.k8s.io", R"({"metadata":{"name":"certs-webhook"},"webhooks":[{"name":"w.certs.io","clientConfig":{"service":{"namespace":"certs","name":"cert-webhook"}}}]})"},
+      {"secrets", R"({"metadata":{"name":"sh.helm.release.v1.certs.v1","namespace":"certs","labels":{"owner":"helm","name":"certs","version":"1"}},"type":"helm.sh/release.v1"})"},
+      {"secrets", R"({"metadata":{"name":"sh.helm.release.v1.certs.v2","namespace":"certs","labels":{"owner":"helm","name":"certs","version":"2"}},"type":"helm.sh/release.v1"})"},
+  };
+}
+
+const char* k_definition = R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: platform}
+spec:
+  parts:
+  - name: web
+    namespaces: [shop]
+    selector: app.kubernetes.io/part-of=web
+  - name: certs
+    helmRelease: {namespace: certs, name: certs}
+)";
+
+app::Application load(const char* text) {
+  auto a = app::parse(text, "platform.yaml");
+  if (!a) FAIL(a.error().message);
+  return std::move(*a);
+}
+
+std::map<std::string, const app::Selected*> by_display(const app::Resolution& r) {
+  std::map<std::string, const app::Selected*> m;
+  for (const auto& o : r.objects) m[o.display()] = &o;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("resolve takes what parts select and what they lead to, each with its reason") {
+  FakeClient c;
+  for (const auto& [gr, text] : platform()) c.add(gr, text);
+  const auto d = platform_discovery();
+  auto r = app::resolve(c, d, load(k_definition));
+  REQUIRE(r.ok());
+  auto m = by_display(*r);
+  std::set<std::string> got;
+  for (const auto& [k, v] : m) got.insert(k);
+  const std::set<std::string> want = {
+      // web: matched
+      "deployments.apps/shop/web", "pods/shop/web-abc", "services/shop/web", "services/shop/metrics",
+      "widgets.example.com/shop/w1",
+      // web: followed
+      "configmaps/shop/web-config", "serviceaccounts/shop/web-sa", "replicasets.apps/shop/web-123",
+      "clusterrolebindings.rbac.authorization.k8s.io/web-crb", "clusterroles.rbac.authorization.k8s.io/web-cr",
+      "customresourcedefinitions.apiextensions.k8s.io/widgets.example.com",
+      "apiservices.apiregistration.k8s.io/v1.metrics.example.com",
+      // certs: the release's objects, its newest storage Secret, the webhook calling its Service
+      "deployments.apps/certs/cert-webhook", "services/certs/cert-webhook",
+      "clusterroles.rbac.authorization.k8s.io/certs-controller", "secrets/certs/sh.helm.release.v1.certs.v2",
+      "validatingwebhookconfigurations.admissionregistration.k8s.io/certs-webhook",
+      // namespaces of selected objects
+      "namespaces/shop", "namespaces/certs"};
+  CHECK(got == want);
+  REQUIRE(r->parts == std::vector<std::string>{"platform/web", "platform/certs"});
+  CHECK(m["deployments.apps/shop/web"]->how == app::How::matched);
+  CHECK(m["deployments.apps/shop/web"]->reason == "namespace shop, selector app.kubernetes.io/part-of=web");
+  CHECK(m["deployments.apps/shop/web"]->part == 0);
+  CHECK(m["configmaps/shop/web-config"]->how == app::How::followed);
+  CHECK(m["configmaps/shop/web-config"]->part == 0);
+  CHECK(m["replicasets.apps/shop/web-123"]->reason == "followed from pods/shop/web-abc via ownerReference");
+  CHECK(m["clusterroles.rbac.authorization.k8s.io/web-cr"]->reason ==
+        "followed from clusterrolebindings.rbac.authorization.k8s.io/web-crb via roleRef");
+  CHECK(m["apiservices.apiregistration.k8s.io/v1.metrics.example.com"]->reason ==
+        "followed from services/shop/metrics via APIService spec.service");
+  CHECK(m["secrets/certs/sh.helm.release.v1.certs.v2"]->how == app::How::helm);
+  CHECK(m["secrets/certs/sh.helm.release.v1.certs.v2"]->reason ==
+        "newest storage Secret of Helm release certs/certs (v2)");
+  CHECK(m["clusterroles.rbac.authorization.k8s.io/certs-controller"]->part == 1);
+  CHECK(m["clusterroles.rbac.authorization.k8s.io/certs-controller"]->reason == "Helm release certs/certs");
+  CHECK(m["validatingwebhookconfigurations.admissionregistration.k8s.io/certs-webhook"]->reason ==
+        "followed from services/certs/cert-webhook via webhook clientConfig.service");
+  CHECK(m["namespaces/shop"]->how == app::How::namespace_);
+}
+
+TEST_CASE("resolve lists per namespace with the parts' selectors when every part allows it") {
+  FakeClient c;
+  for (const auto& [gr, text] : platform()) c.add(gr, text);
+  auto r = app::resolve(c, platform_discovery(), load(R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: web}
+spec:
+  parts:
+  - {name: web, namespaces: [shop], selector: app.kubernetes.io/part-of=web}
+)"));
+  REQUIRE(r.ok());
+  CHECK(c.count_calls("LIST configmaps ns=shop sel=app.kubernetes.io/part-of=web") == 1);
+  CHECK(c.count_calls("LIST configmaps ns= ") == 0);
+  CHECK(c.count_calls("LIST configmaps ns=shop sel= ") == 0);
+  // A Helm release part may select any object: then every type is listed whole.
+  FakeClient all;
+  for (const auto& [gr, text] : platform()) all.add(gr, text);
+  REQUIRE(app::resolve(all, platform_discovery(), load(k_definition)).ok());
+  CHECK(all.count_calls("LIST configmaps ns= sel=") == 1);
+}
+
+TEST_CASE("resolve over a backup's contents gives what it gives over the cluster") {
+  FakeClient c;
+  app::MemorySource backup;
+  const auto objects = platform();
+  const auto d = platform_discovery();
+  for (const auto& [gr, text] : objects) c.add(gr, text);
+  for (const auto& [gr, text] : objects) {
+    const kube::ResourceType* t = nullptr;
+    for (const auto& r : d.all_versions())
+      if (r.group_resource() == gr) t = &r;
+    REQUIRE(t);
+    auto doc = json::parse(text);
+    backup.add(*t, json::get_string(*doc, {"metadata", "namespace"}), json::get_string(*doc, {"metadata", "name"}), &text);
+  }
+  const auto app_def = load(k_definition);
+  auto live = app::resolve(c, d, app_def);
+  auto from_backup = app::resolve(backup, backup.discovery(), app_def);
+  REQUIRE(live.ok());
+  REQUIRE(from_backup.ok());
+  CHECK(from_backup->keys() == live->keys());
+  auto diff = app::diff(*live, *from_backup);
+  CHECK(diff.only_now.empty());
+  CHECK(diff.only_backup.empty());
+  CHECK(diff.common == live->objects.size());
+  // kubectl's short names resolve against a backup's types too.
+  auto deploy = backup.discovery().resolve("deploy");
+  REQUIRE(deploy.ok());
+  CHECK(deploy->group_resource() == "deployments.apps");
+}
+
+TEST_CASE("resolve applies excludes to matched and followed objects, and follow: false stops following") {
+  FakeClient c;
+  for (const auto& [gr, text] : platform()) c.add(gr, text);
+  const auto d = platform_discovery();
+  auto r = app::resolve(c, d, load(R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: platform}
+spec:
+  parts:
+  - name: web
+    namespaces: [shop]
+    selector: app.kubernetes.io/part-of=web
+    exclude:
+      resources: [pods]
+  - name: db
+    names: [statefulsets/shop/db]
+    follow: false
+  exclude:
+    names: [configmaps/shop/web-config, clusterroles/web-cr]
+)"));
+  REQUIRE(r.ok());
+  auto m = by_display(*r);
+  CHECK(m.count("deployments.apps/shop/web"));
+  CHECK_FALSE(m.count("pods/shop/web-abc"));
+  CHECK_FALSE(m.count("replicasets.apps/shop/web-123"));  // only the excluded pod led to it
+  CHECK_FALSE(m.count("configmaps/shop/web-config"));
+  CHECK_FALSE(m.count("clusterroles.rbac.authorization.k8s.io/web-cr"));
+  CHECK(m.count("clusterrolebindings.rbac.authorization.k8s.io/web-crb"));
+  CHECK(m.count("statefulsets.apps/shop/db"));
+  CHECK_FALSE(m.count("configmaps/shop/db-config"));  // db does not follow
+  CHECK_FALSE(m.count("persistentvolumeclaims/shop/data-db-0"));
+  bool excluded_outcome = false;
+  for (const auto& o : r->outcomes)
+    if (o.reason == "ExcludedByApplication" && o.name == "web-config") excluded_outcome = true;
+  CHECK(excluded_outcome);
+}
+
+TEST_CASE("resolve explains why an object is in or out, part by part") {
+  FakeClient c;
+  for (const auto& [gr, text] : platform()) c.add(gr, text);
+  const auto d = platform_discovery();
+  app::ResolveOptions o;
+  o.explain = "cm/shop/web-config";
+  auto r = app::resolve(c, d, load(k_definition), o);
+  REQUIRE(r.ok());
+  std::string all;
+  for (const auto& l : r->explain) all += l + "\n";
+  INFO(all);
+  CHECK(r->explain[0] == "configmaps/shop/web-config: INCLUDED");
+  CHECK(all.find("part platform/web: does not select it: labels do not match selector app.kubernetes.io/part-of=web") !=
+        std::string::npos);
+  CHECK(all.find("taken as a related object of pods/shop/web-abc via volume configMap (platform/web)") !=
+        std::string::npos);
+
+  o.explain = "cm/shop/junk";
+  auto out = app::resolve(c, d, load(k_definition), o);
+  REQUIRE(out.ok());
+  CHECK(out->explain[0] == "configmaps/shop/junk: NOT INCLUDED");
+}
+
+TEST_CASE("AppScope refuses a type under the wrong scope field, naming where it is written") {
+  const auto d = platform_discovery();
+  auto a = load(R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: x}
+spec:
+  parts:
+  - name: rbac
+    resources: [clusterroles]
+)");
+  auto s = app::AppScope::make(a, d);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == Errc::config);
+  CHECK(s.error().message ==
+        "platform.yaml:7:17: part x/rbac: resources \"clusterroles\" is cluster-scoped: list it under clusterResources");
+  auto unknown = load(R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: x}
+spec:
+  parts:
+  - name: p
+    resources: [gizmos]
+)");
+  auto w = app::AppScope::make(unknown, d);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->warnings().size() == 1);
+  CHECK((*w)->warnings()[0] == "platform.yaml:7:17: part x/p: resources \"gizmos\" matches no type this source serves");
+}
