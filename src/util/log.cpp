@@ -1,7 +1,10 @@
 #include <kbk/util/log.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <regex>
 #include <set>
 
@@ -52,20 +55,71 @@ void set_before_stderr(std::function<void()> hook) {
   g_before_stderr = std::move(hook);
 }
 
-void write(Level level, std::string_view message) {
-  std::string line = "kbk: ";
-  line += prefix(level);
-  line += redact(message);
-  if (line.empty() || line.back() != '\n') line += '\n';
-  std::lock_guard lock(g_mutex);
-  if (g_before_stderr) g_before_stderr();
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  if (g_file) {
-    std::fwrite(line.data(), 1, line.size(), g_file);
-    std::fflush(g_file);
+const char* level_name(Level level) {
+  switch (level) {
+    case Level::error: return "ERROR";
+    case Level::warning: return "WARN";
+    case Level::info: return "INFO";
+    case Level::debug: return "DEBUG";
   }
-  if (g_sink) g_sink(line);
+  return "INFO";
 }
+
+int recorded_verbosity() { return std::max(g_verbosity.load(), 2); }
+
+std::string format_line(Level level, std::string_view message) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t tt = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char stamp[48];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  char head[80];
+  std::snprintf(head, sizeof head, "%s.%03dZ %-5s ", stamp, static_cast<int>(ms), level_name(level));
+  std::string line = head;
+  line += message;
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  line += '\n';
+  return line;
+}
+
+namespace {
+
+// to_stderr: the line goes to the terminal too; the file and the sinks always get it (callers check the level).
+void emit(Level level, std::string_view message, bool to_stderr) {
+  if (!to_stderr) {
+    std::lock_guard lock(g_mutex);
+    if (!g_file && !g_sink) return;  // nobody records it: skip the redaction
+  }
+  const std::string text = redact(message);
+  std::string line;
+  if (to_stderr) {
+    line = "kbk: ";
+    line += prefix(level);
+    line += text;
+    if (line.empty() || line.back() != '\n') line += '\n';
+  }
+  std::lock_guard lock(g_mutex);
+  if (to_stderr) {
+    if (g_before_stderr) g_before_stderr();
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  if (g_file || g_sink) {
+    const std::string stamped = format_line(level, text);
+    if (g_file) {
+      std::fwrite(stamped.data(), 1, stamped.size(), g_file);
+      std::fflush(g_file);
+    }
+    if (g_sink) g_sink(stamped);
+  }
+}
+
+}  // namespace
+
+void write(Level level, std::string_view message) { emit(level, message, true); }
+
+void record(Level level, std::string_view message, int stderr_v) { emit(level, message, enabled(stderr_v)); }
 
 void error(std::string_view message) { write(Level::error, message); }
 void warning(std::string_view message) { write(Level::warning, message); }
@@ -79,7 +133,8 @@ void warning_once(std::string_view message) {
 }
 
 void info(int v, std::string_view message) {
-  if (enabled(v)) write(Level::info, message);
+  if (enabled(v)) emit(Level::info, message, true);
+  else if (v <= recorded_verbosity()) emit(Level::info, message, false);  // the log file and stored logs only
 }
 
 void debug(std::string_view message) {

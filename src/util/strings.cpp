@@ -278,32 +278,109 @@ std::string human_duration(double seconds) {
 std::optional<double> parse_duration(std::string_view s) {
   s = trim(s);
   if (s.empty()) return std::nullopt;
-  if (s == "0") return 0.0;
+  if (s[0] == '+') s.remove_prefix(1);
+  if (s.empty() || s[0] == '-') return std::nullopt;  // no negative spans
+  // A bare number is seconds (kbk's flags took seconds before they took durations: --crd-timeout 60).
+  if (s.find_first_not_of("0123456789.") == std::string_view::npos) {
+    if (s == "." || std::count(s.begin(), s.end(), '.') > 1) return std::nullopt;
+    try {
+      return std::stod(std::string(s));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
   double total = 0;
   size_t i = 0;
   while (i < s.size()) {
     size_t start = i;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (start == i) return std::nullopt;
+    std::string_view number = s.substr(start, i - start);
+    if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1) return std::nullopt;
     double num = 0;
     try {
-      num = std::stod(std::string(s.substr(start, i - start)));
+      num = std::stod(std::string(number));
     } catch (...) {
       return std::nullopt;
     }
     size_t ustart = i;
-    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
     std::string_view unit = s.substr(ustart, i - ustart);
     double mult = 0;
     if (unit == "h") mult = 3600;
     else if (unit == "m") mult = 60;
     else if (unit == "s") mult = 1;
-    else if (unit == "ms") mult = 0.001;
-    else if (unit == "d") mult = 86400;  // not Go, but what people type
-    else return std::nullopt;
+    else if (unit == "ms") mult = 1e-3;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e-6;  // us, µs (U+00B5, U+03BC)
+    else if (unit == "ns") mult = 1e-9;
+    else if (unit == "d") mult = 86400;  // not Go, but what people type (--ttl 30d)
+    else return std::nullopt;            // a missing unit inside a sequence ("1h30") is an error, as in Go
     total += num * mult;
   }
   return total;
+}
+
+std::string format_duration(double seconds) {
+  if (!(seconds > 0)) return "0s";
+  if (seconds < 1) {
+    // Milliseconds with up to three decimals (Go prints "1.5ms", "250ms", "750µs"; kbk keeps ms).
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", seconds * 1000);
+    std::string s = buf;
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+    return s + "ms";
+  }
+  // Whole milliseconds, so 1.5 stays "1.5s" and float noise never shows.
+  const auto ms = static_cast<int64_t>(std::llround(seconds * 1000));
+  const int64_t h = ms / 3600000, m = (ms / 60000) % 60, sec = (ms / 1000) % 60, frac = ms % 1000;
+  std::string out;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (h > 0 || m > 0) out += std::to_string(m) + "m";
+  out += std::to_string(sec);
+  if (frac) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(frac));
+    std::string f = buf;
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out + "s";
+}
+
+double round_seconds(double seconds) { return std::round(seconds * 1000) / 1000; }
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::vector<std::string> suggestions(std::string_view word, const std::vector<std::string>& candidates,
+                                     size_t max_distance) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  const std::string lower = to_lower(word);
+  for (const auto& c : candidates) {
+    if (c == word) continue;
+    const std::string lc = to_lower(c);
+    size_t d = edit_distance(lower, lc);
+    // A prefix of a candidate counts as close ("cre" -> "create"), as cobra's suggestions do; so does a word that
+    // only adds a suffix to the candidate ("--include-namespacess").
+    const bool prefix = lower.size() >= 2 && starts_with(lc, lower);
+    if (d <= max_distance || prefix) scored.emplace_back(prefix ? std::min<size_t>(d, 1) : d, c);
+  }
+  std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<std::string> out;
+  for (auto& [d, c] : scored)
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
+  return out;
 }
 
 }  // namespace kbk::util

@@ -27,7 +27,18 @@ std::optional<std::string> base64_decode(std::string_view b64);
 // Human formats: 1.5 MiB, 2m3s.
 std::string human_bytes(uint64_t bytes);
 std::string human_duration(double seconds);
-// Go duration syntax as Velero's --ttl takes it: "720h", "1h30m", "90s". nullopt when malformed.
+// The one duration syntax of every duration flag: Go's time.ParseDuration ("300ms", "1.5h", "2h45m", "1m30s";
+// units ns, us/µs, ms, s, m, h) plus "d" (24h), and a bare number meaning seconds ("60", kbk's older flags took
+// seconds). Seconds; nullopt when malformed or negative.
 std::optional<double> parse_duration(std::string_view s);
+// Go's Duration.String() at millisecond precision: "720h0m0s", "1m30s", "1.5s", "250ms", "0s".
+std::string format_duration(double seconds);
+// Seconds rounded to milliseconds, for JSON numbers without float noise (0.031497650000000002 -> 0.031).
+double round_seconds(double seconds);
+// Levenshtein distance, and the candidates within max_distance of word (or starting with it), closest first:
+// "did you mean" for commands, flags and names.
+size_t edit_distance(std::string_view a, std::string_view b);
+std::vector<std::string> suggestions(std::string_view word, const std::vector<std::string>& candidates,
+                                     size_t max_distance = 2);
 
 }  // namespace kbk::util

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <kbk/util/log.hpp>
+#include <string>
+#include <vector>
 
 using kbk::log::redact;
 
@@ -18,4 +20,34 @@ TEST_CASE("redact masks credentials wherever they appear") {
   std::string pem = "key: -----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY----- end";
   CHECK(redact(pem).find("MIIabc") == std::string::npos);
   CHECK(redact("listing pods in default") == "listing pods in default");
+}
+
+TEST_CASE("format_line stamps a line with an RFC 3339 time and its level") {
+  const std::string l = kbk::log::format_line(kbk::log::Level::warning, "backup x: something");
+  // 2026-11-26T07:16:34.123Z WARN  backup x: something
+  REQUIRE(l.size() > 30);
+  CHECK(l[4] == '-');
+  CHECK(l[10] == 'T');
+  CHECK(l[23] == 'Z');
+  CHECK(l.substr(24) == " WARN  backup x: something\n");
+  CHECK(kbk::log::format_line(kbk::log::Level::info, "a\n").substr(24) == " INFO  a\n");
+}
+
+TEST_CASE("the log file and sinks get info lines up to -v 2 with timestamps; stderr only what -v asks for") {
+  std::vector<std::string> lines;
+  kbk::log::set_verbosity(0);
+  kbk::log::set_sink([&](std::string_view l) { lines.emplace_back(l); });
+  kbk::log::info(1, "an info line");
+  kbk::log::info(2, "a detail line");
+  kbk::log::info(3, "a debug-ish line");
+  kbk::log::record(kbk::log::Level::error, "failed configmaps/a: Forbidden");
+  kbk::log::set_sink(nullptr);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].substr(24) == " INFO  an info line\n");
+  CHECK(lines[1].substr(24) == " INFO  a detail line\n");
+  CHECK(lines[2].substr(24) == " ERROR failed configmaps/a: Forbidden\n");
+  CHECK(kbk::log::recorded_verbosity() == 2);
+  kbk::log::set_verbosity(5);
+  CHECK(kbk::log::recorded_verbosity() == 5);
+  kbk::log::set_verbosity(0);
 }

@@ -45,6 +45,63 @@ TEST_CASE("parse_duration reads Go durations as --ttl takes them") {
   CHECK_FALSE(parse_duration("h"));
 }
 
+TEST_CASE("parse_duration takes every form of Go's time.ParseDuration and bare seconds") {
+  CHECK(*parse_duration("30s") == 30.0);
+  CHECK(*parse_duration("1m30s") == 90.0);
+  CHECK(*parse_duration("2h45m") == 9900.0);
+  CHECK(*parse_duration("1.5h") == 5400.0);
+  CHECK(*parse_duration("300ms") == Approx(0.3));
+  CHECK(*parse_duration("1500us") == Approx(0.0015));
+  CHECK(*parse_duration("2\xC2\xB5s") == Approx(2e-6));  // µs
+  CHECK(*parse_duration("10ns") == Approx(1e-8));
+  CHECK(*parse_duration("+5s") == 5.0);
+  CHECK(*parse_duration("7d") == 7 * 86400.0);
+  // A bare number is seconds, as kbk's older flags took them (--crd-timeout 60).
+  CHECK(*parse_duration("60") == 60.0);
+  CHECK(*parse_duration("2.5") == 2.5);
+  CHECK_FALSE(parse_duration("-5s"));   // no negative spans
+  CHECK_FALSE(parse_duration("1h30"));  // a unit is missing inside a sequence, as in Go
+  CHECK_FALSE(parse_duration("5x"));
+  CHECK_FALSE(parse_duration("1..5s"));
+  CHECK_FALSE(parse_duration(""));
+  CHECK_FALSE(parse_duration("."));
+}
+
+TEST_CASE("format_duration prints Go's Duration.String at millisecond precision") {
+  CHECK(format_duration(720 * 3600) == "720h0m0s");
+  CHECK(format_duration(90) == "1m30s");
+  CHECK(format_duration(30) == "30s");
+  CHECK(format_duration(3600) == "1h0m0s");
+  CHECK(format_duration(1.5) == "1.5s");
+  CHECK(format_duration(0.25) == "250ms");
+  CHECK(format_duration(0.0315) == "31.5ms");
+  CHECK(format_duration(0) == "0s");
+  CHECK(format_duration(0.031497650000000002) == "31.498ms");
+  // what is printed reads back as the same span
+  for (double v : {90.0, 5400.0, 1.5, 0.25, 86400.0 * 30})
+    CHECK(*parse_duration(format_duration(v)) == Approx(v));
+}
+
+TEST_CASE("round_seconds leaves no float noise in JSON numbers") {
+  CHECK(round_seconds(0.031497650000000002) == 0.031);
+  CHECK(round_seconds(12.3456) == 12.346);
+  CHECK(round_seconds(2) == 2);
+}
+
+TEST_CASE("suggestions finds the nearest command or flag, closest first") {
+  const std::vector<std::string> cmds{"backup", "restore", "version", "prune", "patch", "storage", "api-resources"};
+  CHECK(suggestions("bakup", cmds) == std::vector<std::string>{"backup"});
+  CHECK(suggestions("restor", cmds) == std::vector<std::string>{"restore"});
+  CHECK(suggestions("xyzzy", cmds).empty());
+  const std::vector<std::string> verbs{"create", "list", "describe", "delete", "download"};
+  CHECK(suggestions("creat", verbs).front() == "create");
+  CHECK(suggestions("de", verbs) == std::vector<std::string>{"describe", "delete"});  // prefixes
+  const std::vector<std::string> flags{"--include-namespaces", "--exclude-namespaces", "--include-resources"};
+  CHECK(suggestions("--include-namespace", flags).front() == "--include-namespaces");
+  CHECK(edit_distance("kitten", "sitting") == 3);
+  CHECK(edit_distance("", "abc") == 3);
+}
+
 TEST_CASE("url_encode keeps unreserved characters only") {
   CHECK(url_encode("app=web,tier in (a b)") == "app%3Dweb%2Ctier%20in%20%28a%20b%29");
   CHECK(url_decode(url_encode("x/y z~")) == "x/y z~");
