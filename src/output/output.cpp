@@ -1,5 +1,6 @@
 #include <kbk/output/output.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -8,25 +9,97 @@
 #include <mutex>
 #include <unistd.h>
 
+#include <kbk/output/jsonpath.hpp>
+#include <kbk/util/fs.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::output {
 
+namespace {
+
+std::vector<Format::Kind> kinds_of(const std::vector<Format>& allowed) {
+  std::vector<Format::Kind> kinds;
+  for (const Format& f : allowed) {
+    kinds.push_back(f.kind);
+    if (f.kind == Format::json) {
+      kinds.push_back(Format::yaml);
+      kinds.push_back(Format::jsonpath);
+    }
+  }
+  return kinds;
+}
+
+bool has(const std::vector<Format::Kind>& kinds, Format::Kind k) {
+  return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+}
+
+}  // namespace
+
+std::string supported_formats(const std::vector<Format>& allowed) {
+  const auto kinds = kinds_of(allowed);
+  std::vector<std::string> names;
+  if (has(kinds, Format::json)) names.push_back("json");
+  if (has(kinds, Format::yaml)) names.push_back("yaml");
+  if (has(kinds, Format::jsonpath)) {
+    names.push_back("jsonpath=TEMPLATE");
+    names.push_back("jsonpath-file=FILE");
+  }
+  if (has(kinds, Format::wide)) names.push_back("wide");
+  if (has(kinds, Format::name)) names.push_back("name");
+  return names.empty() ? std::string("none (text only)") : util::join(names, ", ");
+}
+
 Result<Format> parse_format(const std::string& s, const std::vector<Format>& allowed) {
   Format f;
-  if (s.empty() || s == "text") f = Format::text;
-  else if (s == "json") f = Format::json;
-  else if (s == "yaml") f = Format::yaml;
-  else if (s == "wide") f = Format::wide;
-  else if (s == "name") f = Format::name;
-  else return unexpected(Errc::config, "unknown output format \"" + s + "\"");
-  if (f != Format::text) {
-    bool ok = false;
-    for (Format a : allowed) ok = ok || a == f;
-    if (!ok) return unexpected(Errc::config, "output format \"" + s + "\" is not supported by this command");
+  std::string tmpl;
+  if (s.empty() || s == "text") {
+    return f;
+  } else if (s == "json") {
+    f.kind = Format::json;
+  } else if (s == "yaml") {
+    f.kind = Format::yaml;
+  } else if (s == "wide") {
+    f.kind = Format::wide;
+  } else if (s == "name") {
+    f.kind = Format::name;
+  } else if (util::starts_with(s, "jsonpath=") || util::starts_with(s, "jsonpath-as-text=")) {
+    f.kind = Format::jsonpath;
+    tmpl = s.substr(s.find('=') + 1);
+  } else if (util::starts_with(s, "jsonpath-file=")) {
+    f.kind = Format::jsonpath;
+    const std::string file = s.substr(14);
+    auto text = util::read_file(file);
+    if (!text) return unexpected(Errc::config, "-o jsonpath-file: " + text.error().message);  // names the file
+    tmpl = *text;
+    while (!tmpl.empty() && (tmpl.back() == '\n' || tmpl.back() == '\r')) tmpl.pop_back();
+  } else {
+    return unexpected(Errc::config, "unknown output format \"" + s + "\": this command supports " +
+                                        supported_formats(allowed));
+  }
+  if (!has(kinds_of(allowed), f.kind))
+    return unexpected(Errc::config, "output format \"" + s + "\" is not supported by this command; it supports " +
+                                        supported_formats(allowed));
+  if (f.kind == Format::jsonpath) {
+    if (tmpl.empty()) return unexpected(Errc::config, "-o jsonpath: the template is empty (jsonpath='{.items[*].name}')");
+    auto parsed = JsonPath::parse(tmpl);  // checked now, so a bad template fails before the command does anything
+    if (!parsed) return unexpected(Errc::config, "-o " + parsed.error().message);
+    f.template_text = std::move(tmpl);
   }
   return f;
+}
+
+void print(const json::Value& doc, const Format& format) {
+  if (format.kind == Format::yaml) {
+    print_yaml(doc);
+  } else if (format.kind == Format::jsonpath) {
+    auto path = JsonPath::parse(format.template_text);  // parse_format checked it
+    std::string out = path ? path->execute(doc) : std::string();
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+  } else {
+    print_json(doc);
+  }
 }
 
 Table::Table(std::vector<std::string> headers) : m_headers(std::move(headers)) {}

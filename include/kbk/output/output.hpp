@@ -13,9 +13,30 @@
 
 namespace kbk::output {
 
-enum class Format { text, json, yaml, wide, name };
-// Parses -o: "", "text", "json", "yaml", "wide", "name". Errc::config for anything else.
+// -o. Every command that prints a JSON document with -o json also takes yaml, jsonpath=TEMPLATE and
+// jsonpath-file=FILE, printed from that same document by print() (docs/output.md): a command builds its document
+// once and never formats YAML or JSONPath itself. wide and name are table variants a command prints itself.
+struct Format {
+  enum Kind { text, json, yaml, wide, name, jsonpath };
+  Kind kind = text;
+  std::string template_text;  // the template of Kind::jsonpath (the file's content for jsonpath-file=FILE)
+
+  Format(Kind k = text) : kind(k) {}  // NOLINT: a Kind is a Format (output::Format::json)
+  bool operator==(Kind k) const { return kind == k; }
+  bool operator!=(Kind k) const { return kind != k; }
+  // json, yaml or jsonpath: the command prints its JSON document through print().
+  bool structured() const { return kind == json || kind == yaml || kind == jsonpath; }
+};
+// Parses -o: "" (the command's text), "json", "yaml", "jsonpath=TEMPLATE", "jsonpath-file=FILE", "wide", "name".
+// `allowed` lists the kinds besides text the command prints; json brings yaml and jsonpath with it. Anything else is
+// Errc::config naming the formats this command supports; a malformed template names its column.
 Result<Format> parse_format(const std::string& s, const std::vector<Format>& allowed);
+// The -o values a command with these kinds accepts, for --help and messages: "json, yaml, jsonpath=TEMPLATE".
+std::string supported_formats(const std::vector<Format>& allowed);
+
+// Prints a command's JSON document in a structured format: pretty JSON, kubectl-style YAML, or the JSONPath
+// template's output. One document per command run; stdout holds nothing else.
+void print(const json::Value& doc, const Format& format);
 
 // kubectl-style table: upper-case headers, columns separated by three spaces, no borders.
 class Table {
