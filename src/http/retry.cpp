@@ -2,6 +2,7 @@
 #include <kbk/http/http.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -190,8 +191,11 @@ public:
       Result<Response> outcome = m_inner->send(request);
       busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double elapsed = busy + slept;
+      if (outcome.ok()) m_answered = true;
       std::optional<double> delay;
-      if (can_repeat) delay = retry_delay(m_policy, request.idempotency, attempt, outcome, elapsed, jitter());
+      const bool unreachable = !outcome.ok() && failure_before_send(outcome.error()) && !m_answered.load() &&
+                               !m_policy.retry_unreachable_before_first_answer;
+      if (can_repeat && !unreachable) delay = retry_delay(m_policy, request.idempotency, attempt, outcome, elapsed, jitter());
       if (!delay) {
         if (outcome.ok()) {
           outcome->attempts = attempt;
@@ -225,6 +229,7 @@ private:
 
   std::shared_ptr<Transport> m_inner;
   RetryPolicy m_policy;
+  std::atomic<bool> m_answered{false};  // the server has answered once: connection failures are then transient
   std::shared_ptr<RateLimiter> m_limiter;
   Sleeper m_sleeper;
   std::mutex m_rng_mutex;

@@ -469,6 +469,29 @@ private:
   std::shared_ptr<http::Transport> m_transport;
 };
 
+// IMDS at the end of the default chain: when there is no instance metadata service at all (not on EC2: the
+// connection fails or times out), the error is "no AWS credentials found" with every place the chain looked, not
+// a network error about 169.254.169.254. Errors from a metadata service that answered stay as they are.
+class LastResortImdsProvider final : public CredentialsProvider {
+public:
+  LastResortImdsProvider(std::string endpoint, std::shared_ptr<http::Transport> transport, const util::Clock& clock,
+                         std::string looked)
+      : m_imds(endpoint, std::move(transport), clock), m_endpoint(endpoint), m_looked(std::move(looked)) {}
+  Result<sigv4::Credentials> get() override {
+    auto c = m_imds.get();
+    if (!c && (c.error().is(Errc::network) || c.error().is(Errc::timeout)))
+      return unexpected(Errc::config, m_looked + " (no answer from " + m_endpoint + ")");
+    return c;
+  }
+  std::string source() const override { return m_imds.source(); }
+  bool invalidate(const std::string& rejected_access_key_id) override { return m_imds.invalidate(rejected_access_key_id); }
+
+private:
+  ImdsProvider m_imds;
+  std::string m_endpoint;
+  std::string m_looked;
+};
+
 class NoCredentialsProvider final : public CredentialsProvider {
 public:
   explicit NoCredentialsProvider(std::string why) : m_why(std::move(why)) {}
@@ -617,12 +640,19 @@ Result<std::shared_ptr<CredentialsProvider>> make_default_chain(const Config& co
   if (auto rel = env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
     return std::shared_ptr<CredentialsProvider>(
         std::make_shared<ContainerProvider>("http://169.254.170.2" + *rel, env, d.transport, d.clock));
-  // 8. instance metadata
+  // 8. instance metadata: the last place. When it is not there either, the error says every place looked at.
+  const std::string credentials_file =
+      env.get("AWS_SHARED_CREDENTIALS_FILE").value_or(env.get("HOME").value_or("~") + "/.aws/credentials");
+  const std::string config_file = env.get("AWS_CONFIG_FILE").value_or(env.get("HOME").value_or("~") + "/.aws/config");
+  const std::string looked = "no AWS credentials found; looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                             "AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, profile " + config.profile + " in " +
+                             credentials_file + " and " + config_file +
+                             ", AWS_CONTAINER_CREDENTIALS_FULL_URI/RELATIVE_URI, and EC2 instance metadata";
   if (util::to_lower(env.get("AWS_EC2_METADATA_DISABLED").value_or("")) == "true")
-    return std::shared_ptr<CredentialsProvider>(std::make_shared<NoCredentialsProvider>(
-        "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with keys, "
-        "role_arn, SSO or credential_process in ~/.aws"));
-  return std::shared_ptr<CredentialsProvider>(std::make_shared<ImdsProvider>(imds_endpoint(env), d.transport, d.clock));
+    return std::shared_ptr<CredentialsProvider>(
+        std::make_shared<NoCredentialsProvider>(looked + " (off: AWS_EC2_METADATA_DISABLED=true)"));
+  return std::shared_ptr<CredentialsProvider>(
+      std::make_shared<LastResortImdsProvider>(imds_endpoint(env), d.transport, d.clock, looked));
 }
 
 Result<TimedCredentials> parse_sts_credentials(std::string_view body) {

@@ -283,9 +283,13 @@ public:
       std::string code;
       bool retry = false;
       double retry_after = 0;
+      if (resp) m_answered = true;
       if (!resp) {
         const auto& e = resp.error();
-        retry = e.is(Errc::network) || e.is(Errc::timeout);
+        // An endpoint that refuses connections or does not resolve, before it ever answered, is unreachable: one
+        // line at once. After an answer, the same failure is a blip (a restarting server) and is retried.
+        const bool unreachable = e.reason == "not_sent" && !m_answered.load();
+        retry = (e.is(Errc::network) || e.is(Errc::timeout)) && !unreachable;
         code = errc_name(e.code);
         if (!retry || attempt > m_settings.max_retries) {
           Error err = resp.error();
@@ -408,6 +412,7 @@ private:
   const S3Settings m_settings;
   std::shared_ptr<aws::CredentialsProvider> m_creds;
   std::shared_ptr<http::Transport> m_transport;
+  std::atomic<bool> m_answered{false};  // the endpoint answered once: connection failures are then transient
   mutable std::mutex m_mutex;
   std::string m_region;
   std::string m_endpoint;

@@ -163,6 +163,10 @@ struct RetryPolicy {
   double initial_backoff_seconds = 0.25;
   double max_backoff_seconds = 8;
   double max_retry_after_seconds = 30;  // a larger Retry-After is capped to this
+  // A server that refuses the connection or whose name does not resolve before it ever answered is unreachable:
+  // fail at once with one line, as kubectl does, instead of seconds of silent retries. Once it has answered
+  // (through this transport), the same failures are retried: a server restarting in the middle of a long run.
+  bool retry_unreachable_before_first_answer = false;
 };
 
 // The decision for one failed attempt: nullopt = give up, else wait this long and send again.

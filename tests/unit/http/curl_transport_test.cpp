@@ -290,3 +290,50 @@ TEST_CASE("make_curl_transport is safe to use from several threads") {
   for (auto& th : threads) th.join();
   CHECK(ok == 160);
 }
+
+TEST_CASE("make_retrying_transport fails at once when nothing listens, and retries once the server has answered") {
+  // Nothing listens on port 1: connection refused, before any answer. kubectl fails at once; so does kbk.
+  Recorder rec;
+  auto t = make_retrying_transport(curl(), RetryPolicy{}, nullptr, rec.sleeper());
+  Request r;
+  r.url = "http://127.0.0.1:1/x";
+  auto resp = t->send(r);
+  REQUIRE_FALSE(resp.ok());
+  CHECK(resp.error().code == Errc::network);
+  CHECK(resp.error().reason == "not_sent");
+  CHECK(rec.sleeps.empty());  // no silent retries
+
+  // A server that answered once and then refuses connections (restarting) is retried.
+  struct Flaky final : Transport {
+    int calls = 0;
+    Result<Response> send(const Request&) override {
+      ++calls;
+      if (calls == 2 || calls == 3) {
+        Error e{Errc::network, "GET http://k8s/x: Connection refused"};
+        e.reason = "not_sent";
+        return e;
+      }
+      Response ok;
+      ok.status = 200;
+      ok.body = "ok";
+      return ok;
+    }
+  };
+  auto flaky = std::make_shared<Flaky>();
+  Recorder rec2;
+  auto t2 = make_retrying_transport(flaky, RetryPolicy{}, nullptr, rec2.sleeper());
+  REQUIRE(t2->send(r).ok());  // the first answer
+  auto again = t2->send(r);   // refused twice, then answered
+  REQUIRE(again.ok());
+  CHECK(again->attempts == 3);
+  CHECK(rec2.sleeps.size() == 2);
+
+  // The old behaviour stays available to callers that want it.
+  RetryPolicy patient;
+  patient.retry_unreachable_before_first_answer = true;
+  patient.max_retries = 2;
+  Recorder rec3;
+  auto t3 = make_retrying_transport(curl(), patient, nullptr, rec3.sleeper());
+  CHECK_FALSE(t3->send(r).ok());
+  CHECK(rec3.sleeps.size() == 2);
+}

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <kbk/http/http.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -171,6 +173,34 @@ TEST_CASE("make_default_chain: configuration errors are named") {
   auto c = (*chain)->get();
   REQUIRE_FALSE(c.ok());
   CHECK(c.error().message.find("no AWS credentials found") != std::string::npos);
+  // It says where it looked, each place once.
+  for (const char* where : {"AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "profile default",
+                            "/nonexistent/.aws/credentials", "/nonexistent/.aws/config", "AWS_CONTAINER_CREDENTIALS",
+                            "EC2 instance metadata", "AWS_EC2_METADATA_DISABLED"}) {
+    INFO(where);
+    CHECK(c.error().message.find(where) != std::string::npos);
+  }
+  CHECK(c.error().message.find("/nonexistent/.aws/credentials") == c.error().message.rfind("/nonexistent/.aws/credentials"));
+}
+
+TEST_CASE("make_default_chain: without instance metadata either, the error is 'no AWS credentials found' naming the places") {
+  // IMDS on a port nothing listens on: no instance metadata service at all (not on EC2).
+  aws::Environment env{[](const std::string& n) -> std::optional<std::string> {
+    if (n == "HOME") return std::string("/nonexistent");
+    if (n == "AWS_EC2_METADATA_SERVICE_ENDPOINT") return std::string("http://127.0.0.1:1");
+    return std::nullopt;
+  }};
+  auto cfg = aws::load_config(env);
+  REQUIRE(cfg.ok());
+  auto curl = http::make_curl_transport(http::TransportOptions{});
+  REQUIRE(curl.ok());
+  auto chain = aws::make_default_chain(*cfg, env, std::shared_ptr<http::Transport>(std::move(*curl)));
+  REQUIRE(chain.ok());
+  auto c = (*chain)->get();
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().is(Errc::config));
+  CHECK(c.error().message.rfind("no AWS credentials found; looked at AWS_ACCESS_KEY_ID", 0) == 0);
+  CHECK(c.error().message.find("no answer from http://127.0.0.1:1") != std::string::npos);
 }
 
 TEST_CASE("role_arn + source_profile: STS AssumeRole signed with the source keys, then S3 with the role's") {
