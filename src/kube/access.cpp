@@ -83,6 +83,106 @@ bool rules_allow(const json::Value& resource_rules, std::string_view verb, std::
   return false;
 }
 
+namespace {
+
+std::string who_am_i(Client& client) {
+  auto who = client.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                            R"({"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"})");
+  return who.ok() ? json::get_string(*who, {"status", "userInfo", "username"}) : std::string();
+}
+
+}  // namespace
+
+std::string WriteDenial::line() const {
+  std::string s;
+  for (size_t i = 0; i < verbs.size(); ++i) s += (i ? "," : "") + verbs[i];
+  s += " " + type.group_resource();
+  if (!namespace_.empty()) s += " in namespace " + namespace_;
+  return s;
+}
+
+std::string WriteAccessReport::summary() const {
+  if (denied.empty()) return "";
+  std::string s = (user.empty() ? std::string("the current identity") : "user \"" + user + "\"") + " cannot " +
+                  denied.front().line();
+  if (denied.size() > 1) s += " (and " + std::to_string(denied.size() - 1) + " more)";
+  return s;
+}
+
+Result<WriteAccessReport> check_write_access(Client& client, const std::vector<WriteTarget>& targets,
+                                             const std::vector<std::string>& verbs) {
+  WriteAccessReport report;
+  report.user = who_am_i(client);
+  report.checked = targets.size();
+  std::vector<std::vector<std::string>> denied(targets.size());
+  std::mutex mutex;
+
+  // Namespaced targets: one rules review per namespace.
+  std::vector<std::string> namespaces;
+  for (const auto& t : targets)
+    if (!t.namespace_.empty() && std::find(namespaces.begin(), namespaces.end(), t.namespace_) == namespaces.end())
+      namespaces.push_back(t.namespace_);
+  struct Rules {
+    bool known = false;       // the review answered
+    bool incomplete = false;  // the server says other authorizers may allow more
+    json::Document rules;
+  };
+  std::vector<Rules> by_ns(namespaces.size());
+  KBK_TRY(parallel(namespaces.size(), [&](size_t n) -> Result<void> {
+    const std::string body =
+        R"({"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1","spec":{"namespace":")" +
+        namespaces[n] + "\"}}";
+    auto r = client.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body);
+    if (!r.ok()) return {};  // decided by access reviews below
+    Rules& rr = by_ns[n];
+    rr.known = true;
+    const json::Value* inc = json::at(*r, {"status", "incomplete"});
+    rr.incomplete = inc && inc->IsBool() && inc->GetBool();
+    if (const json::Value* rules = json::at(*r, {"status", "resourceRules"})) rr.rules.CopyFrom(*rules, rr.rules.GetAllocator());
+    return {};
+  }));
+  bool any_incomplete = false;
+  // (target, verb) pairs the rules did not settle: asked one by one.
+  std::vector<std::pair<size_t, std::string>> ask;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    const Rules* rr = nullptr;
+    if (!t.namespace_.empty())
+      rr = &by_ns[static_cast<size_t>(std::find(namespaces.begin(), namespaces.end(), t.namespace_) - namespaces.begin())];
+    for (const auto& verb : verbs) {
+      if (rr && rr->known) {
+        if (rules_allow(rr->rules, verb, t.type.group, t.type.resource)) continue;
+        if (!rr->incomplete) {
+          denied[i].push_back(verb);
+          continue;
+        }
+        any_incomplete = true;
+      }
+      ask.emplace_back(i, verb);
+    }
+  }
+  KBK_TRY(parallel(ask.size(), [&](size_t k) -> Result<void> {
+    const auto& [i, verb] = ask[k];
+    KBK_ASSIGN_OR_RETURN(bool ok, allowed(client, targets[i].namespace_, verb, targets[i].type));
+    if (!ok) {
+      std::lock_guard lock(mutex);
+      denied[i].push_back(verb);
+    }
+    return {};
+  }));
+  if (any_incomplete) report.notes.push_back("the server's rules review was incomplete: access reviews decided the rest");
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (denied[i].empty()) continue;
+    WriteDenial d;
+    d.type = targets[i].type;
+    d.namespace_ = targets[i].namespace_;
+    for (const auto& verb : verbs)  // in the order asked, whatever order the checks finished in
+      if (std::find(denied[i].begin(), denied[i].end(), verb) != denied[i].end()) d.verbs.push_back(verb);
+    report.denied.push_back(std::move(d));
+  }
+  return report;
+}
+
 Result<AccessReport> check_backup_access(Client& client, const std::vector<ResourceType>& types,
                                          std::string_view namespace_) {
   AccessReport report;

@@ -27,6 +27,7 @@ struct RbacFake : Client {
   std::map<std::string, std::string> rules;  // namespace -> resourceRules JSON
   std::vector<std::string> namespaces{"a", "b"};
   bool can_list_namespaces = true;
+  bool incomplete = false;  // what the rules review says about other authorizers
   std::mutex mutex;
   int access_reviews = 0;
   int rules_reviews = 0;
@@ -73,7 +74,7 @@ struct RbacFake : Client {
       ++rules_reviews;
       auto it = rules.find(ns);
       return json::parse(R"({"status":{"resourceRules":)" + (it == rules.end() ? std::string("[]") : it->second) +
-                         R"(,"incomplete":false}})");
+                         R"(,"incomplete":)" + (incomplete ? "true" : "false") + "}}");
     }
     return no();
   }
@@ -164,4 +165,62 @@ TEST_CASE("check_backup_access in one namespace names it for denied namespaced t
   CHECK(r->denied[0].type.resource == "secrets");
   CHECK(r->denied[0].verbs == std::vector<std::string>{"list"});
   CHECK(r->denied[0].namespaces == std::vector<std::string>{"shop"});
+}
+
+// check_write_access: the reviews behind `kbk auth can-i-restore` and restore's own check.
+
+namespace {
+std::vector<WriteTarget> targets() {
+  return {{type("", "configmaps", true), "shop"},
+          {type("apps", "deployments", true), "shop"},
+          {type("", "configmaps", true), "db"},
+          {type("", "namespaces", false), ""}};
+}
+}  // namespace
+
+TEST_CASE("check_write_access decides namespaced targets with one rules review per namespace") {
+  RbacFake f;
+  f.rules["shop"] = R"([{"verbs":["*"],"apiGroups":["","apps"],"resources":["*"]}])";
+  f.rules["db"] = R"([{"verbs":["get","list","watch"],"apiGroups":[""],"resources":["*"]}])";
+  f.allowed = {"|create||namespaces", "|get||namespaces", "|patch||namespaces"};
+  auto r = check_write_access(f, targets(), {"create", "get", "patch"});
+  REQUIRE(r.ok());
+  CHECK(r->user == "jane");
+  CHECK(r->checked == 4);
+  REQUIRE(r->denied.size() == 1);
+  CHECK(r->denied[0].type.resource == "configmaps");
+  CHECK(r->denied[0].namespace_ == "db");
+  CHECK(r->denied[0].verbs == std::vector<std::string>{"create", "patch"});  // in the order asked
+  CHECK(r->denied[0].line() == "create,patch configmaps in namespace db");
+  CHECK(r->summary() == "user \"jane\" cannot create,patch configmaps in namespace db");
+  CHECK(f.rules_reviews == 2);   // one per namespace
+  CHECK(f.access_reviews == 3);  // the cluster-scoped target, once per verb
+}
+
+TEST_CASE("check_write_access names a read-only identity's first denial and counts the rest") {
+  RbacFake f;
+  f.rules["shop"] = f.rules["db"] = R"([{"verbs":["get","list"],"apiGroups":["*"],"resources":["*"]}])";
+  auto r = check_write_access(f, targets(), {"create", "get", "patch", "delete"});
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->writable());
+  REQUIRE(r->denied.size() == 4);
+  CHECK(r->summary() == "user \"jane\" cannot create,patch,delete configmaps in namespace shop (and 3 more)");
+}
+
+TEST_CASE("check_write_access asks access reviews when the rules review is incomplete") {
+  RbacFake f;
+  f.incomplete = true;  // a webhook authorizer may allow more than RBAC says
+  f.rules["shop"] = f.rules["db"] = "[]";
+  for (const char* ns : {"shop", "db"})
+    for (const char* v : {"create", "get", "patch"}) {
+      f.allowed.insert(std::string(ns) + "|" + v + "||configmaps");
+      f.allowed.insert(std::string(ns) + "|" + v + "|apps|deployments");
+    }
+  for (const char* v : {"create", "get", "patch"}) f.allowed.insert(std::string("|") + v + "||namespaces");
+  auto r = check_write_access(f, targets(), {"create", "get", "patch"});
+  REQUIRE(r.ok());
+  CHECK(r->writable());
+  CHECK(f.access_reviews == 12);
+  REQUIRE(r->notes.size() == 1);
+  CHECK(r->notes[0].find("incomplete") != std::string::npos);
 }
