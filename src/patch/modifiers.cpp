@@ -704,7 +704,7 @@ ModifierSet& ModifierSet::operator=(ModifierSet&&) noexcept = default;
 
 Result<ModifierSet> ModifierSet::load(const std::string& path) {
   auto text = util::read_file(path);
-  if (!text) return unexpected(Errc::io, path + ": cannot read: " + text.error().message);
+  if (!text) return unexpected(Errc::io, "cannot read " + text.error().message);  // the message names the file
   return parse(*text, path);
 }
 

@@ -57,7 +57,9 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     progress.update(state);
     std::string line = std::string(outcome_name(r.outcome)) + " " + item.display() + " (" + r.reason + ")" +
                        (r.message.empty() ? "" : ": " + r.message);
-    if (r.outcome == Outcome::failed) log::warning(line);
+    // The log file and the stored log get every outcome; stderr does not repeat failures the summary (or the
+    // JSON document) lists on stdout.
+    if (r.outcome == Outcome::failed) log::record(log::Level::error, line);
     else log::info(2, line);
   };
 

@@ -289,6 +289,10 @@ private:
     if (m_sel.resource_explicitly_excluded(names(it))) return;
     m_selected[*idx] = true;
     ++m_followed;
+    if (m_followed_names.size() < k_followed_named) {
+      const auto& k = it.key;
+      m_followed_names.push_back(k.group_resource() + "/" + (k.namespace_.empty() ? "" : k.namespace_ + "/") + k.name);
+    }
   }
 
   void decide_pv(size_t i) {
@@ -529,7 +533,25 @@ private:
     size_t n = 0;
     for (PlannedItem& p : m_plan.items) p.order = p.skip ? 0 : ++n;
     m_plan.selected = static_cast<size_t>(std::count(m_selected.begin(), m_selected.end(), true));
-    if (m_followed) m_plan.warnings.push_back(std::to_string(m_followed) + " related object(s) (CRDs of custom resources, PVs of claims) follow the selection");
+    if (m_followed) {
+      // Named, up to a few: "2 related objects follow the selection: persistentvolumes/pv-a, ... (CRDs of ...)".
+      std::string line = std::to_string(m_followed) + (m_followed == 1 ? " related object follows" : " related objects follow") +
+                         " the selection (CRDs of custom resources, PVs of claims): " + util::join(m_followed_names, ", ");
+      if (m_followed > m_followed_names.size()) line += " and " + std::to_string(m_followed - m_followed_names.size()) + " more";
+      m_plan.warnings.push_back(line);
+    }
+    // A selection that matches nothing is most likely a typo: say so (the restore still completes).
+    for (const std::string& pattern : m_o.selection.include_namespaces) {
+      if (pattern == "*") continue;
+      const bool any = std::any_of(m_b.items.begin(), m_b.items.end(), [&](const BackupItem& it) {
+        return util::glob_match(pattern, it.key.namespace_) ||
+               (it.key.group_resource() == "namespaces" && util::glob_match(pattern, it.key.name));
+      });
+      if (!any)
+        m_plan.warnings.push_back("--include-namespaces " + pattern + ": backup " + m_o.backup_name +
+                                  " holds no namespace " + (pattern.find_first_of("*?[") == std::string::npos ? "of that name" : "matching it"));
+    }
+    if (m_plan.selected == 0) m_plan.warnings.push_back("the selection matched no object of backup " + m_o.backup_name);
   }
 
   const LoadedBackup& m_b;
@@ -538,6 +560,8 @@ private:
   Index m_index;
   std::vector<bool> m_selected;
   size_t m_followed = 0;
+  static constexpr size_t k_followed_named = 5;
+  std::vector<std::string> m_followed_names;
   std::map<std::string, std::pair<std::string, std::string>> m_pv_skip;  // PV name -> reason, message
   std::map<std::pair<size_t, int>, std::optional<std::string>> m_owner_fate;  // (owner, depth) -> owner_fate()
   LoadedBackup* m_release = nullptr;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 
 
 #include <kbk/util/strings.hpp>
@@ -27,19 +28,118 @@ std::string item_name(const ItemReport& i) {
 
 bool is_rewrite(const std::string& note) { return note.find(" -> ") != std::string::npos; }
 
+const char* const k_no_volume_data = "volume data is not restored yet: kbk restores resources only";
+
+}  // namespace
+
+std::vector<kube::WriteTarget> write_targets(const Plan& plan) {
+  std::vector<kube::WriteTarget> out;
+  std::set<std::string> seen;
+  for (const PlannedItem& i : plan.items) {
+    if (i.skip) continue;
+    const std::string ns = i.namespaced ? i.target_namespace : "";
+    if (!seen.insert(i.group + "/" + i.resource + "/" + ns).second) continue;
+    kube::WriteTarget t;
+    t.type.group = i.group;
+    t.type.version = i.version;
+    t.type.resource = i.resource;
+    t.type.kind = i.kind;
+    t.type.namespaced = i.namespaced;
+    t.namespace_ = ns;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<std::string> write_verbs(ExistingPolicy policy) {
+  std::vector<std::string> v{"create", "get", "patch"};
+  if (policy == ExistingPolicy::recreate) v.push_back("delete");
+  return v;
+}
+
+std::vector<const ItemReport*> volumes_without_data(const RestoreReport& r) {
+  std::vector<const ItemReport*> out;
+  for (const ItemReport& i : r.items) {
+    if (!i.group.empty() || (i.resource != "persistentvolumeclaims" && i.resource != "persistentvolumes")) continue;
+    if (i.result.outcome == Outcome::created || i.result.outcome == Outcome::updated) out.push_back(&i);
+  }
+  return out;
+}
+
+namespace {
+
+json::Value strings(const std::vector<std::string>& v, Allocator& a) {
+  json::Value arr(rapidjson::kArrayType);
+  for (const auto& s : v) arr.PushBack(json::make_string(s, a), a);
+  return arr;
+}
+
+json::Value string_map(const std::map<std::string, std::string>& m, Allocator& a) {
+  json::Value obj(rapidjson::kObjectType);
+  for (const auto& [k, v] : m) json::set(obj, k, json::make_string(v, a), a);
+  return obj;
+}
+
+// "spec": what was asked, in Velero's restore spec names where Velero has them.
+json::Value spec_json(const RestoreReport& r, Allocator& a) {
+  const RestoreRequest& q = r.request;
+  json::Value spec(rapidjson::kObjectType);
+  add(spec, "backupName", r.backup, a);
+  json::set(spec, "includedNamespaces", strings(q.selection.include_namespaces, a), a);
+  json::set(spec, "excludedNamespaces", strings(q.selection.exclude_namespaces, a), a);
+  json::set(spec, "includedResources", strings(q.selection.include_resources, a), a);
+  json::set(spec, "excludedResources", strings(q.selection.exclude_resources, a), a);
+  json::set(spec, "includeNames", strings(q.selection.include_names, a), a);
+  json::set(spec, "excludeNames", strings(q.selection.exclude_names, a), a);
+  add(spec, "labelSelector", q.selection.label_selector, a);
+  json::set(spec, "orLabelSelectors", strings(q.selection.or_selectors, a), a);
+  json::Value icr;  // null: automatic
+  if (q.selection.include_cluster_resources) icr.SetBool(*q.selection.include_cluster_resources);
+  json::set(spec, "includeClusterResources", std::move(icr), a);
+  json::set(spec, "namespaceMapping", string_map(q.namespace_mappings, a), a);
+  json::set(spec, "storageClassMapping", string_map(q.storage_class_mappings, a), a);
+  json::set(spec, "ingressClassMapping", string_map(q.ingress_class_mappings, a), a);
+  json::set(spec, "imageMappings", strings(q.image_mappings, a), a);
+  json::Value mods(rapidjson::kArrayType);
+  for (const auto& f : q.resource_modifiers) {
+    json::Value m(rapidjson::kObjectType);
+    add(m, "file", f.path, a);
+    add(m, "sha256", f.sha256, a);
+    mods.PushBack(std::move(m), a);
+  }
+  json::set(spec, "resourceModifiers", std::move(mods), a);
+  add(spec, "existingResourcePolicy", q.existing_resource_policy, a);
+  json::set(spec, "restoreStatus", json::Value(q.restore_status), a);
+  json::set(spec, "preserveNodePorts", json::Value(q.preserve_node_ports), a);
+  json::set(spec, "restoreLabels", json::Value(q.restore_labels), a);
+  add(spec, "dryRun", q.dry_run, a);
+  add(spec, "toDir", q.to_dir, a);
+  return spec;
+}
+
 }  // namespace
 
 json::Document report_to_json(const RestoreReport& r, bool with_items) {
   json::Document d;
   d.SetObject();
   auto& a = d.GetAllocator();
+  add(d, "apiVersion", "kbk.io/v1alpha1", a);
+  add(d, "kind", "Restore", a);
   add(d, "name", r.name, a);
   add(d, "backup", r.backup, a);
   add(d, "mode", r.mode, a);
   json::set(d, "dryRun", json::Value(r.dry_run), a);
   add(d, "phase", r.phase(), a);
-  add(d, "started", util::format_rfc3339(r.started), a);
-  add(d, "completed", util::format_rfc3339(r.completed), a);
+  add(d, "startTimestamp", util::format_rfc3339(r.started), a);
+  add(d, "completionTimestamp", util::format_rfc3339(r.completed), a);
+  json::set(d, "durationSeconds",
+            json::Value(util::round_seconds(std::chrono::duration<double>(r.completed - r.started).count())), a);
+  json::set(d, "spec", spec_json(r, a), a);
+  json::Value target(rapidjson::kObjectType);
+  add(target, "server", r.request.target_server, a);
+  add(target, "kubeSystemUID", r.request.target_kube_system_uid, a);
+  add(target, "serverVersion", r.request.target_server_version, a);
+  json::set(d, "target", std::move(target), a);
   json::Value counts(rapidjson::kObjectType);
   for (Outcome o : {Outcome::created, Outcome::updated, Outcome::skipped, Outcome::failed})
     json::set(counts, outcome_name(o), json::Value(static_cast<uint64_t>(r.count(o))), a);
@@ -52,6 +152,19 @@ json::Document report_to_json(const RestoreReport& r, bool with_items) {
   json::Value warns(rapidjson::kArrayType);
   for (const std::string& w : r.warnings) warns.PushBack(json::make_string(w, a), a);
   json::set(d, "warnings", std::move(warns), a);
+  // Volumes restored without data (docs/format-archive.md section 6): the claims and volumes exist again, empty.
+  json::Value vols(rapidjson::kArrayType);
+  for (const ItemReport* i : volumes_without_data(r)) {
+    json::Value v(rapidjson::kObjectType);
+    add(v, "kind", i->kind, a);
+    add(v, "namespace", i->target_namespace, a);
+    add(v, "name", i->target_name, a);
+    add(v, "outcome", outcome_name(i->result.outcome), a);
+    json::set(v, "dataRestored", json::Value(false), a);
+    add(v, "reason", k_no_volume_data, a);
+    vols.PushBack(std::move(v), a);
+  }
+  json::set(d, "volumes", std::move(vols), a);
   if (!with_items) return d;
   json::Value items(rapidjson::kArrayType);
   for (const ItemReport& i : r.items) {
@@ -100,25 +213,39 @@ std::string summary_text(const RestoreReport& r) {
       out += line;
     }
   }
-  size_t shown = 0;
-  for (const ItemReport& i : r.items)
-    if (i.result.outcome == Outcome::failed) {
-      if (shown++ == 0) out += "Failed:\n";
-      out += "  " + item_name(i) + ": " + i.result.reason + (i.result.message.empty() ? "" : ": " + i.result.message) + "\n";
-    }
-  shown = 0;
-  for (const ItemReport& i : r.items)
-    if (i.result.reason == "exists-differs" && shown < 50) {
-      if (shown++ == 0) out += "Existing objects that differ from the backup (left as they are):\n";
-      out += "  " + item_name(i) + ": " + i.result.message + "\n";
-    }
-  shown = 0;
-  for (const ItemReport& i : r.items)
+  // Lists are cut at a limit; what is left out is counted, never dropped silently.
+  const std::string more_hint = r.dry_run ? " (-o json lists every item)"
+                                          : " (kbk restore describe " + r.name + " --details, or -o json)";
+  auto section = [&](const std::string& title, const std::vector<std::string>& lines, size_t limit) {
+    if (lines.empty()) return;
+    out += title + ":\n";
+    for (size_t k = 0; k < lines.size() && k < limit; ++k) out += "  " + lines[k] + "\n";
+    if (lines.size() > limit) out += "  ... and " + std::to_string(lines.size() - limit) + " more" + more_hint + "\n";
+  };
+  std::vector<std::string> failed, differs, rewrites;
+  for (const ItemReport& i : r.items) {
+    if (i.result.outcome == Outcome::failed)
+      failed.push_back(item_name(i) + ": " + i.result.reason + (i.result.message.empty() ? "" : ": " + i.result.message));
+    if (i.result.reason == "exists-differs") differs.push_back(item_name(i) + ": " + i.result.message);
     for (const std::string& n : i.notes)
-      if (is_rewrite(n) && shown < 100) {
-        if (shown++ == 0) out += "Rewrites (namespace mapping, mappings, conversions):\n";
-        out += "  " + item_name(i) + ": " + n + "\n";
-      }
+      if (is_rewrite(n)) rewrites.push_back(item_name(i) + ": " + n);
+  }
+  section("Failed", failed, 100);
+  section("Existing objects that differ from the backup (left as they are)", differs, 50);
+  section("Rewrites (namespace mapping, mappings, conversions)", rewrites, 100);
+  const auto vols = volumes_without_data(r);
+  if (!vols.empty()) {
+    size_t claims = 0;
+    for (const ItemReport* i : vols) claims += i->resource == "persistentvolumeclaims";
+    std::vector<std::string> names;
+    for (const ItemReport* i : vols)
+      names.push_back(i->kind + " " + (i->target_namespace.empty() ? "" : i->target_namespace + "/") + i->target_name);
+    out += std::string("Volumes: ") + std::to_string(claims) + " PersistentVolumeClaim(s) and " +
+           std::to_string(vols.size() - claims) + " PersistentVolume(s) " + (r.dry_run ? "would be " : "") +
+           "restored without data (" + k_no_volume_data + "):\n";
+    for (size_t k = 0; k < names.size() && k < 20; ++k) out += "  " + names[k] + "\n";
+    if (names.size() > 20) out += "  ... and " + std::to_string(names.size() - 20) + " more" + more_hint + "\n";
+  }
   for (const std::string& w : r.warnings) out += "Warning: " + w + "\n";
   return out;
 }

@@ -20,7 +20,9 @@ public:
         ctx.notes->push_back(m_file + ": " + a.name + " applied" + (a.note.empty() ? "" : " (" + a.note + ")"));
     if (!r.errors.empty()) {
       std::vector<std::string> msgs;
-      for (const Error& e : r.errors) msgs.push_back(e.message);
+      // The plan says "resource modifiers FILE: ...": a message that starts with the file does not say it again.
+      for (const Error& e : r.errors)
+        msgs.push_back(util::starts_with(e.message, m_file + ": ") ? e.message.substr(m_file.size() + 2) : e.message);
       return unexpected(Errc::invalid, util::join(msgs, "; "));
     }
     TransformOutcome out;

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/json/json.hpp>
+#include <kbk/kube/access.hpp>
 #include <kbk/restore/applier.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/restore/plan.hpp>
@@ -37,6 +39,7 @@ struct RestoreReport {
   std::chrono::system_clock::time_point started, completed;
   std::vector<ItemReport> items;  // in plan order
   std::vector<std::string> warnings;
+  RestoreRequest request;      // what was asked (filled by the caller): "spec" and "target" of the record
   size_t count(Outcome o) const;
   // "Completed" (nothing failed), "PartiallyFailed", "Failed" (every item that was tried failed).
   std::string phase() const;
@@ -44,6 +47,9 @@ struct RestoreReport {
 
 struct RunOptions {
   int parallel = 8;
+  // Called with the finished plan before anything is applied (restore_backup): an error stops the restore with
+  // nothing applied (the CLI checks the identity's permissions here).
+  std::function<Result<void>(const Plan&)> before_apply;
   util::ProgressSink* progress = nullptr;
   const util::Clock* clock = nullptr;  // default: system clock
   const crypto::UserKey* encryption_key = nullptr;  // opens an encrypted backup (load_backup)
@@ -58,6 +64,16 @@ RestoreReport execute(Plan&& plan, Applier& applier, const RunOptions& options);
 // nothing is applied), plan, execute. Errors are load_backup's and make_plan's; item failures are in the report.
 Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOptions& plan, Applier& applier,
                                      const RunOptions& run, const archive::ReaderLimits& limits = {});
+
+// What a plan would write, for a permission check: each type at its target version in each target namespace
+// ("" for cluster-scoped types), once, in plan order; skipped items write nothing.
+std::vector<kube::WriteTarget> write_targets(const Plan& plan);
+// The verbs a restore with this existing-resource policy uses: create, get, patch (+ delete for recreate).
+std::vector<std::string> write_verbs(ExistingPolicy policy);
+
+// Volumes restored without their data: the PersistentVolumeClaims and PersistentVolumes of the report that were
+// created or updated (or would be, in a dry run). kbk restores no volume data yet (docs/restore.md, Volumes).
+std::vector<const ItemReport*> volumes_without_data(const RestoreReport& report);
 
 // 0 when nothing failed, 2 when some items failed, 1 when every item that was tried failed.
 ExitCode exit_code(const RestoreReport& report);

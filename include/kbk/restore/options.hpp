@@ -50,6 +50,28 @@ inline constexpr const char* k_label_backup_name = "kbk.io/backup-name";
 inline constexpr const char* k_label_restore_name = "kbk.io/restore-name";
 inline constexpr const char* k_field_manager = "kbk";
 
+// What a restore was asked to do, recorded in restores/<name>/kbk-restore.json ("spec" and "target",
+// docs/format-archive.md section 6) and shown by `kbk restore describe`, as Velero's describe shows its spec.
+struct RestoreRequest {
+  Selection selection;
+  NamespaceMap namespace_mappings;
+  std::map<std::string, std::string> storage_class_mappings, ingress_class_mappings;
+  std::vector<std::string> image_mappings;  // OLD=NEW, as given
+  struct File {
+    std::string path;    // as given on the command line
+    std::string sha256;  // of its content when the restore read it
+  };
+  std::vector<File> resource_modifiers;     // in the order applied
+  std::string existing_resource_policy = "none";
+  bool restore_status = false;
+  bool preserve_node_ports = false;
+  bool restore_labels = true;
+  std::string dry_run;  // "", "client", "server"
+  std::string to_dir;
+  // The cluster restored into ("" when no cluster was used).
+  std::string target_server, target_kube_system_uid, target_server_version;
+};
+
 // A label value as Velero shortens it: at most 63 characters; longer values become the first 57 characters
 // plus 6 hex digits of their SHA-256.
 std::string label_value(std::string_view value);

@@ -450,3 +450,31 @@ TEST_CASE("make_plan orders items within a tier by the applications' restore ord
   REQUIRE(c);
   CHECK(c->tier == Tier::config);
 }
+
+TEST_CASE("make_plan names the related objects a selection pulls in, and warns when it matches nothing", "[plan]") {
+  BackupBuilder b;
+  b.add("customresourcedefinitions.apiextensions.k8s.io", R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.example.com"}})")
+      .add("widgets.example.com", R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1","namespace":"app"}})")
+      .add("configmaps", cm("app", "c1"));
+  PlanOptions o = options();
+  o.selection.include_namespaces = {"app"};
+  for (Mode mode : {Mode::read, Mode::release}) {
+    auto plan = plan_with(mode, b.backup, o);
+    REQUIRE(plan.ok());
+    CHECK(std::find(plan->warnings.begin(), plan->warnings.end(),
+                    "1 related object follows the selection (CRDs of custom resources, PVs of claims): "
+                    "customresourcedefinitions.apiextensions.k8s.io/widgets.example.com") != plan->warnings.end());
+  }
+  o.selection.include_namespaces = {"doesnotexist", "ap*"};
+  auto plan = make_plan(b.backup, o);
+  REQUIRE(plan.ok());
+  CHECK(std::find(plan->warnings.begin(), plan->warnings.end(),
+                  "--include-namespaces doesnotexist: backup b1 holds no namespace of that name") != plan->warnings.end());
+  CHECK(std::none_of(plan->warnings.begin(), plan->warnings.end(),
+                     [](const std::string& w) { return w.find("--include-namespaces ap*") != std::string::npos; }));
+  o.selection.include_namespaces = {"doesnotexist"};
+  auto empty = make_plan(b.backup, o);
+  REQUIRE(empty.ok());
+  CHECK(std::find(empty->warnings.begin(), empty->warnings.end(), "the selection matched no object of backup b1") !=
+        empty->warnings.end());
+}
