@@ -41,6 +41,7 @@ std::string Reason::text() const {
 }
 
 std::string Outcome::line() const {
+  if (scope == "selection") return "selection: " + reason + ": " + message;  // about the flags, not a type
   std::string s = group.empty() ? resource : resource + "." + group;
   if (s.empty()) s = "api discovery";
   if (!ns.empty()) s += (scope == "item" ? "/" : ": namespace ") + ns;

@@ -210,7 +210,7 @@ Result<std::string> seal_marker(std::string_view full_marker_json, const crypto:
   json::Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
   for (const char* k : {"apiVersion", "kind", "name", "uid", "phase", "startTimestamp", "completionTimestamp",
-                        "expiration", "ttl"})
+                        "expiration", "ttl", "labels"})
     copy_member(out, full, k, a);
   json::Value counts(rapidjson::kObjectType);
   if (const json::Value* c = json::find(full, "counts"))
@@ -252,7 +252,7 @@ Result<json::Document> open_marker(const json::Value& marker, const crypto::Secr
     return unexpected(Errc::corrupt, what + ": the sealed marker names another backup");
   // The plaintext summary is not authenticated by itself: with the key, it must say what the sealed copy says
   // (so the archive's key and checksum readers use are the authenticated ones, and a modified summary is noticed).
-  for (const char* k : {"phase", "startTimestamp", "completionTimestamp", "expiration", "archive"}) {
+  for (const char* k : {"phase", "startTimestamp", "completionTimestamp", "expiration", "archive", "labels"}) {
     const json::Value* outer = json::find(marker, k);
     const json::Value* inner = json::find(full, k);
     if ((outer == nullptr) != (inner == nullptr) || (outer && !json::equal(*outer, *inner)))

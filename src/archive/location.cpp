@@ -1,6 +1,8 @@
 // The location's per-backup files (docs/format-archive.md section 5): gzip helpers, listing, deletion.
 #include <kbk/archive/location.hpp>
 
+#include <map>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -89,6 +91,18 @@ Result<std::optional<json::Document>> read_marker(storage::Backend& backend, con
   return std::optional<json::Document>(std::move(doc));
 }
 
+namespace {
+
+std::map<std::string, std::string> labels_of(const json::Value* v) {
+  std::map<std::string, std::string> out;
+  if (v && v->IsObject())
+    for (const auto& m : v->GetObject())
+      if (m.value.IsString()) out[m.name.GetString()] = m.value.GetString();
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
   KBK_ASSIGN_OR_RETURN(auto dirs, backend.list_prefixes("backups/"));
   std::vector<BackupListing> out;
@@ -114,6 +128,7 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
       if (l.cluster.empty()) l.cluster = json::get_string(m, {"cluster", "server"});
       const json::Value* enc = json::at(m, {"archive", "encrypted"});
       l.encrypted = enc && enc->IsBool() && enc->GetBool();
+      l.labels = labels_of(json::find(m, "labels"));
       out.push_back(std::move(l));
       continue;
     }
@@ -152,6 +167,7 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
     l.warnings = get_u64(*doc, {"status", "warnings"});
     l.errors = get_u64(*doc, {"status", "errors"});
     if (auto st = backend.stat(paths.tarball()); st && st->has_value()) l.bytes = (*st)->size;
+    l.labels = labels_of(json::at(*doc, {"metadata", "labels"}));
     out.push_back(std::move(l));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -25,6 +25,7 @@
 #include <kbk/util/strings.hpp>
 
 #include "record.hpp"
+#include "volumes.hpp"
 
 namespace kbk::backup {
 
@@ -231,6 +232,7 @@ public:
     std::string body = serialize(rt, obj);
     archive::ItemKey ik{rt.group, rt.version, rt.resource, ns, name};
     KBK_ASSIGN_OR_RETURN(std::string sum, m_items.write(ik, body));
+    m_volumes.observe(rt.group, rt.resource, obj);
     std::lock_guard lock(m_mu);
     ItemRecord rec;
     rec.type = type_index(rt);
@@ -268,8 +270,11 @@ public:
     if (level == log::Level::info) log::info(1, line);
     else log::write(level, line);
     std::lock_guard lock(m_mu);
-    m_log.push_back(line);
+    m_log.push_back(log::format_line(level, line));
   }
+
+  // Every claim, unclaimed volume and data-holding pod volume of the objects written (none with its data yet).
+  std::vector<VolumeRecord> volumes() const { return m_volumes.records(); }
 
   void progress(const std::string& current) override { report(current, false); }
   // The last progress report, once the archive is stored: its bytes are then the stored size.
@@ -306,6 +311,7 @@ private:
   util::ProgressSink& m_progress;
   RunRecord& m_record;
   std::vector<std::string>& m_log;  // the run's log lines (uploaded as <name>-logs.gz)
+  VolumeTracker m_volumes;
   std::mutex m_mu;
   std::map<std::string, uint32_t> m_type_index;
 };
@@ -363,6 +369,37 @@ std::string lock_json(const std::string& name, const std::string& started) {
   return json::to_pretty(d) + "\n";
 }
 
+// A selection that matches nothing is most likely a typo: each --include-namespaces entry that names no namespace
+// of the cluster is a warning of the backup (it still completes, exit 0), and so is an empty backup.
+void selection_warnings(kube::Client& client, const kube::Discovery& discovery, const Options& options,
+                        const RunRecord& rec, app::Sink& sink) {
+  const kube::ResourceType* ns_rt = discovery.find("", "namespaces");
+  std::vector<std::string> existing;
+  bool known = false;
+  if (ns_rt && !options.include_namespaces.empty()) {
+    kube::ListOptions lo;
+    lo.limit = options.page_size;
+    known = client.list(*ns_rt, "", lo, [&](kube::ListPage& page) -> Result<void> {
+                    if (const json::Value* items = json::find(page.list, "items"); items && items->IsArray())
+                      for (const auto& it : items->GetArray()) existing.push_back(json::get_string(it, {"metadata", "name"}));
+                    return {};
+                  }).ok();
+  }
+  if (known) {
+    for (const auto& pattern : options.include_namespaces) {
+      if (pattern == "*") continue;
+      if (std::any_of(existing.begin(), existing.end(), [&](const std::string& ns) { return util::glob_match(pattern, ns); }))
+        continue;
+      const bool glob = pattern.find_first_of("*?[") != std::string::npos;
+      sink.outcome({"warning", "NoMatch", "selection", "", "", "", "", 0,
+                    glob ? "--include-namespaces " + pattern + " matches no namespace of the cluster"
+                         : "namespace " + pattern + " does not exist (--include-namespaces)"});
+    }
+  }
+  if (rec.items.empty() && rec.summary.errors == 0)
+    sink.outcome({"warning", "NoMatch", "selection", "", "", "", "", 0, "the selection matched no object: the backup is empty"});
+}
+
 }  // namespace
 
 Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, storage::Backend& backend,
@@ -395,6 +432,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   rec.groups = discovery.groups();
   rec.archive_key = paths.tarball();
   rec.summary.name = options.name;
+  rec.summary.labels = options.labels;
   rec.summary.location = backend.display_url();
   rec.summary.started = util::format_rfc3339(start);
   rec.summary.expiration = util::format_rfc3339(start + options.ttl);
@@ -408,8 +446,20 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   }
   cluster_identity(client, discovery, rec);
 
-  // From here on the run has a log; it is uploaded even when the run fails (the marker never is).
+  // From here on the run has a log; it is uploaded even when the run fails (the marker never is). Its lines are
+  // stamped with the time and level (log::format_line), as --log-file's.
   std::vector<std::string> run_log;
+  // Velero's volume flags are accepted so Velero scripts run; asking for volume data gets a warning (once, not
+  // counted against the backup), --snapshot-volumes=false none: it asks for what happens anyway.
+  std::vector<std::string> asked;
+  if (options.snapshot_volumes.value_or(false)) asked.push_back("--snapshot-volumes");
+  if (options.default_volumes_to_fs_backup) asked.push_back("--default-volumes-to-fs-backup");
+  if (options.snapshot_move_data) asked.push_back("--snapshot-move-data");
+  for (const auto& flag : asked) {
+    const std::string line = flag + " has no effect yet: " + k_no_volume_data_message;
+    log::warning(line);
+    run_log.push_back(log::format_line(log::Level::warning, line));
+  }
   std::optional<archive::NewBackupKey> key;
   bool key_stored = false;
   const archive::Encrypted enc = context.encryption_key ? archive::Encrypted::yes : archive::Encrypted::no;
@@ -426,7 +476,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   };
   auto upload_log = [&]() -> Result<void> {
     std::string log_text;
-    for (const auto& l : run_log) log_text += log::redact(l) + "\n";
+    for (const auto& l : run_log) log_text += log::redact(l);  // each line ends with its newline
     return put(paths.logs(enc), seal(log_text), gz_put);
   };
 
@@ -442,7 +492,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
                                " is encrypted (data key " + key->data_key.data_key_id() +
                                "): no velero-backup.json is written, Velero cannot read encrypted backups";
       log::info(0, line);
-      run_log.push_back(line);
+      run_log.push_back(log::format_line(log::Level::info, line));
     }
     KBK_ASSIGN_OR_RETURN(auto stored, backend.put_stream(rec.archive_key, {}));
     archive::EncryptingWriter* encrypting = nullptr;
@@ -460,6 +510,8 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
                                     (options.applications ? " application " + options.applications->display_name() : ""));
     if (auto r = app::walk(client, discovery, *scope.scope, sink, walk_options(options)); !r)
       return std::move(r).error().wrap("backup " + options.name);
+    selection_warnings(client, discovery, options, rec, sink);
+    rec.summary.volumes = sink.volumes();
 
     Summary& s = rec.summary;
     s.items = rec.items.size();
@@ -475,10 +527,22 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
                                (it->second == 1 ? " Secret" : " Secrets") +
                                " in plain text; pass --encryption-key-file to encrypt backups";
       log::warning(line);
-      run_log.push_back(line);
+      run_log.push_back(log::format_line(log::Level::warning, line));
     }
-    run_log.push_back("backup " + options.name + ": " + s.phase + ", " + std::to_string(s.items) + " items, " +
-                      std::to_string(s.warnings) + " warnings, " + std::to_string(s.errors) + " errors");
+    if (!s.volumes.empty()) {
+      // Said in the log (and by the summary, describe and -o json), not counted as a warning of the backup.
+      const std::string line = "backup " + options.name + ": the data of " + std::to_string(s.volumes.size()) +
+                               (s.volumes.size() == 1 ? " volume is" : " volumes is") + " not included (" +
+                               k_no_volume_data_message + ")";
+      log::record(log::Level::warning, line);
+      run_log.push_back(log::format_line(log::Level::warning, line));
+      for (const auto& v : s.volumes)
+        run_log.push_back(log::format_line(log::Level::info, "volume data not included: " + v.display()));
+    }
+    run_log.push_back(log::format_line(log::Level::info, "backup " + options.name + ": " + s.phase + ", " +
+                                                             std::to_string(s.items) + " items, " +
+                                                             std::to_string(s.warnings) + " warnings, " +
+                                                             std::to_string(s.errors) + " errors"));
 
     KBK_TRY(writer->add_file("kbk/results.json", results_json(rec)));
     KBK_TRY(add_manifest(*writer, rec));
@@ -506,7 +570,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   if (auto r = body(); !r) {
     // The log says why; without the marker the backup stays Incomplete. An encrypted backup whose key object
     // could not be written has no readable place for a log: it stays local (stderr, --log-file).
-    run_log.push_back("backup " + options.name + " failed: " + r.error().message);
+    run_log.push_back(log::format_line(log::Level::error, "backup " + options.name + " failed: " + r.error().message));
     if (!key || key_stored) {
       if (auto up = backend.stat(paths.logs(enc)); up && !*up) {
         if (auto u = upload_log(); !u)

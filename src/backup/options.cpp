@@ -97,4 +97,22 @@ std::vector<std::string> split_or_selector(const std::string& text) {
   return out;
 }
 
+
+
+Result<std::map<std::string, std::string>> parse_labels(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (const auto& part : util::split(text, ',')) {
+    const std::string pair(util::trim(part));
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return unexpected(Errc::config, "--labels " + pair + ": expected KEY=VALUE (a=b,c=d)");
+    // A label is a selector's equality requirement: the selector's parser checks key and value syntax.
+    if (auto sel = kube::LabelSelector::parse(pair); !sel)
+      return unexpected(Errc::config, "--labels " + pair + ": " + sel.error().message);
+    out[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return out;
+}
+
 }  // namespace kbk::backup

@@ -162,6 +162,46 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
   w.EndObject();
   str_array(w, "errors", s.error_lines);
   str_array(w, "warnings", s.warning_lines);
+  key(w, "labels");
+  w.StartObject();
+  for (const auto& [k, v] : r.options.labels) {
+    key(w, k);
+    str(w, v);
+  }
+  w.EndObject();
+  // Velero's volume flags as asked; none takes effect yet (section 3.3).
+  key(w, "volumeOptions");
+  w.StartObject();
+  key(w, "snapshotVolumes");
+  if (r.options.snapshot_volumes) w.Bool(*r.options.snapshot_volumes);
+  else w.Null();
+  key(w, "defaultVolumesToFsBackup"); w.Bool(r.options.default_volumes_to_fs_backup);
+  key(w, "snapshotMoveData"); w.Bool(r.options.snapshot_move_data);
+  w.EndObject();
+  key(w, "volumes");
+  w.StartArray();
+  for (const auto& v : s.volumes) {
+    w.StartObject();
+    key(w, "kind"); str(w, v.kind);
+    key(w, "namespace"); str(w, v.namespace_);
+    if (v.kind == "PodVolume") {
+      key(w, "pod"); str(w, v.pod);
+      key(w, "podVolume"); str(w, v.pod_volume);
+    } else {
+      key(w, "claim"); str(w, v.claim);
+      key(w, "persistentVolume"); str(w, v.volume);
+      key(w, "storageClass"); str(w, v.storage_class);
+    }
+    key(w, "source"); str(w, v.source);
+    key(w, "driver"); str(w, v.driver);
+    key(w, "capacity"); str(w, v.capacity);
+    if (v.kind == "PersistentVolumeClaim") str_array(w, "pods", v.pods);
+    key(w, "dataIncluded"); w.Bool(v.data_included);
+    key(w, "reason"); str(w, v.reason);
+    key(w, "message"); str(w, v.message);
+    w.EndObject();
+  }
+  w.EndArray();
   if (with_items == WithItems::yes) {
     key(w, "items");
     w.StartArray();
@@ -278,6 +318,11 @@ std::string velero_backup_json(const RunRecord& r) {
   key(w, "creationTimestamp"); str(w, s.started);
   key(w, "labels");
   w.StartObject();
+  for (const auto& [k, v] : o.labels) {
+    if (k == "velero.io/storage-location") continue;
+    key(w, k);
+    str(w, v);
+  }
   key(w, "velero.io/storage-location"); str(w, o.storage_location);
   w.EndObject();
   key(w, "annotations");

@@ -53,7 +53,7 @@ struct Reason {
 struct Outcome {
   std::string outcome;   // skipped | warning | failed
   std::string reason;    // Forbidden, BeingDeleted, RelatedExcluded, ...
-  std::string scope;     // item | type
+  std::string scope;     // item | type | selection (the flags themselves: a namespace that does not exist)
   std::string group, resource, ns, name;
   int http_status = 0;
   std::string message;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,7 @@ struct BackupListing {
   // The source cluster (prune --group-by cluster): the marker's cluster.kubeSystemUID, else cluster.server;
   // "" for Velero and incomplete backups.
   std::string cluster;
+  std::map<std::string, std::string> labels;  // the marker's labels (velero-backup.json's metadata.labels)
 };
 
 // Every backup under backups/: kbk backups (marker, or lock without marker = Incomplete) and Velero backups

@@ -30,6 +30,27 @@ namespace kbk::backup {
 // One non-ok outcome (docs/format-archive.md section 4); the walk (app/walk.hpp) reports them.
 using Outcome = app::Outcome;
 
+// A volume the backup's objects name (docs/format-archive.md section 3.3): every PersistentVolumeClaim, every
+// PersistentVolume and every data-holding pod volume (emptyDir, hostPath, ...) among the backed-up objects. kbk backs
+// up no volume data yet, so each says dataIncluded=false and why; later versions fill in how the data was taken.
+struct VolumeRecord {
+  std::string kind;                // PersistentVolumeClaim | PersistentVolume | PodVolume
+  std::string namespace_;          // claims and pod volumes
+  std::string claim;               // PersistentVolumeClaim: its name (PersistentVolume: its claimRef, if any)
+  std::string volume;              // the PersistentVolume (a claim's spec.volumeName)
+  std::string pod, pod_volume;     // PodVolume: the pod and the volume's name in it
+  std::string source;              // PodVolume: emptyDir, hostPath, ...; PersistentVolume: csi, nfs, hostPath, ...
+  std::vector<std::string> pods;   // claims: the backed-up pods mounting it (namespace/name)
+  std::string storage_class, driver, capacity;
+  bool data_included = false;
+  std::string reason;              // VolumeDataNotSupported
+  std::string message;             // "volume data is not backed up yet: kbk backs up resources only"
+  std::string display() const;     // "PersistentVolumeClaim shop/data-db-0 (pvc-12ab, standard, 1Gi)"
+};
+
+inline constexpr const char* k_no_volume_data_reason = "VolumeDataNotSupported";
+inline constexpr const char* k_no_volume_data_message = "volume data is not backed up yet: kbk backs up resources only";
+
 struct Summary {
   std::string name;
   std::string phase;       // Completed | PartiallyFailed
@@ -44,6 +65,8 @@ struct Summary {
   std::vector<Outcome> outcomes;                // every non-ok outcome
   std::vector<std::string> error_lines;         // one line per reason the backup is PartiallyFailed
   std::vector<std::string> warning_lines;
+  std::vector<VolumeRecord> volumes;            // every volume named by the backed-up objects, data or not
+  std::map<std::string, std::string> labels;    // the backup's own labels
 };
 
 struct RunContext {
@@ -61,6 +84,13 @@ struct RunContext {
 // failures returns a Summary with phase PartiallyFailed.
 Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, storage::Backend& backend,
                     const Options& options, const RunContext& context = {});
+
+// The run's summary as -o json prints it, in the marker's field names (docs/output.md): name, phase, location,
+// startTimestamp, completionTimestamp, expiration, durationSeconds, counts{items, warnings, errors, skipped,
+// byResource}, archive{encrypted, bytes}, errors, warnings (lines), labels, volumes.
+json::Document summary_to_json(const Summary& summary);
+// One volume as the marker's "volumes" entries hold it (docs/format-archive.md section 3.3).
+json::Value volume_to_json(const VolumeRecord& volume, json::Allocator& allocator);
 
 // --explain resource/ns/name (resource/name for cluster-scoped): why that object is or is not in a backup with
 // these options. Runs the selection (LISTs and related-object GETs) without writing anything. One line per

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,15 @@ struct Options {
   WithRelated with_related = WithRelated::yes;
   IncludeEvents include_events = IncludeEvents::no;
 
+  // Labels of the backup itself (--labels): kept in the marker and velero-backup.json, selected by
+  // `backup list/delete --selector`. Not encrypted in an encrypted backup (like its name).
+  std::map<std::string, std::string> labels;
+
+  // Velero's volume flags, recorded as asked. kbk backs up no volume data yet: none of them takes effect.
+  std::optional<bool> snapshot_volumes;    // --snapshot-volumes[=true|false]; nullopt: not given
+  bool default_volumes_to_fs_backup = false;
+  bool snapshot_move_data = false;
+
   int parallel = 4;         // resource types listed at once
   int64_t page_size = 500;  // LIST limit
   std::chrono::seconds ttl = std::chrono::hours(720);
@@ -62,6 +73,10 @@ bool uses_scoped_filters(const Options& o);
 // Velero's validation: old and scoped filters together, label selector with or-selectors, '*' in old excludes,
 // an entry in both an include and an exclude list, malformed name patterns or selectors. Errc::config.
 Result<void> validate(const Options& o);
+
+// --labels "a=b,c=d" -> {a: b, c: d}; Errc::config naming a malformed pair or an invalid key or value (Kubernetes
+// label syntax).
+Result<std::map<std::string, std::string>> parse_labels(const std::string& text);
 
 // Splits --or-selector "a=b or c=d" on the literal " or ", as Velero.
 std::vector<std::string> split_or_selector(const std::string& text);
