@@ -27,9 +27,7 @@ json::Value string_array(const std::vector<std::string>& v, json::Allocator& a) 
 }
 
 int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
-  auto format = output::parse_format(g.output, {output::Format::json, output::Format::yaml, output::Format::wide,
-                                                output::Format::name});
-  if (!format.ok()) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json, output::Format::wide, output::Format::name});
   if (!o.namespaced.empty() && o.namespaced != "true" && o.namespaced != "false")
     throw Fatal(ExitCode::usage, "--namespaced must be true or false, not \"" + o.namespaced + "\"");
   const bool group_filter = cmd->count("--api-group") > 0;
@@ -55,7 +53,7 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
     return a.group != b.group ? a.group < b.group : a.resource < b.resource;
   });
 
-  if (*format == output::Format::json || *format == output::Format::yaml) {
+  if (format.structured()) {
     json::Document doc;
     doc.SetObject();
     auto& a = doc.GetAllocator();
@@ -75,15 +73,14 @@ int run(const GlobalOptions& g, const ApiResourcesOptions& o, CLI::App* cmd) {
       list.PushBack(r, a);
     }
     doc.AddMember("resources", list, a);
-    if (*format == output::Format::json) output::print_json(doc);
-    else output::print_yaml(doc);
+    output::print(doc, format);
     return code;
   }
-  if (*format == output::Format::name) {
+  if (format == output::Format::name) {
     for (const auto& rt : rows) std::printf("%s\n", rt.group_resource().c_str());
     return code;
   }
-  const bool wide = *format == output::Format::wide;
+  const bool wide = format == output::Format::wide;
   std::vector<std::string> headers{"NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "BACKUP"};
   if (wide) {
     headers.push_back("VERBS");
@@ -115,17 +112,22 @@ void register_api_resources(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* cmd = app.add_subcommand(
       "api-resources",
       "List the resource types the server serves and whether kbk backs them up (needs list, get, create, delete)");
-  cmd->add_option("--namespaced", o.namespaced, "true: only namespaced types; false: only cluster-scoped types");
-  cmd->add_option("--api-group", o.api_group, "Only types of this API group (\"\" for the core group)");
-  cmd->add_option("--verbs", o.verbs, "Only types that support all of these verbs (comma separated)")->delimiter(',');
+  cmd->add_option("--namespaced", o.namespaced, "true: only namespaced types; false: only cluster-scoped types")
+      ->type_name(value::k_bool);
+  cmd->add_option("--api-group", o.api_group, "Only types of this API group (\"\" for the core group)")->type_name("GROUP");
+  cmd->add_option("--verbs", o.verbs, "Only types that support all of these verbs (comma separated)")
+      ->delimiter(',')
+      ->type_name("VERBS");
   cmd->add_flag("--no-headers", o.no_headers, "Omit the table header");
   set_runner(cmd, state, [&g, cmd] { return run(g, o, cmd); });
-  cmd->footer(std::string("\nOutput (-o): table (default), wide (adds VERBS, CATEGORIES), name (resource.group), json, yaml.\n"
-              "JSON: {\"resources\":[{\"name\",\"singularName\",\"shortNames\",\"group\",\"version\",\"namespaced\","
-              "\"kind\",\"verbs\",\"categories\",\"backup\"}]}\n"
-              "Groups whose discovery fails (a broken aggregated API) are reported as warnings; the rest is listed\n"
-              "and the exit status is 2 (kubectl exits 1).\n") +
-              k_exit_status_footer);
+  document(cmd,
+           {"kbk api-resources", "kbk api-resources --namespaced=false -o wide", "kbk api-resources --api-group apps -o name",
+            "# the types kbk would leave out of a backup",
+            "kbk api-resources -o jsonpath='{range .resources[?(@.backup==false)]}{.name}.{.group}{\"\\n\"}{end}'"},
+           "Output (-o): table (default), wide (adds VERBS, CATEGORIES), name (resource.group), json, yaml, jsonpath. "
+           "JSON: {\"resources\":[{\"name\",\"singularName\",\"shortNames\",\"group\",\"version\",\"namespaced\","
+           "\"kind\",\"verbs\",\"categories\",\"backup\"}]}. Groups whose discovery fails (a broken aggregated API) "
+           "are reported as warnings; the rest is listed and the exit status is 2 (kubectl exits 1).");
 }
 
 }  // namespace kbk::cli

@@ -20,8 +20,7 @@ json::Value strings(const std::vector<std::string>& v, json::Allocator& a) {
 }
 
 int run(const GlobalOptions& g) {
-  auto format = output::parse_format(g.output, {output::Format::json, output::Format::yaml});
-  if (!format.ok()) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json});
   const kube::RestConfig config = load_rest_config(g);
   auto client = make_client(g, config);
   auto discovery = fetch_discovery(*client);
@@ -39,7 +38,7 @@ int run(const GlobalOptions& g) {
   }
   for (const auto& n : report->notes) log::warning(n);
 
-  if (*format == output::Format::json || *format == output::Format::yaml) {
+  if (format.structured()) {
     json::Document doc;
     doc.SetObject();
     auto& a = doc.GetAllocator();
@@ -60,8 +59,7 @@ int run(const GlobalOptions& g) {
     }
     doc.AddMember("denied", denied, a);
     doc.AddMember("notes", strings(report->notes, a), a);
-    if (*format == output::Format::json) output::print_json(doc);
-    else output::print_yaml(doc);
+    output::print(doc, format);
   } else if (report->readable()) {
     std::printf("%s can read all %zu resource types kbk backs up%s\n",
                 report->user.empty() ? "The current identity" : ("User \"" + report->user + "\"").c_str(),
@@ -88,15 +86,16 @@ int run(const GlobalOptions& g) {
 }  // namespace
 
 void register_auth(CLI::App& app, GlobalOptions& g, RunState& state) {
-  auto* auth = app.add_subcommand("auth", "Inspect what the current identity may do");
-  auth->require_subcommand(1);
+  auto* auth = app.add_subcommand("auth", "Inspect what the current identity may do (before a backup or restore runs)");
+  document(auth, {"kbk auth can-i-backup", "kbk auth can-i-restore --from-backup nightly"});
   auto* cmd = auth->add_subcommand(
       "can-i-backup", "List the resource types (and namespaces) the current identity cannot list or get");
   set_runner(cmd, state, [&g] { return run(g); });
-  cmd->footer(std::string("\nChecks list and get on every type kbk backs up with SelfSubjectAccessReviews (at cluster scope,\n"
-                          "or in the namespace given with -n); types denied at cluster scope are checked namespace by\n"
-                          "namespace with SelfSubjectRulesReviews. Exit 0 when everything is readable, 2 when not.\n") +
-              k_exit_status_footer);
+  document(cmd, {"kbk auth can-i-backup", "kbk auth can-i-backup -n shop", "kbk auth can-i-backup --as system:serviceaccount:kbk:backup -o json"},
+           "Checks list and get on every type kbk backs up with SelfSubjectAccessReviews (at cluster scope, or in "
+           "the namespace given with -n); types denied at cluster scope are checked namespace by namespace with "
+           "SelfSubjectRulesReviews. Exit 0 when everything is readable, 2 when not.");
+  // auth can-i-restore is registered by register_restore (it plans as restore create does).
 }
 
 }  // namespace kbk::cli

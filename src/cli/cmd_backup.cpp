@@ -4,9 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fcntl.h>
 #include <map>
+#include <thread>
 
 #include "commands.hpp"
 #include "key_file.hpp"
@@ -17,6 +21,7 @@
 #include <kbk/backup/options.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/discovery.hpp>
+#include <kbk/kube/label_selector.hpp>
 #include <kbk/output/output.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/wrappers.hpp>
@@ -32,19 +37,38 @@ int fail(const Error& e) {
   return static_cast<int>(exit_code_for(e));
 }
 
-output::Format format_of(const GlobalOptions& g, const std::vector<output::Format>& allowed) {
-  auto f = output::parse_format(g.output, allowed);
-  if (!f) throw Fatal(ExitCode::usage, f.error().message);
-  return *f;
-}
-
 json::Value str_value(std::string_view s, json::Allocator& a) { return json::make_string(s, a); }
 
-std::vector<std::string> split_list(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& s : in)
-    for (auto& p : util::split(s, ',')) out.push_back(std::string(util::trim(p)));
-  return out;
+std::string plural(uint64_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
+// The volumes of a marker or summary ("volumes" array) as a table, cut at `limit` rows with the rest counted.
+void print_volumes(const json::Value* volumes, size_t limit, const std::string& more_hint) {
+  if (!volumes || !volumes->IsArray() || volumes->Empty()) return;
+  size_t included = 0;
+  for (const auto& v : volumes->GetArray())
+    if (const json::Value* d = json::find(v, "dataIncluded"); d && d->IsBool() && d->GetBool()) ++included;
+  const size_t n = volumes->Size();
+  std::string why = json::get_string((*volumes)[0], {"message"});
+  std::printf("\nVolumes: %zu, data %s%s\n", n, included == n ? "included" : included ? "partly included" : "not included",
+              included == n || why.empty() ? "" : (" (" + why + ")").c_str());
+  output::Table t({"KIND", "NAMESPACE", "NAME", "VOLUME", "STORAGECLASS", "DRIVER", "CAPACITY", "DATA"});
+  size_t shown = 0;
+  for (const auto& v : volumes->GetArray()) {
+    if (shown++ == limit) break;
+    const std::string kind = json::get_string(v, {"kind"});
+    const bool pod = kind == "PodVolume";
+    std::string name = pod ? json::get_string(v, {"pod"}) + ":" + json::get_string(v, {"podVolume"}) : json::get_string(v, {"claim"});
+    std::string driver = json::get_string(v, {"driver"});
+    if (driver.empty()) driver = json::get_string(v, {"source"});
+    const json::Value* d = json::find(v, "dataIncluded");
+    auto dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
+    t.add_row({kind, dash(json::get_string(v, {"namespace"})), dash(name), dash(json::get_string(v, {"persistentVolume"})),
+               dash(json::get_string(v, {"storageClass"})), dash(driver), dash(json::get_string(v, {"capacity"})),
+               d && d->IsBool() && d->GetBool() ? "included" : "not included"});
+  }
+  std::string text = t.render();
+  for (const auto& line : util::split(text, '\n')) std::printf("  %s\n", line.c_str());
+  if (n > limit) std::printf("  ... and %zu more%s\n", n - limit, more_hint.c_str());
 }
 
 // ---- create --------------------------------------------------------------------------------------------------
@@ -57,26 +81,31 @@ struct CreateFlags {
       exclude_namespace_scoped;
   std::string selector, or_selector;
   std::vector<std::string> include_names, exclude_names;
-  std::string with_related = "true";
+  std::string with_related;
   bool include_events = false;
   int parallel = 4;
   int64_t page_size = 500;
-  std::string ttl = "720h";
+  double ttl = 720 * 3600;
   std::string explain;
   std::string storage_location = "default";
   std::string key_file;  // --encryption-key-file
+  std::vector<std::string> labels;
+  std::string snapshot_volumes;  // Velero's --snapshot-volumes[=true|false]
+  bool default_volumes_to_fs_backup = false;
+  bool snapshot_move_data = false;
 };
 
-bool parse_bool_flag(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  throw Fatal(ExitCode::usage, flag + " must be true or false, not \"" + v + "\"");
-}
-
-backup::Options to_options(const CreateFlags& f) {
+backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
   backup::Options o;
   o.name = f.name;
   o.include_namespaces = split_list(f.include_namespaces);
+  // -n selects its namespace, as kubectl users expect; with --include-namespaces too it would be ambiguous.
+  if (!g.kube.namespace_.empty()) {
+    if (!o.include_namespaces.empty())
+      throw Fatal(ExitCode::usage, "-n " + g.kube.namespace_ + " and --include-namespaces both select namespaces: "
+                                   "use one (--include-namespaces a,b for several)");
+    o.include_namespaces = {g.kube.namespace_};
+  }
   o.exclude_namespaces = split_list(f.exclude_namespaces);
   o.include_resources = split_list(f.include_resources);
   o.exclude_resources = split_list(f.exclude_resources);
@@ -92,46 +121,29 @@ backup::Options to_options(const CreateFlags& f) {
   o.or_label_selectors = backup::split_or_selector(f.or_selector);
   o.include_names = split_list(f.include_names);
   o.exclude_names = split_list(f.exclude_names);
-  o.with_related = parse_bool_flag("--with-related", f.with_related) ? backup::WithRelated::yes : backup::WithRelated::no;
+  o.with_related = f.with_related.empty() || parse_bool_flag("--with-related", f.with_related) ? backup::WithRelated::yes
+                                                                                                : backup::WithRelated::no;
   o.include_events = f.include_events ? backup::IncludeEvents::yes : backup::IncludeEvents::no;
   o.parallel = f.parallel;
   o.page_size = f.page_size;
-  auto ttl = util::parse_duration(f.ttl);
-  if (!ttl || *ttl < 0) throw Fatal(ExitCode::usage, "--ttl \"" + f.ttl + "\": expected a duration such as 720h or 1h30m");
-  o.ttl = std::chrono::seconds(static_cast<int64_t>(*ttl));
+  o.ttl = std::chrono::seconds(static_cast<int64_t>(f.ttl));
   o.storage_location = f.storage_location;
+  for (const auto& l : f.labels) {
+    auto parsed = backup::parse_labels(l);
+    if (!parsed) throw Fatal(ExitCode::usage, parsed.error().message);
+    for (auto& [k, v] : *parsed) o.labels[k] = v;
+  }
+  if (!f.snapshot_volumes.empty()) o.snapshot_volumes = parse_bool_flag("--snapshot-volumes", f.snapshot_volumes);
+  o.default_volumes_to_fs_backup = f.default_volumes_to_fs_backup;
+  o.snapshot_move_data = f.snapshot_move_data;
   if (auto v = backup::validate(o); !v) throw Fatal(ExitCode::usage, v.error().message);
   return o;
 }
 
-void print_summary(const backup::Summary& s, output::Format format) {
-  if (format == output::Format::json || format == output::Format::yaml) {
-    json::Document d;
-    d.SetObject();
-    auto& a = d.GetAllocator();
-    d.AddMember("name", str_value(s.name, a), a);
-    d.AddMember("phase", str_value(s.phase, a), a);
-    d.AddMember("location", str_value(s.location, a), a);
-    d.AddMember("started", str_value(s.started, a), a);
-    d.AddMember("completed", str_value(s.completed, a), a);
-    d.AddMember("expires", str_value(s.expiration, a), a);
-    d.AddMember("durationSeconds", s.duration_seconds, a);
-    d.AddMember("items", s.items, a);
-    d.AddMember("bytes", s.bytes, a);
-    d.AddMember("warnings", s.warnings, a);
-    d.AddMember("errors", s.errors, a);
-    d.AddMember("skipped", s.skipped, a);
-    d.AddMember("encrypted", s.encrypted, a);
-    json::Value by(rapidjson::kObjectType);
-    for (const auto& [gr, n] : s.by_resource) by.AddMember(str_value(gr, a), json::Value(static_cast<uint64_t>(n)), a);
-    d.AddMember("itemsByResource", by, a);
-    json::Value errs(rapidjson::kArrayType), warns(rapidjson::kArrayType);
-    for (const auto& l : s.error_lines) errs.PushBack(str_value(l, a), a);
-    for (const auto& l : s.warning_lines) warns.PushBack(str_value(l, a), a);
-    d.AddMember("errorMessages", errs, a);
-    d.AddMember("warningMessages", warns, a);
-    if (format == output::Format::json) output::print_json(d);
-    else output::print_yaml(d);
+void print_summary(const backup::Summary& s, const output::Format& format) {
+  const json::Document doc = backup::summary_to_json(s);
+  if (format.structured()) {
+    output::print(doc, format);
     return;
   }
   std::printf("Backup %s: %s in %s\n", s.name.c_str(), s.phase.c_str(), util::human_duration(s.duration_seconds).c_str());
@@ -141,11 +153,16 @@ void print_summary(const backup::Summary& s, output::Format format) {
   std::printf("  Warnings:  %llu\n", static_cast<unsigned long long>(s.warnings));
   std::printf("  Errors:    %llu\n", static_cast<unsigned long long>(s.errors));
   std::printf("  Expires:   %s\n", s.expiration.c_str());
+  if (s.volumes.empty()) std::printf("  Volumes:   none named by the backed-up objects\n");
+  else
+    std::printf("  Volumes:   %s, data not included (%s)\n", plural(s.volumes.size(), "volume", "volumes").c_str(),
+                backup::k_no_volume_data_message);
   if (!s.by_resource.empty()) {
     output::Table t({"RESOURCE", "ITEMS"});
     for (const auto& [gr, n] : s.by_resource) t.add_row({gr, std::to_string(n)});
     std::printf("\n%s", t.render().c_str());
   }
+  print_volumes(json::find(doc, "volumes"), 20, " (kbk backup describe " + s.name + " or -o json lists them all)");
   if (!s.error_lines.empty()) {
     std::printf("\nErrors:\n");
     for (const auto& l : s.error_lines) std::printf("  %s\n", l.c_str());
@@ -157,8 +174,8 @@ void print_summary(const backup::Summary& s, output::Format format) {
 }
 
 int run_create(const GlobalOptions& g, const CreateFlags& f) {
-  const backup::Options options = to_options(f);
-  auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  const backup::Options options = to_options(g, f);
+  const output::Format format = output_format(g, {output::Format::json});
   auto progress_mode = output::parse_progress_mode(g.progress);
   if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
   const kube::RestConfig config = load_rest_config(g);
@@ -188,49 +205,113 @@ int run_create(const GlobalOptions& g, const CreateFlags& f) {
 
 // ---- list ----------------------------------------------------------------------------------------------------
 
-int run_list(const GlobalOptions& g) {
-  auto format = format_of(g, {output::Format::json, output::Format::yaml, output::Format::name, output::Format::wide});
+struct ListFlags {
+  std::vector<std::string> names;
+  std::string selector;
+  std::string sort_by = "name";
+};
+
+json::Value labels_json(const std::map<std::string, std::string>& labels, json::Allocator& a) {
+  json::Value o(rapidjson::kObjectType);
+  for (const auto& [k, v] : labels) o.AddMember(str_value(k, a), str_value(v, a), a);
+  return o;
+}
+
+// --selector over the backups' own labels (backup create --labels; Velero's metadata.labels).
+std::optional<kube::LabelSelector> parse_backup_selector(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto s = kube::LabelSelector::parse(text);
+  if (!s) throw Fatal(ExitCode::usage, "--selector " + text + ": " + s.error().message);
+  return std::move(*s);
+}
+
+bool labels_match(const kube::LabelSelector& sel, const std::map<std::string, std::string>& labels) {
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  for (const auto& [k, v] : labels) d.AddMember(str_value(k, a), str_value(v, a), a);
+  return sel.matches(&d);
+}
+
+int run_list(const GlobalOptions& g, const ListFlags& f) {
+  const output::Format format = output_format(g, {output::Format::json, output::Format::name, output::Format::wide});
+  if (f.sort_by != "name" && f.sort_by != "created" && f.sort_by != "size")
+    throw Fatal(ExitCode::usage, "--sort-by " + f.sort_by + ": expected name, created or size");
+  const auto selector = parse_backup_selector(f.selector);
   auto backend = open_storage(g);
-  auto list = archive::list_backups(*backend);
-  if (!list) return fail(list.error());
-  if (format == output::Format::json || format == output::Format::yaml) {
-    json::Document d;
-    d.SetArray();
+  auto listed = archive::list_backups(*backend);
+  if (!listed) return fail(listed.error());
+  std::vector<archive::BackupListing> rows;
+  int code = 0;
+  for (auto& b : *listed) {
+    if (!f.names.empty() && std::find(f.names.begin(), f.names.end(), b.name) == f.names.end()) continue;
+    if (selector && !labels_match(*selector, b.labels)) continue;
+    rows.push_back(std::move(b));
+  }
+  for (const auto& n : f.names)
+    if (std::none_of(rows.begin(), rows.end(), [&](const archive::BackupListing& b) { return b.name == n; }))
+      code = std::max(code, fail(Error{Errc::precondition, "backup " + n + " not found in " + backend->display_url()}));
+  // Sorted as asked, ascending (kubectl's --sort-by); names break ties.
+  std::stable_sort(rows.begin(), rows.end(), [&](const archive::BackupListing& a, const archive::BackupListing& b) {
+    if (f.sort_by == "created" && a.started != b.started) return a.started < b.started;
+    if (f.sort_by == "size" && a.bytes != b.bytes) return a.bytes < b.bytes;
+    return a.name < b.name;
+  });
+  if (format.structured()) {
+    json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
-    for (const auto& b : *list) {
+    d.AddMember("apiVersion", "kbk.io/v1alpha1", a);
+    d.AddMember("kind", "BackupList", a);
+    json::Value items(rapidjson::kArrayType);
+    for (const auto& b : rows) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", str_value(b.name, a), a);
       v.AddMember("phase", str_value(b.phase, a), a);
       v.AddMember("source", str_value(b.source, a), a);
-      v.AddMember("started", str_value(b.started, a), a);
-      v.AddMember("completed", str_value(b.completed, a), a);
-      v.AddMember("expires", str_value(b.expires, a), a);
-      v.AddMember("items", b.items, a);
-      v.AddMember("warnings", b.warnings, a);
-      v.AddMember("errors", b.errors, a);
+      v.AddMember("startTimestamp", str_value(b.started, a), a);
+      v.AddMember("completionTimestamp", str_value(b.completed, a), a);
+      v.AddMember("expiration", str_value(b.expires, a), a);
+      json::Value counts(rapidjson::kObjectType);
+      counts.AddMember("items", b.items, a);
+      counts.AddMember("warnings", b.warnings, a);
+      counts.AddMember("errors", b.errors, a);
+      v.AddMember("counts", counts, a);
       v.AddMember("encrypted", b.encrypted, a);
       v.AddMember("bytes", b.bytes, a);
-      d.PushBack(v, a);
+      v.AddMember("labels", labels_json(b.labels, a), a);
+      items.PushBack(v, a);
     }
-    if (format == output::Format::json) output::print_json(d);
-    else output::print_yaml(d);
-    return 0;
+    d.AddMember("items", items, a);
+    output::print(d, format);
+    return code;
   }
   if (format == output::Format::name) {
-    for (const auto& b : *list) std::printf("%s\n", b.name.c_str());
-    return 0;
+    for (const auto& b : rows) std::printf("%s\n", b.name.c_str());
+    return code;
   }
-  output::Table t({"NAME", "STATUS", "SOURCE", "ENCRYPTED", "ERRORS", "WARNINGS", "ITEMS", "SIZE", "CREATED", "EXPIRES"});
-  for (const auto& b : *list)
-    t.add_row({b.name, b.phase, b.source, b.encrypted ? "yes" : "no", std::to_string(b.errors), std::to_string(b.warnings),
-               std::to_string(b.items), b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
-               b.expires.empty() ? "-" : b.expires});
+  const bool wide = format == output::Format::wide;
+  std::vector<std::string> headers{"NAME", "STATUS", "SOURCE", "ENCRYPTED", "ERRORS", "WARNINGS", "ITEMS", "SIZE", "CREATED", "EXPIRES"};
+  if (wide) headers.push_back("LABELS");
+  output::Table t(headers);
+  for (const auto& b : rows) {
+    std::vector<std::string> row{b.name, b.phase, b.source, b.encrypted ? "yes" : "no", std::to_string(b.errors),
+                                 std::to_string(b.warnings), std::to_string(b.items),
+                                 b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
+                                 b.expires.empty() ? "-" : b.expires};
+    if (wide) {
+      std::vector<std::string> l;
+      for (const auto& [k, v] : b.labels) l.push_back(k + "=" + v);
+      row.push_back(l.empty() ? "<none>" : util::join(l, ","));
+    }
+    t.add_row(std::move(row));
+  }
   if (t.empty()) {
-    std::fprintf(stderr, "No backups found in %s.\n", backend->display_url().c_str());
-    return 0;
+    if (f.names.empty())
+      std::fprintf(stderr, "No backups found in %s%s.\n", backend->display_url().c_str(),
+                   selector ? (" matching --selector " + f.selector).c_str() : "");
+    return code;
   }
   std::printf("%s", t.render().c_str());
-  return 0;
+  return code;
 }
 
 // ---- reading a backup ----------------------------------------------------------------------------------------
@@ -326,13 +407,13 @@ bool resource_matches(std::string typed, const archive::ItemKey& k, std::string_
 // Without the key an encrypted backup is described from its plaintext summary (describing is not reading its
 // contents: exit 0); --details lists items from the archive and needs the key.
 int run_describe(const GlobalOptions& g, const std::string& name, bool details, const std::string& key_file) {
-  auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
   auto loc = open_backup(*backend, name, user ? &*user : nullptr, details ? NeedKey::yes : NeedKey::no);
   if (!loc) return fail(loc.error());
   archive::BackupPaths p{name};
-  if (format == output::Format::json || format == output::Format::yaml) {
+  if (format.structured()) {
     json::Document out;
     out.CopyFrom(loc->marker, out.GetAllocator());
     if (details && loc->source == "kbk") {
@@ -348,8 +429,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
       });
       if (!r) return fail(r.error());
     }
-    if (format == output::Format::json) output::print_json(out);
-    else output::print_yaml(out);
+    output::print(out, format);
     return 0;
   }
   const json::Value& m = loc->marker;
@@ -366,6 +446,8 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
       for (const auto& s : ns->GetArray()) v.emplace_back(s.GetString());
       std::printf("Namespaces:   %s\n", util::join(v, ", ").c_str());
     }
+    std::printf("Volumes:      not listed (a Velero backup: kbk does not read Velero's volume snapshots or pod "
+                "volume backups, and restores no volume data)\n");
     if (details) {
       auto rl = backend->get(p.resource_list());
       if (rl) {
@@ -427,6 +509,13 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
   std::printf("  Cluster-scoped:  %s\n", icr.c_str());
   std::string ls = sel ? json::get_string(*sel, {"labelSelector"}) : "";
   std::printf("Label selector:  %s\n", ls.empty() ? "<none>" : ls.c_str());
+  {
+    std::vector<std::string> labels;
+    if (const json::Value* l = json::find(m, "labels"); l && l->IsObject())
+      for (const auto& kv : l->GetObject())
+        if (kv.value.IsString()) labels.push_back(std::string(kv.name.GetString()) + "=" + kv.value.GetString());
+    std::printf("Labels:          %s\n", labels.empty() ? "<none>" : util::join(labels, ",").c_str());
+  }
   const json::Value* counts = json::find(m, "counts");
   auto num = [&](const char* k) -> unsigned long long {
     const json::Value* v = counts ? json::find(*counts, k) : nullptr;
@@ -443,6 +532,13 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
     for (const auto& mem : by->GetObject())
       t.add_row({mem.name.GetString(), std::to_string(mem.value.IsUint64() ? mem.value.GetUint64() : 0)});
     std::printf("\n%s", t.render().c_str());
+  }
+  if (const json::Value* vols = json::find(m, "volumes")) {
+    if (vols->IsArray() && vols->Empty()) std::printf("\nVolumes: none named by the backed-up objects\n");
+    else print_volumes(vols, details ? SIZE_MAX : 50, " (--details or -o json lists them all)");
+  } else {
+    std::printf("\nVolumes: not recorded (written by kbk %s, before backups listed their volumes); no volume data\n",
+                json::get_string(m, {"tool", "version"}).c_str());
   }
   for (const char* key : {"errors", "warnings"}) {
     const json::Value* a = json::find(m, key);
@@ -462,7 +558,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
 }
 
 int run_inspect(const GlobalOptions& g, const std::string& name, const std::string& cat, const std::string& key_file) {
-  auto format = format_of(g, {output::Format::json, output::Format::yaml});
+  const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
   auto loc = open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
@@ -495,8 +591,7 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
       return {};
     });
     if (!r) return fail(r.error());
-    if (format == output::Format::json) output::print_json(d);
-    else if (format == output::Format::yaml) output::print_yaml(d);
+    if (format.structured()) output::print(d, format);
     else std::printf("%s", t.render().c_str());
     return 0;
   }
@@ -524,8 +619,8 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
     if (!candidates.empty()) msg += " (same name: " + util::join(candidates, ", ") + ")";
     return fail(Error{Errc::not_found, msg});
   }
-  if (format == output::Format::yaml) output::print_yaml(*found);
-  else output::print_json(*found);
+  // An object prints as JSON by default (as stored), or in the -o format asked.
+  output::print(*found, format == output::Format::text ? output::Format(output::Format::json) : format);
   return 0;
 }
 
@@ -533,7 +628,7 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
 // and refused (exit 3) with neither. A decrypted download that fails authentication part-way is removed.
 int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force, bool raw,
                  const std::string& key_file) {
-  auto format = format_of(g, {output::Format::json});
+  const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto progress_mode = output::parse_progress_mode(g.progress);
   if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
@@ -577,23 +672,73 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) return fail(Error{Errc::io, file + ": " + std::strerror(errno)});
   meter->finish();
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
     d.AddMember("name", str_value(name, a), a);
     d.AddMember("file", str_value(file, a), a);
     d.AddMember("bytes", total, a);
     d.AddMember("decrypted", decrypt, a);
-    output::print_json(d);
+    output::print(d, format);
   } else {
     std::fprintf(stderr, "Backup %s downloaded to %s (%s)\n", name.c_str(), file.c_str(), util::human_bytes(total).c_str());
   }
   return 0;
 }
 
-int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
-  auto format = format_of(g, {output::Format::json});
+struct DeleteFlags {
+  std::vector<std::string> names;
+  bool all = false;
+  std::string selector;
+  bool confirm = false;
+};
+
+// Which backups, asked first on a terminal: deleting is for good. Named backups may be anything listed (Velero's
+// too); --all and --selector choose among kbk's own (complete and incomplete), as prune leaves Velero's alone.
+int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
+  const output::Format format = output_format(g, {output::Format::json});
+  const int ways = (!f.names.empty()) + (f.all ? 1 : 0) + (!f.selector.empty());
+  if (ways != 1) throw Fatal(ExitCode::usage, "name the backups to delete, or pass --all or --selector (one of them)");
+  const auto selector = parse_backup_selector(f.selector);
+  (void)storage_url(g);  // a missing location is said first: it is the first thing to fix
+  if (!f.confirm && !::isatty(STDIN_FILENO))
+    throw Fatal(ExitCode::usage, "backup delete removes backups for good: pass --confirm (stdin is not a terminal to ask on)");
   auto backend = open_storage(g);
+  std::vector<std::string> names = f.names;
+  if (f.all || selector) {
+    auto listed = archive::list_backups(*backend);
+    if (!listed) return fail(listed.error());
+    size_t velero = 0;
+    for (const auto& b : *listed) {
+      if (b.source != "kbk") {
+        velero += !selector || labels_match(*selector, b.labels);
+        continue;
+      }
+      if (selector && !labels_match(*selector, b.labels)) continue;
+      names.push_back(b.name);
+    }
+    if (velero) log::info(0, "note: " + plural(velero, "Velero backup is", "Velero backups are") +
+                                 " left alone (name one to delete it)");
+    if (names.empty()) {
+      std::fprintf(stderr, "No kbk backups %s in %s; nothing deleted.\n",
+                   selector ? ("match --selector " + f.selector).c_str() : "found", backend->display_url().c_str());
+      if (format.structured()) output::print(json::parse(R"({"deleted": []})", "empty").value(), format);
+      return 0;
+    }
+  }
+  if (!f.confirm) {
+    std::string shown;
+    for (size_t i = 0; i < names.size() && i < 10; ++i) shown += (i ? ", " : "") + names[i];
+    if (names.size() > 10) shown += " and " + std::to_string(names.size() - 10) + " more";
+    std::fprintf(stderr, "Delete %s from %s (%s)? This cannot be undone. [y/N] ",
+                 plural(names.size(), "backup", "backups").c_str(), backend->display_url().c_str(), shown.c_str());
+    std::fflush(stderr);
+    char answer[16] = {0};
+    if (!std::fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+      std::fprintf(stderr, "Nothing deleted.\n");
+      return 0;
+    }
+  }
   int code = 0;
   json::Document deleted(rapidjson::kArrayType);
   for (const auto& name : names) {
@@ -604,7 +749,7 @@ int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
       code = std::max(code, fail(e));
       continue;
     }
-    if (format == output::Format::json) {
+    if (format.structured()) {
       json::Value entry(rapidjson::kObjectType);
       entry.AddMember("name", str_value(name, deleted.GetAllocator()), deleted.GetAllocator());
       entry.AddMember("objectsDeleted", *n, deleted.GetAllocator());
@@ -613,21 +758,70 @@ int run_delete(const GlobalOptions& g, const std::vector<std::string>& names) {
       std::printf("Backup %s deleted (%llu objects)\n", name.c_str(), static_cast<unsigned long long>(*n));
     }
   }
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d(rapidjson::kObjectType);
     d.AddMember("deleted", json::Value(deleted, d.GetAllocator()), d.GetAllocator());
-    output::print_json(d);
+    output::print(d, format);
   }
   return code;
 }
 
+struct LogsFlags {
+  std::string name;
+  std::string key_file;
+  bool follow = false;
+  double timeout = 0;  // --timeout for -f; 0: no limit
+};
+
+// -f: kbk uploads a backup's log when the backup ends (completed or failed), so following a running backup means
+// waiting for that: the backup is polled every 2s until its log is there, then the log is printed. A backup whose
+// writer ran on this machine and is gone (killed) ends the wait with exit 1; --timeout ends it with exit 4.
+Result<bool> wait_for_log(storage::Backend& backend, const std::string& name, double timeout) {
+  archive::BackupPaths p{name};
+  const auto start = std::chrono::steady_clock::now();
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  bool said = false;
+  for (;;) {
+    KBK_ASSIGN_OR_RETURN(auto plain, backend.stat(p.logs(archive::Encrypted::no)));
+    KBK_ASSIGN_OR_RETURN(auto sealed, backend.stat(p.logs(archive::Encrypted::yes)));
+    if (plain || sealed) return true;
+    KBK_ASSIGN_OR_RETURN(auto lock, backend.stat(p.lock()));
+    if (!lock) return false;  // not a running kbk backup: the caller reports what it is
+    auto text = backend.get(p.lock());
+    auto doc = text ? json::parse(*text, "backup " + name + ": kbk-lock.json") : Result<json::Document>(text.error());
+    const std::string lock_host = doc ? json::get_string(*doc, {"host"}) : "";
+    const json::Value* pid = doc ? json::find(*doc, "pid") : nullptr;
+    if (lock_host == host && pid && pid->IsInt64() && ::kill(static_cast<pid_t>(pid->GetInt64()), 0) != 0 && errno == ESRCH)
+      return unexpected(Errc::unknown, "backup " + name + " was interrupted: its writer (pid " +
+                                          std::to_string(pid->GetInt64()) + " on this host) is gone and uploaded no log; "
+                                          "remove it with kbk backup delete " + name);
+    if (!said) {
+      std::fprintf(stderr, "Waiting for backup %s to finish (started %s on %s): kbk uploads the log at the end.\n",
+                   name.c_str(), doc ? json::get_string(*doc, {"startTimestamp"}).c_str() : "?",
+                   lock_host.empty() ? "?" : lock_host.c_str());
+      said = true;
+    }
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (timeout > 0 && waited >= timeout)
+      return unexpected(Errc::precondition, "backup " + name + " is still running after " + util::format_duration(timeout) +
+                                                " (--timeout)");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+}
+
 // Also for an incomplete backup (a failed run uploads its log; no marker): its key objects tell whether it is
 // encrypted.
-int run_logs(const GlobalOptions& g, const std::string& name, const std::string& key_file) {
-  auto format = format_of(g, {output::Format::json});
-  const auto user = load_encryption_key(key_file);
+int run_logs(const GlobalOptions& g, const LogsFlags& f) {
+  const std::string& name = f.name;
+  const output::Format format = output_format(g, {output::Format::json});
+  const auto user = load_encryption_key(f.key_file);
   auto backend = open_storage(g);
   archive::BackupPaths p{name};
+  if (f.follow) {
+    auto waited = wait_for_log(*backend, name, f.timeout);
+    if (!waited) return fail(waited.error());
+  }
   auto marker = archive::read_marker(*backend, name);
   if (!marker) return fail(marker.error());
   if (!*marker) {
@@ -642,10 +836,15 @@ int run_logs(const GlobalOptions& g, const std::string& name, const std::string&
   if (!data_key) return fail(data_key.error());
   const archive::Encrypted enc = *data_key ? archive::Encrypted::yes : archive::Encrypted::no;
   auto gz = archive::read_object(*backend, p.logs(enc), *data_key ? &**data_key : nullptr);
-  if (!gz) return fail(gz.error());
+  if (!gz) {
+    if (gz.error().is(Errc::not_found) && !*marker)
+      return fail(Error{Errc::precondition, "backup " + name + " has no log yet: it is still being written, or was "
+                                            "killed before the end (kbk backup logs -f " + name + " waits for it)"});
+    return fail(gz.error());
+  }
   auto text = archive::gunzip(*gz, "backup " + name + ": " + p.logs());
   if (!text) return fail(text.error());
-  if (format == output::Format::json) {
+  if (format.structured()) {
     // {"name": ..., "lines": [...]}: one JSON document, one string per log line.
     json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
@@ -653,7 +852,7 @@ int run_logs(const GlobalOptions& g, const std::string& name, const std::string&
     json::Value lines(rapidjson::kArrayType);
     for (const auto& line : util::split(*text, '\n')) lines.PushBack(str_value(line, a), a);
     d.AddMember("lines", lines, a);
-    output::print_json(d);
+    output::print(d, format);
     return 0;
   }
   std::fwrite(text->data(), 1, text->size(), stdout);
@@ -661,7 +860,7 @@ int run_logs(const GlobalOptions& g, const std::string& name, const std::string&
 }
 
 int run_verify(const GlobalOptions& g, const std::string& name, const std::string& key_file) {
-  auto format = format_of(g, {output::Format::json});
+  const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
   auto report = archive::verify_backup(*backend, name, user ? &*user : nullptr);
@@ -670,7 +869,7 @@ int run_verify(const GlobalOptions& g, const std::string& name, const std::strin
     if (e.is(Errc::not_found)) e.code = Errc::precondition;
     return fail(e);
   }
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetObject();
     auto& a = d.GetAllocator();
@@ -680,7 +879,7 @@ int run_verify(const GlobalOptions& g, const std::string& name, const std::strin
     json::Value probs(rapidjson::kArrayType);
     for (const auto& pr : report->problems) probs.PushBack(str_value(pr, a), a);
     d.AddMember("problems", probs, a);
-    output::print_json(d);
+    output::print(d, format);
   } else if (report->problems.empty()) {
     std::printf("Backup %s: OK (%llu items match the manifest)\n", name.c_str(),
                 static_cast<unsigned long long>(report->items_checked));
@@ -713,7 +912,7 @@ bool same_user_key(const crypto::UserKey& a, const crypto::UserKey& b) {
 // Every named backup is checked before any is changed (missing or incomplete: exit 4; not encrypted: exit 3).
 // Then each is rotated on its own: exit 2 when some failed (wrong old key, storage), 1 when all did.
 int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
-  auto format = format_of(g, {output::Format::json});
+  const output::Format format = output_format(g, {output::Format::json});
   if (f.all == !f.names.empty()) throw Fatal(ExitCode::usage, "name the backups to rekey or pass --all (not both)");
   if (f.key_file.empty()) throw Fatal(ExitCode::usage, "--encryption-key-file is required: the key that opens the backups now");
   if (f.new_key_file.empty()) throw Fatal(ExitCode::usage, "--new-encryption-key-file is required: the key to rotate to");
@@ -734,7 +933,7 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
     }
     if (targets.empty()) {
       std::fprintf(stderr, "No encrypted backups in %s.\n", backend->display_url().c_str());
-      if (format != output::Format::json) return 0;
+      if (!format.structured()) return 0;
     }
   } else {
     int code = 0;
@@ -763,7 +962,7 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
       ++failed;
       continue;
     }
-    if (format == output::Format::json) {
+    if (format.structured()) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", str_value(name, a), a);
       if (r->added.empty()) v.AddMember("added", json::Value(), a);
@@ -780,9 +979,9 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
     else if (!r->added.empty()) line += "; the old key still opens it";
     std::printf("%s\n", line.c_str());
   }
-  if (format == output::Format::json) {
+  if (format.structured()) {
     d.AddMember("backups", done, a);
-    output::print_json(d);
+    output::print(d, format);
   }
   if (failed == 0) return 0;
   return static_cast<int>(failed < targets.size() ? ExitCode::partial : ExitCode::failed);
@@ -792,71 +991,105 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
 
 void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::App* backup = app.add_subcommand("backup", "Create, list, inspect, verify, delete and rekey backups");
-  backup->require_subcommand(1);
+  document(backup, {"kbk backup create nightly -n shop", "kbk backup list", "kbk backup describe nightly",
+                    "kbk backup delete nightly --confirm"});
 
   auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
   auto f = std::make_shared<CreateFlags>();
-  create->add_option("name", f->name, "Name of the backup")->required();
-  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)")
-      ->allow_extra_args(false);
-  create->add_option("--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)")
-      ->allow_extra_args(false);
-  create->add_option("--include-resources", f->include_resources,
-                     "Resources to include (any name kubectl accepts, globs such as *.apps; default all)")
-      ->allow_extra_args(false);
-  create->add_option("--exclude-resources", f->exclude_resources, "Resources to exclude")
-      ->allow_extra_args(false);
-  create->add_option("--include-cluster-resources", f->include_cluster_resources,
-                     "Include cluster-scoped resources: true, false, or unset (only when all namespaces are)")
-      ->expected(0, 1)
-      ->default_str("true");
-  create->add_option("--include-cluster-scoped-resources", f->include_cluster_scoped,
-                     "Cluster-scoped resources to include (not with the --*-resources filters above)")
-      ->allow_extra_args(false);
-  create->add_option("--exclude-cluster-scoped-resources", f->exclude_cluster_scoped, "Cluster-scoped resources to exclude")
-      ->allow_extra_args(false);
-  create->add_option("--include-namespace-scoped-resources", f->include_namespace_scoped,
-                     "Namespace-scoped resources to include")
-      ->allow_extra_args(false);
-  create->add_option("--exclude-namespace-scoped-resources", f->exclude_namespace_scoped,
-                     "Namespace-scoped resources to exclude")
-      ->allow_extra_args(false);
-  create->add_option("-l,--selector", f->selector, "Only objects matching this label selector");
-  create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"");
-  create->add_option("--include-names", f->include_names,
-                     "Only these objects of the types named: resource/namespace/name or resource/name (globs)")
-      ->allow_extra_args(false);
-  create->add_option("--exclude-names", f->exclude_names, "Leave these objects out: resource/namespace/name or resource/name")
-      ->allow_extra_args(false);
-  create->add_option("--with-related", f->with_related,
-                     "Also back up what selected objects reference (PVC->PV->StorageClass, ConfigMaps, Secrets, "
-                     "ServiceAccounts and their bindings, PriorityClasses, IngressClasses, CRDs)")
-      ->expected(0, 1)
-      ->default_str("true");
+  create->add_option("NAME", f->name, "Name of the backup")->required();
+  add_list_option(create, "--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)",
+                  value::k_namespaces);
+  add_list_option(create, "--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)", value::k_namespaces);
+  add_list_option(create, "--include-resources", f->include_resources,
+                  "Resources to include (any name kubectl accepts, globs such as *.apps; default all)", value::k_resources);
+  add_list_option(create, "--exclude-resources", f->exclude_resources, "Resources to exclude", value::k_resources);
+  add_bool_option(create, "--include-cluster-resources", f->include_cluster_resources,
+                  "Include cluster-scoped resources: true (also bare), false; unset: only when all namespaces are");
+  add_list_option(create, "--include-cluster-scoped-resources", f->include_cluster_scoped,
+                  "Cluster-scoped resources to include (not with the --*-resources filters above)", value::k_resources);
+  add_list_option(create, "--exclude-cluster-scoped-resources", f->exclude_cluster_scoped,
+                  "Cluster-scoped resources to exclude", value::k_resources);
+  add_list_option(create, "--include-namespace-scoped-resources", f->include_namespace_scoped,
+                  "Namespace-scoped resources to include", value::k_resources);
+  add_list_option(create, "--exclude-namespace-scoped-resources", f->exclude_namespace_scoped,
+                  "Namespace-scoped resources to exclude", value::k_resources);
+  create->add_option("-l,--selector", f->selector, "Only objects matching this label selector")->type_name(value::k_selector);
+  create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"")
+      ->type_name(value::k_selector);
+  add_list_option(create, "--include-names", f->include_names,
+                  "Only these objects of the types named: resource/namespace/name or resource/name (globs)", value::k_patterns);
+  add_list_option(create, "--exclude-names", f->exclude_names,
+                  "Leave these objects out: resource/namespace/name or resource/name", value::k_patterns);
+  add_bool_option(create, "--with-related", f->with_related,
+                  "Also back up what selected objects reference (PVC->PV->StorageClass, ConfigMaps, Secrets, "
+                  "ServiceAccounts and their bindings, PriorityClasses, IngressClasses, CRDs); default true");
   create->add_flag("--include-events", f->include_events, "Also back up events (left out by default)");
-  create->add_option("--parallel", f->parallel, "Resource types listed at once")->capture_default_str();
-  create->add_option("--page-size", f->page_size, "Objects per LIST page")->capture_default_str();
-  create->add_option("--ttl", f->ttl, "How long the backup is kept (Go duration)")->capture_default_str();
-  create->add_option("--storage-location", f->storage_location, "Location name recorded for Velero")->capture_default_str();
+  add_list_option(create, "--labels", f->labels, "Labels of the backup itself: KEY=VALUE (backup list/delete --selector)",
+                  value::k_key_value);
+  create->add_option("--parallel", f->parallel, "Resource types listed at once")->type_name(value::k_count)->capture_default_str();
+  create->add_option("--page-size", f->page_size, "Objects per LIST page")->type_name(value::k_count)->capture_default_str();
+  add_duration_option(create, "--ttl", f->ttl, "How long the backup is kept (kbk prune --expired removes it after)");
+  create->add_option("--storage-location", f->storage_location, "Location name recorded for Velero")
+      ->type_name(value::k_name)
+      ->capture_default_str();
   add_encryption_key_option(create, f->key_file,
                             "Encrypt the backup with this key or passphrase file (32 raw bytes, 64 hex digits or base64 "
                             "of 32 bytes is a key; anything else a passphrase); no velero-backup.json is written");
   create->add_option("--explain", f->explain,
-                     "Say why resource/namespace/name (resource/name) is or is not in such a backup; writes nothing");
+                     "Say why resource/namespace/name (resource/name) is or is not in such a backup; writes nothing")
+      ->type_name("RESOURCE/NS/NAME");
+  add_bool_option(create, "--snapshot-volumes", f->snapshot_volumes,
+                  "Velero's flag, accepted so Velero scripts run: volume data is not backed up yet (true warns, "
+                  "false is what happens)");
+  create->add_flag("--default-volumes-to-fs-backup", f->default_volumes_to_fs_backup,
+                   "Velero's flag, accepted: no effect yet (a warning says so)");
+  create->add_flag("--snapshot-move-data", f->snapshot_move_data, "Velero's flag, accepted: no effect yet (a warning says so)");
+  document(create,
+           {"# one namespace (as -n does for kubectl), or several with globs",
+            "kbk backup create shop-nightly -n shop",
+            "kbk backup create nightly --include-namespaces 'shop*,db' --exclude-resources events",
+            "# the whole cluster, encrypted, kept a week",
+            "kbk backup create full --encryption-key-file backup.key --ttl 168h --labels tier=prod",
+            "# why is this object (not) in the backup?",
+            "kbk backup create x --include-namespaces shop --explain secrets/shop/db-password"},
+           "-n NS backs up that namespace (as --include-namespaces NS; not both). Every list flag takes one value "
+           "per occurrence (commas for more), so the backup's NAME can come anywhere. Volume data is not backed up "
+           "yet: the summary, backup describe and -o json list every PersistentVolumeClaim, PersistentVolume and "
+           "pod volume whose data the backup does not hold. A selection that matches nothing (a namespace that "
+           "does not exist) is a warning of the backup; the backup still completes.");
   set_runner(create, state, [&g, f] { return run_create(g, *f); });
 
-  auto* list = backup->add_subcommand("list", "List the backups of the storage location");
+  auto* list = backup->add_subcommand("list", "List the backups of the storage location (all, or the ones named)");
   list->alias("get");
-  set_runner(list, state, [&g] { return run_list(g); });
+  auto lf = std::make_shared<ListFlags>();
+  list->add_option("NAMES", lf->names, "Only these backups (a missing one exits 4)")->type_name(value::k_backup);
+  list->add_option("-l,--selector", lf->selector, "Only backups whose labels (backup create --labels) match")
+      ->type_name(value::k_selector);
+  list->add_option("--sort-by", lf->sort_by, "Order: name, created (oldest first) or size (smallest first)")
+      ->type_name("name|created|size")
+      ->capture_default_str();
+  document(list,
+           {"kbk backup list", "kbk backup list --sort-by created -o wide", "kbk backup get nightly -o yaml",
+            "kbk backup list -l tier=prod -o name",
+            "kbk backup list -o jsonpath='{range .items[?(@.phase==\"PartiallyFailed\")]}{.name}{\"\\n\"}{end}'"},
+           "backup get is backup list (Velero's name). -o json prints {\"kind\": \"BackupList\", \"items\": [{\"name\", "
+           "\"phase\", \"source\", \"startTimestamp\", \"completionTimestamp\", \"expiration\", \"counts\": {\"items\", "
+           "\"warnings\", \"errors\"}, \"encrypted\", \"bytes\", \"labels\"}]}; -o wide adds LABELS.");
+  set_runner(list, state, [&g, lf] { return run_list(g, *lf); });
 
-  auto* describe = backup->add_subcommand("describe", "Show a backup's selection, counts, warnings and errors");
+  auto* describe = backup->add_subcommand("describe", "Show a backup's selection, counts, volumes, warnings and errors");
   auto describe_name = std::make_shared<std::string>();
   auto details = std::make_shared<bool>(false);
-  describe->add_option("name", *describe_name, "Backup name")->required();
-  describe->add_flag("--details", *details, "Also list every item");
+  describe->add_option("NAME", *describe_name, "Backup name")->required()->type_name(value::k_backup);
+  describe->add_flag("--details", *details, "Also list every item (and every volume)");
   auto describe_key = std::make_shared<std::string>();
   add_encryption_key_option(describe, *describe_key,
                             "Key file of an encrypted backup (without it only the plaintext summary is shown)");
+  document(describe, {"kbk backup describe nightly", "kbk backup describe nightly --details",
+                      "kbk backup describe nightly -o jsonpath='{range .volumes[*]}{.namespace}/{.claim}{\"\\n\"}{end}'"},
+           "The Volumes section lists every PersistentVolumeClaim, PersistentVolume and pod volume the backed-up "
+           "objects name, and whether the backup holds its data (not yet: kbk backs up resources only). -o json "
+           "prints the backup's marker (docs/format-archive.md), with the item list under --details.");
   set_runner(describe, state, [&g, describe_name, details, describe_key] {
     return run_describe(g, *describe_name, *details, *describe_key);
   });
@@ -864,10 +1097,13 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* inspect = backup->add_subcommand("inspect", "List a backup's items or print one (--cat)");
   auto inspect_name = std::make_shared<std::string>();
   auto cat = std::make_shared<std::string>();
-  inspect->add_option("name", *inspect_name, "Backup name")->required();
-  inspect->add_option("--cat", *cat, "Print this item: resource/namespace/name or resource/name (-o yaml for YAML)");
+  inspect->add_option("NAME", *inspect_name, "Backup name")->required()->type_name(value::k_backup);
+  inspect->add_option("--cat", *cat, "Print this item: resource/namespace/name or resource/name (-o yaml for YAML)")
+      ->type_name("RESOURCE/NS/NAME");
   auto inspect_key = std::make_shared<std::string>();
   add_encryption_key_option(inspect, *inspect_key, "Key file of an encrypted backup");
+  document(inspect, {"kbk backup inspect nightly", "kbk backup inspect nightly --cat deployments.apps/shop/web -o yaml",
+                     "kbk backup inspect nightly --cat deploy/shop/web -o jsonpath='{.spec.replicas}'"});
   set_runner(inspect, state, [&g, inspect_name, cat, inspect_key] {
     return run_inspect(g, *inspect_name, *cat, *inspect_key);
   });
@@ -876,47 +1112,72 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto download_name = std::make_shared<std::string>();
   auto file = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  download->add_option("name", *download_name, "Backup name")->required();
+  download->add_option("NAME", *download_name, "Backup name")->required()->type_name(value::k_backup);
   // Velero spells this -o; kbk keeps -o for the output format (-o json), as every other command.
-  download->add_option("-f,--file", *file, "File to write (default <name>-data.tar.gz)");
+  download->add_option("-f,--file", *file, "File to write (default <name>-data.tar.gz)")->type_name(value::k_file);
   download->add_flag("--force", *force, "Overwrite an existing file");
   auto raw = std::make_shared<bool>(false);
   download->add_flag("--raw", *raw, "Write the stored bytes as they are (an encrypted backup stays encrypted; default <name>.kbk)");
   auto download_key = std::make_shared<std::string>();
   add_encryption_key_option(download, *download_key, "Key file of an encrypted backup: writes the decrypted .tar.gz");
+  document(download, {"kbk backup download nightly", "kbk backup download nightly -f /tmp/nightly.tar.gz --force",
+                      "tar tzf nightly-data.tar.gz | head"},
+           "Velero's -o is -f here: -o is the output format of every kbk command.");
   set_runner(download, state, [&g, download_name, file, force, raw, download_key] {
     return run_download(g, *download_name, *file, *force, *raw, *download_key);
   });
 
   auto* del = backup->add_subcommand("delete", "Delete backups from the storage location (the marker first)");
-  auto del_names = std::make_shared<std::vector<std::string>>();
-  del->add_option("names", *del_names, "Backup names")->required();
-  set_runner(del, state, [&g, del_names] { return run_delete(g, *del_names); });
+  auto df = std::make_shared<DeleteFlags>();
+  del->add_option("NAMES", df->names, "Backup names")->type_name(value::k_backup);
+  del->add_flag("--all", df->all, "Every kbk backup of the location, complete or incomplete (Velero's are left alone)");
+  del->add_option("-l,--selector", df->selector, "The kbk backups whose labels (backup create --labels) match")
+      ->type_name(value::k_selector);
+  del->add_flag("--confirm", df->confirm, "Delete without asking (required when stdin is not a terminal)");
+  document(del, {"kbk backup delete nightly-20261101 --confirm", "kbk backup delete -l tier=test --confirm -o json",
+                 "kbk backup delete --all    # asks first on a terminal"},
+           "Deleting is for good: on a terminal kbk asks first, elsewhere --confirm is required (exit 3 without it). "
+           "Each backup goes marker first and lock last, so an interrupted delete lists as Incomplete and the next "
+           "delete or prune finishes it. For retention rules use kbk prune.");
+  set_runner(del, state, [&g, df] { return run_delete(g, *df); });
 
-  auto* logs = backup->add_subcommand("logs", "Print a backup's log");
-  auto logs_name = std::make_shared<std::string>();
-  logs->add_option("name", *logs_name, "Backup name")->required();
-  auto logs_key = std::make_shared<std::string>();
-  add_encryption_key_option(logs, *logs_key, "Key file of an encrypted backup");
-  set_runner(logs, state, [&g, logs_name, logs_key] { return run_logs(g, *logs_name, *logs_key); });
+  auto* logs = backup->add_subcommand("logs", "Print a backup's log (-f waits for a running backup's)");
+  auto lgf = std::make_shared<LogsFlags>();
+  logs->add_option("NAME", lgf->name, "Backup name")->required()->type_name(value::k_backup);
+  logs->add_flag("-f,--follow", lgf->follow,
+                 "Wait for a running backup to end and print its log (kbk uploads the log at the end)");
+  add_duration_option(logs, "--timeout", lgf->timeout, "With -f: stop waiting after this long (exit 4; default no limit)");
+  add_encryption_key_option(logs, lgf->key_file, "Key file of an encrypted backup");
+  document(logs, {"kbk backup logs nightly", "kbk backup logs nightly | grep -E ' (ERROR|WARN) '",
+                  "kbk backup logs nightly -f --timeout 2h"},
+           "Each line carries an RFC 3339 timestamp and a level (ERROR, WARN, INFO). A backup uploads its log when "
+           "it ends, completed or failed: -f polls the location every 2 seconds until the log is there (a backup "
+           "whose writer ran on this machine and is gone ends the wait with exit 1). For the live lines of a backup "
+           "you start, pass --log-file to backup create.");
+  set_runner(logs, state, [&g, lgf] { return run_logs(g, *lgf); });
 
   auto* verify = backup->add_subcommand("verify", "Check every item against the manifest's checksums");
   auto verify_name = std::make_shared<std::string>();
-  verify->add_option("name", *verify_name, "Backup name")->required();
+  verify->add_option("NAME", *verify_name, "Backup name")->required()->type_name(value::k_backup);
   auto verify_key = std::make_shared<std::string>();
   add_encryption_key_option(verify, *verify_key, "Key file of an encrypted backup");
+  document(verify, {"kbk backup verify nightly", "kbk backup verify nightly -o json"},
+           "Exit 0 when every item matches, 1 with one line naming the first problem (the report lists them all).");
   set_runner(verify, state, [&g, verify_name, verify_key] { return run_verify(g, *verify_name, *verify_key); });
 
   // restic's `key passwd` / `key add` (--new-password-file), with kbk's key file flags.
   auto* rekey = backup->add_subcommand(
       "rekey", "Rotate the encryption key of encrypted backups: wrap their data keys for a new key (no data is rewritten)");
   auto rf = std::make_shared<RekeyFlags>();
-  rekey->add_option("names", rf->names, "Backup names");
+  rekey->add_option("NAMES", rf->names, "Backup names")->type_name(value::k_backup);
   rekey->add_flag("--all", rf->all, "Every complete encrypted backup of the location (plain ones are skipped with a note)");
   add_encryption_key_option(rekey, rf->key_file, "Key or passphrase file that opens the backups now (required)");
   rekey->add_option("--new-encryption-key-file", rf->new_key_file,
-                    "Key or passphrase file to rotate to (same rules as --encryption-key-file; required)");
+                    "Key or passphrase file to rotate to (same rules as --encryption-key-file; required)")
+      ->type_name(value::k_file);
   rekey->add_flag("--keep-old", rf->keep_old, "Keep the old key's key objects: both keys open the backups");
+  document(rekey, {"kbk backup rekey nightly --encryption-key-file old.key --new-encryption-key-file new.key",
+                   "kbk backup rekey --all --encryption-key-file old.key --new-encryption-key-file new.key -o json"});
   set_runner(rekey, state, [&g, rf] { return run_rekey(g, *rf); });
 }
 

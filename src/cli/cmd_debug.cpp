@@ -28,7 +28,7 @@ struct ExecOptions {
   std::vector<std::string> command;
   bool stdin_ = false;
   std::string protocol = "auto";
-  std::string timeout = "0";
+  double timeout_seconds = 0;  // --timeout (flags.hpp's duration: 30s, 5m, or seconds)
 };
 
 std::atomic<kube::ExecSession*> g_session{nullptr};
@@ -54,23 +54,12 @@ Result<void> write_fd(int fd, std::string_view data) {
 constexpr size_t k_json_stdout_limit = 1 << 20;
 
 int run(GlobalOptions& g, const ExecOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::json});
-  if (!format.ok()) throw Fatal(ExitCode::usage, format.error().message);
-  const bool json_out = *format == output::Format::json;
+  const output::Format format = output_format(g, {output::Format::json});
+  const bool json_out = format.structured();
   if (o.pod.empty()) throw Fatal(ExitCode::usage, "debug exec: no pod (kbk debug exec POD -- CMD [ARG...])");
   if (o.command.empty()) throw Fatal(ExitCode::usage, "debug exec: no command (kbk debug exec POD -- CMD [ARG...])");
   if (o.protocol != "auto" && o.protocol != "v5" && o.protocol != "v4")
     throw Fatal(ExitCode::usage, "--protocol " + o.protocol + ": expected auto, v5 or v4");
-  // As kubectl's --request-timeout: a Go duration ("30s", "2m") or a bare number of seconds.
-  std::optional<double> timeout;
-  {
-    char* end = nullptr;
-    const double bare = std::strtod(o.timeout.c_str(), &end);
-    timeout = (!o.timeout.empty() && end && *end == '\0') ? std::optional<double>(bare) : util::parse_duration(o.timeout);
-  }
-  if (!timeout || *timeout < 0)
-    throw Fatal(ExitCode::usage, "--timeout " + o.timeout + ": expected a duration such as 30s, 5m or 1h (0: no limit)");
-
   const kube::RestConfig config = load_rest_config(g);
   auto client = make_client(g, config);
 
@@ -80,7 +69,7 @@ int run(GlobalOptions& g, const ExecOptions& o) {
   req.container = o.container;
   req.command = o.command;
   req.stdin_ = o.stdin_;
-  req.timeout_seconds = *timeout;
+  req.timeout_seconds = o.timeout_seconds;
   if (o.protocol == "v5") req.protocols = {kube::k_exec_protocol_v5};
   if (o.protocol == "v4") req.protocols = {kube::k_exec_protocol_v4};
   std::string captured;
@@ -169,7 +158,7 @@ int run(GlobalOptions& g, const ExecOptions& o) {
     d.AddMember("stdoutBytes", static_cast<uint64_t>(status->stdout_bytes), a);
     d.AddMember("stderrBytes", static_cast<uint64_t>(status->stderr_bytes), a);
     d.AddMember("stdinBytes", static_cast<uint64_t>(status->stdin_bytes), a);
-    output::print_json(d);
+    output::print(d, format);
   }
   log::info(2, "exec in " + kube::exec_target(req) + " over " + status->protocol + ": exit code " +
                    std::to_string(status->exit_code) + ", " + std::to_string(status->stdout_bytes) + " bytes out");
@@ -180,27 +169,30 @@ int run(GlobalOptions& g, const ExecOptions& o) {
 
 void register_debug(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* debug = app.add_subcommand("debug", "Diagnostics: reach the cluster the way volume operations will");
-  debug->require_subcommand(1);
+  document(debug, {"kbk debug exec -n shop web-0 -- ls /data"});
   auto opts = std::make_shared<ExecOptions>();
   auto* exec = debug->add_subcommand(
       "exec",
       "Run a command in a pod through kbk's pods/exec client (WebSocket v5.channel.k8s.io, else v4): stdout and "
       "stderr are passed through, -i passes stdin, and kbk exits with the command's exit code. Ctrl-C ends the "
-      "session at once.\n  kbk debug exec -n shop web-0 -- tar c -C /data . > data.tar\n"
-      "  kbk debug exec -n shop web-0 -c app -i -- sh -c 'cat > /tmp/x' < x");
+      "session at once.");
   // Not ->required(): CLI11 would then report a missing pod before an unknown flag; run() checks both.
-  exec->add_option("pod", opts->pod, "The pod (in -n NAMESPACE)");
-  exec->add_option("command", opts->command, "The command and its arguments, after --");
-  exec->add_option("-c,--container", opts->container, "The container (needed when the pod has several)");
+  exec->add_option("POD", opts->pod, "The pod (in -n NAMESPACE)");
+  exec->add_option("COMMAND", opts->command, "The command and its arguments, after --");
+  exec->add_option("-c,--container", opts->container, "The container (needed when the pod has several)")
+      ->type_name(value::k_name);
   exec->add_flag("-i,--stdin", opts->stdin_,
                  "Pass stdin to the command; its end closes the command's stdin on v5 (on v4 the command never "
                  "sees the end: send self-delimiting input such as a tar stream)");
-  exec->add_option("--protocol", opts->protocol, "Subprotocol to offer: auto (v5, then v4), v5 or v4")->default_str("auto");
-  exec->add_option("--timeout", opts->timeout, "How long the whole session may take: 30s, 5m, 1h, or seconds (0: no limit)")
-      ->default_str("0");
+  exec->add_option("--protocol", opts->protocol, "Subprotocol to offer: auto (v5, then v4), v5 or v4")
+      ->type_name("auto|v5|v4")
+      ->default_str("auto");
+  add_duration_option(exec, "--timeout", opts->timeout_seconds, "How long the whole session may take (0: no limit)");
   set_runner(exec, state, [&g, opts] { return run(g, *opts); });
-  exec->footer(std::string(k_exit_status_footer) +
-               "  With a command that ran: its exit code (0-255) instead; 1-4 above are then also the command's.\n");
+  document(exec,
+           {"kbk debug exec -n shop web-0 -- tar c -C /data . > data.tar",
+            "kbk debug exec -n shop web-0 -c app -i -- sh -c 'cat > /tmp/x' < x"},
+           "", "With a command that ran: its exit code (0-255) instead; 1-4 above are then also the command's.");
 }
 
 }  // namespace kbk::cli

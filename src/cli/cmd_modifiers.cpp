@@ -20,12 +20,11 @@ void print_objects(const GlobalOptions& g, std::vector<json::Document>& objs);  
 namespace {
 
 int run_validate(const GlobalOptions& g, const std::string& file) {
-  auto format = output::parse_format(g.output, {output::Format::json});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json});
   auto text = util::read_file(file);
-  if (!text) throw Fatal(ExitCode::usage, file + ": cannot read: " + text.error().message);
+  if (!text) throw Fatal(ExitCode::usage, "cannot read " + text.error().message);  // the message names the file
   auto set = patch::ModifierSet::parse(*text, file);
-  if (*format == output::Format::json) {
+  if (format.structured()) {
     json::Document out;
     out.SetObject();
     auto& a = out.GetAllocator();
@@ -39,13 +38,13 @@ int run_validate(const GlobalOptions& g, const std::string& file) {
       for (const auto& c : set.error().causes) errs.PushBack(json::make_string(c.message, a), a);
       json::set(out, "errors", std::move(errs), a);
     }
-    output::print_json(out);
+    output::print(out, format);
   }
   if (!set) {
     for (const auto& c : set.error().causes) std::fprintf(stderr, "%s\n", c.message.c_str());
     return static_cast<int>(ExitCode::failed);
   }
-  if (*format != output::Format::json) std::printf("%s: valid (%zu rules)\n", file.c_str(), set->size());
+  if (!format.structured()) std::printf("%s: valid (%zu rules)\n", file.c_str(), set->size());
   return 0;
 }
 
@@ -120,23 +119,35 @@ int run_apply(const GlobalOptions& g, const ApplyOptions& o) {
 
 void register_modifiers(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::App* cmd = app.add_subcommand("modifiers", "Check and try resource-modifier files (see kbk-modifiers(5))");
-  cmd->require_subcommand(1);
+  document(cmd, {"kbk modifiers validate rules.yaml", "kbk modifiers apply --rules rules.yaml --in deploy.yaml --diff"});
 
   auto file = std::make_shared<std::string>();
   CLI::App* validate = cmd->add_subcommand("validate", "Check a modifier file: prints FILE: valid (N rules), or "
                                                        "FILE:LINE:COL: message per problem on stderr");
-  validate->add_option("FILE", *file, "The modifier file (YAML or JSON)")->required();
+  validate->add_option("FILE", *file, "The modifier file (YAML or JSON)")->required()->type_name(value::k_file);
+  document(validate, {"kbk modifiers validate examples/modifiers/kbk-registry-migration.yaml",
+                      "kbk modifiers validate rules.yaml -o json"},
+           "Exit 0 when the file is valid, 1 when it holds problems (each FILE:LINE:COL: message on stderr), 3 when "
+           "it cannot be read.");
   set_runner(validate, state, [&g, file] { return run_validate(g, *file); });
 
   auto o = std::make_shared<ApplyOptions>();
   CLI::App* apply = cmd->add_subcommand("apply", "Apply modifier rules (and mappings) to objects and print the result");
-  apply->add_option("--rules", o->rules, "Modifier file (repeatable; applied in order)");
+  apply->add_option("--rules", o->rules, "Modifier file (repeatable; applied in order)")->type_name(value::k_file);
   apply->add_option("--in", o->in, "Objects: YAML/JSON with one object, several documents or a List; - for stdin")
-      ->required();
+      ->required()
+      ->type_name(value::k_file);
   apply->add_flag("--diff", o->diff, "Print a unified diff per object instead of the objects");
-  apply->add_option("--storage-class-mappings", o->storage_class_mappings, "old:new[,old:new] (repeatable)");
-  apply->add_option("--ingress-class-mappings", o->ingress_class_mappings, "old:new[,old:new] (repeatable)");
-  apply->add_option("--image-mappings", o->image_mappings, "OLD=NEW[,OLD=NEW] (OLD:NEW with exactly one ':')");
+  add_list_option(apply, "--storage-class-mappings", o->storage_class_mappings, "old:new storage classes", value::k_mappings);
+  add_list_option(apply, "--ingress-class-mappings", o->ingress_class_mappings, "old:new ingress classes", value::k_mappings);
+  add_list_option(apply, "--image-mappings", o->image_mappings, "OLD=NEW image prefixes (OLD:NEW with exactly one ':')",
+                  value::k_mappings);
+  document(apply,
+           {"kbk modifiers apply --rules rules.yaml --in deploy.yaml",
+            "kubectl get deploy web -o yaml | kbk modifiers apply --rules rules.yaml --in - --diff",
+            "kbk modifiers apply --image-mappings docker.io/library=mirror.local/library --in pods.yaml -o json"},
+           "Prints the objects (YAML; -o json, -o jsonpath=...) as a restore would create them after these rules and "
+           "mappings. Exit 2 when a rule failed on some object.");
   set_runner(apply, state, [&g, o] { return run_apply(g, *o); });
 }
 

@@ -24,14 +24,14 @@ std::string read_input(const std::string& path, const std::string& flag) {
     return out;
   }
   auto text = util::read_file(path);
-  if (!text) throw Fatal(ExitCode::usage, flag + " " + path + ": " + text.error().message);
+  if (!text) throw Fatal(ExitCode::usage, flag + ": " + text.error().message);  // the message names the file
   return std::move(*text);
 }
 
 // Prints one object, or a List of several, in the -o format (yaml by default).
 void print_objects(const GlobalOptions& g, std::vector<json::Document>& objs) {
-  auto format = output::parse_format(g.output, {output::Format::json, output::Format::yaml});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  output::Format format = output_format(g, {output::Format::json});
+  if (format == output::Format::text) format = output::Format::yaml;  // objects print as YAML by default
   json::Document list;
   const json::Value* v = nullptr;
   if (objs.size() == 1) {
@@ -40,8 +40,7 @@ void print_objects(const GlobalOptions& g, std::vector<json::Document>& objs) {
     list = patch::make_list(objs);
     v = &list;
   }
-  if (*format == output::Format::json) output::print_json(*v);
-  else output::print_yaml(*v);
+  output::print(*v, format);
 }
 
 namespace {
@@ -116,14 +115,25 @@ int run(const GlobalOptions& g, const PatchOptions& o) {
 void register_patch(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto o = std::make_shared<PatchOptions>();
   CLI::App* cmd = app.add_subcommand("patch", "Apply a JSON, merge or strategic merge patch to objects, offline");
-  cmd->add_option("--type", o->type, "Patch type: json (RFC 6902), merge (RFC 7386) or strategic")->capture_default_str();
-  cmd->add_option("-p,--patch", o->patch, "The patch, JSON or YAML (as kubectl -p)");
-  cmd->add_option("--patch-file", o->patch_file, "Read the patch from this file");
+  cmd->add_option("--type", o->type, "Patch type: json (RFC 6902), merge (RFC 7386) or strategic")
+      ->type_name("json|merge|strategic")
+      ->capture_default_str();
+  cmd->add_option("-p,--patch", o->patch, "The patch, JSON or YAML (as kubectl -p)")->type_name("PATCH");
+  cmd->add_option("--patch-file", o->patch_file, "Read the patch from this file")->type_name(value::k_file);
   cmd->add_option("--in", o->in, "Objects: a YAML/JSON file with one object, several documents or a List; - for stdin")
-      ->required();
+      ->required()
+      ->type_name(value::k_file);
   cmd->add_option("--schema", o->schema,
-                  "OpenAPI v3 schema of the kind (strategic patches of custom resources use its list metadata)");
+                  "OpenAPI v3 schema of the kind (strategic patches of custom resources use its list metadata)")
+      ->type_name(value::k_file);
   cmd->add_flag("--diff", o->diff, "Print a unified diff of each object instead of the objects");
+  document(cmd,
+           {"kbk patch --type merge -p '{\"spec\":{\"replicas\":3}}' --in deploy.yaml",
+            "kbk patch --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/template/spec/nodeName\"}]' --in pod.yaml --diff",
+            "kubectl get deploy web -o yaml | kbk patch -p 'spec: {replicas: 1}' --in - -o json"},
+           "As kubectl patch --local: strategic merge patches use the patch metadata of built-in kinds (a custom "
+           "resource falls back to a merge patch unless --schema gives its list metadata). Objects print as YAML; "
+           "-o json and -o jsonpath=... too.");
   set_runner(cmd, state, [&g, o] { return run(g, *o); });
 }
 

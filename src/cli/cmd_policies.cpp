@@ -28,8 +28,7 @@ json::Document read_object(const std::string& path, const std::string& flag) {
 }
 
 int run_check(const GlobalOptions& g, const CheckOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::json, output::Format::yaml});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json});
   auto set = volume::PolicySet::load(o.file);
   if (!set) {
     for (size_t i = 1; i < set.error().causes.size(); ++i) log::info(0, set.error().causes[i].message);
@@ -59,7 +58,7 @@ int run_check(const GlobalOptions& g, const CheckOptions& o) {
     match = std::move(*m);
   }
 
-  if (*format == output::Format::json || *format == output::Format::yaml) {
+  if (format.structured()) {
     json::Document out;
     out.SetObject();
     auto& a = out.GetAllocator();
@@ -70,8 +69,7 @@ int run_check(const GlobalOptions& g, const CheckOptions& o) {
       json::set(out, "action", json::Value(), a);
       json::set(out, "rule", json::Value(), a);
     }
-    if (*format == output::Format::json) output::print_json(out);
-    else output::print_yaml(out);
+    output::print(out, format);
     return 0;
   }
   if (!any) std::printf("%s: valid (%zu volume policies)\n", o.file.c_str(), set->size());
@@ -84,15 +82,23 @@ int run_check(const GlobalOptions& g, const CheckOptions& o) {
 
 void register_policies(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::App* cmd = app.add_subcommand("policies", "Check Velero volume policy files (backup create --resource-policies)");
-  cmd->require_subcommand(1);
+  document(cmd, {"kbk policies check volume-policy.yaml"});
   auto o = std::make_shared<CheckOptions>();
   CLI::App* check = cmd->add_subcommand(
       "check", "Read a volume policy file strictly (FILE:LINE:COL errors, exit 3) and, given a volume, print the "
                "policy that matches it: {\"action\": skip|snapshot|fs-backup|custom|null, \"rule\": index|null}");
-  check->add_option("FILE", o->file, "The policy file (version: v1, volumePolicies, includeExcludePolicy)")->required();
-  check->add_option("--pv", o->pv, "A PersistentVolume (JSON or YAML file, - for stdin)");
-  check->add_option("--pvc", o->pvc, "A PersistentVolumeClaim (its labels and phase)");
-  check->add_option("--pod-volume", o->pod_volume, "One entry of a pod's spec.volumes (e.g. {name: x, nfs: {...}})");
+  check->add_option("FILE", o->file, "The policy file (version: v1, volumePolicies, includeExcludePolicy)")
+      ->required()
+      ->type_name(value::k_file);
+  check->add_option("--pv", o->pv, "A PersistentVolume (JSON or YAML file, - for stdin)")->type_name(value::k_file);
+  check->add_option("--pvc", o->pvc, "A PersistentVolumeClaim (its labels and phase)")->type_name(value::k_file);
+  check->add_option("--pod-volume", o->pod_volume, "One entry of a pod's spec.volumes (e.g. {name: x, nfs: {...}})")
+      ->type_name(value::k_file);
+  document(check,
+           {"kbk policies check volume-policy.yaml",
+            "kubectl get pv pvc-4f2a -o yaml | kbk policies check volume-policy.yaml --pv - -o json"},
+           "Without a volume: whether the file is valid. With --pv, --pvc or --pod-volume: the action of the first "
+           "policy whose conditions all hold, as Velero matches them.");
   set_runner(check, state, [&g, o] { return run_check(g, *o); });
 }
 

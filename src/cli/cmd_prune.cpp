@@ -2,6 +2,7 @@
 // and archive::execute_prune (marker first, lock last; stale multipart uploads aborted), then the plan printed.
 // Idempotent and safe to interrupt: a half-deleted backup has lost its marker first, so it never lists as
 // complete, and keeps its lock to the end, so it lists as Incomplete and the next prune finishes it.
+#include <cctype>
 #include <cstdio>
 #include <set>
 
@@ -30,7 +31,7 @@ struct PruneOptions {
   bool expired = false;
   bool dry_run = false;
   std::string group_by = "none";
-  std::string incomplete_age = "24h";
+  double incomplete_age = 24 * 3600;
   std::string max_repack_size;
   std::string key_file;
 };
@@ -150,14 +151,14 @@ json::Value strings(const std::vector<std::string>& v, json::Allocator& a) {
 }
 
 int run(const GlobalOptions& g, const PruneOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json});
   const retention::Policy policy = parse_policy(o);
   const bool by_cluster = o.group_by == "cluster";
-  auto age_seconds = util::parse_duration(o.incomplete_age);
-  if (!age_seconds || *age_seconds < 0)
-    throw Fatal(ExitCode::usage, "--incomplete-older-than " + o.incomplete_age + ": expected a duration like 24h");
-  const auto age = std::chrono::seconds(static_cast<int64_t>(*age_seconds));
+  const auto age = std::chrono::seconds(static_cast<int64_t>(o.incomplete_age));
+  std::string age_text = util::format_duration(o.incomplete_age);  // "24h0m0s" reads as "24h"
+  for (const char* zero : {"0s", "0m"})
+    if (age_text.size() > 2 && util::ends_with(age_text, zero) && !std::isdigit(static_cast<unsigned char>(age_text[age_text.size() - 3])))
+      age_text.resize(age_text.size() - 2);
 
   auto opened = open_storage(g);
   storage::Backend& b = *opened;
@@ -196,7 +197,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
   for (const auto& l : *listing)
     if (l.encrypted) encrypted.insert(l.name);
   const char* gone_word = o.dry_run ? "would remove" : "removed";
-  if (*format == output::Format::json) {
+  if (format.structured()) {
     json::Document doc;
     doc.SetObject();
     auto& a = doc.GetAllocator();
@@ -206,8 +207,8 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", json::make_string(d.item.name, a), a);
       if (by_cluster) v.AddMember("cluster", json::make_string(d.item.group, a), a);
-      v.AddMember("started", json::make_string(util::format_rfc3339(d.item.started), a), a);
-      if (d.item.expires) v.AddMember("expires", json::make_string(util::format_rfc3339(*d.item.expires), a), a);
+      v.AddMember("startTimestamp", json::make_string(util::format_rfc3339(d.item.started), a), a);
+      if (d.item.expires) v.AddMember("expiration", json::make_string(util::format_rfc3339(*d.item.expires), a), a);
       v.AddMember("encrypted", encrypted.count(d.item.name) > 0, a);
       v.AddMember("reasons", strings(d.reasons, a), a);
       (d.keep ? keep : gone).PushBack(v, a);
@@ -215,7 +216,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     for (const auto& i : plan.incomplete) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", json::make_string(i.name, a), a);
-      v.AddMember("started", json::make_string(i.started, a), a);
+      v.AddMember("startTimestamp", json::make_string(i.started, a), a);
       (i.remove ? inc_gone : inc_keep).PushBack(v, a);
     }
     for (const auto& s : plan.skipped) {
@@ -241,7 +242,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     doc.AddMember("failed", failures, a);
     json::Value rs(repo_summary, a);
     doc.AddMember("repository", rs, a);
-    output::print_json(doc);
+    output::print(doc, format);
   } else {
     std::vector<std::string> headers{"BACKUP", "STARTED", "ENCRYPTED", "ACTION", "REASONS"};
     if (by_cluster) headers.insert(headers.begin(), "CLUSTER");
@@ -262,8 +263,8 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     for (const auto& i : plan.incomplete) {
       if (i.remove) ++inc_gone_n;
       row("", {i.name, i.started, "-", i.remove ? action(i.name) : std::string("keep"),
-               i.remove ? "incomplete, started over " + o.incomplete_age + " ago"
-                        : "incomplete, started under " + o.incomplete_age + " ago (may be in progress)"});
+               i.remove ? "incomplete, started over " + age_text + " ago"
+                        : "incomplete, started under " + age_text + " ago (may be in progress)"});
     }
     if (!table.empty()) std::fputs(table.render().c_str(), stdout);
     std::printf("%s%s %zu backup(s) and %zu incomplete backup(s), kept %zu", o.dry_run ? "dry run: " : "", gone_word,
@@ -299,35 +300,33 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state) {
   cmd->add_option("--keep-yearly", o.keep_yearly, "Keep the newest backup of each of the last N years with one")
       ->type_name("N");
   cmd->add_option("--keep-within", o.keep_within,
-                  "Keep every backup started within DURATION of the newest (restic's units: 1y6m, 7d, 36h)")
-      ->type_name("DURATION");
+                  "Keep every backup started within this span of the newest (restic's units: 1y6m, 7d, 36h; m is months)")
+      ->type_name("SPAN");
   cmd->add_flag("--expired", o.expired, "Delete backups past their expiration (--ttl) unless a keep rule keeps them");
   cmd->add_option("--group-by", o.group_by, "none: one group; cluster: one group per source cluster")
       ->check(CLI::IsMember({"none", "cluster"}))
       ->type_name("cluster|none")
       ->capture_default_str();
   cmd->add_flag("--dry-run", o.dry_run, "Print the plan; delete nothing");
-  cmd->add_option("--incomplete-older-than", o.incomplete_age,
-                  "Remove incomplete backups and abort multipart uploads started longer ago than this")
-      ->type_name("DURATION")
-      ->capture_default_str();
+  add_duration_option(cmd, "--incomplete-older-than", o.incomplete_age,
+                      "Remove incomplete backups and abort multipart uploads started longer ago than this");
   cmd->add_option("--max-repack-size", o.max_repack_size,
                   "Volume repository: copy at most this much still-used data out of mostly-unused packs")
       ->type_name("SIZE");
-  add_encryption_key_option(cmd, o.key_file, "Key file of an encrypted volume repository (needed to reclaim it)")
-      ->type_name("FILE");
+  add_encryption_key_option(cmd, o.key_file, "Key file of an encrypted volume repository (needed to reclaim it)");
   set_runner(cmd, state, [&g] { return run(g, o); });
-  cmd->footer(
-      std::string(
-          "\nRules apply to all complete kbk backups of the location as one group (--group-by cluster: one group per\n"
-          "source cluster), newest first; a backup any keep rule keeps stays. Calendar buckets are UTC, weeks ISO\n"
-          "weeks. When a bucket rule has counts left at the oldest backup, the oldest is kept too (as restic).\n"
-          "Deletes without prompting, marker first, so a half-deleted backup never lists as complete; --dry-run\n"
-          "previews. Velero's backups are left alone.\n"
-          "Then the volume repository (kbk repo): snapshots of removed backups are dropped (snapshots of kept\n"
-          "backups and those of no backup stay), unused blobs deleted, packs over 20% unused repacked up to\n"
-          "--max-repack-size; a new index is written before any pack is deleted.\n") +
-      k_exit_status_footer);
+  document(cmd,
+           {"kbk prune --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --dry-run",
+            "kbk prune --keep-last 10 --expired --storage s3://corp-backups/prod",
+            "kbk prune --keep-within 30d --group-by cluster -o json"},
+           "Rules apply to all complete kbk backups of the location as one group (--group-by cluster: one group per "
+           "source cluster), newest first; a backup any keep rule keeps stays. Calendar buckets are UTC, weeks ISO "
+           "weeks. When a bucket rule has counts left at the oldest backup, the oldest is kept too (as restic). "
+           "--keep-within takes restic's units (y, m for months, d, h), not Go's. Deletes without prompting, marker "
+           "first, so a half-deleted backup never lists as complete; --dry-run previews. Velero's backups are left "
+           "alone. Then the volume repository (kbk repo): snapshots of removed backups are dropped (snapshots of kept "
+           "backups and those of no backup stay), unused blobs deleted, packs over 20% unused repacked up to "
+           "--max-repack-size; a new index is written before any pack is deleted.");
 }
 
 }  // namespace kbk::cli

@@ -1,6 +1,7 @@
 // kbk repo: the volume-data repository of a location (docs/format-repository.md). Subcommands backup, snapshots,
 // ls, restore, diff, check, stats, unlock; each opens the repository, takes its lock (shared; unlock takes none)
 // and calls one function of include/kbk/repo/operations.hpp.
+#include <cmath>
 #include <cstdio>
 #include <malloc.h>
 #include <fcntl.h>
@@ -45,11 +46,7 @@ int fail(const Error& e) {
   return static_cast<int>(exit_code_for(e));
 }
 
-output::Format format_of(const GlobalOptions& g) {
-  auto f = output::parse_format(g.output, {output::Format::text, output::Format::json});
-  if (!f) throw Fatal(ExitCode::usage, f.error().message);
-  return *f;
-}
+output::Format format_of(const GlobalOptions& g) { return output_format(g, {output::Format::json}); }
 
 std::unique_ptr<util::ProgressSink> progress_of(const GlobalOptions& g) {
   auto mode = output::parse_progress_mode(g.progress);
@@ -196,7 +193,7 @@ int run_backup(const GlobalOptions& g, const RepoOptions& o) {
   }
   for (const auto& w : res->warnings) log::warning(w);
   const auto& s = res->snapshot;
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetObject();
     auto& a = d.GetAllocator();
@@ -210,10 +207,10 @@ int run_backup(const GlobalOptions& g, const RepoOptions& o) {
     d.AddMember("bytesNew", s.summary.bytes_new, a);
     d.AddMember("bytesStored", s.summary.bytes_stored, a);
     d.AddMember("blobsNew", s.summary.blobs_new, a);
-    d.AddMember("seconds", s.summary.seconds, a);
+    d.AddMember("seconds", util::round_seconds(s.summary.seconds), a);
     d.AddMember("warnings", static_cast<uint64_t>(res->warnings.size()), a);
     d.AddMember("repositoryCreated", r->repo->created(), a);
-    output::print_json(d);
+    output::print(d, format);
   } else {
     std::printf("snapshot %s saved%s\n", repo::to_hex(s.id).c_str(),
                 r->repo->created() ? " (new repository)" : "");
@@ -233,11 +230,11 @@ int run_snapshots(const GlobalOptions& g, const RepoOptions& o) {
   if (!r) return code;
   auto all = r->repo->list_snapshots();
   if (!all) return fail(all.error());
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetArray();
     for (const auto& s : *all) d.PushBack(snapshot_json(s, d.GetAllocator()), d.GetAllocator());
-    output::print_json(d);
+    output::print(d, format);
     return 0;
   }
   output::Table t({"ID", "TIME", "HOST", "SOURCE", "PATH", "FILES", "SIZE", "TAGS"});
@@ -294,7 +291,7 @@ int run_ls(const GlobalOptions& g, const RepoOptions& o) {
   d.SetArray();
   auto& a = d.GetAllocator();
   auto emit = [&](const std::string& path, const repo::Node& n) -> Result<void> {
-    if (format == output::Format::json) {
+    if (format.structured()) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("path", json::make_string("/" + path, a), a);
       v.AddMember("type", json::make_string(repo::node_type_name(n.type), a), a);
@@ -316,7 +313,7 @@ int run_ls(const GlobalOptions& g, const RepoOptions& o) {
   };
   Result<void> w = single ? emit(prefix, *single) : repo::walk(*r->repo, tree, prefix, emit);
   if (!w) return fail(w.error());
-  if (format == output::Format::json) output::print_json(d);
+  if (format.structured()) output::print(d, format);
   return 0;
 }
 
@@ -341,7 +338,7 @@ int run_restore(const GlobalOptions& g, const RepoOptions& o) {
   }
   for (const auto& w : res->warnings) log::warning(w);
   if (o.target == "-") return res->warnings.empty() ? 0 : 2;
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetObject();
     auto& a = d.GetAllocator();
@@ -351,7 +348,7 @@ int run_restore(const GlobalOptions& g, const RepoOptions& o) {
     d.AddMember("dirs", res->dirs, a);
     d.AddMember("bytes", res->bytes, a);
     d.AddMember("warnings", static_cast<uint64_t>(res->warnings.size()), a);
-    output::print_json(d);
+    output::print(d, format);
   } else {
     std::printf("restored snapshot %s to %s: %llu files, %llu folders, %s\n", short_id(s->id).c_str(), o.target.c_str(),
                 static_cast<unsigned long long>(res->files), static_cast<unsigned long long>(res->dirs),
@@ -371,7 +368,7 @@ int run_diff(const GlobalOptions& g, const RepoOptions& o) {
   if (!b) return code;
   auto d = repo::diff(*r->repo, *a, *b);
   if (!d) return fail(d.error());
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document doc;
     doc.SetArray();
     auto& al = doc.GetAllocator();
@@ -381,7 +378,7 @@ int run_diff(const GlobalOptions& g, const RepoOptions& o) {
       v.AddMember("path", json::make_string("/" + e.path, al), al);
       doc.PushBack(v, al);
     }
-    output::print_json(doc);
+    output::print(doc, format);
   } else {
     for (const auto& e : *d) std::printf("%c    /%s\n", e.change, printable(e.path).c_str());
     std::printf("%zu change(s) from %s to %s\n", d->size(), short_id(a->id).c_str(), short_id(b->id).c_str());
@@ -398,7 +395,7 @@ int run_stats(const GlobalOptions& g, const RepoOptions& o) {
   if (!st) return fail(st.error());
   const double dedup = st->raw_bytes ? double(st->logical_bytes) / double(st->raw_bytes) : 0;
   const double comp = st->stored_bytes ? double(st->raw_bytes) / double(st->stored_bytes) : 0;
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetObject();
     auto& a = d.GetAllocator();
@@ -407,15 +404,15 @@ int run_stats(const GlobalOptions& g, const RepoOptions& o) {
     d.AddMember("logicalBytes", st->logical_bytes, a);
     d.AddMember("uniqueBytes", st->raw_bytes, a);
     d.AddMember("storedBytes", st->stored_bytes, a);
-    d.AddMember("dedupRatio", dedup, a);
-    d.AddMember("compressionRatio", comp, a);
+    d.AddMember("dedupRatio", std::round(dedup * 1000) / 1000, a);  // no float noise (docs/output.md)
+    d.AddMember("compressionRatio", std::round(comp * 1000) / 1000, a);
     d.AddMember("blobs", st->blobs, a);
     d.AddMember("packs", st->packs, a);
     d.AddMember("packBytes", st->pack_bytes, a);
     d.AddMember("indexFiles", st->index_files, a);
     d.AddMember("indexMemoryBytes", st->index_memory, a);
     d.AddMember("encrypted", r->repo->config().encrypted, a);
-    output::print_json(d);
+    output::print(d, format);
   } else {
     std::printf("snapshots:          %llu\n", static_cast<unsigned long long>(st->snapshots));
     std::printf("logical size:       %s (%llu files in all snapshots)\n", util::human_bytes(st->logical_bytes).c_str(),
@@ -463,7 +460,7 @@ int run_check(const GlobalOptions& g, const RepoOptions& o) {
   auto rep = repo::check(**opened, co);
   if (!rep) return fail(rep.error());
   for (const auto& e : rep->errors) log::error(e);
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetObject();
     auto& a = d.GetAllocator();
@@ -478,7 +475,7 @@ int run_check(const GlobalOptions& g, const RepoOptions& o) {
     d.AddMember("packs", rep->packs, a);
     d.AddMember("packsRead", rep->packs_read, a);
     d.AddMember("blobsRead", rep->blobs_checked, a);
-    output::print_json(d);
+    output::print(d, format);
   } else {
     for (const auto& n : rep->notes) std::printf("note: %s\n", n.c_str());
     std::printf("%s: %llu snapshots, %llu trees, %llu packs%s, %zu error(s)\n", rep->errors.empty() ? "no errors" : "damaged",
@@ -503,13 +500,13 @@ int run_unlock(const GlobalOptions& g, const RepoOptions& o) {
   }
   auto removed = repo::remove_locks(*backend, o.remove_all);
   if (!removed) return fail(removed.error());
-  if (format == output::Format::json) {
+  if (format.structured()) {
     json::Document d;
     d.SetObject();
     json::Value v(rapidjson::kArrayType);
     for (const auto& k : *removed) v.PushBack(json::make_string(k, d.GetAllocator()), d.GetAllocator());
     d.AddMember("removed", v, d.GetAllocator());
-    output::print_json(d);
+    output::print(d, format);
   } else {
     std::printf("removed %zu lock(s)\n", removed->size());
   }
@@ -522,7 +519,7 @@ void register_repo(CLI::App& app, GlobalOptions& g, RunState& state) {
   static RepoOptions o;
   CLI::App* cmd = app.add_subcommand(
       "repo", "The volume-data repository of the location: deduplicated, compressed, encrypted snapshots of folders");
-  cmd->require_subcommand(1);
+  document(cmd, {"kbk repo backup ./data --storage /var/backups/kbk", "kbk repo snapshots", "kbk repo check --read-data"});
   auto key = [&](CLI::App* c) {
     add_encryption_key_option(c, o.key_file,
                               "Key file or passphrase file of an encrypted repository (a new repository is encrypted "
@@ -530,7 +527,7 @@ void register_repo(CLI::App& app, GlobalOptions& g, RunState& state) {
         ->type_name("FILE");
   };
   auto* backup = cmd->add_subcommand("backup", "Back up a folder, or a tar stream (--tar; - reads stdin), as a snapshot");
-  backup->add_option("path", o.path, "The folder (or tar file with --tar, or - for stdin)")->required()->type_name("PATH|-");
+  backup->add_option("PATH", o.path, "The folder (or tar file with --tar, or - for stdin)")->required()->type_name("PATH|-");
   backup->add_flag("--tar", o.tar, "Read a tar stream (GNU, PAX, ustar) instead of a folder");
   backup->add_option("--tag", o.tags, "Label the snapshot (repeatable)")->type_name("KEY=VALUE");
   backup->add_option("--parent", o.parent,
@@ -540,48 +537,54 @@ void register_repo(CLI::App& app, GlobalOptions& g, RunState& state) {
       ->type_name("lz4|zstd[:LEVEL]|none");
   key(backup);
   set_runner(backup, state, [&g] { return run_backup(g, o); });
-  backup->footer(std::string("\nThe first backup creates the repository under plugins/kbk/repository/ of --storage.\n"
-                             "Exit 2 when some files could not be read (the snapshot holds the rest).\n") +
-                 k_exit_status_footer);
+  document(backup, {"kbk repo backup ./data --tag app=shop", "tar c -C /data . | kbk repo backup --tar - --compression zstd"},
+           "The first backup creates the repository under plugins/kbk/repository/ of --storage. Exit 2 when some "
+           "files could not be read (the snapshot holds the rest).");
 
   auto* snaps = cmd->add_subcommand("snapshots", "List the snapshots");
   key(snaps);
   set_runner(snaps, state, [&g] { return run_snapshots(g, o); });
+  document(snaps, {"kbk repo snapshots", "kbk repo snapshots -o json"});
 
   auto* ls = cmd->add_subcommand("ls", "List the files of a snapshot (SNAPSHOT: id, unique prefix or latest)");
-  ls->add_option("snapshot", o.snapshot, "Snapshot")->required()->type_name("SNAPSHOT");
-  ls->add_option("path", o.ls_path, "Only this folder or file")->type_name("PATH");
+  ls->add_option("SNAPSHOT", o.snapshot, "Snapshot")->required()->type_name("SNAPSHOT");
+  ls->add_option("PATH", o.ls_path, "Only this folder or file")->type_name("PATH");
   key(ls);
   set_runner(ls, state, [&g] { return run_ls(g, o); });
+  document(ls, {"kbk repo ls latest", "kbk repo ls 4f2a9c etc/"});
 
   auto* restore = cmd->add_subcommand("restore", "Restore a snapshot into a folder, or as a tar stream to stdout (-)");
-  restore->add_option("snapshot", o.snapshot, "Snapshot")->required()->type_name("SNAPSHOT");
+  restore->add_option("SNAPSHOT", o.snapshot, "Snapshot")->required()->type_name("SNAPSHOT");
   restore->add_option("--target", o.target, "Folder to restore into (created when missing), or - for a tar stream")
       ->type_name("DIR|-");
   key(restore);
   set_runner(restore, state, [&g] { return run_restore(g, o); });
+  document(restore, {"kbk repo restore latest --target ./restored", "kbk repo restore 4f2a9c --target - | tar t"});
 
   auto* diff = cmd->add_subcommand("diff", "What changed between two snapshots (+ added, - removed, M modified, U metadata, T type)");
-  diff->add_option("snapshot1", o.snapshot, "Older snapshot")->required()->type_name("SNAPSHOT");
-  diff->add_option("snapshot2", o.snapshot2, "Newer snapshot")->required()->type_name("SNAPSHOT");
+  diff->add_option("SNAPSHOT1", o.snapshot, "Older snapshot")->required()->type_name("SNAPSHOT");
+  diff->add_option("SNAPSHOT2", o.snapshot2, "Newer snapshot")->required()->type_name("SNAPSHOT");
   key(diff);
   set_runner(diff, state, [&g] { return run_diff(g, o); });
+  document(diff, {"kbk repo diff 4f2a9c latest"});
 
   auto* check = cmd->add_subcommand("check", "Check the repository's structure (and data); every problem is listed");
   check->add_flag("--read-data", o.read_data, "Also read, decrypt and hash every blob");
   check->add_option("--read-data-subset", o.subset, "Read the n-th of m subsets of the packs")->type_name("n/m");
   key(check);
   set_runner(check, state, [&g] { return run_check(g, o); });
-  check->footer(std::string("\nExit 1 when any damage is found; packs no index names are notes, not damage.\n") +
-                k_exit_status_footer);
+  document(check, {"kbk repo check", "kbk repo check --read-data-subset 1/10"},
+           "Exit 1 when any damage is found; packs no index names are notes, not damage.");
 
   auto* stats = cmd->add_subcommand("stats", "Logical and stored size, dedup and compression ratios, packs and blobs");
   key(stats);
   set_runner(stats, state, [&g] { return run_stats(g, o); });
+  document(stats, {"kbk repo stats", "kbk repo stats -o json"});
 
   auto* unlock = cmd->add_subcommand("unlock", "Remove stale locks (30 minutes without refresh, or their process gone)");
   unlock->add_flag("--remove-all", o.remove_all, "Remove every lock, stale or not");
   set_runner(unlock, state, [&g] { return run_unlock(g, o); });
+  document(unlock, {"kbk repo unlock", "kbk repo unlock --remove-all"});
 }
 
 }  // namespace kbk::cli

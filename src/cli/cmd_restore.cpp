@@ -1,5 +1,6 @@
-// kbk restore create|list|describe|logs. create reads the backup from the location, plans and applies it to
-// the cluster (or a server-side dry run, a plan, a folder of manifests); list/describe/logs read restores/<name>/.
+// kbk restore create|list|describe|logs and kbk auth can-i-restore. create reads the backup from the location,
+// plans, checks the identity may write what the plan holds, and applies it to the cluster (or a server-side dry
+// run, a plan, a folder of manifests); list/describe/logs read restores/<name>/.
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -8,7 +9,9 @@
 #include "key_file.hpp"
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
+#include <kbk/crypto/hash.hpp>
 #include <kbk/json/json.hpp>
+#include <kbk/kube/access.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/output/output.hpp>
 #include <kbk/restore/applier.hpp>
@@ -17,6 +20,7 @@
 #include <kbk/restore/transforms.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/wrappers.hpp>
+#include <kbk/util/fs.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/util/time.hpp>
@@ -29,19 +33,6 @@ int fail(const Error& e) {
   ExitCode code = exit_code_for(e);
   if (e.is(Errc::not_found) || e.is(Errc::precondition)) code = ExitCode::precondition;
   return static_cast<int>(code);
-}
-
-output::Format format_of(const GlobalOptions& g, const std::vector<output::Format>& allowed) {
-  auto f = output::parse_format(g.output, allowed);
-  if (!f) throw Fatal(ExitCode::usage, f.error().message);
-  return *f;
-}
-
-std::vector<std::string> split_list(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& s : in)
-    for (auto& p : util::split(s, ',')) out.push_back(std::string(util::trim(p)));
-  return out;
 }
 
 template <class T>
@@ -73,6 +64,7 @@ struct CreateFlags {
   double crd_timeout = 60;
   double namespace_timeout = 600;
   bool preflight = false;
+  std::string restore_volumes;  // Velero's --restore-volumes[=false]: accepted, volume data is not restored yet
   std::string key_file;  // --encryption-key-file
 };
 
@@ -94,11 +86,8 @@ restore::Selection selection_of(const CreateFlags& f) {
     }
     s.or_selectors.push_back(std::string(util::trim(rest)));
   }
-  if (!f.include_cluster_resources.empty()) {
-    if (f.include_cluster_resources == "true") s.include_cluster_resources = true;
-    else if (f.include_cluster_resources == "false") s.include_cluster_resources = false;
-    else throw Fatal(ExitCode::usage, "--include-cluster-resources must be true or false");
-  }
+  if (!f.include_cluster_resources.empty())
+    s.include_cluster_resources = parse_bool_flag("--include-cluster-resources", f.include_cluster_resources);
   return s;
 }
 
@@ -117,18 +106,38 @@ restore::TargetApis add_conversions(restore::PlanOptions& po, const kube::Discov
   return target;
 }
 
-// --preflight: per group/version/kind of the backup, served as-is, converted or no matching API; applies nothing.
-// Against the cluster's discovery, or offline (--to-dir, --dry-run=client) against the latest Kubernetes APIs.
+// The target cluster's identity for the restore record: server, kube-system UID, version ("" when unreadable).
+void describe_target(kube::Client& client, const kube::RestConfig& config, restore::RestoreRequest& request) {
+  request.target_server = config.server;
+  if (auto v = client.request("GET", "/version"); v) request.target_server_version = json::get_string(*v, {"gitVersion"});
+  if (auto ns = client.request("GET", "/api/v1/namespaces/kube-system"); ns)
+    request.target_kube_system_uid = json::get_string(*ns, {"metadata", "uid"});
+}
+
+// The permission check of a plan: every (type, namespace) it writes, with the verbs the policy needs.
+Result<kube::WriteAccessReport> check_plan_access(kube::Client& client, const restore::Plan& plan,
+                                                  restore::ExistingPolicy policy) {
+  return kube::check_write_access(client, restore::write_targets(plan), restore::write_verbs(policy));
+}
+
+std::string permission_hint(const std::string& backup) {
+  return "; nothing was applied (kbk auth can-i-restore --from-backup " + backup + " lists every missing permission)";
+}
+
+// --preflight: per group/version/kind of the backup, served as-is, converted or no matching API; against a
+// cluster also whether the identity may write it all. Applies nothing. Offline (--to-dir, --dry-run=client)
+// against the latest Kubernetes APIs.
 int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOptions po, storage::Backend& backend,
-                  output::Format format, const crypto::UserKey* user_key) {
+                  const output::Format& format, const crypto::UserKey* user_key, restore::ExistingPolicy policy) {
   restore::TargetApis target;
   std::string target_description;
+  std::unique_ptr<kube::Client> client;
   if (!f.to_dir.empty() || f.dry_run == "client") {
     po.transforms.insert(po.transforms.begin(), restore::make_latest_conversion_transform());
     target_description = "the latest Kubernetes APIs kbk knows (no cluster)";
   } else {
     const kube::RestConfig config = load_rest_config(g);
-    auto client = make_client(g, config);
+    client = make_client(g, config);
     auto discovery = kube::Discovery::fetch(*client);
     if (!discovery) return fail(discovery.error());
     target = add_conversions(po, *discovery);
@@ -150,17 +159,73 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
       source = restore::SourceApis::from_manifest(**m);
     }
   }
+  // The permission check needs the plan, which preflight() consumes: plan a copy first.
+  std::optional<kube::WriteAccessReport> access;
+  if (client) {
+    auto plan = restore::make_plan(*backup, po);
+    if (!plan) return fail(plan.error());
+    auto a = check_plan_access(*client, *plan, policy);
+    if (!a) return fail(a.error());
+    access = std::move(*a);
+  }
   if (target.empty()) target = restore::latest_kubernetes_apis(*backup);
   auto report = restore::preflight(*backup, po, target, target_description, source);
   if (!report) return fail(report.error());
-  if (format == output::Format::json) output::print_json(restore::preflight_to_json(*report));
-  else std::fputs(restore::preflight_text(*report).c_str(), stdout);
-  return static_cast<int>(report->restorable() ? ExitCode::ok : ExitCode::partial);
+  const bool writable = !access || access->writable();
+  if (format.structured()) {
+    json::Document doc = restore::preflight_to_json(*report);
+    if (access) {
+      auto& a = doc.GetAllocator();
+      json::Value perm(rapidjson::kObjectType);
+      perm.AddMember("user", json::make_string(access->user, a), a);
+      perm.AddMember("writable", access->writable(), a);
+      perm.AddMember("checked", static_cast<uint64_t>(access->checked), a);
+      json::Value denied(rapidjson::kArrayType);
+      for (const auto& d : access->denied) {
+        json::Value e(rapidjson::kObjectType);
+        e.AddMember("resource", json::make_string(d.type.group_resource(), a), a);
+        e.AddMember("namespace", json::make_string(d.namespace_, a), a);
+        json::Value verbs(rapidjson::kArrayType);
+        for (const auto& v : d.verbs) verbs.PushBack(json::make_string(v, a), a);
+        e.AddMember("verbs", verbs, a);
+        denied.PushBack(e, a);
+      }
+      perm.AddMember("denied", denied, a);
+      json::set(doc, "permissions", std::move(perm), a);
+    }
+    output::print(doc, format);
+  } else {
+    std::fputs(restore::preflight_text(*report).c_str(), stdout);
+    if (access) {
+      if (access->writable()) {
+        std::printf("Permissions: %s may create, get and patch everything this restore writes (%zu type/namespace pairs)\n",
+                    access->user.empty() ? "the current identity" : ("user \"" + access->user + "\"").c_str(),
+                    access->checked);
+      } else {
+        std::printf("Permissions: %s cannot write %zu of %zu type/namespace pairs; the restore would fail:\n",
+                    access->user.empty() ? "the current identity" : ("user \"" + access->user + "\"").c_str(),
+                    access->denied.size(), access->checked);
+        for (size_t i = 0; i < access->denied.size() && i < 20; ++i)
+          std::printf("  cannot %s\n", access->denied[i].line().c_str());
+        if (access->denied.size() > 20)
+          std::printf("  ... and %zu more (-o json lists them all)\n", access->denied.size() - 20);
+      }
+    }
+  }
+  return static_cast<int>(report->restorable() && writable ? ExitCode::ok : ExitCode::partial);
+}
+
+std::string sha256_of_file(const std::string& path) {
+  auto text = util::read_file(path);
+  return text ? crypto::sha256_hex(*text) : std::string();
 }
 
 int run_create(const GlobalOptions& g, CreateFlags f) {
-  auto format = format_of(g, {output::Format::json, output::Format::text});
+  const output::Format format = output_format(g, {output::Format::json});
   auto progress_mode = or_usage(output::parse_progress_mode(g.progress.empty() ? "auto" : g.progress));
+  if (!g.kube.namespace_.empty())
+    throw Fatal(ExitCode::usage, "-n selects nothing for a restore: use --include-namespaces " + g.kube.namespace_ +
+                                     " (and --namespace-mappings " + g.kube.namespace_ + ":NEW to restore it under another name)");
   if (f.from_backup.empty()) throw Fatal(ExitCode::usage, "--from-backup is required");
   if (f.dry_run_given && f.dry_run.empty()) f.dry_run = "client";
   if (f.dry_run == "none") f.dry_run.clear();
@@ -169,6 +234,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   if (!f.to_dir.empty() && f.dry_run == "server")
     throw Fatal(ExitCode::usage, "--to-dir writes manifests without a cluster; it cannot be combined with --dry-run=server");
   if (f.parallel < 1) throw Fatal(ExitCode::usage, "--parallel must be at least 1");
+  if (!f.restore_volumes.empty() && parse_bool_flag("--restore-volumes", f.restore_volumes))
+    log::warning("--restore-volumes has no effect yet: volume data is not restored, kbk restores resources only");
   const bool offline = !f.to_dir.empty() || f.dry_run == "client";
   const bool changes_cluster = f.to_dir.empty() && f.dry_run.empty();
   if (f.name.empty()) f.name = f.from_backup + "-" + util::format_compact(util::system_clock().now());
@@ -186,11 +253,23 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   po.node_ports = f.preserve_nodeports ? restore::NodePorts::preserve : restore::NodePorts::reset;
   po.restore_labels = f.no_restore_labels ? restore::RestoreLabels::omit : restore::RestoreLabels::add;
 
+  // What was asked, for the restore record (restore describe).
+  restore::RestoreRequest request;
+  request.selection = po.selection;
+  request.namespace_mappings = po.namespace_mappings;
+  request.existing_resource_policy = restore::existing_policy_name(co.existing);
+  request.restore_status = f.restore_status;
+  request.preserve_node_ports = f.preserve_nodeports;
+  request.restore_labels = !f.no_restore_labels;
+  request.dry_run = f.dry_run;
+  request.to_dir = f.to_dir;
+
   // Transforms, in pipeline order within their stages: modifier files, then mappings.
   for (const std::string& file : f.resource_modifiers) {
     auto set = patch::ModifierSet::load(file);
-    if (!set) throw Fatal(ExitCode::usage, "--resource-modifiers " + file + ": " + set.error().message);
+    if (!set) throw Fatal(ExitCode::usage, "--resource-modifiers: " + set.error().message);
     po.transforms.push_back(restore::make_modifiers_transform(std::move(*set), file));
+    request.resource_modifiers.push_back({file, sha256_of_file(file)});
   }
   patch::Mappings mappings;
   for (const std::string& s : f.storage_class_mappings)
@@ -199,6 +278,9 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     for (auto& [k, v] : or_usage(patch::Mappings::parse_pairs(s, "--ingress-class-mappings"))) mappings.ingress_classes[k] = v;
   for (const std::string& s : f.image_mappings)
     for (auto& m : or_usage(patch::Mappings::parse_images(s))) mappings.images.push_back(std::move(m));
+  request.storage_class_mappings = mappings.storage_classes;
+  request.ingress_class_mappings = mappings.ingress_classes;
+  request.image_mappings = split_list(f.image_mappings);
   if (!mappings.empty()) po.transforms.push_back(restore::make_mappings_transform(std::move(mappings)));
 
   const auto user_key = load_encryption_key(f.key_file);
@@ -206,7 +288,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   // The archive's download shows as its own phase (bytes, bytes/s, ETA) before the restore's items.
   auto meter = std::make_shared<storage::TransferProgress>(*progress);
   auto backend = open_storage(g, false, meter);
-  if (f.preflight) return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr);
+  if (f.preflight)
+    return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr, co.existing);
   archive::RestorePaths rpaths{f.name};
   if (changes_cluster) {
     auto existing = backend->stat(rpaths.marker());
@@ -217,6 +300,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   std::unique_ptr<kube::Client> client;
   std::unique_ptr<restore::TypeResolver> types;
   std::unique_ptr<restore::Applier> applier;
+  restore::RunOptions ro;
   if (!f.to_dir.empty()) {
     auto a = restore::make_dir_applier(f.to_dir);
     if (!a) throw Fatal(a.error().is(Errc::config) ? ExitCode::usage : ExitCode::failed, a.error().message);
@@ -231,6 +315,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     auto discovery = kube::Discovery::fetch(*client);
     if (!discovery) return fail(discovery.error());
     add_conversions(po, *discovery);
+    describe_target(*client, config, request);
     types = restore::make_discovery_resolver(*client);
     kube::Client* c = client.get();
     po.pv_exists = [c](const std::string& name) {
@@ -242,6 +327,16 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     };
     applier = f.dry_run == "server" ? restore::make_server_dry_run_applier(*client, *types, co)
                                     : restore::make_cluster_applier(*client, *types, co);
+    // Before anything is applied: may this identity write everything the plan holds? A read-only identity gets
+    // one line and exit 4, never a run of Forbidden errors.
+    const restore::ExistingPolicy policy = co.existing;
+    const std::string backup_name = f.from_backup;
+    ro.before_apply = [c, policy, backup_name](const restore::Plan& plan) -> Result<void> {
+      KBK_ASSIGN_OR_RETURN(auto access, check_plan_access(*c, plan, policy));
+      for (const auto& n : access.notes) log::info(1, n);
+      if (!access.writable()) return unexpected(Errc::precondition, access.summary() + permission_hint(backup_name));
+      return {};
+    };
   }
 
   auto capture = std::make_shared<LogCapture>();
@@ -250,7 +345,6 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     capture->text.append(line);
     if (line.empty() || line.back() != '\n') capture->text += '\n';
   });
-  restore::RunOptions ro;
   ro.parallel = f.parallel;
   ro.progress = progress.get();
   ro.encryption_key = user_key ? &*user_key : nullptr;
@@ -261,6 +355,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     log::set_sink(nullptr);
     return fail(report.error());
   }
+  report->request = request;
   if (changes_cluster) {
     std::string log_text;
     {
@@ -271,9 +366,111 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
       log::warning("restore " + f.name + ": results not written to " + backend->display_url() + ": " + up.error().message);
   }
   log::set_sink(nullptr);
-  if (format == output::Format::json) output::print_json(restore::report_to_json(*report));
+  if (format.structured()) output::print(restore::report_to_json(*report), format);
   else std::fputs(restore::summary_text(*report).c_str(), stdout);
   return static_cast<int>(restore::exit_code(*report));
+}
+
+// ---- auth can-i-restore --------------------------------------------------------------------------------------
+
+struct CanIRestoreFlags {
+  std::string from_backup;
+  std::string namespace_mappings;
+  std::vector<std::string> include_namespaces, exclude_namespaces, include_resources, exclude_resources;
+  std::string existing_policy = "none";
+  std::string key_file;
+};
+
+// Without --from-backup: create, get and patch on every type kbk restores, across the cluster (or in -n). With it:
+// exactly what that backup's restore would write (its plan, after the selection and the namespace mappings).
+int run_can_i_restore(const GlobalOptions& g, const CanIRestoreFlags& f) {
+  const output::Format format = output_format(g, {output::Format::json});
+  const auto policy = or_usage(restore::parse_existing_policy(f.existing_policy));
+  const kube::RestConfig config = load_rest_config(g);
+  auto client = make_client(g, config);
+  auto discovery = fetch_discovery(*client);
+  std::vector<kube::WriteTarget> targets;
+  std::string scope;
+  if (f.from_backup.empty()) {
+    if (!f.namespace_mappings.empty() || !f.include_namespaces.empty() || !f.exclude_namespaces.empty() ||
+        !f.include_resources.empty() || !f.exclude_resources.empty())
+      throw Fatal(ExitCode::usage, "the selection and mapping flags need --from-backup (the backup they select from)");
+    for (auto& rt : discovery.preferred()) {
+      if (!rt.backupable()) continue;
+      kube::WriteTarget t;
+      t.type = rt;
+      t.namespace_ = rt.namespaced ? g.kube.namespace_ : "";
+      targets.push_back(std::move(t));
+    }
+    scope = g.kube.namespace_.empty() ? "every type kbk restores, across the cluster"
+                                      : "every type kbk restores, in namespace " + g.kube.namespace_ + " (and cluster-scoped ones)";
+  } else {
+    CreateFlags cf;
+    cf.include_namespaces = f.include_namespaces;
+    cf.exclude_namespaces = f.exclude_namespaces;
+    cf.include_resources = f.include_resources;
+    cf.exclude_resources = f.exclude_resources;
+    restore::PlanOptions po;
+    po.backup_name = f.from_backup;
+    po.restore_name = "can-i-restore";
+    po.selection = selection_of(cf);
+    po.namespace_mappings = or_usage(restore::parse_namespace_mappings(f.namespace_mappings));
+    add_conversions(po, discovery);
+    const auto user_key = load_encryption_key(f.key_file);
+    auto backend = open_storage(g);
+    auto backup = restore::load_backup(*backend, f.from_backup, {}, user_key ? &*user_key : nullptr);
+    if (!backup) return fail(backup.error());
+    auto plan = restore::make_plan(*backup, po);
+    if (!plan) return fail(plan.error());
+    targets = restore::write_targets(*plan);
+    scope = "what restoring backup " + f.from_backup + " writes";
+  }
+  const auto verbs = restore::write_verbs(policy);
+  auto report = kube::check_write_access(*client, targets, verbs);
+  if (!report) return fail(report.error());
+  for (const auto& n : report->notes) log::warning(n);
+  const std::string who = report->user.empty() ? "the current identity" : "user \"" + report->user + "\"";
+  if (format.structured()) {
+    json::Document doc(rapidjson::kObjectType);
+    auto& a = doc.GetAllocator();
+    doc.AddMember("user", json::make_string(report->user, a), a);
+    doc.AddMember("backup", json::make_string(f.from_backup, a), a);
+    doc.AddMember("namespace", json::make_string(g.kube.namespace_, a), a);
+    doc.AddMember("writable", report->writable(), a);
+    doc.AddMember("checked", static_cast<uint64_t>(report->checked), a);
+    json::Value vs(rapidjson::kArrayType);
+    for (const auto& v : verbs) vs.PushBack(json::make_string(v, a), a);
+    doc.AddMember("verbs", vs, a);
+    json::Value denied(rapidjson::kArrayType);
+    for (const auto& d : report->denied) {
+      json::Value e(rapidjson::kObjectType);
+      e.AddMember("resource", json::make_string(d.type.resource, a), a);
+      e.AddMember("group", json::make_string(d.type.group, a), a);
+      e.AddMember("namespaced", d.type.namespaced, a);
+      e.AddMember("namespace", json::make_string(d.namespace_, a), a);
+      json::Value dv(rapidjson::kArrayType);
+      for (const auto& v : d.verbs) dv.PushBack(json::make_string(v, a), a);
+      e.AddMember("verbs", dv, a);
+      denied.PushBack(e, a);
+    }
+    doc.AddMember("denied", denied, a);
+    json::Value notes(rapidjson::kArrayType);
+    for (const auto& n : report->notes) notes.PushBack(json::make_string(n, a), a);
+    doc.AddMember("notes", notes, a);
+    output::print(doc, format);
+  } else if (report->writable()) {
+    std::printf("%s may %s %s (%zu type/namespace pairs)\n", who.c_str(), util::join(verbs, ", ").c_str(),
+                scope.c_str(), report->checked);
+  } else {
+    output::Table table({"RESOURCE", "NAMESPACE", "CANNOT"});
+    for (const auto& d : report->denied)
+      table.add_row({d.type.group_resource(), d.namespace_.empty() ? (d.type.namespaced ? "(all)" : "(cluster)") : d.namespace_,
+                     util::join(d.verbs, ",")});
+    std::fputs(table.render().c_str(), stdout);
+    log::error(std::to_string(report->denied.size()) + " of " + std::to_string(report->checked) +
+               " type/namespace pairs are not writable by " + who + ": a restore would fail");
+  }
+  return report->writable() ? 0 : static_cast<int>(ExitCode::precondition);
 }
 
 // ---- list / describe / logs ----------------------------------------------------------------------------------
@@ -284,18 +481,50 @@ Result<json::Document> read_marker(storage::Backend& backend, const std::string&
   return json::parse(text, p.marker());
 }
 
-int run_list(const GlobalOptions& g) {
-  auto format = format_of(g, {output::Format::json, output::Format::text, output::Format::name});
+// A record written before the field names followed docs/output.md ("started"/"completed"): read either.
+std::string record_time(const json::Value& m, const char* now_name, const char* old_name) {
+  std::string v = json::get_string(m, {now_name});
+  return v.empty() ? json::get_string(m, {old_name}) : v;
+}
+
+void normalize_record(json::Document& m) {
+  auto& a = m.GetAllocator();
+  for (const auto& [now_name, old_name] : {std::pair{"startTimestamp", "started"}, std::pair{"completionTimestamp", "completed"}}) {
+    if (!json::find(m, now_name) && json::find(m, old_name))
+      json::set(m, now_name, json::make_string(json::get_string(m, {old_name}), a), a);
+    if (json::find(m, old_name)) m.RemoveMember(old_name);
+  }
+}
+
+int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
+  const output::Format format = output_format(g, {output::Format::json, output::Format::name});
   auto backend = open_storage(g);
-  auto names = backend->list_prefixes("restores/");
-  if (!names) return fail(names.error());
-  json::Document all;
-  all.SetArray();
+  std::vector<std::string> names;
+  if (only.empty()) {
+    auto listed = backend->list_prefixes("restores/");
+    if (!listed) return fail(listed.error());
+    for (std::string n : *listed) {
+      if (!n.empty() && n.back() == '/') n.pop_back();
+      auto slash = n.rfind('/');
+      names.push_back(slash == std::string::npos ? n : n.substr(slash + 1));
+    }
+  } else {
+    names = only;
+  }
+  json::Document all(rapidjson::kObjectType);
+  auto& a = all.GetAllocator();
+  all.AddMember("apiVersion", "kbk.io/v1alpha1", a);
+  all.AddMember("kind", "RestoreList", a);
+  json::Value items(rapidjson::kArrayType);
   output::Table t({"NAME", "BACKUP", "STATUS", "CREATED", "UPDATED", "SKIPPED", "FAILED", "STARTED"});
-  for (std::string n : *names) {
-    if (!n.empty() && n.back() == '/') n.pop_back();
+  int code = 0;
+  for (const std::string& n : names) {
     auto m = read_marker(*backend, n);
-    if (!m) continue;  // no marker: not a finished kbk restore
+    if (!m) {
+      if (!only.empty()) code = std::max(code, fail(Error(Errc::not_found, "no restore " + n + " in " + backend->display_url())));
+      continue;  // no marker: not a finished kbk restore
+    }
+    normalize_record(*m);
     auto count = [&](const char* k) {
       const json::Value* v = json::at(*m, {"counts", k});
       return v && v->IsUint64() ? std::to_string(v->GetUint64()) : std::string("0");
@@ -305,24 +534,44 @@ int run_list(const GlobalOptions& g) {
       continue;
     }
     t.add_row({n, json::get_string(*m, {"backup"}), json::get_string(*m, {"phase"}), count("created"), count("updated"),
-               count("skipped"), count("failed"), json::get_string(*m, {"started"})});
+               count("skipped"), count("failed"), json::get_string(*m, {"startTimestamp"})});
     json::Value v;
-    v.CopyFrom(*m, all.GetAllocator());
-    all.PushBack(std::move(v), all.GetAllocator());
+    v.CopyFrom(*m, a);
+    items.PushBack(std::move(v), a);
   }
-  if (format == output::Format::json) output::print_json(all);
+  all.AddMember("items", items, a);
+  if (format.structured()) output::print(all, format);
   else if (format == output::Format::text && !t.empty()) std::fputs(t.render().c_str(), stdout);
-  return 0;
+  else if (format == output::Format::text && only.empty())
+    std::fprintf(stderr, "No restores found in %s.\n", backend->display_url().c_str());
+  return code;
+}
+
+std::string joined_or_none(const json::Value* v) {
+  std::vector<std::string> out;
+  if (v && v->IsArray())
+    for (const auto& s : v->GetArray())
+      if (s.IsString()) out.emplace_back(s.GetString());
+  return out.empty() ? "<none>" : util::join(out, ", ");
+}
+
+std::string map_or_none(const json::Value* v) {
+  std::vector<std::string> out;
+  if (v && v->IsObject())
+    for (const auto& kv : v->GetObject())
+      if (kv.value.IsString()) out.push_back(std::string(kv.name.GetString()) + ":" + kv.value.GetString());
+  return out.empty() ? "<none>" : util::join(out, ", ");
 }
 
 int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
-  auto format = format_of(g, {output::Format::json, output::Format::text});
+  const output::Format format = output_format(g, {output::Format::json});
   auto backend = open_storage(g);
   auto m = read_marker(*backend, name);
   if (!m) {
     if (m.error().is(Errc::not_found)) return fail(Error(Errc::not_found, "no restore " + name + " in " + backend->display_url()));
     return fail(m.error());
   }
+  normalize_record(*m);
   archive::RestorePaths p{name};
   json::Document results;
   if (auto gz = backend->get(p.results()); gz)
@@ -333,7 +582,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
     if (auto gz = backend->get(p.resource_list()); gz)
       if (auto text = archive::gunzip(*gz, p.resource_list()); text)
         if (auto d = json::parse(*text, p.resource_list()); d) list = std::move(*d);
-  if (format == output::Format::json) {
+  if (format.structured()) {
     auto& a = m->GetAllocator();
     if (results.IsObject()) {
       json::Value r;
@@ -345,20 +594,70 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
       r.CopyFrom(list, a);
       json::set(*m, "resourceList", std::move(r), a);
     }
-    output::print_json(*m);
+    output::print(*m, format);
     return 0;
   }
-  std::printf("Name:       %s\nBackup:     %s\nPhase:      %s\nMode:       %s\nStarted:    %s\nCompleted:  %s\n",
+  std::printf("Name:         %s\nBackup:       %s\nPhase:        %s\nMode:         %s\nStarted:      %s\nCompleted:    %s\n",
               name.c_str(), json::get_string(*m, {"backup"}).c_str(), json::get_string(*m, {"phase"}).c_str(),
-              json::get_string(*m, {"mode"}).c_str(), json::get_string(*m, {"started"}).c_str(),
-              json::get_string(*m, {"completed"}).c_str());
-  std::printf("Items:\n");
+              json::get_string(*m, {"mode"}).c_str(), record_time(*m, "startTimestamp", "started").c_str(),
+              record_time(*m, "completionTimestamp", "completed").c_str());
+  if (const json::Value* t = json::find(*m, "target"); t && t->IsObject() && !json::get_string(*t, {"server"}).empty()) {
+    std::string version = json::get_string(*t, {"serverVersion"});
+    std::string uid = json::get_string(*t, {"kubeSystemUID"});
+    std::printf("Cluster:      %s%s%s\n", json::get_string(*t, {"server"}).c_str(),
+                version.empty() ? "" : (" (" + version).c_str(),
+                version.empty() ? "" : (uid.empty() ? ")" : (", kube-system uid " + uid + ")").c_str()));
+  }
+  if (const json::Value* s = json::find(*m, "spec"); s && s->IsObject()) {
+    // What was asked, as Velero's describe shows a restore's spec.
+    std::printf("\nNamespaces:\n  Included:  %s\n  Excluded:  %s\n", joined_or_none(json::find(*s, "includedNamespaces")).c_str(),
+                joined_or_none(json::find(*s, "excludedNamespaces")).c_str());
+    std::printf("Resources:\n  Included:  %s\n  Excluded:  %s\n", joined_or_none(json::find(*s, "includedResources")).c_str(),
+                joined_or_none(json::find(*s, "excludedResources")).c_str());
+    std::string icr = "auto";
+    if (const json::Value* v = json::find(*s, "includeClusterResources"); v && v->IsBool()) icr = v->GetBool() ? "true" : "false";
+    std::printf("  Cluster-scoped:  %s\n", icr.c_str());
+    std::printf("Names:\n  Included:  %s\n  Excluded:  %s\n", joined_or_none(json::find(*s, "includeNames")).c_str(),
+                joined_or_none(json::find(*s, "excludeNames")).c_str());
+    std::string ls = json::get_string(*s, {"labelSelector"});
+    std::printf("Label selector:  %s\n", ls.empty() ? "<none>" : ls.c_str());
+    std::printf("Or label selectors:  %s\n", joined_or_none(json::find(*s, "orLabelSelectors")).c_str());
+    std::printf("\nNamespace mappings:      %s\n", map_or_none(json::find(*s, "namespaceMapping")).c_str());
+    std::printf("Storage class mappings:  %s\n", map_or_none(json::find(*s, "storageClassMapping")).c_str());
+    std::printf("Ingress class mappings:  %s\n", map_or_none(json::find(*s, "ingressClassMapping")).c_str());
+    std::printf("Image mappings:          %s\n", joined_or_none(json::find(*s, "imageMappings")).c_str());
+    std::printf("Resource modifiers:      ");
+    const json::Value* mods = json::find(*s, "resourceModifiers");
+    if (!mods || !mods->IsArray() || mods->Empty()) {
+      std::printf("<none>\n");
+    } else {
+      std::printf("\n");
+      for (const auto& mod : mods->GetArray())
+        std::printf("  %s (sha256 %s)\n", json::get_string(mod, {"file"}).c_str(), json::get_string(mod, {"sha256"}).c_str());
+    }
+    std::printf("Existing resource policy:  %s\n", json::get_string(*s, {"existingResourcePolicy"}).c_str());
+    auto flag = [&](const char* k) {
+      const json::Value* v = json::find(*s, k);
+      return v && v->IsBool() && v->GetBool() ? "true" : "false";
+    };
+    std::printf("Restore status:  %s\nPreserve node ports:  %s\nRestore labels:  %s\n", flag("restoreStatus"),
+                flag("preserveNodePorts"), flag("restoreLabels"));
+  }
+  std::printf("\nItems:\n");
   if (const json::Value* c = json::find(*m, "counts"); c && c->IsObject())
     for (const auto& kv : c->GetObject())
       std::printf("  %-10s %s\n", kv.name.GetString(), json::to_string(kv.value).c_str());
   if (const json::Value* r = json::find(*m, "reasons"); r && r->IsObject()) {
     std::printf("Reasons:\n");
     for (const auto& kv : r->GetObject()) std::printf("  %-34s %s\n", kv.name.GetString(), json::to_string(kv.value).c_str());
+  }
+  if (const json::Value* v = json::find(*m, "volumes"); v && v->IsArray() && !v->Empty()) {
+    std::printf("Volumes (restored without data: volume data is not restored yet):\n");
+    for (const auto& vol : v->GetArray()) {
+      std::string ns = json::get_string(vol, {"namespace"});
+      std::printf("  %s %s%s\n", json::get_string(vol, {"kind"}).c_str(), ns.empty() ? "" : (ns + "/").c_str(),
+                  json::get_string(vol, {"name"}).c_str());
+    }
   }
   for (const char* which : {"errors", "warnings"}) {
     const json::Value* w = json::find(results, which);
@@ -385,6 +684,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
 }
 
 int run_logs(const GlobalOptions& g, const std::string& name) {
+  const output::Format format = output_format(g, {output::Format::json});
   auto backend = open_storage(g);
   archive::RestorePaths p{name};
   auto gz = backend->get(p.logs());
@@ -394,9 +694,7 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
   }
   auto text = archive::gunzip(*gz, p.logs());
   if (!text) return fail(text.error());
-  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
-  if (*format == output::Format::json) {
+  if (format.structured()) {
     // {"name": ..., "lines": [...]}: one JSON document, one string per log line (as kbk backup logs).
     json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
@@ -404,7 +702,7 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
     json::Value lines(rapidjson::kArrayType);
     for (const auto& line : util::split(*text, '\n')) lines.PushBack(json::make_string(line, a), a);
     d.AddMember("lines", lines, a);
-    output::print_json(d);
+    output::print(d, format);
     return 0;
   }
   std::fputs(text->c_str(), stdout);
@@ -415,28 +713,36 @@ int run_logs(const GlobalOptions& g, const std::string& name) {
 
 void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::App* restore = app.add_subcommand("restore", "Restore backups into a cluster and inspect past restores");
-  restore->require_subcommand(1);
+  document(restore,
+           {"kbk restore create --from-backup nightly", "kbk restore create --from-backup nightly --preflight",
+            "kbk restore list", "kbk restore describe nightly-20261126070000"});
 
   auto* create = restore->add_subcommand("create", "Restore a backup into the cluster (or a dry run, or a folder of manifests)");
   auto f = std::make_shared<CreateFlags>();
-  create->add_option("name", f->name, "Name of the restore (default <backup>-<YYYYMMDDhhmmss>)");
-  create->add_option("--from-backup", f->from_backup, "The backup to restore")->required();
-  create->add_option("--include-namespaces", f->include_namespaces, "Namespaces to restore, as in the backup (globs; default all)");
-  create->add_option("--exclude-namespaces", f->exclude_namespaces, "Namespaces to leave out (globs)");
-  create->add_option("--include-resources", f->include_resources, "Resources to restore (any name kubectl accepts, globs)");
-  create->add_option("--exclude-resources", f->exclude_resources, "Resources to leave out");
-  create->add_option("--include-names", f->include_names, "Only these objects: resource/namespace/name or resource/name (globs)");
-  create->add_option("--exclude-names", f->exclude_names, "Leave these objects out: resource/namespace/name or resource/name");
-  CLI::Option* cluster = create->add_option("--include-cluster-resources", f->include_cluster_resources,
-                                             "Restore cluster-scoped resources: true (also bare), false, or unset "
-                                             "(only when all namespaces are)")
-                            ->expected(0, 1);
-  create->add_option("-l,--selector", f->selector, "Only objects whose backed-up labels match this selector");
-  create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"");
+  create->add_option("NAME", f->name, "Name of the restore (default <backup>-<YYYYMMDDhhmmss>)");
+  create->add_option("--from-backup", f->from_backup, "The backup to restore")->required()->type_name(value::k_backup);
+  add_list_option(create, "--include-namespaces", f->include_namespaces,
+                  "Namespaces to restore, as named in the backup (globs; default all)", value::k_namespaces);
+  add_list_option(create, "--exclude-namespaces", f->exclude_namespaces, "Namespaces to leave out (globs)", value::k_namespaces);
+  add_list_option(create, "--include-resources", f->include_resources,
+                  "Resources to restore (any name kubectl accepts, globs)", value::k_resources);
+  add_list_option(create, "--exclude-resources", f->exclude_resources, "Resources to leave out", value::k_resources);
+  add_list_option(create, "--include-names", f->include_names,
+                  "Only these objects: resource/namespace/name or resource/name (globs)", value::k_patterns);
+  add_list_option(create, "--exclude-names", f->exclude_names,
+                  "Leave these objects out: resource/namespace/name or resource/name", value::k_patterns);
+  add_bool_option(create, "--include-cluster-resources", f->include_cluster_resources,
+                  "Restore cluster-scoped resources: true (also bare), false; unset: only when all namespaces are");
+  create->add_option("-l,--selector", f->selector, "Only objects whose backed-up labels match this selector")
+      ->type_name(value::k_selector);
+  create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"")
+      ->type_name(value::k_selector);
   create->add_option("--namespace-mappings", f->namespace_mappings,
-                     "Restore namespaces under new names, rewriting every reference: old:new,old2:new2");
+                     "Restore namespaces under new names, rewriting every reference: old:new,old2:new2")
+      ->type_name(value::k_mappings);
   create->add_option("--existing-resource-policy", f->existing_policy,
                      "Objects that already exist: none (skip, say whether they differ), update (patch them), recreate (delete and create)")
+      ->type_name("none|update|recreate")
       ->capture_default_str();
   create->add_flag("--restore-status", f->restore_status, "Also write each object's status (through the status subresource)");
   create->add_flag("--preserve-nodeports", f->preserve_nodeports, "Keep Services' nodePorts");
@@ -444,42 +750,103 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::Option* dry_run = create->add_option("--dry-run", f->dry_run,
                                              "client (also bare --dry-run): plan only, no cluster; server: every "
                                              "write sent with dryRun=All, nothing changes")
-                            ->expected(0, 1);
+                            ->expected(0, 1)
+                            ->type_name("client|server");
   create->add_option("--to-dir", f->to_dir,
-                     "Write the final manifests to this empty or new folder (no cluster needed) instead of applying them");
-  create->add_option("--parallel", f->parallel, "Items applied at once within one tier")->capture_default_str();
+                     "Write the final manifests to this empty or new folder (no cluster needed) instead of applying them")
+      ->type_name(value::k_dir);
+  create->add_option("--parallel", f->parallel, "Items applied at once within one tier")->type_name(value::k_count)->capture_default_str();
   create->add_option("--resource-modifiers", f->resource_modifiers,
-                     "Resource-modifier file (Velero's version: v1, or kbk.io/v1); repeatable, applied in order");
-  create->add_option("--storage-class-mappings", f->storage_class_mappings, "old:new storage classes (PVCs, PVs, StatefulSet templates)");
-  create->add_option("--ingress-class-mappings", f->ingress_class_mappings, "old:new ingress classes");
-  create->add_option("--image-mappings", f->image_mappings, "OLD=NEW image prefixes (registry/repository)");
+                     "Resource-modifier file (Velero's version: v1, or kbk.io/v1); repeatable, applied in order")
+      ->type_name(value::k_file);
+  add_list_option(create, "--storage-class-mappings", f->storage_class_mappings,
+                  "old:new storage classes (PVCs, PVs, StatefulSet templates)", value::k_mappings);
+  add_list_option(create, "--ingress-class-mappings", f->ingress_class_mappings, "old:new ingress classes", value::k_mappings);
+  add_list_option(create, "--image-mappings", f->image_mappings, "OLD=NEW image prefixes (registry/repository)", value::k_mappings);
   add_encryption_key_option(create, f->key_file, "Key file of an encrypted backup (also for --preflight, --to-dir, --dry-run)");
   create->add_flag("--preflight", f->preflight,
                    "Only report, per group/version/kind of the backup, whether the target serves it, kbk converts it "
-                   "(to which version) or skips it (why); exit 2 when something would be skipped. Offline with "
-                   "--to-dir or --dry-run=client: against the latest Kubernetes APIs");
-  create->add_option("--crd-timeout", f->crd_timeout, "Seconds to wait for restored CRDs to be Established")->capture_default_str();
-  create->add_option("--namespace-timeout", f->namespace_timeout, "Seconds to wait for a Terminating namespace to go")->capture_default_str();
-  set_runner(create, state, [&g, f, dry_run, cluster] {
-    if (cluster->count() > 0 && f->include_cluster_resources.empty()) f->include_cluster_resources = "true";
+                   "(to which version) or skips it (why), and whether this identity may write it all; exit 2 when "
+                   "something would not restore. Offline with --to-dir or --dry-run=client: against the latest "
+                   "Kubernetes APIs");
+  add_bool_option(create, "--restore-volumes", f->restore_volumes,
+                  "Velero's flag, accepted so Velero scripts run: volume data is not restored yet (true warns)");
+  add_duration_option(create, "--crd-timeout", f->crd_timeout, "How long to wait for restored CRDs to be Established");
+  add_duration_option(create, "--namespace-timeout", f->namespace_timeout, "How long to wait for a Terminating namespace to go");
+  document(create,
+           {"kbk restore create --from-backup nightly",
+            "# into another namespace, with a new storage class and a registry mirror",
+            "kbk restore create --from-backup nightly --namespace-mappings shop:shop-staging \\",
+            "    --storage-class-mappings old-ssd:standard --image-mappings docker.io/library=mirror.local/library",
+            "# what would happen, without changing anything",
+            "kbk restore create --from-backup nightly --preflight",
+            "kbk restore create --from-backup nightly --dry-run=server",
+            "kbk restore create --from-backup nightly --to-dir ./review"},
+           "Before anything is applied the identity's permissions are checked (create, get and patch on every type "
+           "in every namespace the plan writes; delete too with --existing-resource-policy recreate): a read-only "
+           "identity gets one line and exit status 4. PersistentVolumeClaims and PersistentVolumes are restored "
+           "without their data (volume data is not restored yet); the summary lists them. -n selects nothing here: "
+           "use --include-namespaces.");
+  set_runner(create, state, [&g, f, dry_run] {
     f->dry_run_given = dry_run->count() > 0;  // a bare --dry-run has no value: never mistake it for a real restore
     return run_create(g, *f);
   });
 
-  auto* list = restore->add_subcommand("list", "List the restores recorded in the storage location");
-  set_runner(list, state, [&g] { return run_list(g); });
+  auto* list = restore->add_subcommand("list", "List the restores recorded in the storage location (all, or the ones named)");
+  list->alias("get");
+  auto list_names = std::make_shared<std::vector<std::string>>();
+  list->add_option("NAMES", *list_names, "Only these restores (a missing one exits 4)")->type_name("RESTORE");
+  document(list, {"kbk restore list", "kbk restore get nightly-20261126070000 -o yaml",
+                  "kbk restore list -o jsonpath='{range .items[*]}{.name}{\"\\t\"}{.phase}{\"\\n\"}{end}'"},
+           "restore get is restore list (Velero's name). -o json prints {\"kind\": \"RestoreList\", \"items\": [...]}, "
+           "each item the restore's record as restore describe -o json shows it.");
+  set_runner(list, state, [&g, list_names] { return run_list(g, *list_names); });
 
-  auto* describe = restore->add_subcommand("describe", "Show a restore's outcome from the storage location");
+  auto* describe = restore->add_subcommand("describe", "Show what a restore was asked to do and its outcome");
   auto describe_name = std::make_shared<std::string>();
   auto details = std::make_shared<bool>(false);
-  describe->add_option("name", *describe_name, "Restore name")->required();
+  describe->add_option("NAME", *describe_name, "Restore name")->required()->type_name("RESTORE");
   describe->add_flag("--details", *details, "Also list every restored object");
+  document(describe, {"kbk restore describe nightly-20261126070000", "kbk restore describe nightly-20261126070000 --details -o json"},
+           "Shows the request (backup, selection, namespace/storage-class/ingress-class/image mappings, resource "
+           "modifier files with their SHA-256, existing-resource policy, target cluster and its kube-system UID), "
+           "then the counts, reasons, volumes restored without data, errors and warnings.");
   set_runner(describe, state, [&g, describe_name, details] { return run_describe(g, *describe_name, *details); });
 
   auto* logs = restore->add_subcommand("logs", "Print a restore's log from the storage location");
   auto logs_name = std::make_shared<std::string>();
-  logs->add_option("name", *logs_name, "Restore name")->required();
+  logs->add_option("NAME", *logs_name, "Restore name")->required()->type_name("RESTORE");
+  document(logs, {"kbk restore logs nightly-20261126070000", "kbk restore logs nightly-20261126070000 | grep ERROR"},
+           "Each line carries an RFC 3339 timestamp and a level (ERROR, WARN, INFO), then one line per item.");
   set_runner(logs, state, [&g, logs_name] { return run_logs(g, *logs_name); });
+
+  // kbk auth can-i-restore lives beside restore create: it plans the same way.
+  CLI::App* auth = app.get_subcommand("auth");
+  auto* can = auth->add_subcommand("can-i-restore",
+                                   "List the resource types (and namespaces) the current identity cannot create, get or patch");
+  auto cf = std::make_shared<CanIRestoreFlags>();
+  can->add_option("--from-backup", cf->from_backup,
+                  "Check exactly what restoring this backup writes (its plan after selection and mappings)")
+      ->type_name(value::k_backup);
+  can->add_option("--namespace-mappings", cf->namespace_mappings, "As restore create: old:new,old2:new2")
+      ->type_name(value::k_mappings);
+  add_list_option(can, "--include-namespaces", cf->include_namespaces, "As restore create", value::k_namespaces);
+  add_list_option(can, "--exclude-namespaces", cf->exclude_namespaces, "As restore create", value::k_namespaces);
+  add_list_option(can, "--include-resources", cf->include_resources, "As restore create", value::k_resources);
+  add_list_option(can, "--exclude-resources", cf->exclude_resources, "As restore create", value::k_resources);
+  can->add_option("--existing-resource-policy", cf->existing_policy, "recreate also needs delete")
+      ->type_name("none|update|recreate")
+      ->capture_default_str();
+  add_encryption_key_option(can, cf->key_file, "Key file of an encrypted backup (with --from-backup)");
+  document(can,
+           {"kbk auth can-i-restore", "kbk auth can-i-restore -n shop",
+            "kbk auth can-i-restore --from-backup nightly --namespace-mappings shop:shop-staging -o json"},
+           "Checks create, get and patch (delete too for --existing-resource-policy recreate) with one "
+           "SelfSubjectRulesReview per namespace and SelfSubjectAccessReviews for cluster-scoped types. Without "
+           "--from-backup: every type kbk restores, across the cluster (or in the namespace of -n). restore create "
+           "and restore create --preflight run the same check on their plan. Exit 0 when everything is writable, "
+           "4 when not.");
+  set_runner(can, state, [&g, cf] { return run_can_i_restore(g, *cf); });
 }
 
 }  // namespace kbk::cli

@@ -27,7 +27,7 @@ struct StorageOptions {
   std::string file = "-";
   std::vector<std::string> keys;
   bool exclusive = false;
-  std::string older_than = "24h";
+  double older_than = 24 * 3600;
   std::string key_file;               // --encryption-key-file
 };
 
@@ -54,28 +54,30 @@ struct Progress {
 };
 
 int run_ls(const GlobalOptions& g, const StorageOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json});
   auto b = open_storage(g);
-  json::Document doc;
-  doc.SetArray();
+  json::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
+  doc.AddMember("apiVersion", "kbk.io/v1alpha1", a);
+  doc.AddMember("kind", "ObjectList", a);
+  json::Value items(rapidjson::kArrayType);
   output::Table table({"SIZE", "MODIFIED", "KEY"});
   auto r = b->list(o.prefix, [&](const storage::ObjectInfo& i) -> Result<void> {
-    if (*format == output::Format::json) {
+    if (format.structured()) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("key", json::make_string(i.key, a), a);
-      v.AddMember("size", i.size, a);
-      v.AddMember("modified", json::make_string(util::format_rfc3339(i.modified), a), a);
+      v.AddMember("bytes", i.size, a);
+      v.AddMember("lastModified", json::make_string(util::format_rfc3339(i.modified), a), a);
       v.AddMember("etag", json::make_string(i.etag, a), a);
-      doc.PushBack(v, a);
+      items.PushBack(v, a);
     } else {
       table.add_row({std::to_string(i.size), util::format_rfc3339(i.modified), i.key});
     }
     return {};
   });
   if (!r) return fail(r.error());
-  if (*format == output::Format::json) output::print_json(doc);
+  doc.AddMember("items", items, a);
+  if (format.structured()) output::print(doc, format);
   else if (!table.empty()) std::fputs(table.render().c_str(), stdout);
   return 0;
 }
@@ -189,17 +191,14 @@ int run_rm(const GlobalOptions& g, const StorageOptions& o) {
 }
 
 int run_cleanup(const GlobalOptions& g, const StorageOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::text, output::Format::json});
-  if (!format) throw Fatal(ExitCode::usage, format.error().message);
-  auto age = util::parse_duration(o.older_than);
-  if (!age) throw Fatal(ExitCode::usage, "--older-than " + o.older_than + ": expected a duration like 24h");
+  const output::Format format = output_format(g, {output::Format::json});
   auto b = open_storage(g);
-  auto r = b->cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(*age)));
+  auto r = b->cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(o.older_than)));
   if (!r) return fail(r.error());
-  if (*format == output::Format::json) {
+  if (format.structured()) {
     json::Document d(rapidjson::kObjectType);
     d.AddMember("removed", *r, d.GetAllocator());
-    output::print_json(d);
+    output::print(d, format);
   } else {
     std::printf("%llu incomplete upload(s) removed\n", static_cast<unsigned long long>(*r));
   }
@@ -211,31 +210,41 @@ int run_cleanup(const GlobalOptions& g, const StorageOptions& o) {
 void register_storage(CLI::App& app, GlobalOptions& g, RunState& state) {
   static StorageOptions o;
   CLI::App* cmd = app.add_subcommand("storage", "Look at and move objects in a backup location (--storage URL)");
-  cmd->require_subcommand(1);
+  document(cmd, {"kbk storage ls backups/ --storage s3://corp-backups/prod", "kbk storage put probe.txt ./probe.txt"});
 
   auto* ls = cmd->add_subcommand("ls", "List the objects under a prefix (-o json for JSON)");
-  ls->add_option("prefix", o.prefix, "Key prefix, e.g. backups/");
+  ls->add_option("PREFIX", o.prefix, "Key prefix, e.g. backups/")->type_name("PREFIX");
+  document(ls, {"kbk storage ls", "kbk storage ls backups/nightly/ -o json",
+                "kbk storage ls -o jsonpath='{range .items[*]}{.bytes}{\"\\t\"}{.key}{\"\\n\"}{end}'"},
+           "-o json prints {\"kind\": \"ObjectList\", \"items\": [{\"key\", \"bytes\", \"lastModified\", \"etag\"}]}.");
   set_runner(ls, state, [&g] { return run_ls(g, o); });
 
   auto* put = cmd->add_subcommand("put", "Upload a file (or stdin) as KEY (--progress shows bytes, bytes/s and ETA)");
-  put->add_option("key", o.key, "Object key")->required();
-  put->add_option("file", o.file, "File to upload, - for stdin")->capture_default_str();
+  put->add_option("KEY", o.key, "Object key")->required()->type_name("KEY");
+  put->add_option("FILE", o.file, "File to upload, - for stdin")->capture_default_str()->type_name(value::k_file);
   put->add_flag("--if-not-exists", o.exclusive, "Fail (exit 1) when KEY already exists");
   add_encryption_key_option(put, o.key_file, "Encrypt (docs/format-encryption.md); the key object goes next to KEY");
+  document(put, {"kbk storage put probe/hello.txt ./hello.txt", "tar c ./etc | kbk storage put probe/etc.tar - --limit-upload 5MiB"});
   set_runner(put, state, [&g] { return run_put(g, o); });
 
   auto* get = cmd->add_subcommand("get", "Download KEY to a file (or stdout) (--progress shows bytes, bytes/s and ETA)");
-  get->add_option("key", o.key, "Object key")->required();
-  get->add_option("file", o.file, "Destination file, - for stdout")->capture_default_str();
+  get->add_option("KEY", o.key, "Object key")->required()->type_name("KEY");
+  get->add_option("FILE", o.file, "Destination file, - for stdout")->capture_default_str()->type_name(value::k_file);
   add_encryption_key_option(get, o.key_file, "Decrypt with the key object next to KEY that this key opens");
+  document(get, {"kbk storage get backups/nightly/kbk-manifest.json - | jq .phase",
+                 "kbk storage get probe/hello.txt ./hello.txt"});
   set_runner(get, state, [&g] { return run_get(g, o); });
 
   auto* rm = cmd->add_subcommand("rm", "Remove objects (missing ones are not an error)");
-  rm->add_option("keys", o.keys, "Object keys")->required();
+  rm->add_option("KEYS", o.keys, "Object keys")->required()->type_name("KEY");
+  document(rm, {"kbk storage rm probe/hello.txt probe/etc.tar"},
+           "Removes exactly the keys named; use kbk backup delete for a backup (marker first, lock last).");
   set_runner(rm, state, [&g] { return run_rm(g, o); });
 
   auto* cleanup = cmd->add_subcommand("cleanup", "Remove leftovers of interrupted uploads (S3 multipart uploads, temp files)");
-  cleanup->add_option("--older-than", o.older_than, "Only leftovers older than this")->capture_default_str();
+  add_duration_option(cleanup, "--older-than", o.older_than, "Only leftovers older than this");
+  document(cleanup, {"kbk storage cleanup", "kbk storage cleanup --older-than 1h -o json"},
+           "Leftovers younger than --older-than may belong to an upload still running and are kept.");
   set_runner(cleanup, state, [&g] { return run_cleanup(g, o); });
 }
 

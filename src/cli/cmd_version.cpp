@@ -56,18 +56,15 @@ json::Document client_version() {
 }
 
 int run(const GlobalOptions& g, const VersionOptions& o) {
-  auto format = output::parse_format(g.output, {output::Format::json, output::Format::yaml});
-  if (!format.ok()) throw Fatal(ExitCode::usage, format.error().message);
+  const output::Format format = output_format(g, {output::Format::json});
   json::Document doc;
   doc.SetObject();
   auto& a = doc.GetAllocator();
   json::Document client = client_version();
   doc.AddMember("clientVersion", json::Value(client, a), a);
   auto print = [&] {
-    if (*format == output::Format::json) {
-      output::print_json(doc);
-    } else if (*format == output::Format::yaml) {
-      output::print_yaml(doc);
+    if (format.structured()) {
+      output::print(doc, format);
     } else {
       std::printf("Client Version: %s\n", json::get_string(doc, {"clientVersion", "gitVersion"}).c_str());
       std::printf("Build: %s, %s, libcurl %s, %s\n", json::get_string(doc, {"clientVersion", "buildDate"}).c_str(),
@@ -114,6 +111,9 @@ void register_version(CLI::App& app, GlobalOptions& g, RunState& state) {
   static VersionOptions o;
   auto* cmd = app.add_subcommand("version", "Print the client version and the server's (when the cluster answers)");
   cmd->add_flag("--client", o.client_only, "Only the client version; do not contact the cluster");
+  document(cmd, {"kbk version", "kbk version --client -o json", "kbk --version    # the client version only"},
+           "The server's version needs a reachable cluster: without one the client part is printed and the exit "
+           "status is 4.");
   set_runner(cmd, state, [&g] { return run(g, o); });
 }
 

@@ -13,9 +13,13 @@
 #include <kbk/kube/config.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/kube/rest_client.hpp>
+#include <kbk/output/output.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/wrappers.hpp>
 #include <kbk/util/exit_code.hpp>
+
+#include "flags.hpp"
+#include "help.hpp"
 
 namespace kbk::cli {
 
@@ -27,14 +31,16 @@ struct GlobalOptions {
   std::string log_file;
   std::string output;          // -o
   std::string progress;        // --progress auto|tty|json|none
-  std::string storage;         // --storage (env KBK_STORAGE)
+  std::string storage;         // --storage (env KBK_STORAGE, then the config file)
   std::vector<std::string> storage_settings;  // --storage-setting KEY=VALUE (as the URL's query options)
   std::string limit_upload, limit_download;    // --limit-upload / --limit-download
+  std::string config_path;     // the config file read ("" when none), for messages
 };
 
 // Set by the subcommand that ran; main returns it.
 struct RunState {
   int exit_code = 0;
+  bool ran = false;  // a command ran (else main prints the help of the command group named)
 };
 
 // Builds the REST config and client from the global flags (throws Fatal on a broken kubeconfig).
@@ -43,7 +49,7 @@ std::unique_ptr<kube::Client> make_client(const GlobalOptions& g, const kube::Re
 // Discovery for commands that cannot go on without it: prints its warnings (broken API groups) once, and
 // throws Fatal with the exit code of the error (4 when the cluster is unreachable) when it fails.
 kube::Discovery fetch_discovery(kube::Client& client);
-// --storage, else $KBK_STORAGE; Fatal(usage) when neither is set.
+// --storage (flag, else $KBK_STORAGE, else the config file); Fatal(usage) when none is set.
 std::string storage_url(const GlobalOptions& g);
 // Opens the location of --storage with --storage-setting and the bandwidth limits applied (every command that
 // touches a location opens it here). create: make the folder when missing (backup create). progress: when given,
@@ -52,9 +58,13 @@ std::string storage_url(const GlobalOptions& g);
 std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool create = false,
                                                std::shared_ptr<storage::TransferProgress> progress = nullptr);
 
-// Wraps a command body: sets the exit code it returns. Every command's help ends with EXIT STATUS.
+// Parses -o for a command printing these formats (json brings yaml and jsonpath; docs/output.md); Fatal(usage)
+// naming the supported formats otherwise. Print structured formats with output::print(doc, format).
+output::Format output_format(const GlobalOptions& g, const std::vector<output::Format>& allowed);
+
+// Wraps a command body: sets the exit code it returns. Document the command with document() (help.hpp): its
+// examples and notes; every help page ends with EXIT STATUS.
 void set_runner(CLI::App* cmd, RunState& state, std::function<int()> body);
-extern const char* const k_exit_status_footer;
 
 // One per command file.
 void register_version(CLI::App& app, GlobalOptions& g, RunState& state);
@@ -69,5 +79,6 @@ void register_storage(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_debug(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_repo(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_policies(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_completion(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

@@ -12,7 +12,7 @@
 namespace kbk::cli {
 
 inline CLI::Option* add_encryption_key_option(CLI::App* cmd, std::string& path, const std::string& help) {
-  return cmd->add_option("--encryption-key-file", path, help)->envname("KBK_ENCRYPTION_KEY_FILE");
+  return cmd->add_option("--encryption-key-file", path, help)->envname("KBK_ENCRYPTION_KEY_FILE")->type_name("FILE");
 }
 
 // The user key in `path` (docs/format-encryption.md, "User keys"); nullopt when no file was given. An unreadable or
