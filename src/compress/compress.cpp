@@ -2,6 +2,7 @@
 #include <kbk/compress/compress.hpp>
 
 #include <cstring>
+#include <memory>
 
 #include <lz4.h>
 #include <zstd.h>
@@ -54,7 +55,11 @@ bool compress_block(const Setting& s, std::string_view in, std::string& out) {
     out.resize(start + static_cast<size_t>(n));
     return true;
   }
-  thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  struct CCtxFree {
+    void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+  };
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> t_cctx{ZSTD_createCCtx()};
+  ZSTD_CCtx* cctx = t_cctx.get();
   out.resize(start + limit);
   size_t n = ZSTD_compressCCtx(cctx, out.data() + start, limit, in.data(), in.size(), s.level ? s.level : 4);
   if (ZSTD_isError(n) || n >= limit) {
@@ -78,7 +83,11 @@ Result<void> decompress_block(Codec codec, std::string_view in, char* out, size_
       return {};
     }
     case Codec::zstd: {
-      thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
+      struct DCtxFree {
+        void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+      };
+      thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> t_dctx{ZSTD_createDCtx()};
+      ZSTD_DCtx* dctx = t_dctx.get();
       size_t n = ZSTD_decompressDCtx(dctx, out, raw_length, in.data(), in.size());
       if (ZSTD_isError(n) || n != raw_length) return unexpected(Errc::corrupt, "zstd block does not decompress to its length");
       return {};

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -134,7 +135,12 @@ Sha256Digest BlobHasher::hash(std::string_view data) const {
     if (EVP_Digest(data.data(), data.size(), out.data(), &n, EVP_sha256(), nullptr) != 1) openssl_failed("SHA-256");
     return out;
   }
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  // One context per thread, freed when the thread ends (a raw thread_local pointer leaks one per worker).
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> t_ctx{EVP_MD_CTX_new()};
+  EVP_MD_CTX* ctx = t_ctx.get();
   unsigned char inner[32];
   unsigned int n = 0;
   if (EVP_MD_CTX_copy_ex(ctx, m_impl->inner) != 1 || EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
