@@ -74,8 +74,10 @@ void normalize(restore::PlannedItem& it) {
 }
 
 Result<Planned> plan_side(restore::LoadedBackup& side, const restore::Selection& selection,
+                          const std::shared_ptr<const app::Application>& applications,
                           const restore::NamespaceMap& mappings, const std::string& what, Report& report) {
   restore::PlanOptions po;
+  po.applications = applications;
   po.backup_name = "diff";
   po.restore_name = "diff";
   po.selection = selection;
@@ -115,8 +117,8 @@ ObjectChange make_change(Change c, const restore::PlannedItem& it) {
 
 Result<Report> compare(restore::LoadedBackup& from, restore::LoadedBackup& to, const Options& options) {
   Report report;
-  KBK_ASSIGN_OR_RETURN(Planned a, plan_side(from, options.selection, options.namespace_mappings, "from", report));
-  KBK_ASSIGN_OR_RETURN(Planned b, plan_side(to, mapped_selection(options.selection, options.namespace_mappings), {},
+  KBK_ASSIGN_OR_RETURN(Planned a, plan_side(from, options.selection, options.applications, options.namespace_mappings, "from", report));
+  KBK_ASSIGN_OR_RETURN(Planned b, plan_side(to, mapped_selection(options.selection, options.namespace_mappings), options.applications, {},
                                             "to", report));
   auto count = [&](const ObjectChange& oc, Change c) {
     Counts& k = report.by_kind[oc.group_kind()];

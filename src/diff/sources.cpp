@@ -6,6 +6,8 @@
 #include <mutex>
 #include <system_error>
 
+#include <kbk/archive/encryption.hpp>
+#include <kbk/archive/location.hpp>
 #include <kbk/patch/objects.hpp>
 #include <kbk/util/fs.hpp>
 #include <kbk/util/strings.hpp>
@@ -186,6 +188,45 @@ Result<restore::LoadedBackup> read_folder(const std::string& dir, const KindTabl
     }
   }
   return out;
+}
+
+Result<std::optional<restore::Selection>> recorded_selection(storage::Backend& backend, const std::string& name,
+                                                             const crypto::UserKey* user) {
+  KBK_ASSIGN_OR_RETURN(std::optional<json::Document> marker, archive::read_marker(backend, name));
+  if (!marker) return std::optional<restore::Selection>();
+  json::Document full;
+  const json::Value* m = &*marker;
+  if (json::find(*m, "sealed")) {
+    if (!user) return std::optional<restore::Selection>();
+    KBK_ASSIGN_OR_RETURN(crypto::SecretKey key, archive::open_backup_key(backend, name, *user));
+    KBK_ASSIGN_OR_RETURN(full, archive::open_marker(*m, key));
+    m = &full;
+  }
+  const json::Value* sel = json::find(*m, "selection");
+  if (!sel || !sel->IsObject()) return std::optional<restore::Selection>();
+  auto strings = [&](const char* key) {
+    std::vector<std::string> out;
+    if (const json::Value* a = json::find(*sel, key); a && a->IsArray())
+      for (const auto& v : a->GetArray())
+        if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+    return out;
+  };
+  for (const char* scoped : {"includedClusterScopedResources", "excludedClusterScopedResources",
+                             "includedNamespaceScopedResources", "excludedNamespaceScopedResources"})
+    if (!strings(scoped).empty()) return std::optional<restore::Selection>();
+  restore::Selection s;
+  s.include_namespaces = strings("includedNamespaces");
+  if (s.include_namespaces == std::vector<std::string>{"*"}) s.include_namespaces.clear();
+  s.exclude_namespaces = strings("excludedNamespaces");
+  s.include_resources = strings("includedResources");
+  s.exclude_resources = strings("excludedResources");
+  s.include_names = strings("includeNames");
+  s.exclude_names = strings("excludeNames");
+  s.label_selector = json::get_string(*sel, {"labelSelector"});
+  s.or_selectors = strings("orLabelSelectors");
+  if (const json::Value* c = json::find(*sel, "includeClusterResources"); c && c->IsBool())
+    s.include_cluster_resources = c->GetBool();
+  return std::optional<restore::Selection>(std::move(s));
 }
 
 }  // namespace kbk::diff

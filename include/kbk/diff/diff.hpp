@@ -8,9 +8,11 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <kbk/app/definition.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/restore/backup.hpp>
 #include <kbk/restore/options.hpp>
@@ -22,6 +24,9 @@ struct Options {
   // The selection flags, applied to both sides as `restore create` applies them to a backup. On the `to` side,
   // namespaces named in the filters are mapped through namespace_mappings first (the side lives there).
   restore::Selection selection;
+  // --app: only what these applications select on each side (the walk over each side's objects, as restore create
+  // --app selects in a backup), narrowed by the selection's filters where given. Null: the selection alone.
+  std::shared_ptr<const app::Application> applications;
   // Applied to the `from` side as restore applies them (metadata.namespace and every reference into the
   // namespace), so a backup restored with --namespace-mappings is compared with where it was restored to.
   restore::NamespaceMap namespace_mappings;

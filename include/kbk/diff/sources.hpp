@@ -8,10 +8,15 @@
 #include <tuple>
 #include <vector>
 
+#include <optional>
+
 #include <kbk/app/walk.hpp>
+#include <kbk/crypto/encryption.hpp>
 #include <kbk/kube/client.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/restore/backup.hpp>
+#include <kbk/restore/options.hpp>
+#include <kbk/storage/backend.hpp>
 #include <kbk/util/error.hpp>
 
 namespace kbk::diff {
@@ -55,5 +60,12 @@ private:
 // parse or an object without apiVersion, kind or metadata.name; Errc::not_found when dir does not exist.
 Result<restore::LoadedBackup> read_folder(const std::string& dir, const KindTable& kinds,
                                           const std::string& default_namespace);
+
+// The selection backup `name` was taken with (its marker's `selection`; an encrypted backup's sealed marker, opened
+// with user), as restore flags, so that `kbk diff backup A --live` compares what A covers. nullopt when the backup
+// records none (a Velero backup), or one the restore flags cannot say (the scoped filters): then everything is
+// compared. Errors reading the marker are returned.
+Result<std::optional<restore::Selection>> recorded_selection(storage::Backend& backend, const std::string& name,
+                                                             const crypto::UserKey* user);
 
 }  // namespace kbk::diff
