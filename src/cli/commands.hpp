@@ -80,5 +80,6 @@ void register_debug(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_repo(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_policies(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_completion(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_diff(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

@@ -342,6 +342,7 @@ int main(int argc, char** argv) {
   register_auth(app, g, state);
   register_backup(app, g, state);
   register_restore(app, g, state);
+  register_diff(app, g, state);
   register_modifiers(app, g, state);
   register_patch(app, g, state);
   register_prune(app, g, state);
