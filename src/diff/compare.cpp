@@ -59,18 +59,38 @@ struct Planned {
 const char* const k_restore_labels[] = {restore::k_label_backup_name, restore::k_label_restore_name,
                                         "velero.io/backup-name", "velero.io/restore-name"};
 
-// Drops the restore labels, and a labels map left empty (or empty already), on both sides alike.
+// Annotations a controller keeps on the objects it manages (the Deployment controller counts rollouts in
+// deployment.kubernetes.io/revision): they change with every rollout the user's change causes, so they would show
+// each such change twice, and a restored Deployment starts counting again.
+const char* const k_controller_annotations[] = {"deployment.kubernetes.io/revision"};
+
+// Drops the restore labels, the controllers' annotations, and a labels or annotations map left empty (or empty
+// already), on both sides alike.
 void normalize(restore::PlannedItem& it) {
   const std::string& text = it.object.text();
   if (text.find("/restore-name\"") == std::string::npos && text.find("/backup-name\"") == std::string::npos &&
-      text.find("\"labels\":{}") == std::string::npos)
+      text.find("\"labels\":{}") == std::string::npos && text.find("\"annotations\":{}") == std::string::npos &&
+      text.find("deployment.kubernetes.io/") == std::string::npos)
     return;
   json::Document obj = it.object.parse();
-  json::Value* labels = json::at(obj, {"metadata", "labels"});
-  if (!labels || !labels->IsObject()) return;
-  for (const char* l : k_restore_labels) json::erase(*labels, l);
-  if (labels->MemberCount() == 0) json::erase(obj["metadata"], "labels");
+  json::Value* meta = json::at(obj, {"metadata"});
+  if (!meta || !meta->IsObject()) return;
+  auto drop = [&](const char* field, auto& keys) {
+    json::Value* m = json::find(*meta, field);
+    if (!m || !m->IsObject()) return;
+    for (const char* k : keys) json::erase(*m, k);
+    if (m->MemberCount() == 0) json::erase(*meta, field);
+  };
+  drop("labels", k_restore_labels);
+  drop("annotations", k_controller_annotations);
   it.object = restore::JsonText::of(obj);
+}
+
+// A namespace's `default` ServiceAccount is made by the cluster: a restore merges into it and `restore create
+// --to-dir` does not write it, so a folder of manifests rarely holds it. Present on one side only, it is not a
+// difference; on both, it is compared.
+bool cluster_made(const restore::PlannedItem& it) {
+  return it.group.empty() && it.resource == "serviceaccounts" && it.target_name == "default";
 }
 
 Result<Planned> plan_side(restore::LoadedBackup& side, const restore::Selection& selection,
@@ -136,6 +156,12 @@ Result<Report> compare(restore::LoadedBackup& from, restore::LoadedBackup& to, c
     const bool take_b = ia == a.index.end() || (ib != b.index.end() && ib->first < ia->first);
     if (take_a) {
       restore::PlannedItem& it = a.plan.items[ia->second];
+      if (cluster_made(it)) {
+        ++report.not_compared["managed-by-cluster"];
+        it.object.release();
+        ++ia;
+        continue;
+      }
       ObjectChange oc = make_change(Change::removed, it);
       oc.from = it.object.text();
       count(oc, Change::removed);
@@ -146,6 +172,12 @@ Result<Report> compare(restore::LoadedBackup& from, restore::LoadedBackup& to, c
     }
     if (take_b) {
       restore::PlannedItem& it = b.plan.items[ib->second];
+      if (cluster_made(it)) {
+        ++report.not_compared["managed-by-cluster"];
+        it.object.release();
+        ++ib;
+        continue;
+      }
       ObjectChange oc = make_change(Change::added, it);
       oc.to = it.object.text();
       count(oc, Change::added);

@@ -166,6 +166,40 @@ TEST_CASE("compare maps the from side's namespaces and ignores restore labels", 
   CHECK(r2->counts.added == 1);
 }
 
+TEST_CASE("compare leaves out the Deployment controller's revision and a one-sided default ServiceAccount", "[diff]") {
+  const std::string sa_default =
+      R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default","namespace":"shop"}})";
+  const std::string sa_app = R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"app","namespace":"shop"}})";
+  restore::LoadedBackup a, b;
+  std::string d1 = deployment("shop", "nginx:1.25", "1", 1);
+  d1.insert(d1.find(R"("labels")"), R"("annotations":{"deployment.kubernetes.io/revision":"1"},)");
+  add(a, "apps", "v1", "deployments", "Deployment", "shop", "web", d1);
+  add(a, "", "v1", "serviceaccounts", "ServiceAccount", "shop", "default", sa_default);
+  add(a, "", "v1", "serviceaccounts", "ServiceAccount", "shop", "app", sa_app);
+  // B: a folder of manifests: the rollout counted on, no default ServiceAccount, and the app's one missing.
+  std::string d2 = deployment("shop", "nginx:1.25", "7", 3);
+  d2.insert(d2.find(R"("labels")"), R"("annotations":{"deployment.kubernetes.io/revision":"4"},)");
+  add(b, "apps", "v1", "deployments", "Deployment", "shop", "web", d2);
+  auto r = diff::compare(a, b, {});
+  REQUIRE(r.ok());
+  CHECK(r->counts.unchanged == 1);
+  REQUIRE(r->changes.size() == 1);
+  CHECK(r->changes[0].display() == "serviceaccounts/shop/app");
+  CHECK(r->changes[0].change == diff::Change::removed);
+  CHECK(r->not_compared["managed-by-cluster"] == 1);
+  // Another annotation still counts (the revision alone left no annotations on the from side).
+  restore::LoadedBackup c, e;
+  add(c, "apps", "v1", "deployments", "Deployment", "shop", "web", d1);
+  std::string d3 = d1;
+  d3.insert(d3.find(R"("deployment.kubernetes.io/revision")"), R"("team":"blue",)");
+  add(e, "apps", "v1", "deployments", "Deployment", "shop", "web", d3);
+  auto r2 = diff::compare(c, e, {});
+  REQUIRE(r2.ok());
+  REQUIRE(r2->changes.size() == 1);
+  json::Document j = diff::to_json(*r2);
+  CHECK(json::to_string(j["items"][0]["patch"]) == R"([{"op":"add","path":"/metadata/annotations","value":{"team":"blue"}}])");
+}
+
 TEST_CASE("compare applies the selection to both sides", "[diff]") {
   restore::LoadedBackup a, b;
   add(a, "", "v1", "configmaps", "ConfigMap", "shop", "c", config_map("shop", "c", "1"));
