@@ -17,6 +17,7 @@
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
+#include <kbk/archive/report.hpp>
 #include <kbk/backup/backup.hpp>
 #include <kbk/backup/options.hpp>
 #include <kbk/json/json.hpp>
@@ -211,12 +212,6 @@ struct ListFlags {
   std::string sort_by = "name";
 };
 
-json::Value labels_json(const std::map<std::string, std::string>& labels, json::Allocator& a) {
-  json::Value o(rapidjson::kObjectType);
-  for (const auto& [k, v] : labels) o.AddMember(str_value(k, a), str_value(v, a), a);
-  return o;
-}
-
 // --selector over the backups' own labels (backup create --labels; Velero's metadata.labels).
 std::optional<kube::LabelSelector> parse_backup_selector(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -257,31 +252,7 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
     return a.name < b.name;
   });
   if (format.structured()) {
-    json::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
-    d.AddMember("apiVersion", "kbk.io/v1alpha1", a);
-    d.AddMember("kind", "BackupList", a);
-    json::Value items(rapidjson::kArrayType);
-    for (const auto& b : rows) {
-      json::Value v(rapidjson::kObjectType);
-      v.AddMember("name", str_value(b.name, a), a);
-      v.AddMember("phase", str_value(b.phase, a), a);
-      v.AddMember("source", str_value(b.source, a), a);
-      v.AddMember("startTimestamp", str_value(b.started, a), a);
-      v.AddMember("completionTimestamp", str_value(b.completed, a), a);
-      v.AddMember("expiration", str_value(b.expires, a), a);
-      json::Value counts(rapidjson::kObjectType);
-      counts.AddMember("items", b.items, a);
-      counts.AddMember("warnings", b.warnings, a);
-      counts.AddMember("errors", b.errors, a);
-      v.AddMember("counts", counts, a);
-      v.AddMember("encrypted", b.encrypted, a);
-      v.AddMember("bytes", b.bytes, a);
-      v.AddMember("labels", labels_json(b.labels, a), a);
-      items.PushBack(v, a);
-    }
-    d.AddMember("items", items, a);
-    output::print(d, format);
+    output::print(archive::backup_list_to_json(rows), format);
     return code;
   }
   if (format == output::Format::name) {
@@ -316,93 +287,12 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
 
 // ---- reading a backup ----------------------------------------------------------------------------------------
 
-struct Located {
-  std::string source;  // kbk | velero
-  json::Document marker;  // kbk marker (opened when sealed and the key was given) or velero-backup.json
-  bool encrypted = false;
-  std::optional<crypto::SecretKey> data_key;  // an encrypted backup opened with --encryption-key-file
-  std::string archive;                        // the archive object's key
-  const crypto::SecretKey* key() const { return data_key ? &*data_key : nullptr; }
-};
+using Located = archive::OpenedBackup;
+using archive::NeedKey;
+using archive::item_text;
 
-enum class NeedKey { yes, no };
+Result<Located> locate(storage::Backend& b, const std::string& name) { return archive::locate_backup(b, name); }
 
-// The backup's marker and, for an encrypted backup, its data key. NeedKey::yes (reading contents) refuses an
-// encrypted backup without --encryption-key-file (exit 3); NeedKey::no leaves the marker sealed then.
-Result<Located> open_backup(storage::Backend& b, const std::string& name, const crypto::UserKey* user, NeedKey need);
-
-Result<Located> locate(storage::Backend& b, const std::string& name) {
-  archive::BackupPaths p{name};
-  KBK_ASSIGN_OR_RETURN(auto marker, archive::read_marker(b, name));
-  if (marker) {
-    Located l;
-    l.source = "kbk";
-    l.marker = std::move(*marker);
-    l.encrypted = archive::is_encrypted(l.marker);
-    l.archive = archive::archive_object(&l.marker, name);
-    return l;
-  }
-  auto vb = b.get(p.velero_backup());
-  if (vb) {
-    KBK_ASSIGN_OR_RETURN(auto doc, json::parse(*vb, "backup " + name + ": velero-backup.json"));
-    Located l;
-    l.source = "velero";
-    l.marker = std::move(doc);
-    l.archive = p.tarball();
-    return l;
-  }
-  if (!vb.error().is(Errc::not_found)) return std::move(vb).error();
-  KBK_ASSIGN_OR_RETURN(auto lock, b.stat(p.lock()));
-  if (lock)
-    return unexpected(Errc::precondition, "backup " + name + " is incomplete (interrupted or still being written); "
-                                                             "remove it with kbk backup delete " + name);
-  return unexpected(Errc::precondition, "backup " + name + " not found in " + b.display_url());
-}
-
-Result<Located> open_backup(storage::Backend& b, const std::string& name, const crypto::UserKey* user, NeedKey need) {
-  KBK_ASSIGN_OR_RETURN(Located l, locate(b, name));
-  if (!l.encrypted) return l;
-  if (!user) {
-    if (need == NeedKey::yes) return archive::key_required(name);
-    return l;
-  }
-  KBK_ASSIGN_OR_RETURN(l.data_key, archive::open_backup_key(b, name, *user));
-  KBK_ASSIGN_OR_RETURN(l.marker, archive::open_marker(l.marker, *l.data_key));
-  return l;
-}
-
-// Streams the archive's entries (decrypted and authenticated when encrypted).
-Result<void> each_entry(storage::Backend& b, const std::string& name, const Located& loc,
-                        const std::function<Result<void>(const archive::Entry&)>& fn) {
-  KBK_ASSIGN_OR_RETURN(auto reader, archive::open_object(b, loc.archive, loc.key()));
-  return archive::read_archive(*reader, name, {}, fn);
-}
-
-std::string item_text(const archive::ItemKey& k) {
-  return k.group_resource() + "/" + (k.namespace_.empty() ? "" : k.namespace_ + "/") + k.name;
-}
-
-// What users type for a resource, matched offline against a "<plural>[.<group>]" of the archive.
-bool resource_matches(std::string typed, const archive::ItemKey& k, std::string_view kind) {
-  typed = util::to_lower(typed);
-  static const std::map<std::string, std::string> k_short = {
-      {"po", "pods"}, {"svc", "services"}, {"deploy", "deployments"}, {"cm", "configmaps"}, {"ns", "namespaces"},
-      {"pv", "persistentvolumes"}, {"pvc", "persistentvolumeclaims"}, {"sa", "serviceaccounts"},
-      {"sts", "statefulsets"}, {"ds", "daemonsets"}, {"rs", "replicasets"}, {"ing", "ingresses"},
-      {"crd", "customresourcedefinitions"}, {"sc", "storageclasses"}, {"cj", "cronjobs"}, {"ep", "endpoints"},
-      {"no", "nodes"}, {"netpol", "networkpolicies"}, {"pc", "priorityclasses"}, {"quota", "resourcequotas"}};
-  if (auto it = k_short.find(typed); it != k_short.end()) typed = it->second;
-  const std::string gr = k.group_resource();
-  if (typed == gr || typed == k.resource) return true;
-  if (util::to_lower(kind) == typed) return true;
-  // "deployment" / "deployment.apps"
-  auto dot = typed.find('.');
-  std::string head = typed.substr(0, dot);
-  std::string group = dot == std::string::npos ? "" : typed.substr(dot + 1);
-  if (!group.empty() && group != k.group) return false;
-  return head + "s" == k.resource || head + "es" == k.resource || head == k.resource ||
-         (util::ends_with(head, "y") && head.substr(0, head.size() - 1) + "ies" == k.resource);
-}
 
 // Without the key an encrypted backup is described from its plaintext summary (describing is not reading its
 // contents: exit 0); --details lists items from the archive and needs the key.
@@ -410,26 +300,13 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
   const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto loc = open_backup(*backend, name, user ? &*user : nullptr, details ? NeedKey::yes : NeedKey::no);
+  auto loc = archive::open_backup(*backend, name, user ? &*user : nullptr, details ? NeedKey::yes : NeedKey::no);
   if (!loc) return fail(loc.error());
   archive::BackupPaths p{name};
   if (format.structured()) {
-    json::Document out;
-    out.CopyFrom(loc->marker, out.GetAllocator());
-    if (details && loc->source == "kbk") {
-      auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
-        if (e.path != "kbk/manifest.json") return {};
-        KBK_ASSIGN_OR_RETURN(auto m, json::parse(e.data, "kbk/manifest.json"));
-        if (auto* items = json::find(m, "items")) {
-          json::Value copy;
-          copy.CopyFrom(*items, out.GetAllocator());
-          json::set(out, "items", std::move(copy), out.GetAllocator());
-        }
-        return {};
-      });
-      if (!r) return fail(r.error());
-    }
-    output::print(out, format);
+    auto out = archive::describe_to_json(*backend, *loc, details);
+    if (!out) return fail(out.error());
+    output::print(*out, format);
     return 0;
   }
   const json::Value& m = loc->marker;
@@ -548,7 +425,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
   }
   if (details) {
     std::printf("\nItems:\n");
-    auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
+    auto r = archive::each_entry(*backend, *loc, [&](const archive::Entry& e) -> Result<void> {
       if (e.is_item && e.version_dir.empty()) std::printf("  %s\n", item_text(e.key).c_str());
       return {};
     });
@@ -561,64 +438,34 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
   const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
-  auto loc = open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
+  auto loc = archive::open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
   if (!loc) return fail(loc.error());
   if (cat.empty()) {
-    // The item list: one row per object.
+    // The item list: one row per object, from the document -o json prints.
+    auto d = archive::contents_to_json(*backend, *loc);
+    if (!d) return fail(d.error());
+    if (format.structured()) {
+      output::print(*d, format);
+      return 0;
+    }
     output::Table t({"RESOURCE", "NAMESPACE", "NAME", "VERSION", "BYTES"});
-    json::Document d;
-    d.SetArray();
-    auto& a = d.GetAllocator();
-    auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
-      if (!e.is_item || !e.version_dir.empty()) return {};
-      auto obj = json::parse(e.data, e.path);
-      std::string api = obj ? json::get_string(*obj, {"apiVersion"}) : "";
-      std::string version = api.substr(api.find('/') == std::string::npos ? 0 : api.find('/') + 1);
-      if (format == output::Format::text) {
-        t.add_row({e.key.group_resource(), e.key.namespace_.empty() ? "-" : e.key.namespace_, e.key.name, version,
-                   std::to_string(e.data.size())});
-      } else {
-        json::Value v(rapidjson::kObjectType);
-        v.AddMember("resource", str_value(e.key.group_resource(), a), a);
-        v.AddMember("namespace", str_value(e.key.namespace_, a), a);
-        v.AddMember("name", str_value(e.key.name, a), a);
-        v.AddMember("apiVersion", str_value(api, a), a);
-        v.AddMember("kind", str_value(obj ? json::get_string(*obj, {"kind"}) : "", a), a);
-        v.AddMember("path", str_value(e.path, a), a);
-        v.AddMember("bytes", static_cast<uint64_t>(e.data.size()), a);
-        d.PushBack(v, a);
-      }
-      return {};
-    });
-    if (!r) return fail(r.error());
-    if (format.structured()) output::print(d, format);
-    else std::printf("%s", t.render().c_str());
+    for (const auto& v : d->GetArray()) {
+      const std::string api = json::get_string(v, {"apiVersion"});
+      const std::string ns = json::get_string(v, {"namespace"});
+      std::vector<std::string> row{json::get_string(v, {"resource"}), ns.empty() ? std::string("-") : ns,
+                                   json::get_string(v, {"name"}),
+                                   api.substr(api.find('/') == std::string::npos ? 0 : api.find('/') + 1),
+                                   std::to_string(json::find(v, "bytes")->GetUint64())};
+      t.add_row(std::move(row));
+    }
+    std::printf("%s", t.render().c_str());
     return 0;
   }
   auto parts = util::split(cat, '/', false);
   if (parts.size() < 2 || parts.size() > 3)
     throw Fatal(ExitCode::usage, "--cat " + cat + ": expected resource/namespace/name or resource/name");
-  const std::string want_ns = parts.size() == 3 ? parts[1] : "";
-  const std::string want_name = parts.back();
-  std::optional<json::Document> found;
-  std::vector<std::string> candidates;
-  auto r = each_entry(*backend, name, *loc, [&](const archive::Entry& e) -> Result<void> {
-    if (!e.is_item || !e.version_dir.empty() || found) return {};
-    if (e.key.name != want_name || e.key.namespace_ != want_ns) return {};
-    KBK_ASSIGN_OR_RETURN(auto obj, json::parse(e.data, "backup " + name + ": " + e.path));
-    if (!resource_matches(parts[0], e.key, json::get_string(obj, {"kind"}))) {
-      candidates.push_back(item_text(e.key));
-      return {};
-    }
-    found = std::move(obj);
-    return {};
-  });
-  if (!r) return fail(r.error());
-  if (!found) {
-    std::string msg = "backup " + name + " holds no " + cat;
-    if (!candidates.empty()) msg += " (same name: " + util::join(candidates, ", ") + ")";
-    return fail(Error{Errc::not_found, msg});
-  }
+  auto found = archive::find_object(*backend, *loc, cat);
+  if (!found) return fail(found.error());
   // An object prints as JSON by default (as stored), or in the -o format asked.
   output::print(*found, format == output::Format::text ? output::Format(output::Format::json) : format);
   return 0;
@@ -635,7 +482,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
   auto progress = output::make_progress(*progress_mode);
   auto meter = std::make_shared<storage::TransferProgress>(*progress);  // download: bytes, bytes/s, ETA
   auto backend = open_storage(g, false, meter);
-  auto loc = open_backup(*backend, name, user ? &*user : nullptr, raw ? NeedKey::no : NeedKey::yes);
+  auto loc = archive::open_backup(*backend, name, user ? &*user : nullptr, raw ? NeedKey::no : NeedKey::yes);
   if (!loc) return fail(loc.error());
   const bool decrypt = loc->data_key && !raw;
   if (file.empty()) file = raw && loc->encrypted ? name + ".kbk" : name + "-data.tar.gz";

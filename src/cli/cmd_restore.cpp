@@ -17,6 +17,7 @@
 #include <kbk/restore/applier.hpp>
 #include <kbk/restore/engine.hpp>
 #include <kbk/restore/preflight.hpp>
+#include <kbk/restore/records.hpp>
 #include <kbk/restore/transforms.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/wrappers.hpp>
@@ -475,25 +476,10 @@ int run_can_i_restore(const GlobalOptions& g, const CanIRestoreFlags& f) {
 
 // ---- list / describe / logs ----------------------------------------------------------------------------------
 
-Result<json::Document> read_marker(storage::Backend& backend, const std::string& name) {
-  archive::RestorePaths p{name};
-  KBK_ASSIGN_OR_RETURN(std::string text, backend.get(p.marker()));
-  return json::parse(text, p.marker());
-}
-
 // A record written before the field names followed docs/output.md ("started"/"completed"): read either.
 std::string record_time(const json::Value& m, const char* now_name, const char* old_name) {
   std::string v = json::get_string(m, {now_name});
   return v.empty() ? json::get_string(m, {old_name}) : v;
-}
-
-void normalize_record(json::Document& m) {
-  auto& a = m.GetAllocator();
-  for (const auto& [now_name, old_name] : {std::pair{"startTimestamp", "started"}, std::pair{"completionTimestamp", "completed"}}) {
-    if (!json::find(m, now_name) && json::find(m, old_name))
-      json::set(m, now_name, json::make_string(json::get_string(m, {old_name}), a), a);
-    if (json::find(m, old_name)) m.RemoveMember(old_name);
-  }
 }
 
 int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
@@ -501,30 +487,21 @@ int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
   auto backend = open_storage(g);
   std::vector<std::string> names;
   if (only.empty()) {
-    auto listed = backend->list_prefixes("restores/");
+    auto listed = restore::list_restore_names(*backend);
     if (!listed) return fail(listed.error());
-    for (std::string n : *listed) {
-      if (!n.empty() && n.back() == '/') n.pop_back();
-      auto slash = n.rfind('/');
-      names.push_back(slash == std::string::npos ? n : n.substr(slash + 1));
-    }
+    names = std::move(*listed);
   } else {
     names = only;
   }
-  json::Document all(rapidjson::kObjectType);
-  auto& a = all.GetAllocator();
-  all.AddMember("apiVersion", "kbk.io/v1alpha1", a);
-  all.AddMember("kind", "RestoreList", a);
-  json::Value items(rapidjson::kArrayType);
+  std::vector<json::Document> records;
   output::Table t({"NAME", "BACKUP", "STATUS", "CREATED", "UPDATED", "SKIPPED", "FAILED", "STARTED"});
   int code = 0;
   for (const std::string& n : names) {
-    auto m = read_marker(*backend, n);
+    auto m = restore::read_restore_record(*backend, n);
     if (!m) {
       if (!only.empty()) code = std::max(code, fail(Error(Errc::not_found, "no restore " + n + " in " + backend->display_url())));
       continue;  // no marker: not a finished kbk restore
     }
-    normalize_record(*m);
     auto count = [&](const char* k) {
       const json::Value* v = json::at(*m, {"counts", k});
       return v && v->IsUint64() ? std::to_string(v->GetUint64()) : std::string("0");
@@ -535,12 +512,9 @@ int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
     }
     t.add_row({n, json::get_string(*m, {"backup"}), json::get_string(*m, {"phase"}), count("created"), count("updated"),
                count("skipped"), count("failed"), json::get_string(*m, {"startTimestamp"})});
-    json::Value v;
-    v.CopyFrom(*m, a);
-    items.PushBack(std::move(v), a);
+    records.push_back(std::move(*m));
   }
-  all.AddMember("items", items, a);
-  if (format.structured()) output::print(all, format);
+  if (format.structured()) output::print(restore::restore_list_to_json(records), format);
   else if (format == output::Format::text && !t.empty()) std::fputs(t.render().c_str(), stdout);
   else if (format == output::Format::text && only.empty())
     std::fprintf(stderr, "No restores found in %s.\n", backend->display_url().c_str());
@@ -566,37 +540,18 @@ std::string map_or_none(const json::Value* v) {
 int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
   const output::Format format = output_format(g, {output::Format::json});
   auto backend = open_storage(g);
-  auto m = read_marker(*backend, name);
-  if (!m) {
-    if (m.error().is(Errc::not_found)) return fail(Error(Errc::not_found, "no restore " + name + " in " + backend->display_url()));
-    return fail(m.error());
+  auto loaded = restore::load_restore_record(*backend, name, details);
+  if (!loaded) {
+    if (loaded.error().is(Errc::not_found)) return fail(Error(Errc::not_found, "no restore " + name + " in " + backend->display_url()));
+    return fail(loaded.error());
   }
-  normalize_record(*m);
-  archive::RestorePaths p{name};
-  json::Document results;
-  if (auto gz = backend->get(p.results()); gz)
-    if (auto text = archive::gunzip(*gz, p.results()); text)
-      if (auto d = json::parse(*text, p.results()); d) results = std::move(*d);
-  json::Document list;
-  if (details)
-    if (auto gz = backend->get(p.resource_list()); gz)
-      if (auto text = archive::gunzip(*gz, p.resource_list()); text)
-        if (auto d = json::parse(*text, p.resource_list()); d) list = std::move(*d);
   if (format.structured()) {
-    auto& a = m->GetAllocator();
-    if (results.IsObject()) {
-      json::Value r;
-      r.CopyFrom(results, a);
-      json::set(*m, "results", std::move(r), a);
-    }
-    if (list.IsObject()) {
-      json::Value r;
-      r.CopyFrom(list, a);
-      json::set(*m, "resourceList", std::move(r), a);
-    }
-    output::print(*m, format);
+    output::print(restore::restore_describe_to_json(*loaded), format);
     return 0;
   }
+  json::Document* m = &loaded->record;
+  const json::Document& results = loaded->results;
+  const json::Document& list = loaded->resource_list;
   std::printf("Name:         %s\nBackup:       %s\nPhase:        %s\nMode:         %s\nStarted:      %s\nCompleted:    %s\n",
               name.c_str(), json::get_string(*m, {"backup"}).c_str(), json::get_string(*m, {"phase"}).c_str(),
               json::get_string(*m, {"mode"}).c_str(), record_time(*m, "startTimestamp", "started").c_str(),
