@@ -9,6 +9,7 @@
 #include <kbk/json/yaml_reader.hpp>
 #include <kbk/kube/label_selector.hpp>
 #include <kbk/util/fs.hpp>
+#include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::app {
@@ -637,6 +638,18 @@ private:
   bool m_io_error = false;
 };
 
+// Whether some document of a YAML text says kind: Application (a text that does not parse counts: its errors are
+// worth reporting).
+bool declares_application(const std::string& text) {
+  try {
+    for (const auto& doc : YAML::LoadAll(text))
+      if (doc.IsMap() && doc["kind"] && doc["kind"].IsScalar() && doc["kind"].Scalar() == k_kind) return true;
+    return false;
+  } catch (const YAML::Exception&) {
+    return true;
+  }
+}
+
 Result<Application> finish(Composer& c) {
   c.finish();
   if (!c.errors.empty()) {
@@ -660,8 +673,19 @@ Result<Application> load(const std::vector<std::string>& paths, const LoadOption
         if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(e.path().string());
       }
       std::sort(files.begin(), files.end());
-      if (files.empty()) c.errors.push_back(p + ": no *.yaml or *.yml files in this folder");
-      for (const auto& f : files) c.add_file(f);
+      size_t added = 0;
+      for (const auto& f : files) {
+        // A folder of definitions may hold other YAML (modifier files, volume policies): only files declaring
+        // kind: Application are read; the others are named at -v 1.
+        auto text = util::read_file(f);
+        if (text && !declares_application(*text)) {
+          log::info(1, f + ": not an application definition (no kind: Application), skipped");
+          continue;
+        }
+        c.add_file(f);
+        ++added;
+      }
+      if (added == 0) c.errors.push_back(p + ": no application definitions (*.yaml, *.yml with kind: Application) in this folder");
     } else {
       c.add_file(p);
     }

@@ -14,7 +14,10 @@ namespace {
 
 class RecordingSink final : public Sink {
 public:
-  explicit RecordingSink(Resolution& r) : m_r(r) {}
+  RecordingSink(Resolution& r, util::ProgressSink* progress, std::string phase)
+      : m_r(r), m_progress(progress), m_phase(std::move(phase)) {}
+  void progress(const std::string& current) override { report(current, false); }
+  void finish() { report("", true); }
   Result<void> take(const kube::ResourceType& rt, const json::Value& obj, const Reason& why) override {
     Selected s;
     s.group = rt.group;
@@ -45,7 +48,22 @@ public:
   }
 
 private:
+  void report(const std::string& current, bool finish) {
+    if (!m_progress) return;
+    util::ProgressState st;
+    st.phase = m_phase;
+    {
+      std::lock_guard lock(m_mu);
+      st.items_done = m_r.objects.size();
+    }
+    st.errors = m_r.failures;
+    st.current = current;
+    if (finish) m_progress->finish(st);
+    else m_progress->update(st);
+  }
   Resolution& m_r;
+  util::ProgressSink* m_progress;
+  std::string m_phase;
   std::mutex m_mu;
 };
 
@@ -86,7 +104,7 @@ Result<Resolution> resolve(kube::Client& source, const kube::Discovery& discover
   Resolution r;
   for (const auto& p : app.parts) r.parts.push_back(p.name);
   r.warnings = scope->warnings();
-  RecordingSink sink(r);
+  RecordingSink sink(r, options.progress, options.phase);
   WalkOptions wo = options.walk;
   std::vector<std::string> events;
   std::string what;
@@ -111,6 +129,7 @@ Result<Resolution> resolve(kube::Client& source, const kube::Discovery& discover
       for (auto& l : scope->explain(*rt, *obj)) r.explain.push_back(std::move(l));
   }
   KBK_TRY(walk(source, discovery, *scope, sink, wo));
+  sink.finish();
   std::sort(r.objects.begin(), r.objects.end(), before);
   if (!options.explain.empty()) {
     bool in = false;

@@ -13,6 +13,7 @@
 #include <kbk/kube/client.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/util/error.hpp>
+#include <kbk/util/progress.hpp>
 
 namespace kbk::app {
 
@@ -40,7 +41,9 @@ struct Resolution {
 
 struct ResolveOptions {
   WalkOptions walk;
-  std::string explain;  // resource/namespace/name or resource/name: explain this object
+  std::string explain;                     // resource/namespace/name or resource/name: explain this object
+  util::ProgressSink* progress = nullptr;  // objects selected so far, and the type being listed
+  std::string phase = "app";               // the progress phase's name
 };
 
 // Runs the walk over source with the applications as scope. Errc::config for a definition that does not fit the
