@@ -60,6 +60,40 @@ void selection(W& w, const Options& o) {
   w.Bool(o.with_related == WithRelated::yes);
   key(w, "includeEvents");
   w.Bool(o.include_events == IncludeEvents::yes);
+  key(w, "applications");
+  if (!o.applications) {
+    w.Null();
+  } else {
+    const app::Application& a = *o.applications;
+    w.StartObject();
+    str_array(w, "names", a.names);
+    str_array(w, "included", a.all_names);
+    str_array(w, "files", a.files);
+    std::vector<std::string> parts;
+    for (const auto& p : a.parts) parts.push_back(p.name);
+    str_array(w, "parts", parts);
+    key(w, "volumePolicy");
+    if (a.volume_policy) str(w, a.volume_policy->origin);
+    else w.Null();
+    key(w, "hooks");
+    w.StartArray();
+    for (const auto& h : a.hooks) {
+      w.StartObject();
+      key(w, "application");
+      str(w, h.application);
+      key(w, "template");
+      str(w, h.template_name);
+      key(w, "namespace");
+      str(w, h.namespace_);
+      key(w, "selector");
+      str(w, h.selector);
+      key(w, "container");
+      str(w, h.container);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
   w.EndObject();
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <kbk/app/definition.hpp>
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
@@ -103,6 +104,7 @@ Outcome run_backup(FakeClient& c, backup::Options o, const kube::Discovery& d = 
   REQUIRE(reader.ok());
   auto r = archive::read_archive(**reader, o.name, {}, [&](const archive::Entry& e) -> Result<void> {
     out.paths.push_back(e.path);
+    if (e.path == "kbk/manifest.json") out.contents[e.path] = std::string(e.data);
     if (e.is_item && e.version_dir.empty()) {
       std::string k = e.key.group_resource() + "/" + (e.key.namespace_.empty() ? "" : e.key.namespace_ + "/") + e.key.name;
       out.items.insert(k);
@@ -822,4 +824,58 @@ TEST_CASE("run uploads the log of a backup that fails, and writes no marker") {
   REQUIRE(listing->size() == 2);
   CHECK((*listing)[0].phase == "Incomplete");
   CHECK((*listing)[1].phase == "Incomplete");
+}
+
+TEST_CASE("run with applications backs up what they select and what it needs, narrowed by the flags given") {
+  FakeClient c;
+  add_app(c);
+  auto a = app::parse(R"(apiVersion: kbk.io/v1
+kind: Application
+metadata: {name: web}
+spec:
+  parts:
+  - name: web
+    names: [deployments/app/web]
+)",
+                      "web.yaml");
+  REQUIRE(a.ok());
+  backup::Options o;
+  o.applications = std::make_shared<const app::Application>(std::move(*a));
+  auto r = run_backup(c, o);
+  REQUIRE(r.summary.ok());
+  CHECK(r.summary->phase == "Completed");
+  for (std::string k : {"deployments.apps/app/web", "configmaps/app/web-config", "secrets/app/web-secret",
+                        "secrets/app/env-secret", "serviceaccounts/app/web-sa", "persistentvolumeclaims/app/data",
+                        "persistentvolumes/pv-data", "storageclasses.storage.k8s.io/fast",
+                        "priorityclasses.scheduling.k8s.io/high", "rolebindings.rbac.authorization.k8s.io/app/web-rb",
+                        "roles.rbac.authorization.k8s.io/app/web-role",
+                        "clusterrolebindings.rbac.authorization.k8s.io/web-crb",
+                        "clusterroles.rbac.authorization.k8s.io/web-cr", "namespaces/app"}) {
+    INFO(k);
+    CHECK(has(r, k));
+  }
+  for (std::string k : {"pods/app/web-1", "configmaps/app/unrelated", "configmaps/other/other-cm", "namespaces/other",
+                        "storageclasses.storage.k8s.io/slow", "widgets.example.com/app/w1"}) {
+    INFO(k);
+    CHECK_FALSE(has(r, k));
+  }
+  // The manifest says which applications the backup holds.
+  REQUIRE(r.contents.count("kbk/manifest.json"));
+  auto manifest = json::parse(r.contents["kbk/manifest.json"]);
+  REQUIRE(manifest.ok());
+  const json::Value* apps = json::at(*manifest, {"selection", "applications", "names"});
+  REQUIRE(apps);
+  REQUIRE(apps->IsArray());
+  CHECK(json::to_string(*apps) == R"(["web"])");
+
+  // A flag given narrows: --exclude-resources secrets leaves the Secrets out, everything else stays.
+  FakeClient c2;
+  add_app(c2);
+  backup::Options narrowed = o;
+  narrowed.exclude_resources = {"secrets"};
+  auto n = run_backup(c2, narrowed);
+  REQUIRE(n.summary.ok());
+  CHECK_FALSE(has(n, "secrets/app/web-secret"));
+  CHECK(has(n, "configmaps/app/web-config"));
+  CHECK(has(n, "clusterroles.rbac.authorization.k8s.io/web-cr"));  // the namespace rule for cluster types does not narrow
 }
