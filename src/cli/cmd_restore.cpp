@@ -1,10 +1,12 @@
 // kbk restore create|list|describe|logs and kbk auth can-i-restore. create reads the backup from the location,
 // plans, checks the identity may write what the plan holds, and applies it to the cluster (or a server-side dry
 // run, a plan, a folder of manifests); list/describe/logs read restores/<name>/.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <mutex>
 
+#include "app_flags.hpp"
 #include "commands.hpp"
 #include "key_file.hpp"
 #include <kbk/archive/encryption.hpp>
@@ -67,6 +69,8 @@ struct CreateFlags {
   bool preflight = false;
   std::string restore_volumes;  // Velero's --restore-volumes[=false]: accepted, volume data is not restored yet
   std::string key_file;  // --encryption-key-file
+  AppFlags app;          // --app, --app-path
+  std::string app_modifiers = "auto";  // --app-modifiers auto|always|never
 };
 
 restore::Selection selection_of(const CreateFlags& f) {
@@ -221,6 +225,46 @@ std::string sha256_of_file(const std::string& path) {
   return text ? crypto::sha256_hex(*text) : std::string();
 }
 
+// The applications' restore.modifiers (docs/format-application.md section 7): applied after --resource-modifiers
+// when the application is restored elsewhere. auto: unless the target is the backup's source cluster (same
+// kube-system UID), where they would rewrite the application in place; offline runs count as elsewhere.
+void add_application_modifiers(restore::PlanOptions& po, const std::string& mode, storage::Backend& backend,
+                               const std::string& backup, kube::Client* target, const restore::Transform* mappings) {
+  const app::Application& a = *po.applications;
+  bool apply = mode == "always";
+  std::string why = "--app-modifiers always";
+  if (mode == "auto") {
+    std::string source_uid, target_uid;
+    if (auto m = archive::read_marker(backend, backup); m && *m) source_uid = json::get_string(**m, {"cluster", "kubeSystemUID"});
+    if (target) {
+      kube::ResourceType ns;
+      ns.version = "v1";
+      ns.resource = "namespaces";
+      ns.kind = "Namespace";
+      if (auto d = target->get(ns, "", "kube-system")) target_uid = json::get_string(*d, {"metadata", "uid"});
+    }
+    apply = !target || source_uid.empty() || target_uid.empty() || source_uid != target_uid;
+    why = !target ? "no target cluster (offline)" : apply ? "the target is not the backup's source cluster"
+                                                          : "the target is the backup's source cluster";
+  } else if (mode == "never") {
+    why = "--app-modifiers never";
+  }
+  log::info(0, std::string("application modifiers (") + util::join(a.modifiers, ", ") + "): " +
+                   (apply ? "applied" : "not applied") + ", " + why);
+  if (!apply) return;
+  for (const std::string& file : a.modifiers) {
+    auto set = patch::ModifierSet::load(file);
+    if (!set) {
+      for (const auto& c : set.error().causes) std::fprintf(stderr, "%s\n", c.message.c_str());
+      throw Fatal(ExitCode::usage, file + ": invalid modifier file of application " + a.display_name());
+    }
+    // After the command line's modifier files, before the mappings (the pipeline's order).
+    auto at = std::find_if(po.transforms.begin(), po.transforms.end(),
+                           [&](const std::shared_ptr<restore::Transform>& t) { return t.get() == mappings; });
+    po.transforms.insert(at, restore::make_modifiers_transform(std::move(*set), file));
+  }
+}
+
 int run_create(const GlobalOptions& g, CreateFlags f) {
   const output::Format format = output_format(g, {output::Format::json});
   auto progress_mode = or_usage(output::parse_progress_mode(g.progress.empty() ? "auto" : g.progress));
@@ -282,7 +326,14 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   request.storage_class_mappings = mappings.storage_classes;
   request.ingress_class_mappings = mappings.ingress_classes;
   request.image_mappings = split_list(f.image_mappings);
-  if (!mappings.empty()) po.transforms.push_back(restore::make_mappings_transform(std::move(mappings)));
+  std::shared_ptr<restore::Transform> mappings_transform;
+  if (!mappings.empty()) {
+    mappings_transform = restore::make_mappings_transform(std::move(mappings));
+    po.transforms.push_back(mappings_transform);
+  }
+  if (f.app_modifiers != "auto" && f.app_modifiers != "always" && f.app_modifiers != "never")
+    throw Fatal(ExitCode::usage, "--app-modifiers must be auto, always or never, not \"" + f.app_modifiers + "\"");
+  if (!f.app.apps.empty()) po.applications = load_applications(f.app.apps, f.app);
 
   const auto user_key = load_encryption_key(f.key_file);
   auto progress = output::make_progress(progress_mode);
@@ -339,6 +390,9 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
       return {};
     };
   }
+
+  if (po.applications && !po.applications->modifiers.empty())
+    add_application_modifiers(po, f.app_modifiers, *backend, f.from_backup, client.get(), mappings_transform.get());
 
   auto capture = std::make_shared<LogCapture>();
   log::set_sink([capture](std::string_view line) {
@@ -719,6 +773,12 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   add_list_option(create, "--ingress-class-mappings", f->ingress_class_mappings, "old:new ingress classes", value::k_mappings);
   add_list_option(create, "--image-mappings", f->image_mappings, "OLD=NEW image prefixes (registry/repository)", value::k_mappings);
   add_encryption_key_option(create, f->key_file, "Key file of an encrypted backup (also for --preflight, --to-dir, --dry-run)");
+  add_app_flags(create, f->app, true);
+  create->add_option("--app-modifiers", f->app_modifiers,
+                     "Apply the applications' restore.modifiers: auto (unless restoring into the backup's source "
+                     "cluster), always, never")
+      ->capture_default_str()
+      ->type_name("auto|always|never");
   create->add_flag("--preflight", f->preflight,
                    "Only report, per group/version/kind of the backup, whether the target serves it, kbk converts it "
                    "(to which version) or skips it (why), and whether this identity may write it all; exit 2 when "

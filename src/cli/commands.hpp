@@ -78,6 +78,7 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_storage(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_debug(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_repo(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_app(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_policies(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_completion(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_diff(CLI::App& app, GlobalOptions& g, RunState& state);

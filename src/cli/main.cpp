@@ -349,6 +349,7 @@ int main(int argc, char** argv) {
   register_storage(app, g, state);
   register_debug(app, g, state);
   register_repo(app, g, state);
+  register_app(app, g, state);
   register_policies(app, g, state);
   register_completion(app, g, state);
   register_help(app, g, state);
