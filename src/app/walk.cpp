@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -245,7 +246,12 @@ private:
       for (auto& r : refs) {
         if (!r.resource.empty() && m_taken.count(item_key(r.group_resource(), r.ns, r.name))) continue;
         std::string via = r.via;
-        m_pending.emplace(std::move(r), Pending{from, std::move(via), why.part});
+        Pending p{from, std::move(via), why.part};
+        // Types are listed in parallel: of several objects referring to the same one, the first part, then the
+        // smallest key, is named, so the reason does not depend on which LIST answered first.
+        auto [at, added] = m_pending.emplace(std::move(r), p);
+        if (!added && std::tie(p.part, p.from, p.via) < std::tie(at->second.part, at->second.from, at->second.via))
+          at->second = std::move(p);
       }
     }
     if (m_opt.trace) {

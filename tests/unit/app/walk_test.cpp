@@ -194,7 +194,7 @@ TEST_CASE("resolve explains why an object is in or out, part by part") {
   CHECK(r->explain[0] == "configmaps/shop/web-config: INCLUDED");
   CHECK(all.find("part platform/web: does not select it: labels do not match selector app.kubernetes.io/part-of=web") !=
         std::string::npos);
-  CHECK(all.find("taken as a related object of pods/shop/web-abc via volume configMap (platform/web)") !=
+  CHECK(all.find("taken as a related object of deployments.apps/shop/web via volume configMap (platform/web)") !=
         std::string::npos);
 
   o.explain = "cm/shop/junk";
