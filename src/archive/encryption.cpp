@@ -217,6 +217,7 @@ Result<std::string> seal_marker(std::string_view full_marker_json, const crypto:
     for (const char* k : {"items", "warnings", "errors", "skipped"}) copy_member(counts, *c, k, a);
   out.AddMember("counts", counts, a);
   json::Value cluster(rapidjson::kObjectType);
+  cluster.AddMember("name", json::make_string(json::get_string(full, {"cluster", "name"}), a), a);
   cluster.AddMember("kubeSystemUID", json::make_string(json::get_string(full, {"cluster", "kubeSystemUID"}), a), a);
   out.AddMember("cluster", cluster, a);
   copy_member(out, full, "archive", a);
@@ -258,6 +259,13 @@ Result<json::Document> open_marker(const json::Value& marker, const crypto::Secr
     if ((outer == nullptr) != (inner == nullptr) || (outer && !json::equal(*outer, *inner)))
       return unexpected(Errc::corrupt, what + ": its plaintext \"" + std::string(k) +
                                            "\" differs from the sealed marker's (the object was modified)");
+  }
+  // The source cluster (listing and prune --cluster read it without the key): the same rule, member by member.
+  for (const char* k : {"name", "kubeSystemUID"}) {
+    const json::Value* outer = json::at(marker, {"cluster", k});
+    if (outer && (!outer->IsString() || json::get_string(full, {"cluster", k}) != json::get_string(marker, {"cluster", k})))
+      return unexpected(Errc::corrupt, what + ": its plaintext cluster." + std::string(k) +
+                                           " differs from the sealed marker's (the object was modified)");
   }
   const json::Value* counts = json::find(marker, "counts");
   if (counts && !counts->IsObject())

@@ -125,6 +125,8 @@ Result<std::vector<BackupListing>> list_backups(storage::Backend& backend) {
       l.errors = get_u64(m, {"counts", "errors"});
       l.bytes = get_u64(m, {"archive", "bytes"});
       l.cluster = json::get_string(m, {"cluster", "kubeSystemUID"});
+      l.kube_system_uid = l.cluster;
+      l.cluster_name = json::get_string(m, {"cluster", "name"});
       if (l.cluster.empty()) l.cluster = json::get_string(m, {"cluster", "server"});
       const json::Value* enc = json::at(m, {"archive", "encrypted"});
       l.encrypted = enc && enc->IsBool() && enc->GetBool();

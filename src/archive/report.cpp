@@ -25,6 +25,10 @@ json::Document backup_list_to_json(const std::vector<BackupListing>& rows) {
     v.AddMember("name", str_value(b.name, a), a);
     v.AddMember("phase", str_value(b.phase, a), a);
     v.AddMember("source", str_value(b.source, a), a);
+    json::Value cluster(rapidjson::kObjectType);
+    cluster.AddMember("name", str_value(b.cluster_name, a), a);
+    cluster.AddMember("kubeSystemUID", str_value(b.kube_system_uid, a), a);
+    v.AddMember("cluster", cluster, a);
     v.AddMember("startTimestamp", str_value(b.started, a), a);
     v.AddMember("completionTimestamp", str_value(b.completed, a), a);
     v.AddMember("expiration", str_value(b.expires, a), a);

@@ -270,6 +270,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   rec.uid = new_uid();
   rec.tool_version = context.tool_version;
   rec.server = context.server;
+  rec.cluster_name = context.cluster_name;
   rec.options = options;
   rec.groups = discovery.groups();
   rec.archive_key = paths.tarball();
@@ -287,6 +288,8 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     return std::move(r).error().wrap("backup " + options.name);
   }
   cluster_identity(client, discovery, rec);
+  rec.summary.cluster_name = rec.cluster_name;
+  rec.summary.kube_system_uid = rec.kube_system_uid;
 
   // From here on the run has a log; it is uploaded even when the run fails (the marker never is). Its lines are
   // stamped with the time and level (log::format_line), as --log-file's.

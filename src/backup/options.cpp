@@ -84,6 +84,15 @@ Result<void> validate(const Options& o) {
   return {};
 }
 
+Result<void> validate_cluster_name(const std::string& name) {
+  if (name.size() > 253)
+    return unexpected(Errc::config, "--cluster-name: " + std::to_string(name.size()) + " bytes, at most 253");
+  for (unsigned char c : name)
+    if (c <= 0x20 || c == 0x7f)
+      return unexpected(Errc::config, "--cluster-name \"" + name + "\": spaces and control characters are not allowed");
+  return {};
+}
+
 std::vector<std::string> split_or_selector(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;

@@ -146,6 +146,7 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
   key(w, "tool"); w.StartObject(); key(w, "name"); str(w, "kbk"); key(w, "version"); str(w, r.tool_version); w.EndObject();
   key(w, "cluster");
   w.StartObject();
+  key(w, "name"); str(w, r.cluster_name);
   key(w, "server"); str(w, r.server);
   key(w, "kubeSystemUID"); str(w, r.kube_system_uid);
   key(w, "serverVersion");

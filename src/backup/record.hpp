@@ -31,7 +31,7 @@ struct TypeRecord {
 
 struct RunRecord {
   std::string name, uid, tool_version, server;
-  std::string kube_system_uid;
+  std::string kube_system_uid, cluster_name;
   std::string git_version, major, minor, platform;
   Options options;
   std::vector<kube::GroupInfo> groups;

@@ -45,6 +45,10 @@ json::Document summary_to_json(const Summary& s) {
   d.AddMember("name", json::make_string(s.name, a), a);
   d.AddMember("phase", json::make_string(s.phase, a), a);
   d.AddMember("location", json::make_string(s.location, a), a);
+  json::Value cluster(rapidjson::kObjectType);
+  cluster.AddMember("name", json::make_string(s.cluster_name, a), a);
+  cluster.AddMember("kubeSystemUID", json::make_string(s.kube_system_uid, a), a);
+  d.AddMember("cluster", cluster, a);
   d.AddMember("startTimestamp", json::make_string(s.started, a), a);
   d.AddMember("completionTimestamp", json::make_string(s.completed, a), a);
   d.AddMember("expiration", json::make_string(s.expiration, a), a);

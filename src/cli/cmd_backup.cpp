@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <map>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "app_flags.hpp"
@@ -93,6 +95,7 @@ struct CreateFlags {
   std::string storage_location = "default";
   std::string key_file;  // --encryption-key-file
   std::vector<std::string> labels;
+  std::optional<std::string> cluster_name;  // --cluster-name; unset: the kubeconfig's cluster
   std::string snapshot_volumes;  // Velero's --snapshot-volumes[=true|false]
   bool default_volumes_to_fs_backup = false;
   bool snapshot_move_data = false;
@@ -195,6 +198,8 @@ void print_summary(const backup::Summary& s, const output::Format& format) {
 
 int run_create(const GlobalOptions& g, const CreateFlags& f) {
   const backup::Options options = to_options(g, f);
+  if (f.cluster_name)
+    if (auto v = backup::validate_cluster_name(*f.cluster_name); !v) throw Fatal(ExitCode::usage, v.error().message);
   const output::Format format = output_format(g, {output::Format::json});
   auto progress_mode = output::parse_progress_mode(g.progress);
   if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
@@ -217,6 +222,7 @@ int run_create(const GlobalOptions& g, const CreateFlags& f) {
   ctx.encryption_key = user_key ? &*user_key : nullptr;
   ctx.progress = progress.get();
   ctx.server = config.server;
+  ctx.cluster_name = f.cluster_name ? *f.cluster_name : config.cluster_name;
   auto summary = backup::run(*client, *discovery, *backend, options, ctx);
   if (!summary) return fail(summary.error());
   print_summary(*summary, format);
@@ -259,6 +265,7 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
   for (auto& b : *listed) {
     if (!f.names.empty() && std::find(f.names.begin(), f.names.end(), b.name) == f.names.end()) continue;
     if (selector && !labels_match(*selector, b.labels)) continue;
+    if (!g.kube.cluster.empty() && b.cluster_name != g.kube.cluster && b.kube_system_uid != g.kube.cluster) continue;
     rows.push_back(std::move(b));
   }
   for (const auto& n : f.names)
@@ -280,6 +287,17 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
   }
   const bool wide = format == output::Format::wide;
   std::vector<std::string> headers{"NAME", "STATUS", "SOURCE", "ENCRYPTED", "ERRORS", "WARNINGS", "ITEMS", "SIZE", "CREATED", "EXPIRES"};
+  // The source cluster: in -o wide, and whenever the backups listed come from more than one cluster.
+  std::set<std::string> clusters;
+  for (const auto& b : rows)
+    if (b.source == "kbk") clusters.insert(b.cluster_name + "/" + b.kube_system_uid);
+  const bool show_cluster = wide || clusters.size() > 1;
+  auto cluster_cell = [](const archive::BackupListing& b) {
+    if (!b.cluster_name.empty()) return b.cluster_name;
+    if (!b.kube_system_uid.empty()) return "uid " + b.kube_system_uid.substr(0, 8);
+    return std::string("-");
+  };
+  if (show_cluster) headers.insert(headers.begin() + 1, "CLUSTER");
   if (wide) headers.push_back("LABELS");
   output::Table t(headers);
   for (const auto& b : rows) {
@@ -287,6 +305,7 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
                                  std::to_string(b.warnings), std::to_string(b.items),
                                  b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
                                  b.expires.empty() ? "-" : b.expires};
+    if (show_cluster) row.insert(row.begin() + 1, cluster_cell(b));
     if (wide) {
       std::vector<std::string> l;
       for (const auto& [k, v] : b.labels) l.push_back(k + "=" + v);
@@ -390,6 +409,8 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
   std::printf("Source:       kbk %s\n", json::get_string(m, {"tool", "version"}).c_str());
   std::printf("Phase:        %s\n", json::get_string(m, {"phase"}).c_str());
   if (loc->encrypted) std::printf("Encrypted:    yes (data key %s)\n", loc->data_key->data_key_id().c_str());
+  if (std::string cn = json::get_string(m, {"cluster", "name"}); !cn.empty())
+    std::printf("Cluster name: %s\n", cn.c_str());
   std::printf("Cluster:      %s (%s, kube-system uid %s)\n", json::get_string(m, {"cluster", "server"}).c_str(),
               json::get_string(m, {"cluster", "serverVersion", "gitVersion"}).c_str(),
               json::get_string(m, {"cluster", "kubeSystemUID"}).c_str());
@@ -892,6 +913,10 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_flag("--include-events", f->include_events, "Also back up events (left out by default)");
   add_list_option(create, "--labels", f->labels, "Labels of the backup itself: KEY=VALUE (backup list/delete --selector)",
                   value::k_key_value);
+  create->add_option("--cluster-name", f->cluster_name,
+                     "The source cluster's name recorded in the backup (backup list --cluster, prune --cluster); "
+                     "default the kubeconfig's cluster, none in-cluster")
+      ->type_name(value::k_name);
   create->add_option("--parallel", f->parallel, "Resource types listed at once")->type_name(value::k_count)->capture_default_str();
   create->add_option("--page-size", f->page_size, "Objects per LIST page")->type_name(value::k_count)->capture_default_str();
   add_duration_option(create, "--ttl", f->ttl, "How long the backup is kept (kbk prune --expired removes it after)");
@@ -938,10 +963,15 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   document(list,
            {"kbk backup list", "kbk backup list --sort-by created -o wide", "kbk backup get nightly -o yaml",
             "kbk backup list -l tier=prod -o name",
+            "# one bucket, many clusters: the backups of one",
+            "kbk backup list --cluster prod-eu-1",
             "kbk backup list -o jsonpath='{range .items[?(@.phase==\"PartiallyFailed\")]}{.name}{\"\\n\"}{end}'"},
            "backup get is backup list (Velero's name). -o json prints {\"kind\": \"BackupList\", \"items\": [{\"name\", "
-           "\"phase\", \"source\", \"startTimestamp\", \"completionTimestamp\", \"expiration\", \"counts\": {\"items\", "
-           "\"warnings\", \"errors\"}, \"encrypted\", \"bytes\", \"labels\"}]}; -o wide adds LABELS.");
+           "\"phase\", \"source\", \"cluster\": {\"name\", \"kubeSystemUID\"}, \"startTimestamp\", \"completionTimestamp\", "
+           "\"expiration\", \"counts\": {\"items\", \"warnings\", \"errors\"}, \"encrypted\", \"bytes\", \"labels\"}]}; -o "
+           "wide adds CLUSTER and LABELS (CLUSTER shows too when the backups come from more than one cluster). "
+           "--cluster NAME (the global flag) lists only the backups of that cluster: its recorded name (backup "
+           "create --cluster-name) or kube-system uid.");
   set_runner(list, state, [&g, lf] { return run_list(g, *lf); });
 
   auto* describe = backup->add_subcommand("describe", "Show a backup's selection, counts, volumes, warnings and errors");

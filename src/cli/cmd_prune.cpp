@@ -4,6 +4,7 @@
 // complete, and keeps its lock to the end, so it lists as Incomplete and the next prune finishes it.
 #include <cctype>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "commands.hpp"
@@ -150,6 +151,10 @@ json::Value strings(const std::vector<std::string>& v, json::Allocator& a) {
   return out;
 }
 
+std::string backend_cluster_hint(const std::string& cluster) {
+  return "cluster " + cluster + " (--cluster matches backup create's --cluster-name or the kube-system uid)";
+}
+
 int run(const GlobalOptions& g, const PruneOptions& o) {
   const output::Format format = output_format(g, {output::Format::json});
   const retention::Policy policy = parse_policy(o);
@@ -167,8 +172,24 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     log::error(listing.error().message);
     return static_cast<int>(exit_code_for(listing.error()));
   }
+  // --cluster NAME (the global flag): only that cluster's backups are considered (its recorded name or kube-system
+  // uid), so each cluster of a fleet prunes its own backups in a shared bucket. The volume repository below still
+  // sees every backup of the location.
+  std::vector<archive::BackupListing> considered;
+  std::map<std::string, std::string> cluster_names;  // prune group (uid, else server) -> recorded name
+  for (const auto& l : *listing) {
+    if (!l.cluster_name.empty()) cluster_names[l.cluster] = l.cluster_name;
+    if (!g.kube.cluster.empty() && l.cluster_name != g.kube.cluster && l.kube_system_uid != g.kube.cluster) continue;
+    considered.push_back(l);
+  }
+  if (!g.kube.cluster.empty() && considered.empty())
+    log::warning("no backup of " + backend_cluster_hint(g.kube.cluster) + " in " + b.display_url());
+  auto group_label = [&](const std::string& group) {
+    auto f = cluster_names.find(group);
+    return f == cluster_names.end() ? group : f->second;
+  };
   const archive::PrunePlan plan =
-      archive::plan_prune(*listing, policy, by_cluster ? archive::GroupBy::cluster : archive::GroupBy::none, age,
+      archive::plan_prune(considered, policy, by_cluster ? archive::GroupBy::cluster : archive::GroupBy::none, age,
                           std::chrono::system_clock::now());
   for (const auto& s : plan.skipped)
     if (s.reason == "no start time")
@@ -206,7 +227,10 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     for (const auto& d : plan.decisions) {
       json::Value v(rapidjson::kObjectType);
       v.AddMember("name", json::make_string(d.item.name, a), a);
-      if (by_cluster) v.AddMember("cluster", json::make_string(d.item.group, a), a);
+      if (by_cluster) {
+        v.AddMember("cluster", json::make_string(d.item.group, a), a);
+        v.AddMember("clusterName", json::make_string(group_label(d.item.group) == d.item.group ? "" : group_label(d.item.group), a), a);
+      }
       v.AddMember("startTimestamp", json::make_string(util::format_rfc3339(d.item.started), a), a);
       if (d.item.expires) v.AddMember("expiration", json::make_string(util::format_rfc3339(*d.item.expires), a), a);
       v.AddMember("encrypted", encrypted.count(d.item.name) > 0, a);
@@ -248,7 +272,7 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
     if (by_cluster) headers.insert(headers.begin(), "CLUSTER");
     output::Table table(headers);
     auto row = [&](const std::string& group, std::vector<std::string> r) {
-      if (by_cluster) r.insert(r.begin(), group.empty() ? "-" : group);
+      if (by_cluster) r.insert(r.begin(), group.empty() ? "-" : group_label(group));
       table.add_row(std::move(r));
     };
     auto action = [&](const std::string& name) {
@@ -318,9 +342,12 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state) {
   document(cmd,
            {"kbk prune --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --dry-run",
             "kbk prune --keep-last 10 --expired --storage s3://corp-backups/prod",
-            "kbk prune --keep-within 30d --group-by cluster -o json"},
+            "kbk prune --keep-within 30d --group-by cluster -o json",
+            "# in each cluster's CronJob: only this cluster's backups of the shared bucket",
+            "kbk prune --cluster prod-eu-1 --keep-daily 14 --storage s3://fleet-backups"},
            "Rules apply to all complete kbk backups of the location as one group (--group-by cluster: one group per "
-           "source cluster), newest first; a backup any keep rule keeps stays. Calendar buckets are UTC, weeks ISO "
+           "source cluster, by kube-system uid; --cluster NAME: only that cluster's backups, by recorded name or "
+           "uid), newest first; a backup any keep rule keeps stays. Calendar buckets are UTC, weeks ISO "
            "weeks. When a bucket rule has counts left at the oldest backup, the oldest is kept too (as restic). "
            "--keep-within takes restic's units (y, m for months, d, h), not Go's. Deletes without prompting, marker "
            "first, so a half-deleted backup never lists as complete; --dry-run previews. Velero's backups are left "

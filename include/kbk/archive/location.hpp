@@ -66,6 +66,8 @@ struct BackupListing {
   // The source cluster (prune --group-by cluster): the marker's cluster.kubeSystemUID, else cluster.server;
   // "" for Velero and incomplete backups.
   std::string cluster;
+  // The source cluster's name as recorded (backup create --cluster-name), and its kube-system uid; "" when absent.
+  std::string cluster_name, kube_system_uid;
   std::map<std::string, std::string> labels;  // the marker's labels (velero-backup.json's metadata.labels)
 };
 

@@ -67,12 +67,16 @@ struct Summary {
   std::vector<std::string> warning_lines;
   std::vector<VolumeRecord> volumes;            // every volume named by the backed-up objects, data or not
   std::map<std::string, std::string> labels;    // the backup's own labels
+  std::string cluster_name, kube_system_uid;    // the source cluster as recorded
 };
 
 struct RunContext {
   util::ProgressSink* progress = nullptr;     // nullptr = none
   const util::Clock* clock = nullptr;         // nullptr = system clock
   std::string server;                         // the API server URL, recorded in the manifest
+  // The source cluster's name (--cluster-name, default the kubeconfig's cluster), recorded next to its kube-system
+  // uid so that one bucket holds many clusters without confusion (docs/fleet.md). "" records none.
+  std::string cluster_name;
   std::string tool_version = KBK_VERSION;
   // --encryption-key-file: encrypt the backup (docs/format-archive.md section 5.2); nullptr writes it plain and
   // warns once when it holds Secrets.
@@ -86,7 +90,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
                     const Options& options, const RunContext& context = {});
 
 // The run's summary as -o json prints it, in the marker's field names (docs/output.md): name, phase, location,
-// startTimestamp, completionTimestamp, expiration, durationSeconds, counts{items, warnings, errors, skipped,
+// cluster{name, kubeSystemUID}, startTimestamp, completionTimestamp, expiration, durationSeconds, counts{items, warnings, errors, skipped,
 // byResource}, archive{encrypted, bytes}, errors, warnings (lines), labels, volumes.
 json::Document summary_to_json(const Summary& summary);
 // One volume as the marker's "volumes" entries hold it (docs/format-archive.md section 3.3).

@@ -78,6 +78,10 @@ Result<void> validate(const Options& o);
 // label syntax).
 Result<std::map<std::string, std::string>> parse_labels(const std::string& text);
 
+// --cluster-name: printable, no spaces or control characters, at most 253 bytes (a kubeconfig's cluster names, EKS
+// ARNs and GKE's gke_project_zone_name included). Errc::config naming the problem.
+Result<void> validate_cluster_name(const std::string& name);
+
 // Splits --or-selector "a=b or c=d" on the literal " or ", as Velero.
 std::vector<std::string> split_or_selector(const std::string& text);
 

@@ -98,7 +98,7 @@ struct TempLocation {
 const char* k_full_marker = R"({
   "apiVersion": "kbk.io/v1alpha1", "kind": "BackupManifest", "name": "b1", "uid": "u-1",
   "tool": {"name": "kbk", "version": "0.1.0"},
-  "cluster": {"server": "https://secret-api.example.com:6443", "kubeSystemUID": "ks-uid",
+  "cluster": {"name": "prod-eu-1", "server": "https://secret-api.example.com:6443", "kubeSystemUID": "ks-uid",
               "serverVersion": {"gitVersion": "v1.30.2"}},
   "selection": {"includedNamespaces": ["payments"]},
   "apiGroups": [{"name": "", "preferredVersion": "v1", "versions": ["v1"]}],
@@ -213,6 +213,7 @@ TEST_CASE("seal_marker keeps the listing summary in plaintext and open_marker gi
   CHECK(json::get_string(*outer, {"phase"}) == "PartiallyFailed");
   CHECK(json::get_string(*outer, {"expiration"}) == "2026-12-26T07:00:00Z");
   CHECK(json::get_string(*outer, {"cluster", "kubeSystemUID"}) == "ks-uid");
+  CHECK(json::get_string(*outer, {"cluster", "name"}) == "prod-eu-1");  // listing and prune --cluster read it
   CHECK(json::at(*outer, {"cluster", "server"}) == nullptr);
   CHECK(json::at(*outer, {"counts", "byResource"}) == nullptr);
   CHECK(json::at(*outer, {"counts", "errors"})->GetUint64() == 2);
@@ -258,6 +259,8 @@ TEST_CASE("open_marker refuses a plaintext summary that no longer matches the se
       {{"archive", "key"}, "backups/b1/b1-logs.gz.kbk"},
       {{"archive", "sha256"}, std::string(64, '0')},
       {{"expiration"}, "2099-01-01T00:00:00Z"},
+      {{"cluster", "name"}, "staging"},  // would steer prune --cluster
+      {{"cluster", "kubeSystemUID"}, "other-uid"},
   };
   for (const auto& [path, value] : edits) {
     auto outer = json::parse(*sealed);

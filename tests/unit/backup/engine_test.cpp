@@ -167,7 +167,9 @@ TEST_CASE("run writes the location files in order, the marker last") {
   REQUIRE(backend.ok());
   backup::Options o;
   o.name = "nightly";
-  auto s = backup::run(c, testing::make_discovery(), **backend, o);
+  backup::RunContext ctx;
+  ctx.cluster_name = "prod-eu-1";
+  auto s = backup::run(c, testing::make_discovery(), **backend, o, ctx);
   REQUIRE(s.ok());
   archive::BackupPaths p{"nightly"};
   std::vector<std::string> keys;
@@ -209,6 +211,7 @@ TEST_CASE("run writes the location files in order, the marker last") {
   const json::Value& m = **marker;
   CHECK(json::get_string(m, {"phase"}) == "Completed");
   CHECK(json::get_string(m, {"cluster", "kubeSystemUID"}) == "ks-uid");
+  CHECK(json::get_string(m, {"cluster", "name"}) == "prod-eu-1");
   CHECK(json::find(m, "items") == nullptr);
   CHECK(json::get_string(m, {"archive", "sha256"}).size() == 64);
   auto listing = archive::list_backups(**backend);
@@ -216,6 +219,9 @@ TEST_CASE("run writes the location files in order, the marker last") {
   REQUIRE(listing->size() == 1);
   CHECK((*listing)[0].source == "kbk");
   CHECK((*listing)[0].items == s->items);
+  CHECK((*listing)[0].cluster_name == "prod-eu-1");
+  CHECK((*listing)[0].kube_system_uid == "ks-uid");
+  CHECK(s->cluster_name == "prod-eu-1");
 }
 
 TEST_CASE("run refuses an existing backup name and a name being written") {
