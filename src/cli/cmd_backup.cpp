@@ -22,6 +22,7 @@
 #include <kbk/archive/location.hpp>
 #include <kbk/archive/report.hpp>
 #include <kbk/backup/backup.hpp>
+#include <kbk/backup/metrics.hpp>
 #include <kbk/backup/options.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/discovery.hpp>
@@ -96,6 +97,8 @@ struct CreateFlags {
   std::string key_file;  // --encryption-key-file
   std::vector<std::string> labels;
   std::optional<std::string> cluster_name;  // --cluster-name; unset: the kubeconfig's cluster
+  std::string fail_on = "partial";          // --fail-on partial|warning
+  std::string metrics_file;                 // --metrics-file
   std::string snapshot_volumes;  // Velero's --snapshot-volumes[=true|false]
   bool default_volumes_to_fs_backup = false;
   bool snapshot_move_data = false;
@@ -196,10 +199,13 @@ void print_summary(const backup::Summary& s, const output::Format& format) {
   }
 }
 
-int run_create(const GlobalOptions& g, const CreateFlags& f) {
-  const backup::Options options = to_options(g, f);
-  if (f.cluster_name)
-    if (auto v = backup::validate_cluster_name(*f.cluster_name); !v) throw Fatal(ExitCode::usage, v.error().message);
+// What run_create learned, for --metrics-file: the summary when the backup completed, the cluster's name.
+struct CreateOutcome {
+  std::optional<backup::Summary> summary;
+  std::string cluster_name;
+};
+
+int create_backup(const GlobalOptions& g, const CreateFlags& f, const backup::Options& options, CreateOutcome& outcome) {
   const output::Format format = output_format(g, {output::Format::json});
   auto progress_mode = output::parse_progress_mode(g.progress);
   if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
@@ -223,10 +229,63 @@ int run_create(const GlobalOptions& g, const CreateFlags& f) {
   ctx.progress = progress.get();
   ctx.server = config.server;
   ctx.cluster_name = f.cluster_name ? *f.cluster_name : config.cluster_name;
+  outcome.cluster_name = ctx.cluster_name;
   auto summary = backup::run(*client, *discovery, *backend, options, ctx);
   if (!summary) return fail(summary.error());
   print_summary(*summary, format);
-  return summary->phase == "Completed" ? 0 : static_cast<int>(ExitCode::partial);
+  outcome.summary = *summary;
+  if (summary->phase != "Completed") return static_cast<int>(ExitCode::partial);
+  if (f.fail_on == "warning" && summary->warnings > 0) {
+    log::error("backup " + summary->name + " completed with " + plural(summary->warnings, "warning", "warnings") +
+               " (--fail-on warning)");
+    return static_cast<int>(ExitCode::partial);
+  }
+  return 0;
+}
+
+void write_metrics(const CreateFlags& f, const CreateOutcome& o, int code, std::chrono::system_clock::time_point start) {
+  auto unix_seconds = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  backup::RunMetrics m;
+  m.cluster = o.cluster_name.empty() && f.cluster_name ? *f.cluster_name : o.cluster_name;
+  m.backup = f.name;
+  m.success = code == 0;
+  m.started = unix_seconds(start);
+  m.finished = unix_seconds(std::chrono::system_clock::now());
+  if (o.summary) {
+    const backup::Summary& s = *o.summary;
+    m.phase = s.phase;
+    m.items = s.items;
+    m.bytes = s.bytes;
+    m.volumes = s.volumes.size();
+    m.warnings = s.warnings;
+    m.errors = s.errors;
+  } else {
+    m.phase = "Failed";
+    m.errors = 1;
+  }
+  if (auto w = backup::write_metrics_file(f.metrics_file, m); !w) log::error(w.error().message);
+}
+
+int run_create(const GlobalOptions& g, const CreateFlags& f) {
+  const auto start = std::chrono::system_clock::now();
+  const backup::Options options = to_options(g, f);
+  if (f.cluster_name)
+    if (auto v = backup::validate_cluster_name(*f.cluster_name); !v) throw Fatal(ExitCode::usage, v.error().message);
+  if (f.fail_on != "partial" && f.fail_on != "warning")
+    throw Fatal(ExitCode::usage, "--fail-on " + f.fail_on + ": expected partial or warning");
+  CreateOutcome outcome;
+  int code = 0;
+  try {
+    code = create_backup(g, f, options, outcome);
+  } catch (const Fatal& e) {
+    // The cluster or the location unreachable, a bad kubeconfig: a failed run for monitoring too.
+    if (!f.metrics_file.empty() && f.explain.empty()) write_metrics(f, outcome, static_cast<int>(e.code()), start);
+    throw;
+  }
+  if (!f.metrics_file.empty() && f.explain.empty()) write_metrics(f, outcome, code, start);
+  return code;
 }
 
 // ---- list ----------------------------------------------------------------------------------------------------
@@ -917,6 +976,14 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
                      "The source cluster's name recorded in the backup (backup list --cluster, prune --cluster); "
                      "default the kubeconfig's cluster, none in-cluster")
       ->type_name(value::k_name);
+  create->add_option("--fail-on", f->fail_on,
+                     "What makes the run exit non-zero (2): partial (a PartiallyFailed backup) or warning (warnings too)")
+      ->type_name("partial|warning")
+      ->capture_default_str();
+  create->add_option("--metrics-file", f->metrics_file,
+                     "Write the run's outcome here in Prometheus text format (node_exporter textfile collector, "
+                     "Pushgateway): last success time, duration, items, bytes, volumes, warnings, failures")
+      ->type_name(value::k_file);
   create->add_option("--parallel", f->parallel, "Resource types listed at once")->type_name(value::k_count)->capture_default_str();
   create->add_option("--page-size", f->page_size, "Objects per LIST page")->type_name(value::k_count)->capture_default_str();
   add_duration_option(create, "--ttl", f->ttl, "How long the backup is kept (kbk prune --expired removes it after)");

@@ -184,9 +184,13 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
   }
   if (!g.kube.cluster.empty() && considered.empty())
     log::warning("no backup of " + backend_cluster_hint(g.kube.cluster) + " in " + b.display_url());
+  // A group is shown by its recorded name when no other group has that name (two clusters given one name by
+  // mistake are shown by uid), else by its key.
+  std::map<std::string, int> name_uses;
+  for (const auto& [group, name] : cluster_names) ++name_uses[name];
   auto group_label = [&](const std::string& group) {
     auto f = cluster_names.find(group);
-    return f == cluster_names.end() ? group : f->second;
+    return f == cluster_names.end() || name_uses[f->second] > 1 ? group : f->second;
   };
   const archive::PrunePlan plan =
       archive::plan_prune(considered, policy, by_cluster ? archive::GroupBy::cluster : archive::GroupBy::none, age,
@@ -229,7 +233,8 @@ int run(const GlobalOptions& g, const PruneOptions& o) {
       v.AddMember("name", json::make_string(d.item.name, a), a);
       if (by_cluster) {
         v.AddMember("cluster", json::make_string(d.item.group, a), a);
-        v.AddMember("clusterName", json::make_string(group_label(d.item.group) == d.item.group ? "" : group_label(d.item.group), a), a);
+        auto n = cluster_names.find(d.item.group);
+        v.AddMember("clusterName", json::make_string(n == cluster_names.end() ? "" : n->second, a), a);
       }
       v.AddMember("startTimestamp", json::make_string(util::format_rfc3339(d.item.started), a), a);
       if (d.item.expires) v.AddMember("expiration", json::make_string(util::format_rfc3339(*d.item.expires), a), a);
