@@ -81,6 +81,7 @@ void register_repo(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_app(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_policies(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_completion(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_ui(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_diff(CLI::App& app, GlobalOptions& g, RunState& state);
 
 }  // namespace kbk::cli

@@ -351,6 +351,7 @@ int main(int argc, char** argv) {
   register_repo(app, g, state);
   register_app(app, g, state);
   register_policies(app, g, state);
+  register_ui(app, g, state);
   register_completion(app, g, state);
   register_help(app, g, state);
   guard_list_flags(app);
