@@ -14,7 +14,7 @@
       else if (k === 'text') e.textContent = v;
       else e.setAttribute(k, v === true ? '' : v);
     }
-    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
+    for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
     return e;
   }
   let uid = 0;
@@ -57,9 +57,10 @@
   }
   function show(view, ...nodes) {
     S.view = view;
-    for (const b of document.querySelectorAll('nav button')) b.toggleAttribute('aria-current', b.dataset.view === view) || b.removeAttribute('aria-current');
-    for (const b of document.querySelectorAll('nav button')) if (b.dataset.view === view) b.setAttribute('aria-current', 'page');
-    main.replaceChildren(...nodes);
+    for (const b of document.querySelectorAll('nav button')) {
+      if (b.dataset.view === view) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
+    }
+    main.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
     const first = main.querySelector('h2');
     if (first) { first.tabIndex = -1; first.focus(); }
   }
@@ -111,10 +112,6 @@
     try { d = await api('/api/backups/' + encodeURIComponent(name)); } catch (e) { return show('backups', h('h2', {}, 'Backup ' + name), errorBox(e)); }
     try { contents = await api('/api/backups/' + encodeURIComponent(name) + '/contents'); } catch (e) { cerr = e; }
     const objPane = h('section', { 'aria-label': 'Object' }, h('p', { class: 'muted' }, 'Choose an object in the tree.'));
-    const summary = h('dl', {},
-      ['Phase', d.phase || (d.status && d.status.phase)], ['Source cluster', d.cluster ? d.cluster.server : '-'],
-      ['Started', d.startTimestamp || (d.status && d.status.startTimestamp)], ['Items', d.counts ? d.counts.items : '-'],
-      ['Encrypted', d.archive && d.archive.encrypted ? 'yes' : 'no']).map ? null : null;
     const facts = [['Phase', d.phase || (d.status && d.status.phase) || '-'], ['Source cluster', (d.cluster && d.cluster.server) || '-'],
       ['Started', d.startTimestamp || (d.status && d.status.startTimestamp) || '-'], ['Items', d.counts ? d.counts.items : '-'],
       ['Warnings / errors', d.counts ? d.counts.warnings + ' / ' + d.counts.errors : '-'],
@@ -144,7 +141,6 @@
       h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', onclick: () => viewCompose(name) }, 'Restore from this backup'), logsBtn,
         h('button', { type: 'button', onclick: viewBackups }, 'All backups')),
       vols, msgs, h('div', { class: 'cols' }, h('section', { 'aria-label': 'Contents tree' }, h('h3', {}, 'Contents'), treeEl), objPane));
-    void summary;
   }
 
   async function viewObject(backup, o, pane) {
@@ -418,7 +414,7 @@
     return h('div', {},
       h('p', { id: 'result-summary' }, 'Phase ' + (r.phase || '?') + ': ' + Object.entries(r.counts || {}).map(([k, v]) => k + ' ' + (typeof v === 'object' ? JSON.stringify(v) : v)).join(', ')),
       items.length ? h('div', { class: 'scroll' }, h('table', { id: 'result-items' }, h('tr', {}, ['Result', 'Resource', 'Namespace', 'Name', 'Message'].map((t) => h('th', { scope: 'col' }, t))),
-        items.map((i) => h('tr', {}, h('td', {}, i.result || i.action || i.status || ''), h('td', {}, i.resource || ''), h('td', {}, i.namespace || ''), h('td', {}, i.name || ''), h('td', {}, i.message || i.reason || ''))))) : null);
+        items.map((i) => h('tr', {}, h('td', {}, i.outcome || ''), h('td', {}, i.resource || ''), h('td', {}, i.namespace || ''), h('td', {}, i.name || ''), h('td', {}, i.message || i.reason || (i.notes || []).join('; ')))))) : null);
   }
 
   // A run: progress from server-sent events, then the command's -o json document.

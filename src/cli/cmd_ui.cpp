@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "commands.hpp"
+#include <kbk/json/json.hpp>
 #include <kbk/ui/server.hpp>
 #include <kbk/util/log.hpp>
 
@@ -83,7 +84,21 @@ int run(const GlobalOptions& g, const UiFlags& f) {
   if (const char* t = std::getenv("KBK_UI_TOKEN"); t && *t) o.token = t;
   auto server = ui::Server::start(std::move(o));
   if (!server) throw Fatal(exit_code_for(server.error()), server.error().message);
-  std::printf("%s\n", (*server)->url().c_str());
+  const output::Format format = output_format(g, {output::Format::json});
+  if (format.structured()) {
+    // {"apiVersion", "kind": "UI", "url", "locations"}: one document, printed before serving.
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("apiVersion", "kbk.io/v1alpha1", a);
+    d.AddMember("kind", "UI", a);
+    d.AddMember("url", json::make_string((*server)->url(), a), a);
+    json::Value locs(rapidjson::kArrayType);
+    for (const auto& u : urls) locs.PushBack(json::make_string(u, a), a);
+    d.AddMember("locations", locs, a);
+    output::print(d, format);
+  } else {
+    std::printf("%s\n", (*server)->url().c_str());
+  }
   std::fflush(stdout);
   std::fprintf(stderr, "Serving kbk ui; open the URL above (it holds the access token). Ctrl-C stops it.\n");
   if (f.open) {

@@ -289,6 +289,7 @@ private:
         res.set_header("Set-Cookie", "kbk_token=" + m_o.token + "; Path=/; HttpOnly; SameSite=Strict");
       asset("index.html", res);
     });
+    m_http->Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
     m_http->Get(R"(/assets/([A-Za-z0-9._-]+))", [asset](const httplib::Request& req, httplib::Response& res) {
       asset(req.matches[1], res);
     });
@@ -562,8 +563,10 @@ private:
         if (!line.empty() && line[0] == '{') job->push("progress", line);
         else if (!line.empty()) job->push("log", to_json_text(error_doc(line)));
       });
-      std::string result = r ? util::trim(r->out).empty() ? "null" : std::string(util::trim(r->out)) : "null";
-      if (!json::parse(result, "result")) result = "null";
+      // One line of JSON per event (an SSE data field ends at a line break).
+      std::string result = "null";
+      if (r && !util::trim(r->out).empty())
+        if (auto doc = json::parse(r->out, "result")) result = to_json_text(*doc);
       json::Document end(rapidjson::kObjectType);
       auto& a = end.GetAllocator();
       end.AddMember("exitCode", r ? r->exit_code : 1, a);
