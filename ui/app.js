@@ -85,13 +85,14 @@
         h('td', {}, h('button', { type: 'button', class: 'obj', onclick: () => viewBackup(b.name), 'aria-label': 'Open backup ' + b.name }, b.name)),
         h('td', {}, b.phase), h('td', { title: b.startTimestamp }, age(b.startTimestamp)), h('td', {}, bytes(b.bytes)),
         h('td', {}, b.counts.items), h('td', { class: 'hide-narrow' }, b.counts.warnings + ' / ' + b.counts.errors),
-        h('td', { class: 'hide-narrow' }, b.encrypted ? 'yes' : 'no'), h('td', { class: 'hide-narrow' }, b.source)));
+        h('td', { class: 'hide-narrow' }, b.encrypted ? 'yes' : 'no'), h('td', { class: 'hide-narrow' }, b.source),
+        h('td', { class: 'hide-narrow' }, (b.cluster && (b.cluster.name || (b.cluster.kubeSystemUID || '').slice(0, 8))) || '-')));
       show('backups', h('h2', {}, 'Backups'),
         list.items.length ? h('div', { class: 'scroll' }, h('table', { id: 'backups' },
           h('caption', { class: 'muted' }, 'kbk backup list: ' + list.items.length + ' backups'),
           h('thead', {}, h('tr', {}, ['Name', 'Phase', 'Age', 'Size', 'Items'].map((t) => h('th', { scope: 'col' }, t)),
             h('th', { scope: 'col', class: 'hide-narrow' }, 'Warnings / errors'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Encrypted'),
-            h('th', { scope: 'col', class: 'hide-narrow' }, 'Source'))),
+            h('th', { scope: 'col', class: 'hide-narrow' }, 'Source'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Cluster'))),
           h('tbody', {}, rows))) : h('p', {}, 'No backups in this location.'));
     } catch (e) { show('backups', h('h2', {}, 'Backups'), errorBox(e)); }
   }
