@@ -109,6 +109,9 @@ struct Pending {
   int part = -1;
 };
 
+// The LISTs of one type the main pass makes at most before it lists more broadly (list_type).
+constexpr size_t k_max_lists_per_type = 4;
+
 class Walker {
 public:
   Walker(kube::Client& client, const kube::Discovery& discovery, const Scope& scope, Sink& sink, const WalkOptions& opt)
@@ -348,9 +351,27 @@ private:
   }
 
   Result<void> list_type(const kube::ResourceType& rt) {
-    for (const auto& selector : m_scope.list_selectors(rt)) {
-      if (rt.namespaced && m_scope.lists_per_namespace()) {
-        for (const auto& ns : m_scope.namespaces_to_list(m_existing_namespaces)) {
+    std::vector<std::string> selectors = m_scope.list_selectors(rt);
+    bool per_namespace = rt.namespaced && m_scope.lists_per_namespace();
+    std::vector<std::string> namespaces;
+    if (per_namespace) namespaces = m_scope.namespaces_to_list(m_existing_namespaces);
+    // Every selector in every namespace is one LIST, and requests are what the client's QPS limit counts: twenty
+    // applications over a hundred namespaces would be thousands of LISTs per type where a backup makes one. Past
+    // k_max_lists_per_type the type is listed more broadly (per namespace without selectors, else cluster-wide) and
+    // the scope selects client-side, as it always does.
+    if (per_namespace && selectors.size() * namespaces.size() > k_max_lists_per_type) {
+      if (namespaces.size() <= k_max_lists_per_type) {
+        selectors = {""};
+      } else {
+        per_namespace = false;
+        if (selectors.size() > k_max_lists_per_type) selectors = {""};
+      }
+    } else if (!per_namespace && selectors.size() > k_max_lists_per_type) {
+      selectors = {""};
+    }
+    for (const auto& selector : selectors) {
+      if (per_namespace) {
+        for (const auto& ns : namespaces) {
           std::optional<Error> err;
           KBK_TRY(list_scope(rt, ns, selector, err));
           if (err) add_outcome(api_outcome(rt, ns, "", *err, "ListFailed"));

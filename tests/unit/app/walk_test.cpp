@@ -105,12 +105,35 @@ spec:
   REQUIRE(r.ok());
   CHECK(c.count_calls("LIST configmaps ns=shop sel=app.kubernetes.io/part-of=web") == 1);
   CHECK(c.count_calls("LIST configmaps ns= ") == 0);
-  CHECK(c.count_calls("LIST configmaps ns=shop sel= ") == 0);
+  CHECK(c.count_calls("LIST configmaps ns=shop") == 1);
   // A Helm release part may select any object: then every type is listed whole.
   FakeClient all;
   for (const auto& [gr, text] : platform()) all.add(gr, text);
   REQUIRE(app::resolve(all, platform_discovery(), load(k_definition)).ok());
   CHECK(all.count_calls("LIST configmaps ns= sel=") == 1);
+}
+
+TEST_CASE("resolve lists more broadly when selectors times namespaces would be many LISTs, and takes the same") {
+  // Six applications, each its own selector over the same three namespaces: 18 LISTs per type if listed as given.
+  std::string def;
+  for (int i = 0; i < 6; ++i)
+    def += "---\napiVersion: kbk.io/v1\nkind: Application\nmetadata: {name: a" + std::to_string(i) +
+           "}\nspec:\n  parts:\n  - {name: p, namespaces: [shop, certs, empty], selector: app.kubernetes.io/part-of=" +
+           (i == 0 ? std::string("web") : "x" + std::to_string(i)) + "}\n";
+  FakeClient c;
+  for (const auto& [gr, text] : platform()) c.add(gr, text);
+  auto r = app::resolve(c, platform_discovery(), load(def.c_str()));
+  REQUIRE(r.ok());
+  // Three namespaces: one LIST each without a selector; the scope selects client-side.
+  CHECK(c.count_calls("LIST configmaps ns=shop sel=app") == 0);
+  CHECK(c.count_calls("LIST configmaps ns=shop sel=") == 1);
+  CHECK(c.count_calls("LIST configmaps ns=") == 3);
+  std::set<std::string> got;
+  for (const auto& o : r->objects) got.insert(o.display());
+  CHECK(got.count("deployments.apps/shop/web"));
+  CHECK(got.count("configmaps/shop/web-config"));  // followed
+  CHECK_FALSE(got.count("statefulsets.apps/shop/db"));
+  CHECK_FALSE(got.count("configmaps/shop/junk"));
 }
 
 TEST_CASE("resolve over a backup's contents gives what it gives over the cluster") {
