@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "commands.hpp"
+#include "key_file.hpp"
 #include <kbk/json/json.hpp>
 #include <kbk/ui/server.hpp>
 #include <kbk/util/log.hpp>
@@ -55,6 +56,7 @@ int run(const GlobalOptions& g, const UiFlags& f) {
   o.tls_cert = f.tls_cert;
   o.tls_key = f.tls_key;
   o.encryption_key_file = f.key_file;
+  if (auto key = load_encryption_key(f.key_file)) o.encryption_key = std::make_shared<const crypto::UserKey>(std::move(*key));
   std::vector<std::string> urls = f.storage;
   if (urls.empty()) urls.push_back(storage_url(g));  // KBK_STORAGE or the config file
   for (const auto& url : urls) {
@@ -139,9 +141,9 @@ void register_ui(CLI::App& app, GlobalOptions& g, RunState& state) {
   cmd->add_flag("--open", f->open, "Open the URL in the desktop's browser (xdg-open)");
   cmd->add_option("--tls-cert", f->tls_cert, "PEM certificate to serve HTTPS with")->type_name(value::k_file);
   cmd->add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert")->type_name(value::k_file);
-  cmd->add_option("--encryption-key-file", f->key_file,
-                  "Key or passphrase file passed to the restores and backups the page runs (never read into arguments)")
-      ->type_name(value::k_file);
+  add_encryption_key_option(cmd, f->key_file,
+                      "Key or passphrase file: opens encrypted backups' contents and is passed by name to the "
+                      "restores, diffs and backups the page runs");
   document(cmd,
            {"kbk ui --storage /var/backups/kbk", "kbk ui --storage s3://corp-backups/prod --storage /mnt/old --open",
             "kbk ui --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --storage s3://corp-backups/prod"},

@@ -320,7 +320,7 @@ private:
     m_http->Get(R"(/api/backups/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       auto b = backend(req);
       if (!b) return send_error(res, b.error());
-      auto loc = archive::open_backup(**b, req.matches[1], nullptr, archive::NeedKey::no);
+      auto loc = archive::open_backup(**b, req.matches[1], m_o.encryption_key.get(), archive::NeedKey::no);
       if (!loc) return send_error(res, loc.error());
       auto d = archive::describe_to_json(**b, *loc, req.get_param_value("details") == "true");
       if (!d) return send_error(res, d.error());
@@ -329,7 +329,7 @@ private:
     m_http->Get(R"(/api/backups/([^/]+)/contents)", [this](const httplib::Request& req, httplib::Response& res) {
       auto b = backend(req);
       if (!b) return send_error(res, b.error());
-      auto loc = archive::open_backup(**b, req.matches[1], nullptr, archive::NeedKey::yes);
+      auto loc = archive::open_backup(**b, req.matches[1], m_o.encryption_key.get(), archive::NeedKey::yes);
       if (!loc) return send_error(res, loc.error());
       auto d = archive::contents_to_json(**b, *loc);
       if (!d) return send_error(res, d.error());
@@ -338,7 +338,7 @@ private:
     m_http->Get(R"(/api/backups/([^/]+)/object)", [this](const httplib::Request& req, httplib::Response& res) {
       auto b = backend(req);
       if (!b) return send_error(res, b.error());
-      auto loc = archive::open_backup(**b, req.matches[1], nullptr, archive::NeedKey::yes);
+      auto loc = archive::open_backup(**b, req.matches[1], m_o.encryption_key.get(), archive::NeedKey::yes);
       if (!loc) return send_error(res, loc.error());
       auto obj = archive::find_object(**b, *loc, req.get_param_value("ref"));
       if (!obj) return send_error(res, obj.error());

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/client.hpp>
 #include <kbk/storage/backend.hpp>
@@ -31,7 +32,8 @@ struct Options {
   std::function<Result<std::unique_ptr<kube::Client>>()> cluster;
   std::string kbk_exe;                   // the binary run for restores and backups (this one)
   std::vector<std::string> global_args;  // flags passed on to it (--kubeconfig, --context, --storage-setting ...)
-  std::string encryption_key_file;       // passed as --encryption-key-file to reads and runs when set
+  std::string encryption_key_file;       // passed as --encryption-key-file to the commands run when set
+  std::shared_ptr<const crypto::UserKey> encryption_key;  // read from that file: opens encrypted backups' contents
   std::string token;                     // the access token; "" draws 32 random bytes (hex)
 };
 
