@@ -288,15 +288,47 @@
     return card;
   }
 
-  function serviceCard(contents) {
+  // A Service's type and ports: a strategic merge patch of spec (ports merge by port number).
+  function serviceCard(backup, contents) {
     const objs = contents.filter((o) => o.kind === 'Service');
     const pick = h('select', {}, h('option', { value: '' }, 'Choose a Service'), objs.map((o) => h('option', { value: refOf(o) }, o.namespace + '/' + o.name)));
-    const type = h('select', {}, ['ClusterIP', 'NodePort', 'LoadBalancer'].map((t) => h('option', { value: t }, t)));
-    for (const i of [pick, type]) i.addEventListener('change', S.changed);
-    const card = h('fieldset', { class: 'card svc' }, h('legend', {}, 'Service type'), h('div', { class: 'row' }, field('Service', pick), field('Type', type)));
+    const type = h('select', {}, ['', 'ClusterIP', 'NodePort', 'LoadBalancer'].map((t) => h('option', { value: t }, t || '(unchanged)')));
+    const ports = h('div', {});
+    let orig = [];
+    pick.addEventListener('change', async () => {
+      ports.replaceChildren(); orig = [];
+      if (pick.value) {
+        const obj = await api('/api/backups/' + encodeURIComponent(backup) + '/object?ref=' + encodeURIComponent(pick.value));
+        orig = (obj.spec && obj.spec.ports) || [];
+        type.value = '';
+        for (const p of orig) {
+          const tp = h('input', { type: 'text', class: 'target', value: p.targetPort === undefined ? '' : String(p.targetPort), size: '8' });
+          const np = h('input', { type: 'number', class: 'nodeport', min: '30000', max: '32767', value: p.nodePort || '' });
+          for (const i of [tp, np]) i.addEventListener('input', S.changed);
+          ports.append(h('div', { class: 'row port', 'data-port': p.port }, h('span', {}, 'Port ' + p.port + (p.name ? ' (' + p.name + ')' : '') + ' ' + (p.protocol || 'TCP')),
+            field('Target port', tp), field('Node port', np, 'NodePort/LoadBalancer')));
+        }
+      }
+      S.changed();
+    });
+    type.addEventListener('change', S.changed);
+    const card = h('fieldset', { class: 'card svc' }, h('legend', {}, 'Service type and ports'), h('div', { class: 'row' }, field('Service', pick), field('Type', type)), ports);
     card.rule = () => {
       const o = objs.find((x) => refOf(x) === pick.value);
-      return o ? { resource: 'services', namespace: o.namespace, name: o.name, kind: 'strategic', parsed: { spec: { type: type.value } } } : null;
+      if (!o) return null;
+      const spec = {};
+      if (type.value) spec.type = type.value;
+      const changed = [];
+      for (const row of ports.querySelectorAll('.port')) {
+        const p = orig.find((x) => String(x.port) === row.dataset.port);
+        const tv = row.querySelector('.target').value.trim(), nv = row.querySelector('.nodeport').value.trim();
+        const e = { port: p.port };
+        if (tv !== '' && tv !== String(p.targetPort === undefined ? '' : p.targetPort)) e.targetPort = /^\d+$/.test(tv) ? Number(tv) : tv;
+        if (nv !== '' && Number(nv) !== p.nodePort) e.nodePort = Number(nv);
+        if (Object.keys(e).length > 1) changed.push(e);
+      }
+      if (changed.length) spec.ports = changed;
+      return Object.keys(spec).length ? { resource: 'services', namespace: o.namespace, name: o.name, kind: 'strategic', parsed: { spec } } : null;
     };
     return card;
   }
@@ -339,8 +371,9 @@
       namespaces.map((n) => { const c = h('input', { type: 'checkbox', value: n, class: 'ns', id: id('ns') }); c.addEventListener('change', S.changed); return h('label', { for: c.id, class: 'check' }, c, ' ', n, ' '); }));
     const incRes = listInput(); incRes.setAttribute('list', 'kinds');
     const incNames = listInput(); const selector = h('input', { type: 'text', placeholder: 'app=web,tier!=test' });
+    const apps = h('input', { type: 'text', placeholder: 'apps/shop.yaml' });
     const policy = h('select', {}, ['none', 'update', 'recreate'].map((p) => h('option', { value: p }, p)));
-    for (const i of [name, incRes, incNames, selector, policy]) i.addEventListener('input', S.changed);
+    for (const i of [name, incRes, incNames, selector, apps, policy]) i.addEventListener('input', S.changed);
     const nsMap = pairRows('Namespace mappings', 'From namespace', 'To namespace', 'namespace mapping');
     const scMap = pairRows('Storage class mappings', 'From class', 'To class', 'storage class mapping');
     const imMap = pairRows('Image mappings', 'From image prefix', 'To image prefix', 'image mapping');
@@ -350,7 +383,7 @@
     const results = h('section', { 'aria-label': 'Results', id: 'results' });
     const spec = () => ({
       backup, name: name.value.trim(), includeNamespaces: [...nsBoxes.querySelectorAll('input.ns:checked')].map((c) => c.value),
-      includeResources: incRes.value, includeNames: incNames.value, selector: selector.value.trim(), existingResourcePolicy: policy.value,
+      includeResources: incRes.value, includeNames: incNames.value, selector: selector.value.trim(), applications: apps.value, existingResourcePolicy: policy.value,
       namespaceMappings: nsMap.value(), storageClassMappings: scMap.value(), imageMappings: imMap.value(),
       modifiers: modifierFile([...cards.children]),
     });
@@ -392,14 +425,15 @@
       h('datalist', { id: 'kinds' }, kinds.map((k) => h('option', { value: k }))),
       h('div', { class: 'row' }, field('Backup', pickBackup), field('Restore name', name), field('Existing objects', policy)),
       h('h3', {}, 'What to restore'), nsBoxes,
-      h('div', { class: 'row' }, field('Resources', incRes, 'comma-separated'), field('Names', incNames, 'resource/ns/name'), field('Label selector', selector)),
+      h('div', { class: 'row' }, field('Resources', incRes, 'comma-separated'), field('Names', incNames, 'resource/ns/name'), field('Label selector', selector),
+        field('Applications', apps, 'definition files or folders, comma-separated')),
       h('h3', {}, 'Mappings'), nsMap, scMap, imMap,
       h('h3', {}, 'Modifications'), cards,
       h('div', { class: 'row' },
         h('button', { type: 'button', onclick: () => addCard(patchCard()) }, 'Add patch'),
         h('button', { type: 'button', onclick: () => addCard(kvCard(backup, contents, 'ConfigMap')) }, 'Edit ConfigMap values'),
         h('button', { type: 'button', onclick: () => addCard(kvCard(backup, contents, 'Secret')) }, 'Edit Secret values'),
-        h('button', { type: 'button', onclick: () => addCard(serviceCard(contents)) }, 'Change Service type')),
+        h('button', { type: 'button', onclick: () => addCard(serviceCard(backup, contents)) }, 'Change Service type or ports')),
       h('h3', {}, 'Export'), exportBox,
       h('div', { class: 'row' },
         h('button', { type: 'button', id: 'preview', onclick: preview }, 'Preview diff'),

@@ -124,6 +124,7 @@ Result<Command> restore_command(const json::Value& spec, const std::string& modi
   b.list("--exclude-names", b.strings(spec, "excludeNames"));
   b.flag("--selector", b.string(spec, "selector"));
   b.flag("--or-selector", b.string(spec, "orSelector"));
+  for (const auto& app : b.strings(spec, "applications")) b.flag("--app", app);  // files or folders, one per flag
   b.list("--namespace-mappings", b.pairs(spec, "namespaceMappings", ':'));
   b.list("--storage-class-mappings", b.pairs(spec, "storageClassMappings", ':'));
   b.list("--image-mappings", b.pairs(spec, "imageMappings", '='));

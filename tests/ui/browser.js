@@ -65,6 +65,23 @@ async function main() {
       const key = await r.$eval('input.key', (e) => e.value);
       if (key === 'color') { const v = await r.$('input.value'); await v.click({ clickCount: 3 }); await v.type('green'); }
     }
+    // Secret values are masked until shown.
+    await clickText('Edit Secret values');
+    await page.select('fieldset.kv:last-of-type select', 'secrets/shop/creds');
+    await page.waitForSelector('fieldset.kv:last-of-type .kvrow');
+    const masked = await page.$eval('fieldset.kv:last-of-type input.value', (e) => [e.type, e.value]);
+    const showBtn = await page.$('fieldset.kv:last-of-type .kvrow button');
+    await showBtn.click();
+    const shown = await page.$eval('fieldset.kv:last-of-type input.value', (e) => e.type);
+    check('a Secret value is masked until shown (decoded from base64)', masked[0] === 'password' && masked[1] === 's3cret' && shown === 'text', masked + ' ' + shown);
+    await showBtn.click();
+    // The Service's target port, with the ports editor.
+    await clickText('Change Service type or ports');
+    await page.select('fieldset.svc select', 'services/shop/web');
+    await page.waitForSelector('fieldset.svc .port input.target');
+    const tp = await page.$('fieldset.svc .port input.target');
+    await tp.click({ clickCount: 3 });
+    await tp.type('9090');
     await clickText('Add patch');
     const card = await page.$('fieldset.patch');
     const inputs = await card.$$('.row input');
@@ -84,7 +101,7 @@ async function main() {
     check('the fixed patch is valid', true);
 
     // The export: command line and modifier file.
-    await page.waitForFunction(() => { const m = document.querySelector('#modifiers'); return m && m.textContent.includes('NodePort') && m.textContent.includes('green'); }, { timeout: 10000 });
+    await page.waitForFunction(() => { const m = document.querySelector('#modifiers'); return m && m.textContent.includes('NodePort') && m.textContent.includes('green') && m.textContent.includes('"targetPort":9090'); }, { timeout: 10000 });
     const command = await page.$eval('#command', (e) => e.textContent);
     check('the exported command line maps the namespace and names the modifier file',
       command.includes('kbk restore create') && command.includes('--namespace-mappings=shop:shop2') && command.includes('--resource-modifiers=MODIFIERS.yaml'), command);

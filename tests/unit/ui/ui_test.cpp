@@ -32,20 +32,20 @@ TEST_CASE("--listen: HOST:PORT, [v6]:PORT; loopback addresses") {
 
 TEST_CASE("a restore spec becomes restore create's flags, each as --flag=VALUE") {
   auto s = spec(R"({"backup": "nightly", "name": "r1", "includeNamespaces": ["shop", "db"], "includeResources": "configmaps, services",
-                    "selector": "app=web", "namespaceMappings": {"shop": "shop2"}, "storageClassMappings": {"gp2": "gp3"},
+                    "selector": "app=web", "applications": ["apps/web.yaml", "apps/db"], "namespaceMappings": {"shop": "shop2"}, "storageClassMappings": {"gp2": "gp3"},
                     "imageMappings": {"docker.io": "mirror.local"}, "existingResourcePolicy": "update",
                     "modifiers": "version: kbk.io/v1\nrules: []\n"})");
   auto c = ui::restore_command(s, "/tmp/x/modifiers.yaml", "file:///b");
   REQUIRE(c);
   CHECK(c->args == std::vector<std::string>{"restore", "create", "r1", "--from-backup=nightly", "--include-namespaces=shop,db",
                                             "--include-resources=configmaps,services", "--selector=app=web",
-                                            "--namespace-mappings=shop:shop2", "--storage-class-mappings=gp2:gp3",
+                                            "--app=apps/web.yaml", "--app=apps/db", "--namespace-mappings=shop:shop2", "--storage-class-mappings=gp2:gp3",
                                             "--image-mappings=docker.io=mirror.local", "--existing-resource-policy=update",
                                             "--storage=file:///b", "--resource-modifiers=/tmp/x/modifiers.yaml"});
   CHECK(c->modifiers == "version: kbk.io/v1\nrules: []\n");
   CHECK(c->display ==
         "kbk restore create r1 --from-backup=nightly --include-namespaces=shop,db --include-resources=configmaps,services "
-        "--selector=app=web --namespace-mappings=shop:shop2 --storage-class-mappings=gp2:gp3 "
+        "--selector=app=web --app=apps/web.yaml --app=apps/db --namespace-mappings=shop:shop2 --storage-class-mappings=gp2:gp3 "
         "--image-mappings=docker.io=mirror.local --existing-resource-policy=update --storage=file:///b "
         "--resource-modifiers=MODIFIERS.yaml");
 }
