@@ -519,6 +519,13 @@ private:
       auto d = json::parse(res.body, "preview");
       if (d) {
         auto& a = d->GetAllocator();
+        // The folder is private and gone after this request: its sides are named "restore" in the text.
+        if (json::Value* text = json::find(*d, "text"); text && text->IsString()) {
+          std::string t = text->GetString();
+          const std::string folder = tmp.path + "/out";
+          for (size_t at; (at = t.find(folder)) != std::string::npos;) t.replace(at, folder.size(), "restore");
+          *text = json::make_string(t, a);
+        }
         d->AddMember("command", json::make_string(c->display, a), a);
         if (auto restored = json::parse(r->out, "restore create -o json"))
           d->AddMember("restore", json::Value(*restored, a), a);

@@ -111,6 +111,7 @@ async function main() {
     await page.waitForSelector('#preview-summary', { timeout: 60000 });
     const summary = await page.$eval('#preview-summary', (e) => e.textContent);
     const diff = await page.$eval('#preview-diff', (e) => e.textContent);
+    check('the preview names its sides b1 and restore', diff.includes('--- b1/configmaps/shop2/settings') && diff.includes('+++ restore/configmaps/shop2/settings'), diff.slice(0, 400));
     check('the preview diff shows the ConfigMap value and the Service type changed (2 changed)',
       summary.startsWith('2 changed') && /\+\s*color: green/.test(diff) && /\+\s*type: NodePort/.test(diff), summary + '\n' + diff);
     await page.screenshot({ path: path.join(shots, 'compose.png'), fullPage: true });
@@ -123,6 +124,13 @@ async function main() {
     const items = await page.$$eval('#result-items tr', (trs) => trs.length);
     check('per-item results are listed', items > 3, items);
     await page.screenshot({ path: path.join(shots, 'results.png'), fullPage: true });
+
+    await clickText('Restores');
+    await page.waitForSelector('main table');
+    await page.screenshot({ path: path.join(shots, 'restores.png') });
+    await clickText('Back up');
+    await page.waitForSelector('main form');
+    await page.screenshot({ path: path.join(shots, 'backup.png') });
 
     // ---- phone width -------------------------------------------------------------------------------------------
     await page.setViewport({ width: 390, height: 844 });
