@@ -1,11 +1,14 @@
 // kbk repo: the volume-data repository of a location (docs/format-repository.md). Subcommands backup, snapshots,
-// ls, restore, diff, check, stats, unlock; each opens the repository, takes its lock (shared; unlock takes none)
-// and calls one function of include/kbk/repo/operations.hpp.
+// ls, restore, diff, check, stats, forget, unlock; each opens the repository, takes its lock (shared; forget
+// exclusive; unlock takes none) and calls one function of include/kbk/repo/operations.hpp.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <malloc.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "commands.hpp"
 #include "key_file.hpp"
@@ -13,6 +16,8 @@
 #include <kbk/output/output.hpp>
 #include <kbk/repo/operations.hpp>
 #include <kbk/repo/repository.hpp>
+#include <kbk/storage/retention.hpp>
+#include <kbk/storage/wrappers.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -31,6 +36,12 @@ struct RepoOptions {
   bool read_data = false;
   std::string subset;
   bool remove_all = false;
+  // forget
+  std::vector<std::string> snapshots;
+  std::string keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within;
+  std::string host, only_path, group_by = "host,path";
+  bool dry_run = false, prune = false;
+  std::string max_repack_size;
 };
 
 // Chunks and packs are allocated and freed by the thousand; with glibc's default the larger ones are fresh mmaps
@@ -64,7 +75,7 @@ struct Opened {
 // Opens (or, for backup, creates) the repository and takes a shared lock. Throws Fatal for configuration errors;
 // returns nullopt after logging other failures (exit code in `code`).
 std::optional<Opened> open_repo(const GlobalOptions& g, const RepoOptions& o, bool create, int& code,
-                                compress::Setting compression = {}) {
+                                compress::Setting compression = {}, bool exclusive = false) {
   Opened r;
   r.backend = open_storage(g, create);
   r.key = load_encryption_key(o.key_file);
@@ -79,7 +90,7 @@ std::optional<Opened> open_repo(const GlobalOptions& g, const RepoOptions& o, bo
     return std::nullopt;
   }
   r.repo = std::move(*opened);
-  auto lock = repo::Lock::acquire(*r.backend, false);
+  auto lock = repo::Lock::acquire(*r.backend, exclusive);
   if (!lock) {
     code = fail(lock.error());
     return std::nullopt;
@@ -489,6 +500,172 @@ int run_check(const GlobalOptions& g, const RepoOptions& o) {
   return rep->errors.empty() ? 0 : static_cast<int>(ExitCode::failed);
 }
 
+// A --keep-* count: a non-negative integer or "unlimited", as kbk prune and restic take it.
+int keep_count(const char* flag, const std::string& v) {
+  if (v.empty()) return 0;
+  if (v == "unlimited") return storage::retention::k_unlimited;
+  if (v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw Fatal(ExitCode::usage, std::string(flag) + " " + v + ": expected a number of snapshots or \"unlimited\"");
+  return std::stoi(v);
+}
+
+int run_forget(const GlobalOptions& g, const RepoOptions& o) {
+  const auto format = format_of(g);
+  namespace rt = storage::retention;
+  rt::Policy policy;
+  policy.keep_last = keep_count("--keep-last", o.keep_last);
+  policy.keep_hourly = keep_count("--keep-hourly", o.keep_hourly);
+  policy.keep_daily = keep_count("--keep-daily", o.keep_daily);
+  policy.keep_weekly = keep_count("--keep-weekly", o.keep_weekly);
+  policy.keep_monthly = keep_count("--keep-monthly", o.keep_monthly);
+  policy.keep_yearly = keep_count("--keep-yearly", o.keep_yearly);
+  if (!o.keep_within.empty()) {
+    auto w = rt::parse_within(o.keep_within);
+    if (!w)
+      throw Fatal(ExitCode::usage, "--keep-within " + o.keep_within +
+                                       ": expected restic's duration, years/months/days/hours like 7d, 36h or 1y6m");
+    policy.keep_within = *w;
+  }
+  const bool by_policy = policy.has_keep_rule();
+  if (by_policy == !o.snapshots.empty())
+    throw Fatal(ExitCode::usage, by_policy ? "give SNAPSHOT ids or --keep-* rules, not both"
+                                           : "nothing to forget: name SNAPSHOTs or give a rule (--keep-last, "
+                                             "--keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, "
+                                             "--keep-yearly, --keep-within)");
+  repo::ForgetGroup group;
+  if (o.group_by == "host,path" || o.group_by == "path,host") group = repo::ForgetGroup::host_path;
+  else if (o.group_by == "host") group = repo::ForgetGroup::host;
+  else if (o.group_by == "path") group = repo::ForgetGroup::path;
+  else if (o.group_by == "none" || o.group_by.empty()) group = repo::ForgetGroup::none;
+  else throw Fatal(ExitCode::usage, "--group-by " + o.group_by + ": expected host,path, host, path or none");
+  repo::ForgetFilter filter;
+  for (const auto& t : o.tags) {
+    auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) throw Fatal(ExitCode::usage, "--tag " + t + ": expected KEY=VALUE");
+    filter.tags.emplace_back(t.substr(0, eq), t.substr(eq + 1));
+  }
+  if (!o.host.empty()) filter.host = o.host;
+  if (!o.only_path.empty()) filter.path = o.only_path;
+  if (!by_policy && (!filter.tags.empty() || filter.host || filter.path))
+    throw Fatal(ExitCode::usage, "--tag, --host and --path choose what the --keep-* rules apply to; named SNAPSHOTs need none");
+  uint64_t max_repack = UINT64_MAX;
+  if (!o.max_repack_size.empty()) {
+    auto r = storage::parse_rate(o.max_repack_size);
+    if (!r) throw Fatal(ExitCode::usage, "--max-repack-size " + o.max_repack_size + ": expected a size like 500MiB or 2GiB");
+    max_repack = *r;
+  }
+
+  int code = 0;
+  auto r = open_repo(g, o, false, code, {}, !o.dry_run);
+  if (!r) return code;
+  auto all = r->repo->list_snapshots();
+  if (!all) return fail(all.error());
+
+  std::vector<repo::ForgetDecision> decisions;
+  if (by_policy) {
+    decisions = repo::plan_forget(*all, filter, policy, group, std::chrono::system_clock::now());
+  } else {
+    std::set<std::string> seen;
+    for (const auto& spec : o.snapshots) {
+      auto s = repo::Repository::find_snapshot(*all, spec);
+      if (!s) {
+        if (s.error().is(Errc::config)) throw Fatal(ExitCode::usage, s.error().message);
+        log::error(s.error().message);
+        return static_cast<int>(ExitCode::precondition);
+      }
+      if (s->backup) {
+        log::error("snapshot " + short_id(s->id) + " belongs to backup " + *s->backup +
+                   ": it goes with the backup (kbk backup delete " + *s->backup + ")");
+        return static_cast<int>(ExitCode::precondition);
+      }
+      if (!seen.insert(repo::to_hex(s->id)).second) continue;
+      decisions.push_back({*s, false, {"named"}, ""});
+    }
+  }
+  std::vector<repo::Snapshot> drop;
+  std::set<std::string> drop_ids;
+  for (const auto& d : decisions)
+    if (!d.keep) {
+      drop.push_back(d.snapshot);
+      drop_ids.insert(repo::to_hex(d.snapshot.id));
+    }
+
+  // --prune: forget and reclaim in one pass (execute_repo_prune deletes the forgotten snapshot objects first).
+  std::optional<repo::PrunePlanRepo> plan;
+  repo::RepoPruneResult pruned;
+  uint64_t removed = 0;
+  if (o.prune) {
+    auto p = repo::plan_repo_prune_snapshots(
+        *r->repo, [&](const repo::Snapshot& s) { return !drop_ids.count(repo::to_hex(s.id)); }, max_repack);
+    if (!p) return fail(p.error());
+    plan = std::move(*p);
+    if (!o.dry_run) {
+      auto e = repo::execute_repo_prune(*r->repo, *plan);
+      if (!e) {
+        log::error("prune stopped: " + e.error().message + " (safe to run again)");
+        return static_cast<int>(ExitCode::failed);
+      }
+      pruned = *e;
+      removed = pruned.snapshots_removed;
+    }
+  } else if (!o.dry_run) {
+    auto n = repo::forget_snapshots(*r->repo, drop);
+    if (!n) return fail(n.error());
+    removed = *n;
+  }
+
+  if (format.structured()) {
+    json::Document d;
+    d.SetObject();
+    auto& a = d.GetAllocator();
+    json::Value kept(rapidjson::kArrayType), gone(rapidjson::kArrayType);
+    for (const auto& dec : decisions) {
+      json::Value v = snapshot_json(dec.snapshot, a);
+      json::Value reasons(rapidjson::kArrayType);
+      for (const auto& why : dec.reasons) reasons.PushBack(json::make_string(why, a), a);
+      v.AddMember("reasons", reasons, a);
+      if (!dec.group.empty()) v.AddMember("group", json::make_string(dec.group, a), a);
+      (dec.keep ? kept : gone).PushBack(v, a);
+    }
+    d.AddMember("dryRun", o.dry_run, a);
+    d.AddMember("kept", kept, a);
+    d.AddMember("removed", gone, a);
+    d.AddMember("snapshotsRemoved", removed, a);
+    json::Value pv(rapidjson::kNullType);
+    if (plan) {
+      pv.SetObject();
+      pv.AddMember("blobsUsed", plan->used_blobs, a);
+      pv.AddMember("blobsUnused", plan->unused_blobs, a);
+      pv.AddMember("packsRemoved", static_cast<uint64_t>(plan->drop_packs.size()), a);
+      pv.AddMember("packsRepacked", static_cast<uint64_t>(plan->repack_packs.size()), a);
+      pv.AddMember("orphanPacks", static_cast<uint64_t>(plan->orphan_packs.size()), a);
+      pv.AddMember("bytesRepacked", plan->repack_bytes, a);
+      pv.AddMember("bytesFreed", plan->drop_bytes + plan->repack_reclaim + plan->orphan_bytes, a);
+      pv.AddMember("packsWritten", pruned.packs_written, a);
+    }
+    d.AddMember("prune", pv, a);
+    output::print(d, format);
+    return 0;
+  }
+  output::Table t({"ID", "TIME", "HOST", "PATH", "ACTION", "WHY"});
+  for (const auto& dec : decisions)
+    t.add_row({short_id(dec.snapshot.id), dec.snapshot.time, dec.snapshot.host, printable(dec.snapshot.path),
+               dec.keep ? "keep" : (o.dry_run ? "would remove" : "remove"), util::join(dec.reasons, ", ")});
+  if (!decisions.empty()) std::fputs(t.render().c_str(), stdout);
+  const size_t kept_n = decisions.size() - drop.size();
+  std::printf("%s %zu snapshot(s), kept %zu%s\n", o.dry_run ? "would remove" : "removed",
+              o.dry_run ? drop.size() : static_cast<size_t>(removed), kept_n,
+              plan || o.dry_run ? "" : " (their data stays until kbk prune or forget --prune)");
+  if (plan) {
+    const uint64_t freed = plan->drop_bytes + plan->repack_reclaim + plan->orphan_bytes;
+    std::printf("prune: %llu unused blob(s); packs: %zu deleted, %zu repacked (%s copied), %zu orphaned; %s %s\n",
+                static_cast<unsigned long long>(plan->unused_blobs), plan->drop_packs.size(), plan->repack_packs.size(),
+                util::human_bytes(plan->repack_bytes).c_str(), plan->orphan_packs.size(),
+                util::human_bytes(freed).c_str(), o.dry_run ? "to free" : "freed");
+  }
+  return 0;
+}
+
 int run_unlock(const GlobalOptions& g, const RepoOptions& o) {
   const auto format = format_of(g);
   auto backend = open_storage(g, false);
@@ -580,6 +757,44 @@ void register_repo(CLI::App& app, GlobalOptions& g, RunState& state) {
   key(stats);
   set_runner(stats, state, [&g] { return run_stats(g, o); });
   document(stats, {"kbk repo stats", "kbk repo stats -o json"});
+
+  auto* forget = cmd->add_subcommand(
+      "forget", "Remove snapshots by id or by restic's keep rules (--keep-daily 7 ...); --prune reclaims their data");
+  forget->add_option("SNAPSHOT", o.snapshots, "Snapshots to remove (id, unique prefix or latest)")->type_name("SNAPSHOT");
+  forget->add_option("--keep-last", o.keep_last, "Keep the N newest snapshots of each group (N or 'unlimited')")
+      ->type_name("N");
+  forget->add_option("--keep-hourly", o.keep_hourly, "Keep the newest snapshot of each of the last N hours with one")
+      ->type_name("N");
+  forget->add_option("--keep-daily", o.keep_daily, "Keep the newest snapshot of each of the last N days with one")
+      ->type_name("N");
+  forget->add_option("--keep-weekly", o.keep_weekly, "Keep the newest snapshot of each of the last N ISO weeks with one")
+      ->type_name("N");
+  forget->add_option("--keep-monthly", o.keep_monthly, "Keep the newest snapshot of each of the last N months with one")
+      ->type_name("N");
+  forget->add_option("--keep-yearly", o.keep_yearly, "Keep the newest snapshot of each of the last N years with one")
+      ->type_name("N");
+  forget->add_option("--keep-within", o.keep_within,
+                     "Keep every snapshot newer than this before the newest (restic's units: 7d, 36h, 1y6m)")
+      ->type_name("DURATION");
+  forget->add_option("--tag", o.tags, "Apply the rules only to snapshots with this tag (repeatable: all must match)")
+      ->type_name("KEY=VALUE");
+  forget->add_option("--host", o.host, "Apply the rules only to snapshots taken on this host")->type_name("HOST");
+  forget->add_option("--path", o.only_path, "Apply the rules only to snapshots of this path")->type_name("PATH");
+  forget->add_option("--group-by", o.group_by, "Apply the rules to each group on its own (default host,path)")
+      ->type_name("host,path|host|path|none");
+  forget->add_flag("--dry-run", o.dry_run, "Print what would be removed; change nothing");
+  forget->add_flag("--prune", o.prune, "Also drop the data no remaining snapshot uses (as kbk prune does)");
+  forget->add_option("--max-repack-size", o.max_repack_size, "With --prune: copy at most this much out of partly used packs")
+      ->type_name("SIZE");
+  key(forget);
+  set_runner(forget, state, [&g] { return run_forget(g, o); });
+  document(forget,
+           {"kbk repo forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run",
+            "kbk repo forget 4f2a9c 81d0e3 --prune", "kbk repo forget --keep-last 3 --tag app=shop --prune -o json"},
+           "Only snapshots made by kbk repo backup are considered: the volume snapshots of a resource backup go with "
+           "that backup (kbk backup delete, kbk prune), and naming one exits 4. The rules are kbk prune's (and "
+           "restic's), in UTC. Without --prune the snapshots' data stays in the repository until kbk prune or a later "
+           "forget --prune. Takes the repository's exclusive lock unless --dry-run.");
 
   auto* unlock = cmd->add_subcommand("unlock", "Remove stale locks (30 minutes without refresh, or their process gone)");
   unlock->add_flag("--remove-all", o.remove_all, "Remove every lock, stale or not");

@@ -21,10 +21,16 @@ Id crypto_sha256_id(std::string_view s) {
 
 Result<PrunePlanRepo> plan_repo_prune(Repository& repo, const std::function<bool(const std::string&)>& keep_backup,
                                       uint64_t max_repack_bytes) {
+  return plan_repo_prune_snapshots(
+      repo, [&](const Snapshot& s) { return !s.backup || keep_backup(*s.backup); }, max_repack_bytes);
+}
+
+Result<PrunePlanRepo> plan_repo_prune_snapshots(Repository& repo, const std::function<bool(const Snapshot&)>& keep,
+                                                uint64_t max_repack_bytes) {
   PrunePlanRepo plan;
   KBK_TRY(repo.load_index());
   KBK_ASSIGN_OR_RETURN(auto snaps, repo.list_snapshots());
-  for (auto& s : snaps) (!s.backup || keep_backup(*s.backup) ? plan.kept : plan.forgotten).push_back(s);
+  for (auto& s : snaps) (keep(s) ? plan.kept : plan.forgotten).push_back(s);
   // One mark per index slot: memory is the index's, plus a bit per slot.
   std::vector<bool> used(repo.table().capacity(), false);
   std::unordered_set<Id, IdHash> seen_trees;

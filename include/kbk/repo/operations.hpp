@@ -13,8 +13,8 @@
 
 #include <kbk/compress/compress.hpp>
 #include <kbk/repo/repository.hpp>
+#include <kbk/storage/retention.hpp>
 #include <kbk/util/progress.hpp>
-#include <functional>
 
 namespace kbk::repo {
 
@@ -98,9 +98,35 @@ struct PrunePlanRepo {
 // keep_backup(name): whether the resource backup named by a snapshot is kept. Snapshots naming none are kept.
 Result<PrunePlanRepo> plan_repo_prune(Repository& repo, const std::function<bool(const std::string&)>& keep_backup,
                                       uint64_t max_repack_bytes);
+// The same with the choice made per snapshot (kbk repo forget --prune: what forget drops goes, the rest stays).
+Result<PrunePlanRepo> plan_repo_prune_snapshots(Repository& repo, const std::function<bool(const Snapshot&)>& keep,
+                                                uint64_t max_repack_bytes);
 struct RepoPruneResult {
   uint64_t packs_removed = 0, packs_written = 0, bytes_freed = 0, snapshots_removed = 0;
 };
 Result<RepoPruneResult> execute_repo_prune(Repository& repo, const PrunePlanRepo& plan);
+
+// kbk repo forget (docs/format-repository.md section 13): restic's forget policy (storage/retention.hpp, the rules
+// kbk prune applies to backups) over the snapshots that belong to no backup. A snapshot of a resource backup goes
+// with its backup (kbk backup delete, kbk prune), never through forget, so it is never in the plan.
+enum class ForgetGroup { host_path, host, path, none };
+struct ForgetFilter {
+  std::vector<std::pair<std::string, std::string>> tags;  // every one must be on the snapshot
+  std::optional<std::string> host, path;
+};
+struct ForgetDecision {
+  Snapshot snapshot;
+  bool keep = true;
+  std::vector<std::string> reasons;  // "last", "daily 2026-12-05", ... or "no rule keeps it"
+  std::string group;                 // the group's key as shown ("host h, path /data")
+};
+// Decisions for the standalone snapshots the filter matches, by group, newest first. `now` bounds --keep-within.
+std::vector<ForgetDecision> plan_forget(const std::vector<Snapshot>& snapshots, const ForgetFilter& filter,
+                                        const storage::retention::Policy& policy, ForgetGroup group,
+                                        storage::retention::TimePoint now);
+// Whether a snapshot is a standalone one the filter matches.
+bool forget_matches(const Snapshot& s, const ForgetFilter& filter);
+// Deletes the snapshot objects (the caller holds the exclusive lock); their data stays until prune.
+Result<uint64_t> forget_snapshots(Repository& repo, const std::vector<Snapshot>& snapshots);
 
 }  // namespace kbk::repo

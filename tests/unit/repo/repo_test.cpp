@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 
@@ -373,4 +374,130 @@ TEST_CASE("backup_folder over a faulty backend: failed and cut-off writes leave 
   auto rep = check(**r, CheckOptions{true, 0, 0, nullptr});
   REQUIRE(rep);
   CHECK(rep->errors.empty());
+}
+
+namespace {
+Snapshot snap_at(const char* time, int64_t epoch_s, const std::string& host, const std::string& path, uint8_t tag) {
+  Snapshot s;
+  s.id[0] = tag;
+  s.time = time;
+  s.time_ns = epoch_s * 1'000'000'000LL;
+  s.host = host;
+  s.path = path;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("plan_forget: restic's rules per host and path, only over snapshots of no backup, filtered by tag") {
+  const int64_t day = 86400, d0 = 1796515200;  // 2026-12-05T00:00:00Z
+  std::vector<Snapshot> all = {
+      snap_at("a", d0 - 2 * day + 3600, "h1", "/data", 1),  // two days ago
+      snap_at("b", d0 - day + 3600, "h1", "/data", 2),      // yesterday, early
+      snap_at("c", d0 - day + 7200, "h1", "/data", 3),      // yesterday, later: the day's newest
+      snap_at("d", d0 + 3600, "h1", "/data", 4),            // today
+      snap_at("e", d0 - 2 * day, "h2", "/data", 5),         // another host: its own group
+      snap_at("f", d0 + 60, "h1", "/data", 6),              // a volume snapshot of a backup: never in the plan
+  };
+  all[5].backup = "nightly";
+  all[3].tags = {{"app", "shop"}};
+  storage::retention::Policy p;
+  p.keep_daily = 2;
+  const auto now = storage::retention::TimePoint(std::chrono::seconds(d0 + day));
+  auto ds = plan_forget(all, {}, p, ForgetGroup::host_path, now);
+  std::map<uint8_t, bool> keep;
+  for (const auto& d : ds) keep[d.snapshot.id[0]] = d.keep;
+  CHECK(ds.size() == 5);
+  CHECK(keep.count(6) == 0);
+  CHECK(keep[4]);   // today's newest
+  CHECK(keep[3]);   // yesterday's newest
+  CHECK(!keep[2]);  // yesterday, not the newest
+  CHECK(!keep[1]);  // the third day: no count left
+  CHECK(keep[5]);   // h2's only snapshot
+  // One group: h2's snapshot competes with h1's for the two days.
+  ds = plan_forget(all, {}, p, ForgetGroup::none, now);
+  keep.clear();
+  for (const auto& d : ds) keep[d.snapshot.id[0]] = d.keep;
+  CHECK(!keep[5]);
+  // A tag filter applies the rule to the tagged snapshots only: the others are not in the plan at all.
+  ForgetFilter f;
+  f.tags = {{"app", "shop"}};
+  storage::retention::Policy last;
+  last.keep_last = 1;
+  ds = plan_forget(all, f, last, ForgetGroup::host_path, now);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].snapshot.id[0] == 4);
+  CHECK(ds[0].keep);
+  f = {};
+  f.host = "h2";
+  ds = plan_forget(all, f, last, ForgetGroup::host_path, now);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].snapshot.id[0] == 5);
+}
+
+TEST_CASE("forget + prune: forgotten snapshots go with the blobs only they used; a backup's snapshot is refused") {
+  TempDir dir;
+  auto b = storage::open((dir.path / "loc").string(), {{}, true});
+  REQUIRE(b);
+  OpenOptions oo;
+  oo.create = true;
+  auto r = Repository::open(**b, oo);
+  REQUIRE(r);
+  const fs::path src = dir.path / "src";
+  fs::create_directories(src);
+  const std::string keep_data = random_bytes(3u << 20, 31), old_data = random_bytes(5u << 20, 32);
+  write(src / "keep", keep_data);
+  write(src / "old", old_data);
+  auto first = backup_folder(**r, src.string(), BackupOptions{});
+  REQUIRE(first);
+  fs::remove(src / "old");
+  auto second = backup_folder(**r, src.string(), BackupOptions{});
+  REQUIRE(second);
+  BackupOptions of_backup;
+  of_backup.backup = "nightly";
+  auto third = backup_folder(**r, src.string(), of_backup);
+  REQUIRE(third);
+  auto snaps = (*r)->list_snapshots();
+  REQUIRE(snaps);
+  REQUIRE(snaps->size() == 3);
+  storage::retention::Policy p;
+  p.keep_last = 1;
+  auto ds = plan_forget(*snaps, {}, p, ForgetGroup::host_path, std::chrono::system_clock::now());
+  REQUIRE(ds.size() == 2);  // the backup's snapshot is not a candidate
+  std::set<std::string> drop;
+  std::vector<Snapshot> drop_snaps;
+  for (const auto& d : ds)
+    if (!d.keep) {
+      drop.insert(to_hex(d.snapshot.id));
+      drop_snaps.push_back(d.snapshot);
+    }
+  REQUIRE(drop.size() == 1);
+  std::vector<Snapshot> of_backup_snap;
+  for (const auto& s : *snaps)
+    if (s.backup) of_backup_snap.push_back(s);
+  auto refused = forget_snapshots(**r, of_backup_snap);
+  REQUIRE(!refused);
+  CHECK(refused.error().is(Errc::precondition));
+  auto plan = plan_repo_prune_snapshots(**r, [&](const Snapshot& s) { return !drop.count(to_hex(s.id)); }, 1ull << 40);
+  REQUIRE(plan);
+  CHECK(plan->forgotten.size() == 1);
+  CHECK(plan->unused_bytes >= old_data.size() / 2);
+  auto done = execute_repo_prune(**r, *plan);
+  REQUIRE(done);
+  CHECK(done->snapshots_removed == 1);
+  auto r2 = Repository::open(**b, {});
+  REQUIRE(r2);
+  auto rep = check(**r2, CheckOptions{true, 0, 0, nullptr});
+  REQUIRE(rep);
+  CHECK(rep->errors.empty());
+  auto left = (*r2)->list_snapshots();
+  REQUIRE(left);
+  CHECK(left->size() == 2);
+  auto st = stats(**r2);
+  REQUIRE(st);
+  CHECK(st->raw_bytes < keep_data.size() + (1u << 20));  // old_data is gone
+  for (const auto& s : *left) {
+    const auto out = dir.path / ("out-" + to_hex(s.id).substr(0, 8));
+    REQUIRE(restore_to_folder(**r2, s, out.string(), RestoreOptions{}));
+    CHECK(read(out / "keep") == keep_data);
+  }
 }
