@@ -228,8 +228,9 @@ std::string sha256_of_file(const std::string& path) {
 // The applications' restore.modifiers (docs/format-application.md section 7): applied after --resource-modifiers
 // when the application is restored elsewhere. auto: unless the target is the backup's source cluster (same
 // kube-system UID), where they would rewrite the application in place; offline runs count as elsewhere.
-void add_application_modifiers(restore::PlanOptions& po, const std::string& mode, storage::Backend& backend,
-                               const std::string& backup, kube::Client* target, const restore::Transform* mappings) {
+void add_application_modifiers(restore::PlanOptions& po, restore::RestoreRequest& request, const std::string& mode,
+                               storage::Backend& backend, const std::string& backup, kube::Client* target,
+                               const restore::Transform* mappings) {
   const app::Application& a = *po.applications;
   bool apply = mode == "always";
   std::string why = "--app-modifiers always";
@@ -262,6 +263,7 @@ void add_application_modifiers(restore::PlanOptions& po, const std::string& mode
     auto at = std::find_if(po.transforms.begin(), po.transforms.end(),
                            [&](const std::shared_ptr<restore::Transform>& t) { return t.get() == mappings; });
     po.transforms.insert(at, restore::make_modifiers_transform(std::move(*set), file));
+    request.resource_modifiers.push_back({file, sha256_of_file(file)});
   }
 }
 
@@ -333,7 +335,11 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   }
   if (f.app_modifiers != "auto" && f.app_modifiers != "always" && f.app_modifiers != "never")
     throw Fatal(ExitCode::usage, "--app-modifiers must be auto, always or never, not \"" + f.app_modifiers + "\"");
-  if (!f.app.apps.empty()) po.applications = load_applications(f.app.apps, f.app);
+  if (!f.app.apps.empty()) {
+    po.applications = load_applications(f.app.apps, f.app);
+    request.applications = po.applications->all_names;
+    for (const auto& file : po.applications->files) request.application_files.push_back({file, sha256_of_file(file)});
+  }
 
   const auto user_key = load_encryption_key(f.key_file);
   auto progress = output::make_progress(progress_mode);
@@ -392,7 +398,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   }
 
   if (po.applications && !po.applications->modifiers.empty())
-    add_application_modifiers(po, f.app_modifiers, *backend, f.from_backup, client.get(), mappings_transform.get());
+    add_application_modifiers(po, request, f.app_modifiers, *backend, f.from_backup, client.get(),
+                              mappings_transform.get());
 
   auto capture = std::make_shared<LogCapture>();
   log::set_sink([capture](std::string_view line) {
@@ -643,6 +650,13 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
       std::printf("\n");
       for (const auto& mod : mods->GetArray())
         std::printf("  %s (sha256 %s)\n", json::get_string(mod, {"file"}).c_str(), json::get_string(mod, {"sha256"}).c_str());
+    }
+    if (const json::Value* apps = json::find(*s, "applications"); apps && apps->IsArray() && !apps->Empty()) {
+      std::printf("Applications:            %s\n", joined_or_none(apps).c_str());
+      if (const json::Value* files = json::find(*s, "applicationFiles"); files && files->IsArray())
+        for (const auto& file : files->GetArray())
+          std::printf("  %s (sha256 %s)\n", json::get_string(file, {"file"}).c_str(),
+                      json::get_string(file, {"sha256"}).c_str());
     }
     std::printf("Existing resource policy:  %s\n", json::get_string(*s, {"existingResourcePolicy"}).c_str());
     auto flag = [&](const char* k) {

@@ -108,6 +108,15 @@ json::Value spec_json(const RestoreReport& r, Allocator& a) {
     mods.PushBack(std::move(m), a);
   }
   json::set(spec, "resourceModifiers", std::move(mods), a);
+  json::set(spec, "applications", strings(q.applications, a), a);
+  json::Value app_files(rapidjson::kArrayType);
+  for (const auto& f : q.application_files) {
+    json::Value m(rapidjson::kObjectType);
+    add(m, "file", f.path, a);
+    add(m, "sha256", f.sha256, a);
+    app_files.PushBack(std::move(m), a);
+  }
+  json::set(spec, "applicationFiles", std::move(app_files), a);
   add(spec, "existingResourcePolicy", q.existing_resource_policy, a);
   json::set(spec, "restoreStatus", json::Value(q.restore_status), a);
   json::set(spec, "preserveNodePorts", json::Value(q.preserve_node_ports), a);

@@ -61,7 +61,9 @@ struct RestoreRequest {
     std::string path;    // as given on the command line
     std::string sha256;  // of its content when the restore read it
   };
-  std::vector<File> resource_modifiers;     // in the order applied
+  std::vector<File> resource_modifiers;     // in the order applied (an application's restore.modifiers last)
+  std::vector<std::string> applications;    // restore create --app: the applications' names, includes too
+  std::vector<File> application_files;      // the definition files read
   std::string existing_resource_policy = "none";
   bool restore_status = false;
   bool preserve_node_ports = false;
