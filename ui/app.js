@@ -470,6 +470,7 @@
       es.close();
       const e = JSON.parse(ev.data);
       bar.max = 1; bar.value = 1;
+      line.textContent = 'Ran: ' + job.command;
       const ok = e.exitCode === 0;
       box.append(h('p', { id: 'run-status', class: ok ? 'ok' : 'error', role: 'status' }, ok ? title + ' finished.' : title + ' ended with exit status ' + e.exitCode + (e.exitCode === 2 ? ' (partially failed)' : '') + '.'));
       say(title + (ok ? ' finished' : ' failed'));
