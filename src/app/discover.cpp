@@ -476,7 +476,8 @@ Draft make_draft(const Group& g, const std::vector<Node>& nodes, int gi, const s
   std::vector<std::string> followed, shared;
   for (const Node& n : nodes) {
     auto it = n.used_by.find(gi);
-    if (it == n.used_by.end() || n.group == gi) continue;
+    // What the cluster makes (kube-root-ca.crt, default ServiceAccounts, tokens) is followed, but not worth a word.
+    if (it == n.used_by.end() || n.group == gi || n.managed) continue;
     followed.push_back(n.display() + " (" + it->second + ")");
     std::vector<std::string> others;
     for (const auto& [og, why] : n.used_by)
