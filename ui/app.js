@@ -485,9 +485,28 @@
       const list = await api('/api/restores');
       show('restores', h('h2', {}, 'Restores'), list.items.length ? h('div', { class: 'scroll' }, h('table', {},
         h('tr', {}, ['Name', 'Backup', 'Phase', 'Started', 'Counts'].map((t) => h('th', { scope: 'col' }, t))),
-        list.items.map((r) => h('tr', {}, h('td', {}, r.name), h('td', {}, r.backup), h('td', {}, r.phase), h('td', {}, age(r.startTimestamp)),
+        list.items.map((r) => h('tr', {}, h('td', {}, h('button', { type: 'button', class: 'obj', 'aria-label': 'Open restore ' + r.name, onclick: () => viewRestore(r.name) }, r.name)), h('td', {}, r.backup), h('td', {}, r.phase), h('td', {}, age(r.startTimestamp)),
           h('td', {}, Object.entries(r.counts || {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => k + ' ' + v).join(', ')))))) : h('p', {}, 'No restores recorded in this location.'));
     } catch (e) { show('restores', h('h2', {}, 'Restores'), errorBox(e)); }
+  }
+
+  async function viewRestore(name) {
+    show('restores', h('h2', {}, 'Restore ' + name), h('p', { class: 'muted' }, 'Loading…'));
+    try {
+      const r = await api('/api/restores/' + encodeURIComponent(name));
+      const logBox = h('div', {});
+      const lines = (w) => w ? [].concat(w.velero || [], w.cluster || [], ...Object.values(w.namespaces || {})) : [];
+      show('restores', h('h2', {}, 'Restore ' + name),
+        h('dl', { class: 'facts' }, [['Backup', r.backup], ['Phase', r.phase], ['Mode', r.mode], ['Started', r.startTimestamp], ['Completed', r.completionTimestamp],
+          ['Target', (r.target && r.target.server) || '-']].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v || '-')])),
+        h('p', {}, Object.entries(r.counts || {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => k + ' ' + v).join(', ')),
+        ['errors', 'warnings'].map((k) => { const l = lines(r.results && r.results[k]); return l.length ? h('details', { open: k === 'errors' }, h('summary', {}, k + ' (' + l.length + ')'), h('ul', {}, l.map((x) => h('li', {}, x)))) : null; }),
+        r.spec ? h('details', {}, h('summary', {}, 'What was asked'), h('pre', { tabindex: '0' }, JSON.stringify(r.spec, null, 2))) : null,
+        h('div', { class: 'row' }, h('button', { type: 'button', onclick: async () => {
+          try { const l = await api('/api/restores/' + encodeURIComponent(name) + '/logs'); logBox.replaceChildren(h('h3', {}, 'Log'), h('pre', { tabindex: '0' }, (l.lines || []).join('\n'))); }
+          catch (e) { logBox.replaceChildren(errorBox(e)); } } }, 'Log'), h('button', { type: 'button', onclick: viewRestores }, 'All restores')),
+        logBox);
+    } catch (e) { show('restores', h('h2', {}, 'Restore ' + name), errorBox(e)); }
   }
 
   function viewBackupNow() {

@@ -368,6 +368,9 @@ private:
         if (auto m = restore::read_restore_record(**b, n)) records.push_back(std::move(*m));
       send_json(res, restore::restore_list_to_json(records));
     });
+    m_http->Get(R"(/api/restores/([^/]+)/logs)", [this](const httplib::Request& req, httplib::Response& res) {
+      run_read(req, res, {"restore", "logs", std::string(req.matches[1]), "-o", "json"}, {0});
+    });
     m_http->Get(R"(/api/restores/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       auto b = backend(req);
       if (!b) return send_error(res, b.error());

@@ -128,6 +128,17 @@ async function main() {
     await clickText('Restores');
     await page.waitForSelector('main table');
     await page.screenshot({ path: path.join(shots, 'restores.png') });
+    const restoreBtn = await page.$('button[aria-label^="Open restore b1-"]');
+    check('the restores page lists the restore run from the page', restoreBtn !== null);
+    if (restoreBtn) {
+      await restoreBtn.click();
+      await page.waitForSelector('dl.facts');
+      await clickText('Log');
+      await page.waitForSelector('main div > h3 + pre');
+      const log = await page.$eval('main div > h3 + pre', (e) => e.textContent).catch(() => '');
+      check("the restore's log is shown", log.includes('restore b1-'), log.slice(0, 300));
+      await page.screenshot({ path: path.join(shots, 'restore.png'), fullPage: true });
+    }
     await clickText('Back up');
     await page.waitForSelector('main form');
     await page.screenshot({ path: path.join(shots, 'backup.png') });
