@@ -1009,6 +1009,8 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
             "kbk backup create nightly --include-namespaces 'shop*,db' --exclude-resources events",
             "# the whole cluster, encrypted, kept a week",
             "kbk backup create full --encryption-key-file backup.key --ttl 168h --labels tier=prod",
+            "# an application, not a namespace: what its definition selects and what that needs (kbk app)",
+            "kbk backup create blog-nightly --app examples/apps/wordpress.yaml",
             "# why is this object (not) in the backup?",
             "kbk backup create x --include-namespaces shop --explain secrets/shop/db-password"},
            "-n NS backs up that namespace (as --include-namespaces NS; not both). Every list flag takes one value "

@@ -810,7 +810,9 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
             "# what would happen, without changing anything",
             "kbk restore create --from-backup nightly --preflight",
             "kbk restore create --from-backup nightly --dry-run=server",
-            "kbk restore create --from-backup nightly --to-dir ./review"},
+            "kbk restore create --from-backup nightly --to-dir ./review",
+            "# one application out of a whole-cluster backup (kbk app, docs/format-application.md)",
+            "kbk restore create --from-backup full --app examples/apps/wordpress.yaml"},
            "Before anything is applied the identity's permissions are checked (create, get and patch on every type "
            "in every namespace the plan writes; delete too with --existing-resource-policy recreate): a read-only "
            "identity gets one line and exit status 4. PersistentVolumeClaims and PersistentVolumes are restored "
