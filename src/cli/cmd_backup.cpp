@@ -108,6 +108,9 @@ struct CreateFlags {
 backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
   backup::Options o;
   o.name = f.name;
+  // NAME ending in '-' is a prefix, as Kubernetes' generateName: the UTC time is appended (nightly-20261206020000),
+  // so a schedule's runs need no shell to name themselves.
+  if (!o.name.empty() && o.name.back() == '-') o.name += util::format_compact(util::system_clock().now());
   o.include_namespaces = split_list(f.include_namespaces);
   // -n selects its namespace, as kubectl users expect; with --include-namespaces too it would be ambiguous.
   if (!g.kube.namespace_.empty()) {
@@ -249,7 +252,7 @@ void write_metrics(const CreateFlags& f, const CreateOutcome& o, int code, std::
   };
   backup::RunMetrics m;
   m.cluster = o.cluster_name.empty() && f.cluster_name ? *f.cluster_name : o.cluster_name;
-  m.backup = f.name;
+  m.backup = o.summary ? o.summary->name : f.name;
   m.success = code == 0;
   m.started = unix_seconds(start);
   m.finished = unix_seconds(std::chrono::system_clock::now());
@@ -942,7 +945,7 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
 
   auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
   auto f = std::make_shared<CreateFlags>();
-  create->add_option("NAME", f->name, "Name of the backup")->required();
+  create->add_option("NAME", f->name, "Name of the backup; ending in '-', a prefix the UTC time is appended to")->required();
   add_list_option(create, "--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)",
                   value::k_namespaces);
   add_list_option(create, "--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)", value::k_namespaces);

@@ -1,0 +1,160 @@
+// kbk rbac --for backup|restore: the ServiceAccount, (Cluster)Roles and bindings that allow exactly one selection's
+// backup or restore, ready for kubectl apply (docs/fleet.md, "Least privilege").
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.hpp"
+#include "flags.hpp"
+#include "help.hpp"
+#include "key_file.hpp"
+#include "selection_flags.hpp"
+#include <kbk/output/output.hpp>
+#include <kbk/rbac/rbac.hpp>
+#include <kbk/restore/backup.hpp>
+#include <kbk/restore/engine.hpp>
+#include <kbk/restore/plan.hpp>
+#include <kbk/util/log.hpp>
+
+namespace kbk::cli {
+namespace {
+
+struct RbacFlags {
+  std::string purpose;
+  SelectionFlags selection;
+  std::string service_account = "kbk";
+  std::string from_backup;
+  std::string namespace_mappings;
+  std::string existing_policy = "none";
+  std::string key_file;
+  bool include_events = false;
+};
+
+int fail(const Error& e) {
+  log::error(e.message);
+  return static_cast<int>(exit_code_for(e));
+}
+
+bool valid_dns_label(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+int run_rbac(const GlobalOptions& g, const RbacFlags& f) {
+  const output::Format format = output_format(g, {output::Format::json});
+  if (f.purpose != "backup" && f.purpose != "restore")
+    throw Fatal(ExitCode::usage, "--for " + f.purpose + ": expected backup or restore");
+  if (!valid_dns_label(f.service_account))
+    throw Fatal(ExitCode::usage, "--service-account " + f.service_account +
+                                     ": a ServiceAccount name is lower-case letters, digits and '-', at most 63");
+  rbac::RenderOptions ro;
+  ro.purpose = f.purpose;
+  ro.service_account = f.service_account;
+  ro.namespace_ = g.kube.namespace_.empty() ? "kbk" : g.kube.namespace_;
+  if (!valid_dns_label(ro.namespace_)) throw Fatal(ExitCode::usage, "-n " + ro.namespace_ + ": not a namespace name");
+
+  rbac::Needs needs;
+  if (f.purpose == "backup") {
+    if (!f.from_backup.empty() || !f.namespace_mappings.empty() || f.existing_policy != "none")
+      throw Fatal(ExitCode::usage, "--from-backup, --namespace-mappings and --existing-resource-policy are for "
+                                   "--for restore");
+    backup::Options o;
+    apply_selection(g, f.selection, DashN::other, o);
+    o.include_events = f.include_events ? backup::IncludeEvents::yes : backup::IncludeEvents::no;
+    if (auto v = backup::validate(o); !v) throw Fatal(ExitCode::usage, v.error().message);
+    const kube::RestConfig config = load_rest_config(g);
+    auto client = make_client(g, config);
+    kube::Discovery discovery = fetch_discovery(*client);
+    log::info(1, "kbk rbac: running the backup's reads against the cluster to record what it asks");
+    auto n = rbac::probe_backup(*client, discovery, o, std::filesystem::temp_directory_path().string());
+    if (!n) return fail(n.error());
+    needs = std::move(*n);
+  } else {
+    if (f.from_backup.empty())
+      throw Fatal(ExitCode::usage, "--for restore needs --from-backup BACKUP: a restore's permissions are what that "
+                                   "backup's restore writes (its types, in its target namespaces)");
+    if (f.include_events) throw Fatal(ExitCode::usage, "--include-events is for --for backup");
+    const auto policy = restore::parse_existing_policy(f.existing_policy);
+    if (!policy) throw Fatal(ExitCode::usage, policy.error().message);
+    restore::PlanOptions po;
+    po.backup_name = f.from_backup;
+    po.restore_name = "kbk-rbac";
+    po.selection = restore_selection(g, f.selection, DashN::other);
+    po.applications = load_applications(f.selection);
+    auto m = restore::parse_namespace_mappings(f.namespace_mappings);
+    if (!m) throw Fatal(ExitCode::usage, "--namespace-mappings: " + m.error().message);
+    po.namespace_mappings = std::move(*m);
+    const auto user_key = load_encryption_key(f.key_file);
+    auto backend = open_storage(g);
+    auto backup = restore::load_backup(*backend, f.from_backup, {}, user_key ? &*user_key : nullptr);
+    if (!backup) return fail(backup.error());
+    auto plan = restore::make_plan(*backup, po);
+    if (!plan) return fail(plan.error());
+    needs = rbac::restore_needs(restore::write_targets(*plan), restore::write_verbs(*policy));
+  }
+
+  std::vector<json::Document> objects = rbac::render(needs, ro);
+  if (format.structured()) {
+    json::Document list(rapidjson::kObjectType);
+    auto& a = list.GetAllocator();
+    list.AddMember("apiVersion", "v1", a);
+    list.AddMember("kind", "List", a);
+    json::Value items(rapidjson::kArrayType);
+    for (auto& o : objects) items.PushBack(json::Value(o, a), a);
+    list.AddMember("items", items, a);
+    output::print(list, format);
+    return 0;
+  }
+  std::printf("# kbk rbac --for %s: ServiceAccount %s/%s and what it may do, nothing more.\n", f.purpose.c_str(),
+              ro.namespace_.c_str(), ro.service_account.c_str());
+  if (f.purpose == "backup")
+    std::printf("# Recorded from the requests a backup of this selection makes now; discovery and /version come from\n"
+                "# Kubernetes' default system:discovery binding. Apply with: kubectl apply -f FILE\n");
+  else
+    std::printf("# What restoring backup %s writes (create, get, patch per type and target namespace).\n",
+                f.from_backup.c_str());
+  for (const auto& o : objects) std::printf("---\n%s", json::to_yaml(o).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void register_rbac(CLI::App& app, GlobalOptions& g, RunState& state) {
+  CLI::App* cmd = app.add_subcommand(
+      "rbac", "Print the least-privilege ServiceAccount, Roles and bindings for a backup or restore of a selection");
+  auto f = std::make_shared<RbacFlags>();
+  cmd->add_option("--for", f->purpose, "What the identity does: backup or restore")
+      ->required()
+      ->type_name("backup|restore");
+  add_selection_flags(cmd, f->selection, SelectionKind::backup);
+  cmd->add_flag("--include-events", f->include_events, "--for backup: the backup includes events");
+  cmd->add_option("--service-account", f->service_account, "The ServiceAccount's name (in -n, default kbk)")
+      ->type_name(value::k_name)
+      ->capture_default_str();
+  cmd->add_option("--from-backup", f->from_backup, "--for restore: the backup restored")->type_name(value::k_backup);
+  cmd->add_option("--namespace-mappings", f->namespace_mappings, "--for restore: as restore create maps them: A:B,C:D")
+      ->type_name(value::k_mappings);
+  cmd->add_option("--existing-resource-policy", f->existing_policy,
+                  "--for restore: none or update (create, get, patch), recreate (and delete)")
+      ->type_name("none|update|recreate")
+      ->capture_default_str();
+  add_encryption_key_option(cmd, f->key_file, "--for restore: key file of an encrypted backup");
+  document(cmd,
+           {"# what a nightly backup of two namespaces needs, for ServiceAccount kbk/kbk",
+            "kbk rbac --for backup --include-namespaces shop,db | kubectl apply -f -",
+            "kbk rbac --for backup --app shop.yaml --service-account shop-backup -n backups",
+            "kbk rbac --for restore --from-backup nightly --namespace-mappings shop:shop-dr -o yaml"},
+           "-n is the ServiceAccount's namespace here (default kbk), not a selection. --for backup runs the reads of "
+           "such a backup against the cluster (with your identity: it must be able to read what the backup reads), "
+           "records every request, and prints rules for exactly those: list per type, get for what backups follow by "
+           "name, cluster-wide where the walk lists across namespaces, a Role per namespace where it lists "
+           "namespace by namespace. --for restore prints create, get and patch (delete with "
+           "--existing-resource-policy recreate) on each type in each target namespace that restoring the backup "
+           "writes, as kbk auth can-i-restore checks. Objects a selection follows later that it does not follow "
+           "today (a first PVC naming a StorageClass) need the command run again; kbk auth can-i-backup checks.",
+           "");
+  set_runner(cmd, state, [&g, f] { return run_rbac(g, *f); });
+}
+
+}  // namespace kbk::cli
