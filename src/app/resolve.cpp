@@ -98,6 +98,11 @@ std::set<std::string> Resolution::keys() const {
   return k;
 }
 
+Result<Resolution> resolve(kube::Client& source, const kube::Discovery& discovery, const Application& app) {
+  static const ResolveOptions defaults;
+  return resolve(source, discovery, app, defaults);
+}
+
 Result<Resolution> resolve(kube::Client& source, const kube::Discovery& discovery, const Application& app,
                            const ResolveOptions& options) {
   KBK_ASSIGN_OR_RETURN(auto scope, AppScope::make(app, discovery));

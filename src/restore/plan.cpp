@@ -576,6 +576,11 @@ private:
 
 }  // namespace
 
+Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications) {
+  static const app::ResolveOptions defaults;
+  return resolve_applications(backup, applications, defaults);
+}
+
 Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications,
                                              const app::ResolveOptions& options) {
   app::MemorySource source;
@@ -605,9 +610,7 @@ Result<Plan> plan(const LoadedBackup& backup, const PlanOptions& options, Loaded
   KBK_ASSIGN_OR_RETURN(Selector sel, Selector::compile(selection_for(options)));
   std::optional<app::Resolution> apps;
   if (options.applications) {
-    // A named options object: g++ 12 at -O3 takes the defaulted argument's temporary for uninitialized.
-    const app::ResolveOptions resolve_options;
-    KBK_ASSIGN_OR_RETURN(apps, resolve_applications(backup, *options.applications, resolve_options));
+    KBK_ASSIGN_OR_RETURN(apps, resolve_applications(backup, *options.applications));
     log::info(1, "applications " + options.applications->display_name() + " select " +
                      std::to_string(apps->objects.size()) + " of the backup's " + std::to_string(backup.items.size()) +
                      " objects");

@@ -49,7 +49,10 @@ struct ResolveOptions {
 // Runs the walk over source with the applications as scope. Errc::config for a definition that does not fit the
 // source (a cluster-scoped type under resources); API failures are outcomes, counted in failures.
 Result<Resolution> resolve(kube::Client& source, const kube::Discovery& discovery, const Application& app,
-                           const ResolveOptions& options = {});
+                           const ResolveOptions& options);
+// With default options. An overload rather than a defaulted `= {}`: g++ 12 at -O3 (the Release build) calls the
+// defaulted argument's temporary maybe-uninitialized in every caller, which -Werror stops.
+Result<Resolution> resolve(kube::Client& source, const kube::Discovery& discovery, const Application& app);
 
 // What the definition takes now that the backup lacks, and what the backup holds that it no longer takes.
 struct Diff {

@@ -125,7 +125,9 @@ Result<Plan> make_plan_releasing_backup(LoadedBackup& backup, const PlanOptions&
 // cluster, run over the backup's items (app/memory_source.hpp). Errc::config when a definition does not fit the
 // backup's types.
 Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications,
-                                             const app::ResolveOptions& options = {});
+                                             const app::ResolveOptions& options);
+// With default options (an overload, not `= {}`: see app::resolve).
+Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications);
 
 // `NNNN-<resource>[.<group>]-<namespace|_cluster>-<name>.yaml` for --to-dir.
 std::string manifest_file_name(const PlannedItem& item);
