@@ -1,41 +1,297 @@
 #include <kbk/json/json.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <cmath>
+#include <optional>
 #include <regex>
 #include <sstream>
+#include <streambuf>
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/prettywriter.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
 
 namespace kbk::json {
 
-Result<Document> parse(std::string_view text, std::string_view what) {
-  Document doc;
-  doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return unexpected(Errc::parse, std::string(what) + ": invalid JSON at offset " +
-                                       std::to_string(doc.GetErrorOffset()) + ": " +
-                                       rapidjson::GetParseError_En(doc.GetParseError()));
+namespace {
+
+// Forwards the reader's events to the document, counting how deep they nest.
+struct DepthLimitedBuilder {
+  Document& doc;
+  unsigned depth = 0;
+  bool too_deep = false;
+
+  bool Null() { return doc.Null(); }
+  bool Bool(bool b) { return doc.Bool(b); }
+  bool Int(int i) { return doc.Int(i); }
+  bool Uint(unsigned u) { return doc.Uint(u); }
+  bool Int64(int64_t i) { return doc.Int64(i); }
+  bool Uint64(uint64_t u) { return doc.Uint64(u); }
+  bool Double(double d) { return doc.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc.Key(s, n, copy); }
+  bool StartObject() { return enter() && doc.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth;
+    return doc.EndObject(n);
   }
+  bool StartArray() { return enter() && doc.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth;
+    return doc.EndArray(n);
+  }
+  bool enter() {
+    if (++depth <= k_max_depth) return true;
+    too_deep = true;
+    return false;
+  }
+};
+
+std::string_view name_of(const Value& name) { return {name.GetString(), name.GetStringLength()}; }
+
+// The first member name that occurs twice in one object of v (iterative), or nullopt.
+std::optional<std::string> duplicate_member(const Value& root) {
+  std::vector<const Value*> todo{&root};
+  std::vector<std::string_view> names;
+  while (!todo.empty()) {
+    const Value* v = todo.back();
+    todo.pop_back();
+    if (v->IsArray()) {
+      for (const auto& item : v->GetArray())
+        if (item.IsObject() || item.IsArray()) todo.push_back(&item);
+      continue;
+    }
+    if (!v->IsObject()) continue;
+    const rapidjson::SizeType n = v->MemberCount();
+    if (n > 1 && n <= 8) {
+      for (auto a = v->MemberBegin(); a != v->MemberEnd(); ++a)
+        for (auto b = a + 1; b != v->MemberEnd(); ++b)
+          if (name_of(a->name) == name_of(b->name)) return std::string(name_of(a->name));
+    } else if (n > 8) {
+      names.clear();
+      for (const auto& m : v->GetObject()) names.push_back(name_of(m.name));
+      std::sort(names.begin(), names.end());
+      if (auto it = std::adjacent_find(names.begin(), names.end()); it != names.end()) return std::string(*it);
+    }
+    for (const auto& m : v->GetObject())
+      if (m.value.IsObject() || m.value.IsArray()) todo.push_back(&m.value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<Document> parse(std::string_view text, std::string_view what, Errc code) {
+  Document doc;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  auto generate = [&](Document& d) {
+    DepthLimitedBuilder builder{d};
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    constexpr unsigned flags =
+        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+    result = reader.Parse<flags>(ms, builder);
+    too_deep = builder.too_deep;
+    // The reader takes a NUL byte for the end of the text: one after the value would hide what follows.
+    if (!result.IsError() && ms.Tell() != text.size())
+      result.Set(rapidjson::kParseErrorDocumentRootNotSingular, ms.Tell());
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (too_deep)
+    return unexpected(code, std::string(what) + ": nested more than " + std::to_string(k_max_depth) +
+                                " levels deep (at offset " + std::to_string(result.Offset()) + ")");
+  if (result.IsError())
+    return unexpected(code, std::string(what) + ": invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
+                                rapidjson::GetParseError_En(result.Code()));
+  if (auto dup = duplicate_member(doc))
+    return unexpected(code, std::string(what) + ": member \"" + *dup + "\" appears twice in one object");
   return doc;
 }
 
+// ---- writers: iterative walks (a document may nest k_max_depth levels; recursion would need its stack) ----------
+
+namespace {
+
+// Collects text and hands it to the sink in chunks.
+class ChunkedOut {
+public:
+  explicit ChunkedOut(const TextSink& sink) : m_sink(sink) { m_buf.reserve(k_chunk + 1024); }
+  ~ChunkedOut() { flush(); }
+  void put(std::string_view s) {
+    m_buf.append(s);
+    if (m_buf.size() >= k_chunk) flush();
+  }
+  void put(char c) {
+    m_buf.push_back(c);
+    if (m_buf.size() >= k_chunk) flush();
+  }
+  void flush() {
+    if (!m_buf.empty()) m_sink(m_buf);
+    m_buf.clear();
+  }
+
+private:
+  static constexpr size_t k_chunk = 64 * 1024;
+  const TextSink& m_sink;
+  std::string m_buf;
+};
+
+// The characters that change how text displays and that RapidJSON's writer leaves raw: DEL, C1 controls,
+// bidirectional marks, embeddings, overrides and isolates, line and paragraph separators, BOM. The length of the
+// one starting at s[i] (its code point in cp), or 0.
+size_t display_control_at(std::string_view s, size_t i, uint32_t& cp) {
+  const auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = b(0);
+  if (c == 0x7f) return cp = 0x7f, 1;
+  if (c == 0xc2 && b(1) >= 0x80 && b(1) <= 0x9f) return cp = b(1), 2;
+  if (c == 0xd8 && b(1) == 0x9c) return cp = 0x061c, 2;
+  if (c == 0xef && b(1) == 0xbb && b(2) == 0xbf) return cp = 0xfeff, 3;
+  if (c == 0xe2 && (b(1) == 0x80 || b(1) == 0x81) && b(2) >= 0x80 && b(2) <= 0xbf) {
+    cp = 0x2000 | ((b(1) & 0x3f) << 6) | (b(2) & 0x3f);
+    if (cp == 0x200e || cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069))
+      return 3;
+  }
+  return 0;
+}
+
+bool hides_text(std::string_view s) {
+  uint32_t cp = 0;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (display_control_at(s, i, cp) > 0) return true;
+  return false;
+}
+
+// Writes a string RapidJSON's Writer escaped, with display_control_at's characters as \uXXXX: the JSON means the
+// same, and printing it cannot reorder or hide what a terminal shows.
+void put_text(std::string_view s, ChunkedOut& out) {
+  size_t plain = 0;
+  uint32_t cp = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const size_t n = display_control_at(s, i, cp);
+    if (n == 0) continue;
+    out.put(s.substr(plain, i - plain));
+    char esc[8];
+    std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(cp));
+    out.put(esc);
+    i += n - 1;
+    plain = i + 1;
+  }
+  out.put(s.substr(plain));
+}
+
+// A scalar as RapidJSON's Writer writes it (its string escaping and shortest double form).
+void put_scalar(const Value& v, ChunkedOut& out, rapidjson::StringBuffer& scratch) {
+  scratch.Clear();
+  rapidjson::Writer<rapidjson::StringBuffer> w(scratch);
+  v.Accept(w);  // a scalar: no recursion
+  const std::string_view text(scratch.GetString(), scratch.GetSize());
+  if (v.IsString()) put_text(text, out);
+  else out.put(text);
+}
+
+void put_name(const Value& name, ChunkedOut& out, rapidjson::StringBuffer& scratch) {
+  scratch.Clear();
+  rapidjson::Writer<rapidjson::StringBuffer> w(scratch);
+  w.String(name.GetString(), name.GetStringLength());
+  put_text(std::string_view(scratch.GetString(), scratch.GetSize()), out);
+}
+
+// indent_levels = 0: compact. Otherwise newlines and 4 spaces per level up to indent_levels, compact deeper.
+void write_json(const Value& root, const TextSink& sink, unsigned indent_levels) {
+  ChunkedOut out(sink);
+  rapidjson::StringBuffer scratch;
+  struct Frame {
+    const Value* v;
+    rapidjson::SizeType next;  // index of the next element or member
+  };
+  std::vector<Frame> stack;
+  auto pretty_at = [&](size_t level) { return indent_levels > 0 && level <= indent_levels; };
+  auto newline = [&](size_t level) {
+    out.put('\n');
+    for (size_t i = 0; i < level; ++i) out.put("    ");
+  };
+  // Opens v (or writes it whole when it is a scalar or empty).
+  auto begin = [&](const Value& v) {
+    if (v.IsObject() && v.MemberCount() > 0) {
+      out.put('{');
+      stack.push_back({&v, 0});
+    } else if (v.IsArray() && !v.Empty()) {
+      out.put('[');
+      stack.push_back({&v, 0});
+    } else if (v.IsObject()) {
+      out.put("{}");
+    } else if (v.IsArray()) {
+      out.put("[]");
+    } else {
+      put_scalar(v, out, scratch);
+    }
+  };
+  begin(root);
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    const size_t level = stack.size();  // the level of f's children
+    const bool pretty = pretty_at(level);
+    const rapidjson::SizeType count = f.v->IsObject() ? f.v->MemberCount() : f.v->Size();
+    if (f.next == count) {
+      if (pretty) newline(level - 1);
+      out.put(f.v->IsObject() ? '}' : ']');
+      stack.pop_back();
+      continue;
+    }
+    if (f.next > 0) out.put(',');
+    if (pretty) newline(level);
+    const rapidjson::SizeType i = f.next++;
+    if (f.v->IsObject()) {
+      const auto& m = *(f.v->MemberBegin() + i);
+      put_name(m.name, out, scratch);
+      out.put(pretty ? ": " : ":");
+      begin(m.value);  // may grow the stack: f is not used after this
+    } else {
+      begin((*f.v)[i]);
+    }
+  }
+}
+
+}  // namespace
+
+void write_compact(const Value& v, const TextSink& sink) { write_json(v, sink, 0); }
+void write_pretty(const Value& v, const TextSink& sink) { write_json(v, sink, k_pretty_indent_levels); }
+
 std::string to_string(const Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
+  std::string out;
+  write_compact(v, [&](std::string_view s) { out.append(s); });
+  return out;
 }
 
 std::string to_pretty(const Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
-  w.SetIndent(' ', 4);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
+  std::string out;
+  write_pretty(v, [&](std::string_view s) { out.append(s); });
+  return out;
+}
+
+unsigned depth(const Value& root) {
+  unsigned deepest = 0;
+  std::vector<std::pair<const Value*, unsigned>> todo{{&root, 0}};
+  while (!todo.empty()) {
+    auto [v, d] = todo.back();
+    todo.pop_back();
+    if (v->IsObject()) {
+      deepest = std::max(deepest, d + 1);
+      for (const auto& m : v->GetObject()) todo.push_back({&m.value, d + 1});
+    } else if (v->IsArray()) {
+      deepest = std::max(deepest, d + 1);
+      for (const auto& item : v->GetArray()) todo.push_back({&item, d + 1});
+    }
+  }
+  return deepest;
 }
 
 namespace {
@@ -66,8 +322,16 @@ PlainKind classify_plain(const std::string& s) {
   return PlainKind::string;
 }
 
-Result<void> yaml_to_value(const YAML::Node& node, Value& out, Allocator& alloc, std::string_view what, int depth) {
-  if (depth > 200) return unexpected(Errc::parse, std::string(what) + ": nesting too deep");
+// budget: how many more nodes may be converted. YAML aliases share nodes, so a small text can name a huge tree
+// ("billion laughs"); a real document has fewer nodes than bytes, and the caller's budget is the text's size.
+Result<void> yaml_to_value(const YAML::Node& node, Value& out, Allocator& alloc, std::string_view what, unsigned depth,
+                           uint64_t& budget) {
+  if (depth > k_max_yaml_depth)
+    return unexpected(Errc::parse, std::string(what) + ": nested more than " + std::to_string(k_max_yaml_depth) +
+                                       " levels deep");
+  if (budget == 0)
+    return unexpected(Errc::parse, std::string(what) + ": aliases expand to more nodes than the text could hold");
+  --budget;
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -119,7 +383,7 @@ Result<void> yaml_to_value(const YAML::Node& node, Value& out, Allocator& alloc,
       out.SetArray();
       for (const auto& item : node) {
         Value v;
-        KBK_TRY(yaml_to_value(item, v, alloc, what, depth + 1));
+        KBK_TRY(yaml_to_value(item, v, alloc, what, depth + 1, budget));
         out.PushBack(v, alloc);
       }
       return {};
@@ -137,7 +401,7 @@ Result<void> yaml_to_value(const YAML::Node& node, Value& out, Allocator& alloc,
                                              ": duplicate key \"" + key + "\"");
         }
         Value v;
-        KBK_TRY(yaml_to_value(kv.second, v, alloc, what, depth + 1));
+        KBK_TRY(yaml_to_value(kv.second, v, alloc, what, depth + 1, budget));
         out.AddMember(Value(key.c_str(), static_cast<rapidjson::SizeType>(key.size()), alloc), v, alloc);
       }
       return {};
@@ -159,26 +423,21 @@ bool looks_like_json(std::string_view text) {
 Result<std::vector<Document>> parse_yaml_stream(std::string_view text, std::string_view what) {
   std::vector<Document> out;
   if (looks_like_json(text)) {
-    // A JSON text (possibly several concatenated objects, as `kubectl get -o json` loops produce).
-    Document doc;
-    doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
-    if (!doc.HasParseError()) {
-      size_t off = doc.GetErrorOffset();
-      (void)off;
-      // Fall through to YAML for multi-object JSON streams; a single JSON value is the common case.
-      auto single = parse(text, what);
-      if (single) {
-        out.push_back(std::move(*single));
-        return out;
-      }
+    // A single JSON value is the common case; anything else (several concatenated objects, as `kubectl get -o
+    // json` loops produce) is read as YAML, whose flow style covers JSON.
+    auto single = parse(text, what);
+    if (single) {
+      out.push_back(std::move(*single));
+      return out;
     }
   }
   try {
     std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
+    uint64_t budget = text.size() + 1024;
     for (const auto& node : nodes) {
       if (node.IsNull() || !node.IsDefined()) continue;
       Document doc;
-      KBK_TRY(yaml_to_value(node, doc, doc.GetAllocator(), what, 0));
+      KBK_TRY(yaml_to_value(node, doc, doc.GetAllocator(), what, 0, budget));
       out.push_back(std::move(doc));
     }
   } catch (const YAML::Exception& e) {
@@ -211,7 +470,7 @@ bool needs_quotes(const std::string& s) {
   return false;
 }
 
-void emit(YAML::Emitter& e, const Value& v) {
+void emit_scalar(YAML::Emitter& e, const Value& v) {
   switch (v.GetType()) {
     case rapidjson::kNullType: e << YAML::Null; break;
     case rapidjson::kFalseType: e << false; break;
@@ -230,7 +489,9 @@ void emit(YAML::Emitter& e, const Value& v) {
       std::string s(v.GetString(), v.GetStringLength());
       // A literal block keeps exactly one trailing newline ("|" clips), so only such strings use it.
       bool one_trailing_newline = s.size() >= 2 && s.back() == '\n' && s[s.size() - 2] != '\n';
-      if (one_trailing_newline && s.find_first_of("\t\r") == std::string::npos && s.front() != ' ') {
+      if (hides_text(s)) {
+        e << YAML::EscapeNonAscii << YAML::DoubleQuoted << s;
+      } else if (one_trailing_newline && s.find_first_of("\t\r") == std::string::npos && s.front() != ' ') {
         e << YAML::Literal << s;
       } else if (needs_quotes(s)) {
         e << YAML::DoubleQuoted << s;
@@ -239,30 +500,56 @@ void emit(YAML::Emitter& e, const Value& v) {
       }
       break;
     }
-    case rapidjson::kArrayType:
-      if (v.Empty()) {
-        e << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
-        break;
-      }
+    default: break;
+  }
+}
+
+// Iterative (documents nest up to k_max_depth levels). Below k_pretty_indent_levels collections switch to flow
+// style, which yaml-cpp writes without indentation.
+void emit(YAML::Emitter& e, const Value& root) {
+  struct Frame {
+    const Value* v;
+    rapidjson::SizeType next;
+  };
+  std::vector<Frame> stack;
+  auto begin = [&](const Value& v) {
+    const bool flow = stack.size() >= k_pretty_indent_levels;
+    if (v.IsArray()) {
+      if (v.Empty() || flow) e << YAML::Flow;
       e << YAML::BeginSeq;
-      for (const auto& item : v.GetArray()) emit(e, item);
-      e << YAML::EndSeq;
-      break;
-    case rapidjson::kObjectType:
-      if (v.MemberCount() == 0) {
-        e << YAML::Flow << YAML::BeginMap << YAML::EndMap;
-        break;
-      }
+      stack.push_back({&v, 0});
+    } else if (v.IsObject()) {
+      if (v.MemberCount() == 0 || flow) e << YAML::Flow;
       e << YAML::BeginMap;
-      for (const auto& m : v.GetObject()) {
-        std::string key(m.name.GetString(), m.name.GetStringLength());
-        e << YAML::Key;
-        if (needs_quotes(key)) e << YAML::DoubleQuoted;
-        e << key << YAML::Value;
-        emit(e, m.value);
+      stack.push_back({&v, 0});
+    } else {
+      emit_scalar(e, v);
+    }
+  };
+  begin(root);
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    if (f.v->IsArray()) {
+      if (f.next == f.v->Size()) {
+        e << YAML::EndSeq;
+        stack.pop_back();
+        continue;
       }
+      begin((*f.v)[f.next++]);
+      continue;
+    }
+    if (f.next == f.v->MemberCount()) {
       e << YAML::EndMap;
-      break;
+      stack.pop_back();
+      continue;
+    }
+    const auto& m = *(f.v->MemberBegin() + f.next++);
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    e << YAML::Key;
+    if (hides_text(key)) e << YAML::EscapeNonAscii << YAML::DoubleQuoted;
+    else if (needs_quotes(key)) e << YAML::DoubleQuoted;
+    e << key << YAML::Value;
+    begin(m.value);
   }
 }
 
@@ -276,6 +563,44 @@ std::string to_yaml(const Value& v) {
   std::string out = e.c_str();
   if (out.empty() || out.back() != '\n') out += '\n';
   return out;
+}
+
+namespace {
+
+// Passes characters on to another stream buffer, remembering the last one (to end the text with one newline).
+class LastCharBuf final : public std::streambuf {
+public:
+  explicit LastCharBuf(std::streambuf* out) : m_out(out) {}
+  int last = -1;
+
+protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    last = c;
+    return m_out->sputc(traits_type::to_char_type(c));
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    if (n > 0) last = static_cast<unsigned char>(s[n - 1]);
+    return m_out->sputn(s, n);
+  }
+
+private:
+  std::streambuf* m_out;
+};
+
+}  // namespace
+
+void write_yaml(const Value& v, std::ostream& out) {
+  LastCharBuf buf(out.rdbuf());
+  std::ostream tracked(&buf);
+  {
+    YAML::Emitter e(tracked);
+    e.SetIndent(2);
+    e.SetSeqFormat(YAML::Block);
+    emit(e, v);
+  }
+  tracked.flush();
+  if (buf.last != '\n') out << '\n';
 }
 
 const Value* find(const Value& obj, std::string_view key) {
@@ -352,34 +677,43 @@ Document clone(const Value& v) {
   return d;
 }
 
-bool equal(const Value& a, const Value& b) {
+namespace {
+
+bool equal_scalars(const Value& a, const Value& b) {
   if (a.IsNumber() && b.IsNumber()) {
     if (a.IsInt64() && b.IsInt64()) return a.GetInt64() == b.GetInt64();
     if (a.IsUint64() && b.IsUint64()) return a.GetUint64() == b.GetUint64();
     return a.GetDouble() == b.GetDouble();
   }
   if (a.GetType() != b.GetType()) return false;
-  switch (a.GetType()) {
-    case rapidjson::kObjectType: {
-      if (a.MemberCount() != b.MemberCount()) return false;
-      for (const auto& m : a.GetObject()) {
-        auto it = b.FindMember(m.name);
-        if (it == b.MemberEnd() || !equal(m.value, it->value)) return false;
+  if (a.IsString())
+    return a.GetStringLength() == b.GetStringLength() &&
+           std::string_view(a.GetString(), a.GetStringLength()) == std::string_view(b.GetString(), b.GetStringLength());
+  return a.GetType() == b.GetType();  // null, true, false
+}
+
+}  // namespace
+
+bool equal(const Value& a, const Value& b) {
+  std::vector<std::pair<const Value*, const Value*>> todo{{&a, &b}};
+  while (!todo.empty()) {
+    auto [x, y] = todo.back();
+    todo.pop_back();
+    if (x->IsObject()) {
+      if (!y->IsObject() || x->MemberCount() != y->MemberCount()) return false;
+      for (const auto& m : x->GetObject()) {
+        auto it = y->FindMember(m.name);
+        if (it == y->MemberEnd()) return false;
+        todo.push_back({&m.value, &it->value});
       }
-      return true;
+    } else if (x->IsArray()) {
+      if (!y->IsArray() || x->Size() != y->Size()) return false;
+      for (rapidjson::SizeType i = 0; i < x->Size(); ++i) todo.push_back({&(*x)[i], &(*y)[i]});
+    } else if (!equal_scalars(*x, *y)) {
+      return false;
     }
-    case rapidjson::kArrayType: {
-      if (a.Size() != b.Size()) return false;
-      for (rapidjson::SizeType i = 0; i < a.Size(); ++i)
-        if (!equal(a[i], b[i])) return false;
-      return true;
-    }
-    case rapidjson::kStringType:
-      return a.GetStringLength() == b.GetStringLength() &&
-             std::string_view(a.GetString(), a.GetStringLength()) == std::string_view(b.GetString(), b.GetStringLength());
-    default:
-      return a == b;
   }
+  return true;
 }
 
 }  // namespace kbk::json

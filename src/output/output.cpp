@@ -129,17 +129,17 @@ std::string Table::render() const {
   return out;
 }
 
+// Streamed in chunks: a large document (inspect --cat of a big item) is never held as text as well.
 void print_json(const json::Value& v) {
-  std::string s = json::to_pretty(v);
-  s += '\n';
-  std::fwrite(s.data(), 1, s.size(), stdout);
+  json::write_pretty(v, [](std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); });
+  std::fputc('\n', stdout);
   std::fflush(stdout);
 }
 
 void print_yaml(const json::Value& v) {
-  std::string s = json::to_yaml(v);
-  std::fwrite(s.data(), 1, s.size(), stdout);
   std::fflush(stdout);
+  json::write_yaml(v, std::cout);
+  std::cout.flush();
 }
 
 namespace {

@@ -1,12 +1,18 @@
 #include <kbk/util/log.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <regex>
 #include <set>
+
+#include <kbk/util/strings.hpp>
 
 namespace kbk::log {
 namespace {
@@ -41,7 +47,15 @@ bool set_log_file(const std::string& path) {
     g_file = nullptr;
   }
   if (path.empty()) return true;
-  g_file = std::fopen(path.c_str(), "a");
+  // 0600 like every file kbk writes: a log names objects, hosts and errors of the cluster.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) return false;
+  g_file = ::fdopen(fd, "a");
+  if (!g_file) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+  }
   return g_file != nullptr;
 }
 
@@ -92,7 +106,13 @@ void emit(Level level, std::string_view message, bool to_stderr) {
     std::lock_guard lock(g_mutex);
     if (!g_file && !g_sink) return;  // nobody records it: skip the redaction
   }
-  const std::string text = redact(message);
+  // Messages carry names and text from outside (archive entries, server messages): what could move the cursor,
+  // recolour the terminal or fake another line is escaped. Errors and warnings are one line; debug output
+  // (request and response bodies at -v 8) keeps its newlines.
+  if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  const bool one_line = level == Level::error || level == Level::warning;
+  const std::string text =
+      util::printable(redact(message), 0, one_line ? util::Newlines::escape : util::Newlines::keep);
   std::string line;
   if (to_stderr) {
     line = "kbk: ";

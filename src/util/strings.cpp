@@ -383,4 +383,83 @@ std::vector<std::string> suggestions(std::string_view word, const std::vector<st
   return out;
 }
 
+namespace {
+
+// The length of the UTF-8 sequence at s[i] and its code point, or 0 when it is not valid UTF-8.
+size_t utf8_at(std::string_view s, size_t i, uint32_t& cp) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  size_t n = 0;
+  uint32_t min = 0;
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F, min = 0x80;
+  else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F, min = 0x800;
+  else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07, min = 0x10000;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+bool hides_text(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) ||                      // C1 controls (CSI is 0x9B)
+         cp == 0x061C || cp == 0x200E || cp == 0x200F ||    // direction marks
+         (cp >= 0x202A && cp <= 0x202E) ||                  // embeddings and overrides
+         (cp >= 0x2066 && cp <= 0x2069) ||                  // isolates
+         cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF;      // line/paragraph separators, BOM
+}
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) {
+  uint32_t cp = 0;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = utf8_at(s, i, cp);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string printable(std::string_view s, size_t max_bytes, Newlines newlines) {
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes ? max_bytes : s.size()) + 8);
+  char buf[16];
+  for (size_t i = 0; i < s.size();) {
+    if (max_bytes && out.size() >= max_bytes) {
+      out += "...";
+      break;
+    }
+    uint32_t cp = 0;
+    size_t n = utf8_at(s, i, cp);
+    if (n == 0) {
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(s[i])));
+      out += buf;
+      ++i;
+      continue;
+    }
+    if (n == 1 && (cp < 0x20 || cp == 0x7F)) {
+      if (newlines == Newlines::keep && (cp == '\n' || cp == '\t')) out += static_cast<char>(cp);
+      else {
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
+        out += buf;
+      }
+    } else if (hides_text(cp)) {
+      std::snprintf(buf, sizeof buf, "\\u{%04x}", static_cast<unsigned>(cp));
+      out += buf;
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
 }  // namespace kbk::util

@@ -6,7 +6,9 @@
 // strings. Strings that would read back as something else are quoted when YAML is written.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,18 +23,40 @@ using Document = rapidjson::Document;
 using Value = rapidjson::Value;
 using Allocator = rapidjson::Document::AllocatorType;
 
-// Parses one JSON text. The error names `what` (a file, an archive entry) and the byte offset.
-Result<Document> parse(std::string_view text, std::string_view what = "JSON");
+// How deep a document may nest (objects and arrays), as the Kubernetes API server allows for JSON: a document
+// nested deeper is refused by parse() with one line naming `what`. Every document kbk holds came through parse()
+// or parse_yaml() (YAML nests at most k_max_yaml_depth), so walks over documents never see more levels than this;
+// the walks in this module (writers, YAML, equal) are iterative, and the recursive ones elsewhere (patch, restore)
+// are measured against this bound in tests/unit/json/depth_test.cpp.
+inline constexpr unsigned k_max_depth = 10000;
+inline constexpr unsigned k_max_yaml_depth = 200;
+
+// Parses one JSON text: RFC 8259 with UTF-8 validated, at most k_max_depth levels (parsed iteratively: a deep
+// text costs memory proportional to its size, never stack), no duplicate member names in an object (Go's decoder
+// would take the last and RapidJSON's find the first: a reader and the API server would see different objects),
+// nothing after the value. The error (Errc::parse, or `code`) names `what` (a file, an archive entry) and the
+// byte offset.
+Result<Document> parse(std::string_view text, std::string_view what = "JSON", Errc code = Errc::parse);
 // Compact, as Go's encoder writes it (no trailing newline).
 std::string to_string(const Value& v);
+// Indented by 4 spaces per level up to k_pretty_indent_levels; deeper values are written compact on their line,
+// so the text stays linear in the document's size however deep it nests.
+inline constexpr unsigned k_pretty_indent_levels = 64;
 std::string to_pretty(const Value& v);
+// The same texts handed out in chunks of about 64 KiB as they are produced (memory bounded by the chunk, not the
+// text): for printing large documents.
+using TextSink = std::function<void(std::string_view)>;
+void write_compact(const Value& v, const TextSink& sink);
+void write_pretty(const Value& v, const TextSink& sink);
 
 // One or more YAML documents (a stream separated by ---), or JSON. Empty documents are dropped.
 Result<std::vector<Document>> parse_yaml_stream(std::string_view text, std::string_view what = "YAML");
 // Exactly one document (YAML or JSON).
 Result<Document> parse_yaml(std::string_view text, std::string_view what = "YAML");
-// Block-style YAML as kubectl -o yaml prints it (keys in document order).
+// Block-style YAML as kubectl -o yaml prints it (keys in document order). Collections nested deeper than
+// k_pretty_indent_levels are written in flow style ({a: [1]}), so the text stays linear in the document's size.
 std::string to_yaml(const Value& v);
+void write_yaml(const Value& v, std::ostream& out);
 
 // Member lookup; nullptr when obj is not an object or has no such member.
 const Value* find(const Value& obj, std::string_view key);
@@ -53,5 +77,7 @@ bool erase(Value& obj, std::string_view key);
 Document clone(const Value& v);
 // Deep equality, object member order ignored, numbers compared by value.
 bool equal(const Value& a, const Value& b);
+// How deep v nests: 0 for a scalar, 1 for [] or {"a":1}.
+unsigned depth(const Value& v);
 
 }  // namespace kbk::json

@@ -27,6 +27,15 @@ std::optional<std::string> base64_decode(std::string_view b64);
 // Human formats: 1.5 MiB, 2m3s.
 std::string human_bytes(uint64_t bytes);
 std::string human_duration(double seconds);
+// Text from outside (names and strings read from a backup, a server, a log) as it may be shown on a terminal or
+// in a one-line message: control characters (C0, DEL, C1), invalid UTF-8 and the Unicode controls that reorder or
+// break displayed text (bidirectional overrides and isolates, line and paragraph separators) are written as
+// \xNN or \u{NNNN}; with Newlines::keep, '\n' and '\t' stay as they are (a log's lines). Longer than max_bytes:
+// cut there and "..." appended (0 = no limit).
+enum class Newlines { escape, keep };
+std::string printable(std::string_view s, size_t max_bytes = 0, Newlines newlines = Newlines::escape);
+// Whether s is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view s);
 // The one duration syntax of every duration flag: Go's time.ParseDuration ("300ms", "1.5h", "2h45m", "1m30s";
 // units ns, us/µs, ms, s, m, h) plus "d" (24h), and a bare number meaning seconds ("60", kbk's older flags took
 // seconds). Seconds; nullopt when malformed or negative.

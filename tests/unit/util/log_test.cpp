@@ -1,8 +1,13 @@
 #include <catch2/catch.hpp>
 
-#include <kbk/util/log.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include <kbk/util/log.hpp>
 
 using kbk::log::redact;
 
@@ -50,4 +55,25 @@ TEST_CASE("the log file and sinks get info lines up to -v 2 with timestamps; std
   kbk::log::set_verbosity(5);
   CHECK(kbk::log::recorded_verbosity() == 5);
   kbk::log::set_verbosity(0);
+}
+
+TEST_CASE("set_log_file creates the file 0600 and log lines from outside text are escaped") {
+  namespace log = kbk::log;
+  char tmpl[] = "/tmp/kbk-log-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string path = std::string(tmpl) + "/kbk.log";
+  REQUIRE(log::set_log_file(path));
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::string seen;
+  log::set_sink([&](std::string_view line) { seen += std::string(line); });
+  log::error("entry \x1b[2Jevil\nkbk: error: fake");
+  log::set_sink(nullptr);
+  REQUIRE(log::set_log_file(""));
+  // The sink gets the stamped line: "2026-...Z ERROR " and the escaped message.
+  REQUIRE(seen.size() > 24);
+  CHECK(seen.substr(24) == " ERROR entry \\x1b[2Jevil\\x0akbk: error: fake\n");
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
 }

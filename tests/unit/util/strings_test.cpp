@@ -106,3 +106,20 @@ TEST_CASE("url_encode keeps unreserved characters only") {
   CHECK(url_encode("app=web,tier in (a b)") == "app%3Dweb%2Ctier%20in%20%28a%20b%29");
   CHECK(url_decode(url_encode("x/y z~")) == "x/y z~");
 }
+
+TEST_CASE("printable escapes what could move the cursor, recolour or reorder a terminal") {
+  CHECK(printable("plain text, gr\xc3\xbc\xc3\x9f" "e \xe6\x97\xa5") == "plain text, gr\xc3\xbc\xc3\x9f" "e \xe6\x97\xa5");
+  CHECK(printable("a\x1b[2Jb") == "a\\x1b[2Jb");
+  CHECK(printable("line\nkbk: error: fake") == "line\\x0akbk: error: fake");
+  CHECK(printable("keep\n\ttabs", 0, Newlines::keep) == "keep\n\ttabs");
+  CHECK(printable("cr\r", 0, Newlines::keep) == "cr\\x0d");
+  CHECK(printable("\xff\xfe") == "\\xff\\xfe");
+  CHECK(printable("\xe2\x80\xae" "evil") == "\\u{202e}evil");
+  CHECK(printable("\xc2\x9b" "31m") == "\\u{009b}31m");
+  CHECK(printable("\xc0\xaf") == "\\xc0\\xaf");  // overlong '/'
+  CHECK(printable(std::string("a\0b", 3)) == "a\\x00b");
+  CHECK(printable(std::string(100, 'x'), 10) == "xxxxxxxxxx...");
+  CHECK(valid_utf8("gr\xc3\xbc\xc3\x9f" "e"));
+  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
+  CHECK_FALSE(valid_utf8("\xc3"));
+}
