@@ -7,10 +7,14 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <unordered_set>
 
+#include <kbk/compress/gzip.hpp>
 #include <kbk/crypto/hash.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -19,10 +23,14 @@ namespace {
 
 using crypto::sha256_hex;
 
-// A clean relative tar name: no leading '/', no empty, '.' or '..' segment, no NUL or backslash.
+// A clean relative tar name: no leading '/', no empty, '.' or '..' segment, no backslash, valid UTF-8 without
+// control characters (a name is printed and used as a key: it must read the same everywhere).
 bool is_clean_path(std::string_view path) {
   if (path.empty() || path.front() == '/') return false;
-  if (path.find('\0') != std::string_view::npos || path.find('\\') != std::string_view::npos) return false;
+  if (path.find('\\') != std::string_view::npos) return false;
+  for (char c : path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  if (!util::valid_utf8(path)) return false;
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find('/', start);
@@ -193,25 +201,52 @@ private:
   bool m_discard = false;
 };
 
-// Reader side: libarchive pulls compressed bytes through read_cb.
+// Reader side: libarchive reads a plain tar stream through read_cb; a gzip stream is decompressed before it by
+// compress::GzipReader (the one bounded decoder: CRC and length checked, nothing after the end, limits), never by
+// libarchive's own gzip filter (which does not check the CRC).
 struct ReadSource {
   storage::Reader* reader = nullptr;
+  std::unique_ptr<compress::GzipReader> gz;
+  std::string prefix;       // bytes read to tell gzip from tar, handed out first
+  size_t prefix_offset = 0;
   std::string buffer = std::string(256 * 1024, '\0');
-  uint64_t compressed = 0;
+  uint64_t compressed = 0;  // bytes read from the source
   std::optional<Error> error;
+
+  Result<size_t> raw_read(char* out, size_t size) {
+    if (prefix_offset < prefix.size()) {
+      size_t n = std::min(size, prefix.size() - prefix_offset);
+      std::memcpy(out, prefix.data() + prefix_offset, n);
+      prefix_offset += n;
+      return n;
+    }
+    KBK_ASSIGN_OR_RETURN(size_t n, reader->read(out, size));
+    compressed += n;
+    return n;
+  }
+  Result<size_t> read(char* out, size_t size) { return gz ? gz->read(out, size) : raw_read(out, size); }
 
   static la_ssize_t read_cb(struct archive*, void* self_ptr, const void** out) {
     auto* self = static_cast<ReadSource*>(self_ptr);
-    auto r = self->reader->read(self->buffer.data(), self->buffer.size());
+    auto r = self->read(self->buffer.data(), self->buffer.size());
     if (!r) {
       self->error = std::move(r).error();
       return -1;
     }
     *out = self->buffer.data();
-    self->compressed += *r;
     return static_cast<la_ssize_t>(*r);
   }
 };
+
+// Compressions kbk does not read, named so the error says what the archive is.
+const char* other_compression(std::string_view head) {
+  auto starts = [&](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
+  if (starts(std::string_view("\x28\xb5\x2f\xfd", 4))) return "zstd";
+  if (starts(std::string_view("\x04\x22\x4d\x18", 4))) return "lz4";
+  if (starts(std::string_view("\xfd\x37\x7a\x58\x5a\x00", 6))) return "xz";
+  if (starts("BZh")) return "bzip2";
+  return nullptr;
+}
 
 struct ArchiveReadFree {
   void operator()(struct archive* a) const { archive_read_free(a); }
@@ -220,6 +255,13 @@ struct ArchiveReadFree {
 // "backup b1" for what = "b1" and for what = "backup b1" (restore passes the latter).
 std::string backup_label(std::string_view what) {
   return util::starts_with(what, "backup ") ? std::string(what) : "backup " + std::string(what);
+}
+
+// e with "backup <name>: " in front unless it starts so already (the gzip decoder names the backup itself).
+Error labelled(Error e, std::string_view what) {
+  const std::string label = backup_label(what);
+  if (!util::starts_with(e.message, label + ":")) e.wrap(label);
+  return e;
 }
 
 Error corrupt(std::string_view what, std::string_view entry, std::string_view msg) {
@@ -250,15 +292,37 @@ Result<std::unique_ptr<ArchiveWriter>> make_writer(std::unique_ptr<storage::Writ
 
 Result<void> read_archive(storage::Reader& source, std::string_view what, const ReaderLimits& limits,
                           const std::function<Result<void>(const Entry&)>& on_entry) {
-  std::unique_ptr<struct archive, ArchiveReadFree> a(archive_read_new());
-  if (!a) return unexpected(Errc::internal_error, "archive: out of memory");
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_none(a.get());
-  archive_read_support_format_tar(a.get());
   ReadSource src;
   src.reader = &source;
+  // The first bytes tell gzip from a plain tar (a repacked or `download`ed-and-gunzipped archive).
+  src.prefix.resize(512);
+  size_t have = 0;
+  while (have < src.prefix.size()) {
+    auto n = source.read(src.prefix.data() + have, src.prefix.size() - have);
+    if (!n) return labelled(n.error(), what);
+    if (*n == 0) break;
+    have += *n;
+  }
+  src.prefix.resize(have);
+  src.compressed = have;
+  if (have == 0) return corrupt(what, "", "empty archive (no metadata/version)");
+  if (const char* other = other_compression(src.prefix))
+    return corrupt(what, "", std::string("compressed with ") + other + ", which kbk does not read (gzip or plain tar)");
+  if (compress::is_gzip(src.prefix)) {
+    compress::InflateLimits gz_limits;
+    gz_limits.max_bytes = limits.max_total_bytes;
+    gz_limits.ratio_after = k_bomb_ratio_after;
+    gz_limits.max_ratio = 1000;
+    src.gz = std::make_unique<compress::GzipReader>(
+        [&src](char* b, size_t n) { return src.raw_read(b, n); }, backup_label(what), gz_limits);
+  }
+
+  std::unique_ptr<struct archive, ArchiveReadFree> a(archive_read_new());
+  if (!a) return unexpected(Errc::internal_error, "archive: out of memory");
+  archive_read_support_filter_none(a.get());
+  archive_read_support_format_tar(a.get());
   if (archive_read_open(a.get(), &src, nullptr, &ReadSource::read_cb, nullptr) != ARCHIVE_OK) {
-    if (src.error) return Error(*src.error).wrap(backup_label(what));
+    if (src.error) return labelled(*src.error, what);
     const char* m = archive_error_string(a.get());
     return corrupt(what, "", std::string("not a tar or tar.gz stream: ") + (m ? m : "unknown format"));
   }
@@ -267,66 +331,90 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
   uint64_t entries = 0;
   std::string data;
   std::string last_entry;
+  // Every name seen (a second entry of one name would shadow the first for whoever extracts the archive) and
+  // every folder they imply (a file may not also be a folder: "a/b" then "a/b/c" or "a/b/").
+  std::unordered_set<std::string> files, folders;
+  auto conflict = [&](const std::string& path, bool is_dir) -> std::string {
+    std::string bare = is_dir ? path.substr(0, path.size() - 1) : path;
+    if (files.count(bare)) return is_dir ? "a folder entry with the name of a file entry" : "appears twice in the archive";
+    if (!is_dir && folders.count(bare)) return "a file entry with the name of a folder";
+    for (size_t slash = bare.find('/'); slash != std::string::npos; slash = bare.find('/', slash + 1))
+      if (files.count(bare.substr(0, slash))) return "inside " + bare.substr(0, slash) + ", which is a file entry";
+    for (size_t slash = bare.find('/'); slash != std::string::npos; slash = bare.find('/', slash + 1))
+      folders.insert(bare.substr(0, slash));
+    (is_dir ? folders : files).insert(bare);
+    return "";
+  };
   for (;;) {
     struct archive_entry* e = nullptr;
     int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
-    if (src.error) return Error(*src.error).wrap(backup_label(what));
+    if (src.error) return labelled(*src.error, what);
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
       const char* m = archive_error_string(a.get());
       return corrupt(what, last_entry.empty() ? "" : "after " + last_entry,
                      std::string("unreadable stream (truncated or damaged): ") + (m ? m : "read error"));
     }
-    const char* pn = archive_entry_pathname_utf8(e);
-    if (!pn) pn = archive_entry_pathname(e);
+    // The name's own bytes: a name that is not UTF-8 is refused, never converted.
+    const char* pn = archive_entry_pathname(e);
     std::string path = pn ? pn : "";
-    last_entry = path;
-    if (++entries > limits.max_entries) return corrupt(what, path, "too many entries");
+    last_entry = util::printable(path, 256);
+    const std::string shown = last_entry;
+    if (++entries > limits.max_entries) return corrupt(what, shown, "too many entries");
+    const auto type = archive_entry_filetype(e);
+    const bool is_dir = type == AE_IFDIR;
     if (!is_clean_path(path)) {
       // Directory entries of a repacked tarball end in '/'; accept those if otherwise clean.
-      bool dir_ok = archive_entry_filetype(e) == AE_IFDIR && !path.empty() && path.back() == '/' &&
+      bool dir_ok = is_dir && !path.empty() && path.back() == '/' &&
                     is_clean_path(std::string_view(path).substr(0, path.size() - 1));
-      if (!dir_ok) return corrupt(what, path, "unsafe path (absolute, '..', or malformed)");
+      if (!dir_ok)
+        return corrupt(what, shown, "unsafe name (absolute, '..', empty or '.' segments, backslash, control "
+                                    "characters or not UTF-8)");
     }
-    if (archive_entry_hardlink(e) != nullptr) return corrupt(what, path, "hard links are not allowed");
-    auto type = archive_entry_filetype(e);
-    if (type == AE_IFDIR) {
-      if (entries == 1) return corrupt(what, path, "first entry must be metadata/version");
+    if (archive_entry_hardlink(e) != nullptr) return corrupt(what, shown, "hard links are not allowed");
+    if (type == AE_IFLNK || archive_entry_symlink(e) != nullptr)
+      return corrupt(what, shown, "symbolic links are not allowed");
+    if (is_dir) {
+      if (entries == 1) return corrupt(what, shown, "first entry must be metadata/version");
+      if (path.back() != '/') path += '/';
+      if (std::string c = conflict(path, true); !c.empty()) return corrupt(what, shown, c);
       continue;
     }
-    if (type != AE_IFREG) {
-      const char* kind = type == AE_IFLNK ? "symbolic links are" : "only regular files are";
-      return corrupt(what, path, std::string(kind) + " allowed");
-    }
+    if (type != AE_IFREG) return corrupt(what, shown, "only regular files are allowed (a device, fifo or socket)");
+    if (archive_entry_sparse_count(e) > 0) return corrupt(what, shown, "sparse files are not allowed");
     if (entries == 1 && path != "metadata/version")
-      return corrupt(what, path, "first entry must be metadata/version");
-    if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0) return corrupt(what, path, "negative size");
-    uint64_t declared = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+      return corrupt(what, shown, "first entry must be metadata/version");
+    if (std::string c = conflict(path, false); !c.empty()) return corrupt(what, shown, c);
+    if (!archive_entry_size_is_set(e)) return corrupt(what, shown, "no size in its header");
+    if (archive_entry_size(e) < 0) return corrupt(what, shown, "negative size");
+    const auto declared = static_cast<uint64_t>(archive_entry_size(e));
     if (declared > limits.max_entry_bytes)
-      return corrupt(what, path, "entry of " + std::to_string(declared) + " bytes exceeds the limit of " +
-                                     std::to_string(limits.max_entry_bytes));
+      return corrupt(what, shown, "entry of " + std::to_string(declared) + " bytes exceeds the limit of " +
+                                      std::to_string(limits.max_entry_bytes));
     data.clear();
+    data.reserve(static_cast<size_t>(std::min<uint64_t>(declared, 1 << 20)));
     char buf[65536];
     for (;;) {
       la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
       if (n == 0) break;
       if (n < 0) {
-        if (src.error) return Error(*src.error).wrap(backup_label(what));
+        if (src.error) return labelled(*src.error, what);
         const char* m = archive_error_string(a.get());
-        return corrupt(what, path, std::string("truncated or damaged: ") + (m ? m : "read error"));
+        return corrupt(what, shown, std::string("truncated or damaged: ") + (m ? m : "read error"));
       }
       data.append(buf, static_cast<size_t>(n));
       total += static_cast<uint64_t>(n);
-      if (data.size() > limits.max_entry_bytes) return corrupt(what, path, "entry exceeds the size limit");
-      if (total > limits.max_total_bytes) return corrupt(what, path, "archive exceeds the decompressed size limit");
-      if (total > (1ull << 30) && src.compressed > 0 && total / src.compressed > 1000)
-        return corrupt(what, path, "decompression ratio over 1000:1 (a decompression bomb)");
+      if (data.size() > declared) return corrupt(what, shown, "longer than its header says");
+      if (total > limits.max_total_bytes) return corrupt(what, shown, "archive exceeds the decompressed size limit");
+      if (!src.gz && total > k_bomb_ratio_after && src.compressed > 0 && total / src.compressed > 1000)
+        return corrupt(what, shown, "decompression ratio over 1000:1 (a decompression bomb)");
     }
-    if (archive_entry_size_is_set(e) && data.size() != declared)
-      return corrupt(what, path, "truncated: " + std::to_string(data.size()) + " of " + std::to_string(declared) + " bytes");
+    if (src.error) return labelled(*src.error, what);
+    if (data.size() != declared)
+      return corrupt(what, shown, "truncated: " + std::to_string(data.size()) + " of " + std::to_string(declared) + " bytes");
     if (entries == 1 && !valid_format_version(data))
-      return corrupt(what, path, "unsupported backup format version \"" + std::string(util::trim(data)) +
-                                     "\" (this kbk reads 1.x)");
+      return corrupt(what, shown, "unsupported backup format version \"" + util::printable(util::trim(data), 64) +
+                                      "\" (this kbk reads 1.x)");
 
     Entry entry;
     entry.path = path;
@@ -334,13 +422,13 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
     entry.is_item = parse_item_path(path, entry.key, entry.version_dir);
     KBK_TRY(on_entry(entry));
   }
-  if (src.error) return Error(*src.error).wrap(backup_label(what));
+  if (src.error) return labelled(*src.error, what);
   if (entries == 0) return corrupt(what, "", "empty archive (no metadata/version)");
-  // Read what follows the end of the tar (padding) to the end of the stream: a decrypting source reports a
-  // truncated or modified final segment only there.
+  // Read what follows the end of the tar (padding) to the end of the stream: the gzip member's CRC and length,
+  // and a decrypting source's final segment, are checked only there.
   for (;;) {
-    auto n = source.read(src.buffer.data(), src.buffer.size());
-    if (!n) return Error(n.error()).wrap(backup_label(what));
+    auto n = src.read(src.buffer.data(), src.buffer.size());
+    if (!n) return labelled(n.error(), what);
     if (*n == 0) break;
   }
   return {};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include <kbk/archive/documents.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -17,20 +18,89 @@ Result<NewBackupKey> new_backup_key(const crypto::UserKey& user) {
   return k;
 }
 
+Result<crypto::KeyObjectFields> parse_key_object(std::string_view text, std::string_view what) {
+  using json::Field;
+  using json::Schema;
+  static const Schema schema = Schema::object(
+      {Field("format", Schema::string(), json::required), Field("version", Schema::integer(), json::required),
+       Field("keyId", Schema::string(json::check_single_line), json::required),
+       Field("dataKeyId", Schema::string(json::check_single_line)),
+       Field("kdf", Schema::object({Field("name", Schema::string(), json::required), Field("N", Schema::integer()),
+                                    Field("r", Schema::integer()), Field("p", Schema::integer()),
+                                    Field("salt", Schema::string())}),
+             json::required),
+       Field("wrap", Schema::object({Field("alg", Schema::string(), json::required),
+                                     Field("nonce", Schema::string(), json::required),
+                                     Field("ciphertext", Schema::string(), json::required)}),
+             json::required),
+       Field("created", Schema::string(json::check_rfc3339))});
+  KBK_ASSIGN_OR_RETURN(json::Document doc, parse_document(text, what, schema));
+  crypto::KeyObjectFields f;
+  auto i64 = [&](std::initializer_list<std::string_view> path) -> int64_t {
+    const json::Value* v = json::at(doc, path);
+    return v && v->IsInt64() ? v->GetInt64() : 0;
+  };
+  f.format = json::get_string(doc, {"format"});
+  f.version = i64({"version"});
+  f.key_id = json::get_string(doc, {"keyId"});
+  f.data_key_id = json::get_string(doc, {"dataKeyId"});
+  f.kdf_name = json::get_string(doc, {"kdf", "name"});
+  f.scrypt_n = i64({"kdf", "N"});
+  f.scrypt_r = i64({"kdf", "r"});
+  f.scrypt_p = i64({"kdf", "p"});
+  f.salt = json::get_string(doc, {"kdf", "salt"});
+  f.wrap_alg = json::get_string(doc, {"wrap", "alg"});
+  f.nonce = json::get_string(doc, {"wrap", "nonce"});
+  f.ciphertext = json::get_string(doc, {"wrap", "ciphertext"});
+  return f;
+}
+
+namespace {
+
+// The key objects directly in folder: at most k_max_key_objects (a backup has one, a few during a rotation), each
+// read within k_max_small_bytes and parsed. on_object gets the object's name ("kbk-key-<id>"), its text and its
+// fields or the error that says why it is not one.
+Result<std::vector<std::string>> each_key_object(
+    storage::Backend& backend, const std::string& folder, const std::string& what,
+    const std::function<void(const std::string& key, const std::string& text, const Result<crypto::KeyObjectFields>&)>&
+        on_object) {
+  std::vector<std::string> keys;
+  KBK_TRY(backend.list(folder + "kbk-key-", [&](const storage::ObjectInfo& info) -> Result<void> {
+    if (info.key.find('/', folder.size()) != std::string::npos) return {};
+    keys.push_back(info.key);
+    if (keys.size() > k_max_key_objects)
+      return unexpected(Errc::corrupt, what + " has more than " + std::to_string(k_max_key_objects) +
+                                           " key objects (" + folder + "kbk-key-*); a backup has one, or a few while "
+                                           "its key is rotated");
+    return {};
+  }));
+  std::vector<std::string> tried;
+  for (const auto& key : keys) {
+    tried.push_back(key.substr(folder.size()));
+    auto text = read_bounded(backend, key, key, k_max_small_bytes);
+    if (!text) {
+      if (text.error().is(Errc::not_found)) continue;  // removed meanwhile (a rotation)
+      if (!text.error().is(Errc::corrupt)) return std::move(text).error();
+      on_object(key, "", unexpected(std::move(text).error()));
+      continue;
+    }
+    on_object(key, *text, parse_key_object(*text, key));
+  }
+  return tried;
+}
+
+}  // namespace
+
 Result<crypto::SecretKey> open_data_key(storage::Backend& backend, const std::string& folder, const crypto::UserKey& user,
                                         const std::string& what) {
-  std::vector<std::string> tried;
   std::optional<crypto::SecretKey> found;
   std::optional<Error> other;  // a key object that is not one (parse, unsupported): reported when nothing opens
-  const std::string prefix = folder + "kbk-key-";
-  KBK_TRY(backend.list(prefix, [&](const storage::ObjectInfo& info) -> Result<void> {
-    if (found || info.key.find('/', folder.size()) != std::string::npos) return {};
-    KBK_ASSIGN_OR_RETURN(std::string text, backend.get(info.key));
-    tried.push_back(info.key.substr(folder.size()));
-    auto dk = crypto::unwrap_data_key(text, user, info.key);
+  KBK_ASSIGN_OR_RETURN(auto tried, each_key_object(backend, folder, what, [&](const std::string& key, const std::string&,
+                                                                              const Result<crypto::KeyObjectFields>& f) {
+    if (found) return;
+    auto dk = f ? crypto::unwrap_data_key(*f, user, key) : Result<crypto::SecretKey>(unexpected(f.error()));
     if (dk) found = std::move(*dk);
     else if (!dk.error().is(Errc::crypto) && !other) other = dk.error();
-    return {};
   }));
   if (found) return std::move(*found);
   if (other) return *other;
@@ -52,20 +122,20 @@ Result<RekeyResult> rekey_backup(storage::Backend& backend, const std::string& n
     std::string object;  // "kbk-key-<id>"
     crypto::SecretKey data_key;
   };
-  std::vector<std::string> tried;
   std::vector<Opened> by_old, by_new;
   std::optional<Error> other;  // a key object that is not one: reported when neither key opens anything
-  KBK_TRY(backend.list(folder + "kbk-key-", [&](const storage::ObjectInfo& info) -> Result<void> {
-    if (info.key.find('/', folder.size()) != std::string::npos) return {};
-    KBK_ASSIGN_OR_RETURN(std::string text, backend.get(info.key));
-    const std::string object = info.key.substr(folder.size());
-    tried.push_back(object);
+  KBK_ASSIGN_OR_RETURN(auto tried, each_key_object(backend, folder, what, [&](const std::string& key, const std::string&,
+                                                                              const Result<crypto::KeyObjectFields>& f) {
+    const std::string object = key.substr(folder.size());
+    if (!f) {
+      if (!other) other = f.error();
+      return;
+    }
     for (auto [user, into] : {std::pair{&old_key, &by_old}, std::pair{&new_key, &by_new}}) {
-      auto dk = crypto::unwrap_data_key(text, *user, info.key);
+      auto dk = crypto::unwrap_data_key(*f, *user, key);
       if (dk) into->push_back({object, std::move(*dk)});
       else if (!dk.error().is(Errc::crypto) && !other) other = dk.error();
     }
-    return {};
   }));
   for (const auto& o : by_old)
     for (const auto& n : by_new)
@@ -98,8 +168,9 @@ Result<RekeyResult> rekey_backup(storage::Backend& backend, const std::string& n
     once.content_type = "application/json";
     KBK_TRY(backend.put(key, object.json, once));
     // Read it back: the old key objects go only once the new one is known to open the backup.
-    auto back = backend.get(key);
-    auto check = back ? crypto::unwrap_data_key(*back, new_key, key) : Result<crypto::SecretKey>(unexpected(back.error()));
+    auto back = read_bounded(backend, key, key, k_max_small_bytes);
+    auto fields = back ? parse_key_object(*back, key) : Result<crypto::KeyObjectFields>(unexpected(back.error()));
+    auto check = fields ? crypto::unwrap_data_key(*fields, new_key, key) : Result<crypto::SecretKey>(unexpected(fields.error()));
     if (!check || check->bytes() != data_key.bytes()) {
       (void)backend.remove(key);
       return unexpected(Errc::corrupt, what + ": the new key object " + key +
@@ -247,8 +318,9 @@ Result<json::Document> open_marker(const json::Value& marker, const crypto::Secr
   auto raw = util::base64_decode(std::string_view(sealed->GetString(), sealed->GetStringLength()));
   if (!raw) return unexpected(Errc::corrupt, what + ": \"sealed\" is not base64");
   KBK_ASSIGN_OR_RETURN(std::string text, crypto::decrypt(data_key, *raw, what + " (sealed)"));
-  KBK_ASSIGN_OR_RETURN(json::Document full, json::parse(text, what + " (sealed)"));
-  if (!full.IsObject() || json::get_string(full, {"name"}) != name ||
+  KBK_ASSIGN_OR_RETURN(json::Document full, parse_document(text, what + " (sealed)", marker_schema()));
+  if (json::find(full, "sealed")) return unexpected(Errc::corrupt, what + ": the sealed marker is sealed again");
+  if (json::get_string(full, {"name"}) != name ||
       json::get_string(full, {"uid"}) != json::get_string(marker, {"uid"}))
     return unexpected(Errc::corrupt, what + ": the sealed marker names another backup");
   // The plaintext summary is not authenticated by itself: with the key, it must say what the sealed copy says
@@ -312,9 +384,7 @@ Result<std::unique_ptr<storage::Reader>> open_object(storage::Backend& backend, 
 }
 
 Result<std::string> read_object(storage::Backend& backend, const std::string& key, const crypto::SecretKey* data_key) {
-  KBK_ASSIGN_OR_RETURN(std::string data, backend.get(key));
-  if (!data_key) return data;
-  return crypto::decrypt(*data_key, data, key);
+  return read_bounded(backend, key, key, k_max_document_bytes, data_key);
 }
 
 }  // namespace kbk::archive

@@ -49,7 +49,7 @@ PruneResult execute_prune(storage::Backend& backend, const PrunePlan& plan, std:
     if (!d.keep) remove(d.item.name);
   for (const auto& i : plan.incomplete)
     if (i.remove) remove(i.name);
-  if (auto c = backend.cleanup_incomplete(incomplete_age)) result.uploads_aborted = *c;
+  if (auto c = backend.cleanup_incomplete(incomplete_age, "")) result.uploads_aborted = *c;
   else result.failures.push_back({"", std::move(c).error()});
   return result;
 }

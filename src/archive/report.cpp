@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -48,86 +49,55 @@ json::Document backup_list_to_json(const std::vector<BackupListing>& rows) {
   return d;
 }
 
-Result<OpenedBackup> locate_backup(storage::Backend& b, const std::string& name) {
-  BackupPaths p{name};
-  KBK_ASSIGN_OR_RETURN(auto marker, read_marker(b, name));
-  if (marker) {
-    OpenedBackup l;
-    l.name = name;
-    l.source = "kbk";
-    l.marker = std::move(*marker);
-    l.encrypted = is_encrypted(l.marker);
-    l.archive = archive_object(&l.marker, name);
-    return l;
-  }
-  auto vb = b.get(p.velero_backup());
-  if (vb) {
-    KBK_ASSIGN_OR_RETURN(auto doc, json::parse(*vb, "backup " + name + ": velero-backup.json"));
-    OpenedBackup l;
-    l.name = name;
-    l.source = "velero";
-    l.marker = std::move(doc);
-    l.archive = p.tarball();
-    return l;
-  }
-  if (!vb.error().is(Errc::not_found)) return std::move(vb).error();
-  KBK_ASSIGN_OR_RETURN(auto lock, b.stat(p.lock()));
-  if (lock)
-    return unexpected(Errc::precondition, "backup " + name + " is incomplete (interrupted or still being written); "
-                                                             "remove it with kbk backup delete " + name);
-  return unexpected(Errc::precondition, "backup " + name + " not found in " + b.display_url());
+Result<void> read_checked(storage::Backend& b, const OpenBackup& backup, const VerifiedEntryFn& fn) {
+  KBK_ASSIGN_OR_RETURN(VerifyReport report, read_verified(b, backup, {}, fn));
+  if (!report.problems.empty()) return verification_error(backup.name, report);
+  return {};
 }
 
-Result<OpenedBackup> open_backup(storage::Backend& b, const std::string& name, const crypto::UserKey* user, NeedKey need) {
-  KBK_ASSIGN_OR_RETURN(OpenedBackup l, locate_backup(b, name));
-  if (!l.encrypted) return l;
-  if (!user) {
-    if (need == NeedKey::yes) return key_required(name);
-    return l;
-  }
-  KBK_ASSIGN_OR_RETURN(l.data_key, open_backup_key(b, name, *user));
-  KBK_ASSIGN_OR_RETURN(l.marker, open_marker(l.marker, *l.data_key));
-  return l;
-}
-
-Result<void> each_entry(storage::Backend& b, const OpenedBackup& backup,
-                        const std::function<Result<void>(const Entry&)>& fn) {
-  KBK_ASSIGN_OR_RETURN(auto reader, open_object(b, backup.archive, backup.key()));
-  return read_archive(*reader, backup.name, {}, fn);
-}
-
-Result<json::Document> describe_to_json(storage::Backend& b, const OpenedBackup& backup, bool details) {
+Result<json::Document> describe_to_json(storage::Backend& b, const OpenBackup& backup, bool details) {
   json::Document out;
-  out.CopyFrom(backup.marker, out.GetAllocator());
-  if (details && backup.source == "kbk") {
-    KBK_TRY(each_entry(b, backup, [&](const Entry& e) -> Result<void> {
+  json::copy_into(out, backup.marker, out.GetAllocator());
+  if (!details) return out;
+  if (backup.source == BackupSource::kbk) {
+    json::Document manifest;
+    KBK_TRY(read_checked(b, backup, [&](const Entry& e, const json::Value*) -> Result<void> {
       if (e.path != "kbk/manifest.json") return {};
-      KBK_ASSIGN_OR_RETURN(auto m, json::parse(e.data, "kbk/manifest.json"));
-      if (auto* items = json::find(m, "items")) {
-        json::Value copy;
-        copy.CopyFrom(*items, out.GetAllocator());
-        json::set(out, "items", std::move(copy), out.GetAllocator());
-      }
+      KBK_ASSIGN_OR_RETURN(manifest, parse_document(e.data, "backup " + backup.name + ": kbk/manifest.json",
+                                                    manifest_schema()));
       return {};
     }));
+    if (const json::Value* items = manifest.IsObject() ? json::find(manifest, "items") : nullptr)
+      json::set(out, "items", json::copy(*items, out.GetAllocator()), out.GetAllocator());
+    return out;
+  }
+  // A Velero backup: its resource list (optional; one that is there must read).
+  BackupPaths p{backup.name};
+  DocumentOptions o;
+  o.gzipped = Gzipped::yes;
+  o.max_bytes = k_max_list_bytes;
+  auto rl = read_document(b, p.resource_list(), "backup " + backup.name + ": " + p.resource_list(),
+                          resource_list_schema(), o);
+  if (!rl) {
+    if (!rl.error().is(Errc::not_found)) return std::move(rl).error();
+  } else {
+    json::set(out, "resourceList", json::copy(*rl, out.GetAllocator()), out.GetAllocator());
   }
   return out;
 }
 
-Result<json::Document> contents_to_json(storage::Backend& b, const OpenedBackup& backup) {
+Result<json::Document> contents_to_json(storage::Backend& b, const OpenBackup& backup) {
   json::Document d;
   d.SetArray();
   auto& a = d.GetAllocator();
-  KBK_TRY(each_entry(b, backup, [&](const Entry& e) -> Result<void> {
-    if (!e.is_item || !e.version_dir.empty()) return {};
-    auto obj = json::parse(e.data, e.path);
-    std::string api = obj ? json::get_string(*obj, {"apiVersion"}) : "";
+  KBK_TRY(read_checked(b, backup, [&](const Entry& e, const json::Value* obj) -> Result<void> {
+    if (!e.is_item || !e.version_dir.empty() || !obj) return {};
     json::Value v(rapidjson::kObjectType);
     v.AddMember("resource", str_value(e.key.group_resource(), a), a);
     v.AddMember("namespace", str_value(e.key.namespace_, a), a);
     v.AddMember("name", str_value(e.key.name, a), a);
-    v.AddMember("apiVersion", str_value(api, a), a);
-    v.AddMember("kind", str_value(obj ? json::get_string(*obj, {"kind"}) : "", a), a);
+    v.AddMember("apiVersion", str_value(json::get_string(*obj, {"apiVersion"}), a), a);
+    v.AddMember("kind", str_value(json::get_string(*obj, {"kind"}), a), a);
     v.AddMember("path", str_value(e.path, a), a);
     v.AddMember("bytes", static_cast<uint64_t>(e.data.size()), a);
     d.PushBack(v, a);
@@ -161,31 +131,32 @@ bool resource_matches(std::string typed, const ItemKey& k, std::string_view kind
          (util::ends_with(head, "y") && head.substr(0, head.size() - 1) + "ies" == k.resource);
 }
 
-Result<json::Document> find_object(storage::Backend& b, const OpenedBackup& backup, const std::string& typed) {
+Result<json::Document> find_object(storage::Backend& b, const OpenBackup& backup, const std::string& typed) {
   auto parts = util::split(typed, '/', false);
   if (parts.size() < 2 || parts.size() > 3)
     return unexpected(Errc::config, typed + ": expected resource/namespace/name or resource/name");
   const std::string want_ns = parts.size() == 3 ? parts[1] : "";
   const std::string want_name = parts.back();
-  std::optional<json::Document> found;
+  std::string found;  // the item's text: parsed again (iteratively) once the whole backup verified
+  bool have = false;
   std::vector<std::string> candidates;
-  KBK_TRY(each_entry(b, backup, [&](const Entry& e) -> Result<void> {
-    if (!e.is_item || !e.version_dir.empty() || found) return {};
+  KBK_TRY(read_checked(b, backup, [&](const Entry& e, const json::Value* obj) -> Result<void> {
+    if (!e.is_item || !e.version_dir.empty() || have || !obj) return {};
     if (e.key.name != want_name || e.key.namespace_ != want_ns) return {};
-    KBK_ASSIGN_OR_RETURN(auto obj, json::parse(e.data, "backup " + backup.name + ": " + e.path));
-    if (!resource_matches(parts[0], e.key, json::get_string(obj, {"kind"}))) {
+    if (!resource_matches(parts[0], e.key, json::get_string(*obj, {"kind"}))) {
       candidates.push_back(item_text(e.key));
       return {};
     }
-    found = std::move(obj);
+    found = std::string(e.data);
+    have = true;
     return {};
   }));
-  if (!found) {
-    std::string msg = "backup " + backup.name + " holds no " + typed;
+  if (!have) {
+    std::string msg = "backup " + backup.name + " holds no " + util::printable(typed, 256);
     if (!candidates.empty()) msg += " (same name: " + util::join(candidates, ", ") + ")";
     return unexpected(Errc::not_found, msg);
   }
-  return std::move(*found);
+  return json::parse(found, "backup " + backup.name + ": " + typed, Errc::corrupt);
 }
 
 }  // namespace kbk::archive

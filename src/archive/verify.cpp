@@ -1,141 +1,349 @@
-// kbk backup verify: the archive against its own manifest and the location's marker.
-#include <kbk/archive/archive.hpp>
+// Opening a backup and reading it verified (reader.hpp); kbk backup verify is read_verified with no consumer.
+#include <kbk/archive/reader.hpp>
+
+#include <unordered_map>
+
+#include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
-
-#include <map>
-
 #include <kbk/crypto/hash.hpp>
-#include <kbk/json/json.hpp>
+#include <kbk/util/strings.hpp>
 
 namespace kbk::archive {
 namespace {
 
 using crypto::sha256_hex;
 
-// Hashes the stored bytes as the archive reader pulls them.
+// Problems kept in a report; past this, they are counted in one last line.
+constexpr size_t k_max_problems = 1000;
+
+// Hashes and counts the stored bytes as the archive reader pulls them.
 class HashingReader final : public storage::Reader {
 public:
   explicit HashingReader(std::unique_ptr<storage::Reader> inner) : m_inner(std::move(inner)) {}
   Result<size_t> read(char* buffer, size_t size) override {
     KBK_ASSIGN_OR_RETURN(size_t n, m_inner->read(buffer, size));
     m_hash.update(std::string_view(buffer, n));
+    m_bytes += n;
     return n;
   }
-  // Reads what the archive reader left (tar padding after the end marker) and returns the digest.
-  Result<std::string> finish() {
-    char buf[65536];
-    for (;;) {
-      KBK_ASSIGN_OR_RETURN(size_t n, read(buf, sizeof buf));
-      if (n == 0) break;
-    }
-    return m_hash.finish_hex();
-  }
+  std::string digest() { return m_hash.finish_hex(); }
+  uint64_t bytes() const { return m_bytes; }
 
 private:
   std::unique_ptr<storage::Reader> m_inner;
   crypto::Sha256 m_hash;
+  uint64_t m_bytes = 0;
 };
-
-// A Velero backup (no kbk marker) that Velero itself would list: velero-backup.json says Completed or
-// PartiallyFailed. nullopt when there is no such backup.
-Result<bool> is_velero_backup(storage::Backend& backend, const BackupPaths& paths) {
-  auto text = backend.get(paths.velero_backup());
-  if (!text) {
-    if (text.error().is(Errc::not_found)) return false;
-    return unexpected(std::move(text).error());
-  }
-  auto doc = json::parse(*text, "backup " + paths.name + ": velero-backup.json");
-  if (!doc) return false;
-  const std::string phase = json::get_string(*doc, {"status", "phase"});
-  return phase == "Completed" || phase == "PartiallyFailed";
-}
 
 std::string key_text(const ItemKey& k) {
   return k.group_resource() + "/" + (k.namespace_.empty() ? "" : k.namespace_ + "/") + k.name;
 }
 
+// The checks of read_verified's comment, entry by entry and then at the end.
+class Verifier {
+public:
+  Verifier(std::string name, const json::Value* marker, bool kbk, VerifyReport& report)
+      : m_name(std::move(name)), m_marker(marker), m_kbk(kbk), m_report(report) {}
+
+  Result<void> entry(const Entry& e, const VerifiedEntryFn& on_entry) {
+    ++m_report.entries;
+    if (!e.is_item) {
+      other_entry(e);
+      return on_entry ? on_entry(e, nullptr) : Result<void>{};
+    }
+    const std::string sum = sha256_hex(e.data);
+    const bool preferred = util::ends_with(e.version_dir, "-preferredversion");
+    const std::string k = key_text(e.key);
+    // The legacy and preferred-version copies hold the same bytes (kbk writes every copy so; Velero's other
+    // version folders hold other versions of the object).
+    if (e.version_dir.empty() || preferred || m_kbk) {
+      auto [it, first] = m_first_copy.emplace(k, sum);
+      if (!first && it->second != sum) problem(k + ": the copy in " + e.path + " differs from the other copy");
+    }
+    if (sum != m_last_sum || !m_last_ok) {
+      m_last_sum = sum;
+      m_last_ok = false;
+      auto doc = json::parse(e.data, "entry " + e.path, Errc::corrupt);
+      if (!doc) {
+        problem(doc.error().message);
+      } else if (!doc->IsObject()) {
+        problem("entry " + e.path + ": not a JSON object");
+      } else {
+        m_last = std::move(*doc);
+        m_last_ok = true;
+      }
+    }
+    if (m_last_ok) {
+      if (std::string why = item_identity_problem(m_last, e.key, e.version_dir); !why.empty()) {
+        problem("entry " + e.path + ": " + why);
+        m_last_ok = false;
+        m_last_sum.clear();
+      }
+    }
+    return on_entry ? on_entry(e, m_last_ok ? &m_last : nullptr) : Result<void>{};
+  }
+
+  // After the last entry. stored: the stored object's SHA-256 and size when read from a location.
+  void finish(const std::string* stored_sum, const uint64_t* stored_bytes, const std::string& object) {
+    check_end(stored_sum, stored_bytes, object);
+    if (m_dropped > 0) m_report.problems.push_back("... and " + std::to_string(m_dropped) + " more problems");
+  }
+
+private:
+  void check_end(const std::string* stored_sum, const uint64_t* stored_bytes, const std::string& object) {
+    if (m_kbk && m_marker && stored_sum) {
+      const std::string want = json::get_string(*m_marker, {"archive", "sha256"});
+      if (want.empty()) problem("kbk-manifest.json has no archive.sha256 to check " + object + " against");
+      else if (want != *stored_sum)
+        problem(object + ": SHA-256 " + *stored_sum + " differs from the marker's " + want);
+      const json::Value* bytes = json::at(*m_marker, {"archive", "bytes"});
+      if (bytes && bytes->IsUint64() && stored_bytes && bytes->GetUint64() != *stored_bytes)
+        problem(object + ": " + std::to_string(*stored_bytes) + " bytes, the marker says " +
+                std::to_string(bytes->GetUint64()));
+    }
+    if (!m_manifest_text) {
+      if (m_kbk) problem("kbk/manifest.json is missing from the archive");
+      else m_report.items_checked = m_first_copy.size();
+      return;
+    }
+    auto manifest = parse_document(*m_manifest_text, "kbk/manifest.json", manifest_schema());
+    if (!manifest) {
+      problem(manifest.error().message);
+      return;
+    }
+    const std::string api = json::get_string(*manifest, {"apiVersion"});
+    if (api != k_kbk_api_version)
+      problem("kbk/manifest.json has apiVersion \"" + util::printable(api, 64) + "\" (this kbk reads " +
+              k_kbk_api_version + ")");
+    if (m_marker) {
+      for (const char* field : {"name", "uid"}) {
+        const std::string inner = json::get_string(*manifest, {field});
+        const std::string outer = json::get_string(*m_marker, {field});
+        if (inner != outer)
+          problem(std::string("kbk/manifest.json has ") + field + " \"" + util::printable(inner, 64) +
+                  "\", the marker \"" + util::printable(outer, 64) + "\" (the archive of another backup?)");
+      }
+    }
+    const json::Value& items = *json::find(*manifest, "items");
+    std::unordered_map<std::string, std::string> seen = m_first_copy;
+    std::unordered_map<std::string, bool> listed;
+    for (const auto& it : items.GetArray()) {
+      ItemKey k{json::get_string(it, {"group"}), json::get_string(it, {"version"}), json::get_string(it, {"resource"}),
+                json::get_string(it, {"namespace"}), json::get_string(it, {"name"})};
+      const std::string text = util::printable(key_text(k), 256);
+      if (!listed.emplace(text, true).second) {
+        problem(text + ": listed twice in kbk/manifest.json");
+        continue;
+      }
+      auto found = seen.find(key_text(k));
+      if (found == seen.end()) {
+        problem(text + ": in the manifest but not in the archive");
+        continue;
+      }
+      ++m_report.items_checked;
+      const std::string want = json::get_string(it, {"sha256"});
+      if (found->second != want) problem(text + ": SHA-256 " + found->second + " differs from the manifest's " + want);
+      seen.erase(found);
+    }
+    for (const auto& [k, sum] : seen) problem(k + ": in the archive but not in the manifest");
+    if (const json::Value* count = m_marker ? json::at(*m_marker, {"counts", "items"}) : nullptr;
+        count && count->IsUint64() && count->GetUint64() != items.Size())
+      problem("kbk-manifest.json counts " + std::to_string(count->GetUint64()) + " items, kbk/manifest.json lists " +
+              std::to_string(items.Size()));
+  }
+
+  void other_entry(const Entry& e) {
+    if (e.path == "metadata/version") return;
+    if (e.path == "kbk/manifest.json") {
+      m_manifest_text = std::string(e.data);
+      return;
+    }
+    if (e.path == "kbk/results.json") {
+      if (auto r = parse_document(e.data, "kbk/results.json", results_schema()); !r) problem(r.error().message);
+      return;
+    }
+    // Velero ignores (and warns about) anything else; a kbk backup holds nothing else.
+    if (m_kbk) problem("entry " + e.path + " is not part of a kbk backup");
+  }
+
+  void problem(std::string text) {
+    if (m_report.problems.size() < k_max_problems) m_report.problems.push_back(std::move(text));
+    else ++m_dropped;
+  }
+
+  std::string m_name;
+  const json::Value* m_marker;
+  bool m_kbk;
+  VerifyReport& m_report;
+  std::unordered_map<std::string, std::string> m_first_copy;  // item -> SHA-256 of its first copy
+  std::optional<std::string> m_manifest_text;
+  json::Document m_last;  // the last item parsed (its copies follow it)
+  std::string m_last_sum;
+  bool m_last_ok = false;
+  uint64_t m_dropped = 0;
+};
+
+Error not_found(storage::Backend& backend, const std::string& name) {
+  return Error{Errc::not_found, "backup " + name + " not found in " + backend.display_url()};
+}
+
+// A Velero backup whose velero-backup.json says anything but Completed or PartiallyFailed is not read.
+Result<void> require_finished(const OpenBackup& b) {
+  if (b.source != BackupSource::velero) return {};
+  const std::string phase = json::get_string(b.marker, {"status", "phase"});
+  if (phase == "Completed" || phase == "PartiallyFailed") return {};
+  return unexpected(Errc::precondition, "backup " + b.name + " has phase \"" + util::printable(phase, 64) +
+                                            "\" in velero-backup.json (Completed or PartiallyFailed can be read)");
+}
+
 }  // namespace
 
-Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name, const crypto::UserKey* user) {
+Result<OpenBackup> open_backup(storage::Backend& backend, const std::string& name, const crypto::UserKey* user,
+                               NeedKey need) {
+  if (!valid_backup_name(name))
+    return unexpected(Errc::config, "\"" + util::printable(name, 128) + "\" is not a backup name");
   BackupPaths paths{name};
+  OpenBackup b;
+  b.name = name;
   KBK_ASSIGN_OR_RETURN(auto marker, read_marker(backend, name));
-  bool velero = false;
-  if (!marker) {
-    KBK_ASSIGN_OR_RETURN(velero, is_velero_backup(backend, paths));
-    if (!velero)
-      return unexpected(Errc::not_found, "backup " + name + " not found (no kbk-manifest.json or completed velero-backup.json) in " +
-                                             backend.display_url());
+  if (marker) {
+    b.source = BackupSource::kbk;
+    b.marker = std::move(*marker);
+    b.encrypted = is_encrypted(b.marker);
+    b.archive = archive_object(&b.marker, name);
+    if (!b.encrypted) return b;
+    if (!user) {
+      if (need == NeedKey::yes) return key_required(name);
+      return b;
+    }
+    KBK_ASSIGN_OR_RETURN(b.data_key, open_backup_key(backend, name, *user));
+    KBK_ASSIGN_OR_RETURN(json::Document full, open_marker(b.marker, *b.data_key));
+    KBK_TRY(check_marker(full, name, "backup " + name + ": kbk-manifest.json (sealed)"));
+    b.marker = std::move(full);
+    return b;
   }
-  // The stored bytes are hashed as they come; an encrypted archive is decrypted and authenticated after that.
-  const json::Value* m = marker ? &*marker : nullptr;
-  KBK_ASSIGN_OR_RETURN(auto data_key, backup_data_key(backend, name, m, user));
-  // The plaintext marker must agree with its sealed copy: the archive key and checksum used below are then
-  // authenticated.
-  if (m && data_key) KBK_TRY(open_marker(*m, *data_key));
-  const std::string object = archive_object(m, name);
-  KBK_ASSIGN_OR_RETURN(auto raw, backend.get_stream(object));
-  auto hashing = std::make_unique<HashingReader>(std::move(raw));
+  KBK_ASSIGN_OR_RETURN(auto velero, read_velero_backup(backend, name));
+  if (velero) {
+    b.source = BackupSource::velero;
+    b.marker = std::move(*velero);
+    b.archive = paths.tarball();
+    return b;
+  }
+  KBK_ASSIGN_OR_RETURN(auto lock, backend.stat(paths.lock()));
+  KBK_ASSIGN_OR_RETURN(auto tarball, backend.stat(paths.tarball()));
+  if (lock || tarball)
+    return unexpected(Errc::precondition, "backup " + name + " is incomplete (interrupted or still being written: no " +
+                                              paths.marker() + "); remove it with kbk backup delete " + name);
+  return not_found(backend, name);
+}
+
+Result<VerifyReport> read_verified(storage::Backend& backend, const OpenBackup& backup, const ReaderLimits& limits,
+                                   const VerifiedEntryFn& on_entry) {
+  KBK_TRY(require_finished(backup));
+  if (backup.encrypted && !backup.data_key) return key_required(backup.name);
+  auto raw = backend.get_stream(backup.archive);
+  if (!raw) {
+    if (raw.error().is(Errc::not_found))
+      return unexpected(Errc::corrupt, "backup " + backup.name + ": " + backup.archive + " is missing");
+    return unexpected(std::move(raw).error().wrap("backup " + backup.name));
+  }
+  auto hashing = std::make_unique<HashingReader>(std::move(*raw));
   HashingReader& hashed = *hashing;
   std::unique_ptr<storage::Reader> source = std::move(hashing);
-  if (data_key)
-    source = std::make_unique<DecryptingReader>(std::move(source), *data_key, backend.display_url() + "/" + object);
-  storage::Reader& reader = *source;
+  if (backup.data_key)
+    source = std::make_unique<DecryptingReader>(std::move(source), *backup.data_key,
+                                                backend.display_url() + "/" + backup.archive);
   VerifyReport report;
-  std::map<std::string, std::string> seen;  // item -> sha256 of its legacy file
-  std::string manifest_text;
-  KBK_TRY(read_archive(reader, name, {}, [&](const Entry& e) -> Result<void> {
-    ++report.entries;
-    if (e.path == "kbk/manifest.json") manifest_text = std::string(e.data);
-    if (!e.is_item) return {};
-    // Every item must be a Kubernetes object, whatever its checksum says: restore refuses anything else.
-    auto obj = json::parse(e.data, "backup " + name + ": entry " + e.path);
-    if (!obj || !obj->IsObject()) {
-      report.problems.push_back("entry " + e.path + ": not a JSON object");
-      return {};
-    }
-    const std::string k = key_text(e.key);
-    std::string sum = sha256_hex(e.data);
-    auto it = seen.find(k);
-    if (it == seen.end()) seen.emplace(k, sum);
-    else if (it->second != sum) report.problems.push_back(k + ": the copy in " + e.path + " differs from the other copy");
-    return {};
-  }));
-  KBK_ASSIGN_OR_RETURN(std::string stored_sum, hashed.finish());
-  if (velero) {
-    // Velero writes no checksums: the archive is sound when it reads cleanly and every item is an object.
-    report.items_checked = seen.size();
-    return report;
-  }
-  const std::string want_sum = json::get_string(*marker, {"archive", "sha256"});
-  if (!want_sum.empty() && want_sum != stored_sum)
-    report.problems.push_back(object + ": SHA-256 " + stored_sum + " differs from the marker's " + want_sum);
-  if (manifest_text.empty()) {
-    report.problems.push_back("kbk/manifest.json is missing from the archive");
-    return report;
-  }
-  KBK_ASSIGN_OR_RETURN(json::Document manifest, json::parse(manifest_text, "backup " + name + ": kbk/manifest.json"));
-  const json::Value* items = json::find(manifest, "items");
-  if (!items || !items->IsArray()) {
-    report.problems.push_back("kbk/manifest.json has no item list");
-    return report;
-  }
-  for (const auto& it : items->GetArray()) {
-    ItemKey k{json::get_string(it, {"group"}), json::get_string(it, {"version"}), json::get_string(it, {"resource"}),
-              json::get_string(it, {"namespace"}), json::get_string(it, {"name"})};
-    const std::string text = key_text(k);
-    auto found = seen.find(text);
-    if (found == seen.end()) {
-      report.problems.push_back(text + ": in the manifest but not in the archive");
-      continue;
-    }
-    ++report.items_checked;
-    const std::string want = json::get_string(it, {"sha256"});
-    if (found->second != want) report.problems.push_back(text + ": SHA-256 " + found->second + " differs from the manifest's " + want);
-    seen.erase(found);
-  }
-  for (const auto& [k, sum] : seen) report.problems.push_back(k + ": in the archive but not in the manifest");
+  const bool kbk = backup.source == BackupSource::kbk;
+  Verifier verifier(backup.name, kbk ? &backup.marker : nullptr, kbk, report);
+  KBK_TRY(read_archive(*source, backup.name, limits,
+                       [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); }));
+  // read_archive read the stream to its end (the gzip trailer, the final encrypted segment): the digest is whole.
+  const std::string sum = hashed.digest();
+  const uint64_t bytes = hashed.bytes();
+  verifier.finish(&sum, &bytes, backup.archive);
   return report;
+}
+
+Result<VerifyReport> verify_stream(storage::Reader& reader, const std::string& what, const ReaderLimits& limits,
+                                   const VerifiedEntryFn& on_entry) {
+  VerifyReport report;
+  Verifier verifier(what, nullptr, false, report);
+  KBK_TRY(read_archive(reader, what, limits, [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); }));
+  verifier.finish(nullptr, nullptr, what);
+  return report;
+}
+
+namespace {
+
+// Hashes the stored bytes and, at their end, compares them with the marker's archive.sha256 and bytes.
+class CheckedReader final : public storage::Reader {
+public:
+  CheckedReader(std::unique_ptr<storage::Reader> inner, HashingReader& hashed, std::string object, std::string want_sum,
+                std::optional<uint64_t> want_bytes)
+      : m_inner(std::move(inner)), m_hashed(hashed), m_object(std::move(object)), m_want_sum(std::move(want_sum)),
+        m_want_bytes(want_bytes) {}
+  Result<size_t> read(char* buffer, size_t size) override {
+    KBK_ASSIGN_OR_RETURN(size_t n, m_inner->read(buffer, size));
+    if (n > 0 || m_checked) return n;
+    m_checked = true;
+    const std::string sum = m_hashed.digest();
+    if (sum != m_want_sum)
+      return unexpected(Errc::corrupt, m_object + ": SHA-256 " + sum + " differs from the marker's " +
+                                           (m_want_sum.empty() ? std::string("(none)") : m_want_sum));
+    if (m_want_bytes && *m_want_bytes != m_hashed.bytes())
+      return unexpected(Errc::corrupt, m_object + ": " + std::to_string(m_hashed.bytes()) + " bytes, the marker says " +
+                                           std::to_string(*m_want_bytes));
+    return size_t{0};
+  }
+
+private:
+  std::unique_ptr<storage::Reader> m_inner;
+  HashingReader& m_hashed;
+  std::string m_object, m_want_sum;
+  std::optional<uint64_t> m_want_bytes;
+  bool m_checked = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<storage::Reader>> open_archive_stream(storage::Backend& backend, const OpenBackup& backup,
+                                                             Decrypt decrypt) {
+  KBK_TRY(require_finished(backup));
+  auto raw = backend.get_stream(backup.archive);
+  if (!raw) {
+    if (raw.error().is(Errc::not_found))
+      return unexpected(Errc::corrupt, "backup " + backup.name + ": " + backup.archive + " is missing");
+    return unexpected(std::move(raw).error().wrap("backup " + backup.name));
+  }
+  auto hashing = std::make_unique<HashingReader>(std::move(*raw));
+  HashingReader& hashed = *hashing;
+  std::unique_ptr<storage::Reader> source = std::move(hashing);
+  if (decrypt == Decrypt::yes) {
+    if (!backup.data_key) return key_required(backup.name);
+    source = std::make_unique<DecryptingReader>(std::move(source), *backup.data_key,
+                                                backend.display_url() + "/" + backup.archive);
+  }
+  if (backup.source != BackupSource::kbk) return source;  // Velero writes no checksum
+  const json::Value* bytes = json::at(backup.marker, {"archive", "bytes"});
+  std::optional<uint64_t> want_bytes;
+  if (bytes && bytes->IsUint64()) want_bytes = bytes->GetUint64();
+  return std::unique_ptr<storage::Reader>(std::make_unique<CheckedReader>(
+      std::move(source), hashed, "backup " + backup.name + ": " + backup.archive,
+      json::get_string(backup.marker, {"archive", "sha256"}), want_bytes));
+}
+
+Error verification_error(const std::string& name, const VerifyReport& report) {
+  std::string line = "backup " + name + " failed verification: " + (report.problems.empty() ? "" : report.problems.front());
+  if (report.problems.size() > 1)
+    line += " (and " + std::to_string(report.problems.size() - 1) + " more; `kbk backup verify " + name + "` lists them)";
+  return Error{Errc::corrupt, line};
+}
+
+Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name, const crypto::UserKey* user) {
+  KBK_ASSIGN_OR_RETURN(OpenBackup b, open_backup(backend, name, user, NeedKey::yes));
+  return read_verified(backend, b, {}, nullptr);
 }
 
 }  // namespace kbk::archive

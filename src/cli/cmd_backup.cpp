@@ -19,11 +19,14 @@
 #include "key_file.hpp"
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/archive.hpp>
+#include <kbk/archive/documents.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/archive/report.hpp>
+#include <kbk/archive/reader.hpp>
 #include <kbk/backup/backup.hpp>
 #include <kbk/backup/metrics.hpp>
 #include <kbk/backup/options.hpp>
+#include <kbk/compress/gzip.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/kube/label_selector.hpp>
@@ -47,29 +50,40 @@ json::Value str_value(std::string_view s, json::Allocator& a) { return json::mak
 
 std::string plural(uint64_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
 
+// Text from a backup location as it may be shown on a terminal (util::printable).
+std::string pr(std::string_view s) { return util::printable(s, 1024); }
+
+// Errc::not_found of a backup is a precondition (exit 4), as a missing backup is for every command.
+int fail_backup(Error e) {
+  if (e.is(Errc::not_found)) e.code = Errc::precondition;
+  return fail(e);
+}
+
 // The volumes of a marker or summary ("volumes" array) as a table, cut at `limit` rows with the rest counted.
 void print_volumes(const json::Value* volumes, size_t limit, const std::string& more_hint) {
+  // The marker's volumes are text from the location (the schema checked their types): printable.
+  auto gs = [](const json::Value& v, std::initializer_list<std::string_view> path) { return pr(json::get_string(v, path)); };
   if (!volumes || !volumes->IsArray() || volumes->Empty()) return;
   size_t included = 0;
   for (const auto& v : volumes->GetArray())
     if (const json::Value* d = json::find(v, "dataIncluded"); d && d->IsBool() && d->GetBool()) ++included;
   const size_t n = volumes->Size();
-  std::string why = json::get_string((*volumes)[0], {"message"});
+  std::string why = gs((*volumes)[0], {"message"});
   std::printf("\nVolumes: %zu, data %s%s\n", n, included == n ? "included" : included ? "partly included" : "not included",
               included == n || why.empty() ? "" : (" (" + why + ")").c_str());
   output::Table t({"KIND", "NAMESPACE", "NAME", "VOLUME", "STORAGECLASS", "DRIVER", "CAPACITY", "DATA"});
   size_t shown = 0;
   for (const auto& v : volumes->GetArray()) {
     if (shown++ == limit) break;
-    const std::string kind = json::get_string(v, {"kind"});
+    const std::string kind = gs(v, {"kind"});
     const bool pod = kind == "PodVolume";
-    std::string name = pod ? json::get_string(v, {"pod"}) + ":" + json::get_string(v, {"podVolume"}) : json::get_string(v, {"claim"});
-    std::string driver = json::get_string(v, {"driver"});
-    if (driver.empty()) driver = json::get_string(v, {"source"});
+    std::string name = pod ? gs(v, {"pod"}) + ":" + gs(v, {"podVolume"}) : gs(v, {"claim"});
+    std::string driver = gs(v, {"driver"});
+    if (driver.empty()) driver = gs(v, {"source"});
     const json::Value* d = json::find(v, "dataIncluded");
     auto dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
-    t.add_row({kind, dash(json::get_string(v, {"namespace"})), dash(name), dash(json::get_string(v, {"persistentVolume"})),
-               dash(json::get_string(v, {"storageClass"})), dash(driver), dash(json::get_string(v, {"capacity"})),
+    t.add_row({kind, dash(gs(v, {"namespace"})), dash(name), dash(gs(v, {"persistentVolume"})),
+               dash(gs(v, {"storageClass"})), dash(driver), dash(gs(v, {"capacity"})),
                d && d->IsBool() && d->GetBool() ? "included" : "not included"});
   }
   std::string text = t.render();
@@ -320,10 +334,13 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
     throw Fatal(ExitCode::usage, "--sort-by " + f.sort_by + ": expected name, created or size");
   const auto selector = parse_backup_selector(f.selector);
   auto backend = open_storage(g);
-  auto listed = archive::list_backups(*backend);
+  // One backup whose marker or velero-backup.json does not read is skipped and named (exit 2); the rest is listed.
+  std::vector<Error> skipped;
+  auto listed = archive::list_backups(*backend, &skipped);
   if (!listed) return fail(listed.error());
+  for (const auto& e : skipped) log::error(e.message + " (skipped)");
   std::vector<archive::BackupListing> rows;
-  int code = 0;
+  int code = skipped.empty() ? 0 : static_cast<int>(ExitCode::partial);
   for (auto& b : *listed) {
     if (!f.names.empty() && std::find(f.names.begin(), f.names.end(), b.name) == f.names.end()) continue;
     if (selector && !labels_match(*selector, b.labels)) continue;
@@ -355,28 +372,28 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
     if (b.source == "kbk") clusters.insert(b.cluster_name + "/" + b.kube_system_uid);
   const bool show_cluster = wide || clusters.size() > 1;
   auto cluster_cell = [](const archive::BackupListing& b) {
-    if (!b.cluster_name.empty()) return b.cluster_name;
-    if (!b.kube_system_uid.empty()) return "uid " + b.kube_system_uid.substr(0, 8);
+    if (!b.cluster_name.empty()) return pr(b.cluster_name);
+    if (!b.kube_system_uid.empty()) return "uid " + pr(b.kube_system_uid.substr(0, 8));
     return std::string("-");
   };
   if (show_cluster) headers.insert(headers.begin() + 1, "CLUSTER");
   if (wide) headers.push_back("LABELS");
   output::Table t(headers);
   for (const auto& b : rows) {
-    std::vector<std::string> row{b.name, b.phase, b.source, b.encrypted ? "yes" : "no", std::to_string(b.errors),
+    std::vector<std::string> row{b.name, pr(b.phase), b.source, b.encrypted ? "yes" : "no", std::to_string(b.errors),
                                  std::to_string(b.warnings), std::to_string(b.items),
-                                 b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : b.started,
-                                 b.expires.empty() ? "-" : b.expires};
+                                 b.bytes ? util::human_bytes(b.bytes) : "-", b.started.empty() ? "-" : pr(b.started),
+                                 b.expires.empty() ? "-" : pr(b.expires)};
     if (show_cluster) row.insert(row.begin() + 1, cluster_cell(b));
     if (wide) {
       std::vector<std::string> l;
-      for (const auto& [k, v] : b.labels) l.push_back(k + "=" + v);
+      for (const auto& [k, v] : b.labels) l.push_back(pr(k) + "=" + pr(v));
       row.push_back(l.empty() ? "<none>" : util::join(l, ","));
     }
     t.add_row(std::move(row));
   }
   if (t.empty()) {
-    if (f.names.empty())
+    if (f.names.empty() && skipped.empty())
       std::fprintf(stderr, "No backups found in %s%s.\n", backend->display_url().c_str(),
                    selector ? (" matching --selector " + f.selector).c_str() : "");
     return code;
@@ -387,21 +404,38 @@ int run_list(const GlobalOptions& g, const ListFlags& f) {
 
 // ---- reading a backup ----------------------------------------------------------------------------------------
 
-using Located = archive::OpenedBackup;
 using archive::NeedKey;
+using archive::OpenBackup;
 using archive::item_text;
 
-Result<Located> locate(storage::Backend& b, const std::string& name) { return archive::locate_backup(b, name); }
+bool is_velero(const OpenBackup& b) { return b.source == archive::BackupSource::velero; }
 
+// The strings of an array member (the schema checked they are strings), printable, joined.
+std::string joined(const json::Value* arr, const char* none = "<none>") {
+  std::vector<std::string> v;
+  if (arr && arr->IsArray())
+    for (const auto& s : arr->GetArray())
+      if (s.IsString()) v.push_back(pr(std::string_view(s.GetString(), s.GetStringLength())));
+  return v.empty() ? std::string(none) : util::join(v, ", ");
+}
+
+std::string str_of(const json::Value& m, std::initializer_list<std::string_view> path) {
+  return pr(json::get_string(m, path));
+}
+
+unsigned long long uint_of(const json::Value& m, std::initializer_list<std::string_view> path) {
+  const json::Value* v = json::at(m, path);
+  return v && v->IsUint64() ? v->GetUint64() : 0;
+}
 
 // Without the key an encrypted backup is described from its plaintext summary (describing is not reading its
-// contents: exit 0); --details lists items from the archive and needs the key.
+// contents: exit 0); --details lists items from the archive (read verified) and needs the key.
 int run_describe(const GlobalOptions& g, const std::string& name, bool details, const std::string& key_file) {
   const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
   auto loc = archive::open_backup(*backend, name, user ? &*user : nullptr, details ? NeedKey::yes : NeedKey::no);
-  if (!loc) return fail(loc.error());
+  if (!loc) return fail_backup(loc.error());
   archive::BackupPaths p{name};
   if (format.structured()) {
     auto out = archive::describe_to_json(*backend, *loc, details);
@@ -409,75 +443,74 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
     output::print(*out, format);
     return 0;
   }
+  // --details: the items (kbk: the archive's manifest and entries, verified; Velero: its resource list).
+  std::vector<std::string> item_lines;
+  json::Document resource_list;
+  if (details && !is_velero(*loc)) {
+    auto r = archive::read_checked(*backend, *loc, [&](const archive::Entry& e, const json::Value*) -> Result<void> {
+      if (e.is_item && e.version_dir.empty()) item_lines.push_back(item_text(e.key));
+      return {};
+    });
+    if (!r) return fail(r.error());
+  } else if (details) {
+    archive::DocumentOptions o;
+    o.gzipped = archive::Gzipped::yes;
+    o.max_bytes = archive::k_max_list_bytes;
+    auto rl = archive::read_document(*backend, p.resource_list(), "backup " + name + ": " + p.resource_list(),
+                                     archive::resource_list_schema(), o);
+    if (!rl) {
+      if (!rl.error().is(Errc::not_found)) return fail(rl.error());
+    } else {
+      resource_list = std::move(*rl);
+    }
+  }
   const json::Value& m = loc->marker;
-  if (loc->source == "velero") {
+  if (is_velero(*loc)) {
     std::printf("Name:         %s\nSource:       velero\nPhase:        %s\nStarted:      %s\nCompleted:    %s\n"
                 "Expiration:   %s\nFormat:       %s\n",
-                name.c_str(), json::get_string(m, {"status", "phase"}).c_str(),
-                json::get_string(m, {"status", "startTimestamp"}).c_str(),
-                json::get_string(m, {"status", "completionTimestamp"}).c_str(),
-                json::get_string(m, {"status", "expiration"}).c_str(),
-                json::get_string(m, {"status", "formatVersion"}).c_str());
-    if (auto* ns = json::at(m, {"spec", "includedNamespaces"}); ns && ns->IsArray()) {
-      std::vector<std::string> v;
-      for (const auto& s : ns->GetArray()) v.emplace_back(s.GetString());
-      std::printf("Namespaces:   %s\n", util::join(v, ", ").c_str());
-    }
+                name.c_str(), str_of(m, {"status", "phase"}).c_str(), str_of(m, {"status", "startTimestamp"}).c_str(),
+                str_of(m, {"status", "completionTimestamp"}).c_str(), str_of(m, {"status", "expiration"}).c_str(),
+                str_of(m, {"status", "formatVersion"}).c_str());
+    if (const json::Value* ns = json::at(m, {"spec", "includedNamespaces"}))
+      std::printf("Namespaces:   %s\n", joined(ns).c_str());
     std::printf("Volumes:      not listed (a Velero backup: kbk does not read Velero's volume snapshots or pod "
                 "volume backups, and restores no volume data)\n");
-    if (details) {
-      auto rl = backend->get(p.resource_list());
-      if (rl) {
-        auto text = archive::gunzip(*rl, p.resource_list());
-        auto doc = text ? json::parse(*text, p.resource_list()) : Result<json::Document>(text.error());
-        if (doc && doc->IsObject()) {
-          std::printf("\nResource List:\n");
-          for (const auto& mem : doc->GetObject()) {
-            std::printf("  %s:\n", mem.name.GetString());
-            if (mem.value.IsArray())
-              for (const auto& s : mem.value.GetArray()) std::printf("    - %s\n", s.GetString());
-          }
-        }
+    if (resource_list.IsObject()) {
+      std::printf("\nResource List:\n");
+      for (const auto& mem : resource_list.GetObject()) {
+        std::printf("  %s:\n", pr(std::string_view(mem.name.GetString(), mem.name.GetStringLength())).c_str());
+        for (const auto& s : mem.value.GetArray())
+          std::printf("    - %s\n", pr(std::string_view(s.GetString(), s.GetStringLength())).c_str());
       }
     }
     return 0;
   }
-  auto count_of = [&](const char* k) -> unsigned long long {
-    const json::Value* v = json::at(m, {"counts", k});
-    return v && v->IsUint64() ? v->GetUint64() : 0;
-  };
-  const std::string data_key_id = json::get_string(m, {"encryption", "dataKeyId"});
+  const std::string data_key_id = str_of(m, {"encryption", "dataKeyId"});
   if (loc->encrypted && !loc->data_key) {
     std::printf("Name:         %s\nSource:       kbk\nPhase:        %s\nEncrypted:    yes (data key %s)\n", name.c_str(),
-                json::get_string(m, {"phase"}).c_str(), data_key_id.c_str());
-    std::printf("Started:      %s\nCompleted:    %s\nExpiration:   %s\n", json::get_string(m, {"startTimestamp"}).c_str(),
-                json::get_string(m, {"completionTimestamp"}).c_str(), json::get_string(m, {"expiration"}).c_str());
-    const json::Value* bytes = json::at(m, {"archive", "bytes"});
-    std::printf("\nItems:        %llu (%s stored)\nWarnings:     %llu\nErrors:       %llu\n", count_of("items"),
-                util::human_bytes(bytes && bytes->IsUint64() ? bytes->GetUint64() : 0).c_str(), count_of("warnings"),
-                count_of("errors"));
+                str_of(m, {"phase"}).c_str(), data_key_id.c_str());
+    std::printf("Started:      %s\nCompleted:    %s\nExpiration:   %s\n", str_of(m, {"startTimestamp"}).c_str(),
+                str_of(m, {"completionTimestamp"}).c_str(), str_of(m, {"expiration"}).c_str());
+    std::printf("\nItems:        %llu (%s stored)\nWarnings:     %llu\nErrors:       %llu\n", uint_of(m, {"counts", "items"}),
+                util::human_bytes(uint_of(m, {"archive", "bytes"})).c_str(), uint_of(m, {"counts", "warnings"}),
+                uint_of(m, {"counts", "errors"}));
     std::printf("\nThe cluster, selection, resource counts, warnings and errors are encrypted: pass "
                 "--encryption-key-file to see them.\n");
     return 0;
   }
-  auto sel = json::find(m, "selection");
-  auto list_of = [&](const char* key) {
-    std::vector<std::string> v;
-    if (const json::Value* a = sel ? json::find(*sel, key) : nullptr; a && a->IsArray())
-      for (const auto& s : a->GetArray()) v.emplace_back(s.GetString());
-    return v.empty() ? std::string("<none>") : util::join(v, ", ");
-  };
+  const json::Value* sel = json::find(m, "selection");
+  auto list_of = [&](const char* key) { return joined(sel ? json::find(*sel, key) : nullptr); };
   std::printf("Name:         %s\n", name.c_str());
-  std::printf("Source:       kbk %s\n", json::get_string(m, {"tool", "version"}).c_str());
-  std::printf("Phase:        %s\n", json::get_string(m, {"phase"}).c_str());
+  std::printf("Source:       kbk %s\n", str_of(m, {"tool", "version"}).c_str());
+  std::printf("Phase:        %s\n", str_of(m, {"phase"}).c_str());
   if (loc->encrypted) std::printf("Encrypted:    yes (data key %s)\n", loc->data_key->data_key_id().c_str());
-  if (std::string cn = json::get_string(m, {"cluster", "name"}); !cn.empty())
+  if (std::string cn = str_of(m, {"cluster", "name"}); !cn.empty())
     std::printf("Cluster name: %s\n", cn.c_str());
-  std::printf("Cluster:      %s (%s, kube-system uid %s)\n", json::get_string(m, {"cluster", "server"}).c_str(),
-              json::get_string(m, {"cluster", "serverVersion", "gitVersion"}).c_str(),
-              json::get_string(m, {"cluster", "kubeSystemUID"}).c_str());
-  std::printf("Started:      %s\nCompleted:    %s\nExpiration:   %s\n", json::get_string(m, {"startTimestamp"}).c_str(),
-              json::get_string(m, {"completionTimestamp"}).c_str(), json::get_string(m, {"expiration"}).c_str());
+  std::printf("Cluster:      %s (%s, kube-system uid %s)\n", str_of(m, {"cluster", "server"}).c_str(),
+              str_of(m, {"cluster", "serverVersion", "gitVersion"}).c_str(),
+              str_of(m, {"cluster", "kubeSystemUID"}).c_str());
+  std::printf("Started:      %s\nCompleted:    %s\nExpiration:   %s\n", str_of(m, {"startTimestamp"}).c_str(),
+              str_of(m, {"completionTimestamp"}).c_str(), str_of(m, {"expiration"}).c_str());
   std::printf("\nNamespaces:\n  Included:  %s\n  Excluded:  %s\n", list_of("includedNamespaces").c_str(),
               list_of("excludedNamespaces").c_str());
   std::printf("Resources:\n  Included:  %s\n  Excluded:  %s\n", list_of("includedResources").c_str(),
@@ -486,30 +519,24 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
   if (const json::Value* v = sel ? json::find(*sel, "includeClusterResources") : nullptr; v && v->IsBool())
     icr = v->GetBool() ? "true" : "false";
   std::printf("  Cluster-scoped:  %s\n", icr.c_str());
-  std::string ls = sel ? json::get_string(*sel, {"labelSelector"}) : "";
+  std::string ls = sel ? str_of(*sel, {"labelSelector"}) : "";
   std::printf("Label selector:  %s\n", ls.empty() ? "<none>" : ls.c_str());
   {
     std::vector<std::string> labels;
     if (const json::Value* l = json::find(m, "labels"); l && l->IsObject())
       for (const auto& kv : l->GetObject())
-        if (kv.value.IsString()) labels.push_back(std::string(kv.name.GetString()) + "=" + kv.value.GetString());
+        if (kv.value.IsString()) labels.push_back(pr(std::string_view(kv.name.GetString(), kv.name.GetStringLength())) + "=" +
+                          pr(std::string_view(kv.value.GetString(), kv.value.GetStringLength())));
     std::printf("Labels:          %s\n", labels.empty() ? "<none>" : util::join(labels, ",").c_str());
   }
-  const json::Value* counts = json::find(m, "counts");
-  auto num = [&](const char* k) -> unsigned long long {
-    const json::Value* v = counts ? json::find(*counts, k) : nullptr;
-    return v && v->IsUint64() ? v->GetUint64() : 0;
-  };
-  std::printf("\nItems:        %llu (%s stored)\nWarnings:     %llu\nErrors:       %llu\n", num("items"),
-              util::human_bytes(json::at(m, {"archive", "bytes"}) && json::at(m, {"archive", "bytes"})->IsUint64()
-                                    ? json::at(m, {"archive", "bytes"})->GetUint64()
-                                    : 0)
-                  .c_str(),
-              num("warnings"), num("errors"));
-  if (const json::Value* by = counts ? json::find(*counts, "byResource") : nullptr; by && by->IsObject()) {
+  std::printf("\nItems:        %llu (%s stored)\nWarnings:     %llu\nErrors:       %llu\n", uint_of(m, {"counts", "items"}),
+              util::human_bytes(uint_of(m, {"archive", "bytes"})).c_str(), uint_of(m, {"counts", "warnings"}),
+              uint_of(m, {"counts", "errors"}));
+  if (const json::Value* by = json::at(m, {"counts", "byResource"}); by && by->IsObject()) {
     output::Table t({"RESOURCE", "ITEMS"});
     for (const auto& mem : by->GetObject())
-      t.add_row({mem.name.GetString(), std::to_string(mem.value.IsUint64() ? mem.value.GetUint64() : 0)});
+      t.add_row({pr(std::string_view(mem.name.GetString(), mem.name.GetStringLength())),
+                 std::to_string(mem.value.IsUint64() ? mem.value.GetUint64() : 0)});
     std::printf("\n%s", t.render().c_str());
   }
   if (const json::Value* vols = json::find(m, "volumes")) {
@@ -517,21 +544,18 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
     else print_volumes(vols, details ? SIZE_MAX : 50, " (--details or -o json lists them all)");
   } else {
     std::printf("\nVolumes: not recorded (written by kbk %s, before backups listed their volumes); no volume data\n",
-                json::get_string(m, {"tool", "version"}).c_str());
+                str_of(m, {"tool", "version"}).c_str());
   }
   for (const char* key : {"errors", "warnings"}) {
     const json::Value* a = json::find(m, key);
     if (!a || !a->IsArray() || a->Empty()) continue;
     std::printf("\n%s:\n", key[0] == 'e' ? "Errors" : "Warnings");
-    for (const auto& l : a->GetArray()) std::printf("  %s\n", l.GetString());
+    for (const auto& l : a->GetArray())
+      if (l.IsString()) std::printf("  %s\n", pr(std::string_view(l.GetString(), l.GetStringLength())).c_str());
   }
   if (details) {
     std::printf("\nItems:\n");
-    auto r = archive::each_entry(*backend, *loc, [&](const archive::Entry& e) -> Result<void> {
-      if (e.is_item && e.version_dir.empty()) std::printf("  %s\n", item_text(e.key).c_str());
-      return {};
-    });
-    if (!r) return fail(r.error());
+    for (const auto& l : item_lines) std::printf("  %s\n", l.c_str());
   }
   return 0;
 }
@@ -539,9 +563,14 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
 int run_inspect(const GlobalOptions& g, const std::string& name, const std::string& cat, const std::string& key_file) {
   const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(key_file);
+  if (!cat.empty()) {
+    const auto parts = util::split(cat, '/', false);
+    if (parts.size() < 2 || parts.size() > 3)
+      throw Fatal(ExitCode::usage, "--cat " + cat + ": expected resource/namespace/name or resource/name");
+  }
   auto backend = open_storage(g);
   auto loc = archive::open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
-  if (!loc) return fail(loc.error());
+  if (!loc) return fail_backup(loc.error());
   if (cat.empty()) {
     // The item list: one row per object, from the document -o json prints.
     auto d = archive::contents_to_json(*backend, *loc);
@@ -556,25 +585,23 @@ int run_inspect(const GlobalOptions& g, const std::string& name, const std::stri
       const std::string ns = json::get_string(v, {"namespace"});
       std::vector<std::string> row{json::get_string(v, {"resource"}), ns.empty() ? std::string("-") : ns,
                                    json::get_string(v, {"name"}),
-                                   api.substr(api.find('/') == std::string::npos ? 0 : api.find('/') + 1),
+                                   pr(api.substr(api.find('/') == std::string::npos ? 0 : api.find('/') + 1)),
                                    std::to_string(json::find(v, "bytes")->GetUint64())};
       t.add_row(std::move(row));
     }
     std::printf("%s", t.render().c_str());
     return 0;
   }
-  auto parts = util::split(cat, '/', false);
-  if (parts.size() < 2 || parts.size() > 3)
-    throw Fatal(ExitCode::usage, "--cat " + cat + ": expected resource/namespace/name or resource/name");
-  auto found = archive::find_object(*backend, *loc, cat);
-  if (!found) return fail(found.error());
+  auto doc = archive::find_object(*backend, *loc, cat);
+  if (!doc) return fail(doc.error());
   // An object prints as JSON by default (as stored), or in the -o format asked.
-  output::print(*found, format == output::Format::text ? output::Format(output::Format::json) : format);
+  output::print(*doc, format == output::Format::text ? output::Format(output::Format::json) : format);
   return 0;
 }
 
 // An encrypted backup is downloaded decrypted (the .tar.gz a plain backup holds) with the key, as stored with --raw,
-// and refused (exit 3) with neither. A decrypted download that fails authentication part-way is removed.
+// and refused (exit 3) with neither. The stored bytes are checked against the marker's SHA-256 and size on the way
+// (archive::open_archive_stream); a download that fails that or authentication part-way is removed.
 int run_download(const GlobalOptions& g, const std::string& name, std::string file, bool force, bool raw,
                  const std::string& key_file) {
   const output::Format format = output_format(g, {output::Format::json});
@@ -585,10 +612,10 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
   auto meter = std::make_shared<storage::TransferProgress>(*progress);  // download: bytes, bytes/s, ETA
   auto backend = open_storage(g, false, meter);
   auto loc = archive::open_backup(*backend, name, user ? &*user : nullptr, raw ? NeedKey::no : NeedKey::yes);
-  if (!loc) return fail(loc.error());
+  if (!loc) return fail_backup(loc.error());
   const bool decrypt = loc->data_key && !raw;
   if (file.empty()) file = raw && loc->encrypted ? name + ".kbk" : name + "-data.tar.gz";
-  auto reader = archive::open_object(*backend, loc->archive, decrypt ? loc->key() : nullptr);
+  auto reader = archive::open_archive_stream(*backend, *loc, decrypt ? archive::Decrypt::yes : archive::Decrypt::no);
   if (!reader) return fail(reader.error());
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
   int fd = ::open(file.c_str(), flags, 0600);
@@ -602,7 +629,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
     auto n = (*reader)->read(buf, sizeof buf);
     if (!n) {
       ::close(fd);
-      if (decrypt) ::unlink(file.c_str());  // what was written is not authenticated as a whole
+      ::unlink(file.c_str());  // not what the backup stored, or not authenticated as a whole
       return fail(n.error());
     }
     if (*n == 0) break;
@@ -613,6 +640,7 @@ int run_download(const GlobalOptions& g, const std::string& name, std::string fi
         if (errno == EINTR) continue;
         int e = errno;
         ::close(fd);
+        ::unlink(file.c_str());
         return fail(Error{Errc::io, file + ": " + std::strerror(e)});
       }
       off += static_cast<size_t>(w);
@@ -654,9 +682,15 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
     throw Fatal(ExitCode::usage, "backup delete removes backups for good: pass --confirm (stdin is not a terminal to ask on)");
   auto backend = open_storage(g);
   std::vector<std::string> names = f.names;
+  int code = 0;
   if (f.all || selector) {
-    auto listed = archive::list_backups(*backend);
+    // A backup whose marker does not read is not deleted by --all or --selector (its labels are unknown): it is
+    // named, with exit 2, and deleted when named.
+    std::vector<Error> skipped;
+    auto listed = archive::list_backups(*backend, &skipped);
     if (!listed) return fail(listed.error());
+    for (const auto& e : skipped) log::error(e.message + " (skipped: name it to delete it)");
+    if (!skipped.empty()) code = static_cast<int>(ExitCode::partial);
     size_t velero = 0;
     for (const auto& b : *listed) {
       if (b.source != "kbk") {
@@ -672,7 +706,7 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
       std::fprintf(stderr, "No kbk backups %s in %s; nothing deleted.\n",
                    selector ? ("match --selector " + f.selector).c_str() : "found", backend->display_url().c_str());
       if (format.structured()) output::print(json::parse(R"({"deleted": []})", "empty").value(), format);
-      return 0;
+      return code;
     }
   }
   if (!f.confirm) {
@@ -688,14 +722,15 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
       return 0;
     }
   }
-  int code = 0;
   json::Document deleted(rapidjson::kArrayType);
   for (const auto& name : names) {
+    if (!archive::valid_backup_name(name)) {
+      code = std::max(code, fail(Error{Errc::config, "\"" + pr(name) + "\" is not a backup name"}));
+      continue;
+    }
     auto n = archive::delete_backup(*backend, name);
     if (!n) {
-      Error e = n.error();
-      if (e.is(Errc::not_found)) e.code = Errc::precondition;
-      code = std::max(code, fail(e));
+      code = std::max(code, fail_backup(n.error()));
       continue;
     }
     if (format.structured()) {
@@ -737,9 +772,9 @@ Result<bool> wait_for_log(storage::Backend& backend, const std::string& name, do
     if (plain || sealed) return true;
     KBK_ASSIGN_OR_RETURN(auto lock, backend.stat(p.lock()));
     if (!lock) return false;  // not a running kbk backup: the caller reports what it is
-    auto text = backend.get(p.lock());
-    auto doc = text ? json::parse(*text, "backup " + name + ": kbk-lock.json") : Result<json::Document>(text.error());
-    const std::string lock_host = doc ? json::get_string(*doc, {"host"}) : "";
+    auto doc = archive::read_document(backend, p.lock(), "backup " + name + ": kbk-lock.json", archive::lock_schema(),
+                                      {archive::Gzipped::no, archive::k_max_small_bytes});
+    const std::string lock_host = doc ? pr(json::get_string(*doc, {"host"})) : "";
     const json::Value* pid = doc ? json::find(*doc, "pid") : nullptr;
     if (lock_host == host && pid && pid->IsInt64() && ::kill(static_cast<pid_t>(pid->GetInt64()), 0) != 0 && errno == ESRCH)
       return unexpected(Errc::unknown, "backup " + name + " was interrupted: its writer (pid " +
@@ -747,7 +782,7 @@ Result<bool> wait_for_log(storage::Backend& backend, const std::string& name, do
                                           "remove it with kbk backup delete " + name);
     if (!said) {
       std::fprintf(stderr, "Waiting for backup %s to finish (started %s on %s): kbk uploads the log at the end.\n",
-                   name.c_str(), doc ? json::get_string(*doc, {"startTimestamp"}).c_str() : "?",
+                   name.c_str(), doc ? pr(json::get_string(*doc, {"startTimestamp"})).c_str() : "?",
                    lock_host.empty() ? "?" : lock_host.c_str());
       said = true;
     }
@@ -760,11 +795,13 @@ Result<bool> wait_for_log(storage::Backend& backend, const std::string& name, do
 }
 
 // Also for an incomplete backup (a failed run uploads its log; no marker): its key objects tell whether it is
-// encrypted.
+// encrypted. The log is streamed through the bounded gzip decoder (at most archive::k_max_log_bytes) and printed
+// line by line, made printable.
 int run_logs(const GlobalOptions& g, const LogsFlags& f) {
   const std::string& name = f.name;
   const output::Format format = output_format(g, {output::Format::json});
   const auto user = load_encryption_key(f.key_file);
+  if (!archive::valid_backup_name(name)) throw Fatal(ExitCode::usage, "\"" + pr(name) + "\" is not a backup name");
   auto backend = open_storage(g);
   archive::BackupPaths p{name};
   if (f.follow) {
@@ -777,34 +814,47 @@ int run_logs(const GlobalOptions& g, const LogsFlags& f) {
     auto lock = backend->stat(p.lock());
     if (!lock) return fail(lock.error());
     if (!*lock) {
-      auto loc = locate(*backend, name);  // a Velero backup, or the error that says there is none
-      if (!loc) return fail(loc.error());
+      auto loc = archive::open_backup(*backend, name, nullptr, NeedKey::no);  // a Velero backup, or why there is none
+      if (!loc) return fail_backup(loc.error());
     }
   }
   auto data_key = archive::backup_data_key(*backend, name, *marker ? &**marker : nullptr, user ? &*user : nullptr);
   if (!data_key) return fail(data_key.error());
   const archive::Encrypted enc = *data_key ? archive::Encrypted::yes : archive::Encrypted::no;
-  auto gz = archive::read_object(*backend, p.logs(enc), *data_key ? &**data_key : nullptr);
-  if (!gz) {
-    if (gz.error().is(Errc::not_found) && !*marker)
+  compress::InflateLimits limits;
+  limits.max_bytes = archive::k_max_log_bytes;
+  limits.ratio_after = archive::k_bomb_ratio_after;
+  auto reader = archive::open_gzip_object(*backend, p.logs(enc), "backup " + name + ": " + p.logs(enc),
+                                          *data_key ? &**data_key : nullptr, limits);
+  if (!reader) {
+    if (reader.error().is(Errc::not_found) && !*marker)
       return fail(Error{Errc::precondition, "backup " + name + " has no log yet: it is still being written, or was "
                                             "killed before the end (kbk backup logs -f " + name + " waits for it)"});
-    return fail(gz.error());
+    return fail(reader.error());
   }
-  auto text = archive::gunzip(*gz, "backup " + name + ": " + p.logs());
-  if (!text) return fail(text.error());
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  json::Value lines(rapidjson::kArrayType);
+  // Lines as they come (the log is from the location: made printable; -o json holds them, within the limit).
+  auto r = archive::each_line(**reader, [&](std::string_view line) {
+    if (format.structured()) {
+      lines.PushBack(str_value(util::valid_utf8(line) ? std::string(line) : pr(line), a), a);
+    } else {
+      std::string out = util::printable(line, 0, util::Newlines::keep) + "\n";
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+  });
+  if (!r) {
+    std::fflush(stdout);
+    return fail(r.error());
+  }
   if (format.structured()) {
     // {"name": ..., "lines": [...]}: one JSON document, one string per log line.
-    json::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
     d.AddMember("name", str_value(name, a), a);
-    json::Value lines(rapidjson::kArrayType);
-    for (const auto& line : util::split(*text, '\n')) lines.PushBack(str_value(line, a), a);
     d.AddMember("lines", lines, a);
     output::print(d, format);
     return 0;
   }
-  std::fwrite(text->data(), 1, text->size(), stdout);
   return 0;
 }
 
@@ -813,11 +863,7 @@ int run_verify(const GlobalOptions& g, const std::string& name, const std::strin
   const auto user = load_encryption_key(key_file);
   auto backend = open_storage(g);
   auto report = archive::verify_backup(*backend, name, user ? &*user : nullptr);
-  if (!report) {
-    Error e = report.error();
-    if (e.is(Errc::not_found)) e.code = Errc::precondition;
-    return fail(e);
-  }
+  if (!report) return fail_backup(report.error());
   if (format.structured()) {
     json::Document d;
     d.SetObject();
@@ -826,7 +872,7 @@ int run_verify(const GlobalOptions& g, const std::string& name, const std::strin
     d.AddMember("ok", report->problems.empty(), a);
     d.AddMember("itemsChecked", report->items_checked, a);
     json::Value probs(rapidjson::kArrayType);
-    for (const auto& pr : report->problems) probs.PushBack(str_value(pr, a), a);
+    for (const auto& pr_text : report->problems) probs.PushBack(str_value(pr(pr_text), a), a);
     d.AddMember("problems", probs, a);
     output::print(d, format);
   } else if (report->problems.empty()) {
@@ -834,13 +880,11 @@ int run_verify(const GlobalOptions& g, const std::string& name, const std::strin
                 static_cast<unsigned long long>(report->items_checked));
   } else {
     std::printf("Backup %s: %zu problem(s)\n", name.c_str(), report->problems.size());
-    for (const auto& pr : report->problems) std::printf("  %s\n", pr.c_str());
+    for (const auto& pr_text : report->problems) std::printf("  %s\n", pr(pr_text).c_str());
   }
   if (report->problems.empty()) return 0;
   // One line on stderr names the backup and the first problem; the full list is the report above.
-  std::string line = "backup " + name + ": " + report->problems.front();
-  if (report->problems.size() > 1) line += " (and " + std::to_string(report->problems.size() - 1) + " more problems)";
-  log::error(line);
+  log::error(archive::verification_error(name, *report).message);
   return static_cast<int>(ExitCode::failed);
 }
 
@@ -872,9 +916,13 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
   auto backend = open_storage(g);
 
   std::vector<std::string> targets;
+  size_t unreadable = 0;  // --all: backups whose marker does not read (skipped, named, exit 2)
   if (f.all) {
-    auto list = archive::list_backups(*backend);
+    std::vector<Error> skipped;
+    auto list = archive::list_backups(*backend, &skipped);
     if (!list) return fail(list.error());
+    for (const auto& e : skipped) log::error(e.message + " (skipped)");
+    unreadable = skipped.size();
     for (const auto& b : *list) {
       if (b.phase == "Incomplete") log::info(0, "note: backup " + b.name + " is incomplete; skipped");
       else if (!b.encrypted) log::info(0, "note: backup " + b.name + " is not encrypted; skipped");
@@ -882,7 +930,7 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
     }
     if (targets.empty()) {
       std::fprintf(stderr, "No encrypted backups in %s.\n", backend->display_url().c_str());
-      if (!format.structured()) return 0;
+      if (!format.structured()) return unreadable ? static_cast<int>(ExitCode::partial) : 0;
     }
   } else {
     int code = 0;
@@ -891,8 +939,8 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
         code = std::max(code, fail(Error{Errc::config, "\"" + name + "\" is not a backup name"}));
         continue;
       }
-      auto loc = locate(*backend, name);
-      if (!loc) code = std::max(code, fail(loc.error()));
+      auto loc = archive::open_backup(*backend, name, nullptr, NeedKey::no);
+      if (!loc) code = std::max(code, fail_backup(loc.error()));
       else if (!loc->encrypted)
         code = std::max(code, fail(Error{Errc::config, "backup " + name + " is not encrypted: there is no key to rotate"}));
       else targets.push_back(name);
@@ -932,8 +980,8 @@ int run_rekey(const GlobalOptions& g, const RekeyFlags& f) {
     d.AddMember("backups", done, a);
     output::print(d, format);
   }
-  if (failed == 0) return 0;
-  return static_cast<int>(failed < targets.size() ? ExitCode::partial : ExitCode::failed);
+  if (failed == 0) return unreadable ? static_cast<int>(ExitCode::partial) : 0;
+  return static_cast<int>(failed < targets.size() || unreadable ? ExitCode::partial : ExitCode::failed);
 }
 
 }  // namespace

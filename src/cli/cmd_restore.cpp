@@ -9,8 +9,10 @@
 #include "app_flags.hpp"
 #include "commands.hpp"
 #include "key_file.hpp"
+#include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
+#include <kbk/compress/gzip.hpp>
 #include <kbk/crypto/hash.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/access.hpp>
@@ -153,17 +155,8 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
   auto backup = restore::load_backup(backend, f.from_backup, {}, user_key);
   if (!backup) return fail(backup.error());
   restore::SourceApis source;
-  if (auto m = archive::read_marker(backend, f.from_backup); m && *m) {
-    // An encrypted backup's apiGroups are in its sealed marker (load_backup opened the key already).
-    if (archive::is_encrypted(**m) && user_key) {
-      auto dk = archive::open_backup_key(backend, f.from_backup, *user_key);
-      auto full = dk ? archive::open_marker(**m, *dk) : Result<json::Document>(dk.error());
-      if (!full) return fail(full.error());
-      source = restore::SourceApis::from_manifest(*full);
-    } else {
-      source = restore::SourceApis::from_manifest(**m);
-    }
-  }
+  // The marker load_backup checked (an encrypted backup's sealed copy, which holds its apiGroups).
+  if (!backup->marker.is_null()) source = restore::SourceApis::from_manifest(backup->marker.parse());
   // The permission check needs the plan, which preflight() consumes: plan a copy first.
   std::optional<kube::WriteAccessReport> access;
   if (client) {
@@ -543,6 +536,9 @@ std::string record_time(const json::Value& m, const char* now_name, const char* 
   return v.empty() ? json::get_string(m, {old_name}) : v;
 }
 
+std::string pr(std::string_view s) { return util::printable(s, 1024); }
+
+// Restore names are backup names' kind (DNS subdomains); anything else under restores/ is named and skipped.
 int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
   const output::Format format = output_format(g, {output::Format::json, output::Format::name});
   auto backend = open_storage(g);
@@ -558,10 +554,21 @@ int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
   output::Table t({"NAME", "BACKUP", "STATUS", "CREATED", "UPDATED", "SKIPPED", "FAILED", "STARTED"});
   int code = 0;
   for (const std::string& n : names) {
+    if (!archive::valid_backup_name(n)) {
+      log::error("restores/" + pr(n) + "/: not a restore name (skipped)");
+      code = std::max(code, static_cast<int>(ExitCode::partial));
+      continue;
+    }
     auto m = restore::read_restore_record(*backend, n);
     if (!m) {
-      if (!only.empty()) code = std::max(code, fail(Error(Errc::not_found, "no restore " + n + " in " + backend->display_url())));
-      continue;  // no marker: not a finished kbk restore
+      if (m.error().is(Errc::not_found)) {
+        if (!only.empty()) code = std::max(code, fail(Error(Errc::not_found, "no restore " + n + " in " + backend->display_url())));
+        continue;  // no marker: not a finished kbk restore
+      }
+      if (!m.error().is(Errc::corrupt)) return fail(m.error());
+      log::error(m.error().message + " (skipped)");
+      code = std::max(code, static_cast<int>(ExitCode::partial));
+      continue;
     }
     auto count = [&](const char* k) {
       const json::Value* v = json::at(*m, {"counts", k});
@@ -571,8 +578,8 @@ int run_list(const GlobalOptions& g, const std::vector<std::string>& only) {
       std::printf("%s\n", n.c_str());
       continue;
     }
-    t.add_row({n, json::get_string(*m, {"backup"}), json::get_string(*m, {"phase"}), count("created"), count("updated"),
-               count("skipped"), count("failed"), json::get_string(*m, {"startTimestamp"})});
+    t.add_row({n, pr(json::get_string(*m, {"backup"})), pr(json::get_string(*m, {"phase"})), count("created"),
+               count("updated"), count("skipped"), count("failed"), pr(json::get_string(*m, {"startTimestamp"}))});
     records.push_back(std::move(*m));
   }
   if (format.structured()) output::print(restore::restore_list_to_json(records), format);
@@ -586,7 +593,7 @@ std::string joined_or_none(const json::Value* v) {
   std::vector<std::string> out;
   if (v && v->IsArray())
     for (const auto& s : v->GetArray())
-      if (s.IsString()) out.emplace_back(s.GetString());
+      if (s.IsString()) out.push_back(pr(std::string_view(s.GetString(), s.GetStringLength())));
   return out.empty() ? "<none>" : util::join(out, ", ");
 }
 
@@ -594,12 +601,15 @@ std::string map_or_none(const json::Value* v) {
   std::vector<std::string> out;
   if (v && v->IsObject())
     for (const auto& kv : v->GetObject())
-      if (kv.value.IsString()) out.push_back(std::string(kv.name.GetString()) + ":" + kv.value.GetString());
+      if (kv.value.IsString())
+        out.push_back(pr(std::string_view(kv.name.GetString(), kv.name.GetStringLength())) + ":" +
+                      pr(std::string_view(kv.value.GetString(), kv.value.GetStringLength())));
   return out.empty() ? "<none>" : util::join(out, ", ");
 }
 
 int run_describe(const GlobalOptions& g, const std::string& name, bool details) {
   const output::Format format = output_format(g, {output::Format::json});
+  if (!archive::valid_backup_name(name)) throw Fatal(ExitCode::usage, "\"" + pr(name) + "\" is not a restore name");
   auto backend = open_storage(g);
   auto loaded = restore::load_restore_record(*backend, name, details);
   if (!loaded) {
@@ -613,14 +623,15 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
   json::Document* m = &loaded->record;
   const json::Document& results = loaded->results;
   const json::Document& list = loaded->resource_list;
+  auto gs = [](const json::Value& v, std::initializer_list<std::string_view> path) { return pr(json::get_string(v, path)); };
   std::printf("Name:         %s\nBackup:       %s\nPhase:        %s\nMode:         %s\nStarted:      %s\nCompleted:    %s\n",
-              name.c_str(), json::get_string(*m, {"backup"}).c_str(), json::get_string(*m, {"phase"}).c_str(),
-              json::get_string(*m, {"mode"}).c_str(), record_time(*m, "startTimestamp", "started").c_str(),
-              record_time(*m, "completionTimestamp", "completed").c_str());
-  if (const json::Value* t = json::find(*m, "target"); t && t->IsObject() && !json::get_string(*t, {"server"}).empty()) {
-    std::string version = json::get_string(*t, {"serverVersion"});
-    std::string uid = json::get_string(*t, {"kubeSystemUID"});
-    std::printf("Cluster:      %s%s%s\n", json::get_string(*t, {"server"}).c_str(),
+              name.c_str(), gs(*m, {"backup"}).c_str(), gs(*m, {"phase"}).c_str(),
+              gs(*m, {"mode"}).c_str(), pr(record_time(*m, "startTimestamp", "started")).c_str(),
+              pr(record_time(*m, "completionTimestamp", "completed")).c_str());
+  if (const json::Value* t = json::find(*m, "target"); t && t->IsObject() && !gs(*t, {"server"}).empty()) {
+    std::string version = gs(*t, {"serverVersion"});
+    std::string uid = gs(*t, {"kubeSystemUID"});
+    std::printf("Cluster:      %s%s%s\n", gs(*t, {"server"}).c_str(),
                 version.empty() ? "" : (" (" + version).c_str(),
                 version.empty() ? "" : (uid.empty() ? ")" : (", kube-system uid " + uid + ")").c_str()));
   }
@@ -635,7 +646,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
     std::printf("  Cluster-scoped:  %s\n", icr.c_str());
     std::printf("Names:\n  Included:  %s\n  Excluded:  %s\n", joined_or_none(json::find(*s, "includeNames")).c_str(),
                 joined_or_none(json::find(*s, "excludeNames")).c_str());
-    std::string ls = json::get_string(*s, {"labelSelector"});
+    std::string ls = gs(*s, {"labelSelector"});
     std::printf("Label selector:  %s\n", ls.empty() ? "<none>" : ls.c_str());
     std::printf("Or label selectors:  %s\n", joined_or_none(json::find(*s, "orLabelSelectors")).c_str());
     std::printf("\nNamespace mappings:      %s\n", map_or_none(json::find(*s, "namespaceMapping")).c_str());
@@ -649,16 +660,16 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
     } else {
       std::printf("\n");
       for (const auto& mod : mods->GetArray())
-        std::printf("  %s (sha256 %s)\n", json::get_string(mod, {"file"}).c_str(), json::get_string(mod, {"sha256"}).c_str());
+        std::printf("  %s (sha256 %s)\n", gs(mod, {"file"}).c_str(), gs(mod, {"sha256"}).c_str());
     }
     if (const json::Value* apps = json::find(*s, "applications"); apps && apps->IsArray() && !apps->Empty()) {
       std::printf("Applications:            %s\n", joined_or_none(apps).c_str());
       if (const json::Value* files = json::find(*s, "applicationFiles"); files && files->IsArray())
         for (const auto& file : files->GetArray())
-          std::printf("  %s (sha256 %s)\n", json::get_string(file, {"file"}).c_str(),
-                      json::get_string(file, {"sha256"}).c_str());
+          std::printf("  %s (sha256 %s)\n", gs(file, {"file"}).c_str(),
+                      gs(file, {"sha256"}).c_str());
     }
-    std::printf("Existing resource policy:  %s\n", json::get_string(*s, {"existingResourcePolicy"}).c_str());
+    std::printf("Existing resource policy:  %s\n", gs(*s, {"existingResourcePolicy"}).c_str());
     auto flag = [&](const char* k) {
       const json::Value* v = json::find(*s, k);
       return v && v->IsBool() && v->GetBool() ? "true" : "false";
@@ -667,31 +678,35 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
                 flag("preserveNodePorts"), flag("restoreLabels"));
   }
   std::printf("\nItems:\n");
+  auto key_of = [](const json::Value& n) { return pr(std::string_view(n.GetString(), n.GetStringLength())); };
   if (const json::Value* c = json::find(*m, "counts"); c && c->IsObject())
     for (const auto& kv : c->GetObject())
-      std::printf("  %-10s %s\n", kv.name.GetString(), json::to_string(kv.value).c_str());
+      std::printf("  %-10s %s\n", key_of(kv.name).c_str(), json::to_string(kv.value).c_str());
   if (const json::Value* r = json::find(*m, "reasons"); r && r->IsObject()) {
     std::printf("Reasons:\n");
-    for (const auto& kv : r->GetObject()) std::printf("  %-34s %s\n", kv.name.GetString(), json::to_string(kv.value).c_str());
+    for (const auto& kv : r->GetObject())
+      std::printf("  %-34s %s\n", key_of(kv.name).c_str(), json::to_string(kv.value).c_str());
   }
   if (const json::Value* v = json::find(*m, "volumes"); v && v->IsArray() && !v->Empty()) {
     std::printf("Volumes (restored without data: volume data is not restored yet):\n");
     for (const auto& vol : v->GetArray()) {
-      std::string ns = json::get_string(vol, {"namespace"});
-      std::printf("  %s %s%s\n", json::get_string(vol, {"kind"}).c_str(), ns.empty() ? "" : (ns + "/").c_str(),
-                  json::get_string(vol, {"name"}).c_str());
+      std::string ns = pr(json::get_string(vol, {"namespace"}));
+      std::printf("  %s %s%s\n", pr(json::get_string(vol, {"kind"})).c_str(), ns.empty() ? "" : (ns + "/").c_str(),
+                  pr(json::get_string(vol, {"name"})).c_str());
     }
   }
+  auto strings_of = [&](const json::Value* l, std::vector<std::string>& lines) {
+    if (l && l->IsArray())
+      for (const auto& s : l->GetArray())
+        if (s.IsString()) lines.push_back(pr(std::string_view(s.GetString(), s.GetStringLength())));
+  };
   for (const char* which : {"errors", "warnings"}) {
     const json::Value* w = json::find(results, which);
     if (!w || !w->IsObject()) continue;
     std::vector<std::string> lines;
-    for (const char* k : {"velero", "cluster"})
-      if (const json::Value* l = json::find(*w, k); l && l->IsArray())
-        for (const auto& s : l->GetArray()) lines.push_back(s.GetString());
+    for (const char* k : {"velero", "cluster"}) strings_of(json::find(*w, k), lines);
     if (const json::Value* ns = json::find(*w, "namespaces"); ns && ns->IsObject())
-      for (const auto& kv : ns->GetObject())
-        for (const auto& s : kv.value.GetArray()) lines.push_back(s.GetString());
+      for (const auto& kv : ns->GetObject()) strings_of(&kv.value, lines);
     if (lines.empty()) continue;
     std::printf("%s:\n", which[0] == 'e' ? "Errors" : "Warnings");
     for (const auto& l : lines) std::printf("  %s\n", l.c_str());
@@ -699,8 +714,10 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
   if (list.IsObject()) {
     std::printf("Resource list:\n");
     for (const auto& kv : list.GetObject()) {
-      std::printf("  %s:\n", kv.name.GetString());
-      for (const auto& s : kv.value.GetArray()) std::printf("    - %s\n", s.GetString());
+      std::printf("  %s:\n", key_of(kv.name).c_str());
+      std::vector<std::string> lines;
+      strings_of(&kv.value, lines);
+      for (const auto& l : lines) std::printf("    - %s\n", l.c_str());
     }
   }
   return 0;
@@ -708,27 +725,41 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
 
 int run_logs(const GlobalOptions& g, const std::string& name) {
   const output::Format format = output_format(g, {output::Format::json});
+  if (!archive::valid_backup_name(name)) throw Fatal(ExitCode::usage, "\"" + pr(name) + "\" is not a restore name");
   auto backend = open_storage(g);
   archive::RestorePaths p{name};
-  auto gz = backend->get(p.logs());
-  if (!gz) {
-    if (gz.error().is(Errc::not_found)) return fail(Error(Errc::not_found, "no logs for restore " + name + " in " + backend->display_url()));
-    return fail(gz.error());
+  compress::InflateLimits limits;
+  limits.max_bytes = archive::k_max_log_bytes;
+  limits.ratio_after = archive::k_bomb_ratio_after;
+  auto reader = archive::open_gzip_object(*backend, p.logs(), "restore " + name + ": " + p.logs(), nullptr, limits);
+  if (!reader) {
+    if (reader.error().is(Errc::not_found))
+      return fail(Error(Errc::not_found, "no logs for restore " + name + " in " + backend->display_url()));
+    return fail(reader.error());
   }
-  auto text = archive::gunzip(*gz, p.logs());
-  if (!text) return fail(text.error());
+  json::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  json::Value lines(rapidjson::kArrayType);
+  // Lines as they come (the log is from the location: made printable; -o json holds them, within the limit).
+  auto r = archive::each_line(**reader, [&](std::string_view line) {
+    if (format.structured()) {
+      lines.PushBack(json::make_string(util::valid_utf8(line) ? std::string(line) : pr(line), a), a);
+    } else {
+      std::string out = util::printable(line, 0, util::Newlines::keep) + "\n";
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+  });
+  if (!r) {
+    std::fflush(stdout);
+    return fail(r.error());
+  }
   if (format.structured()) {
-    // {"name": ..., "lines": [...]}: one JSON document, one string per log line (as kbk backup logs).
-    json::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
+    // {"name": ..., "lines": [...]}: one JSON document, one string per log line.
     d.AddMember("name", json::make_string(name, a), a);
-    json::Value lines(rapidjson::kArrayType);
-    for (const auto& line : util::split(*text, '\n')) lines.PushBack(json::make_string(line, a), a);
     d.AddMember("lines", lines, a);
     output::print(d, format);
     return 0;
   }
-  std::fputs(text->c_str(), stdout);
   return 0;
 }
 

@@ -193,7 +193,7 @@ int run_rm(const GlobalOptions& g, const StorageOptions& o) {
 int run_cleanup(const GlobalOptions& g, const StorageOptions& o) {
   const output::Format format = output_format(g, {output::Format::json});
   auto b = open_storage(g);
-  auto r = b->cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(o.older_than)));
+  auto r = b->cleanup_incomplete(std::chrono::seconds(static_cast<int64_t>(o.older_than)), "");
   if (!r) return fail(r.error());
   if (format.structured()) {
     json::Document d(rapidjson::kObjectType);

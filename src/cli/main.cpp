@@ -4,6 +4,7 @@
 // what a newcomer needs around it, once for every command: `kbk help CMD`, `kbk --version`, a bare command group
 // printing its help, an unknown command or flag named with the nearest one ("did you mean") and the command's
 // --help, the config file's defaults, and one error line with a documented exit code.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -258,6 +259,8 @@ void register_help(CLI::App& app, GlobalOptions& g, RunState& state) {
 int main(int argc, char** argv) {
   using namespace kbk;
   using namespace kbk::cli;
+  // A file size limit (ulimit -f) makes a write fail with EFBIG, reported as one error, instead of killing kbk.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"kbk: back up, restore and migrate Kubernetes clusters through a kubeconfig", "kbk"};
   app.formatter(std::make_shared<HelpFormatter>());  // before any subcommand: they inherit it
   app.require_subcommand(0, 1);  // one command per level: `kbk help backup` reads "backup" as help's argument

@@ -117,148 +117,6 @@ Result<std::string> scrypt_kek(const std::string& passphrase, std::string_view s
   return out;
 }
 
-// ---- a small JSON reader for key objects (crypto may not depend on the json module) ----
-
-struct JsonValue {
-  enum class Type { null, boolean, number, string, object, array } type = Type::null;
-  std::string str;
-  double num = 0;
-  std::map<std::string, JsonValue> obj;
-  std::vector<JsonValue> arr;
-  const JsonValue* get(const std::string& k) const {
-    auto it = obj.find(k);
-    return it == obj.end() ? nullptr : &it->second;
-  }
-};
-
-class JsonParser {
-public:
-  explicit JsonParser(std::string_view s) : m_s(s) {}
-  std::optional<JsonValue> parse() {
-    auto v = value(0);
-    ws();
-    if (!v || m_i != m_s.size()) return std::nullopt;
-    return v;
-  }
-
-private:
-  void ws() {
-    while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\n' || m_s[m_i] == '\r' || m_s[m_i] == '\t')) ++m_i;
-  }
-  bool eat(char c) {
-    ws();
-    if (m_i < m_s.size() && m_s[m_i] == c) {
-      ++m_i;
-      return true;
-    }
-    return false;
-  }
-  std::optional<std::string> string() {
-    if (!eat('"')) return std::nullopt;
-    std::string out;
-    while (m_i < m_s.size() && m_s[m_i] != '"') {
-      char c = m_s[m_i++];
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (m_i >= m_s.size()) return std::nullopt;
-      char e = m_s[m_i++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'u': {
-          if (m_i + 4 > m_s.size()) return std::nullopt;
-          unsigned cp = static_cast<unsigned>(std::strtoul(std::string(m_s.substr(m_i, 4)).c_str(), nullptr, 16));
-          m_i += 4;
-          if (cp < 0x80) out += static_cast<char>(cp);
-          else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-          } else {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-          }
-          break;
-        }
-        default: return std::nullopt;
-      }
-    }
-    if (m_i >= m_s.size()) return std::nullopt;
-    ++m_i;
-    return out;
-  }
-  std::optional<JsonValue> value(int depth) {
-    if (depth > 16) return std::nullopt;
-    ws();
-    if (m_i >= m_s.size()) return std::nullopt;
-    JsonValue v;
-    char c = m_s[m_i];
-    if (c == '{') {
-      ++m_i;
-      v.type = JsonValue::Type::object;
-      if (eat('}')) return v;
-      do {
-        auto k = string();
-        if (!k || !eat(':')) return std::nullopt;
-        auto member = value(depth + 1);
-        if (!member) return std::nullopt;
-        v.obj[*k] = std::move(*member);
-      } while (eat(','));
-      if (!eat('}')) return std::nullopt;
-      return v;
-    }
-    if (c == '[') {
-      ++m_i;
-      v.type = JsonValue::Type::array;
-      if (eat(']')) return v;
-      do {
-        auto item = value(depth + 1);
-        if (!item) return std::nullopt;
-        v.arr.push_back(std::move(*item));
-      } while (eat(','));
-      if (!eat(']')) return std::nullopt;
-      return v;
-    }
-    if (c == '"') {
-      auto s = string();
-      if (!s) return std::nullopt;
-      v.type = JsonValue::Type::string;
-      v.str = std::move(*s);
-      return v;
-    }
-    for (auto [word, type, b] : {std::tuple{"true", JsonValue::Type::boolean, 1.0},
-                                 std::tuple{"false", JsonValue::Type::boolean, 0.0},
-                                 std::tuple{"null", JsonValue::Type::null, 0.0}}) {
-      std::string_view w(word);
-      if (m_s.substr(m_i, w.size()) == w) {
-        m_i += w.size();
-        v.type = type;
-        v.num = b;
-        return v;
-      }
-    }
-    const char* start = m_s.data() + m_i;
-    char* end = nullptr;
-    std::string tmp(m_s.substr(m_i, std::min<size_t>(64, m_s.size() - m_i)));
-    v.num = std::strtod(tmp.c_str(), &end);
-    if (end == tmp.c_str()) return std::nullopt;
-    m_i += static_cast<size_t>(end - tmp.c_str());
-    (void)start;
-    v.type = JsonValue::Type::number;
-    return v;
-  }
-  std::string_view m_s;
-  size_t m_i = 0;
-};
-
 std::string json_string(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
@@ -269,7 +127,7 @@ std::string json_string(std::string_view s) {
 }
 
 Error bad_object(std::string_view what, const std::string& why) {
-  return Error(Errc::parse, std::string(what) + ": not a valid kbk key object: " + why);
+  return Error(Errc::corrupt, std::string(what) + ": not a valid kbk key object: " + why);
 }
 
 }  // namespace
@@ -320,20 +178,32 @@ Result<UserKey> read_user_key(const std::string& path) {
 
 Result<KeyObject> wrap_data_key(const SecretKey& data_key, const UserKey& user, const ScryptParams& scrypt) {
   std::string kek, kdf;
+  KeyObject out;
   if (user.kind == UserKey::Kind::key) {
     kek = user.key.bytes();
     kdf = "{\"name\": \"none\"}";
   } else {
     std::string salt = random_bytes(16);
     KBK_ASSIGN_OR_RETURN(kek, scrypt_kek(user.passphrase, salt, scrypt));
+    out.fields.scrypt_n = static_cast<int64_t>(scrypt.n);
+    out.fields.scrypt_r = scrypt.r;
+    out.fields.scrypt_p = scrypt.p;
+    out.fields.salt = util::base64_encode(salt);
     kdf = "{\"name\": \"scrypt\", \"N\": " + std::to_string(scrypt.n) + ", \"r\": " + std::to_string(scrypt.r) +
           ", \"p\": " + std::to_string(scrypt.p) + ", \"salt\": " + json_string(util::base64_encode(salt)) + "}";
   }
-  KeyObject out;
   out.key_id = key_id_of(kek);
+  out.fields.format = "kbk-key";
+  out.fields.version = k_format_version;
+  out.fields.key_id = out.key_id;
+  out.fields.data_key_id = data_key.data_key_id();
+  out.fields.kdf_name = user.kind == UserKey::Kind::key ? "none" : "scrypt";
   std::string nonce = random_bytes(k_nonce_size);
   std::string sealed = gcm_seal(kek, nonce, "kbk-key v1" + out.key_id, data_key.bytes());
   OPENSSL_cleanse(kek.data(), kek.size());
+  out.fields.wrap_alg = "AES-256-GCM";
+  out.fields.nonce = util::base64_encode(nonce);
+  out.fields.ciphertext = util::base64_encode(sealed);
   out.json = "{\n  \"format\": \"kbk-key\",\n  \"version\": 1,\n  \"keyId\": " + json_string(out.key_id) +
              ",\n  \"dataKeyId\": " + json_string(data_key.data_key_id()) + ",\n  \"kdf\": " + kdf +
              ",\n  \"wrap\": {\"alg\": \"AES-256-GCM\", \"nonce\": " + json_string(util::base64_encode(nonce)) +
@@ -342,56 +212,55 @@ Result<KeyObject> wrap_data_key(const SecretKey& data_key, const UserKey& user, 
   return out;
 }
 
-Result<SecretKey> unwrap_data_key(std::string_view key_object_json, const UserKey& user, std::string_view what) {
-  auto doc = JsonParser(key_object_json).parse();
-  if (!doc || doc->type != JsonValue::Type::object) return unexpected(bad_object(what, "not a JSON object"));
-  auto str = [&](const JsonValue* v) { return v && v->type == JsonValue::Type::string ? v->str : std::string(); };
-  if (str(doc->get("format")) != "kbk-key") return unexpected(bad_object(what, "\"format\" is not \"kbk-key\""));
-  const JsonValue* version = doc->get("version");
-  if (!version || version->type != JsonValue::Type::number)
-    return unexpected(bad_object(what, "no \"version\""));
-  if (version->num > k_format_version)
-    return unexpected(Errc::unsupported, std::string(what) + ": key object version " +
-                                             std::to_string(static_cast<int>(version->num)) + " is newer than this kbk reads (" +
-                                             std::to_string(k_format_version) + ")");
-  const JsonValue* kdf = doc->get("kdf");
-  const JsonValue* wrap = doc->get("wrap");
-  if (!kdf || !wrap) return unexpected(bad_object(what, "\"kdf\" or \"wrap\" missing"));
-  std::string key_id = str(doc->get("keyId"));
-  std::string kdf_name = str(kdf->get("name"));
+Result<SecretKey> unwrap_data_key(const KeyObjectFields& o, const UserKey& user, std::string_view what) {
+  if (o.format != "kbk-key") return unexpected(bad_object(what, "\"format\" is not \"kbk-key\""));
+  if (o.version < 1) return unexpected(bad_object(what, "no valid \"version\""));
+  if (o.version > k_format_version)
+    return unexpected(Errc::unsupported, std::string(what) + ": key object version " + std::to_string(o.version) +
+                                             " is newer than this kbk reads (" + std::to_string(k_format_version) + ")");
   std::string kek;
-  if (kdf_name == "none") {
+  if (o.kdf_name == "none") {
     if (user.kind != UserKey::Kind::key)
       return unexpected(Errc::crypto, std::string(what) + ": this key object needs a 32-byte key file, not a passphrase");
     kek = user.key.bytes();
-  } else if (kdf_name == "scrypt") {
+  } else if (o.kdf_name == "scrypt") {
     if (user.kind != UserKey::Kind::passphrase)
       return unexpected(Errc::crypto, std::string(what) + ": this key object needs a passphrase, not a 32-byte key");
-    auto num = [&](const char* k) { auto* v = kdf->get(k); return v && v->type == JsonValue::Type::number ? v->num : -1.0; };
-    ScryptParams p;
-    double n = num("N"), r = num("r"), pp = num("p");
-    if (n < 1024 || n > (1 << 20) || r < 1 || r > 32 || pp < 1 || pp > 16)
-      return unexpected(bad_object(what, "scrypt parameters out of range"));
-    p.n = static_cast<uint64_t>(n);
-    p.r = static_cast<uint32_t>(r);
-    p.p = static_cast<uint32_t>(pp);
-    auto salt = util::base64_decode(str(kdf->get("salt")));
+    const int64_t n = o.scrypt_n, r = o.scrypt_r, p = o.scrypt_p;
+    if (n < 1024 || n > (1 << 20) || (n & (n - 1)) != 0 || r < 1 || r > 32 || p < 1 || p > 16)
+      return unexpected(bad_object(what, "scrypt parameters out of range (N=" + std::to_string(n) + ", r=" +
+                                             std::to_string(r) + ", p=" + std::to_string(p) + ")"));
+    const auto un = static_cast<uint64_t>(n), ur = static_cast<uint64_t>(r), up = static_cast<uint64_t>(p);
+    if (128 * un * ur > k_scrypt_max_memory || un * ur * up > k_scrypt_max_work)
+      return unexpected(bad_object(what, "scrypt parameters would need more than 256 MiB or 16 times the default work "
+                                         "(N=" + std::to_string(n) + ", r=" + std::to_string(r) + ", p=" +
+                                             std::to_string(p) + ")"));
+    ScryptParams params;
+    params.n = un;
+    params.r = static_cast<uint32_t>(r);
+    params.p = static_cast<uint32_t>(p);
+    auto salt = util::base64_decode(o.salt);
     if (!salt || salt->size() != 16) return unexpected(bad_object(what, "scrypt salt is not 16 bytes"));
-    KBK_ASSIGN_OR_RETURN(kek, scrypt_kek(user.passphrase, *salt, p));
+    KBK_ASSIGN_OR_RETURN(kek, scrypt_kek(user.passphrase, *salt, params));
   } else {
-    return unexpected(Errc::unsupported, std::string(what) + ": key derivation \"" + kdf_name + "\" is unknown");
+    return unexpected(Errc::unsupported, std::string(what) + ": key derivation \"" + util::printable(o.kdf_name, 32) +
+                                             "\" is unknown");
   }
-  if (str(wrap->get("alg")) != "AES-256-GCM") return unexpected(Errc::unsupported, std::string(what) + ": unknown wrap algorithm");
-  auto nonce = util::base64_decode(str(wrap->get("nonce")));
-  auto sealed = util::base64_decode(str(wrap->get("ciphertext")));
-  if (!nonce || nonce->size() != k_nonce_size || !sealed || sealed->size() != k_key_size + k_tag_size)
+  if (o.wrap_alg != "AES-256-GCM") {
+    OPENSSL_cleanse(kek.data(), kek.size());
+    return unexpected(Errc::unsupported, std::string(what) + ": unknown wrap algorithm");
+  }
+  auto nonce = util::base64_decode(o.nonce);
+  auto sealed = util::base64_decode(o.ciphertext);
+  if (!nonce || nonce->size() != k_nonce_size || !sealed || sealed->size() != k_key_size + k_tag_size) {
+    OPENSSL_cleanse(kek.data(), kek.size());
     return unexpected(bad_object(what, "wrap nonce or ciphertext has the wrong size"));
-  auto opened = gcm_open(kek, *nonce, "kbk-key v1" + key_id, *sealed);
+  }
+  auto opened = gcm_open(kek, *nonce, "kbk-key v1" + o.key_id, *sealed);
   OPENSSL_cleanse(kek.data(), kek.size());
   if (!opened) return unexpected(Errc::crypto, std::string(what) + ": the encryption key does not open this key object (wrong key or passphrase)");
   SecretKey dk(std::move(*opened));
-  std::string want = str(doc->get("dataKeyId"));
-  if (!want.empty() && want != dk.data_key_id())
+  if (!o.data_key_id.empty() && o.data_key_id != dk.data_key_id())
     return unexpected(Errc::corrupt, std::string(what) + ": dataKeyId does not match the wrapped key");
   return dk;
 }

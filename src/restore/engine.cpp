@@ -55,6 +55,7 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     if (r.outcome == Outcome::failed) ++state.errors;
     state.current = item.display();
     progress.update(state);
+    if (r.outcome == Outcome::failed && applier.halted()) return;  // one line for the whole run, from the caller
     std::string line = std::string(outcome_name(r.outcome)) + " " + item.display() + " (" + r.reason + ")" +
                        (r.message.empty() ? "" : ": " + r.message);
     // The log file and the stored log get every outcome; stderr does not repeat failures the summary (or the
@@ -91,6 +92,10 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
       auto worker = [&] {
         for (size_t n = next++; n < wave.size(); n = next++) {
           const PlannedItem& item = plan.items[wave[n]];
+          if (applier.halted()) {
+            results[wave[n]] = ItemResult{Outcome::skipped, "not-attempted", "the restore stopped before this item"};
+            continue;
+          }
           results[wave[n]] = applier.apply(item);
           done(item, results[wave[n]]);
           if (release) {
@@ -117,7 +122,13 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     }
     applier.end_tier(tier, items, res);
     i = end;
+    if (applier.halted()) {
+      for (size_t k = i; k < plan.items.size(); ++k)
+        results[k] = ItemResult{Outcome::skipped, "not-attempted", "the restore stopped before this item"};
+      break;
+    }
   }
+  report.halted = applier.halted();
 
   for (size_t k = 0; k < plan.items.size(); ++k) {
     const PlannedItem& p = plan.items[k];

@@ -2,6 +2,8 @@
 #include <kbk/restore/applier.hpp>
 
 #include <filesystem>
+#include <mutex>
+#include <optional>
 
 #include <kbk/util/fs.hpp>
 
@@ -29,6 +31,10 @@ public:
     if (item.action == ItemAction::merge_service_account)
       return {Outcome::skipped, "managed-by-cluster",
               "the default ServiceAccount is left to the cluster (imagePullSecrets and annotations are merged on restore)"};
+    std::string file = manifest_file_name(item);
+    // A name too long for one file is this item's problem; any other failure to write is the folder's (full,
+    // read-only, gone) and stops the run with one line instead of one per remaining item.
+    if (file.size() > 255) return {Outcome::failed, "name-too-long", "the manifest's file name would exceed 255 bytes"};
     json::Document obj = item.object.parse();
     json::Document status = item.status.parse();
     if (status.IsObject()) {
@@ -37,14 +43,28 @@ public:
       json::set(obj, "status", std::move(st), obj.GetAllocator());
     }
     std::string text = json::to_yaml(obj);
-    std::string file = manifest_file_name(item);
-    if (auto r = util::write_file_atomic(util::path_join(m_dir, file), text, 0600); !r)
+    if (halted()) return {Outcome::skipped, "not-attempted", "the restore stopped before this item"};
+    if (auto r = util::write_file_atomic(util::path_join(m_dir, file), text, 0600); !r) {
+      std::lock_guard lock(m_mutex);
+      if (!m_halted)
+        m_halted = Error{Errc::io, "--to-dir " + m_dir + ": " + r.error().message + "; stopped after " +
+                                       std::to_string(m_written) + " manifest(s) written"};
       return {Outcome::failed, "write-failed", r.error().message};
+    }
+    std::lock_guard lock(m_mutex);
+    ++m_written;
     return {Outcome::created, "written", file};
+  }
+  std::optional<Error> halted() const override {
+    std::lock_guard lock(m_mutex);
+    return m_halted;
   }
 
 private:
   std::string m_dir;
+  mutable std::mutex m_mutex;
+  std::optional<Error> m_halted;
+  size_t m_written = 0;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@ Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOption
   std::vector<std::string> backup_warnings = std::move(backup.warnings);
   std::vector<BackupItem>().swap(backup.items);
   RestoreReport report = execute(std::move(plan), applier, run);
+  if (report.halted) return unexpected(*report.halted);
   report.name = plan_options.restore_name;
   report.backup = plan_options.backup_name;
   for (std::string& w : backup_warnings) report.warnings.push_back(std::move(w));

@@ -1,6 +1,7 @@
 // include/kbk/restore/records.hpp: restore records as restore list/describe and kbk ui show them.
 #include <kbk/restore/records.hpp>
 
+#include <kbk/archive/documents.hpp>
 #include <kbk/archive/location.hpp>
 
 namespace kbk::restore {
@@ -18,8 +19,9 @@ Result<std::vector<std::string>> list_restore_names(storage::Backend& backend) {
 
 Result<json::Document> read_restore_record(storage::Backend& backend, const std::string& name) {
   archive::RestorePaths p{name};
-  KBK_ASSIGN_OR_RETURN(std::string text, backend.get(p.marker()));
-  KBK_ASSIGN_OR_RETURN(json::Document m, json::parse(text, p.marker()));
+  // As any document from a location: bounded, parsed, type-checked.
+  KBK_ASSIGN_OR_RETURN(json::Document m, archive::read_document(backend, p.marker(), "restore " + name + ": kbk-restore.json",
+                                                                archive::restore_record_schema()));
   auto& a = m.GetAllocator();
   for (const auto& [now_name, old_name] : {std::pair{"startTimestamp", "started"}, std::pair{"completionTimestamp", "completed"}}) {
     if (!json::find(m, now_name) && json::find(m, old_name))
@@ -33,30 +35,33 @@ Result<RestoreRecord> load_restore_record(storage::Backend& backend, const std::
   RestoreRecord r;
   KBK_ASSIGN_OR_RETURN(r.record, read_restore_record(backend, name));
   archive::RestorePaths p{name};
-  if (auto gz = backend.get(p.results()); gz)
-    if (auto text = archive::gunzip(*gz, p.results()); text)
-      if (auto d = json::parse(*text, p.results()); d) r.results = std::move(*d);
-  if (details)
-    if (auto gz = backend.get(p.resource_list()); gz)
-      if (auto text = archive::gunzip(*gz, p.resource_list()); text)
-        if (auto d = json::parse(*text, p.resource_list()); d) r.resource_list = std::move(*d);
+  archive::DocumentOptions gz;
+  gz.gzipped = archive::Gzipped::yes;
+  gz.max_bytes = archive::k_max_list_bytes;
+  // Results and resource list are optional (an older kbk did not write them); one that is there must read.
+  if (auto d = archive::read_document(backend, p.results(), "restore " + name + ": " + p.results(),
+                                      archive::velero_results_schema(), gz)) {
+    r.results = std::move(*d);
+  } else if (!d.error().is(Errc::not_found)) {
+    return std::move(d).error();
+  }
+  if (details) {
+    if (auto d = archive::read_document(backend, p.resource_list(), "restore " + name + ": " + p.resource_list(),
+                                        archive::resource_list_schema(), gz)) {
+      r.resource_list = std::move(*d);
+    } else if (!d.error().is(Errc::not_found)) {
+      return std::move(d).error();
+    }
+  }
   return r;
 }
 
 json::Document restore_describe_to_json(const RestoreRecord& r) {
   json::Document m;
-  m.CopyFrom(r.record, m.GetAllocator());
+  json::copy_into(m, r.record, m.GetAllocator());
   auto& a = m.GetAllocator();
-  if (r.results.IsObject()) {
-    json::Value v;
-    v.CopyFrom(r.results, a);
-    json::set(m, "results", std::move(v), a);
-  }
-  if (r.resource_list.IsObject()) {
-    json::Value v;
-    v.CopyFrom(r.resource_list, a);
-    json::set(m, "resourceList", std::move(v), a);
-  }
+  if (r.results.IsObject()) json::set(m, "results", json::copy(r.results, a), a);
+  if (r.resource_list.IsObject()) json::set(m, "resourceList", json::copy(r.resource_list, a), a);
   return m;
 }
 
@@ -67,9 +72,7 @@ json::Document restore_list_to_json(const std::vector<json::Document>& records) 
   all.AddMember("kind", "RestoreList", a);
   json::Value items(rapidjson::kArrayType);
   for (const auto& m : records) {
-    json::Value v;
-    v.CopyFrom(m, a);
-    items.PushBack(std::move(v), a);
+    items.PushBack(json::copy(m, a), a);
   }
   all.AddMember("items", items, a);
   return all;

@@ -316,10 +316,18 @@ public:
     return {};
   }
 
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override {
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than, const std::string& folder) override {
     uint64_t removed = 0;
-    auto cutoff = std::chrono::system_clock::now() - older_than;
-    KBK_TRY(cleanup_dir(m_root, cutoff, removed, 0));
+    // older_than 0 takes every temp file, one written this very moment included.
+    auto cutoff = older_than.count() == 0 ? std::chrono::system_clock::time_point::max()
+                                          : std::chrono::system_clock::now() - older_than;
+    std::string dir = m_root;
+    if (!folder.empty()) {
+      if (folder.back() != '/') return unexpected(Errc::internal_error, "cleanup_incomplete: \"" + folder + "\" is not a folder");
+      KBK_TRY(check_key(folder.substr(0, folder.size() - 1)));
+      dir += "/" + folder.substr(0, folder.size() - 1);
+    }
+    KBK_TRY(cleanup_dir(dir, cutoff, removed, 0));
     return removed;
   }
 

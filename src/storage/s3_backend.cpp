@@ -919,9 +919,10 @@ public:
     return {};
   }
 
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override {
-    const std::string& base = m_core->settings().prefix;
-    const auto cutoff = Clock::now() - older_than;
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than, const std::string& folder) override {
+    const std::string base = m_core->settings().prefix + folder;
+    // older_than 0 takes every unfinished upload (the server's clock may run ahead of ours).
+    const auto cutoff = older_than.count() == 0 ? Clock::time_point::max() : Clock::now() - older_than;
     uint64_t removed = 0;
     std::string key_marker, upload_marker;
     while (true) {

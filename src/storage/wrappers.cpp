@@ -102,7 +102,9 @@ public:
   Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override { return m_inner->list_prefixes(prefix); }
   Result<void> remove(const std::string& key) override { return m_inner->remove(key); }
   Result<void> remove_many(const std::vector<std::string>& keys) override { return m_inner->remove_many(keys); }
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) override { return m_inner->cleanup_incomplete(older_than); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than, const std::string& folder) override {
+    return m_inner->cleanup_incomplete(older_than, folder);
+  }
 
 protected:
   std::unique_ptr<Backend> m_inner;

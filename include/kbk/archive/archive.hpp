@@ -72,6 +72,10 @@ struct Entry {
   std::string version_dir; // "" for the legacy path, else "v1" or "v1-preferredversion" etc.
 };
 
+// Past this many decompressed bytes, more than 1000 times the compressed bytes read is a decompression bomb (real
+// backups compress 5-30:1; deflate cannot exceed about 1030:1).
+inline constexpr uint64_t k_bomb_ratio_after = 64ull << 20;
+
 struct ReaderLimits {
   uint64_t max_entry_bytes = 64ull << 20;     // a single item larger than this is refused
   uint64_t max_total_bytes = 64ull << 30;     // decompressed total (zip-bomb guard)

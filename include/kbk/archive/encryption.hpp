@@ -16,6 +16,10 @@
 
 namespace kbk::archive {
 
+// A key object's JSON (docs/format-encryption.md) parsed and type-checked: Errc::corrupt naming `what` when it is
+// not one. crypto::unwrap_data_key opens it.
+Result<crypto::KeyObjectFields> parse_key_object(std::string_view text, std::string_view what);
+
 // A new backup's random data key and its key object (to be stored as BackupPaths::key_object(object.key_id)).
 struct NewBackupKey {
   crypto::SecretKey data_key;
@@ -23,7 +27,8 @@ struct NewBackupKey {
 };
 Result<NewBackupKey> new_backup_key(const crypto::UserKey& user);
 
-// The data key that the user key opens among the key objects (kbk-key-*) directly in `folder` ("backups/b1/").
+// The data key that the user key opens among the key objects (kbk-key-*) directly in `folder` ("backups/b1/"); at
+// most k_max_key_objects of them (documents.hpp), each read within k_max_small_bytes.
 // `what` names the thing in errors ("backup b1"). Errc::crypto, one line, when none opens:
 // "the encryption key does not open backup b1 (tried kbk-key-1, kbk-key-2)", or when there is none.
 Result<crypto::SecretKey> open_data_key(storage::Backend& backend, const std::string& folder, const crypto::UserKey& user,
@@ -112,7 +117,8 @@ Result<std::optional<crypto::SecretKey>> backup_data_key(storage::Backend& backe
 // A backup's object as a stream, decrypted when data_key is given.
 Result<std::unique_ptr<storage::Reader>> open_object(storage::Backend& backend, const std::string& key,
                                                      const crypto::SecretKey* data_key);
-// A small object (logs, results, resource list) whole: decrypted when data_key is given.
+// A small object (logs, results, resource list) whole, at most k_max_document_bytes (documents.hpp): decrypted
+// when data_key is given.
 Result<std::string> read_object(storage::Backend& backend, const std::string& key, const crypto::SecretKey* data_key);
 
 }  // namespace kbk::archive

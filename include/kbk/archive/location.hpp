@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <kbk/archive/reader.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/storage/backend.hpp>
@@ -72,28 +73,29 @@ struct BackupListing {
 };
 
 // Every backup under backups/: kbk backups (marker, or lock without marker = Incomplete) and Velero backups
-// whose velero-backup.json says Completed or PartiallyFailed. Sorted by name.
-Result<std::vector<BackupListing>> list_backups(storage::Backend& backend);
+// whose velero-backup.json says Completed or PartiallyFailed. Sorted by name. A backup whose marker or
+// velero-backup.json does not read (damaged, another format version, a folder name that is no backup name) is
+// an error; with `skipped`, it is left out and its error (one line naming it) appended there instead, so one bad
+// backup does not hide the others. Errors of the location itself (unreachable, denied) are returned either way.
+Result<std::vector<BackupListing>> list_backups(storage::Backend& backend, std::vector<Error>* skipped = nullptr);
 
-// The marker of a complete kbk backup (parsed and version-checked), nullopt when absent.
+// The marker of a complete kbk backup, nullopt when absent: read within k_max_document_bytes, parsed and checked
+// against marker_schema() (documents.hpp) and check_marker(). Errc::corrupt / unsupported naming the backup.
 Result<std::optional<json::Document>> read_marker(storage::Backend& backend, const std::string& name);
+// What every reader checks of a marker beyond its types: apiVersion kbk.io/v1alpha1 (another kbk.io version is
+// Errc::unsupported), kind BackupManifest, name = the backup's folder, archive.key = this backup's own archive
+// object (<name>.tar.gz, or <name>.kbk when encrypted): a marker cannot steer a reader to another object.
+Result<void> check_marker(const json::Value& marker, const std::string& name, std::string_view what);
+// velero-backup.json of backups/<name>/, checked against velero_backup_schema(); nullopt when absent.
+Result<std::optional<json::Document>> read_velero_backup(storage::Backend& backend, const std::string& name);
 
 // Removes every object under backups/<name>/, the marker first and the lock last (an interrupted delete lists as
 // Incomplete). Errc::not_found when nothing is there.
 Result<uint64_t> delete_backup(storage::Backend& backend, const std::string& name);
 
-// `kbk backup verify`: every item file of the tarball against kbk/manifest.json's SHA-256 (both copies of an item
-// must hold the manifest's bytes; no item may be missing or extra), and the stored tarball against the marker's
-// archive.sha256. Every item must be a JSON object. A Velero backup (no kbk marker; velero-backup.json Completed or
-// PartiallyFailed) has no checksums: it is checked for a clean archive of objects only.
-// problems is empty when the backup is intact; a hostile or unreadable archive is an error. An encrypted backup
-// needs `user` (else key_required(): Errc::config); its stored object's SHA-256 is checked, then it is decrypted
-// and authenticated to its final segment (a modified or truncated object is an error) and checked as above.
-struct VerifyReport {
-  uint64_t items_checked = 0;
-  uint64_t entries = 0;
-  std::vector<std::string> problems;
-};
+// `kbk backup verify`: open_backup + read_verified (reader.hpp) with nothing else to do with the entries. problems
+// is empty when the backup is intact; a hostile or unreadable archive is an error. An encrypted backup needs `user`
+// (else key_required(): Errc::config).
 Result<VerifyReport> verify_backup(storage::Backend& backend, const std::string& name,
                                    const crypto::UserKey* user = nullptr);
 

@@ -61,15 +61,35 @@ struct ScryptParams {
   uint32_t p = 1;
 };
 
+// What a reader accepts of a key object's scrypt parameters (docs/format-encryption.md): N a power of two from 2^10
+// to 2^20, r 1..32, p 1..16, and at most 256 MiB of memory (128 * N * r) and 2^23 hash blocks (N * r * p, 16
+// times the default): a key object from a hostile location cannot make opening it take gigabytes or minutes.
+inline constexpr uint64_t k_scrypt_max_memory = 256ull << 20;
+inline constexpr uint64_t k_scrypt_max_work = 1ull << 23;
+
+// A key object's members (docs/format-encryption.md) as a JSON reader found them (the archive module parses and
+// type-checks the JSON; this module has no JSON reader). Base64 members are still encoded.
+struct KeyObjectFields {
+  std::string format;  // "kbk-key"
+  int64_t version = 0;
+  std::string key_id, data_key_id;
+  std::string kdf_name;                         // "none" | "scrypt"
+  int64_t scrypt_n = 0, scrypt_r = 0, scrypt_p = 0;
+  std::string salt;                             // base64
+  std::string wrap_alg, nonce, ciphertext;      // base64
+};
+
 struct KeyObject {
   std::string key_id;       // names the object: "kbk-key-" + key_id
   std::string json;         // its content
+  KeyObjectFields fields;   // what json holds
 };
 
 // Wraps data_key with the user's key into a new key object (a fresh salt for a passphrase).
 Result<KeyObject> wrap_data_key(const SecretKey& data_key, const UserKey& user, const ScryptParams& scrypt = {});
-// Opens a key object. Errc::crypto when the user key does not open it; Errc::parse / unsupported for a bad object.
-Result<SecretKey> unwrap_data_key(std::string_view key_object_json, const UserKey& user, std::string_view what);
+// Opens a key object. Errc::crypto when the user key does not open it; Errc::corrupt for a malformed object
+// (parameters out of range, wrong sizes), Errc::unsupported for a newer version or unknown algorithm.
+Result<SecretKey> unwrap_data_key(const KeyObjectFields& object, const UserKey& user, std::string_view what);
 
 // True when bytes start with the stream magic ("KBKE").
 bool is_encrypted_stream(std::string_view first_bytes);

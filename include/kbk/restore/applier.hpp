@@ -52,6 +52,9 @@ public:
   virtual std::string mode() const = 0;
   virtual bool dry_run() const { return false; }
   virtual ItemResult apply(const PlannedItem& item) = 0;
+  // Set once the applier cannot go on at all (--to-dir: the folder's disk is full or read-only): the engine hands
+  // out no more items, the failure is not logged per item, and restore_backup fails with this one line.
+  virtual std::optional<Error> halted() const { return std::nullopt; }
   // After the last item of a tier (single-threaded). The cluster applier waits for created CRDs to be
   // Established here and refreshes discovery; it may turn a result into a failure. When the engine consumes the
   // plan, the items' object, status and managedFields are already released here: use their names and types.

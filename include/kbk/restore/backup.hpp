@@ -35,16 +35,19 @@ struct LoadedBackup {
   std::vector<BackupItem> items;     // one per group/resource/namespace/name, in the order
                                      // of their first copy in the archive
   std::vector<std::string> warnings; // stray entries, items without apiVersion/kind, ...
+  JsonText marker;                   // a kbk backup's marker (the sealed copy for an encrypted one); null for Velero
 };
 
-// Loads backups/<name>/: requires kbk's completion marker (kbk-manifest.json) or, for a Velero backup,
-// velero-backup.json with status.phase Completed or PartiallyFailed. For each group/resource the
-// <version>-preferredversion/ copies are used when the archive has them, else the legacy path.
-// An encrypted backup (docs/format-archive.md section 5.2) is opened with encryption_key and authenticated to its
-// final segment while it is read.
+// Loads backups/<name>/ through archive::open_backup and archive::read_verified (archive/reader.hpp): the checks of
+// `kbk backup verify` (marker, checksums of the archive and of every item, identities, gzip CRC, authentication)
+// all pass before this returns, so nothing is planned or applied from a backup verify would reject. Requires
+// kbk's completion marker (kbk-manifest.json) or, for a Velero backup, velero-backup.json with status.phase
+// Completed or PartiallyFailed. For each group/resource the <version>-preferredversion/ copies are used when the
+// archive has them, else the legacy path. An encrypted backup (docs/format-archive.md section 5.2) is opened with
+// encryption_key and authenticated to its final segment while it is read.
 // Errors: Errc::not_found (no such backup), Errc::precondition (incomplete or failed backup), Errc::corrupt
-// (archive refused, modified or truncated; the message names the backup and the entry or object), Errc::config
-// (an encrypted backup and no key), Errc::crypto (the key opens none of the backup's key objects).
+// (archive refused, modified or truncated, or a failed verification; one line naming the backup and the first
+// problem), Errc::config (an encrypted backup and no key), Errc::crypto (the key opens none of the key objects).
 Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name,
                                  const archive::ReaderLimits& limits = {},
                                  const crypto::UserKey* encryption_key = nullptr);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct RestoreReport {
   std::vector<ItemReport> items;  // in plan order
   std::vector<std::string> warnings;
   RestoreRequest request;      // what was asked (filled by the caller): "spec" and "target" of the record
+  std::optional<Error> halted;    // the applier stopped the run (Applier::halted); later items were not attempted
   size_t count(Outcome o) const;
   // "Completed" (nothing failed), "PartiallyFailed", "Failed" (every item that was tried failed).
   std::string phase() const;
@@ -61,7 +63,8 @@ RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& opti
 RestoreReport execute(Plan&& plan, Applier& applier, const RunOptions& options);
 
 // The whole pipeline for one backup in a location: load and validate the entire archive (when that fails
-// nothing is applied), plan, execute. Errors are load_backup's and make_plan's; item failures are in the report.
+// nothing is applied), plan, execute. Errors are load_backup's and make_plan's, and the applier's when it halted
+// the run; item failures are in the report.
 Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOptions& plan, Applier& applier,
                                      const RunOptions& run, const archive::ReaderLimits& limits = {});
 

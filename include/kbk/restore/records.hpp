@@ -15,11 +15,12 @@ namespace kbk::restore {
 Result<std::vector<std::string>> list_restore_names(storage::Backend& backend);
 
 // The record kbk-restore.json, with the field names of docs/output.md (a record written before them, with
-// "started"/"completed", is read as startTimestamp/completionTimestamp). Errc::not_found when there is none.
+// "started"/"completed", is read as startTimestamp/completionTimestamp), bounded and type-checked
+// (archive::restore_record_schema: Errc::corrupt naming the field). Errc::not_found when there is none.
 Result<json::Document> read_restore_record(storage::Backend& backend, const std::string& name);
 
 // A restore as describe shows it: the record, its results file and, with details, its resource list (each empty
-// when absent or unreadable).
+// when absent; one that is there and does not read, bounded and type-checked, is the error).
 struct RestoreRecord {
   json::Document record;
   json::Document results;

@@ -73,9 +73,10 @@ public:
   // Removing a missing object succeeds.
   virtual Result<void> remove(const std::string& key) = 0;
   virtual Result<void> remove_many(const std::vector<std::string>& keys) = 0;
-  // Removes leftovers of interrupted writes older than the given age (temp files, multipart uploads).
-  // Returns how many were removed.
-  virtual Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than) = 0;
+  // Removes leftovers of interrupted writes older than the given age (temp files, multipart uploads) whose keys
+  // are under `folder` ("" = the whole location; else a prefix ending in '/', e.g. "backups/b1/"). Returns how
+  // many were removed.
+  virtual Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than, const std::string& folder) = 0;
 };
 
 struct OpenOptions {

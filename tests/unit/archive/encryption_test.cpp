@@ -105,7 +105,8 @@ const char* k_full_marker = R"({
   "phase": "PartiallyFailed", "startTimestamp": "2026-11-26T07:00:00Z", "completionTimestamp": "2026-11-26T07:00:09Z",
   "expiration": "2026-12-26T07:00:00Z", "ttl": "720h0m0s",
   "counts": {"items": 42, "warnings": 1, "errors": 2, "skipped": 3, "byResource": {"secrets": 7}},
-  "archive": {"key": "backups/b1/b1.kbk", "compression": "gzip", "encrypted": true, "bytes": 1234, "sha256": "ab"},
+  "archive": {"key": "backups/b1/b1.kbk", "compression": "gzip", "encrypted": true, "bytes": 1234,
+              "sha256": "abababababababababababababababababababababababababababababababab"},
   "errors": ["secrets: namespace payments: Forbidden"], "warnings": ["w"]
 })";
 

@@ -47,7 +47,7 @@ public:
     removed.insert(removed.end(), keys.begin(), keys.end());
     return m_inner->remove_many(keys);
   }
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds age) override { return m_inner->cleanup_incomplete(age); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds age, const std::string& f) override { return m_inner->cleanup_incomplete(age, f); }
 
 private:
   std::unique_ptr<storage::Backend> m_inner;
@@ -83,7 +83,7 @@ TEST_CASE("list_backups tells kbk, incomplete and Velero backups apart") {
   auto& be = **b;
   REQUIRE(be.put("backups/k1/kbk-lock.json", "{}", {}).ok());
   REQUIRE(be.put("backups/k1/kbk-manifest.json",
-                 R"({"apiVersion":"kbk.io/v1alpha1","kind":"BackupManifest","phase":"PartiallyFailed",
+                 R"({"apiVersion":"kbk.io/v1alpha1","kind":"BackupManifest","name":"k1","phase":"PartiallyFailed",
                      "counts":{"items":3,"warnings":1,"errors":2},"archive":{"bytes":99,"encrypted":false}})",
                  {})
               .ok());
@@ -93,8 +93,16 @@ TEST_CASE("list_backups tells kbk, incomplete and Velero backups apart") {
   REQUIRE(be.put("backups/v1/v1.tar.gz", "12345", {}).ok());
   REQUIRE(be.put("backups/v2/velero-backup.json", velero_backup("InProgress"), {}).ok());
   REQUIRE(be.put("backups/v3/velero-backup.json", "{not json", {}).ok());
-  auto l = list_backups(be);
+  // Without a list for them, a backup that does not read fails the listing; with one, it is named there.
+  auto strict = list_backups(be);
+  REQUIRE_FALSE(strict.ok());
+  CHECK(strict.error().message.find("backup v3: velero-backup.json: invalid JSON") == 0);
+  std::vector<Error> skipped;
+  auto l = list_backups(be, &skipped);
   REQUIRE(l.ok());
+  REQUIRE(skipped.size() == 1);
+  CHECK(skipped[0].code == Errc::corrupt);
+  CHECK(skipped[0].message.find("backup v3: velero-backup.json") == 0);
   REQUIRE(l->size() == 3);
   CHECK(((*l)[0].name == "k1" && (*l)[0].source == "kbk" && (*l)[0].phase == "PartiallyFailed"));
   CHECK(((*l)[0].items == 3 && (*l)[0].warnings == 1 && (*l)[0].errors == 2 && (*l)[0].bytes == 99));

@@ -647,7 +647,7 @@ public:
   Result<std::vector<std::string>> list_prefixes(const std::string& p) override { return m_inner->list_prefixes(p); }
   Result<void> remove(const std::string& k) override { return m_inner->remove(k); }
   Result<void> remove_many(const std::vector<std::string>& k) override { return m_inner->remove_many(k); }
-  Result<uint64_t> cleanup_incomplete(std::chrono::seconds s) override { return m_inner->cleanup_incomplete(s); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds s, const std::string& f) override { return m_inner->cleanup_incomplete(s, f); }
 
 private:
   struct Refusing final : storage::Writer {

@@ -184,6 +184,34 @@ TEST_CASE("parse_user_key: 32 raw bytes, 64 hex, base64 of 32, one trailing newl
   CHECK(empty.error().is(Errc::config));
 }
 
+TEST_CASE("unwrap_data_key refuses hostile scrypt parameters before deriving anything") {
+  const auto data_key = SecretKey::random();
+  auto pass = parse_user_key("hunter2 hunter2", "f");
+  ScryptParams fast;
+  fast.n = 1024;
+  auto obj = wrap_data_key(data_key, *pass, fast);
+  REQUIRE(obj.ok());
+  struct Case {
+    int64_t n, r, p;
+  };
+  // 2^40 (the format's range ends at 2^20), not a power of two, 4 GiB of memory (2^20 * 32 * 128), 2^29 blocks.
+  for (Case c : {Case{1ll << 40, 8, 1}, Case{3000, 8, 1}, Case{1 << 20, 32, 1}, Case{1 << 20, 8, 16}, Case{1024, 0, 1},
+                 Case{1024, 8, 17}, Case{-1024, 8, 1}}) {
+    KeyObjectFields f = obj->fields;
+    f.scrypt_n = c.n;
+    f.scrypt_r = c.r;
+    f.scrypt_p = c.p;
+    auto r = unwrap_data_key(f, *pass, "backups/b1/kbk-key-1");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(Errc::corrupt));
+    CHECK(r.error().message.find("scrypt parameters") != std::string::npos);
+  }
+  // The default parameters (64 MiB) are within the limits.
+  KeyObjectFields def = obj->fields;
+  def.scrypt_n = 1 << 16;
+  CHECK(unwrap_data_key(def, *pass, "k").error().is(Errc::crypto));  // accepted, then the wrong salt/N fails the tag
+}
+
 TEST_CASE("wrap_data_key / unwrap_data_key: key and passphrase, wrong key, wrong kind, tampered object") {
   const auto data_key = SecretKey::random();
   auto user = parse_user_key(data_of(32, 3), "f");
@@ -193,12 +221,12 @@ TEST_CASE("wrap_data_key / unwrap_data_key: key and passphrase, wrong key, wrong
   CHECK(obj->key_id.size() == 16);
   CHECK(obj->json.find("\"format\": \"kbk-key\"") != std::string::npos);
   CHECK(obj->json.find("\"dataKeyId\": \"" + data_key.data_key_id() + "\"") != std::string::npos);
-  auto back = unwrap_data_key(obj->json, *user, "kbk-key-" + obj->key_id);
+  auto back = unwrap_data_key(obj->fields, *user, "kbk-key-" + obj->key_id);
   REQUIRE(back.ok());
   CHECK(back->bytes() == data_key.bytes());
 
   auto other = parse_user_key(data_of(32, 4), "f");
-  auto wrong = unwrap_data_key(obj->json, *other, "backups/b1/kbk-key-x");
+  auto wrong = unwrap_data_key(obj->fields, *other, "backups/b1/kbk-key-x");
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.error().is(Errc::crypto));
   CHECK(wrong.error().message == "backups/b1/kbk-key-x: the encryption key does not open this key object (wrong key or passphrase)");
@@ -209,23 +237,25 @@ TEST_CASE("wrap_data_key / unwrap_data_key: key and passphrase, wrong key, wrong
   auto pobj = wrap_data_key(data_key, *pass, fast);
   REQUIRE(pobj.ok());
   CHECK(pobj->json.find("\"name\": \"scrypt\"") != std::string::npos);
-  CHECK(unwrap_data_key(pobj->json, *pass, "k")->bytes() == data_key.bytes());
-  auto wrong_pass = unwrap_data_key(pobj->json, *parse_user_key("hunter3 hunter3", "f"), "k");
+  CHECK(unwrap_data_key(pobj->fields, *pass, "k")->bytes() == data_key.bytes());
+  auto wrong_pass = unwrap_data_key(pobj->fields, *parse_user_key("hunter3 hunter3", "f"), "k");
   REQUIRE_FALSE(wrong_pass.ok());
   CHECK(wrong_pass.error().is(Errc::crypto));
-  auto kind = unwrap_data_key(pobj->json, *user, "k");
+  auto kind = unwrap_data_key(pobj->fields, *user, "k");
   REQUIRE_FALSE(kind.ok());
   CHECK(kind.error().message.find("needs a passphrase") != std::string::npos);
   // Two wraps with one passphrase use different salts, hence different key ids.
   CHECK(wrap_data_key(data_key, *pass, fast)->key_id != pobj->key_id);
 
-  std::string tampered = obj->json;
-  tampered.replace(tampered.find("\"keyId\": \"") + 10, 1, tampered[tampered.find("\"keyId\": \"") + 10] == 'a' ? "b" : "a");
-  CHECK_FALSE(unwrap_data_key(tampered, *user, "k").ok());
-  CHECK(unwrap_data_key("{not json", *user, "k").error().is(Errc::parse));
-  std::string newer = obj->json;
-  newer.replace(newer.find("\"version\": 1"), 12, "\"version\": 7");
+  KeyObjectFields tampered = obj->fields;
+  tampered.key_id[0] = tampered.key_id[0] == 'a' ? 'b' : 'a';
+  CHECK(unwrap_data_key(tampered, *user, "k").error().is(Errc::crypto));
+  KeyObjectFields newer = obj->fields;
+  newer.version = 7;
   CHECK(unwrap_data_key(newer, *user, "k").error().is(Errc::unsupported));
+  KeyObjectFields no_version = obj->fields;
+  no_version.version = 0;
+  CHECK(unwrap_data_key(no_version, *user, "k").error().is(Errc::corrupt));
 }
 
 TEST_CASE("encryption end to end: data key per backup, user key wraps it, rotation rewraps only the key") {
@@ -238,12 +268,12 @@ TEST_CASE("encryption end to end: data key per backup, user key wraps it, rotati
   auto key_object = wrap_data_key(data_key, *user, fast);
   REQUIRE(key_object.ok());
   // Rotation: open with the old key, wrap with the new one; the archive bytes are untouched.
-  auto opened = unwrap_data_key(key_object->json, *user, "k");
+  auto opened = unwrap_data_key(key_object->fields, *user, "k");
   REQUIRE(opened.ok());
   auto new_user = parse_user_key(std::string(64, 'f'), "f");
   auto rotated = wrap_data_key(*opened, *new_user);
   REQUIRE(rotated.ok());
-  auto reopened = unwrap_data_key(rotated->json, *new_user, "k");
+  auto reopened = unwrap_data_key(rotated->fields, *new_user, "k");
   REQUIRE(reopened.ok());
   CHECK((*decrypt(*reopened, cipher, "a") == archive));
 }

@@ -249,7 +249,7 @@ void conformance(const std::string& url) {
 
   SECTION("cleanup_incomplete leaves complete objects alone") {
     REQUIRE(b.put("c/done", "x", plain).ok());
-    auto n = b.cleanup_incomplete(std::chrono::hours(24));
+    auto n = b.cleanup_incomplete(std::chrono::hours(24), "");
     REQUIRE(n.ok());
     CHECK(*b.get("c/done") == "x");
   }

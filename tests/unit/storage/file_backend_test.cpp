@@ -243,7 +243,7 @@ TEST_CASE("cleanup_incomplete removes temp files older than the age") {
   struct utimbuf times {};
   times.actime = times.modtime = time(nullptr) - 7200;
   REQUIRE(utime(old_tmp.c_str(), &times) == 0);
-  auto n = b->cleanup_incomplete(std::chrono::hours(1));
+  auto n = b->cleanup_incomplete(std::chrono::hours(1), "");
   REQUIRE(n.ok());
   CHECK(*n == 1);
   CHECK_FALSE(fs::exists(old_tmp));

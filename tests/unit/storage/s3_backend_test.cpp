@@ -224,18 +224,18 @@ TEST_CASE("S3 cleanup_incomplete aborts multipart uploads older than the age, un
     abandon(std::move(*w));
   }
   CHECK(test::control(fake(), "GET", "/__uploads").body.find(prefix_of(u) + "/interrupted") != std::string::npos);
-  auto young = b->cleanup_incomplete(std::chrono::hours(24));
+  auto young = b->cleanup_incomplete(std::chrono::hours(24), "");
   REQUIRE(young.ok());
   CHECK(*young == 0);
   REQUIRE(test::control(fake(), "POST", "/__age_uploads", "{\"seconds\": 90000}").status == 200);
-  auto old = b->cleanup_incomplete(std::chrono::hours(24));
+  auto old = b->cleanup_incomplete(std::chrono::hours(24), "");
   REQUIRE(old.ok());
   CHECK(*old == 1);
   auto left = test::control(fake(), "GET", "/__uploads").body;
   CHECK(left.find(prefix_of(u) + "/interrupted") == std::string::npos);
   CHECK(left.find("/elsewhere") != std::string::npos);  // another location's upload is not ours
   CHECK_FALSE(b->stat("interrupted")->has_value());
-  (void)other->cleanup_incomplete(std::chrono::seconds(0));
+  (void)other->cleanup_incomplete(std::chrono::seconds(0), "");
 }
 
 TEST_CASE("S3 region redirect: followed once, with a warning naming the right region") {
