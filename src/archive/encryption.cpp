@@ -268,7 +268,7 @@ void copy_member(json::Value& out, const json::Value& from, const char* key, jso
   const json::Value* v = json::find(from, key);
   if (!v) return;
   json::Value copy;
-  copy.CopyFrom(*v, a);
+  json::copy_into(copy, *v, a);
   json::set(out, key, std::move(copy), a);
 }
 
@@ -305,7 +305,7 @@ Result<json::Document> open_marker(const json::Value& marker, const crypto::Secr
   const json::Value* sealed = json::find(marker, "sealed");
   if (!sealed) {
     json::Document copy;
-    copy.CopyFrom(marker, copy.GetAllocator());
+    json::copy_into(copy, marker, copy.GetAllocator());
     return copy;
   }
   const std::string what = "backup " + name + ": kbk-manifest.json";

@@ -427,6 +427,10 @@ Result<std::vector<Document>> parse_yaml_stream(std::string_view text, std::stri
     // json` loops produce) is read as YAML, whose flow style covers JSON.
     auto single = parse(text, what);
     if (single) {
+      // Files a user gives (kubeconfig, modifiers, patches) nest as deep as YAML may, JSON or not.
+      if (depth(*single) > k_max_yaml_depth)
+        return unexpected(Errc::parse, std::string(what) + ": nested more than " + std::to_string(k_max_yaml_depth) +
+                                           " levels deep");
       out.push_back(std::move(*single));
       return out;
     }
@@ -671,9 +675,35 @@ bool erase(Value& obj, std::string_view key) {
   return true;
 }
 
+Value copy(const Value& root, Allocator& alloc) {
+  Value out;
+  std::vector<std::pair<const Value*, Value*>> todo{{&root, &out}};
+  while (!todo.empty()) {
+    auto [src, dst] = todo.back();
+    todo.pop_back();
+    if (src->IsObject()) {
+      dst->SetObject();
+      for (const auto& m : src->GetObject()) dst->AddMember(Value(m.name, alloc), Value(), alloc);
+      // All members are in place (no more reallocation): their values can be filled from the stack.
+      auto d = dst->MemberBegin();
+      for (auto s = src->MemberBegin(); s != src->MemberEnd(); ++s, ++d) todo.push_back({&s->value, &d->value});
+    } else if (src->IsArray()) {
+      dst->SetArray();
+      dst->Reserve(src->Size(), alloc);
+      for (rapidjson::SizeType i = 0; i < src->Size(); ++i) dst->PushBack(Value(), alloc);
+      for (rapidjson::SizeType i = 0; i < src->Size(); ++i) todo.push_back({&(*src)[i], &(*dst)[i]});
+    } else {
+      *dst = Value(*src, alloc);  // a scalar: RapidJSON copies strings, no recursion
+    }
+  }
+  return out;
+}
+
+void copy_into(Value& dst, const Value& src, Allocator& alloc) { dst = copy(src, alloc); }
+
 Document clone(const Value& v) {
   Document d;
-  d.CopyFrom(v, d.GetAllocator());
+  copy_into(d, v, d.GetAllocator());
   return d;
 }
 

@@ -163,7 +163,7 @@ Result<JsonPatch> JsonPatch::parse(const json::Value& ops) {
     if (op.op == OpKind::add || op.op == OpKind::replace || op.op == OpKind::test) {
       const json::Value* value = json::find(o, "value");
       if (!value) return op_error(i, "(" + std::string(name) + " " + op.path.str() + ") has no \"value\"");
-      op.value.CopyFrom(*value, op.value.GetAllocator());
+      json::copy_into(op.value, *value, op.value.GetAllocator());
     }
     out.push_back(std::move(op));
   }
@@ -211,7 +211,7 @@ Result<void> apply_json_patch(json::Document& doc, const json::Value& ops) {
 
 void apply_merge_patch(json::Value& target, const json::Value& patch, json::Allocator& alloc) {
   if (!patch.IsObject()) {
-    target.CopyFrom(patch, alloc);
+    json::copy_into(target, patch, alloc);
     return;
   }
   if (!target.IsObject()) target.SetObject();

@@ -607,7 +607,7 @@ private:
       // Element type over the original and patch lists as they were.
       KBK_ASSIGN_OR_RETURN(GoType elem, element_type({orig_list, patch_list}));
       V orig_copy(rapidjson::kArrayType);
-      if (orig_list) orig_copy.CopyFrom(*orig_list, m_alloc);  // serverOrder: the live list before merging
+      if (orig_list) json::copy_into(orig_copy, *orig_list, m_alloc);  // serverOrder: the live list before merging
       V merged_v;
       if (orig_list && !patch_list) {
         merged_v = std::move(*orig_list);

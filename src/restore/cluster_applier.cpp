@@ -137,7 +137,7 @@ private:
       json::set(op, "op", json::make_string("replace", a), a);
       json::set(op, "path", json::make_string("/metadata/managedFields", a), a);
       json::Value value;
-      value.CopyFrom(mf, a);
+      json::copy_into(value, mf, a);
       json::set(op, "value", std::move(value), a);
       body.PushBack(std::move(op), a);
       auto r = m_client.patch(rt, ns_of(item), item.target_name, kube::PatchType::json, json::to_string(body),
@@ -160,7 +160,7 @@ private:
     json::Document obj = json::clone(written);
     for (int attempt = 0; attempt < 3; ++attempt) {
       json::Value st;
-      st.CopyFrom(status, obj.GetAllocator());
+      json::copy_into(st, status, obj.GetAllocator());
       json::set(obj, "status", std::move(st), obj.GetAllocator());
       auto r = m_client.update(rt, ns_of(item), obj, write_options(), "status");
       if (r) return "";
@@ -246,7 +246,7 @@ private:
       for (const auto& s : l->GetArray()) {
         have.insert(json::get_string(s, {"name"}));
         json::Value c;
-        c.CopyFrom(s, a);
+        json::copy_into(c, s, a);
         pulls.PushBack(std::move(c), a);
       }
     if (const json::Value* b = json::find(obj, "imagePullSecrets"); b && b->IsArray())
@@ -256,7 +256,7 @@ private:
         have.insert(name);
         merged.push_back("imagePullSecret " + name);
         json::Value c;
-        c.CopyFrom(s, a);
+        json::copy_into(c, s, a);
         pulls.PushBack(std::move(c), a);
       }
     if (!merged.empty()) json::set(patch, "imagePullSecrets", std::move(pulls), a);
@@ -268,7 +268,7 @@ private:
         if (live_ann && json::find(*live_ann, k)) continue;
         merged.push_back("annotation " + std::string(k));
         json::Value v;
-        v.CopyFrom(kv.value, a);
+        json::copy_into(v, kv.value, a);
         json::set(ann, k, std::move(v), a);
       }
     if (ann.MemberCount() > 0) json::set(json::ensure_object(patch, "metadata", a), "annotations", std::move(ann), a);

@@ -21,22 +21,27 @@ bool is_controller_annotation(std::string_view key) {
          key.rfind("volume.beta.kubernetes.io/", 0) == 0 || key == "kubernetes.io/service-account.uid";
 }
 
-// Every field desired has is equal in live (live may have more: defaults, allocated IPs).
-bool subset(const json::Value& d, const json::Value* l) {
-  if (!l) return d.IsNull();
-  if (d.IsObject()) {
-    if (!l->IsObject()) return false;
-    for (const auto& m : d.GetObject())
-      if (!subset(m.value, json::find(*l, std::string_view(m.name.GetString(), m.name.GetStringLength())))) return false;
-    return true;
+// Every field desired has is equal in live (live may have more: defaults, allocated IPs). Iterative: a backup's
+// object may nest json::k_max_depth levels.
+bool subset(const json::Value& desired, const json::Value* live) {
+  std::vector<std::pair<const json::Value*, const json::Value*>> todo{{&desired, live}};
+  while (!todo.empty()) {
+    auto [d, l] = todo.back();
+    todo.pop_back();
+    if (!l) {
+      if (!d->IsNull()) return false;
+    } else if (d->IsObject()) {
+      if (!l->IsObject()) return false;
+      for (const auto& m : d->GetObject())
+        todo.push_back({&m.value, json::find(*l, std::string_view(m.name.GetString(), m.name.GetStringLength()))});
+    } else if (d->IsArray()) {
+      if (!l->IsArray() || l->Size() != d->Size()) return false;
+      for (rapidjson::SizeType i = 0; i < d->Size(); ++i) todo.push_back({&(*d)[i], &(*l)[i]});
+    } else if (!json::equal(*d, *l)) {
+      return false;
+    }
   }
-  if (d.IsArray()) {
-    if (!l->IsArray() || l->Size() != d.Size()) return false;
-    for (rapidjson::SizeType i = 0; i < d.Size(); ++i)
-      if (!subset(d[i], &(*l)[i])) return false;
-    return true;
-  }
-  return json::equal(d, *l);
+  return true;
 }
 
 // labels/annotations as a map without the restore labels.
@@ -53,20 +58,25 @@ std::map<std::string, std::string> string_map(const json::Value& obj, std::strin
   return out;
 }
 
-void diff_into(const json::Value& d, const json::Value* l, json::Value& out, json::Allocator& alloc) {
-  if (d.IsObject() && l && l->IsObject()) {
+// The members of d that differ from l, recursively, as a merge patch. Below k_diff_levels the differing value is
+// taken whole (the merge patch means the same: it merges into live either way), so the recursion stays shallow
+// however deep the object nests.
+constexpr int k_diff_levels = 32;
+
+void diff_into(const json::Value& d, const json::Value* l, json::Value& out, json::Allocator& alloc, int level = 0) {
+  if (d.IsObject() && l && l->IsObject() && level < k_diff_levels) {
     out.SetObject();
     for (const auto& m : d.GetObject()) {
       std::string_view k(m.name.GetString(), m.name.GetStringLength());
       const json::Value* lv = json::find(*l, k);
       if (subset(m.value, lv)) continue;
       json::Value sub;
-      diff_into(m.value, lv, sub, alloc);
+      diff_into(m.value, lv, sub, alloc, level + 1);
       json::set(out, k, std::move(sub), alloc);
     }
     return;
   }
-  out.CopyFrom(d, alloc);
+  json::copy_into(out, d, alloc);
 }
 
 }  // namespace
@@ -105,7 +115,7 @@ json::Document update_patch(const json::Value& live, const json::Value& desired)
       if (is_exact_member(k)) {
         if (lv && json::equal(m.value, *lv)) continue;
         json::Value v;
-        v.CopyFrom(m.value, alloc);
+        json::copy_into(v, m.value, alloc);
         if (lv && lv->IsObject() && v.IsObject())
           for (const auto& lm : lv->GetObject())
             if (!json::find(m.value, std::string_view(lm.name.GetString(), lm.name.GetStringLength())))
@@ -133,7 +143,7 @@ json::Document update_patch(const json::Value& live, const json::Value& desired)
         const json::Value* lv = l ? json::find(*l, k) : nullptr;
         if (lv && json::equal(*lv, kv.value)) continue;
         json::Value v;
-        v.CopyFrom(kv.value, alloc);
+        json::copy_into(v, kv.value, alloc);
         json::set(m, k, std::move(v), alloc);
       }
     if (l && l->IsObject())

@@ -39,7 +39,7 @@ public:
     json::Document status = item.status.parse();
     if (status.IsObject()) {
       json::Value st;
-      st.CopyFrom(status, obj.GetAllocator());
+      json::copy_into(st, status, obj.GetAllocator());
       json::set(obj, "status", std::move(st), obj.GetAllocator());
     }
     std::string text = json::to_yaml(obj);

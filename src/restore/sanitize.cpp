@@ -42,12 +42,12 @@ void reset_metadata(json::Document& obj, json::Document& managed_fields, json::D
       json::erase(*md, "ownerReferences");
     }
     if (json::Value* mf = json::find(*md, "managedFields")) {
-      if (mf->IsArray() && !mf->Empty()) managed_fields.CopyFrom(*mf, managed_fields.GetAllocator());
+      if (mf->IsArray() && !mf->Empty()) json::copy_into(managed_fields, *mf, managed_fields.GetAllocator());
       json::erase(*md, "managedFields");
     }
   }
   if (json::Value* st = json::find(obj, "status")) {
-    if (!st->IsNull()) status.CopyFrom(*st, status.GetAllocator());
+    if (!st->IsNull()) json::copy_into(status, *st, status.GetAllocator());
     json::erase(obj, "status");
   }
 }

@@ -25,9 +25,11 @@ using Allocator = rapidjson::Document::AllocatorType;
 
 // How deep a document may nest (objects and arrays), as the Kubernetes API server allows for JSON: a document
 // nested deeper is refused by parse() with one line naming `what`. Every document kbk holds came through parse()
-// or parse_yaml() (YAML nests at most k_max_yaml_depth), so walks over documents never see more levels than this;
-// the walks in this module (writers, YAML, equal) are iterative, and the recursive ones elsewhere (patch, restore)
-// are measured against this bound in tests/unit/json/depth_test.cpp.
+// (backups, API responses: at most k_max_depth) or parse_yaml() (files a user gives: at most k_max_yaml_depth), so
+// no walk over a document sees more levels than that. The walks over whole objects are iterative (writers, YAML,
+// equal, copy, depth; restore's comparison with a live object); the recursive ones (strategic merge, merge patch,
+// modifier paths) follow the patch or path, which come from user files (k_max_yaml_depth), not the object's depth.
+// tests/unit/restore/depth_test.cpp runs a k_max_depth-deep item through every restore path on a small stack.
 inline constexpr unsigned k_max_depth = 10000;
 inline constexpr unsigned k_max_yaml_depth = 200;
 
@@ -49,7 +51,9 @@ using TextSink = std::function<void(std::string_view)>;
 void write_compact(const Value& v, const TextSink& sink);
 void write_pretty(const Value& v, const TextSink& sink);
 
-// One or more YAML documents (a stream separated by ---), or JSON. Empty documents are dropped.
+// One or more YAML documents (a stream separated by ---), or JSON. Empty documents are dropped. At most
+// k_max_yaml_depth levels either way (these are files a user gives: kubeconfig, modifier files, patches), and YAML
+// aliases may not expand to more nodes than the text has bytes.
 Result<std::vector<Document>> parse_yaml_stream(std::string_view text, std::string_view what = "YAML");
 // Exactly one document (YAML or JSON).
 Result<Document> parse_yaml(std::string_view text, std::string_view what = "YAML");
@@ -75,6 +79,10 @@ Value& ensure_object(Value& obj, std::string_view key, Allocator& alloc);
 bool erase(Value& obj, std::string_view key);
 // Deep copy into a new document.
 Document clone(const Value& v);
+// Deep copy of v owned by alloc (iterative, unlike RapidJSON's CopyFrom, which recurses once per level).
+Value copy(const Value& v, Allocator& alloc);
+// dst = a deep copy of src owned by alloc (for a Document: its own allocator).
+void copy_into(Value& dst, const Value& src, Allocator& alloc);
 // Deep equality, object member order ignored, numbers compared by value.
 bool equal(const Value& a, const Value& b);
 // How deep v nests: 0 for a scalar, 1 for [] or {"a":1}.

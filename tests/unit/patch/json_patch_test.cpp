@@ -15,10 +15,13 @@ json::Document load_suite(const std::string& rel) {
   auto text = util::read_file(path);
   INFO("conformance file " << path << " (tests/conformance of the source tree; KBK_SOURCE_DIR overrides it)");
   REQUIRE(text.ok());  // a missing suite fails, it never skips
-  auto doc = json::parse(*text, path);
-  REQUIRE(doc.ok());
-  REQUIRE(doc->IsArray());
-  return std::move(*doc);
+  // RapidJSON's own parser, not json::parse: the suites hold a patch with two "op" members (a case they disable,
+  // since most parsers cannot see it), and json::parse refuses duplicate members in any document.
+  json::Document doc;
+  doc.Parse(text->data(), text->size());
+  REQUIRE_FALSE(doc.HasParseError());
+  REQUIRE(doc.IsArray());
+  return doc;
 }
 
 int run_json_patch_suite(const std::string& rel) {

@@ -14,28 +14,29 @@ Error api_error(Errc code, int status, std::string message) {
   return e;
 }
 
-void merge_apply(json::Value& target, const json::Value& patch, json::Allocator& a) {
-  if (!patch.IsObject()) {
-    target.CopyFrom(patch, a);
-    return;
-  }
-  if (!target.IsObject()) target.SetObject();
-  for (const auto& m : patch.GetObject()) {
-    std::string_view k(m.name.GetString(), m.name.GetStringLength());
-    if (m.value.IsNull()) {
-      json::erase(target, k);
+// RFC 7386 as the API server applies it. Iterative: a restore's patch may be as deep as the object it updates.
+void merge_apply(json::Value& target_root, const json::Value& patch_root, json::Allocator& a) {
+  std::vector<std::pair<json::Value*, const json::Value*>> todo{{&target_root, &patch_root}};
+  while (!todo.empty()) {
+    auto [target, patch] = todo.back();
+    todo.pop_back();
+    if (!patch->IsObject()) {
+      json::copy_into(*target, *patch, a);
       continue;
     }
-    json::Value* t = json::find(target, k);
-    if (!t) {
-      json::set(target, k, json::Value(rapidjson::kObjectType), a);
-      t = json::find(target, k);
-      if (!m.value.IsObject()) {
-        t->CopyFrom(m.value, a);
+    if (!target->IsObject()) target->SetObject();
+    for (const auto& m : patch->GetObject()) {
+      std::string_view k(m.name.GetString(), m.name.GetStringLength());
+      if (m.value.IsNull()) {
+        json::erase(*target, k);
         continue;
       }
+      if (!json::find(*target, k)) json::set(*target, k, json::Value(rapidjson::kObjectType), a);
     }
-    merge_apply(*t, m.value, a);
+    // Members are all in place now: pointers into target stay valid while the stack is worked off.
+    for (const auto& m : patch->GetObject())
+      if (!m.value.IsNull())
+        todo.push_back({json::find(*target, std::string_view(m.name.GetString(), m.name.GetStringLength())), &m.value});
   }
 }
 

@@ -1,12 +1,16 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/restore/backup.hpp>
+#include <kbk/patch/modifiers.hpp>
 #include <kbk/restore/engine.hpp>
+#include <kbk/restore/transforms.hpp>
 
 #include "fake_client.hpp"
 
@@ -317,4 +321,104 @@ TEST_CASE("restore_backup applies nothing from a truncated or hostile archive", 
     REQUIRE(text.ok());
     CHECK(text->find("\"v1/ConfigMap\":[\"app/cm0(created)\"") != std::string::npos);
   }
+}
+
+namespace {
+
+// Runs fn on a thread whose stack is an eighth of the default (8 MiB): a walk that recursed once per level of a
+// k_max_depth-deep object would overflow it.
+void on_small_stack(const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 1 << 20);
+  pthread_t t;
+  auto call = [](void* p) -> void* {
+    (*static_cast<const std::function<void()>*>(p))();
+    return nullptr;
+  };
+  REQUIRE(pthread_create(&t, &attr, call, const_cast<std::function<void()>*>(&fn)) == 0);
+  pthread_join(t, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+std::string deep_configmap(const std::string& name, const std::string& leaf) {
+  const unsigned nested = json::k_max_depth - 1;  // under "deep", below the object's own level
+  std::string s = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" + name +
+                  R"(","namespace":"app","labels":{"a":"b"}},"data":{"k":"v"},"deep":)";
+  for (unsigned i = 0; i < nested; ++i) s += R"({"a":)";
+  s += "\"" + leaf + "\"";
+  for (unsigned i = 0; i < nested; ++i) s += "}";
+  return s + "}";
+}
+
+}  // namespace
+
+TEST_CASE("an item as deep as json::k_max_depth goes through every restore path on a 1 MiB stack", "[load]") {
+  Location loc;
+  loc.write("deep", {{key("", "v1", "configmaps", "app", "d"), deep_configmap("d", "backup")}});
+  auto doc = json::parse(deep_configmap("d", "backup"));
+  REQUIRE(doc.ok());
+  REQUIRE(json::depth(*doc) == json::k_max_depth);
+  auto rules = patch::ModifierSet::parse(R"(version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: configmaps
+  mergePatches:
+  - patchData: |
+      {"metadata": {"labels": {"modified": "yes"}}}
+- conditions:
+    groupResource: configmaps
+  strategicPatches:
+  - patchData: |
+      {"data": {"s": "t"}}
+- conditions:
+    groupResource: configmaps
+  patches:
+  - {operation: add, path: /data/p, value: q}
+)", "rules.yaml");
+  REQUIRE(rules.ok());
+  PlanOptions po;
+  po.backup_name = "deep";
+  po.restore_name = "r";
+  po.transforms.push_back(make_modifiers_transform(std::move(*rules), "rules.yaml"));
+  RunOptions ro;
+  ro.parallel = 1;  // every item on the calling thread
+  on_small_stack([&] {
+    auto plan_only = make_plan_only_applier();
+    auto dry = restore_backup(*loc.backend, po, *plan_only, ro);
+    REQUIRE(dry.ok());
+    CHECK(exit_code(*dry) == ExitCode::ok);
+
+    const fs::path out = loc.dir / "out";
+    auto dir = make_dir_applier(out.string());
+    REQUIRE(dir.ok());
+    auto written = restore_backup(*loc.backend, po, **dir, ro);
+    REQUIRE(written.ok());
+    CHECK(exit_code(*written) == ExitCode::ok);
+
+    // Into a cluster, and again over the live objects with the update policy: compared, then patched.
+    test::FakeClient client;
+    test::FakeResolver types(client);
+    ClusterApplierOptions co;
+    co.existing = ExistingPolicy::update;
+    co.sleep = [](double) {};
+    auto applier = make_cluster_applier(client, types, co);
+    auto first = restore_backup(*loc.backend, po, *applier, ro);
+    REQUIRE(first.ok());
+    CHECK(client.count("configmaps") == 1);
+    loc.write("deep2", {{key("", "v1", "configmaps", "app", "d"), deep_configmap("d", "changed")}});
+    po.backup_name = "deep2";
+    auto second = restore_backup(*loc.backend, po, *applier, ro);
+    REQUIRE(second.ok());
+    const json::Document* live = client.find("configmaps", "app", "d");
+    REQUIRE(live != nullptr);
+    CHECK(json::get_string(*live, {"metadata", "labels", "modified"}) == "yes");
+    CHECK(json::to_string(*live).find("\"changed\"") != std::string::npos);
+  });
+  size_t manifests = 0;
+  for (const auto& e : fs::directory_iterator(loc.dir / "out")) {
+    ++manifests;
+    CHECK(fs::file_size(e.path()) < 400 * 1000);  // YAML: block style for 64 levels, flow below
+  }
+  CHECK(manifests >= 1);
 }
