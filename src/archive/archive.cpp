@@ -238,6 +238,22 @@ struct ReadSource {
   }
 };
 
+// 128 bits of a name's SHA-256: names are compared by digest so memory stays small per entry.
+struct NameDigest {
+  uint64_t hi = 0, lo = 0;
+  bool operator==(const NameDigest& o) const { return hi == o.hi && lo == o.lo; }
+};
+struct NameDigestHash {
+  size_t operator()(const NameDigest& d) const { return static_cast<size_t>(d.lo); }
+};
+NameDigest name_digest(std::string_view name) {
+  const crypto::Sha256Digest d = crypto::sha256(name);
+  NameDigest n;
+  std::memcpy(&n.hi, d.data(), 8);
+  std::memcpy(&n.lo, d.data() + 8, 8);
+  return n;
+}
+
 // Compressions kbk does not read, named so the error says what the archive is.
 const char* other_compression(std::string_view head) {
   auto starts = [&](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
@@ -332,17 +348,22 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
   std::string data;
   std::string last_entry;
   // Every name seen (a second entry of one name would shadow the first for whoever extracts the archive) and
-  // every folder they imply (a file may not also be a folder: "a/b" then "a/b/c" or "a/b/").
-  std::unordered_set<std::string> files, folders;
+  // every folder they imply (a file may not also be a folder: "a/b" then "a/b/c" or "a/b/"), as 128-bit digests:
+  // about 48 bytes an entry however long the names.
+  std::unordered_set<NameDigest, NameDigestHash> files, folders;
   auto conflict = [&](const std::string& path, bool is_dir) -> std::string {
-    std::string bare = is_dir ? path.substr(0, path.size() - 1) : path;
-    if (files.count(bare)) return is_dir ? "a folder entry with the name of a file entry" : "appears twice in the archive";
-    if (!is_dir && folders.count(bare)) return "a file entry with the name of a folder";
-    for (size_t slash = bare.find('/'); slash != std::string::npos; slash = bare.find('/', slash + 1))
-      if (files.count(bare.substr(0, slash))) return "inside " + bare.substr(0, slash) + ", which is a file entry";
-    for (size_t slash = bare.find('/'); slash != std::string::npos; slash = bare.find('/', slash + 1))
-      folders.insert(bare.substr(0, slash));
-    (is_dir ? folders : files).insert(bare);
+    const std::string_view bare = is_dir ? std::string_view(path).substr(0, path.size() - 1) : std::string_view(path);
+    const NameDigest self = name_digest(bare);
+    if (files.count(self)) return is_dir ? "a folder entry with the name of a file entry" : "appears twice in the archive";
+    if (!is_dir && folders.count(self)) return "a file entry with the name of a folder";
+    std::vector<NameDigest> parents;
+    for (size_t slash = bare.find('/'); slash != std::string_view::npos; slash = bare.find('/', slash + 1)) {
+      parents.push_back(name_digest(bare.substr(0, slash)));
+      if (files.count(parents.back()))
+        return "inside " + util::printable(bare.substr(0, slash), 256) + ", which is a file entry";
+    }
+    folders.insert(parents.begin(), parents.end());
+    (is_dir ? folders : files).insert(self);
     return "";
   };
   for (;;) {

@@ -18,43 +18,6 @@ Result<NewBackupKey> new_backup_key(const crypto::UserKey& user) {
   return k;
 }
 
-Result<crypto::KeyObjectFields> parse_key_object(std::string_view text, std::string_view what) {
-  using json::Field;
-  using json::Schema;
-  static const Schema schema = Schema::object(
-      {Field("format", Schema::string(), json::required), Field("version", Schema::integer(), json::required),
-       Field("keyId", Schema::string(json::check_single_line), json::required),
-       Field("dataKeyId", Schema::string(json::check_single_line)),
-       Field("kdf", Schema::object({Field("name", Schema::string(), json::required), Field("N", Schema::integer()),
-                                    Field("r", Schema::integer()), Field("p", Schema::integer()),
-                                    Field("salt", Schema::string())}),
-             json::required),
-       Field("wrap", Schema::object({Field("alg", Schema::string(), json::required),
-                                     Field("nonce", Schema::string(), json::required),
-                                     Field("ciphertext", Schema::string(), json::required)}),
-             json::required),
-       Field("created", Schema::string(json::check_rfc3339))});
-  KBK_ASSIGN_OR_RETURN(json::Document doc, parse_document(text, what, schema));
-  crypto::KeyObjectFields f;
-  auto i64 = [&](std::initializer_list<std::string_view> path) -> int64_t {
-    const json::Value* v = json::at(doc, path);
-    return v && v->IsInt64() ? v->GetInt64() : 0;
-  };
-  f.format = json::get_string(doc, {"format"});
-  f.version = i64({"version"});
-  f.key_id = json::get_string(doc, {"keyId"});
-  f.data_key_id = json::get_string(doc, {"dataKeyId"});
-  f.kdf_name = json::get_string(doc, {"kdf", "name"});
-  f.scrypt_n = i64({"kdf", "N"});
-  f.scrypt_r = i64({"kdf", "r"});
-  f.scrypt_p = i64({"kdf", "p"});
-  f.salt = json::get_string(doc, {"kdf", "salt"});
-  f.wrap_alg = json::get_string(doc, {"wrap", "alg"});
-  f.nonce = json::get_string(doc, {"wrap", "nonce"});
-  f.ciphertext = json::get_string(doc, {"wrap", "ciphertext"});
-  return f;
-}
-
 namespace {
 
 // The key objects directly in folder: at most k_max_key_objects (a backup has one, a few during a rotation), each
@@ -84,7 +47,7 @@ Result<std::vector<std::string>> each_key_object(
       on_object(key, "", unexpected(std::move(text).error()));
       continue;
     }
-    on_object(key, *text, parse_key_object(*text, key));
+    on_object(key, *text, crypto::parse_key_object(*text, key));
   }
   return tried;
 }
@@ -169,7 +132,7 @@ Result<RekeyResult> rekey_backup(storage::Backend& backend, const std::string& n
     KBK_TRY(backend.put(key, object.json, once));
     // Read it back: the old key objects go only once the new one is known to open the backup.
     auto back = read_bounded(backend, key, key, k_max_small_bytes);
-    auto fields = back ? parse_key_object(*back, key) : Result<crypto::KeyObjectFields>(unexpected(back.error()));
+    auto fields = back ? crypto::parse_key_object(*back, key) : Result<crypto::KeyObjectFields>(unexpected(back.error()));
     auto check = fields ? crypto::unwrap_data_key(*fields, new_key, key) : Result<crypto::SecretKey>(unexpected(fields.error()));
     if (!check || check->bytes() != data_key.bytes()) {
       (void)backend.remove(key);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <new>
 #include <tuple>
 
 #include "commands.hpp"
@@ -391,6 +392,9 @@ int main(int argc, char** argv) {
   } catch (const Fatal& e) {
     std::fprintf(stderr, "kbk: error: %s\n", log::redact(e.what()).c_str());
     return static_cast<int>(e.code());
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "kbk: error: out of memory\n");
+    return static_cast<int>(ExitCode::failed);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kbk: error: %s\n", log::redact(e.what()).c_str());
     return static_cast<int>(ExitCode::failed);

@@ -2,6 +2,9 @@
 // there; this file follows it section by section).
 #include <kbk/crypto/encryption.hpp>
 
+#include <kbk/json/json.hpp>
+#include <kbk/json/schema.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -263,6 +266,49 @@ Result<SecretKey> unwrap_data_key(const KeyObjectFields& o, const UserKey& user,
   if (!o.data_key_id.empty() && o.data_key_id != dk.data_key_id())
     return unexpected(Errc::corrupt, std::string(what) + ": dataKeyId does not match the wrapped key");
   return dk;
+}
+
+Result<KeyObjectFields> parse_key_object(std::string_view text, std::string_view what) {
+  using json::Field;
+  using json::Schema;
+  static const Schema schema = Schema::object(
+      {Field("format", Schema::string(), json::required), Field("version", Schema::integer(), json::required),
+       Field("keyId", Schema::string(json::check_single_line), json::required),
+       Field("dataKeyId", Schema::string(json::check_single_line)),
+       Field("kdf", Schema::object({Field("name", Schema::string(), json::required), Field("N", Schema::integer()),
+                                    Field("r", Schema::integer()), Field("p", Schema::integer()),
+                                    Field("salt", Schema::string())}),
+             json::required),
+       Field("wrap", Schema::object({Field("alg", Schema::string(), json::required),
+                                     Field("nonce", Schema::string(), json::required),
+                                     Field("ciphertext", Schema::string(), json::required)}),
+             json::required),
+       Field("created", Schema::string(json::check_rfc3339))});
+  KBK_ASSIGN_OR_RETURN(json::Document doc, json::parse(text, what, Errc::corrupt));
+  KBK_TRY(schema.check(doc, what));
+  KeyObjectFields f;
+  auto i64 = [&](std::initializer_list<std::string_view> path) -> int64_t {
+    const json::Value* v = json::at(doc, path);
+    return v && v->IsInt64() ? v->GetInt64() : 0;
+  };
+  f.format = json::get_string(doc, {"format"});
+  f.version = i64({"version"});
+  f.key_id = json::get_string(doc, {"keyId"});
+  f.data_key_id = json::get_string(doc, {"dataKeyId"});
+  f.kdf_name = json::get_string(doc, {"kdf", "name"});
+  f.scrypt_n = i64({"kdf", "N"});
+  f.scrypt_r = i64({"kdf", "r"});
+  f.scrypt_p = i64({"kdf", "p"});
+  f.salt = json::get_string(doc, {"kdf", "salt"});
+  f.wrap_alg = json::get_string(doc, {"wrap", "alg"});
+  f.nonce = json::get_string(doc, {"wrap", "nonce"});
+  f.ciphertext = json::get_string(doc, {"wrap", "ciphertext"});
+  return f;
+}
+
+Result<SecretKey> unwrap_data_key(std::string_view key_object_json, const UserKey& user, std::string_view what) {
+  KBK_ASSIGN_OR_RETURN(KeyObjectFields fields, parse_key_object(key_object_json, what));
+  return unwrap_data_key(fields, user, what);
 }
 
 bool is_encrypted_stream(std::string_view first_bytes) {

@@ -79,7 +79,8 @@ inline constexpr uint64_t k_bomb_ratio_after = 64ull << 20;
 struct ReaderLimits {
   uint64_t max_entry_bytes = 64ull << 20;     // a single item larger than this is refused
   uint64_t max_total_bytes = 64ull << 30;     // decompressed total (zip-bomb guard)
-  uint64_t max_entries = 10'000'000;
+  // 1,000,000 objects (two copies each); a reader holds about 300 bytes an entry to check names and checksums.
+  uint64_t max_entries = 2'000'000;
 };
 
 // Streams every entry of an archive to on_entry, in archive order. Refuses (Errc::corrupt, one line naming

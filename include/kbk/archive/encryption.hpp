@@ -16,10 +16,6 @@
 
 namespace kbk::archive {
 
-// A key object's JSON (docs/format-encryption.md) parsed and type-checked: Errc::corrupt naming `what` when it is
-// not one. crypto::unwrap_data_key opens it.
-Result<crypto::KeyObjectFields> parse_key_object(std::string_view text, std::string_view what);
-
 // A new backup's random data key and its key object (to be stored as BackupPaths::key_object(object.key_id)).
 struct NewBackupKey {
   crypto::SecretKey data_key;

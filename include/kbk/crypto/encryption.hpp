@@ -90,6 +90,11 @@ Result<KeyObject> wrap_data_key(const SecretKey& data_key, const UserKey& user, 
 // Opens a key object. Errc::crypto when the user key does not open it; Errc::corrupt for a malformed object
 // (parameters out of range, wrong sizes), Errc::unsupported for a newer version or unknown algorithm.
 Result<SecretKey> unwrap_data_key(const KeyObjectFields& object, const UserKey& user, std::string_view what);
+// A key object's JSON (read from outside: json::parse's rules and a type check of every member) as fields;
+// Errc::corrupt naming `what` when it is not one.
+Result<KeyObjectFields> parse_key_object(std::string_view key_object_json, std::string_view what);
+// parse_key_object, then unwrap_data_key.
+Result<SecretKey> unwrap_data_key(std::string_view key_object_json, const UserKey& user, std::string_view what);
 
 // True when bytes start with the stream magic ("KBKE").
 bool is_encrypted_stream(std::string_view first_bytes);

@@ -275,13 +275,13 @@ TEST_CASE("read_document reads within its limit and names the file and field") {
   CHECK(list.error().message == "backup b1: l.json.gz: [\"v1/Pod\"][1]: expected a string, found an object");
 }
 
-TEST_CASE("parse_key_object type-checks a key object; too many key objects are refused before any is tried") {
-  auto bad = parse_key_object(R"({"format":"kbk-key","version":1,"keyId":"k","kdf":{"name":"scrypt","N":"65536"},)"
+TEST_CASE("crypto::parse_key_object type-checks a key object; too many key objects are refused before any is tried") {
+  auto bad = crypto::parse_key_object(R"({"format":"kbk-key","version":1,"keyId":"k","kdf":{"name":"scrypt","N":"65536"},)"
                               R"("wrap":{"alg":"AES-256-GCM","nonce":"","ciphertext":""}})",
                               "backups/b1/kbk-key-k");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message == "backups/b1/kbk-key-k: kdf.N: expected an integer, found a string");
-  CHECK(parse_key_object("{", "k").error().code == Errc::corrupt);
+  CHECK(crypto::parse_key_object("{", "k").error().code == Errc::corrupt);
 
   Location loc;
   auto user = crypto::parse_user_key(std::string(32, 'k'), "key");

@@ -256,6 +256,15 @@ TEST_CASE("wrap_data_key / unwrap_data_key: key and passphrase, wrong key, wrong
   KeyObjectFields no_version = obj->fields;
   no_version.version = 0;
   CHECK(unwrap_data_key(no_version, *user, "k").error().is(Errc::corrupt));
+  // The JSON text the location holds, through json::parse and the key object's schema.
+  CHECK(unwrap_data_key(obj->json, *user, "k")->bytes() == data_key.bytes());
+  CHECK(unwrap_data_key("{not json", *user, "k").error().is(Errc::corrupt));
+  std::string newer_text = obj->json;
+  newer_text.replace(newer_text.find("\"version\": 1"), 12, "\"version\": 7");
+  CHECK(unwrap_data_key(newer_text, *user, "k").error().is(Errc::unsupported));
+  std::string twice = obj->json;
+  twice.insert(twice.find("\"version\""), "\"keyId\": \"other\", ");
+  CHECK(unwrap_data_key(twice, *user, "k").error().message.find("member \"keyId\" appears twice") != std::string::npos);
 }
 
 TEST_CASE("encryption end to end: data key per backup, user key wraps it, rotation rewraps only the key") {
