@@ -111,7 +111,7 @@ void YamlReader::node_to_value(const YAML::Node& n, Value& out, Allocator& a, co
       return;
     }
     auto parsed = parse_yaml(text, what);  // a plain scalar resolves the same on its own
-    if (parsed && !parsed->IsObject() && !parsed->IsArray()) out.CopyFrom(*parsed, a);
+    if (parsed && !parsed->IsObject() && !parsed->IsArray()) json::copy_into(out, *parsed, a);
     else out.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
   } else if (n.IsSequence()) {
     out.SetArray();

@@ -592,7 +592,7 @@ Result<std::optional<PolicyMatch>> PolicySet::match(const VolumeFilterData& data
     PolicyMatch m;
     m.action = p.action;
     m.rule = i;
-    m.parameters.CopyFrom(p.parameters, m.parameters.GetAllocator());
+    json::copy_into(m.parameters, p.parameters, m.parameters.GetAllocator());
     return std::optional<PolicyMatch>(std::move(m));
   }
   return std::optional<PolicyMatch>();
