@@ -95,8 +95,7 @@ Result<void> MemorySource::list(const kube::ResourceType& rt, std::string_view n
         in_page = 0;
       }
       auto& a = page.list.GetAllocator();
-      json::Value v;
-      v.CopyFrom(*doc, a);
+      json::Value v = json::copy(*doc, a);  // iterative: a backup's item may nest 10,000 levels
       json::find(page.list, "items")->PushBack(v, a);
       ++in_page;
     }

@@ -744,7 +744,7 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
   }
   if (format.structured()) {
     json::Document d(rapidjson::kObjectType);
-    d.AddMember("deleted", json::Value(deleted, d.GetAllocator()), d.GetAllocator());
+    d.AddMember("deleted", json::copy(deleted, d.GetAllocator()), d.GetAllocator());
     output::print(d, format);
   }
   return code;

@@ -138,7 +138,7 @@ Result<WriteAccessReport> check_write_access(Client& client, const std::vector<W
     rr.known = true;
     const json::Value* inc = json::at(*r, {"status", "incomplete"});
     rr.incomplete = inc && inc->IsBool() && inc->GetBool();
-    if (const json::Value* rules = json::at(*r, {"status", "resourceRules"})) rr.rules.CopyFrom(*rules, rr.rules.GetAllocator());
+    if (const json::Value* rules = json::at(*r, {"status", "resourceRules"})) json::copy_into(rr.rules, *rules, rr.rules.GetAllocator());
     return {};
   }));
   bool any_incomplete = false;

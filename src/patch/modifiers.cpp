@@ -395,12 +395,12 @@ private:
         if (p["from"]) json::set(one, "from", json::make_string(get_string(p["from"], "from"), a), a);
         if (p["value"]) {
           json::Document val = get_value(p["value"], "value");
-          json::set(one, "value", json::Value(val, a), a);
+          json::set(one, "value", json::copy(val, a), a);
         }
       }
       json::Document arr;
       arr.SetArray();
-      arr.PushBack(json::Value(one, arr.GetAllocator()), arr.GetAllocator());
+      arr.PushBack(json::copy(one, arr.GetAllocator()), arr.GetAllocator());
       auto jp = JsonPatch::parse(arr);
       if (!jp) {
         err(p, jp.error().message.substr(jp.error().message.find(' ', 10) + 1));
