@@ -61,7 +61,7 @@ int run(const GlobalOptions& g, const VersionOptions& o) {
   doc.SetObject();
   auto& a = doc.GetAllocator();
   json::Document client = client_version();
-  doc.AddMember("clientVersion", json::Value(client, a), a);
+  doc.AddMember("clientVersion", json::copy(client, a), a);
   auto print = [&] {
     if (format.structured()) {
       output::print(doc, format);
@@ -100,7 +100,7 @@ int run(const GlobalOptions& g, const VersionOptions& o) {
     log::error("server version: " + server.error().message);
     return static_cast<int>(exit_code_for(server.error()));
   }
-  doc.AddMember("serverVersion", json::Value(*server, a), a);
+  doc.AddMember("serverVersion", json::copy(*server, a), a);
   print();
   return 0;
 }

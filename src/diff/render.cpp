@@ -128,7 +128,7 @@ json::Document to_json(const Report& r) {
     if (c.change == Change::changed) {
       auto from = json::parse(c.from, "object"), to = json::parse(c.to, "object");
       json::Document ops = from && to ? patch::json_diff(*from, *to) : json::Document();
-      it.AddMember("patch", json::Value(ops, a), a);
+      it.AddMember("patch", json::copy(ops, a), a);
     }
     items.PushBack(it, a);
   }

@@ -23,7 +23,7 @@ public:
     json::Value o(rapidjson::kObjectType);
     o.AddMember("op", json::Value(rapidjson::StringRef(name)), a);
     o.AddMember("path", json::make_string(path, a), a);
-    if (value) o.AddMember("value", json::Value(*value, a), a);
+    if (value) o.AddMember("value", json::copy(*value, a), a);  // iterative: backups nest 10,000 levels
     m_doc.PushBack(o, a);
   }
   json::Document take() { return std::move(m_doc); }

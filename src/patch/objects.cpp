@@ -30,7 +30,7 @@ json::Document make_list(std::vector<json::Document>& items) {
   json::set(list, "apiVersion", json::make_string("v1", a), a);
   json::set(list, "kind", json::make_string("List", a), a);
   json::Value arr(rapidjson::kArrayType);
-  for (auto& i : items) arr.PushBack(json::Value(i, a), a);
+  for (auto& i : items) arr.PushBack(json::copy(i, a), a);
   json::set(list, "items", std::move(arr), a);
   return list;
 }
