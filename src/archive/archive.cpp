@@ -280,6 +280,16 @@ Error labelled(Error e, std::string_view what) {
   return e;
 }
 
+// A stream error met while reading an entry's data names the entry too ("backup b: entry resources/...: truncated
+// gzip data"): the entry is where the archive was cut or damaged.
+Error in_entry(Error e, std::string_view what, std::string_view entry) {
+  const std::string label = backup_label(what);
+  std::string_view msg = e.message;
+  if (util::starts_with(msg, label + ": ")) msg.remove_prefix(label.size() + 2);
+  e.message = label + ": entry " + std::string(entry) + ": " + std::string(msg);
+  return e;
+}
+
 Error corrupt(std::string_view what, std::string_view entry, std::string_view msg) {
   std::string m = backup_label(what);
   if (!entry.empty()) m += ": entry " + std::string(entry);
@@ -419,7 +429,7 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
       la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
       if (n == 0) break;
       if (n < 0) {
-        if (src.error) return labelled(*src.error, what);
+        if (src.error) return in_entry(*src.error, what, shown);
         const char* m = archive_error_string(a.get());
         return corrupt(what, shown, std::string("truncated or damaged: ") + (m ? m : "read error"));
       }
@@ -430,7 +440,7 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
       if (!src.gz && total > k_bomb_ratio_after && src.compressed > 0 && total / src.compressed > 1000)
         return corrupt(what, shown, "decompression ratio over 1000:1 (a decompression bomb)");
     }
-    if (src.error) return labelled(*src.error, what);
+    if (src.error) return in_entry(*src.error, what, shown);
     if (data.size() != declared)
       return corrupt(what, shown, "truncated: " + std::to_string(data.size()) + " of " + std::to_string(declared) + " bytes");
     if (entries == 1 && !valid_format_version(data))

@@ -289,7 +289,8 @@ const Schema& restore_record_schema() {
                                                                          Field("sha256", line())}))),
                                      Field("existingResourcePolicy", line()), Field("restoreStatus", Schema::boolean()),
                                      Field("preserveNodePorts", Schema::boolean()),
-                                     Field("restoreLabels", Schema::boolean()), Field("dryRun", Schema::boolean()),
+                                     Field("restoreLabels", Schema::boolean()),
+                                     Field("dryRun", line()),  // "", "client" or "server" (the record's dryRun is the boolean)
                                      Field("toDir", line())})),
        Field("target", Schema::object({Field("server", line()), Field("kubeSystemUID", line()),
                                        Field("serverVersion", line())})),
