@@ -184,7 +184,7 @@ T num(const rapidjson::Value& o, const char* key) {
 
 Result<std::vector<Node>> decode_tree(std::string_view json, std::string_view what) {
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());  // a deep tree costs memory, never stack
   auto bad = [&](const std::string& why) { return unexpected(Errc::corrupt, std::string(what) + ": " + why); };
   if (d.HasParseError() || !d.IsObject()) return bad("not a tree (bad JSON)");
   auto v = d.FindMember("v");

@@ -47,7 +47,7 @@ std::vector<Problem> validate_patch(const std::string& kind, const std::string& 
   // JSON is read as JSON (its errors are clearer than YAML's reading of JSON).
   if (trimmed.front() == '{' || trimmed.front() == '[') {
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());  // a deep text costs memory, never stack
     if (d.HasParseError()) {
       auto [l, c] = line_col(text, d.GetErrorOffset());
       out.push_back({l, c, std::string("invalid JSON: ") + rapidjson::GetParseError_En(d.GetParseError())});

@@ -173,6 +173,9 @@ TEST_CASE("encode_tree / decode_tree: names with newlines and non-UTF-8 bytes, x
   CHECK((*d)[2].mtime_ns == -5);
   CHECK_FALSE(decode_tree("{\"v\":2,\"nodes\":[]}", "t"));
   CHECK_FALSE(decode_tree("{\"v\":1,\"nodes\":[{\"name\":\"../x\",\"type\":\"file\"}]}", "t"));
+  // A tree blob nested 200,000 levels (a plain repository's writer can store one under its own id): refused as no
+  // tree, parsed iteratively (RapidJSON's recursive parser would overflow the stack).
+  CHECK_FALSE(decode_tree(std::string(200000, '[') + std::string(200000, ']'), "t"));
 }
 
 TEST_CASE("valid_utf8") {

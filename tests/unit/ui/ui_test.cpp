@@ -95,6 +95,9 @@ TEST_CASE("patches are validated as typed, each problem at its line and column")
   CHECK(p[0].column == 13);
   CHECK(p[0].message.find("invalid JSON") == 0);
 
+  // A text nested 100,000 levels (a request body from whoever reaches the server): problems, never a crash.
+  CHECK_FALSE(ui::validate_patch("merge", std::string(100000, '[') + std::string(100000, ']')).empty());
+
   p = ui::validate_patch("strategic", "spec:\n  type: NodePort\n  bad: : :\n");
   REQUIRE(p.size() == 1);
   CHECK(p[0].line == 3);
