@@ -6,6 +6,7 @@
 namespace kbk::json {
 
 std::vector<YAML::Node> YamlReader::load_all(std::string_view text) {
+  m_text_bytes = text.size();
   try {
     return YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
@@ -16,6 +17,7 @@ std::vector<YAML::Node> YamlReader::load_all(std::string_view text) {
 }
 
 YAML::Node YamlReader::load(std::string_view text) {
+  m_text_bytes = text.size();
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
@@ -102,13 +104,32 @@ std::vector<std::pair<std::string, std::string>> YamlReader::get_string_map(cons
 }
 
 void YamlReader::node_to_value(const YAML::Node& n, Value& out, Allocator& a, const std::string& what) {
+  // Every node of the text once, and some room for nodes made by the program: aliases may repeat a node, not
+  // multiply the text.
+  uint64_t budget = m_text_bytes + 65536;
+  value_at(n, out, a, what, 1, budget);
+}
+
+bool YamlReader::value_at(const YAML::Node& n, Value& out, Allocator& a, const std::string& what, unsigned depth,
+                          uint64_t& budget) {
+  if (depth > k_max_yaml_depth) {
+    err(n, what + ": nested more than " + std::to_string(k_max_yaml_depth) + " levels deep");
+    out.SetNull();
+    return false;
+  }
+  if (budget == 0) {
+    err(n, what + ": aliases expand to more nodes than the text could hold");
+    out.SetNull();
+    return false;
+  }
+  --budget;
   if (!n || n.IsNull()) {
     out.SetNull();
   } else if (n.IsScalar()) {
     const std::string& text = n.Scalar();
     if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") {
       out.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
-      return;
+      return true;
     }
     auto parsed = parse_yaml(text, what);  // a plain scalar resolves the same on its own
     if (parsed && !parsed->IsObject() && !parsed->IsArray()) json::copy_into(out, *parsed, a);
@@ -117,8 +138,9 @@ void YamlReader::node_to_value(const YAML::Node& n, Value& out, Allocator& a, co
     out.SetArray();
     for (const auto& e : n) {
       Value v;
-      node_to_value(e, v, a, what);
+      const bool ok = value_at(e, v, a, what, depth + 1, budget);
       out.PushBack(v, a);
+      if (!ok) return false;
     }
   } else if (n.IsMap()) {
     out.SetObject();
@@ -128,10 +150,12 @@ void YamlReader::node_to_value(const YAML::Node& n, Value& out, Allocator& a, co
         continue;
       }
       Value v;
-      node_to_value(kv.second, v, a, what);
+      const bool ok = value_at(kv.second, v, a, what, depth + 1, budget);
       set(out, kv.first.Scalar(), std::move(v), a);
+      if (!ok) return false;
     }
   }
+  return true;
 }
 
 Document YamlReader::get_value(const YAML::Node& n, const std::string& what) {

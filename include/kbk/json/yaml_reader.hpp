@@ -8,6 +8,7 @@
 // check_keys and the getters, and turns `errors` into its Result with failure().
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -48,7 +49,9 @@ public:
   // A list of strings; a single scalar is a problem (write [a] for one entry).
   std::vector<std::string> get_string_list(const YAML::Node& n, const std::string& what);
   std::vector<std::pair<std::string, std::string>> get_string_map(const YAML::Node& n, const std::string& what);
-  // Any value, as JSON: kubectl's scalar rules for plain scalars, quoted scalars stay strings.
+  // Any value, as JSON: kubectl's scalar rules for plain scalars, quoted scalars stay strings. At most
+  // k_max_yaml_depth levels, and aliases may not expand to more nodes than the loaded text has bytes (a "billion
+  // laughs" file): either is a problem and the value is cut there.
   void node_to_value(const YAML::Node& n, Value& out, Allocator& a, const std::string& what);
   Document get_value(const YAML::Node& n, const std::string& what);
 
@@ -57,7 +60,10 @@ public:
   Error failure(Errc code = Errc::invalid) const;
 
 private:
+  bool value_at(const YAML::Node& n, Value& out, Allocator& a, const std::string& what, unsigned depth,
+                uint64_t& budget);
   std::string m_file;
+  uint64_t m_text_bytes = 0;  // of the text last loaded: what bounds the nodes a value may expand to
 };
 
 }  // namespace kbk::json

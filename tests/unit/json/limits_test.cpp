@@ -8,6 +8,7 @@
 #include <string>
 
 #include <kbk/json/json.hpp>
+#include <kbk/json/yaml_reader.hpp>
 
 using namespace kbk;
 
@@ -166,4 +167,32 @@ TEST_CASE("parse_yaml refuses aliases that expand beyond the text's size (billio
   CHECK(r.error().message.find("laughs.yaml: aliases expand") == 0);
   auto deep = json::parse_yaml(std::string(300, '[') + "x" + std::string(300, ']'), "deep.yaml");
   REQUIRE_FALSE(deep.ok());
+}
+
+TEST_CASE("YamlReader values (modifier files, application definitions) refuse alias bombs and deep nesting") {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", *" : "*") + static_cast<char>(c - 1);
+    bomb += "]\n";
+  }
+  json::YamlReader laughs("laughs.yaml");
+  const YAML::Node root = laughs.load(bomb);
+  REQUIRE(laughs.ok());
+  laughs.get_value(root["j"], "value");  // 10^9 nodes if expanded
+  REQUIRE_FALSE(laughs.ok());
+  CHECK(laughs.errors.front().find("aliases expand to more nodes than the text could hold") != std::string::npos);
+
+  json::YamlReader deep("deep.yaml");
+  const YAML::Node d = deep.load(std::string(300, '[') + "x" + std::string(300, ']'));
+  REQUIRE(deep.ok());
+  deep.get_value(d, "value");
+  REQUIRE_FALSE(deep.ok());
+  CHECK(deep.errors.front().find("nested more than 200 levels deep") != std::string::npos);
+
+  json::YamlReader fine("fine.yaml");
+  const YAML::Node f = fine.load("a: &a {k: v}\nb: [*a, *a]\n");
+  const json::Document v = fine.get_value(f, "value");
+  CHECK(fine.ok());
+  CHECK(json::to_string(v) == R"({"a":{"k":"v"},"b":[{"k":"v"},{"k":"v"}]})");
 }
