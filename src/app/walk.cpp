@@ -222,6 +222,13 @@ private:
                    "label velero.io/exclude-from-backup=true"});
       return {};
     }
+    if (label_true(obj, "kbk.io/temporary")) {
+      // What a kbk run creates while it moves volume data (helper pods, temporary claims and snapshots; volume
+      // module, docs/volumes.md): never backed up, never restored.
+      add_outcome({"skipped", "KbkTemporary", "item", rt.group, rt.resource, ns, name, 0,
+                   "label kbk.io/temporary=true: a kbk volume mover's object"});
+      return {};
+    }
     {
       std::lock_guard lock(m_mu);
       if (!m_taken.emplace(key, why.part).second) return {};

@@ -25,6 +25,8 @@
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
+#include <kbk/volume/backup.hpp>
+
 #include "record.hpp"
 #include "volumes.hpp"
 
@@ -135,12 +137,32 @@ public:
     m_log.push_back(log::format_line(level, line));
   }
 
-  // Every claim, unclaimed volume and data-holding pod volume of the objects written (none with its data yet).
-  std::vector<VolumeRecord> volumes() const { return m_volumes.records(); }
+  // Every claim, unclaimed volume and data-holding pod volume of the objects written, with what came of its data.
+  std::vector<VolumeRecord> volumes(const std::vector<volume::VolumeResult>& results, bool volume_data) const {
+    return m_volumes.records(results, volume_data);
+  }
 
   void progress(const std::string& current) override { report(current, false); }
   // The last progress report, once the archive is stored: its bytes are then the stored size.
   void finish_progress() { report("", true); }
+
+  // The volumes the written objects name (claims with their pods, data-holding pod volumes).
+  std::vector<volume::VolumeRef> volume_refs() const { return m_volumes.refs(); }
+
+  // The volumes' outcomes: a failed volume fails the backup (PartiallyFailed) with its reason; a volume that was
+  // to be taken and could not be (no snapshot class for a snapshot policy, a custom action) is a warning.
+  void record_volume_outcomes(const std::vector<volume::VolumeResult>& results) {
+    for (const auto& r : results) {
+      const bool claim = r.ref.kind == volume::VolumeRef::Kind::claim;
+      const std::string name = claim ? r.ref.claim : r.ref.pod + "/" + r.ref.pod_volume;
+      if (r.outcome == volume::VolumeResult::Outcome::failed)
+        outcome({"failed", "VolumeDataFailed", "volume", "", claim ? "persistentvolumeclaims" : "pods", r.ref.namespace_,
+                 name, 0, std::string(volume::path_name(r.decision.path)) + ": " + r.message});
+      else if (r.outcome == volume::VolumeResult::Outcome::skipped && r.decision.warning)
+        outcome({"warning", volume::reason_code(r), "volume", "", claim ? "persistentvolumeclaims" : "pods",
+                 r.ref.namespace_, name, 0, r.decision.reason});
+    }
+  }
 
 private:
   void report(const std::string& current, bool finish) {
@@ -264,6 +286,32 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
                                                                            options.name + ")"
                                                                      : ""));
   }
+  // The volume data phase checks the location's repository (and its key) before anything is written.
+  std::unique_ptr<volume::VolumeBackup> volumes;
+  std::vector<std::string> volume_log;
+  std::mutex volume_log_mutex;
+  BackupSink* active_sink = nullptr;
+  if (options.volume_data) {
+    volume::VolumeBackupOptions vo;
+    vo.backup_name = options.name;
+    vo.settings = options.volumes;
+    if (!vo.settings.policies && options.applications && options.applications->volume_policy) {
+      // The applications' volume policy is the backup's unless --resource-policies names one.
+      const auto& vp = *options.applications->volume_policy;
+      auto set = volume::PolicySet::parse(vp.text, vp.origin);
+      if (!set) return std::move(set).error().wrap("application volume policy at " + vp.where);
+      vo.settings.policies = std::make_shared<const volume::PolicySet>(std::move(*set));
+    }
+    vo.key = context.encryption_key;
+    vo.progress = context.progress;
+    vo.log = [&](const std::string& line) {
+      if (active_sink) return active_sink->note(log::Level::info, line);
+      log::info(1, line);
+      std::lock_guard lock(volume_log_mutex);
+      volume_log.push_back(log::format_line(log::Level::info, line));
+    };
+    KBK_ASSIGN_OR_RETURN(volumes, volume::VolumeBackup::start(client, backend, std::move(vo)));
+  }
   const auto start = clock.now();
   RunRecord rec;
   rec.name = options.name;
@@ -293,18 +341,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
 
   // From here on the run has a log; it is uploaded even when the run fails (the marker never is). Its lines are
   // stamped with the time and level (log::format_line), as --log-file's.
-  std::vector<std::string> run_log;
-  // Velero's volume flags are accepted so Velero scripts run; asking for volume data gets a warning (once, not
-  // counted against the backup), --snapshot-volumes=false none: it asks for what happens anyway.
-  std::vector<std::string> asked;
-  if (options.snapshot_volumes.value_or(false)) asked.push_back("--snapshot-volumes");
-  if (options.default_volumes_to_fs_backup) asked.push_back("--default-volumes-to-fs-backup");
-  if (options.snapshot_move_data) asked.push_back("--snapshot-move-data");
-  for (const auto& flag : asked) {
-    const std::string line = flag + " has no effect yet: " + k_no_volume_data_message;
-    log::warning(line);
-    run_log.push_back(log::format_line(log::Level::warning, line));
-  }
+  std::vector<std::string> run_log = context.log_notes;
   std::optional<archive::NewBackupKey> key;
   bool key_stored = false;
   const archive::Encrypted enc = context.encryption_key ? archive::Encrypted::yes : archive::Encrypted::no;
@@ -356,7 +393,19 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     if (auto r = app::walk(client, discovery, *scope.scope, sink, walk_options(options)); !r)
       return std::move(r).error().wrap("backup " + options.name);
     selection_warnings(client, discovery, options, rec, sink);
-    rec.summary.volumes = sink.volumes();
+    std::vector<volume::VolumeResult> volume_results;
+    if (volumes) {
+      {
+        std::lock_guard lock(volume_log_mutex);
+        for (const auto& l : volume_log) run_log.push_back(l);
+        active_sink = &sink;
+      }
+      volume_results = volumes->run(sink.volume_refs());
+      sink.record_volume_outcomes(volume_results);
+      active_sink = nullptr;
+      if (volume::interrupted()) return unexpected(Errc::cancelled, "backup " + options.name + " interrupted");
+    }
+    rec.summary.volumes = sink.volumes(volume_results, options.volume_data);
 
     Summary& s = rec.summary;
     s.items = rec.items.size();
@@ -374,16 +423,11 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
       log::warning(line);
       run_log.push_back(log::format_line(log::Level::warning, line));
     }
-    if (!s.volumes.empty()) {
-      // Said in the log (and by the summary, describe and -o json), not counted as a warning of the backup.
-      const std::string line = "backup " + options.name + ": the data of " + std::to_string(s.volumes.size()) +
-                               (s.volumes.size() == 1 ? " volume is" : " volumes is") + " not included (" +
-                               k_no_volume_data_message + ")";
-      log::record(log::Level::warning, line);
-      run_log.push_back(log::format_line(log::Level::warning, line));
-      for (const auto& v : s.volumes)
-        run_log.push_back(log::format_line(log::Level::info, "volume data not included: " + v.display()));
-    }
+    // Every volume in the log: how its data was taken, or why it is not in the backup.
+    for (const auto& v : s.volumes)
+      run_log.push_back(log::format_line(log::Level::info, v.data ? "volume " + volume::describe(*v.data)
+                                                                  : "volume data not included: " + v.display() +
+                                                                        " (" + v.message + ")"));
     run_log.push_back(log::format_line(log::Level::info, "backup " + options.name + ": " + s.phase + ", " +
                                                              std::to_string(s.items) + " items, " +
                                                              std::to_string(s.warnings) + " warnings, " +

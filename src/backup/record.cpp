@@ -204,37 +204,25 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
     str(w, v);
   }
   w.EndObject();
-  // Velero's volume flags as asked; none takes effect yet (section 3.3).
+  // Velero's volume flags as asked (null: not given) and kbk's own (section 3.3).
+  const volume::BackupSettings& vs = r.options.volumes;
   key(w, "volumeOptions");
   w.StartObject();
   key(w, "snapshotVolumes");
-  if (r.options.snapshot_volumes) w.Bool(*r.options.snapshot_volumes);
+  if (vs.snapshot_volumes) w.Bool(*vs.snapshot_volumes);
   else w.Null();
-  key(w, "defaultVolumesToFsBackup"); w.Bool(r.options.default_volumes_to_fs_backup);
-  key(w, "snapshotMoveData"); w.Bool(r.options.snapshot_move_data);
+  key(w, "snapshotMoveData");
+  if (vs.snapshot_move_data) w.Bool(*vs.snapshot_move_data);
+  else w.Null();
+  key(w, "defaultVolumesToFsBackup"); w.Bool(vs.default_volumes_to_fs_backup);
+  key(w, "fsBackupViaWorkload"); w.Bool(vs.fs_backup_via_workload);
+  key(w, "volumeData"); w.Bool(r.options.volume_data);
   w.EndObject();
   key(w, "volumes");
   w.StartArray();
   for (const auto& v : s.volumes) {
-    w.StartObject();
-    key(w, "kind"); str(w, v.kind);
-    key(w, "namespace"); str(w, v.namespace_);
-    if (v.kind == "PodVolume") {
-      key(w, "pod"); str(w, v.pod);
-      key(w, "podVolume"); str(w, v.pod_volume);
-    } else {
-      key(w, "claim"); str(w, v.claim);
-      key(w, "persistentVolume"); str(w, v.volume);
-      key(w, "storageClass"); str(w, v.storage_class);
-    }
-    key(w, "source"); str(w, v.source);
-    key(w, "driver"); str(w, v.driver);
-    key(w, "capacity"); str(w, v.capacity);
-    if (v.kind == "PersistentVolumeClaim") str_array(w, "pods", v.pods);
-    key(w, "dataIncluded"); w.Bool(v.data_included);
-    key(w, "reason"); str(w, v.reason);
-    key(w, "message"); str(w, v.message);
-    w.EndObject();
+    json::Document d;
+    volume_to_json(v, d.GetAllocator()).Accept(w);
   }
   w.EndArray();
   if (with_items == WithItems::yes) {

@@ -31,6 +31,11 @@ json::Value volume_to_json(const VolumeRecord& v, json::Allocator& a) {
   o.AddMember("driver", json::make_string(v.driver, a), a);
   o.AddMember("capacity", json::make_string(v.capacity, a), a);
   if (v.kind == "PersistentVolumeClaim") o.AddMember("pods", strings(v.pods, a), a);
+  if (v.data) {
+    // dataIncluded, reason, message, dataPath, outcome, decision, workload and data (section 3.3)
+    volume::write_data_members(o, *v.data, a);
+    return o;
+  }
   o.AddMember("dataIncluded", v.data_included, a);
   o.AddMember("reason", json::make_string(v.reason, a), a);
   o.AddMember("message", json::make_string(v.message, a), a);

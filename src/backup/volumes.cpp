@@ -46,6 +46,33 @@ std::string VolumeRecord::display() const {
   return s;
 }
 
+std::string VolumeRecord::ref_key() const {
+  if (kind == "PersistentVolumeClaim") return namespace_ + "/" + claim;
+  if (kind == "PodVolume") return namespace_ + "/" + pod + "/" + pod_volume;
+  return "";
+}
+
+std::vector<volume::VolumeRef> VolumeTracker::refs() const {
+  std::vector<volume::VolumeRef> out;
+  for (const auto& r : records({}, false)) {
+    volume::VolumeRef ref;
+    ref.namespace_ = r.namespace_;
+    if (r.kind == "PersistentVolumeClaim") {
+      ref.kind = volume::VolumeRef::Kind::claim;
+      ref.claim = r.claim;
+      ref.pods = r.pods;
+    } else if (r.kind == "PodVolume") {
+      ref.kind = volume::VolumeRef::Kind::pod_volume;
+      ref.pod = r.pod;
+      ref.pod_volume = r.pod_volume;
+    } else {
+      continue;
+    }
+    out.push_back(std::move(ref));
+  }
+  return out;
+}
+
 void VolumeTracker::observe(std::string_view group, std::string_view resource, const json::Value& obj) {
   if (!group.empty()) return;
   const std::string ns = str(obj, {"metadata", "namespace"});
@@ -100,7 +127,8 @@ void VolumeTracker::observe(std::string_view group, std::string_view resource, c
   }
 }
 
-std::vector<VolumeRecord> VolumeTracker::records() const {
+std::vector<VolumeRecord> VolumeTracker::records(const std::vector<volume::VolumeResult>& results,
+                                                 bool volume_data) const {
   std::lock_guard lock(m_mu);
   std::vector<VolumeRecord> out;
   for (const auto& [key, c] : m_claims) {
@@ -139,10 +167,26 @@ std::vector<VolumeRecord> VolumeTracker::records() const {
     return std::tie(a.namespace_, a.pod, a.pod_volume) < std::tie(b.namespace_, b.pod, b.pod_volume);
   });
   for (auto& r : pod_volumes) out.push_back(std::move(r));
+  std::map<std::string, const volume::VolumeResult*> by_key;
+  for (const auto& res : results) by_key[res.ref.key()] = &res;
   for (auto& r : out) {
     r.data_included = false;
-    r.reason = k_no_volume_data_reason;
-    r.message = k_no_volume_data_message;
+    if (auto it = by_key.find(r.ref_key()); !r.ref_key().empty() && it != by_key.end()) {
+      r.data = *it->second;
+      r.data_included = r.data->data_included();
+      r.reason = volume::reason_code(*r.data);
+      r.message = r.data->message.empty() ? r.data->decision.reason : r.data->message;
+    } else if (!volume_data) {
+      r.reason = k_not_requested_reason;
+      r.message = k_not_requested_message;
+    } else if (r.kind == "PersistentVolume") {
+      r.reason = k_no_claim_reason;
+      r.message = k_no_claim_message;
+    } else {
+      // The volume phase names every claim and pod volume; one it did not (it was interrupted) has no data.
+      r.reason = "DataFailed";
+      r.message = "the volume data phase did not reach it";
+    }
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include <kbk/backup/backup.hpp>
 #include <kbk/json/json.hpp>
+#include <kbk/volume/model.hpp>
 
 namespace kbk::backup {
 
@@ -17,9 +18,14 @@ class VolumeTracker {
 public:
   // Every written object; only core pods, persistentvolumeclaims and persistentvolumes are looked at.
   void observe(std::string_view group, std::string_view resource, const json::Value& obj);
+  // What the volume data phase works on: each backed-up claim (with the backed-up pods mounting it) and each
+  // data-holding pod volume that is not a claim; claims first, then pod volumes, each sorted.
+  std::vector<volume::VolumeRef> refs() const;
   // One record per claim (with the pods mounting it), per volume no backed-up claim names, and per data-holding
-  // pod volume that is not a claim; sorted by kind, namespace and name. Each has dataIncluded=false and why.
-  std::vector<VolumeRecord> records() const;
+  // pod volume that is not a claim; sorted by kind, namespace and name. A claim or pod volume with a result (the
+  // volume phase's, matched by its ref key) says what came of its data; the others say why there is none:
+  // `volume_data` false (--no-volume-data), or a PersistentVolume whose claim is not in the backup.
+  std::vector<VolumeRecord> records(const std::vector<volume::VolumeResult>& results, bool volume_data) const;
 
 private:
   struct Claim {

@@ -16,6 +16,8 @@
 
 #include "app_flags.hpp"
 #include "commands.hpp"
+#include "volume_flags.hpp"
+#include <kbk/volume/cluster.hpp>
 #include "key_file.hpp"
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/archive.hpp>
@@ -68,9 +70,7 @@ void print_volumes(const json::Value* volumes, size_t limit, const std::string& 
   for (const auto& v : volumes->GetArray())
     if (const json::Value* d = json::find(v, "dataIncluded"); d && d->IsBool() && d->GetBool()) ++included;
   const size_t n = volumes->Size();
-  std::string why = gs((*volumes)[0], {"message"});
-  std::printf("\nVolumes: %zu, data %s%s\n", n, included == n ? "included" : included ? "partly included" : "not included",
-              included == n || why.empty() ? "" : (" (" + why + ")").c_str());
+  std::printf("\nVolumes: %zu, data %s\n", n, included == n ? "included" : included ? "partly included" : "not included");
   output::Table t({"KIND", "NAMESPACE", "NAME", "VOLUME", "STORAGECLASS", "DRIVER", "CAPACITY", "DATA"});
   size_t shown = 0;
   for (const auto& v : volumes->GetArray()) {
@@ -82,9 +82,21 @@ void print_volumes(const json::Value* volumes, size_t limit, const std::string& 
     if (driver.empty()) driver = gs(v, {"source"});
     const json::Value* d = json::find(v, "dataIncluded");
     auto dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
+    // DATA: how the data was taken and its size ("fs-backup, 12.0 MiB in 31 files"), or why it is not there.
+    std::string data;
+    if (d && d->IsBool() && d->GetBool()) {
+      data = gs(v, {"dataPath"});
+      if (const json::Value* dd = json::find(v, "data"); dd && dd->IsObject()) {
+        const json::Value* bytes = json::find(*dd, "bytes");
+        const json::Value* files = json::find(*dd, "files");
+        if (bytes && bytes->IsUint64() && files && files->IsUint64() && gs(v, {"dataPath"}) != "snapshot")
+          data += ", " + util::human_bytes(bytes->GetUint64()) + " in " + plural(files->GetUint64(), "file", "files");
+      }
+    } else {
+      data = "not included: " + gs(v, {"reason"});
+    }
     t.add_row({kind, dash(gs(v, {"namespace"})), dash(name), dash(gs(v, {"persistentVolume"})),
-               dash(gs(v, {"storageClass"})), dash(driver), dash(gs(v, {"capacity"})),
-               d && d->IsBool() && d->GetBool() ? "included" : "not included"});
+               dash(gs(v, {"storageClass"})), dash(driver), dash(gs(v, {"capacity"})), data});
   }
   std::string text = t.render();
   for (const auto& line : util::split(text, '\n')) std::printf("  %s\n", line.c_str());
@@ -95,6 +107,7 @@ void print_volumes(const json::Value* volumes, size_t limit, const std::string& 
 
 struct CreateFlags {
   std::string name;
+  VolumeFlags volumes;
   std::vector<std::string> include_namespaces, exclude_namespaces, include_resources, exclude_resources;
   std::string include_cluster_resources;
   std::vector<std::string> include_cluster_scoped, exclude_cluster_scoped, include_namespace_scoped,
@@ -113,9 +126,6 @@ struct CreateFlags {
   std::optional<std::string> cluster_name;  // --cluster-name; unset: the kubeconfig's cluster
   std::string fail_on = "partial";          // --fail-on partial|warning
   std::string metrics_file;                 // --metrics-file
-  std::string snapshot_volumes;  // Velero's --snapshot-volumes[=true|false]
-  bool default_volumes_to_fs_backup = false;
-  bool snapshot_move_data = false;
   AppFlags app;          // --app, --app-path
 };
 
@@ -160,9 +170,8 @@ backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
     if (!parsed) throw Fatal(ExitCode::usage, parsed.error().message);
     for (auto& [k, v] : *parsed) o.labels[k] = v;
   }
-  if (!f.snapshot_volumes.empty()) o.snapshot_volumes = parse_bool_flag("--snapshot-volumes", f.snapshot_volumes);
-  o.default_volumes_to_fs_backup = f.default_volumes_to_fs_backup;
-  o.snapshot_move_data = f.snapshot_move_data;
+  o.volumes = volume_settings(f.volumes);
+  o.volume_data = !f.volumes.no_volume_data;
   if (auto v = backup::validate(o); !v) throw Fatal(ExitCode::usage, v.error().message);
   if (!f.app.apps.empty()) {
     o.applications = load_applications(f.app.apps, f.app);
@@ -196,10 +205,19 @@ void print_summary(const backup::Summary& s, const output::Format& format) {
   std::printf("  Warnings:  %llu\n", static_cast<unsigned long long>(s.warnings));
   std::printf("  Errors:    %llu\n", static_cast<unsigned long long>(s.errors));
   std::printf("  Expires:   %s\n", s.expiration.c_str());
-  if (s.volumes.empty()) std::printf("  Volumes:   none named by the backed-up objects\n");
-  else
-    std::printf("  Volumes:   %s, data not included (%s)\n", plural(s.volumes.size(), "volume", "volumes").c_str(),
-                backup::k_no_volume_data_message);
+  if (s.volumes.empty()) {
+    std::printf("  Volumes:   none named by the backed-up objects\n");
+  } else {
+    size_t included = 0;
+    uint64_t bytes = 0;
+    for (const auto& v : s.volumes)
+      if (v.data_included) {
+        ++included;
+        if (v.data) bytes += v.data->bytes;
+      }
+    std::printf("  Volumes:   %s, data of %zu included (%s)\n", plural(s.volumes.size(), "volume", "volumes").c_str(),
+                included, util::human_bytes(bytes).c_str());
+  }
   if (!s.by_resource.empty()) {
     output::Table t({"RESOURCE", "ITEMS"});
     for (const auto& [gr, n] : s.by_resource) t.add_row({gr, std::to_string(n)});
@@ -247,7 +265,10 @@ int create_backup(const GlobalOptions& g, const CreateFlags& f, const backup::Op
   ctx.server = config.server;
   ctx.cluster_name = f.cluster_name ? *f.cluster_name : config.cluster_name;
   outcome.cluster_name = ctx.cluster_name;
+  std::optional<volume::InterruptHandler> interrupts;
+  if (options.volume_data) interrupts.emplace();  // Ctrl-C removes helper pods, claims and snapshots, then exits
   auto summary = backup::run(*client, *discovery, *backend, options, ctx);
+  interrupts.reset();
   if (!summary) return fail(summary.error());
   print_summary(*summary, format);
   outcome.summary = *summary;
@@ -1045,15 +1066,10 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
                             "Encrypt the backup with this key or passphrase file (32 raw bytes, 64 hex digits or base64 "
                             "of 32 bytes is a key; anything else a passphrase); no velero-backup.json is written");
   add_app_flags(create, f->app, true);
+  add_volume_backup_flags(create, f->volumes);
   create->add_option("--explain", f->explain,
                      "Say why resource/namespace/name (resource/name) is or is not in such a backup; writes nothing")
       ->type_name("RESOURCE/NS/NAME");
-  add_bool_option(create, "--snapshot-volumes", f->snapshot_volumes,
-                  "Velero's flag, accepted so Velero scripts run: volume data is not backed up yet (true warns, "
-                  "false is what happens)");
-  create->add_flag("--default-volumes-to-fs-backup", f->default_volumes_to_fs_backup,
-                   "Velero's flag, accepted: no effect yet (a warning says so)");
-  create->add_flag("--snapshot-move-data", f->snapshot_move_data, "Velero's flag, accepted: no effect yet (a warning says so)");
   document(create,
            {"# one namespace (as -n does for kubectl), or several with globs",
             "kbk backup create shop-nightly -n shop",

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include <kbk/util/error.hpp>
 #include <kbk/util/progress.hpp>
 #include <kbk/util/time.hpp>
+#include <kbk/volume/model.hpp>
 
 namespace kbk::backup {
 
@@ -31,8 +33,9 @@ namespace kbk::backup {
 using Outcome = app::Outcome;
 
 // A volume the backup's objects name (docs/format-archive.md section 3.3): every PersistentVolumeClaim, every
-// PersistentVolume and every data-holding pod volume (emptyDir, hostPath, ...) among the backed-up objects. kbk backs
-// up no volume data yet, so each says dataIncluded=false and why; later versions fill in how the data was taken.
+// PersistentVolume and every data-holding pod volume (emptyDir, hostPath, ...) among the backed-up objects. A claim
+// or pod volume whose data the volume phase handled carries its result (`data`: the path, the repository snapshot or
+// CSI snapshot handle, the counts, or why not); the others say why their data is not in the backup.
 struct VolumeRecord {
   std::string kind;                // PersistentVolumeClaim | PersistentVolume | PodVolume
   std::string namespace_;          // claims and pod volumes
@@ -43,13 +46,20 @@ struct VolumeRecord {
   std::vector<std::string> pods;   // claims: the backed-up pods mounting it (namespace/name)
   std::string storage_class, driver, capacity;
   bool data_included = false;
-  std::string reason;              // VolumeDataNotSupported
-  std::string message;             // "volume data is not backed up yet: kbk backs up resources only"
+  std::string reason;              // DataIncluded, SkippedByPolicy, ..., VolumeDataNotRequested, ClaimNotInBackup
+  std::string message;             // one line: why (or how) the data is (not) in the backup
+  std::optional<volume::VolumeResult> data;  // what the volume phase did with it (claims and pod volumes)
   std::string display() const;     // "PersistentVolumeClaim shop/data-db-0 (pvc-12ab, standard, 1Gi)"
+  // The key a volume::VolumeRef of this record has ("ns/claim", "ns/pod/volume"); "" for a PersistentVolume.
+  std::string ref_key() const;
 };
 
-inline constexpr const char* k_no_volume_data_reason = "VolumeDataNotSupported";
-inline constexpr const char* k_no_volume_data_message = "volume data is not backed up yet: kbk backs up resources only";
+// Why a record has no data, when the volume phase did not handle it.
+inline constexpr const char* k_not_requested_reason = "VolumeDataNotRequested";
+inline constexpr const char* k_not_requested_message = "--no-volume-data: the backup holds the resources only";
+inline constexpr const char* k_no_claim_reason = "ClaimNotInBackup";
+inline constexpr const char* k_no_claim_message =
+    "its claim is not in the backup: kbk takes a volume's data through the claim that mounts it";
 
 struct Summary {
   std::string name;

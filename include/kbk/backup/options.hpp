@@ -12,6 +12,7 @@
 
 #include <kbk/app/definition.hpp>
 #include <kbk/util/error.hpp>
+#include <kbk/volume/model.hpp>
 
 namespace kbk::backup {
 
@@ -56,10 +57,10 @@ struct Options {
   // `backup list/delete --selector`. Not encrypted in an encrypted backup (like its name).
   std::map<std::string, std::string> labels;
 
-  // Velero's volume flags, recorded as asked. kbk backs up no volume data yet: none of them takes effect.
-  std::optional<bool> snapshot_volumes;    // --snapshot-volumes[=true|false]; nullopt: not given
-  bool default_volumes_to_fs_backup = false;
-  bool snapshot_move_data = false;
+  // Volume data (docs/volumes.md): how each volume's data is taken, the movers, the workers. volume_data=false
+  // backs up the resources only.
+  volume::BackupSettings volumes;
+  bool volume_data = true;
 
   int parallel = 4;         // resource types listed at once
   int64_t page_size = 500;  // LIST limit

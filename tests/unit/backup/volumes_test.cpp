@@ -82,7 +82,9 @@ TEST_CASE("run lists every claim, unclaimed volume and data-holding pod volume, 
   FakeClient c;
   add_stateful(c);
   std::string marker;
-  auto s = run(c, {}, &marker);
+  backup::Options o;
+  o.volume_data = false;  // --no-volume-data: the records say so
+  auto s = run(c, o, &marker);
   REQUIRE(s.ok());
   CHECK(s->phase == "Completed");
   REQUIRE(s->volumes.size() == 4);
@@ -97,12 +99,14 @@ TEST_CASE("run lists every claim, unclaimed volume and data-holding pod volume, 
   CHECK(claim->driver == "hostpath.csi.k8s.io");
   CHECK(claim->pods == std::vector<std::string>{"db/db-0"});
   CHECK_FALSE(claim->data_included);
-  CHECK(claim->reason == "VolumeDataNotSupported");
-  CHECK(claim->message == "volume data is not backed up yet: kbk backs up resources only");
+  CHECK(claim->reason == "VolumeDataNotRequested");
+  CHECK(claim->message == "--no-volume-data: the backup holds the resources only");
+  CHECK_FALSE(claim->data);
 
   const auto* nfs = find(s->volumes, "PersistentVolume", "old-nfs");
   REQUIRE(nfs);  // no backed-up claim names it
   CHECK(nfs->source == "nfs");
+  CHECK(nfs->reason == "VolumeDataNotRequested");
   CHECK(nfs->capacity == "10Gi");
   CHECK_FALSE(find(s->volumes, "PersistentVolume", "pvc-1234"));  // told with its claim
 
@@ -142,7 +146,8 @@ TEST_CASE("run records Velero's volume flags as asked, and the backup's labels")
   FakeClient c;
   add_stateful(c);
   backup::Options o;
-  o.snapshot_volumes = false;
+  o.volume_data = false;
+  o.volumes.snapshot_volumes = false;
   o.labels = {{"tier", "prod"}};
   std::string marker;
   auto s = run(c, o, &marker);
@@ -159,6 +164,7 @@ TEST_CASE("run warns about an --include-namespaces entry that names no namespace
   FakeClient c;
   add_stateful(c);
   backup::Options o;
+  o.volume_data = false;
   o.include_namespaces = {"db", "doesnotexist", "nope-*"};
   auto s = run(c, o);
   REQUIRE(s.ok());

@@ -1,0 +1,75 @@
+// How a volume's bytes leave a pod and come back: the Mover interface. Today's mover execs `tar` in the pod (a
+// helper pod or the workload) and streams the archive over pods/exec into the repository on the CLI host (and back
+// for restores); issue 15 adds kbk itself as an in-pod mover behind the same interface (it will send only new
+// blobs, and write to S3 itself).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <kbk/kube/client.hpp>
+#include <kbk/repo/repository.hpp>
+#include <kbk/volume/model.hpp>
+
+namespace kbk::volume {
+
+// The folder of a running container the data is in (or goes to).
+struct MoverTarget {
+  std::string namespace_, pod, container;
+  std::string path = "/data";
+  std::string display() const;  // "pod ns/name container c path /data"
+};
+
+struct MoveStats {
+  std::string snapshot;               // repository snapshot id (backup)
+  uint64_t bytes = 0, files = 0;      // logical size and number of files
+  uint64_t stream_bytes = 0;          // bytes over the exec stream
+  uint64_t new_bytes = 0, stored_bytes = 0;
+  double seconds = 0;
+  RootMeta root;                      // the folder's own owner, mode and mtime (backup)
+  std::vector<std::string> warnings;
+};
+
+// Whether files may change while they are read (a live file-system backup): tar's "file changed as we read it" is
+// then a warning, not a failure.
+enum class Live { no, yes };
+
+struct SnapshotLabels {
+  std::string name;                   // the snapshot's path ("ns/claim")
+  std::string backup;                 // the resource backup it belongs to
+  std::vector<std::pair<std::string, std::string>> tags;
+};
+
+class Mover {
+public:
+  virtual ~Mover() = default;
+  virtual std::string name() const = 0;  // "exec-tar"
+  // Takes the folder into a new repository snapshot. on_bytes (may be null) is told of every chunk moved.
+  virtual Result<MoveStats> backup(const MoverTarget& target, repo::Repository& repo, const SnapshotLabels& labels,
+                                   Live live, const std::function<void(uint64_t)>& on_bytes) = 0;
+  // Writes a snapshot into the folder (which should be empty), then the folder's own metadata when known. owners:
+  // restore file owners (the mover runs as root); otherwise files belong to the mover's user.
+  virtual Result<MoveStats> restore(const MoverTarget& target, repo::Repository& repo, const repo::Snapshot& snapshot,
+                                    const RootMeta& root, bool owners,
+                                    const std::function<void(uint64_t)>& on_bytes) = 0;
+};
+
+struct ExecTarOptions {
+  double stall_timeout_seconds = 120;   // a stream from which nothing arrives for this long has died
+  int repo_workers = 2;                 // hash/compress/encrypt threads per volume
+  std::vector<std::string> protocols;   // exec subprotocols to offer (empty: v5 then v4)
+};
+// The exec + tar mover: `tar c` in the pod, the stream read by repo::backup_tar on this host (restore: the reverse).
+// The pod needs sh and tar; GNU tar keeps holes (--sparse) and nanosecond times (POSIX format), others a plain tar.
+std::unique_ptr<Mover> make_exec_tar_mover(kube::Client& client, ExecTarOptions options = {});
+
+// The shell scripts the exec mover runs (for docs and tests): $1 is the folder.
+extern const char* const k_tar_create_script;
+extern const char* const k_tar_extract_script;
+
+}  // namespace kbk::volume

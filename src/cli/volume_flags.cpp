@@ -1,0 +1,119 @@
+#include "volume_flags.hpp"
+
+#include "commands.hpp"
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+#include <kbk/volume/policy.hpp>
+
+namespace kbk::cli {
+
+namespace {
+
+std::optional<bool> bool_flag(const char* flag, const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  const std::string l = util::to_lower(v);
+  if (l == "true" || l == "1" || l == "yes") return true;
+  if (l == "false" || l == "0" || l == "no") return false;
+  throw Fatal(ExitCode::usage, std::string(flag) + " " + v + ": expected true or false");
+}
+
+double duration_flag(const char* flag, const std::string& v) {
+  auto d = util::parse_duration(v);
+  if (!d || *d <= 0) throw Fatal(ExitCode::usage, std::string(flag) + " \"" + v + "\": expected a duration such as 90s, 10m or 4h");
+  return *d;
+}
+
+}  // namespace
+
+void add_mover_flags(CLI::App* cmd, MoverFlags& f) {
+  cmd->add_option("--mover-image", f.image,
+                  "Image of the helper pods that move volume data (needs sh and tar; default " +
+                      volume::MoverSettings().image + ")");
+  cmd->add_option("--mover-node-selector", f.node_selector, "Run helper pods on nodes with these labels: k=v,k2=v2");
+  cmd->add_option("--mover-tolerations", f.tolerations,
+                  "Tolerations of helper pods: key=value:Effect,key:Effect,key=Exists:Effect (kubectl taint syntax)");
+  cmd->add_option("--mover-resources", f.resources,
+                  "Resources of helper pods: cpu=500m,memory=256Mi,limits.memory=1Gi (requests unless limits.)");
+  cmd->add_option("--mover-priority-class", f.priority_class, "PriorityClass of helper pods");
+  cmd->add_option("--volume-workers", f.volume_workers, "Volumes moved at once")->capture_default_str();
+  cmd->add_option("--per-node-workers", f.per_node_workers, "Volumes moved at once per node (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--mover-timeout", f.start_timeout, "How long a helper pod may take to start (claims bind, volumes attach)")
+      ->capture_default_str();
+}
+
+void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f) {
+  cmd->add_option("--snapshot-volumes", f.snapshot_volumes,
+                  "Velero's flag: true keeps CSI snapshots only (the handle is recorded, the data stays in the storage) "
+                  "unless --snapshot-move-data; false takes no snapshots")
+      ->expected(0, 1)
+      ->default_str("true");
+  cmd->add_option("--snapshot-move-data", f.snapshot_move_data,
+                  "Move the data of CSI snapshots into the location's repository (kbk's default; false keeps the "
+                  "snapshot only)")
+      ->expected(0, 1)
+      ->default_str("true");
+  cmd->add_flag("--default-volumes-to-fs-backup", f.default_volumes_to_fs_backup,
+                "Back up every pod volume from the live file system, except those a pod names in "
+                "backup.velero.io/backup-volumes-excludes");
+  cmd->add_flag("--fs-backup-via-workload", f.fs_backup_via_workload,
+                "File-system backups exec tar in the workload's container instead of a helper pod");
+  cmd->add_option("--resource-policies", f.resource_policies,
+                  "Velero volume policy file (version: v1; see kbk policies check)");
+  cmd->add_flag("--no-volume-data", f.no_volume_data, "Back up the resources only: no volume data");
+  cmd->add_option("--csi-snapshot-timeout", f.csi_snapshot_timeout, "How long a CSI snapshot may take to be ready")
+      ->capture_default_str();
+  cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")
+      ->capture_default_str();
+  add_mover_flags(cmd, f.mover);
+}
+
+void apply_mover_flags(const MoverFlags& f, volume::MoverSettings& s, int& volume_workers, int& per_node_workers,
+                       double& start_timeout) {
+  if (!f.image.empty()) s.image = f.image;
+  if (!f.node_selector.empty()) {
+    auto sel = volume::parse_node_selector(f.node_selector);
+    if (!sel) throw Fatal(ExitCode::usage, sel.error().message);
+    s.node_selector = std::move(*sel);
+  }
+  if (!f.tolerations.empty()) {
+    auto t = volume::parse_tolerations(f.tolerations);
+    if (!t) throw Fatal(ExitCode::usage, t.error().message);
+    s.tolerations = std::move(*t);
+  }
+  if (!f.resources.empty()) {
+    auto r = volume::parse_resources(f.resources);
+    if (!r) throw Fatal(ExitCode::usage, r.error().message);
+    s.resources = std::move(*r);
+  }
+  s.priority_class = f.priority_class;
+  s.namespace_ = f.namespace_;
+  if (f.volume_workers < 1) throw Fatal(ExitCode::usage, "--volume-workers " + std::to_string(f.volume_workers) + ": expected 1 or more");
+  if (f.per_node_workers < 0) throw Fatal(ExitCode::usage, "--per-node-workers " + std::to_string(f.per_node_workers) + ": expected 0 or more");
+  volume_workers = f.volume_workers;
+  per_node_workers = f.per_node_workers;
+  start_timeout = duration_flag("--mover-timeout", f.start_timeout);
+}
+
+volume::BackupSettings volume_settings(const VolumeFlags& f) {
+  volume::BackupSettings s;
+  s.snapshot_volumes = bool_flag("--snapshot-volumes", f.snapshot_volumes);
+  s.snapshot_move_data = bool_flag("--snapshot-move-data", f.snapshot_move_data);
+  s.default_volumes_to_fs_backup = f.default_volumes_to_fs_backup;
+  s.fs_backup_via_workload = f.fs_backup_via_workload;
+  if (!f.resource_policies.empty()) {
+    auto p = volume::PolicySet::load(f.resource_policies);
+    if (!p) {
+      for (size_t i = 1; i < p.error().causes.size(); ++i) log::info(0, p.error().causes[i].message);
+      throw Fatal(ExitCode::usage, p.error().message);
+    }
+    for (const auto& w : p->warnings()) log::warning(w);
+    s.policies = std::make_shared<const volume::PolicySet>(std::move(*p));
+  }
+  s.csi_snapshot_timeout = duration_flag("--csi-snapshot-timeout", f.csi_snapshot_timeout);
+  s.volume_timeout = duration_flag("--volume-timeout", f.volume_timeout);
+  apply_mover_flags(f.mover, s.mover, s.volume_workers, s.per_node_workers, s.mover_start_timeout);
+  return s;
+}
+
+}  // namespace kbk::cli

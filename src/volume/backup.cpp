@@ -1,0 +1,430 @@
+// The volume part of a backup (backup.hpp): gather, decide, take, record; a pool of workers with per-node slots.
+#include <kbk/volume/backup.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <kbk/repo/operations.hpp>
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+#include <kbk/volume/decide.hpp>
+
+namespace kbk::volume {
+
+std::string describe(const VolumeResult& r) {
+  std::string s = r.ref.display() + ": ";
+  switch (r.outcome) {
+    case VolumeResult::Outcome::completed:
+      s += std::string(path_name(r.decision.path));
+      if (r.decision.path == PathKind::snapshot && r.csi) s += " " + r.csi->snapshot_handle + " (" + r.csi->driver + ")";
+      else
+        s += ", " + util::human_bytes(r.bytes) + " in " + std::to_string(r.files) + (r.files == 1 ? " file" : " files");
+      s += ", " + util::human_duration(r.duration_seconds);
+      break;
+    case VolumeResult::Outcome::skipped: s += "not taken"; break;
+    case VolumeResult::Outcome::failed: s += std::string(path_name(r.decision.path)) + " failed: " + r.message; break;
+  }
+  if (!r.decision.reason.empty()) s += " (" + r.decision.reason + ")";
+  return s;
+}
+
+namespace {
+
+kube::ResourceType apps_type(const char* resource, const char* kind) {
+  kube::ResourceType rt;
+  rt.group = "apps";
+  rt.version = "v1";
+  rt.resource = resource;
+  rt.kind = kind;
+  rt.namespaced = true;
+  return rt;
+}
+
+const json::Value* controller_of(const json::Value& obj) {
+  const json::Value* owners = json::at(obj, {"metadata", "ownerReferences"});
+  if (!owners || !owners->IsArray()) return nullptr;
+  for (const auto& o : owners->GetArray()) {
+    const json::Value* c = json::find(o, "controller");
+    if (c && c->IsBool() && c->GetBool()) return &o;
+  }
+  return nullptr;
+}
+
+bool running(const json::Value& pod) {
+  return json::get_string(pod, {"status", "phase"}) == "Running" && !json::get_string(pod, {"spec", "nodeName"}).empty() &&
+         !json::at(pod, {"metadata", "deletionTimestamp"});
+}
+
+}  // namespace
+
+struct VolumeBackup::Impl {
+  kube::Client& client;
+  storage::Backend& backend;
+  VolumeBackupOptions opt;
+  Temporaries temps;
+  std::shared_ptr<Mover> mover;
+
+  std::mutex repo_mutex;
+  std::unique_ptr<repo::Lock> lock;
+  bool repo_ready = false;
+
+  std::mutex slot_mutex;
+  std::condition_variable slot_cv;
+  std::map<std::string, int> busy;
+
+  std::mutex cache_mutex;
+  std::map<std::string, std::shared_ptr<std::vector<json::Document>>> pods_by_ns;
+  std::map<std::string, std::string> pod_security;
+  std::map<std::string, std::optional<std::string>> snapshot_class;
+
+  std::atomic<uint64_t> bytes_moved{0};
+  std::mutex progress_mutex;
+  util::ProgressState progress_state;
+  uint64_t last_reported = 0;
+
+  Impl(kube::Client& c, storage::Backend& b, VolumeBackupOptions o)
+      : client(c), backend(b), opt(std::move(o)), temps(c, {{k_label_backup, opt.backup_name}}) {}
+
+  void log(const std::string& line) {
+    if (opt.log) opt.log(line);
+    else log::info(1, line);
+  }
+
+  // ---- the repository: created on first use, one shared lock for the run, one Repository per worker ----------
+  Result<void> ensure_repository() {
+    std::lock_guard l(repo_mutex);
+    if (repo_ready) return {};
+    repo::OpenOptions oo;
+    oo.key = opt.key;
+    oo.create = true;
+    auto r = repo::Repository::open(backend, oo);
+    if (!r) return std::move(r).error().wrap("volume-data repository in " + backend.display_url());
+    if ((*r)->created()) log("created the volume-data repository in " + backend.display_url());
+    auto acquired = repo::Lock::acquire(backend, false);
+    if (!acquired) return std::move(acquired).error().wrap("locking the volume-data repository");
+    lock = std::move(*acquired);
+    repo_ready = true;
+    return {};
+  }
+
+  Result<std::unique_ptr<repo::Repository>> open_worker_repository() {
+    KBK_TRY(ensure_repository());
+    repo::OpenOptions oo;
+    oo.key = opt.key;
+    KBK_ASSIGN_OR_RETURN(auto r, repo::Repository::open(backend, oo));
+    KBK_TRY(r->load_index());
+    return r;
+  }
+
+  // ---- per-node slots ---------------------------------------------------------------------------------------------
+  std::shared_ptr<void> node_slot(const std::string& node) {
+    const int limit = opt.settings.per_node_workers;
+    if (limit <= 0 || node.empty()) return nullptr;
+    std::unique_lock l(slot_mutex);
+    slot_cv.wait(l, [&] { return busy[node] < limit || interrupted(); });
+    ++busy[node];
+    return std::shared_ptr<void>(nullptr, [this, node](void*) {
+      std::lock_guard g(slot_mutex);
+      --busy[node];
+      slot_cv.notify_all();
+    });
+  }
+
+  // ---- caches -------------------------------------------------------------------------------------------------------
+  std::shared_ptr<std::vector<json::Document>> pods_in(const std::string& ns) {
+    {
+      std::lock_guard l(cache_mutex);
+      if (auto it = pods_by_ns.find(ns); it != pods_by_ns.end()) return it->second;
+    }
+    auto pods = std::make_shared<std::vector<json::Document>>();
+    kube::ListOptions lo;
+    (void)client.list(types::pods(), ns, lo, [&](kube::ListPage& page) -> Result<void> {
+      const json::Value* items = json::find(page.list, "items");
+      if (items && items->IsArray())
+        for (const auto& p : items->GetArray()) pods->push_back(json::clone(p));
+      return {};
+    });
+    std::lock_guard l(cache_mutex);
+    return pods_by_ns.emplace(ns, pods).first->second;
+  }
+
+  std::string security_of(const std::string& ns) {
+    {
+      std::lock_guard l(cache_mutex);
+      if (auto it = pod_security.find(ns); it != pod_security.end()) return it->second;
+    }
+    auto level = enforced_pod_security(client, ns);
+    std::lock_guard l(cache_mutex);
+    return pod_security[ns] = level ? *level : "";
+  }
+
+  Result<std::optional<std::string>> class_for(const std::string& driver, const json::Value& claim) {
+    if (!json::get_string(claim, {"metadata", "annotations", "velero.io/csi-volumesnapshot-class"}).empty())
+      return find_snapshot_class(client, driver, &claim);
+    {
+      std::lock_guard l(cache_mutex);
+      if (auto it = snapshot_class.find(driver); it != snapshot_class.end()) return it->second;
+    }
+    KBK_ASSIGN_OR_RETURN(auto cls, find_snapshot_class(client, driver, nullptr));
+    std::lock_guard l(cache_mutex);
+    snapshot_class[driver] = cls;
+    return cls;
+  }
+
+  std::string workload_of(const json::Value& pod) {
+    const std::string ns = json::get_string(pod, {"metadata", "namespace"});
+    const json::Value* c = controller_of(pod);
+    if (!c) return "Pod/" + json::get_string(pod, {"metadata", "name"});
+    const std::string kind = json::get_string(*c, {"kind"}), name = json::get_string(*c, {"name"});
+    if (kind == "ReplicaSet") {
+      if (auto rs = client.get(apps_type("replicasets", "ReplicaSet"), ns, name))
+        if (const json::Value* d = controller_of(*rs)) return json::get_string(*d, {"kind"}) + "/" + json::get_string(*d, {"name"});
+    }
+    return kind + "/" + name;
+  }
+
+  // ---- one volume ---------------------------------------------------------------------------------------------------
+  Result<void> gather(Job& job, VolumeResult& r, DecisionInput& in, std::vector<json::Document>& backed_up_pods) {
+    const VolumeRef& ref = job.ref;
+    job.pod_security = security_of(ref.namespace_);
+    auto pods = pods_in(ref.namespace_);
+    auto find_pod = [&](const std::string& name) -> const json::Value* {
+      for (const auto& p : *pods)
+        if (json::get_string(p, {"metadata", "name"}) == name) return &p;
+      return nullptr;
+    };
+    if (ref.kind == VolumeRef::Kind::claim) {
+      auto claim = client.get(types::claims(), ref.namespace_, ref.claim);
+      if (!claim) {
+        if (claim.error().is(Errc::not_found)) {
+          r.code = "NotFound";
+          return unexpected(Errc::not_found, "the claim no longer exists");
+        }
+        return std::move(claim).error();
+      }
+      job.claim = std::move(*claim);
+      r.storage_class = json::get_string(job.claim, {"spec", "storageClassName"});
+      r.capacity = json::get_string(job.claim, {"status", "capacity", "storage"});
+      const std::string pv_name = json::get_string(job.claim, {"spec", "volumeName"});
+      if (!pv_name.empty()) {
+        if (auto pv = client.get(types::volumes(), "", pv_name)) job.pv = std::move(*pv);
+      }
+      if (job.pv.IsObject()) {
+        r.driver = json::get_string(job.pv, {"spec", "csi", "driver"});
+        r.source_type = volume_type_of_pv(job.pv);
+      }
+      for (const auto& p : *pods) {
+        if (!running(p)) continue;
+        const json::Value* vols = json::at(p, {"spec", "volumes"});
+        if (!vols || !vols->IsArray()) continue;
+        for (const auto& v : vols->GetArray())
+          if (json::get_string(v, {"persistentVolumeClaim", "claimName"}) == ref.claim) {
+            Job::Use u;
+            u.pod = json::get_string(p, {"metadata", "name"});
+            u.node = json::get_string(p, {"spec", "nodeName"});
+            u.volume = json::get_string(v, {"name"});
+            u.object = json::clone(p);
+            job.uses.push_back(std::move(u));
+          }
+      }
+      for (const auto& full : ref.pods) {
+        const std::string name = full.substr(full.find('/') + 1);
+        const json::Value* p = find_pod(name);
+        if (!p) continue;
+        const json::Value* vols = json::at(*p, {"spec", "volumes"});
+        if (vols && vols->IsArray())
+          for (const auto& v : vols->GetArray())
+            if (json::get_string(v, {"persistentVolumeClaim", "claimName"}) == ref.claim) {
+              backed_up_pods.push_back(json::clone(*p));
+              in.pods.emplace_back(nullptr, json::get_string(v, {"name"}));
+            }
+      }
+      in.claim = &job.claim;
+      in.pv = job.pv.IsObject() ? &job.pv : nullptr;
+      if (!r.driver.empty()) {
+        KBK_ASSIGN_OR_RETURN(auto cls, class_for(r.driver, job.claim));
+        if (cls) job.snapshot_class = *cls;
+      }
+      in.snapshot_class = !job.snapshot_class.empty();
+    } else {
+      const json::Value* p = find_pod(ref.pod);
+      json::Document fetched;
+      if (!p) {
+        auto g = client.get(types::pods(), ref.namespace_, ref.pod);
+        if (!g) {
+          if (g.error().is(Errc::not_found)) r.code = "NotFound";
+          return std::move(g).error().wrap("pod " + ref.namespace_ + "/" + ref.pod);
+        }
+        fetched = std::move(*g);
+        p = &fetched;
+      }
+      const json::Value* vols = json::at(*p, {"spec", "volumes"});
+      if (vols && vols->IsArray())
+        for (const auto& v : vols->GetArray())
+          if (json::get_string(v, {"name"}) == ref.pod_volume) job.pod_volume = json::clone(v);
+      if (!job.pod_volume.IsObject()) {
+        r.code = "NotFound";
+        return unexpected(Errc::not_found, "pod " + ref.namespace_ + "/" + ref.pod + " has no volume " + ref.pod_volume);
+      }
+      json::erase(job.pod_volume, "name");
+      r.source_type = volume_type_of_pod_volume(job.pod_volume);
+      r.workload = workload_of(*p);
+      if (running(*p)) {
+        Job::Use u;
+        u.pod = ref.pod;
+        u.node = json::get_string(*p, {"spec", "nodeName"});
+        u.volume = ref.pod_volume;
+        u.object = json::clone(*p);
+        job.uses.push_back(std::move(u));
+      }
+      backed_up_pods.push_back(json::clone(*p));
+      in.pods.emplace_back(nullptr, ref.pod_volume);
+      json::Document named = json::clone(job.pod_volume);
+      json::set(named, "name", json::make_string(ref.pod_volume, named.GetAllocator()), named.GetAllocator());
+      job.pod_volume = std::move(named);
+      in.pod_volume = &job.pod_volume;
+    }
+    for (size_t i = 0; i < in.pods.size(); ++i) in.pods[i].first = &backed_up_pods[i];
+    in.kind = ref.kind;
+    in.running_use = !job.uses.empty();
+    return {};
+  }
+
+  VolumeResult process(const VolumeRef& ref, std::unique_ptr<repo::Repository>& worker_repo) {
+    const auto start = std::chrono::steady_clock::now();
+    VolumeResult r;
+    r.ref = ref;
+    auto finish = [&](VolumeResult::Outcome o, std::string message) {
+      r.outcome = o;
+      r.message = std::move(message);
+      r.duration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return r;
+    };
+    if (interrupted()) return finish(VolumeResult::Outcome::failed, "interrupted");
+    Job job;
+    job.ref = ref;
+    DecisionInput in;
+    std::vector<json::Document> backed_up_pods;
+    backed_up_pods.reserve(ref.pods.size() + 1);
+    if (auto g = gather(job, r, in, backed_up_pods); !g) {
+      if (g.error().is(Errc::not_found)) return finish(VolumeResult::Outcome::skipped, g.error().message);
+      return finish(VolumeResult::Outcome::failed, g.error().message);
+    }
+    if (ref.kind == VolumeRef::Kind::claim && json::get_string(job.claim, {"status", "phase"}) != "Bound") {
+      r.code = "NotBound";
+      r.decision.reason = "the claim is " + json::get_string(job.claim, {"status", "phase"}, "Pending") +
+                          ": no volume holds data yet";
+      return finish(VolumeResult::Outcome::skipped, r.decision.reason);
+    }
+    r.decision = decide(in, opt.settings);
+    job.decision = r.decision;
+    if (r.decision.path == PathKind::none) {
+      if (r.decision.warning)
+        r.code = r.decision.source == Decision::Source::policy && r.decision.reason.find("custom") != std::string::npos
+                     ? "CustomAction"
+                     : "NoSnapshotClass";
+      return finish(VolumeResult::Outcome::skipped, r.decision.reason);
+    }
+    auto path = opt.make_path ? opt.make_path(r.decision.path) : make_data_path(r.decision.path);
+    if (!path) return finish(VolumeResult::Outcome::failed, std::string("no data path ") + path_name(r.decision.path));
+    Context ctx{client, temps, opt.settings, *mover, opt.backup_name,
+                [&]() -> Result<repo::Repository*> {
+                  if (!worker_repo) {
+                    KBK_ASSIGN_OR_RETURN(worker_repo, open_worker_repository());
+                  }
+                  return worker_repo.get();
+                },
+                [this](const std::string& node) { return node_slot(node); },
+                [this](uint64_t n) { moved(n); }};
+    log(ref.display() + ": " + path_name(r.decision.path) + " (" + r.decision.reason + ")");
+    auto done = path->backup(job, ctx, r);
+    if (!done) {
+      // Blobs this worker's repository marked as being stored may never have been: start it afresh.
+      worker_repo.reset();
+      return finish(VolumeResult::Outcome::failed, interrupted() ? "interrupted" : done.error().message);
+    }
+    return finish(VolumeResult::Outcome::completed, "");
+  }
+
+  void moved(uint64_t n) {
+    const uint64_t total = bytes_moved += n;
+    if (!opt.progress || total - last_reported < (8u << 20)) return;
+    std::lock_guard l(progress_mutex);
+    last_reported = total;
+    progress_state.bytes_done = total;
+    opt.progress->update(progress_state);
+  }
+};
+
+VolumeBackup::VolumeBackup(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+VolumeBackup::~VolumeBackup() {
+  if (m_impl) m_impl->temps.cleanup();
+}
+
+Result<std::unique_ptr<VolumeBackup>> VolumeBackup::start(kube::Client& client, storage::Backend& backend,
+                                                          VolumeBackupOptions options) {
+  auto impl = std::make_unique<Impl>(client, backend, std::move(options));
+  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_exec_tar_mover(client));
+  // An existing repository must open with this backup's key (or without one): say so before anything is done.
+  KBK_ASSIGN_OR_RETURN(bool exists, repo::repository_exists(backend));
+  if (exists) {
+    repo::OpenOptions oo;
+    oo.key = impl->opt.key;
+    auto r = repo::Repository::open(backend, oo);
+    if (!r) return std::move(r).error().wrap("volume-data repository in " + backend.display_url());
+  }
+  // What killed kbk runs of this host left behind.
+  CleanupOptions co;
+  co.dead_owners_only = true;
+  if (auto swept = cleanup_leftovers(client, co)) {
+    for (const auto& o : swept->removed)
+      impl->log("removed " + o.type.kind + " " + (o.namespace_.empty() ? o.name : o.namespace_ + "/" + o.name) +
+                " left by a kbk run that was killed");
+  } else {
+    log::info(1, "not sweeping leftovers of killed kbk runs: " + swept.error().message);
+  }
+  return std::unique_ptr<VolumeBackup>(new VolumeBackup(std::move(impl)));
+}
+
+std::vector<VolumeResult> VolumeBackup::run(const std::vector<VolumeRef>& volumes) {
+  Impl& m = *m_impl;
+  for (const auto& line : m.opt.settings.describe()) m.log(line);
+  std::vector<VolumeResult> results(volumes.size());
+  m.progress_state.phase = "volumes";
+  m.progress_state.items_total = volumes.size();
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    std::unique_ptr<repo::Repository> repo;
+    for (size_t i = next++; i < volumes.size(); i = next++) {
+      results[i] = m.process(volumes[i], repo);
+      m.log(describe(results[i]));
+      if (m.opt.progress) {
+        std::lock_guard l(m.progress_mutex);
+        ++m.progress_state.items_done;
+        if (results[i].outcome == VolumeResult::Outcome::failed) ++m.progress_state.errors;
+        m.progress_state.current = volumes[i].display();
+        m.progress_state.bytes_done = m.bytes_moved;
+        m.opt.progress->update(m.progress_state);
+      }
+    }
+  };
+  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, m.opt.settings.volume_workers)), volumes.size());
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < n; ++w) pool.emplace_back(worker);
+  if (n > 0) worker();
+  for (auto& t : pool) t.join();
+  for (const auto& e : m.temps.cleanup()) m.log(e);
+  if (m.opt.progress && !volumes.empty()) {
+    m.progress_state.current.clear();
+    m.opt.progress->finish(m.progress_state);
+  }
+  m.lock.reset();
+  return results;
+}
+
+}  // namespace kbk::volume
