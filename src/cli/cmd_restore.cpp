@@ -8,6 +8,9 @@
 
 #include "app_flags.hpp"
 #include "commands.hpp"
+#include "volume_flags.hpp"
+#include <kbk/restore/volumes.hpp>
+#include <kbk/volume/cluster.hpp>
 #include "key_file.hpp"
 #include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
@@ -69,10 +72,11 @@ struct CreateFlags {
   double crd_timeout = 60;
   double namespace_timeout = 600;
   bool preflight = false;
-  std::string restore_volumes;  // Velero's --restore-volumes[=false]: accepted, volume data is not restored yet
+  std::string restore_volumes;  // Velero's --restore-volumes[=false]: false = --no-volume-data
   std::string key_file;  // --encryption-key-file
   AppFlags app;          // --app, --app-path
   std::string app_modifiers = "auto";  // --app-modifiers auto|always|never
+  RestoreVolumeFlags volumes;
 };
 
 restore::Selection selection_of(const CreateFlags& f) {
@@ -135,7 +139,8 @@ std::string permission_hint(const std::string& backup) {
 // cluster also whether the identity may write it all. Applies nothing. Offline (--to-dir, --dry-run=client)
 // against the latest Kubernetes APIs.
 int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOptions po, storage::Backend& backend,
-                  const output::Format& format, const crypto::UserKey* user_key, restore::ExistingPolicy policy) {
+                  const output::Format& format, const crypto::UserKey* user_key, restore::ExistingPolicy policy,
+                  const restore::VolumeData* volumes) {
   restore::TargetApis target;
   std::string target_description;
   std::unique_ptr<kube::Client> client;
@@ -170,8 +175,15 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
   auto report = restore::preflight(*backup, po, target, target_description, source);
   if (!report) return fail(report.error());
   const bool writable = !access || access->writable();
+  // Per volume: what the restore will do with its data (volume/restore.hpp).
+  const std::vector<std::string> volume_lines = volumes ? volumes->preflight_lines() : std::vector<std::string>();
   if (format.structured()) {
     json::Document doc = restore::preflight_to_json(*report);
+    {
+      json::Value v(rapidjson::kArrayType);
+      for (const auto& l : volume_lines) v.PushBack(json::make_string(l, doc.GetAllocator()), doc.GetAllocator());
+      json::set(doc, "volumes", std::move(v), doc.GetAllocator());
+    }
     if (access) {
       auto& a = doc.GetAllocator();
       json::Value perm(rapidjson::kObjectType);
@@ -194,6 +206,10 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
     output::print(doc, format);
   } else {
     std::fputs(restore::preflight_text(*report).c_str(), stdout);
+    if (!volume_lines.empty()) {
+      std::printf("\nVolumes:\n");
+      for (const auto& l : volume_lines) std::printf("  %s\n", l.c_str());
+    }
     if (access) {
       if (access->writable()) {
         std::printf("Permissions: %s may create, get and patch everything this restore writes (%zu type/namespace pairs)\n",
@@ -274,8 +290,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   if (!f.to_dir.empty() && f.dry_run == "server")
     throw Fatal(ExitCode::usage, "--to-dir writes manifests without a cluster; it cannot be combined with --dry-run=server");
   if (f.parallel < 1) throw Fatal(ExitCode::usage, "--parallel must be at least 1");
-  if (!f.restore_volumes.empty() && parse_bool_flag("--restore-volumes", f.restore_volumes))
-    log::warning("--restore-volumes has no effect yet: volume data is not restored, kbk restores resources only");
+  // Velero's --restore-volumes=false is kbk's --no-volume-data.
+  if (!f.restore_volumes.empty() && !parse_bool_flag("--restore-volumes", f.restore_volumes)) f.volumes.no_volume_data = true;
   const bool offline = !f.to_dir.empty() || f.dry_run == "client";
   const bool changes_cluster = f.to_dir.empty() && f.dry_run.empty();
   if (f.name.empty()) f.name = f.from_backup + "-" + util::format_compact(util::system_clock().now());
@@ -321,6 +337,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   request.storage_class_mappings = mappings.storage_classes;
   request.ingress_class_mappings = mappings.ingress_classes;
   request.image_mappings = split_list(f.image_mappings);
+  std::map<std::string, std::string> class_mappings = mappings.storage_classes;
   std::shared_ptr<restore::Transform> mappings_transform;
   if (!mappings.empty()) {
     mappings_transform = restore::make_mappings_transform(std::move(mappings));
@@ -333,14 +350,42 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     request.applications = po.applications->all_names;
     for (const auto& file : po.applications->files) request.application_files.push_back({file, sha256_of_file(file)});
   }
+  const volume::RestoreSettings volume_settings = restore_volume_settings(f.volumes);
 
   const auto user_key = load_encryption_key(f.key_file);
   auto progress = output::make_progress(progress_mode);
   // The archive's download shows as its own phase (bytes, bytes/s, ETA) before the restore's items.
   auto meter = std::make_shared<storage::TransferProgress>(*progress);
   auto backend = open_storage(g, false, meter);
+  // Volume data: the backup's volume records (its marker, opened with the key when sealed).
+  std::shared_ptr<restore::VolumeData> volumes;
+  if (!f.volumes.no_volume_data) {
+    if (auto m = archive::read_marker(*backend, f.from_backup); m && *m) {
+      json::Document manifest;
+      if (archive::is_encrypted(**m) && user_key) {
+        auto dk = archive::open_backup_key(*backend, f.from_backup, *user_key);
+        auto full = dk ? archive::open_marker(**m, *dk) : Result<json::Document>(dk.error());
+        if (!full) return fail(full.error());
+        manifest = std::move(*full);
+      } else {
+        manifest = std::move(**m);
+      }
+      restore::VolumeDataOptions vo;
+      vo.restore_name = f.name;
+      vo.settings = volume_settings;
+      vo.storage_class_mappings = class_mappings;
+      auto vd = restore::VolumeData::from_manifest(manifest, std::move(vo));
+      if (!vd) return fail(vd.error());
+      if (!(*vd)->empty()) {
+        volumes = std::move(*vd);
+        po.transforms.push_back(volumes->transform());
+        po.keep_pv = volumes->keep_pv();
+      }
+    }
+  }
   if (f.preflight)
-    return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr, co.existing);
+    return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr, co.existing,
+                         volumes.get());
   archive::RestorePaths rpaths{f.name};
   if (changes_cluster) {
     auto existing = backend->stat(rpaths.marker());
@@ -403,8 +448,18 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   ro.parallel = f.parallel;
   ro.progress = progress.get();
   ro.encryption_key = user_key ? &*user_key : nullptr;
+  std::optional<volume::InterruptHandler> interrupts;
+  if (volumes && client && f.dry_run.empty() && f.to_dir.empty()) {
+    auto wrapped = volumes->wrap(std::move(applier), *client, *backend, ro.encryption_key, progress.get());
+    if (!wrapped) return fail(wrapped.error());
+    applier = std::move(*wrapped);
+    ro.after_planning = [&volumes] { return volumes->prepare(); };
+    interrupts.emplace();  // Ctrl-C removes helper pods and the restore's snapshot objects, then exits
+  }
   log::info(1, "restore " + f.name + " from backup " + f.from_backup + " (" + applier->mode() + ")");
   auto report = restore::restore_backup(*backend, po, *applier, ro);
+  interrupts.reset();
+  if (report && volumes) report->volumes = volumes->results();
   meter->finish();
   if (!report) {
     log::set_sink(nullptr);
@@ -824,13 +879,15 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
                      "cluster), always, never")
       ->capture_default_str()
       ->type_name("auto|always|never");
+  add_volume_restore_flags(create, f->volumes);
   create->add_flag("--preflight", f->preflight,
                    "Only report, per group/version/kind of the backup, whether the target serves it, kbk converts it "
                    "(to which version) or skips it (why), and whether this identity may write it all; exit 2 when "
                    "something would not restore. Offline with --to-dir or --dry-run=client: against the latest "
                    "Kubernetes APIs");
   add_bool_option(create, "--restore-volumes", f->restore_volumes,
-                  "Velero's flag, accepted so Velero scripts run: volume data is not restored yet (true warns)");
+                  "Velero's flag: false restores the resources only (as --no-volume-data); true (the default) "
+                  "restores the volume data the backup holds");
   add_duration_option(create, "--crd-timeout", f->crd_timeout, "How long to wait for restored CRDs to be Established");
   add_duration_option(create, "--namespace-timeout", f->namespace_timeout, "How long to wait for a Terminating namespace to go");
   document(create,

@@ -4,6 +4,7 @@
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/volume/policy.hpp>
+#include <kbk/volume/restore.hpp>
 
 namespace kbk::cli {
 
@@ -66,6 +67,42 @@ void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f) {
   cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")
       ->capture_default_str();
   add_mover_flags(cmd, f.mover);
+}
+
+void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
+  cmd->add_option("--volume-type-mappings", f.volume_type_mappings,
+                  "Restore pod volumes of these types into claims of a storage class: hostPath:standard,nfs:fast (the "
+                  "pods' and workloads' volumes are rewritten to the claims)");
+  cmd->add_option("--pv-driver-mappings", f.pv_driver_mappings,
+                  "Keep PersistentVolumes and their volume handles under another CSI driver: old.csi.io:new.csi.io "
+                  "(storage that can adopt volumes; no data is moved)");
+  cmd->add_flag("--mover-ignore-owners", f.ignore_owners,
+                "In namespaces that enforce Pod Security restricted, restore files as the mover's non-root user "
+                "instead of refusing volumes whose files have several owners");
+  cmd->add_flag("--no-volume-data", f.no_volume_data, "Restore the resources only: claims are created empty");
+  cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")->capture_default_str();
+  cmd->add_option("--bind-timeout", f.bind_timeout, "How long a claim restored from a snapshot may take to bind")
+      ->capture_default_str();
+  add_mover_flags(cmd, f.mover);
+}
+
+volume::RestoreSettings restore_volume_settings(const RestoreVolumeFlags& f) {
+  volume::RestoreSettings s;
+  auto tm = volume::parse_type_mappings(f.volume_type_mappings, "--volume-type-mappings");
+  if (!tm) throw Fatal(ExitCode::usage, tm.error().message);
+  for (const auto& [k, v] : *tm)
+    if (k != "hostPath" && k != "nfs" && k != "emptyDir" && k != "local")
+      throw Fatal(ExitCode::usage, "--volume-type-mappings " + k + ":" + v +
+                                       ": the volume type must be hostPath, nfs, local or emptyDir (Velero's names)");
+  s.volume_type_mappings = std::move(*tm);
+  auto dm = volume::parse_type_mappings(f.pv_driver_mappings, "--pv-driver-mappings");
+  if (!dm) throw Fatal(ExitCode::usage, dm.error().message);
+  s.pv_driver_mappings = std::move(*dm);
+  s.ignore_owners = f.ignore_owners;
+  s.volume_timeout = duration_flag("--volume-timeout", f.volume_timeout);
+  s.bind_timeout = duration_flag("--bind-timeout", f.bind_timeout);
+  apply_mover_flags(f.mover, s.mover, s.volume_workers, s.per_node_workers, s.mover_start_timeout);
+  return s;
 }
 
 void apply_mover_flags(const MoverFlags& f, volume::MoverSettings& s, int& volume_workers, int& per_node_workers,

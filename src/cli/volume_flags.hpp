@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <kbk/volume/model.hpp>
+#include <kbk/volume/restore.hpp>
 
 namespace kbk::cli {
 
@@ -29,7 +30,18 @@ struct VolumeFlags {
   MoverFlags mover;
 };
 
+struct RestoreVolumeFlags {
+  std::string volume_type_mappings, pv_driver_mappings;
+  bool ignore_owners = false;
+  bool no_volume_data = false;
+  std::string volume_timeout = "4h";
+  std::string bind_timeout = "10m";
+  MoverFlags mover;
+};
+
 void add_mover_flags(CLI::App* cmd, MoverFlags& f);
+void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f);
+volume::RestoreSettings restore_volume_settings(const RestoreVolumeFlags& f);
 void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f);
 // Throws Fatal(usage) naming the flag at fault (a malformed policy file: FILE:LINE:COL).
 void apply_mover_flags(const MoverFlags& f, volume::MoverSettings& settings, int& volume_workers, int& per_node_workers,

@@ -322,7 +322,8 @@ Result<RestoreResult> restore_to_folder(Repository& repo, const Snapshot& snapsh
 Result<RestoreResult> restore_to_tar(Repository& repo, const Snapshot& snapshot, int fd, const RestoreOptions& options) {
   RestoreResult out;
   struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
+  // Full PAX (not restricted): nanosecond times travel in extended headers, so `tar x` restores them exactly.
+  archive_write_set_format_pax(a);
   archive_write_set_bytes_per_block(a, 10240);
   if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
     archive_write_free(a);

@@ -71,6 +71,11 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     while (end < plan.items.size() && plan.items[end].tier == tier) ++end;
     // Within the tier, wave by wave (restore order hints; one wave without them).
     std::vector<size_t> todo;
+    for (size_t k = i; k < end; ++k)
+      if (!plan.items[k].skip) {
+        applier.before_tier(tier);
+        break;
+      }
     for (size_t w = i; w < end;) {
       size_t wave_end = w;
       while (wave_end < end && plan.items[wave_end].wave == plan.items[w].wave) ++wave_end;
@@ -129,6 +134,7 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     }
   }
   report.halted = applier.halted();
+  applier.finish();
 
   for (size_t k = 0; k < plan.items.size(); ++k) {
     const PlannedItem& p = plan.items[k];

@@ -13,6 +13,7 @@ Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOption
   for (const std::string& w : backup.warnings) log::warning(w);
   KBK_ASSIGN_OR_RETURN(Plan plan, make_plan_releasing_backup(backup, plan_options));
   if (run.before_apply) KBK_TRY(run.before_apply(plan));
+  if (run.after_planning) KBK_TRY(run.after_planning());
   // The plan holds everything the rest needs: the backup's items are freed before anything is applied.
   std::vector<std::string> backup_warnings = std::move(backup.warnings);
   std::vector<BackupItem>().swap(backup.items);

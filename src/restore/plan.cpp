@@ -298,6 +298,7 @@ private:
   void decide_pv(size_t i) {
     const BackupItem& it = m_b.items[i];
     json::Document o = it.object.parse();
+    if (m_o.keep_pv && m_o.keep_pv(o)) return;
     std::string policy = str_at(o, {"spec", "persistentVolumeReclaimPolicy"});
     if (policy == "Delete") {
       m_pv_skip[it.key.name] = {reason::dynamic_pv,

@@ -28,7 +28,7 @@ std::string item_name(const ItemReport& i) {
 
 bool is_rewrite(const std::string& note) { return note.find(" -> ") != std::string::npos; }
 
-const char* const k_no_volume_data = "volume data is not restored yet: kbk restores resources only";
+const char* const k_no_volume_data = "the backup holds no data for it";
 
 }  // namespace
 
@@ -59,8 +59,11 @@ std::vector<std::string> write_verbs(ExistingPolicy policy) {
 
 std::vector<const ItemReport*> volumes_without_data(const RestoreReport& r) {
   std::vector<const ItemReport*> out;
+  std::set<std::string> with_result;  // claims a volume result speaks for
+  for (const auto& v : r.volumes) with_result.insert(v.namespace_ + "/" + v.claim);
   for (const ItemReport& i : r.items) {
     if (!i.group.empty() || (i.resource != "persistentvolumeclaims" && i.resource != "persistentvolumes")) continue;
+    if (i.resource == "persistentvolumeclaims" && with_result.count(i.target_namespace + "/" + i.target_name)) continue;
     if (i.result.outcome == Outcome::created || i.result.outcome == Outcome::updated) out.push_back(&i);
   }
   return out;
@@ -161,8 +164,10 @@ json::Document report_to_json(const RestoreReport& r, bool with_items) {
   json::Value warns(rapidjson::kArrayType);
   for (const std::string& w : r.warnings) warns.PushBack(json::make_string(w, a), a);
   json::set(d, "warnings", std::move(warns), a);
-  // Volumes restored without data (docs/format-archive.md section 6): the claims and volumes exist again, empty.
+  // Every volume: what came of its data (volume results), then the claims and volumes restored without data
+  // (docs/format-archive.md section 6): they exist again, empty.
   json::Value vols(rapidjson::kArrayType);
+  for (const auto& v : r.volumes) vols.PushBack(volume::to_json(v, a), a);
   for (const ItemReport* i : volumes_without_data(r)) {
     json::Value v(rapidjson::kObjectType);
     add(v, "kind", i->kind, a);
@@ -170,7 +175,8 @@ json::Document report_to_json(const RestoreReport& r, bool with_items) {
     add(v, "name", i->target_name, a);
     add(v, "outcome", outcome_name(i->result.outcome), a);
     json::set(v, "dataRestored", json::Value(false), a);
-    add(v, "reason", k_no_volume_data, a);
+    add(v, "reason", "NoData", a);
+    add(v, "message", k_no_volume_data, a);
     vols.PushBack(std::move(v), a);
   }
   json::set(d, "volumes", std::move(vols), a);
@@ -221,6 +227,10 @@ std::string summary_text(const RestoreReport& r) {
       std::snprintf(line, sizeof line, "    %-34s %zu\n", k.c_str(), n);
       out += line;
     }
+  }
+  if (!r.volumes.empty()) {
+    out += "Volume data:\n";
+    for (const auto& v : r.volumes) out += "  " + volume::describe(v) + "\n";
   }
   // Lists are cut at a limit; what is left out is counted, never dropped silently.
   const std::string more_hint = r.dry_run ? " (-o json lists every item)"

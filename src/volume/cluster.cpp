@@ -176,9 +176,9 @@ void Temporaries::stamp(json::Value& obj, json::Allocator& a, const std::string&
   if (!volume.empty()) json::set(ann, k_annotation_volume, json::make_string(volume, a), a);
 }
 
-void Temporaries::add(const kube::ResourceType& type, const std::string& ns, const std::string& name) {
+void Temporaries::add(const kube::ResourceType& type, const std::string& ns, const std::string& name, bool keep_storage) {
   std::lock_guard lock(m_mutex);
-  m_objects.push_back({type, ns, name});
+  m_objects.push_back({type, ns, name, keep_storage});
   ++g_live_temporaries;
 }
 
@@ -210,7 +210,7 @@ std::vector<std::string> Temporaries::cleanup() {
   // Counted as alive until deleted: a signal during the cleanup interrupts, it does not kill.
   std::vector<std::string> errors;
   for (auto it = objs.rbegin(); it != objs.rend(); ++it) {
-    if (auto r = delete_now(m_client, it->type, it->namespace_, it->name); !r) {
+    if (auto r = delete_now(m_client, it->type, it->namespace_, it->name, it->keep_storage); !r) {
       errors.push_back("could not delete " + display(it->type, it->namespace_, it->name) + ": " + r.error().message);
       log::warning(errors.back() + " (kbk cleanup removes it)");
     } else {
@@ -222,11 +222,11 @@ std::vector<std::string> Temporaries::cleanup() {
 }
 
 Result<void> delete_now(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
-                        const std::string& name) {
+                        const std::string& name, bool keep_storage) {
   kube::DeleteOptions opts;
   opts.propagation_policy = "Background";
   if (type.resource == "pods") opts.grace_period_seconds = 0;
-  if (type.resource == "volumesnapshots") {
+  if (type.resource == "volumesnapshots" && !keep_storage) {
     // The content keeps the storage snapshot when its policy is Retain: a temporary snapshot must take it along.
     if (auto vs = client.get(type, ns, name)) {
       const std::string content = json::get_string(*vs, {"status", "boundVolumeSnapshotContentName"});
@@ -258,7 +258,8 @@ Result<CleanupReport> cleanup_leftovers(kube::Client& client, const CleanupOptio
       const json::Value* items = json::find(page.list, "items");
       if (!items || !items->IsArray()) return {};
       for (const auto& it : items->GetArray()) {
-        TemporaryObject o{type, json::get_string(it, {"metadata", "namespace"}), json::get_string(it, {"metadata", "name"})};
+        TemporaryObject o{type, json::get_string(it, {"metadata", "namespace"}), json::get_string(it, {"metadata", "name"}),
+                          json::get_string(it, {"metadata", "annotations", k_annotation_keep_storage}) == "true"};
         // A backup's name label is shortened; the annotation holds it whole.
         if (!options.backup.empty() &&
             json::get_string(it, {"metadata", "annotations", k_label_backup}, options.backup) != options.backup)
@@ -288,7 +289,7 @@ Result<CleanupReport> cleanup_leftovers(kube::Client& client, const CleanupOptio
     }
     for (auto& o : found) {
       if (!options.dry_run) {
-        if (auto r = delete_now(client, o.type, o.namespace_, o.name); !r) {
+        if (auto r = delete_now(client, o.type, o.namespace_, o.name, o.keep_storage); !r) {
           report.errors.push_back(display(o.type, o.namespace_, o.name) + ": " + r.error().message);
           continue;
         }
@@ -362,6 +363,7 @@ json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& set
   json::set(psc, "runAsNonRoot", json::Value(!root), a);
   json::set(psc, "runAsUser", json::Value(root ? int64_t{0} : spec.identity.uid), a);
   json::set(psc, "runAsGroup", json::Value(root ? int64_t{0} : spec.identity.gid), a);
+  if (!root && spec.identity.fs_group) json::set(psc, "fsGroup", json::Value(*spec.identity.fs_group), a);
   if (!root && !spec.identity.supplemental_groups.empty()) {
     json::Value groups(rapidjson::kArrayType);
     for (int64_t g : spec.identity.supplemental_groups) groups.PushBack(json::Value(g), a);

@@ -252,6 +252,7 @@ void write_data_members(json::Value& record, const VolumeResult& r, json::Alloca
     std::snprintf(mode, sizeof mode, "%04o", r.root.mode & 07777);
     set_str(root, "mode", mode, a);
     json::set(root, "mtime", json::Value(r.root.mtime), a);
+    json::set(root, "mtimeNsec", json::Value(r.root.mtime_nsec), a);
     json::set(data, "root", std::move(root), a);
   }
   set_u64(data, "bytes", r.bytes, a);
@@ -308,6 +309,7 @@ Result<void> read_data_members(const json::Value& record, VolumeResult& r) {
     r.root.gid = static_cast<uint32_t>(get_u64(*root, "gid"));
     r.root.mode = static_cast<uint32_t>(std::strtoul(json::get_string(*root, {"mode"}, "0755").c_str(), nullptr, 8));
     if (const json::Value* m = json::find(*root, "mtime"); m && m->IsInt64()) r.root.mtime = m->GetInt64();
+    if (const json::Value* m = json::find(*root, "mtimeNsec"); m && m->IsUint()) r.root.mtime_nsec = m->GetUint();
   }
   r.bytes = get_u64(*data, "bytes");
   r.files = get_u64(*data, "files");

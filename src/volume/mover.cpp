@@ -21,7 +21,7 @@ namespace kbk::volume {
 
 const char* const k_tar_create_script =
     "cd \"$1\" || exit 2\n"
-    "printf 'kbk-root %s\\n' \"$(stat -c '%u %g %a %Y' . 2>/dev/null)\" >&2\n"
+    "printf 'kbk-root %s\\n' \"$(stat -c '%u %g %a %.9Y' . 2>/dev/null || stat -c '%u %g %a %Y' . 2>/dev/null)\" >&2\n"
     "if tar --version 2>/dev/null | grep -q 'GNU tar'; then\n"
     "  exec tar -c -f - --numeric-owner --sparse --format=posix --pax-option=delete=atime,delete=ctime .\n"
     "fi\n"
@@ -38,7 +38,7 @@ const char* const k_tar_extract_script =
     "if [ \"$3\" != - ]; then\n"
     "  if [ \"$2\" = 1 ]; then chown \"$3:$4\" . || rc=2; fi\n"
     "  chmod \"$5\" . 2>/dev/null || echo \"kbk: cannot set the mode of the volume root\" >&2\n"
-    "  touch -d \"@$6\" . 2>/dev/null || true\n"
+    "  touch -d \"@$6\" . 2>/dev/null || touch -d \"@${6%.*}\" . 2>/dev/null || true\n"
     "fi\n"
     "exit $rc\n";
 
@@ -102,6 +102,13 @@ public:
     r.gid = static_cast<uint32_t>(std::strtoul(parts[1].c_str(), &e, 10));
     r.mode = static_cast<uint32_t>(std::strtoul(parts[2].c_str(), &e, 8));
     r.mtime = std::strtoll(parts[3].c_str(), &e, 10);
+    if (e && *e == '.') {
+      std::string frac = std::string(e + 1).substr(0, 9);
+      if (!frac.empty() && frac.find_first_not_of("0123456789") == std::string::npos) {
+        frac.resize(9, '0');
+        r.mtime_nsec = static_cast<uint32_t>(std::strtoul(frac.c_str(), nullptr, 10));
+      }
+    }
     r.known = true;
     return r;
   }
@@ -216,7 +223,9 @@ public:
       char mode[16];
       std::snprintf(mode, sizeof mode, "%o", root.mode & 07777);
       argv.push_back(mode);
-      argv.push_back(std::to_string(root.mtime));
+      char when[48];
+      std::snprintf(when, sizeof when, "%lld.%09u", static_cast<long long>(root.mtime), root.mtime_nsec);
+      argv.push_back(when);
     } else {
       argv.insert(argv.end(), {"-", "-", "-", "-"});
     }

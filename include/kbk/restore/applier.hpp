@@ -59,6 +59,10 @@ public:
   // Established here and refreshes discovery; it may turn a result into a failure. When the engine consumes the
   // plan, the items' object, status and managedFields are already released here: use their names and types.
   virtual void end_tier(Tier, const std::vector<const PlannedItem*>&, std::vector<ItemResult*>&) {}
+  // Before the first item of a tier that has items, and after the last tier (single-threaded): the volume data
+  // decorator (volumes.hpp) makes snapshot objects before the claims and fills claims before any workload.
+  virtual void before_tier(Tier) {}
+  virtual void finish() {}
 };
 
 struct ClusterApplierOptions {

@@ -18,6 +18,7 @@
 #include <kbk/util/exit_code.hpp>
 #include <kbk/util/progress.hpp>
 #include <kbk/util/time.hpp>
+#include <kbk/volume/restore.hpp>
 
 namespace kbk::restore {
 
@@ -42,6 +43,7 @@ struct RestoreReport {
   std::vector<std::string> warnings;
   RestoreRequest request;      // what was asked (filled by the caller): "spec" and "target" of the record
   std::optional<Error> halted;    // the applier stopped the run (Applier::halted); later items were not attempted
+  std::vector<volume::VolumeRestoreResult> volumes;  // what came of each volume's data (volumes.hpp)
   size_t count(Outcome o) const;
   // "Completed" (nothing failed), "PartiallyFailed", "Failed" (every item that was tried failed).
   std::string phase() const;
@@ -55,6 +57,8 @@ struct RunOptions {
   util::ProgressSink* progress = nullptr;
   const util::Clock* clock = nullptr;  // default: system clock
   const crypto::UserKey* encryption_key = nullptr;  // opens an encrypted backup (load_backup)
+  // restore_backup: called once the plan is made, before anything is applied; an error stops the restore.
+  std::function<Result<void>()> after_planning;
 };
 
 RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options);

@@ -105,6 +105,9 @@ struct PlanOptions {
   // Does a PersistentVolume of this name exist in the target cluster? (null: assume not). Decides whether a
   // Retain PV restored into a mapped namespace would bind a volume still in use.
   std::function<bool(const std::string& pv_name)> pv_exists;
+  // Restore this PersistentVolume as it is, whatever its reclaim policy (volume data: --pv-driver-mappings adopts
+  // volumes by their handle). null: none.
+  std::function<bool(const json::Value& pv)> keep_pv;
 };
 
 struct Plan {

@@ -79,6 +79,7 @@ bool owner_is_this_host(const std::string& owner);
 struct TemporaryObject {
   kube::ResourceType type;
   std::string namespace_, name;
+  bool keep_storage = false;  // a VolumeSnapshot whose storage snapshot outlives it (a restore's, from a handle)
 };
 
 // The temporary objects of one run. Thread-safe. cleanup() deletes what is still registered, newest first: pods
@@ -92,7 +93,7 @@ public:
   const std::map<std::string, std::string>& labels() const { return m_labels; }
   // Adds the labels and the owner annotation to obj's metadata (before creating it).
   void stamp(json::Value& obj, json::Allocator& a, const std::string& volume) const;
-  void add(const kube::ResourceType& type, const std::string& ns, const std::string& name);
+  void add(const kube::ResourceType& type, const std::string& ns, const std::string& name, bool keep_storage = false);
   void forget(const kube::ResourceType& type, const std::string& ns, const std::string& name);
   // Deletes one registered object now (and forgets it). A missing object is not an error.
   Result<void> remove(const kube::ResourceType& type, const std::string& ns, const std::string& name);
@@ -111,7 +112,7 @@ private:
 // of a container that ignores SIGTERM), a VolumeSnapshot after setting its content's deletionPolicy to Delete.
 // Not found is success.
 Result<void> delete_now(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
-                        const std::string& name);
+                        const std::string& name, bool keep_storage = false);
 
 // ---- cleanup of leftovers (kbk cleanup) -------------------------------------------------------------------------
 struct CleanupOptions {
@@ -140,6 +141,7 @@ struct MoverIdentity {
   } kind = Kind::root_reader;
   int64_t uid = 65532, gid = 65532;
   std::vector<int64_t> supplemental_groups;
+  std::optional<int64_t> fs_group;  // user: the kubelet gives the (new, empty) volume to this group so uid can write
   std::string describe() const;  // "root with CAP_DAC_OVERRIDE (baseline)", "uid 1000 gid 1000 (restricted)"
 };
 

@@ -103,6 +103,7 @@ struct RootMeta {
   bool known = false;
   uint32_t uid = 0, gid = 0, mode = 0755;
   int64_t mtime = 0;  // seconds
+  uint32_t mtime_nsec = 0;
 };
 
 // What came of one volume (the data part of the backup's "volumes" record, docs/format-archive.md section 3.3).
@@ -145,6 +146,8 @@ inline constexpr const char* k_label_backup = "kbk.io/backup-name";
 inline constexpr const char* k_label_restore = "kbk.io/restore-name";
 inline constexpr const char* k_annotation_owner = "kbk.io/owner";     // "host/pid/start": which kbk made it
 inline constexpr const char* k_annotation_volume = "kbk.io/volume";   // the volume it serves
+// On a restore's VolumeSnapshot(Content) made from a recorded handle: removing it must not remove the storage's snapshot.
+inline constexpr const char* k_annotation_keep_storage = "kbk.io/keep-storage";
 // Velero's pod annotations (file-system backup opt-in and opt-out).
 inline constexpr const char* k_annotation_backup_volumes = "backup.velero.io/backup-volumes";
 inline constexpr const char* k_annotation_backup_volumes_excludes = "backup.velero.io/backup-volumes-excludes";

@@ -83,8 +83,8 @@ TEST_CASE("report_to_json records what was asked, the target cluster and the vol
 
 TEST_CASE("summary_text says which volumes came back without data and counts what a cut list leaves out") {
   const std::string s = summary_text(report());
-  CHECK(s.find("Volumes: 1 PersistentVolumeClaim(s) and 1 PersistentVolume(s) restored without data (volume data "
-               "is not restored yet: kbk restores resources only)") != std::string::npos);
+  CHECK(s.find("Volumes: 1 PersistentVolumeClaim(s) and 1 PersistentVolume(s) restored without data (the backup "
+               "holds no data for it)") != std::string::npos);
   CHECK(s.find("  PersistentVolumeClaim shop/data-db-0\n") != std::string::npos);
   CHECK(s.find("  PersistentVolume pv-1\n") != std::string::npos);
   // 55 objects that differ, 50 shown: the other 5 are counted, with where to see them.

@@ -1,0 +1,536 @@
+// The volume part of a restore (restore.hpp).
+#include <kbk/volume/restore.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <kbk/crypto/hash.hpp>
+#include <kbk/repo/operations.hpp>
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+
+namespace kbk::volume {
+
+Result<std::vector<VolumeResult>> volumes_of_manifest(const json::Value& manifest) {
+  std::vector<VolumeResult> out;
+  const json::Value* vols = json::find(manifest, "volumes");
+  if (!vols || !vols->IsArray()) return out;
+  size_t i = 0;
+  for (const auto& v : vols->GetArray()) {
+    VolumeResult r;
+    const std::string kind = json::get_string(v, {"kind"});
+    r.ref.namespace_ = json::get_string(v, {"namespace"});
+    if (kind == "PodVolume") {
+      r.ref.kind = VolumeRef::Kind::pod_volume;
+      r.ref.pod = json::get_string(v, {"pod"});
+      r.ref.pod_volume = json::get_string(v, {"podVolume"});
+    } else if (kind == "PersistentVolumeClaim") {
+      r.ref.kind = VolumeRef::Kind::claim;
+      r.ref.claim = json::get_string(v, {"claim"});
+    } else {
+      ++i;
+      continue;  // a PersistentVolume without its claim: nothing a restore fills
+    }
+    if (const json::Value* pods = json::find(v, "pods"); pods && pods->IsArray())
+      for (const auto& p : pods->GetArray())
+        if (p.IsString()) r.ref.pods.emplace_back(p.GetString(), p.GetStringLength());
+    r.storage_class = json::get_string(v, {"storageClass"});
+    r.source_type = json::get_string(v, {"source"});
+    r.driver = json::get_string(v, {"driver"});
+    r.capacity = json::get_string(v, {"capacity"});
+    if (auto d = read_data_members(v, r); !d)
+      return unexpected(Errc::corrupt, "volumes[" + std::to_string(i) + "] (" + r.ref.display() + "): " +
+                                           d.error().message);
+    out.push_back(std::move(r));
+    ++i;
+  }
+  return out;
+}
+
+std::vector<std::string> RestoreSettings::describe() const {
+  std::vector<std::string> out;
+  std::string movers = "volume movers: " + std::to_string(volume_workers) + " at once, " +
+                       std::to_string(per_node_workers) + " per node, image " + mover.image;
+  if (!mover.node_selector.empty()) {
+    std::vector<std::string> kv;
+    for (const auto& [k, v] : mover.node_selector) kv.push_back(k + "=" + v);
+    movers += ", node selector " + util::join(kv, ",");
+  }
+  if (mover.tolerations.IsArray() && !mover.tolerations.Empty()) movers += ", tolerations " + json::to_string(mover.tolerations);
+  if (mover.resources.IsObject()) movers += ", resources " + json::to_string(mover.resources);
+  if (!mover.priority_class.empty()) movers += ", priority class " + mover.priority_class;
+  out.push_back(movers);
+  for (const auto& [k, v] : volume_type_mappings) out.push_back("volume type mapping: " + k + " volumes become claims of class " + v);
+  for (const auto& [k, v] : pv_driver_mappings) out.push_back("PV driver mapping: " + k + " -> " + v + " (volumes adopted)");
+  return out;
+}
+
+Result<std::map<std::string, std::string>> parse_type_mappings(const std::string& text, const std::string& flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& part : util::split(text, ',')) {
+    const std::string entry(util::trim(part));
+    if (entry.empty()) continue;
+    auto colon = entry.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size())
+      return unexpected(Errc::config, flag + " " + entry + ": expected OLD:NEW");
+    const std::string from = entry.substr(0, colon);
+    if (out.count(from)) return unexpected(Errc::config, flag + " " + entry + ": " + from + " is mapped twice");
+    out[from] = entry.substr(colon + 1);
+  }
+  return out;
+}
+
+const char* outcome_name(VolumeRestoreResult::Outcome o) {
+  switch (o) {
+    case VolumeRestoreResult::Outcome::restored: return "restored";
+    case VolumeRestoreResult::Outcome::failed: return "failed";
+    case VolumeRestoreResult::Outcome::skipped: return "skipped";
+  }
+  return "skipped";
+}
+
+json::Value to_json(const VolumeRestoreResult& r, json::Allocator& a) {
+  json::Value v(rapidjson::kObjectType);
+  auto set = [&](const char* k, const std::string& s) { json::set(v, k, json::make_string(s, a), a); };
+  set("kind", "PersistentVolumeClaim");
+  set("namespace", r.namespace_);
+  set("name", r.claim);
+  set("source", r.source);
+  set("dataPath", path_name(r.path));
+  set("outcome", outcome_name(r.outcome));
+  json::set(v, "dataRestored", json::Value(r.data_restored()), a);
+  set("reason", r.reason);
+  set("message", r.message);
+  json::set(v, "bytes", json::Value(r.bytes), a);
+  json::set(v, "files", json::Value(r.files), a);
+  json::set(v, "streamBytes", json::Value(r.stream_bytes), a);
+  json::set(v, "durationSeconds", json::Value(static_cast<double>(static_cast<int64_t>(r.duration_seconds * 1000)) / 1000), a);
+  if (!r.node.empty()) set("node", r.node);
+  if (!r.mover.empty()) set("mover", r.mover);
+  return v;
+}
+
+std::string describe(const VolumeRestoreResult& r) {
+  std::string s = r.namespace_ + "/" + r.claim + ": ";
+  switch (r.outcome) {
+    case VolumeRestoreResult::Outcome::restored:
+      if (r.path == PathKind::snapshot) s += "from snapshot";
+      else s += util::human_bytes(r.bytes) + " in " + std::to_string(r.files) + (r.files == 1 ? " file" : " files");
+      s += ", " + util::human_duration(r.duration_seconds);
+      break;
+    case VolumeRestoreResult::Outcome::skipped: s += "no data restored"; break;
+    case VolumeRestoreResult::Outcome::failed: s += "failed"; break;
+  }
+  if (!r.message.empty()) s += " (" + r.message + ")";
+  return s;
+}
+
+std::string snapshot_object_name(const std::string& restore, const std::string& ns, const std::string& claim) {
+  return "kbk-" + crypto::sha256_hex(restore + "/" + ns + "/" + claim).substr(0, 24);
+}
+
+namespace {
+
+VolumeRestoreResult base_result(const RestoreTarget& t) {
+  VolumeRestoreResult r;
+  r.namespace_ = t.namespace_;
+  r.claim = t.claim;
+  r.source = t.record.ref.display();
+  r.path = t.record.decision.path;
+  return r;
+}
+
+bool moved_data(const RestoreTarget& t) {
+  return t.record.outcome == VolumeResult::Outcome::completed &&
+         (t.record.decision.path == PathKind::snapshot_move || t.record.decision.path == PathKind::fs_backup ||
+          t.record.decision.path == PathKind::fs_backup_workload);
+}
+
+}  // namespace
+
+struct VolumeRestore::Impl {
+  kube::Client& client;
+  storage::Backend& backend;
+  VolumeRestoreOptions opt;
+  Temporaries temps;
+  std::shared_ptr<Mover> mover;
+
+  std::mutex repo_mutex;
+  std::unique_ptr<repo::Lock> lock;
+  std::vector<repo::Snapshot> snapshots;
+  bool repo_ready = false;
+
+  std::mutex cache_mutex;
+  std::map<std::string, std::string> pod_security;
+  std::map<std::string, std::set<std::pair<uint32_t, uint32_t>>> owners;  // snapshot id -> (uid, gid)
+
+  std::mutex slot_mutex;
+  std::condition_variable slot_cv;
+  std::map<std::string, int> busy;
+
+  std::atomic<uint64_t> bytes_moved{0};
+
+  Impl(kube::Client& c, storage::Backend& b, VolumeRestoreOptions o)
+      : client(c), backend(b), opt(std::move(o)), temps(c, {{k_label_restore, opt.restore_name}}) {}
+
+  void log(const std::string& line) {
+    if (opt.log) opt.log(line);
+    else log::info(1, line);
+  }
+
+  Result<void> ensure_repository() {
+    std::lock_guard l(repo_mutex);
+    if (repo_ready) return {};
+    repo::OpenOptions oo;
+    oo.key = opt.key;
+    auto r = repo::Repository::open(backend, oo);
+    if (!r) return std::move(r).error().wrap("volume-data repository in " + backend.display_url());
+    auto acquired = repo::Lock::acquire(backend, false);
+    if (!acquired) return std::move(acquired).error().wrap("locking the volume-data repository");
+    lock = std::move(*acquired);
+    KBK_ASSIGN_OR_RETURN(snapshots, (*r)->list_snapshots());
+    repo_ready = true;
+    return {};
+  }
+
+  Result<std::unique_ptr<repo::Repository>> open_worker_repository() {
+    KBK_TRY(ensure_repository());
+    repo::OpenOptions oo;
+    oo.key = opt.key;
+    KBK_ASSIGN_OR_RETURN(auto r, repo::Repository::open(backend, oo));
+    KBK_TRY(r->load_index());
+    return r;
+  }
+
+  Result<repo::Snapshot> snapshot_of(const RestoreTarget& t) {
+    KBK_TRY(ensure_repository());
+    auto s = repo::Repository::find_snapshot(snapshots, t.record.repository_snapshot);
+    if (!s) return unexpected(Errc::not_found, "repository snapshot " + t.record.repository_snapshot.substr(0, 12) +
+                                                   " of " + t.record.ref.display() + " is not in " + backend.display_url() +
+                                                   " (pruned, or another location)");
+    return s;
+  }
+
+  std::string security_of(const std::string& ns) {
+    {
+      std::lock_guard l(cache_mutex);
+      if (auto it = pod_security.find(ns); it != pod_security.end()) return it->second;
+    }
+    auto level = enforced_pod_security(client, ns);
+    std::lock_guard l(cache_mutex);
+    return pod_security[ns] = level ? *level : "";
+  }
+
+  // Every (uid, gid) owning an entry of the snapshot, the root's included when known.
+  Result<std::set<std::pair<uint32_t, uint32_t>>> owners_of(repo::Repository& repo, const repo::Snapshot& snap,
+                                                            const RootMeta& root) {
+    const std::string id = repo::to_hex(snap.id);
+    {
+      std::lock_guard l(cache_mutex);
+      if (auto it = owners.find(id); it != owners.end()) return it->second;
+    }
+    std::set<std::pair<uint32_t, uint32_t>> found;
+    if (root.known) found.insert({root.uid, root.gid});
+    KBK_TRY(repo::walk(repo, snap.tree, "", [&](const std::string&, const repo::Node& n) -> Result<void> {
+      found.insert({n.uid, n.gid});
+      return {};
+    }));
+    std::lock_guard l(cache_mutex);
+    return owners[id] = found;
+  }
+
+  std::shared_ptr<void> node_slot(const std::string& node) {
+    const int limit = opt.settings.per_node_workers;
+    if (limit <= 0 || node.empty()) return nullptr;
+    std::unique_lock l(slot_mutex);
+    slot_cv.wait(l, [&] { return busy[node] < limit || interrupted(); });
+    ++busy[node];
+    return std::shared_ptr<void>(nullptr, [this, node](void*) {
+      std::lock_guard g(slot_mutex);
+      --busy[node];
+      slot_cv.notify_all();
+    });
+  }
+
+  Result<void> create_converted_claim(const RestoreTarget& t) {
+    json::Document pvc;
+    pvc.SetObject();
+    auto& a = pvc.GetAllocator();
+    json::set(pvc, "apiVersion", json::make_string("v1", a), a);
+    json::set(pvc, "kind", json::make_string("PersistentVolumeClaim", a), a);
+    json::Value& md = json::ensure_object(pvc, "metadata", a);
+    json::set(md, "name", json::make_string(t.claim, a), a);
+    json::set(md, "namespace", json::make_string(t.namespace_, a), a);
+    json::set(json::ensure_object(md, "labels", a), k_label_restore, json::make_string(label_value(opt.restore_name), a), a);
+    json::set(json::ensure_object(md, "annotations", a), "kbk.io/converted-from",
+              json::make_string(t.record.source_type + " volume " + t.record.ref.pod_volume + " of " +
+                                    (t.record.workload.empty() ? "pod " + t.record.ref.pod : t.record.workload),
+                                a),
+              a);
+    json::Value& spec = json::ensure_object(pvc, "spec", a);
+    json::Value modes(rapidjson::kArrayType);
+    modes.PushBack(json::make_string("ReadWriteOnce", a), a);
+    json::set(spec, "accessModes", std::move(modes), a);
+    if (!t.storage_class.empty()) json::set(spec, "storageClassName", json::make_string(t.storage_class, a), a);
+    json::set(json::ensure_object(json::ensure_object(spec, "resources", a), "requests", a), "storage",
+              json::make_string(t.size, a), a);
+    auto r = client.create(types::claims(), t.namespace_, pvc, {});
+    if (!r && !r.error().is(Errc::already_exists)) return std::move(r).error().wrap("creating claim " + t.display());
+    if (!r) return unexpected(Errc::already_exists, "claim " + t.display() + " exists already: its data is left as it is");
+    log("created claim " + t.display() + " (class " + (t.storage_class.empty() ? "default" : t.storage_class) + ", " +
+        t.size + ") for the " + t.record.source_type + " volume " + t.record.ref.display());
+    return {};
+  }
+
+  VolumeRestoreResult fill_one(const RestoreTarget& t, std::unique_ptr<repo::Repository>& worker_repo) {
+    const auto start = std::chrono::steady_clock::now();
+    VolumeRestoreResult r = base_result(t);
+    auto done = [&](VolumeRestoreResult::Outcome o, std::string reason, std::string message) {
+      r.outcome = o;
+      r.reason = std::move(reason);
+      r.message = std::move(message);
+      r.duration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return r;
+    };
+    if (interrupted()) return done(VolumeRestoreResult::Outcome::failed, "DataFailed", "interrupted");
+    const auto& s = opt.settings;
+    if (t.record.decision.path == PathKind::snapshot) {
+      // Wait for the claim to bind (its volume is provisioned from the snapshot), then drop the restore's objects.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(s.bind_timeout);
+      for (;;) {
+        auto c = client.get(types::claims(), t.namespace_, t.claim);
+        if (c && json::get_string(*c, {"status", "phase"}) == "Bound") break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+          const std::string why = last_event(client, t.namespace_, "PersistentVolumeClaim", t.claim);
+          return done(VolumeRestoreResult::Outcome::failed, "DataFailed",
+                      "the claim did not bind from snapshot " + (t.record.csi ? t.record.csi->snapshot_handle : "") +
+                          " within " + util::human_duration(s.bind_timeout) + (why.empty() ? "" : ": " + why));
+        }
+        if (auto p = pause(s.poll_interval); !p) return done(VolumeRestoreResult::Outcome::failed, "DataFailed", "interrupted");
+      }
+      const std::string name = snapshot_object_name(opt.restore_name, t.namespace_, t.claim);
+      temps.forget(types::snapshots(), t.namespace_, name);
+      temps.forget(types::snapshot_contents(), "", name);
+      (void)client.remove(types::snapshots(), t.namespace_, name, {});
+      (void)client.remove(types::snapshot_contents(), "", name, {});
+      return done(VolumeRestoreResult::Outcome::restored, "FromSnapshot",
+                  "from snapshot " + (t.record.csi ? t.record.csi->snapshot_handle : ""));
+    }
+    if (t.converted) {
+      if (auto c = create_converted_claim(t); !c) return done(VolumeRestoreResult::Outcome::failed, "DataFailed", c.error().message);
+    }
+    auto fail = [&](const Error& e) {
+      worker_repo.reset();
+      return done(VolumeRestoreResult::Outcome::failed, "DataFailed", interrupted() ? "interrupted" : e.message);
+    };
+    if (!worker_repo) {
+      auto opened = open_worker_repository();
+      if (!opened) return fail(opened.error());
+      worker_repo = std::move(*opened);
+    }
+    auto snap = snapshot_of(t);
+    if (!snap) return fail(snap.error());
+    // Who the mover runs as: root restoring owners, unless the namespace enforces restricted (check() made sure
+    // the data has one non-root owner then, or --mover-ignore-owners was given).
+    HelperPod hp;
+    hp.namespace_ = t.namespace_;
+    hp.volume_label = t.display();
+    hp.read_only = false;
+    hp.volume = *json::parse(R"({"persistentVolumeClaim":{"claimName":")" + t.claim + R"("}})");
+    hp.lifetime_seconds = s.volume_timeout;
+    hp.identity.kind = MoverIdentity::Kind::root_writer;
+    bool restore_owners = true;
+    if (security_of(t.namespace_) == "restricted") {
+      auto own = owners_of(*worker_repo, *snap, t.record.root);
+      if (!own) return fail(own.error());
+      hp.identity.kind = MoverIdentity::Kind::user;
+      for (const auto& [uid, gid] : *own)
+        if (uid != 0) {
+          hp.identity.uid = uid;
+          hp.identity.gid = gid;
+          break;
+        }
+      hp.identity.fs_group = hp.identity.gid;
+      restore_owners = false;
+    }
+    auto pod = start_helper_pod(client, temps, hp, s.mover, s.mover_start_timeout, s.poll_interval);
+    if (!pod) return fail(pod.error());
+    const std::string pod_name = json::get_string(*pod, {"metadata", "name"});
+    r.node = json::get_string(*pod, {"spec", "nodeName"});
+    r.mover = t.namespace_ + "/" + pod_name;
+    Result<MoveStats> moved = unexpected(Errc::internal_error, "not run");
+    {
+      auto slot = node_slot(r.node);
+      moved = mover->restore(MoverTarget{t.namespace_, pod_name, k_mover_container, "/data"}, *worker_repo, *snap,
+                             t.record.root, restore_owners, [this](uint64_t n) { bytes_moved += n; });
+    }
+    if (auto d = temps.remove(types::pods(), t.namespace_, pod_name); !d)
+      log("could not delete helper pod " + r.mover + " yet: " + d.error().message);
+    if (!moved) return fail(moved.error());
+    r.bytes = moved->bytes;
+    r.files = moved->files;
+    r.stream_bytes = moved->stream_bytes;
+    for (const auto& w : moved->warnings) log(t.display() + ": " + w);
+    return done(VolumeRestoreResult::Outcome::restored, t.converted ? "Converted" : "DataRestored",
+                std::string(path_name(t.record.decision.path)) + " data of " + t.record.ref.display() +
+                    (restore_owners ? "" : " (files owned by the mover's user: the namespace enforces restricted)"));
+  }
+};
+
+VolumeRestore::VolumeRestore(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+VolumeRestore::~VolumeRestore() {
+  if (m_impl) m_impl->temps.cleanup();
+}
+
+Result<std::unique_ptr<VolumeRestore>> VolumeRestore::start(kube::Client& client, storage::Backend& backend,
+                                                            VolumeRestoreOptions options) {
+  auto impl = std::make_unique<Impl>(client, backend, std::move(options));
+  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_exec_tar_mover(client));
+  CleanupOptions co;
+  co.dead_owners_only = true;
+  if (auto swept = cleanup_leftovers(client, co)) {
+    for (const auto& o : swept->removed)
+      impl->log("removed " + o.type.kind + " " + (o.namespace_.empty() ? o.name : o.namespace_ + "/" + o.name) +
+                " left by a kbk run that was killed");
+  }
+  for (const auto& line : impl->opt.settings.describe()) impl->log(line);
+  return std::unique_ptr<VolumeRestore>(new VolumeRestore(std::move(impl)));
+}
+
+Result<void> VolumeRestore::check(const std::vector<RestoreTarget>& targets) {
+  Impl& m = *m_impl;
+  std::vector<std::string> problems;
+  std::unique_ptr<repo::Repository> repo;
+  for (const auto& t : targets) {
+    if (!moved_data(t)) continue;
+    KBK_TRY(m.ensure_repository());
+    KBK_ASSIGN_OR_RETURN(auto snap, m.snapshot_of(t));
+    if (m.security_of(t.namespace_) != "restricted" || m.opt.settings.ignore_owners) continue;
+    if (!repo) {
+      KBK_ASSIGN_OR_RETURN(repo, m.open_worker_repository());
+    }
+    KBK_ASSIGN_OR_RETURN(auto own, m.owners_of(*repo, snap, t.record.root));
+    std::set<uint32_t> uids;
+    for (const auto& [u, g] : own) uids.insert(u);
+    if (uids.size() <= 1 && !uids.count(0)) continue;
+    std::vector<std::string> list;
+    for (const auto& [u, g] : own) list.push_back(std::to_string(u) + ":" + std::to_string(g));
+    problems.push_back(t.display() + " holds files of " + util::join(list, ", "));
+  }
+  if (problems.empty()) return {};
+  return unexpected(Errc::precondition,
+                    "restoring file owners needs a root mover, and Pod Security restricted forbids one: " +
+                        util::join(problems, "; ") +
+                        ". Relabel the namespace (pod-security.kubernetes.io/enforce=baseline) for the restore, or pass "
+                        "--mover-ignore-owners to restore the files as the volume's non-root owner");
+}
+
+std::vector<VolumeRestoreResult> VolumeRestore::prepare_snapshots(const std::vector<RestoreTarget>& targets) {
+  Impl& m = *m_impl;
+  std::vector<VolumeRestoreResult> failed;
+  for (const auto& t : targets) {
+    if (t.record.decision.path != PathKind::snapshot || t.record.outcome != VolumeResult::Outcome::completed || !t.record.csi)
+      continue;
+    const std::string name = snapshot_object_name(m.opt.restore_name, t.namespace_, t.claim);
+    const CsiSnapshot& cs = *t.record.csi;
+    std::string driver = cs.driver;
+    if (auto it = m.opt.settings.pv_driver_mappings.find(driver); it != m.opt.settings.pv_driver_mappings.end()) driver = it->second;
+    json::Document vsc;
+    vsc.SetObject();
+    auto& a = vsc.GetAllocator();
+    json::set(vsc, "apiVersion", json::make_string("snapshot.storage.k8s.io/v1", a), a);
+    json::set(vsc, "kind", json::make_string("VolumeSnapshotContent", a), a);
+    json::set(json::ensure_object(vsc, "metadata", a), "name", json::make_string(name, a), a);
+    m.temps.stamp(vsc, a, t.display());
+    json::set(json::ensure_object(json::ensure_object(vsc, "metadata", a), "annotations", a), k_annotation_keep_storage,
+              json::make_string("true", a), a);
+    json::Value& spec = json::ensure_object(vsc, "spec", a);
+    json::set(spec, "deletionPolicy", json::make_string("Retain", a), a);
+    json::set(spec, "driver", json::make_string(driver, a), a);
+    json::set(json::ensure_object(spec, "source", a), "snapshotHandle", json::make_string(cs.snapshot_handle, a), a);
+    if (!cs.source_volume_mode.empty()) json::set(spec, "sourceVolumeMode", json::make_string(cs.source_volume_mode, a), a);
+    if (!cs.volume_snapshot_class.empty())
+      json::set(spec, "volumeSnapshotClassName", json::make_string(cs.volume_snapshot_class, a), a);
+    json::Value& ref = json::ensure_object(spec, "volumeSnapshotRef", a);
+    json::set(ref, "namespace", json::make_string(t.namespace_, a), a);
+    json::set(ref, "name", json::make_string(name, a), a);
+    VolumeRestoreResult fail = base_result(t);
+    fail.outcome = VolumeRestoreResult::Outcome::failed;
+    fail.reason = "DataFailed";
+    auto c1 = m.client.create(types::snapshot_contents(), "", vsc, {});
+    if (!c1 && !c1.error().is(Errc::already_exists)) {
+      fail.message = "creating VolumeSnapshotContent " + name + ": " + c1.error().message;
+      failed.push_back(fail);
+      continue;
+    }
+    m.temps.add(types::snapshot_contents(), "", name, true);
+    json::Document vs;
+    vs.SetObject();
+    auto& b = vs.GetAllocator();
+    json::set(vs, "apiVersion", json::make_string("snapshot.storage.k8s.io/v1", b), b);
+    json::set(vs, "kind", json::make_string("VolumeSnapshot", b), b);
+    json::Value& md = json::ensure_object(vs, "metadata", b);
+    json::set(md, "name", json::make_string(name, b), b);
+    json::set(md, "namespace", json::make_string(t.namespace_, b), b);
+    m.temps.stamp(vs, b, t.display());
+    json::set(json::ensure_object(md, "annotations", b), k_annotation_keep_storage, json::make_string("true", b), b);
+    json::set(json::ensure_object(json::ensure_object(vs, "spec", b), "source", b), "volumeSnapshotContentName",
+              json::make_string(name, b), b);
+    auto c2 = m.client.create(types::snapshots(), t.namespace_, vs, {});
+    if (!c2 && !c2.error().is(Errc::already_exists)) {
+      fail.message = "creating VolumeSnapshot " + t.namespace_ + "/" + name + ": " + c2.error().message;
+      failed.push_back(fail);
+      continue;
+    }
+    // Removed without touching the content's Retain policy: the storage keeps the snapshot for other restores.
+    m.temps.add(types::snapshots(), t.namespace_, name, true);
+    m.log(t.display() + ": VolumeSnapshot " + t.namespace_ + "/" + name + " from snapshot handle " + cs.snapshot_handle +
+          " (" + driver + ")");
+  }
+  return failed;
+}
+
+std::vector<VolumeRestoreResult> VolumeRestore::fill(const std::vector<RestoreTarget>& targets) {
+  Impl& m = *m_impl;
+  std::vector<const RestoreTarget*> todo;
+  for (const auto& t : targets)
+    if (moved_data(t) || (t.record.decision.path == PathKind::snapshot && t.record.outcome == VolumeResult::Outcome::completed))
+      todo.push_back(&t);
+  std::vector<VolumeRestoreResult> results(todo.size());
+  std::atomic<size_t> next{0};
+  util::ProgressState state;
+  state.phase = "volumes";
+  state.items_total = todo.size();
+  std::mutex progress_mutex;
+  auto worker = [&] {
+    std::unique_ptr<repo::Repository> repo;
+    for (size_t i = next++; i < todo.size(); i = next++) {
+      results[i] = m.fill_one(*todo[i], repo);
+      m.log(describe(results[i]));
+      if (m.opt.progress) {
+        std::lock_guard l(progress_mutex);
+        ++state.items_done;
+        if (results[i].outcome == VolumeRestoreResult::Outcome::failed) ++state.errors;
+        state.current = todo[i]->display();
+        state.bytes_done = m.bytes_moved;
+        m.opt.progress->update(state);
+      }
+    }
+  };
+  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, m.opt.settings.volume_workers)), todo.size());
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < n; ++w) pool.emplace_back(worker);
+  if (n > 0) worker();
+  for (auto& t : pool) t.join();
+  for (const auto& e : m.temps.cleanup()) m.log(e);
+  if (m.opt.progress && !todo.empty()) m.opt.progress->finish(state);
+  return results;
+}
+
+}  // namespace kbk::volume
