@@ -390,7 +390,7 @@ class ControllerManager:
                 continue
             pv = next((p for p in self.lst("", "persistentvolumes") if p["metadata"]["name"] == vname), None)
             csi = ((pv or {}).get("spec") or {}).get("csi") or {}
-            if csi.get("driver") == vol_mod.CSI_DRIVER and csi.get("volumeHandle") and not os.path.isdir(
+            if vol_mod.is_kubesim_driver(csi.get("driver")) and csi.get("volumeHandle") and not os.path.isdir(
                     vol_mod.volume_dir(self.state_dir, csi["volumeHandle"])):
                 return vname, csi["volumeHandle"]
         return None

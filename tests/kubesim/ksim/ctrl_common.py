@@ -16,6 +16,13 @@ SAFE_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 CSI_DRIVER = "kubesim.csi.k8s.io"
 
+
+def is_kubesim_driver(name):
+    """kubesim's CSI driver and its variants: any `<prefix>.kubesim.csi.k8s.io` (e.g. fast.kubesim.csi.k8s.io) is a
+    second storage system served by the same folders, for tests that move data between storage classes of different
+    drivers or adopt a volume under another driver name."""
+    return bool(name) and (name == CSI_DRIVER or name.endswith("." + CSI_DRIVER))
+
 # Built-in resource types: (group, version, resource, kind, namespaced). Used by the garbage collector to index
 # owner references and by the namespace controller to empty a namespace. Custom resources come from the CRDs.
 BUILTIN_RESOURCES = [

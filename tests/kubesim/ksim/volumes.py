@@ -30,7 +30,7 @@ import subprocess
 import time
 import uuid
 
-from .ctrl_common import (CSI_DRIVER, info, log_exc, now_str, deleting, parse_quantity, match_selector)
+from .ctrl_common import (CSI_DRIVER, is_kubesim_driver, info, log_exc, now_str, deleting, parse_quantity, match_selector)
 
 SNAP = "snapshot.storage.k8s.io"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
@@ -193,7 +193,7 @@ class StorageController:
 
     def _ours(self, pv):
         spec = pv.get("spec") or {}
-        return (spec.get("csi") or {}).get("driver") == CSI_DRIVER
+        return is_kubesim_driver((spec.get("csi") or {}).get("driver"))
 
     def _sync_pv(self, pv, pvcs):
         md, spec = pv["metadata"], pv.get("spec") or {}
@@ -330,7 +330,7 @@ class StorageController:
             self._bind(pvc, cand, pvc_set_volume=True)
             return
         sc = classes.get(cls_name)
-        if sc is not None and sc.get("provisioner") == CSI_DRIVER and cls_name:
+        if sc is not None and is_kubesim_driver(sc.get("provisioner")) and cls_name:
             self._provision(pvc, sc, pvs)
             return
         self._pending(pvc)
@@ -443,17 +443,18 @@ class StorageController:
     def _provision(self, pvc, sc, pvs):
         md, spec = pvc["metadata"], pvc.get("spec") or {}
         ann = md.get("annotations") or {}
+        driver = sc.get("provisioner") or CSI_DRIVER
         if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not ann.get(
                 "volume.kubernetes.io/selected-node"):
             self._pending(pvc)
             self.mgr.event(pvc, "WaitForFirstConsumer", "waiting for first consumer to be created before binding",
                            "persistentvolume-controller", api_version="v1", kind="PersistentVolumeClaim")
             return
-        if ann.get("volume.kubernetes.io/storage-provisioner") != CSI_DRIVER:
+        if ann.get("volume.kubernetes.io/storage-provisioner") != driver:
             c2 = copy.deepcopy(pvc)
             a2 = c2["metadata"].setdefault("annotations", {})
-            a2["volume.beta.kubernetes.io/storage-provisioner"] = CSI_DRIVER
-            a2["volume.kubernetes.io/storage-provisioner"] = CSI_DRIVER
+            a2["volume.beta.kubernetes.io/storage-provisioner"] = driver
+            a2["volume.kubernetes.io/storage-provisioner"] = driver
             res = self.mgr.update("", "persistentvolumeclaims", c2)
             if res is None:
                 return
@@ -497,7 +498,7 @@ class StorageController:
         size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
         pv = {"apiVersion": "v1", "kind": "PersistentVolume",
               "metadata": {"name": pv_name,
-                           "annotations": {"pv.kubernetes.io/provisioned-by": CSI_DRIVER,
+                           "annotations": {"pv.kubernetes.io/provisioned-by": driver,
                                            "volume.kubernetes.io/provisioner-deletion-secret-name": "",
                                            "volume.kubernetes.io/provisioner-deletion-secret-namespace": ""},
                            "finalizers": [PV_PROTECTION, PROVISIONER_FINALIZER]},
@@ -506,7 +507,7 @@ class StorageController:
                        "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": md["name"],
                                     "namespace": md.get("namespace"), "resourceVersion": md.get("resourceVersion"),
                                     "uid": md["uid"]},
-                       "csi": {"driver": CSI_DRIVER, "fsType": "ext4",
+                       "csi": {"driver": driver, "fsType": "ext4",
                                "volumeAttributes": {"storage.kubernetes.io/csiProvisionerIdentity":
                                                     PROVISIONER_IDENTITY},
                                "volumeHandle": handle},
@@ -550,11 +551,11 @@ class StorageController:
             except Exception:
                 log_exc("volumesnapshotcontent %s" % c["metadata"].get("name"))
 
-    def _snap_class(self, vs, classes):
+    def _snap_class(self, vs, classes, driver=None):
         name = (vs.get("spec") or {}).get("volumeSnapshotClassName")
         if name:
             return classes.get(name)
-        defaults = [c for c in classes.values() if c.get("driver") == CSI_DRIVER and
+        defaults = [c for c in classes.values() if (c.get("driver") == driver if driver else is_kubesim_driver(c.get("driver"))) and
                     (c["metadata"].get("annotations") or {}).get("snapshot.storage.kubernetes.io/is-default-class")
                     == "true"]
         return defaults[0] if len(defaults) == 1 else None
@@ -643,7 +644,10 @@ class StorageController:
             if content is not None and (content.get("status") or {}).get("readyToUse") and not st.get("readyToUse"):
                 self._vs_status(vs, content)
             return
-        cls = self._snap_class(vs, classes)
+        src_pvc = self.mgr.get("", "persistentvolumeclaims", ns, pvc_name)
+        src_pv = self.mgr.get("", "persistentvolumes", None, (src_pvc.get("spec") or {}).get("volumeName")) \
+            if src_pvc is not None and (src_pvc.get("spec") or {}).get("volumeName") else None
+        cls = self._snap_class(vs, classes, ((src_pv or {}).get("spec") or {}).get("csi", {}).get("driver"))
         if cls is None:
             msg = ("Failed to get snapshot class with error volumesnapshotclass.snapshot.storage.k8s.io \"%s\" not "
                    "found" % spec["volumeSnapshotClassName"]) if spec.get("volumeSnapshotClassName") else \
@@ -712,7 +716,7 @@ class StorageController:
         if deleting(c):
             if vs is not None and not vs_gone and not deleting(vs):
                 return
-            if spec.get("deletionPolicy") == "Delete" and spec.get("driver") == CSI_DRIVER and handle:
+            if spec.get("deletionPolicy") == "Delete" and is_kubesim_driver(spec.get("driver")) and handle:
                 shutil.rmtree(snapshot_dir(self.state_dir, handle), ignore_errors=True)
             fins = md.get("finalizers") or []
             keep = [f for f in fins if f != VSC_BOUND_PROTECTION]
@@ -729,7 +733,7 @@ class StorageController:
                 c2["metadata"]["finalizers"] = [f for f in md["finalizers"] if f != VSC_BOUND_PROTECTION]
                 self.mgr.update(SNAP, "volumesnapshotcontents", c2)
             return
-        if spec.get("driver") != CSI_DRIVER:
+        if not is_kubesim_driver(spec.get("driver")):
             return
         src_handle = (spec.get("source") or {}).get("snapshotHandle")
         if src_handle and not (c.get("status") or {}).get("readyToUse"):

@@ -151,6 +151,54 @@ class TestVolumes(unittest.TestCase):
         self.assertIn("Read-only file system", p.stderr.decode())
 
 
+class TestSecondDriver(unittest.TestCase):
+    """`<prefix>.kubesim.csi.k8s.io` is another storage system on the same folders: a class of it provisions volumes
+    of that driver, snapshots of them need its own VolumeSnapshotClass, and a PV renamed to it keeps its data."""
+
+    def test_class_of_another_driver_provisions_and_snapshots(self):
+        drv = "fast.kubesim.csi.k8s.io"
+        KS.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast-" + NS},
+             "provisioner": drv, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"},
+            {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+             "metadata": {"name": "fast-snap-" + NS,
+                          "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"}},
+             "driver": drv, "deletionPolicy": "Delete"}]}).encode())
+        apply(pvc("fastc", storageClassName="fast-" + NS))
+        apply(pod("fastw", [{"name": "d", "persistentVolumeClaim": {"claimName": "fastc"}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/fastw", "--timeout=30s")
+        pv = jsonpath("pvc", "fastc", ".spec.volumeName")
+        self.assertEqual(KS.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.csi.driver}").stdout.decode(), drv)
+        kx("exec", "fastw", "--", "sh", "-c", "echo fast > /data/f")
+        apply({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+               "metadata": {"name": "fastsnap", "namespace": NS},
+               "spec": {"source": {"persistentVolumeClaimName": "fastc"}}})
+        self.assertTrue(wait_for(lambda: jsonpath("volumesnapshot", "fastsnap", ".status.readyToUse") == "true"))
+        self.assertEqual(jsonpath("volumesnapshot", "fastsnap", ".spec.volumeSnapshotClassName"), "fast-snap-" + NS)
+
+    def test_pv_renamed_to_another_driver_keeps_its_data(self):
+        apply(pvc("adopt"))
+        apply(pod("adoptw", [{"name": "d", "persistentVolumeClaim": {"claimName": "adopt"}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/adoptw", "--timeout=30s")
+        kx("exec", "adoptw", "--", "sh", "-c", "echo kept > /data/f")
+        handle = KS.kubectl("get", "pv", jsonpath("pvc", "adopt", ".spec.volumeName"), "-o",
+                            "jsonpath={.spec.csi.volumeHandle}").stdout.decode()
+        name = "adopted-" + NS
+        KS.kubectl("apply", "-f", "-", stdin=json.dumps(
+            {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+             "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+                      "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                      "claimRef": {"namespace": NS, "name": "adopter"},
+                      "csi": {"driver": "other.kubesim.csi.k8s.io", "volumeHandle": handle}}}).encode())
+        apply(pvc("adopter", storageClassName="", volumeName=name))
+        apply(pod("adoptr", [{"name": "d", "persistentVolumeClaim": {"claimName": "adopter", "readOnly": True}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/adoptr", "--timeout=30s")
+        self.assertEqual(kx("exec", "adoptr", "--", "cat", "/data/f").stdout.decode(), "kept\n")
+
+
 class TestDeletion(unittest.TestCase):
     def test_explicit_grace_period_keeps_the_pod_terminating(self):
         apply(pod("graceful"))
