@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "commands.hpp"
 #include "volume_flags.hpp"
 #include <kbk/volume/cluster.hpp>
+#include <kbk/volume/restore.hpp>
 #include "key_file.hpp"
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/archive.hpp>
@@ -815,6 +817,46 @@ Result<bool> wait_for_log(storage::Backend& backend, const std::string& name, do
   }
 }
 
+// ---- extract ---------------------------------------------------------------------------------------------------
+
+int run_extract(const GlobalOptions& g, const std::string& name, const std::string& which, const std::string& target,
+                const std::string& key_file) {
+  const output::Format format = output_format(g, {output::Format::json});
+  const auto user = load_encryption_key(key_file);
+  auto backend = open_storage(g);
+  auto loc = open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
+  if (!loc) return fail(loc.error());
+  if (loc->source != "kbk") throw Fatal(ExitCode::precondition, "backup " + name + " was written by Velero: kbk reads no volume data of it");
+  auto records = volume::volumes_of_manifest(loc->marker);
+  if (!records) return fail(records.error().wrap("backup " + name));
+  auto progress_mode = output::parse_progress_mode(g.progress);
+  if (!progress_mode) throw Fatal(ExitCode::usage, progress_mode.error().message);
+  auto progress = output::make_progress(*progress_mode);
+  auto res = volume::extract_volume(*backend, user ? &*user : nullptr, *records, which, target, progress.get());
+  if (!res) {
+    if (res.error().is(Errc::not_found)) throw Fatal(ExitCode::precondition, "backup " + name + ": " + res.error().message);
+    return fail(res.error().wrap("backup " + name));
+  }
+  for (const auto& w : res->warnings) log::warning(w);
+  if (format.structured()) {
+    json::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    d.AddMember("backup", str_value(name, a), a);
+    d.AddMember("volume", str_value(res->volume, a), a);
+    d.AddMember("snapshot", str_value(res->snapshot, a), a);
+    d.AddMember("target", str_value(res->target, a), a);
+    d.AddMember("files", res->files, a);
+    d.AddMember("dirs", res->dirs, a);
+    d.AddMember("bytes", res->bytes, a);
+    output::print(d, format);
+  } else {
+    std::printf("%s: %llu files, %llu folders, %s into %s (repository snapshot %s)\n", res->volume.c_str(),
+                static_cast<unsigned long long>(res->files), static_cast<unsigned long long>(res->dirs),
+                util::human_bytes(res->bytes).c_str(), res->target.c_str(), res->snapshot.substr(0, 8).c_str());
+  }
+  return 0;
+}
+
 // Also for an incomplete backup (a failed run uploads its log; no marker): its key objects tell whether it is
 // encrypted. The log is streamed through the bounded gzip decoder (at most archive::k_max_log_bytes) and printed
 // line by line, made printable.
@@ -1188,6 +1230,23 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
            "whose writer ran on this machine and is gone ends the wait with exit 1). For the live lines of a backup "
            "you start, pass --log-file to backup create.");
   set_runner(logs, state, [&g, lgf] { return run_logs(g, *lgf); });
+  auto ex = std::make_shared<std::array<std::string, 4>>();  // name, volume, target, key file
+  CLI::App* extract = backup->add_subcommand(
+      "extract", "Restore one volume's files from a backup into a local folder, without a cluster (holes, hard links, "
+                 "modes and times kept; owners as root)");
+  extract->add_option("NAME", (*ex)[0], "Backup name")->required()->type_name(value::k_backup);
+  extract->add_option("--volume", (*ex)[1], "The volume: NAMESPACE/CLAIM, or NAMESPACE/POD/VOLUME for a pod volume")->required()->type_name("NS/CLAIM");
+  extract->add_option("--target", (*ex)[2], "Folder to write (created when missing)")->required()->type_name(value::k_dir);
+  add_encryption_key_option(extract, (*ex)[3], "Key file of an encrypted backup");
+  document(extract,
+           {"kbk backup extract nightly --volume shop/data-db-0 --target ./db-0",
+            "kbk backup extract nightly --volume shop/web-6d9f/cache --target /tmp/cache -o json"},
+           "Reads the volume's repository snapshot from the location (no cluster): files, folders, symlinks, hard "
+           "links, holes, modes and times as backed up; owners when kbk runs as root. Only volumes whose data was "
+           "moved into the repository (snapshot-move-data, fs-backup) can be extracted; a snapshot-only volume, one "
+           "without data or one not in the backup exits 4.");
+  set_runner(extract, state, [&g, ex] { return run_extract(g, (*ex)[0], (*ex)[1], (*ex)[2], (*ex)[3]); });
+
 
   auto* verify = backup->add_subcommand("verify", "Check every item against the manifest's checksums");
   auto verify_name = std::make_shared<std::string>();

@@ -9,6 +9,11 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <kbk/crypto/hash.hpp>
 #include <kbk/repo/operations.hpp>
@@ -153,6 +158,62 @@ bool moved_data(const RestoreTarget& t) {
 }
 
 }  // namespace
+
+Result<ExtractResult> extract_volume(storage::Backend& backend, const crypto::UserKey* key,
+                                     const std::vector<VolumeResult>& records, const std::string& which,
+                                     const std::string& target, util::ProgressSink* progress) {
+  const VolumeResult* found = nullptr;
+  std::vector<std::string> names;
+  for (const auto& r : records) {
+    names.push_back(r.ref.display());
+    if (r.ref.display() == which) found = &r;
+  }
+  if (!found)
+    return unexpected(Errc::not_found, "volume " + which + " is not in the backup" +
+                                           (names.empty() ? " (it names no volume)" : " (it has " + util::join(names, ", ") + ")"));
+  if (found->outcome != VolumeResult::Outcome::completed || found->repository_snapshot.empty())
+    return unexpected(Errc::precondition,
+                      "volume " + which + ": the backup holds no data of it in the repository (" +
+                          (found->decision.path == PathKind::snapshot ? "a CSI snapshot handle only: restore it into a cluster"
+                                                                      : reason_code(*found) + (found->message.empty() ? "" : ": " + found->message)) +
+                          ")");
+  repo::OpenOptions oo;
+  oo.key = key;
+  KBK_ASSIGN_OR_RETURN(auto repo, repo::Repository::open(backend, oo));
+  KBK_ASSIGN_OR_RETURN(auto lock, repo::Lock::acquire(backend, false));
+  KBK_TRY(repo->load_index());
+  KBK_ASSIGN_OR_RETURN(auto snaps, repo->list_snapshots());
+  auto snap = repo::Repository::find_snapshot(snaps, found->repository_snapshot);
+  if (!snap) return unexpected(Errc::not_found, "volume " + which + ": repository snapshot " +
+                                                    found->repository_snapshot.substr(0, 12) + " is gone (pruned?)");
+  repo::RestoreOptions ro;
+  ro.progress = progress;
+  ro.owners = ::geteuid() == 0;
+  KBK_ASSIGN_OR_RETURN(auto res, repo::restore_to_folder(*repo, *snap, target, ro));
+  // The volume root's own metadata (the repository holds what is below it).
+  if (found->root.known) {
+    if (ro.owners && ::chown(target.c_str(), found->root.uid, found->root.gid) != 0)
+      res.warnings.push_back("chown " + target + ": " + std::strerror(errno));
+    if (::chmod(target.c_str(), found->root.mode & 07777) != 0)
+      res.warnings.push_back("chmod " + target + ": " + std::strerror(errno));
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = static_cast<time_t>(found->root.mtime);
+    times[1].tv_nsec = static_cast<long>(found->root.mtime_nsec);
+    (void)::utimensat(AT_FDCWD, target.c_str(), times, 0);
+  }
+  ExtractResult out;
+  out.volume = which;
+  out.snapshot = repo::to_hex(snap->id);
+  out.target = target;
+  out.files = res.files;
+  out.dirs = res.dirs;
+  out.bytes = res.bytes;
+  out.warnings = std::move(res.warnings);
+  lock->release();
+  return out;
+}
 
 struct VolumeRestore::Impl {
   kube::Client& client;

@@ -87,6 +87,19 @@ struct VolumeRestoreOptions {
   std::function<void(const std::string&)> log;
 };
 
+// `kbk backup extract NAME --volume NS/CLAIM|NS/POD/VOLUME --target DIR`: one volume's files restored into a local
+// folder, no cluster (holes, hard links, symlinks, modes and times kept; owners when run as root). Errc::not_found
+// naming the volume (and listing those the backup has), Errc::precondition when its data is not in the repository
+// (skipped, failed, or a snapshot handle only).
+struct ExtractResult {
+  std::string volume, snapshot, target;
+  uint64_t files = 0, dirs = 0, bytes = 0;
+  std::vector<std::string> warnings;
+};
+Result<ExtractResult> extract_volume(storage::Backend& backend, const crypto::UserKey* key,
+                                     const std::vector<VolumeResult>& records, const std::string& which,
+                                     const std::string& target, util::ProgressSink* progress = nullptr);
+
 class VolumeRestore {
 public:
   static Result<std::unique_ptr<VolumeRestore>> start(kube::Client& client, storage::Backend& backend,
