@@ -267,6 +267,10 @@ int create_backup(const GlobalOptions& g, const CreateFlags& f, const backup::Op
   ctx.server = config.server;
   ctx.cluster_name = f.cluster_name ? *f.cluster_name : config.cluster_name;
   outcome.cluster_name = ctx.cluster_name;
+  for (const auto& [flag, value] : {std::pair{"upload", &g.limit_upload}, std::pair{"download", &g.limit_download}})
+    if (!value->empty())
+      if (auto sched = storage::parse_rate_schedule(*value))
+        ctx.log_notes.push_back(std::string("bandwidth cap to the location, ") + flag + ": " + sched->describe());
   std::optional<volume::InterruptHandler> interrupts;
   if (options.volume_data) interrupts.emplace();  // Ctrl-C removes helper pods, claims and snapshots, then exits
   auto summary = backup::run(*client, *discovery, *backend, options, ctx);

@@ -64,7 +64,7 @@ std::unique_ptr<storage::Backend> open_storage(const GlobalOptions& g, bool crea
   for (const auto& [flag, value, key] : {std::tuple{"--limit-upload", &g.limit_upload, "limit-upload"},
                                          std::tuple{"--limit-download", &g.limit_download, "limit-download"}}) {
     if (value->empty()) continue;
-    if (auto rate = storage::parse_rate(*value); !rate) throw Fatal(ExitCode::usage, std::string(flag) + ": " + rate.error().message);
+    if (auto rate = storage::parse_rate_schedule(*value); !rate) throw Fatal(ExitCode::usage, std::string(flag) + ": " + rate.error().message);
     opts.settings.emplace_back(key, *value);
   }
   auto b = storage::open(storage_url(g), opts);

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -16,13 +18,25 @@
 namespace kbk::storage {
 namespace {
 
+int minute_of_day_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  return tm.tm_hour * 60 + tm.tm_min;
+}
+
 class Pacer {
 public:
-  explicit Pacer(uint64_t rate) : m_rate(static_cast<double>(rate)) {}
-  bool unlimited() const { return m_rate <= 0; }
+  explicit Pacer(uint64_t rate, std::vector<RateWindow> windows = {}) {
+    m_schedule.base = rate;
+    m_schedule.windows = std::move(windows);
+  }
+  bool unlimited() const { return m_schedule.empty(); }
 
   void consume(uint64_t bytes) {
     if (unlimited() || bytes == 0) return;
+    const double rate = static_cast<double>(m_schedule.windows.empty() ? m_schedule.base : m_schedule.at(minute_of_day_now()));
+    if (rate <= 0) return;  // a window without a cap
     using Clock = std::chrono::steady_clock;
     Clock::time_point wake;
     {
@@ -30,14 +44,14 @@ public:
       const auto now = Clock::now();
       constexpr auto k_catch_up = std::chrono::milliseconds(100);
       if (m_next < now - k_catch_up) m_next = now - k_catch_up;
-      m_next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(bytes) / m_rate));
+      m_next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(bytes) / rate));
       wake = m_next;
     }
     std::this_thread::sleep_until(wake);
   }
 
 private:
-  double m_rate;
+  RateSchedule m_schedule;
   std::mutex m_mutex;
   std::chrono::steady_clock::time_point m_next{};
 };
@@ -145,8 +159,8 @@ class BandwidthLimited final : public ForwardingBackend {
 public:
   BandwidthLimited(std::unique_ptr<Backend> inner, BandwidthLimits limits)
       : ForwardingBackend(std::move(inner)),
-        m_up(std::make_shared<Pacer>(limits.upload_bytes_per_second)),
-        m_down(std::make_shared<Pacer>(limits.download_bytes_per_second)) {}
+        m_up(std::make_shared<Pacer>(limits.upload_bytes_per_second, limits.upload_windows)),
+        m_down(std::make_shared<Pacer>(limits.download_bytes_per_second, limits.download_windows)) {}
 
   Result<void> put(const std::string& key, std::string_view data, const PutOptions& options) override {
     if (m_up->unlimited()) return m_inner->put(key, data, options);
@@ -183,7 +197,9 @@ private:
 }  // namespace
 
 std::unique_ptr<Backend> wrap_bandwidth_limit(std::unique_ptr<Backend> inner, BandwidthLimits limits) {
-  if (!limits.upload_bytes_per_second && !limits.download_bytes_per_second) return inner;
+  if (!limits.upload_bytes_per_second && !limits.download_bytes_per_second && limits.upload_windows.empty() &&
+      limits.download_windows.empty())
+    return inner;
   return std::make_unique<BandwidthLimited>(std::move(inner), limits);
 }
 
@@ -203,13 +219,78 @@ Result<uint64_t> parse_rate(std::string_view text) {
   return static_cast<uint64_t>(n * mult);
 }
 
+uint64_t RateSchedule::at(int minute) const {
+  for (const auto& w : windows) {
+    const bool in = w.start_minute <= w.end_minute ? minute >= w.start_minute && minute < w.end_minute
+                                                   : minute >= w.start_minute || minute < w.end_minute;
+    if (in) return w.bytes_per_second;
+  }
+  return base;
+}
+
+std::string RateSchedule::describe() const {
+  auto rate = [](uint64_t r) { return r ? util::human_bytes(r) + "/s" : std::string("unlimited"); };
+  auto hhmm = [](int m) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%02d:%02d", m / 60, m % 60);
+    return std::string(b);
+  };
+  if (windows.empty()) return rate(base);
+  std::string s;
+  for (const auto& w : windows) s += (s.empty() ? "" : ", ") + rate(w.bytes_per_second) + " " + hhmm(w.start_minute) + "-" + hhmm(w.end_minute);
+  return s + ", else " + rate(base) + " (local time)";
+}
+
+Result<RateSchedule> parse_rate_schedule(std::string_view text) {
+  RateSchedule out;
+  bool base_seen = false;
+  auto minute = [](std::string_view t) -> std::optional<int> {
+    auto colon = t.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    char* e = nullptr;
+    const std::string h(t.substr(0, colon)), m(t.substr(colon + 1));
+    long hh = std::strtol(h.c_str(), &e, 10);
+    if (h.empty() || *e) return std::nullopt;
+    long mm = std::strtol(m.c_str(), &e, 10);
+    if (m.size() != 2 || *e || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm)) return std::nullopt;
+    return static_cast<int>(hh * 60 + mm);
+  };
+  for (const auto& part : util::split(text, ',')) {
+    const std::string entry(util::trim(part));
+    if (entry.empty()) continue;
+    const auto at = entry.find('@');
+    if (at == std::string::npos) {
+      if (base_seen) return unexpected(Errc::config, "bandwidth limit \"" + std::string(text) + "\": more than one rate without @HH:MM-HH:MM");
+      base_seen = true;
+      KBK_ASSIGN_OR_RETURN(out.base, parse_rate(entry));
+      continue;
+    }
+    RateWindow w;
+    KBK_ASSIGN_OR_RETURN(w.bytes_per_second, parse_rate(entry.substr(0, at)));
+    const std::string span = entry.substr(at + 1);
+    const auto dash = span.find('-');
+    auto from = dash == std::string::npos ? std::nullopt : minute(span.substr(0, dash));
+    auto to = dash == std::string::npos ? std::nullopt : minute(span.substr(dash + 1));
+    if (!from || !to || *from == *to)
+      return unexpected(Errc::config, "bandwidth limit window \"" + entry + "\": expected RATE@HH:MM-HH:MM (e.g. 50MiB@08:00-20:00)");
+    w.start_minute = *from % 1440;
+    w.end_minute = *to % 1440;
+    out.windows.push_back(w);
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Backend>> apply_wrappers(std::unique_ptr<Backend> inner, const OpenOptions& options) {
   BandwidthLimits limits;
   for (const auto& [k, v] : options.settings) {
     if (k == "limit-upload") {
-      KBK_ASSIGN_OR_RETURN(limits.upload_bytes_per_second, parse_rate(v));
+      KBK_ASSIGN_OR_RETURN(auto sched, parse_rate_schedule(v));
+      limits.upload_bytes_per_second = sched.base;
+      limits.upload_windows = std::move(sched.windows);
     } else if (k == "limit-download") {
-      KBK_ASSIGN_OR_RETURN(limits.download_bytes_per_second, parse_rate(v));
+      KBK_ASSIGN_OR_RETURN(auto sched, parse_rate_schedule(v));
+      limits.download_bytes_per_second = sched.base;
+      limits.download_windows = std::move(sched.windows);
     }
   }
   return wrap_bandwidth_limit(std::move(inner), limits);

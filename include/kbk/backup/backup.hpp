@@ -91,6 +91,8 @@ struct RunContext {
   // --encryption-key-file: encrypt the backup (docs/format-archive.md section 5.2); nullptr writes it plain and
   // warns once when it holds Secrets.
   const crypto::UserKey* encryption_key = nullptr;
+  // Lines the run's log starts with (what the caller set up: bandwidth caps, ...).
+  std::vector<std::string> log_notes;
 };
 
 // Runs a backup into backend. Errc::precondition when the name exists (or is being written); Errc::config for

@@ -15,15 +15,33 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/progress.hpp>
 
 namespace kbk::storage {
 
+// A cap that follows the time of day (--limit-upload 50MiB@08:00-20:00,500MiB): during a window its rate, outside
+// every window the base rate. Minutes since local midnight; a window whose end is before its start wraps midnight
+// (22:00-06:00). The first window holding a time wins.
+struct RateWindow {
+  uint64_t bytes_per_second = 0;           // 0 = unlimited during the window
+  int start_minute = 0, end_minute = 0;
+};
+struct RateSchedule {
+  uint64_t base = 0;                       // outside the windows; 0 = unlimited
+  std::vector<RateWindow> windows;
+  bool empty() const { return base == 0 && windows.empty(); }
+  uint64_t at(int minute_of_day) const;    // the rate in force at that minute
+  std::string describe() const;            // "50.0 MiB/s 08:00-20:00, else 500.0 MiB/s (local time)"
+};
+
 struct BandwidthLimits {
   uint64_t upload_bytes_per_second = 0;    // 0 = unlimited
   uint64_t download_bytes_per_second = 0;
+  // Time-of-day windows over the rates above (which are then the base rates outside the windows).
+  std::vector<RateWindow> upload_windows, download_windows;
 };
 
 std::unique_ptr<Backend> wrap_bandwidth_limit(std::unique_ptr<Backend> inner, BandwidthLimits limits);
@@ -84,6 +102,9 @@ std::unique_ptr<Backend> wrap_faults(std::unique_ptr<Backend> inner, FaultPlan p
 
 // "500KiB", "10MiB", "1.5M", "2G" (binary units; a bare number is KiB/s, as restic's flags). Errc::config otherwise.
 Result<uint64_t> parse_rate(std::string_view text);
+// A rate or a schedule: "10MiB", or comma-separated RATE@HH:MM-HH:MM windows with at most one bare RATE for the rest of
+// the day ("50MiB@08:00-20:00,500MiB"; without one, the rest of the day is unlimited). Errc::config naming the entry.
+Result<RateSchedule> parse_rate_schedule(std::string_view text);
 
 // Wraps `inner` as OpenOptions::settings ask (limit-upload=RATE, limit-download=RATE); unchanged otherwise.
 Result<std::unique_ptr<Backend>> apply_wrappers(std::unique_ptr<Backend> inner, const OpenOptions& options);

@@ -24,6 +24,34 @@ TEST_CASE("parse_rate: units, restic's KiB default, errors") {
   }
 }
 
+TEST_CASE("parse_rate_schedule: a rate, windows of the day, the rest of the day") {
+  auto plain = parse_rate_schedule("10MiB");
+  REQUIRE(plain);
+  CHECK(plain->base == 10u << 20);
+  CHECK(plain->windows.empty());
+  auto day = parse_rate_schedule("50MiB@08:00-20:00,500MiB");
+  REQUIRE(day);
+  CHECK(day->base == 500u << 20);
+  REQUIRE(day->windows.size() == 1);
+  CHECK(day->at(7 * 60 + 59) == 500u << 20);
+  CHECK(day->at(8 * 60) == 50u << 20);
+  CHECK(day->at(19 * 60 + 59) == 50u << 20);
+  CHECK(day->at(20 * 60) == 500u << 20);
+  CHECK(day->describe() == "50.0 MiB/s 08:00-20:00, else 500.0 MiB/s (local time)");
+  // A window across midnight, and no cap for the rest of the day.
+  auto night = parse_rate_schedule("1MiB@22:00-06:00");
+  REQUIRE(night);
+  CHECK(night->at(23 * 60) == 1u << 20);
+  CHECK(night->at(5 * 60) == 1u << 20);
+  CHECK(night->at(12 * 60) == 0);
+  CHECK(night->describe() == "1.0 MiB/s 22:00-06:00, else unlimited (local time)");
+  for (const char* bad : {"50MiB@8-20", "50MiB@08:00", "50MiB@08:00-08:00", "1M,2M", "x@08:00-09:00", "5MiB@25:00-01:00"}) {
+    auto r = parse_rate_schedule(bad);
+    CHECK_FALSE(r);
+    if (!r) CHECK(r.error().code == Errc::config);
+  }
+}
+
 TEST_CASE("wrap_bandwidth_limit: data passes through unchanged; no limits means no wrapper") {
   const auto dir = std::filesystem::temp_directory_path() / ("kbk-wrap-" + std::to_string(::getpid()));
   OpenOptions o;
@@ -33,7 +61,9 @@ TEST_CASE("wrap_bandwidth_limit: data passes through unchanged; no limits means 
   Backend* raw = inner->get();
   auto same = wrap_bandwidth_limit(std::move(*inner), {});
   CHECK(same.get() == raw);
-  auto limited = wrap_bandwidth_limit(std::move(same), {64ull << 20, 64ull << 20});
+  BandwidthLimits caps;
+  caps.upload_bytes_per_second = caps.download_bytes_per_second = 64ull << 20;
+  auto limited = wrap_bandwidth_limit(std::move(same), caps);
   std::string data(3u << 20, 'x');
   for (size_t i = 0; i < data.size(); i += 7) data[i] = static_cast<char>(i);
   REQUIRE(limited->put("k", data, {}).ok());
