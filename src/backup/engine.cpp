@@ -341,7 +341,8 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
 
   // From here on the run has a log; it is uploaded even when the run fails (the marker never is). Its lines are
   // stamped with the time and level (log::format_line), as --log-file's.
-  std::vector<std::string> run_log = context.log_notes;
+  std::vector<std::string> run_log;
+  for (const auto& note : context.log_notes) run_log.push_back(log::format_line(log::Level::info, note));
   std::optional<archive::NewBackupKey> key;
   bool key_stored = false;
   const archive::Encrypted enc = context.encryption_key ? archive::Encrypted::yes : archive::Encrypted::no;

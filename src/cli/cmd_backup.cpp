@@ -1125,12 +1125,22 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
             "# an application, not a namespace: what its definition selects and what that needs (kbk app)",
             "kbk backup create blog-nightly --app examples/apps/wordpress.yaml",
             "# why is this object (not) in the backup?",
-            "kbk backup create x --include-namespaces shop --explain secrets/shop/db-password"},
+            "kbk backup create x --include-namespaces shop --explain secrets/shop/db-password",
+            "# volume data: every pod volume from the live file system, movers on backup nodes, capped by day",
+            "kbk backup create db -n shop --default-volumes-to-fs-backup --mover-node-selector role=backup \\",
+            "    --limit-upload 50MiB@08:00-20:00,500MiB",
+            "# Velero's volume policy file, unchanged; or the resources only",
+            "kbk backup create db -n shop --resource-policies policy.yaml",
+            "kbk backup create cfg -n shop --no-volume-data"},
            "-n NS backs up that namespace (as --include-namespaces NS; not both). Every list flag takes one value "
-           "per occurrence (commas for more), so the backup's NAME can come anywhere. Volume data is not backed up "
-           "yet: the summary, backup describe and -o json list every PersistentVolumeClaim, PersistentVolume and "
-           "pod volume whose data the backup does not hold. A selection that matches nothing (a namespace that "
-           "does not exist) is a warning of the backup; the backup still completes.");
+           "per occurrence (commas for more), so the backup's NAME can come anywhere. Volume data (docs/volumes.md): "
+           "each claim and data-holding pod volume takes a data path in Velero's order (policy file, pod "
+           "annotations, flags): snapshot-move-data (the default where the CSI driver has a VolumeSnapshotClass), "
+           "fs-backup, fs-backup-workload or snapshot; helper pods are short-lived, unprivileged and labelled "
+           "kbk.io/temporary=true (Ctrl-C removes them; kbk cleanup removes what a killed run left). The summary, "
+           "backup describe and -o json list every volume with dataIncluded, its path and why. A volume that fails "
+           "makes the backup PartiallyFailed (exit 2). A selection that matches nothing (a namespace that does not "
+           "exist) is a warning of the backup; the backup still completes.");
   set_runner(create, state, [&g, f] { return run_create(g, *f); });
 
   auto* list = backup->add_subcommand("list", "List the backups of the storage location (all, or the ones named)");
@@ -1167,7 +1177,7 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   document(describe, {"kbk backup describe nightly", "kbk backup describe nightly --details",
                       "kbk backup describe nightly -o jsonpath='{range .volumes[*]}{.namespace}/{.claim}{\"\\n\"}{end}'"},
            "The Volumes section lists every PersistentVolumeClaim, PersistentVolume and pod volume the backed-up "
-           "objects name, and whether the backup holds its data (not yet: kbk backs up resources only). -o json "
+           "objects name, whether the backup holds its data, how (data path, size) or why not. -o json "
            "prints the backup's marker (docs/format-archive.md), with the item list under --details.");
   set_runner(describe, state, [&g, describe_name, details, describe_key] {
     return run_describe(g, *describe_name, *details, *describe_key);

@@ -743,11 +743,23 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
       std::printf("  %-34s %s\n", key_of(kv.name).c_str(), json::to_string(kv.value).c_str());
   }
   if (const json::Value* v = json::find(*m, "volumes"); v && v->IsArray() && !v->Empty()) {
-    std::printf("Volumes (restored without data: volume data is not restored yet):\n");
+    std::printf("Volumes:\n");
     for (const auto& vol : v->GetArray()) {
       std::string ns = pr(json::get_string(vol, {"namespace"}));
-      std::printf("  %s %s%s\n", pr(json::get_string(vol, {"kind"})).c_str(), ns.empty() ? "" : (ns + "/").c_str(),
-                  pr(json::get_string(vol, {"name"})).c_str());
+      const json::Value* restored = json::find(vol, "dataRestored");
+      std::string what;
+      if (restored && restored->IsBool() && restored->GetBool()) {
+        what = "data restored (" + pr(json::get_string(vol, {"dataPath"}));
+        const json::Value* bytes = json::find(vol, "bytes");
+        if (bytes && bytes->IsUint64() && json::get_string(vol, {"dataPath"}) != "snapshot")
+          what += ", " + util::human_bytes(bytes->GetUint64());
+        what += ")";
+      } else {
+        what = std::string(json::get_string(vol, {"outcome"}) == "failed" ? "failed" : "without data") + " (" +
+               pr(json::get_string(vol, {"reason"})) + ")";
+      }
+      std::printf("  %s %s%s: %s\n", pr(json::get_string(vol, {"kind"})).c_str(), ns.empty() ? "" : (ns + "/").c_str(),
+                  pr(json::get_string(vol, {"name"})).c_str(), what.c_str());
     }
   }
   auto strings_of = [&](const json::Value* l, std::vector<std::string>& lines) {

@@ -309,10 +309,13 @@ int main(int argc, char** argv) {
                  "Location setting KEY=VALUE, as the URL's query options (endpoint, region, path-style, ca-bundle, "
                  "profile, ...; repeatable)")
       ->type_name(value::k_key_value);
-  app.add_option("--limit-upload", g.limit_upload, "Upload bandwidth cap per second, e.g. 500KiB, 10MiB, 1G (a bare number is KiB/s)")
+  app.add_option("--limit-upload", g.limit_upload,
+                 "Upload bandwidth cap per second, e.g. 500KiB, 10MiB, 1G (a bare number is KiB/s); by time of day: "
+                 "50MiB@08:00-20:00,500MiB (a rate per window of local time, the last rate for the rest)")
       ->type_name(value::k_rate);
   app.add_option("--limit-download", g.limit_download,
-                 "Download bandwidth cap per second, e.g. 500KiB, 10MiB, 1G (a bare number is KiB/s)")
+                 "Download bandwidth cap per second, e.g. 500KiB, 10MiB, 1G (a bare number is KiB/s); by time of day "
+                 "as --limit-upload")
       ->type_name(value::k_rate);
   document(&app,
            {"# back up two namespaces into a folder, then list the backups",

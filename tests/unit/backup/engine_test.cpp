@@ -94,6 +94,7 @@ Outcome run_backup(FakeClient& c, backup::Options o, const kube::Discovery& d = 
   REQUIRE(backend.ok());
   if (o.name.empty()) o.name = "b1";
   o.parallel = 1;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   Outcome out;
   backup::RunContext ctx;
   ctx.progress = progress;
@@ -166,6 +167,7 @@ TEST_CASE("run writes the location files in order, the marker last") {
   auto backend = storage::open(dir.path, {});
   REQUIRE(backend.ok());
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.name = "nightly";
   backup::RunContext ctx;
   ctx.cluster_name = "prod-eu-1";
@@ -231,6 +233,7 @@ TEST_CASE("run refuses an existing backup name and a name being written") {
   auto backend = storage::open(dir.path, {});
   REQUIRE(backend.ok());
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.name = "b1";
   REQUIRE(backup::run(c, testing::make_discovery(), **backend, o).ok());
   auto again = backup::run(c, testing::make_discovery(), **backend, o);
@@ -257,6 +260,7 @@ TEST_CASE("Selection: a namespace filter leaves cluster-scoped types out but rel
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_namespaces = {"app"};
   auto r = run_backup(c, o);
   REQUIRE(r.summary.ok());
@@ -286,6 +290,7 @@ TEST_CASE("Selection: --with-related=false takes only what the filters select") 
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_namespaces = {"app"};
   o.with_related = backup::WithRelated::no;
   auto r = run_backup(c, o);
@@ -301,6 +306,7 @@ TEST_CASE("Selection: --include-cluster-resources tri-state") {
   FakeClient c;
   add_app(c);
   backup::Options no;
+  no.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   no.include_cluster_resources = backup::ClusterResources::exclude;
   auto r = run_backup(c, no);
   REQUIRE(r.summary.ok());
@@ -310,6 +316,7 @@ TEST_CASE("Selection: --include-cluster-resources tri-state") {
   CHECK(has(r, "configmaps/other/other-cm"));
 
   backup::Options yes;
+  yes.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   yes.include_namespaces = {"app"};
   yes.include_cluster_resources = backup::ClusterResources::include;
   auto r2 = run_backup(c, yes);
@@ -323,6 +330,7 @@ TEST_CASE("Selection: resource filters take kubectl's names and globs") {
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_resources = {"deploy", "cm"};
   o.with_related = backup::WithRelated::no;
   auto r = run_backup(c, o);
@@ -334,6 +342,7 @@ TEST_CASE("Selection: resource filters take kubectl's names and globs") {
   CHECK_FALSE(has(r, "persistentvolumes/unrelated-pv"));
 
   backup::Options g;
+  g.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   g.include_resources = {"*.rbac.authorization.k8s.io"};
   g.with_related = backup::WithRelated::no;
   auto r2 = run_backup(c, g);
@@ -347,6 +356,7 @@ TEST_CASE("Selection: an explicitly excluded type does not come back as a relate
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_namespaces = {"app"};
   o.exclude_resources = {"secrets", "pv"};
   auto r = run_backup(c, o);
@@ -365,6 +375,7 @@ TEST_CASE("Selection: label selectors, or-selectors and namespaces holding selec
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.label_selector = "app=web";
   auto r = run_backup(c, o);
   REQUIRE(r.summary.ok());
@@ -378,6 +389,7 @@ TEST_CASE("Selection: label selectors, or-selectors and namespaces holding selec
   CHECK(c.count_calls("LIST configmaps ns= sel=app=web") == 1);
 
   backup::Options orr;
+  orr.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   orr.or_label_selectors = {"app=web", "team=a"};
   orr.with_related = backup::WithRelated::no;
   auto r2 = run_backup(c, orr);
@@ -388,6 +400,7 @@ TEST_CASE("Selection: label selectors, or-selectors and namespaces holding selec
   CHECK(c.count_calls("LIST configmaps ns= sel=team=a") == 1);
 
   backup::Options both;
+  both.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   both.label_selector = "a=b";
   both.or_label_selectors = {"c=d"};
   auto bad = run_backup(c, both);
@@ -399,6 +412,7 @@ TEST_CASE("Selection: namespace globs and exclusions") {
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.exclude_namespaces = {"ap*"};
   o.with_related = backup::WithRelated::no;
   auto r = run_backup(c, o);
@@ -409,6 +423,7 @@ TEST_CASE("Selection: namespace globs and exclusions") {
   CHECK_FALSE(has(r, "persistentvolumes/unrelated-pv"));  // a namespace filter: no cluster-scoped types
 
   backup::Options g;
+  g.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   g.include_namespaces = {"o*"};
   auto r2 = run_backup(c, g);
   REQUIRE(r2.summary.ok());
@@ -421,6 +436,7 @@ TEST_CASE("Selection: scoped filters, and not with the old ones") {
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_namespaces = {"app"};
   o.include_cluster_scoped = {"storageclasses"};
   o.exclude_namespace_scoped = {"secrets"};
@@ -433,6 +449,7 @@ TEST_CASE("Selection: scoped filters, and not with the old ones") {
   CHECK_FALSE(has(r, "secrets/app/web-secret"));
 
   backup::Options mixed;
+  mixed.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   mixed.include_resources = {"pods"};
   mixed.include_cluster_scoped = {"storageclasses"};
   auto bad = run_backup(c, mixed);
@@ -444,6 +461,7 @@ TEST_CASE("Selection: --include-names and --exclude-names") {
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_names = {"configmaps/app/web-*", "storageclasses/fast"};
   o.exclude_names = {"secrets/*/other-*"};
   o.with_related = backup::WithRelated::no;
@@ -458,6 +476,7 @@ TEST_CASE("Selection: --include-names and --exclude-names") {
   CHECK_FALSE(has(r, "secrets/other/other-secret"));
 
   backup::Options bad;
+  bad.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   bad.include_names = {"justaname"};
   auto b = run_backup(c, bad);
   REQUIRE_FALSE(b.summary.ok());
@@ -468,6 +487,7 @@ TEST_CASE("Selection: events only when asked, through the core group once") {
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_events = backup::IncludeEvents::yes;
   auto r = run_backup(c, o);
   REQUIRE(r.summary.ok());
@@ -483,6 +503,7 @@ TEST_CASE("run re-lists a type whose continue token expired and writes each obje
     c.add("configmaps", R"({"metadata":{"name":"bulk-)" + std::to_string(i) + R"(","namespace":"other"}})");
   c.expire_once("configmaps", 3);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.page_size = 5;
   auto r = run_backup(c, o);
   REQUIRE(r.summary.ok());
@@ -502,6 +523,7 @@ TEST_CASE("run records 403s per type and namespace and ends PartiallyFailed") {
   c.forbid("secrets", "app");    // ...nor in app, but in other
   c.forbid("storageclasses.storage.k8s.io", "*");
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   auto r = run_backup(c, o);
   REQUIRE(r.summary.ok());
   CHECK(r.summary->phase == "PartiallyFailed");
@@ -545,6 +567,7 @@ TEST_CASE("run writes items as pages arrive, before the LIST finishes") {
     (void)page;
   };
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.page_size = 10;
   o.include_resources = {"configmaps"};
   auto r = run_backup(c, o, testing::make_discovery(), &progress);
@@ -559,6 +582,7 @@ TEST_CASE("explain says why an object is in or out") {
   FakeClient c;
   add_app(c);
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.include_namespaces = {"app"};
   auto in = backup::explain(c, testing::make_discovery(), o, "pv/pv-data");
   REQUIRE(in.ok());
@@ -587,6 +611,7 @@ TEST_CASE("verify_backup checks items against the manifest and the tarball again
   auto backend = storage::open(dir.path, {});
   REQUIRE(backend.ok());
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.name = "v1";
   REQUIRE(backup::run(c, testing::make_discovery(), **backend, o).ok());
   auto good = archive::verify_backup(**backend, "v1");
@@ -700,6 +725,7 @@ TEST_CASE("run with an encryption key writes the encrypted layout and no plainte
   REQUIRE(backend.ok());
   const crypto::UserKey user = test_key();
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.name = "sealed";
   backup::RunContext ctx;
   ctx.server = "https://api.internal.example:6443";
@@ -767,6 +793,7 @@ TEST_CASE("run warns once when a plain backup holds Secrets, not counted as a wa
   auto backend = storage::open(dir.path, {});
   REQUIRE(backend.ok());
   backup::Options o;
+  o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   o.name = "plain";
   LogCapture logs;
   auto s = backup::run(c, testing::make_discovery(), **backend, o);
@@ -781,6 +808,7 @@ TEST_CASE("run warns once when a plain backup holds Secrets, not counted as a wa
   CHECK(text->find("holds 3 Secrets in plain text") != std::string::npos);
 
   backup::Options none;
+  none.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
   none.name = "no-secrets";
   none.exclude_resources = {"secrets"};
   LogCapture logs2;
@@ -799,6 +827,7 @@ TEST_CASE("run uploads the log of a backup that fails, and writes no marker") {
   for (bool encrypted : {false, true}) {
     INFO(encrypted);
     backup::Options o;
+    o.volume_data = false;  // resources only: volumes_test.cpp covers the volume phase
     o.name = encrypted ? "failed-enc" : "failed";
     backup::RunContext ctx;
     if (encrypted) ctx.encryption_key = &user;

@@ -142,6 +142,46 @@ TEST_CASE("run lists every claim, unclaimed volume and data-holding pod volume, 
   CHECK(json::find(*m, "volumeOptions") != nullptr);
 }
 
+TEST_CASE("a volume whose data cannot be taken fails the backup (PartiallyFailed), named with its reason") {
+  // The fake cluster refuses to create the helper pod: the claim's data cannot be read. Never a silent hole.
+  FakeClient c;
+  add_stateful(c);
+  std::string marker;
+  backup::Options o;
+  o.volumes.default_volumes_to_fs_backup = true;
+  o.volumes.poll_interval = 0.01;
+  auto s = run(c, o, &marker);
+  REQUIRE(s.ok());
+  CHECK(s->phase == "PartiallyFailed");
+  const auto* claim = find(s->volumes, "PersistentVolumeClaim", "data-db-0");
+  REQUIRE(claim);
+  CHECK_FALSE(claim->data_included);
+  REQUIRE(claim->data);
+  CHECK(claim->data->outcome == volume::VolumeResult::Outcome::failed);
+  CHECK(claim->reason == "DataFailed");
+  CHECK(claim->message.find("helper pod") != std::string::npos);
+  std::string errors;
+  for (const auto& l : s->error_lines) errors += l + "\n";
+  CHECK(errors.find("VolumeDataFailed") != std::string::npos);
+  CHECK(errors.find("data-db-0") != std::string::npos);
+  // The PersistentVolume told with its claim; one without a claim in the backup says why it has no data.
+  const auto* nfs = find(s->volumes, "PersistentVolume", "old-nfs");
+  REQUIRE(nfs);
+  CHECK(nfs->reason == "ClaimNotInBackup");
+  auto m = json::parse(marker, "marker");
+  REQUIRE(m.ok());
+  bool saw = false;
+  for (const auto& v : json::find(*m, "volumes")->GetArray()) {
+    if (json::get_string(v, {"claim"}) != "data-db-0") continue;
+    saw = true;
+    CHECK(json::get_string(v, {"outcome"}) == "failed");
+    CHECK(json::get_string(v, {"dataPath"}) == "fs-backup");
+    CHECK(json::get_string(v, {"decision", "source"}) == "flag");
+    CHECK(json::find(v, "dataIncluded")->IsFalse());
+  }
+  CHECK(saw);
+}
+
 TEST_CASE("run records Velero's volume flags as asked, and the backup's labels") {
   FakeClient c;
   add_stateful(c);
