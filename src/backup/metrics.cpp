@@ -72,8 +72,11 @@ std::string metrics_text(const RunMetrics& m, std::string_view previous) {
   gauge("kbk_backup_last_duration_seconds", "How long the last run took.", number(m.finished - m.started), labels);
   gauge("kbk_backup_last_items", "Objects in the last backup.", count(m.items), labels);
   gauge("kbk_backup_last_bytes", "Stored size of the last backup's archive.", count(m.bytes), labels);
-  gauge("kbk_backup_last_volumes", "Volumes the last backup's objects name (their data is not backed up yet).",
-        count(m.volumes), labels);
+  gauge("kbk_backup_last_volumes", "Volumes the last backup's objects name.", count(m.volumes), labels);
+  gauge("kbk_backup_last_volumes_with_data", "Volumes whose data is in the last backup (repository or CSI snapshot).",
+        count(m.volumes_with_data), labels);
+  gauge("kbk_backup_last_volume_bytes", "Logical bytes of the volume data the last backup moved.", count(m.volume_bytes),
+        labels);
   gauge("kbk_backup_last_warnings", "Warnings of the last run.", count(m.warnings), labels);
   gauge("kbk_backup_last_errors", "Failures of the last run (items that failed, or 1 when the run failed as a whole).",
         count(m.errors), labels);

@@ -303,6 +303,11 @@ void write_metrics(const CreateFlags& f, const CreateOutcome& o, int code, std::
     m.items = s.items;
     m.bytes = s.bytes;
     m.volumes = s.volumes.size();
+    for (const auto& v : s.volumes)
+      if (v.data_included) {
+        ++m.volumes_with_data;
+        if (v.data) m.volume_bytes += v.data->bytes;
+      }
     m.warnings = s.warnings;
     m.errors = s.errors;
   } else {

@@ -19,6 +19,7 @@ struct RunMetrics {
   double started = 0;    // Unix seconds
   double finished = 0;
   uint64_t items = 0, bytes = 0, volumes = 0, warnings = 0, errors = 0;
+  uint64_t volumes_with_data = 0, volume_bytes = 0;  // volumes whose data is in the backup, their logical bytes
 };
 
 // The file's text. `previous`: the file as an earlier run left it ("" when none); its
