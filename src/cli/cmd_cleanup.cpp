@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include <kbk/output/output.hpp>
 #include <kbk/volume/cluster.hpp>
 
@@ -63,9 +64,16 @@ void register_cleanup(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::App* cmd = app.add_subcommand(
       "cleanup", "Remove what killed kbk runs left in the cluster: helper pods, temporary claims, VolumeSnapshots and "
                  "VolumeSnapshotContents (everything labelled kbk.io/temporary=true)");
-  cmd->add_option("--backup", f->backup, "Only the temporaries of this backup");
-  cmd->add_option("--restore", f->restore, "Only the temporaries of this restore");
+  cmd->add_option("--backup", f->backup, "Only the temporaries of this backup")->type_name(value::k_backup);
+  cmd->add_option("--restore", f->restore, "Only the temporaries of this restore")->type_name(value::k_name);
   cmd->add_flag("--dry-run", f->dry_run, "List what would be deleted, delete nothing");
+  document(cmd, {"kbk cleanup --dry-run", "kbk cleanup", "kbk cleanup --backup nightly -o json"},
+           "A backup or restore that moves volume data labels every object it creates (kbk.io/temporary=true, with "
+           "kbk.io/backup-name or kbk.io/restore-name) and removes them when it ends or is interrupted; a kbk that "
+           "was killed leaves them, and the next run from the same host removes those whose process is gone. "
+           "kbk cleanup removes them from anywhere: helper pods (gracePeriodSeconds 0), temporary claims, "
+           "VolumeSnapshots (their content's deletionPolicy set to Delete first) and VolumeSnapshotContents. Exit 2 "
+           "when some could not be removed.");
   set_runner(cmd, state, [&g, f] { return run_cleanup(g, *f); });
 }
 

@@ -1,6 +1,7 @@
 #include "volume_flags.hpp"
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/volume/policy.hpp>
@@ -29,17 +30,25 @@ double duration_flag(const char* flag, const std::string& v) {
 void add_mover_flags(CLI::App* cmd, MoverFlags& f) {
   cmd->add_option("--mover-image", f.image,
                   "Image of the helper pods that move volume data (needs sh and tar; default " +
-                      volume::MoverSettings().image + ")");
-  cmd->add_option("--mover-node-selector", f.node_selector, "Run helper pods on nodes with these labels: k=v,k2=v2");
+                      volume::MoverSettings().image + ")")
+      ->type_name("IMAGE");
+  cmd->add_option("--mover-node-selector", f.node_selector, "Run helper pods on nodes with these labels: k=v,k2=v2")
+      ->type_name("LABELS");
   cmd->add_option("--mover-tolerations", f.tolerations,
-                  "Tolerations of helper pods: key=value:Effect,key:Effect,key=Exists:Effect (kubectl taint syntax)");
+                  "Tolerations of helper pods: key=value:Effect,key:Effect,key=Exists:Effect (kubectl taint syntax)")
+      ->type_name("TOLERATIONS");
   cmd->add_option("--mover-resources", f.resources,
-                  "Resources of helper pods: cpu=500m,memory=256Mi,limits.memory=1Gi (requests unless limits.)");
-  cmd->add_option("--mover-priority-class", f.priority_class, "PriorityClass of helper pods");
-  cmd->add_option("--volume-workers", f.volume_workers, "Volumes moved at once")->capture_default_str();
+                  "Resources of helper pods: cpu=500m,memory=256Mi,limits.memory=1Gi (requests unless limits.)")
+      ->type_name("RESOURCES");
+  cmd->add_option("--mover-priority-class", f.priority_class, "PriorityClass of helper pods")->type_name(value::k_name);
+  cmd->add_option("--volume-workers", f.volume_workers, "Volumes moved at once")
+      ->type_name(value::k_count)
+      ->capture_default_str();
   cmd->add_option("--per-node-workers", f.per_node_workers, "Volumes moved at once per node (0: no limit)")
+      ->type_name(value::k_count)
       ->capture_default_str();
   cmd->add_option("--mover-timeout", f.start_timeout, "How long a helper pod may take to start (claims bind, volumes attach)")
+      ->type_name(value::k_duration)
       ->capture_default_str();
 }
 
@@ -47,11 +56,13 @@ void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f) {
   cmd->add_option("--snapshot-volumes", f.snapshot_volumes,
                   "Velero's flag: true keeps CSI snapshots only (the handle is recorded, the data stays in the storage) "
                   "unless --snapshot-move-data; false takes no snapshots")
+      ->type_name(value::k_bool)
       ->expected(0, 1)
       ->default_str("true");
   cmd->add_option("--snapshot-move-data", f.snapshot_move_data,
                   "Move the data of CSI snapshots into the location's repository (kbk's default; false keeps the "
                   "snapshot only)")
+      ->type_name(value::k_bool)
       ->expected(0, 1)
       ->default_str("true");
   cmd->add_flag("--default-volumes-to-fs-backup", f.default_volumes_to_fs_backup,
@@ -60,11 +71,14 @@ void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f) {
   cmd->add_flag("--fs-backup-via-workload", f.fs_backup_via_workload,
                 "File-system backups exec tar in the workload's container instead of a helper pod");
   cmd->add_option("--resource-policies", f.resource_policies,
-                  "Velero volume policy file (version: v1; see kbk policies check)");
+                  "Velero volume policy file (version: v1; see kbk policies check)")
+      ->type_name(value::k_file);
   cmd->add_flag("--no-volume-data", f.no_volume_data, "Back up the resources only: no volume data");
   cmd->add_option("--csi-snapshot-timeout", f.csi_snapshot_timeout, "How long a CSI snapshot may take to be ready")
+      ->type_name(value::k_duration)
       ->capture_default_str();
   cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")
+      ->type_name(value::k_duration)
       ->capture_default_str();
   add_mover_flags(cmd, f.mover);
 }
@@ -72,16 +86,21 @@ void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f) {
 void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
   cmd->add_option("--volume-type-mappings", f.volume_type_mappings,
                   "Restore pod volumes of these types into claims of a storage class: hostPath:standard,nfs:fast (the "
-                  "pods' and workloads' volumes are rewritten to the claims)");
+                  "pods' and workloads' volumes are rewritten to the claims)")
+      ->type_name(value::k_mappings);
   cmd->add_option("--pv-driver-mappings", f.pv_driver_mappings,
                   "Keep PersistentVolumes and their volume handles under another CSI driver: old.csi.io:new.csi.io "
-                  "(storage that can adopt volumes; no data is moved)");
+                  "(storage that can adopt volumes; no data is moved)")
+      ->type_name(value::k_mappings);
   cmd->add_flag("--mover-ignore-owners", f.ignore_owners,
                 "In namespaces that enforce Pod Security restricted, restore files as the mover's non-root user "
                 "instead of refusing volumes whose files have several owners");
   cmd->add_flag("--no-volume-data", f.no_volume_data, "Restore the resources only: claims are created empty");
-  cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")->capture_default_str();
+  cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")
+      ->type_name(value::k_duration)
+      ->capture_default_str();
   cmd->add_option("--bind-timeout", f.bind_timeout, "How long a claim restored from a snapshot may take to bind")
+      ->type_name(value::k_duration)
       ->capture_default_str();
   add_mover_flags(cmd, f.mover);
 }
