@@ -835,7 +835,7 @@ int run_extract(const GlobalOptions& g, const std::string& name, const std::stri
   auto backend = open_storage(g);
   auto loc = open_backup(*backend, name, user ? &*user : nullptr, NeedKey::yes);
   if (!loc) return fail(loc.error());
-  if (loc->source != "kbk") throw Fatal(ExitCode::precondition, "backup " + name + " was written by Velero: kbk reads no volume data of it");
+  if (loc->source != archive::BackupSource::kbk) throw Fatal(ExitCode::precondition, "backup " + name + " was written by Velero: kbk reads no volume data of it");
   auto records = volume::volumes_of_manifest(loc->marker);
   if (!records) return fail(records.error().wrap("backup " + name));
   auto progress_mode = output::parse_progress_mode(g.progress);
