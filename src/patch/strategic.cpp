@@ -695,12 +695,12 @@ Result<SmpSource> apply_strategic_merge_patch(json::Document& obj, const json::V
   // Work on a copy in the object's own pool (no new allocator chunk); the old tree stays there as garbage until
   // the document goes, which is the price of atomicity without an undo log.
   auto& alloc = obj.GetAllocator();
-  V work(obj, alloc);
+  V work = json::copy(obj, alloc);  // iterative: RapidJSON's copy constructor recurses once per level
   if (source == SmpSource::merge_patch) {
     apply_merge_patch(work, patch, alloc);
   } else {
     if (!work.IsObject()) work.SetObject();
-    V p(patch, alloc);  // the merge consumes the patch; own a copy in the result's allocator
+    V p = json::copy(patch, alloc);  // the merge consumes the patch; own a copy in the result's allocator
     MetaSource meta(opts.schema_root);
     Merger m(alloc, meta);
     KBK_TRY(m.merge_map(work, p, root));
