@@ -8,6 +8,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "keep_flags.hpp"
 #include "key_file.hpp"
 #include <kbk/archive/location.hpp>
 #include <kbk/archive/prune.hpp>
@@ -27,8 +28,7 @@ namespace {
 namespace retention = storage::retention;
 
 struct PruneOptions {
-  std::string keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
-  std::string keep_within;
+  KeepFlags keep;
   bool expired = false;
   bool dry_run = false;
   std::string group_by = "none";
@@ -114,30 +114,8 @@ json::Value prune_repository(storage::Backend& b, const PruneOptions& o, const s
   return out;
 }
 
-// A --keep-* count: a non-negative integer or "unlimited" (restic's words).
-int parse_count(const char* flag, const std::string& v) {
-  if (v.empty()) return 0;
-  if (v == "unlimited") return retention::k_unlimited;
-  if (v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
-    throw Fatal(ExitCode::usage, std::string(flag) + " " + v + ": expected a number of backups or \"unlimited\"");
-  return std::stoi(v);
-}
-
 retention::Policy parse_policy(const PruneOptions& o) {
-  retention::Policy p;
-  p.keep_last = parse_count("--keep-last", o.keep_last);
-  p.keep_hourly = parse_count("--keep-hourly", o.keep_hourly);
-  p.keep_daily = parse_count("--keep-daily", o.keep_daily);
-  p.keep_weekly = parse_count("--keep-weekly", o.keep_weekly);
-  p.keep_monthly = parse_count("--keep-monthly", o.keep_monthly);
-  p.keep_yearly = parse_count("--keep-yearly", o.keep_yearly);
-  if (!o.keep_within.empty()) {
-    auto w = retention::parse_within(o.keep_within);
-    if (!w)
-      throw Fatal(ExitCode::usage, "--keep-within " + o.keep_within +
-                                       ": expected restic's duration, years/months/days/hours like 7d, 36h or 1y6m");
-    p.keep_within = *w;
-  }
+  retention::Policy p = keep_policy(o.keep, "backup");
   p.expired = o.expired;
   if (p.empty())
     throw Fatal(ExitCode::usage, "no retention rule: pass --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
@@ -316,21 +294,8 @@ void register_prune(CLI::App& app, GlobalOptions& g, RunState& state) {
   CLI::App* cmd = app.add_subcommand(
       "prune",
       "Delete backups by retention rules (restic's), incomplete backups and stale multipart uploads; no rule exits 3");
-  cmd->add_option("--keep-last", o.keep_last, "Keep the N newest backups (N or 'unlimited', as for every --keep-* count)")
-      ->type_name("N");
-  cmd->add_option("--keep-hourly", o.keep_hourly, "Keep the newest backup of each of the last N hours that have one")
-      ->type_name("N");
-  cmd->add_option("--keep-daily", o.keep_daily, "Keep the newest backup of each of the last N days that have one")
-      ->type_name("N");
-  cmd->add_option("--keep-weekly", o.keep_weekly, "Keep the newest backup of each of the last N ISO weeks with one")
-      ->type_name("N");
-  cmd->add_option("--keep-monthly", o.keep_monthly, "Keep the newest backup of each of the last N months with one")
-      ->type_name("N");
-  cmd->add_option("--keep-yearly", o.keep_yearly, "Keep the newest backup of each of the last N years with one")
-      ->type_name("N");
-  cmd->add_option("--keep-within", o.keep_within,
-                  "Keep every backup started within this span of the newest (restic's units: 1y6m, 7d, 36h; m is months)")
-      ->type_name("SPAN");
+  add_keep_flags(cmd, o.keep, "backup",
+                 "Keep every backup started within this span of the newest (restic's units: 1y6m, 7d, 36h; m is months)");
   cmd->add_flag("--expired", o.expired, "Delete backups past their expiration (--ttl) unless a keep rule keeps them");
   cmd->add_option("--group-by", o.group_by, "none: one group; cluster: one group per source cluster")
       ->check(CLI::IsMember({"none", "cluster"}))

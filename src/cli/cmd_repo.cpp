@@ -11,6 +11,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "keep_flags.hpp"
 #include "key_file.hpp"
 #include <kbk/json/json.hpp>
 #include <kbk/output/output.hpp>
@@ -38,7 +39,7 @@ struct RepoOptions {
   bool remove_all = false;
   // forget
   std::vector<std::string> snapshots;
-  std::string keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly, keep_within;
+  KeepFlags keep;
   std::string host, only_path, group_by = "host,path";
   bool dry_run = false, prune = false;
   std::string max_repack_size;
@@ -500,32 +501,10 @@ int run_check(const GlobalOptions& g, const RepoOptions& o) {
   return rep->errors.empty() ? 0 : static_cast<int>(ExitCode::failed);
 }
 
-// A --keep-* count: a non-negative integer or "unlimited", as kbk prune and restic take it.
-int keep_count(const char* flag, const std::string& v) {
-  if (v.empty()) return 0;
-  if (v == "unlimited") return storage::retention::k_unlimited;
-  if (v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
-    throw Fatal(ExitCode::usage, std::string(flag) + " " + v + ": expected a number of snapshots or \"unlimited\"");
-  return std::stoi(v);
-}
-
 int run_forget(const GlobalOptions& g, const RepoOptions& o) {
   const auto format = format_of(g);
   namespace rt = storage::retention;
-  rt::Policy policy;
-  policy.keep_last = keep_count("--keep-last", o.keep_last);
-  policy.keep_hourly = keep_count("--keep-hourly", o.keep_hourly);
-  policy.keep_daily = keep_count("--keep-daily", o.keep_daily);
-  policy.keep_weekly = keep_count("--keep-weekly", o.keep_weekly);
-  policy.keep_monthly = keep_count("--keep-monthly", o.keep_monthly);
-  policy.keep_yearly = keep_count("--keep-yearly", o.keep_yearly);
-  if (!o.keep_within.empty()) {
-    auto w = rt::parse_within(o.keep_within);
-    if (!w)
-      throw Fatal(ExitCode::usage, "--keep-within " + o.keep_within +
-                                       ": expected restic's duration, years/months/days/hours like 7d, 36h or 1y6m");
-    policy.keep_within = *w;
-  }
+  const rt::Policy policy = keep_policy(o.keep, "snapshot");
   const bool by_policy = policy.has_keep_rule();
   if (by_policy == !o.snapshots.empty())
     throw Fatal(ExitCode::usage, by_policy ? "give SNAPSHOT ids or --keep-* rules, not both"
@@ -761,21 +740,8 @@ void register_repo(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* forget = cmd->add_subcommand(
       "forget", "Remove snapshots by id or by restic's keep rules (--keep-daily 7 ...); --prune reclaims their data");
   forget->add_option("SNAPSHOT", o.snapshots, "Snapshots to remove (id, unique prefix or latest)")->type_name("SNAPSHOT");
-  forget->add_option("--keep-last", o.keep_last, "Keep the N newest snapshots of each group (N or 'unlimited')")
-      ->type_name("N");
-  forget->add_option("--keep-hourly", o.keep_hourly, "Keep the newest snapshot of each of the last N hours with one")
-      ->type_name("N");
-  forget->add_option("--keep-daily", o.keep_daily, "Keep the newest snapshot of each of the last N days with one")
-      ->type_name("N");
-  forget->add_option("--keep-weekly", o.keep_weekly, "Keep the newest snapshot of each of the last N ISO weeks with one")
-      ->type_name("N");
-  forget->add_option("--keep-monthly", o.keep_monthly, "Keep the newest snapshot of each of the last N months with one")
-      ->type_name("N");
-  forget->add_option("--keep-yearly", o.keep_yearly, "Keep the newest snapshot of each of the last N years with one")
-      ->type_name("N");
-  forget->add_option("--keep-within", o.keep_within,
-                     "Keep every snapshot newer than this before the newest (restic's units: 7d, 36h, 1y6m)")
-      ->type_name("DURATION");
+  add_keep_flags(forget, o.keep, "snapshot",
+                 "Keep every snapshot newer than this before the newest (restic's units: 7d, 36h, 1y6m)");
   forget->add_option("--tag", o.tags, "Apply the rules only to snapshots with this tag (repeatable: all must match)")
       ->type_name("KEY=VALUE");
   forget->add_option("--host", o.host, "Apply the rules only to snapshots taken on this host")->type_name("HOST");
