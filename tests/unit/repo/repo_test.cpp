@@ -54,6 +54,22 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
+// A new plain repository in a folder location.
+struct PlainRepo {
+  std::unique_ptr<storage::Backend> backend;
+  std::unique_ptr<Repository> repo;
+  explicit PlainRepo(const fs::path& location) {
+    auto b = storage::open(location.string(), {{}, true});
+    REQUIRE(b);
+    backend = std::move(*b);
+    OpenOptions oo;
+    oo.create = true;
+    auto r = Repository::open(*backend, oo);
+    REQUIRE(r);
+    repo = std::move(*r);
+  }
+};
+
 void write(const fs::path& p, const std::string& s) {
   std::ofstream f(p, std::ios::binary);
   f << s;
@@ -280,12 +296,9 @@ TEST_CASE("Repository: backup and restore round trip, encrypted, with dedup, che
 
 TEST_CASE("plan_repo_prune / execute_repo_prune: snapshots of removed backups go with their blobs; the rest restores") {
   TempDir dir;
-  auto b = storage::open((dir.path / "loc").string(), {{}, true});
-  REQUIRE(b);
-  OpenOptions oo;
-  oo.create = true;
-  auto r = Repository::open(**b, oo);
-  REQUIRE(r);
+  PlainRepo pr(dir.path / "loc");
+  Repository& repo = *pr.repo;
+  storage::Backend& backend = *pr.backend;
   const fs::path s1 = dir.path / "s1", s2 = dir.path / "s2";
   fs::create_directories(s1);
   fs::create_directories(s2);
@@ -297,25 +310,25 @@ TEST_CASE("plan_repo_prune / execute_repo_prune: snapshots of removed backups go
   write(s2 / "only", only2);
   BackupOptions bo;
   bo.backup = "nightly-1";
-  auto first = backup_folder(**r, s1.string(), bo);
+  auto first = backup_folder(repo, s1.string(), bo);
   REQUIRE(first);
   bo.backup = "nightly-2";
-  auto second = backup_folder(**r, s2.string(), bo);
+  auto second = backup_folder(repo, s2.string(), bo);
   REQUIRE(second);
   // An orphan pack, as a killed backup leaves.
   Id orphan{};
   orphan[0] = 0xab;
-  REQUIRE((*b)->put(Repository::pack_key(orphan), "junk", {}));
-  auto plan = plan_repo_prune(**r, [](const std::string& name) { return name == "nightly-2"; }, 1ull << 40);
+  REQUIRE(backend.put(Repository::pack_key(orphan), "junk", {}));
+  auto plan = plan_repo_prune(repo, [](const std::string& name) { return name == "nightly-2"; }, 1ull << 40);
   REQUIRE(plan);
   CHECK(plan->kept.size() == 1);
   CHECK(plan->forgotten.size() == 1);
   CHECK(plan->orphan_packs.size() == 1);
   CHECK(plan->unused_bytes >= only1.size() / 2);
-  auto done = execute_repo_prune(**r, *plan);
+  auto done = execute_repo_prune(repo, *plan);
   REQUIRE(done);
   CHECK(done->snapshots_removed == 1);
-  auto r2 = Repository::open(**b, {});
+  auto r2 = Repository::open(backend, {});
   REQUIRE(r2);
   auto rep = check(**r2, CheckOptions{true, 0, 0, nullptr});
   REQUIRE(rep);
@@ -439,27 +452,24 @@ TEST_CASE("plan_forget: restic's rules per host and path, only over snapshots of
 
 TEST_CASE("forget + prune: forgotten snapshots go with the blobs only they used; a backup's snapshot is refused") {
   TempDir dir;
-  auto b = storage::open((dir.path / "loc").string(), {{}, true});
-  REQUIRE(b);
-  OpenOptions oo;
-  oo.create = true;
-  auto r = Repository::open(**b, oo);
-  REQUIRE(r);
+  PlainRepo pr(dir.path / "loc");
+  Repository& repo = *pr.repo;
+  storage::Backend& backend = *pr.backend;
   const fs::path src = dir.path / "src";
   fs::create_directories(src);
   const std::string keep_data = random_bytes(3u << 20, 31), old_data = random_bytes(5u << 20, 32);
   write(src / "keep", keep_data);
   write(src / "old", old_data);
-  auto first = backup_folder(**r, src.string(), BackupOptions{});
+  auto first = backup_folder(repo, src.string(), BackupOptions{});
   REQUIRE(first);
   fs::remove(src / "old");
-  auto second = backup_folder(**r, src.string(), BackupOptions{});
+  auto second = backup_folder(repo, src.string(), BackupOptions{});
   REQUIRE(second);
   BackupOptions of_backup;
   of_backup.backup = "nightly";
-  auto third = backup_folder(**r, src.string(), of_backup);
+  auto third = backup_folder(repo, src.string(), of_backup);
   REQUIRE(third);
-  auto snaps = (*r)->list_snapshots();
+  auto snaps = repo.list_snapshots();
   REQUIRE(snaps);
   REQUIRE(snaps->size() == 3);
   storage::retention::Policy p;
@@ -477,17 +487,17 @@ TEST_CASE("forget + prune: forgotten snapshots go with the blobs only they used;
   std::vector<Snapshot> of_backup_snap;
   for (const auto& s : *snaps)
     if (s.backup) of_backup_snap.push_back(s);
-  auto refused = forget_snapshots(**r, of_backup_snap);
+  auto refused = forget_snapshots(repo, of_backup_snap);
   REQUIRE(!refused);
   CHECK(refused.error().is(Errc::precondition));
-  auto plan = plan_repo_prune_snapshots(**r, [&](const Snapshot& s) { return !drop.count(to_hex(s.id)); }, 1ull << 40);
+  auto plan = plan_repo_prune_snapshots(repo, [&](const Snapshot& s) { return !drop.count(to_hex(s.id)); }, 1ull << 40);
   REQUIRE(plan);
   CHECK(plan->forgotten.size() == 1);
   CHECK(plan->unused_bytes >= old_data.size() / 2);
-  auto done = execute_repo_prune(**r, *plan);
+  auto done = execute_repo_prune(repo, *plan);
   REQUIRE(done);
   CHECK(done->snapshots_removed == 1);
-  auto r2 = Repository::open(**b, {});
+  auto r2 = Repository::open(backend, {});
   REQUIRE(r2);
   auto rep = check(**r2, CheckOptions{true, 0, 0, nullptr});
   REQUIRE(rep);
