@@ -280,9 +280,12 @@ Error labelled(Error e, std::string_view what) {
   return e;
 }
 
-// A stream error met while reading an entry's data names the entry too ("backup b: entry resources/...: truncated
+// A stream error met while reading an entry's data names the entry too (but for the trailer checks, below) ("backup b: entry resources/...: truncated
 // gzip data"): the entry is where the archive was cut or damaged.
 Error in_entry(Error e, std::string_view what, std::string_view entry) {
+  // A failed CRC or length check is the whole stream's: whether libarchive was still inside the last entry when the
+  // decoder reached the trailer depends on read-ahead, so naming that entry would say something untrue.
+  if (compress::is_trailer_check_failure(e)) return e;
   const std::string label = backup_label(what);
   std::string_view msg = e.message;
   if (util::starts_with(msg, label + ": ")) msg.remove_prefix(label.size() + 2);

@@ -10,6 +10,10 @@
 
 namespace kbk::compress {
 
+// The trailer checks' words in messages (is_trailer_check_failure looks for them).
+constexpr const char* k_crc_mismatch = "CRC-32 mismatch: the data was changed";
+constexpr const char* k_length_mismatch = "length mismatch: the data was changed";
+
 struct GzipReader::State {
   Source source;
   std::string what;
@@ -104,8 +108,8 @@ Result<size_t> GzipReader::read(char* buffer, size_t size) {
       std::string why = s.zs.msg ? s.zs.msg : "invalid data";
       if (why == "incorrect header check" || why == "unknown compression method")
         return unexpected(s.fail("not gzip data (" + why + ")"));
-      if (why == "incorrect data check") why = "CRC-32 mismatch: the data was changed";
-      else if (why == "incorrect length check") why = "length mismatch: the data was changed";
+      if (why == "incorrect data check") why = k_crc_mismatch;
+      else if (why == "incorrect length check") why = k_length_mismatch;
       return unexpected(s.fail("damaged gzip data: " + why));
     } else if (rc == Z_MEM_ERROR) {
       return unexpected(s.fail("out of memory while decompressing"));
@@ -164,5 +168,9 @@ bool is_gzip(std::string_view first_bytes) {
 }
 
 std::string limit_text(uint64_t bytes) { return util::human_bytes(bytes); }
+
+bool is_trailer_check_failure(const Error& e) {
+  return e.message.find(k_crc_mismatch) != std::string::npos || e.message.find(k_length_mismatch) != std::string::npos;
+}
 
 }  // namespace kbk::compress

@@ -51,5 +51,8 @@ Result<std::string> gunzip(std::string_view data, std::string_view what, const I
 bool is_gzip(std::string_view first_bytes);
 // "64 MiB" for messages.
 std::string limit_text(uint64_t bytes);
+// Whether a GzipReader error is the member's trailer check failing (CRC-32 or length, computed over the whole
+// stream): no single entry of what the stream held is at fault, so a reader should not name one.
+bool is_trailer_check_failure(const Error& e);
 
 }  // namespace kbk::compress
