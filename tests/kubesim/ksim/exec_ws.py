@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import threading
@@ -699,7 +700,8 @@ def _handle_exec(handler, store, pod, query):
             tr.accept_streams()
         except Exception:
             return
-        _run(tr, store, getattr(store, "state_dir", None) or ".", pod, c, command, stdin, stdout, stderr, tty)
+        _run(tr, store, getattr(store, "state_dir", None) or ".", pod, c, command, stdin, stdout, stderr, tty,
+             _cutter(handler))
         return
     if upgrade != "websocket" or not key:
         _send_status(handler, 400, "BadRequest", "Upgrade request required")
@@ -725,7 +727,28 @@ def _handle_exec(handler, store, pod, query):
         ws.send_channel(1 if stdout else (2 if stderr else 3))
     except Exception:
         return
-    _run(WSTransport(ws, v5), store, state_dir, pod, c, command, stdin, stdout, stderr, tty)
+    _run(WSTransport(ws, v5), store, state_dir, pod, c, command, stdin, stdout, stderr, tty, _cutter(handler))
+
+
+def _cutter(handler):
+    """The exec-cut fault: a function counting relayed bytes that answers True once the connection was cut."""
+    limit = getattr(handler, "exec_cut", None)
+    if limit is None:
+        return None
+    state = {"n": 0, "cut": False}
+    lock = threading.Lock()
+
+    def count(n):
+        with lock:
+            state["n"] += n
+            if state["n"] >= limit and not state["cut"]:
+                state["cut"] = True
+                try:
+                    handler.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return state["cut"]
+    return count
 
 
 def _status_success():
@@ -764,7 +787,7 @@ def _widen_pipe(fd):
         pass
 
 
-def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
+def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty, cut=None):
     cwd = None
     try:
         if sandbox_flags() is not None:
@@ -820,6 +843,10 @@ def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
                 pass
 
     def write_stdin(data):
+        if cut is not None and cut(len(data)):
+            client_gone.set()
+            _kill(proc)
+            return
         with stdin_lock:
             if not stdin_state["open"]:
                 return
@@ -848,6 +875,10 @@ def _run(tr, store, state_dir, pod, c, command, stdin, stdout, stderr, tty):
                 except OSError:
                     return
                 if not data:
+                    return
+                if cut is not None and cut(len(data)):
+                    client_gone.set()
+                    _kill(proc)
                     return
                 if channel is not None and not client_gone.is_set():
                     try:

@@ -8,6 +8,12 @@ One action per rule:
                         rejection, 500/503/other codes a Status)          retry-after=SECONDS (default 1)
     drop                send the headers and half of the body, then close the connection (watches: the initial
                         events, then the connection closes without the terminating chunk)
+    reset               reset the connection (TCP RST) without answering; the request is not served
+                        (reset=after: served, so a write takes effect, and the answer is replaced by the reset)
+    exec-cut=BYTES      pods/exec: the stream is cut (connection shut, command killed) once BYTES bytes of stdin
+                        plus output went through; matches exec requests only
+    kill=PIDFILE        SIGKILL the process whose pid is in PIDFILE (read when the rule fires), then serve the
+                        request normally: a client killed at its Nth request (with after=N-1,times=1)
     latency=MS          sleep MS milliseconds, then serve normally
     expire-continue     requests carrying `continue` get 410 Expired  (expire-continue=inconsistent: the variant
                         with a fresh continue token)
@@ -26,7 +32,7 @@ import threading
 
 from .store import ApiError
 
-ACTIONS = ("status", "drop", "latency", "expire-continue", "broken-group", "deny")
+ACTIONS = ("status", "drop", "latency", "expire-continue", "broken-group", "deny", "reset", "exec-cut", "kill")
 
 
 class Rule:
@@ -57,6 +63,12 @@ class Rule:
             int(self.opts["status"])
         if self.action == "latency":
             float(self.opts["latency"])
+        if self.action == "exec-cut":
+            int(self.opts["exec-cut"])
+        if self.action == "reset" and self.opts["reset"] not in ("", "before", "after"):
+            raise ValueError("fault rule %r: reset takes no value, `before` or `after`" % text)
+        if self.action == "kill" and not self.opts["kill"]:
+            raise ValueError("fault rule %r: kill needs the path of a pid file" % text)
 
     def _alt(self, key, value):
         want = self.opts.get(key)
@@ -74,6 +86,8 @@ class Rule:
             if res not in self.opts["deny"].split("|") and req.get("resource") not in self.opts["deny"].split("|"):
                 return False
         if self.action == "expire-continue" and not req.get("continue"):
+            return False
+        if self.action == "exec-cut" and req.get("subresource") != "exec":
             return False
         if not self._alt("verb", req.get("verb")) or not self._alt("resource", req.get("resource")) \
                 or not self._alt("group", req.get("group")) or not self._alt("namespace", req.get("namespace")):
@@ -158,6 +172,17 @@ class Faults:
         code = int(r.opts.get("code", "400") or 400)
         return ApiError(code, "Forbidden" if code == 403 else "BadRequest" if code == 400 else "",
                         'admission webhook "deny.kubesim.io" denied the request: %s' % msg)
+
+    @staticmethod
+    def kill(r):
+        """SIGKILL the pid named in the rule's pid file (gone or unreadable: nothing to do)."""
+        import os
+        import signal
+        try:
+            with open(r.opts["kill"]) as f:
+                os.kill(int(f.read().split()[0]), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
 
     def describe(self):
         with self.lock:

@@ -10,6 +10,7 @@ import random
 import select
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -45,6 +46,10 @@ EXPIRED_INCONSISTENT = ("The provided continue parameter is too old to display a
 
 
 class Drop(Exception):
+    pass
+
+
+class Reset(Exception):
     pass
 
 
@@ -201,6 +206,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "HEAD":
             self.end_headers()
             return
+        if self.reset_after:
+            raise Reset()
         if self.drop:
             self.end_headers()
             self.wfile.write(body[:len(body) // 2])
@@ -225,6 +232,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.audit_id = "%032x" % random.getrandbits(128)
         self.warnings = []
         self.drop = False
+        self.reset_after = False
+        self.exec_cut = None
         self.body = b""
         self.query = {}
         self.url_path = self.path
@@ -239,8 +248,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_error_status(e)
             except Drop:
                 self._kill()
+            except Reset:
+                self._reset()
         except Drop:
             self._kill()
+        except Reset:
+            self._reset()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout, OSError):
             self.close_connection = True
         except Exception as e:
@@ -256,6 +269,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
+        except Exception:
+            pass
+
+    def _reset(self):
+        """Close with a TCP RST (SO_LINGER 0) and nothing more: no response, no TLS close_notify, no FIN."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection._io_refs = 0  # rfile/wfile hold references; the close must be the real one
+            socket.socket.close(self.connection)
         except Exception:
             pass
 
@@ -349,6 +372,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 rest = rest[2:]
             if rest:
                 info["resource"] = rest[0]
+                info["subresource"] = rest[2] if len(rest) > 2 else ""
                 named = len(rest) > 1
                 info["verb"] = {"GET": ("get" if named else ("watch" if _truthy(self.q("watch")) else "list")),
                                 "POST": "create", "PUT": "update", "PATCH": "patch",
@@ -374,6 +398,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(410, "Expired", EXPIRED_CONSISTENT)
             if r.action == "drop":
                 self.drop = True
+            if r.action == "reset":
+                if r.opts.get("reset") == "after":
+                    self.reset_after = True
+                else:
+                    raise Reset()
+            if r.action == "exec-cut":
+                self.exec_cut = int(r.opts["exec-cut"])
+            if r.action == "kill":
+                self.ks.faults.kill(r)
 
     # ---- kubesim admin -----------------------------------------------------------------------------------------
     def _kubesim_admin(self, method, path):

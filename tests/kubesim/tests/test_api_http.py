@@ -942,6 +942,46 @@ class Faults(KubeTest):
         self.assertEqual(m["versions"][0]["freshness"], "Stale")
 
 
+    def test_reset_before_and_after(self):
+        import http.client
+
+        def post_once(name):  # no retry: the client helper retries a reset once
+            c = http.client.HTTPSConnection("127.0.0.1", self.c.port, context=self.c.ctx(), timeout=30)
+            try:
+                c.request("POST", p, body=json.dumps(cm(name)), headers={"Content-Type": "application/json"})
+                return c.getresponse().read()
+            finally:
+                c.close()
+        p = "/api/v1/namespaces/%s/configmaps" % self.ns
+        self.set("reset,verb=create,resource=configmaps,times=1")
+        with self.assertRaises((ConnectionError, http.client.RemoteDisconnected, ssl.SSLError)):
+            post_once("lost")
+        self.assertEqual(self.req("GET", p + "/lost")[0], 404)  # never served
+        self.set("reset=after,verb=create,resource=configmaps,times=1")
+        with self.assertRaises((ConnectionError, http.client.RemoteDisconnected, ssl.SSLError)):
+            post_once("landed")
+        self.ok("GET", p + "/landed")  # served; only the answer was lost
+        self.assertEqual(self.req("POST", p, cm("landed"))[0], 409)
+        st, _, _, doc = self.req("POST", "/kubesim/v1/faults", {"spec": "reset=sideways"})
+        self.assertEqual(st, 400)
+
+    def test_kill_at_nth_request(self):
+        import signal
+        import subprocess
+        import tempfile
+        victim = subprocess.Popen(["sleep", "60"])
+        with tempfile.NamedTemporaryFile("w", suffix=".pid") as pf:
+            pf.write("%d\n" % victim.pid)
+            pf.flush()
+            p = "/api/v1/namespaces/%s/configmaps" % self.ns
+            self.set("kill=%s,verb=list,resource=configmaps,after=2,times=1" % pf.name)
+            self.ok("GET", p)
+            self.ok("GET", p)
+            self.assertIsNone(victim.poll())  # not yet: the third list fires
+            self.ok("GET", p)  # the request itself is served
+            self.assertEqual(victim.wait(timeout=10), -signal.SIGKILL)
+
+
 class CustomResources(KubeTest):
     CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
            "metadata": {"name": "widgets.example.com"},

@@ -75,6 +75,23 @@ class TestKubectlExec(unittest.TestCase):
         p = kx("exec", "app", "-c", "sidecar", "--", "cat", "/cache/x")
         self.assertEqual(p.stdout, b"shared\n")
 
+    def test_exec_cut_fault(self):
+        """exec-cut: the stream breaks mid-transfer, in either direction; the client sees an error, not less data."""
+        spec = os.path.join(KS.state_dir, "cut.spec")
+        with open(spec, "w") as f:
+            f.write("exec-cut=200000,times=2")
+        KS.kubectl("create", "--raw", "/kubesim/v1/faults", "-f", spec)
+        try:
+            p = kx("exec", "app", "-c", "main", "--", "head", "-c", "3000000", "/dev/zero", check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertLess(len(p.stdout), 3000000)
+            p = kx("exec", "-i", "app", "-c", "main", "--", "sha256sum", stdin=os.urandom(3000000), check=False)
+            self.assertNotEqual(p.returncode, 0)
+            p = kx("exec", "app", "-c", "main", "--", "head", "-c", "3000000", "/dev/zero")  # times=2: spent
+            self.assertEqual(len(p.stdout), 3000000)
+        finally:
+            KS.kubectl("delete", "--raw", "/kubesim/v1/faults")
+
     def test_readonly_secret_volume(self):
         p = kx("exec", "app", "-c", "main", "--", "sh", "-c", "echo x > /var/run/cred/new", check=False)
         self.assertNotEqual(p.returncode, 0)
