@@ -110,8 +110,28 @@ def _same_entry(e, manager, op, api_version, subresource):
             and e.get("subresource") == subresource)
 
 
-def on_update(new, old, manager, api_version, rt, subresource=None):
-    """Set new.metadata.managedFields for an Update-operation write by `manager`."""
+def decode_given(entries):
+    """The entries of a request object as the field manager decodes them (DecodeManagedFields): [] for none, for
+    the reset forms `[]` and `[{}]`, and when any entry does not decode (operation other than Apply/Update, no
+    apiVersion, fieldsType other than FieldsV1, fieldsV1 not an object): the request's entries are then ignored.
+    Entries with the same identity (manager, operation, apiVersion for Update, subresource): the last one wins."""
+    if not isinstance(entries, list) or not entries or entries == [{}]:
+        return []
+    out = {}
+    for e in entries:
+        if not isinstance(e, dict) or e.get("operation") not in ("Apply", "Update") or not e.get("apiVersion") \
+                or e.get("fieldsType") != "FieldsV1" or not isinstance(e.get("fieldsV1", {}), dict):
+            return []
+        ident = (e.get("manager") or "", e["operation"], e["apiVersion"] if e["operation"] == "Update" else "",
+                 e.get("subresource") or "")
+        out.pop(ident, None)
+        out[ident] = dcopy(e)
+    return list(out.values())
+
+
+def on_update(new, old, manager, api_version, rt, subresource=None, given_on_create=None):
+    """Set new.metadata.managedFields for an Update-operation write by `manager` (a create when old is None, with
+    the managedFields the request carried in given_on_create)."""
     nm = new["metadata"]
     status_sub = bool(rt.status)
     part = "status" if subresource == "status" else "main"
@@ -121,8 +141,10 @@ def on_update(new, old, manager, api_version, rt, subresource=None):
         if given is not None and given != old["metadata"].get("managedFields"):
             entries = [e for e in dcopy(given) if isinstance(e, dict) and e.get("manager")]
     else:
-        entries = [e for e in dcopy(nm.get("managedFields") or []) if isinstance(e, dict) and e.get("manager")]
-        entries = []
+        # A create keeps the entries the request carries (decodeLiveOrNew), minus every field the object sets:
+        # those go to the creating manager below, so an entry survives only for fields the object lacks (or
+        # that the strategy resets, such as status).
+        entries = decode_given(given_on_create)
     new_map = leaf_map(new, rt.kind, part, status_sub)
     old_map = leaf_map(old, rt.kind, part, status_sub) if old is not None else {}
     changed = {p for p, v in new_map.items() if p not in old_map or old_map[p] != v}

@@ -462,8 +462,8 @@ class Store:
             # server-owned metadata
             m["uid"] = util.new_uid()
             m["creationTimestamp"] = now_ts()
-            for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
-                      "managedFields"):
+            given_managed = m.pop("managedFields", None)  # decoded by the field manager below, not dropped
+            for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
                 m.pop(f, None)
             if rt.generation:
                 m["generation"] = 1
@@ -478,7 +478,8 @@ class Store:
             if managed_override is not None:
                 m["managedFields"] = managed_override
             else:
-                managed.on_update(obj, None, manager, api_version or rt.storage_api_version(), rt)
+                managed.on_update(obj, None, manager, api_version or rt.storage_api_version(), rt,
+                                  given_on_create=given_managed)
             if self.hooks and not skip_admission:
                 self.hooks.prepare_create(self, rt, obj, user)
                 self.hooks.validate(self, rt, obj, None)

@@ -450,6 +450,29 @@ class Writes(KubeTest):
         self.assertEqual(st, 200, doc)
         self.assertEqual(sorted(e["manager"] for e in doc["metadata"]["managedFields"]), ["tool-a", "tool-b"])
 
+    def test_create_decodes_given_managed_fields(self):
+        p = "/api/v1/namespaces/%s/services?fieldManager=restorer" % self.ns
+        status_entry = {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+                        "time": "2024-01-02T03:04:05Z", "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:status": {"f:loadBalancer": {"f:ingress": {}}}}, "subresource": "status"}
+        owner = {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1",
+                 "time": "2024-01-02T03:04:05Z", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:spec": {"f:selector": {".": {}, "f:app": {}}}}}
+        svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mf", "managedFields": [owner, status_entry]},
+               "spec": {"selector": {"app": "mf"}, "ports": [{"port": 80}]}}
+        st, _, _, doc = self.req("POST", p, svc)
+        self.assertEqual(st, 201, doc)
+        mf = {e["manager"]: e for e in doc["metadata"]["managedFields"]}
+        # status is reset by the strategy: the status entry keeps its fields; the spec owner loses them
+        self.assertEqual(sorted(mf), ["kube-controller-manager", "restorer"])
+        self.assertEqual(mf["kube-controller-manager"], status_entry)
+        # invalid entries (no fieldsType) are ignored as a whole; [{}] resets
+        for given in ([dict(owner, fieldsType=None), status_entry], [{}]):
+            svc["metadata"]["name"] = "mf-%d" % len(given)
+            svc["metadata"]["managedFields"] = given
+            st, _, _, doc = self.req("POST", p, svc)
+            self.assertEqual(st, 201, doc)
+            self.assertEqual([e["manager"] for e in doc["metadata"]["managedFields"]], ["restorer"])
 
 class Lists(KubeTest):
     @classmethod

@@ -117,6 +117,41 @@ class KubectlBasics(KubeTest):
         r = self.k("get", "cm", "nope-" + name)
         self.assertIn('Error from server (NotFound): configmaps "nope-%s" not found' % name, r.stderr)
 
+    def test_create_keeps_given_managed_fields_only_for_fields_the_object_lacks(self):
+        # The field manager decodes the managedFields a create carries, then gives every field the object sets to
+        # the creating manager: another manager keeps only fields the object lacks; an entry of the creating
+        # manager's identity keeps its fields (and gets the create's time).
+        name = unique("cm")
+        manifest = {"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": name, "labels": {"app": "demo"}, "managedFields": [
+                        {"manager": "helm", "operation": "Update", "apiVersion": "v1", "time": "2024-01-02T03:04:05Z",
+                         "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {".": {}, "f:a": {}}}},
+                        {"manager": "argocd", "operation": "Apply", "apiVersion": "v1", "time": "2024-01-02T03:04:05Z",
+                         "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}, "f:gone": {}}}}]},
+                    "data": {"a": "1"}}
+        r = self.k("create", "-f", "-", input=json.dumps(manifest))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        mf = self.c.kubectl_json("-n", self.ns, "get", "cm", name, "--show-managed-fields")["metadata"]["managedFields"]
+        by = {e["manager"]: e for e in mf}
+        self.assertEqual(sorted(by), ["argocd", "kubectl-create"])
+        self.assertEqual(by["argocd"]["fieldsV1"], {"f:data": {"f:gone": {}}})
+        self.assertEqual(by["argocd"]["time"], "2024-01-02T03:04:05Z")
+        self.assertEqual(by["kubectl-create"]["fieldsV1"],
+                         {"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {".": {}, "f:app": {}}}})
+        # Created under the manager of the one Update entry: that entry comes back with the create's time.
+        name2 = unique("cm")
+        manifest["metadata"]["name"] = name2
+        manifest["metadata"]["managedFields"] = [
+            {"manager": "kubectl-create", "operation": "Update", "apiVersion": "v1", "time": "2024-01-02T03:04:05Z",
+             "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {".": {}, "f:app": {}}}}}]
+        r = self.k("create", "-f", "-", input=json.dumps(manifest))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        mf = self.c.kubectl_json("-n", self.ns, "get", "cm", name2, "--show-managed-fields")["metadata"]["managedFields"]
+        self.assertEqual(len(mf), 1)
+        self.assertEqual(mf[0]["fieldsV1"], manifest["metadata"]["managedFields"][0]["fieldsV1"])
+        self.assertNotEqual(mf[0]["time"], "2024-01-02T03:04:05Z")
+
     def test_invalid_name(self):
         r = self.k("create", "configmap", "Bad_Name")
         self.assertEqual(r.returncode, 1)
