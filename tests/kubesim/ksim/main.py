@@ -89,19 +89,23 @@ preferences: {{}}
     os.replace(tmp, path)
 
 
-def preload(store, n):
+def preload(store, n, namespaces=1):
+    """N ConfigMaps bench-000000.. in namespace `bench`, or spread round-robin over `bench-000`.. when namespaces > 1."""
     from .store import ApiError
-    if store.raw_get("", "namespaces", None, "bench") is None:
-        store.create("", "namespaces", {"metadata": {"name": "bench"}}, manager="kubesim")
-    have = len(store.raw_items("", "configmaps", "bench")[0])
+    nss = ["bench"] if namespaces <= 1 else ["bench-%03d" % j for j in range(namespaces)]
+    for ns in nss:
+        if store.raw_get("", "namespaces", None, ns) is None:
+            store.create("", "namespaces", {"metadata": {"name": ns}}, manager="kubesim")
+    have = sum(len(store.raw_items("", "configmaps", ns)[0]) for ns in nss)
     if have >= n:
         return
     for i in range(n):
         name = "bench-%06d" % i
-        if store.raw_get("", "configmaps", "bench", name) is not None:
+        ns = nss[i % len(nss)]
+        if store.raw_get("", "configmaps", ns, name) is not None:
             continue
         try:
-            store.create("", "configmaps", {"metadata": {"name": name, "namespace": "bench",
+            store.create("", "configmaps", {"metadata": {"name": name, "namespace": ns,
                                                          "labels": {"bench": "true", "shard": str(i % 10)}},
                                             "data": {"key": "value-%d" % i, "payload": "x" * 64}},
                          manager="kubesim")
@@ -127,6 +131,8 @@ def main(argv=None):
     ap.add_argument("--no-anonymous", action="store_true", help="answer 401 to requests without credentials")
     ap.add_argument("--preload-configmaps", type=int, default=0, metavar="N",
                     help="make sure namespace 'bench' holds N ConfigMaps bench-000000.. (benchmarks, scale tests)")
+    ap.add_argument("--preload-namespaces", type=int, default=1, metavar="M",
+                    help="with --preload-configmaps: spread them round-robin over namespaces bench-000.. (M > 1)")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
 
@@ -192,7 +198,7 @@ def main(argv=None):
         bootstrap.ensure_viewer(store, reg)
     agg.sync()
     if a.preload_configmaps:
-        preload(store, a.preload_configmaps)
+        preload(store, a.preload_configmaps, a.preload_namespaces)
         store.save()  # one snapshot now rather than a huge change-log flush while serving
     import gc
     gc.freeze()  # bootstrap/restored objects are long-lived: keep them out of the cyclic collector's scans
