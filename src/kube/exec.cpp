@@ -220,7 +220,11 @@ Result<RunOutput> spawn_and_wait(const std::string& program, const ExecConfig& e
   return out;
 }
 
-Result<ExecCredential> parse_credential(const std::string& text, const ExecConfig& e, const std::string& name) {
+bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
+
+}  // namespace
+
+Result<ExecCredential> parse_exec_credential(const std::string& text, const ExecConfig& e, const std::string& name) {
   auto doc = json::parse(text, name + ": output");
   if (!doc) return unexpected(Errc::config, doc.error().message + " (expected an ExecCredential)");
   if (!doc->IsObject()) return unexpected(Errc::config, name + ": output is not an ExecCredential object");
@@ -249,10 +253,6 @@ Result<ExecCredential> parse_credential(const std::string& text, const ExecConfi
   }
   return cred;
 }
-
-bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
-
-}  // namespace
 
 Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const std::string& server, bool force) {
   const std::string name = "exec plugin \"" + exec.command + "\"";
@@ -290,7 +290,7 @@ Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const std::string
   log::info(4, name + ": running " + *program + (force ? " (refresh forced)" : ""));
   auto env = plugin_environment(exec, exec_info_json(exec, server, interactive));
   KBK_ASSIGN_OR_RETURN(RunOutput out, spawn_and_wait(*program, exec, interactive, env, name));
-  KBK_ASSIGN_OR_RETURN(ExecCredential cred, parse_credential(out.stdout_text, exec, name));
+  KBK_ASSIGN_OR_RETURN(ExecCredential cred, parse_exec_credential(out.stdout_text, exec, name));
   log::info(4, name + ": got a " + (cred.token.empty() ? "client certificate" : "token") +
                    (cred.expires ? " expiring " + util::format_rfc3339(*cred.expires) : " without expiry"));
   slot->credential = cred;

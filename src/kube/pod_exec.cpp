@@ -367,41 +367,11 @@ private:
     return {};
   }
 
-  // The Status on channel 3: Success, an exit code, or an error of the command's start.
+  // The Status on channel 3 (parse_exec_status).
   Result<void> take_status() {
-    auto doc = json::parse(m_status_json, "the exec status");
-    if (!doc) return std::move(doc).error();
-    const std::string status = json::get_string(*doc, {"status"});
-    if (status == "Success") {
-      m_status.exit_code = 0;
-      m_have_status = true;
-      return {};
-    }
-    const std::string reason = json::get_string(*doc, {"reason"});
-    if (reason == "NonZeroExitCode") {
-      if (const json::Value* causes = json::at(*doc, {"details", "causes"}); causes && causes->IsArray()) {
-        for (const auto& c : causes->GetArray()) {
-          if (json::get_string(c, {"reason"}) != "ExitCode") continue;
-          const std::string text = json::get_string(c, {"message"});
-          char* end = nullptr;
-          const long code = std::strtol(text.c_str(), &end, 10);
-          if (!text.empty() && end && *end == '\0') {
-            m_status.exit_code = static_cast<int>(code);
-            m_have_status = true;
-            return {};
-          }
-        }
-      }
-      return unexpected(Errc::bad_request, "a NonZeroExitCode status without an ExitCode cause: " +
-                                               json::get_string(*doc, {"message"}));
-    }
-    int code = 0;
-    if (const json::Value* c = json::find(*doc, "code"); c && c->IsInt()) code = c->GetInt();
-    std::string message = json::get_string(*doc, {"message"});
-    if (message.empty()) message = "the command failed (status " + status + (reason.empty() ? "" : ", " + reason) + ")";
-    // The command could not run (a missing executable, ...): the session ends normally, wait() says why.
-    m_command_error = Error{errc_for_status(reason, code ? code : 500), message};
-    m_command_error->reason = reason;
+    KBK_ASSIGN_OR_RETURN(ExecStatusReport r, parse_exec_status(m_status_json));
+    if (r.exit_code) m_status.exit_code = *r.exit_code;
+    m_command_error = std::move(r.command_error);
     m_have_status = true;
     return {};
   }
@@ -611,6 +581,42 @@ std::string exec_path(const ExecRequest& r) {
   if (r.stdout_) add("stdout", "true");
   if (r.stderr_) add("stderr", "true");
   return p;
+}
+
+Result<ExecStatusReport> parse_exec_status(std::string_view text) {
+  auto doc = json::parse(text, "the exec status");
+  if (!doc) return std::move(doc).error();
+  ExecStatusReport out;
+  const std::string status = json::get_string(*doc, {"status"});
+  if (status == "Success") {
+    out.exit_code = 0;
+    return out;
+  }
+  const std::string reason = json::get_string(*doc, {"reason"});
+  if (reason == "NonZeroExitCode") {
+    if (const json::Value* causes = json::at(*doc, {"details", "causes"}); causes && causes->IsArray()) {
+      for (const auto& c : causes->GetArray()) {
+        if (json::get_string(c, {"reason"}) != "ExitCode") continue;
+        const std::string code_text = json::get_string(c, {"message"});
+        char* end = nullptr;
+        const long code = std::strtol(code_text.c_str(), &end, 10);
+        if (!code_text.empty() && end && *end == '\0') {
+          out.exit_code = static_cast<int>(code);
+          return out;
+        }
+      }
+    }
+    return unexpected(Errc::bad_request, "a NonZeroExitCode status without an ExitCode cause: " +
+                                             json::get_string(*doc, {"message"}));
+  }
+  int code = 0;
+  if (const json::Value* c = json::find(*doc, "code"); c && c->IsInt()) code = c->GetInt();
+  std::string message = json::get_string(*doc, {"message"});
+  if (message.empty()) message = "the command failed (status " + status + (reason.empty() ? "" : ", " + reason) + ")";
+  // The command could not run (a missing executable, ...): the session ends normally, wait() says why.
+  out.command_error = Error{errc_for_status(reason, code ? code : 500), message};
+  out.command_error->reason = reason;
+  return out;
 }
 
 Result<std::unique_ptr<ExecSession>> open_exec_session(const ExecEndpoint& ep, const ExecRequest& req) {

@@ -96,4 +96,8 @@ RestConfig load_config(const ConfigFlags& flags);
 // Errc::config with the install hint when the command is missing.
 Result<ExecCredential> run_exec_plugin(const ExecConfig& exec, const std::string& server, bool force);
 
+// An exec plugin's stdout read as an ExecCredential of exec.api_version (what run_exec_plugin does with it).
+// Errc::config naming `name` (the plugin) and the field at fault.
+Result<ExecCredential> parse_exec_credential(const std::string& text, const ExecConfig& exec, const std::string& name);
+
 }  // namespace kbk::kube
