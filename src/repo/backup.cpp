@@ -447,7 +447,9 @@ public:
   }
 
   // --- tar ---
-  DirBuild& tar_dir(DirBuild& root, const std::vector<std::string>& parts, size_t count) {
+  // The folder parts[0..count) below root, made as needed; null when one of them is already an entry that is not
+  // a folder (a symlink "out" then "out/x": the tree would hold "out" twice, and a restore might follow the link).
+  DirBuild* tar_dir(DirBuild& root, const std::vector<std::string>& parts, size_t count) {
     DirBuild* d = &root;
     for (size_t i = 0; i < count; ++i) {
       auto it = d->subdir_index.find(parts[i]);
@@ -455,6 +457,7 @@ public:
         d = it->second;
         continue;
       }
+      if (d->entry_index.count(parts[i])) return nullptr;
       auto sub = std::make_unique<DirBuild>();
       sub->node.name = parts[i];
       sub->node.type = NodeType::dir;
@@ -465,7 +468,7 @@ public:
       ++m_dirs;
       d = raw;
     }
-    return *d;
+    return d;
   }
 
   Result<void> read_tar(int fd, const std::string& name, DirBuild& root) {
@@ -500,7 +503,12 @@ public:
       }
       if (clean.empty()) continue;  // "./": the root itself
       const std::string key = util::join(clean, "/");
-      DirBuild& parent = tar_dir(root, clean, clean.size() - 1);
+      DirBuild* parent_dir = tar_dir(root, clean, clean.size() - 1);
+      if (!parent_dir) {
+        m_warnings.push_back(name + ": skipped entry " + path + " (a folder above it is an entry of another type)");
+        continue;
+      }
+      DirBuild& parent = *parent_dir;
       Node n;
       n.name = clean.back();
       const mode_t type = archive_entry_filetype(e);
@@ -517,9 +525,17 @@ public:
       while (archive_entry_xattr_next(e, &xname, &xval, &xsize) == ARCHIVE_OK)
         n.xattrs.emplace_back(xname, std::string(static_cast<const char*>(xval), xsize));
       if (type == AE_IFDIR) {
-        DirBuild& d = tar_dir(root, clean, clean.size());
+        DirBuild* d = tar_dir(root, clean, clean.size());
+        if (!d) {
+          m_warnings.push_back(name + ": skipped folder " + path + " (an entry of another type has its name)");
+          continue;
+        }
         n.type = NodeType::dir;
-        d.node = n;
+        d->node = n;
+        continue;
+      }
+      if (parent.subdir_index.count(n.name)) {
+        m_warnings.push_back(name + ": skipped entry " + path + " (a folder has its name)");
         continue;
       }
       std::shared_ptr<FileState> fs;

@@ -139,8 +139,14 @@ public:
       const std::string p = dir + "/" + n.name;
       switch (n.type) {
         case NodeType::dir: {
-          if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
-            return unexpected(Errc::io, "mkdir " + p + ": " + std::strerror(errno));
+          if (::mkdir(p.c_str(), 0700) != 0) {
+            if (errno != EEXIST) return unexpected(Errc::io, "mkdir " + p + ": " + std::strerror(errno));
+            // Something is there already: descend only into a real folder, never through a symlink (one made by
+            // this restore or found in the target), so nothing is written outside the target.
+            struct stat st {};
+            if (::lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+              return unexpected(Errc::io, "mkdir " + p + ": exists and is not a folder");
+          }
           KBK_TRY(restore_tree(*n.subtree, p));
           m_dirs.emplace_back(p, std::move(n));
           m_result.dirs++;

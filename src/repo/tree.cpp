@@ -253,6 +253,10 @@ Result<std::vector<Node>> decode_tree(std::string_view json, std::string_view wh
         n.xattrs.emplace_back(std::move(k), std::move(val));
       }
     }
+    // encode_tree writes the nodes sorted by name, so each name is greater than the last: a name twice would be
+    // two things at one path (a symlink and a folder), and a restore must never have to choose.
+    if (!out.empty() && !(out.back().name < n.name))
+      return bad(out.back().name == n.name ? "node " + n.name + " is named twice" : "nodes are not sorted by name");
     out.push_back(std::move(n));
   }
   return out;
