@@ -70,6 +70,20 @@ bool compress_block(const Setting& s, std::string_view in, std::string& out) {
   return true;
 }
 
+bool block_length_plausible(Codec codec, std::string_view in, size_t raw_length) {
+  switch (codec) {
+    case Codec::none: return in.size() == raw_length;
+    case Codec::lz4: return raw_length / 256 <= in.size();
+    case Codec::zstd: {
+      const unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
+      if (declared == ZSTD_CONTENTSIZE_ERROR) return false;
+      if (declared == ZSTD_CONTENTSIZE_UNKNOWN) return raw_length / 32768 <= in.size();
+      return declared == raw_length;
+    }
+  }
+  return false;
+}
+
 Result<void> decompress_block(Codec codec, std::string_view in, char* out, size_t raw_length) {
   switch (codec) {
     case Codec::none:

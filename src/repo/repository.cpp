@@ -233,7 +233,8 @@ Result<std::string> Repository::decode_blob(const Id& id, std::string_view store
   const auto codec = static_cast<uint8_t>(payload[0]);
   if (codec > 2) return unexpected(Errc::corrupt, what + " names an unknown codec");
   const uint32_t raw = get32(payload.data() + 1);
-  if (raw > (64u << 20)) return unexpected(Errc::corrupt, what + " claims an impossible length");
+  if (raw > (64u << 20) || !compress::block_length_plausible(static_cast<compress::Codec>(codec), payload.substr(5), raw))
+    return unexpected(Errc::corrupt, what + " claims an impossible length");
   std::string out(raw, '\0');
   auto d = compress::decompress_block(static_cast<compress::Codec>(codec), payload.substr(5), out.data(), raw);
   if (!d) return unexpected(Errc::corrupt, what + ": " + d.error().message);
@@ -277,7 +278,9 @@ Result<std::string> Repository::open_object(std::string_view stored, std::string
   if (payload.size() < 5 || static_cast<uint8_t>(payload[0]) > 2)
     return unexpected(Errc::corrupt, std::string(what) + " is not a repository object");
   const uint32_t raw = get32(payload.data() + 1);
-  if (raw > (1u << 30)) return unexpected(Errc::corrupt, std::string(what) + " claims an impossible length");
+  if (raw > (1u << 30) || !compress::block_length_plausible(static_cast<compress::Codec>(payload[0]),
+                                                           std::string_view(payload).substr(5), raw))
+    return unexpected(Errc::corrupt, std::string(what) + " claims an impossible length");
   std::string out(raw, '\0');
   auto d = compress::decompress_block(static_cast<compress::Codec>(payload[0]), std::string_view(payload).substr(5),
                                       out.data(), raw);

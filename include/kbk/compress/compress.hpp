@@ -31,4 +31,9 @@ bool compress_block(const Setting& s, std::string_view in, std::string& out);
 // decompress to that length.
 Result<void> decompress_block(Codec codec, std::string_view in, char* out, size_t raw_length);
 
+// Whether in can decompress to raw_length bytes at all, checked before the output is allocated, so a few stored bytes
+// that claim a large length cost nothing: none must be exactly that long, a zstd frame must declare that content size
+// (compress_block always writes it; one without it may claim at most 32768:1, zstd's own bound), lz4 at most 256:1.
+bool block_length_plausible(Codec codec, std::string_view in, size_t raw_length);
+
 }  // namespace kbk::compress

@@ -1,4 +1,7 @@
 // Unit tests of the repo module: chunker, formats, index table, trees, locks, and a repository over file://.
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -8,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +21,7 @@
 #include <kbk/repo/repository.hpp>
 #include <kbk/repo/tree.hpp>
 #include <kbk/storage/wrappers.hpp>
+#include <kbk/util/strings.hpp>
 
 using namespace kbk;
 using namespace kbk::repo;
@@ -513,4 +518,149 @@ TEST_CASE("forget + prune: forgotten snapshots go with the blobs only they used;
     REQUIRE(restore_to_folder(**r2, s, out.string(), RestoreOptions{}));
     CHECK(read(out / "keep") == keep_data);
   }
+}
+
+// ---- a helper pod that lies: hostile tar streams into the repository --------------------------------------------
+
+namespace {
+
+struct TarEntry {
+  std::string path;
+  mode_t type;
+  std::string data;  // file content, or the link target
+};
+
+// A tar stream (pax) of the entries, as a mover's helper pod could send it.
+std::string tar_stream(const std::vector<TarEntry>& entries) {
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  std::string out(1 << 20, '\0');
+  size_t used = 0;
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  for (const auto& e : entries) {
+    struct archive_entry* ae = archive_entry_new();
+    archive_entry_set_pathname(ae, e.path.c_str());
+    archive_entry_set_filetype(ae, e.type);
+    archive_entry_set_perm(ae, 0644);
+    if (e.type == AE_IFLNK) archive_entry_set_symlink(ae, e.data.c_str());
+    if (e.type == AE_IFREG) archive_entry_set_size(ae, static_cast<la_int64_t>(e.data.size()));
+    REQUIRE(archive_write_header(a, ae) == ARCHIVE_OK);
+    if (e.type == AE_IFREG) archive_write_data(a, e.data.data(), e.data.size());
+    archive_entry_free(ae);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+Result<BackupResult> backup_stream(Repository& repo, const std::string& stream) {
+  const int fd = ::memfd_create("tar", MFD_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, stream.data(), stream.size()) == static_cast<ssize_t>(stream.size()));
+  ::lseek(fd, 0, SEEK_SET);
+  auto r = backup_tar(repo, fd, "volume", BackupOptions{});
+  ::close(fd);
+  return r;
+}
+
+size_t entries_in(const fs::path& dir) {
+  return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("backup_tar: a stream that climbs out, is absolute or goes through its own symlinks restores inside the target") {
+  TempDir dir;
+  const fs::path outside = dir.path / "outside";
+  fs::create_directories(outside);
+  PlainRepo p(dir.path / "loc");
+  auto res = backup_stream(*p.repo, tar_stream({
+      {"../escape", AE_IFREG, "x"},
+      {"/abs/evil", AE_IFREG, "y"},
+      {"out", AE_IFLNK, outside.string()},
+      {"out/planted", AE_IFREG, "z"},         // through the symlink just made
+      {"d", AE_IFDIR, ""},
+      {"d", AE_IFREG, "a file over the folder"},
+      {"link2", AE_IFLNK, outside.string()},
+      {"link2/sub", AE_IFDIR, ""},
+      {"link2/sub/planted", AE_IFREG, "z"},
+      {"ok/file", AE_IFREG, "kept"},
+  }));
+  REQUIRE(res);
+  const std::string warnings = util::join(res->warnings, "\n");
+  CHECK(warnings.find("../escape") != std::string::npos);
+  CHECK(warnings.find("out/planted") != std::string::npos);
+  CHECK(warnings.find("link2/sub") != std::string::npos);
+  CHECK(warnings.find("skipped entry d ") != std::string::npos);
+  const fs::path target = dir.path / "target";
+  auto restored = restore_to_folder(*p.repo, res->snapshot, target.string(), RestoreOptions{});
+  REQUIRE(restored);
+  CHECK(entries_in(outside) == 0);
+  CHECK_FALSE(fs::exists(dir.path / "escape"));
+  CHECK(read(target / "abs" / "evil") == "y");
+  CHECK(read(target / "ok" / "file") == "kept");
+  CHECK(fs::is_symlink(target / "out"));
+  CHECK(fs::is_directory(fs::symlink_status(target / "d")));
+  auto rep = check(*p.repo, CheckOptions{true, 0, 0, nullptr});
+  REQUIRE(rep);
+  CHECK(rep->errors.empty());
+}
+
+TEST_CASE("restore_to_folder: never descends through a symlink already in the target") {
+  TempDir dir;
+  const fs::path outside = dir.path / "outside";
+  fs::create_directories(outside);
+  fs::create_directories(dir.path / "src" / "sub");
+  write(dir.path / "src" / "sub" / "f", "data");
+  PlainRepo p(dir.path / "loc");
+  auto res = backup_folder(*p.repo, (dir.path / "src").string(), BackupOptions{});
+  REQUIRE(res);
+  const fs::path target = dir.path / "target";
+  fs::create_directories(target);
+  fs::create_symlink(outside, target / "sub");
+  auto restored = restore_to_folder(*p.repo, res->snapshot, target.string(), RestoreOptions{});
+  REQUIRE_FALSE(restored);
+  CHECK(restored.error().message.find("is not a folder") != std::string::npos);
+  CHECK(entries_in(outside) == 0);
+}
+
+TEST_CASE("decode_tree: a name twice (a symlink and a folder at one path) is a damaged tree") {
+  const std::string id(64, 'a');
+  auto t = decode_tree(R"({"v":1,"nodes":[{"name":"x","type":"symlink","linkTarget":"/etc"},)"
+                       R"({"name":"x","type":"dir","subtree":")" + id + R"("}]})", "tree t");
+  REQUIRE_FALSE(t);
+  CHECK(t.error().code == Errc::corrupt);
+  CHECK(t.error().message == "tree t: node x is named twice");
+}
+
+TEST_CASE("decode_blob / open_object: zstd bombs and claimed lengths are refused before anything is allocated") {
+  TempDir dir;
+  PlainRepo p(dir.path / "loc");
+  auto stored = [](uint8_t codec, uint32_t raw, std::string_view data) {
+    std::string s(1, static_cast<char>(codec));
+    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((raw >> (8 * i)) & 0xff));
+    s.append(data);
+    return s;
+  };
+  // 48 MiB of zeros is a zstd frame of a few KiB that declares its size.
+  std::string bomb;
+  REQUIRE(compress::compress_block({compress::Codec::zstd, 3}, std::string(48u << 20, '\0'), bomb));
+  CHECK(bomb.size() < 64 * 1024);
+  const Id id = p.repo->blob_id("x");
+  for (uint32_t claim : {1024u, 47u << 20, 64u << 20}) {  // less than the frame holds, or an allowed but wrong size
+    auto b = p.repo->decode_blob(id, stored(2, claim, bomb));
+    REQUIRE_FALSE(b);
+    CHECK(b.error().message == "blob " + to_hex(id) + " claims an impossible length");
+  }
+  // Nine bytes that claim a 1 GiB index file, raw or lz4.
+  for (uint8_t codec : {0, 1}) {
+    auto o = p.repo->open_object(stored(codec, 1u << 30, "abcd"), "index file x");
+    REQUIRE_FALSE(o);
+    CHECK(o.error().message == "index file x claims an impossible length");
+  }
+  // The frame's true size opens (and then fails the id check, as a bomb under the wrong id must).
+  auto b = p.repo->decode_blob(id, stored(2, 48u << 20, bomb));
+  REQUIRE_FALSE(b);
+  CHECK(b.error().message.find("does not hash to its id") != std::string::npos);
 }
