@@ -161,6 +161,49 @@ void debug(std::string_view message) {
   if (enabled(4)) write(Level::debug, message);
 }
 
+namespace {
+
+// The "data" and "stringData" objects of a text that holds a Secret (a response body logged at -v 8: a Secret, a
+// SecretList, a watch event): each becomes {[REDACTED]}. Strings are skipped as strings, so a brace inside a value
+// does not end the object; an object cut off (a body truncated for the log) is masked to the end.
+std::string mask_secret_data(std::string s) {
+  if (s.find("\"Secret") == std::string::npos) return s;
+  static const std::regex k_is_secret(R"re("kind"\s*:\s*"Secret(List)?")re");
+  if (!std::regex_search(s, k_is_secret)) return s;
+  static const std::regex k_member(R"re("(?:data|stringData)"\s*:\s*\{)re");
+  std::string out;
+  size_t from = 0;
+  std::smatch m;
+  std::string::const_iterator it = s.cbegin();
+  while (std::regex_search(it, s.cend(), m, k_member)) {
+    const size_t open = static_cast<size_t>(m[0].second - s.cbegin()) - 1;  // the '{'
+    out.append(s, from, open - from);
+    int depth = 0;
+    bool in_string = false;
+    size_t i = open;
+    for (; i < s.size(); ++i) {
+      const char c = s[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{') {
+        ++depth;
+      } else if (c == '}' && --depth == 0) {
+        break;
+      }
+    }
+    out += "{[REDACTED]}";
+    from = i < s.size() ? i + 1 : s.size();
+    it = s.cbegin() + static_cast<std::ptrdiff_t>(from);
+  }
+  out.append(s, from, std::string::npos);
+  return out;
+}
+
+}  // namespace
+
 std::string redact(std::string_view text) {
   // Cheap pre-check: most lines hold nothing that looks secret.
   static const char* const k_markers[] = {"uthorization", "earer", "oken", "assword", "ecret", "Signature",
@@ -182,13 +225,16 @@ std::string redact(std::string_view text) {
       std::regex::icase);
   static const std::regex k_query(R"((X-Amz-Signature|X-Amz-Security-Token)=[^&\s]+)", std::regex::icase);
   static const std::regex k_pem(R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)");
+  // A key whose end was cut off (a body truncated for the log): masked to the end of the text.
+  static const std::regex k_pem_open(R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*$)");
   std::string s(text);
   s = std::regex_replace(s, k_header, "$1$2[REDACTED]");
   s = std::regex_replace(s, k_bearer, "$1 [REDACTED]");
   s = std::regex_replace(s, k_json, "$1[REDACTED]$2");
   s = std::regex_replace(s, k_query, "$1=[REDACTED]");
   s = std::regex_replace(s, k_pem, "[REDACTED PRIVATE KEY]");
-  return s;
+  s = std::regex_replace(s, k_pem_open, "[REDACTED PRIVATE KEY]");
+  return mask_secret_data(std::move(s));
 }
 
 }  // namespace kbk::log

@@ -77,3 +77,21 @@ TEST_CASE("set_log_file creates the file 0600 and log lines from outside text ar
   ::unlink(path.c_str());
   ::rmdir(tmpl);
 }
+
+TEST_CASE("redact: a Secret's data in a logged response body, and a private key cut off by truncation") {
+  using kbk::log::redact;
+  const std::string secret =
+      R"({"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{"conn":"ZTJlLVNFQ1JFVA==","k":"}{\""},)"
+      R"("stringData":{"plain":"hunter2"},"type":"Opaque"})";
+  const std::string r = redact("Response Body: " + secret);
+  CHECK(r == R"(Response Body: {"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{[REDACTED]},)"
+             R"("stringData":{[REDACTED]},"type":"Opaque"})");
+  // A list as kubesim writes it (spaces after the colons), cut off in the middle of an item's data.
+  const std::string list = R"({"kind": "SecretList", "items": [{"data": {"a": "c2VjcmV0"}}, {"data": {"b": "bW9y)";
+  CHECK(redact(list) == R"({"kind": "SecretList", "items": [{"data": {[REDACTED]}}, {"data": {[REDACTED]})");
+  // Other kinds keep their data (a ConfigMap's is not secret).
+  const std::string cm = R"({"kind":"ConfigMap","data":{"a":"b"},"metadata":{"name":"secret-config"}})";
+  CHECK(redact(cm) == cm);
+  const std::string cut = "Response Body: {\"tls.key\":\"-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA";
+  CHECK(redact(cut) == "Response Body: {\"tls.key\":\"[REDACTED PRIVATE KEY]");
+}
