@@ -1,5 +1,6 @@
 // The one gzip decoder (compress::GzipReader) with a 1 MiB limit and the bomb ratio from 64 KiB on, read in odd
 // sizes; the whole-buffer gunzip must agree with the stream.
+// fuzz-link: kbk_compress kbk_storage
 #include <cstdlib>
 
 #include <kbk/compress/gzip.hpp>

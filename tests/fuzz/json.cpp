@@ -1,5 +1,6 @@
 // json::parse and the writers: whatever parses must write (compact, pretty, YAML) and read back equal — the text
 // kbk prints and sends to an API server is the document it read.
+// fuzz-link: kbk_json kbk_storage
 #include <cstdlib>
 
 #include <kbk/json/json.hpp>
