@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <kbk/crypto/hash.hpp>
@@ -834,7 +835,10 @@ public:
       for (auto contents : xml::elements(doc, "Contents")) {
         ObjectInfo info;
         std::string k = xml::text(contents, "Key").value_or("");
-        if (k.compare(0, base.size(), base) != 0) continue;
+        // Only keys under what was asked for: a server that answers with others must not steer a delete.
+        if (k.size() < base.size() + prefix.size() || k.compare(0, base.size(), base) != 0 ||
+            k.compare(base.size(), prefix.size(), prefix) != 0)
+          continue;
         info.key = k.substr(base.size());
         info.size = std::strtoull(xml::text(contents, "Size").value_or("0").c_str(), nullptr, 10);
         if (auto t = util::parse_rfc3339(xml::text(contents, "LastModified").value_or(""))) info.modified = *t;
@@ -925,6 +929,7 @@ public:
     const auto cutoff = older_than.count() == 0 ? Clock::time_point::max() : Clock::now() - older_than;
     uint64_t removed = 0;
     std::string key_marker, upload_marker;
+    std::set<std::pair<std::string, std::string>> seen;  // markers handed back twice would loop for ever
     while (true) {
       Call c;
       c.method = "GET";
@@ -959,6 +964,9 @@ public:
       key_marker = xml::text(r.body, "NextKeyMarker").value_or("");
       upload_marker = xml::text(r.body, "NextUploadIdMarker").value_or("");
       if (key_marker.empty() && upload_marker.empty()) break;
+      if (!seen.emplace(key_marker, upload_marker).second)
+        return unexpected(Errc::parse, display_url() + ": ListMultipartUploads returned markers it gave before " +
+                                           "(the listing would never end)");
     }
     return removed;
   }
@@ -979,6 +987,7 @@ private:
   Result<void> list_v2(const std::string& full_prefix, const std::string& delimiter,
                        const std::function<Result<void>(std::string_view)>& on_page) {
     std::string token;
+    std::set<std::string> seen;  // a server that hands back a token it gave before would loop for ever
     while (true) {
       Call c;
       c.method = "GET";
@@ -992,6 +1001,9 @@ private:
       token = xml::text(r.body, "NextContinuationToken").value_or("");
       if (token.empty())
         return unexpected(Errc::parse, display_url() + ": ListObjectsV2 is truncated but has no NextContinuationToken");
+      if (!seen.insert(token).second)
+        return unexpected(Errc::parse, display_url() + ": ListObjectsV2 returned a NextContinuationToken it gave before " +
+                                           "(the listing would never end)");
     }
   }
 

@@ -18,7 +18,10 @@ every later request signed with it get 400 ExpiredToken; op: PUT, GET, DELETE, U
 ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), AssumeRole (match
 against the RoleArn), or *); GET /__log
 returns the requests seen (with the access key id that signed each); POST /__reset clears
-faults and the log; POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
+faults and the log; POST /__put_raw {"bucket", "objects": [{"key", "body"}]} stores objects under any key (keys
+with .., control characters: what a bucket writer can do); fault kinds loop-token (ListObjectsV2 answers truncated
+with the same token for ever) and foreign-keys (the listing holds keys outside the prefix asked for) lie in listings;
+POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
 GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
 stored object (bucket, key, size).
 STS (POST / with Action=...): AssumeRole (signed, service sts) and AssumeRoleWithWebIdentity (unsigned; the token
@@ -344,7 +347,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "<ListMultipartUploadsResult><Bucket>%s</Bucket><IsTruncated>false</IsTruncated>%s</ListMultipartUploadsResult>" % (bucket, xml))
         if self.command == "GET" and qs.get("list-type") == "2":
             kind = self.take_fault("ListObjectsV2", qs.get("prefix", ""))
-            if kind:
+            lie = kind if kind in ("loop-token", "foreign-keys") else None
+            if kind and not lie:
                 self.fault_response(kind)
             prefix, delim = qs.get("prefix", ""), qs.get("delimiter", "")
             start = qs.get("continuation-token", "")
@@ -374,6 +378,11 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         xml.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % xml_escape(name))
             tail = "<NextContinuationToken>%s</NextContinuationToken>" % xml_escape(entries[-1][0]) if truncated else ""
+            if lie == "loop-token":  # a server that sends the same page and token for ever
+                truncated, tail = True, "<NextContinuationToken>same-token</NextContinuationToken>"
+            if lie == "foreign-keys":  # a server that answers with keys outside the prefix asked for
+                xml.append("<Contents><Key>%s</Key><Size>1</Size></Contents>" % xml_escape(bucket + "-elsewhere/secret"))
+                xml.append("<Contents><Key>%s</Key><Size>1</Size></Contents>" % xml_escape(prefix[:-1] + "-sibling/x"))
             return self.send(200, "<ListBucketResult><Name>%s</Name><Prefix>%s</Prefix><KeyCount>%d</KeyCount><IsTruncated>%s</IsTruncated>%s%s</ListBucketResult>"
                              % (bucket, xml_escape(prefix), len(entries), "true" if truncated else "false", tail, "".join(xml)))
         if self.command == "POST" and "delete" in qs:
@@ -607,6 +616,13 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 for u in st.uploads.values():
                     u["initiated"] -= secs
+            return self.send(200, "{}", content_type="application/json")
+        if path == "/__put_raw":  # objects under any key, as a bucket writer could (keys with .., controls)
+            req = json.loads(body)
+            with st.lock:
+                for o in req["objects"]:
+                    data = o.get("body", "").encode()
+                    st.buckets[req["bucket"]][o["key"]] = (data, hashlib.md5(data).hexdigest(), time.time())
             return self.send(200, "{}", content_type="application/json")
         if path == "/__page_size":
             with st.lock:

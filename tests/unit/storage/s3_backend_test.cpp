@@ -342,3 +342,68 @@ TEST_CASE("resolve_s3_settings: URL options, flags, AWS config and defaults") {
     CHECK(e.error().is(Errc::config));
   }
 }
+
+// ---- listings that lie (docs/security.md, the bucket writer and a hostile endpoint) ---------------------------------
+
+namespace {
+
+// Stores objects under raw keys straight into the fake's bucket (keys kbk's own writes would never send).
+void put_raw(const std::vector<std::string>& keys) {
+  std::string body = "{\"bucket\":\"" + std::string(test::k_bucket) + "\",\"objects\":[";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    json::Document k;
+    const json::Value v = json::make_string(keys[i], k.GetAllocator());
+    body += (i ? ",{\"key\":" : "{\"key\":") + json::to_string(v) + ",\"body\":\"x\"}";
+  }
+  body += "]}";
+  REQUIRE(test::control(fake(), "POST", "/__put_raw", body).status == 200);
+}
+
+std::vector<std::string> keys_under(Backend& b, const std::string& prefix, Result<void>* result = nullptr) {
+  std::vector<std::string> got;
+  auto r = b.list(prefix, [&](const ObjectInfo& i) -> Result<void> {
+    got.push_back(i.key);
+    return {};
+  });
+  if (result) *result = r;
+  else REQUIRE(r.ok());
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("S3 listings that lie: keys outside the prefix asked for are dropped, a token given twice is an error") {
+  const std::string u = url();
+  auto b = open_ok(u);
+  REQUIRE(b->put("backups/b1/a", "x", {}).ok());
+  fault("ListObjectsV2", "foreign-keys", 1, prefix_of(u));
+  CHECK(keys_under(*b, "backups/b1/") == std::vector<std::string>{"backups/b1/a"});
+  fault("ListObjectsV2", "loop-token", 1000, prefix_of(u));
+  Result<void> r;
+  keys_under(*b, "backups/b1/", &r);
+  REQUIRE(test::control(fake(), "POST", "/__reset").status == 200);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("NextContinuationToken it gave before") != std::string::npos);
+  CHECK(requests("list-type=2").size() < 10);  // it stopped at the second page, not at the fault's count
+}
+
+TEST_CASE("S3 listings of hostile keys: .., control characters and 20,000 keys come back as they are, page by page") {
+  const std::string u = url();
+  const std::string p = prefix_of(u);
+  auto b = open_ok(u);
+  put_raw({p + "/backups/../kbk-manifest.json", p + "/backups/./x", p + "/backups/a\x1b[31m/kbk-manifest.json",
+           p + "/backups//y"});
+  auto hostile = keys_under(*b, "backups/");
+  CHECK(hostile == std::vector<std::string>{"backups/../kbk-manifest.json", "backups/./x", "backups//y",
+                                             "backups/a\x1b[31m/kbk-manifest.json"});
+  // And as folders: the backup listing refuses each by name (tests/unit/archive/s3_listing_test.cpp).
+  auto folders = b->list_prefixes("backups/");
+  REQUIRE(folders.ok());
+  CHECK(folders->size() == 4);
+  std::vector<std::string> many;
+  for (int i = 0; i < 20000; ++i) many.push_back(p + "/huge/" + std::to_string(100000 + i));
+  put_raw(many);
+  CHECK(keys_under(*b, "huge/").size() == 20000);
+  CHECK(b->remove_many(keys_under(*b, "huge/")).ok());
+  CHECK(keys_under(*b, "huge/").empty());
+}
