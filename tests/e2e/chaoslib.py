@@ -237,6 +237,8 @@ def archive_items(tgz_bytes):
             if not m.isfile() or not m.name.startswith("resources/") or not m.name.endswith(".json"):
                 continue
             obj = json.loads(t.extractfile(m).read())
+            if m.name in out:  # an item written twice (a re-list that kept the first pages' items) is a difference
+                out["DUPLICATE " + m.name] = out[m.name]
             out[m.name] = hashlib.sha256(json.dumps(normalise(obj), sort_keys=True).encode()).hexdigest()
     return out
 

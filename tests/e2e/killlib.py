@@ -49,6 +49,7 @@ class Matrix:
         self.pidfile = os.path.join(self.w, "kbk.pid")
         self.src, self.kc = self.env.kubesim("source", preload=configmaps)
         self.listing = self.env.demo_app(self.kc, volume_bytes=200000)
+        self._big()
         # strict_s3 (lists and aborts multipart uploads) behind the fault proxy; the S3RVER keys of AWS_ENV.
         p, port = self.env._start([sys.executable, STRICT_S3, "--port", "0", "--bucket", chaoslib.BUCKET,
                                    "--access-key", "S3RVER", "--secret-key", "S3RVER"], "PORT ", "strict_s3.log")
@@ -67,6 +68,20 @@ class Matrix:
 
     def close(self):
         self.env.close()
+
+    def _big(self):
+        """Namespace big: 12 ConfigMaps of 700 KiB of base64 random data, about 6 MiB gzipped, so a backup of it
+        to S3 with part-size=5MiB goes multipart (a kill can leave an open upload)."""
+        import base64
+        items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "big"}}]
+        for i in range(12):
+            items.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "blob-%02d" % i,
+                                                                                "namespace": "big"},
+                          "data": {"blob": base64.b64encode(os.urandom(525 * 1024)).decode()}})
+        path = os.path.join(self.w, "big.json")
+        with open(path, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "List", "items": items}, f)
+        self.env.kubectl(self.kc, "create", "-f", path)
 
     # ---- running kbk with a kill point ----
     def run(self, kubeconfig, args, counter=None, at=None, target_kc=None):
@@ -179,7 +194,7 @@ class Matrix:
                                                                              "--encryption-key-file", self.key]
         elif label == "backup to S3":
             loc, counter, key, extra = self.env.location("s3b") + "&part-size=5MiB", "s3", None, \
-                ["--include-namespaces", "shop,bench", "--no-volume-data", "--parallel", "1"]
+                ["--include-namespaces", "big", "--no-volume-data"]
         else:  # volume backup
             loc, counter, key, extra = self.folder, "kube", None, ["--include-namespaces", "shop-data"]
         rc, out, err, steps = self.run(self.kc, ["backup", "create", name, "--storage", loc] + extra, counter, at)
