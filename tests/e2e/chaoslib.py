@@ -218,6 +218,12 @@ def normalise(obj):
             ann.pop(k)
     if not ann:
         md.pop("annotations", None)
+    labels = md.get("labels") or {}
+    for k in list(labels):  # which restore made an object (velero.io/restore-name, ...) differs by run
+        if k.startswith("velero.io/") or k.startswith("kbk.io/"):
+            labels.pop(k)
+    if not labels:
+        md.pop("labels", None)
     o.pop("status", None)
     spec = o.get("spec")
     if isinstance(spec, dict):

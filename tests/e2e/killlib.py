@@ -89,7 +89,7 @@ class Matrix:
         env = self.env.env()
         countfile = os.path.join(self.w, "count")
         if counter == "fs":
-            env["LD_PRELOAD"] = self.shim
+            env["KILLSHIM_LIB"] = self.shim  # preloaded by the shell into kbk only, not into the shell itself
             env["KILLSHIM_COUNT"] = countfile
             if at:
                 env["KILLSHIM_AT"] = str(at)
@@ -99,7 +99,8 @@ class Matrix:
                                      else "latency=0")
         if counter == "s3":
             self.env.proxy_faults("kill=%s,at=%d" % (self.pidfile, at) if at else "")
-        cmd = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', self.pidfile, KBK]
+        cmd = ["sh", "-c", 'echo $$ > "$0"; if [ -n "$KILLSHIM_LIB" ]; then export LD_PRELOAD="$KILLSHIM_LIB"; fi; '
+               'exec "$@"', self.pidfile, KBK]
         if kubeconfig:
             cmd += ["--kubeconfig", kubeconfig, "--context", "admin"]
         p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=900)
@@ -339,11 +340,14 @@ class Matrix:
             ok, why = self.repo_check(loc)
             if not ok:
                 return "VIOLATION: repo check after the kill: " + why, None
+        before = self._expect(label, loc)
         rc, out, err, _ = self.run(None, self._storage_args(label) + ["--storage", loc])
         if rc != 0:
             return "VIOLATION: the rerun exits %d: %s" % (rc, err.strip()[-200:]), None
         got = self._expect(label, loc)
-        if got != self._expected[label]:
+        if label == "repo backup" and isinstance(before, int) and before == self._expected[label] and got == before + 1:
+            pass  # killed after its snapshot was published (while unlocking): the rerun adds another, as it should
+        elif got != self._expected[label]:
             return "VIOLATION: after the rerun %r, a clean run gives %r" % (got, self._expected[label]), None
         if label in ("prune", "rekey"):
             for n in got or {}:
