@@ -1,4 +1,4 @@
-"""Shared harness of the chaos and kill-at-any-point tests (tests/e2e/run-chaos, run-kill-matrix; scripts/chaos,
+"""Shared harness of the chaos and kill-at-any-point tests (tests/e2e/run-kill-matrix; scripts/chaos,
 scripts/kill-matrix): kubesim with its fault rules, s3rver behind tests/s3/fault_proxy.py, the demo app plus N
 ConfigMaps with data in a volume, and the comparisons that tell a faithful run from a silent difference.
 
