@@ -295,7 +295,9 @@ const Schema& restore_record_schema() {
        Field("target", Schema::object({Field("server", line()), Field("kubeSystemUID", line()),
                                        Field("serverVersion", line())})),
        Field("counts", Schema::map(Schema::uint())), Field("reasons", Schema::map(Schema::uint())),
-       Field("warnings", Schema::array(Schema::string())), Field("volumes", Schema::array(volume()))});
+       Field("warnings", Schema::array(Schema::string())), Field("volumes", Schema::array(volume())),
+       Field("rollback", Schema::object({Field("version", Schema::uint()), Field("object", line()),
+                                         Field("encrypted", Schema::boolean()), Field("items", Schema::uint())}))});
   return s;
 }
 

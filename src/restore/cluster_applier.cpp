@@ -129,6 +129,8 @@ private:
                          Outcome outcome, const std::string& reason) {
     std::vector<std::string> problems;
     if (m_dry == kube::DryRun::yes) return result(outcome, reason);
+    std::string uid = json::get_string(written, {"metadata", "uid"});
+    std::string rv = json::get_string(written, {"metadata", "resourceVersion"});
     if (json::Document mf = item.managed_fields.parse(); mf.IsArray() && !mf.Empty()) {
       json::Document body;
       body.SetArray();
@@ -143,27 +145,36 @@ private:
       auto r = m_client.patch(rt, ns_of(item), item.target_name, kube::PatchType::json, json::to_string(body),
                               write_options());
       if (!r) problems.push_back("managedFields not re-applied: " + r.error().message);
+      else rv = json::get_string(*r, {"metadata", "resourceVersion"});
     }
     if (json::Document status = item.status.parse(); status.IsObject() && status.MemberCount() > 0) {
       bool has_status = rt.subresources.empty() ||
                         std::find(rt.subresources.begin(), rt.subresources.end(), "status") != rt.subresources.end();
       if (has_status) {
-        std::string err = write_status(item, status, rt, written);
+        std::string err = write_status(item, status, rt, written, rv);
         if (!err.empty()) problems.push_back("status not restored: " + err);
       }
     }
-    return result(outcome, reason, util::join(problems, "; "));
+    ItemResult res = result(outcome, reason, util::join(problems, "; "));
+    res.uid = std::move(uid);
+    res.resource_version = std::move(rv);
+    res.applied = item.object.text();
+    return res;
   }
 
+  // rv: the resourceVersion the written status left.
   std::string write_status(const PlannedItem& item, const json::Value& status, const kube::ResourceType& rt,
-                           const json::Value& written) {
+                           const json::Value& written, std::string& rv) {
     json::Document obj = json::clone(written);
     for (int attempt = 0; attempt < 3; ++attempt) {
       json::Value st;
       json::copy_into(st, status, obj.GetAllocator());
       json::set(obj, "status", std::move(st), obj.GetAllocator());
       auto r = m_client.update(rt, ns_of(item), obj, write_options(), "status");
-      if (r) return "";
+      if (r) {
+        rv = json::get_string(*r, {"metadata", "resourceVersion"});
+        return "";
+      }
       if (!r.error().is(Errc::conflict)) return r.error().message;
       auto live = m_client.get(rt, ns_of(item), item.target_name);
       if (!live) return live.error().message;
@@ -202,6 +213,7 @@ private:
         if (!r) return api_failure(r.error(), "update (merge patch of " + what + ")");
         ItemResult res = after_write(item, rt, *r, Outcome::updated, "updated");
         res.message = "patched " + what + (res.message.empty() ? "" : "; " + res.message);
+        if (m_dry == kube::DryRun::no) res.before = json::to_string(*live);
         return res;
       }
       case ExistingPolicy::recreate: {
@@ -216,8 +228,10 @@ private:
         if (!wait_gone(rt, item, m_opt.delete_timeout, why))
           return result(Outcome::failed, "delete-timeout", "recreate: deleted but " + why);
         ItemResult res = create(item, obj, rt, Outcome::updated, "recreated", 1);
-        if (res.outcome == Outcome::updated)
+        if (res.outcome == Outcome::updated) {
           res.message = "deleted and created again (differed in " + what + ")" + (res.message.empty() ? "" : "; " + res.message);
+          res.before = json::to_string(*live);
+        }
         return res;
       }
     }

@@ -2,6 +2,7 @@
 #include <kbk/restore/engine.hpp>
 
 #include <kbk/archive/location.hpp>
+#include <kbk/restore/rollback.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -269,7 +270,8 @@ std::string summary_text(const RestoreReport& r) {
   return out;
 }
 
-Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, std::string_view log_text) {
+Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, std::string_view log_text,
+                           const crypto::UserKey* key) {
   archive::RestorePaths paths{r.name};
   storage::PutOptions put;
   // The log: what the run logged, then one line per item.
@@ -327,8 +329,20 @@ Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, st
     json::set(rl, k, std::move(arr), rl.GetAllocator());
   }
   KBK_TRY(backend.put(paths.resource_list(), archive::gzip(json::to_string(rl) + "\n"), put));
+  // What rollback needs (section 6.1), for a restore that changed the cluster.
+  json::Document marker = report_to_json(r, false);
+  if (!r.dry_run && r.mode == "cluster") {
+    KBK_ASSIGN_OR_RETURN(RollbackStored stored, upload_rollback_record(backend, r, key));
+    auto& ma = marker.GetAllocator();
+    json::Value rb(rapidjson::kObjectType);
+    json::set(rb, "version", json::Value(k_rollback_format_version), ma);
+    add(rb, "object", stored.object, ma);
+    json::set(rb, "encrypted", json::Value(stored.encrypted), ma);
+    json::set(rb, "items", json::Value(static_cast<uint64_t>(stored.items)), ma);
+    json::set(marker, "rollback", std::move(rb), ma);
+  }
   // The marker last: a restore whose marker exists has all its files.
-  KBK_TRY(backend.put(paths.marker(), json::to_pretty(report_to_json(r, false)) + "\n", put));
+  KBK_TRY(backend.put(paths.marker(), json::to_pretty(marker) + "\n", put));
   return {};
 }
 

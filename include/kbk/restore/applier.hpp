@@ -25,9 +25,16 @@ const char* outcome_name(Outcome o);
 // How one item ended. reason is a stable code ("created", "exists-identical", "would-create", an API error's
 // Errc name, or a reason:: code from plan.hpp); message is one line for the user.
 struct ItemResult {
+  ItemResult() = default;
+  ItemResult(Outcome o, std::string r, std::string m = "") : outcome(o), reason(std::move(r)), message(std::move(m)) {}
   Outcome outcome = Outcome::failed;
   std::string reason;
   std::string message;
+  // What a rollback needs (docs/format-archive.md section 6.1), set by the real cluster applier only: the object as
+  // the restore left it (uid, resourceVersion after managedFields and status were written), the object it sent,
+  // and for an update or a recreate the live object before (all JSON text). Not part of the printed report.
+  std::string uid, resource_version;
+  std::string applied, before;
 };
 
 // Resolves the types a cluster serves. refresh() re-reads discovery (after CRDs were created).

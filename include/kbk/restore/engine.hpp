@@ -91,6 +91,9 @@ std::string summary_text(const RestoreReport& report);
 // Writes restores/<name>/ as Velero lays it out: restore-<name>-logs.gz, restore-<name>-results.gz
 // ({"warnings":{...},"errors":{...}}), restore-<name>-resource-list.json.gz ({"<gv>/<Kind>":
 // ["ns/name(created)"]}), then kbk's marker kbk-restore.json (the report without items) last.
-Result<void> upload_report(storage::Backend& backend, const RestoreReport& report, std::string_view log_text);
+// Before the marker, a real restore (mode "cluster") writes its rollback record (rollback.hpp), encrypted when
+// key is given, and the marker names it ("rollback").
+Result<void> upload_report(storage::Backend& backend, const RestoreReport& report, std::string_view log_text,
+                           const crypto::UserKey* key = nullptr);
 
 }  // namespace kbk::restore
