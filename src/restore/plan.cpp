@@ -2,6 +2,8 @@
 // sanitize, transform, map namespaces, label, order.
 #include <kbk/restore/plan.hpp>
 
+#include <kbk/patch/mappings.hpp>
+
 #include <kbk/app/memory_source.hpp>
 
 #include <algorithm>
@@ -211,6 +213,8 @@ public:
       m_plan.items.push_back(plan_item(i));
       release(i);
     }
+    for (PlannedItem& e : m_extra) m_plan.items.push_back(std::move(e));
+    m_extra.clear();
     synthesize_namespaces();
     order();
     return std::move(m_plan);
@@ -413,27 +417,60 @@ private:
     if (gr == "serviceaccounts" && it.key.name == "default") p.action = ItemAction::merge_service_account;
 
     TransformContext ctx{p.group, p.version, p.resource, p.kind, it.key.namespace_, it.key.namespace_, it.key.name, &p.notes};
-    if (run_transforms(TransformStage::convert, ctx, obj, p)) return p;
-    // A conversion may have changed the apiVersion, group included (extensions/v1beta1 -> networking.k8s.io/v1).
+    std::vector<json::Document> extra;
+    if (run_transforms(TransformStage::convert, ctx, obj, p, extra)) return p;
+    // A conversion may have changed the apiVersion, group included (extensions/v1beta1 -> networking.k8s.io/v1),
+    // and the kind (an OpenShift Route -> an Ingress).
     std::string api_version = json::get_string(obj, {"apiVersion"});
     if (!api_version.empty()) {
       size_t slash = api_version.find('/');
       p.group = slash == std::string::npos ? "" : api_version.substr(0, slash);
       p.version = api_version.substr(slash == std::string::npos ? 0 : slash + 1);
+      if (std::string kind = json::get_string(obj, {"kind"}); !kind.empty() && kind != p.kind) {
+        p.kind = kind;
+        std::string converted = patch::group_resource_for(api_version, kind);
+        p.resource = converted.substr(0, converted.find('.'));
+      }
       p.tier = tier_for(p.group, p.resource);
     }
     ctx.target_namespace = p.target_namespace;
-    if (run_transforms(TransformStage::modify, ctx, obj, p)) return p;
+    if (run_transforms(TransformStage::modify, ctx, obj, p, extra)) return p;
     map_namespaces(obj, p.group, p.kind, m_o.namespace_mappings, p.notes);
     add_restore_labels(obj);
+    for (json::Document& e : extra) add_extra(p, e);
     p.object = JsonText::of(obj);
     p.status = JsonText::of(status);
     p.managed_fields = JsonText::of(managed_fields);
     return p;
   }
 
+  // An object a transform made beside item p (extra in TransformOutcome): planned in p's target namespace.
+  void add_extra(const PlannedItem& parent, json::Document& obj) {
+    PlannedItem e;
+    const std::string api_version = json::get_string(obj, {"apiVersion"});
+    const size_t slash = api_version.find('/');
+    e.group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+    e.version = api_version.substr(slash == std::string::npos ? 0 : slash + 1);
+    e.kind = json::get_string(obj, {"kind"});
+    std::string gr = patch::group_resource_for(api_version, e.kind);
+    e.resource = gr.substr(0, gr.find('.'));
+    e.namespaced = parent.namespaced;
+    e.source_namespace = parent.source_namespace;
+    e.target_namespace = parent.target_namespace;
+    e.source_name = e.target_name = json::get_string(obj, {"metadata", "name"});
+    e.tier = tier_for(e.group, e.resource);
+    e.synthesized = true;
+    e.notes.push_back("made for " + parent.display() + " by a conversion");
+    json::Value& md = json::ensure_object(obj, "metadata", obj.GetAllocator());
+    if (parent.namespaced) json::set(md, "namespace", json::make_string(parent.target_namespace, obj.GetAllocator()), obj.GetAllocator());
+    add_restore_labels(obj);
+    e.object = JsonText::of(obj);
+    m_extra.push_back(std::move(e));
+  }
+
   // Runs the transforms of one stage on obj; true when one failed or skipped the item (p.skip says which).
-  bool run_transforms(TransformStage stage, const TransformContext& ctx, json::Document& obj, PlannedItem& p) {
+  bool run_transforms(TransformStage stage, const TransformContext& ctx, json::Document& obj, PlannedItem& p,
+                      std::vector<json::Document>& extra) {
     for (const auto& t : m_o.transforms) {
       if (t->stage() != stage) continue;
       auto r = t->apply(ctx, obj);
@@ -445,6 +482,7 @@ private:
         p.skip = PlanSkip{reason::transform_skip, t->name() + ": " + r->skip_message, false};
         return true;
       }
+      for (json::Document& e : r->extra) extra.push_back(std::move(e));
     }
     return false;
   }
@@ -555,6 +593,7 @@ private:
     if (m_plan.selected == 0) m_plan.warnings.push_back("the selection matched no object of backup " + m_o.backup_name);
   }
 
+  std::vector<PlannedItem> m_extra;  // objects transforms made beside items (add_extra)
   const LoadedBackup& m_b;
   const PlanOptions& m_o;
   const Selector& m_sel;

@@ -1,6 +1,8 @@
 // Restoring into another Kubernetes version (see preflight.hpp and docs/migration.md).
 #include <kbk/restore/preflight.hpp>
 
+#include <kbk/patch/mappings.hpp>
+
 #include <algorithm>
 #include <set>
 #include <tuple>
@@ -205,6 +207,11 @@ public:
     }
     std::string final_group = split_api_version(r.api_version).first;
     m_book->records[{final_group, ctx.resource, ctx.original_namespace, ctx.name}] = r;
+    // A conversion that changed the kind (an OpenShift Route -> an Ingress): the plan names the new resource.
+    if (std::string kind = json::get_string(obj, {"kind"}); !kind.empty() && kind != ctx.kind) {
+      std::string gr = patch::group_resource_for(r.api_version, kind);
+      m_book->records[{final_group, gr.substr(0, gr.find('.')), ctx.original_namespace, ctx.name}] = r;
+    }
     m_book->records[{ctx.group, ctx.resource, ctx.original_namespace, ctx.name}] = std::move(r);
     return TransformOutcome{};
   }

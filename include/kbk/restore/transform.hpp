@@ -38,6 +38,9 @@ struct TransformOutcome {
   bool changed = false;
   bool skip = false;
   std::string skip_message;
+  // Objects the item needs beside itself, restored with it in its target namespace (a Route's certificate becomes
+  // a Secret beside its Ingress). A transform may also change the object's kind (Route -> Ingress).
+  std::vector<json::Document> extra;
 };
 
 class Transform {
