@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "app_flags.hpp"
+#include "crossing_flags.hpp"
 #include "commands.hpp"
 #include "volume_flags.hpp"
 #include <kbk/restore/volumes.hpp>
@@ -25,6 +26,8 @@
 #include <kbk/restore/engine.hpp>
 #include <kbk/restore/preflight.hpp>
 #include <kbk/restore/records.hpp>
+#include <kbk/restore/rollback.hpp>
+#include <kbk/restore/wait.hpp>
 #include <kbk/restore/transforms.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/wrappers.hpp>
@@ -74,6 +77,8 @@ struct CreateFlags {
   bool preflight = false;
   std::string restore_volumes;  // Velero's --restore-volumes[=false]: false = --no-volume-data
   std::string key_file;  // --encryption-key-file
+  std::string wait;      // --wait[=TIMEOUT]: "" not given
+  CrossingFlags crossing;
   AppFlags app;          // --app, --app-path
   std::string app_modifiers = "auto";  // --app-modifiers auto|always|never
   RestoreVolumeFlags volumes;
@@ -144,6 +149,7 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
   restore::TargetApis target;
   std::string target_description;
   std::unique_ptr<kube::Client> client;
+  bool routes_served = false;
   if (!f.to_dir.empty() || f.dry_run == "client") {
     po.transforms.insert(po.transforms.begin(), restore::make_latest_conversion_transform());
     target_description = "the latest Kubernetes APIs kbk knows (no cluster)";
@@ -153,10 +159,12 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
     auto discovery = kube::Discovery::fetch(*client);
     if (!discovery) return fail(discovery.error());
     target = add_conversions(po, *discovery);
+    routes_served = !target.versions_of("route.openshift.io", "Route").empty();
     target_description = "cluster " + config.server;
     if (auto v = client->request("GET", "/version"); v)
       if (std::string git = json::get_string(*v, {"gitVersion"}); !git.empty()) target_description += " (" + git + ")";
   }
+  restore::add_crossing_transforms(po, crossing_options(f.crossing, false), routes_served);
   auto backup = restore::load_backup(backend, f.from_backup, {}, user_key);
   if (!backup) return fail(backup.error());
   restore::SourceApis source;
@@ -294,6 +302,13 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   if (!f.restore_volumes.empty() && !parse_bool_flag("--restore-volumes", f.restore_volumes)) f.volumes.no_volume_data = true;
   const bool offline = !f.to_dir.empty() || f.dry_run == "client";
   const bool changes_cluster = f.to_dir.empty() && f.dry_run.empty();
+  std::optional<double> wait_timeout;
+  if (!f.wait.empty()) {
+    wait_timeout = util::parse_duration(f.wait);
+    if (!wait_timeout)
+      throw Fatal(ExitCode::usage, "--wait \"" + f.wait + "\": expected a duration such as 5m or 90s (a bare --wait waits 5m)");
+    if (!changes_cluster) throw Fatal(ExitCode::usage, "--wait waits for a real restore; it cannot be combined with --dry-run or --to-dir");
+  }
   if (f.name.empty()) f.name = f.from_backup + "-" + util::format_compact(util::system_clock().now());
 
   restore::PlanOptions po;
@@ -397,6 +412,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   std::unique_ptr<restore::TypeResolver> types;
   std::unique_ptr<restore::Applier> applier;
   restore::RunOptions ro;
+  bool routes_served = false;
   if (!f.to_dir.empty()) {
     auto a = restore::make_dir_applier(f.to_dir);
     if (!a) throw Fatal(a.error().is(Errc::config) ? ExitCode::usage : ExitCode::failed, a.error().message);
@@ -410,7 +426,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     client = make_client(g, config);
     auto discovery = kube::Discovery::fetch(*client);
     if (!discovery) return fail(discovery.error());
-    add_conversions(po, *discovery);
+    routes_served = !add_conversions(po, *discovery).versions_of("route.openshift.io", "Route").empty();
     describe_target(*client, config, request);
     types = restore::make_discovery_resolver(*client);
     kube::Client* c = client.get();
@@ -438,6 +454,7 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   if (po.applications && !po.applications->modifiers.empty())
     add_application_modifiers(po, request, f.app_modifiers, *backend, f.from_backup, client.get(),
                               mappings_transform.get());
+  auto rewrites = restore::add_crossing_transforms(po, crossing_options(f.crossing, false), routes_served);
 
   auto capture = std::make_shared<LogCapture>();
   log::set_sink([capture](std::string_view line) {
@@ -459,6 +476,9 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   log::info(1, "restore " + f.name + " from backup " + f.from_backup + " (" + applier->mode() + ")");
   auto report = restore::restore_backup(*backend, po, *applier, ro);
   interrupts.reset();
+  if (report && rewrites)
+    for (const std::string& u : rewrites->unmatched())
+      report->warnings.push_back(u + ": the restore holds no such object (nothing set)");
   if (report && volumes) report->volumes = volumes->results();
   meter->finish();
   if (!report) {
@@ -472,13 +492,69 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
       std::lock_guard lock(capture->mutex);
       log_text = capture->text;
     }
-    if (auto up = restore::upload_report(*backend, *report, log_text); !up)
+    if (auto up = restore::upload_report(*backend, *report, log_text, ro.encryption_key); !up)
       log::warning("restore " + f.name + ": results not written to " + backend->display_url() + ": " + up.error().message);
   }
   log::set_sink(nullptr);
-  if (format.structured()) output::print(restore::report_to_json(*report), format);
-  else std::fputs(restore::summary_text(*report).c_str(), stdout);
-  return static_cast<int>(restore::exit_code(*report));
+  int rc = static_cast<int>(restore::exit_code(*report));
+  std::optional<restore::WaitReport> waited;
+  if (wait_timeout && client && rc != static_cast<int>(ExitCode::failed)) {
+    restore::WaitOptions wo;
+    wo.timeout = *wait_timeout;
+    auto targets = restore::workloads_of(*report);
+    log::info(1, "waiting up to " + util::human_duration(*wait_timeout) + " for " + std::to_string(targets.size()) +
+                     " workload(s) to be ready");
+    waited = restore::wait_ready(*client, targets, wo);
+    if (!waited->ready()) {
+      log::error("restore " + f.name + ": " + waited->summary());
+      if (rc == 0) rc = static_cast<int>(ExitCode::partial);
+    }
+  }
+  if (format.structured()) {
+    json::Document doc = restore::report_to_json(*report);
+    if (waited) restore::add_wait(doc, *waited, doc.GetAllocator());
+    output::print(doc, format);
+  } else {
+    std::fputs(restore::summary_text(*report).c_str(), stdout);
+    if (waited) std::printf("Wait: %s\n", waited->summary().c_str());
+  }
+  return rc;
+}
+
+// ---- rollback -------------------------------------------------------------------------------------------------
+
+struct RollbackFlags {
+  std::string name;
+  bool dry_run = false;
+  bool force = false;
+  std::string key_file;
+  double delete_timeout = 300;
+};
+
+int run_rollback(const GlobalOptions& g, const RollbackFlags& f) {
+  const output::Format format = output_format(g, {output::Format::json});
+  const auto user_key = load_encryption_key(f.key_file);
+  auto backend = open_storage(g, false);
+  auto entries = restore::read_rollback_record(*backend, f.name, user_key ? &*user_key : nullptr);
+  if (!entries) return fail(entries.error());
+  const kube::RestConfig config = load_rest_config(g);
+  auto client = make_client(g, config);
+  auto types = restore::make_discovery_resolver(*client);
+  if (auto r = types->refresh(); !r) return fail(r.error());
+  restore::RollbackOptions o;
+  o.dry_run = f.dry_run ? restore::RollbackDryRun::yes : restore::RollbackDryRun::no;
+  o.force = f.force ? restore::RollbackForce::yes : restore::RollbackForce::no;
+  o.delete_timeout = f.delete_timeout;
+  restore::RollbackReport report = restore::rollback(*client, *types, f.name, *entries, o);
+  for (const auto& i : report.items)
+    if (i.failed() || i.left_alone()) log::record(log::Level::warning, i.outcome + " " + i.item + ": " + i.message);
+  if (!f.dry_run)
+    if (auto up = restore::upload_rollback_report(*backend, report); !up)
+      log::warning("restore " + f.name + ": rollback outcome not written to " + backend->display_url() + ": " +
+                   up.error().message);
+  if (format.structured()) output::print(restore::rollback_to_json(report), format);
+  else std::fputs(restore::rollback_summary_text(report).c_str(), stdout);
+  return static_cast<int>(restore::exit_code(report));
 }
 
 // ---- auth can-i-restore --------------------------------------------------------------------------------------
@@ -892,6 +968,7 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
       ->capture_default_str()
       ->type_name("auto|always|never");
   add_volume_restore_flags(create, f->volumes);
+  add_crossing_flags(create, f->crossing, false);
   create->add_flag("--preflight", f->preflight,
                    "Only report, per group/version/kind of the backup, whether the target serves it, kbk converts it "
                    "(to which version) or skips it (why), and whether this identity may write it all; exit 2 when "
@@ -900,6 +977,12 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   add_bool_option(create, "--restore-volumes", f->restore_volumes,
                   "Velero's flag: false restores the resources only (as --no-volume-data); true (the default) "
                   "restores the volume data the backup holds");
+  CLI::Option* wait_opt = create->add_option("--wait", f->wait,
+                     "After the restore, wait until its Deployments are available, StatefulSets and DaemonSets ready "
+                     "and Jobs complete, at most this long (bare --wait: 5m); exit 2 when they are not")
+      ->expected(0, 1)
+      ->default_str("5m")
+      ->type_name(value::k_duration);
   add_duration_option(create, "--crd-timeout", f->crd_timeout, "How long to wait for restored CRDs to be Established");
   add_duration_option(create, "--namespace-timeout", f->namespace_timeout, "How long to wait for a Terminating namespace to go");
   document(create,
@@ -912,14 +995,18 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
             "kbk restore create --from-backup nightly --dry-run=server",
             "kbk restore create --from-backup nightly --to-dir ./review",
             "# one application out of a whole-cluster backup (kbk app, docs/format-application.md)",
-            "kbk restore create --from-backup full --app examples/apps/wordpress.yaml"},
+            "kbk restore create --from-backup full --app examples/apps/wordpress.yaml",
+            "# wait until the restored workloads are ready; undo the restore",
+            "kbk restore create r1 --from-backup nightly --existing-resource-policy update --wait=10m",
+            "kbk restore rollback r1"},
            "Before anything is applied the identity's permissions are checked (create, get and patch on every type "
            "in every namespace the plan writes; delete too with --existing-resource-policy recreate): a read-only "
            "identity gets one line and exit status 4. PersistentVolumeClaims and PersistentVolumes are restored "
            "without their data (volume data is not restored yet); the summary lists them. -n selects nothing here: "
            "use --include-namespaces.");
-  set_runner(create, state, [&g, f, dry_run] {
+  set_runner(create, state, [&g, f, dry_run, wait_opt] {
     f->dry_run_given = dry_run->count() > 0;  // a bare --dry-run has no value: never mistake it for a real restore
+    if (wait_opt->count() > 0 && f->wait.empty()) f->wait = "5m";
     return run_create(g, *f);
   });
 
@@ -950,6 +1037,27 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   document(logs, {"kbk restore logs nightly-20261126070000", "kbk restore logs nightly-20261126070000 | grep ERROR"},
            "Each line carries an RFC 3339 timestamp and a level (ERROR, WARN, INFO), then one line per item.");
   set_runner(logs, state, [&g, logs_name] { return run_logs(g, *logs_name); });
+
+  auto* rb = restore->add_subcommand("rollback", "Undo a restore: delete what it created, put back what it updated");
+  auto rf = std::make_shared<RollbackFlags>();
+  rb->add_option("NAME", rf->name, "Restore name")->required()->type_name("RESTORE");
+  rb->add_flag("--dry-run", rf->dry_run, "Only say what would be deleted and put back");
+  rb->add_flag("--force", rf->force, "Also delete or put back objects changed since the restore");
+  add_encryption_key_option(rb, rf->key_file, "Key file of the restored backup (its rollback record is encrypted)");
+  add_duration_option(rb, "--delete-timeout", rf->delete_timeout,
+                      "How long to wait for a recreated object to go before the old one is created again");
+  document(rb,
+           {"kbk restore rollback nightly-20261126070000 --dry-run",
+            "kbk restore rollback nightly-20261126070000",
+            "kbk restore rollback nightly-20261126070000 --force -o json"},
+           "Reads the rollback record the restore wrote (docs/format-archive.md section 6.1) and, in reverse apply "
+           "order, deletes each object the restore created and puts each object it updated or recreated back as it "
+           "was before; only where the object is still the one the restore left (same uid, and the same "
+           "resourceVersion or no change in the fields the restore set). Anything changed since is reported "
+           "(changed-since, gone) and left alone unless --force. Running it again changes nothing (already-gone, "
+           "already-as-before). Writes restores/NAME/kbk-rollback.json unless --dry-run.",
+           "2 when an object was left alone or failed; 4 when the restore or its rollback record does not exist");
+  set_runner(rb, state, [&g, rf] { return run_rollback(g, *rf); });
 
   // kbk auth can-i-restore lives beside restore create: it plans the same way.
   CLI::App* auth = app.get_subcommand("auth");
