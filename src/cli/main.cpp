@@ -350,6 +350,7 @@ int main(int argc, char** argv) {
   register_backup(app, g, state);
   register_restore(app, g, state);
   register_diff(app, g, state);
+  register_migrate(app, g, state);
   register_rbac(app, g, state);
   register_schedule(app, g, state);
   register_modifiers(app, g, state);
