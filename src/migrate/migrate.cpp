@@ -239,10 +239,14 @@ private:
         continue;
       auto rt = m_types->find(p.group, p.version, p.resource);
       if (!rt) continue;  // a CRD the restore creates first
+      // An object already there as the restore would write it is fine (the restore skips it as identical); one
+      // that differs would be left as it is, so B would not hold what was asked.
       auto live = m_dst.client->get(*rt, p.namespaced ? p.target_namespace : "", p.target_name);
-      if (live && ++clashes <= 20)
-        m_r.blockers.push_back(p.display() + " already exists in the target (--existing-resource-policy update or "
-                                             "recreate to overwrite it)");
+      if (!live) continue;
+      auto diffs = restore::differences(*live, obj);
+      if (!diffs.empty() && ++clashes <= 20)
+        m_r.blockers.push_back(p.display() + " already exists in the target and differs in " + util::join(diffs, ", ") +
+                               " (--existing-resource-policy update or recreate to overwrite it)");
     }
     if (clashes > 20) m_r.blockers.push_back("... and " + std::to_string(clashes - 20) + " more objects already in the target");
     for (const std::string& sc : classes) {
