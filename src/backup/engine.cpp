@@ -27,6 +27,7 @@
 
 #include <kbk/volume/backup.hpp>
 
+#include "hooks.hpp"
 #include "record.hpp"
 #include "volumes.hpp"
 
@@ -84,11 +85,57 @@ std::string new_uid() {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
+// The hook templates an application definition names (docs/format-application.md section 6): template T is the hooks
+// file hooks/T.yaml beside the definition, T.yaml beside it, or ../hooks/T.yaml; its backup hooks select the reference's
+// namespace and pods, with the reference's container, onError and timeout when it gives them.
+Result<void> add_template_hooks(const std::vector<app::HookRef>& refs, hooks::HooksFile& out) {
+  for (const auto& ref : refs) {
+    std::string file = ref.where;
+    for (int i = 0; i < 2; ++i)
+      if (auto c = file.rfind(':'); c != std::string::npos) file.resize(c);
+    const auto slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
+    const std::vector<std::string> candidates = {dir + "/hooks/" + ref.template_name + ".yaml",
+                                                 dir + "/" + ref.template_name + ".yaml",
+                                                 dir + "/../hooks/" + ref.template_name + ".yaml"};
+    std::string path;
+    for (const auto& c : candidates)
+      if (path.empty() && ::access(c.c_str(), R_OK) == 0) path = c;
+    if (path.empty())
+      return unexpected(Errc::config, ref.where + ": hook template " + ref.template_name + " not found (looked for " +
+                                          util::join(candidates, ", ") + ")");
+    auto t = hooks::load_file(path);
+    if (!t) return std::move(t).error().wrap(ref.where + ": hook template " + ref.template_name);
+    auto sel = kube::LabelSelector::parse(ref.selector);
+    if (!sel) return std::move(sel).error().wrap(ref.where);
+    std::optional<double> timeout;
+    if (!ref.timeout.empty()) timeout = util::parse_duration(ref.timeout);
+    for (auto e : t->backup) {
+      e.name = ref.template_name + "@" + ref.namespace_;
+      e.select = hooks::Selection{};
+      e.select.included_namespaces = {ref.namespace_};
+      e.select.selector = *sel;
+      auto adjust = [&](auto& h) {
+        h.name = e.name;
+        if (!ref.container.empty()) h.container = ref.container;
+        if (!ref.on_error.empty()) h.on_error = ref.on_error == "Fail" ? hooks::OnError::fail : hooks::OnError::proceed;
+        if (timeout) h.timeout_seconds = *timeout;
+      };
+      for (auto& h : e.pre) adjust(h);
+      for (auto& h : e.post) adjust(h);
+      if (e.session) adjust(*e.session);
+      out.backup.push_back(std::move(e));
+    }
+  }
+  return {};
+}
+
 // The walk's sink for a backup: writes each object to the archive and keeps the run's record, counts and log.
 class BackupSink final : public app::Sink {
 public:
   BackupSink(ItemSink& items, util::ProgressSink& progress, RunRecord& record, std::vector<std::string>& log)
       : m_items(items), m_progress(progress), m_record(record), m_log(log) {}
+  void set_hooks(BackupHooks* hooks) { m_hooks = hooks; }
 
   Result<void> take(const kube::ResourceType& rt, const json::Value& obj, const app::Reason& why) override {
     const std::string ns = rt.namespaced ? json::get_string(obj, {"metadata", "namespace"}) : "";
@@ -97,6 +144,7 @@ public:
     archive::ItemKey ik{rt.group, rt.version, rt.resource, ns, name};
     KBK_ASSIGN_OR_RETURN(std::string sum, m_items.write(ik, body));
     m_volumes.observe(rt.group, rt.resource, obj);
+    if (m_hooks && rt.group.empty() && rt.resource == "pods") m_hooks->observe(obj);
     std::lock_guard lock(m_mu);
     ItemRecord rec;
     rec.type = type_index(rt);
@@ -192,6 +240,7 @@ private:
   }
 
   ItemSink& m_items;
+  BackupHooks* m_hooks = nullptr;
   util::ProgressSink& m_progress;
   RunRecord& m_record;
   std::vector<std::string>& m_log;  // the run's log lines (uploaded as <name>-logs.gz)
@@ -291,6 +340,24 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
   std::vector<std::string> volume_log;
   std::mutex volume_log_mutex;
   BackupSink* active_sink = nullptr;
+  // The hooks file is read first: a broken one stops the backup before anything is done (docs/hooks.md).
+  std::shared_ptr<const hooks::HooksFile> hooks_file;
+  {
+    hooks::HooksFile all;
+    if (!options.hooks_file.empty()) {
+      auto f = hooks::load_file(options.hooks_file);
+      if (!f) return std::move(f).error();
+      all = std::move(*f);
+    }
+    if (options.applications) KBK_TRY(add_template_hooks(options.applications->hooks, all));
+    if (!all.backup.empty()) hooks_file = std::make_shared<const hooks::HooksFile>(std::move(all));
+  }
+  auto backup_hooks = std::make_shared<BackupHooks>(client, hooks_file, [&](log::Level level, const std::string& line) {
+    if (active_sink) return active_sink->note(level, line);
+    log::write(level, line);
+    std::lock_guard lock(volume_log_mutex);
+    volume_log.push_back(log::format_line(level, line));
+  });
   if (options.volume_data) {
     volume::VolumeBackupOptions vo;
     vo.backup_name = options.name;
@@ -304,6 +371,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     }
     vo.key = context.encryption_key;
     vo.progress = context.progress;
+    vo.windows = backup_hooks;
     vo.log = [&](const std::string& line) {
       if (active_sink) return active_sink->note(log::Level::info, line);
       log::info(1, line);
@@ -389,6 +457,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     KBK_ASSIGN_OR_RETURN(auto writer, archive::make_writer(std::move(stored), wo));
     ArchiveSink item_sink(*writer);
     BackupSink sink(item_sink, progress, rec, run_log);
+    sink.set_hooks(backup_hooks.get());
     sink.note(log::Level::info, "backup " + options.name + ": collecting" +
                                     (options.applications ? " application " + options.applications->display_name() : ""));
     if (auto r = app::walk(client, discovery, *scope.scope, sink, walk_options(options)); !r)
@@ -405,6 +474,16 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
       sink.record_volume_outcomes(volume_results);
       active_sink = nullptr;
       if (volume::interrupted()) return unexpected(Errc::cancelled, "backup " + options.name + " interrupted");
+    }
+    if (backup_hooks->any()) {
+      active_sink = &sink;
+      backup_hooks->run_unused();  // pods with hooks and no volume taken: pre, then post, as Velero
+      active_sink = nullptr;
+      for (const auto& l : backup_hooks->error_lines())
+        sink.outcome({"failed", "HookFailed", "hook", "", "pods", "", "", 0, l});
+      for (const auto& l : backup_hooks->warning_lines())
+        sink.outcome({"warning", "HookFailed", "hook", "", "pods", "", "", 0, l});
+      rec.summary.hooks = std::make_shared<const json::Document>(backup_hooks->to_json());
     }
     rec.summary.volumes = sink.volumes(volume_results, options.volume_data);
 

@@ -225,6 +225,10 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
     volume_to_json(v, d.GetAllocator()).Accept(w);
   }
   w.EndArray();
+  if (s.hooks && s.hooks->IsObject()) {
+    key(w, "hooks");
+    s.hooks->Accept(w);
+  }
   if (with_items == WithItems::yes) {
     key(w, "items");
     w.StartArray();

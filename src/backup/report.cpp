@@ -79,6 +79,11 @@ json::Document summary_to_json(const Summary& s) {
   json::Value vols(rapidjson::kArrayType);
   for (const auto& v : s.volumes) vols.PushBack(volume_to_json(v, a), a);
   d.AddMember("volumes", vols, a);
+  if (s.hooks && s.hooks->IsObject()) {
+    json::Value h;
+    h.CopyFrom(*s.hooks, a);
+    d.AddMember("hooks", h, a);
+  }
   return d;
 }
 

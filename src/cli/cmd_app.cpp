@@ -144,7 +144,7 @@ void print_resolution(const app::Resolution& r, const app::Application& a) {
     std::fputs(indented.c_str(), stdout);
   }
   if (!a.hooks.empty()) {
-    std::printf("\nHooks (references recorded; they run once kbk has hooks, issue 16):\n");
+    std::printf("\nHooks (templates run by backup create --app: hooks/<template>.yaml beside the definition, docs/hooks.md):\n");
     for (const auto& h : a.hooks)
       std::printf("  %s: template %s in namespace %s, pods %s%s\n", h.application.c_str(), h.template_name.c_str(),
                   h.namespace_.c_str(), h.selector.c_str(), h.container.empty() ? "" : (", container " + h.container).c_str());

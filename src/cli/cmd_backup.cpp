@@ -129,6 +129,7 @@ struct CreateFlags {
   std::string fail_on = "partial";          // --fail-on partial|warning
   std::string metrics_file;                 // --metrics-file
   AppFlags app;          // --app, --app-path
+  std::string hooks_file;  // --hooks
 };
 
 backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
@@ -174,6 +175,7 @@ backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
   }
   o.volumes = volume_settings(f.volumes);
   o.volume_data = !f.volumes.no_volume_data;
+  o.hooks_file = f.hooks_file;
   if (auto v = backup::validate(o); !v) throw Fatal(ExitCode::usage, v.error().message);
   if (!f.app.apps.empty()) {
     o.applications = load_applications(f.app.apps, f.app);
@@ -186,10 +188,6 @@ backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
         throw Fatal(ExitCode::usage, vp->origin + ": invalid volume policy of application " + o.applications->display_name());
       }
     }
-    if (!o.applications->hooks.empty())
-      log::warning("application " + o.applications->display_name() + " names " +
-                   std::to_string(o.applications->hooks.size()) +
-                   " hook template(s): they are recorded in the backup and run once kbk has hooks (issue 16)");
   }
   return o;
 }
@@ -577,6 +575,45 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
   } else {
     std::printf("\nVolumes: not recorded (written by kbk %s, before backups listed their volumes); no volume data\n",
                 str_of(m, {"tool", "version"}).c_str());
+  }
+  if (const json::Value* hk = json::find(m, "hooks"); hk && hk->IsObject()) {
+    std::printf("\nHooks:        %llu attempted, %llu failed\n", uint_of(*hk, {"attempted"}), uint_of(*hk, {"failed"}));
+    if (const json::Value* pods = json::find(*hk, "pods"); pods && pods->IsArray())
+      for (const auto& hp : pods->GetArray()) {
+        std::string line = "  " + pr(str_of(hp, {"pod"}));
+        if (const json::Value* w = json::find(hp, "window"); w && w->IsObject()) {
+          const json::Value* secs = json::find(*w, "seconds");
+          std::vector<std::string> vols;
+          if (const json::Value* v = json::find(*w, "volumes"); v && v->IsArray())
+            for (const auto& x : v->GetArray())
+              if (x.IsString()) vols.push_back(pr(x.GetString()));
+          line += ": window " + util::human_duration(secs && secs->IsNumber() ? secs->GetDouble() : 0) + " (" +
+                  pr(str_of(*w, {"cut"})) + (vols.empty() ? "" : ": " + util::join(vols, ", ")) + "), " +
+                  pr(str_of(*w, {"start"})) + " to " + pr(str_of(*w, {"end"}));
+        }
+        std::printf("%s\n", line.c_str());
+        if (const json::Value* hs = json::find(hp, "hooks"); hs && hs->IsArray())
+          for (const auto& h : hs->GetArray()) {
+            if (!details && str_of(h, {"outcome"}) == "ok") continue;
+            std::vector<std::string> cmd;
+            if (const json::Value* c = json::find(h, "command"); c && c->IsArray())
+              for (const auto& x : c->GetArray())
+                if (x.IsString()) cmd.push_back(pr(x.GetString()));
+            const json::Value* ec = json::find(h, "exitCode");
+            const json::Value* dur = json::find(h, "durationSeconds");
+            std::string hl = "    " + pr(str_of(h, {"phase"})) + " " + pr(str_of(h, {"name"})) + " [" +
+                             pr(str_of(h, {"container"})) + "] " + util::join(cmd, " ") + ": " + pr(str_of(h, {"outcome"}));
+            if (ec && ec->IsInt()) hl += ", exit code " + std::to_string(ec->GetInt());
+            hl += ", " + util::human_duration(dur && dur->IsNumber() ? dur->GetDouble() : 0);
+            const std::string msg = str_of(h, {"message"});
+            if (!msg.empty()) hl += ": " + pr(msg);
+            std::printf("%s\n", hl.c_str());
+            const std::string out = str_of(h, {"output"});
+            if (details && !out.empty())
+              for (const auto& ol : util::split(out, '\n', true))
+                std::printf("      | %s\n", pr(ol).c_str());
+          }
+      }
   }
   for (const char* key : {"errors", "warnings"}) {
     const json::Value* a = json::find(m, key);
@@ -1118,6 +1155,10 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
                             "of 32 bytes is a key; anything else a passphrase); no velero-backup.json is written");
   add_app_flags(create, f->app, true);
   add_volume_backup_flags(create, f->volumes);
+  create->add_option("--hooks", f->hooks_file,
+                     "Hooks file (docs/hooks.md: kbk.io/v1 Hooks, or a Velero Backup's spec.hooks): commands run in "
+                     "pods around the cut of their volumes, with session hooks that hold a lock across it")
+      ->type_name(value::k_file);
   create->add_option("--explain", f->explain,
                      "Say why resource/namespace/name (resource/name) is or is not in such a backup; writes nothing")
       ->type_name("RESOURCE/NS/NAME");
@@ -1136,7 +1177,9 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
             "    --limit-upload 50MiB@08:00-20:00,500MiB",
             "# Velero's volume policy file, unchanged; or the resources only",
             "kbk backup create db -n shop --resource-policies policy.yaml",
-            "kbk backup create cfg -n shop --no-volume-data"},
+            "kbk backup create cfg -n shop --no-volume-data",
+            "# a database held still while its volumes are cut (pod annotations are read without --hooks)",
+            "kbk backup create db -n shop --hooks examples/hooks/mariadb.yaml"},
            "-n NS backs up that namespace (as --include-namespaces NS; not both). Every list flag takes one value "
            "per occurrence (commas for more), so the backup's NAME can come anywhere. Volume data (docs/volumes.md): "
            "each claim and data-holding pod volume takes a data path in Velero's order (policy file, pod "
@@ -1145,7 +1188,10 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
            "kbk.io/temporary=true (Ctrl-C removes them; kbk cleanup removes what a killed run left). The summary, "
            "backup describe and -o json list every volume with dataIncluded, its path and why. A volume that fails "
            "makes the backup PartiallyFailed (exit 2). A selection that matches nothing (a namespace that does not "
-           "exist) is a warning of the backup; the backup still completes.");
+           "exist) is a warning of the backup; the backup still completes. Hooks (docs/hooks.md): Velero's "
+           "pre/post.hook.backup.velero.io annotations, kbk's session.hook.backup.kbk.io ones and --hooks run per pod: "
+           "pre hooks, sessions quiesced, that pod's volumes cut, sessions released, post hooks; a pre hook or "
+           "session failing with onError Fail leaves that pod's volumes out (exit 2).");
   set_runner(create, state, [&g, f] { return run_create(g, *f); });
 
   auto* list = backup->add_subcommand("list", "List the backups of the storage location (all, or the ones named)");

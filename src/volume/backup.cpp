@@ -294,7 +294,9 @@ struct VolumeBackup::Impl {
     return {};
   }
 
-  VolumeResult process(const VolumeRef& ref, std::unique_ptr<repo::Repository>& worker_repo) {
+  // cut (may be null): the volume's windows, told when its data is cut; an error there fails the volume.
+  VolumeResult process(const VolumeRef& ref, std::unique_ptr<repo::Repository>& worker_repo,
+                       const std::function<Result<void>()>& cut = nullptr) {
     const auto start = std::chrono::steady_clock::now();
     VolumeResult r;
     r.ref = ref;
@@ -339,9 +341,21 @@ struct VolumeBackup::Impl {
                   return worker_repo.get();
                 },
                 [this](const std::string& node) { return node_slot(node); },
-                [this](uint64_t n) { moved(n); }};
+                [this](uint64_t n) { moved(n); },
+                nullptr};
+    std::optional<Result<void>> cut_result;
+    std::mutex cut_mutex;
+    ctx.cut = [&] {
+      std::lock_guard l(cut_mutex);
+      if (!cut_result) cut_result = cut ? cut() : Result<void>();
+    };
     log(ref.display() + ": " + path_name(r.decision.path) + " (" + r.decision.reason + ")");
     auto done = path->backup(job, ctx, r);
+    if (done) ctx.cut();  // a copy: its end was the cut
+    if (done && cut_result && !*cut_result) {
+      r.code = "HookFailed";
+      return finish(VolumeResult::Outcome::failed, cut_result->error().message);
+    }
     if (!done) {
       // Blobs this worker's repository marked as being stored may never have been: start it afresh.
       worker_repo.reset();
@@ -391,29 +405,155 @@ Result<std::unique_ptr<VolumeBackup>> VolumeBackup::start(kube::Client& client, 
   return std::unique_ptr<VolumeBackup>(new VolumeBackup(std::move(impl)));
 }
 
+std::vector<std::string> VolumeBackup::window_pods(const VolumeRef& ref) const {
+  std::vector<std::string> out;
+  const auto& w = m_impl->opt.windows;
+  if (!w) return out;
+  if (ref.kind == VolumeRef::Kind::pod_volume) {
+    if (w->has(ref.namespace_ + "/" + ref.pod)) out.push_back(ref.namespace_ + "/" + ref.pod);
+  } else {
+    for (const auto& p : ref.pods)
+      if (w->has(p) && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::vector<size_t>> VolumeBackup::window_groups(const std::vector<VolumeRef>& volumes) const {
+  std::vector<std::vector<size_t>> tasks;
+  std::map<std::string, size_t> task_of_pod;
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    const auto pods = window_pods(volumes[i]);
+    std::optional<size_t> task;
+    for (const auto& p : pods)
+      if (auto it = task_of_pod.find(p); it != task_of_pod.end()) {
+        if (!task) {
+          task = it->second;
+        } else if (*task != it->second) {  // two groups meet through this volume: merge them
+          const size_t from = it->second;
+          for (size_t v : tasks[from]) tasks[*task].push_back(v);
+          tasks[from].clear();
+          for (auto& [pod, t] : task_of_pod)
+            if (t == from) t = *task;
+        }
+      }
+    if (!task) {
+      task = tasks.size();
+      tasks.emplace_back();
+    }
+    tasks[*task].push_back(i);
+    for (const auto& p : pods) task_of_pod[p] = *task;
+  }
+  std::erase_if(tasks, [](const std::vector<size_t>& t) { return t.empty(); });
+  return tasks;
+}
+
+void VolumeBackup::run_window_group(const std::vector<VolumeRef>& volumes, const std::vector<size_t>& group,
+                                    std::vector<VolumeResult>& results, std::unique_ptr<repo::Repository>& repo) {
+  Impl& m = *m_impl;
+  PodWindows& w = *m.opt.windows;
+  std::map<std::string, int> remaining;
+  std::map<std::string, std::string> open_error, close_error;
+  for (size_t i : group)
+    for (const auto& p : window_pods(volumes[i])) ++remaining[p];
+  for (const auto& [pod, n] : remaining)
+    if (auto o = w.open(pod); !o) open_error[pod] = o.error().message;
+  std::mutex gm;
+  // A volume is done for its windows once cut (or once it ended without a cut); the last one closes the window.
+  auto release = [&](size_t i) {
+    for (const auto& p : window_pods(volumes[i])) {
+      {
+        std::lock_guard l(gm);
+        if (--remaining[p] > 0) continue;
+      }
+      if (auto c = w.close(p); !c) {
+        std::lock_guard l(gm);
+        close_error[p] = c.error().message;
+      }
+    }
+  };
+  auto take = [&](size_t i, std::unique_ptr<repo::Repository>& r) {
+    const auto pods = window_pods(volumes[i]);
+    for (const auto& p : pods)
+      if (auto it = open_error.find(p); it != open_error.end()) {
+        results[i].ref = volumes[i];
+        results[i].outcome = VolumeResult::Outcome::failed;
+        results[i].code = "HookFailed";
+        results[i].message = "not taken: " + it->second;
+        release(i);
+        return;
+      }
+    std::atomic<bool> released{false};
+    results[i] = m.process(volumes[i], r, [&]() -> Result<void> {
+      Result<void> held;
+      for (const auto& p : pods)
+        if (auto h = w.held(p); !h && held) held = std::move(h);
+      if (!released.exchange(true)) release(i);
+      return held;
+    });
+    if (!released.exchange(true)) release(i);
+  };
+  if (group.size() == 1) {
+    take(group[0], repo);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t k = 1; k < group.size(); ++k)
+      threads.emplace_back([&, k] {
+        std::unique_ptr<repo::Repository> own;
+        take(group[k], own);
+      });
+    take(group[0], repo);
+    for (auto& t : threads) t.join();
+  }
+  for (size_t i : group) {
+    VolumeResult& r = results[i];
+    if (r.outcome == VolumeResult::Outcome::completed) {
+      const bool csi = r.decision.path == PathKind::snapshot_move || r.decision.path == PathKind::snapshot;
+      for (const auto& p : window_pods(volumes[i])) w.cut(p, volumes[i].display(), csi ? "csi-snapshot" : "copy");
+    }
+    for (const auto& p : window_pods(volumes[i]))
+      if (auto it = close_error.find(p); it != close_error.end() && r.outcome == VolumeResult::Outcome::completed) {
+        r.outcome = VolumeResult::Outcome::failed;
+        r.code = "HookFailed";
+        r.message = it->second;
+      }
+  }
+}
+
 std::vector<VolumeResult> VolumeBackup::run(const std::vector<VolumeRef>& volumes) {
   Impl& m = *m_impl;
   for (const auto& line : m.opt.settings.describe()) m.log(line);
   std::vector<VolumeResult> results(volumes.size());
   m.progress_state.phase = "volumes";
   m.progress_state.items_total = volumes.size();
+  auto done_one = [&](size_t i) {
+    m.log(describe(results[i]));
+    if (m.opt.progress) {
+      std::lock_guard l(m.progress_mutex);
+      ++m.progress_state.items_done;
+      if (results[i].outcome == VolumeResult::Outcome::failed) ++m.progress_state.errors;
+      m.progress_state.current = volumes[i].display();
+      m.progress_state.bytes_done = m.bytes_moved;
+      m.opt.progress->update(m.progress_state);
+    }
+  };
+  // Tasks: a volume alone, or the volumes of pods with windows, together (volumes sharing such a pod join).
+  const std::vector<std::vector<size_t>> tasks = window_groups(volumes);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::unique_ptr<repo::Repository> repo;
-    for (size_t i = next++; i < volumes.size(); i = next++) {
-      results[i] = m.process(volumes[i], repo);
-      m.log(describe(results[i]));
-      if (m.opt.progress) {
-        std::lock_guard l(m.progress_mutex);
-        ++m.progress_state.items_done;
-        if (results[i].outcome == VolumeResult::Outcome::failed) ++m.progress_state.errors;
-        m.progress_state.current = volumes[i].display();
-        m.progress_state.bytes_done = m.bytes_moved;
-        m.opt.progress->update(m.progress_state);
+    for (size_t t = next++; t < tasks.size(); t = next++) {
+      if (tasks[t].size() == 1 && window_pods(volumes[tasks[t][0]]).empty()) {
+        const size_t i = tasks[t][0];
+        results[i] = m.process(volumes[i], repo);
+        done_one(i);
+      } else {
+        run_window_group(volumes, tasks[t], results, repo);
+        for (size_t i : tasks[t]) done_one(i);
       }
     }
   };
-  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, m.opt.settings.volume_workers)), volumes.size());
+  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, m.opt.settings.volume_workers)), tasks.size());
   std::vector<std::thread> pool;
   for (size_t w = 1; w < n; ++w) pool.emplace_back(worker);
   if (n > 0) worker();

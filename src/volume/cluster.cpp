@@ -539,7 +539,8 @@ Result<std::optional<std::string>> find_snapshot_class(kube::Client& client, con
 
 Result<TakenSnapshot> take_snapshot(kube::Client& client, Temporaries& temps, const std::string& ns,
                                     const std::string& claim, const std::string& snapshot_class,
-                                    double timeout_seconds, double poll_seconds) {
+                                    double timeout_seconds, double poll_seconds,
+                                    const std::function<void()>& on_cut) {
   json::Document vs;
   vs.SetObject();
   auto& a = vs.GetAllocator();
@@ -569,6 +570,12 @@ Result<TakenSnapshot> take_snapshot(kube::Client& client, Temporaries& temps, co
     const json::Value* ready = json::at(*cur, {"status", "readyToUse"});
     t.content = json::get_string(*cur, {"status", "boundVolumeSnapshotContentName"});
     const std::string err = json::get_string(*cur, {"status", "error", "message"});
+    bool cut = !json::get_string(*cur, {"status", "creationTime"}).empty();
+    if (!cut && !t.content.empty()) {
+      if (auto c = client.get(types::snapshot_contents(), "", t.content))
+        cut = json::at(*c, {"status", "creationTime"}) != nullptr;
+    }
+    if (cut && on_cut) on_cut();
     if (ready && ready->IsBool() && ready->GetBool() && !t.content.empty()) {
       t.csi.restore_size = json::get_string(*cur, {"status", "restoreSize"});
       t.csi.volume_snapshot_class = snapshot_class;

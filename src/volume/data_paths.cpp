@@ -120,7 +120,7 @@ public:
     const auto& s = ctx.settings;
     const std::string& ns = job.ref.namespace_;
     KBK_ASSIGN_OR_RETURN(TakenSnapshot snap, take_snapshot(ctx.client, ctx.temps, ns, job.ref.claim, job.snapshot_class,
-                                                           s.csi_snapshot_timeout, s.poll_interval));
+                                                           s.csi_snapshot_timeout, s.poll_interval, ctx.cut));
     r.csi = snap.csi;
     // A temporary claim from the snapshot, of the claim's class and size.
     json::Document tmp;
@@ -239,7 +239,7 @@ public:
     const auto& s = ctx.settings;
     const std::string& ns = job.ref.namespace_;
     KBK_ASSIGN_OR_RETURN(TakenSnapshot snap, take_snapshot(ctx.client, ctx.temps, ns, job.ref.claim, job.snapshot_class,
-                                                           s.csi_snapshot_timeout, s.poll_interval));
+                                                           s.csi_snapshot_timeout, s.poll_interval, ctx.cut));
     // The storage keeps the snapshot: its content is Retain, and the API objects go (a restore makes new ones from
     // the handle, as Velero's CSI restore does).
     auto retain = ctx.client.patch(types::snapshot_contents(), "", snap.content, kube::PatchType::merge,

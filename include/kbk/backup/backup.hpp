@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,8 @@ struct Summary {
   std::vector<VolumeRecord> volumes;            // every volume named by the backed-up objects, data or not
   std::map<std::string, std::string> labels;    // the backup's own labels
   std::string cluster_name, kube_system_uid;    // the source cluster as recorded
+  // What the hooks did (docs/hooks.md section 5: attempted, failed, pods); null when no backed-up pod has hooks.
+  std::shared_ptr<const json::Document> hooks;
 };
 
 struct RunContext {

@@ -61,6 +61,9 @@ struct Options {
   // backs up the resources only.
   volume::BackupSettings volumes;
   bool volume_data = true;
+  // --hooks FILE (docs/hooks.md): a hooks file read before anything is done (Errc::invalid, every problem); "" =
+  // the pods' annotations only.
+  std::string hooks_file;
 
   int parallel = 4;         // resource types listed at once
   int64_t page_size = 500;  // LIST limit

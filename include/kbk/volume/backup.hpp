@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <kbk/crypto/encryption.hpp>
+#include <kbk/repo/repository.hpp>
 #include <kbk/kube/client.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/progress.hpp>
@@ -20,6 +21,23 @@
 
 namespace kbk::volume {
 
+// Consistency windows around the cut of a pod's volumes (the hooks, docs/hooks.md section 3), implemented by the
+// caller. The orchestrator opens the windows of a volume's pods before taking it, tells them when its data is cut (a
+// CSI snapshot: when it has a creationTime; a copy: when the copy ends), and closes a pod's window as soon as all its
+// volumes are cut or have failed. The volumes of one pod are taken at once.
+class PodWindows {
+public:
+  virtual ~PodWindows() = default;
+  virtual bool has(const std::string& pod) const = 0;       // pod: "namespace/name"
+  // An error: the pod's volumes are not taken; they fail with its message.
+  virtual Result<void> open(const std::string& pod) = 0;
+  // At a cut: an error when the window ended before it (a session timed out); the volume fails with its message.
+  virtual Result<void> held(const std::string& pod) = 0;
+  virtual void cut(const std::string& pod, const std::string& volume, const std::string& how) = 0;
+  // An error: the pod's volumes that were taken fail with its message.
+  virtual Result<void> close(const std::string& pod) = 0;
+};
+
 struct VolumeBackupOptions {
   std::string backup_name;
   BackupSettings settings;
@@ -28,6 +46,7 @@ struct VolumeBackupOptions {
   // Seams for tests (default: the real data paths and the exec + tar mover).
   std::function<std::unique_ptr<DataPath>(PathKind)> make_path;
   std::shared_ptr<Mover> mover;
+  std::shared_ptr<PodWindows> windows;      // null: no hooks
   // A line for the backup's log (and -v output).
   std::function<void(const std::string&)> log;
 };
@@ -47,6 +66,10 @@ public:
 private:
   struct Impl;
   explicit VolumeBackup(std::unique_ptr<Impl> impl);
+  std::vector<std::string> window_pods(const VolumeRef& ref) const;
+  std::vector<std::vector<size_t>> window_groups(const std::vector<VolumeRef>& volumes) const;
+  void run_window_group(const std::vector<VolumeRef>& volumes, const std::vector<size_t>& group,
+                        std::vector<VolumeResult>& results, std::unique_ptr<repo::Repository>& repo);
   std::unique_ptr<Impl> m_impl;
 };
 

@@ -188,9 +188,11 @@ struct TakenSnapshot {
   CsiSnapshot csi;
 };
 // Cuts a VolumeSnapshot of a claim (registered with temps) and waits until it is readyToUse and its content has a
-// snapshot handle. Errc::timeout / the snapshot's status.error message.
+// snapshot handle. Errc::timeout / the snapshot's status.error message. on_cut (may be null) is called once, as soon
+// as the VolumeSnapshot or its content has a creationTime (the storage has cut it), before readyToUse.
 Result<TakenSnapshot> take_snapshot(kube::Client& client, Temporaries& temps, const std::string& ns,
                                     const std::string& claim, const std::string& snapshot_class,
-                                    double timeout_seconds, double poll_seconds);
+                                    double timeout_seconds, double poll_seconds,
+                                    const std::function<void()>& on_cut = nullptr);
 
 }  // namespace kbk::volume

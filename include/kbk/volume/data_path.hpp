@@ -51,6 +51,9 @@ struct Context {
   // Blocks until the node has a free mover slot (--per-node-workers); the returned handle frees it.
   std::function<std::shared_ptr<void>(const std::string& node)> node_slot;
   std::function<void(uint64_t)> on_bytes;
+  // The snapshot paths call this once the data is cut (the VolumeSnapshot has a creationTime), before moving it; the
+  // orchestrator calls it for the others when the path returns (the copy was the cut). Safe to call twice.
+  std::function<void()> cut;
 };
 
 class DataPath {

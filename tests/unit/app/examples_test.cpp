@@ -41,7 +41,7 @@ TEST_CASE("load reads every example of examples/apps") {
     REQUIRE(a->volume_policy);
     CHECK(a->volume_policy->text.find("fs-backup") != std::string::npos);
     REQUIRE(a->hooks.size() == 1);
-    CHECK(a->hooks[0].template_name == "mysql-flush-tables");
+    CHECK(a->hooks[0].template_name == "mysql");
     REQUIRE(a->restore_order.size() == 2);
     CHECK(a->restore_order[0].text == "statefulsets/blog/mysql");
     REQUIRE(a->modifiers.size() == 1);
