@@ -28,7 +28,8 @@ function(kbk_apply_warnings target)
   endif()
   if(KBK_FUZZ)
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
-                           -fno-sanitize-recover=undefined)
+                           -fno-sanitize-recover=undefined
+                           -fsanitize-ignorelist=${PROJECT_SOURCE_DIR}/tests/fuzz/ubsan-ignorelist.txt)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
 endfunction()
