@@ -85,6 +85,7 @@ void register_ui(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_diff(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_migrate(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_rbac(CLI::App& app, GlobalOptions& g, RunState& state);
+void register_mover(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_schedule(CLI::App& app, GlobalOptions& g, RunState& state);
 void register_cleanup(CLI::App& app, GlobalOptions& g, RunState& state);
 

@@ -363,6 +363,7 @@ int main(int argc, char** argv) {
   register_policies(app, g, state);
   register_ui(app, g, state);
   register_cleanup(app, g, state);
+  register_mover(app, g, state);
   register_completion(app, g, state);
   register_help(app, g, state);
   guard_list_flags(app);

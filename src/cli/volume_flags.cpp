@@ -28,6 +28,15 @@ double duration_flag(const char* flag, const std::string& v) {
 }  // namespace
 
 void add_mover_flags(CLI::App* cmd, MoverFlags& f) {
+  cmd->add_option("--volume-mover", f.volume_mover,
+                  "How volume data leaves and enters helper pods: kbk (this kbk runs in the pod, reads only changed "
+                  "files and sends only new data; docs/mover.md) or tar (exec tar, every byte through this host). kbk "
+                  "falls back to tar, with a warning, where its bundle cannot run")
+      ->type_name("kbk|tar")
+      ->capture_default_str();
+  cmd->add_flag("--mover-ignore-inode", f.ignore_inode,
+                "Take a file as unchanged when its path, size and mtime match the last backup's (restic's "
+                "--ignore-inode; always so for volumes read from a CSI snapshot clone)");
   cmd->add_option("--mover-image", f.image,
                   "Image of the helper pods that move volume data (needs sh and tar; default " +
                       volume::MoverSettings().image + ")")
@@ -144,6 +153,10 @@ void apply_mover_flags(const MoverFlags& f, volume::MoverSettings& s, int& volum
   }
   s.priority_class = f.priority_class;
   s.namespace_ = f.namespace_;
+  if (f.volume_mover != "kbk" && f.volume_mover != "tar")
+    throw Fatal(ExitCode::usage, "--volume-mover " + f.volume_mover + ": expected kbk or tar");
+  s.kind = f.volume_mover;
+  s.ignore_inode = f.ignore_inode;
   if (f.volume_workers < 1) throw Fatal(ExitCode::usage, "--volume-workers " + std::to_string(f.volume_workers) + ": expected 1 or more");
   if (f.per_node_workers < 0) throw Fatal(ExitCode::usage, "--per-node-workers " + std::to_string(f.per_node_workers) + ": expected 0 or more");
   volume_workers = f.volume_workers;

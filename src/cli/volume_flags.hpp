@@ -12,6 +12,8 @@
 namespace kbk::cli {
 
 struct MoverFlags {
+  std::string volume_mover = "kbk";   // --volume-mover kbk|tar
+  bool ignore_inode = false;          // --mover-ignore-inode
   std::string image;
   std::string node_selector, tolerations, resources, priority_class, namespace_;
   int volume_workers = 4;

@@ -333,7 +333,7 @@ public:
         ++m_files;
         m_bytes_total += static_cast<uint64_t>(st.st_size);
         if (old && old->type == NodeType::file && old->size == n.size && old->mtime_ns == n.mtime_ns &&
-            old->ctime_ns == n.ctime_ns && old->inode == n.inode) {
+            (m_opts.ignore_ctime || old->ctime_ns == n.ctime_ns) && (m_opts.ignore_inode || old->inode == n.inode)) {
           n.content = old->content;
           n.content_list = old->content_list;
           ++m_unchanged;
@@ -748,7 +748,7 @@ Result<BackupResult> backup_folder(Repository& repo, const std::string& path, co
   DirBuild root;
   root.node.type = NodeType::dir;
   KBK_TRY(engine.walk_folder(path, root, have_parent ? &parent_root : nullptr));
-  return engine.finish(root, "folder", path);
+  return engine.finish(root, "folder", options.name.empty() ? path : options.name);
 }
 
 Result<BackupResult> backup_tar(Repository& repo, int fd, const std::string& name, const BackupOptions& options) {

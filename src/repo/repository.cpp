@@ -336,6 +336,20 @@ Result<void> Repository::load_index(std::vector<Error>* damaged) {
   return {};
 }
 
+Result<void> Repository::add_index_object(const std::string& key, std::string_view stored) {
+  const std::string what = "index file " + key.substr(key.rfind('/') + 1);
+  KBK_ASSIGN_OR_RETURN(std::string plain, open_object(stored, what));
+  auto recs = decode_index(plain);
+  if (!recs) return unexpected(recs.error().wrap(what));
+  std::lock_guard<std::mutex> lock(m_index_mutex);
+  m_index_files.push_back(key);
+  for (const auto& r : *recs) {
+    const uint32_t pn = pack_number(r.pack);
+    for (const auto& e : r.entries) m_table.insert(e.id, Location{pn, e.offset, e.length, pack_raw(e.raw_length, e.type)});
+  }
+  return {};
+}
+
 std::optional<Location> Repository::locate(const Id& id) {
   std::lock_guard<std::mutex> lock(m_index_mutex);
   const Location* l = m_table.find(id);

@@ -1,5 +1,6 @@
 // The volume part of a backup (backup.hpp): gather, decide, take, record; a pool of workers with per-node slots.
 #include <kbk/volume/backup.hpp>
+#include <kbk/volume/kbk_mover.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -383,7 +384,7 @@ VolumeBackup::~VolumeBackup() {
 Result<std::unique_ptr<VolumeBackup>> VolumeBackup::start(kube::Client& client, storage::Backend& backend,
                                                           VolumeBackupOptions options) {
   auto impl = std::make_unique<Impl>(client, backend, std::move(options));
-  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_exec_tar_mover(client));
+  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_mover(client, impl->opt.settings.mover, impl->opt.key));
   // An existing repository must open with this backup's key (or without one): say so before anything is done.
   KBK_ASSIGN_OR_RETURN(bool exists, repo::repository_exists(backend));
   if (exists) {

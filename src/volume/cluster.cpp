@@ -409,6 +409,13 @@ json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& set
   json::set(mount, "mountPath", json::make_string(spec.mount_path, a), a);
   if (spec.read_only) json::set(mount, "readOnly", json::Value(true), a);
   mounts.PushBack(mount, a);
+  const bool scratch = settings.kind == "kbk";  // the in-pod mover's bundle cache (docs/mover.md section 1)
+  if (scratch) {
+    json::Value m(rapidjson::kObjectType);
+    json::set(m, "name", json::make_string("kbk", a), a);
+    json::set(m, "mountPath", json::make_string("/kbk", a), a);
+    mounts.PushBack(m, a);
+  }
   json::set(c, "volumeMounts", std::move(mounts), a);
   json::Value containers(rapidjson::kArrayType);
   containers.PushBack(c, a);
@@ -419,6 +426,14 @@ json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& set
   json::set(vol, "name", json::make_string("data", a), a);
   json::Value vols(rapidjson::kArrayType);
   vols.PushBack(vol, a);
+  if (scratch) {
+    json::Value v(rapidjson::kObjectType);
+    json::set(v, "name", json::make_string("kbk", a), a);
+    json::Value ed(rapidjson::kObjectType);
+    json::set(ed, "sizeLimit", json::make_string("512Mi", a), a);
+    json::set(v, "emptyDir", std::move(ed), a);
+    vols.PushBack(v, a);
+  }
   json::set(ps, "volumes", std::move(vols), a);
   return pod;
 }

@@ -88,6 +88,11 @@ void fill(VolumeResult& r, const MoveStats& s) {
   r.stream_bytes = s.stream_bytes;
   r.new_bytes = s.new_bytes;
   r.stored_bytes = s.stored_bytes;
+  r.bytes_read_in_pod = s.bytes_read_in_pod;
+  r.bytes_through_host = s.bytes_through_host;
+  r.bytes_uploaded = s.bytes_uploaded;
+  r.bundle_bytes = s.bundle_bytes;
+  r.mover_kind = s.kind;
   r.root = s.root;
   r.warnings.insert(r.warnings.end(), s.warnings.begin(), s.warnings.end());
 }

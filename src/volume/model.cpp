@@ -59,7 +59,8 @@ MoverSettings::MoverSettings() {
   resources.SetNull();
 }
 MoverSettings::MoverSettings(const MoverSettings& o)
-    : image(o.image), node_selector(o.node_selector), priority_class(o.priority_class), namespace_(o.namespace_) {
+    : image(o.image), node_selector(o.node_selector), priority_class(o.priority_class), namespace_(o.namespace_),
+      kind(o.kind), ignore_inode(o.ignore_inode) {
   tolerations.CopyFrom(o.tolerations, tolerations.GetAllocator());
   resources.CopyFrom(o.resources, resources.GetAllocator());
 }
@@ -69,6 +70,8 @@ MoverSettings& MoverSettings::operator=(const MoverSettings& o) {
   node_selector = o.node_selector;
   priority_class = o.priority_class;
   namespace_ = o.namespace_;
+  kind = o.kind;
+  ignore_inode = o.ignore_inode;
   tolerations.CopyFrom(o.tolerations, tolerations.GetAllocator());
   resources.CopyFrom(o.resources, resources.GetAllocator());
   return *this;
@@ -260,6 +263,11 @@ void write_data_members(json::Value& record, const VolumeResult& r, json::Alloca
   set_u64(data, "streamBytes", r.stream_bytes, a);
   set_u64(data, "newBytes", r.new_bytes, a);
   set_u64(data, "storedBytes", r.stored_bytes, a);
+  if (!r.mover_kind.empty()) set_str(data, "moverKind", r.mover_kind, a);
+  set_u64(data, "bytesReadInPod", r.bytes_read_in_pod, a);
+  set_u64(data, "bytesThroughHost", r.bytes_through_host, a);
+  set_u64(data, "bytesUploaded", r.bytes_uploaded, a);
+  set_u64(data, "bundleBytes", r.bundle_bytes, a);
   json::set(data, "durationSeconds", json::Value(static_cast<double>(static_cast<int64_t>(r.duration_seconds * 1000)) / 1000), a);
   if (!r.node.empty()) set_str(data, "node", r.node, a);
   if (!r.mover.empty()) set_str(data, "mover", r.mover, a);
@@ -316,6 +324,11 @@ Result<void> read_data_members(const json::Value& record, VolumeResult& r) {
   r.stream_bytes = get_u64(*data, "streamBytes");
   r.new_bytes = get_u64(*data, "newBytes");
   r.stored_bytes = get_u64(*data, "storedBytes");
+  r.mover_kind = json::get_string(*data, {"moverKind"});
+  r.bytes_read_in_pod = get_u64(*data, "bytesReadInPod");
+  r.bytes_through_host = get_u64(*data, "bytesThroughHost");
+  r.bytes_uploaded = get_u64(*data, "bytesUploaded");
+  r.bundle_bytes = get_u64(*data, "bundleBytes");
   if (const json::Value* d = json::find(*data, "durationSeconds"); d && d->IsNumber()) r.duration_seconds = d->GetDouble();
   r.node = json::get_string(*data, {"node"});
   r.mover = json::get_string(*data, {"mover"});

@@ -206,6 +206,10 @@ public:
     stats.files = sum.files;
     stats.new_bytes = sum.bytes_new;
     stats.stored_bytes = sum.bytes_stored;
+    stats.kind = "tar";
+    stats.bytes_read_in_pod = sum.bytes_total;  // tar reads every file
+    stats.bytes_through_host = status->stdout_bytes + status->stderr_bytes;
+    stats.bytes_uploaded = sum.bytes_stored;
     for (auto& w : stored->warnings) stats.warnings.push_back(std::move(w));
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return stats;
@@ -278,6 +282,8 @@ public:
     }
     MoveStats stats;
     stats.stream_bytes = status->stdin_bytes;
+    stats.kind = "tar";
+    stats.bytes_through_host = status->stdin_bytes;
     stats.bytes = produced->bytes;
     stats.files = produced->files;
     for (const auto& l : stderr_keeper->lines())

@@ -1,5 +1,6 @@
 // The volume part of a restore (restore.hpp).
 #include <kbk/volume/restore.hpp>
+#include <kbk/volume/kbk_mover.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -452,7 +453,7 @@ VolumeRestore::~VolumeRestore() {
 Result<std::unique_ptr<VolumeRestore>> VolumeRestore::start(kube::Client& client, storage::Backend& backend,
                                                             VolumeRestoreOptions options) {
   auto impl = std::make_unique<Impl>(client, backend, std::move(options));
-  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_exec_tar_mover(client));
+  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_mover(client, impl->opt.settings.mover, impl->opt.key));
   CleanupOptions co;
   co.dead_owners_only = true;
   if (auto swept = cleanup_leftovers(client, co)) {

@@ -26,6 +26,10 @@ struct BackupOptions {
   std::optional<std::string> backup;  // the resource backup the snapshot belongs to
   util::ProgressSink* progress = nullptr;
   int workers = 2;                  // hash/compress/encrypt threads
+  // Change detection against the parent (restic's --ignore-inode / --ignore-ctime): a volume cloned from a CSI
+  // snapshot gets new inode numbers and change times on every clone, so only path, size and mtime can be compared.
+  bool ignore_inode = false, ignore_ctime = false;
+  std::string name;                 // the snapshot's path for a folder backup ("" = the folder's path)
 };
 
 // Backs up a folder. Errc::config when path is not a readable folder; files that vanish or cannot be read are

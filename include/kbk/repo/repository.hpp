@@ -95,6 +95,9 @@ public:
   // --- index ---
   // Loads every index file. Errc::corrupt naming a damaged one (every other is still loaded when tolerant).
   Result<void> load_index(std::vector<Error>* damaged = nullptr);
+  // Adds one stored index file that another writer published (an in-pod mover, docs/mover.md) to the in-memory
+  // index, so later writers of this process deduplicate against its blobs. Errc::corrupt naming it.
+  Result<void> add_index_object(const std::string& key, std::string_view stored);
   std::mutex& index_mutex() { return m_index_mutex; }
   IndexTable& table() { return m_table; }
   const std::vector<Id>& packs() const { return m_packs; }

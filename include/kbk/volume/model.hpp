@@ -58,6 +58,8 @@ struct MoverSettings {
   json::Document resources;                            // --mover-resources: ResourceRequirements
   std::string priority_class;                          // --mover-priority-class
   std::string namespace_;                              // --mover-namespace: movers in a namespace of kbk's own
+  std::string kind = "kbk";                            // --volume-mover kbk|tar (docs/mover.md)
+  bool ignore_inode = false;                           // --mover-ignore-inode
   MoverSettings();
   MoverSettings(const MoverSettings& o);
   MoverSettings& operator=(const MoverSettings& o);
@@ -125,6 +127,10 @@ struct VolumeResult {
   uint64_t stream_bytes = 0;            // bytes that crossed the exec stream
   uint64_t new_bytes = 0;               // bytes the repository did not have (plaintext)
   uint64_t stored_bytes = 0;            // what they take stored
+  // Where the data went (docs/mover.md section 3): file bytes read in the pod, bytes through the CLI host (the exec
+  // stream, both ways), bytes written to the location (packs, index files, snapshot), the bundle copied into the pod.
+  uint64_t bytes_read_in_pod = 0, bytes_through_host = 0, bytes_uploaded = 0, bundle_bytes = 0;
+  std::string mover_kind;               // "kbk" or "tar"
   double duration_seconds = 0;
   std::vector<std::string> warnings;    // files that changed while read, ...
   bool data_included() const { return outcome == Outcome::completed && decision.path != PathKind::none; }

@@ -30,6 +30,8 @@ struct MoveStats {
   uint64_t bytes = 0, files = 0;      // logical size and number of files
   uint64_t stream_bytes = 0;          // bytes over the exec stream
   uint64_t new_bytes = 0, stored_bytes = 0;
+  uint64_t bytes_read_in_pod = 0, bytes_through_host = 0, bytes_uploaded = 0, bundle_bytes = 0;
+  std::string kind;                   // the mover that did it: "kbk" or "tar"
   double seconds = 0;
   RootMeta root;                      // the folder's own owner, mode and mtime (backup)
   std::vector<std::string> warnings;

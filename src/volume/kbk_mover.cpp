@@ -1,0 +1,638 @@
+// The CLI side of the in-pod mover (kbk_mover.hpp, docs/mover.md): the bundle, its copy into a helper pod's scratch
+// volume, and the conversation with `kbk mover serve` over the exec stream.
+#include <kbk/volume/kbk_mover.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <mutex>
+#include <set>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <kbk/crypto/hash.hpp>
+#include <kbk/repo/operations.hpp>
+#include <kbk/util/fs.hpp>
+#include <kbk/util/log.hpp>
+#include <kbk/util/strings.hpp>
+#include <kbk/volume/cluster.hpp>
+
+#include "mover_protocol.hpp"
+
+namespace kbk::volume {
+
+// ---- the bundle -------------------------------------------------------------------------------------------------
+
+std::vector<std::string> Bundle::argv(const std::string& dir) const {
+  return {dir + "/ld.so", "--library-path", dir + "/lib", dir + "/kbk"};
+}
+
+namespace {
+
+std::string real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) return "";
+  return buf;
+}
+
+std::string base_name(const std::string& p) {
+  auto pos = p.rfind('/');
+  return pos == std::string::npos ? p : p.substr(pos + 1);
+}
+
+struct Found {
+  std::vector<std::string> libs;  // paths as loaded
+  std::string interp;             // PT_INTERP of the main program
+};
+
+int collect(struct dl_phdr_info* info, size_t, void* data) {
+  auto* f = static_cast<Found*>(data);
+  const std::string name = info->dlpi_name ? info->dlpi_name : "";
+  if (name.empty()) {  // the main program: its loader
+    for (int i = 0; i < info->dlpi_phnum; ++i)
+      if (info->dlpi_phdr[i].p_type == PT_INTERP)
+        f->interp = reinterpret_cast<const char*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    return 0;
+  }
+  if (name.find("linux-vdso") != std::string::npos || name.find("linux-gate") != std::string::npos) return 0;
+  f->libs.push_back(name);
+  return 0;
+}
+
+Result<Bundle> find_bundle() {
+  Bundle b;
+  const std::string exe = real_path("/proc/self/exe");
+  if (exe.empty()) return unexpected(Errc::unsupported, "cannot find this kbk binary (/proc/self/exe)");
+  Found found;
+  ::dl_iterate_phdr(collect, &found);
+  std::string loader;
+  if (!found.interp.empty()) loader = found.interp;
+  // kbk started through the loader itself (as in a pod): the loader is /proc/self/exe, the program is in argv.
+  for (const auto& l : found.libs)
+    if (loader.empty() && base_name(l).rfind("ld-linux", 0) == 0) loader = l;
+  if (loader.empty()) return unexpected(Errc::unsupported, "this kbk is linked statically or has no dynamic loader");
+  std::string program = exe;
+  if (base_name(exe).rfind("ld-linux", 0) == 0 || base_name(exe) == "ld.so") {
+    // Running from a bundle: the program is the "kbk" beside the loader.
+    program = exe.substr(0, exe.rfind('/')) + "/kbk";
+  }
+  auto add = [&](const std::string& source, const std::string& name, uint32_t mode) -> Result<void> {
+    const std::string real = real_path(source);
+    struct stat st;
+    if (real.empty() || ::stat(real.c_str(), &st) != 0)
+      return unexpected(Errc::unsupported, "cannot read " + source + " for the mover bundle");
+    b.files.push_back(BundleFile{real, name, mode, static_cast<uint64_t>(st.st_size)});
+    b.bytes += static_cast<uint64_t>(st.st_size);
+    return {};
+  };
+  KBK_TRY(add(program, "kbk", 0755));
+  KBK_TRY(add(loader, "ld.so", 0755));
+  std::set<std::string> names;
+  for (const auto& l : found.libs) {
+    if (real_path(l) == real_path(loader)) continue;
+    const std::string name = "lib/" + base_name(l);
+    if (!names.insert(name).second) continue;
+    KBK_TRY(add(l, name, 0644));
+  }
+  // The id: version and a hash of the program, so another build is another cache folder in the pod.
+  auto content = util::read_file(program);
+  if (!content) return unexpected(Errc::unsupported, "cannot read " + program + ": " + content.error().message);
+  b.id = std::string(KBK_VERSION) + "-" + crypto::sha256_hex(*content).substr(0, 12);
+  struct utsname u {};
+  ::uname(&u);
+  b.arch = u.machine;
+  return b;
+}
+
+}  // namespace
+
+Result<const Bundle*> current_bundle() {
+  static std::once_flag once;
+  static std::optional<Result<Bundle>> found;
+  std::call_once(once, [] { found.emplace(find_bundle()); });
+  if (!*found) return unexpected(found->error());
+  return &**found;
+}
+
+Result<void> write_bundle(const Bundle& bundle, const std::string& dir) {
+  for (const std::string& d : {dir, dir + "/lib"})
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return unexpected(Errc::io, d + ": " + std::strerror(errno));
+  for (const auto& f : bundle.files) {
+    auto content = util::read_file(f.source);
+    if (!content) return unexpected(content.error());
+    const std::string to = dir + "/" + f.name;
+    int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, f.mode & 0700);
+    if (fd < 0) return unexpected(Errc::io, to + ": " + std::strerror(errno));
+    const char* p = content->data();
+    size_t left = content->size();
+    while (left > 0) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        return unexpected(Errc::io, to + ": " + std::strerror(errno));
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+  return {};
+}
+
+namespace {
+
+// One ustar header block.
+std::string ustar_header(const std::string& name, uint32_t mode, uint64_t size, char type) {
+  std::string h(512, '\0');
+  std::memcpy(h.data(), name.data(), std::min<size_t>(name.size(), 99));
+  auto octal = [&](size_t off, size_t len, uint64_t v) {
+    std::string s(len - 1, '0');
+    for (size_t i = len - 1; i-- > 0 && v;) {
+      s[i] = static_cast<char>('0' + (v & 7));
+      v >>= 3;
+    }
+    std::memcpy(h.data() + off, s.data(), s.size());
+  };
+  octal(100, 8, mode);
+  octal(108, 8, 0);
+  octal(116, 8, 0);
+  octal(124, 12, size);
+  octal(136, 12, static_cast<uint64_t>(std::time(nullptr)));
+  h[156] = type;
+  std::memcpy(h.data() + 257, "ustar", 6);
+  std::memcpy(h.data() + 263, "00", 2);
+  std::memset(h.data() + 148, ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  std::memcpy(h.data() + 148, chk, 7);
+  h[155] = ' ';
+  h[154] = '\0';
+  return h;
+}
+
+}  // namespace
+
+Result<void> bundle_tar(const Bundle& bundle, const std::string& top,
+                        const std::function<Result<void>(std::string_view)>& sink) {
+  KBK_TRY(sink(ustar_header(top + "/", 0700, 0, '5')));
+  KBK_TRY(sink(ustar_header(top + "/lib/", 0700, 0, '5')));
+  for (const auto& f : bundle.files) {
+    int fd = ::open(f.source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return unexpected(Errc::io, f.source + ": " + std::strerror(errno));
+    struct stat st;
+    ::fstat(fd, &st);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    KBK_TRY(sink(ustar_header(top + "/" + f.name, f.mode, size, '0')));
+    std::string buf(1 << 18, '\0');
+    uint64_t sent = 0;
+    while (sent < size) {
+      ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(buf.size(), size - sent));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fd);
+        return unexpected(Errc::io, f.source + ": changed while it was read");
+      }
+      auto r = sink(std::string_view(buf.data(), static_cast<size_t>(n)));
+      if (!r) {
+        ::close(fd);
+        return r;
+      }
+      sent += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+    if (size % 512) KBK_TRY(sink(std::string(512 - size % 512, '\0')));
+  }
+  return sink(std::string(1024, '\0'));
+}
+
+// ---- the mover --------------------------------------------------------------------------------------------------
+
+namespace {
+
+using protocol::Frame;
+using protocol::Type;
+
+// Log lines of the mover (its stderr), prefixed and passed to kbk's log.
+class StderrLines {
+public:
+  explicit StderrLines(std::string prefix) : m_prefix(std::move(prefix)) {}
+  void add(std::string_view s) {
+    std::lock_guard lock(m_mutex);
+    m_buf.append(s);
+    size_t pos;
+    while ((pos = m_buf.find('\n')) != std::string::npos) {
+      emit(m_buf.substr(0, pos));
+      m_buf.erase(0, pos + 1);
+    }
+    if (m_buf.size() > 8192) {
+      emit(m_buf);
+      m_buf.clear();
+    }
+  }
+  std::string last() const {
+    std::lock_guard lock(m_mutex);
+    return m_last;
+  }
+
+private:
+  void emit(const std::string& line) {
+    if (util::trim(line).empty()) return;
+    m_last = std::string(util::trim(line));
+    const std::string text = m_prefix + util::printable(line);
+    if (line.find("warning") != std::string::npos || line.find("error") != std::string::npos) log::warning(text);
+    else log::info(1, text);
+  }
+  std::string m_prefix;
+  mutable std::mutex m_mutex;
+  std::string m_buf, m_last;
+};
+
+class KbkMover final : public Mover {
+public:
+  KbkMover(kube::Client& client, KbkMoverOptions o) : m_client(client), m_o(std::move(o)) {
+    ExecTarOptions t;
+    t.stall_timeout_seconds = m_o.stall_timeout_seconds;
+    t.protocols = m_o.protocols;
+    m_tar = make_exec_tar_mover(client, t);
+  }
+  std::string name() const override { return "kbk"; }
+
+  Result<MoveStats> backup(const MoverTarget& target, repo::Repository& repo, const SnapshotLabels& labels, Live live,
+                           const std::function<void(uint64_t)>& on_bytes) override {
+    const auto start = std::chrono::steady_clock::now();
+    auto dir = install(target);
+    if (!dir) return fallback(dir.error(), target, [&] { return m_tar->backup(target, repo, labels, live, on_bytes); });
+    // The parent: the newest snapshot of the same volume.
+    std::optional<repo::Snapshot> parent;
+    if (auto all = repo.list_snapshots(); all)
+      for (const auto& s : *all)
+        if (s.path == labels.name) parent = s;
+    json::Document doc;
+    doc.SetObject();
+    auto& a = doc.GetAllocator();
+    json::set(doc, "op", json::make_string("backup", a), a);
+    json::set(doc, "path", json::make_string(target.path, a), a);
+    json::set(doc, "name", json::make_string(labels.name, a), a);
+    json::set(doc, "backup", json::make_string(labels.backup, a), a);
+    json::Value tags(rapidjson::kArrayType);
+    for (const auto& [k, v] : labels.tags) {
+      json::Value pair(rapidjson::kArrayType);
+      pair.PushBack(json::make_string(k, a), a);
+      pair.PushBack(json::make_string(v, a), a);
+      tags.PushBack(pair, a);
+    }
+    json::set(doc, "tags", std::move(tags), a);
+    json::set(doc, "host", json::make_string(target.namespace_ + "/" + target.pod, a), a);
+    if (parent) {
+      json::Value p(rapidjson::kObjectType);
+      json::set(p, "id", json::make_string(repo::to_hex(parent->id), a), a);
+      json::set(p, "tree", json::make_string(repo::to_hex(parent->tree), a), a);
+      json::set(doc, "parent", std::move(p), a);
+    }
+    // A clone of a CSI snapshot (read without a live workload) has new inode numbers and change times every time.
+    const bool relaxed = m_o.ignore_inode || live == Live::no;
+    json::set(doc, "ignoreInode", json::Value(relaxed), a);
+    json::set(doc, "ignoreCtime", json::Value(relaxed), a);
+    json::set(doc, "workers", json::Value(m_o.workers), a);
+    KBK_ASSIGN_OR_RETURN(Outcome out, converse(target, *dir, doc, repo, on_bytes));
+    MoveStats st = stats_of(out);
+    const json::Value& r = out.result;
+    st.snapshot = json::get_string(r, {"snapshot"});
+    if (const json::Value* root = json::find(r, "root"); root && root->IsObject()) {
+      auto u = [&](const char* k) {
+        const json::Value* v = json::find(*root, k);
+        return v && v->IsUint64() ? v->GetUint64() : 0;
+      };
+      st.root.known = true;
+      st.root.uid = static_cast<uint32_t>(u("uid"));
+      st.root.gid = static_cast<uint32_t>(u("gid"));
+      st.root.mode = static_cast<uint32_t>(u("mode"));
+      const json::Value* m = json::find(*root, "mtime");
+      st.root.mtime = m && m->IsInt64() ? m->GetInt64() : 0;
+      st.root.mtime_nsec = static_cast<uint32_t>(u("mtimeNsec"));
+    }
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return st;
+  }
+
+  Result<MoveStats> restore(const MoverTarget& target, repo::Repository& repo, const repo::Snapshot& snapshot,
+                            const RootMeta& root, bool owners, const std::function<void(uint64_t)>& on_bytes) override {
+    const auto start = std::chrono::steady_clock::now();
+    auto dir = install(target);
+    if (!dir)
+      return fallback(dir.error(), target, [&] { return m_tar->restore(target, repo, snapshot, root, owners, on_bytes); });
+    json::Document doc;
+    doc.SetObject();
+    auto& a = doc.GetAllocator();
+    json::set(doc, "op", json::make_string("restore", a), a);
+    json::set(doc, "path", json::make_string(target.path, a), a);
+    json::Value s(rapidjson::kObjectType);
+    json::set(s, "id", json::make_string(repo::to_hex(snapshot.id), a), a);
+    json::set(s, "tree", json::make_string(repo::to_hex(snapshot.tree), a), a);
+    json::set(doc, "snapshot", std::move(s), a);
+    json::set(doc, "owners", json::Value(owners), a);
+    json::set(doc, "workers", json::Value(m_o.workers), a);
+    if (root.known) {
+      json::Value r(rapidjson::kObjectType);
+      json::set(r, "uid", json::Value(static_cast<uint64_t>(root.uid)), a);
+      json::set(r, "gid", json::Value(static_cast<uint64_t>(root.gid)), a);
+      json::set(r, "mode", json::Value(static_cast<uint64_t>(root.mode & 07777)), a);
+      json::set(r, "mtime", json::Value(root.mtime), a);
+      json::set(r, "mtimeNsec", json::Value(static_cast<uint64_t>(root.mtime_nsec)), a);
+      json::set(doc, "root", std::move(r), a);
+    }
+    KBK_ASSIGN_OR_RETURN(Outcome out, converse(target, *dir, doc, repo, on_bytes));
+    MoveStats st = stats_of(out);
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return st;
+  }
+
+private:
+  struct Outcome {
+    json::Document result;
+    kube::ExecStatus status;
+    protocol::ServeCounts counts;
+    uint64_t bundle_bytes = 0;
+  };
+
+  static MoveStats stats_of(const Outcome& out) {
+    MoveStats st;
+    st.kind = "kbk";
+    const json::Value* sum = json::find(out.result, "summary");
+    auto u = [&](const char* k) -> uint64_t {
+      const json::Value* v = sum ? json::find(*sum, k) : nullptr;
+      return v && v->IsUint64() ? v->GetUint64() : 0;
+    };
+    st.bytes = u("bytesTotal");
+    st.files = u("files");
+    st.new_bytes = u("bytesNew");
+    st.stored_bytes = u("bytesStored");
+    st.bytes_read_in_pod = u("bytesRead");
+    st.stream_bytes = out.status.stdout_bytes + out.status.stdin_bytes;
+    st.bytes_through_host = st.stream_bytes;
+    st.bytes_uploaded = out.counts.bytes_written;
+    st.bundle_bytes = out.bundle_bytes;
+    if (const json::Value* w = json::find(out.result, "warnings"); w && w->IsArray())
+      for (const auto& x : w->GetArray())
+        if (x.IsString()) st.warnings.emplace_back(x.GetString());
+    return st;
+  }
+
+  template <class F>
+  Result<MoveStats> fallback(const Error& why, const MoverTarget& target, F&& run_tar) {
+    if (!why.is(Errc::precondition) && !why.is(Errc::unsupported)) return unexpected(why);
+    const std::string line = "the kbk mover cannot run in " + target.display() + " (" + why.message + "): using tar";
+    log::warning(line);
+    KBK_ASSIGN_OR_RETURN(MoveStats st, run_tar());
+    st.warnings.insert(st.warnings.begin(), line);
+    return st;
+  }
+
+  kube::ExecRequest request(const MoverTarget& target, std::vector<std::string> argv) const {
+    kube::ExecRequest req;
+    req.namespace_ = target.namespace_;
+    req.pod = target.pod;
+    req.container = target.container;
+    req.command = std::move(argv);
+    req.stdout_ = true;
+    req.stderr_ = true;
+    req.stall_timeout_seconds = m_o.stall_timeout_seconds;
+    if (!m_o.protocols.empty()) req.protocols = m_o.protocols;
+    return req;
+  }
+
+  // Makes sure the pod has this kbk's bundle in its scratch volume; returns the folder. Errc::precondition when the
+  // pod cannot take it (no scratch volume, no sh or tar, another architecture): the caller falls back to tar.
+  Result<std::string> install(const MoverTarget& target) {
+    if (target.container != k_mover_container)
+      return unexpected(Errc::precondition, "a workload's container has no scratch volume for the bundle");
+    KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle());
+    const std::string dir = std::string(k_scratch_path) + "/bundle-" + b->id;
+    const std::string key = target.namespace_ + "/" + target.pod + "|" + dir;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_installed.count(key)) return dir;
+    }
+    std::string probe_out;
+    kube::ExecRequest probe = request(target, {"sh", "-c",
+                                               "uname -m; if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then echo present; "
+                                               "elif [ -d \"$2\" ] && [ -w \"$2\" ]; then echo writable; fi",
+                                               "kbk-probe", dir, k_scratch_path});
+    probe.on_stdout = [&](std::string_view s) -> Result<void> {
+      if (probe_out.size() < 4096) probe_out.append(s);
+      return {};
+    };
+    KBK_ASSIGN_OR_RETURN(kube::ExecStatus ps, kube::run_exec(m_client, probe));
+    if (ps.exit_code != 0)
+      return unexpected(Errc::precondition, "the container cannot run sh (exit " + std::to_string(ps.exit_code) + ")");
+    auto lines = util::split(probe_out, '\n');
+    const std::string arch = lines.empty() ? "" : std::string(util::trim(lines[0]));
+    if (arch != b->arch)
+      return unexpected(Errc::precondition, "the node is " + util::printable(arch) + ", this kbk is " + b->arch);
+    const bool present = probe_out.find("present") != std::string::npos;
+    if (!present) {
+      if (probe_out.find("writable") == std::string::npos)
+        return unexpected(Errc::precondition, std::string("no writable scratch volume at ") + k_scratch_path);
+      const std::string top = "incoming-" + std::to_string(::getpid());
+      kube::ExecRequest copy = request(target, {"sh", "-c",
+                                                "set -e; cd \"$2\"; rm -rf \"$3\"; tar -x -f -; "
+                                                "if [ -d \"$1\" ]; then rm -rf \"$3\"; else mv \"$3\" \"$1\"; fi",
+                                                "kbk-install", dir, k_scratch_path, top});
+      copy.stdin_ = true;
+      auto session = m_client.exec(copy);
+      if (!session) return unexpected(session.error().wrap("copying the kbk bundle into " + target.display()));
+      SessionGuard guard(session->get());
+      uint64_t sent = 0;
+      auto fed = bundle_tar(*b, top, [&](std::string_view data) -> Result<void> {
+        sent += data.size();
+        return (*session)->write_stdin(data);
+      });
+      if (fed && (*session)->can_close_stdin()) fed = (*session)->close_stdin();
+      KBK_ASSIGN_OR_RETURN(kube::ExecStatus cs, (*session)->wait());
+      if (!fed) return unexpected(fed.error().wrap("copying the kbk bundle into " + target.display()));
+      if (cs.exit_code != 0)
+        return unexpected(Errc::precondition, "tar could not unpack the bundle (exit " + std::to_string(cs.exit_code) +
+                                                  "): " + util::printable(util::trim(cs.stderr_tail)));
+      log::info(2, "copied the kbk bundle (" + util::human_bytes(sent) + ") into " + target.display());
+      std::lock_guard lock(m_mutex);
+      m_bundle_bytes[target.namespace_ + "/" + target.pod] += sent;
+    }
+    std::lock_guard lock(m_mutex);
+    m_installed.insert(key);
+    return dir;
+  }
+
+  Result<Outcome> converse(const MoverTarget& target, const std::string& dir, const json::Document& start,
+                           repo::Repository& repo, const std::function<void(uint64_t)>& on_bytes) {
+    Outcome out;
+    out.result.SetNull();
+    {
+      std::lock_guard lock(m_mutex);
+      auto it = m_bundle_bytes.find(target.namespace_ + "/" + target.pod);
+      if (it != m_bundle_bytes.end()) {
+        out.bundle_bytes = it->second;
+        m_bundle_bytes.erase(it);
+      }
+    }
+    KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle());
+    std::vector<std::string> argv = b->argv(dir);
+    argv.push_back("mover");
+    argv.push_back("serve");
+    kube::ExecRequest req = request(target, argv);
+    req.stdin_ = true;
+    auto lines = std::make_shared<StderrLines>("[mover " + target.namespace_ + "/" + target.pod + " " +
+                                               json::get_string(start, {"name"}, target.path) + "] ");
+    req.on_stderr = [lines](std::string_view s) -> Result<void> {
+      lines->add(s);
+      return {};
+    };
+    auto session = m_client.exec(req);
+    if (!session) return unexpected(session.error().wrap("starting the kbk mover in " + target.display()));
+    SessionGuard guard(session->get());
+    kube::ExecSession& sess = **session;
+    auto read = [&](char* buf, size_t n) { return sess.read_stdout(buf, n); };
+    auto send = [&](const Frame& f) { return sess.write_stdin(protocol::encode(f)); };
+    auto cancel = [&] {
+      Frame c;
+      c.type = Type::cancel;
+      c.header = "{}";
+      (void)send(c);
+      sess.cancel();
+    };
+    uint64_t last_read = 0;
+    bool started = false;
+    Result<void> failed;
+    for (;;) {
+      auto f = protocol::read_frame(read);
+      if (!f) {
+        failed = unexpected(f.error());
+        break;
+      }
+      if (!*f) break;  // the mover ended its output
+      Frame& frame = **f;
+      if (frame.type == Type::hello) {
+        auto h = json::parse(frame.header, "mover hello");
+        const json::Value* p = h && h->IsObject() ? json::find(*h, "protocol") : nullptr;
+        const std::string version = h && h->IsObject() ? json::get_string(*h, {"version"}) : "";
+        if (!p || !p->IsInt() || p->GetInt() != protocol::k_version || version != KBK_VERSION) {
+          cancel();
+          return unexpected(Errc::precondition,
+                            "the mover in " + target.display() + " is kbk " + util::printable(version) +
+                                " (protocol " + (p && p->IsInt() ? std::to_string(p->GetInt()) : "?") + "), this is kbk " +
+                                KBK_VERSION + " (protocol " + std::to_string(protocol::k_version) + ")");
+        }
+        Frame s;
+        s.type = Type::start;
+        s.header = json::to_string(with_key(start));
+        log::debug("mover start " + target.display() + ": " + json::to_string(start));  // without the key
+        if (auto w = send(s); !w) {
+          failed = w;
+          break;
+        }
+        started = true;
+      } else if (frame.type == Type::request && started) {
+        Frame reply = protocol::serve_request(repo.backend(), frame, out.counts, [&](const std::string& key,
+                                                                                     std::string_view body) {
+          if (key.find("/index/") != std::string::npos)
+            if (auto r = repo.add_index_object(key, body); !r) log::warning(r.error().message);
+        });
+        if (auto w = send(reply); !w) {
+          failed = w;
+          break;
+        }
+      } else if (frame.type == Type::progress) {
+        auto h = json::parse(frame.header, "mover progress");
+        if (h && h->IsObject())
+          if (const json::Value* br = json::find(*h, "bytesRead"); br && br->IsUint64() && br->GetUint64() > last_read) {
+            if (on_bytes) on_bytes(br->GetUint64() - last_read);
+            last_read = br->GetUint64();
+          }
+      } else if (frame.type == Type::result) {
+        auto h = json::parse(frame.header, "mover result");
+        if (!h || !h->IsObject()) {
+          failed = unexpected(Errc::corrupt, "the mover's result is not a JSON object");
+          break;
+        }
+        out.result = std::move(*h);
+        break;
+      } else {
+        failed = unexpected(Errc::corrupt, "the mover sent an unexpected frame (type " +
+                                               std::to_string(static_cast<int>(frame.type)) + ")");
+        break;
+      }
+    }
+    if (!failed) {
+      cancel();
+      (void)sess.wait();
+      return unexpected(failed.error().wrap("kbk mover in " + target.display()));
+    }
+    if (sess.can_close_stdin()) (void)sess.close_stdin();
+    auto status = sess.wait();
+    if (!status) return unexpected(status.error().wrap("kbk mover in " + target.display()));
+    out.status = *status;
+    if (out.result.IsNull()) {
+      const int code = status->exit_code;
+      if (code == 126 || code == 127)
+        return unexpected(Errc::precondition, "the bundle does not start (exit " + std::to_string(code) + "): " +
+                                                  lines->last());
+      if (!started)
+        return unexpected(Errc::precondition, "the bundle exited before it spoke (exit " + std::to_string(code) +
+                                                  ")" + (lines->last().empty() ? "" : ": " + lines->last()));
+      return unexpected(Errc::io, "the kbk mover in " + target.display() + " ended without a result (exit " +
+                                      std::to_string(code) + ")" + (lines->last().empty() ? "" : ": " + lines->last()));
+    }
+    const json::Value* ok = json::find(out.result, "ok");
+    if (!ok || !ok->IsBool() || !ok->GetBool())
+      return unexpected(protocol::header_error(out.result, "mover").wrap("kbk mover in " + target.display()));
+    return out;
+  }
+
+  json::Document with_key(const json::Document& start) const {
+    json::Document d = json::clone(start);
+    if (m_o.key) {
+      auto& a = d.GetAllocator();
+      json::Value k(rapidjson::kObjectType);
+      if (m_o.key->kind == crypto::UserKey::Kind::passphrase) {
+        json::set(k, "kind", json::make_string("passphrase", a), a);
+        json::set(k, "value", json::make_string(m_o.key->passphrase, a), a);
+      } else {
+        json::set(k, "kind", json::make_string("key", a), a);
+        json::set(k, "value", json::make_string(util::base64_encode(m_o.key->key.bytes()), a), a);
+      }
+      json::set(d, "key", std::move(k), a);
+    }
+    return d;
+  }
+
+  kube::Client& m_client;
+  KbkMoverOptions m_o;
+  std::unique_ptr<Mover> m_tar;
+  std::mutex m_mutex;
+  std::set<std::string> m_installed;
+  std::map<std::string, uint64_t> m_bundle_bytes;
+};
+
+}  // namespace
+
+std::unique_ptr<Mover> make_kbk_mover(kube::Client& client, KbkMoverOptions options) {
+  return std::make_unique<KbkMover>(client, std::move(options));
+}
+
+std::unique_ptr<Mover> make_mover(kube::Client& client, const MoverSettings& settings, const crypto::UserKey* key) {
+  if (settings.kind == "tar") return make_exec_tar_mover(client);
+  KbkMoverOptions o;
+  o.key = key;
+  o.ignore_inode = settings.ignore_inode;
+  return make_kbk_mover(client, std::move(o));
+}
+
+}  // namespace kbk::volume

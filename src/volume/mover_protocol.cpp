@@ -1,0 +1,358 @@
+// The mover protocol's frames and storage calls (mover_protocol.hpp, docs/mover.md section 2).
+#include "mover_protocol.hpp"
+
+#include <cstring>
+
+#include <kbk/repo/repository.hpp>
+#include <kbk/util/strings.hpp>
+
+namespace kbk::volume::protocol {
+
+namespace {
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t get_u32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// Parses the frame in buf[0..4+len).
+Result<Frame> parse(std::string_view rest) {
+  if (rest.size() < 9) return unexpected(Errc::corrupt, "mover protocol: a frame shorter than its fixed fields");
+  Frame f;
+  const auto t = static_cast<uint8_t>(rest[0]);
+  if (t < 1 || t > 7) return unexpected(Errc::corrupt, "mover protocol: unknown frame type " + std::to_string(t));
+  f.type = static_cast<Type>(t);
+  f.id = get_u32(rest.data() + 1);
+  const uint32_t h = get_u32(rest.data() + 5);
+  if (h > rest.size() - 9) return unexpected(Errc::corrupt, "mover protocol: a header longer than its frame");
+  f.header.assign(rest.substr(9, h));
+  f.body.assign(rest.substr(9 + h));
+  return f;
+}
+
+}  // namespace
+
+std::string encode(const Frame& f) {
+  std::string out;
+  out.reserve(13 + f.header.size() + f.body.size());
+  put_u32(out, static_cast<uint32_t>(9 + f.header.size() + f.body.size()));
+  out.push_back(static_cast<char>(f.type));
+  put_u32(out, f.id);
+  put_u32(out, static_cast<uint32_t>(f.header.size()));
+  out += f.header;
+  out += f.body;
+  return out;
+}
+
+Result<void> Decoder::feed(std::string_view data, const std::function<Result<void>(Frame&&)>& on_frame) {
+  m_buf.append(data);
+  size_t pos = 0;
+  while (m_buf.size() - pos >= 4) {
+    const uint32_t len = get_u32(m_buf.data() + pos);
+    if (len > k_max_frame) return unexpected(Errc::corrupt, "mover protocol: a frame of " + std::to_string(len) + " bytes");
+    if (m_buf.size() - pos - 4 < len) break;
+    KBK_ASSIGN_OR_RETURN(Frame f, parse(std::string_view(m_buf).substr(pos + 4, len)));
+    pos += 4 + len;
+    KBK_TRY(on_frame(std::move(f)));
+  }
+  m_buf.erase(0, pos);
+  return {};
+}
+
+Result<std::optional<Frame>> read_frame(const std::function<Result<size_t>(char*, size_t)>& read) {
+  auto exact = [&](char* p, size_t n, bool at_start) -> Result<bool> {
+    size_t got = 0;
+    while (got < n) {
+      KBK_ASSIGN_OR_RETURN(size_t k, read(p + got, n - got));
+      if (k == 0) {
+        if (at_start && got == 0) return false;
+        return unexpected(Errc::corrupt, "mover protocol: the stream ended inside a frame");
+      }
+      got += k;
+    }
+    return true;
+  };
+  char len4[4];
+  KBK_ASSIGN_OR_RETURN(bool more, exact(len4, 4, true));
+  if (!more) return std::optional<Frame>();
+  const uint32_t len = get_u32(len4);
+  if (len > k_max_frame) return unexpected(Errc::corrupt, "mover protocol: a frame of " + std::to_string(len) + " bytes");
+  std::string rest(len, '\0');
+  KBK_TRY(exact(rest.data(), len, false));
+  KBK_ASSIGN_OR_RETURN(Frame f, parse(rest));
+  return std::optional<Frame>(std::move(f));
+}
+
+json::Document error_header(const Error& e) {
+  json::Document d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  json::set(d, "ok", json::Value(false), a);
+  json::set(d, "code", json::Value(static_cast<int>(e.code)), a);
+  json::set(d, "message", json::make_string(e.message, a), a);
+  return d;
+}
+
+Error header_error(const json::Value& header, std::string_view what) {
+  Error e;
+  const json::Value* c = json::find(header, "code");
+  int code = c && c->IsInt() ? c->GetInt() : static_cast<int>(Errc::unknown);
+  if (code < 0 || code > static_cast<int>(Errc::unknown)) code = static_cast<int>(Errc::unknown);
+  e.code = static_cast<Errc>(code);
+  e.message = json::get_string(header, {"message"}, std::string(what) + " failed");
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+RemoteBackend::RemoteBackend(std::function<Result<void>(const std::string&)> send) : m_send(std::move(send)) {}
+
+void RemoteBackend::deliver(Frame&& reply) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_waiting.find(reply.id);
+  if (it == m_waiting.end()) return;
+  it->second = std::move(reply);
+  m_cv.notify_all();
+}
+
+void RemoteBackend::fail_all(const Error& e) {
+  std::lock_guard lock(m_mutex);
+  m_failed = e;
+  m_cv.notify_all();
+}
+
+Result<Frame> RemoteBackend::call(json::Document header, std::string_view body) {
+  uint32_t id;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_failed) return unexpected(*m_failed);
+    id = m_next++;
+    m_waiting.emplace(id, std::nullopt);
+  }
+  Frame f;
+  f.type = Type::request;
+  f.id = id;
+  f.header = json::to_string(header);
+  f.body.assign(body);
+  if (auto s = m_send(encode(f)); !s) {
+    std::lock_guard lock(m_mutex);
+    m_waiting.erase(id);
+    return unexpected(s.error());
+  }
+  std::unique_lock lock(m_mutex);
+  m_cv.wait(lock, [&] { return m_waiting[id].has_value() || m_failed.has_value(); });
+  auto node = m_waiting.extract(id);
+  if (!node.mapped()) return unexpected(*m_failed);
+  Frame reply = std::move(*node.mapped());
+  lock.unlock();
+  auto h = json::parse(reply.header, "mover protocol reply");
+  if (!h || !h->IsObject()) return unexpected(Errc::corrupt, "mover protocol: a reply without a JSON header");
+  const json::Value* ok = json::find(*h, "ok");
+  if (!ok || !ok->IsBool() || !ok->GetBool())
+    return unexpected(header_error(*h, json::get_string(header, {"op"}) + " " + json::get_string(header, {"key"})));
+  return reply;
+}
+
+namespace {
+
+json::Document request_header(const char* op, const std::string& key) {
+  json::Document d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  json::set(d, "op", json::make_string(op, a), a);
+  json::set(d, "key", json::make_string(key, a), a);
+  return d;
+}
+
+class StringReader final : public storage::Reader {
+public:
+  explicit StringReader(std::string s) : m_data(std::move(s)) {}
+  Result<size_t> read(char* buffer, size_t size) override {
+    const size_t n = std::min(size, m_data.size() - m_pos);
+    std::memcpy(buffer, m_data.data() + m_pos, n);
+    m_pos += n;
+    return n;
+  }
+
+private:
+  std::string m_data;
+  size_t m_pos = 0;
+};
+
+class BufferWriter final : public storage::Writer {
+public:
+  BufferWriter(RemoteBackend& b, std::string key, storage::PutOptions o) : m_b(b), m_key(std::move(key)), m_o(o) {}
+  Result<void> write(std::string_view data) override {
+    m_data.append(data);
+    return {};
+  }
+  Result<void> commit() override { return m_b.put(m_key, m_data, m_o); }
+  void abort() override { m_data.clear(); }
+  uint64_t bytes_written() const override { return m_data.size(); }
+
+private:
+  RemoteBackend& m_b;
+  std::string m_key;
+  storage::PutOptions m_o;
+  std::string m_data;
+};
+
+std::vector<storage::ObjectInfo> objects_of(const json::Value& h) {
+  std::vector<storage::ObjectInfo> out;
+  const json::Value* objs = json::find(h, "objects");
+  if (!objs || !objs->IsArray()) return out;
+  for (const auto& o : objs->GetArray()) {
+    storage::ObjectInfo info;
+    info.key = json::get_string(o, {"key"});
+    const json::Value* s = json::find(o, "size");
+    info.size = s && s->IsUint64() ? s->GetUint64() : 0;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<void> RemoteBackend::put(const std::string& key, std::string_view data, const storage::PutOptions& options) {
+  auto h = request_header("put", key);
+  if (options.if_exists == storage::IfExists::fail)
+    json::set(h, "ifExists", json::make_string("fail", h.GetAllocator()), h.GetAllocator());
+  KBK_TRY(call(std::move(h), data));
+  return {};
+}
+
+Result<std::unique_ptr<storage::Writer>> RemoteBackend::put_stream(const std::string& key,
+                                                                   const storage::PutOptions& options) {
+  return std::unique_ptr<storage::Writer>(std::make_unique<BufferWriter>(*this, key, options));
+}
+
+Result<std::string> RemoteBackend::get(const std::string& key) {
+  KBK_ASSIGN_OR_RETURN(Frame r, call(request_header("get", key), {}));
+  return std::move(r.body);
+}
+
+Result<std::unique_ptr<storage::Reader>> RemoteBackend::get_stream(const std::string& key, uint64_t offset,
+                                                                  uint64_t length) {
+  auto h = request_header("getRange", key);
+  json::set(h, "offset", json::Value(offset), h.GetAllocator());
+  json::set(h, "length", json::Value(length), h.GetAllocator());
+  KBK_ASSIGN_OR_RETURN(Frame r, call(std::move(h), {}));
+  return std::unique_ptr<storage::Reader>(std::make_unique<StringReader>(std::move(r.body)));
+}
+
+Result<std::optional<storage::ObjectInfo>> RemoteBackend::stat(const std::string& key) {
+  KBK_ASSIGN_OR_RETURN(Frame r, call(request_header("stat", key), {}));
+  auto h = json::parse(r.header, "mover protocol reply");
+  if (!h) return unexpected(h.error());
+  auto objs = objects_of(*h);
+  if (objs.empty()) return std::optional<storage::ObjectInfo>();
+  return std::optional<storage::ObjectInfo>(objs.front());
+}
+
+Result<void> RemoteBackend::list(const std::string& prefix,
+                                 const std::function<Result<void>(const storage::ObjectInfo&)>& on_object) {
+  KBK_ASSIGN_OR_RETURN(Frame r, call(request_header("list", prefix), {}));
+  auto h = json::parse(r.header, "mover protocol reply");
+  if (!h) return unexpected(h.error());
+  for (const auto& o : objects_of(*h)) KBK_TRY(on_object(o));
+  return {};
+}
+
+Result<std::vector<std::string>> RemoteBackend::list_prefixes(const std::string& prefix) {
+  return unexpected(Errc::unsupported, "a mover does not list folders (" + prefix + ")");
+}
+Result<void> RemoteBackend::remove(const std::string& key) {
+  return unexpected(Errc::forbidden, "a mover removes nothing (" + key + ")");
+}
+Result<void> RemoteBackend::remove_many(const std::vector<std::string>&) {
+  return unexpected(Errc::forbidden, "a mover removes nothing");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+Frame serve_request(storage::Backend& backend, const Frame& request, ServeCounts& counts,
+                    const std::function<void(const std::string&, std::string_view)>& on_written) {
+  Frame reply;
+  reply.type = Type::reply;
+  reply.id = request.id;
+  auto fail = [&](Error e) {
+    reply.header = json::to_string(error_header(e));
+    reply.body.clear();
+    return reply;
+  };
+  auto h = json::parse(request.header, "mover request");
+  if (!h || !h->IsObject()) return fail(Error{Errc::bad_request, "a request without a JSON header"});
+  const std::string op = json::get_string(*h, {"op"});
+  const std::string key = json::get_string(*h, {"key"});
+  if (!util::starts_with(key, repo::k_prefix) || key.find("..") != std::string::npos)
+    return fail(Error{Errc::forbidden, "a mover may only reach the repository, not " + util::printable(key)});
+  json::Document out;
+  out.SetObject();
+  auto& a = out.GetAllocator();
+  json::set(out, "ok", json::Value(true), a);
+  auto object_list = [&](const std::vector<storage::ObjectInfo>& objs) {
+    json::Value arr(rapidjson::kArrayType);
+    for (const auto& o : objs) {
+      json::Value v(rapidjson::kObjectType);
+      json::set(v, "key", json::make_string(o.key, a), a);
+      json::set(v, "size", json::Value(o.size), a);
+      arr.PushBack(v, a);
+    }
+    json::set(out, "objects", std::move(arr), a);
+  };
+  if (op == "get") {
+    auto r = backend.get(key);
+    if (!r) return fail(r.error());
+    reply.body = std::move(*r);
+  } else if (op == "getRange") {
+    const json::Value* o = json::find(*h, "offset");
+    const json::Value* l = json::find(*h, "length");
+    const uint64_t offset = o && o->IsUint64() ? o->GetUint64() : 0;
+    const uint64_t length = l && l->IsUint64() ? l->GetUint64() : 0;
+    if (length > k_max_frame - 4096) return fail(Error{Errc::bad_request, "a range read larger than a frame"});
+    auto r = backend.get_stream(key, offset, length);
+    if (!r) return fail(r.error());
+    char buf[1 << 16];
+    for (;;) {
+      auto n = (*r)->read(buf, sizeof buf);
+      if (!n) return fail(n.error());
+      if (*n == 0) break;
+      reply.body.append(buf, *n);
+      if (reply.body.size() > k_max_frame - 4096) return fail(Error{Errc::bad_request, "a read larger than a frame"});
+    }
+  } else if (op == "stat") {
+    auto r = backend.stat(key);
+    if (!r) return fail(r.error());
+    std::vector<storage::ObjectInfo> objs;
+    if (*r) objs.push_back(**r);
+    object_list(objs);
+  } else if (op == "list") {
+    std::vector<storage::ObjectInfo> objs;
+    auto r = backend.list(key, [&](const storage::ObjectInfo& info) -> Result<void> {
+      objs.push_back(info);
+      return {};
+    });
+    if (!r) return fail(r.error());
+    object_list(objs);
+  } else if (op == "put") {
+    const std::string rel = key.substr(std::strlen(repo::k_prefix));
+    if (!util::starts_with(rel, "data/") && !util::starts_with(rel, "index/") && !util::starts_with(rel, "snapshots/"))
+      return fail(Error{Errc::forbidden, "a mover may not write " + util::printable(key)});
+    counts.bytes_in += request.body.size();
+    storage::PutOptions po;
+    if (json::get_string(*h, {"ifExists"}) == "fail") po.if_exists = storage::IfExists::fail;
+    auto r = backend.put(key, request.body, po);
+    if (!r) return fail(r.error());
+    counts.bytes_written += request.body.size();
+    if (on_written) on_written(key, request.body);
+  } else {
+    return fail(Error{Errc::bad_request, "unknown request " + util::printable(op)});
+  }
+  counts.bytes_out += reply.body.size();
+  reply.header = json::to_string(out);
+  return reply;
+}
+
+}  // namespace kbk::volume::protocol
