@@ -24,6 +24,10 @@ std::string describe(const VolumeResult& r) {
       if (r.decision.path == PathKind::snapshot && r.csi) s += " " + r.csi->snapshot_handle + " (" + r.csi->driver + ")";
       else
         s += ", " + util::human_bytes(r.bytes) + " in " + std::to_string(r.files) + (r.files == 1 ? " file" : " files");
+      if (!r.mover_kind.empty() && r.decision.path != PathKind::snapshot)
+        s += " (" + r.mover_kind + " mover: " + util::human_bytes(r.bytes_read_in_pod) + " read in the pod, " +
+             util::human_bytes(r.bytes_through_host) + " through this host, " + util::human_bytes(r.bytes_uploaded) +
+             " uploaded)";
       s += ", " + util::human_duration(r.duration_seconds);
       break;
     case VolumeResult::Outcome::skipped: s += "not taken"; break;

@@ -269,8 +269,8 @@ public:
   Result<MoveStats> backup(const MoverTarget& target, repo::Repository& repo, const SnapshotLabels& labels, Live live,
                            const std::function<void(uint64_t)>& on_bytes) override {
     const auto start = std::chrono::steady_clock::now();
-    auto dir = install(target);
-    if (!dir) return fallback(dir.error(), target, [&] { return m_tar->backup(target, repo, labels, live, on_bytes); });
+    // A workload's own container (--fs-backup-via-workload) has no scratch volume of kbk's: tar, as documented.
+    if (target.container != k_mover_container) return m_tar->backup(target, repo, labels, live, on_bytes);
     // The parent: the newest snapshot of the same volume.
     std::optional<repo::Snapshot> parent;
     if (auto all = repo.list_snapshots(); all)
@@ -303,7 +303,10 @@ public:
     json::set(doc, "ignoreInode", json::Value(relaxed), a);
     json::set(doc, "ignoreCtime", json::Value(relaxed), a);
     json::set(doc, "workers", json::Value(m_o.workers), a);
-    KBK_ASSIGN_OR_RETURN(Outcome out, converse(target, *dir, doc, repo, on_bytes));
+    auto started = start_mover(target, doc, repo, on_bytes);
+    if (!started)
+      return fallback(started.error(), target, [&] { return m_tar->backup(target, repo, labels, live, on_bytes); });
+    Outcome& out = *started;
     MoveStats st = stats_of(out);
     const json::Value& r = out.result;
     st.snapshot = json::get_string(r, {"snapshot"});
@@ -327,9 +330,7 @@ public:
   Result<MoveStats> restore(const MoverTarget& target, repo::Repository& repo, const repo::Snapshot& snapshot,
                             const RootMeta& root, bool owners, const std::function<void(uint64_t)>& on_bytes) override {
     const auto start = std::chrono::steady_clock::now();
-    auto dir = install(target);
-    if (!dir)
-      return fallback(dir.error(), target, [&] { return m_tar->restore(target, repo, snapshot, root, owners, on_bytes); });
+    if (target.container != k_mover_container) return m_tar->restore(target, repo, snapshot, root, owners, on_bytes);
     json::Document doc;
     doc.SetObject();
     auto& a = doc.GetAllocator();
@@ -350,8 +351,11 @@ public:
       json::set(r, "mtimeNsec", json::Value(static_cast<uint64_t>(root.mtime_nsec)), a);
       json::set(doc, "root", std::move(r), a);
     }
-    KBK_ASSIGN_OR_RETURN(Outcome out, converse(target, *dir, doc, repo, on_bytes));
-    MoveStats st = stats_of(out);
+    auto started = start_mover(target, doc, repo, on_bytes);
+    if (!started)
+      return fallback(started.error(), target,
+                      [&] { return m_tar->restore(target, repo, snapshot, root, owners, on_bytes); });
+    MoveStats st = stats_of(*started);
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return st;
   }
@@ -398,35 +402,45 @@ private:
   }
 
   kube::ExecRequest request(const MoverTarget& target, std::vector<std::string> argv) const {
-    kube::ExecRequest req;
-    req.namespace_ = target.namespace_;
-    req.pod = target.pod;
-    req.container = target.container;
-    req.command = std::move(argv);
-    req.stdout_ = true;
-    req.stderr_ = true;
-    req.stall_timeout_seconds = m_o.stall_timeout_seconds;
-    if (!m_o.protocols.empty()) req.protocols = m_o.protocols;
-    return req;
+    return mover_exec_request(target, std::move(argv), m_o.stall_timeout_seconds, m_o.protocols);
   }
 
   // Makes sure the pod has this kbk's bundle in its scratch volume; returns the folder. Errc::precondition when the
   // pod cannot take it (no scratch volume, no sh or tar, another architecture): the caller falls back to tar.
-  Result<std::string> install(const MoverTarget& target) {
+  // Starts the mover: the image's own kbk when it has one (--mover-image with kbk in it) and it is this version,
+  // else this kbk's bundle, copied first when the pod does not have it yet.
+  Result<Outcome> start_mover(const MoverTarget& target, const json::Document& doc, repo::Repository& repo,
+                              const std::function<void(uint64_t)>& on_bytes) {
+    KBK_ASSIGN_OR_RETURN(std::vector<std::string> argv, install(target, true));
+    if (argv.front().rfind(k_scratch_path, 0) != 0) {
+      auto out = converse(target, argv, doc, repo, on_bytes);
+      if (out || !out.error().is(Errc::unsupported)) return out;
+      log::info(1, out.error().message + ": copying this kbk's bundle instead");
+      KBK_ASSIGN_OR_RETURN(argv, install(target, false));
+    }
+    return converse(target, argv, doc, repo, on_bytes);
+  }
+
+  Result<std::vector<std::string>> install(const MoverTarget& target, bool image_kbk) {
     if (target.container != k_mover_container)
       return unexpected(Errc::precondition, "a workload's container has no scratch volume for the bundle");
     KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle());
     const std::string dir = std::string(k_scratch_path) + "/bundle-" + b->id;
+    std::vector<std::string> argv = b->argv(dir);
+    argv.push_back("mover");
+    argv.push_back("serve");
     const std::string key = target.namespace_ + "/" + target.pod + "|" + dir;
     {
       std::lock_guard lock(m_mutex);
-      if (m_installed.count(key)) return dir;
+      if (m_installed.count(key)) return argv;
     }
     std::string probe_out;
     kube::ExecRequest probe = request(target, {"sh", "-c",
-                                               "uname -m; if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then echo present; "
+                                               "uname -m; if [ \"$3\" = 1 ]; then for k in /usr/local/bin/kbk /usr/bin/kbk; "
+                                               "do if [ -x \"$k\" ]; then echo \"image-kbk $k\"; break; fi; done; fi; "
+                                               "if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then echo present; "
                                                "elif [ -d \"$2\" ] && [ -w \"$2\" ]; then echo writable; fi",
-                                               "kbk-probe", dir, k_scratch_path});
+                                               "kbk-probe", dir, k_scratch_path, image_kbk ? "1" : "0"});
     probe.on_stdout = [&](std::string_view s) -> Result<void> {
       if (probe_out.size() < 4096) probe_out.append(s);
       return {};
@@ -438,6 +452,8 @@ private:
     const std::string arch = lines.empty() ? "" : std::string(util::trim(lines[0]));
     if (arch != b->arch)
       return unexpected(Errc::precondition, "the node is " + util::printable(arch) + ", this kbk is " + b->arch);
+    for (const auto& l : lines)
+      if (util::starts_with(l, "image-kbk /")) return std::vector<std::string>{l.substr(10), "mover", "serve"};
     const bool present = probe_out.find("present") != std::string::npos;
     if (!present) {
       if (probe_out.find("writable") == std::string::npos)
@@ -468,10 +484,10 @@ private:
     }
     std::lock_guard lock(m_mutex);
     m_installed.insert(key);
-    return dir;
+    return argv;
   }
 
-  Result<Outcome> converse(const MoverTarget& target, const std::string& dir, const json::Document& start,
+  Result<Outcome> converse(const MoverTarget& target, const std::vector<std::string>& argv, const json::Document& start,
                            repo::Repository& repo, const std::function<void(uint64_t)>& on_bytes) {
     Outcome out;
     out.result.SetNull();
@@ -483,10 +499,6 @@ private:
         m_bundle_bytes.erase(it);
       }
     }
-    KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle());
-    std::vector<std::string> argv = b->argv(dir);
-    argv.push_back("mover");
-    argv.push_back("serve");
     kube::ExecRequest req = request(target, argv);
     req.stdin_ = true;
     auto lines = std::make_shared<StderrLines>("[mover " + target.namespace_ + "/" + target.pod + " " +
@@ -525,7 +537,8 @@ private:
         const std::string version = h && h->IsObject() ? json::get_string(*h, {"version"}) : "";
         if (!p || !p->IsInt() || p->GetInt() != protocol::k_version || version != KBK_VERSION) {
           cancel();
-          return unexpected(Errc::precondition,
+          (void)sess.wait();
+          return unexpected(Errc::unsupported,
                             "the mover in " + target.display() + " is kbk " + util::printable(version) +
                                 " (protocol " + (p && p->IsInt() ? std::to_string(p->GetInt()) : "?") + "), this is kbk " +
                                 KBK_VERSION + " (protocol " + std::to_string(protocol::k_version) + ")");

@@ -42,6 +42,20 @@ const char* const k_tar_extract_script =
     "fi\n"
     "exit $rc\n";
 
+kube::ExecRequest mover_exec_request(const MoverTarget& target, std::vector<std::string> argv, double stall_timeout,
+                                     const std::vector<std::string>& protocols) {
+  kube::ExecRequest req;
+  req.namespace_ = target.namespace_;
+  req.pod = target.pod;
+  req.container = target.container;
+  req.command = std::move(argv);
+  req.stdout_ = true;
+  req.stderr_ = true;
+  req.stall_timeout_seconds = stall_timeout;
+  if (!protocols.empty()) req.protocols = protocols;
+  return req;
+}
+
 std::string MoverTarget::display() const {
   return "pod " + namespace_ + "/" + pod + (container.empty() ? "" : " container " + container) + " path " + path;
 }
@@ -294,16 +308,7 @@ public:
 
 private:
   kube::ExecRequest request(const MoverTarget& target, std::vector<std::string> argv) const {
-    kube::ExecRequest req;
-    req.namespace_ = target.namespace_;
-    req.pod = target.pod;
-    req.container = target.container;
-    req.command = std::move(argv);
-    req.stdout_ = true;
-    req.stderr_ = true;
-    req.stall_timeout_seconds = m_options.stall_timeout_seconds;
-    if (!m_options.protocols.empty()) req.protocols = m_options.protocols;
-    return req;
+    return mover_exec_request(target, std::move(argv), m_options.stall_timeout_seconds, m_options.protocols);
   }
 
   kube::Client& m_client;

@@ -70,6 +70,11 @@ struct ExecTarOptions {
 // The pod needs sh and tar; GNU tar keeps holes (--sparse) and nanosecond times (POSIX format), others a plain tar.
 std::unique_ptr<Mover> make_exec_tar_mover(kube::Client& client, ExecTarOptions options = {});
 
+// An exec request for a mover's command in the target's container (stdout and stderr on; stall timeout; protocols,
+// empty = v5 then v4).
+kube::ExecRequest mover_exec_request(const MoverTarget& target, std::vector<std::string> argv, double stall_timeout,
+                                     const std::vector<std::string>& protocols);
+
 // The shell scripts the exec mover runs (for docs and tests): $1 is the folder.
 extern const char* const k_tar_create_script;
 extern const char* const k_tar_extract_script;
