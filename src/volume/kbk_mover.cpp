@@ -12,6 +12,8 @@
 #include <link.h>
 #include <mutex>
 #include <set>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -65,6 +67,63 @@ int collect(struct dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
+// Whether an ELF file carries DWARF (.debug_info): a Debug build, ten times the size of what runs.
+bool has_debug_info(const std::string& path) {
+  auto content = util::read_file(path);
+  if (!content || content->size() < sizeof(Elf64_Ehdr)) return false;
+  const char* base = content->data();
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, base, sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return false;
+  const uint64_t n = eh.e_shnum;
+  if (eh.e_shoff == 0 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff + n * sizeof(Elf64_Shdr) > content->size() ||
+      eh.e_shstrndx >= n)
+    return false;
+  Elf64_Shdr strtab;
+  std::memcpy(&strtab, base + eh.e_shoff + eh.e_shstrndx * sizeof(Elf64_Shdr), sizeof strtab);
+  if (strtab.sh_offset + strtab.sh_size > content->size()) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    Elf64_Shdr sh;
+    std::memcpy(&sh, base + eh.e_shoff + i * sizeof(Elf64_Shdr), sizeof sh);
+    if (sh.sh_name + 12 <= strtab.sh_size && std::memcmp(base + strtab.sh_offset + sh.sh_name, ".debug_info", 12) == 0)
+      return true;
+  }
+  return false;
+}
+
+// A copy of a Debug build without its debug sections (objcopy --strip-debug), cached per build under the user's
+// cache folder, so helper pods get tens of MB instead of hundreds; the program itself when that is not possible.
+std::string without_debug_info(const std::string& program, const std::string& id) {
+  if (!has_debug_info(program)) return program;
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::string dir = cache && *cache ? std::string(cache) : home && *home ? std::string(home) + "/.cache" : "/tmp";
+  dir += "/kbk-bundle-" + std::to_string(::getuid());
+  const std::string out = dir + "/kbk-" + id;
+  struct stat st;
+  if (::stat(out.c_str(), &st) == 0) return out;
+  ::mkdir(dir.c_str(), 0700);
+  const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
+  std::vector<std::string> args = {"objcopy", "--strip-debug", program, tmp};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  const int rc = ::posix_spawnp(&pid, "objcopy", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  if (rc != 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      ::rename(tmp.c_str(), out.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return program;
+  }
+  return out;
+}
+
 Result<Bundle> find_bundle() {
   Bundle b;
   const std::string exe = real_path("/proc/self/exe");
@@ -91,7 +150,12 @@ Result<Bundle> find_bundle() {
     b.bytes += static_cast<uint64_t>(st.st_size);
     return {};
   };
-  KBK_TRY(add(program, "kbk", 0755));
+  // The id: version and a hash of the program, so another build is another cache folder in the pod.
+  auto content = util::read_file(program);
+  if (!content) return unexpected(Errc::unsupported, "cannot read " + program + ": " + content.error().message);
+  b.id = std::string(KBK_VERSION) + "-" + crypto::sha256_hex(*content).substr(0, 12);
+  content = std::string();
+  KBK_TRY(add(without_debug_info(program, b.id), "kbk", 0755));
   KBK_TRY(add(loader, "ld.so", 0755));
   std::set<std::string> names;
   for (const auto& l : found.libs) {
@@ -100,10 +164,6 @@ Result<Bundle> find_bundle() {
     if (!names.insert(name).second) continue;
     KBK_TRY(add(l, name, 0644));
   }
-  // The id: version and a hash of the program, so another build is another cache folder in the pod.
-  auto content = util::read_file(program);
-  if (!content) return unexpected(Errc::unsupported, "cannot read " + program + ": " + content.error().message);
-  b.id = std::string(KBK_VERSION) + "-" + crypto::sha256_hex(*content).substr(0, 12);
   struct utsname u {};
   ::uname(&u);
   b.arch = u.machine;
