@@ -100,6 +100,9 @@ std::vector<CLI::App*> visible(CLI::App* app) {
 CLI::App* find_subcommand(CLI::App* app, const std::string& word) {
   for (CLI::App* s : visible(app))
     if (s->check_name(word)) return s;
+  // Hidden commands (group "": kbk mover serve, which kbk runs in pods) are routed, never listed or suggested.
+  for (CLI::App* s : app->get_subcommands([](CLI::App* c) { return c->get_group().empty() && !c->get_name().empty(); }))
+    if (s->check_name(word)) return s;
   return nullptr;
 }
 

@@ -265,15 +265,35 @@ private:
         OpenFile& f = *job.first;
         r = read_run(m_repo, job.second, [&](uint64_t off, const std::string& data) -> Result<void> {
           if (all_zero(data)) return {};
-          size_t done = 0;
-          while (done < data.size()) {
-            ssize_t w = ::pwrite(f.fd, data.data() + done, data.size() - done, static_cast<off_t>(off + done));
-            if (w < 0) {
-              if (errno == EINTR) continue;
-              return unexpected(Errc::io, "write " + f.path + ": " + std::strerror(errno));
+          // Zero blocks (4 KiB at file offsets) inside a blob are holes as well: a sparse file whose data sits in a
+          // large chunk comes back with that chunk's zeros unallocated.
+          auto pwrite_all = [&](size_t from, size_t to) -> Result<void> {
+            while (from < to) {
+              ssize_t w = ::pwrite(f.fd, data.data() + from, to - from, static_cast<off_t>(off + from));
+              if (w < 0) {
+                if (errno == EINTR) continue;
+                return unexpected(Errc::io, "write " + f.path + ": " + std::strerror(errno));
+              }
+              from += static_cast<size_t>(w);
             }
-            done += static_cast<size_t>(w);
+            return {};
+          };
+          constexpr size_t k_block = 4096;
+          size_t pos = 0, start = 0;
+          bool in_data = false;
+          while (pos < data.size()) {
+            const size_t end = std::min(data.size(), static_cast<size_t>((off + pos) / k_block * k_block + k_block - off));
+            const bool zero = data[pos] == 0 && std::memcmp(data.data() + pos, data.data() + pos + 1, end - pos - 1) == 0;
+            if (!zero && !in_data) {
+              start = pos;
+              in_data = true;
+            } else if (zero && in_data) {
+              KBK_TRY(pwrite_all(start, pos));
+              in_data = false;
+            }
+            pos = end;
           }
+          if (in_data) KBK_TRY(pwrite_all(start, data.size()));
           return {};
         });
         if (r && m_opts.progress) {
