@@ -158,7 +158,7 @@ std::string managed_by_cluster(const BackupItem& it, const json::Value& o, const
 
 struct Index {
   const LoadedBackup& backup;
-  std::map<std::string, size_t> by_uid;  // filled by the planner's first pass, which parses every item
+  std::map<std::string, size_t> by_uid;  // owners' uids, filled by the planner's first pass (select)
   std::map<std::tuple<std::string, std::string, std::string>, size_t> by_kind;  // kind, ns, name
   std::map<std::tuple<std::string, std::string, std::string>, size_t> by_gr;    // gr, ns, name
 
@@ -223,15 +223,39 @@ public:
 private:
   TypeNames names(const BackupItem& it) const { return {it.key.group, it.key.resource, it.kind}; }
 
-  // The one pass that parses every item (items are held as text): uids for the index, the selection, and the
-  // volumes of claims. Later steps parse only the items they plan or look up.
+  // Whether the selection pass must read item i's object (see select()): for the label selectors, a claim's volume,
+  // the uid of an item that may own others (a kind controller_recreates names as owner), and what planning looks
+  // up (ownerReferences, an EndpointSlice's Service). Parsing is most of planning's cost, so an item that needs none
+  // of these (a ConfigMap, a Secret, a Service without -l) is parsed only when it is planned. The text test is
+  // conservative: "ownerReferences" anywhere, or any \u escape (a key could spell it so), means parse.
+  bool select_reads(const BackupItem& it) const {
+    if (m_sel.reads_object() || is_owner_kind(it.kind)) return true;
+    const std::string gr = it.key.group_resource();
+    if (gr == "persistentvolumeclaims" || gr == "endpointslices.discovery.k8s.io") return true;
+    const std::string& text = it.object.text();
+    return text.find("ownerReferences") != std::string::npos || text.find("\\u") != std::string::npos;
+  }
+
+  static bool is_owner_kind(const std::string& kind) {
+    for (const char* k : {"Deployment", "ReplicaSet", "StatefulSet", "Job", "DaemonSet", "ReplicationController", "CronJob"})
+      if (kind == k) return true;
+    return false;
+  }
+
+  // The one pass over every item (items are held as text): uids for the index, the selection, and the volumes of
+  // claims, parsing what needs it (select_reads). Later steps parse only the items they plan or look up.
   void select() {
     m_selected.assign(m_b.items.size(), false);
     std::map<size_t, std::string> claim_volumes;
+    const json::Document none;
     for (size_t i = 0; i < m_b.items.size(); ++i) {
       const BackupItem& it = m_b.items[i];
-      json::Document o = it.object.parse();
-      std::string uid = str_at(o, {"metadata", "uid"});
+      const bool reads = select_reads(it);
+      json::Document parsed;
+      if (reads) parsed = it.object.parse();
+      const json::Value& o = reads ? static_cast<const json::Value&>(parsed) : none;
+      // Only owners are looked up by uid (recreated_by: the owner kinds of controller_recreates).
+      std::string uid = is_owner_kind(it.kind) ? str_at(o, {"metadata", "uid"}) : "";
       if (!uid.empty()) m_index.by_uid[uid] = i;
       m_selected[i] = m_sel.matches(names(it), it.key.namespace_, it.key.name, o) &&
                       (!m_has_app || m_app_keys.count(app::item_key(it.key.group_resource(), it.key.namespace_, it.key.name)));
@@ -403,8 +427,9 @@ private:
 
     std::string volume = gr == "persistentvolumeclaims" ? str_at(obj, {"spec", "volumeName"}) : "";
     json::Document status, managed_fields;
-    reset_metadata(obj, managed_fields, status, p.notes);
-    if (m_o.restore_status == RestoreStatus::no || is_ns) status.SetNull();
+    // Status is copied out only when the plan keeps it (--restore-status, not for Namespaces).
+    const bool keep_status = m_o.restore_status != RestoreStatus::no && !is_ns;
+    reset_metadata(obj, &managed_fields, keep_status ? &status : nullptr, p.notes);
     if (gr == "namespaces") sanitize_namespace(obj, p.notes);
     else if (gr == "services") sanitize_service(obj, m_o.node_ports, p.notes);
     else if (gr == "pods") sanitize_pod(obj, p.notes);

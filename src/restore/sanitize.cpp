@@ -30,8 +30,12 @@ void erase_label_in(json::Value* labels, std::string_view key, const std::string
 }  // namespace
 
 void reset_metadata(json::Document& obj, json::Document& managed_fields, json::Document& status, Notes& notes) {
-  managed_fields.SetNull();
-  status.SetNull();
+  reset_metadata(obj, &managed_fields, &status, notes);
+}
+
+void reset_metadata(json::Document& obj, json::Document* managed_fields, json::Document* status, Notes& notes) {
+  if (managed_fields) managed_fields->SetNull();
+  if (status) status->SetNull();
   if (json::Value* md = json::find(obj, "metadata"); md && md->IsObject()) {
     for (const char* key : {"uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
                             "deletionGracePeriodSeconds", "selfLink"})
@@ -42,12 +46,13 @@ void reset_metadata(json::Document& obj, json::Document& managed_fields, json::D
       json::erase(*md, "ownerReferences");
     }
     if (json::Value* mf = json::find(*md, "managedFields")) {
-      if (mf->IsArray() && !mf->Empty()) json::copy_into(managed_fields, *mf, managed_fields.GetAllocator());
+      if (managed_fields && mf->IsArray() && !mf->Empty())
+        json::copy_into(*managed_fields, *mf, managed_fields->GetAllocator());
       json::erase(*md, "managedFields");
     }
   }
   if (json::Value* st = json::find(obj, "status")) {
-    if (!st->IsNull()) json::copy_into(status, *st, status.GetAllocator());
+    if (status && !st->IsNull()) json::copy_into(*status, *st, status->GetAllocator());
     json::erase(obj, "status");
   }
 }

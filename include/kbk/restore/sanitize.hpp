@@ -17,6 +17,8 @@ using Notes = std::vector<std::string>;
 // selfLink, generateName (the name is set) and ownerReferences; moves managedFields into `managed_fields`
 // and status into `status` (both left null when absent).
 void reset_metadata(json::Document& obj, json::Document& managed_fields, json::Document& status, Notes& notes);
+// The same, dropping managedFields or status without a copy where the pointer is null (what the plan does not keep).
+void reset_metadata(json::Document& obj, json::Document* managed_fields, json::Document* status, Notes& notes);
 // Services: clusterIP/clusterIPs (unless headless "None"); nodePorts and healthCheckNodePort unless preserved
 // or written by the user in kubectl.kubernetes.io/last-applied-configuration.
 void sanitize_service(json::Document& obj, NodePorts node_ports, Notes& notes);

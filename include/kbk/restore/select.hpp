@@ -45,6 +45,8 @@ public:
   // The full decision for one object. `why` (optional) gets the first reason it is out.
   bool matches(const TypeNames& type, std::string_view ns, std::string_view name, const json::Value& object,
                std::string* why = nullptr) const;
+  // Whether matches() reads the object (its labels, for -l and --or-selector); without, any value will do.
+  bool reads_object() const { return !m_labels.empty() || !m_or.empty(); }
 
 private:
   struct NamePattern {

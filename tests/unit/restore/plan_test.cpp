@@ -478,3 +478,47 @@ TEST_CASE("make_plan names the related objects a selection pulls in, and warns w
   CHECK(std::find(empty->warnings.begin(), empty->warnings.end(), "the selection matched no object of backup b1") !=
         empty->warnings.end());
 }
+
+TEST_CASE("make_plan reads in its selection pass only the objects that need it, and decides the same", "[plan]") {
+  // A pod whose ownerReferences key is spelled with a \u escape: the text test must not take it for an object
+  // without owners. A ConfigMap selected by label and one left out by it: -l reads every object.
+  BackupBuilder b;
+  b.add("replicasets.apps", R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-5f","namespace":"app","uid":"r1"},"spec":{}})")
+      .add("pods", R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-5f-x","namespace":"app","owner\u0052eferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-5f","uid":"r1","controller":true}]},"spec":{}})")
+      .add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"in","namespace":"app","labels":{"tier":"web"}},"data":{"a":"1"}})")
+      .add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"out","namespace":"app","labels":{"tier":"db"}},"data":{"a":"1"}})");
+  Mode mode = GENERATE(Mode::read, Mode::release);
+  auto plan = plan_with(mode, b.backup, options());
+  REQUIRE(plan.ok());
+  const PlannedItem* pod = find_item(*plan, "pods", "web-5f-x");
+  REQUIRE(pod);
+  REQUIRE(pod->skip);
+  CHECK(pod->skip->reason == reason::controller_owned);
+  PlanOptions o = options();
+  o.selection.label_selector = "tier=web";
+  auto by_label = plan_with(mode, b.backup, o);
+  REQUIRE(by_label.ok());
+  CHECK(find_item(*by_label, "configmaps", "in") != nullptr);
+  CHECK(find_item(*by_label, "configmaps", "out") == nullptr);
+}
+
+TEST_CASE("make_plan keeps managedFields for the applier, and status only when restored", "[plan]") {
+  BackupBuilder b;
+  b.add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"app","managedFields":[{"manager":"kubectl","operation":"Apply"}]},"data":{"a":"1"},"status":{"x":1}})");
+  PlanOptions o = options();
+  auto plain = make_plan(b.backup, o);
+  REQUIRE(plain.ok());
+  const PlannedItem* c = find_item(*plain, "configmaps", "c");
+  REQUIRE(c);
+  CHECK(json::get_string(c->managed_fields.parse()[0], {"manager"}) == "kubectl");
+  CHECK(c->status.is_null());
+  CHECK(json::at(c->object.parse(), {"metadata", "managedFields"}) == nullptr);
+  CHECK(json::at(c->object.parse(), {"status"}) == nullptr);
+  o.restore_status = RestoreStatus::yes;
+  auto with_status = make_plan(b.backup, o);
+  REQUIRE(with_status.ok());
+  c = find_item(*with_status, "configmaps", "c");
+  REQUIRE(c);
+  CHECK(json::at(c->status.parse(), {"x"}) != nullptr);
+  CHECK(json::at(c->object.parse(), {"status"}) == nullptr);
+}
