@@ -1,13 +1,17 @@
 // kbk schedule print NAME --schedule CRON [backup flags]: the CronJob that runs that backup in the cluster, then a
 // prune of this cluster's backups (docs/fleet.md, "Running in the cluster"). The command line that works on a
 // laptop becomes an in-cluster schedule in one step; nothing is sent to the cluster.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "commands.hpp"
 #include "flags.hpp"
 #include "help.hpp"
 #include "selection_flags.hpp"
 #include <kbk/output/output.hpp>
+#include <kbk/util/fs.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/util/time.hpp>
@@ -29,7 +33,15 @@ struct ScheduleFlags {
   bool include_events = false;
   std::string keep_last, keep_daily, keep_weekly, keep_monthly, keep_within;
   std::string time_zone;
+  std::string encryption_key_secret;  // NAME[:KEY]
+  std::string encryption_key_file;    // refused: the key never goes into the manifests
 };
+
+// Where the pod finds what the printed objects hold (docs/fleet.md, "A schedule").
+constexpr const char* k_app_dir = "/etc/kbk/app";
+constexpr const char* k_key_dir = "/etc/kbk/encryption";
+// A ConfigMap holds at most 1 MiB (the API server refuses more).
+constexpr size_t k_configmap_max = 1024 * 1024;
 
 bool dns_label(const std::string& s, size_t max) {
   if (s.empty() || s.size() > max || s.front() == '-' || s.back() == '-') return false;
@@ -64,8 +76,13 @@ void list_args(std::vector<std::string>& args, const char* flag, const std::vect
   }
 }
 
+// A volume the backup container mounts read-only: the applications' ConfigMap, the encryption key's Secret.
+struct Mount {
+  std::string name, path;
+};
+
 json::Value container(const std::string& name, const ScheduleFlags& f, const std::vector<std::string>& args,
-                      const std::string& storage, json::Allocator& a) {
+                      const std::string& storage, const std::vector<Mount>& extra, json::Allocator& a) {
   json::Value c(rapidjson::kObjectType);
   c.AddMember("name", json::make_string(name, a), a);
   c.AddMember("image", json::make_string(f.image, a), a);
@@ -95,8 +112,103 @@ json::Value container(const std::string& name, const ScheduleFlags& f, const std
                             "capabilities":{"drop":["ALL"]}})");
   c.AddMember("securityContext", json::Value(*sc, a), a);
   auto mounts = json::parse(R"([{"name":"tmp","mountPath":"/tmp"}])");
-  c.AddMember("volumeMounts", json::Value(*mounts, a), a);
+  json::Value m(*mounts, a);
+  for (const Mount& x : extra) {
+    json::Value v(rapidjson::kObjectType);
+    v.AddMember("name", json::make_string(x.name, a), a);
+    v.AddMember("mountPath", json::make_string(x.path, a), a);
+    v.AddMember("readOnly", true, a);
+    m.PushBack(v, a);
+  }
+  c.AddMember("volumeMounts", m, a);
   return c;
+}
+
+// The files --app read (the definitions, their includes, the volume policy file), laid out in the pod as they lie
+// on this machine below their deepest common folder, so relative includes and policy paths resolve the same way.
+struct AppFiles {
+  std::filesystem::path root;                          // the common folder here; k_app_dir in the pod
+  std::vector<std::pair<std::string, std::string>> files;  // path below root -> content
+  std::vector<std::string> app_args;                   // --app ... --app-path ..., pod paths
+};
+
+std::filesystem::path absolute_path(const std::string& p) {
+  std::error_code ec;
+  std::filesystem::path a = std::filesystem::weakly_canonical(std::filesystem::absolute(p), ec);
+  return ec ? std::filesystem::absolute(p).lexically_normal() : a;
+}
+
+// Whether `p` lies in folder `dir` (or is it).
+bool within(const std::filesystem::path& p, const std::filesystem::path& dir) {
+  auto r = p.lexically_relative(dir);
+  return !r.empty() && *r.begin() != "..";
+}
+
+AppFiles app_files(const app::Application& apps, const SelectionFlags& s) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const std::string& f : apps.files) files.push_back(absolute_path(f));
+  if (apps.volume_policy && !apps.volume_policy->file.empty()) files.push_back(absolute_path(apps.volume_policy->file));
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  std::vector<fs::path> given;  // the --app paths (files or folders)
+  for (const std::string& p : split_list(s.apps)) given.push_back(absolute_path(p));
+  AppFiles out;
+  out.root = files.empty() ? fs::path("/") : files.front().parent_path();
+  auto widen = [&](const fs::path& p) {
+    while (!within(p, out.root) && out.root.has_relative_path()) out.root = out.root.parent_path();
+  };
+  for (const fs::path& f : files) widen(f);
+  for (const fs::path& g : given) widen(g);
+  size_t total = 0;
+  for (const fs::path& f : files) {
+    auto text = util::read_file(f.string());
+    if (!text) throw Fatal(ExitCode::usage, "--app: " + text.error().message);
+    total += text->size();
+    out.files.emplace_back(f.lexically_relative(out.root).generic_string(), std::move(*text));
+  }
+  if (total > k_configmap_max - 4096)
+    throw Fatal(ExitCode::usage, "--app: the definitions and their files take " + std::to_string(total) +
+                                 " bytes, more than a ConfigMap holds (1 MiB)");
+  auto in_pod = [&](const fs::path& p) {
+    const std::string rel = p.lexically_relative(out.root).generic_string();
+    return rel == "." || rel.empty() ? std::string(k_app_dir) : std::string(k_app_dir) + "/" + rel;
+  };
+  for (const fs::path& g : given) out.app_args.insert(out.app_args.end(), {"--app", in_pod(g)});
+  // Folders searched for includes by name: those that hold a file read (the others hold nothing the pod needs).
+  for (const std::string& d : split_list(s.app_path)) {
+    const fs::path dir = absolute_path(d);
+    if (std::any_of(files.begin(), files.end(), [&](const fs::path& f) { return within(f, dir); }))
+      out.app_args.insert(out.app_args.end(), {"--app-path", in_pod(dir)});
+  }
+  return out;
+}
+
+// The ConfigMap the pod mounts at k_app_dir: one key per file (ConfigMap keys take no '/'), placed back at its path
+// by the volume's items.
+json::Value app_configmap(const std::string& name, const std::string& ns, const json::Value& labels,
+                          const AppFiles& files, json::Value& volume_items, json::Allocator& a) {
+  json::Value cm(rapidjson::kObjectType), meta(rapidjson::kObjectType), data(rapidjson::kObjectType);
+  cm.AddMember("apiVersion", "v1", a);
+  cm.AddMember("kind", "ConfigMap", a);
+  meta.AddMember("name", json::make_string(name, a), a);
+  meta.AddMember("namespace", json::make_string(ns, a), a);
+  meta.AddMember("labels", json::Value(labels, a), a);
+  cm.AddMember("metadata", meta, a);
+  for (size_t i = 0; i < files.files.size(); ++i) {
+    const auto& [path, text] = files.files[i];
+    std::string base = std::filesystem::path(path).filename().string();
+    for (char& c : base)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
+    const std::string key = std::to_string(i) + "-" + base;
+    data.AddMember(json::make_string(key, a), json::make_string(text, a), a);
+    json::Value item(rapidjson::kObjectType);
+    item.AddMember("key", json::make_string(key, a), a);
+    item.AddMember("path", json::make_string(path, a), a);
+    volume_items.PushBack(item, a);
+  }
+  cm.AddMember("data", data, a);
+  return cm;
 }
 
 int run_print(const GlobalOptions& g, const ScheduleFlags& f) {
@@ -146,9 +258,30 @@ int run_print(const GlobalOptions& g, const ScheduleFlags& f) {
   list_args(backup_args, "--include-names", s.include_names);
   list_args(backup_args, "--exclude-names", s.exclude_names);
   if (!s.with_related.empty()) backup_args.push_back("--with-related=" + s.with_related);
-  if (!s.apps.empty())
-    throw Fatal(ExitCode::usage, "--app: the CronJob's pod has no application files; select with the flags, or mount "
-                                 "the definitions and add --app to the printed args yourself");
+  std::optional<AppFiles> apps;
+  if (!s.apps.empty()) {
+    apps = app_files(*probe.applications, s);  // apply_selection loaded and checked them
+    backup_args.insert(backup_args.end(), apps->app_args.begin(), apps->app_args.end());
+  }
+  // The key file comes from a Secret mounted read-only: never the key itself in the printed objects or the args.
+  if (!f.encryption_key_file.empty())
+    throw Fatal(ExitCode::usage, "--encryption-key-file: the key does not go into the printed manifests; put it in a "
+                                 "Secret (kubectl create secret generic kbk-key -n " + ns + " --from-file=key=" +
+                                 f.encryption_key_file + ") and pass --encryption-key-secret kbk-key");
+  std::string key_secret, key_name = "key";
+  if (!f.encryption_key_secret.empty()) {
+    const auto colon = f.encryption_key_secret.find(':');
+    key_secret = f.encryption_key_secret.substr(0, colon);
+    if (colon != std::string::npos) key_name = f.encryption_key_secret.substr(colon + 1);
+    const bool key_ok = !key_name.empty() && key_name.size() <= 253 &&
+                        std::all_of(key_name.begin(), key_name.end(), [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                        }) && key_name != "." && key_name != "..";
+    if (!dns_label(key_secret, 253) || !key_ok)
+      throw Fatal(ExitCode::usage, "--encryption-key-secret " + f.encryption_key_secret +
+                                   ": expected a Secret's name, optionally :KEY (default key)");
+    backup_args.insert(backup_args.end(), {"--encryption-key-file", std::string(k_key_dir) + "/" + key_name});
+  }
   if (f.include_events) backup_args.push_back("--include-events");
   if (f.ttl > 0) backup_args.insert(backup_args.end(), {"--ttl", util::format_duration(f.ttl)});
   if (!f.fail_on.empty()) backup_args.insert(backup_args.end(), {"--fail-on", f.fail_on});
@@ -171,7 +304,7 @@ int run_print(const GlobalOptions& g, const ScheduleFlags& f) {
       "concurrencyPolicy":"Forbid","startingDeadlineSeconds":3600,"successfulJobsHistoryLimit":3,
       "failedJobsHistoryLimit":3,"jobTemplate":{"spec":{"backoffLimit":2,"template":{"metadata":{},"spec":{
       "restartPolicy":"Never","automountServiceAccountToken":true,
-      "securityContext":{"runAsNonRoot":true,"runAsUser":65532,"runAsGroup":65532,"seccompProfile":{"type":"RuntimeDefault"}},
+      "securityContext":{"runAsNonRoot":true,"runAsUser":65532,"runAsGroup":65532,"fsGroup":65532,"seccompProfile":{"type":"RuntimeDefault"}},
       "volumes":[{"name":"tmp","emptyDir":{}}]}}}}}})");
   d.CopyFrom(*doc, a);
   json::Value& meta = d["metadata"];
@@ -187,25 +320,72 @@ int run_print(const GlobalOptions& g, const ScheduleFlags& f) {
   json::Value& pod = tmpl["spec"];
   pod.AddMember("serviceAccountName", json::make_string(f.service_account, a), a);
   // The backup first; the prune only once it succeeded (an init container that fails fails the pod).
+  std::vector<Mount> backup_mounts;
+  json::Document configmap;
+  if (apps) {
+    json::Value items(rapidjson::kArrayType);
+    configmap.CopyFrom(app_configmap(f.name + "-app", ns, *labels, *apps, items, configmap.GetAllocator()),
+                       configmap.GetAllocator());
+    json::Value vol(rapidjson::kObjectType), src(rapidjson::kObjectType);
+    vol.AddMember("name", "app", a);
+    src.AddMember("name", json::make_string(f.name + "-app", a), a);
+    src.AddMember("items", json::Value(items, a), a);
+    vol.AddMember("configMap", src, a);
+    pod["volumes"].PushBack(vol, a);
+    backup_mounts.push_back({"app", k_app_dir});
+  }
+  if (!key_secret.empty()) {
+    // Readable by the pod's group only (fsGroup 65532), as kbk writes its own files 0600.
+    json::Value vol(rapidjson::kObjectType), src(rapidjson::kObjectType), items(rapidjson::kArrayType),
+        item(rapidjson::kObjectType);
+    vol.AddMember("name", "encryption-key", a);
+    src.AddMember("secretName", json::make_string(key_secret, a), a);
+    item.AddMember("key", json::make_string(key_name, a), a);
+    item.AddMember("path", json::make_string(key_name, a), a);
+    items.PushBack(item, a);
+    src.AddMember("items", items, a);
+    src.AddMember("defaultMode", 0440, a);
+    vol.AddMember("secret", src, a);
+    pod["volumes"].PushBack(vol, a);
+    backup_mounts.push_back({"encryption-key", k_key_dir});
+  }
   json::Value containers(rapidjson::kArrayType);
   if (prune) {
     json::Value init(rapidjson::kArrayType);
-    init.PushBack(container("backup", f, backup_args, g.storage, a), a);
+    init.PushBack(container("backup", f, backup_args, g.storage, backup_mounts, a), a);
     pod.AddMember("initContainers", init, a);
-    containers.PushBack(container("prune", f, prune_args, g.storage, a), a);
+    containers.PushBack(container("prune", f, prune_args, g.storage, {}, a), a);
   } else {
-    containers.PushBack(container("backup", f, backup_args, g.storage, a), a);
+    containers.PushBack(container("backup", f, backup_args, g.storage, backup_mounts, a), a);
   }
   pod.AddMember("containers", containers, a);
 
   if (format.structured()) {
-    output::print(d, format);
+    if (!apps) {
+      output::print(d, format);
+      return 0;
+    }
+    // Two objects: a v1 List, as kbk rbac prints them.
+    json::Document list(rapidjson::kObjectType);
+    auto& la = list.GetAllocator();
+    list.AddMember("apiVersion", "v1", la);
+    list.AddMember("kind", "List", la);
+    json::Value items(rapidjson::kArrayType);
+    items.PushBack(json::Value(configmap, la), la);
+    items.PushBack(json::Value(d, la), la);
+    list.AddMember("items", items, la);
+    output::print(list, format);
     return 0;
   }
   std::printf("# kbk schedule print %s: backup%s of cluster %s, \"%s\", as ServiceAccount %s/%s.\n", f.name.c_str(),
               prune ? " then prune" : "", cluster.c_str(), f.schedule.c_str(), ns.c_str(), f.service_account.c_str());
   std::printf("# Its permissions: kbk rbac --for backup [the same selection] -n %s --service-account %s\n", ns.c_str(),
               f.service_account.c_str());
+  if (!key_secret.empty())
+    std::printf("# The encryption key: Secret %s/%s, key %s (kubectl create secret generic %s -n %s "
+                "--from-file=%s=FILE)\n", ns.c_str(), key_secret.c_str(), key_name.c_str(), key_secret.c_str(), ns.c_str(),
+                key_name.c_str());
+  if (apps) std::printf("---\n%s", json::to_yaml(configmap).c_str());
   std::printf("---\n%s", json::to_yaml(d).c_str());
   return 0;
 }
@@ -240,6 +420,14 @@ void register_schedule(CLI::App& app, GlobalOptions& g, RunState& state) {
   p->add_option("--credentials-secret", f->credentials_secret,
                 "A Secret whose keys become the pod's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...)")
       ->type_name(value::k_name);
+  p->add_option("--encryption-key-secret", f->encryption_key_secret,
+                "Encrypt the backups with the key file in this Secret (NAME or NAME:KEY, default key key), mounted "
+                "read-only in the pod")
+      ->type_name("SECRET[:KEY]");
+  // Not add_encryption_key_option: KBK_ENCRYPTION_KEY_FILE set for other commands must not make this one refuse.
+  p->add_option("--encryption-key-file", f->encryption_key_file,
+                "Refused: the key never goes into the printed manifests (use --encryption-key-secret)")
+      ->type_name(value::k_file);
   p->add_option("--keep-last", f->keep_last, "Then prune this cluster's backups: keep the N newest")->type_name("N");
   p->add_option("--keep-daily", f->keep_daily, "Prune: keep one per day for N days")->type_name("N");
   p->add_option("--keep-weekly", f->keep_weekly, "Prune: keep one per ISO week for N weeks")->type_name("N");
@@ -248,13 +436,20 @@ void register_schedule(CLI::App& app, GlobalOptions& g, RunState& state) {
   document(p,
            {"kbk schedule print nightly --schedule '0 2 * * *' --include-namespaces shop,db --ttl 720h \\",
             "    --keep-daily 14 --storage s3://fleet-backups/prod --credentials-secret kbk-s3 | kubectl apply -f -",
-            "kbk rbac --for backup --include-namespaces shop,db | kubectl apply -f -"},
+            "kbk rbac --for backup --include-namespaces shop,db | kubectl apply -f -",
+            "# an application, encrypted: its definitions in a ConfigMap, the key from a Secret, both mounted",
+            "kubectl create secret generic kbk-key -n kbk --from-file=key=backup.key",
+            "kbk schedule print blog --schedule @daily --app blog.yaml --encryption-key-secret kbk-key \\",
+            "    --storage s3://fleet-backups/prod | kubectl apply -f -"},
            "Prints a batch/v1 CronJob in -n (default kbk): concurrencyPolicy Forbid, a non-root read-only pod "
            "(uid 65532) running backup create NAME- (the UTC time appended) with the selection given and "
            "--cluster-name (default the kubeconfig's cluster: in the pod there is no kubeconfig), then, with a "
            "--keep-* rule, kbk prune --cluster of this cluster's backups only once the backup succeeded. The "
            "location is the pod's KBK_STORAGE; credentials come from --credentials-secret or the ServiceAccount "
-           "(IRSA, EKS Pod Identity, GKE Workload Identity). Nothing is sent to the cluster.");
+           "(IRSA, EKS Pod Identity, GKE Workload Identity). --app also prints a ConfigMap NAME-app of the "
+           "definitions' files, mounted read-only at /etc/kbk/app (-o json: a v1 List of both); "
+           "--encryption-key-secret mounts the key file from a Secret at /etc/kbk/encryption. Nothing is sent to "
+           "the cluster.");
   set_runner(p, state, [&g, f] { return run_print(g, *f); });
 }
 
