@@ -17,6 +17,7 @@
 
 #include "app_flags.hpp"
 #include "commands.hpp"
+#include "selection_flags.hpp"
 #include "volume_flags.hpp"
 #include <kbk/volume/cluster.hpp>
 #include <kbk/volume/restore.hpp>
@@ -110,13 +111,7 @@ void print_volumes(const json::Value* volumes, size_t limit, const std::string& 
 struct CreateFlags {
   std::string name;
   VolumeFlags volumes;
-  std::vector<std::string> include_namespaces, exclude_namespaces, include_resources, exclude_resources;
-  std::string include_cluster_resources;
-  std::vector<std::string> include_cluster_scoped, exclude_cluster_scoped, include_namespace_scoped,
-      exclude_namespace_scoped;
-  std::string selector, or_selector;
-  std::vector<std::string> include_names, exclude_names;
-  std::string with_related;
+  SelectionFlags selection;  // the filters (selection_flags.hpp); --app is `app` below, as restore create's
   bool include_events = false;
   int parallel = 4;
   int64_t page_size = 500;
@@ -138,31 +133,8 @@ backup::Options to_options(const GlobalOptions& g, const CreateFlags& f) {
   // NAME ending in '-' is a prefix, as Kubernetes' generateName: the UTC time is appended (nightly-20261206020000),
   // so a schedule's runs need no shell to name themselves.
   if (!o.name.empty() && o.name.back() == '-') o.name += util::format_compact(util::system_clock().now());
-  o.include_namespaces = split_list(f.include_namespaces);
-  // -n selects its namespace, as kubectl users expect; with --include-namespaces too it would be ambiguous.
-  if (!g.kube.namespace_.empty()) {
-    if (!o.include_namespaces.empty())
-      throw Fatal(ExitCode::usage, "-n " + g.kube.namespace_ + " and --include-namespaces both select namespaces: "
-                                   "use one (--include-namespaces a,b for several)");
-    o.include_namespaces = {g.kube.namespace_};
-  }
-  o.exclude_namespaces = split_list(f.exclude_namespaces);
-  o.include_resources = split_list(f.include_resources);
-  o.exclude_resources = split_list(f.exclude_resources);
-  if (!f.include_cluster_resources.empty())
-    o.include_cluster_resources = parse_bool_flag("--include-cluster-resources", f.include_cluster_resources)
-                                      ? backup::ClusterResources::include
-                                      : backup::ClusterResources::exclude;
-  o.include_cluster_scoped = split_list(f.include_cluster_scoped);
-  o.exclude_cluster_scoped = split_list(f.exclude_cluster_scoped);
-  o.include_namespace_scoped = split_list(f.include_namespace_scoped);
-  o.exclude_namespace_scoped = split_list(f.exclude_namespace_scoped);
-  o.label_selector = f.selector;
-  o.or_label_selectors = backup::split_or_selector(f.or_selector);
-  o.include_names = split_list(f.include_names);
-  o.exclude_names = split_list(f.exclude_names);
-  o.with_related = f.with_related.empty() || parse_bool_flag("--with-related", f.with_related) ? backup::WithRelated::yes
-                                                                                                : backup::WithRelated::no;
+  // -n selects its namespace, as kubectl users expect (with --include-namespaces too it is a usage error).
+  apply_selection_filters(g, f.selection, DashN::selects, o);
   o.include_events = f.include_events ? backup::IncludeEvents::yes : backup::IncludeEvents::no;
   o.parallel = f.parallel;
   o.page_size = f.page_size;
@@ -1103,32 +1075,7 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   auto* create = backup->add_subcommand("create", "Back up cluster resources into the storage location");
   auto f = std::make_shared<CreateFlags>();
   create->add_option("NAME", f->name, "Name of the backup; ending in '-', a prefix the UTC time is appended to")->required();
-  add_list_option(create, "--include-namespaces", f->include_namespaces, "Namespaces to include (globs; default all)",
-                  value::k_namespaces);
-  add_list_option(create, "--exclude-namespaces", f->exclude_namespaces, "Namespaces to exclude (globs)", value::k_namespaces);
-  add_list_option(create, "--include-resources", f->include_resources,
-                  "Resources to include (any name kubectl accepts, globs such as *.apps; default all)", value::k_resources);
-  add_list_option(create, "--exclude-resources", f->exclude_resources, "Resources to exclude", value::k_resources);
-  add_bool_option(create, "--include-cluster-resources", f->include_cluster_resources,
-                  "Include cluster-scoped resources: true (also bare), false; unset: only when all namespaces are");
-  add_list_option(create, "--include-cluster-scoped-resources", f->include_cluster_scoped,
-                  "Cluster-scoped resources to include (not with the --*-resources filters above)", value::k_resources);
-  add_list_option(create, "--exclude-cluster-scoped-resources", f->exclude_cluster_scoped,
-                  "Cluster-scoped resources to exclude", value::k_resources);
-  add_list_option(create, "--include-namespace-scoped-resources", f->include_namespace_scoped,
-                  "Namespace-scoped resources to include", value::k_resources);
-  add_list_option(create, "--exclude-namespace-scoped-resources", f->exclude_namespace_scoped,
-                  "Namespace-scoped resources to exclude", value::k_resources);
-  create->add_option("-l,--selector", f->selector, "Only objects matching this label selector")->type_name(value::k_selector);
-  create->add_option("--or-selector", f->or_selector, "Objects matching any of these selectors: \"a=b or c=d\"")
-      ->type_name(value::k_selector);
-  add_list_option(create, "--include-names", f->include_names,
-                  "Only these objects of the types named: resource/namespace/name or resource/name (globs)", value::k_patterns);
-  add_list_option(create, "--exclude-names", f->exclude_names,
-                  "Leave these objects out: resource/namespace/name or resource/name", value::k_patterns);
-  add_bool_option(create, "--with-related", f->with_related,
-                  "Also back up what selected objects reference (PVC->PV->StorageClass, ConfigMaps, Secrets, "
-                  "ServiceAccounts and their bindings, PriorityClasses, IngressClasses, CRDs); default true");
+  add_selection_flags(create, f->selection, SelectionKind::backup, AppOptions::own);
   create->add_flag("--include-events", f->include_events, "Also back up events (left out by default)");
   add_list_option(create, "--labels", f->labels, "Labels of the backup itself: KEY=VALUE (backup list/delete --selector)",
                   value::k_key_value);

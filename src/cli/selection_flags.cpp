@@ -18,7 +18,7 @@ bool SelectionFlags::scoped_given() const {
          !exclude_namespace_scoped.empty();
 }
 
-void add_selection_flags(CLI::App* cmd, SelectionFlags& f, SelectionKind kind) {
+void add_selection_flags(CLI::App* cmd, SelectionFlags& f, SelectionKind kind, AppOptions apps) {
   add_list_option(cmd, "--include-namespaces", f.include_namespaces, "Namespaces to include (globs; default all)",
                   value::k_namespaces);
   add_list_option(cmd, "--exclude-namespaces", f.exclude_namespaces, "Namespaces to exclude (globs)", value::k_namespaces);
@@ -48,6 +48,7 @@ void add_selection_flags(CLI::App* cmd, SelectionFlags& f, SelectionKind kind) {
     add_bool_option(cmd, "--with-related", f.with_related,
                     "Also back up what selected objects reference (PVC->PV->StorageClass, ConfigMaps, Secrets, "
                     "ServiceAccounts and their bindings, PriorityClasses, IngressClasses, CRDs); default true");
+  if (apps == AppOptions::own) return;
   add_list_option(cmd, "--app", f.apps,
                   "Application definitions (docs/format-application.md): a file, or a folder of *.yaml; the filters "
                   "above narrow what they select",
@@ -83,6 +84,11 @@ std::vector<std::string> namespaces_of(const GlobalOptions& g, const SelectionFl
 }  // namespace
 
 void apply_selection(const GlobalOptions& g, const SelectionFlags& f, DashN n, backup::Options& o) {
+  apply_selection_filters(g, f, n, o);
+  o.applications = load_applications(f);
+}
+
+void apply_selection_filters(const GlobalOptions& g, const SelectionFlags& f, DashN n, backup::Options& o) {
   o.include_namespaces = namespaces_of(g, f, n);
   o.exclude_namespaces = split_list(f.exclude_namespaces);
   o.include_resources = split_list(f.include_resources);
@@ -101,7 +107,6 @@ void apply_selection(const GlobalOptions& g, const SelectionFlags& f, DashN n, b
   o.exclude_names = split_list(f.exclude_names);
   o.with_related = f.with_related.empty() || parse_bool_flag("--with-related", f.with_related) ? backup::WithRelated::yes
                                                                                                 : backup::WithRelated::no;
-  o.applications = load_applications(f);
 }
 
 restore::Selection restore_selection(const GlobalOptions& g, const SelectionFlags& f, DashN n) {

@@ -37,7 +37,11 @@ struct SelectionFlags {
 // (the filters restore create applies to a backup's contents).
 enum class SelectionKind { backup, restore };
 
-void add_selection_flags(CLI::App* cmd, SelectionFlags& f, SelectionKind kind);
+// Whether --app and --app-path are registered here, or by the command itself (backup create and restore create take
+// app_flags.hpp's, registered where their help lists them).
+enum class AppOptions { here, own };
+
+void add_selection_flags(CLI::App* cmd, SelectionFlags& f, SelectionKind kind, AppOptions apps = AppOptions::here);
 
 // The applications of --app (with --app-path), null without --app. Fatal(usage) with every problem found.
 std::shared_ptr<const app::Application> load_applications(const SelectionFlags& f);
@@ -49,6 +53,8 @@ enum class DashN { selects, other };
 // Fills the selection members of o (not its name, ttl, ...); --app is loaded into o.applications. Fatal(usage) for
 // bad values.
 void apply_selection(const GlobalOptions& g, const SelectionFlags& f, DashN n, backup::Options& o);
+// The same without --app (AppOptions::own: the command loads its applications itself).
+void apply_selection_filters(const GlobalOptions& g, const SelectionFlags& f, DashN n, backup::Options& o);
 
 // The same flags as restore's Selection (the scoped filters have no restore equivalent: Fatal(usage) naming them).
 restore::Selection restore_selection(const GlobalOptions& g, const SelectionFlags& f, DashN n);
