@@ -321,6 +321,74 @@ private:
   std::atomic<uint64_t> m_bytes_done{0};
 };
 
+// Holes of a tar restore (RestoreOptions::sparse): a file whose content has an all-zero blob is read once to find
+// its data regions at k_hole_block granularity (file offsets aligned to it); the entry then carries a sparse map and
+// `tar x` seeks over the rest, so holes come back as holes. Files without a zero blob are written whole.
+constexpr uint64_t k_hole_block = 4096;
+
+class HoleFinder {
+public:
+  explicit HoleFinder(Repository& repo) : m_repo(repo) {}
+
+  // The data regions (offset, length) of a file of `size` bytes made of `ids`; nullopt when it has no zero blob.
+  Result<std::optional<std::vector<std::pair<uint64_t, uint64_t>>>> regions(const std::vector<Id>& ids, uint64_t size) {
+    std::vector<bool> zero(ids.size(), false);
+    bool any = false;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto loc = m_repo.locate(ids[i]);
+      if (!loc) return unexpected(Errc::corrupt, "blob " + to_hex(ids[i]) + " is not in the index (run kbk repo check)");
+      zero[i] = is_zero_blob(ids[i], raw_of(*loc));
+      any = any || zero[i];
+    }
+    if (!any) return std::optional<std::vector<std::pair<uint64_t, uint64_t>>>{};
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    auto add = [&](uint64_t off, uint64_t len) {
+      if (!out.empty() && out.back().first + out.back().second == off) out.back().second += len;
+      else out.emplace_back(off, len);
+    };
+    std::vector<Id> data_ids;
+    std::vector<uint64_t> data_offsets;
+    uint64_t pos = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const uint64_t len = raw_of(*m_repo.locate(ids[i]));
+      if (!zero[i]) {
+        data_ids.push_back(ids[i]);
+        data_offsets.push_back(pos);
+      }
+      pos += len;
+    }
+    // The non-zero blobs, read in runs: a block with any non-zero byte is data (a block split between two blobs is
+    // data when either part is).
+    uint64_t last_block = UINT64_MAX;
+    size_t k = 0;
+    KBK_ASSIGN_OR_RETURN(auto runs, plan_runs(m_repo, data_ids));
+    for (const auto& run : runs) {
+      KBK_TRY(read_run(m_repo, run, [&](uint64_t, const std::string& plain) -> Result<void> {
+        const uint64_t base = data_offsets[k++];
+        for (uint64_t b = base / k_hole_block * k_hole_block; b < base + plain.size(); b += k_hole_block) {
+          if (b == last_block) continue;
+          const uint64_t from = std::max(b, base), to = std::min(b + k_hole_block, base + plain.size());
+          const std::string_view part(plain.data() + (from - base), static_cast<size_t>(to - from));
+          if (part.find_first_not_of('\0') == std::string_view::npos) continue;
+          last_block = b;
+          add(b, std::min(b + k_hole_block, size) - b);
+        }
+        return {};
+      }));
+    }
+    return std::optional<std::vector<std::pair<uint64_t, uint64_t>>>(std::move(out));
+  }
+
+private:
+  bool is_zero_blob(const Id& id, uint32_t raw) {
+    auto it = m_zero_ids.find(raw);
+    if (it == m_zero_ids.end()) it = m_zero_ids.emplace(raw, m_repo.blob_id(std::string(raw, '\0'))).first;
+    return it->second == id;
+  }
+  Repository& m_repo;
+  std::map<uint32_t, Id> m_zero_ids;  // raw length -> id of that many zero bytes
+};
+
 }  // namespace
 
 Result<RestoreResult> restore_to_folder(Repository& repo, const Snapshot& snapshot, const std::string& target,
@@ -356,6 +424,7 @@ Result<RestoreResult> restore_to_tar(Repository& repo, const Snapshot& snapshot,
     return unexpected(Errc::io, "cannot write the tar stream");
   }
   std::unordered_map<uint64_t, std::string> links;
+  HoleFinder holes(repo);
   auto fail = [&](const std::string& what) {
     return unexpected(Errc::io, "writing the tar stream: " + what + ": " +
                                     (archive_error_string(a) ? archive_error_string(a) : "error"));
@@ -401,13 +470,35 @@ Result<RestoreResult> restore_to_tar(Repository& repo, const Snapshot& snapshot,
         break;
       }
     }
+    std::vector<Id> ids;
+    if (data) {
+      auto loaded = repo.load_content(n);
+      if (!loaded) {
+        archive_entry_free(e);
+        return std::move(loaded).error();
+      }
+      ids = std::move(*loaded);
+    }
+    if (data && options.sparse) {
+      auto regions = holes.regions(ids, n.size);
+      if (!regions) {
+        archive_entry_free(e);
+        return std::move(regions).error();
+      }
+      if (*regions) {
+        // libarchive writes a PAX GNU.sparse 1.0 entry and skips what the map leaves out; a file that is all hole
+        // gets one empty region at its end, so its size travels.
+        if ((*regions)->empty()) archive_entry_sparse_add_entry(e, static_cast<la_int64_t>(n.size), 0);
+        for (const auto& [off, len] : **regions)
+          archive_entry_sparse_add_entry(e, static_cast<la_int64_t>(off), static_cast<la_int64_t>(len));
+      }
+    }
     if (archive_write_header(a, e) < ARCHIVE_WARN) {
       archive_entry_free(e);
       return fail(path);
     }
     archive_entry_free(e);
     if (!data) return {};
-    KBK_ASSIGN_OR_RETURN(auto ids, repo.load_content(n));
     KBK_ASSIGN_OR_RETURN(auto runs, plan_runs(repo, ids));
     uint64_t written = 0;
     for (const auto& run : runs)
@@ -424,7 +515,6 @@ Result<RestoreResult> restore_to_tar(Repository& repo, const Snapshot& snapshot,
   if (archive_write_close(a) != ARCHIVE_OK && r) r = fail("closing");
   archive_write_free(a);
   KBK_TRY(r);
-  (void)options;
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -29,6 +30,7 @@ const char* const k_tar_create_script =
 
 const char* const k_tar_extract_script =
     "cd \"$1\" || exit 2\n"
+    "if tar --version 2>/dev/null | grep -q 'GNU tar'; then echo 'kbk-tar gnu' >&2; else echo 'kbk-tar other' >&2; fi\n"
     "if tar --version 2>/dev/null | grep -q 'GNU tar'; then\n"
     "  if [ \"$2\" = 1 ]; then tar -x -f - --numeric-owner --same-owner -p; else tar -x -f - --no-same-owner -p; fi\n"
     "else\n"
@@ -98,10 +100,20 @@ Result<void> send_all(int fd, std::string_view data) {
 class StderrKeeper {
 public:
   void add(std::string_view s) {
-    std::lock_guard lock(m_mutex);
-    if (m_head.size() < 4096) m_head.append(s.substr(0, 4096 - m_head.size()));
-    m_tail.append(s);
-    if (m_tail.size() > 32768) m_tail.erase(0, m_tail.size() - 16384);
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_head.size() < 4096) m_head.append(s.substr(0, 4096 - m_head.size()));
+      m_tail.append(s);
+      if (m_tail.size() > 32768) m_tail.erase(0, m_tail.size() - 16384);
+    }
+    m_cv.notify_all();
+  }
+  // Whether the extract script said its tar is GNU tar (which extracts sparse entries with holes); waits for the
+  // `kbk-tar` line at most `seconds`.
+  bool gnu_tar(double seconds) {
+    std::unique_lock lock(m_mutex);
+    m_cv.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return m_head.find("kbk-tar ") != std::string::npos; });
+    return m_head.find("kbk-tar gnu\n") != std::string::npos;
   }
   RootMeta root() const {
     std::lock_guard lock(m_mutex);
@@ -131,7 +143,7 @@ public:
     std::lock_guard lock(m_mutex);
     std::vector<std::string> out;
     for (auto& l : util::split(m_tail, '\n'))
-      if (!util::starts_with(l, "kbk-root ")) out.push_back(std::string(util::trim(l)));
+      if (!util::starts_with(l, "kbk-root ") && !util::starts_with(l, "kbk-tar ")) out.push_back(std::string(util::trim(l)));
     return out;
   }
   std::string last_line() const {
@@ -141,6 +153,7 @@ public:
 
 private:
   mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
   std::string m_head, m_tail;
 };
 
@@ -261,9 +274,11 @@ public:
 
     Result<repo::RestoreResult> produced = unexpected(Errc::internal_error, "not run");
     int write_fd = sp.fd[1];
+    const bool sparse = stderr_keeper->gnu_tar(m_options.stall_timeout_seconds);
     std::thread producer([&] {
       repo::RestoreOptions ro;
       ro.workers = m_options.repo_workers;
+      ro.sparse = sparse;
       produced = repo::restore_to_tar(repo, snapshot, write_fd, ro);
       ::shutdown(write_fd, SHUT_WR);
     });

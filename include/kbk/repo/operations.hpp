@@ -46,6 +46,9 @@ struct RestoreOptions {
   util::ProgressSink* progress = nullptr;
   int workers = 2;
   bool owners = false;  // chown (set when running as root)
+  // restore_to_tar: files with an all-zero blob become sparse entries (PAX GNU.sparse 1.0, which GNU tar extracts
+  // with holes; other tars would not): zero 4 KiB blocks are left out of the stream.
+  bool sparse = false;
 };
 struct RestoreResult {
   uint64_t files = 0, dirs = 0, bytes = 0;

@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -663,4 +664,59 @@ TEST_CASE("decode_blob / open_object: zstd bombs and claimed lengths are refused
   auto b = p.repo->decode_blob(id, stored(2, 48u << 20, bomb));
   REQUIRE_FALSE(b);
   CHECK(b.error().message.find("does not hash to its id") != std::string::npos);
+}
+
+TEST_CASE("restore_to_tar --sparse: zero blocks leave the stream, and GNU tar extracts them as holes") {
+  TempDir dir;
+  PlainRepo pr(dir.path / "loc");
+  Repository& repo = *pr.repo;
+  const fs::path src = dir.path / "src";
+  fs::create_directories(src);
+  // 24 MiB of which one byte and one 64 KiB run of random data are written; the rest is hole.
+  const uint64_t size = 24u << 20;
+  const std::string run = random_bytes(64u << 10, 41);
+  {
+    std::ofstream f(src / "sparse", std::ios::binary);
+    f.seekp(5000000);
+    f << 'x';
+    f.seekp(17u << 20);
+    f << run;
+    f.seekp(static_cast<std::streamoff>(size - 1));
+    f << '\0';
+  }
+  fs::resize_file(src / "sparse", size);
+  write(src / "plain", random_bytes(300000, 42));
+  write(src / "all-hole", "");
+  fs::resize_file(src / "all-hole", 9u << 20);
+  auto b = backup_folder(repo, src.string(), BackupOptions{});
+  REQUIRE(b);
+  for (bool sparse : {false, true}) {
+    const fs::path tar = dir.path / (sparse ? "sparse.tar" : "full.tar"), out = dir.path / (sparse ? "x-sparse" : "x-full");
+    const int fd = ::open(tar.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    RestoreOptions ro;
+    ro.sparse = sparse;
+    auto r = restore_to_tar(repo, b->snapshot, fd, ro);
+    ::close(fd);
+    REQUIRE(r);
+    CHECK(r->bytes == size + 300000 + (9u << 20));
+    fs::create_directories(out);
+    REQUIRE(std::system(("tar -x -f " + tar.string() + " -C " + out.string()).c_str()) == 0);
+    CHECK(read(out / "sparse") == read(src / "sparse"));
+    CHECK(read(out / "plain") == read(src / "plain"));
+    CHECK(fs::file_size(out / "all-hole") == (9u << 20));
+    CHECK(read(out / "all-hole") == std::string(9u << 20, '\0'));
+    struct stat st {};
+    REQUIRE(::stat((out / "sparse").c_str(), &st) == 0);
+    if (sparse) {
+      // The stream carries the data blocks and the sparse map only; the file allocates a few blocks.
+      CHECK(fs::file_size(tar) < (1u << 20));
+      CHECK(st.st_blocks * 512 < (1 << 20));
+      REQUIRE(::stat((out / "all-hole").c_str(), &st) == 0);
+      CHECK(st.st_blocks == 0);
+    } else {
+      CHECK(fs::file_size(tar) > size);
+      CHECK(st.st_blocks * 512 >= static_cast<long>(size));
+    }
+  }
 }
