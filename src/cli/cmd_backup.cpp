@@ -36,6 +36,8 @@
 #include <kbk/kube/discovery.hpp>
 #include <kbk/kube/label_selector.hpp>
 #include <kbk/output/output.hpp>
+#include <kbk/repo/operations.hpp>
+#include <kbk/repo/repository.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/storage/wrappers.hpp>
 #include <kbk/util/log.hpp>
@@ -709,7 +711,39 @@ struct DeleteFlags {
   bool all = false;
   std::string selector;
   bool confirm = false;
+  std::string key_file;
 };
+
+// The deleted backups' snapshots in the location's volume repository are forgotten too (their data stays until the
+// next kbk prune reclaims it). nullopt when they could not be, said why (kbk prune forgets them later).
+std::optional<uint64_t> forget_volume_snapshots(storage::Backend& b, const std::string& key_file,
+                                                const std::set<std::string>& names) {
+  const std::string later = " (kbk prune forgets them later)";
+  auto exists = repo::repository_exists(b);
+  if (!exists) {
+    log::error("the deleted backups' volume snapshots were not forgotten: " + exists.error().message + later);
+    return std::nullopt;
+  }
+  if (!*exists) return 0;
+  auto key = load_encryption_key(key_file);
+  repo::OpenOptions oo;
+  oo.key = key ? &*key : nullptr;
+  auto r = repo::Repository::open(b, oo);
+  Result<uint64_t> n = unexpected(Errc::internal_error, "not run");
+  if (!r) {
+    n = std::move(r).error();
+  } else if (auto lock = repo::Lock::acquire(b, true); !lock) {
+    n = std::move(lock).error();
+  } else {
+    n = repo::forget_backup_snapshots(**r, names);
+    (*lock)->release();
+  }
+  if (!n) {
+    log::error("the deleted backups' volume snapshots were not forgotten: " + n.error().message + later);
+    return std::nullopt;
+  }
+  return *n;
+}
 
 // Which backups, asked first on a terminal: deleting is for good. Named backups may be anything listed (Velero's
 // too); --all and --selector choose among kbk's own (complete and incomplete), as prune leaves Velero's alone.
@@ -764,6 +798,7 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
     }
   }
   json::Document deleted(rapidjson::kArrayType);
+  std::set<std::string> gone;
   for (const auto& name : names) {
     if (!archive::valid_backup_name(name)) {
       code = std::max(code, fail(Error{Errc::config, "\"" + pr(name) + "\" is not a backup name"}));
@@ -774,6 +809,7 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
       code = std::max(code, fail_backup(n.error()));
       continue;
     }
+    gone.insert(name);
     if (format.structured()) {
       json::Value entry(rapidjson::kObjectType);
       entry.AddMember("name", str_value(name, deleted.GetAllocator()), deleted.GetAllocator());
@@ -783,9 +819,20 @@ int run_delete(const GlobalOptions& g, const DeleteFlags& f) {
       std::printf("Backup %s deleted (%llu objects)\n", name.c_str(), static_cast<unsigned long long>(*n));
     }
   }
+  std::optional<uint64_t> forgotten;
+  if (!gone.empty()) {
+    forgotten = forget_volume_snapshots(*backend, f.key_file, gone);
+    if (!forgotten) code = std::max(code, static_cast<int>(ExitCode::partial));
+    else if (*forgotten && !format.structured())
+      std::printf("%s of the deleted backups forgotten; their data is freed by the next kbk prune\n",
+                  plural(*forgotten, "volume snapshot", "volume snapshots").c_str());
+  }
   if (format.structured()) {
     json::Document d(rapidjson::kObjectType);
     d.AddMember("deleted", json::copy(deleted, d.GetAllocator()), d.GetAllocator());
+    json::Value fv(rapidjson::kNullType);
+    if (forgotten) fv.SetUint64(*forgotten);
+    d.AddMember("volumeSnapshotsForgotten", fv, d.GetAllocator());
     output::print(d, format);
   }
   return code;
@@ -1221,11 +1268,15 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
   del->add_option("-l,--selector", df->selector, "The kbk backups whose labels (backup create --labels) match")
       ->type_name(value::k_selector);
   del->add_flag("--confirm", df->confirm, "Delete without asking (required when stdin is not a terminal)");
+  add_encryption_key_option(del, df->key_file, "Key file of an encrypted volume repository (to forget the backups' volume snapshots)");
   document(del, {"kbk backup delete nightly-20261101 --confirm", "kbk backup delete -l tier=test --confirm -o json",
                  "kbk backup delete --all    # asks first on a terminal"},
            "Deleting is for good: on a terminal kbk asks first, elsewhere --confirm is required (exit 3 without it). "
            "Each backup goes marker first and lock last, so an interrupted delete lists as Incomplete and the next "
-           "delete or prune finishes it. For retention rules use kbk prune.");
+           "delete or prune finishes it. The deleted backups' volume snapshots are forgotten from the location's "
+           "volume repository (an encrypted one needs --encryption-key-file); their data is freed by the next kbk "
+           "prune. When they cannot be forgotten (no key, the repository locked) the exit status is 2 and kbk prune "
+           "forgets them later. For retention rules use kbk prune.");
   set_runner(del, state, [&g, df] { return run_delete(g, *df); });
 
   auto* logs = backup->add_subcommand("logs", "Print a backup's log (-f waits for a running backup's)");

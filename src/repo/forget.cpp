@@ -63,4 +63,15 @@ Result<uint64_t> forget_snapshots(Repository& repo, const std::vector<Snapshot>&
   return n;
 }
 
+Result<uint64_t> forget_backup_snapshots(Repository& repo, const std::set<std::string>& backups) {
+  KBK_ASSIGN_OR_RETURN(auto snaps, repo.list_snapshots());
+  uint64_t n = 0;
+  for (const auto& s : snaps) {
+    if (!s.backup || !backups.count(*s.backup)) continue;
+    KBK_TRY(repo.backend().remove(repo.snapshot_key(s.id)));
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace kbk::repo

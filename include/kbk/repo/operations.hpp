@@ -135,5 +135,8 @@ std::vector<ForgetDecision> plan_forget(const std::vector<Snapshot>& snapshots, 
 bool forget_matches(const Snapshot& s, const ForgetFilter& filter);
 // Deletes the snapshot objects (the caller holds the exclusive lock); their data stays until prune.
 Result<uint64_t> forget_snapshots(Repository& repo, const std::vector<Snapshot>& snapshots);
+// kbk backup delete: deletes the snapshot objects of the named resource backups (the caller holds the exclusive
+// lock); their data stays until prune. Returns how many went.
+Result<uint64_t> forget_backup_snapshots(Repository& repo, const std::set<std::string>& backups);
 
 }  // namespace kbk::repo
