@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -182,7 +183,10 @@ Result<Upgrade> upgrade_once(const ExecEndpoint& ep, const ExecRequest& req, boo
   if (parsed->status != 101) {
     std::string body = read_error_body(*stream, *parsed, got.substr(head_end));
     RequestContext ctx{"GET", "create", "pods/exec", req.pod};
-    Error e = status_error(parsed->status, body, ctx);
+    int retry_after = 0;
+    if (auto ra = http::find_header(parsed->headers, "Retry-After"))
+      retry_after = std::atoi(std::string(util::trim(*ra)).c_str());
+    Error e = status_error(parsed->status, body, ctx, retry_after);
     if (parsed->status == 400 && util::trim(body).empty())
       e.message = "the API server refused the WebSocket upgrade (400 Bad Request; it may speak only SPDY)";
     return e;
@@ -624,12 +628,33 @@ Result<std::unique_ptr<ExecSession>> open_exec_session(const ExecEndpoint& ep, c
   if (req.protocols.empty()) return unexpected(Errc::invalid, "exec in " + exec_target(req) + ": no subprotocol offered");
   std::optional<Clock::time_point> deadline;
   if (req.timeout_seconds > 0) deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(req.timeout_seconds));
-  for (int round = 0;; ++round) {
+  // A transient refusal of the upgrade (429, 5xx) or a connection lost before the answer: no command ran (the
+  // API server starts it only once it switched protocols), so the upgrade is sent again, a bounded number of times
+  // with a growing wait (Retry-After when larger), each logged.
+  constexpr int k_attempts = 5;
+  int transient = 0;
+  bool refreshed = false;
+  for (;;) {
     int status = 0;
-    auto up = upgrade_once(ep, req, round > 0, deadline, &status);
+    auto up = upgrade_once(ep, req, refreshed, deadline, &status);
     if (!up) {
-      if (status == 401 && round == 0 && ep.credentials->can_refresh()) {
+      if (status == 401 && !refreshed && ep.credentials->can_refresh()) {
         log::info(4, "401 Unauthorized: running the exec credential plugin again");
+        refreshed = true;
+        continue;
+      }
+      // "unable to upgrade connection: container not found" and its kind come as 500 too, and do not pass.
+      const bool retryable =
+          (http::is_retryable_status(status) && up.error().message.find("unable to upgrade connection") == std::string::npos) ||
+          (status == 0 && up.error().code == Errc::network);
+      if (retryable && ++transient < k_attempts) {
+        double wait = std::min(8.0, 0.5 * static_cast<double>(1 << (transient - 1)));
+        wait = std::max(wait, std::min(30.0, static_cast<double>(up.error().retry_after_seconds)));
+        if (deadline && seconds_until(*deadline) <= wait) return with_target(std::move(up).error(), req);
+        log::info(1, "exec in " + exec_target(req) + ": " + up.error().message + "; trying again in " +
+                         util::human_duration(wait) + " (attempt " + std::to_string(transient + 1) + " of " +
+                         std::to_string(k_attempts) + ")");
+        http::sleep_seconds(wait);
         continue;
       }
       Error e = std::move(up).error();

@@ -2,6 +2,7 @@
 #include <kbk/volume/cluster.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include <kbk/crypto/hash.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -311,6 +313,32 @@ std::string MoverIdentity::describe() const {
   return "";
 }
 
+Result<json::Document> create_temporary(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
+                                        json::Document& obj) {
+  static std::atomic<uint64_t> serial{0};
+  auto& a = obj.GetAllocator();
+  json::Value& md = json::ensure_object(obj, "metadata", a);
+  const std::string owner = json::get_string(md, {"annotations", k_annotation_owner});
+  const std::string prefix = json::get_string(md, {"generateName"});
+  if (!prefix.empty()) {
+    const std::string volume = json::get_string(md, {"annotations", k_annotation_volume});
+    const std::string name =
+        prefix + crypto::sha256_hex(owner + "/" + volume + "/" + std::to_string(++serial)).substr(0, 10);
+    json::erase(md, "generateName");
+    json::set(md, "name", json::make_string(name, a), a);
+  }
+  const std::string name = json::get_string(md, {"name"});
+  auto created = client.create(type, ns, obj, {});
+  if (!created && created.error().is(Errc::already_exists) && !owner.empty()) {
+    auto found = client.get(type, ns, name);
+    if (found && json::get_string(*found, {"metadata", "annotations", k_annotation_owner}) == owner) {
+      log::info(2, type.kind + " " + ns + "/" + name + ": a retried create found the object it made");
+      return found;
+    }
+  }
+  return created;
+}
+
 json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& settings, const Temporaries& temps) {
   json::Document pod;
   pod.SetObject();
@@ -502,7 +530,7 @@ Result<json::Document> start_helper_pod(kube::Client& client, Temporaries& temps
                                         const MoverSettings& settings, double timeout_seconds, double poll_seconds) {
   if (interrupted()) return unexpected(Errc::cancelled, "interrupted");
   json::Document obj = helper_pod_object(spec, settings, temps);
-  auto created = client.create(types::pods(), spec.namespace_, obj, {});
+  auto created = create_temporary(client, types::pods(), spec.namespace_, obj);
   if (!created)
     return std::move(created).error().wrap("creating a helper pod in " + spec.namespace_ + " for " + spec.volume_label);
   const std::string name = json::get_string(*created, {"metadata", "name"});
@@ -571,7 +599,7 @@ Result<TakenSnapshot> take_snapshot(kube::Client& client, Temporaries& temps, co
   json::Value& spec = json::ensure_object(vs, "spec", a);
   json::set(spec, "volumeSnapshotClassName", json::make_string(snapshot_class, a), a);
   json::set(json::ensure_object(spec, "source", a), "persistentVolumeClaimName", json::make_string(claim, a), a);
-  auto created = client.create(types::snapshots(), ns, vs, {});
+  auto created = create_temporary(client, types::snapshots(), ns, vs);
   if (!created) return std::move(created).error().wrap("creating a VolumeSnapshot of " + ns + "/" + claim);
   TakenSnapshot t;
   t.namespace_ = ns;

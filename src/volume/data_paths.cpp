@@ -157,7 +157,7 @@ public:
     json::set(src, "apiGroup", json::make_string("snapshot.storage.k8s.io", a), a);
     json::set(src, "kind", json::make_string("VolumeSnapshot", a), a);
     json::set(src, "name", json::make_string(snap.name, a), a);
-    auto created = ctx.client.create(types::claims(), ns, tmp, {});
+    auto created = create_temporary(ctx.client, types::claims(), ns, tmp);
     if (!created) return std::move(created).error().wrap("creating a claim from VolumeSnapshot " + ns + "/" + snap.name);
     const std::string tmp_name = json::get_string(*created, {"metadata", "name"});
     ctx.temps.add(types::claims(), ns, tmp_name);

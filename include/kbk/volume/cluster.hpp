@@ -157,6 +157,12 @@ struct HelperPod {
   MoverIdentity identity;
   double lifetime_seconds = 4 * 3600;       // the container exits by itself after this (a killed kbk's safety net)
 };
+// Creates a temporary object stamped by Temporaries. One with generateName gets a name of its own instead (the prefix
+// and a hash of its owner, volume and a serial), so a create retried after a lost answer (the object made, the
+// connection reset) meets the object it made (409, same owner: returned as created) instead of making a second one
+// that nothing would delete.
+Result<json::Document> create_temporary(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
+                                        json::Document& obj);
 // The Pod object (not yet created) for settings and stamped by temps.
 json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& settings, const Temporaries& temps);
 inline constexpr const char* k_mover_container = "mover";

@@ -261,6 +261,35 @@ TEST_CASE("Client::exec turns a refused upgrade into one line naming the pod") {
   }
 }
 
+TEST_CASE("Client::exec sends the upgrade again after a transient 429 or 503 (no command ran), then streams") {
+  std::atomic<int> n{0};
+  WsTestServer server([&](WsConn& c) {
+    const int i = n++;
+    if (i == 0) {
+      c.send("HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nRetry-After: 1\r\nContent-Length: 16\r\n\r\n"
+             "Too many request");
+      return;
+    }
+    if (i == 1) {
+      c.refuse(503, R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server is currently unable to handle the request","reason":"ServiceUnavailable","code":503})");
+      return;
+    }
+    c.accept_upgrade("v5.channel.k8s.io");
+    c.channel(1, "hello");
+    c.exit_status(0);
+    c.close_frame(1000);
+    wait_for_close(c);
+  });
+  auto client = client_for(server);
+  auto session = client->exec(request({"echo", "hello"}));
+  REQUIRE(session.ok());
+  CHECK(read_all_stdout(**session) == "hello");
+  auto st = (*session)->wait();
+  REQUIRE(st.ok());
+  CHECK(st->exit_code == 0);
+  CHECK(server.connections() == 3);
+}
+
 TEST_CASE("Client::exec refuses an SPDY switch, a wrong accept key and an unoffered subprotocol") {
   struct Case {
     std::string answer;
