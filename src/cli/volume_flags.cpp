@@ -101,6 +101,11 @@ void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
                   "Keep PersistentVolumes and their volume handles under another CSI driver: old.csi.io:new.csi.io "
                   "(storage that can adopt volumes; no data is moved)")
       ->type_name(value::k_mappings);
+  cmd->add_option("--mover-namespace", f.mover.namespace_,
+                  "Write volume data with root movers in this namespace of kbk's own (made with Pod Security baseline "
+                  "when missing), then hand each volume to its claim: owners restored in namespaces that enforce "
+                  "restricted")
+      ->type_name("NAMESPACE");
   cmd->add_flag("--mover-ignore-owners", f.ignore_owners,
                 "In namespaces that enforce Pod Security restricted, restore files as the mover's non-root user "
                 "instead of refusing volumes whose files have several owners");
@@ -127,6 +132,16 @@ volume::RestoreSettings restore_volume_settings(const RestoreVolumeFlags& f) {
   if (!dm) throw Fatal(ExitCode::usage, dm.error().message);
   s.pv_driver_mappings = std::move(*dm);
   s.ignore_owners = f.ignore_owners;
+  auto dns_label = [](const std::string& name) {
+    if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+    for (char c : name)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+  };
+  if (!f.mover.namespace_.empty() && !dns_label(f.mover.namespace_))
+    throw Fatal(ExitCode::usage, "--mover-namespace " + f.mover.namespace_ + ": not a namespace name (a DNS-1123 label)");
+  if (!f.mover.namespace_.empty() && f.ignore_owners)
+    throw Fatal(ExitCode::usage, "--mover-namespace and --mover-ignore-owners: choose one (movers there restore owners)");
   s.volume_timeout = duration_flag("--volume-timeout", f.volume_timeout);
   s.bind_timeout = duration_flag("--bind-timeout", f.bind_timeout);
   apply_mover_flags(f.mover, s.mover, s.volume_workers, s.per_node_workers, s.mover_start_timeout);

@@ -168,7 +168,19 @@ private:
     } else {
       note(ctx, "data from repository snapshot " + r.repository_snapshot.substr(0, 8) + " (" +
                     volume::path_name(r.decision.path) + ")");
+      if (!m->options.settings.mover.namespace_.empty()) {
+        // Not provisioned: it waits for the volume filled in the mover namespace, labelled for this selector.
+        const std::string id = volume::snapshot_object_name(m->options.restore_name, ctx.target_namespace, ctx.name);
+        json::Value sel(rapidjson::kObjectType);
+        json::set(json::ensure_object(sel, "matchLabels", a), volume::k_label_restore_volume, json::make_string(id, a), a);
+        json::set(spec, "selector", std::move(sel), a);
+        note(ctx, "spec.selector " + std::string(volume::k_label_restore_volume) + "=" + id +
+                      " (its volume is filled in mover namespace " + m->options.settings.mover.namespace_ + ")");
+      }
     }
+    if (const json::Value* modes = json::at(obj, {"spec", "accessModes"}); modes && modes->IsArray())
+      for (const auto& mode : modes->GetArray())
+        if (mode.IsString()) t.access_modes.emplace_back(mode.GetString(), mode.GetStringLength());
     t.storage_class = json::get_string(obj, {"spec", "storageClassName"});
     t.size = json::get_string(obj, {"spec", "resources", "requests", "storage"});
     m->add_target(std::move(t));

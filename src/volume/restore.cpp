@@ -158,6 +158,28 @@ bool moved_data(const RestoreTarget& t) {
           t.record.decision.path == PathKind::fs_backup_workload);
 }
 
+// A claim of a class ("": the default), size and access modes (none: ReadWriteOnce), not yet created.
+json::Document claim_object(const std::string& ns, const std::string& name, const std::string& cls,
+                            const std::string& size, const std::vector<std::string>& access_modes) {
+  json::Document pvc;
+  pvc.SetObject();
+  auto& a = pvc.GetAllocator();
+  json::set(pvc, "apiVersion", json::make_string("v1", a), a);
+  json::set(pvc, "kind", json::make_string("PersistentVolumeClaim", a), a);
+  json::Value& md = json::ensure_object(pvc, "metadata", a);
+  json::set(md, "name", json::make_string(name, a), a);
+  json::set(md, "namespace", json::make_string(ns, a), a);
+  json::Value& spec = json::ensure_object(pvc, "spec", a);
+  json::Value modes(rapidjson::kArrayType);
+  for (const auto& m : access_modes) modes.PushBack(json::make_string(m, a), a);
+  if (modes.Empty()) modes.PushBack(json::make_string("ReadWriteOnce", a), a);
+  json::set(spec, "accessModes", std::move(modes), a);
+  if (!cls.empty()) json::set(spec, "storageClassName", json::make_string(cls, a), a);
+  json::set(json::ensure_object(json::ensure_object(spec, "resources", a), "requests", a), "storage",
+            json::make_string(size, a), a);
+  return pvc;
+}
+
 }  // namespace
 
 Result<ExtractResult> extract_volume(storage::Backend& backend, const crypto::UserKey* key,
@@ -321,33 +343,123 @@ struct VolumeRestore::Impl {
   }
 
   Result<void> create_converted_claim(const RestoreTarget& t) {
-    json::Document pvc;
-    pvc.SetObject();
+    json::Document pvc = claim_object(t.namespace_, t.claim, t.storage_class, t.size, {});
     auto& a = pvc.GetAllocator();
-    json::set(pvc, "apiVersion", json::make_string("v1", a), a);
-    json::set(pvc, "kind", json::make_string("PersistentVolumeClaim", a), a);
     json::Value& md = json::ensure_object(pvc, "metadata", a);
-    json::set(md, "name", json::make_string(t.claim, a), a);
-    json::set(md, "namespace", json::make_string(t.namespace_, a), a);
     json::set(json::ensure_object(md, "labels", a), k_label_restore, json::make_string(label_value(opt.restore_name), a), a);
     json::set(json::ensure_object(md, "annotations", a), "kbk.io/converted-from",
               json::make_string(t.record.source_type + " volume " + t.record.ref.pod_volume + " of " +
                                     (t.record.workload.empty() ? "pod " + t.record.ref.pod : t.record.workload),
                                 a),
               a);
-    json::Value& spec = json::ensure_object(pvc, "spec", a);
-    json::Value modes(rapidjson::kArrayType);
-    modes.PushBack(json::make_string("ReadWriteOnce", a), a);
-    json::set(spec, "accessModes", std::move(modes), a);
-    if (!t.storage_class.empty()) json::set(spec, "storageClassName", json::make_string(t.storage_class, a), a);
-    json::set(json::ensure_object(json::ensure_object(spec, "resources", a), "requests", a), "storage",
-              json::make_string(t.size, a), a);
+    if (!opt.settings.mover.namespace_.empty())
+      json::set(json::ensure_object(json::ensure_object(json::ensure_object(pvc, "spec", a), "selector", a), "matchLabels", a),
+                k_label_restore_volume, json::make_string(snapshot_object_name(opt.restore_name, t.namespace_, t.claim), a), a);
     auto r = client.create(types::claims(), t.namespace_, pvc, {});
     if (!r && !r.error().is(Errc::already_exists)) return std::move(r).error().wrap("creating claim " + t.display());
     if (!r) return unexpected(Errc::already_exists, "claim " + t.display() + " exists already: its data is left as it is");
     log("created claim " + t.display() + " (class " + (t.storage_class.empty() ? "default" : t.storage_class) + ", " +
         t.size + ") for the " + t.record.source_type + " volume " + t.record.ref.display());
     return {};
+  }
+
+  // --mover-namespace: kbk's own namespace exists (made with Pod Security baseline when missing) and does not enforce
+  // restricted (its movers restore owners as root).
+  Result<void> ensure_mover_namespace() {
+    const std::string& ns = opt.settings.mover.namespace_;
+    auto got = client.get(types::namespaces(), "", ns);
+    if (!got && got.error().is(Errc::not_found)) {
+      json::Document obj;
+      obj.SetObject();
+      auto& a = obj.GetAllocator();
+      json::set(obj, "apiVersion", json::make_string("v1", a), a);
+      json::set(obj, "kind", json::make_string("Namespace", a), a);
+      json::Value& md = json::ensure_object(obj, "metadata", a);
+      json::set(md, "name", json::make_string(ns, a), a);
+      json::Value& labels = json::ensure_object(md, "labels", a);
+      json::set(labels, "pod-security.kubernetes.io/enforce", json::make_string("baseline", a), a);
+      json::set(labels, "kbk.io/mover-namespace", json::make_string("true", a), a);
+      auto made = client.create(types::namespaces(), "", obj, {});
+      if (!made && !made.error().is(Errc::already_exists))
+        return std::move(made).error().wrap("creating mover namespace " + ns);
+      log("created mover namespace " + ns + " (Pod Security baseline); it stays for later restores");
+    } else if (!got) {
+      return std::move(got).error().wrap("mover namespace " + ns);
+    }
+    if (security_of(ns) == "restricted")
+      return unexpected(Errc::precondition, "mover namespace " + ns +
+                                                " enforces Pod Security restricted: its movers could not restore file "
+                                                "owners (label it pod-security.kubernetes.io/enforce=baseline)");
+    return {};
+  }
+
+  // --mover-namespace: the claim filled there, of the target's class, size and access modes.
+  Result<void> create_mover_claim(const RestoreTarget& t, const std::string& name) {
+    const std::string& ns = opt.settings.mover.namespace_;
+    json::Document pvc = claim_object(ns, name, t.storage_class, t.size.empty() ? "1Gi" : t.size, t.access_modes);
+    temps.stamp(pvc, pvc.GetAllocator(), t.display());
+    auto r = client.create(types::claims(), ns, pvc, {});
+    if (!r && !r.error().is(Errc::already_exists)) return std::move(r).error().wrap("creating claim " + ns + "/" + name);
+    temps.add(types::claims(), ns, name);
+    return {};
+  }
+
+  // --mover-namespace, once the data is in: the volume is handed to the target claim as Velero's data mover does.
+  // Reclaim policy Retain, the mover's claim deleted, the volume labelled for the target's selector and pre-bound to
+  // it by claimRef; once the target is bound, the volume's own reclaim policy is back.
+  Result<std::string> hand_over(const RestoreTarget& t, const std::string& name) {
+    const std::string& ns = opt.settings.mover.namespace_;
+    KBK_ASSIGN_OR_RETURN(auto claim, client.get(types::claims(), ns, name));
+    const std::string pv = json::get_string(claim, {"spec", "volumeName"});
+    if (pv.empty()) return unexpected(Errc::internal_error, "claim " + ns + "/" + name + " has no volume");
+    KBK_ASSIGN_OR_RETURN(auto vol, client.get(types::volumes(), "", pv));
+    const std::string policy = json::get_string(vol, {"spec", "persistentVolumeReclaimPolicy"}, "Delete");
+    const std::string keep = std::string(R"({"metadata":{"labels":{")") + k_label_restore_volume + R"(":")" + name +
+                             R"("}},"spec":{"persistentVolumeReclaimPolicy":"Retain"}})";
+    if (auto p = client.patch(types::volumes(), "", pv, kube::PatchType::merge, keep, {}); !p)
+      return std::move(p).error().wrap("keeping PersistentVolume " + pv);
+    KBK_TRY(temps.remove(types::claims(), ns, name));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt.settings.bind_timeout);
+    for (;;) {  // the mover's claim gone (its protection finalizer waits for the pod)
+      auto c = client.get(types::claims(), ns, name);
+      if (!c && c.error().is(Errc::not_found)) break;
+      if (std::chrono::steady_clock::now() >= deadline)
+        return unexpected(Errc::timeout, "claim " + ns + "/" + name + " was not deleted within " +
+                                             util::human_duration(opt.settings.bind_timeout) + " (PersistentVolume " + pv +
+                                             " holds the data, reclaim policy Retain)");
+      KBK_TRY(pause(opt.settings.poll_interval));
+    }
+    json::Document ref;
+    ref.SetObject();
+    auto& a = ref.GetAllocator();
+    json::Value& cr = json::ensure_object(json::ensure_object(ref, "spec", a), "claimRef", a);
+    json::set(cr, "apiVersion", json::make_string("v1", a), a);
+    json::set(cr, "kind", json::make_string("PersistentVolumeClaim", a), a);
+    json::set(cr, "namespace", json::make_string(t.namespace_, a), a);
+    json::set(cr, "name", json::make_string(t.claim, a), a);
+    json::set(cr, "uid", json::Value(rapidjson::kNullType), a);
+    json::set(cr, "resourceVersion", json::Value(rapidjson::kNullType), a);
+    if (auto p = client.patch(types::volumes(), "", pv, kube::PatchType::merge, json::to_string(ref), {}); !p)
+      return std::move(p).error().wrap("handing PersistentVolume " + pv + " to claim " + t.display());
+    for (;;) {
+      auto c = client.get(types::claims(), t.namespace_, t.claim);
+      if (c && json::get_string(*c, {"status", "phase"}) == "Bound" && json::get_string(*c, {"spec", "volumeName"}) == pv)
+        break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        const std::string why = last_event(client, t.namespace_, "PersistentVolumeClaim", t.claim);
+        return unexpected(Errc::timeout, "claim " + t.display() + " did not bind to PersistentVolume " + pv + " within " +
+                                             util::human_duration(opt.settings.bind_timeout) +
+                                             (why.empty() ? "" : ": " + why) + " (the volume holds the data)");
+      }
+      KBK_TRY(pause(opt.settings.poll_interval));
+    }
+    if (policy != "Retain") {
+      const std::string back = R"({"spec":{"persistentVolumeReclaimPolicy":")" + policy + R"("}})";
+      if (auto p = client.patch(types::volumes(), "", pv, kube::PatchType::merge, back, {}); !p)
+        log(t.display() + ": PersistentVolume " + pv + " keeps reclaim policy Retain: " + p.error().message);
+    }
+    log(t.display() + ": PersistentVolume " + pv + " filled in mover namespace " + ns + " and bound to the claim");
+    return pv;
   }
 
   VolumeRestoreResult fill_one(const RestoreTarget& t, std::unique_ptr<repo::Repository>& worker_repo) {
@@ -400,15 +512,20 @@ struct VolumeRestore::Impl {
     if (!snap) return fail(snap.error());
     // Who the mover runs as: root restoring owners, unless the namespace enforces restricted (check() made sure
     // the data has one non-root owner then, or --mover-ignore-owners was given).
+    // --mover-namespace: the mover writes a claim of its own namespace, whose volume the target claim then gets.
+    const bool handover = !s.mover.namespace_.empty();
+    const std::string mover_claim = handover ? snapshot_object_name(opt.restore_name, t.namespace_, t.claim) : t.claim;
+    if (handover)
+      if (auto c = create_mover_claim(t, mover_claim); !c) return fail(c.error());
     HelperPod hp;
-    hp.namespace_ = t.namespace_;
+    hp.namespace_ = handover ? s.mover.namespace_ : t.namespace_;
     hp.volume_label = t.display();
     hp.read_only = false;
-    hp.volume = *json::parse(R"({"persistentVolumeClaim":{"claimName":")" + t.claim + R"("}})");
+    hp.volume = *json::parse(R"({"persistentVolumeClaim":{"claimName":")" + mover_claim + R"("}})");
     hp.lifetime_seconds = s.volume_timeout;
     hp.identity.kind = MoverIdentity::Kind::root_writer;
     bool restore_owners = true;
-    if (security_of(t.namespace_) == "restricted") {
+    if (!handover && security_of(t.namespace_) == "restricted") {
       auto own = owners_of(*worker_repo, *snap, t.record.root);
       if (!own) return fail(own.error());
       hp.identity.kind = MoverIdentity::Kind::user;
@@ -425,23 +542,26 @@ struct VolumeRestore::Impl {
     if (!pod) return fail(pod.error());
     const std::string pod_name = json::get_string(*pod, {"metadata", "name"});
     r.node = json::get_string(*pod, {"spec", "nodeName"});
-    r.mover = t.namespace_ + "/" + pod_name;
+    r.mover = hp.namespace_ + "/" + pod_name;
     Result<MoveStats> moved = unexpected(Errc::internal_error, "not run");
     {
       auto slot = node_slot(r.node);
-      moved = mover->restore(MoverTarget{t.namespace_, pod_name, k_mover_container, "/data"}, *worker_repo, *snap,
+      moved = mover->restore(MoverTarget{hp.namespace_, pod_name, k_mover_container, "/data"}, *worker_repo, *snap,
                              t.record.root, restore_owners, [this](uint64_t n) { bytes_moved += n; });
     }
-    if (auto d = temps.remove(types::pods(), t.namespace_, pod_name); !d)
+    if (auto d = temps.remove(types::pods(), hp.namespace_, pod_name); !d)
       log("could not delete helper pod " + r.mover + " yet: " + d.error().message);
     if (!moved) return fail(moved.error());
+    if (handover)
+      if (auto h = hand_over(t, mover_claim); !h) return fail(h.error());
     r.bytes = moved->bytes;
     r.files = moved->files;
     r.stream_bytes = moved->stream_bytes;
     for (const auto& w : moved->warnings) log(t.display() + ": " + w);
     return done(VolumeRestoreResult::Outcome::restored, t.converted ? "Converted" : "DataRestored",
                 std::string(path_name(t.record.decision.path)) + " data of " + t.record.ref.display() +
-                    (restore_owners ? "" : " (files owned by the mover's user: the namespace enforces restricted)"));
+                    (restore_owners ? "" : " (files owned by the mover's user: the namespace enforces restricted)") +
+                    (handover ? " (written in mover namespace " + s.mover.namespace_ + ")" : ""));
   }
 };
 
@@ -469,11 +589,15 @@ Result<void> VolumeRestore::check(const std::vector<RestoreTarget>& targets) {
   Impl& m = *m_impl;
   std::vector<std::string> problems;
   std::unique_ptr<repo::Repository> repo;
+  const bool handover = !m.opt.settings.mover.namespace_.empty();
+  bool any = false;
+  for (const auto& t : targets) any = any || moved_data(t);
+  if (handover && any) KBK_TRY(m.ensure_mover_namespace());
   for (const auto& t : targets) {
     if (!moved_data(t)) continue;
     KBK_TRY(m.ensure_repository());
     KBK_ASSIGN_OR_RETURN(auto snap, m.snapshot_of(t));
-    if (m.security_of(t.namespace_) != "restricted" || m.opt.settings.ignore_owners) continue;
+    if (handover || m.security_of(t.namespace_) != "restricted" || m.opt.settings.ignore_owners) continue;
     if (!repo) {
       KBK_ASSIGN_OR_RETURN(repo, m.open_worker_repository());
     }
@@ -489,8 +613,10 @@ Result<void> VolumeRestore::check(const std::vector<RestoreTarget>& targets) {
   return unexpected(Errc::precondition,
                     "restoring file owners needs a root mover, and Pod Security restricted forbids one: " +
                         util::join(problems, "; ") +
-                        ". Relabel the namespace (pod-security.kubernetes.io/enforce=baseline) for the restore, or pass "
-                        "--mover-ignore-owners to restore the files as the volume's non-root owner");
+                        ". Pass --mover-namespace NS to restore them with root movers in a namespace of kbk's own (the "
+                        "volumes are then handed to the claims), relabel the namespace "
+                        "(pod-security.kubernetes.io/enforce=baseline) for the restore, or pass --mover-ignore-owners to "
+                        "restore the files as the volume's non-root owner");
 }
 
 std::vector<VolumeRestoreResult> VolumeRestore::prepare_snapshots(const std::vector<RestoreTarget>& targets) {

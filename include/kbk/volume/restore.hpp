@@ -54,6 +54,7 @@ struct RestoreTarget {
   std::string namespace_, claim;      // in the target cluster
   std::string storage_class;          // the claim's class after mappings ("" = default)
   std::string size;                   // the claim's request
+  std::vector<std::string> access_modes;  // the claim's (a claim filled in the mover namespace gets the same)
   VolumeResult record;                // what the backup holds for it
   bool converted = false;             // a pod volume turned into this claim (--volume-type-mappings)
   std::string display() const { return namespace_ + "/" + claim; }
@@ -75,8 +76,11 @@ const char* outcome_name(VolumeRestoreResult::Outcome o);  // "restored", "faile
 json::Value to_json(const VolumeRestoreResult& r, json::Allocator& a);
 std::string describe(const VolumeRestoreResult& r);
 
-// Deterministic names of the restore's VolumeSnapshot and VolumeSnapshotContent for a claim.
+// Deterministic names of the restore's VolumeSnapshot and VolumeSnapshotContent for a claim (and, with
+// --mover-namespace, of the claim filled there and the label value the target claim's selector waits for).
 std::string snapshot_object_name(const std::string& restore, const std::string& ns, const std::string& claim);
+// --mover-namespace: the label a volume filled in the mover namespace gets, which the target claim's selector names.
+inline constexpr const char* k_label_restore_volume = "kbk.io/restore-volume";
 
 struct VolumeRestoreOptions {
   std::string restore_name;
@@ -107,8 +111,10 @@ public:
   ~VolumeRestore();
 
   // Before anything is created: a namespace that enforces Pod Security restricted can take a volume only when the
-  // mover may run as the files' one owner (non-root). Errc::precondition listing every volume that would need root,
-  // and the way out (--mover-ignore-owners). Opens the repository (the backup's key).
+  // mover may run as the files' one owner (non-root), or with --mover-namespace (movers in kbk's own namespace, made
+  // when missing with Pod Security baseline). Errc::precondition listing every volume that would need root, and the
+  // ways out (--mover-namespace, --mover-ignore-owners); or naming a mover namespace that enforces restricted.
+  // Opens the repository (the backup's key).
   Result<void> check(const std::vector<RestoreTarget>& targets);
   // Snapshot restores: the pre-provisioned content and VolumeSnapshot per claim (before the claims are created).
   std::vector<VolumeRestoreResult> prepare_snapshots(const std::vector<RestoreTarget>& targets);

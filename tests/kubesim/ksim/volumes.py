@@ -460,6 +460,14 @@ class StorageController:
                 return
             pvc, md, spec = res, res["metadata"], res.get("spec") or {}
             self._pending(pvc)
+        if spec.get("selector") is not None:
+            # external-provisioner provisions no claim with a selector: it waits for a matching volume.
+            self._pending(pvc)
+            self.mgr.event(pvc, "ProvisioningFailed", 'failed to provision volume with StorageClass "%s": claim '
+                           'Selector is not supported' % sc["metadata"]["name"],
+                           PROVISIONER_IDENTITY.split("-", 2)[2] + "_kubesim", etype="Warning", api_version="v1",
+                           kind="PersistentVolumeClaim")
+            return
         pv_name = "pvc-" + md["uid"]
         if pv_name in pvs:
             return

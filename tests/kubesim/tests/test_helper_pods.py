@@ -199,6 +199,36 @@ class TestSecondDriver(unittest.TestCase):
         self.assertEqual(kx("exec", "adoptr", "--", "cat", "/data/f").stdout.decode(), "kept\n")
 
 
+    def test_claim_with_selector_waits_for_a_volume_handed_over_to_it(self):
+        # What a restore through a mover namespace does: a claim with a selector is not provisioned; a volume filled
+        # elsewhere is kept (Retain), released, pre-bound to the claim by claimRef and labelled for its selector.
+        apply(pvc("wanted", selector={"matchLabels": {"handover": NS}}))
+        self.assertTrue(wait_for(lambda: "claim Selector is not supported" in kx(
+            "get", "events", "--field-selector", "involvedObject.name=wanted", "-o", "json").stdout.decode()))
+        self.assertEqual(jsonpath("pvc", "wanted", ".status.phase"), "Pending")
+        self.assertEqual(jsonpath("pvc", "wanted", ".spec.volumeName"), "")
+        apply(pvc("filler"))
+        apply(pod("fillw", [{"name": "d", "persistentVolumeClaim": {"claimName": "filler"}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/fillw", "--timeout=30s")
+        kx("exec", "fillw", "--", "sh", "-c", "echo handed > /data/f")
+        pv = jsonpath("pvc", "filler", ".spec.volumeName")
+        KS.kubectl("patch", "pv", pv, "-p", '{"spec":{"persistentVolumeReclaimPolicy":"Retain"},'
+                   '"metadata":{"labels":{"handover":"%s"}}}' % NS)
+        kx("delete", "pod", "fillw", "--grace-period=0", "--force")
+        kx("delete", "pvc", "filler", "--wait=true")
+        self.assertTrue(wait_for(lambda: KS.kubectl("get", "pv", pv, "-o", "jsonpath={.status.phase}")
+                                 .stdout.decode() == "Released"))
+        KS.kubectl("patch", "pv", pv, "-p", '{"spec":{"claimRef":{"namespace":"%s","name":"wanted","uid":null,'
+                   '"resourceVersion":null}}}' % NS)
+        self.assertTrue(wait_for(lambda: jsonpath("pvc", "wanted", ".status.phase") == "Bound"))
+        self.assertEqual(jsonpath("pvc", "wanted", ".spec.volumeName"), pv)
+        apply(pod("wantedr", [{"name": "d", "persistentVolumeClaim": {"claimName": "wanted"}}],
+                  [{"name": "d", "mountPath": "/data"}]))
+        kx("wait", "--for=condition=Ready", "pod/wantedr", "--timeout=30s")
+        self.assertEqual(kx("exec", "wantedr", "--", "cat", "/data/f").stdout.decode(), "handed\n")
+
+
 class TestDeletion(unittest.TestCase):
     def test_explicit_grace_period_keeps_the_pod_terminating(self):
         apply(pod("graceful"))
