@@ -274,7 +274,8 @@ public:
 
     Result<repo::RestoreResult> produced = unexpected(Errc::internal_error, "not run");
     int write_fd = sp.fd[1];
-    const bool sparse = stderr_keeper->gnu_tar(m_options.stall_timeout_seconds);
+    // Sparse entries only over v5: a v4 restore (1.21) sends what it always did.
+    const bool sparse = (*session)->can_close_stdin() && stderr_keeper->gnu_tar(m_options.stall_timeout_seconds);
     std::thread producer([&] {
       repo::RestoreOptions ro;
       ro.workers = m_options.repo_workers;
