@@ -18,7 +18,10 @@ bool is_restore_label(std::string_view key) { return key == k_label_backup_name 
 // carrying them is not "different", and an update never removes them.
 bool is_controller_annotation(std::string_view key) {
   return key.rfind("pv.kubernetes.io/", 0) == 0 || key.rfind("volume.kubernetes.io/", 0) == 0 ||
-         key.rfind("volume.beta.kubernetes.io/", 0) == 0 || key == "kubernetes.io/service-account.uid";
+         key.rfind("volume.beta.kubernetes.io/", 0) == 0 || key == "kubernetes.io/service-account.uid" ||
+         // the Deployment controller's rollout bookkeeping: a Deployment at revision 3 in the source starts again
+         // at revision 1 where it is restored, which is no difference a user made
+         key.rfind("deployment.kubernetes.io/", 0) == 0;
 }
 
 // Every field desired has is equal in live (live may have more: defaults, allocated IPs). Iterative: a backup's

@@ -359,6 +359,12 @@ TEST_CASE("differences and update_patch", "[applier]") {
   CHECK(differences(*pvc_live, *pvc_want) == std::vector<std::string>{"annotations"});
   CHECK(json::to_string(update_patch(*pvc_live, *pvc_want)) == R"({"metadata":{"annotations":{"a":"2"}}})");
   CHECK(json::to_string(patch) == R"({"spec":{"ports":[{"port":81}]},"metadata":{"labels":{"b":"2","a":null,"kbk.io/restore-name":null}}})");
+  // A Deployment rolled out twice in the source is at revision 1 where it was restored: the same Deployment.
+  auto deploy_live = json::parse(R"({"metadata":{"name":"d","annotations":{"deployment.kubernetes.io/revision":"1"}},"spec":{"replicas":2}})");
+  auto deploy_want = json::parse(R"({"metadata":{"name":"d","annotations":{"deployment.kubernetes.io/revision":"2"}},"spec":{"replicas":2}})");
+  CHECK(differences(*deploy_live, *deploy_want).empty());
+  auto deploy_scaled = json::parse(R"({"metadata":{"name":"d","annotations":{"deployment.kubernetes.io/revision":"2"}},"spec":{"replicas":3}})");
+  CHECK(differences(*deploy_live, *deploy_scaled) == std::vector<std::string>{"spec"});
 }
 
 TEST_CASE("exit_code: 1 when every item that was tried failed, 0 when only skips", "[applier]") {
