@@ -242,7 +242,14 @@ std::string ustar_header(const std::string& name, uint32_t mode, uint64_t size, 
 }  // namespace
 
 Result<void> bundle_tar(const Bundle& bundle, const std::string& top,
-                        const std::function<Result<void>(std::string_view)>& sink) {
+                        const std::function<Result<void>(std::string_view)>& sink_data) {
+  // The stream ends on a whole 10240-byte record, as tar writes one: GNU tar reads whole records, so over an exec
+  // that cannot close stdin (v4.channel.k8s.io, the 1.21 profile) it would wait forever for the rest of the last one.
+  uint64_t total = 0;
+  auto sink = [&](std::string_view data) -> Result<void> {
+    total += data.size();
+    return sink_data(data);
+  };
   KBK_TRY(sink(ustar_header(top + "/", 0700, 0, '5')));
   KBK_TRY(sink(ustar_header(top + "/lib/", 0700, 0, '5')));
   for (const auto& f : bundle.files) {
@@ -271,7 +278,9 @@ Result<void> bundle_tar(const Bundle& bundle, const std::string& top,
     ::close(fd);
     if (size % 512) KBK_TRY(sink(std::string(512 - size % 512, '\0')));
   }
-  return sink(std::string(1024, '\0'));
+  KBK_TRY(sink(std::string(1024, '\0')));
+  if (total % 10240) KBK_TRY(sink(std::string(10240 - total % 10240, '\0')));
+  return {};
 }
 
 // ---- the mover --------------------------------------------------------------------------------------------------
