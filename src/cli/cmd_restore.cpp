@@ -998,12 +998,14 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
             "kbk restore create --from-backup full --app examples/apps/wordpress.yaml",
             "# wait until the restored workloads are ready; undo the restore",
             "kbk restore create r1 --from-backup nightly --existing-resource-policy update --wait=10m",
-            "kbk restore rollback r1"},
+            "kbk restore rollback r1",
+            "# volume data into a namespace that enforces restricted Pod Security (root movers run elsewhere)",
+            "kbk restore create --from-backup nightly --mover-namespace kbk-movers"},
            "Before anything is applied the identity's permissions are checked (create, get and patch on every type "
            "in every namespace the plan writes; delete too with --existing-resource-policy recreate): a read-only "
-           "identity gets one line and exit status 4. PersistentVolumeClaims and PersistentVolumes are restored "
-           "without their data (volume data is not restored yet); the summary lists them. -n selects nothing here: "
-           "use --include-namespaces.");
+           "identity gets one line and exit status 4. Volume data the backup holds is written into the restored "
+           "claims by helper pods before any workload is created (docs/volumes.md). -n selects nothing here: use "
+           "--include-namespaces.");
   set_runner(create, state, [&g, f, dry_run, wait_opt] {
     f->dry_run_given = dry_run->count() > 0;  // a bare --dry-run has no value: never mistake it for a real restore
     if (wait_opt->count() > 0 && f->wait.empty()) f->wait = "5m";
