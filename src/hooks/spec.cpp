@@ -151,20 +151,26 @@ public:
     return s;
   }
 
-  void backup_hooks(const YAML::Node& n, const std::string& what, HooksFile& f) {
-    if (!n || n.IsNull()) return;
+  // The maps of a backup or restore hooks section's resources list (what is not a map is reported).
+  std::vector<YAML::Node> resource_entries(const YAML::Node& n, const std::string& what) {
+    std::vector<YAML::Node> out;
+    if (!n || n.IsNull()) return out;
     check_keys(n, {"resources"}, what);
     const YAML::Node res = field(n, "resources");
-    if (!res || res.IsNull()) return;
+    if (!res || res.IsNull()) return out;
     if (!res.IsSequence()) {
       err(res, what + ".resources must be a list");
-      return;
+      return out;
     }
     for (const auto& e : res) {
-      if (!e.IsMap()) {
-        err(e, what + ".resources entries must be maps");
-        continue;
-      }
+      if (e.IsMap()) out.push_back(e);
+      else err(e, what + ".resources entries must be maps");
+    }
+    return out;
+  }
+
+  void backup_hooks(const YAML::Node& n, const std::string& what, HooksFile& f) {
+    for (const YAML::Node& e : resource_entries(n, what)) {
       const std::string w = what + ".resources";
       check_keys(e, {"name", "includedNamespaces", "excludedNamespaces", "includedResources", "excludedResources",
                      "labelSelector", "pre", "post", "session"},
@@ -186,19 +192,7 @@ public:
   }
 
   void restore_hooks(const YAML::Node& n, const std::string& what, HooksFile& f) {
-    if (!n || n.IsNull()) return;
-    check_keys(n, {"resources"}, what);
-    const YAML::Node res = field(n, "resources");
-    if (!res || res.IsNull()) return;
-    if (!res.IsSequence()) {
-      err(res, what + ".resources must be a list");
-      return;
-    }
-    for (const auto& e : res) {
-      if (!e.IsMap()) {
-        err(e, what + ".resources entries must be maps");
-        continue;
-      }
+    for (const YAML::Node& e : resource_entries(n, what)) {
       const std::string w = what + ".resources";
       check_keys(e, {"name", "includedNamespaces", "excludedNamespaces", "includedResources", "excludedResources",
                      "labelSelector", "postHooks"},
