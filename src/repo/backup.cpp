@@ -42,25 +42,28 @@ constexpr size_t k_read_block = 4u << 20;
 struct FileState {
   std::list<Id> ids;  // stable addresses for the workers; most files have one chunk, so no deque blocks
   uint64_t size = 0;
+  std::string error;  // set by a worker that could not read a small file: the file is left out with a warning
 };
 
 // Hash/compress/encrypt workers fed through a queue bounded in bytes.
+// Small files (below the chunker's minimum, most files of a folder) are queued by path and read by the workers, so
+// their open/read/close run in parallel instead of on the walking thread.
 class Pipeline {
 public:
-  Pipeline(Repository& repo, PackWriter& writer, int workers) : m_repo(repo), m_writer(writer) {
+  Pipeline(Repository& repo, PackWriter& writer, const Cdc& cdc, std::atomic<uint64_t>& bytes_read, int workers)
+      : m_repo(repo), m_writer(writer), m_cdc(cdc), m_bytes_read(bytes_read) {
     for (int i = 0; i < std::max(1, workers); ++i) m_threads.emplace_back([this] { run(); });
   }
   ~Pipeline() { stop(); }
 
   // Queues a chunk whose id goes to *slot. Blocks while the queue is full.
   Result<void> submit(std::string data, Id* slot) {
-    std::unique_lock<std::mutex> lock(m_mutex);
-    m_space.wait(lock, [&] { return m_bytes < k_queue_bytes || m_error; });
-    if (m_error) return unexpected(*m_error);
-    m_bytes += data.size();
-    m_queue.push_back(Job{std::move(data), slot});
-    m_ready.notify_one();
-    return {};
+    const size_t n = data.size();
+    return enqueue(Job{std::move(data), slot, {}, nullptr, 0, 0}, n);
+  }
+  // Queues a small file to be read by a worker; its chunk ids, size or read error go to *file.
+  Result<void> submit_file(std::string path, uint64_t expected_size, FileState* file) {
+    return enqueue(Job{{}, nullptr, std::move(path), file, expected_size, 0}, static_cast<size_t>(expected_size) + 256);
   }
 
   Result<void> finish() {
@@ -77,7 +80,59 @@ private:
   struct Job {
     std::string data;
     Id* slot;
+    std::string path;  // a small file to read (then data and slot are unused)
+    FileState* file;
+    uint64_t expected = 0;  // the small file's size at its stat
+    size_t bytes = 0;       // what it counts against the queue's bound
   };
+  Result<void> enqueue(Job job, size_t bytes) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_space.wait(lock, [&] { return m_bytes < k_queue_bytes || m_error; });
+    if (m_error) return unexpected(*m_error);
+    m_bytes += bytes;
+    job.bytes = bytes;
+    m_queue.push_back(std::move(job));
+    m_ready.notify_one();
+    return {};
+  }
+  // Reads a small file whole and stores it as one chunk (or, when it grew past the minimum since its stat, as the
+  // chunks the chunker cuts). Read errors are the file's, not the backup's.
+  Result<void> read_file(const std::string& path, uint64_t expected_size, FileState& f) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      f.error = "cannot open " + path + ": " + std::strerror(errno);
+      return {};
+    }
+    std::string data(static_cast<size_t>(expected_size) + 1, '\0');  // +1: EOF is seen without growing
+    size_t got = 0;
+    for (;;) {
+      if (got == data.size()) data.resize(data.size() * 2 + 4096);
+      ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        f.error = "reading " + path + ": " + std::strerror(errno);
+        ::close(fd);
+        return {};
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    data.resize(got);
+    f.size = got;
+    m_bytes_read += got;
+    size_t at = 0;
+    while (at < got) {
+      const size_t len = m_cdc.cut(reinterpret_cast<const unsigned char*>(data.data()) + at, got - at);
+      const std::string_view chunk(data.data() + at, len);
+      const Id id = m_repo.blob_id(chunk);
+      f.ids.push_back(id);
+      KBK_TRY(m_writer.add(BlobType::data, id, chunk));
+      at += len;
+    }
+    return {};
+  }
   void stop() {
     {
       std::lock_guard<std::mutex> lock(m_mutex);
@@ -94,13 +149,19 @@ private:
       if (m_queue.empty()) return;
       Job job = std::move(m_queue.front());
       m_queue.pop_front();
+      const size_t n = job.bytes;
       ++m_busy;
       lock.unlock();
-      const Id id = m_repo.blob_id(job.data);
-      *job.slot = id;
-      auto r = m_writer.add(BlobType::data, id, job.data);
-      const size_t n = job.data.size();
-      job.data = std::string();
+      Result<void> r;
+      if (job.file) {
+        r = read_file(job.path, job.expected, *job.file);
+      } else {
+        const Id id = m_repo.blob_id(job.data);
+        *job.slot = id;
+        auto added = m_writer.add(BlobType::data, id, job.data);
+        if (!added) r = unexpected(added.error());
+      }
+      job = Job{};
       lock.lock();
       --m_busy;
       m_bytes -= n;
@@ -110,6 +171,8 @@ private:
   }
   Repository& m_repo;
   PackWriter& m_writer;
+  const Cdc& m_cdc;
+  std::atomic<uint64_t>& m_bytes_read;
   std::mutex m_mutex;
   std::condition_variable m_ready, m_space;
   std::deque<Job> m_queue;
@@ -214,7 +277,7 @@ public:
   Engine(Repository& repo, const BackupOptions& o)
       : m_repo(repo), m_opts(o), m_params(repo.config().chunker),
         m_cdc(repo.gear(), m_params.min, m_params.avg, m_params.max),
-        m_writer(repo, o.compression), m_pipe(repo, m_writer, o.workers) {
+        m_writer(repo, o.compression), m_pipe(repo, m_writer, m_cdc, m_bytes_read, o.workers) {
     m_started = std::chrono::steady_clock::now();
   }
 
@@ -351,6 +414,17 @@ public:
         }
         auto fs = std::make_shared<FileState>();
         if (st.st_nlink > 1) m_links[{st.st_dev, st.st_ino}] = fs;
+        if (static_cast<uint64_t>(st.st_size) < m_params.min) {
+          auto queued = m_pipe.submit_file(full, static_cast<uint64_t>(st.st_size), fs.get());
+          if (!queued) {
+            ::closedir(d);
+            return queued;
+          }
+          dir.entries.push_back(std::move(n));
+          dir.files.push_back(std::move(fs));
+          if ((m_files & 255) == 0) progress(full);
+          continue;
+        }
         int fd = ::openat(dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
         if (fd < 0 && errno == EPERM) fd = ::openat(dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
@@ -628,6 +702,12 @@ public:
     for (size_t i = 0; i < d.entries.size(); ++i) {
       Node& n = d.entries[i];
       if (d.files[i]) {
+        if (!d.files[i]->error.empty()) {  // a worker could not read it: left out, as the walker does
+          m_warnings.push_back(d.files[i]->error);
+          --m_files;
+          continue;
+        }
+        n.size = d.files[i]->size;
         std::vector<Id> ids(d.files[i]->ids.begin(), d.files[i]->ids.end());
         KBK_TRY(set_content(n, std::move(ids)));
       }
@@ -721,10 +801,10 @@ private:
   const BackupOptions& m_opts;
   ChunkerParams m_params;
   Cdc m_cdc;
+  std::atomic<uint64_t> m_bytes_read{0};  // workers add what they read of small files
   PackWriter m_writer;
   Pipeline m_pipe;
   std::chrono::steady_clock::time_point m_started;
-  std::atomic<uint64_t> m_bytes_read{0};
   uint64_t m_files = 0, m_dirs = 0, m_unchanged = 0, m_bytes_total = 0;
   std::map<std::pair<dev_t, ino_t>, std::shared_ptr<FileState>> m_links;
   std::unordered_map<uint32_t, std::string> m_users, m_groups;
