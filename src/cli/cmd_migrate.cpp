@@ -1,17 +1,20 @@
 // kbk migrate: parses the flags into migrate::Options and prints the report; the phases are the migrate module's.
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "commands.hpp"
 #include "crossing_flags.hpp"
 #include "key_file.hpp"
 #include "selection_flags.hpp"
+#include "volume_flags.hpp"
 #include <kbk/migrate/migrate.hpp>
 #include <kbk/patch/mappings.hpp>
 #include <kbk/patch/modifiers.hpp>
 #include <kbk/restore/transforms.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
+#include <kbk/volume/cluster.hpp>
 
 namespace kbk::cli {
 namespace {
@@ -31,6 +34,8 @@ struct MigrateFlags {
   double shutdown_timeout = 120;
   int parallel = 8;
   std::string key_file;
+  VolumeFlags volumes;
+  RestoreVolumeFlags target_volumes;
 };
 
 // The global flags with one side's kubeconfig and context.
@@ -88,7 +93,11 @@ int run_migrate(const GlobalOptions& g, const MigrateFlags& f) {
     if (!r) throw Fatal(ExitCode::usage, r.error().message);
     for (auto& m : *r) pm.images.push_back(std::move(m));
   }
+  o.storage_class_mappings = pm.storage_classes;
   if (!pm.empty()) o.transforms.push_back(restore::make_mappings_transform(std::move(pm)));
+  o.backup.volumes = volume_settings(f.volumes);
+  o.volume_data = !f.volumes.no_volume_data;
+  o.restore_volumes = migrate_restore_volume_settings(f.volumes, f.target_volumes);
   o.crossing = crossing_options(f.crossing, true);
   auto policy = restore::parse_existing_policy(f.existing_policy);
   if (!policy) throw Fatal(ExitCode::usage, policy.error().message);
@@ -111,7 +120,10 @@ int run_migrate(const GlobalOptions& g, const MigrateFlags& f) {
     throw Fatal(ExitCode::usage, "the source and the target are the same API server (" + from_config.server +
                                      "): use --rehearse to try a migration within one cluster");
   auto backend = open_storage(g, true);
+  std::optional<volume::InterruptHandler> interrupts;
+  if (o.volume_data) interrupts.emplace();  // Ctrl-C removes helper pods, claims and snapshots, then exits
   auto report = migrate::run(source, target, *backend, o);
+  interrupts.reset();
   if (!report) {
     log::error("migrate " + f.name + ": " + report.error().message);
     ExitCode code = exit_code_for(report.error());
@@ -167,6 +179,7 @@ void register_migrate(CLI::App& app, GlobalOptions& g, RunState& state) {
       ->type_name(value::k_count)
       ->capture_default_str();
   add_encryption_key_option(cmd, f->key_file, "Encrypt the migration's backups with this key (and its rollback record)");
+  add_volume_migrate_flags(cmd, f->volumes, f->target_volumes);
   document(cmd,
            {"# try it first: restore into shop-rehearsal on B, check, roll back; A untouched",
             "kbk migrate shop-move --from-context old --to-context new --include-namespaces shop --rehearse",
@@ -179,8 +192,10 @@ void register_migrate(CLI::App& app, GlobalOptions& g, RunState& state) {
            "classes: a blocker stops here with exit 4, nothing changed), --shutdown-source, the backup NAME, the "
            "restore NAME into B (NAME-rehearsal with --rehearse), the readiness wait, the verification (every object "
            "the restore wrote, read back from B, holds every field it set). A failure after the restore started "
-           "rolls B back (kbk restore rollback) and scales A back up. Volume data is not moved: claims are "
-           "restored empty (docs/migration.md). The storage location is --storage, as for backup create. "
+           "rolls B back (kbk restore rollback) and scales A back up. Volume data moves with the application (the "
+           "backup NAME holds it, taken once A is quiet; the restore fills B's claims before any workload starts; "
+           "--no-volume-data restores empty claims): the volume flags are backup create's and restore create's "
+           "(docs/volumes.md). The storage location is --storage, as for backup create. "
            "LoadBalancer Services lose their old cloud's binding (--lb-reset, default true here).",
            "1 when the migration failed and B was rolled back and A brought back up; 2 when the rollback or the "
            "bring-up itself left something (the report says what); 4 when the preflight found a blocker");

@@ -375,27 +375,16 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   // Volume data: the backup's volume records (its marker, opened with the key when sealed).
   std::shared_ptr<restore::VolumeData> volumes;
   if (!f.volumes.no_volume_data) {
-    if (auto m = archive::read_marker(*backend, f.from_backup); m && *m) {
-      json::Document manifest;
-      if (archive::is_encrypted(**m) && user_key) {
-        auto dk = archive::open_backup_key(*backend, f.from_backup, *user_key);
-        auto full = dk ? archive::open_marker(**m, *dk) : Result<json::Document>(dk.error());
-        if (!full) return fail(full.error());
-        manifest = std::move(*full);
-      } else {
-        manifest = std::move(**m);
-      }
-      restore::VolumeDataOptions vo;
-      vo.restore_name = f.name;
-      vo.settings = volume_settings;
-      vo.storage_class_mappings = class_mappings;
-      auto vd = restore::VolumeData::from_manifest(manifest, std::move(vo));
-      if (!vd) return fail(vd.error());
-      if (!(*vd)->empty()) {
-        volumes = std::move(*vd);
-        po.transforms.push_back(volumes->transform());
-        po.keep_pv = volumes->keep_pv();
-      }
+    restore::VolumeDataOptions vo;
+    vo.restore_name = f.name;
+    vo.settings = volume_settings;
+    vo.storage_class_mappings = class_mappings;
+    auto vd = restore::load_volume_data(*backend, f.from_backup, user_key ? &*user_key : nullptr, std::move(vo));
+    if (!vd) return fail(vd.error());
+    if (*vd) {
+      volumes = std::move(*vd);
+      po.transforms.push_back(volumes->transform());
+      po.keep_pv = volumes->keep_pv();
     }
   }
   if (f.preflight)

@@ -92,7 +92,9 @@ void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f) {
   add_mover_flags(cmd, f.mover);
 }
 
-void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
+namespace {
+// What only a restore into the target decides: shared by restore create and migrate.
+void add_target_volume_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
   cmd->add_option("--volume-type-mappings", f.volume_type_mappings,
                   "Restore pod volumes of these types into claims of a storage class: hostPath:standard,nfs:fast (the "
                   "pods' and workloads' volumes are rewritten to the claims)")
@@ -101,22 +103,39 @@ void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
                   "Keep PersistentVolumes and their volume handles under another CSI driver: old.csi.io:new.csi.io "
                   "(storage that can adopt volumes; no data is moved)")
       ->type_name(value::k_mappings);
+  cmd->add_flag("--mover-ignore-owners", f.ignore_owners,
+                "In namespaces that enforce Pod Security restricted, restore files as the mover's non-root user "
+                "instead of refusing volumes whose files have several owners");
+  cmd->add_option("--bind-timeout", f.bind_timeout, "How long a claim restored from a snapshot may take to bind")
+      ->type_name(value::k_duration)
+      ->capture_default_str();
+}
+}  // namespace
+
+void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
+  add_target_volume_flags(cmd, f);
   cmd->add_option("--mover-namespace", f.mover.namespace_,
                   "Write volume data with root movers in this namespace of kbk's own (made with Pod Security baseline "
                   "when missing), then hand each volume to its claim: owners restored in namespaces that enforce "
                   "restricted")
       ->type_name("NAMESPACE");
-  cmd->add_flag("--mover-ignore-owners", f.ignore_owners,
-                "In namespaces that enforce Pod Security restricted, restore files as the mover's non-root user "
-                "instead of refusing volumes whose files have several owners");
   cmd->add_flag("--no-volume-data", f.no_volume_data, "Restore the resources only: claims are created empty");
   cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")
       ->type_name(value::k_duration)
       ->capture_default_str();
-  cmd->add_option("--bind-timeout", f.bind_timeout, "How long a claim restored from a snapshot may take to bind")
-      ->type_name(value::k_duration)
-      ->capture_default_str();
   add_mover_flags(cmd, f.mover);
+}
+
+void add_volume_migrate_flags(CLI::App* cmd, VolumeFlags& backup, RestoreVolumeFlags& restore) {
+  add_volume_backup_flags(cmd, backup);
+  add_target_volume_flags(cmd, restore);
+}
+
+volume::RestoreSettings migrate_restore_volume_settings(const VolumeFlags& backup, RestoreVolumeFlags restore) {
+  restore.mover = backup.mover;
+  restore.no_volume_data = backup.no_volume_data;
+  restore.volume_timeout = backup.volume_timeout;
+  return restore_volume_settings(restore);
 }
 
 volume::RestoreSettings restore_volume_settings(const RestoreVolumeFlags& f) {

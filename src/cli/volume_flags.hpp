@@ -45,6 +45,9 @@ void add_mover_flags(CLI::App* cmd, MoverFlags& f);
 void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f);
 volume::RestoreSettings restore_volume_settings(const RestoreVolumeFlags& f);
 void add_volume_backup_flags(CLI::App* cmd, VolumeFlags& f);
+// kbk migrate: the backup's volume flags (movers included, used on both sides) and the target-only restore flags.
+void add_volume_migrate_flags(CLI::App* cmd, VolumeFlags& backup, RestoreVolumeFlags& restore);
+volume::RestoreSettings migrate_restore_volume_settings(const VolumeFlags& backup, RestoreVolumeFlags restore);
 // Throws Fatal(usage) naming the flag at fault (a malformed policy file: FILE:LINE:COL).
 void apply_mover_flags(const MoverFlags& f, volume::MoverSettings& settings, int& volume_workers, int& per_node_workers,
                        double& start_timeout);

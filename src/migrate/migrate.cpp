@@ -140,7 +140,8 @@ private:
   std::string take_backup(const std::string& name) {
     backup::Options bo = m_o.backup;
     bo.name = name;
-    bo.volume_data = false;  // kbk migrate moves resources (docs/migration.md)
+    // NAME-pre, the copy taken before a shutdown, is the resources only; the data moves in NAME, once A is quiet.
+    bo.volume_data = m_o.volume_data && name == m_o.name;
     backup::RunContext ctx;
     ctx.server = m_src.server;
     ctx.cluster_name = m_src.cluster_name;
@@ -152,8 +153,8 @@ private:
     return "";
   }
 
-  // The restore's plan options for backup `name` (transforms included).
-  restore::PlanOptions plan_options(const std::string& backup_name) {
+  // The restore's plan options for backup `name` (transforms included; the volume data's after the user's).
+  restore::PlanOptions plan_options(const std::string& backup_name, restore::VolumeData* volumes = nullptr) {
     restore::PlanOptions po;
     po.backup_name = backup_name;
     po.restore_name = m_r.restore;
@@ -164,6 +165,10 @@ private:
     po.transforms.push_back(restore::make_conversion_transform(target.served()));
     po.transforms.push_back(make_shutdown_undo_transform());
     for (const auto& t : m_o.transforms) po.transforms.push_back(t);
+    if (volumes) {
+      po.transforms.push_back(volumes->transform());
+      po.keep_pv = volumes->keep_pv();
+    }
     m_rewrites = restore::add_crossing_transforms(po, m_o.crossing, m_routes_served);
     kube::Client* c = m_dst.client;
     po.pv_exists = [c](const std::string& pv_name) {
@@ -273,14 +278,31 @@ private:
   }
 
   std::string restore() {
-    restore::PlanOptions po = plan_options(m_o.name);
+    std::shared_ptr<restore::VolumeData> volumes;
+    if (m_o.volume_data) {
+      restore::VolumeDataOptions vo;
+      vo.restore_name = m_r.restore;
+      vo.settings = m_o.restore_volumes;
+      vo.storage_class_mappings = m_o.storage_class_mappings;
+      auto vd = restore::load_volume_data(m_backend, m_o.name, m_o.encryption_key, std::move(vo));
+      if (!vd) return "volume data of backup " + m_o.name + ": " + vd.error().message;
+      volumes = std::move(*vd);
+    }
+    restore::PlanOptions po = plan_options(m_o.name, volumes.get());
     restore::ClusterApplierOptions co;
     co.existing = m_o.existing;
-    auto applier = restore::make_cluster_applier(*m_dst.client, *m_types, co);
+    std::unique_ptr<restore::Applier> applier = restore::make_cluster_applier(*m_dst.client, *m_types, co);
     restore::RunOptions ro;
     ro.parallel = m_o.parallel;
     ro.encryption_key = m_o.encryption_key;
+    if (volumes) {  // claims filled from the repository before any workload of B starts
+      auto wrapped = volumes->wrap(std::move(applier), *m_dst.client, m_backend, m_o.encryption_key, nullptr);
+      if (!wrapped) return "volume data: " + wrapped.error().message;
+      applier = std::move(*wrapped);
+      ro.after_planning = [&volumes] { return volumes->prepare(); };
+    }
     auto report = restore::restore_backup(m_backend, po, *applier, ro);
+    if (report && volumes) report->volumes = volumes->results();
     if (!report) return report.error().message;
     report->name = m_r.restore;
     report->backup = m_o.name;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include <kbk/archive/encryption.hpp>
+#include <kbk/archive/location.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/volume/policy.hpp>
@@ -413,6 +415,22 @@ std::vector<std::string> VolumeData::preflight_lines() const {
     }
   }
   return out;
+}
+
+Result<std::shared_ptr<VolumeData>> load_volume_data(storage::Backend& backend, const std::string& name,
+                                                     const crypto::UserKey* key, VolumeDataOptions options) {
+  auto marker = archive::read_marker(backend, name);
+  if (!marker || !*marker) return std::shared_ptr<VolumeData>();  // the restore's own reading says what is wrong
+  json::Document manifest;
+  if (archive::is_encrypted(**marker) && key) {
+    KBK_ASSIGN_OR_RETURN(auto data_key, archive::open_backup_key(backend, name, *key));
+    KBK_ASSIGN_OR_RETURN(manifest, archive::open_marker(**marker, data_key));
+  } else {
+    manifest = std::move(**marker);
+  }
+  KBK_ASSIGN_OR_RETURN(auto volumes, VolumeData::from_manifest(manifest, std::move(options)));
+  if (volumes->empty()) return std::shared_ptr<VolumeData>();
+  return volumes;
 }
 
 }  // namespace kbk::restore

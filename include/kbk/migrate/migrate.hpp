@@ -7,7 +7,7 @@
 //   shutdown  (--shutdown-source) A's Deployments, StatefulSets, ReplicaSets and ReplicationControllers scaled to
 //             zero, CronJobs suspended, the previous values kept in annotations; then the backup NAME;
 //   restore   the backup into B (every transform of restore create; the replicas and suspend flags of the source
-//             as they were before the shutdown);
+//             as they were before the shutdown), volume data included: the claims are filled before any workload;
 //   wait      until B's restored workloads are ready (restore/wait.hpp);
 //   verify    every object the restore wrote, read back from B, holds every field the restore set (diff --live
 //             semantics: server defaults and status do not count); no item failed.
@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,7 @@
 #include <kbk/restore/options.hpp>
 #include <kbk/restore/rollback.hpp>
 #include <kbk/restore/transform.hpp>
+#include <kbk/restore/volumes.hpp>
 #include <kbk/restore/wait.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/error.hpp>
@@ -75,7 +77,12 @@ struct Options {
   std::string name;
   Mode mode = Mode::migrate;
   ShutdownSource shutdown_source = ShutdownSource::no;
-  backup::Options backup;                        // the selection (name and volume data are set by run)
+  backup::Options backup;                        // the selection and volume settings (the name is set by run)
+  // Volume data moves with the application: the backup NAME holds it (NAME-pre, taken before a shutdown, holds the
+  // resources only) and the restore fills the claims in B before any workload starts. false: claims come up empty.
+  bool volume_data = true;
+  volume::RestoreSettings restore_volumes;                      // B's side: type/driver mappings, owners, movers
+  std::map<std::string, std::string> storage_class_mappings;    // for the claims the volume data provisions
   restore::NamespaceMap namespace_mappings;
   std::vector<std::shared_ptr<restore::Transform>> transforms;  // the user's: modifiers, then mappings
   restore::CrossingOptions crossing;

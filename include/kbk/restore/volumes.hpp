@@ -69,4 +69,11 @@ private:
   std::shared_ptr<Impl> m_impl;
 };
 
+// The volume records of backup `name` (its marker; a sealed one opened with `key`, or read as its plain part when no
+// key is given), or null when the backup holds no volume data a restore can bring back, or its marker cannot be read
+// (the restore's own reading of the backup reports that). Errors: a sealed marker cannot be opened with the key, or a
+// record is malformed (Errc::corrupt).
+Result<std::shared_ptr<VolumeData>> load_volume_data(storage::Backend& backend, const std::string& name,
+                                                     const crypto::UserKey* key, VolumeDataOptions options);
+
 }  // namespace kbk::restore
