@@ -154,7 +154,7 @@ public:
       std::copy(raw->begin(), raw->end(), rec.sha256.begin());
     rec.size = static_cast<uint32_t>(body.size());
     rec.related = why.how == app::How::followed;
-    m_record.items.push_back(std::move(rec));
+    KBK_TRY(m_record.items.add(rec));
     ++m_record.summary.by_resource[rt.group_resource()];
     return {};
   }
@@ -524,11 +524,12 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     storage::PutOptions json_put;
     json_put.content_type = "application/json";
     if (!key) KBK_TRY(put(paths.velero_backup(), velero_backup_json(rec), json_put));
-    KBK_TRY(put(paths.resource_list(enc), seal(resource_list_json(rec)), gz_put));
+    KBK_ASSIGN_OR_RETURN(std::string resource_list, resource_list_gz(rec));
+    KBK_TRY(put(paths.resource_list(enc), key ? crypto::encrypt(key->data_key, resource_list) : resource_list, gz_put));
     KBK_TRY(put(paths.results(enc), seal(velero_results_json(rec)), gz_put));
     KBK_TRY(upload_log());
     // Last: the marker. Its presence is what makes the backup complete.
-    std::string marker = manifest_json(rec, WithItems::no);
+    KBK_ASSIGN_OR_RETURN(std::string marker, manifest_json(rec, WithItems::no));
     if (key) {
       KBK_ASSIGN_OR_RETURN(marker, archive::seal_marker(marker, key->data_key));
     }

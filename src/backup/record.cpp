@@ -1,9 +1,16 @@
 // The run's documents, written with RapidJSON's streaming writer (the item list can be long).
 #include "record.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -11,12 +18,127 @@
 
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
+#include <kbk/compress/gzip.hpp>
 #include <kbk/kube/label_selector.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::backup {
 
 using kube::LabelSelector;
+
+// ---- ItemSpool ----------------------------------------------------------------------------------------------------
+// Record: type u32, size u32, related u8, sha256 32 bytes, ns length u16, ns, name length u16, name (little endian).
+
+namespace {
+constexpr size_t k_spool_buffer = 256u << 10;
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_u16(std::string& out, size_t v) {
+  out.push_back(static_cast<char>(v & 0xff));
+  out.push_back(static_cast<char>((v >> 8) & 0xff));
+}
+uint32_t get_u32(const unsigned char* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
+}
+size_t get_u16(const unsigned char* p) { return static_cast<size_t>(p[0]) | static_cast<size_t>(p[1]) << 8; }
+}  // namespace
+
+ItemSpool::~ItemSpool() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
+Result<void> ItemSpool::add(const ItemRecord& item) {
+  if (item.ns.size() > 0xffff || item.name.size() > 0xffff)
+    return unexpected(Errc::invalid, "object name longer than 65535 bytes: " + util::printable(item.name, 80));
+  put_u32(m_buf, item.type);
+  put_u32(m_buf, item.size);
+  m_buf.push_back(item.related ? 1 : 0);
+  m_buf.append(reinterpret_cast<const char*>(item.sha256.data()), item.sha256.size());
+  put_u16(m_buf, item.ns.size());
+  m_buf += item.ns;
+  put_u16(m_buf, item.name.size());
+  m_buf += item.name;
+  ++m_count;
+  if (item.type >= m_types.size()) m_types.resize(item.type + 1);
+  TypeState& t = m_types[item.type];
+  std::string key = item.ns + "/" + item.name;
+  if (t.count > 0 && key < t.last) t.sorted = false;
+  if (t.sorted) t.last = std::move(key);
+  ++t.count;
+  if (m_buf.size() >= k_spool_buffer) return flush();
+  return {};
+}
+
+Result<void> ItemSpool::flush() const {
+  if (m_buf.empty()) return {};
+  if (m_fd < 0) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/kbk-items-XXXXXX";
+    m_fd = ::mkostemp(tmpl.data(), O_CLOEXEC);  // mode 0600
+    if (m_fd < 0) return unexpected(Errc::io, "temporary file in " + tmpl.substr(0, tmpl.rfind('/')) + ": " + std::strerror(errno));
+    ::unlink(tmpl.c_str());
+  }
+  size_t done = 0;
+  while (done < m_buf.size()) {
+    ssize_t n = ::pwrite(m_fd, m_buf.data() + done, m_buf.size() - done, static_cast<off_t>(m_file_bytes + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return unexpected(Errc::io, std::string("writing the item list's temporary file: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+  m_file_bytes += m_buf.size();
+  m_buf.clear();
+  return {};
+}
+
+Result<void> ItemSpool::scan(const std::function<void(const ItemRecord&)>& f, ItemRecord& rec) const {
+  // Decodes whole records from `data`; returns the bytes used (a record cut at the end is left for the next block).
+  auto decode = [&](const std::string& data) -> size_t {
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    size_t at = 0;
+    for (;;) {
+      constexpr size_t fixed = 4 + 4 + 1 + 32 + 2;
+      if (data.size() - at < fixed) return at;
+      const size_t ns_len = get_u16(p + at + fixed - 2);
+      if (data.size() - at < fixed + ns_len + 2) return at;
+      const size_t name_len = get_u16(p + at + fixed + ns_len);
+      const size_t total = fixed + ns_len + 2 + name_len;
+      if (data.size() - at < total) return at;
+      rec.type = get_u32(p + at);
+      rec.size = get_u32(p + at + 4);
+      rec.related = p[at + 8] != 0;
+      std::memcpy(rec.sha256.data(), p + at + 9, rec.sha256.size());
+      rec.ns.assign(data, at + fixed, ns_len);
+      rec.name.assign(data, at + fixed + ns_len + 2, name_len);
+      f(rec);
+      at += total;
+    }
+  };
+  if (m_fd >= 0) {
+    std::string block;
+    uint64_t off = 0;
+    while (off < m_file_bytes) {
+      const size_t keep = block.size();
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(k_spool_buffer, m_file_bytes - off));
+      block.resize(keep + want);
+      ssize_t n = ::pread(m_fd, block.data() + keep, want, static_cast<off_t>(off));
+      if (n < 0 && errno == EINTR) {
+        block.resize(keep);
+        continue;
+      }
+      if (n <= 0) return unexpected(Errc::io, std::string("reading the item list's temporary file: ") + std::strerror(errno));
+      block.resize(keep + static_cast<size_t>(n));
+      off += static_cast<uint64_t>(n);
+      block.erase(0, decode(block));
+    }
+    if (!block.empty()) return unexpected(Errc::io, "the item list's temporary file ends inside a record");
+  }
+  if (decode(m_buf) != m_buf.size()) return unexpected(Errc::io, "the item list's buffer ends inside a record");
+  return {};
+}
+
 namespace {
 
 using PrettyWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
@@ -136,7 +258,7 @@ struct ChunkStream {
 };
 
 template <class W>
-void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
+Result<void> write_manifest(W& w, const RunRecord& r, WithItems with_items) {
   const Summary& s = r.summary;
   w.StartObject();
   key(w, "apiVersion"); str(w, archive::k_kbk_api_version);
@@ -232,7 +354,7 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
   if (with_items == WithItems::yes) {
     key(w, "items");
     w.StartArray();
-    for (const auto& it : r.items) {
+    KBK_TRY(r.items.for_each([&](const ItemRecord& it) {
       const TypeRecord& t = r.types[it.type];
       w.StartObject();
       key(w, "group"); str(w, t.group);
@@ -245,19 +367,20 @@ void write_manifest(W& w, const RunRecord& r, WithItems with_items) {
       key(w, "size"); w.Uint(it.size);
       key(w, "related"); w.Bool(it.related);
       w.EndObject();
-    }
+    }));
     w.EndArray();
   }
   w.EndObject();
+  return {};
 }
 
 }  // namespace
 
-std::string manifest_json(const RunRecord& r, WithItems with_items) {
+Result<std::string> manifest_json(const RunRecord& r, WithItems with_items) {
   rapidjson::StringBuffer buf;
   PrettyWriter w(buf);
   w.SetIndent(' ', 2);
-  write_manifest(w, r, with_items);
+  if (auto written = write_manifest(w, r, with_items); !written) return unexpected(written.error());
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }
 
@@ -266,7 +389,7 @@ Result<void> add_manifest(archive::ArchiveWriter& writer, const RunRecord& r) {
   {
     rapidjson::PrettyWriter<CountingStream> w(counter);
     w.SetIndent(' ', 2);
-    write_manifest(w, r, WithItems::yes);
+    KBK_TRY(write_manifest(w, r, WithItems::yes));
   }
   const uint64_t size = counter.n + 1;  // + "\n"
   return writer.add_file_stream("kbk/manifest.json", size, [&](const archive::ArchiveWriter::ChunkSink& sink) -> Result<void> {
@@ -274,7 +397,7 @@ Result<void> add_manifest(archive::ArchiveWriter& writer, const RunRecord& r) {
     out.sink = &sink;
     rapidjson::PrettyWriter<ChunkStream> w(out);
     w.SetIndent(' ', 2);
-    write_manifest(w, r, WithItems::yes);
+    KBK_TRY(write_manifest(w, r, WithItems::yes));
     out.Put('\n');
     out.Flush();
     if (out.error) return *out.error;
@@ -432,21 +555,57 @@ std::string velero_backup_json(const RunRecord& r) {
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }
 
-std::string resource_list_json(const RunRecord& r) {
-  std::map<std::string, std::vector<std::string>> m;
-  for (const auto& it : r.items) {
-    const TypeRecord& t = r.types[it.type];
-    m[t.api_version() + "/" + t.kind].push_back(it.ns.empty() ? it.name : it.ns + "/" + it.name);
-  }
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+// Velero's resource list, gzipped: {"apiVersion/Kind": ["ns/name", ...]} with keys and names sorted. A type whose records
+// arrived sorted (a paged LIST's order) streams from the spool; the others are collected and sorted, so memory
+// holds at most one such type's names.
+Result<std::string> resource_list_gz(const RunRecord& r) {
+  std::map<std::string, std::vector<uint32_t>> keys;  // "apiVersion/Kind" -> its types
+  for (uint32_t t = 0; t < r.types.size(); ++t)
+    if (r.items.count(t) > 0) keys[r.types[t].api_version() + "/" + r.types[t].kind].push_back(t);
+  auto display = [](const ItemRecord& it) { return it.ns.empty() ? it.name : it.ns + "/" + it.name; };
+  // Small types are collected in one pass; each large one is read on its own pass.
+  constexpr uint64_t k_small = 20000;
+  std::map<uint32_t, std::vector<std::string>> small;
+  for (const auto& [k, types] : keys)
+    for (uint32_t t : types)
+      if (types.size() > 1 || r.items.count(t) <= k_small || !r.items.sorted(t)) small[t];
+  if (!small.empty())
+    KBK_TRY(r.items.for_each([&](const ItemRecord& it) {
+      auto f = small.find(it.type);
+      if (f != small.end() && r.items.count(it.type) <= k_small) f->second.push_back(display(it));
+    }));
+  compress::GzipWriter gz;
+  rapidjson::Writer<compress::GzipWriter> w(gz);
   w.StartObject();
-  for (auto& [k, v] : m) {
-    std::sort(v.begin(), v.end());
-    str_array(w, k, v);
+  for (const auto& [k, types] : keys) {
+    key(w, k);
+    w.StartArray();
+    const uint32_t t0 = types.front();
+    if (types.size() == 1 && r.items.count(t0) > k_small && r.items.sorted(t0)) {
+      KBK_TRY(r.items.for_each([&](const ItemRecord& it) {
+        if (it.type == t0) str(w, display(it));
+      }));
+    } else {
+      std::vector<std::string> names;
+      for (uint32_t t : types) {
+        if (r.items.count(t) > k_small) {  // a large type that arrived unsorted: read and sorted on its own
+          KBK_TRY(r.items.for_each([&](const ItemRecord& it) {
+            if (it.type == t) names.push_back(display(it));
+          }));
+        } else {
+          auto& v = small[t];
+          names.insert(names.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+          std::vector<std::string>().swap(v);
+        }
+      }
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) str(w, n);
+    }
+    w.EndArray();
   }
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+  gz.Put('\n');
+  return gz.finish();
 }
 
 std::string velero_results_json(const RunRecord& r) {

@@ -142,6 +142,50 @@ std::string gzip(std::string_view data) {
   return out;
 }
 
+struct GzipWriter::State {
+  z_stream zs{};
+  std::string out;
+};
+
+GzipWriter::GzipWriter() : m(std::make_unique<State>()) {
+  deflateInit2(&m->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+}
+
+GzipWriter::~GzipWriter() { deflateEnd(&m->zs); }
+
+void GzipWriter::write(std::string_view data) {
+  m_pending.append(data);
+  if (m_pending.size() >= (64u << 10)) drain();
+}
+
+void GzipWriter::drain() {
+  if (m_pending.empty()) return;
+  m->zs.next_in = reinterpret_cast<Bytef*>(m_pending.data());
+  m->zs.avail_in = static_cast<uInt>(m_pending.size());
+  deflate_some(Z_NO_FLUSH);
+  m_pending.clear();
+}
+
+void GzipWriter::deflate_some(int flush) {
+  char buf[64 << 10];
+  for (;;) {
+    m->zs.next_out = reinterpret_cast<Bytef*>(buf);
+    m->zs.avail_out = sizeof buf;
+    const int rc = deflate(&m->zs, flush);
+    m->out.append(buf, sizeof buf - m->zs.avail_out);
+    if (flush == Z_FINISH ? rc == Z_STREAM_END : (m->zs.avail_in == 0 && m->zs.avail_out != 0)) return;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return;  // (deflate on memory cannot fail otherwise)
+  }
+}
+
+std::string GzipWriter::finish() {
+  m->zs.next_in = reinterpret_cast<Bytef*>(m_pending.data());
+  m->zs.avail_in = static_cast<uInt>(m_pending.size());
+  deflate_some(Z_FINISH);
+  m_pending.clear();
+  return std::move(m->out);
+}
+
 Result<std::string> gunzip(std::string_view data, std::string_view what, const InflateLimits& limits) {
   size_t offset = 0;
   GzipReader reader(

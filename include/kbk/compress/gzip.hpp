@@ -45,6 +45,33 @@ private:
 
 // One member holding data (deflate, default level).
 std::string gzip(std::string_view data);
+
+// The same member built piece by piece: only the compressed bytes are held (a million-item list of names is ~3 MB
+// instead of ~30). Also a RapidJSON output stream (Put/Flush), so a document is written straight into it.
+class GzipWriter {
+public:
+  using Ch = char;
+  GzipWriter();
+  ~GzipWriter();
+  GzipWriter(const GzipWriter&) = delete;
+  GzipWriter& operator=(const GzipWriter&) = delete;
+
+  void write(std::string_view data);
+  void Put(char c) {
+    m_pending.push_back(c);
+    if (m_pending.size() >= (64u << 10)) drain();
+  }
+  void Flush() {}
+  // The whole member; the writer is spent afterwards.
+  std::string finish();
+
+private:
+  void drain();
+  void deflate_some(int flush);
+  struct State;
+  std::unique_ptr<State> m;
+  std::string m_pending;
+};
 // The whole decompressed content of a gzip text, within limits (errors as GzipReader's).
 Result<std::string> gunzip(std::string_view data, std::string_view what, const InflateLimits& limits = {});
 // Whether the bytes start like gzip (1f 8b).

@@ -116,3 +116,25 @@ TEST_CASE("GzipReader passes the source's error on") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::network);
 }
+
+TEST_CASE("GzipWriter builds the member piece by piece, as gzip() does whole", "[gzip]") {
+  std::string text;
+  for (int i = 0; i < 200000; ++i) text += "bench-" + std::to_string(i % 500) + "/cm-" + std::to_string(i) + "\",\"";
+  kbk::compress::GzipWriter w;
+  size_t at = 0;
+  for (size_t step = 1; at < text.size(); step = step * 3 % 70001 + 1) {  // uneven pieces, some bigger than the buffer
+    const size_t n = std::min(step, text.size() - at);
+    if (n == 1) w.Put(text[at]);
+    else w.write(std::string_view(text).substr(at, n));
+    at += n;
+  }
+  const std::string gz = w.finish();
+  CHECK(gz.size() < text.size() / 4);
+  auto back = kbk::compress::gunzip(gz, "test");
+  REQUIRE(back.ok());
+  CHECK(*back == text);
+  kbk::compress::GzipWriter empty;
+  auto nothing = kbk::compress::gunzip(empty.finish(), "empty");
+  REQUIRE(nothing.ok());
+  CHECK(nothing->empty());
+}
