@@ -69,10 +69,12 @@ void register_mover(CLI::App& app, GlobalOptions& g, RunState& state) {
            {"kbk mover bundle --target /tmp/kbk-bundle",
             "kbk mover bundle --target /tmp/b -o json    # {\"argv\": [\"/tmp/b/ld.so\", \"--library-path\", ...]}",
             "\"$(kbk mover bundle --target /tmp/b -o jsonpath='{.argv[0]}')\" --library-path /tmp/b/lib /tmp/b/kbk version"},
-           "The bundle is what backup create and restore create copy into a helper pod: this binary, every shared "
-           "library it was loaded with and the dynamic loader, started as `ld.so --library-path LIB kbk`, so it "
-           "needs nothing from the image but a shell and tar to unpack it. -o json prints {\"argv\": [...], \"id\", "
-           "\"arch\", \"files\", \"bytes\"}: argv is the command line that starts kbk from the folder.");
+           "The bundle is what backup create and restore create copy into a helper pod: this binary, the shared "
+           "libraries it needs at start (libarchive and libcurl, which the mover does not use, are opened only by the "
+           "commands that need them and are not in it) and the dynamic loader, started as `ld.so --library-path LIB "
+           "kbk`, so it needs nothing from the image but a shell and tar to unpack it (it travels gzip'ed where the "
+           "image has gzip). -o json prints {\"argv\": [...], \"id\", \"arch\", \"files\", \"bytes\"}: argv is "
+           "the command line that starts kbk from the folder.");
   set_runner(bundle, state, [&g, bo] { return run_bundle(g, *bo); });
 
   auto* serve = group->add_subcommand("serve", "Speak the mover protocol on stdin/stdout (run by kbk in a pod)");

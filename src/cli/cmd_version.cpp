@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include <kbk/json/json.hpp>
 #include <kbk/output/output.hpp>
+#include <kbk/util/lazy_library.hpp>
 #include <kbk/util/log.hpp>
 
 namespace kbk::cli {
@@ -51,7 +52,11 @@ json::Document client_version() {
   d.AddMember("buildDate", json::make_string(__DATE__ " " __TIME__, a), a);
   d.AddMember("compiler", json::make_string(compiler(), a), a);
   d.AddMember("platform", json::make_string(platform(), a), a);
-  d.AddMember("libcurl", json::make_string(curl_version_info(CURLVERSION_NOW)->version, a), a);
+  // libcurl is opened on first use (util/lazy_library.hpp); in the in-pod mover's bundle it is not there at all.
+  const std::string curl = util::lazy_library_available(util::k_libcurl_soname)
+                               ? std::string(curl_version_info(CURLVERSION_NOW)->version)
+                               : std::string(LIBCURL_VERSION) + " (built with; not loadable here)";
+  d.AddMember("libcurl", json::make_string(curl, a), a);
   return d;
 }
 

@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
+#include <map>
 #include <mutex>
 #include <set>
 #include <spawn.h>
@@ -18,6 +19,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <kbk/compress/gzip.hpp>
 #include <kbk/crypto/hash.hpp>
 #include <kbk/repo/operations.hpp>
 #include <kbk/util/fs.hpp>
@@ -91,14 +93,56 @@ bool has_debug_info(const std::string& path) {
   return false;
 }
 
+// The DT_NEEDED names of an ELF file (its .dynamic section, read from the file): the libraries the loader opens for
+// it. Libraries kbk opens later with dlopen (libarchive, libcurl: util/lazy_library.hpp) are not among them, so the
+// bundle does not carry them even when this process has loaded them.
+Result<std::vector<std::string>> needed_of(const std::string& path) {
+  auto content = util::read_file(path);
+  if (!content) return unexpected(Errc::unsupported, "cannot read " + path + ": " + content.error().message);
+  const std::string& c = *content;
+  auto bad = [&] { return unexpected(Errc::unsupported, path + " is not an ELF64 shared object kbk can read"); };
+  Elf64_Ehdr eh;
+  if (c.size() < sizeof eh) return bad();
+  std::memcpy(&eh, c.data(), sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff + uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > c.size())
+    return bad();
+  auto section = [&](uint64_t i) {
+    Elf64_Shdr sh;
+    std::memcpy(&sh, c.data() + eh.e_shoff + i * sizeof(Elf64_Shdr), sizeof sh);
+    return sh;
+  };
+  std::vector<std::string> out;
+  for (uint64_t i = 0; i < eh.e_shnum; ++i) {
+    const Elf64_Shdr dyn = section(i);
+    if (dyn.sh_type != SHT_DYNAMIC || dyn.sh_link >= eh.e_shnum || dyn.sh_offset + dyn.sh_size > c.size()) continue;
+    const Elf64_Shdr str = section(dyn.sh_link);
+    if (str.sh_offset + str.sh_size > c.size()) return bad();
+    for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= dyn.sh_size; off += sizeof(Elf64_Dyn)) {
+      Elf64_Dyn d;
+      std::memcpy(&d, c.data() + dyn.sh_offset + off, sizeof d);
+      if (d.d_tag == DT_NULL) break;
+      if (d.d_tag != DT_NEEDED || d.d_un.d_val >= str.sh_size) continue;
+      const char* name = c.data() + str.sh_offset + d.d_un.d_val;
+      out.emplace_back(name, ::strnlen(name, str.sh_size - d.d_un.d_val));
+    }
+  }
+  return out;
+}
+
+// Where copies made once per build are kept: $XDG_CACHE_HOME (else ~/.cache, else /tmp)/kbk-bundle-<uid>.
+std::string cache_dir() {
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::string dir = cache && *cache ? std::string(cache) : home && *home ? std::string(home) + "/.cache" : "/tmp";
+  return dir + "/kbk-bundle-" + std::to_string(::getuid());
+}
+
 // A copy of a Debug build without its debug sections (objcopy --strip-debug), cached per build under the user's
 // cache folder, so helper pods get tens of MB instead of hundreds; the program itself when that is not possible.
 std::string without_debug_info(const std::string& program, const std::string& id) {
   if (!has_debug_info(program)) return program;
-  const char* cache = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  std::string dir = cache && *cache ? std::string(cache) : home && *home ? std::string(home) + "/.cache" : "/tmp";
-  dir += "/kbk-bundle-" + std::to_string(::getuid());
+  const std::string dir = cache_dir();
   const std::string out = dir + "/kbk-" + id;
   struct stat st;
   if (::stat(out.c_str(), &st) == 0) return out;
@@ -155,14 +199,25 @@ Result<Bundle> find_bundle() {
   if (!content) return unexpected(Errc::unsupported, "cannot read " + program + ": " + content.error().message);
   b.id = std::string(KBK_VERSION) + "-" + crypto::sha256_hex(*content).substr(0, 12);
   content = std::string();
-  KBK_TRY(add(without_debug_info(program, b.id), "kbk", 0755));
+  const std::string runnable = without_debug_info(program, b.id);
+  KBK_TRY(add(runnable, "kbk", 0755));
   KBK_TRY(add(loader, "ld.so", 0755));
+  // The libraries: what the program needs (DT_NEEDED), transitively, each found where this process loaded it.
+  std::map<std::string, std::string> loaded;  // base name -> path
+  for (const auto& l : found.libs) loaded.emplace(base_name(l), l);
   std::set<std::string> names;
-  for (const auto& l : found.libs) {
-    if (real_path(l) == real_path(loader)) continue;
-    const std::string name = "lib/" + base_name(l);
-    if (!names.insert(name).second) continue;
-    KBK_TRY(add(l, name, 0644));
+  std::vector<std::string> todo;
+  KBK_ASSIGN_OR_RETURN(todo, needed_of(runnable));
+  while (!todo.empty()) {
+    const std::string soname = todo.back();
+    todo.pop_back();
+    if (soname == base_name(loader) || !names.insert(soname).second) continue;
+    auto it = loaded.find(soname);
+    if (it == loaded.end())
+      return unexpected(Errc::unsupported, "cannot find the library " + soname + " this kbk was loaded with");
+    KBK_TRY(add(it->second, "lib/" + soname, 0644));
+    KBK_ASSIGN_OR_RETURN(auto more, needed_of(real_path(it->second)));
+    todo.insert(todo.end(), more.begin(), more.end());
   }
   struct utsname u {};
   ::uname(&u);
@@ -281,6 +336,40 @@ Result<void> bundle_tar(const Bundle& bundle, const std::string& top,
   KBK_TRY(sink(std::string(1024, '\0')));
   if (total % 10240) KBK_TRY(sink(std::string(10240 - total % 10240, '\0')));
   return {};
+}
+
+Result<std::shared_ptr<const std::string>> bundle_tar_gz(const Bundle& bundle) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const std::string>> made;
+  std::lock_guard lock(mutex);
+  if (auto it = made.find(bundle.id); it != made.end()) return it->second;
+  const std::string dir = cache_dir();
+  // Named by the build and by the files' paths, sizes and times: a library updated on this host is another file.
+  std::string files;
+  for (const auto& f : bundle.files) {
+    struct stat st {};
+    ::stat(f.source.c_str(), &st);
+    files += f.source + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec) + "\n";
+  }
+  const std::string path = dir + "/bundle-" + bundle.id + "-" + crypto::sha256_hex(files).substr(0, 12) + ".tar.gz";
+  std::shared_ptr<const std::string> gz;
+  if (auto cached = util::read_file(path); cached && compress::is_gzip(*cached)) {
+    gz = std::make_shared<const std::string>(std::move(*cached));
+  } else {
+    std::string tar;
+    tar.reserve(bundle.bytes + (1u << 20));
+    KBK_TRY(bundle_tar(bundle, "bundle", [&](std::string_view data) -> Result<void> {
+      tar.append(data);
+      return {};
+    }));
+    gz = std::make_shared<const std::string>(compress::gzip(tar));
+    // Kept for the next run (another kbk process of the same build); a cache that cannot be written costs only time.
+    ::mkdir(dir.c_str(), 0700);
+    (void)util::write_file_atomic(path, *gz);
+  }
+  made[bundle.id] = gz;
+  return gz;
 }
 
 // ---- the mover --------------------------------------------------------------------------------------------------
@@ -503,53 +592,105 @@ private:
       std::lock_guard lock(m_mutex);
       if (m_installed.count(key)) return argv;
     }
-    std::string probe_out;
-    kube::ExecRequest probe = request(target, {"sh", "-c",
-                                               "uname -m; if [ \"$3\" = 1 ]; then for k in /usr/local/bin/kbk /usr/bin/kbk; "
-                                               "do if [ -x \"$k\" ]; then echo \"image-kbk $k\"; break; fi; done; fi; "
-                                               "if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then echo present; "
-                                               "elif [ -d \"$2\" ] && [ -w \"$2\" ]; then echo writable; fi",
-                                               "kbk-probe", dir, k_scratch_path, image_kbk ? "1" : "0"});
-    probe.on_stdout = [&](std::string_view s) -> Result<void> {
-      if (probe_out.size() < 4096) probe_out.append(s);
-      return {};
+    // One exec looks at the pod and, when needed, unpacks the bundle: the script says what it found in one line
+    // ("kbk-probe ARCH present|writable|none gzip|plain IMAGE-KBK|-"), then reads kbk's answer (a line: "stop", or
+    // "gzip N"/"tar N" followed by the stream) from stdin. `read` takes stdin byte by byte, so the stream after the
+    // line is left whole for the unpacker. Unpacked in a folder of this process, then renamed: a half-copied bundle
+    // is never taken. The gzip'ed stream is cut by head -c at its known length so the pipeline ends even where stdin
+    // cannot be closed (v4.channel.k8s.io); the plain one ends on a whole tar record for the same reason.
+    const std::string incoming = std::string(k_scratch_path) + "/incoming-" + std::to_string(::getpid());
+    kube::ExecRequest req = request(
+        target,
+        {"sh", "-c",
+         "a=$(uname -m); k=-; if [ \"$4\" = 1 ]; then for c in /usr/local/bin/kbk /usr/bin/kbk; do "
+         "if [ -x \"$c\" ]; then k=$c; break; fi; done; fi; s=none; "
+         "if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then s=present; elif [ -d \"$3\" ] && [ -w \"$3\" ]; then "
+         "s=writable; fi; z=plain; if command -v gzip >/dev/null 2>&1 && command -v head >/dev/null 2>&1; then "
+         "z=gzip; fi; echo \"kbk-probe $a $s $z $k\"; read -r cmd n || exit 0; "
+         "case \"$cmd\" in gzip|tar) ;; *) exit 0;; esac; set -e; rm -rf \"$2\"; mkdir \"$2\"; cd \"$2\"; "
+         "if [ \"$cmd\" = gzip ]; then head -c \"$n\" | gzip -dc | tar -x -f -; else tar -x -f -; fi; "
+         "[ -x bundle/ld.so ]; cd /; if [ -d \"$1\" ]; then rm -rf \"$2\"; else mv \"$2/bundle\" \"$1\"; "
+         "rm -rf \"$2\"; fi; echo kbk-ready",
+         "kbk-install", dir, incoming, k_scratch_path, image_kbk ? "1" : "0"});
+    req.stdin_ = true;
+    auto session = m_client.exec(req);
+    if (!session) return unexpected(session.error().wrap("looking at " + target.display() + " for the kbk bundle"));
+    SessionGuard guard(session->get());
+    kube::ExecSession& sess = **session;
+    std::string out;
+    auto read_line = [&]() -> Result<std::string> {
+      char buf[4096];
+      while (out.find('\n') == std::string::npos && out.size() < 65536) {
+        KBK_ASSIGN_OR_RETURN(size_t n, sess.read_stdout(buf, sizeof buf));
+        if (n == 0) break;
+        out.append(buf, n);
+      }
+      const size_t nl = out.find('\n');
+      std::string line = out.substr(0, nl);
+      out.erase(0, nl == std::string::npos ? out.size() : nl + 1);
+      return line;
     };
-    KBK_ASSIGN_OR_RETURN(kube::ExecStatus ps, kube::run_exec(m_client, probe));
-    if (ps.exit_code != 0)
-      return unexpected(Errc::precondition, "the container cannot run sh (exit " + std::to_string(ps.exit_code) + ")");
-    auto lines = util::split(probe_out, '\n');
-    const std::string arch = lines.empty() ? "" : std::string(util::trim(lines[0]));
+    auto finish = [&] {  // nothing to copy: the script ends
+      (void)sess.write_stdin("stop\n");
+      if (sess.can_close_stdin()) (void)sess.close_stdin();
+      (void)sess.wait();
+    };
+    auto stop = [&](Error why) -> Result<std::vector<std::string>> {
+      finish();
+      return unexpected(std::move(why));
+    };
+    auto probe = read_line();
+    if (!probe) return stop(probe.error());
+    auto fields = util::split(*probe, ' ');
+    if (fields.size() != 5 || fields[0] != "kbk-probe") {
+      auto st = sess.wait();
+      return unexpected(Errc::precondition, "the container cannot run sh" +
+                                                (st ? " (exit " + std::to_string(st->exit_code) + ")" : std::string()));
+    }
+    const std::string arch(fields[1]), state(fields[2]), image(fields[4]);
     if (arch != b->arch)
-      return unexpected(Errc::precondition, "the node is " + util::printable(arch) + ", this kbk is " + b->arch);
-    for (const auto& l : lines)
-      if (util::starts_with(l, "image-kbk /")) return std::vector<std::string>{l.substr(10), "mover", "serve"};
-    const bool present = probe_out.find("present") != std::string::npos;
-    if (!present) {
-      if (probe_out.find("writable") == std::string::npos)
-        return unexpected(Errc::precondition, std::string("no writable scratch volume at ") + k_scratch_path);
-      const std::string top = "incoming-" + std::to_string(::getpid());
-      kube::ExecRequest copy = request(target, {"sh", "-c",
-                                                "set -e; cd \"$2\"; rm -rf \"$3\"; tar -x -f -; "
-                                                "if [ -d \"$1\" ]; then rm -rf \"$3\"; else mv \"$3\" \"$1\"; fi",
-                                                "kbk-install", dir, k_scratch_path, top});
-      copy.stdin_ = true;
-      auto session = m_client.exec(copy);
-      if (!session) return unexpected(session.error().wrap("copying the kbk bundle into " + target.display()));
-      SessionGuard guard(session->get());
+      return stop(Error{Errc::precondition, "the node is " + util::printable(arch) + ", this kbk is " + b->arch});
+    if (image_kbk && image != "-" && util::starts_with(image, "/")) {
+      finish();
+      return std::vector<std::string>{image, "mover", "serve"};
+    }
+    if (state != "present") {
+      if (state != "writable")
+        return stop(Error{Errc::precondition, std::string("no writable scratch volume at ") + k_scratch_path});
+      std::shared_ptr<const std::string> gz;
+      if (fields[3] == "gzip") {
+        auto made = bundle_tar_gz(*b);
+        if (made) gz = *made;
+        else log::info(1, "cannot compress the kbk bundle (" + made.error().message + "): sending it uncompressed");
+      }
       uint64_t sent = 0;
-      auto fed = bundle_tar(*b, top, [&](std::string_view data) -> Result<void> {
-        sent += data.size();
-        return (*session)->write_stdin(data);
-      });
-      if (fed && (*session)->can_close_stdin()) fed = (*session)->close_stdin();
-      KBK_ASSIGN_OR_RETURN(kube::ExecStatus cs, (*session)->wait());
+      Result<void> fed = sess.write_stdin(gz ? "gzip " + std::to_string(gz->size()) + "\n" : "tar 0\n");
+      if (fed && gz) {
+        for (size_t off = 0; fed && off < gz->size(); off += 1u << 20) {
+          const std::string_view piece = std::string_view(*gz).substr(off, 1u << 20);
+          fed = sess.write_stdin(piece);
+          sent += piece.size();
+        }
+      } else if (fed) {
+        fed = bundle_tar(*b, "bundle", [&](std::string_view data) -> Result<void> {
+          sent += data.size();
+          return sess.write_stdin(data);
+        });
+      }
+      if (fed && sess.can_close_stdin()) fed = sess.close_stdin();
+      auto ready = fed ? read_line() : Result<std::string>(std::string());
+      KBK_ASSIGN_OR_RETURN(kube::ExecStatus cs, sess.wait());
       if (!fed) return unexpected(fed.error().wrap("copying the kbk bundle into " + target.display()));
-      if (cs.exit_code != 0)
-        return unexpected(Errc::precondition, "tar could not unpack the bundle (exit " + std::to_string(cs.exit_code) +
+      if (cs.exit_code != 0 || !ready || *ready != "kbk-ready")
+        return unexpected(Errc::precondition, std::string(gz ? "gzip and tar" : "tar") +
+                                                  " could not unpack the bundle (exit " + std::to_string(cs.exit_code) +
                                                   "): " + util::printable(util::trim(cs.stderr_tail)));
-      log::info(2, "copied the kbk bundle (" + util::human_bytes(sent) + ") into " + target.display());
+      log::info(2, "copied the kbk bundle (" + util::human_bytes(sent) + (gz ? ", gzip" : "") + ") into " +
+                       target.display());
       std::lock_guard lock(m_mutex);
       m_bundle_bytes[target.namespace_ + "/" + target.pod] += sent;
+    } else {
+      finish();
     }
     std::lock_guard lock(m_mutex);
     m_installed.insert(key);

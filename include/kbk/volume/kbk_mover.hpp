@@ -39,6 +39,10 @@ Result<void> write_bundle(const Bundle& bundle, const std::string& dir);
 // The bundle as an uncompressed ustar stream (what `tar x` in the pod reads), written through sink.
 Result<void> bundle_tar(const Bundle& bundle, const std::string& top, const std::function<Result<void>(std::string_view)>& sink);
 
+// The same stream (top folder "bundle") gzip-compressed, what `gzip -dc | tar x` in the pod reads when the image has
+// gzip: made once per build and kept beside the stripped binary in the user's cache folder.
+Result<std::shared_ptr<const std::string>> bundle_tar_gz(const Bundle& bundle);
+
 // Where bundles are cached in helper pods (an emptyDir named "kbk", see helper_pod_object).
 inline constexpr const char* k_scratch_path = "/kbk";
 
