@@ -69,27 +69,47 @@ Result<std::vector<Run>> plan_runs(Repository& repo, const std::vector<Id>& ids)
   return runs;
 }
 
-// Reads a run's blobs; calls sink(file_offset, plaintext) for each.
-Result<void> read_run(Repository& repo, const Run& run,
-                      const std::function<Result<void>(uint64_t, const std::string&)>& sink) {
-  KBK_ASSIGN_OR_RETURN(auto reader, repo.backend().get_stream(Repository::pack_key(run.pack), run.offset, run.length));
-  std::string buf(run.length, '\0');
+// Reads length bytes of a pack from offset (one ranged read).
+Result<std::string> read_span(Repository& repo, const Id& pack, uint64_t offset, uint64_t length) {
+  KBK_ASSIGN_OR_RETURN(auto reader, repo.backend().get_stream(Repository::pack_key(pack), offset, length));
+  std::string buf(length, '\0');
   size_t got = 0;
   while (got < buf.size()) {
     KBK_ASSIGN_OR_RETURN(size_t n, reader->read(buf.data() + got, buf.size() - got));
     if (n == 0) break;
     got += n;
   }
-  if (got != buf.size()) return unexpected(Errc::corrupt, "pack " + to_hex(run.pack) + " is truncated");
+  if (got != buf.size()) return unexpected(Errc::corrupt, "pack " + to_hex(pack) + " is truncated");
+  return buf;
+}
+
+// Decodes a run's blobs from span (the pack's bytes from span_offset on); calls sink(file_offset, plaintext) for each.
+Result<void> decode_run(Repository& repo, const Run& run, std::string_view span, uint64_t span_offset,
+                        const std::function<Result<void>(uint64_t, const std::string&)>& sink) {
   uint64_t pos = run.file_offset;
   for (const auto& [id, loc] : run.blobs) {
-    KBK_ASSIGN_OR_RETURN(auto plain,
-                         repo.decode_blob(id, std::string_view(buf).substr(loc.offset - run.offset, loc.length)));
+    if (loc.offset < span_offset || loc.offset - span_offset + loc.length > span.size())
+      return unexpected(Errc::corrupt, "blob " + to_hex(id) + " lies outside the bytes read of its pack");
+    KBK_ASSIGN_OR_RETURN(auto plain, repo.decode_blob(id, span.substr(loc.offset - span_offset, loc.length)));
     KBK_TRY(sink(pos, plain));
     pos += plain.size();
   }
   return {};
 }
+
+// Reads a run's blobs; calls sink(file_offset, plaintext) for each.
+Result<void> read_run(Repository& repo, const Run& run,
+                      const std::function<Result<void>(uint64_t, const std::string&)>& sink) {
+  KBK_ASSIGN_OR_RETURN(auto buf, read_span(repo, run.pack, run.offset, run.length));
+  return decode_run(repo, run, buf, run.offset, sink);
+}
+
+// Runs of one pack read together: a worker takes the queued runs of its run's pack that lie near it (gaps under
+// k_gather_gap, the whole span under k_gather_span) and reads them with one ranged read, so a folder of small files
+// costs one read per pack instead of one per file (through the mover's exec stream each read is a round trip).
+constexpr uint64_t k_gather_gap = 1u << 20;
+constexpr uint64_t k_gather_span = 16u << 20;
+constexpr size_t k_queue_runs = 256;
 
 struct OpenFile {
   int fd = -1;
@@ -208,7 +228,7 @@ public:
     f->pending = runs.size();
     for (auto& r : runs) {
       std::unique_lock<std::mutex> lock(m_mutex);
-      m_space.wait(lock, [&] { return m_queue.size() < 64 || m_error; });
+      m_space.wait(lock, [&] { return m_queue.size() < k_queue_runs || m_error; });
       if (m_error) return unexpected(*m_error);
       m_queue.emplace_back(f, std::move(r));
       m_ready.notify_one();
@@ -249,57 +269,119 @@ private:
     for (auto& t : m_threads)
       if (t.joinable()) t.join();
   }
+  using Job = std::pair<std::shared_ptr<OpenFile>, Run>;
+
+  // Takes the front job and the queued jobs of the same pack near it (k_gather_*), in pack order. Under m_mutex.
+  std::vector<Job> take_jobs() {
+    const Id pack = m_queue.front().second.pack;
+    std::vector<size_t> same;
+    for (size_t i = 0; i < m_queue.size(); ++i)
+      if (m_queue[i].second.pack == pack) same.push_back(i);
+    std::sort(same.begin(), same.end(),
+              [&](size_t a, size_t b) { return m_queue[a].second.offset < m_queue[b].second.offset; });
+    // The cluster around the front job (index 0): neighbours in pack order while gaps and span stay small.
+    const size_t at = static_cast<size_t>(std::find(same.begin(), same.end(), size_t{0}) - same.begin());
+    size_t lo = at, hi = at + 1;
+    uint64_t begin = m_queue[0].second.offset, end = begin + m_queue[0].second.length;
+    auto fits = [&](const Run& r) {
+      const uint64_t b = std::min<uint64_t>(begin, r.offset), e = std::max<uint64_t>(end, r.offset + r.length);
+      return e - b <= k_gather_span;
+    };
+    for (;;) {
+      bool grew = false;
+      if (hi < same.size()) {
+        const Run& r = m_queue[same[hi]].second;
+        if (r.offset <= end + k_gather_gap && fits(r)) {
+          end = std::max<uint64_t>(end, r.offset + r.length);
+          ++hi;
+          grew = true;
+        }
+      }
+      if (lo > 0) {
+        const Run& r = m_queue[same[lo - 1]].second;
+        if (r.offset + r.length + k_gather_gap >= begin && fits(r)) {
+          begin = std::min<uint64_t>(begin, r.offset);
+          --lo;
+          grew = true;
+        }
+      }
+      if (!grew) break;
+    }
+    std::vector<size_t> take(same.begin() + static_cast<std::ptrdiff_t>(lo), same.begin() + static_cast<std::ptrdiff_t>(hi));
+    std::vector<Job> jobs;
+    for (size_t i : take) jobs.push_back(std::move(m_queue[i]));
+    std::sort(take.begin(), take.end());
+    for (auto it = take.rbegin(); it != take.rend(); ++it) m_queue.erase(m_queue.begin() + static_cast<std::ptrdiff_t>(*it));
+    return jobs;
+  }
+
+  Result<void> write_run(OpenFile& f, const Run& run, std::string_view span, uint64_t span_offset) {
+    return decode_run(m_repo, run, span, span_offset, [&](uint64_t off, const std::string& data) -> Result<void> {
+      if (all_zero(data)) return {};
+      // Zero blocks (4 KiB at file offsets) inside a blob are holes as well: a sparse file whose data sits in a
+      // large chunk comes back with that chunk's zeros unallocated.
+      auto pwrite_all = [&](size_t from, size_t to) -> Result<void> {
+        while (from < to) {
+          ssize_t w = ::pwrite(f.fd, data.data() + from, to - from, static_cast<off_t>(off + from));
+          if (w < 0) {
+            if (errno == EINTR) continue;
+            return unexpected(Errc::io, "write " + f.path + ": " + std::strerror(errno));
+          }
+          from += static_cast<size_t>(w);
+        }
+        return {};
+      };
+      constexpr size_t k_block = 4096;
+      size_t pos = 0, start = 0;
+      bool in_data = false;
+      while (pos < data.size()) {
+        const size_t end = std::min(data.size(), static_cast<size_t>((off + pos) / k_block * k_block + k_block - off));
+        const bool zero = data[pos] == 0 && std::memcmp(data.data() + pos, data.data() + pos + 1, end - pos - 1) == 0;
+        if (!zero && !in_data) {
+          start = pos;
+          in_data = true;
+        } else if (zero && in_data) {
+          KBK_TRY(pwrite_all(start, pos));
+          in_data = false;
+        }
+        pos = end;
+      }
+      if (in_data) KBK_TRY(pwrite_all(start, data.size()));
+      return {};
+    });
+  }
+
   void work() {
     std::unique_lock<std::mutex> lock(m_mutex);
     for (;;) {
       m_ready.wait(lock, [&] { return m_stop || !m_queue.empty(); });
       if (m_queue.empty()) return;
-      auto job = std::move(m_queue.front());
-      m_queue.pop_front();
+      std::vector<Job> jobs = take_jobs();
       ++m_busy;
       m_space.notify_all();
       const bool skip = m_error.has_value();
       lock.unlock();
       Result<void> r;
       if (!skip) {
-        OpenFile& f = *job.first;
-        r = read_run(m_repo, job.second, [&](uint64_t off, const std::string& data) -> Result<void> {
-          if (all_zero(data)) return {};
-          // Zero blocks (4 KiB at file offsets) inside a blob are holes as well: a sparse file whose data sits in a
-          // large chunk comes back with that chunk's zeros unallocated.
-          auto pwrite_all = [&](size_t from, size_t to) -> Result<void> {
-            while (from < to) {
-              ssize_t w = ::pwrite(f.fd, data.data() + from, to - from, static_cast<off_t>(off + from));
-              if (w < 0) {
-                if (errno == EINTR) continue;
-                return unexpected(Errc::io, "write " + f.path + ": " + std::strerror(errno));
-              }
-              from += static_cast<size_t>(w);
-            }
-            return {};
-          };
-          constexpr size_t k_block = 4096;
-          size_t pos = 0, start = 0;
-          bool in_data = false;
-          while (pos < data.size()) {
-            const size_t end = std::min(data.size(), static_cast<size_t>((off + pos) / k_block * k_block + k_block - off));
-            const bool zero = data[pos] == 0 && std::memcmp(data.data() + pos, data.data() + pos + 1, end - pos - 1) == 0;
-            if (!zero && !in_data) {
-              start = pos;
-              in_data = true;
-            } else if (zero && in_data) {
-              KBK_TRY(pwrite_all(start, pos));
-              in_data = false;
-            }
-            pos = end;
-          }
-          if (in_data) KBK_TRY(pwrite_all(start, data.size()));
-          return {};
-        });
-        if (r && m_opts.progress) {
-          m_bytes_done += job.second.length;
+        uint64_t begin = UINT64_MAX, end = 0;
+        for (const auto& j : jobs) {
+          begin = std::min<uint64_t>(begin, j.second.offset);
+          end = std::max<uint64_t>(end, j.second.offset + j.second.length);
         }
-        if (--f.pending == 0) close_file(f);
+        auto span = read_span(m_repo, jobs.front().second.pack, begin, end - begin);
+        if (!span) r = unexpected(span.error());
+        for (auto& j : jobs) {
+          OpenFile& f = *j.first;
+          if (r) r = write_run(f, j.second, *span, begin);
+          if (r && m_opts.progress) m_bytes_done += j.second.length;
+          if (--f.pending == 0) close_file(f);
+        }
+      } else {
+        for (auto& j : jobs)
+          if (--j.first->pending == 0 && j.first->fd >= 0) {
+            ::close(j.first->fd);
+            j.first->fd = -1;
+          }
       }
       lock.lock();
       --m_busy;
@@ -311,7 +393,7 @@ private:
   const RestoreOptions& m_opts;
   std::mutex m_mutex, m_wm;
   std::condition_variable m_ready, m_space;
-  std::deque<std::pair<std::shared_ptr<OpenFile>, Run>> m_queue;
+  std::deque<Job> m_queue;
   int m_busy = 0;
   bool m_stop = false;
   std::optional<Error> m_error;
