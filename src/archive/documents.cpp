@@ -287,6 +287,9 @@ const Schema& restore_record_schema() {
                                      Field("applicationFiles",
                                            Schema::array(Schema::object({Field("file", line()),
                                                                          Field("sha256", line())}))),
+                                     Field("hooksFiles",
+                                           Schema::array(Schema::object({Field("file", line()),
+                                                                         Field("sha256", line())}))),
                                      Field("existingResourcePolicy", line()), Field("restoreStatus", Schema::boolean()),
                                      Field("preserveNodePorts", Schema::boolean()),
                                      Field("restoreLabels", Schema::boolean()),
@@ -297,7 +300,19 @@ const Schema& restore_record_schema() {
        Field("counts", Schema::map(Schema::uint())), Field("reasons", Schema::map(Schema::uint())),
        Field("warnings", Schema::array(Schema::string())), Field("volumes", Schema::array(volume())),
        Field("rollback", Schema::object({Field("version", Schema::uint()), Field("object", line()),
-                                         Field("encrypted", Schema::boolean()), Field("items", Schema::uint())}))});
+                                         Field("encrypted", Schema::boolean()), Field("items", Schema::uint())})),
+       // Restore hooks (docs/hooks.md section 5 and 6): the counts and a record per pod.
+       Field("hooks", Schema::object({Field("attempted", Schema::uint()), Field("failed", Schema::uint()),
+                                      Field("pods", Schema::array(Schema::object(
+                                                        {Field("pod", line()),
+                                                         Field("hooks", Schema::array(Schema::object(
+                                                                            {Field("phase", line()), Field("name", line()),
+                                                                             Field("container", line()),
+                                                                             Field("command", Schema::array(Schema::string())),
+                                                                             Field("outcome", line()),
+                                                                             Field("exitCode", Schema::integer().or_null()),
+                                                                             Field("output", Schema::string()),
+                                                                             Field("message", Schema::string())})))})))}))});
   return s;
 }
 

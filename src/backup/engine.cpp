@@ -85,51 +85,6 @@ std::string new_uid() {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
-// The hook templates an application definition names (docs/format-application.md section 6): template T is the hooks
-// file hooks/T.yaml beside the definition, T.yaml beside it, or ../hooks/T.yaml; its backup hooks select the reference's
-// namespace and pods, with the reference's container, onError and timeout when it gives them.
-Result<void> add_template_hooks(const std::vector<app::HookRef>& refs, hooks::HooksFile& out) {
-  for (const auto& ref : refs) {
-    std::string file = ref.where;
-    for (int i = 0; i < 2; ++i)
-      if (auto c = file.rfind(':'); c != std::string::npos) file.resize(c);
-    const auto slash = file.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
-    const std::vector<std::string> candidates = {dir + "/hooks/" + ref.template_name + ".yaml",
-                                                 dir + "/" + ref.template_name + ".yaml",
-                                                 dir + "/../hooks/" + ref.template_name + ".yaml"};
-    std::string path;
-    for (const auto& c : candidates)
-      if (path.empty() && ::access(c.c_str(), R_OK) == 0) path = c;
-    if (path.empty())
-      return unexpected(Errc::config, ref.where + ": hook template " + ref.template_name + " not found (looked for " +
-                                          util::join(candidates, ", ") + ")");
-    auto t = hooks::load_file(path);
-    if (!t) return std::move(t).error().wrap(ref.where + ": hook template " + ref.template_name);
-    auto sel = kube::LabelSelector::parse(ref.selector);
-    if (!sel) return std::move(sel).error().wrap(ref.where);
-    std::optional<double> timeout;
-    if (!ref.timeout.empty()) timeout = util::parse_duration(ref.timeout);
-    for (auto e : t->backup) {
-      e.name = ref.template_name + "@" + ref.namespace_;
-      e.select = hooks::Selection{};
-      e.select.included_namespaces = {ref.namespace_};
-      e.select.selector = *sel;
-      auto adjust = [&](auto& h) {
-        h.name = e.name;
-        if (!ref.container.empty()) h.container = ref.container;
-        if (!ref.on_error.empty()) h.on_error = ref.on_error == "Fail" ? hooks::OnError::fail : hooks::OnError::proceed;
-        if (timeout) h.timeout_seconds = *timeout;
-      };
-      for (auto& h : e.pre) adjust(h);
-      for (auto& h : e.post) adjust(h);
-      if (e.session) adjust(*e.session);
-      out.backup.push_back(std::move(e));
-    }
-  }
-  return {};
-}
-
 // The walk's sink for a backup: writes each object to the archive and keeps the run's record, counts and log.
 class BackupSink final : public app::Sink {
 public:
@@ -349,7 +304,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
       if (!f) return std::move(f).error();
       all = std::move(*f);
     }
-    if (options.applications) KBK_TRY(add_template_hooks(options.applications->hooks, all));
+    if (options.applications) KBK_TRY(hooks::add_template_hooks(options.applications->hooks, all));
     if (!all.backup.empty()) hooks_file = std::make_shared<const hooks::HooksFile>(std::move(all));
   }
   auto backup_hooks = std::make_shared<BackupHooks>(client, hooks_file, [&](log::Level level, const std::string& line) {

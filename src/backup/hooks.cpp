@@ -93,25 +93,12 @@ void BackupHooks::run_unused() {
 }
 
 json::Document BackupHooks::to_json() const {
-  json::Document d;
-  std::lock_guard l(m_mu);
-  if (m_pods.empty()) return d;
-  d.SetObject();
-  auto& a = d.GetAllocator();
-  uint64_t attempted = 0, failed = 0;
-  json::Value pods(rapidjson::kArrayType);
-  for (const auto& [name, p] : m_pods) {
-    const hooks::PodRecord r = p->window ? p->window->record() : p->skipped;
-    for (const auto& h : r.hooks) {
-      attempted += h.outcome != "skipped";
-      failed += h.outcome == "failed";
-    }
-    pods.PushBack(hooks::to_json(r, a), a);
+  std::vector<hooks::PodRecord> records;
+  {
+    std::lock_guard l(m_mu);
+    for (const auto& [name, p] : m_pods) records.push_back(p->window ? p->window->record() : p->skipped);
   }
-  json::set(d, "attempted", json::Value(attempted), a);
-  json::set(d, "failed", json::Value(failed), a);
-  json::set(d, "pods", std::move(pods), a);
-  return d;
+  return hooks::records_to_json(records);
 }
 
 std::vector<std::string> BackupHooks::error_lines() const {

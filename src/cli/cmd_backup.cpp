@@ -17,6 +17,7 @@
 
 #include "app_flags.hpp"
 #include "commands.hpp"
+#include "hooks_text.hpp"
 #include "selection_flags.hpp"
 #include "volume_flags.hpp"
 #include <kbk/volume/cluster.hpp>
@@ -550,45 +551,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details, 
     std::printf("\nVolumes: not recorded (written by kbk %s, before backups listed their volumes); no volume data\n",
                 str_of(m, {"tool", "version"}).c_str());
   }
-  if (const json::Value* hk = json::find(m, "hooks"); hk && hk->IsObject()) {
-    std::printf("\nHooks:        %llu attempted, %llu failed\n", uint_of(*hk, {"attempted"}), uint_of(*hk, {"failed"}));
-    if (const json::Value* pods = json::find(*hk, "pods"); pods && pods->IsArray())
-      for (const auto& hp : pods->GetArray()) {
-        std::string line = "  " + pr(str_of(hp, {"pod"}));
-        if (const json::Value* w = json::find(hp, "window"); w && w->IsObject()) {
-          const json::Value* secs = json::find(*w, "seconds");
-          std::vector<std::string> vols;
-          if (const json::Value* v = json::find(*w, "volumes"); v && v->IsArray())
-            for (const auto& x : v->GetArray())
-              if (x.IsString()) vols.push_back(pr(x.GetString()));
-          line += ": window " + util::human_duration(secs && secs->IsNumber() ? secs->GetDouble() : 0) + " (" +
-                  pr(str_of(*w, {"cut"})) + (vols.empty() ? "" : ": " + util::join(vols, ", ")) + "), " +
-                  pr(str_of(*w, {"start"})) + " to " + pr(str_of(*w, {"end"}));
-        }
-        std::printf("%s\n", line.c_str());
-        if (const json::Value* hs = json::find(hp, "hooks"); hs && hs->IsArray())
-          for (const auto& h : hs->GetArray()) {
-            if (!details && str_of(h, {"outcome"}) == "ok") continue;
-            std::vector<std::string> cmd;
-            if (const json::Value* c = json::find(h, "command"); c && c->IsArray())
-              for (const auto& x : c->GetArray())
-                if (x.IsString()) cmd.push_back(pr(x.GetString()));
-            const json::Value* ec = json::find(h, "exitCode");
-            const json::Value* dur = json::find(h, "durationSeconds");
-            std::string hl = "    " + pr(str_of(h, {"phase"})) + " " + pr(str_of(h, {"name"})) + " [" +
-                             pr(str_of(h, {"container"})) + "] " + util::join(cmd, " ") + ": " + pr(str_of(h, {"outcome"}));
-            if (ec && ec->IsInt()) hl += ", exit code " + std::to_string(ec->GetInt());
-            hl += ", " + util::human_duration(dur && dur->IsNumber() ? dur->GetDouble() : 0);
-            const std::string msg = str_of(h, {"message"});
-            if (!msg.empty()) hl += ": " + pr(msg);
-            std::printf("%s\n", hl.c_str());
-            const std::string out = str_of(h, {"output"});
-            if (details && !out.empty())
-              for (const auto& ol : util::split(out, '\n', true))
-                std::printf("      | %s\n", pr(ol).c_str());
-          }
-      }
-  }
+  if (const json::Value* hk = json::find(m, "hooks"); hk && hk->IsObject()) print_hooks(*hk, details);
   for (const char* key : {"errors", "warnings"}) {
     const json::Value* a = json::find(m, key);
     if (!a || !a->IsArray() || a->Empty()) continue;

@@ -9,6 +9,7 @@
 #include "app_flags.hpp"
 #include "crossing_flags.hpp"
 #include "commands.hpp"
+#include "hooks_text.hpp"
 #include "volume_flags.hpp"
 #include <kbk/restore/volumes.hpp>
 #include <kbk/volume/cluster.hpp>
@@ -24,6 +25,7 @@
 #include <kbk/output/output.hpp>
 #include <kbk/restore/applier.hpp>
 #include <kbk/restore/engine.hpp>
+#include <kbk/restore/hooks.hpp>
 #include <kbk/restore/preflight.hpp>
 #include <kbk/restore/records.hpp>
 #include <kbk/restore/rollback.hpp>
@@ -82,6 +84,7 @@ struct CreateFlags {
   AppFlags app;          // --app, --app-path
   std::string app_modifiers = "auto";  // --app-modifiers auto|always|never
   RestoreVolumeFlags volumes;
+  std::string hooks_file;  // --hooks
 };
 
 restore::Selection selection_of(const CreateFlags& f) {
@@ -365,6 +368,28 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     request.applications = po.applications->all_names;
     for (const auto& file : po.applications->files) request.application_files.push_back({file, sha256_of_file(file)});
   }
+  // Restore hooks (docs/hooks.md section 6): the pods' annotations, --hooks and the applications' templates. Their
+  // transform goes first, so modifiers and image mappings see the init containers it adds.
+  std::shared_ptr<const hooks::HooksFile> hooks_file;
+  if (!f.hooks_file.empty() || (po.applications && !po.applications->hooks.empty())) {
+    hooks::HooksFile all;
+    if (!f.hooks_file.empty()) {
+      auto loaded = hooks::load_file(f.hooks_file);
+      if (!loaded) {
+        for (const auto& c : loaded.error().causes) std::fprintf(stderr, "%s\n", c.message.c_str());
+        throw Fatal(ExitCode::usage, "--hooks: " + loaded.error().message);
+      }
+      all = std::move(*loaded);
+      if (all.restore.empty()) log::info(0, "--hooks " + f.hooks_file + ": the file has no restore hooks (spec.restore)");
+      request.hooks_files.push_back({f.hooks_file, sha256_of_file(f.hooks_file)});
+    }
+    if (po.applications)
+      if (auto t = hooks::add_template_hooks(po.applications->hooks, all); !t) throw Fatal(ExitCode::usage, t.error().message);
+    hooks_file = std::make_shared<const hooks::HooksFile>(std::move(all));
+  }
+  auto restore_hooks = std::make_shared<restore::RestoreHooks>(hooks_file, po.namespace_mappings);
+  po.transforms.insert(po.transforms.begin(), restore_hooks->transform());
+
   const volume::RestoreSettings volume_settings = restore_volume_settings(f.volumes);
 
   const auto user_key = load_encryption_key(f.key_file);
@@ -453,6 +478,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   });
   ro.parallel = f.parallel;
   ro.progress = progress.get();
+  ro.hooks = restore_hooks.get();
+  ro.hooks_client = changes_cluster ? client.get() : nullptr;
   ro.encryption_key = user_key ? &*user_key : nullptr;
   std::optional<volume::InterruptHandler> interrupts;
   if (volumes && client && f.dry_run.empty() && f.to_dir.empty()) {
@@ -827,6 +854,7 @@ int run_describe(const GlobalOptions& g, const std::string& name, bool details) 
                   pr(json::get_string(vol, {"name"})).c_str(), what.c_str());
     }
   }
+  if (const json::Value* hk = json::find(*m, "hooks"); hk && hk->IsObject()) print_hooks(*hk, details);
   auto strings_of = [&](const json::Value* l, std::vector<std::string>& lines) {
     if (l && l->IsArray())
       for (const auto& s : l->GetArray())
@@ -972,6 +1000,11 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
       ->expected(0, 1)
       ->default_str("5m")
       ->type_name(value::k_duration);
+  create->add_option("--hooks", f->hooks_file,
+                     "Hooks file (docs/hooks.md: kbk.io/v1 Hooks, or a Velero Restore's spec.hooks): init containers "
+                     "added to restored pods and pod templates, exec hooks run in restored pods once their container "
+                     "is running (or ready)")
+      ->type_name(value::k_file);
   add_duration_option(create, "--crd-timeout", f->crd_timeout, "How long to wait for restored CRDs to be Established");
   add_duration_option(create, "--namespace-timeout", f->namespace_timeout, "How long to wait for a Terminating namespace to go");
   document(create,
@@ -989,12 +1022,18 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
             "kbk restore create r1 --from-backup nightly --existing-resource-policy update --wait=10m",
             "kbk restore rollback r1",
             "# volume data into a namespace that enforces restricted Pod Security (root movers run elsewhere)",
-            "kbk restore create --from-backup nightly --mover-namespace kbk-movers"},
+            "kbk restore create --from-backup nightly --mover-namespace kbk-movers",
+            "# the database's restore side: recovery in an init container, replication reset once it is ready",
+            "kbk restore create --from-backup db --namespace-mappings shop:shop-copy --hooks examples/hooks/mysql-replica.yaml"},
            "Before anything is applied the identity's permissions are checked (create, get and patch on every type "
            "in every namespace the plan writes; delete too with --existing-resource-policy recreate): a read-only "
            "identity gets one line and exit status 4. Volume data the backup holds is written into the restored "
-           "claims by helper pods before any workload is created (docs/volumes.md). -n selects nothing here: use "
-           "--include-namespaces.");
+           "claims by helper pods before any workload is created (docs/volumes.md). Restore hooks (docs/hooks.md): "
+           "Velero's init.hook.restore.velero.io and post.hook.restore.velero.io pod annotations are read without "
+           "--hooks; init containers go into restored pods and the pod templates of restored workloads; exec hooks "
+           "run once everything is restored, in pods that come back under their names (restored pods, StatefulSet "
+           "pods), each waiting for its container; a hook with onError Fail that fails makes the restore "
+           "PartiallyFailed (exit 2) and names the pod. -n selects nothing here: use --include-namespaces.");
   set_runner(create, state, [&g, f, dry_run, wait_opt] {
     f->dry_run_given = dry_run->count() > 0;  // a bare --dry-run has no value: never mistake it for a real restore
     if (wait_opt->count() > 0 && f->wait.empty()) f->wait = "5m";

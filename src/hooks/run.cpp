@@ -1,6 +1,7 @@
 // Running hooks (run.hpp): exec hooks through kube::run_exec, sessions held open on one exec stream.
 #include <kbk/hooks/run.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -468,6 +469,170 @@ size_t PodWindow::failed() const {
   return n;
 }
 
+// ---- restore exec hooks -------------------------------------------------------------------------------------
+
+namespace {
+
+kube::ResourceType pods_type() {
+  kube::ResourceType t;
+  t.version = "v1";
+  t.resource = "pods";
+  t.kind = "Pod";
+  t.namespaced = true;
+  return t;
+}
+
+// Init hooks of the record, from the pod's initContainerStatuses: ok when the container ended with 0, failed when it
+// ended otherwise (or is restarting after that). Only records still "added" change.
+void check_init(const json::Value& pod, PodRecord& record) {
+  const json::Value* ics = json::at(pod, {"status", "initContainerStatuses"});
+  if (!ics || !ics->IsArray()) return;
+  for (auto& h : record.hooks) {
+    if (h.phase != "init" || h.outcome != "added") continue;
+    for (const auto& st : ics->GetArray()) {
+      if (json::get_string(st, {"name"}) != h.container) continue;
+      const json::Value* term = json::at(st, {"state", "terminated"});
+      if (!term) term = json::at(st, {"lastState", "terminated"});
+      if (!term || !term->IsObject()) continue;
+      const json::Value* code = json::find(*term, "exitCode");
+      const int ec = code && code->IsInt() ? code->GetInt() : -1;
+      h.exit_code = ec;
+      if (ec == 0) {
+        h.outcome = "ok";
+        h.message = "";
+      } else {
+        h.outcome = "failed";
+        const std::string reason = json::get_string(*term, {"reason"});
+        h.message = "the init container exited with code " + std::to_string(ec) + (reason.empty() ? "" : " (" + reason + ")");
+      }
+    }
+  }
+}
+
+// Why the container cannot be exec'd in yet ("" when it can: running, and ready when wanted). final: it never will
+// (the pod ended).
+std::string not_ready(const json::Value& pod, const std::string& container, bool want_ready, bool& final) {
+  final = false;
+  const std::string phase = json::get_string(pod, {"status", "phase"});
+  if (phase == "Succeeded" || phase == "Failed") {
+    final = true;
+    return "the pod is " + phase;
+  }
+  // An init container that failed keeps the pod from starting: say which.
+  std::string init;
+  if (const json::Value* ics = json::at(pod, {"status", "initContainerStatuses"}); ics && ics->IsArray())
+    for (const auto& st : ics->GetArray()) {
+      const json::Value* term = json::at(st, {"state", "terminated"});
+      if (!term) term = json::at(st, {"lastState", "terminated"});
+      const json::Value* code = term ? json::find(*term, "exitCode") : nullptr;
+      if (code && code->IsInt() && code->GetInt() != 0) {
+        init = " (init container " + json::get_string(st, {"name"}) + " exited with code " + std::to_string(code->GetInt()) + ")";
+        break;
+      }
+    }
+  if (const json::Value* cs = json::at(pod, {"status", "containerStatuses"}); cs && cs->IsArray())
+    for (const auto& st : cs->GetArray()) {
+      if (json::get_string(st, {"name"}) != container) continue;
+      if (!json::at(st, {"state", "running"})) {
+        const std::string why = json::get_string(st, {"state", "waiting", "reason"});
+        return "container " + container + " is not running" + (why.empty() ? "" : " (" + why + ")") + init;
+      }
+      const json::Value* ready = json::find(st, "ready");
+      if (want_ready && !(ready && ready->IsBool() && ready->GetBool())) return "container " + container + " is not ready";
+      return "";
+    }
+  return "the pod is " + (phase.empty() ? std::string("Pending") : phase) + init;
+}
+
+}  // namespace
+
+bool run_restore_hooks(kube::Client& client, const std::string& ns, const std::string& name,
+                       const std::vector<RestoreExec>& exec, PodRecord& record, const RestoreRunOptions& o) {
+  auto nap = [&](double s) {
+    if (o.sleep) o.sleep(s);
+    else std::this_thread::sleep_for(std::chrono::duration<double>(s));
+  };
+  auto note = [&](const HookRecord& h) {
+    if (o.log) o.log(describe(record.pod, h));
+  };
+  bool stop = false, fail = false;
+  for (const auto& x : exec) {
+    if (stop) {
+      HookRecord r;
+      r.phase = "exec";
+      r.name = x.exec.name;
+      r.command = x.exec.command;
+      r.container = x.exec.container;
+      r.on_error = on_error_name(x.exec.on_error);
+      r.outcome = "skipped";
+      r.message = "an earlier hook failed with onError Fail";
+      record.hooks.push_back(std::move(r));
+      continue;
+    }
+    HookRecord r;
+    r.phase = "exec";
+    r.name = x.exec.name;
+    r.command = x.exec.command;
+    r.container = x.exec.container;
+    r.on_error = on_error_name(x.exec.on_error);
+    r.started = timestamp_ms();
+    const auto start = Steady::now();
+    std::string why;
+    std::optional<json::Document> live;
+    if (!x.exec.invalid.empty()) {
+      why = x.exec.invalid;
+    } else {
+      // Wait for the container: running, and Ready with waitForReady.
+      for (;;) {
+        auto got = client.get(pods_type(), ns, name);
+        bool final = false;
+        if (got) {
+          check_init(*got, record);
+          auto c = hook_container(*got, x.exec.container);
+          if (!c) {
+            why = c.error().message;
+            final = true;
+          } else {
+            r.container = *c;
+            why = not_ready(*got, *c, x.wait_for_ready, final);
+            if (why.empty()) {
+              live = std::move(*got);
+              break;
+            }
+          }
+        } else {
+          why = got.error().is(Errc::not_found) ? "pod " + ns + "/" + name + " does not exist" : got.error().message;
+        }
+        if (final) break;
+        if (since(start) >= x.wait_timeout_seconds) {
+          why = "waited " + util::human_duration(x.wait_timeout_seconds) + " (waitTimeout): " + why;
+          break;
+        }
+        nap(std::min(o.poll_interval, std::max(0.01, x.wait_timeout_seconds - since(start))));
+      }
+    }
+    if (live) {
+      const double waited = since(start);
+      HookRecord ran = run_exec_hook(client, *live, x.exec, "exec");
+      ran.started = r.started;
+      ran.ready_seconds = waited;
+      ran.duration_seconds += waited;
+      r = std::move(ran);
+    } else {
+      r.outcome = "failed";
+      r.message = why;
+      r.duration_seconds = since(start);
+    }
+    note(r);
+    if (r.outcome == "failed" && x.exec.on_error == OnError::fail) {
+      stop = true;
+      fail = true;
+    }
+    record.hooks.push_back(std::move(r));
+  }
+  return fail;
+}
+
 json::Value to_json(const PodRecord& r, json::Allocator& a) {
   json::Value o(rapidjson::kObjectType);
   json::set(o, "pod", json::make_string(r.pod, a), a);
@@ -498,7 +663,7 @@ json::Value to_json(const PodRecord& r, json::Allocator& a) {
     json::set(x, "exitCode", h.exit_code ? json::Value(*h.exit_code) : json::Value(), a);
     json::set(x, "started", json::make_string(h.started, a), a);
     json::set(x, "durationSeconds", json::Value(std::round(h.duration_seconds * 1000) / 1000), a);
-    if (h.phase == "session")
+    if (h.phase == "session" || h.phase == "exec")
       json::set(x, "readySeconds", h.ready_seconds >= 0 ? json::Value(std::round(h.ready_seconds * 1000) / 1000) : json::Value(), a);
     json::set(x, "output", json::make_string(h.output, a), a);
     json::set(x, "message", json::make_string(h.message, a), a);
@@ -506,6 +671,26 @@ json::Value to_json(const PodRecord& r, json::Allocator& a) {
   }
   json::set(o, "hooks", std::move(hs), a);
   return o;
+}
+
+json::Document records_to_json(const std::vector<PodRecord>& records) {
+  json::Document d;
+  if (records.empty()) return d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  uint64_t attempted = 0, failed = 0;
+  json::Value pods(rapidjson::kArrayType);
+  for (const auto& r : records) {
+    for (const auto& h : r.hooks) {
+      attempted += h.outcome != "skipped";
+      failed += h.outcome == "failed";
+    }
+    pods.PushBack(to_json(r, a), a);
+  }
+  json::set(d, "attempted", json::Value(attempted), a);
+  json::set(d, "failed", json::Value(failed), a);
+  json::set(d, "pods", std::move(pods), a);
+  return d;
 }
 
 }  // namespace kbk::hooks

@@ -2,6 +2,7 @@
 #include <kbk/hooks/spec.hpp>
 
 #include <regex>
+#include <unistd.h>
 
 #include <kbk/json/yaml_reader.hpp>
 #include <kbk/util/fs.hpp>
@@ -296,6 +297,17 @@ bool Selection::matches(const std::string& ns, const json::Value& pod) const {
   return selector.matches(json::at(pod, {"metadata", "labels"}));
 }
 
+bool Selection::matches(const std::string& source_ns, const std::string& target_ns, const json::Value& pod) const {
+  if (source_ns == target_ns) return matches(source_ns, pod);
+  if (!included_namespaces.empty() && !in_list(included_namespaces, source_ns) && !in_list(included_namespaces, target_ns))
+    return false;
+  if (in_list(excluded_namespaces, source_ns) || in_list(excluded_namespaces, target_ns)) return false;
+  Selection rest = *this;
+  rest.included_namespaces.clear();
+  rest.excluded_namespaces.clear();
+  return rest.matches(target_ns, pod);
+}
+
 Result<HooksFile> parse(std::string_view text, const std::string& file_name) {
   Reader r(file_name);
   HooksFile f;
@@ -396,26 +408,34 @@ PodBackupHooks backup_hooks_for(const json::Value& pod, const HooksFile* file) {
   return out;
 }
 
-PodRestoreHooks restore_hooks_for(const json::Value& pod, const std::string& source_ns, const HooksFile* file) {
+PodRestoreHooks restore_hooks_for(const json::Value& pod, const std::string& source_ns, const std::string& target_ns,
+                                  const HooksFile* file) {
   PodRestoreHooks out;
-  if (auto image = annotation(pod, "init.hook.restore.velero.io/container-image")) {
+  const std::string ip = "init.hook.restore.velero.io/";
+  if (auto image = annotation(pod, ip + "container-image")) {
     json::Document c;
     c.SetObject();
     auto& al = c.GetAllocator();
-    const std::string name = annotation(pod, "init.hook.restore.velero.io/container-name")
-                                 .value_or("restore-init-" + json::get_string(pod, {"metadata", "name"}).substr(0, 40));
+    const std::string name = annotation(pod, ip + "container-name")
+                                 .value_or("restore-init-" + json::get_string(pod, {"metadata", "name"}).substr(0, 48));
     json::set(c, "name", json::make_string(name, al), al);
     json::set(c, "image", json::make_string(*image, al), al);
-    if (auto cmd = annotation(pod, "init.hook.restore.velero.io/command")) {
+    bool ok = true;
+    if (image->empty()) {
+      out.problems.push_back(ip + "container-image is empty");
+      ok = false;
+    }
+    if (auto cmd = annotation(pod, ip + "command")) {
       if (auto parsed = parse_command(*cmd)) {
         json::Value arr(rapidjson::kArrayType);
         for (const auto& s : *parsed) arr.PushBack(json::make_string(s, al), al);
         json::set(c, "command", std::move(arr), al);
       } else {
-        out.problems.push_back("init.hook.restore.velero.io/command: " + parsed.error().message);
+        out.problems.push_back(ip + "command: " + parsed.error().message);
+        ok = false;
       }
     }
-    out.init_containers.push_back(std::move(c));
+    if (ok) out.init_containers.push_back({"annotation", std::move(c)});
   }
   if (auto h = annotation_exec(pod, "post.hook.restore.velero.io/", "exec-timeout", OnError::proceed)) {
     RestoreExec re;
@@ -423,20 +443,81 @@ PodRestoreHooks restore_hooks_for(const json::Value& pod, const std::string& sou
     if (auto w = annotation(pod, "post.hook.restore.velero.io/wait-timeout")) {
       auto d = util::parse_duration(*w);
       if (d && *d > 0) re.wait_timeout_seconds = *d;
-      else out.problems.push_back("post.hook.restore.velero.io/wait-timeout \"" + util::printable(*w, 40) + "\" is not a duration");
+      else if (re.exec.invalid.empty())
+        re.exec.invalid = "post.hook.restore.velero.io/wait-timeout \"" + util::printable(*w, 40) + "\" is not a duration";
     }
-    re.wait_for_ready = annotation(pod, "post.hook.restore.velero.io/wait-for-ready").value_or("") == "true";
+    if (auto r = annotation(pod, "post.hook.restore.velero.io/wait-for-ready")) {
+      if (*r == "true") re.wait_for_ready = true;
+      else if (*r != "false" && re.exec.invalid.empty())
+        re.exec.invalid = "post.hook.restore.velero.io/wait-for-ready must be true or false, not \"" + util::printable(*r, 40) + "\"";
+    }
     out.exec.push_back(std::move(re));
   }
   if (!file) return out;
-  const bool annotated_exec = !out.exec.empty(), annotated_init = !out.init_containers.empty();
+  const bool annotated_exec = !out.exec.empty();
+  const bool annotated_init = !out.init_containers.empty() || !out.problems.empty();
   for (const auto& e : file->restore) {
-    if (!e.select.matches(source_ns, pod)) continue;
+    if (!e.select.matches(source_ns, target_ns, pod)) continue;
     if (!annotated_init)
-      for (const auto& c : e.init_containers) out.init_containers.push_back(json::clone(c));
+      for (const auto& c : e.init_containers) out.init_containers.push_back({e.name, json::clone(c)});
     if (!annotated_exec) out.exec.insert(out.exec.end(), e.exec.begin(), e.exec.end());
   }
   return out;
+}
+
+Result<void> add_template_hooks(const std::vector<app::HookRef>& refs, HooksFile& out) {
+  for (const auto& ref : refs) {
+    std::string file = ref.where;
+    for (int i = 0; i < 2; ++i)
+      if (auto c = file.rfind(':'); c != std::string::npos) file.resize(c);
+    const auto slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
+    const std::vector<std::string> candidates = {dir + "/hooks/" + ref.template_name + ".yaml",
+                                                 dir + "/" + ref.template_name + ".yaml",
+                                                 dir + "/../hooks/" + ref.template_name + ".yaml"};
+    std::string path;
+    for (const auto& c : candidates)
+      if (path.empty() && ::access(c.c_str(), R_OK) == 0) path = c;
+    if (path.empty())
+      return unexpected(Errc::config, ref.where + ": hook template " + ref.template_name + " not found (looked for " +
+                                          util::join(candidates, ", ") + ")");
+    auto t = load_file(path);
+    if (!t) return std::move(t).error().wrap(ref.where + ": hook template " + ref.template_name);
+    auto sel = kube::LabelSelector::parse(ref.selector);
+    if (!sel) return std::move(sel).error().wrap(ref.where);
+    std::optional<double> timeout;
+    if (!ref.timeout.empty()) timeout = util::parse_duration(ref.timeout);
+    const std::string name = ref.template_name + "@" + ref.namespace_;
+    Selection scope;
+    scope.included_namespaces = {ref.namespace_};
+    scope.selector = *sel;
+    auto adjust = [&](auto& h) {
+      h.name = name;
+      if (!ref.container.empty()) h.container = ref.container;
+      if (!ref.on_error.empty()) h.on_error = ref.on_error == "Fail" ? OnError::fail : OnError::proceed;
+      if (timeout) h.timeout_seconds = *timeout;
+    };
+    for (auto e : t->backup) {
+      e.name = name;
+      e.select = scope;
+      for (auto& h : e.pre) adjust(h);
+      for (auto& h : e.post) adjust(h);
+      if (e.session) adjust(*e.session);
+      out.backup.push_back(std::move(e));
+    }
+    // The restore side: the container and onError as the reference gives them; the timeout is the backup's.
+    for (auto& e : t->restore) {
+      e.name = name;
+      e.select = scope;
+      for (auto& x : e.exec) {
+        x.exec.name = name;
+        if (!ref.container.empty()) x.exec.container = ref.container;
+        if (!ref.on_error.empty()) x.exec.on_error = ref.on_error == "Fail" ? OnError::fail : OnError::proceed;
+      }
+      out.restore.push_back(std::move(e));
+    }
+  }
+  return {};
 }
 
 }  // namespace kbk::hooks

@@ -15,9 +15,16 @@ size_t RestoreReport::count(Outcome o) const {
   return static_cast<size_t>(std::count_if(items.begin(), items.end(), [o](const ItemReport& i) { return i.result.outcome == o; }));
 }
 
+bool RestoreReport::hook_failed() const {
+  for (const auto& p : hooks)
+    for (const auto& h : p.hooks)
+      if (h.outcome == "failed" && h.on_error == "Fail") return true;
+  return false;
+}
+
 std::string RestoreReport::phase() const {
   size_t failed = count(Outcome::failed);
-  if (failed == 0) return "Completed";
+  if (failed == 0) return hook_failed() ? "PartiallyFailed" : "Completed";
   size_t tried = 0;
   for (const ItemReport& i : items)
     if (i.order > 0 || i.result.outcome == Outcome::failed) ++tried;

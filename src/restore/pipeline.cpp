@@ -1,5 +1,6 @@
 // load -> plan -> execute for one backup (see engine.hpp).
 #include <kbk/restore/engine.hpp>
+#include <kbk/restore/hooks.hpp>
 
 #include <kbk/util/log.hpp>
 
@@ -19,6 +20,7 @@ Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOption
   std::vector<BackupItem>().swap(backup.items);
   RestoreReport report = execute(std::move(plan), applier, run);
   if (report.halted) return unexpected(*report.halted);
+  if (run.hooks) run.hooks->run(run.hooks_client, report);
   report.name = plan_options.restore_name;
   report.backup = plan_options.backup_name;
   for (std::string& w : backup_warnings) report.warnings.push_back(std::move(w));

@@ -121,6 +121,14 @@ json::Value spec_json(const RestoreReport& r, Allocator& a) {
     app_files.PushBack(std::move(m), a);
   }
   json::set(spec, "applicationFiles", std::move(app_files), a);
+  json::Value hook_files(rapidjson::kArrayType);
+  for (const auto& f : q.hooks_files) {
+    json::Value m(rapidjson::kObjectType);
+    add(m, "file", f.path, a);
+    add(m, "sha256", f.sha256, a);
+    hook_files.PushBack(std::move(m), a);
+  }
+  json::set(spec, "hooksFiles", std::move(hook_files), a);
   add(spec, "existingResourcePolicy", q.existing_resource_policy, a);
   json::set(spec, "restoreStatus", json::Value(q.restore_status), a);
   json::set(spec, "preserveNodePorts", json::Value(q.preserve_node_ports), a);
@@ -181,6 +189,10 @@ json::Document report_to_json(const RestoreReport& r, bool with_items) {
     vols.PushBack(std::move(v), a);
   }
   json::set(d, "volumes", std::move(vols), a);
+  if (!r.hooks.empty()) {
+    json::Document h = hooks::records_to_json(r.hooks);
+    json::set(d, "hooks", json::copy(h, a), a);
+  }
   if (!with_items) return d;
   json::Value items(rapidjson::kArrayType);
   for (const ItemReport& i : r.items) {
@@ -266,6 +278,19 @@ std::string summary_text(const RestoreReport& r) {
     for (size_t k = 0; k < names.size() && k < 20; ++k) out += "  " + names[k] + "\n";
     if (names.size() > 20) out += "  ... and " + std::to_string(names.size() - 20) + " more" + more_hint + "\n";
   }
+  if (!r.hooks.empty()) {
+    size_t attempted = 0, hooks_failed = 0;
+    std::vector<std::string> lines;
+    for (const auto& p : r.hooks)
+      for (const auto& h : p.hooks) {
+        attempted += h.outcome != "skipped";
+        hooks_failed += h.outcome == "failed";
+        if (h.outcome != "ok") lines.push_back(hooks::describe(p.pod, h));
+      }
+    out += "Hooks: " + std::to_string(attempted) + " attempted, " + std::to_string(hooks_failed) + " failed\n";
+    for (size_t k = 0; k < lines.size() && k < 50; ++k) out += "  " + lines[k] + "\n";
+    if (lines.size() > 50) out += "  ... and " + std::to_string(lines.size() - 50) + " more" + more_hint + "\n";
+  }
   for (const std::string& w : r.warnings) out += "Warning: " + w + "\n";
   return out;
 }
@@ -306,6 +331,14 @@ Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, st
         list.PushBack(json::make_string(msg, a), a);
       }
     }
+    // Restore hooks that failed: errors under onError Fail, warnings otherwise, in the pod's namespace.
+    for (const auto& p : r.hooks)
+      for (const auto& h : p.hooks) {
+        if (h.outcome != "failed" || (std::string_view(which) == "errors") != (h.on_error == "Fail")) continue;
+        const std::string ns = p.pod.substr(0, p.pod.find('/'));
+        if (!json::find(namespaces, ns)) json::set(namespaces, ns, json::Value(rapidjson::kArrayType), a);
+        json::find(namespaces, ns)->PushBack(json::make_string(hooks::describe(p.pod, h), a), a);
+      }
     json::set(result, "velero", std::move(velero), a);
     json::set(result, "cluster", std::move(cluster), a);
     json::set(result, "namespaces", std::move(namespaces), a);

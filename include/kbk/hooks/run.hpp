@@ -83,8 +83,24 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
+// A restored pod's exec hooks (docs/hooks.md section 6), in order. Each waits for the pod's container: running, or
+// Ready with waitForReady, at most its waitTimeout (the pod is read every poll_interval); then runs with its
+// execTimeout. onError Fail stops the pod's remaining hooks (recorded as skipped). record holds the pod's name and
+// its init hooks (outcome "added"); once the pod was seen running they become ok or failed from the pod's
+// initContainerStatuses. Returns whether a hook with onError Fail failed.
+struct RestoreRunOptions {
+  double poll_interval = 1;
+  std::function<void(double seconds)> sleep;  // default: sleeps
+  std::function<void(const std::string&)> log;
+};
+bool run_restore_hooks(kube::Client& client, const std::string& ns, const std::string& name,
+                       const std::vector<RestoreExec>& exec, PodRecord& record, const RestoreRunOptions& options);
+
 // The record as JSON (docs/hooks.md section 5), and its text lines for describe.
 json::Value to_json(const PodRecord& r, json::Allocator& a);
 std::string describe(const std::string& pod, const HookRecord& h);
+// The "hooks" section of a backup's or restore's results: {"attempted", "failed", "pods": [...]}; a null document
+// when there are no records. Attempted: every hook not skipped; failed: every failed one.
+json::Document records_to_json(const std::vector<PodRecord>& records);
 
 }  // namespace kbk::hooks

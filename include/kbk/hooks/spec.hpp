@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include <kbk/app/definition.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/label_selector.hpp>
 #include <kbk/util/error.hpp>
@@ -43,8 +44,11 @@ struct Selection {
   std::vector<std::string> included_namespaces, excluded_namespaces;  // globs
   std::vector<std::string> included_resources, excluded_resources;
   kube::LabelSelector selector;
-  // ns: the namespace the pod is matched in (a restore matches the source namespace, as Velero).
+  // ns: the namespace the pod is matched in.
   bool matches(const std::string& ns, const json::Value& pod) const;
+  // A restored pod: its namespace in the backup and the one it is restored into (they differ under
+  // --namespace-mappings). Included when either is included, excluded when either is excluded.
+  bool matches(const std::string& source_ns, const std::string& target_ns, const json::Value& pod) const;
 };
 
 struct BackupEntry {
@@ -86,14 +90,27 @@ struct PodBackupHooks {
 };
 PodBackupHooks backup_hooks_for(const json::Value& pod, const HooksFile* file);
 
-// The restore hooks of one pod (as it is in the backup; source_ns: its namespace there).
+// The restore hooks of one pod, or of a workload's pod template (as it is in the backup, with metadata.name: the
+// pod's or the workload's). source_ns: its namespace in the backup, target_ns: the one it is restored into.
+// Annotations replace the file's hooks of their kind (init or exec), as Velero.
 struct PodRestoreHooks {
-  std::vector<json::Document> init_containers;
+  struct Init {
+    std::string name;                 // the file entry's name, or "annotation"
+    json::Document container;         // name, image, command (raw container from the file)
+  };
+  std::vector<Init> init_containers;
   std::vector<RestoreExec> exec;
-  std::vector<std::string> problems;  // invalid annotations, one line each
+  std::vector<std::string> problems;  // invalid init annotations, one line each (their container is not added)
   bool empty() const { return init_containers.empty() && exec.empty() && problems.empty(); }
 };
-PodRestoreHooks restore_hooks_for(const json::Value& pod, const std::string& source_ns, const HooksFile* file);
+PodRestoreHooks restore_hooks_for(const json::Value& pod, const std::string& source_ns, const std::string& target_ns,
+                                  const HooksFile* file);
+
+// The hook templates an application definition names (docs/format-application.md section 6): template T is the hooks
+// file hooks/T.yaml beside the definition, T.yaml beside it, or ../hooks/T.yaml. Its backup and restore hooks are
+// added to out, selecting the reference's namespace and pods, with the reference's container, onError and timeout
+// when it gives them. Errc::config when a template is not found; the template file's errors as load_file's.
+Result<void> add_template_hooks(const std::vector<app::HookRef>& refs, HooksFile& out);
 
 // A Velero command annotation: a JSON array of strings when it starts with '[', else one argv element.
 Result<std::vector<std::string>> parse_command(std::string_view text);

@@ -9,6 +9,7 @@
 
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
+#include <kbk/hooks/run.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/access.hpp>
 #include <kbk/restore/applier.hpp>
@@ -21,6 +22,8 @@
 #include <kbk/volume/restore.hpp>
 
 namespace kbk::restore {
+
+class RestoreHooks;
 
 struct ItemReport {
   size_t order = 0;
@@ -44,8 +47,12 @@ struct RestoreReport {
   RestoreRequest request;      // what was asked (filled by the caller): "spec" and "target" of the record
   std::optional<Error> halted;    // the applier stopped the run (Applier::halted); later items were not attempted
   std::vector<volume::VolumeRestoreResult> volumes;  // what came of each volume's data (volumes.hpp)
+  std::vector<::kbk::hooks::PodRecord> hooks;  // restore hooks per pod (hooks.hpp, docs/hooks.md section 6)
   size_t count(Outcome o) const;
-  // "Completed" (nothing failed), "PartiallyFailed", "Failed" (every item that was tried failed).
+  // A restore hook with onError Fail failed (or an init hook could not be added).
+  bool hook_failed() const;
+  // "Completed" (nothing failed), "PartiallyFailed" (some items failed, or a hook with onError Fail), "Failed"
+  // (every item that was tried failed).
   std::string phase() const;
 };
 
@@ -59,6 +66,10 @@ struct RunOptions {
   const crypto::UserKey* encryption_key = nullptr;  // opens an encrypted backup (load_backup)
   // restore_backup: called once the plan is made, before anything is applied; an error stops the restore.
   std::function<Result<void>()> after_planning;
+  // restore_backup: the restore hooks, run once the items are applied (its transform must be in the plan's
+  // transforms); hooks_client null records exec hooks as not run (dry runs, --to-dir).
+  RestoreHooks* hooks = nullptr;
+  kube::Client* hooks_client = nullptr;
 };
 
 RestoreReport execute(const Plan& plan, Applier& applier, const RunOptions& options);

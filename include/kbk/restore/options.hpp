@@ -64,6 +64,7 @@ struct RestoreRequest {
   std::vector<File> resource_modifiers;     // in the order applied (an application's restore.modifiers last)
   std::vector<std::string> applications;    // restore create --app: the applications' names, includes too
   std::vector<File> application_files;      // the definition files read
+  std::vector<File> hooks_files;            // restore create --hooks (docs/hooks.md section 6)
   std::string existing_resource_policy = "none";
   bool restore_status = false;
   bool preserve_node_ports = false;

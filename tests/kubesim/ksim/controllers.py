@@ -58,6 +58,9 @@ class ControllerManager:
         self._dirty = True
         self._last_full = 0.0
         self._pod_started = {}      # pod uid -> monotonic time it became Running (Job pods finish after a while)
+        self._inits = {}            # pod uid -> its init containers' run (see _init_containers_done)
+        self._probes = {}           # pod uid -> {container: readiness probe state} (see _readiness)
+        self._probe_lock = threading.Lock()
         self._errors_seen = set()
         self._pass_cache = None     # (group, resource) -> list, shared by the controllers within one pass
         self._events_seen = set()
@@ -140,6 +143,9 @@ class ControllerManager:
             self.call(self.store.delete, "", "endpoints", md.get("namespace"), md.get("name"))
         elif (group, resource) == ("", "pods"):
             self._pod_started.pop(md.get("uid"), None)
+            self._inits.pop(md.get("uid"), None)
+            with self._probe_lock:
+                self._probes.pop(md.get("uid"), None)
             try:
                 from . import exec_ws
                 exec_ws.kill_pod_execs(md.get("uid"))
@@ -604,6 +610,7 @@ class ControllerManager:
                            "kubelet", "Warning", "v1", "Pod")
                 return
         if phase == "Running":
+            self._readiness(pod)
             owner = controller_ref(pod)
             if owner and owner.get("kind") == "Job" and (spec.get("restartPolicy") in ("Never", "OnFailure")):
                 started = self._pod_started.get(md["uid"])
@@ -614,6 +621,8 @@ class ControllerManager:
                     self.update_status("", "pods", pod, self._completed_status(pod))
                 else:
                     self._dirty = True
+            return
+        if spec.get("initContainers") and not self._init_containers_done(pod, status, now):
             return
         idx = node_index.get(node_name, 0)
         node = next((n for n in nodes if n["metadata"]["name"] == node_name), None)
@@ -749,6 +758,15 @@ class ControllerManager:
         st.setdefault("startTime", now)
         st["qosClass"] = qos_class(pod)
         st["containerStatuses"] = [self._container_status(pod, c, now=now) for c in spec.get("containers") or []]
+        unready = [c.get("name") for c in spec.get("containers") or [] if _exec_probe(c)]
+        if unready:
+            # An exec readiness probe decides (_readiness): not ready until it has passed.
+            for cs in st["containerStatuses"]:
+                if cs["name"] in unready:
+                    cs["ready"] = False
+            msg = "containers with unready status: [%s]" % " ".join(unready)
+            set_condition(conds, "Ready", "False", "ContainersNotReady", msg, now, probe_time=True)
+            set_condition(conds, "ContainersReady", "False", "ContainersNotReady", msg, now, probe_time=True)
         if spec.get("initContainers"):
             ics = []
             for c in spec["initContainers"]:
@@ -756,6 +774,167 @@ class ControllerManager:
                 ics.append(cs)
             st["initContainerStatuses"] = ics
         return st
+
+    # ---------------------------------------------------------------- kubelet: init containers, readiness probes
+    def _run_in_container(self, pod, c, command, timeout):
+        """Runs command in container c of pod as pods/exec does (the sandbox with the container's volumes and
+        environment); returns (exit code, output tail)."""
+        import subprocess
+        from . import exec_ws
+        try:
+            if exec_ws.sandbox_flags():
+                argv, _env = exec_ws.build_sandbox(self.store, self.state_dir, pod, c, command, False)
+                kw = {}
+            else:
+                argv, env, cwd = exec_ws.build_direct(self.store, self.state_dir, pod, c, command, False)
+                kw = {"env": env, "cwd": cwd}
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=timeout, **kw)
+            return p.returncode, p.stdout[-2000:].decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            return 137, "timed out"
+        except OSError as e:
+            return 127, str(e)
+
+    def _init_containers_done(self, pod, status, now):
+        """The kubelet runs a pod's init containers in order before its containers start. One with a command really
+        runs (in the exec sandbox, with its volumes and environment); one without (the image's entrypoint, unknown
+        here) succeeds at once. While they run, and after one failed (run again after a 5 s back-off, counted in
+        restartCount; restartPolicy Never fails the pod), the pod is Pending with Initialized False and the init
+        containers' states, as upstream. True once all have succeeded."""
+        md = pod["metadata"]
+        spec = pod.get("spec") or {}
+        inits = spec.get("initContainers") or []
+        uid = md["uid"]
+        run = self._inits.get(uid)
+        if run is not None and run.get("done") and not run.get("failed"):
+            return True
+        if run is None or (run.get("done") and run.get("failed") and spec.get("restartPolicy") != "Never" and
+                           time.monotonic() - run["finished"] >= 5.0):
+            restarts = 0 if run is None else run["restarts"] + 1
+            run = {"codes": [], "done": False, "failed": False, "restarts": restarts, "finished": 0.0,
+                   "started": now_str(), "ended": []}
+            self._inits[uid] = run
+
+            def work(run=run, pod=copy.deepcopy(pod)):
+                for c in inits:
+                    cmd = list(c.get("command") or []) + list(c.get("args") or []) if c.get("command") else []
+                    code = self._run_in_container(pod, c, cmd, 600)[0] if cmd else 0
+                    run["ended"].append(now_str())
+                    run["codes"].append(code)
+                    if code != 0:
+                        run["failed"] = True
+                        break
+                run["finished"] = time.monotonic()
+                run["done"] = True
+                self._dirty = True
+            threading.Thread(target=work, name="kubesim-init-" + md["name"], daemon=True).start()
+        # Pending, Initialized False, each init container's state.
+        st = copy.deepcopy(status)
+        if run.get("done") and run.get("failed") and spec.get("restartPolicy") == "Never":
+            st["phase"] = "Failed"
+        else:
+            st["phase"] = "Pending"
+        conds = st.setdefault("conditions", [])
+        pending = [c.get("name") for i, c in enumerate(inits) if i >= len(run["codes"]) or run["codes"][i] != 0]
+        set_condition(conds, "Initialized", "False", "ContainersNotInitialized",
+                      "containers with incomplete status: [%s]" % " ".join(pending), now, probe_time=True)
+        names = " ".join(c.get("name", "") for c in spec.get("containers") or [])
+        set_condition(conds, "Ready", "False", "ContainersNotReady", "containers with unready status: [%s]" % names,
+                      now, probe_time=True)
+        set_condition(conds, "ContainersReady", "False", "ContainersNotReady",
+                      "containers with unready status: [%s]" % names, now, probe_time=True)
+        set_condition(conds, "PodScheduled", "True", None, None, now, probe_time=True)
+        ics = []
+        for i, c in enumerate(inits):
+            cs = self._container_status(pod, c, running=False, now=run["started"])
+            cs["restartCount"] = run["restarts"]
+            if i < len(run["codes"]):
+                code = run["codes"][i]
+                cs["state"] = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                              "startedAt": run["started"], "finishedAt": run["ended"][i]}}
+                if code != 0 and spec.get("restartPolicy") != "Never":
+                    cs["lastState"] = cs["state"]
+                    cs["state"] = {"waiting": {"reason": "CrashLoopBackOff",
+                                               "message": "back-off 5s restarting failed container=%s pod=%s_%s" % (
+                                                   c.get("name"), md["name"], md.get("namespace"))}}
+            elif i == len(run["codes"]) and not run.get("done"):
+                cs["state"] = {"running": {"startedAt": run["started"]}}
+            else:
+                cs["state"] = {"waiting": {"reason": "PodInitializing"}}
+            ics.append(cs)
+        st["initContainerStatuses"] = ics
+        st["containerStatuses"] = [{"image": normalize_image(c.get("image") or ""), "imageID": "", "lastState": {},
+                                    "name": c.get("name"), "ready": False, "restartCount": 0, "started": False,
+                                    "state": {"waiting": {"reason": "PodInitializing"}}}
+                                   for c in spec.get("containers") or []]
+        st["qosClass"] = qos_class(pod)
+        self.update_status("", "pods", pod, st)
+        self._dirty = True
+        return False
+
+    def _readiness(self, pod):
+        """Exec readiness probes of a Running pod: each runs in its container every periodSeconds (after
+        initialDelaySeconds, at most timeoutSeconds); successThreshold passes make the container ready,
+        failureThreshold failures unready; the pod's Ready and ContainersReady follow. Other probe kinds (httpGet,
+        tcpSocket, grpc) are not run: such containers are ready at once."""
+        md = pod["metadata"]
+        uid = md["uid"]
+        spec = pod.get("spec") or {}
+        probed = [c for c in spec.get("containers") or [] if _exec_probe(c)]
+        if not probed:
+            return
+        now = time.monotonic()
+        started = self._pod_started.get(uid, now)
+        with self._probe_lock:
+            states = self._probes.setdefault(uid, {})
+            for c in probed:
+                pr = c["readinessProbe"]
+                s = states.setdefault(c["name"], {"ready": False, "ok": 0, "bad": 0, "busy": False,
+                                                  "next": started + float(pr.get("initialDelaySeconds") or 0)})
+                if s["busy"] or now < s["next"]:
+                    continue
+                s["busy"] = True
+
+                def probe(c=c, s=s, pod=copy.deepcopy(pod), pr=pr):
+                    code = self._run_in_container(pod, c, list(pr["exec"].get("command") or []),
+                                                  max(1.0, float(pr.get("timeoutSeconds") or 1)))[0]
+                    with self._probe_lock:
+                        if code == 0:
+                            s["ok"] += 1
+                            s["bad"] = 0
+                            if s["ok"] >= int(pr.get("successThreshold") or 1):
+                                s["ready"] = True
+                        else:
+                            s["bad"] += 1
+                            s["ok"] = 0
+                            if s["bad"] >= int(pr.get("failureThreshold") or 3):
+                                s["ready"] = False
+                        s["next"] = time.monotonic() + float(pr.get("periodSeconds") or 10)
+                        s["busy"] = False
+                    self._dirty = True
+                threading.Thread(target=probe, name="kubesim-probe-" + md["name"], daemon=True).start()
+            ready = {name: s["ready"] for name, s in states.items()}
+        self._dirty = True  # probes are due again
+        st = copy.deepcopy(pod.get("status") or {})
+        changed = False
+        for cs in st.get("containerStatuses") or []:
+            if cs.get("name") in ready and cs.get("ready") != ready[cs["name"]]:
+                cs["ready"] = ready[cs["name"]]
+                changed = True
+        if not changed:
+            return
+        unready = [cs["name"] for cs in st.get("containerStatuses") or [] if not cs.get("ready")]
+        conds = st.setdefault("conditions", [])
+        now_s = now_str()
+        if unready:
+            msg = "containers with unready status: [%s]" % " ".join(unready)
+            set_condition(conds, "Ready", "False", "ContainersNotReady", msg, now_s, probe_time=True)
+            set_condition(conds, "ContainersReady", "False", "ContainersNotReady", msg, now_s, probe_time=True)
+        else:
+            set_condition(conds, "Ready", "True", None, None, now_s, probe_time=True)
+            set_condition(conds, "ContainersReady", "True", None, None, now_s, probe_time=True)
+        self.update_status("", "pods", pod, st)
 
     def _completed_status(self, pod):
         now = now_str()
@@ -2234,3 +2413,9 @@ def cron_last_due(schedule, after, now):
             return t
         t -= 60
     return None
+
+
+def _exec_probe(c):
+    """True when container c has an exec readiness probe (the kind kubesim runs)."""
+    pr = c.get("readinessProbe") or {}
+    return bool((pr.get("exec") or {}).get("command"))

@@ -111,7 +111,26 @@ def _pod_row(o):
     ready = sum(1 for c in cs if c.get("ready"))
     restarts = sum(int(c.get("restartCount") or 0) for c in cs)
     reason = st.get("reason") or st.get("phase") or "Pending"
-    for c in cs:
+    # Init containers first, as the API server's pod printer: the first one not done says why the pod waits.
+    initializing = False
+    inits = st.get("initContainerStatuses") or []
+    n_inits = len(_spec(o).get("initContainers") or [])
+    for i, c in enumerate(inits):
+        restarts += int(c.get("restartCount") or 0)
+    for i, c in enumerate(inits):
+        t = (c.get("state") or {}).get("terminated")
+        w = (c.get("state") or {}).get("waiting")
+        if t and int(t.get("exitCode") or 0) == 0:
+            continue
+        if t:
+            reason = "Init:" + t["reason"] if t.get("reason") else "Init:ExitCode:%d" % int(t.get("exitCode") or 0)
+        elif w and w.get("reason") and w["reason"] != "PodInitializing":
+            reason = "Init:" + w["reason"]
+        else:
+            reason = "Init:%d/%d" % (i, n_inits)
+        initializing = True
+        break
+    for c in ([] if initializing else cs):
         w = (c.get("state") or {}).get("waiting")
         if w and w.get("reason"):
             reason = w["reason"]

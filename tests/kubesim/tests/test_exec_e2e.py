@@ -160,6 +160,66 @@ def _privileged_sandbox():
 
 
 @unittest.skipUnless(_privileged_sandbox(), "needs kubesim as root with bubblewrap (no user namespace)")
+class TestKubeletRuns(unittest.TestCase):
+    """The kubelet's part that runs commands: init containers before the pod starts, exec readiness probes."""
+
+    def test_init_containers_run_in_order_with_the_pods_volumes(self):
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "inits", "namespace": NS},
+                  "spec": {"initContainers": [
+                      {"name": "first", "image": "busybox", "command": ["sh", "-c", "echo one > /work/log"],
+                       "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+                      {"name": "second", "image": "busybox", "command": ["sh", "-c", "echo two >> /work/log"],
+                       "volumeMounts": [{"name": "work", "mountPath": "/work"}]}],
+                      "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                                      "volumeMounts": [{"name": "work", "mountPath": "/work"}]}],
+                      "volumes": [{"name": "work", "emptyDir": {}}]}})
+        kx("wait", "--for=condition=Ready", "pod/inits", "--timeout=30s")
+        self.assertEqual(kx("exec", "inits", "--", "cat", "/work/log").stdout, b"one\ntwo\n")
+        pod = KS.get_json("-n", NS, "pod", "inits")
+        ics = pod["status"]["initContainerStatuses"]
+        self.assertEqual([c["state"]["terminated"]["exitCode"] for c in ics], [0, 0])
+        self.assertEqual(next(c for c in pod["status"]["conditions"] if c["type"] == "Initialized")["status"], "True")
+
+    def test_failing_init_container_keeps_the_pod_pending(self):
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "badinit", "namespace": NS},
+                  "spec": {"initContainers": [{"name": "check", "image": "busybox", "command": ["sh", "-c", "exit 3"]}],
+                           "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"]}]}})
+
+        def failed():
+            pod = KS.get_json("-n", NS, "pod", "badinit") or {}
+            ics = (pod.get("status") or {}).get("initContainerStatuses") or [{}]
+            last = ics[0].get("lastState", {}).get("terminated") or ics[0].get("state", {}).get("terminated") or {}
+            return last.get("exitCode") == 3
+        KS.wait(failed, what="the init container's exit code 3")
+        pod = KS.get_json("-n", NS, "pod", "badinit")
+        self.assertEqual(pod["status"]["phase"], "Pending")
+        init = next(c for c in pod["status"]["conditions"] if c["type"] == "Initialized")
+        self.assertEqual((init["status"], init["reason"]), ("False", "ContainersNotInitialized"))
+        self.assertEqual(pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing")
+        # The STATUS column as the API server's printer computes it from those states.
+        out = kx("get", "pod", "badinit", "--no-headers").stdout.decode().split()
+        self.assertIn(out[2], ("Init:Error", "Init:CrashLoopBackOff", "Init:0/1"))
+        self.assertEqual(out[1], "0/1")
+        p = kx("wait", "--for=condition=Ready", "pod/badinit", "--timeout=2s", check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_exec_readiness_probe(self):
+        KS.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probed", "namespace": NS},
+                  "spec": {"containers": [{"name": "main", "image": "busybox", "command": ["sleep", "infinity"],
+                                           "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]},
+                                                              "periodSeconds": 1, "failureThreshold": 1}}]}})
+        KS.wait(lambda: (KS.get_json("-n", NS, "pod", "probed") or {}).get("status", {}).get("phase") == "Running",
+                what="running")
+        pod = KS.get_json("-n", NS, "pod", "probed")
+        self.assertFalse(pod["status"]["containerStatuses"][0]["ready"])
+        self.assertNotEqual(kx("wait", "--for=condition=Ready", "pod/probed", "--timeout=3s", check=False).returncode, 0)
+        kx("exec", "probed", "--", "touch", "/tmp/ready")
+        kx("wait", "--for=condition=Ready", "pod/probed", "--timeout=20s")
+        self.assertEqual(kx("get", "pod", "probed", "--no-headers").stdout.decode().split()[1], "1/1")
+        kx("exec", "probed", "--", "rm", "/tmp/ready")
+        kx("wait", "--for=condition=Ready=false", "pod/probed", "--timeout=20s")
+
+
 class TestExecIdentity(unittest.TestCase):
     """Owners and ids in the sandbox: any uid/gid can own files, and commands run as securityContext says."""
 

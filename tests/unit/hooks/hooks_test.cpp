@@ -31,8 +31,15 @@ public:
     std::lock_guard l(mu);
     events.push_back(e);
   }
+  // Restore hooks read the pod: each GET returns the next of these (the last one again and again).
+  std::vector<std::string> pods;
+  size_t gets = 0;
   Result<json::Document> get(const kube::ResourceType&, std::string_view, std::string_view, std::string_view) override {
-    return unexpected(Errc::unsupported, "get");
+    std::lock_guard l(mu);
+    if (pods.empty()) return unexpected(Errc::unsupported, "get");
+    const std::string& text = pods[std::min(gets++, pods.size() - 1)];
+    if (text.empty()) return unexpected(Errc::not_found, "pods \"db-0\" not found");
+    return *json::parse(text);
   }
   Result<void> list(const kube::ResourceType&, std::string_view, const kube::ListOptions&,
                     const std::function<Result<void>(kube::ListPage&)>&) override {
@@ -309,5 +316,212 @@ TEST_CASE("load_file reads every template in examples/hooks") {
       for (const auto& c : f.error().causes) UNSCOPED_INFO(c.message);
     REQUIRE(f);
     CHECK(f->backup.size() == 1);
+    // Each has its restore side (docs/hooks.md section 6): exec hooks that wait for the restored server.
+    REQUIRE(f->restore.size() == 1);
+    CHECK_FALSE(f->restore[0].exec.empty());
   }
+}
+
+// ---- restore hooks ----------------------------------------------------------------------------------------------
+
+namespace {
+
+// A restored pod in one of its states: phase, its container's state and readiness, and an init container's exit.
+std::string live_pod(const std::string& phase, const std::string& state, bool ready, int init_exit = 0) {
+  return R"({"metadata":{"name":"db-0","namespace":"copy"},"spec":{"initContainers":[{"name":"recover"}],)"
+         R"("containers":[{"name":"db"},{"name":"sidecar"}]},"status":{"phase":")" + phase +
+         R"(","initContainerStatuses":[{"name":"recover","state":{"terminated":{"exitCode":)" + std::to_string(init_exit) +
+         R"(,"reason":"x"}}}],"containerStatuses":[{"name":"db","ready":)" + (ready ? "true" : "false") +
+         R"(,"state":{")" + state + R"(":{}}}]}})";
+}
+
+hooks::PodRecord restore_record() {
+  hooks::PodRecord r;
+  r.pod = "copy/db-0";
+  hooks::HookRecord init;
+  init.phase = "init";
+  init.name = "annotation";
+  init.container = "recover";
+  init.outcome = "added";
+  init.on_error = "Fail";
+  r.hooks.push_back(init);
+  return r;
+}
+
+hooks::RestoreExec restore_exec(const std::string& what, bool ready, hooks::OnError on_error, double wait = 300) {
+  hooks::RestoreExec x;
+  x.exec.name = "f";
+  x.exec.container = "db";
+  x.exec.command = {"sh", "-c", what};
+  x.exec.on_error = on_error;
+  x.wait_for_ready = ready;
+  x.wait_timeout_seconds = wait;
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("restore_hooks_for: Velero's init and exec annotations, their defaults, and invalid ones") {
+  auto p = pod(R"({"init.hook.restore.velero.io/container-image":"busybox",
+                   "init.hook.restore.velero.io/command":"[\"sh\",\"-c\",\"recover\"]",
+                   "post.hook.restore.velero.io/container":"db",
+                   "post.hook.restore.velero.io/command":"[\"mysql\",\"-e\",\"START REPLICA\"]",
+                   "post.hook.restore.velero.io/on-error":"Fail",
+                   "post.hook.restore.velero.io/exec-timeout":"1m",
+                   "post.hook.restore.velero.io/wait-timeout":"2m",
+                   "post.hook.restore.velero.io/wait-for-ready":"true"})");
+  auto h = hooks::restore_hooks_for(p, "shop", "copy", nullptr);
+  REQUIRE(h.init_containers.size() == 1);
+  CHECK(json::get_string(h.init_containers[0].container, {"name"}) == "restore-init-db-0");  // the default name
+  CHECK(json::get_string(h.init_containers[0].container, {"image"}) == "busybox");
+  CHECK(json::to_string(*json::find(h.init_containers[0].container, "command")) == R"(["sh","-c","recover"])");
+  REQUIRE(h.exec.size() == 1);
+  CHECK(h.exec[0].exec.container == "db");
+  CHECK(h.exec[0].exec.command == std::vector<std::string>{"mysql", "-e", "START REPLICA"});
+  CHECK(h.exec[0].exec.on_error == hooks::OnError::fail);
+  CHECK(h.exec[0].exec.timeout_seconds == 60);
+  CHECK(h.exec[0].wait_timeout_seconds == 120);
+  CHECK(h.exec[0].wait_for_ready);
+  CHECK(h.exec[0].exec.invalid.empty());
+
+  // Velero's defaults: onError Continue, 30s exec timeout, not waiting for readiness; a single-word command.
+  auto d = hooks::restore_hooks_for(pod(R"({"post.hook.restore.velero.io/command":"/bin/true"})"), "shop", "shop", nullptr);
+  REQUIRE(d.exec.size() == 1);
+  CHECK(d.exec[0].exec.on_error == hooks::OnError::proceed);
+  CHECK(d.exec[0].exec.timeout_seconds == 30);
+  CHECK_FALSE(d.exec[0].wait_for_ready);
+  CHECK(d.exec[0].exec.command == std::vector<std::string>{"/bin/true"});
+
+  // An init command that does not parse adds no container (it would run the image's entrypoint instead): a problem.
+  auto bad = hooks::restore_hooks_for(pod(R"({"init.hook.restore.velero.io/container-image":"busybox",
+                                             "init.hook.restore.velero.io/command":"[\"sh\", 3]",
+                                             "post.hook.restore.velero.io/command":"true",
+                                             "post.hook.restore.velero.io/wait-for-ready":"yes"})"),
+                                      "shop", "shop", nullptr);
+  CHECK(bad.init_containers.empty());
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].find("init.hook.restore.velero.io/command") != std::string::npos);
+  REQUIRE(bad.exec.size() == 1);
+  CHECK(bad.exec[0].exec.invalid.find("wait-for-ready") != std::string::npos);
+}
+
+TEST_CASE("restore_hooks_for: file entries match the source or the target namespace; annotations replace them") {
+  auto f = hooks::parse(R"(apiVersion: kbk.io/v1
+kind: Hooks
+spec:
+  restore:
+    resources:
+    - name: by-source
+      includedNamespaces: [shop]
+      labelSelector: {matchLabels: {app: db}}
+      postHooks:
+      - init: {initContainers: [{name: check, image: busybox, command: [ls]}]}
+      - exec: {container: db, command: [recover]}
+    - name: by-target
+      includedNamespaces: [copy]
+      postHooks:
+      - exec: {command: [reset], onError: Fail}
+    - name: not-there
+      excludedNamespaces: [copy]
+      postHooks:
+      - exec: {command: [never]}
+)", "r.yaml");
+  REQUIRE(f);
+  auto p = pod();
+  auto h = hooks::restore_hooks_for(p, "shop", "copy", &*f);
+  REQUIRE(h.init_containers.size() == 1);
+  CHECK(h.init_containers[0].name == "by-source");
+  REQUIRE(h.exec.size() == 2);
+  CHECK(h.exec[0].exec.command == std::vector<std::string>{"recover"});
+  CHECK(h.exec[1].exec.command == std::vector<std::string>{"reset"});
+  CHECK(h.exec[1].exec.on_error == hooks::OnError::fail);
+  // Another pod's labels: only the entries without a selector.
+  auto web = pod("{}", R"({"app":"web"})");
+  CHECK(hooks::restore_hooks_for(web, "shop", "copy", &*f).exec.size() == 1);
+  // Restored in place, the excluded-namespace entry applies.
+  CHECK(hooks::restore_hooks_for(p, "shop", "shop", &*f).exec.size() == 2);
+  // An exec annotation replaces the file's exec hooks; the file's init containers stay.
+  auto annotated = pod(R"({"post.hook.restore.velero.io/command":"mine"})");
+  auto a = hooks::restore_hooks_for(annotated, "shop", "copy", &*f);
+  REQUIRE(a.exec.size() == 1);
+  CHECK(a.exec[0].exec.command == std::vector<std::string>{"mine"});
+  CHECK(a.init_containers.size() == 1);
+}
+
+TEST_CASE("run_restore_hooks: waits until the container is ready, runs the hook, reads the init container's exit") {
+  ExecClient c;
+  c.pods = {"", live_pod("Pending", "waiting", false), live_pod("Running", "running", false),
+            live_pod("Running", "running", true)};
+  c.handler = [&](const kube::ExecRequest& r, kube::FakeExecIo& io) { return db_client(c, r, io, false); };
+  std::vector<double> slept;
+  hooks::RestoreRunOptions o;
+  o.sleep = [&](double s) { slept.push_back(s); };
+  auto rec = restore_record();
+  const bool failed = hooks::run_restore_hooks(c, "copy", "db-0", {restore_exec("recover", true, hooks::OnError::fail)}, rec, o);
+  CHECK_FALSE(failed);
+  CHECK(c.gets == 4);  // absent, Pending, running but not ready, ready
+  CHECK(slept.size() == 3);
+  REQUIRE(rec.hooks.size() == 2);
+  CHECK(rec.hooks[0].outcome == "ok");  // the init container ended with 0
+  CHECK(rec.hooks[0].exit_code == 0);
+  CHECK(rec.hooks[1].phase == "exec");
+  CHECK(rec.hooks[1].outcome == "ok");
+  CHECK(rec.hooks[1].exit_code == 0);
+  CHECK(rec.hooks[1].ready_seconds >= 0);
+  CHECK(rec.hooks[1].output.find("out of recover") != std::string::npos);
+  CHECK(rec.hooks[1].output.find("hunter2") == std::string::npos);
+  CHECK(c.events == std::vector<std::string>{"recover in db"});
+
+  // Without waitForReady, running is enough.
+  ExecClient c2;
+  c2.pods = {live_pod("Running", "running", false)};
+  c2.handler = [&](const kube::ExecRequest& r, kube::FakeExecIo& io) { return db_client(c2, r, io, false); };
+  auto rec2 = restore_record();
+  CHECK_FALSE(hooks::run_restore_hooks(c2, "copy", "db-0", {restore_exec("recover", false, hooks::OnError::fail)}, rec2, o));
+  CHECK(c2.gets == 1);
+  CHECK(rec2.hooks[1].outcome == "ok");
+}
+
+TEST_CASE("run_restore_hooks: a pod that never runs fails the hook at its waitTimeout, naming the init container") {
+  ExecClient c;
+  c.pods = {live_pod("Pending", "waiting", false, 3)};
+  c.handler = [&](const kube::ExecRequest& r, kube::FakeExecIo& io) { return db_client(c, r, io, false); };
+  hooks::RestoreRunOptions o;
+  o.poll_interval = 0.01;
+  auto rec = restore_record();
+  const bool failed = hooks::run_restore_hooks(
+      c, "copy", "db-0",
+      {restore_exec("recover", true, hooks::OnError::fail, 0.05), restore_exec("after", false, hooks::OnError::proceed)},
+      rec, o);
+  CHECK(failed);
+  REQUIRE(rec.hooks.size() == 3);
+  CHECK(rec.hooks[0].outcome == "failed");
+  CHECK(rec.hooks[0].exit_code == 3);
+  CHECK(rec.hooks[1].outcome == "failed");
+  CHECK(rec.hooks[1].message.find("waitTimeout") != std::string::npos);
+  CHECK(rec.hooks[1].message.find("init container recover exited with code 3") != std::string::npos);
+  CHECK(rec.hooks[2].outcome == "skipped");  // onError Fail stops the pod's remaining hooks
+  CHECK(c.events.empty());                   // nothing ran in the pod
+}
+
+TEST_CASE("run_restore_hooks: a failing hook under Continue does not stop the next; an ended pod is not waited for") {
+  ExecClient c;
+  c.pods = {live_pod("Running", "running", true)};
+  c.handler = [&](const kube::ExecRequest& r, kube::FakeExecIo& io) { return db_client(c, r, io, false); };
+  hooks::RestoreRunOptions o;
+  auto rec = restore_record();
+  CHECK_FALSE(hooks::run_restore_hooks(
+      c, "copy", "db-0", {restore_exec("fail", false, hooks::OnError::proceed), restore_exec("after", false, hooks::OnError::fail)},
+      rec, o));
+  REQUIRE(rec.hooks.size() == 3);
+  CHECK(rec.hooks[1].outcome == "failed");
+  CHECK(rec.hooks[1].exit_code == 3);
+  CHECK(rec.hooks[2].outcome == "ok");
+
+  ExecClient done;
+  done.pods = {live_pod("Succeeded", "terminated", false)};
+  auto rec2 = restore_record();
+  CHECK(hooks::run_restore_hooks(done, "copy", "db-0", {restore_exec("x", false, hooks::OnError::fail)}, rec2, o));
+  CHECK(done.gets == 1);
+  CHECK(rec2.hooks[1].message == "the pod is Succeeded");
 }
