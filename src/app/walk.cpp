@@ -782,7 +782,7 @@ private:
   std::mutex m_sink_mu;   // outcome(), note(), progress() one at a time
   std::mutex m_trace_mu;
   std::optional<Error> m_fatal;
-  util::KeySet m_taken;  // item keys taken (digests: a million objects cost 32 MiB, not ~150)
+  util::KeySet m_taken;  // item keys taken (digests: a million objects cost 24 MiB, not ~150)
   std::map<Ref, Pending> m_pending;
   std::map<std::string, int> m_service_accounts, m_services, m_ns_with_items;
   std::set<std::string> m_scanned_service_accounts, m_scanned_services, m_scanned_types, m_scanned_releases;

@@ -59,51 +59,58 @@ uint64_t siphash24(uint64_t k0, uint64_t k1, std::string_view data) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
-KeySet::KeySet() : m_slots(1024) {
+KeySet::KeySet() {
   std::random_device rd;
   for (uint64_t& k : m_k) k = (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
-KeySet::Slot KeySet::digest(std::string_view key) const {
-  Slot s{siphash24(m_k[0], m_k[1], key), siphash24(m_k[2], m_k[3], key)};
-  if (s.a == 0 && s.b == 0) s.b = 1;
-  return s;
+KeySet::Digest KeySet::digest(std::string_view key) const {
+  Digest d{siphash24(m_k[0], m_k[1], key), static_cast<uint32_t>(siphash24(m_k[2], m_k[3], key))};
+  if (d.a == 0 && d.b == 0) d.b = 1;
+  return d;
 }
 
 bool KeySet::insert(std::string_view key) {
-  if ((m_size + 1) * 4 > m_slots.size() * 3) grow();
-  const Slot d = digest(key);
-  const size_t mask = m_slots.size() - 1;
+  const Digest d = digest(key);
+  Table& t = m_tables[d.a >> 56];
+  if ((t.size + 1) * 4 > t.a.size() * 3) grow(t);
+  const size_t mask = t.a.size() - 1;
   for (size_t i = static_cast<size_t>(d.a) & mask;; i = (i + 1) & mask) {
-    Slot& s = m_slots[i];
-    if (s.a == 0 && s.b == 0) {
-      s = d;
+    if (t.a[i] == 0 && t.b[i] == 0) {
+      t.a[i] = d.a;
+      t.b[i] = d.b;
+      ++t.size;
       ++m_size;
       return true;
     }
-    if (s.a == d.a && s.b == d.b) return false;
+    if (t.a[i] == d.a && t.b[i] == d.b) return false;
   }
 }
 
 bool KeySet::contains(std::string_view key) const {
-  const Slot d = digest(key);
-  const size_t mask = m_slots.size() - 1;
+  const Digest d = digest(key);
+  const Table& t = m_tables[d.a >> 56];
+  if (t.a.empty()) return false;
+  const size_t mask = t.a.size() - 1;
   for (size_t i = static_cast<size_t>(d.a) & mask;; i = (i + 1) & mask) {
-    const Slot& s = m_slots[i];
-    if (s.a == 0 && s.b == 0) return false;
-    if (s.a == d.a && s.b == d.b) return true;
+    if (t.a[i] == 0 && t.b[i] == 0) return false;
+    if (t.a[i] == d.a && t.b[i] == d.b) return true;
   }
 }
 
-void KeySet::grow() {
-  std::vector<Slot> old(m_slots.size() * 2);
-  old.swap(m_slots);
-  const size_t mask = m_slots.size() - 1;
-  for (const Slot& s : old) {
-    if (s.a == 0 && s.b == 0) continue;
-    size_t i = static_cast<size_t>(s.a) & mask;
-    while (m_slots[i].a != 0 || m_slots[i].b != 0) i = (i + 1) & mask;
-    m_slots[i] = s;
+void KeySet::grow(Table& t) {
+  const size_t n = t.a.empty() ? 16 : t.a.size() * 2;
+  std::vector<uint64_t> a(n);
+  std::vector<uint32_t> b(n);
+  a.swap(t.a);
+  b.swap(t.b);
+  const size_t mask = n - 1;
+  for (size_t j = 0; j < a.size(); ++j) {
+    if (a[j] == 0 && b[j] == 0) continue;
+    size_t i = static_cast<size_t>(a[j]) & mask;
+    while (t.a[i] != 0 || t.b[i] != 0) i = (i + 1) & mask;
+    t.a[i] = a[j];
+    t.b[i] = b[j];
   }
 }
 
