@@ -499,7 +499,9 @@ public:
     json::set(s, "tree", json::make_string(repo::to_hex(snapshot.tree), a), a);
     json::set(doc, "snapshot", std::move(s), a);
     json::set(doc, "owners", json::Value(owners), a);
-    json::set(doc, "workers", json::Value(m_o.workers), a);
+    // Twice the workers: each read of packs is a round trip through kbk, so half of them wait on one while the
+    // others decode and write.
+    json::set(doc, "workers", json::Value(m_o.workers * 2), a);
     if (root.known) {
       json::Value r(rapidjson::kObjectType);
       json::set(r, "uid", json::Value(static_cast<uint64_t>(root.uid)), a);
