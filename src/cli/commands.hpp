@@ -25,7 +25,7 @@ namespace kbk::cli {
 
 struct GlobalOptions {
   kube::ConfigFlags kube;
-  double qps = 50;
+  double qps = 0;     // no client-side limit: the API server's priority and fairness (429 + Retry-After) paces kbk
   int burst = 100;
   int verbosity = 0;
   std::string log_file;

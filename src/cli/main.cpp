@@ -287,10 +287,14 @@ int main(int argc, char** argv) {
       ->type_name(value::k_url);
   add_duration_option(&app, "--request-timeout", g.kube.request_timeout_seconds,
                       "How long one request may take, e.g. 30s or 1m (0: no limit)");
-  app.add_option("--qps", g.qps, "Maximum requests per second to the API server (0: no client-side limit)")
+  app.add_option("--qps", g.qps,
+                 "Maximum requests per second to the API server; 0 (the default): no client-side limit, the server's "
+                 "priority and fairness paces kbk (429 with Retry-After, retried up to 10 times)")
       ->type_name(value::k_number)
       ->capture_default_str();
-  app.add_option("--burst", g.burst, "Maximum burst of requests above --qps")->type_name(value::k_count)->capture_default_str();
+  app.add_option("--burst", g.burst, "Maximum burst of requests above --qps (with --qps above 0)")
+      ->type_name(value::k_count)
+      ->capture_default_str();
   app.add_option("-v,--v", g.verbosity, "Log verbosity (0-9, as kubectl)")->type_name(value::k_count);
   app.add_option("--log-file", g.log_file,
                  "Also write the log to this file, with timestamps and levels (info lines even at -v 0)")

@@ -181,6 +181,9 @@ public:
     double busy = 0;
     double slept = 0;
     bool ambiguous = false;
+    int without_retry_after = 0;  // failures the server named no wait for
+    const int plain_limit = m_policy.max_retries_without_retry_after < 0 ? m_policy.max_retries
+                                                                          : m_policy.max_retries_without_retry_after;
     // A streamed upload can only be repeated when it can be rewound.
     const bool can_repeat = !request.body_reader || static_cast<bool>(request.body_rewind);
     for (int attempt = 1;; ++attempt) {
@@ -196,6 +199,7 @@ public:
       const bool unreachable = !outcome.ok() && failure_before_send(outcome.error()) && !m_answered.load() &&
                                !m_policy.retry_unreachable_before_first_answer;
       if (can_repeat && !unreachable) delay = retry_delay(m_policy, request.idempotency, attempt, outcome, elapsed, jitter());
+      if (delay && !(outcome.ok() && parse_retry_after(*outcome)) && ++without_retry_after > plain_limit) delay.reset();
       if (!delay) {
         if (outcome.ok()) {
           outcome->attempts = attempt;

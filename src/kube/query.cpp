@@ -1,5 +1,6 @@
 #include "query.hpp"
 
+#include <kbk/json/json.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::kube {
@@ -40,6 +41,24 @@ std::string delete_body(const DeleteOptions& options) {
   if (options.dry_run == DryRun::yes) b += R"(,"dryRun":["All"])";
   b += "}";
   return b;
+}
+
+bool post_stores_nothing(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  if (!util::starts_with(path, "/apis/authorization.k8s.io/") && !util::starts_with(path, "/apis/authentication.k8s.io/"))
+    return false;
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  return util::ends_with(last, "reviews");
+}
+
+bool json_patch_is_idempotent(std::string_view body) {
+  auto doc = json::parse(body);
+  if (!doc.ok() || !doc->IsArray() || doc->Empty()) return false;
+  for (const auto& op : doc->GetArray()) {
+    const std::string name = json::get_string(op, {"op"});
+    if (name != "replace" && name != "test") return false;
+  }
+  return true;
 }
 
 }  // namespace kbk::kube

@@ -159,6 +159,10 @@ private:
 
 struct RetryPolicy {
   int max_retries = 5;              // further sends after the first
+  // Of those, how many may follow a failure the server gave no Retry-After for (5xx without it, resets, timeouts);
+  // -1: max_retries. A 429 from priority and fairness names its wait and is worth more patience than a server
+  // that keeps failing.
+  int max_retries_without_retry_after = -1;
   double max_total_seconds = 60;    // no retry starts later than this after the first send
   double initial_backoff_seconds = 0.25;
   double max_backoff_seconds = 8;

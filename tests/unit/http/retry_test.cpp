@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <memory>
+#include <vector>
+
 #include <kbk/http/http.hpp>
 
 using namespace kbk;
@@ -130,4 +134,49 @@ TEST_CASE("find_headers is case-insensitive and keeps repeats") {
   CHECK(find_headers(h, "WARNING") == std::vector<std::string>{"a", "b"});
   CHECK(find_header(h, "content-type") == std::optional<std::string>("x"));
   CHECK_FALSE(find_header(h, "Content-Length"));
+}
+
+namespace {
+
+struct Scripted : Transport {
+  std::vector<Result<Response>> answers;
+  size_t sent = 0;
+  Result<Response> send(const Request&) override {
+    const size_t i = std::min(sent++, answers.size() - 1);
+    return answers[i];
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the retrying transport gives a Retry-After more patience than failures without one") {
+  RetryPolicy p;
+  p.max_retries = 10;
+  p.max_retries_without_retry_after = 2;
+  p.max_total_seconds = 1000;
+  std::vector<double> slept;
+  auto sleeper = [&](double s) { slept.push_back(s); };
+  Request get;
+  get.url = "http://x/";
+
+  SECTION("429s with Retry-After: up to max_retries, then the last answer") {
+    auto inner = std::make_shared<Scripted>();
+    inner->answers = {answer(429, "1")};
+    auto t = make_retrying_transport(inner, p, nullptr, sleeper);
+    auto r = t->send(get);
+    REQUIRE(r.ok());
+    CHECK(r->status == 429);
+    CHECK(inner->sent == 11);
+    CHECK(slept.size() == 10);
+  }
+  SECTION("503s without Retry-After and resets: max_retries_without_retry_after, counted apart from 429s") {
+    auto inner = std::make_shared<Scripted>();
+    inner->answers = {answer(429, "1"), answer(503), answer(429, "1"), failure(Errc::network, "sent"), answer(503),
+                      answer(200)};
+    auto t = make_retrying_transport(inner, p, nullptr, sleeper);
+    auto r = t->send(get);
+    REQUIRE(r.ok());
+    CHECK(r->status == 503);  // the third failure without a wait named
+    CHECK(inner->sent == 5);
+  }
 }
