@@ -534,6 +534,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     std::fputs(restore::summary_text(*report).c_str(), stdout);
     if (waited) std::printf("Wait: %s\n", waited->summary().c_str());
   }
+  // The summary (or the JSON document) lists every failure; stderr gets the one line that names the first.
+  if (const std::string line = restore::failure_line(*report); !line.empty()) log::error(line);
   return rc;
 }
 

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include <kbk/restore/options.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -24,6 +26,86 @@ ItemResult api_failure(const Error& e, const std::string& doing) {
 
 bool is_crd(const PlannedItem& item) { return item.group == "apiextensions.k8s.io" && item.resource == "customresourcedefinitions"; }
 bool is_namespace(const PlannedItem& item) { return item.group.empty() && item.resource == "namespaces"; }
+
+// ---- managedFields in the create -----------------------------------------------------------------------------
+// kube-apiserver's field manager decodes the managedFields a create carries (decodeLiveOrNew), then gives every
+// field the object sets to the creating manager: the entry of that manager's identity (manager, operation Update,
+// the create's apiVersion, no subresource) keeps its fields plus those, with the create's time, and every other
+// entry keeps only fields the object does not set (a status subresource's entry: status is not sent). So a create
+// under the identity of the entry that owns the object's fields brings the backed-up entries back in one request
+// whenever the others own only what the create leaves out. Whether it did is read from the server's answer; when
+// it did not (an Apply entry, fields shared by several managers, a field a modifier added) the entries are patched
+// back as before.
+
+// The manager to create under: of the backed-up Update entries without subresource at the create's apiVersion,
+// the one owning the most fields; "" when there is none.
+std::string creating_manager(const json::Value& entries, const std::string& api_version) {
+  std::string best;
+  size_t best_size = 0;
+  if (!entries.IsArray()) return best;
+  for (const auto& e : entries.GetArray()) {
+    if (!e.IsObject() || json::get_string(e, {"operation"}) != "Update" ||
+        !json::get_string(e, {"subresource"}).empty() || json::get_string(e, {"apiVersion"}) != api_version)
+      continue;
+    std::string manager = json::get_string(e, {"manager"});
+    const json::Value* fields = json::find(e, "fieldsV1");
+    const size_t size = fields ? json::to_string(*fields).size() : 0;
+    if (manager.empty() || (!best.empty() && size <= best_size)) continue;
+    best = std::move(manager);
+    best_size = size;
+  }
+  return best;
+}
+
+std::string entry_identity(const json::Value& e) {
+  const std::string op = json::get_string(e, {"operation"});
+  return json::get_string(e, {"manager"}) + '\x1f' + op + '\x1f' +
+         (op == "Update" ? json::get_string(e, {"apiVersion"}) : std::string()) + '\x1f' +
+         json::get_string(e, {"subresource"});
+}
+
+// An entry's fieldsV1 without kbk's restore labels, which the creating manager comes to own with the create.
+json::Document fields_without_restore_labels(const json::Value& entry) {
+  json::Document fields;
+  if (const json::Value* f = json::find(entry, "fieldsV1")) json::copy_into(fields, *f, fields.GetAllocator());
+  json::Value* md = fields.IsObject() ? json::find(fields, "f:metadata") : nullptr;
+  json::Value* labels = md && md->IsObject() ? json::find(*md, "f:labels") : nullptr;
+  if (!labels || !labels->IsObject()) return fields;
+  for (const char* k : {k_label_backup_name, k_label_restore_name}) json::erase(*labels, std::string("f:") + k);
+  if (labels->MemberCount() == 0 || (labels->MemberCount() == 1 && json::find(*labels, "."))) json::erase(*md, "f:labels");
+  if (md->MemberCount() == 0) json::erase(fields, "f:metadata");
+  return fields;
+}
+
+// Whether the entries the create left are the backed-up ones: the same identities with the same fields and times,
+// except the creating manager's entry, whose time is the create's and which owns kbk's restore labels as well.
+bool create_kept_entries(const json::Value& backed_up, const json::Value& written, const std::string& manager,
+                         const std::string& api_version) {
+  const json::Value* live = json::at(written, {"metadata", "managedFields"});
+  if (!backed_up.IsArray() || !live || !live->IsArray() || live->Size() != backed_up.Size()) return false;
+  std::map<std::string, const json::Value*> by_identity;
+  for (const auto& e : live->GetArray()) {
+    if (!e.IsObject() || !by_identity.emplace(entry_identity(e), &e).second) return false;
+  }
+  const std::string creator = manager + '\x1f' + "Update" + '\x1f' + api_version + '\x1f';
+  for (const auto& want : backed_up.GetArray()) {
+    if (!want.IsObject()) return false;
+    const std::string id = entry_identity(want);
+    auto it = by_identity.find(id);
+    if (it == by_identity.end()) return false;
+    const json::Value& got = *it->second;
+    if (json::get_string(want, {"fieldsType"}) != json::get_string(got, {"fieldsType"})) return false;
+    if (id == creator) {
+      if (!json::equal(fields_without_restore_labels(want), fields_without_restore_labels(got))) return false;
+      continue;
+    }
+    if (json::get_string(want, {"time"}) != json::get_string(got, {"time"})) return false;
+    const json::Value* a = json::find(want, "fieldsV1");
+    const json::Value* b = json::find(got, "fieldsV1");
+    if (!a != !b || (a && !json::equal(*a, *b))) return false;
+  }
+  return true;
+}
 
 bool condition_true(const json::Value& obj, std::string_view type, std::string* message = nullptr) {
   const json::Value* conds = json::at(obj, {"status", "conditions"});
@@ -92,10 +174,10 @@ public:
   }
 
 private:
-  kube::WriteOptions write_options() const {
+  kube::WriteOptions write_options(std::string manager = k_field_manager) const {
     kube::WriteOptions w;
     w.dry_run = m_dry;
-    w.field_manager = k_field_manager;
+    w.field_manager = std::move(manager);
     return w;
   }
   std::string ns_of(const PlannedItem& item) const { return item.namespaced ? item.target_namespace : ""; }
@@ -118,20 +200,43 @@ private:
 
   ItemResult create(const PlannedItem& item, const json::Value& obj, const kube::ResourceType& rt, Outcome outcome,
                     const std::string& reason, int attempt = 0) {
-    auto created = m_client.create(rt, ns_of(item), obj, write_options());
-    if (created) return after_write(item, rt, *created, outcome, reason);
+    // The backed-up managedFields go with the create, under the identity of the entry that owns the object's
+    // fields (see creating_manager): where the server keeps them, that is the only request.
+    std::string manager;
+    json::Document with_entries;
+    if (m_dry == kube::DryRun::no) {
+      json::Document mf = item.managed_fields.parse();
+      manager = creating_manager(mf, rt.api_version());
+      if (!manager.empty()) {
+        with_entries = json::clone(obj);
+        auto& a = with_entries.GetAllocator();
+        json::set(json::ensure_object(with_entries, "metadata", a), "managedFields", json::copy(mf, a), a);
+      }
+    }
+    auto created = manager.empty() ? m_client.create(rt, ns_of(item), obj, write_options())
+                                   : m_client.create(rt, ns_of(item), with_entries, write_options(manager));
+    if (!created && !manager.empty() && (created.error().is(Errc::invalid) || created.error().is(Errc::bad_request)) &&
+        created.error().message.find("managedFields") != std::string::npos) {
+      // A server that refuses the entries in a create: without them, as before (patched back after).
+      manager.clear();
+      created = m_client.create(rt, ns_of(item), obj, write_options());
+    }
+    if (created) return after_write(item, rt, *created, outcome, reason, manager);
     if (created.error().is(Errc::already_exists) && attempt == 0) return existing(item, obj, rt);
     return api_failure(created.error(), "create");
   }
 
-  // managedFields back as they were (so GitOps tools keep ownership) and status when asked.
+  // managedFields back as they were (so GitOps tools keep ownership) and status when asked. created_under: the
+  // manager a create carrying the backed-up entries was sent under ("" when it carried none).
   ItemResult after_write(const PlannedItem& item, const kube::ResourceType& rt, const json::Value& written,
-                         Outcome outcome, const std::string& reason) {
+                         Outcome outcome, const std::string& reason, const std::string& created_under = "") {
     std::vector<std::string> problems;
     if (m_dry == kube::DryRun::yes) return result(outcome, reason);
     std::string uid = json::get_string(written, {"metadata", "uid"});
     std::string rv = json::get_string(written, {"metadata", "resourceVersion"});
-    if (json::Document mf = item.managed_fields.parse(); mf.IsArray() && !mf.Empty()) {
+    if (json::Document mf = item.managed_fields.parse();
+        mf.IsArray() && !mf.Empty() &&
+        (created_under.empty() || !create_kept_entries(mf, written, created_under, rt.api_version()))) {
       json::Document body;
       body.SetArray();
       auto& a = body.GetAllocator();

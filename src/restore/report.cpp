@@ -220,6 +220,17 @@ json::Document report_to_json(const RestoreReport& r, bool with_items) {
   return d;
 }
 
+std::string failure_line(const RestoreReport& r) {
+  const size_t failed = r.count(Outcome::failed);
+  if (failed == 0) return "";
+  for (const ItemReport& i : r.items)
+    if (i.result.outcome == Outcome::failed)
+      return "restore " + r.name + " " + r.phase() + ": " + std::to_string(failed) + " of " +
+             std::to_string(r.items.size()) + " items failed, " + (failed == 1 ? "" : "the first ") + item_name(i) +
+             ": " + i.result.reason + (i.result.message.empty() ? "" : ": " + i.result.message);
+  return "";
+}
+
 std::string summary_text(const RestoreReport& r) {
   std::string out = "Restore " + r.name + " from backup " + r.backup + " (" + r.mode + "): " + r.phase() + " in " +
                     util::human_duration(std::chrono::duration<double>(r.completed - r.started).count()) + "\n";

@@ -98,6 +98,9 @@ ExitCode exit_code(const RestoreReport& report);
 json::Document report_to_json(const RestoreReport& report, bool with_items = true);
 // Counts per outcome, then per reason, then the failed items and the rewrites; for a terminal.
 std::string summary_text(const RestoreReport& report);
+// One line for stderr when items failed, naming the first failure and its cause ("restore r1 PartiallyFailed: 2 of
+// 40 items failed, the first configmaps/shop/cfg: ServiceUnavailable: create: the server is ..."); "" when none did.
+std::string failure_line(const RestoreReport& report);
 
 // Writes restores/<name>/ as Velero lays it out: restore-<name>-logs.gz, restore-<name>-results.gz
 // ({"warnings":{...},"errors":{...}}), restore-<name>-resource-list.json.gz ({"<gv>/<Kind>":

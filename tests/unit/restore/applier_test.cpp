@@ -154,6 +154,103 @@ TEST_CASE("cluster applier creates in order, with fieldManager kbk, and re-appli
   CHECK(json::get_string(*live_sa, {"metadata", "annotations", "team"}) == "a");
 }
 
+namespace {
+
+// A ConfigMap created by kubectl (one Update entry owning its fields) whose status-like entry of another manager
+// owns only what a create does not send.
+BackupBuilder owned_backup() {
+  BackupBuilder b;
+  b.add("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app"}})")
+      .add("configmaps", R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg","namespace":"app",
+          "labels":{"app":"web"},"managedFields":[
+            {"manager":"kubectl-create","operation":"Update","apiVersion":"v1","time":"2024-01-02T03:04:05Z","fieldsType":"FieldsV1",
+             "fieldsV1":{"f:data":{".":{},"f:k":{}},"f:metadata":{"f:labels":{".":{},"f:app":{}}}}},
+            {"manager":"auditor","operation":"Update","apiVersion":"v1","time":"2024-01-02T03:04:06Z","fieldsType":"FieldsV1",
+             "fieldsV1":{"f:status":{"f:seen":{}}},"subresource":"status"}]},"data":{"k":"v"}})");
+  return b;
+}
+
+// What kube-apiserver's field manager does with the entries of a create, for the one manager owning everything:
+// the entry of the creating identity gets the create's time and the restore labels; the others stay.
+void keep_entries(json::Document& doc, const std::string& manager) {
+  json::Value* mf = json::at(doc, {"metadata", "managedFields"});
+  if (!mf || !mf->IsArray()) return;
+  auto& a = doc.GetAllocator();
+  for (auto& e : mf->GetArray()) {
+    if (json::get_string(e, {"manager"}) != manager || json::get_string(e, {"operation"}) != "Update" ||
+        !json::get_string(e, {"subresource"}).empty())
+      continue;
+    json::set(e, "time", json::make_string("2026-12-07T05:00:00Z", a), a);
+    json::Value& labels = json::ensure_object(json::ensure_object(e["fieldsV1"], "f:metadata", a), "f:labels", a);
+    for (const char* k : {".", "f:kbk.io/backup-name", "f:kbk.io/restore-name"})
+      json::set(labels, k, json::Value(rapidjson::kObjectType), a);
+  }
+}
+
+size_t count_calls(const FakeClient& client, const std::string& method, const std::string& gr) {
+  size_t n = 0;
+  for (const auto& c : client.calls()) n += c.method == method && c.gr == gr;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("cluster applier sends managedFields with the create, and patches them only when the server did not keep them", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  auto applier = make_cluster_applier(client, types, fast());
+  const json::Document source = owned_backup().backup.items.back().object.parse();
+  const std::string backed_up = json::to_string(*json::at(source, {"metadata", "managedFields"}));
+
+  SECTION("kept: one request, under the owning entry's manager") {
+    client.field_manager = keep_entries;
+    RestoreReport r = run(owned_backup().backup, options(), *applier);
+    CHECK(r.phase() == "Completed");
+    CHECK(count_calls(client, "create", "configmaps") == 1);
+    CHECK(count_calls(client, "patch-json", "configmaps") == 0);
+    for (const auto& c : client.calls())
+      if (c.method == "create" && c.gr == "configmaps") {
+        CHECK(c.field_manager == "kubectl-create");
+        CHECK(c.body.find("\"managedFields\"") != std::string::npos);
+      } else if (c.method == "create") {
+        CHECK(c.field_manager == "kbk");  // the namespace carried no entries
+      }
+    const json::Value* mf = json::at(*client.find("configmaps", "app", "cfg"), {"metadata", "managedFields"});
+    REQUIRE(mf);
+    REQUIRE(mf->Size() == 2);
+    CHECK(json::get_string((*mf)[0], {"manager"}) == "kubectl-create");
+    CHECK(json::get_string((*mf)[1], {"time"}) == "2024-01-02T03:04:06Z");
+  }
+  SECTION("not kept (every field went to the creating manager alone): patched back as backed up") {
+    client.field_manager = [](json::Document& doc, const std::string& manager) {
+      if (!json::at(doc, {"metadata", "managedFields"})) return;
+      auto entries = json::parse(R"([{"manager":"","operation":"Update","apiVersion":"v1","time":"2026-12-07T05:00:00Z",
+          "fieldsType":"FieldsV1","fieldsV1":{"f:data":{".":{},"f:k":{}}}}])");
+      json::set((*entries)[0], "manager", json::make_string(manager, entries->GetAllocator()), entries->GetAllocator());
+      json::Value v;
+      v.CopyFrom(*entries, doc.GetAllocator());
+      json::set(doc["metadata"], "managedFields", std::move(v), doc.GetAllocator());
+    };
+    RestoreReport r = run(owned_backup().backup, options(), *applier);
+    CHECK(r.phase() == "Completed");
+    CHECK(count_calls(client, "create", "configmaps") == 1);
+    CHECK(count_calls(client, "patch-json", "configmaps") == 1);
+    const json::Value* mf = json::at(*client.find("configmaps", "app", "cfg"), {"metadata", "managedFields"});
+    REQUIRE(mf);
+    CHECK(json::to_string(*mf) == backed_up);
+  }
+  SECTION("a time changed on an entry the create does not own: patched back") {
+    client.field_manager = [](json::Document& doc, const std::string& manager) {
+      keep_entries(doc, manager);
+      json::Value* mf = json::at(doc, {"metadata", "managedFields"});
+      if (!mf || !mf->IsArray() || mf->Size() < 2) return;
+      json::set((*mf)[1], "time", json::make_string("2026-12-07T05:00:00Z", doc.GetAllocator()), doc.GetAllocator());
+    };
+    run(owned_backup().backup, options(), *applier);
+    CHECK(count_calls(client, "patch-json", "configmaps") == 1);
+  }
+}
+
 TEST_CASE("cluster applier writes status through the status subresource with --restore-status", "[applier]") {
   FakeClient client;
   FakeResolver types(client);

@@ -105,7 +105,7 @@ void FakeClient::record(Call c) { m_calls.push_back(std::move(c)); }
 Result<json::Document> FakeClient::get(const kube::ResourceType& rt, std::string_view ns, std::string_view name,
                                        std::string_view subresource) {
   std::lock_guard lock(m_mutex);
-  record({"get", gr_of(rt), std::string(ns), std::string(name), false, "", std::string(subresource)});
+  record({"get", gr_of(rt), std::string(ns), std::string(name), false, "", std::string(subresource), ""});
   Key key{gr_of(rt), std::string(ns), std::string(name)};
   if (auto l = m_lingering.find(key); l != m_lingering.end() && l->second-- <= 0) {
     m_lingering.erase(l);
@@ -127,7 +127,7 @@ Result<json::Document> FakeClient::create(const kube::ResourceType& rt, std::str
   std::lock_guard lock(m_mutex);
   bool dry = options.dry_run == kube::DryRun::yes;
   std::string name = json::get_string(obj, {"metadata", "name"});
-  record({"create", gr_of(rt), std::string(ns), name, dry, json::to_string(obj), ""});
+  record({"create", gr_of(rt), std::string(ns), name, dry, json::to_string(obj), "", options.field_manager});
   if (forbidden.count(gr_of(rt))) return api_error(Errc::forbidden, 403, "forbidden: " + gr_of(rt));
   if (!ns.empty() && !m_objects.count({"namespaces", "", std::string(ns)}))
     return api_error(Errc::not_found, 404, "namespaces \"" + std::string(ns) + "\" not found");
@@ -137,6 +137,7 @@ Result<json::Document> FakeClient::create(const kube::ResourceType& rt, std::str
   if (m_objects.count(key)) return api_error(Errc::already_exists, 409, gr_of(rt) + " \"" + name + "\" already exists");
   json::Document doc = json::clone(obj);
   if (dry) return doc;
+  if (field_manager) field_manager(doc, options.field_manager);
   auto& a = doc.GetAllocator();
   if (gr_of(rt) == "namespaces") {
     json::set(doc, "status", json::Value(rapidjson::kObjectType), a);
@@ -164,7 +165,7 @@ Result<json::Document> FakeClient::update(const kube::ResourceType& rt, std::str
   std::lock_guard lock(m_mutex);
   bool dry = options.dry_run == kube::DryRun::yes;
   std::string name = json::get_string(obj, {"metadata", "name"});
-  record({"update", gr_of(rt), std::string(ns), name, dry, json::to_string(obj), std::string(subresource)});
+  record({"update", gr_of(rt), std::string(ns), name, dry, json::to_string(obj), std::string(subresource), ""});
   Key key{gr_of(rt), std::string(ns), name};
   auto it = m_objects.find(key);
   if (it == m_objects.end()) return api_error(Errc::not_found, 404, "not found");
@@ -190,7 +191,7 @@ Result<json::Document> FakeClient::patch(const kube::ResourceType& rt, std::stri
   std::lock_guard lock(m_mutex);
   bool dry = options.dry_run == kube::DryRun::yes;
   record({type == kube::PatchType::json ? "patch-json" : "patch-merge", gr_of(rt), std::string(ns), std::string(name), dry,
-          std::string(body), std::string(subresource)});
+          std::string(body), std::string(subresource), options.field_manager});
   Key key{gr_of(rt), std::string(ns), std::string(name)};
   auto it = m_objects.find(key);
   if (it == m_objects.end()) return api_error(Errc::not_found, 404, "not found");
@@ -221,7 +222,7 @@ Result<json::Document> FakeClient::remove(const kube::ResourceType& rt, std::str
                                           const kube::DeleteOptions& options) {
   std::lock_guard lock(m_mutex);
   bool dry = options.dry_run == kube::DryRun::yes;
-  record({"remove", gr_of(rt), std::string(ns), std::string(name), dry, "", ""});
+  record({"remove", gr_of(rt), std::string(ns), std::string(name), dry, "", "", ""});
   Key key{gr_of(rt), std::string(ns), std::string(name)};
   auto it = m_objects.find(key);
   if (it == m_objects.end()) return api_error(Errc::not_found, 404, "not found");

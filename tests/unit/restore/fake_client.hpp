@@ -4,6 +4,7 @@
 // take a few GETs to disappear after delete, CRDs that become Established or never do).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -24,6 +25,7 @@ struct Call {
   bool dry_run = false;
   std::string body;
   std::string subresource;
+  std::string field_manager;
 };
 
 class FakeClient : public kube::Client {
@@ -41,6 +43,9 @@ public:
   int gets_until_gone = 0;           // after delete, an object lingers (deletionTimestamp set) for this many GETs
   bool crds_established = true;
   bool namespaces_get_default_sa = true;
+  // Rewrites a created object as the server's field manager would (the object as sent, fieldManager); without
+  // it the object is stored as sent, managedFields included.
+  std::function<void(json::Document&, const std::string&)> field_manager;
 
   Result<json::Document> get(const kube::ResourceType& rt, std::string_view ns, std::string_view name,
                              std::string_view subresource = "") override;
