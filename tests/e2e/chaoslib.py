@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -281,13 +282,25 @@ def diff_summary(want, got):
     return "; ".join(parts)
 
 
+# What a clear failure line names: the cause, as the API server, the store or the network gave it (a status code or
+# its reason, a reset, a timeout, an expired token, a damaged answer), or a precondition kbk checks.
+REASON = re.compile(r"\b[45]\d\d\b|unable to handle|too many requests|internal ?error|service ?unavailable|slow ?down|"
+                    r"reset|refused|timed? ?out|timeout|unreachable|cannot reach|expired|\bgone\b|truncat|etag|checksum|"
+                    r"digest|corrupt|does not match|differs|not found|forbidden|denied|interrupted|closed|no space|"
+                    r"already exists|not established", re.I)
+
+
 def error_line(err):
-    """The error a failed kbk run ends with, or None when stderr does not end with one clear line."""
-    lines = [l for l in err.splitlines() if l.strip()]
-    if not lines:
-        return None
-    last = lines[-1].strip()
-    return last if ("error" in last.lower() or "fail" in last.lower() or last.startswith("kbk:")) else None
+    """The line a failed kbk run names its failure with (`kbk: error: WHAT: WHY`, WHY naming the cause: REASON),
+    or None when stderr holds no such line: a bare `kbk:` line, a warning, a summary such as "PartiallyFailed"
+    without its cause, or nothing at all is not one clear line."""
+    for line in reversed([l.strip() for l in err.splitlines() if l.strip()]):
+        if not line.startswith("kbk: error: "):
+            continue
+        message = line[len("kbk: error: "):]
+        if ": " in message and REASON.search(message.split(": ", 1)[1]):
+            return line
+    return None
 
 
 def set_kube_faults(env, kubeconfig, spec):
@@ -368,6 +381,7 @@ def chaos(configmaps, seeds, log=print, rate=0.05):
             t = time.time()
             rc, out, err = env.kbk(kc, "backup", "create", name, "--storage", loc, *SELECTION)
             row["backup_s"] = time.time() - t
+            row["backup_err"] = err[-4000:]
             row["backup_kube_faults"] = kube_fired(env, kc)
             row["backup_s3_faults"] = sum(env.proxy_stats()["fired"].values())
             set_kube_faults(env, kc, "")
@@ -391,6 +405,7 @@ def chaos(configmaps, seeds, log=print, rate=0.05):
             t = time.time()
             rc, out, err = env.kbk(tkc, "restore", "create", "--from-backup", "clean", "--storage", loc)
             row["restore_s"] = time.time() - t
+            row["restore_err"] = err[-4000:]
             row["restore_kube_faults"] = kube_fired(env, tkc)
             row["restore_s3_faults"] = sum(env.proxy_stats()["fired"].values())
             set_kube_faults(env, tkc, "")
