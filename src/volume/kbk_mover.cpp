@@ -9,6 +9,7 @@
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
+#include <future>
 #include <link.h>
 #include <map>
 #include <mutex>
@@ -421,6 +422,11 @@ public:
     t.stall_timeout_seconds = m_o.stall_timeout_seconds;
     t.protocols = m_o.protocols;
     m_tar = make_exec_tar_mover(client, t);
+    // The bundle (found from the ELF files, its .tar.gz read from the cache or made) is ready by the time the first
+    // helper pod runs: otherwise every run waited for it between the pod's start and the first exec.
+    m_warm = std::async(std::launch::async, [] {
+      if (auto b = current_bundle()) (void)bundle_tar_gz(**b);
+    });
   }
   std::string name() const override { return "kbk"; }
 
@@ -844,6 +850,7 @@ private:
   std::mutex m_mutex;
   std::set<std::string> m_installed;
   std::map<std::string, uint64_t> m_bundle_bytes;
+  std::future<void> m_warm;  // last: its destructor waits for the warm-up before the members above go
 };
 
 }  // namespace
