@@ -16,7 +16,8 @@ void* open_library(const char* soname, bool fatal) {
   void* h = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
   if (!h && fatal) {
     const char* why = ::dlerror();
-    std::fprintf(stderr, "kbk: this command needs %s, which cannot be loaded: %s\n", soname, why ? why : "not found");
+    std::fprintf(stderr, "kbk: error: %s: this command needs it and it cannot be loaded (%s)\n", soname,
+                 why ? why : "not found");
     std::fflush(stderr);
     ::_exit(1);
   }
@@ -31,7 +32,7 @@ void* lazy_symbol(const char* soname, const char* name) {
   void* h = open_library(soname, true);
   void* f = ::dlsym(h, name);
   if (!f) {
-    std::fprintf(stderr, "kbk: %s has no %s (another version than kbk was built with)\n", soname, name);
+    std::fprintf(stderr, "kbk: error: %s: it has no %s (another version than kbk was built with)\n", soname, name);
     std::fflush(stderr);
     ::_exit(1);
   }
