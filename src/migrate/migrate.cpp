@@ -11,6 +11,7 @@
 #include <kbk/kube/access.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/restore/applier.hpp>
+#include <kbk/restore/hooks.hpp>
 #include <kbk/restore/plan.hpp>
 #include <kbk/restore/preflight.hpp>
 #include <kbk/restore/transforms.hpp>
@@ -289,12 +290,18 @@ private:
       volumes = std::move(*vd);
     }
     restore::PlanOptions po = plan_options(m_o.name, volumes.get());
+    // Velero's restore hooks in the backed-up pods' annotations run in B as restore create runs them
+    // (docs/hooks.md section 6): their transform first, so the other transforms see the init containers.
+    restore::RestoreHooks restore_hooks(nullptr, m_mappings);
+    po.transforms.insert(po.transforms.begin(), restore_hooks.transform());
     restore::ClusterApplierOptions co;
     co.existing = m_o.existing;
     std::unique_ptr<restore::Applier> applier = restore::make_cluster_applier(*m_dst.client, *m_types, co);
     restore::RunOptions ro;
     ro.parallel = m_o.parallel;
     ro.encryption_key = m_o.encryption_key;
+    ro.hooks = &restore_hooks;
+    ro.hooks_client = m_dst.client;
     if (volumes) {  // claims filled from the repository before any workload of B starts
       auto wrapped = volumes->wrap(std::move(applier), *m_dst.client, m_backend, m_o.encryption_key, nullptr);
       if (!wrapped) return "volume data: " + wrapped.error().message;
@@ -325,6 +332,14 @@ private:
                            ": " + i.result.reason + (i.result.message.empty() ? "" : ": " + i.result.message));
       m_r.failure = "restore: " + std::to_string(r.count(restore::Outcome::failed)) + " item(s) failed: " + util::join(failed, "; ");
       return std::to_string(r.count(restore::Outcome::failed)) + " item(s) failed: " + util::join(failed, "; ");
+    }
+    if (r.hook_failed()) {  // a restore hook with onError Fail: B is not as the application needs it
+      std::string first;
+      for (const auto& p : r.hooks)
+        for (const auto& h : p.hooks)
+          if (first.empty() && h.outcome == "failed" && h.on_error == "Fail") first = hooks::describe(p.pod, h);
+      m_r.failure = "restore hook: " + first;
+      return m_r.failure;
     }
     return "";
   }

@@ -839,8 +839,6 @@ def _secret_data(store, ns, name):
 def materialize(store, state_dir, pod, vol, dest):
     """Write a configMap/secret/projected/downwardAPI volume's files into dest (replacing what was there)."""
     ns = (pod.get("metadata") or {}).get("namespace")
-    shutil.rmtree(dest, ignore_errors=True)
-    os.makedirs(dest, exist_ok=True)
     files = []
     if vol.get("configMap") is not None:
         src = vol["configMap"]
@@ -869,8 +867,42 @@ def materialize(store, state_dir, pod, vol, dest):
                 tok = "kubesim-projected-token.%s.%s" % (ns, (pod.get("spec") or {}).get("serviceAccountName",
                                                                                           "default"))
                 files.append((s["serviceAccountToken"].get("path", "token"), tok.encode(), mode))
+    # Unchanged content stays as it is: execs run at once (readiness probes beside kubectl exec) bind this folder,
+    # and replacing it under one of them would make its sandbox fail to start.
+    if _same_files(dest, files):
+        return
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest, exist_ok=True)
     for path, data, mode in files:
         _write_file(dest, path, data, mode)
+
+
+def _same_files(dest, files):
+    """True when dest holds exactly these files with this content and mode."""
+    if not os.path.isdir(dest):
+        return False
+    want = {}
+    for path, data, mode in files:
+        rel = os.path.normpath(path).lstrip("/")
+        if not rel.startswith(".."):
+            want[rel] = (data, mode)
+    have = set()
+    for root, _dirs, names in os.walk(dest):
+        for n in names:
+            have.add(os.path.relpath(os.path.join(root, n), dest))
+    if have != set(want):
+        return False
+    for rel, (data, mode) in want.items():
+        full = os.path.join(dest, rel)
+        try:
+            if os.stat(full).st_mode & 0o7777 != mode & 0o7777:
+                return False
+            with open(full, "rb") as f:
+                if f.read() != data:
+                    return False
+        except OSError:
+            return False
+    return True
 
 
 def pod_volume_dirs(store, state_dir, pod):
