@@ -651,9 +651,11 @@ Result<std::unique_ptr<ExecSession>> open_exec_session(const ExecEndpoint& ep, c
         double wait = std::min(8.0, 0.5 * static_cast<double>(1 << (transient - 1)));
         wait = std::max(wait, std::min(30.0, static_cast<double>(up.error().retry_after_seconds)));
         if (deadline && seconds_until(*deadline) <= wait) return with_target(std::move(up).error(), req);
-        log::info(1, "exec in " + exec_target(req) + ": " + up.error().message + "; trying again in " +
-                         util::human_duration(wait) + " (attempt " + std::to_string(transient + 1) + " of " +
-                         std::to_string(k_attempts) + ")");
+        const std::string line = "exec in " + exec_target(req) + ": " + up.error().message + "; trying again in " +
+                                 util::human_duration(wait) + " (attempt " + std::to_string(transient + 1) + " of " +
+                                 std::to_string(k_attempts) + ")";
+        if (req.on_retry) req.on_retry(line);
+        else log::info(1, line);
         http::sleep_seconds(wait);
         continue;
       }

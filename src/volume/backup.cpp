@@ -64,6 +64,57 @@ bool running(const json::Value& pod) {
          !json::at(pod, {"metadata", "deletionTimestamp"});
 }
 
+// The movers' client: the cluster's, with every exec's retried upgrades (429, 5xx, a connection lost before the
+// answer) told to the backup's log, so `kbk backup logs` holds them as well as stderr at -v 1.
+class ExecLogClient final : public kube::Client {
+public:
+  ExecLogClient(kube::Client& inner, std::function<void(const std::string&)> log)
+      : m_inner(inner), m_log(std::move(log)) {}
+  Result<json::Document> get(const kube::ResourceType& rt, std::string_view ns, std::string_view name,
+                             std::string_view sub) override {
+    return m_inner.get(rt, ns, name, sub);
+  }
+  Result<void> list(const kube::ResourceType& rt, std::string_view ns, const kube::ListOptions& o,
+                    const std::function<Result<void>(kube::ListPage&)>& on_page) override {
+    return m_inner.list(rt, ns, o, on_page);
+  }
+  Result<json::Document> create(const kube::ResourceType& rt, std::string_view ns, const json::Value& obj,
+                                const kube::WriteOptions& o) override {
+    return m_inner.create(rt, ns, obj, o);
+  }
+  Result<json::Document> update(const kube::ResourceType& rt, std::string_view ns, const json::Value& obj,
+                                const kube::WriteOptions& o, std::string_view sub) override {
+    return m_inner.update(rt, ns, obj, o, sub);
+  }
+  Result<json::Document> patch(const kube::ResourceType& rt, std::string_view ns, std::string_view name,
+                               kube::PatchType type, std::string_view body, const kube::WriteOptions& o,
+                               std::string_view sub) override {
+    return m_inner.patch(rt, ns, name, type, body, o, sub);
+  }
+  Result<json::Document> remove(const kube::ResourceType& rt, std::string_view ns, std::string_view name,
+                                const kube::DeleteOptions& o) override {
+    return m_inner.remove(rt, ns, name, o);
+  }
+  Result<json::Document> request(std::string_view method, std::string_view path, std::string_view body,
+                                 std::string_view content_type, std::string_view accept) override {
+    return m_inner.request(method, path, body, content_type, accept);
+  }
+  Result<kube::RawResponse> request_raw(std::string_view method, std::string_view path, std::string_view body,
+                                        std::string_view content_type, std::string_view accept) override {
+    return m_inner.request_raw(method, path, body, content_type, accept);
+  }
+  Result<std::unique_ptr<kube::ExecSession>> exec(const kube::ExecRequest& request) override {
+    if (request.on_retry || !m_log) return m_inner.exec(request);
+    kube::ExecRequest r = request;
+    r.on_retry = m_log;
+    return m_inner.exec(r);
+  }
+
+private:
+  kube::Client& m_inner;
+  std::function<void(const std::string&)> m_log;
+};
+
 }  // namespace
 
 struct VolumeBackup::Impl {
@@ -71,6 +122,7 @@ struct VolumeBackup::Impl {
   storage::Backend& backend;
   VolumeBackupOptions opt;
   Temporaries temps;
+  ExecLogClient exec_client;  // the movers'
   std::shared_ptr<Mover> mover;
 
   std::mutex repo_mutex;
@@ -92,7 +144,8 @@ struct VolumeBackup::Impl {
   uint64_t last_reported = 0;
 
   Impl(kube::Client& c, storage::Backend& b, VolumeBackupOptions o)
-      : client(c), backend(b), opt(std::move(o)), temps(c, {{k_label_backup, opt.backup_name}}) {}
+      : client(c), backend(b), opt(std::move(o)), temps(c, {{k_label_backup, opt.backup_name}}),
+        exec_client(c, [this](const std::string& line) { log(line); }) {}
 
   void log(const std::string& line) {
     if (opt.log) opt.log(line);
@@ -388,7 +441,8 @@ VolumeBackup::~VolumeBackup() {
 Result<std::unique_ptr<VolumeBackup>> VolumeBackup::start(kube::Client& client, storage::Backend& backend,
                                                           VolumeBackupOptions options) {
   auto impl = std::make_unique<Impl>(client, backend, std::move(options));
-  impl->mover = impl->opt.mover ? impl->opt.mover : std::shared_ptr<Mover>(make_mover(client, impl->opt.settings.mover, impl->opt.key));
+  impl->mover = impl->opt.mover ? impl->opt.mover
+                                : std::shared_ptr<Mover>(make_mover(impl->exec_client, impl->opt.settings.mover, impl->opt.key));
   // An existing repository must open with this backup's key (or without one): say so before anything is done.
   KBK_ASSIGN_OR_RETURN(bool exists, repo::repository_exists(backend));
   if (exists) {

@@ -60,6 +60,9 @@ struct ExecRequest {
   double stall_timeout_seconds = 0;
   // Subprotocols offered, in order of preference (tests force v4 with {k_exec_protocol_v4}).
   std::vector<std::string> protocols = {k_exec_protocol_v5, k_exec_protocol_v4};
+  // Told of each retried upgrade (429/5xx, a connection lost before the answer) with its line, instead of the line
+  // going to log::info(1): a caller with a log of its own (a backup's, `kbk backup logs`) records it there.
+  std::function<void(const std::string&)> on_retry;
 };
 
 // How the remote command ended.
