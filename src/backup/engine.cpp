@@ -327,6 +327,7 @@ Result<Summary> run(kube::Client& client, const kube::Discovery& discovery, stor
     vo.key = context.encryption_key;
     vo.progress = context.progress;
     vo.windows = backup_hooks;
+    vo.make_path = context.volume_paths;
     vo.log = [&](const std::string& line) {
       if (active_sink) return active_sink->note(log::Level::info, line);
       log::info(1, line);

@@ -8,11 +8,13 @@
 #include "help.hpp"
 #include "key_file.hpp"
 #include "selection_flags.hpp"
+#include "volume_flags.hpp"
 #include <kbk/output/output.hpp>
 #include <kbk/rbac/rbac.hpp>
 #include <kbk/restore/backup.hpp>
 #include <kbk/restore/engine.hpp>
 #include <kbk/restore/plan.hpp>
+#include <kbk/restore/volumes.hpp>
 #include <kbk/util/log.hpp>
 
 namespace kbk::cli {
@@ -27,7 +29,32 @@ struct RbacFlags {
   std::string existing_policy = "none";
   std::string key_file;
   bool include_events = false;
+  // backup create's volume flags, and restore create's own (the flags they share are registered once, as backup's).
+  VolumeFlags volumes;
+  RestoreVolumeFlags restore_volumes;
 };
+
+// The volume flags of the other command, given: the one that names the first.
+std::string misplaced_volume_flag(const RbacFlags& f) {
+  const VolumeFlags& b = f.volumes;
+  const RestoreVolumeFlags& r = f.restore_volumes;
+  const RestoreVolumeFlags rd;
+  if (f.purpose == "restore") {
+    if (!b.snapshot_volumes.empty()) return "--snapshot-volumes";
+    if (!b.snapshot_move_data.empty()) return "--snapshot-move-data";
+    if (b.default_volumes_to_fs_backup) return "--default-volumes-to-fs-backup";
+    if (b.fs_backup_via_workload) return "--fs-backup-via-workload";
+    if (!b.resource_policies.empty()) return "--resource-policies";
+    if (b.csi_snapshot_timeout != VolumeFlags().csi_snapshot_timeout) return "--csi-snapshot-timeout";
+    return "";
+  }
+  if (!r.volume_type_mappings.empty()) return "--volume-type-mappings";
+  if (!r.pv_driver_mappings.empty()) return "--pv-driver-mappings";
+  if (!r.mover.namespace_.empty()) return "--mover-namespace";
+  if (r.ignore_owners) return "--mover-ignore-owners";
+  if (r.bind_timeout != rd.bind_timeout) return "--bind-timeout";
+  return "";
+}
 
 int fail(const Error& e) {
   log::error(e.message);
@@ -54,6 +81,9 @@ int run_rbac(const GlobalOptions& g, const RbacFlags& f) {
   ro.namespace_ = g.kube.namespace_.empty() ? "kbk" : g.kube.namespace_;
   if (!valid_dns_label(ro.namespace_)) throw Fatal(ExitCode::usage, "-n " + ro.namespace_ + ": not a namespace name");
 
+  if (const std::string flag = misplaced_volume_flag(f); !flag.empty())
+    throw Fatal(ExitCode::usage, flag + " is a flag of " + (f.purpose == "backup" ? "restore" : "backup") +
+                                     " create: not for --for " + f.purpose);
   rbac::Needs needs;
   if (f.purpose == "backup") {
     if (!f.from_backup.empty() || !f.namespace_mappings.empty() || f.existing_policy != "none")
@@ -62,6 +92,8 @@ int run_rbac(const GlobalOptions& g, const RbacFlags& f) {
     backup::Options o;
     apply_selection(g, f.selection, DashN::other, o);
     o.include_events = f.include_events ? backup::IncludeEvents::yes : backup::IncludeEvents::no;
+    o.volumes = volume_settings(f.volumes);
+    o.volume_data = !f.volumes.no_volume_data;
     if (auto v = backup::validate(o); !v) throw Fatal(ExitCode::usage, v.error().message);
     const kube::RestConfig config = load_rest_config(g);
     auto client = make_client(g, config);
@@ -85,13 +117,30 @@ int run_rbac(const GlobalOptions& g, const RbacFlags& f) {
     auto m = restore::parse_namespace_mappings(f.namespace_mappings);
     if (!m) throw Fatal(ExitCode::usage, "--namespace-mappings: " + m.error().message);
     po.namespace_mappings = std::move(*m);
+    const volume::RestoreSettings volume_settings = migrate_restore_volume_settings(f.volumes, f.restore_volumes);
     const auto user_key = load_encryption_key(f.key_file);
     auto backend = open_storage(g);
+    // The volume data the restore brings back, planned as restore create plans it (claims provisioned anew, their
+    // old PersistentVolumes skipped, pod volumes converted by --volume-type-mappings).
+    std::shared_ptr<restore::VolumeData> volumes;
+    if (!f.volumes.no_volume_data) {
+      restore::VolumeDataOptions vo;
+      vo.restore_name = "kbk-rbac";
+      vo.settings = volume_settings;
+      auto vd = restore::load_volume_data(*backend, f.from_backup, user_key ? &*user_key : nullptr, std::move(vo));
+      if (!vd) return fail(vd.error());
+      volumes = std::move(*vd);
+      if (volumes) {
+        po.transforms.push_back(volumes->transform());
+        po.keep_pv = volumes->keep_pv();
+      }
+    }
     auto backup = restore::load_backup(*backend, f.from_backup, {}, user_key ? &*user_key : nullptr);
     if (!backup) return fail(backup.error());
     auto plan = restore::make_plan(*backup, po);
     if (!plan) return fail(plan.error());
     needs = rbac::restore_needs(restore::write_targets(*plan), restore::write_verbs(*policy));
+    if (volumes) rbac::add_volume_restore_needs(needs, volumes->targets(), volume_settings);
   }
 
   std::vector<json::Document> objects = rbac::render(needs, ro);
@@ -140,10 +189,15 @@ void register_rbac(CLI::App& app, GlobalOptions& g, RunState& state) {
       ->type_name("none|update|recreate")
       ->capture_default_str();
   add_encryption_key_option(cmd, f->key_file, "--for restore: key file of an encrypted backup");
+  // The volume flags of backup create (--for backup; those it shares with restore create serve --for restore too)
+  // and restore create's own (--for restore): the same definitions as kbk migrate's, so a command line carries over.
+  add_volume_migrate_flags(cmd, f->volumes, f->restore_volumes);
   document(cmd,
            {"# what a nightly backup of two namespaces needs, for ServiceAccount kbk/kbk",
             "kbk rbac --for backup --include-namespaces shop,db | kubectl apply -f -",
             "kbk rbac --for backup --app shop.yaml --service-account shop-backup -n backups",
+            "# the same volume flags as the backup the CronJob runs",
+            "kbk rbac --for backup --include-namespaces db --default-volumes-to-fs-backup",
             "kbk rbac --for restore --from-backup nightly --namespace-mappings shop:shop-dr -o yaml"},
            "-n is the ServiceAccount's namespace here (default kbk), not a selection. --for backup runs the reads of "
            "such a backup against the cluster (with your identity: it must be able to read what the backup reads), "
@@ -151,8 +205,14 @@ void register_rbac(CLI::App& app, GlobalOptions& g, RunState& state) {
            "name, cluster-wide where the walk lists across namespaces, a Role per namespace where it lists "
            "namespace by namespace. --for restore prints create, get and patch (delete with "
            "--existing-resource-policy recreate) on each type in each target namespace that restoring the backup "
-           "writes, as kbk auth can-i-restore checks. Objects a selection follows later that it does not follow "
-           "today (a first PVC naming a StorageClass) need the command run again; kbk auth can-i-backup checks.",
+           "writes, as kbk auth can-i-restore checks. Volume data (unless --no-volume-data) takes the volume flags of "
+           "backup create and restore create: --for backup decides each volume's data path as that backup would and "
+           "adds exactly what the path does in the volume's namespace (VolumeSnapshots, temporary claims, helper "
+           "pods, pods/exec; the snapshot contents cluster-wide); --for restore adds what restoring each volume does "
+           "(helper pods and pods/exec, the snapshot objects of snapshot-only volumes, with --mover-namespace that "
+           "namespace, its claims and the PersistentVolumes handed over). Objects a selection follows later that it "
+           "does not follow today (a first PVC naming a StorageClass, a first volume) need the command run again; "
+           "kbk auth can-i-backup checks.",
            "");
   set_runner(cmd, state, [&g, f] { return run_rbac(g, *f); });
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "app_flags.hpp"
 #include "crossing_flags.hpp"
@@ -23,6 +24,7 @@
 #include <kbk/kube/access.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/output/output.hpp>
+#include <kbk/rbac/rbac.hpp>
 #include <kbk/restore/applier.hpp>
 #include <kbk/restore/engine.hpp>
 #include <kbk/restore/hooks.hpp>
@@ -133,10 +135,22 @@ void describe_target(kube::Client& client, const kube::RestConfig& config, resto
     request.target_kube_system_uid = json::get_string(*ns, {"metadata", "uid"});
 }
 
-// The permission check of a plan: every (type, namespace) it writes, with the verbs the policy needs.
+// The permission check of a plan: every (type, namespace) it writes, with the verbs the policy needs; with volume
+// data (volumes, planned), what restoring each volume cannot do without (helper pods, pods/exec, snapshot objects,
+// the mover namespace's; volume/permissions.hpp), so a missing one stops the restore before anything is applied.
 Result<kube::WriteAccessReport> check_plan_access(kube::Client& client, const restore::Plan& plan,
-                                                  restore::ExistingPolicy policy) {
-  return kube::check_write_access(client, restore::write_targets(plan), restore::write_verbs(policy));
+                                                  restore::ExistingPolicy policy, const restore::VolumeData* volumes) {
+  KBK_ASSIGN_OR_RETURN(auto report,
+                       kube::check_write_access(client, restore::write_targets(plan), restore::write_verbs(policy)));
+  if (!volumes) return report;
+  rbac::Needs needs;
+  rbac::add_volume_restore_needs(needs, volumes->targets(), volumes->settings(), true);
+  if (needs.verbs.empty()) return report;
+  KBK_ASSIGN_OR_RETURN(auto vol, rbac::check(client, needs));
+  report.checked += vol.checked;
+  for (auto& d : vol.denied) report.denied.push_back(std::move(d));
+  for (auto& n : vol.notes) report.notes.push_back(std::move(n));
+  return report;
 }
 
 std::string permission_hint(const std::string& backup) {
@@ -178,7 +192,7 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
   if (client) {
     auto plan = restore::make_plan(*backup, po);
     if (!plan) return fail(plan.error());
-    auto a = check_plan_access(*client, *plan, policy);
+    auto a = check_plan_access(*client, *plan, policy, volumes);
     if (!a) return fail(a.error());
     access = std::move(*a);
   }
@@ -457,8 +471,9 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     // one line and exit 4, never a run of Forbidden errors.
     const restore::ExistingPolicy policy = co.existing;
     const std::string backup_name = f.from_backup;
-    ro.before_apply = [c, policy, backup_name](const restore::Plan& plan) -> Result<void> {
-      KBK_ASSIGN_OR_RETURN(auto access, check_plan_access(*c, plan, policy));
+    const restore::VolumeData* planned_volumes = f.dry_run.empty() ? volumes.get() : nullptr;  // data is moved
+    ro.before_apply = [c, policy, backup_name, planned_volumes](const restore::Plan& plan) -> Result<void> {
+      KBK_ASSIGN_OR_RETURN(auto access, check_plan_access(*c, plan, policy, planned_volumes));
       for (const auto& n : access.notes) log::info(1, n);
       if (!access.writable()) return unexpected(Errc::precondition, access.summary() + permission_hint(backup_name));
       return {};
@@ -595,6 +610,8 @@ int run_can_i_restore(const GlobalOptions& g, const CanIRestoreFlags& f) {
   auto discovery = fetch_discovery(*client);
   std::vector<kube::WriteTarget> targets;
   std::string scope;
+  std::shared_ptr<restore::VolumeData> volumes;  // --from-backup: its volume data, as restore create moves it
+  std::optional<kube::WriteAccessReport> report_of_plan;
   if (f.from_backup.empty()) {
     if (!f.namespace_mappings.empty() || !f.include_namespaces.empty() || !f.exclude_namespaces.empty() ||
         !f.include_resources.empty() || !f.exclude_resources.empty())
@@ -622,15 +639,27 @@ int run_can_i_restore(const GlobalOptions& g, const CanIRestoreFlags& f) {
     add_conversions(po, discovery);
     const auto user_key = load_encryption_key(f.key_file);
     auto backend = open_storage(g);
+    restore::VolumeDataOptions vo;
+    vo.restore_name = "can-i-restore";
+    auto vd = restore::load_volume_data(*backend, f.from_backup, user_key ? &*user_key : nullptr, std::move(vo));
+    if (!vd) return fail(vd.error());
+    volumes = std::move(*vd);
+    if (volumes) {
+      po.transforms.push_back(volumes->transform());
+      po.keep_pv = volumes->keep_pv();
+    }
     auto backup = restore::load_backup(*backend, f.from_backup, {}, user_key ? &*user_key : nullptr);
     if (!backup) return fail(backup.error());
     auto plan = restore::make_plan(*backup, po);
     if (!plan) return fail(plan.error());
-    targets = restore::write_targets(*plan);
-    scope = "what restoring backup " + f.from_backup + " writes";
+    auto checked = check_plan_access(*client, *plan, policy, volumes.get());
+    if (!checked) return fail(checked.error());
+    report_of_plan = std::move(*checked);
+    scope = "what restoring backup " + f.from_backup + " writes (and its volume data moves)";
   }
   const auto verbs = restore::write_verbs(policy);
-  auto report = kube::check_write_access(*client, targets, verbs);
+  auto report = report_of_plan ? Result<kube::WriteAccessReport>(std::move(*report_of_plan))
+                               : kube::check_write_access(*client, targets, verbs);
   if (!report) return fail(report.error());
   for (const auto& n : report->notes) log::warning(n);
   const std::string who = report->user.empty() ? "the current identity" : "user \"" + report->user + "\"";

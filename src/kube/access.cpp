@@ -29,7 +29,10 @@ std::string review_body(std::string_view ns, std::string_view verb, const Resour
   attrs.AddMember("verb", json::make_string(verb, a), a);
   attrs.AddMember("group", json::make_string(rt.group, a), a);
   attrs.AddMember("version", json::make_string(rt.version, a), a);
-  attrs.AddMember("resource", json::make_string(rt.resource, a), a);
+  // "pods/exec": the resource and its subresource, as the API server names them.
+  const auto slash = rt.resource.find('/');
+  attrs.AddMember("resource", json::make_string(rt.resource.substr(0, slash), a), a);
+  if (slash != std::string::npos) attrs.AddMember("subresource", json::make_string(rt.resource.substr(slash + 1), a), a);
   json::Value spec(rapidjson::kObjectType);
   spec.AddMember("resourceAttributes", attrs, a);
   d.AddMember("spec", spec, a);

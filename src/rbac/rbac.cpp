@@ -1,11 +1,13 @@
 // kbk rbac (rbac.hpp): recording what a backup asks, and the RBAC objects that allow exactly that.
 #include <kbk/rbac/rbac.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
 
 #include <kbk/backup/backup.hpp>
+#include <kbk/kube/pod_exec.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/log.hpp>
@@ -15,6 +17,18 @@ namespace kbk::rbac {
 void Needs::add(const std::string& group, const std::string& resource, const std::string& namespace_,
                 const std::string& verb) {
   verbs[namespace_][Type{group, resource}].insert(verb);
+}
+
+void Needs::add(const std::vector<volume::Request>& requests, const std::string& ns, const std::string& mover_ns,
+                bool required_only) {
+  for (const auto& r : requests) {
+    if (required_only && !r.required) continue;
+    switch (r.scope) {
+      case volume::Request::Scope::volume: add(r.group, r.resource, ns, r.verb); break;
+      case volume::Request::Scope::mover: add(r.group, r.resource, mover_ns.empty() ? ns : mover_ns, r.verb); break;
+      case volume::Request::Scope::cluster: add(r.group, r.resource, "", r.verb); break;
+    }
+  }
 }
 
 // ---- RecordingClient ----------------------------------------------------------------------------------------
@@ -71,6 +85,20 @@ Result<json::Document> RecordingClient::request(std::string_view method, std::st
   return m_inner.request(method, path, body, content_type, accept);
 }
 
+Result<std::unique_ptr<kube::ExecSession>> RecordingClient::exec(const kube::ExecRequest& request) {
+  {
+    std::lock_guard lock(m_mu);
+    m_needs.add("", "pods/exec", request.namespace_, "create");
+    m_needs.add("", "pods/exec", request.namespace_, "get");
+  }
+  return kube::make_fake_exec_session(request, [](const kube::ExecRequest&, kube::FakeExecIo&) -> Result<int> { return 0; });
+}
+
+void RecordingClient::add(const std::vector<volume::Request>& requests, const std::string& ns) {
+  std::lock_guard lock(m_mu);
+  m_needs.add(requests, ns);
+}
+
 // ---- probes --------------------------------------------------------------------------------------------------
 
 Result<Needs> probe_backup(kube::Client& client, const kube::Discovery& discovery, backup::Options options,
@@ -88,6 +116,20 @@ Result<Needs> probe_backup(kube::Client& client, const kube::Discovery& discover
   auto backend = storage::open("file://" + tmpl);
   if (!backend) return std::move(backend).error();
   RecordingClient rec(client);
+  // Each volume's data path: what it would ask, recorded in the volume's namespace; no data is taken.
+  class ProbePath final : public volume::DataPath {
+  public:
+    ProbePath(RecordingClient& r, volume::PathKind k) : m_rec(r), m_kind(k) {}
+    volume::PathKind kind() const override { return m_kind; }
+    Result<void> backup(const volume::Job& job, volume::Context&, volume::VolumeResult&) override {
+      m_rec.add(volume::backup_requests(m_kind), job.ref.namespace_);
+      return {};
+    }
+
+  private:
+    RecordingClient& m_rec;
+    volume::PathKind m_kind;
+  };
   options.name = "kbk-rbac-probe";
   options.labels.clear();
   backup::RunContext ctx;
@@ -95,6 +137,9 @@ Result<Needs> probe_backup(kube::Client& client, const kube::Discovery& discover
   crypto::UserKey key;
   key.key = crypto::SecretKey::random();
   ctx.encryption_key = &key;
+  ctx.volume_paths = [&rec](volume::PathKind k) -> std::unique_ptr<volume::DataPath> {
+    return std::make_unique<ProbePath>(rec, k);
+  };
   // Its notes (the scratch backup is encrypted) are not the user's; warnings and -v still show.
   const int verbosity = log::verbosity();
   if (verbosity < 1) log::set_verbosity(-1);
@@ -122,6 +167,42 @@ Needs restore_needs(const std::vector<kube::WriteTarget>& targets, const std::ve
     if (t.type.resource == "clusterrolebindings") n.add(rbac, "clusterroles", "", "bind");
   }
   return n;
+}
+
+void add_volume_restore_needs(Needs& needs, const std::vector<volume::RestoreTarget>& targets,
+                              const volume::RestoreSettings& settings, bool preflight) {
+  bool any = false;
+  for (const auto& t : targets) {
+    auto requests = volume::restore_requests(t, settings);
+    if (requests.empty()) continue;
+    any = true;
+    needs.add(requests, t.namespace_, settings.mover.namespace_, preflight);
+  }
+  if (any && !preflight) needs.add(volume::restore_sweep_requests(), "");
+}
+
+Result<kube::WriteAccessReport> check(kube::Client& client, const Needs& needs) {
+  std::map<std::set<std::string>, std::vector<kube::WriteTarget>> by_verbs;
+  for (const auto& [ns, types] : needs.verbs)
+    for (const auto& [type, verbs] : types) {
+      kube::WriteTarget t;
+      t.type.group = std::get<0>(type);
+      t.type.version = "v1";  // RBAC does not look at it
+      t.type.resource = std::get<1>(type);
+      t.type.namespaced = !ns.empty();
+      t.namespace_ = ns;
+      by_verbs[verbs].push_back(std::move(t));
+    }
+  kube::WriteAccessReport all;
+  for (const auto& [verbs, targets] : by_verbs) {
+    KBK_ASSIGN_OR_RETURN(auto r, kube::check_write_access(client, targets, {verbs.begin(), verbs.end()}));
+    if (all.user.empty()) all.user = r.user;
+    all.checked += r.checked;
+    for (auto& d : r.denied) all.denied.push_back(std::move(d));
+    for (auto& n : r.notes)
+      if (std::find(all.notes.begin(), all.notes.end(), n) == all.notes.end()) all.notes.push_back(std::move(n));
+  }
+  return all;
 }
 
 // ---- render --------------------------------------------------------------------------------------------------
@@ -166,7 +247,8 @@ json::Value rules(const std::map<Needs::Type, std::set<std::string>>& types, con
   json::Value out(rapidjson::kArrayType);
   for (const auto& [type, verbs] : types) {
     const auto& [group, resource] = type;
-    if (cluster && verbs == std::set<std::string>{"get"}) {
+    // A claim's PersistentVolume is replaced by every restore and re-provisioning: never limited to today's names.
+    if (cluster && verbs == std::set<std::string>{"get"} && !(group.empty() && resource == "persistentvolumes")) {
       auto names = needs.cluster_gets.find(type);
       if (names != needs.cluster_gets.end() && !names->second.empty() && names->second.size() <= 5 &&
           !names->second.count("")) {

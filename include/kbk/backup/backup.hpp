@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include <kbk/util/error.hpp>
 #include <kbk/util/progress.hpp>
 #include <kbk/util/time.hpp>
+#include <kbk/volume/data_path.hpp>
 #include <kbk/volume/model.hpp>
 
 namespace kbk::backup {
@@ -96,6 +98,9 @@ struct RunContext {
   const crypto::UserKey* encryption_key = nullptr;
   // Lines the run's log starts with (what the caller set up: bandwidth caps, ...).
   std::vector<std::string> log_notes;
+  // The data path of each volume's decision (null: the real ones). kbk rbac's probe records a path's requests
+  // (volume/permissions.hpp) instead of taking the data.
+  std::function<std::unique_ptr<volume::DataPath>(volume::PathKind)> volume_paths;
 };
 
 // Runs a backup into backend. Errc::precondition when the name exists (or is being written); Errc::config for

@@ -19,6 +19,8 @@
 #include <kbk/kube/client.hpp>
 #include <kbk/kube/discovery.hpp>
 #include <kbk/util/error.hpp>
+#include <kbk/volume/permissions.hpp>
+#include <kbk/volume/restore.hpp>
 
 namespace kbk::rbac {
 
@@ -30,6 +32,10 @@ struct Needs {
   // is read only that way (namespaces/kube-system, the cluster's identity).
   std::map<Type, std::set<std::string>> cluster_gets;
   void add(const std::string& group, const std::string& resource, const std::string& namespace_, const std::string& verb);
+  // What the volume code asks (volume/permissions.hpp) for a volume in namespace ns; mover_ns: --mover-namespace
+  // ("" = ns).
+  void add(const std::vector<volume::Request>& requests, const std::string& ns, const std::string& mover_ns = "",
+           bool required_only = false);
 };
 
 // A kube::Client that forwards to another and records every resource request it makes (non-resource paths such as
@@ -55,6 +61,11 @@ public:
                                 const kube::DeleteOptions& options) override;
   Result<json::Document> request(std::string_view method, std::string_view path, std::string_view body = "",
                                  std::string_view content_type = "", std::string_view accept = "") override;
+  // An exec (a hook's command) is recorded (pods/exec create and get in the pod's namespace) and answered as a
+  // command that printed nothing and exited 0: nothing runs in the cluster.
+  Result<std::unique_ptr<kube::ExecSession>> exec(const kube::ExecRequest& request) override;
+  // What a volume's data path would ask (the probe takes no data).
+  void add(const std::vector<volume::Request>& requests, const std::string& ns);
 
 private:
   void record(const kube::ResourceType& rt, std::string_view ns, std::string_view name, std::string_view sub,
@@ -66,7 +77,9 @@ private:
 
 // Runs a backup with these options through a RecordingClient into a scratch file:// location under scratch_dir
 // (removed afterwards, whatever happens): what it asked for. Errors of the run itself (an option the cluster
-// cannot serve) are returned; items the admin could not read are still recorded as asked.
+// cannot serve) are returned; items the admin could not read are still recorded as asked. With volume data, each
+// volume is read and its path decided as the backup does; instead of taking its data, what that path asks
+// (volume::backup_requests) is added in the volume's namespace.
 Result<Needs> probe_backup(kube::Client& client, const kube::Discovery& discovery, backup::Options options,
                            const std::string& scratch_dir);
 
@@ -75,6 +88,16 @@ Result<Needs> probe_backup(kube::Client& client, const kube::Discovery& discover
 // clusterroles it writes and `bind` on what its bindings reference (roles and clusterroles in the binding's
 // namespace, clusterroles for clusterrolebindings), without which the API server refuses RBAC it does not hold.
 Needs restore_needs(const std::vector<kube::WriteTarget>& targets, const std::vector<std::string>& verbs);
+// Adds what restoring these volumes' data asks (volume::restore_requests, and the sweep's lists once when any
+// volume has data to restore).
+// preflight: only what the restore cannot do without (volume::Request::required), no sweep: what restore create
+// checks before anything is applied.
+void add_volume_restore_needs(Needs& needs, const std::vector<volume::RestoreTarget>& targets,
+                              const volume::RestoreSettings& settings, bool preflight = false);
+
+// Whether the current identity holds these needs (kube::check_write_access, one check per set of verbs); the
+// denials of every check in one report.
+Result<kube::WriteAccessReport> check(kube::Client& client, const Needs& needs);
 
 struct RenderOptions {
   std::string purpose = "backup";          // backup | restore: in the objects' names and labels

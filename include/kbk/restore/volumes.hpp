@@ -41,6 +41,7 @@ public:
   // Records whose data a restore can bring back (or adopt).
   bool empty() const;
   const std::vector<volume::VolumeResult>& records() const { return m_records; }
+  const volume::RestoreSettings& settings() const { return m_options.settings; }
 
   std::shared_ptr<Transform> transform();
   std::function<bool(const json::Value& pv)> keep_pv() const;
