@@ -1135,6 +1135,8 @@ void register_backup(CLI::App& app, GlobalOptions& g, RunState& state) {
             "# Velero's volume policy file, unchanged; or the resources only",
             "kbk backup create db -n shop --resource-policies policy.yaml",
             "kbk backup create cfg -n shop --no-volume-data",
+            "# a namespace that enforces Pod Security restricted: CSI snapshots read as root in kbk's own namespace",
+            "kbk backup create vault -n vault --mover-namespace kbk-movers",
             "# a database held still while its volumes are cut (pod annotations are read without --hooks)",
             "kbk backup create db -n shop --hooks examples/hooks/mariadb.yaml"},
            "-n NS backs up that namespace (as --include-namespaces NS; not both). Every list flag takes one value "

@@ -50,7 +50,6 @@ std::string misplaced_volume_flag(const RbacFlags& f) {
   }
   if (!r.volume_type_mappings.empty()) return "--volume-type-mappings";
   if (!r.pv_driver_mappings.empty()) return "--pv-driver-mappings";
-  if (!r.mover.namespace_.empty()) return "--mover-namespace";
   if (r.ignore_owners) return "--mover-ignore-owners";
   if (r.bind_timeout != rd.bind_timeout) return "--bind-timeout";
   return "";
@@ -208,7 +207,8 @@ void register_rbac(CLI::App& app, GlobalOptions& g, RunState& state) {
            "writes, as kbk auth can-i-restore checks. Volume data (unless --no-volume-data) takes the volume flags of "
            "backup create and restore create: --for backup decides each volume's data path as that backup would and "
            "adds exactly what the path does in the volume's namespace (VolumeSnapshots, temporary claims, helper "
-           "pods, pods/exec; the snapshot contents cluster-wide); --for restore adds what restoring each volume does "
+           "pods, pods/exec; the snapshot contents cluster-wide; with --mover-namespace the re-bound snapshots, "
+           "claims and helper pods there); --for restore adds what restoring each volume does "
            "(helper pods and pods/exec, the snapshot objects of snapshot-only volumes, with --mover-namespace that "
            "namespace, its claims and the PersistentVolumes handed over). Objects a selection follows later that it "
            "does not follow today (a first PVC naming a StorageClass, a first volume) need the command run again; "

@@ -50,6 +50,12 @@ void add_mover_flags(CLI::App* cmd, MoverFlags& f) {
                   "Resources of helper pods: cpu=500m,memory=256Mi,limits.memory=1Gi (requests unless limits.)")
       ->type_name("RESOURCES");
   cmd->add_option("--mover-priority-class", f.priority_class, "PriorityClass of helper pods")->type_name(value::k_name);
+  cmd->add_option("--mover-namespace", f.namespace_,
+                  "Run root movers in this namespace of kbk's own (made with Pod Security baseline when missing), as "
+                  "Velero's data mover: a backup re-binds each CSI snapshot there and reads it as root; a restore "
+                  "fills a claim there and hands its volume to the target claim (owners restored in namespaces that "
+                  "enforce restricted)")
+      ->type_name("NAMESPACE");
   cmd->add_option("--volume-workers", f.volume_workers, "Volumes moved at once")
       ->type_name(value::k_count)
       ->capture_default_str();
@@ -114,11 +120,6 @@ void add_target_volume_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
 
 void add_volume_restore_flags(CLI::App* cmd, RestoreVolumeFlags& f) {
   add_target_volume_flags(cmd, f);
-  cmd->add_option("--mover-namespace", f.mover.namespace_,
-                  "Write volume data with root movers in this namespace of kbk's own (made with Pod Security baseline "
-                  "when missing), then hand each volume to its claim: owners restored in namespaces that enforce "
-                  "restricted")
-      ->type_name("NAMESPACE");
   cmd->add_flag("--no-volume-data", f.no_volume_data, "Restore the resources only: claims are created empty");
   cmd->add_option("--volume-timeout", f.volume_timeout, "How long one volume's data may take to move")
       ->type_name(value::k_duration)
@@ -151,14 +152,6 @@ volume::RestoreSettings restore_volume_settings(const RestoreVolumeFlags& f) {
   if (!dm) throw Fatal(ExitCode::usage, dm.error().message);
   s.pv_driver_mappings = std::move(*dm);
   s.ignore_owners = f.ignore_owners;
-  auto dns_label = [](const std::string& name) {
-    if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
-    for (char c : name)
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-    return true;
-  };
-  if (!f.mover.namespace_.empty() && !dns_label(f.mover.namespace_))
-    throw Fatal(ExitCode::usage, "--mover-namespace " + f.mover.namespace_ + ": not a namespace name (a DNS-1123 label)");
   if (!f.mover.namespace_.empty() && f.ignore_owners)
     throw Fatal(ExitCode::usage, "--mover-namespace and --mover-ignore-owners: choose one (movers there restore owners)");
   s.volume_timeout = duration_flag("--volume-timeout", f.volume_timeout);
@@ -186,6 +179,14 @@ void apply_mover_flags(const MoverFlags& f, volume::MoverSettings& s, int& volum
     s.resources = std::move(*r);
   }
   s.priority_class = f.priority_class;
+  auto dns_label = [](const std::string& name) {
+    if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+    for (char c : name)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+  };
+  if (!f.namespace_.empty() && !dns_label(f.namespace_))
+    throw Fatal(ExitCode::usage, "--mover-namespace " + f.namespace_ + ": not a namespace name (a DNS-1123 label)");
   s.namespace_ = f.namespace_;
   if (f.volume_mover != "kbk" && f.volume_mover != "tar")
     throw Fatal(ExitCode::usage, "--volume-mover " + f.volume_mover + ": expected kbk or tar");

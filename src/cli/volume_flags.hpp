@@ -1,5 +1,6 @@
-// The volume-data flags of `backup create` (and the mover flags `restore create` shares): one place that declares
-// them and turns them into volume::BackupSettings, so both commands read them the same way.
+// The volume-data flags of `backup create` (and the mover flags `restore create` shares, --mover-namespace
+// included): one place that declares them and turns them into volume::BackupSettings, so both commands read them the
+// same way.
 #pragma once
 
 #include <string>

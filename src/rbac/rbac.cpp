@@ -94,9 +94,10 @@ Result<std::unique_ptr<kube::ExecSession>> RecordingClient::exec(const kube::Exe
   return kube::make_fake_exec_session(request, [](const kube::ExecRequest&, kube::FakeExecIo&) -> Result<int> { return 0; });
 }
 
-void RecordingClient::add(const std::vector<volume::Request>& requests, const std::string& ns) {
+void RecordingClient::add(const std::vector<volume::Request>& requests, const std::string& ns,
+                          const std::string& mover_ns) {
   std::lock_guard lock(m_mu);
-  m_needs.add(requests, ns);
+  m_needs.add(requests, ns, mover_ns);
 }
 
 // ---- probes --------------------------------------------------------------------------------------------------
@@ -121,8 +122,8 @@ Result<Needs> probe_backup(kube::Client& client, const kube::Discovery& discover
   public:
     ProbePath(RecordingClient& r, volume::PathKind k) : m_rec(r), m_kind(k) {}
     volume::PathKind kind() const override { return m_kind; }
-    Result<void> backup(const volume::Job& job, volume::Context&, volume::VolumeResult&) override {
-      m_rec.add(volume::backup_requests(m_kind), job.ref.namespace_);
+    Result<void> backup(const volume::Job& job, volume::Context& ctx, volume::VolumeResult&) override {
+      m_rec.add(volume::backup_requests(m_kind, ctx.settings.mover), job.ref.namespace_, ctx.settings.mover.namespace_);
       return {};
     }
 

@@ -193,7 +193,13 @@ void Temporaries::forget(const kube::ResourceType& type, const std::string& ns, 
 }
 
 Result<void> Temporaries::remove(const kube::ResourceType& type, const std::string& ns, const std::string& name) {
-  KBK_TRY(delete_now(m_client, type, ns, name));
+  bool keep_storage = false;  // as registered
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& o : m_objects)
+      if (same(o, type, ns, name)) keep_storage = o.keep_storage;
+  }
+  KBK_TRY(delete_now(m_client, type, ns, name, keep_storage));
   forget(type, ns, name);
   return {};
 }
@@ -647,6 +653,112 @@ Result<TakenSnapshot> take_snapshot(kube::Client& client, Temporaries& temps, co
   if (auto r = client.patch(types::snapshot_contents(), "", t.content, kube::PatchType::merge, json::to_string(patch), {}); !r)
     log::info(1, "could not label VolumeSnapshotContent " + t.content + ": " + r.error().message);
   return t;
+}
+
+Result<void> ensure_mover_namespace(kube::Client& client, const std::string& ns,
+                                    const std::function<void(const std::string&)>& log) {
+  auto got = client.get(types::namespaces(), "", ns);
+  if (!got && got.error().is(Errc::not_found)) {
+    json::Document obj;
+    obj.SetObject();
+    auto& a = obj.GetAllocator();
+    json::set(obj, "apiVersion", json::make_string("v1", a), a);
+    json::set(obj, "kind", json::make_string("Namespace", a), a);
+    json::Value& md = json::ensure_object(obj, "metadata", a);
+    json::set(md, "name", json::make_string(ns, a), a);
+    json::Value& labels = json::ensure_object(md, "labels", a);
+    json::set(labels, "pod-security.kubernetes.io/enforce", json::make_string("baseline", a), a);
+    json::set(labels, "kbk.io/mover-namespace", json::make_string("true", a), a);
+    auto made = client.create(types::namespaces(), "", obj, {});
+    if (!made && !made.error().is(Errc::already_exists)) return std::move(made).error().wrap("creating mover namespace " + ns);
+    if (made) {
+      if (log) log("created mover namespace " + ns + " (Pod Security baseline); it stays for later runs");
+      return {};
+    }
+    return ensure_mover_namespace(client, ns, log);  // another run made it at the same moment: check that one
+  }
+  if (!got) return std::move(got).error().wrap("mover namespace " + ns);
+  if (json::get_string(*got, {"metadata", "labels", "pod-security.kubernetes.io/enforce"}) == "restricted")
+    return unexpected(Errc::precondition, "mover namespace " + ns +
+                                              " enforces Pod Security restricted: kbk's root movers cannot run there "
+                                              "(label it pod-security.kubernetes.io/enforce=baseline)");
+  return {};
+}
+
+Result<TakenSnapshot> rebind_snapshot(kube::Client& client, Temporaries& temps, const TakenSnapshot& from,
+                                      const std::string& ns, const std::string& volume, double timeout_seconds,
+                                      double poll_seconds) {
+  // One name for both objects, the same for a retried run of this process (a create that finds its own object).
+  const std::string name = "kbk-mv-" + crypto::sha256_hex(owner_id() + "/" + from.namespace_ + "/" + from.name).substr(0, 16);
+  json::Document vsc;
+  vsc.SetObject();
+  auto& a = vsc.GetAllocator();
+  json::set(vsc, "apiVersion", json::make_string("snapshot.storage.k8s.io/v1", a), a);
+  json::set(vsc, "kind", json::make_string("VolumeSnapshotContent", a), a);
+  json::set(json::ensure_object(vsc, "metadata", a), "name", json::make_string(name, a), a);
+  temps.stamp(vsc, a, volume);
+  json::set(json::ensure_object(json::ensure_object(vsc, "metadata", a), "annotations", a), k_annotation_keep_storage,
+            json::make_string("true", a), a);
+  json::Value& spec = json::ensure_object(vsc, "spec", a);
+  json::set(spec, "deletionPolicy", json::make_string("Retain", a), a);
+  json::set(spec, "driver", json::make_string(from.csi.driver, a), a);
+  json::set(json::ensure_object(spec, "source", a), "snapshotHandle", json::make_string(from.csi.snapshot_handle, a), a);
+  if (!from.csi.source_volume_mode.empty())
+    json::set(spec, "sourceVolumeMode", json::make_string(from.csi.source_volume_mode, a), a);
+  if (!from.csi.volume_snapshot_class.empty())
+    json::set(spec, "volumeSnapshotClassName", json::make_string(from.csi.volume_snapshot_class, a), a);
+  json::Value& ref = json::ensure_object(spec, "volumeSnapshotRef", a);
+  json::set(ref, "namespace", json::make_string(ns, a), a);
+  json::set(ref, "name", json::make_string(name, a), a);
+  auto c1 = client.create(types::snapshot_contents(), "", vsc, {});
+  if (!c1 && !c1.error().is(Errc::already_exists))
+    return std::move(c1).error().wrap("creating VolumeSnapshotContent " + name + " for mover namespace " + ns);
+  temps.add(types::snapshot_contents(), "", name, true);
+  json::Document vs;
+  vs.SetObject();
+  auto& b = vs.GetAllocator();
+  json::set(vs, "apiVersion", json::make_string("snapshot.storage.k8s.io/v1", b), b);
+  json::set(vs, "kind", json::make_string("VolumeSnapshot", b), b);
+  json::Value& md = json::ensure_object(vs, "metadata", b);
+  json::set(md, "name", json::make_string(name, b), b);
+  json::set(md, "namespace", json::make_string(ns, b), b);
+  temps.stamp(vs, b, volume);
+  json::set(json::ensure_object(md, "annotations", b), k_annotation_keep_storage, json::make_string("true", b), b);
+  json::Value& vspec = json::ensure_object(vs, "spec", b);
+  if (!from.csi.volume_snapshot_class.empty())
+    json::set(vspec, "volumeSnapshotClassName", json::make_string(from.csi.volume_snapshot_class, b), b);
+  json::set(json::ensure_object(vspec, "source", b), "volumeSnapshotContentName", json::make_string(name, b), b);
+  auto c2 = client.create(types::snapshots(), ns, vs, {});
+  if (!c2 && !c2.error().is(Errc::already_exists))
+    return std::move(c2).error().wrap("creating VolumeSnapshot " + ns + "/" + name);
+  temps.add(types::snapshots(), ns, name, true);
+
+  TakenSnapshot t = from;
+  t.namespace_ = ns;
+  t.name = name;
+  t.content = name;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  for (;;) {
+    auto cur = client.get(types::snapshots(), ns, name);
+    if (!cur) return std::move(cur).error().wrap("VolumeSnapshot " + ns + "/" + name);
+    const json::Value* ready = json::at(*cur, {"status", "readyToUse"});
+    if (ready && ready->IsBool() && ready->GetBool()) {
+      const std::string size = json::get_string(*cur, {"status", "restoreSize"});
+      if (!size.empty()) t.csi.restore_size = size;
+      return t;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string err = json::get_string(*cur, {"status", "error", "message"});
+      if (err.empty())
+        if (auto c = client.get(types::snapshot_contents(), "", name))
+          err = json::get_string(*c, {"status", "error", "message"});
+      return unexpected(Errc::timeout, "VolumeSnapshot " + ns + "/" + name + " (snapshot " + from.csi.snapshot_handle +
+                                           " re-bound from " + from.namespace_ + "/" + from.name +
+                                           ") was not ready within " + util::human_duration(timeout_seconds) +
+                                           (err.empty() ? "" : ": " + err));
+    }
+    KBK_TRY(pause(poll_seconds));
+  }
 }
 
 }  // namespace kbk::volume

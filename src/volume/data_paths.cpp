@@ -1,6 +1,8 @@
 // The backup data paths (data_path.hpp).
 #include <kbk/volume/data_path.hpp>
 
+#include <optional>
+
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -127,6 +129,16 @@ public:
     KBK_ASSIGN_OR_RETURN(TakenSnapshot snap, take_snapshot(ctx.client, ctx.temps, ns, job.ref.claim, job.snapshot_class,
                                                            s.csi_snapshot_timeout, s.poll_interval, ctx.cut));
     r.csi = snap.csi;
+    // --mover-namespace: the snapshot re-bound into kbk's own namespace (Velero's data mover), where the claim from
+    // it and a root mover read it whatever the volume's namespace enforces.
+    std::optional<TakenSnapshot> rebound;
+    if (!s.mover.namespace_.empty()) {
+      KBK_TRY(ensure_mover_namespace(ctx.client, s.mover.namespace_, [](const std::string& l) { log::info(1, l); }));
+      KBK_ASSIGN_OR_RETURN(rebound, rebind_snapshot(ctx.client, ctx.temps, snap, s.mover.namespace_, job.ref.display(),
+                                                    s.csi_snapshot_timeout, s.poll_interval));
+    }
+    const TakenSnapshot& source = rebound ? *rebound : snap;
+    const std::string& mover_ns = source.namespace_;  // the temporary claim's and the helper pod's
     // A temporary claim from the snapshot, of the claim's class and size.
     json::Document tmp;
     tmp.SetObject();
@@ -138,7 +150,7 @@ public:
     if (prefix.size() > 40) prefix.resize(40);
     while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
     json::set(md, "generateName", json::make_string(prefix + "-", a), a);
-    json::set(md, "namespace", json::make_string(ns, a), a);
+    json::set(md, "namespace", json::make_string(mover_ns, a), a);
     ctx.temps.stamp(tmp, a, job.ref.display());
     json::Value& spec = json::ensure_object(tmp, "spec", a);
     const std::string cls = json::get_string(job.claim, {"spec", "storageClassName"});
@@ -156,23 +168,30 @@ public:
     json::Value& src = json::ensure_object(spec, "dataSource", a);
     json::set(src, "apiGroup", json::make_string("snapshot.storage.k8s.io", a), a);
     json::set(src, "kind", json::make_string("VolumeSnapshot", a), a);
-    json::set(src, "name", json::make_string(snap.name, a), a);
-    auto created = create_temporary(ctx.client, types::claims(), ns, tmp);
-    if (!created) return std::move(created).error().wrap("creating a claim from VolumeSnapshot " + ns + "/" + snap.name);
+    json::set(src, "name", json::make_string(source.name, a), a);
+    auto created = create_temporary(ctx.client, types::claims(), mover_ns, tmp);
+    if (!created)
+      return std::move(created).error().wrap("creating a claim from VolumeSnapshot " + mover_ns + "/" + source.name);
     const std::string tmp_name = json::get_string(*created, {"metadata", "name"});
-    ctx.temps.add(types::claims(), ns, tmp_name);
+    ctx.temps.add(types::claims(), mover_ns, tmp_name);
 
     HelperPod hp;
-    hp.namespace_ = ns;
+    hp.namespace_ = mover_ns;
     hp.volume_label = job.ref.display();
     hp.volume = *json::parse(R"({"persistentVolumeClaim":{"claimName":")" + tmp_name + R"(","readOnly":true}})");
-    hp.identity = backup_identity(job);
+    // In kbk's own namespace (baseline) the mover reads as root, whatever the volume's namespace enforces.
+    if (rebound) hp.identity.kind = MoverIdentity::Kind::root_reader;
+    else hp.identity = backup_identity(job);
     hp.lifetime_seconds = s.volume_timeout;
     KBK_ASSIGN_OR_RETURN(json::Document pod, start_helper_pod(ctx.client, ctx.temps, hp, s.mover, s.mover_start_timeout,
                                                               s.poll_interval));
     auto moved = move_from_helper(job, ctx, r, pod, Live::no, kind());
-    drop(ctx, types::pods(), ns, json::get_string(pod, {"metadata", "name"}), r);
-    drop(ctx, types::claims(), ns, tmp_name, r);
+    drop(ctx, types::pods(), mover_ns, json::get_string(pod, {"metadata", "name"}), r);
+    drop(ctx, types::claims(), mover_ns, tmp_name, r);
+    if (rebound) {  // the re-bound objects go without the storage's snapshot, which the volume's snapshot takes along
+      drop(ctx, types::snapshots(), mover_ns, rebound->name, r);
+      drop(ctx, types::snapshot_contents(), "", rebound->content, r);
+    }
     drop(ctx, types::snapshots(), ns, snap.name, r);
     return moved;
   }

@@ -38,7 +38,7 @@ void snapshot(std::vector<Request>& out) {
 
 }  // namespace
 
-std::vector<Request> backup_requests(PathKind path) {
+std::vector<Request> backup_requests(PathKind path, const MoverSettings& mover) {
   std::vector<Request> out;
   switch (path) {
     case PathKind::none: break;
@@ -47,8 +47,15 @@ std::vector<Request> backup_requests(PathKind path) {
       // deleted (the snapshot after its content's deletionPolicy is set to Delete: delete_now).
       snapshot(out);
       add(out, k_snapshot, "volumesnapshots", {"delete"}, S::volume);
-      add(out, k_core, "persistentvolumeclaims", {"create", "get", "delete"}, S::volume);
-      helper_pod(out, S::volume);
+      if (!mover.namespace_.empty()) {
+        // --mover-namespace: ensure_mover_namespace (read, made when missing) and rebind_snapshot (a content with
+        // the handle and a VolumeSnapshot in it, waited for, deleted).
+        add(out, k_core, "namespaces", {"get", "create"}, S::cluster);
+        add(out, k_snapshot, "volumesnapshotcontents", {"create", "delete"}, S::cluster);
+        add(out, k_snapshot, "volumesnapshots", {"create", "get", "delete"}, S::mover);
+      }
+      add(out, k_core, "persistentvolumeclaims", {"create", "get", "delete"}, S::mover);
+      helper_pod(out, S::mover);
       break;
     case PathKind::fs_backup:
       helper_pod(out, S::volume);  // FsBackupPath: a helper pod mounting the live claim or pod volume

@@ -366,31 +366,8 @@ struct VolumeRestore::Impl {
   // --mover-namespace: kbk's own namespace exists (made with Pod Security baseline when missing) and does not enforce
   // restricted (its movers restore owners as root).
   Result<void> ensure_mover_namespace() {
-    const std::string& ns = opt.settings.mover.namespace_;
-    auto got = client.get(types::namespaces(), "", ns);
-    if (!got && got.error().is(Errc::not_found)) {
-      json::Document obj;
-      obj.SetObject();
-      auto& a = obj.GetAllocator();
-      json::set(obj, "apiVersion", json::make_string("v1", a), a);
-      json::set(obj, "kind", json::make_string("Namespace", a), a);
-      json::Value& md = json::ensure_object(obj, "metadata", a);
-      json::set(md, "name", json::make_string(ns, a), a);
-      json::Value& labels = json::ensure_object(md, "labels", a);
-      json::set(labels, "pod-security.kubernetes.io/enforce", json::make_string("baseline", a), a);
-      json::set(labels, "kbk.io/mover-namespace", json::make_string("true", a), a);
-      auto made = client.create(types::namespaces(), "", obj, {});
-      if (!made && !made.error().is(Errc::already_exists))
-        return std::move(made).error().wrap("creating mover namespace " + ns);
-      log("created mover namespace " + ns + " (Pod Security baseline); it stays for later restores");
-    } else if (!got) {
-      return std::move(got).error().wrap("mover namespace " + ns);
-    }
-    if (security_of(ns) == "restricted")
-      return unexpected(Errc::precondition, "mover namespace " + ns +
-                                                " enforces Pod Security restricted: its movers could not restore file "
-                                                "owners (label it pod-security.kubernetes.io/enforce=baseline)");
-    return {};
+    return volume::ensure_mover_namespace(client, opt.settings.mover.namespace_,
+                                          [this](const std::string& line) { log(line); });
   }
 
   // --mover-namespace: the claim filled there, of the target's class, size and access modes.

@@ -65,7 +65,7 @@ public:
   // command that printed nothing and exited 0: nothing runs in the cluster.
   Result<std::unique_ptr<kube::ExecSession>> exec(const kube::ExecRequest& request) override;
   // What a volume's data path would ask (the probe takes no data).
-  void add(const std::vector<volume::Request>& requests, const std::string& ns);
+  void add(const std::vector<volume::Request>& requests, const std::string& ns, const std::string& mover_ns);
 
 private:
   void record(const kube::ResourceType& rt, std::string_view ns, std::string_view name, std::string_view sub,

@@ -180,6 +180,12 @@ std::string last_event(kube::Client& client, const std::string& ns, const std::s
 // The Pod Security level a namespace enforces: "privileged", "baseline", "restricted", or "" (no label).
 Result<std::string> enforced_pod_security(kube::Client& client, const std::string& ns);
 
+// --mover-namespace (docs/volumes.md): kbk's own namespace for root movers, made when missing (labelled
+// pod-security.kubernetes.io/enforce=baseline and kbk.io/mover-namespace=true; it stays for later runs; `log` is told).
+// Errc::precondition when it enforces restricted (root movers could not run there).
+Result<void> ensure_mover_namespace(kube::Client& client, const std::string& ns,
+                                    const std::function<void(const std::string&)>& log);
+
 // ---- CSI snapshots ----------------------------------------------------------------------------------------------
 // The VolumeSnapshotClass for a CSI driver, chosen as Velero chooses: the claim's annotation
 // velero.io/csi-volumesnapshot-class, then a class of the driver labelled velero.io/csi-volumesnapshot-class=true,
@@ -200,5 +206,13 @@ Result<TakenSnapshot> take_snapshot(kube::Client& client, Temporaries& temps, co
                                     const std::string& claim, const std::string& snapshot_class,
                                     double timeout_seconds, double poll_seconds,
                                     const std::function<void()>& on_cut = nullptr);
+
+// The snapshot `from` re-bound into namespace ns, as Velero's data mover does: a pre-provisioned
+// VolumeSnapshotContent holding from's handle (deletionPolicy Retain: removing it leaves the storage's snapshot to
+// `from`, whose removal frees it) and a VolumeSnapshot in ns bound to it, both registered with temps (keep_storage),
+// waited for until readyToUse. A claim in ns can then be made from it. Errc::timeout / the content's error.
+Result<TakenSnapshot> rebind_snapshot(kube::Client& client, Temporaries& temps, const TakenSnapshot& from,
+                                      const std::string& ns, const std::string& volume, double timeout_seconds,
+                                      double poll_seconds);
 
 }  // namespace kbk::volume

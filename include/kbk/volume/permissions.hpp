@@ -20,7 +20,7 @@ struct Request {
   std::string group, resource, verb;  // resource with "/subresource" when one is used (pods/exec)
   enum class Scope {
     volume,   // in the volume's namespace
-    mover,    // in --mover-namespace (restore create; the volume's namespace without it)
+    mover,    // in --mover-namespace (the volume's namespace without it)
     cluster,  // cluster-scoped objects
   } scope = Scope::volume;
   // false: the code copes without it (the events that say why a helper pod did not start, the older servers' verb
@@ -28,8 +28,8 @@ struct Request {
   bool required = true;
 };
 
-// What taking one volume's data by `path` asks, besides the reads that decided it.
-std::vector<Request> backup_requests(PathKind path);
+// What taking one volume's data by `path` asks, besides the reads that decided it (mover: --mover-namespace).
+std::vector<Request> backup_requests(PathKind path, const MoverSettings& mover);
 
 // What restoring one target asks (the claim itself is one of the restore's items, written as they are).
 std::vector<Request> restore_requests(const RestoreTarget& target, const RestoreSettings& settings);
