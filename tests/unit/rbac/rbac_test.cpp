@@ -87,3 +87,59 @@ TEST_CASE("restore_needs: write verbs per target, escalate and bind for RBAC obj
   CHECK(json::get_string(objects[1], {"metadata", "name"}) == "kbk");
   CHECK(json::get_string(objects[3], {"metadata", "name"}) == "restorer-restore");
 }
+
+TEST_CASE("probe_backup with volume data: the path each volume takes adds what that path asks, where it asks it",
+          "[rbac]") {
+  testing::FakeClient c;
+  c.add("namespaces", R"({"metadata":{"name":"app","uid":"ns-app"},"status":{"phase":"Active"}})");
+  c.add("namespaces", R"({"metadata":{"name":"kube-system","uid":"ks-uid"},"status":{"phase":"Active"}})");
+  c.add("persistentvolumeclaims", R"({"metadata":{"name":"data","namespace":"app"},
+    "spec":{"volumeName":"pv-data","storageClassName":"fast"},"status":{"phase":"Bound"}})");
+  c.add("persistentvolumes", R"({"metadata":{"name":"pv-data"},"spec":{"storageClassName":"fast",
+    "csi":{"driver":"csi.example.com","volumeHandle":"h1"}}})");
+  c.add("volumesnapshotclasses.snapshot.storage.k8s.io", R"({"metadata":{"name":"snap"},"driver":"csi.example.com"})");
+  backup::Options o;
+  o.include_namespaces = {"app"};
+  o.include_resources = {"persistentvolumeclaims"};
+  const std::string tmp = std::filesystem::temp_directory_path().string();
+  rbac::RenderOptions ro;
+
+  auto needs = rbac::probe_backup(c, testing::make_discovery(), o, tmp);
+  REQUIRE(needs.ok());
+  auto g = grants(rbac::render(*needs, ro));
+  // snapshot-move-data (the claim's CSI driver has a VolumeSnapshotClass): snapshot, claim, helper pod, exec.
+  for (const char* v : {"create", "get", "delete"}) {
+    CHECK(g.count(std::string("Role app snapshot.storage.k8s.io/volumesnapshots ") + v) == 1);
+    CHECK(g.count(std::string("Role app /persistentvolumeclaims ") + v) == 1);
+    CHECK(g.count(std::string("Role app /pods ") + v) == 1);
+  }
+  CHECK(g.count("Role app /pods/exec create") == 1);
+  CHECK(g.count("ClusterRole  snapshot.storage.k8s.io/volumesnapshotcontents patch") == 1);
+  CHECK(g.count("ClusterRole  snapshot.storage.k8s.io/volumesnapshotcontents create") == 0);
+  // The reads that decided it are recorded as made; the volume is not limited to today's name.
+  CHECK(g.count("ClusterRole  /persistentvolumes get") == 1);
+  CHECK(g.count("ClusterRole  snapshot.storage.k8s.io/volumesnapshotclasses list") == 1);
+
+  // --mover-namespace: the claim, pod and exec in kbk's namespace, the snapshot re-bound there.
+  o.volumes.mover.namespace_ = "movers";
+  needs = rbac::probe_backup(c, testing::make_discovery(), o, tmp);
+  REQUIRE(needs.ok());
+  g = grants(rbac::render(*needs, ro));
+  CHECK(g.count("Role app /pods create") == 0);
+  CHECK(g.count("Role app snapshot.storage.k8s.io/volumesnapshots create") == 1);
+  CHECK(g.count("Role movers /pods create") == 1);
+  CHECK(g.count("Role movers /pods/exec create") == 1);
+  CHECK(g.count("Role movers snapshot.storage.k8s.io/volumesnapshots create") == 1);
+  CHECK(g.count("ClusterRole  snapshot.storage.k8s.io/volumesnapshotcontents create") == 1);
+  CHECK(g.count("ClusterRole  /namespaces create") == 1);
+
+  // Resources only: no write anywhere.
+  o.volume_data = false;
+  needs = rbac::probe_backup(c, testing::make_discovery(), o, tmp);
+  REQUIRE(needs.ok());
+  for (const auto& line : grants(rbac::render(*needs, ro))) {
+    INFO(line);
+    CHECK(line.find(" create") == std::string::npos);
+    CHECK(line.find(" delete") == std::string::npos);
+  }
+}
