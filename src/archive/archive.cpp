@@ -422,9 +422,11 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
     if (!archive_entry_size_is_set(e)) return corrupt(what, shown, "no size in its header");
     if (archive_entry_size(e) < 0) return corrupt(what, shown, "negative size");
     const auto declared = static_cast<uint64_t>(archive_entry_size(e));
-    if (declared > limits.max_entry_bytes)
+    const uint64_t limit =
+        path == "kbk/manifest.json" ? std::max(limits.max_entry_bytes, limits.max_manifest_bytes) : limits.max_entry_bytes;
+    if (declared > limit)
       return corrupt(what, shown, "entry of " + std::to_string(declared) + " bytes exceeds the limit of " +
-                                      std::to_string(limits.max_entry_bytes));
+                                      std::to_string(limit));
     data.clear();
     data.reserve(static_cast<size_t>(std::min<uint64_t>(declared, 1 << 20)));
     char buf[65536];

@@ -1,4 +1,5 @@
 // Opening a backup and reading it verified (reader.hpp); kbk backup verify is read_verified with no consumer.
+#include <algorithm>
 #include <kbk/archive/reader.hpp>
 
 #include <unordered_map>
@@ -257,7 +258,16 @@ Result<VerifyReport> read_verified(storage::Backend& backend, const OpenBackup& 
   VerifyReport report;
   const bool kbk = backup.source == BackupSource::kbk;
   Verifier verifier(backup.name, kbk ? &backup.marker : nullptr, kbk, report);
-  KBK_TRY(read_archive(*source, backup.name, limits,
+  // A kbk backup's marker says how many objects it holds (the verifier holds the archive to that count): the entry
+  // limit and the manifest's size limit follow it, up to k_max_declared_entries, so a backup of more than a million
+  // objects reads.
+  ReaderLimits effective = limits;
+  if (const json::Value* c = kbk ? json::at(backup.marker, {"counts", "items"}) : nullptr; c && c->IsUint64()) {
+    const uint64_t objects = std::min<uint64_t>(k_max_declared_entries / 2, c->GetUint64());
+    effective.max_entries = std::max(limits.max_entries, 2 * objects + 1024);
+    effective.max_manifest_bytes = std::max(limits.max_manifest_bytes, 512 * objects + (1u << 20));
+  }
+  KBK_TRY(read_archive(*source, backup.name, effective,
                        [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); }));
   // read_archive read the stream to its end (the gzip trailer, the final encrypted segment): the digest is whole.
   const std::string sum = hashed.digest();

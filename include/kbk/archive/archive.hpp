@@ -80,8 +80,14 @@ struct ReaderLimits {
   uint64_t max_entry_bytes = 64ull << 20;     // a single item larger than this is refused
   uint64_t max_total_bytes = 64ull << 30;     // decompressed total (zip-bomb guard)
   // 1,000,000 objects (two copies each); a reader holds about 300 bytes an entry to check names and checksums.
+  // Reading a kbk backup whose marker counts more objects, the limit is twice that count (read_verified), up to
+  // k_max_declared_entries.
   uint64_t max_entries = 2'000'000;
+  // kbk/manifest.json lists every item (about 300 bytes each): reading a kbk backup, read_verified raises this to
+  // 512 bytes per object its marker counts (up to k_max_declared_entries' worth); otherwise max_entry_bytes applies.
+  uint64_t max_manifest_bytes = 0;
 };
+inline constexpr uint64_t k_max_declared_entries = 40'000'000;  // 20 million objects
 
 // Streams every entry of an archive to on_entry, in archive order. Refuses (Errc::corrupt, one line naming
 // `what` and the entry) absolute paths, "..", links, devices, entries over the limits, a truncated stream,
