@@ -104,33 +104,53 @@ private:
       f.error = "cannot open " + path + ": " + std::strerror(errno);
       return {};
     }
-    std::string data(static_cast<size_t>(expected_size) + 1, '\0');  // +1: EOF is seen without growing
-    size_t got = 0;
-    for (;;) {
-      if (got == data.size()) data.resize(data.size() * 2 + 4096);
-      ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        f.error = "reading " + path + ": " + std::strerror(errno);
-        ::close(fd);
-        return {};
-      }
-      if (n == 0) break;
-      got += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    data.resize(got);
-    f.size = got;
-    m_bytes_read += got;
-    size_t at = 0;
-    while (at < got) {
-      const size_t len = m_cdc.cut(reinterpret_cast<const unsigned char*>(data.data()) + at, got - at);
+    // Most files are read whole in one read (+1: EOF is seen without growing). One that grew past its stat size is
+    // cut as it is read, so memory stays within a few maximum-size chunks however much it grew.
+    std::string data(static_cast<size_t>(expected_size) + 1, '\0');
+    size_t got = 0, at = 0;
+    uint64_t total = 0;
+    auto emit = [&](size_t len) -> Result<void> {
       const std::string_view chunk(data.data() + at, len);
       const Id id = m_repo.blob_id(chunk);
       f.ids.push_back(id);
       KBK_TRY(m_writer.add(BlobType::data, id, chunk));
       at += len;
+      return {};
+    };
+    for (;;) {
+      if (got == data.size()) {
+        if (at > 0) {  // drop what is stored already
+          data.erase(0, at);
+          got -= at;
+          at = 0;
+          data.resize(std::max(data.size(), got + (64u << 10)));
+        } else {
+          data.resize(data.size() * 2 + 4096);
+        }
+      }
+      ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        f.error = "reading " + path + ": " + std::strerror(errno);
+        f.ids.clear();
+        ::close(fd);
+        return {};
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+      total += static_cast<uint64_t>(n);
+      m_bytes_read += static_cast<uint64_t>(n);
+      while (got - at >= m_cdc.max()) {
+        auto r = emit(m_cdc.cut(reinterpret_cast<const unsigned char*>(data.data()) + at, got - at));
+        if (!r) {
+          ::close(fd);
+          return r;
+        }
+      }
     }
+    ::close(fd);
+    f.size = total;
+    while (at < got) KBK_TRY(emit(m_cdc.cut(reinterpret_cast<const unsigned char*>(data.data()) + at, got - at)));
     return {};
   }
   void stop() {
