@@ -129,10 +129,7 @@ int run_rbac(const GlobalOptions& g, const RbacFlags& f) {
       auto vd = restore::load_volume_data(*backend, f.from_backup, user_key ? &*user_key : nullptr, std::move(vo));
       if (!vd) return fail(vd.error());
       volumes = std::move(*vd);
-      if (volumes) {
-        po.transforms.push_back(volumes->transform());
-        po.keep_pv = volumes->keep_pv();
-      }
+      if (volumes) volumes->attach(po);
     }
     auto backup = restore::load_backup(*backend, f.from_backup, {}, user_key ? &*user_key : nullptr);
     if (!backup) return fail(backup.error());

@@ -420,11 +420,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
     vo.storage_class_mappings = class_mappings;
     auto vd = restore::load_volume_data(*backend, f.from_backup, user_key ? &*user_key : nullptr, std::move(vo));
     if (!vd) return fail(vd.error());
-    if (*vd) {
-      volumes = std::move(*vd);
-      po.transforms.push_back(volumes->transform());
-      po.keep_pv = volumes->keep_pv();
-    }
+    volumes = std::move(*vd);
+    if (volumes) volumes->attach(po);
   }
   if (f.preflight)
     return run_preflight(g, f, std::move(po), *backend, format, user_key ? &*user_key : nullptr, co.existing,
@@ -644,10 +641,7 @@ int run_can_i_restore(const GlobalOptions& g, const CanIRestoreFlags& f) {
     auto vd = restore::load_volume_data(*backend, f.from_backup, user_key ? &*user_key : nullptr, std::move(vo));
     if (!vd) return fail(vd.error());
     volumes = std::move(*vd);
-    if (volumes) {
-      po.transforms.push_back(volumes->transform());
-      po.keep_pv = volumes->keep_pv();
-    }
+    if (volumes) volumes->attach(po);
     auto backup = restore::load_backup(*backend, f.from_backup, {}, user_key ? &*user_key : nullptr);
     if (!backup) return fail(backup.error());
     auto plan = restore::make_plan(*backup, po);

@@ -166,10 +166,7 @@ private:
     po.transforms.push_back(restore::make_conversion_transform(target.served()));
     po.transforms.push_back(make_shutdown_undo_transform());
     for (const auto& t : m_o.transforms) po.transforms.push_back(t);
-    if (volumes) {
-      po.transforms.push_back(volumes->transform());
-      po.keep_pv = volumes->keep_pv();
-    }
+    if (volumes) volumes->attach(po);
     m_rewrites = restore::add_crossing_transforms(po, m_o.crossing, m_routes_served);
     kube::Client* c = m_dst.client;
     po.pv_exists = [c](const std::string& pv_name) {

@@ -103,6 +103,11 @@ std::function<bool(const json::Value& pv)> VolumeData::keep_pv() const {
   return [drivers](const json::Value& pv) { return drivers.count(json::get_string(pv, {"spec", "csi", "driver"})) > 0; };
 }
 
+void VolumeData::attach(PlanOptions& options) {
+  options.transforms.push_back(transform());
+  options.keep_pv = keep_pv();
+}
+
 std::vector<volume::RestoreTarget> VolumeData::targets() const {
   std::lock_guard l(m_impl->mutex);
   std::vector<volume::RestoreTarget> out;

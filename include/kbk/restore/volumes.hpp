@@ -45,6 +45,8 @@ public:
 
   std::shared_ptr<Transform> transform();
   std::function<bool(const json::Value& pv)> keep_pv() const;
+  // Adds transform() to the plan's transforms and sets its keep_pv: what every restore with volume data does.
+  void attach(PlanOptions& options);
   // The claims the plan's transform met (valid after planning).
   std::vector<volume::RestoreTarget> targets() const;
 
