@@ -2,6 +2,7 @@
 // objects after the main pass), with the selection behind a Scope and the destination behind a Sink, so that
 // applications, app show and restore --app run the same code over the live cluster or a backup's contents.
 #include <kbk/app/walk.hpp>
+#include <kbk/kube/resource.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -615,8 +616,10 @@ private:
     }
     for (const auto& [gr, part] : grs) {
       if (m_scope.follow(part) == Follow::none) continue;
+      // Only a custom resource has a definition: asking for "roles.rbac.authorization.k8s.io" would be a 404 at best
+      // and, under roles that may get only the definitions the backup needs, a "forbidden" warning.
       auto dot = gr.find('.');
-      if (dot == std::string::npos || gr.find('.', dot + 1) == std::string::npos) continue;  // core, apps, batch...
+      if (dot == std::string::npos || kube::is_builtin_group(std::string_view(gr).substr(dot + 1))) continue;
       {
         std::lock_guard lock(m_mu);
         if (m_taken.contains(item_key(crd->group_resource(), "", gr))) continue;

@@ -73,4 +73,17 @@ std::vector<std::string> builtin_short_names(std::string_view group, std::string
   return out;
 }
 
+bool is_builtin_group(std::string_view group) {
+  // The groups kube-apiserver registers (pkg/controlplane, 1.21-1.33) plus the aggregated metrics API.
+  static constexpr std::string_view k_groups[] = {
+      "", "apps", "autoscaling", "batch", "policy", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+      "apiregistration.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "certificates.k8s.io",
+      "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "extensions", "flowcontrol.apiserver.k8s.io",
+      "internal.apiserver.k8s.io", "metrics.k8s.io", "networking.k8s.io", "node.k8s.io", "rbac.authorization.k8s.io",
+      "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "storagemigration.k8s.io"};
+  for (std::string_view g : k_groups)
+    if (g == group) return true;
+  return false;
+}
+
 }  // namespace kbk::kube

@@ -40,4 +40,9 @@ struct ResourceType {
 // server's discovery (a backup's contents). Empty for custom resources and unknown types.
 std::vector<std::string> builtin_short_names(std::string_view group, std::string_view resource);
 
+// Whether kube-apiserver itself serves this API group (core "", apps, rbac.authorization.k8s.io, ...), so no
+// CustomResourceDefinition can define it. Groups CRDs commonly use under k8s.io (snapshot.storage.k8s.io,
+// gateway.networking.k8s.io) are not built in.
+bool is_builtin_group(std::string_view group);
+
 }  // namespace kbk::kube

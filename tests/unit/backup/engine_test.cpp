@@ -12,6 +12,7 @@
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/backup/backup.hpp>
+#include <kbk/kube/resource.hpp>
 #include <kbk/storage/backend.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
@@ -142,6 +143,34 @@ TEST_CASE("run backs up everything by default, without events and objects being 
   CHECK(o.summary->items == o.items.size());
   CHECK(o.summary->by_resource.at("configmaps") == 3);
   CHECK(o.summary->skipped == 2);
+}
+
+TEST_CASE("run asks for the definitions of custom resources only, not of built-in groups' types") {
+  // Under roles that may get only the definitions a backup needs (kbk rbac), a GET of
+  // customresourcedefinitions/roles.rbac.authorization.k8s.io would be a "forbidden" warning.
+  FakeClient c;
+  add_app(c);
+  c.add("roles.rbac.authorization.k8s.io", R"({"metadata":{"name":"reader","namespace":"app"},"rules":[]})");
+  backup::Options opts;
+  opts.volume_data = false;
+  opts.include_namespaces = {"app"};  // cluster-scoped definitions then come only as related objects, by GET
+  auto o = run_backup(c, opts);
+  REQUIRE(o.summary.ok());
+  CHECK(has(o, "roles.rbac.authorization.k8s.io/app/reader"));
+  CHECK(has(o, "customresourcedefinitions.apiextensions.k8s.io/widgets.example.com"));
+  std::vector<std::string> crd_gets;
+  for (const auto& call : c.calls())
+    if (call.rfind("GET customresourcedefinitions.apiextensions.k8s.io ", 0) == 0) crd_gets.push_back(call);
+  CHECK(crd_gets == std::vector<std::string>{"GET customresourcedefinitions.apiextensions.k8s.io /widgets.example.com"});
+  CHECK(o.summary->warnings == 0);
+}
+
+TEST_CASE("is_builtin_group knows kube-apiserver's groups, not CRD groups under k8s.io") {
+  for (const char* g : {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io", "storage.k8s.io",
+                        "apiextensions.k8s.io", "flowcontrol.apiserver.k8s.io"})
+    CHECK(kube::is_builtin_group(g));
+  for (const char* g : {"example.com", "snapshot.storage.k8s.io", "gateway.networking.k8s.io", "velero.io", "k8s.io"})
+    CHECK_FALSE(kube::is_builtin_group(g));
 }
 
 TEST_CASE("run writes item files with apiVersion and kind, as the API returned them otherwise") {
