@@ -6,41 +6,14 @@ to a pod's claim (pv_folder), listening on loopback, so a volume snapshot copies
 commands reach it with the client tools through exec (kubesim runs them on the host, sharing its network)."""
 import json
 import os
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-SRC = os.environ.get("KBK_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KBK = os.environ.get("KBK") or os.path.join(SRC, "build", "kbk")
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+from kubesimenv import KBK, KUBECTL, SRC, KubesimEnv  # noqa: F401  (KBK, KUBECTL, SRC: for the tests)
 
 
-class Harness:
-    def __init__(self, prefix):
-        self.passed = 0
-        self.failed = 0
-        self.procs = []
-        self.work = tempfile.mkdtemp(prefix=prefix)
-        self.loc = os.path.join(self.work, "location")
-        self.state = os.path.join(self.work, "kubesim")
-        self.kc = None
-
-    # ---- bookkeeping
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - " + name, flush=True)
-        else:
-            self.failed += 1
-            print("not ok - " + name, flush=True)
-            if detail:
-                for line in str(detail).rstrip().splitlines()[:40]:
-                    print("    " + line, flush=True)
-        return ok
-
+class Harness(KubesimEnv):
     def finish(self, main):
         """Runs main(), stops every process started, removes the work folder, prints the count and exits."""
         try:
@@ -48,51 +21,13 @@ class Harness:
         except SystemExit as e:
             self.check("setup", False, str(e))
         finally:
-            for p in self.procs:
-                if p.poll() is None:
-                    p.terminate()
-                    try:
-                        p.wait(30)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-            if os.environ.get("KBK_E2E_KEEP"):
-                print("state kept in " + self.work)
-            else:
-                shutil.rmtree(self.work, ignore_errors=True)
+            self.stop_processes(timeout=30)
+            self.remove_work()
         print("%d passed, %d failed" % (self.passed, self.failed))
         sys.exit(1 if self.failed else 0)
 
-    # ---- commands
-    def env(self):
-        e = dict(os.environ)
-        for k in ("KUBECONFIG", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "KBK_STORAGE"):
-            e.pop(k, None)
-        e["XDG_CONFIG_HOME"] = os.path.join(self.work, "config")
-        return e
-
-    def run(self, args, timeout=300, stdin=None):
-        p = subprocess.run(args, capture_output=True, text=True, env=self.env(), timeout=timeout, input=stdin)
-        return p.returncode, p.stdout, p.stderr
-
-    def kubectl(self, *args, stdin=None, timeout=120):
-        return self.run([KUBECTL, "--kubeconfig", self.kc, "--cache-dir", os.path.join(self.work, "kcache")] +
-                        list(args), stdin=stdin, timeout=timeout)
-
     def kbk_args(self, *args):
         return [KBK, "--kubeconfig", self.kc, "--storage", self.loc] + list(args)
-
-    def kbk(self, *args, timeout=300):
-        return self.run(self.kbk_args(*args), timeout=timeout)
-
-    def start_kubesim(self):
-        log = open(os.path.join(self.work, "kubesim.log"), "w")
-        p = subprocess.Popen([os.path.join(SRC, "tests", "kubesim", "kubesim"), "--state-dir", self.state, "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=log, text=True)
-        self.procs.append(p)
-        if not p.stdout.readline().startswith("kubesim ready "):
-            raise SystemExit("kubesim did not start; see " + log.name)
-        self.kc = os.path.join(self.state, "kubeconfig")
-        return self.kc
 
     def apply(self, text):
         rc, out, err = self.kubectl("apply", "-f", "-", stdin=text)

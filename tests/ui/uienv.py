@@ -2,17 +2,13 @@
 location, and `kbk ui` serving that location. Everything lives in one temporary folder, removed at the end."""
 import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
+import sys
 import urllib.request
 import urllib.error
 
-SRC = os.environ.get("KBK_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KBK = os.environ.get("KBK") or os.path.join(SRC, "build", "kbk")
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from kubesimenv import KBK, SRC, KubesimEnv  # noqa: E402,F401  (SRC: for the tests)
 
 APP = """
 apiVersion: v1
@@ -51,61 +47,25 @@ spec:
 """
 
 
-class Env:
+class Env(KubesimEnv):
     def __init__(self, name):
-        self.work = tempfile.mkdtemp(prefix="kbk-" + name + "-")
-        self.loc = os.path.join(self.work, "location")
+        super().__init__("kbk-" + name + "-")
         os.makedirs(self.loc, mode=0o700)
         self.storage = "file://" + self.loc
-        self.procs = []
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok - " + name, flush=True)
-        else:
-            self.failed += 1
-            print("not ok - " + name, flush=True)
-            for line in str(detail).rstrip().splitlines()[:40]:
-                print("    " + line, flush=True)
 
     def env(self):
-        e = dict(os.environ)
-        for k in ("KUBECONFIG", "KBK_STORAGE", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-            e.pop(k, None)
+        e = super().env()
+        del e["XDG_CONFIG_HOME"]
         e["HOME"] = self.work
         e["NO_PROXY"] = "127.0.0.1,localhost"
         return e
 
-    def run(self, args, stdin=None, timeout=300):
-        p = subprocess.run(args, capture_output=True, text=True, env=self.env(), input=stdin, timeout=timeout)
-        return p.returncode, p.stdout, p.stderr
-
-    def start_kubesim(self):
-        state = os.path.join(self.work, "kubesim")
-        os.makedirs(state)
-        log = open(os.path.join(self.work, "kubesim.log"), "w")
-        p = subprocess.Popen([os.path.join(SRC, "tests", "kubesim", "kubesim"), "--state-dir", state, "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=log, text=True)
-        self.procs.append(p)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = p.stdout.readline()
-            if not line:
-                break
-            if line.startswith("kubesim ready "):
-                self.kubeconfig = os.path.join(state, "kubeconfig")
-                return self.kubeconfig
-        raise SystemExit("kubesim did not start; see " + log.name)
-
-    def kubectl(self, *args, stdin=None):
-        return self.run([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", os.path.join(self.work, "kcache")]
-                        + list(args), stdin=stdin)
+    @property
+    def kubeconfig(self):
+        return self.kc
 
     def kbk(self, *args):
-        return self.run([KBK, "--kubeconfig", self.kubeconfig, "--storage", self.storage] + list(args))
+        return self.run([KBK, "--kubeconfig", self.kc, "--storage", self.storage] + list(args))
 
     def start_ui(self, *extra):
         """Starts kbk ui on a free loopback port; returns (base URL, token)."""
@@ -128,17 +88,8 @@ class Env:
         self.check("backup b1", rc == 0, out + err)
 
     def finish(self, keep=False):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        if not keep and self.failed == 0:
-            shutil.rmtree(self.work, ignore_errors=True)
-        else:
-            print("work folder kept: " + self.work)
+        self.stop_processes(timeout=10)
+        self.remove_work(keep)
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 1 if self.failed else 0
 

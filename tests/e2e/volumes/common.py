@@ -4,14 +4,11 @@ through its kubeconfig only, a volume filled with what tar streams get wrong, an
 import json
 import os
 import shutil
-import signal
-import subprocess
-import tempfile
+import sys
 import time
 
-SRC = os.environ.get("KBK_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-KBK = os.environ.get("KBK") or os.path.join(SRC, "build", "kbk")
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kubesimenv import KBK, KUBECTL, SRC, KubesimEnv  # noqa: E402,F401  (KBK, SRC: for the tests)
 
 # What a volume holds; $1 is its mount path, $2 a seed so the volumes differ.
 FILL = r"""set -e
@@ -32,48 +29,12 @@ touch -d '2020-01-02 03:04:05.123456789' $d/dir/a.txt
 LIST = r"""cd $1 && find . -printf '%p %y %m %U:%G %s %n %T@ %l\n' | sort && find . -type f | sort | xargs sha256sum"""
 
 
-class Test:
+class Test(KubesimEnv):
     def __init__(self, name):
-        self.passed = 0
-        self.failed = 0
-        self.procs = []
-        self.work = tempfile.mkdtemp(prefix="kbk-e2e-%s-" % name)
-        self.loc = os.path.join(self.work, "location")
-        self.kc = None
-        self.kubectl_bin = KUBECTL
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok - " + name, flush=True)
-        else:
-            self.failed += 1
-            print("not ok - " + name, flush=True)
-            if detail:
-                for line in str(detail).rstrip().splitlines()[:40]:
-                    print("    " + line, flush=True)
-
-    def env(self):
-        e = dict(os.environ)
-        for k in ("KUBECONFIG", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "KBK_STORAGE"):
-            e.pop(k, None)
-        e["XDG_CONFIG_HOME"] = os.path.join(self.work, "config")
-        return e
-
-    def run(self, args, timeout=300, stdin=None):
-        p = subprocess.run(args, capture_output=True, text=True, env=self.env(), timeout=timeout, input=stdin)
-        return p.returncode, p.stdout, p.stderr
+        super().__init__("kbk-e2e-%s-" % name)
 
     def start_kubesim(self, profile="1.30"):
-        state = os.path.join(self.work, "kubesim")
-        log = open(os.path.join(self.work, "kubesim.log"), "w")
-        p = subprocess.Popen([os.path.join(SRC, "tests", "kubesim", "kubesim"), "--state-dir", state, "--port", "0",
-                              "--profile", profile], stdout=subprocess.PIPE, stderr=log, text=True)
-        self.procs.append(p)
-        line = p.stdout.readline()
-        if not line.startswith("kubesim ready "):
-            raise SystemExit("kubesim did not start; see " + log.name)
-        self.kc = os.path.join(state, "kubeconfig")
+        super().start_kubesim("--profile", profile)
         if profile == "1.21" and "KUBECTL" not in os.environ:
             # kubectl 1.30's exec needs WebSocket v5 or SPDY; against 1.21 the oldest kubectl there is (1.27), as
             # tests/kubesim and e2e.migration use, when it is installed next to kubectl.
@@ -81,13 +42,6 @@ class Test:
             old = os.path.join(os.path.dirname(os.path.realpath(real)), "kubectl.1.27") if real else ""
             if old and os.access(old, os.X_OK):
                 self.kubectl_bin = old
-
-    def kubectl(self, *args, stdin=None, timeout=120):
-        return self.run([self.kubectl_bin, "--kubeconfig", self.kc, "--cache-dir", os.path.join(self.work, "kcache")] +
-                        list(args), stdin=stdin, timeout=timeout)
-
-    def kbk(self, *args, timeout=300):
-        return self.run([KBK, "--kubeconfig", self.kc, "--storage", self.loc] + list(args), timeout=timeout)
 
     def apply(self, text):
         rc, out, err = self.kubectl("apply", "-f", "-", stdin=text)
@@ -138,18 +92,9 @@ class Test:
         self.kubectl("delete", "namespace", ns, "--wait=true", timeout=180)
 
     def finish(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        self.stop_processes()
         print("%d passed, %d failed" % (self.passed, self.failed))
-        if self.failed == 0:
-            shutil.rmtree(self.work, ignore_errors=True)
-        else:
-            print("state kept in " + self.work)
+        self.remove_work()
         return 1 if self.failed else 0
 
 
