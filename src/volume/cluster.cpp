@@ -500,9 +500,10 @@ std::string last_event(kube::Client& client, const std::string& ns, const std::s
 Result<json::Document> wait_pod_running(kube::Client& client, const std::string& ns, const std::string& name,
                                         double timeout_seconds, double poll_seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
-  // Polls 50 ms apart at first, doubling up to poll_seconds: a helper pod on a node that has the image runs within
-  // a second, and every volume waits for one (an unchanged volume's whole backup takes about that long).
-  double wait = std::min(0.05, poll_seconds);
+  // Polls 20 ms after the create at first, each wait half again as long as the last, up to poll_seconds: a helper
+  // pod on a node that has the image runs within a second, and every volume waits for one (an unchanged volume's
+  // whole backup takes about that long), so a doubling wait overshot its start by up to as long again.
+  double wait = std::min(0.02, poll_seconds);
   for (;;) {
     auto pod = client.get(types::pods(), ns, name);
     if (!pod) return std::move(pod).error().wrap("pod " + ns + "/" + name);
@@ -532,7 +533,7 @@ Result<json::Document> wait_pod_running(kube::Client& client, const std::string&
                                            (phase.empty() ? "Pending" : phase) + ")" + (why.empty() ? "" : ": " + why));
     }
     KBK_TRY(pause(wait));
-    wait = std::min(wait * 2, poll_seconds);
+    wait = std::min(wait * 1.5, poll_seconds);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <future>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -54,15 +56,37 @@ std::string base_name(const std::string& p) {
 struct Found {
   std::vector<std::string> libs;  // paths as loaded
   std::string interp;             // PT_INTERP of the main program
+  std::string build_id;           // its GNU build ID (NT_GNU_BUILD_ID), as loaded: "" when it has none
 };
+
+// The GNU build ID in a loaded PT_NOTE segment ("" when there is none).
+std::string build_id_in(const char* p, uint64_t size) {
+  uint64_t off = 0;
+  auto align4 = [](uint64_t v) { return (v + 3) & ~uint64_t{3}; };
+  while (off + 12 <= size) {
+    uint32_t namesz, descsz, type;
+    std::memcpy(&namesz, p + off, 4);
+    std::memcpy(&descsz, p + off + 4, 4);
+    std::memcpy(&type, p + off + 8, 4);
+    const uint64_t name_at = off + 12, desc_at = name_at + align4(namesz);
+    if (desc_at + descsz > size) break;
+    if (type == NT_GNU_BUILD_ID && namesz == 4 && std::memcmp(p + name_at, "GNU", 4) == 0 && descsz > 0)
+      return std::string(p + desc_at, descsz);
+    off = desc_at + align4(descsz);
+  }
+  return "";
+}
 
 int collect(struct dl_phdr_info* info, size_t, void* data) {
   auto* f = static_cast<Found*>(data);
   const std::string name = info->dlpi_name ? info->dlpi_name : "";
-  if (name.empty()) {  // the main program: its loader
-    for (int i = 0; i < info->dlpi_phnum; ++i)
-      if (info->dlpi_phdr[i].p_type == PT_INTERP)
-        f->interp = reinterpret_cast<const char*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  if (name.empty()) {  // the main program: its loader and its build ID
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+      const auto& ph = info->dlpi_phdr[i];
+      if (ph.p_type == PT_INTERP) f->interp = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+      if (ph.p_type == PT_NOTE && f->build_id.empty())
+        f->build_id = build_id_in(reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr), ph.p_memsz);
+    }
     return 0;
   }
   if (name.find("linux-vdso") != std::string::npos || name.find("linux-gate") != std::string::npos) return 0;
@@ -70,27 +94,67 @@ int collect(struct dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
+// The parts of an ELF64 file kbk looks at, read with pread: its header, its section header table and the sections
+// asked for, never the whole file (the binary alone is 10 MB, and every command that may move volume data finds its
+// bundle at start, so reading it whole held the first helper pod's exec back by a few hundred ms on a loaded host).
+class ElfFile {
+public:
+  explicit ElfFile(const std::string& path) {
+    m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (m_fd < 0 || ::fstat(m_fd, &st) != 0) return;
+    m_size = static_cast<uint64_t>(st.st_size);
+    const std::string h = bytes(0, sizeof m_eh);
+    if (h.size() != sizeof m_eh) return;
+    std::memcpy(&m_eh, h.data(), sizeof m_eh);
+    if (std::memcmp(m_eh.e_ident, ELFMAG, SELFMAG) != 0 || m_eh.e_ident[EI_CLASS] != ELFCLASS64 || m_eh.e_shoff == 0 ||
+        m_eh.e_shentsize != sizeof(Elf64_Shdr) || m_eh.e_shstrndx >= m_eh.e_shnum)
+      return;
+    const std::string table = bytes(m_eh.e_shoff, uint64_t{m_eh.e_shnum} * sizeof(Elf64_Shdr));
+    if (table.empty()) return;
+    m_sections.resize(m_eh.e_shnum);
+    std::memcpy(m_sections.data(), table.data(), table.size());
+    m_ok = true;
+  }
+  ~ElfFile() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+
+  bool ok() const { return m_ok; }
+  const Elf64_Ehdr& header() const { return m_eh; }
+  const std::vector<Elf64_Shdr>& sections() const { return m_sections; }
+  // n bytes from off; "" when they are not all in the file.
+  std::string bytes(uint64_t off, uint64_t n) const {
+    if (m_fd < 0 || n == 0 || off > m_size || n > m_size - off) return "";
+    std::string out(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(m_fd, out.data() + got, n - got, static_cast<off_t>(off + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return "";
+      got += static_cast<size_t>(r);
+    }
+    return out;
+  }
+  std::string section_bytes(const Elf64_Shdr& sh) const { return bytes(sh.sh_offset, sh.sh_size); }
+
+private:
+  int m_fd = -1;
+  uint64_t m_size = 0;
+  Elf64_Ehdr m_eh{};
+  std::vector<Elf64_Shdr> m_sections;
+  bool m_ok = false;
+};
+
 // Whether an ELF file carries DWARF (.debug_info): a Debug build, ten times the size of what runs.
 bool has_debug_info(const std::string& path) {
-  auto content = util::read_file(path);
-  if (!content || content->size() < sizeof(Elf64_Ehdr)) return false;
-  const char* base = content->data();
-  Elf64_Ehdr eh;
-  std::memcpy(&eh, base, sizeof eh);
-  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return false;
-  const uint64_t n = eh.e_shnum;
-  if (eh.e_shoff == 0 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff + n * sizeof(Elf64_Shdr) > content->size() ||
-      eh.e_shstrndx >= n)
-    return false;
-  Elf64_Shdr strtab;
-  std::memcpy(&strtab, base + eh.e_shoff + eh.e_shstrndx * sizeof(Elf64_Shdr), sizeof strtab);
-  if (strtab.sh_offset + strtab.sh_size > content->size()) return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    Elf64_Shdr sh;
-    std::memcpy(&sh, base + eh.e_shoff + i * sizeof(Elf64_Shdr), sizeof sh);
-    if (sh.sh_name + 12 <= strtab.sh_size && std::memcmp(base + strtab.sh_offset + sh.sh_name, ".debug_info", 12) == 0)
-      return true;
-  }
+  ElfFile f(path);
+  if (!f.ok()) return false;
+  const std::string names = f.section_bytes(f.sections()[f.header().e_shstrndx]);
+  for (const auto& sh : f.sections())
+    if (sh.sh_name + 12 <= names.size() && std::memcmp(names.data() + sh.sh_name, ".debug_info", 12) == 0) return true;
   return false;
 }
 
@@ -98,34 +162,23 @@ bool has_debug_info(const std::string& path) {
 // it. Libraries kbk opens later with dlopen (libarchive, libcurl: util/lazy_library.hpp) are not among them, so the
 // bundle does not carry them even when this process has loaded them.
 Result<std::vector<std::string>> needed_of(const std::string& path) {
-  auto content = util::read_file(path);
-  if (!content) return unexpected(Errc::unsupported, "cannot read " + path + ": " + content.error().message);
-  const std::string& c = *content;
-  auto bad = [&] { return unexpected(Errc::unsupported, path + " is not an ELF64 shared object kbk can read"); };
-  Elf64_Ehdr eh;
-  if (c.size() < sizeof eh) return bad();
-  std::memcpy(&eh, c.data(), sizeof eh);
-  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-      eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff + uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > c.size())
-    return bad();
-  auto section = [&](uint64_t i) {
-    Elf64_Shdr sh;
-    std::memcpy(&sh, c.data() + eh.e_shoff + i * sizeof(Elf64_Shdr), sizeof sh);
-    return sh;
-  };
+  ElfFile f(path);
+  if (!f.ok()) return unexpected(Errc::unsupported, path + " is not an ELF64 shared object kbk can read");
+  const auto& sections = f.sections();
   std::vector<std::string> out;
-  for (uint64_t i = 0; i < eh.e_shnum; ++i) {
-    const Elf64_Shdr dyn = section(i);
-    if (dyn.sh_type != SHT_DYNAMIC || dyn.sh_link >= eh.e_shnum || dyn.sh_offset + dyn.sh_size > c.size()) continue;
-    const Elf64_Shdr str = section(dyn.sh_link);
-    if (str.sh_offset + str.sh_size > c.size()) return bad();
-    for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= dyn.sh_size; off += sizeof(Elf64_Dyn)) {
-      Elf64_Dyn d;
-      std::memcpy(&d, c.data() + dyn.sh_offset + off, sizeof d);
-      if (d.d_tag == DT_NULL) break;
-      if (d.d_tag != DT_NEEDED || d.d_un.d_val >= str.sh_size) continue;
-      const char* name = c.data() + str.sh_offset + d.d_un.d_val;
-      out.emplace_back(name, ::strnlen(name, str.sh_size - d.d_un.d_val));
+  for (const auto& dyn : sections) {
+    if (dyn.sh_type != SHT_DYNAMIC || dyn.sh_link >= sections.size()) continue;
+    const std::string d = f.section_bytes(dyn);
+    const std::string str = f.section_bytes(sections[dyn.sh_link]);
+    if (d.empty() || str.empty())
+      return unexpected(Errc::unsupported, path + " is not an ELF64 shared object kbk can read");
+    for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= d.size(); off += sizeof(Elf64_Dyn)) {
+      Elf64_Dyn e;
+      std::memcpy(&e, d.data() + off, sizeof e);
+      if (e.d_tag == DT_NULL) break;
+      if (e.d_tag != DT_NEEDED || e.d_un.d_val >= str.size()) continue;
+      const char* name = str.data() + e.d_un.d_val;
+      out.emplace_back(name, ::strnlen(name, str.size() - e.d_un.d_val));
     }
   }
   return out;
@@ -139,15 +192,99 @@ std::string cache_dir() {
   return dir + "/kbk-bundle-" + std::to_string(::getuid());
 }
 
+// The cache holds, per build id, the stripped binary (kbk-<id>), the gzip'ed bundle (bundle-<id>-<hash>.tar.gz),
+// their temporaries (.tmp-*) and a lock file (lock-<id>). A kbk process holds a shared flock on its build's lock
+// file from its first use of the cache until it exits; a build whose lock nobody holds and whose files were last
+// used (the newest mtime; the .tar.gz's is refreshed on every use) more than k_cache_keep_seconds ago is removed by
+// the next kbk that adds an entry, so the folder keeps the builds in use and the recent ones instead of growing by a
+// bundle per build.
+constexpr int64_t k_cache_keep_seconds = 600;
+
+// The build id an entry of the cache belongs to ("" for a name that is not kbk's).
+std::string cache_entry_id(const std::string& name) {
+  std::string rest;
+  if (util::starts_with(name, "lock-")) return name.substr(5);
+  if (util::starts_with(name, "kbk-")) rest = name.substr(4);
+  else if (util::starts_with(name, "bundle-")) rest = name.substr(7);
+  else return "";
+  if (auto t = rest.find(".tmp-"); t != std::string::npos) rest.resize(t);
+  if (util::starts_with(name, "bundle-")) {
+    if (auto t = rest.find(".tar.gz"); t != std::string::npos) rest.resize(t);
+    auto dash = rest.rfind('-');
+    if (dash == std::string::npos) return "";
+    rest.resize(dash);  // the files' hash
+  }
+  return rest;
+}
+
+// Takes (once per process) a shared lock on this build's lock file in the cache; the descriptor stays open until the
+// process ends. A pruner that removed the file between our open and our lock leaves us an orphan: open it again.
+void hold_cache_lock(const std::string& dir, const std::string& id) {
+  static std::mutex mutex;
+  static std::set<std::string> held;
+  std::lock_guard lock(mutex);
+  if (!held.insert(id).second) return;
+  ::mkdir(dir.c_str(), 0700);
+  const std::string path = dir + "/lock-" + id;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    int r;
+    while ((r = ::flock(fd, LOCK_SH)) != 0 && errno == EINTR) {
+    }
+    struct stat a {}, b {};
+    if (r == 0 && ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+      return;  // held for the life of the process
+    ::close(fd);
+  }
+}
+
+// Marks an entry as just used (its mtime), so a pruner of another build keeps it for a while.
+void touch_cache_entry(const std::string& path) { (void)::utimensat(AT_FDCWD, path.c_str(), nullptr, 0); }
+
+// Removes the entries of every build but `keep` that no process holds and nobody used lately (see above).
+void prune_cache(const std::string& dir, const std::string& keep) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::map<std::string, std::vector<std::string>> by_id;
+  std::map<std::string, int64_t> newest;
+  while (struct dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    const std::string id = cache_entry_id(name);
+    if (id.empty() || id == keep) continue;
+    struct stat st {};
+    if (::lstat((dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    by_id[id].push_back(name);
+    if (!util::starts_with(name, "lock-")) newest[id] = std::max<int64_t>(newest[id], st.st_mtim.tv_sec);
+  }
+  ::closedir(d);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (const auto& [id, names] : by_id) {
+    if (now - newest[id] < k_cache_keep_seconds) continue;
+    const std::string lock_path = dir + "/lock-" + id;
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // a kbk of that build runs
+      ::close(fd);
+      continue;
+    }
+    for (const auto& name : names)
+      if (!util::starts_with(name, "lock-")) ::unlink((dir + "/" + name).c_str());
+    ::unlink(lock_path.c_str());  // still locked: whoever opened it meanwhile opens it again (hold_cache_lock)
+    ::close(fd);
+    log::info(2, "removed the cached kbk bundle of build " + id + " from " + dir);
+  }
+}
+
 // A copy of a Debug build without its debug sections (objcopy --strip-debug), cached per build under the user's
 // cache folder, so helper pods get tens of MB instead of hundreds; the program itself when that is not possible.
 std::string without_debug_info(const std::string& program, const std::string& id) {
   if (!has_debug_info(program)) return program;
   const std::string dir = cache_dir();
   const std::string out = dir + "/kbk-" + id;
+  hold_cache_lock(dir, id);
   struct stat st;
-  if (::stat(out.c_str(), &st) == 0) return out;
-  ::mkdir(dir.c_str(), 0700);
+  if (::stat(out.c_str(), &st) == 0) return out;  // not touched: the .tar.gz's name hashes its mtime
   const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
   std::vector<std::string> args = {"objcopy", "--strip-debug", program, tmp};
   std::vector<char*> argv;
@@ -166,6 +303,7 @@ std::string without_debug_info(const std::string& program, const std::string& id
     ::unlink(tmp.c_str());
     return program;
   }
+  prune_cache(dir, id);
   return out;
 }
 
@@ -195,11 +333,19 @@ Result<Bundle> find_bundle() {
     b.bytes += static_cast<uint64_t>(st.st_size);
     return {};
   };
-  // The id: version and a hash of the program, so another build is another cache folder in the pod.
-  auto content = util::read_file(program);
-  if (!content) return unexpected(Errc::unsupported, "cannot read " + program + ": " + content.error().message);
-  b.id = std::string(KBK_VERSION) + "-" + crypto::sha256_hex(*content).substr(0, 12);
-  content = std::string();
+  // The id: version and the program's build ID (the linker's hash of its output; the SHA-256 of the file where it has
+  // none), so another build is another cache folder in the pod. The build ID is read from memory: no 10 MB to hash.
+  std::string hash;
+  if (!found.build_id.empty()) {
+    static const char* hex = "0123456789abcdef";
+    for (unsigned char c : found.build_id) hash += {hex[c >> 4], hex[c & 15]};
+  } else {
+    auto content = util::read_file(program);
+    if (!content) return unexpected(Errc::unsupported, "cannot read " + program + ": " + content.error().message);
+    hash = crypto::sha256_hex(*content);
+  }
+  if (hash.size() < 12) hash.append(12 - hash.size(), '0');
+  b.id = std::string(KBK_VERSION) + "-" + hash.substr(0, 12);
   const std::string runnable = without_debug_info(program, b.id);
   KBK_TRY(add(runnable, "kbk", 0755));
   KBK_TRY(add(loader, "ld.so", 0755));
@@ -355,8 +501,10 @@ Result<std::shared_ptr<const std::string>> bundle_tar_gz(const Bundle& bundle) {
   }
   const std::string path = dir + "/bundle-" + bundle.id + "-" + crypto::sha256_hex(files).substr(0, 12) + ".tar.gz";
   std::shared_ptr<const std::string> gz;
+  hold_cache_lock(dir, bundle.id);
   if (auto cached = util::read_file(path); cached && compress::is_gzip(*cached)) {
     gz = std::make_shared<const std::string>(std::move(*cached));
+    touch_cache_entry(path);
   } else {
     std::string tar;
     tar.reserve(bundle.bytes + (1u << 20));
@@ -367,7 +515,7 @@ Result<std::shared_ptr<const std::string>> bundle_tar_gz(const Bundle& bundle) {
     gz = std::make_shared<const std::string>(compress::gzip(tar));
     // Kept for the next run (another kbk process of the same build); a cache that cannot be written costs only time.
     ::mkdir(dir.c_str(), 0700);
-    (void)util::write_file_atomic(path, *gz);
+    if (util::write_file_atomic(path, *gz)) prune_cache(dir, bundle.id);
   }
   made[bundle.id] = gz;
   return gz;
@@ -414,6 +562,11 @@ private:
   mutable std::mutex m_mutex;
   std::string m_buf, m_last;
 };
+
+// The mover's malloc (GLIBC_TUNABLES in its environment): frames and pack spans of up to 32 MiB come and go all the
+// time; glibc maps each such block afresh and unmaps it when freed, so every 4 KiB of every frame cost a page fault
+// and a zero fill. Kept in the heap instead, they are reused. The mover lives for one volume.
+constexpr const char* k_mover_malloc = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
 
 class KbkMover final : public Mover {
 public:
@@ -547,7 +700,9 @@ private:
     st.new_bytes = u("bytesNew");
     st.stored_bytes = u("bytesStored");
     st.bytes_read_in_pod = u("bytesRead");
-    st.stream_bytes = out.status.stdout_bytes + out.status.stdin_bytes;
+    // The bundle's copy shares the mover's exec: its bytes are counted apart (bundleBytes), not as the mover's.
+    st.stream_bytes =
+        out.status.stdout_bytes + out.status.stdin_bytes - std::min(out.status.stdin_bytes, out.bundle_bytes);
     st.bytes_through_host = st.stream_bytes;
     st.bytes_uploaded = out.counts.bytes_written;
     st.bundle_bytes = out.bundle_bytes;
@@ -571,61 +726,86 @@ private:
     return mover_exec_request(target, std::move(argv), m_o.stall_timeout_seconds, m_o.protocols);
   }
 
-  // Makes sure the pod has this kbk's bundle in its scratch volume; returns the folder. Errc::precondition when the
-  // pod cannot take it (no scratch volume, no sh or tar, another architecture): the caller falls back to tar.
+  // An exec whose shell becomes `kbk mover serve` once the bundle is in place (launch()).
+  struct Launched {
+    std::unique_ptr<kube::ExecSession> session;
+    std::shared_ptr<StderrLines> lines;
+    std::string stdout_left;  // read past the script's last line: the start of the mover's frames
+    bool image = false;       // the image's own kbk runs, not the bundle
+    uint64_t bundle_bytes = 0;
+  };
+
   // Starts the mover: the image's own kbk when it has one (--mover-image with kbk in it) and it is this version,
   // else this kbk's bundle, copied first when the pod does not have it yet.
   Result<Outcome> start_mover(const MoverTarget& target, const json::Document& doc, repo::Repository& repo,
                               const std::function<void(uint64_t)>& on_bytes) {
-    KBK_ASSIGN_OR_RETURN(std::vector<std::string> argv, install(target, true));
-    if (argv.front().rfind(k_scratch_path, 0) != 0) {
-      auto out = converse(target, argv, doc, repo, on_bytes);
+    const std::string prefix =
+        "[mover " + target.namespace_ + "/" + target.pod + " " + json::get_string(doc, {"name"}, target.path) + "] ";
+    KBK_ASSIGN_OR_RETURN(Launched l, launch(target, true, prefix));
+    if (l.image) {
+      auto out = converse(target, l, doc, repo, on_bytes);
       if (out || !out.error().is(Errc::unsupported)) return out;
       log::info(1, out.error().message + ": copying this kbk's bundle instead");
-      KBK_ASSIGN_OR_RETURN(argv, install(target, false));
+      KBK_ASSIGN_OR_RETURN(l, launch(target, false, prefix));
     }
-    return converse(target, argv, doc, repo, on_bytes);
+    return converse(target, l, doc, repo, on_bytes);
   }
 
-  Result<std::vector<std::string>> install(const MoverTarget& target, bool image_kbk) {
+  // One exec per volume looks at the pod, copies the bundle into its scratch volume when it is not there yet, and
+  // then becomes the mover (the shell execs it), so the bundle's copy and the mover's start cost one exec, not two.
+  // Errc::precondition when the pod cannot take the bundle (no scratch volume, no sh or tar, another architecture):
+  // the caller falls back to tar.
+  Result<Launched> launch(const MoverTarget& target, bool image_kbk, const std::string& prefix) {
     if (target.container != k_mover_container)
       return unexpected(Errc::precondition, "a workload's container has no scratch volume for the bundle");
     KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle());
     const std::string dir = std::string(k_scratch_path) + "/bundle-" + b->id;
-    std::vector<std::string> argv = b->argv(dir);
-    argv.push_back("mover");
-    argv.push_back("serve");
     const std::string key = target.namespace_ + "/" + target.pod + "|" + dir;
+    bool known = false;
     {
       std::lock_guard lock(m_mutex);
-      if (m_installed.count(key)) return argv;
+      known = m_installed.count(key) > 0;
     }
-    // One exec looks at the pod and, when needed, unpacks the bundle: the script says what it found in one line
-    // ("kbk-probe ARCH present|writable|none gzip|plain IMAGE-KBK|-"), then reads kbk's answer (a line: "stop", or
-    // "gzip N"/"tar N" followed by the stream) from stdin. `read` takes stdin byte by byte, so the stream after the
-    // line is left whole for the unpacker. Unpacked in a folder of this process, then renamed: a half-copied bundle
-    // is never taken. The gzip'ed stream is cut by head -c at its known length so the pipeline ends even where stdin
-    // cannot be closed (v4.channel.k8s.io); the plain one ends on a whole tar record for the same reason.
+    // The script says what it found in one line ("kbk-probe ARCH present|writable|none gzip|plain IMAGE-KBK|-"),
+    // then reads kbk's answer from stdin: "stop"; "run" (the bundle is there) or "image" (the image's kbk); or
+    // "gzip N"/"tar N" followed by the bundle's stream. `read` takes stdin byte by byte, so what follows the line is
+    // left whole for the unpacker and then the mover. Unpacked in a folder of this process, then renamed: a
+    // half-copied bundle is never taken. The gzip'ed stream is cut by head -c at its known length so the pipeline
+    // ends even where stdin cannot be closed (v4.channel.k8s.io); the plain one ends on a whole tar record for the
+    // same reason. Then "kbk-ready", and the shell execs the mover ($6...: the bundle's command line), whose frames
+    // follow on stdout and stdin.
     const std::string incoming = std::string(k_scratch_path) + "/incoming-" + std::to_string(::getpid());
-    kube::ExecRequest req = request(
-        target,
-        {"sh", "-c",
-         "a=$(uname -m); k=-; if [ \"$4\" = 1 ]; then for c in /usr/local/bin/kbk /usr/bin/kbk; do "
-         "if [ -x \"$c\" ]; then k=$c; break; fi; done; fi; s=none; "
-         "if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then s=present; elif [ -d \"$3\" ] && [ -w \"$3\" ]; then "
-         "s=writable; fi; z=plain; if command -v gzip >/dev/null 2>&1 && command -v head >/dev/null 2>&1; then "
-         "z=gzip; fi; echo \"kbk-probe $a $s $z $k\"; read -r cmd n || exit 0; "
-         "case \"$cmd\" in gzip|tar) ;; *) exit 0;; esac; set -e; rm -rf \"$2\"; mkdir \"$2\"; cd \"$2\"; "
-         "if [ \"$cmd\" = gzip ]; then head -c \"$n\" | gzip -dc | tar -x -f -; else tar -x -f -; fi; "
-         "[ -x bundle/ld.so ]; cd /; if [ -d \"$1\" ]; then rm -rf \"$2\"; else mv \"$2/bundle\" \"$1\"; "
-         "rm -rf \"$2\"; fi; echo kbk-ready",
-         "kbk-install", dir, incoming, k_scratch_path, image_kbk ? "1" : "0"});
+    std::vector<std::string> command = {
+        "sh", "-c",
+        "a=$(uname -m); k=-; if [ \"$4\" = 1 ]; then for c in /usr/local/bin/kbk /usr/bin/kbk; do "
+        "if [ -x \"$c\" ]; then k=$c; break; fi; done; fi; s=none; "
+        "if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then s=present; elif [ -d \"$3\" ] && [ -w \"$3\" ]; then "
+        "s=writable; fi; z=plain; if command -v gzip >/dev/null 2>&1 && command -v head >/dev/null 2>&1; then "
+        "z=gzip; fi; echo \"kbk-probe $a $s $z $k\"; read -r cmd n || exit 0; "
+        "case \"$cmd\" in gzip|tar|run|image) ;; *) exit 0;; esac; "
+        "if [ \"$cmd\" = gzip ] || [ \"$cmd\" = tar ]; then set -e; rm -rf \"$2\"; mkdir \"$2\"; cd \"$2\"; "
+        "if [ \"$cmd\" = gzip ]; then head -c \"$n\" | gzip -dc | tar -x -f -; else tar -x -f -; fi; "
+        "[ -x bundle/ld.so ]; cd /; if [ -d \"$1\" ]; then rm -rf \"$2\"; else mv \"$2/bundle\" \"$1\"; "
+        "rm -rf \"$2\"; fi; set +e; fi; echo kbk-ready; export GLIBC_TUNABLES=\"$5\"; "
+        "if [ \"$cmd\" = image ]; then exec \"$k\" mover serve; fi; shift 5; exec \"$@\"",
+        "kbk-install", dir, incoming, k_scratch_path, image_kbk ? "1" : "0", k_mover_malloc};
+    for (auto& arg : b->argv(dir)) command.push_back(std::move(arg));
+    command.push_back("mover");
+    command.push_back("serve");
+    kube::ExecRequest req = request(target, std::move(command));
     req.stdin_ = true;
+    Launched l;
+    l.lines = std::make_shared<StderrLines>(prefix);
+    req.on_stderr = [lines = l.lines](std::string_view s) -> Result<void> {
+      lines->add(s);
+      return {};
+    };
     auto session = m_client.exec(req);
-    if (!session) return unexpected(session.error().wrap("looking at " + target.display() + " for the kbk bundle"));
-    SessionGuard guard(session->get());
-    kube::ExecSession& sess = **session;
-    std::string out;
+    if (!session) return unexpected(session.error().wrap("starting the kbk mover in " + target.display()));
+    l.session = std::move(*session);
+    SessionGuard guard(l.session.get());
+    kube::ExecSession& sess = *l.session;
+    std::string& out = l.stdout_left;
     auto read_line = [&]() -> Result<std::string> {
       char buf[4096];
       while (out.find('\n') == std::string::npos && out.size() < 65536) {
@@ -638,15 +818,16 @@ private:
       out.erase(0, nl == std::string::npos ? out.size() : nl + 1);
       return line;
     };
-    auto finish = [&] {  // nothing to copy: the script ends
+    auto stop = [&](Error why) -> Result<Launched> {  // the script ends without starting anything
       (void)sess.write_stdin("stop\n");
       if (sess.can_close_stdin()) (void)sess.close_stdin();
       (void)sess.wait();
-    };
-    auto stop = [&](Error why) -> Result<std::vector<std::string>> {
-      finish();
       return unexpected(std::move(why));
     };
+    // A pod this run gave the bundle is told to run it at once, without waiting for the probe line.
+    if (known)
+      if (auto w = sess.write_stdin("run\n"); !w)
+        return unexpected(w.error().wrap("starting the kbk mover in " + target.display()));
     auto probe = read_line();
     if (!probe) return stop(probe.error());
     auto fields = util::split(*probe, ' ');
@@ -658,21 +839,26 @@ private:
     const std::string arch(fields[1]), state(fields[2]), image(fields[4]);
     if (arch != b->arch)
       return stop(Error{Errc::precondition, "the node is " + util::printable(arch) + ", this kbk is " + b->arch});
-    if (image_kbk && image != "-" && util::starts_with(image, "/")) {
-      finish();
-      return std::vector<std::string>{image, "mover", "serve"};
-    }
-    if (state != "present") {
-      if (state != "writable")
-        return stop(Error{Errc::precondition, std::string("no writable scratch volume at ") + k_scratch_path});
-      std::shared_ptr<const std::string> gz;
+    std::shared_ptr<const std::string> gz;
+    bool copied = false;
+    Result<void> fed;
+    if (known) {
+    } else if (image_kbk && image != "-" && util::starts_with(image, "/")) {
+      l.image = true;
+      fed = sess.write_stdin("image\n");
+    } else if (state == "present") {
+      fed = sess.write_stdin("run\n");
+    } else if (state != "writable") {
+      return stop(Error{Errc::precondition, std::string("no writable scratch volume at ") + k_scratch_path});
+    } else {
+      copied = true;
       if (fields[3] == "gzip") {
         auto made = bundle_tar_gz(*b);
         if (made) gz = *made;
         else log::info(1, "cannot compress the kbk bundle (" + made.error().message + "): sending it uncompressed");
       }
       uint64_t sent = 0;
-      Result<void> fed = sess.write_stdin(gz ? "gzip " + std::to_string(gz->size()) + "\n" : "tar 0\n");
+      fed = sess.write_stdin(gz ? "gzip " + std::to_string(gz->size()) + "\n" : "tar 0\n");
       if (fed && gz) {
         for (size_t off = 0; fed && off < gz->size(); off += 1u << 20) {
           const std::string_view piece = std::string_view(*gz).substr(off, 1u << 20);
@@ -685,51 +871,53 @@ private:
           return sess.write_stdin(data);
         });
       }
-      if (fed && sess.can_close_stdin()) fed = sess.close_stdin();
-      auto ready = fed ? read_line() : Result<std::string>(std::string());
-      KBK_ASSIGN_OR_RETURN(kube::ExecStatus cs, sess.wait());
-      if (!fed) return unexpected(fed.error().wrap("copying the kbk bundle into " + target.display()));
-      if (cs.exit_code != 0 || !ready || *ready != "kbk-ready")
-        return unexpected(Errc::precondition, std::string(gz ? "gzip and tar" : "tar") +
-                                                  " could not unpack the bundle (exit " + std::to_string(cs.exit_code) +
-                                                  "): " + util::printable(util::trim(cs.stderr_tail)));
-      log::info(2, "copied the kbk bundle (" + util::human_bytes(sent) + (gz ? ", gzip" : "") + ") into " +
-                       target.display());
-      std::lock_guard lock(m_mutex);
-      m_bundle_bytes[target.namespace_ + "/" + target.pod] += sent;
-    } else {
-      finish();
+      l.bundle_bytes = sent;
     }
-    std::lock_guard lock(m_mutex);
-    m_installed.insert(key);
-    return argv;
+    if (!fed) {
+      sess.cancel();
+      (void)sess.wait();
+      return unexpected(fed.error().wrap((copied ? "copying the kbk bundle into " : "starting the kbk mover in ") +
+                                         target.display()));
+    }
+    auto ready = read_line();
+    if (!ready || *ready != "kbk-ready") {
+      auto cs = sess.wait();
+      const std::string code = cs ? std::to_string(cs->exit_code) : "?";
+      const std::string why = util::printable(util::trim(l.lines->last()));
+      if (copied)
+        return unexpected(Errc::precondition, std::string(gz ? "gzip and tar" : "tar") +
+                                                  " could not unpack the bundle (exit " + code + ")" +
+                                                  (why.empty() ? "" : ": " + why));
+      return unexpected(Errc::precondition, "the mover's shell ended before it started the mover (exit " + code + ")" +
+                                                (why.empty() ? "" : ": " + why));
+    }
+    if (copied)
+      log::info(2, "copied the kbk bundle (" + util::human_bytes(l.bundle_bytes) + (gz ? ", gzip" : "") + ") into " +
+                       target.display());
+    if (!l.image) {
+      std::lock_guard lock(m_mutex);
+      m_installed.insert(key);
+    }
+    return l;
   }
 
-  Result<Outcome> converse(const MoverTarget& target, const std::vector<std::string>& argv, const json::Document& start,
-                           repo::Repository& repo, const std::function<void(uint64_t)>& on_bytes) {
+  Result<Outcome> converse(const MoverTarget& target, Launched& l, const json::Document& start, repo::Repository& repo,
+                           const std::function<void(uint64_t)>& on_bytes) {
     Outcome out;
     out.result.SetNull();
-    {
-      std::lock_guard lock(m_mutex);
-      auto it = m_bundle_bytes.find(target.namespace_ + "/" + target.pod);
-      if (it != m_bundle_bytes.end()) {
-        out.bundle_bytes = it->second;
-        m_bundle_bytes.erase(it);
+    out.bundle_bytes = l.bundle_bytes;
+    auto lines = l.lines;
+    SessionGuard guard(l.session.get());
+    kube::ExecSession& sess = *l.session;
+    auto read = [&](char* buf, size_t n) -> Result<size_t> {
+      if (!l.stdout_left.empty()) {  // what the script's lines were read with
+        const size_t k = std::min(n, l.stdout_left.size());
+        std::memcpy(buf, l.stdout_left.data(), k);
+        l.stdout_left.erase(0, k);
+        return k;
       }
-    }
-    kube::ExecRequest req = request(target, argv);
-    req.stdin_ = true;
-    auto lines = std::make_shared<StderrLines>("[mover " + target.namespace_ + "/" + target.pod + " " +
-                                               json::get_string(start, {"name"}, target.path) + "] ");
-    req.on_stderr = [lines](std::string_view s) -> Result<void> {
-      lines->add(s);
-      return {};
+      return sess.read_stdout(buf, n);
     };
-    auto session = m_client.exec(req);
-    if (!session) return unexpected(session.error().wrap("starting the kbk mover in " + target.display()));
-    SessionGuard guard(session->get());
-    kube::ExecSession& sess = **session;
-    auto read = [&](char* buf, size_t n) { return sess.read_stdout(buf, n); };
     auto send = [&](const Frame& f) { return sess.write_stdin(protocol::encode(f)); };
     auto cancel = [&] {
       Frame c;
@@ -849,7 +1037,6 @@ private:
   std::unique_ptr<Mover> m_tar;
   std::mutex m_mutex;
   std::set<std::string> m_installed;
-  std::map<std::string, uint64_t> m_bundle_bytes;
   std::future<void> m_warm;  // last: its destructor waits for the warm-up before the members above go
 };
 
