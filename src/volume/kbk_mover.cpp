@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <future>
 #include <link.h>
+#include <malloc.h>
 #include <map>
 #include <mutex>
 #include <set>
@@ -903,6 +904,15 @@ private:
 
   Result<Outcome> converse(const MoverTarget& target, Launched& l, const json::Document& start, repo::Repository& repo,
                            const std::function<void(uint64_t)>& on_bytes) {
+    // This side's frames are as large as the mover's (packs, ranges of them): kept in the heap too from here on
+    // (k_mover_malloc). A mover's first backup spent most of kbk's CPU mapping, faulting in, zero-filling and
+    // unmapping them: 4.1 s -> 1.5 s for 384 MiB on kubesim. Not before the first volume: the resource backup's
+    // memory stays as it was.
+    static std::once_flag heap_frames;
+    std::call_once(heap_frames, [] {
+      ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+      ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    });
     Outcome out;
     out.result.SetNull();
     out.bundle_bytes = l.bundle_bytes;
