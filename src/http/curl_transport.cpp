@@ -290,8 +290,17 @@ private:
     if (log::enabled(8)) {
       for (const auto& [k, v] : t.response.headers) log::info(8, "Response Header: " + k + ": " + v);
       if (!t.response.body.empty()) {
-        std::string b = t.response.body.substr(0, 2048);
-        if (t.response.body.size() > 2048) b += " [truncated " + std::to_string(t.response.body.size()) + " bytes]";
+        // Credentials answers (STS, the SSO portal, container and instance credentials, a token endpoint) are
+        // never logged: -v 8 and 9 promise no secret.
+        static constexpr std::string_view k_secret_fields[] = {"SecretAccessKey", "secretAccessKey", "SessionToken",
+                                                               "sessionToken", "\"Token\"", "access_token",
+                                                               "accessToken", "id_token", "refresh_token"};
+        bool secret = false;
+        for (auto f : k_secret_fields) secret = secret || t.response.body.find(f) != std::string::npos;
+        std::string b = secret ? "[" + std::to_string(t.response.body.size()) + " bytes holding credentials: not logged]"
+                               : t.response.body.substr(0, 2048);
+        if (!secret && t.response.body.size() > 2048)
+          b += " [truncated " + std::to_string(t.response.body.size()) + " bytes]";
         log::info(8, "Response Body: " + b);
       }
     }
