@@ -15,11 +15,12 @@ namespace {
 
 struct BundleOptions {
   std::string target;
+  bool with_libcurl = false;
 };
 
 int run_bundle(const GlobalOptions& g, const BundleOptions& o) {
   const output::Format format = output_format(g, {output::Format::json});
-  auto bundle = volume::current_bundle();
+  auto bundle = volume::current_bundle(o.with_libcurl);
   if (!bundle) {
     log::error("kbk mover bundle: " + bundle.error().message);
     return static_cast<int>(exit_code_for(bundle.error()));
@@ -65,6 +66,9 @@ void register_mover(CLI::App& app, GlobalOptions& g, RunState& state) {
   bundle->add_option("--target", bo->target, "Folder to write the bundle to (absolute; created)")
       ->required()
       ->type_name(value::k_dir);
+  bundle->add_flag("--with-libcurl", bo->with_libcurl,
+                   "The bundle an s3:// location's mover gets: with libcurl and the libraries it needs (the mover "
+                   "stores packs in the bucket itself)");
   document(bundle,
            {"kbk mover bundle --target /tmp/kbk-bundle",
             "kbk mover bundle --target /tmp/b -o json    # {\"argv\": [\"/tmp/b/ld.so\", \"--library-path\", ...]}",
@@ -74,7 +78,8 @@ void register_mover(CLI::App& app, GlobalOptions& g, RunState& state) {
            "commands that need them and are not in it) and the dynamic loader, started as `ld.so --library-path LIB "
            "kbk`, so it needs nothing from the image but a shell and tar to unpack it (it travels gzip'ed where the "
            "image has gzip). -o json prints {\"argv\": [...], \"id\", \"arch\", \"files\", \"bytes\"}: argv is "
-           "the command line that starts kbk from the folder.");
+           "the command line that starts kbk from the folder. --with-libcurl writes the bundle a helper pod gets for an "
+           "s3:// location, whose mover talks to the bucket itself: the same plus libcurl and its libraries.");
   set_runner(bundle, state, [&g, bo] { return run_bundle(g, *bo); });
 
   auto* serve = group->add_subcommand("serve", "Speak the mover protocol on stdin/stdout (run by kbk in a pod)");

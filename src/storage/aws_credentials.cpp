@@ -223,6 +223,24 @@ protected:
     return r;
   }
 
+public:
+  // The same role, another session: RoleSessionName kbk-mover-<time>, the policy and duration given.
+  Result<std::optional<TimedCredentials>> scoped_session(const std::string& policy, int seconds) override {
+    KBK_ASSIGN_OR_RETURN(auto src, m_source->get());
+    std::vector<std::pair<std::string, std::string>> params{
+        {"RoleArn", m_config.profile_value(m_profile, "role_arn")},
+        {"RoleSessionName", "kbk-mover-" + std::to_string(Clock::to_time_t(Clock::now()))},
+        {"Policy", policy},
+        {"DurationSeconds", std::to_string(std::max(seconds, 900))},
+    };
+    std::string ext = m_config.profile_value(m_profile, "external_id");
+    if (!ext.empty()) params.emplace_back("ExternalId", ext);
+    auto r = call_sts(*m_transport, m_config, "AssumeRole", params, &src);
+    if (!r) return unexpected(r.error().wrap("a session for the mover from " + source()));
+    log::debug("aws: a session limited by a policy for the mover (key id " + r->credentials.access_key_id + ")");
+    return std::optional<TimedCredentials>(std::move(*r));
+  }
+
 private:
   std::string session_name() const {
     std::string n = m_config.profile_value(m_profile, "role_session_name");
@@ -604,6 +622,56 @@ Result<std::shared_ptr<CredentialsProvider>> profile_chain(const Config& c, cons
 bool CredentialsProvider::invalidate(const std::string& rejected_access_key_id) {
   (void)rejected_access_key_id;
   return false;
+}
+
+Result<std::optional<TimedCredentials>> CredentialsProvider::scoped_session(const std::string&, int) {
+  return std::optional<TimedCredentials>();
+}
+
+namespace {
+
+class ScopedProvider final : public CredentialsProvider {
+public:
+  ScopedProvider(std::shared_ptr<CredentialsProvider> base, std::string policy, int seconds)
+      : m_base(std::move(base)), m_policy(std::move(policy)), m_seconds(seconds) {}
+  Result<sigv4::Credentials> get() override {
+    std::lock_guard lock(m_mutex);
+    if (m_unscoped) return m_base->get();
+    if (m_cached && (!m_cached->expiration || Clock::now() + k_refresh_margin < *m_cached->expiration))
+      return m_cached->credentials;
+    KBK_ASSIGN_OR_RETURN(auto s, m_base->scoped_session(m_policy, m_seconds));
+    if (!s) {
+      m_unscoped = true;
+      return m_base->get();
+    }
+    m_cached = std::move(*s);
+    return m_cached->credentials;
+  }
+  std::string source() const override {
+    std::lock_guard lock(m_mutex);
+    return m_base->source() + (m_unscoped ? "" : ", a session of its own limited to the repository's packs");
+  }
+  bool invalidate(const std::string& rejected) override {
+    std::lock_guard lock(m_mutex);
+    if (m_unscoped) return m_base->invalidate(rejected);
+    if (m_cached && (rejected.empty() || m_cached->credentials.access_key_id == rejected)) m_cached.reset();
+    return true;
+  }
+
+private:
+  std::shared_ptr<CredentialsProvider> m_base;
+  std::string m_policy;
+  int m_seconds;
+  mutable std::mutex m_mutex;
+  bool m_unscoped = false;
+  std::optional<TimedCredentials> m_cached;
+};
+
+}  // namespace
+
+std::shared_ptr<CredentialsProvider> make_scoped_provider(std::shared_ptr<CredentialsProvider> base, std::string policy,
+                                                          int seconds) {
+  return std::make_shared<ScopedProvider>(std::move(base), std::move(policy), seconds);
 }
 
 std::shared_ptr<CredentialsProvider> make_static_provider(sigv4::Credentials credentials, std::string source) {

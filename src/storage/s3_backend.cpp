@@ -20,6 +20,7 @@
 
 #include <kbk/crypto/hash.hpp>
 #include <kbk/storage/sigv4.hpp>
+#include <kbk/storage/wrappers.hpp>
 #include <kbk/util/fs.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
@@ -212,6 +213,19 @@ public:
   }
 
   const S3Settings& settings() const { return m_settings; }
+
+  // What another process needs to reach the bucket as this one does (Backend::s3_access()).
+  std::shared_ptr<S3Access> access() const {
+    auto a = std::make_shared<S3Access>();
+    a->settings = m_settings;
+    auto [endpoint, region] = current();
+    a->settings.endpoint = endpoint;  // after a region redirect, the right one
+    a->settings.region = region;
+    a->ca_pem = m_ca_pem;
+    a->credentials = m_creds;
+    return a;
+  }
+  void set_ca_pem(std::string pem) { m_ca_pem = std::move(pem); }
 
   std::string display(const std::string& key) const {
     return "s3://" + m_settings.bucket + "/" + key;
@@ -411,6 +425,7 @@ private:
   }
 
   const S3Settings m_settings;
+  std::string m_ca_pem;
   std::shared_ptr<aws::CredentialsProvider> m_creds;
   std::shared_ptr<http::Transport> m_transport;
   std::atomic<bool> m_answered{false};  // the endpoint answered once: connection failures are then transient
@@ -765,6 +780,8 @@ public:
 class S3Backend final : public Backend {
 public:
   explicit S3Backend(std::shared_ptr<S3Core> core) : m_core(std::move(core)) {}
+
+  std::shared_ptr<S3Access> s3_access() const override { return m_core->access(); }
 
   std::string display_url() const override {
     const auto& s = m_core->settings();
@@ -1160,12 +1177,33 @@ Result<std::unique_ptr<Backend>> make_s3_backend(const std::string& url, const O
     if (!pem) return unexpected(Errc::config, "CA bundle " + settings.ca_bundle + ": " + pem.error().message);
     topts.tls.ca_pem = std::move(*pem);
   }
+  const std::string ca_pem = topts.tls.ca_pem;
   KBK_ASSIGN_OR_RETURN(auto t, http::make_curl_transport(topts));
   std::shared_ptr<http::Transport> transport = std::move(t);
   KBK_ASSIGN_OR_RETURN(auto creds, aws::make_default_chain(config, env, transport));
   log::debug("s3: " + url.substr(0, url.find('?')) + " via " + (settings.endpoint.empty() ? "AWS" : settings.endpoint) +
              ", region " + settings.region + ", credentials from " + creds->source());
-  return make_s3_backend(std::move(settings), std::move(creds), std::move(transport));
+  auto core = std::make_shared<S3Core>(std::move(settings), std::move(creds), std::move(transport));
+  core->set_ca_pem(ca_pem);
+  return std::unique_ptr<Backend>(std::make_unique<S3Backend>(std::move(core)));
+}
+
+Result<std::unique_ptr<Backend>> make_s3_backend(const S3Access& access) {
+  if (!access.credentials) return unexpected(Errc::config, "s3://" + access.settings.bucket + ": no credentials");
+  http::TransportOptions topts;
+  topts.http_version = http::HttpVersion::http1_1;
+  topts.user_agent = std::string("kbk-mover/") + KBK_VERSION;
+  topts.accept_gzip = false;
+  topts.tls.insecure_skip_verify = access.settings.insecure_tls;
+  topts.tls.ca_pem = access.ca_pem;
+  KBK_ASSIGN_OR_RETURN(auto t, http::make_curl_transport(topts));
+  auto core = std::make_shared<S3Core>(access.settings, access.credentials, std::shared_ptr<http::Transport>(std::move(t)));
+  core->set_ca_pem(access.ca_pem);
+  std::unique_ptr<Backend> b = std::make_unique<S3Backend>(std::move(core));
+  BandwidthLimits limits;
+  limits.upload_bytes_per_second = access.limit_upload_bytes_per_second;
+  limits.download_bytes_per_second = access.limit_download_bytes_per_second;
+  return wrap_bandwidth_limit(std::move(b), limits);
 }
 
 Result<std::unique_ptr<Backend>> make_s3_backend(const std::string& url, const OpenOptions& options) {

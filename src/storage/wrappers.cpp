@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include <kbk/storage/s3.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::storage {
@@ -32,6 +33,8 @@ public:
     m_schedule.windows = std::move(windows);
   }
   bool unlimited() const { return m_schedule.empty(); }
+  // The cap in force now (0 = none).
+  uint64_t rate_now() const { return m_schedule.windows.empty() ? m_schedule.base : m_schedule.at(minute_of_day_now()); }
 
   void consume(uint64_t bytes) {
     if (unlimited() || bytes == 0) return;
@@ -119,6 +122,7 @@ public:
   Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than, const std::string& folder) override {
     return m_inner->cleanup_incomplete(older_than, folder);
   }
+  std::shared_ptr<S3Access> s3_access() const override { return m_inner->s3_access(); }
 
 protected:
   std::unique_ptr<Backend> m_inner;
@@ -188,6 +192,15 @@ public:
     KBK_ASSIGN_OR_RETURN(auto r, m_inner->get_stream(key, offset, length));
     if (m_down->unlimited()) return r;
     return std::unique_ptr<Reader>(std::make_unique<LimitedReader>(std::move(r), m_down));
+  }
+  // Another process reaching the location by itself (the in-pod mover) gets the caps in force now.
+  std::shared_ptr<S3Access> s3_access() const override {
+    auto a = m_inner->s3_access();
+    if (!a) return a;
+    auto tighter = [](uint64_t have, uint64_t cap) { return cap && (!have || cap < have) ? cap : have; };
+    a->limit_upload_bytes_per_second = tighter(a->limit_upload_bytes_per_second, m_up->rate_now());
+    a->limit_download_bytes_per_second = tighter(a->limit_download_bytes_per_second, m_down->rate_now());
+    return a;
   }
 
 private:

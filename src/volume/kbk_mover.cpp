@@ -26,7 +26,9 @@
 #include <kbk/compress/gzip.hpp>
 #include <kbk/crypto/hash.hpp>
 #include <kbk/repo/operations.hpp>
+#include <kbk/storage/s3.hpp>
 #include <kbk/util/fs.hpp>
+#include <kbk/util/lazy_library.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/volume/cluster.hpp>
@@ -308,10 +310,14 @@ std::string without_debug_info(const std::string& program, const std::string& id
   return out;
 }
 
-Result<Bundle> find_bundle() {
+Result<Bundle> find_bundle(bool with_libcurl) {
   Bundle b;
   const std::string exe = real_path("/proc/self/exe");
   if (exe.empty()) return unexpected(Errc::unsupported, "cannot find this kbk binary (/proc/self/exe)");
+  // libcurl is opened on first use: load it now (an s3:// command has already) so that it and its libraries are
+  // among the loaded ones below, found where this process took them from.
+  if (with_libcurl && !util::lazy_library_available(util::k_libcurl_soname))
+    return unexpected(Errc::unsupported, std::string("cannot load ") + util::k_libcurl_soname + " for the mover bundle");
   Found found;
   ::dl_iterate_phdr(collect, &found);
   std::string loader;
@@ -346,8 +352,9 @@ Result<Bundle> find_bundle() {
     hash = crypto::sha256_hex(*content);
   }
   if (hash.size() < 12) hash.append(12 - hash.size(), '0');
-  b.id = std::string(KBK_VERSION) + "-" + hash.substr(0, 12);
-  const std::string runnable = without_debug_info(program, b.id);
+  const std::string build = std::string(KBK_VERSION) + "-" + hash.substr(0, 12);
+  b.id = build + (with_libcurl ? "-s3" : "");
+  const std::string runnable = without_debug_info(program, build);
   KBK_TRY(add(runnable, "kbk", 0755));
   KBK_TRY(add(loader, "ld.so", 0755));
   // The libraries: what the program needs (DT_NEEDED), transitively, each found where this process loaded it.
@@ -356,6 +363,7 @@ Result<Bundle> find_bundle() {
   std::set<std::string> names;
   std::vector<std::string> todo;
   KBK_ASSIGN_OR_RETURN(todo, needed_of(runnable));
+  if (with_libcurl) todo.push_back(util::k_libcurl_soname);
   while (!todo.empty()) {
     const std::string soname = todo.back();
     todo.pop_back();
@@ -375,12 +383,13 @@ Result<Bundle> find_bundle() {
 
 }  // namespace
 
-Result<const Bundle*> current_bundle() {
-  static std::once_flag once;
-  static std::optional<Result<Bundle>> found;
-  std::call_once(once, [] { found.emplace(find_bundle()); });
-  if (!*found) return unexpected(found->error());
-  return &**found;
+Result<const Bundle*> current_bundle(bool with_libcurl) {
+  static std::once_flag once[2];
+  static std::optional<Result<Bundle>> found[2];
+  const int i = with_libcurl ? 1 : 0;
+  std::call_once(once[i], [&] { found[i].emplace(find_bundle(with_libcurl)); });
+  if (!*found[i]) return unexpected(found[i]->error());
+  return &**found[i];
 }
 
 Result<void> write_bundle(const Bundle& bundle, const std::string& dir) {
@@ -621,7 +630,10 @@ public:
     json::set(doc, "ignoreInode", json::Value(relaxed), a);
     json::set(doc, "ignoreCtime", json::Value(relaxed), a);
     json::set(doc, "workers", json::Value(m_o.workers), a);
-    auto started = start_mover(target, doc, repo, on_bytes);
+    // An s3:// location: the mover stores the packs in the bucket itself (docs/mover.md section 6).
+    auto s3 = mover_access(repo, true);
+    if (s3) json::set(doc, "s3", protocol::s3_settings_json(*s3, a), a);
+    auto started = start_mover(target, doc, repo, on_bytes, s3.get());
     if (!started)
       return fallback(started.error(), target, [&] { return m_tar->backup(target, repo, labels, live, on_bytes); });
     Outcome& out = *started;
@@ -671,7 +683,10 @@ public:
       json::set(r, "mtimeNsec", json::Value(static_cast<uint64_t>(root.mtime_nsec)), a);
       json::set(doc, "root", std::move(r), a);
     }
-    auto started = start_mover(target, doc, repo, on_bytes);
+    // An s3:// location: the mover reads the packs from the bucket itself.
+    auto s3 = mover_access(repo, false);
+    if (s3) json::set(doc, "s3", protocol::s3_settings_json(*s3, a), a);
+    auto started = start_mover(target, doc, repo, on_bytes, s3.get());
     if (!started)
       return fallback(started.error(), target,
                       [&] { return m_tar->restore(target, repo, snapshot, root, owners, on_bytes); });
@@ -687,6 +702,16 @@ private:
     protocol::ServeCounts counts;
     uint64_t bundle_bytes = 0;
   };
+
+  // How the mover reaches an s3:// location (nullptr for others): kbk's settings, and credentials of its own where
+  // kbk's come from a role it assumes (a session limited to the packs, read and written or read only), else kbk's.
+  static std::shared_ptr<storage::S3Access> mover_access(repo::Repository& repo, bool write) {
+    auto s3 = repo.backend().s3_access();
+    if (s3 && s3->credentials)
+      s3->credentials = storage::aws::make_scoped_provider(
+          s3->credentials, protocol::mover_session_policy(s3->settings, write), protocol::k_mover_session_seconds);
+    return s3;
+  }
 
   static MoveStats stats_of(const Outcome& out) {
     MoveStats st;
@@ -705,7 +730,7 @@ private:
     st.stream_bytes =
         out.status.stdout_bytes + out.status.stdin_bytes - std::min(out.status.stdin_bytes, out.bundle_bytes);
     st.bytes_through_host = st.stream_bytes;
-    st.bytes_uploaded = out.counts.bytes_written;
+    st.bytes_uploaded = out.counts.bytes_written + u("bytesToStorage");  // through kbk + straight to the bucket
     st.bundle_bytes = out.bundle_bytes;
     if (const json::Value* w = json::find(out.result, "warnings"); w && w->IsArray())
       for (const auto& x : w->GetArray())
@@ -739,27 +764,28 @@ private:
   // Starts the mover: the image's own kbk when it has one (--mover-image with kbk in it) and it is this version,
   // else this kbk's bundle, copied first when the pod does not have it yet.
   Result<Outcome> start_mover(const MoverTarget& target, const json::Document& doc, repo::Repository& repo,
-                              const std::function<void(uint64_t)>& on_bytes) {
+                              const std::function<void(uint64_t)>& on_bytes, const storage::S3Access* s3) {
     const std::string prefix =
         "[mover " + target.namespace_ + "/" + target.pod + " " + json::get_string(doc, {"name"}, target.path) + "] ";
-    KBK_ASSIGN_OR_RETURN(Launched l, launch(target, true, prefix));
+    KBK_ASSIGN_OR_RETURN(Launched l, launch(target, true, prefix, s3 != nullptr));
     if (l.image) {
-      auto out = converse(target, l, doc, repo, on_bytes);
+      auto out = converse(target, l, doc, repo, on_bytes, s3);
       if (out || !out.error().is(Errc::unsupported)) return out;
       log::info(1, out.error().message + ": copying this kbk's bundle instead");
-      KBK_ASSIGN_OR_RETURN(l, launch(target, false, prefix));
+      KBK_ASSIGN_OR_RETURN(l, launch(target, false, prefix, s3 != nullptr));
     }
-    return converse(target, l, doc, repo, on_bytes);
+    return converse(target, l, doc, repo, on_bytes, s3);
   }
 
   // One exec per volume looks at the pod, copies the bundle into its scratch volume when it is not there yet, and
   // then becomes the mover (the shell execs it), so the bundle's copy and the mover's start cost one exec, not two.
   // Errc::precondition when the pod cannot take the bundle (no scratch volume, no sh or tar, another architecture):
-  // the caller falls back to tar.
-  Result<Launched> launch(const MoverTarget& target, bool image_kbk, const std::string& prefix) {
+  // the caller falls back to tar. with_libcurl: the bundle with libcurl's closure, for a mover that reaches an S3
+  // location itself.
+  Result<Launched> launch(const MoverTarget& target, bool image_kbk, const std::string& prefix, bool with_libcurl) {
     if (target.container != k_mover_container)
       return unexpected(Errc::precondition, "a workload's container has no scratch volume for the bundle");
-    KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle());
+    KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle(with_libcurl));
     const std::string dir = std::string(k_scratch_path) + "/bundle-" + b->id;
     const std::string key = target.namespace_ + "/" + target.pod + "|" + dir;
     bool known = false;
@@ -903,7 +929,7 @@ private:
   }
 
   Result<Outcome> converse(const MoverTarget& target, Launched& l, const json::Document& start, repo::Repository& repo,
-                           const std::function<void(uint64_t)>& on_bytes) {
+                           const std::function<void(uint64_t)>& on_bytes, const storage::S3Access* s3) {
     // This side's frames are as large as the mover's (packs, ranges of them): kept in the heap too from here on
     // (k_mover_malloc). A mover's first backup spent most of kbk's CPU mapping, faulting in, zero-filling and
     // unmapping them: 4.1 s -> 1.5 s for 384 MiB on kubesim. Not before the first volume: the resource backup's
@@ -961,13 +987,26 @@ private:
         }
         Frame s;
         s.type = Type::start;
-        s.header = json::to_string(with_key(start));
-        log::debug("mover start " + target.display() + ": " + json::to_string(start));  // without the key
+        auto secret = with_secrets(start, s3);
+        if (!secret) {
+          cancel();
+          (void)sess.wait();
+          return unexpected(secret.error().wrap("kbk mover in " + target.display()));
+        }
+        s.header = json::to_string(*secret);
+        // Without the key, the S3 credentials and CA certificates: those are only in the copy sent over stdin.
+        log::debug("mover start " + target.display() + ": " + json::to_string(start));
         if (auto w = send(s); !w) {
           failed = w;
           break;
         }
         started = true;
+      } else if (frame.type == Type::request && started && s3 && protocol::is_credentials_request(frame)) {
+        log::info(1, "the kbk mover in " + target.display() + " asks for fresh S3 credentials (S3 refused them as expired)");
+        if (auto w = send(protocol::serve_credentials(frame, *s3->credentials)); !w) {
+          failed = w;
+          break;
+        }
       } else if (frame.type == Type::request && started) {
         Frame reply = protocol::serve_request(repo.backend(), frame, out.counts, [&](const std::string& key,
                                                                                      std::string_view body) {
@@ -1025,8 +1064,11 @@ private:
     return out;
   }
 
-  json::Document with_key(const json::Document& start) const {
+  // The start frame as sent over stdin: with the repository's key, and for s3:// the credentials and CA certificates.
+  Result<json::Document> with_secrets(const json::Document& start, const storage::S3Access* s3) const {
     json::Document d = json::clone(start);
+    if (s3)
+      if (json::Value* v = json::find(d, "s3"); v && v->IsObject()) KBK_TRY(protocol::add_s3_secrets(*v, *s3, d.GetAllocator()));
     if (m_o.key) {
       auto& a = d.GetAllocator();
       json::Value k(rapidjson::kObjectType);

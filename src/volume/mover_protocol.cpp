@@ -1,9 +1,12 @@
 // The mover protocol's frames and storage calls (mover_protocol.hpp, docs/mover.md section 2).
 #include "mover_protocol.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
 #include <kbk/repo/repository.hpp>
+#include <kbk/storage/aws.hpp>
+#include <kbk/util/fs.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::volume::protocol {
@@ -269,6 +272,200 @@ Result<void> RemoteBackend::remove(const std::string& key) {
 }
 Result<void> RemoteBackend::remove_many(const std::vector<std::string>&) {
   return unexpected(Errc::forbidden, "a mover removes nothing");
+}
+
+Result<storage::sigv4::Credentials> RemoteBackend::fresh_credentials(const std::string& rejected) {
+  json::Document h;
+  h.SetObject();
+  json::set(h, "op", json::make_string("credentials", h.GetAllocator()), h.GetAllocator());
+  json::set(h, "rejected", json::make_string(rejected, h.GetAllocator()), h.GetAllocator());
+  KBK_ASSIGN_OR_RETURN(Frame r, call(std::move(h), {}));
+  auto reply = json::parse(r.header, "mover protocol reply");
+  if (!reply || !reply->IsObject()) return unexpected(Errc::corrupt, "mover protocol: a reply without a JSON header");
+  return credentials_of(*reply);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// start's "s3" member and the credentials request (docs/mover.md section 6).
+
+namespace {
+
+const char* addressing_name(storage::Addressing a) {
+  switch (a) {
+    case storage::Addressing::path: return "path";
+    case storage::Addressing::virtual_host: return "virtual";
+    case storage::Addressing::automatic: break;
+  }
+  return "auto";
+}
+const char* signing_name(storage::PayloadSigning p) {
+  switch (p) {
+    case storage::PayloadSigning::always: return "always";
+    case storage::PayloadSigning::never: return "never";
+    case storage::PayloadSigning::automatic: break;
+  }
+  return "auto";
+}
+
+void set_credentials(json::Value& out, const storage::sigv4::Credentials& c, const std::string& source, json::Allocator& a) {
+  json::Value v(rapidjson::kObjectType);
+  json::set(v, "accessKeyId", json::make_string(c.access_key_id, a), a);
+  json::set(v, "secretAccessKey", json::make_string(c.secret_access_key, a), a);
+  json::set(v, "sessionToken", json::make_string(c.session_token, a), a);
+  json::set(v, "source", json::make_string(source, a), a);
+  json::set(out, "credentials", std::move(v), a);
+}
+
+// The CA store of this host, for an https endpoint without a ca-bundle: a busybox image has none.
+std::string host_ca_store() {
+  const char* env = std::getenv("SSL_CERT_FILE");
+  const char* const candidates[] = {env, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"};
+  for (const char* p : candidates)
+    if (p && *p)
+      if (auto pem = util::read_file(p); pem && !pem->empty()) return std::move(*pem);
+  return "";
+}
+
+}  // namespace
+
+json::Value s3_settings_json(const storage::S3Access& access, json::Allocator& a) {
+  const auto& s = access.settings;
+  json::Value v(rapidjson::kObjectType);
+  json::set(v, "bucket", json::make_string(s.bucket, a), a);
+  json::set(v, "prefix", json::make_string(s.prefix, a), a);
+  json::set(v, "endpoint", json::make_string(s.endpoint, a), a);
+  json::set(v, "region", json::make_string(s.region, a), a);
+  json::set(v, "addressing", json::make_string(addressing_name(s.addressing), a), a);
+  json::set(v, "payloadSigning", json::make_string(signing_name(s.payload_signing), a), a);
+  json::set(v, "insecureTls", json::Value(s.insecure_tls), a);
+  json::set(v, "partSize", json::Value(s.part_size), a);
+  json::set(v, "uploadConcurrency", json::Value(s.upload_concurrency), a);
+  json::set(v, "maxRetries", json::Value(s.max_retries), a);
+  json::set(v, "retryBackoffSeconds", json::Value(s.retry_backoff_seconds), a);
+  json::set(v, "timeoutSeconds", json::Value(s.timeout_seconds), a);
+  json::set(v, "objectLock", json::Value(s.object_lock), a);
+  json::set(v, "delimiterListing", json::Value(s.delimiter_listing), a);
+  json::set(v, "limitUploadBytesPerSecond", json::Value(access.limit_upload_bytes_per_second), a);
+  json::set(v, "limitDownloadBytesPerSecond", json::Value(access.limit_download_bytes_per_second), a);
+  return v;
+}
+
+Result<void> add_s3_secrets(json::Value& s3, const storage::S3Access& access, json::Allocator& a) {
+  if (!access.credentials) return unexpected(Errc::config, "s3://" + access.settings.bucket + ": no credentials");
+  KBK_ASSIGN_OR_RETURN(auto c, access.credentials->get());
+  set_credentials(s3, c, access.credentials->source(), a);
+  std::string pem = access.ca_pem;
+  if (pem.empty() && util::starts_with(access.settings.endpoint, "https://")) pem = host_ca_store();
+  if (!pem.empty()) json::set(s3, "caPem", json::make_string(pem, a), a);
+  return {};
+}
+
+Result<storage::sigv4::Credentials> credentials_of(const json::Value& header) {
+  const json::Value* c = json::find(header, "credentials");
+  if (!c || !c->IsObject()) return unexpected(Errc::bad_request, "mover protocol: no credentials for the S3 location");
+  storage::sigv4::Credentials out;
+  out.access_key_id = json::get_string(*c, {"accessKeyId"});
+  out.secret_access_key = json::get_string(*c, {"secretAccessKey"});
+  out.session_token = json::get_string(*c, {"sessionToken"});
+  if (out.access_key_id.empty() || out.secret_access_key.empty())
+    return unexpected(Errc::bad_request, "mover protocol: S3 credentials without a key");
+  return out;
+}
+
+Result<storage::S3Access> s3_access_of(const json::Value& v) {
+  if (!v.IsObject()) return unexpected(Errc::bad_request, "the start frame's s3 member is not an object");
+  storage::S3Access access;
+  auto& s = access.settings;
+  auto num = [&](const char* k, double def) {
+    const json::Value* x = json::find(v, k);
+    return x && x->IsNumber() ? x->GetDouble() : def;
+  };
+  auto boolean = [&](const char* k, bool def) {
+    const json::Value* x = json::find(v, k);
+    return x && x->IsBool() ? x->GetBool() : def;
+  };
+  s.bucket = json::get_string(v, {"bucket"});
+  s.prefix = json::get_string(v, {"prefix"});
+  s.endpoint = json::get_string(v, {"endpoint"});
+  s.region = json::get_string(v, {"region"}, "us-east-1");
+  const std::string addressing = json::get_string(v, {"addressing"});
+  s.addressing = addressing == "path"      ? storage::Addressing::path
+                 : addressing == "virtual" ? storage::Addressing::virtual_host
+                                           : storage::Addressing::automatic;
+  const std::string signing = json::get_string(v, {"payloadSigning"});
+  s.payload_signing = signing == "always"  ? storage::PayloadSigning::always
+                      : signing == "never" ? storage::PayloadSigning::never
+                                           : storage::PayloadSigning::automatic;
+  s.insecure_tls = boolean("insecureTls", false);
+  s.part_size = static_cast<uint64_t>(num("partSize", static_cast<double>(s.part_size)));
+  s.upload_concurrency = static_cast<int>(num("uploadConcurrency", s.upload_concurrency));
+  s.max_retries = static_cast<int>(num("maxRetries", s.max_retries));
+  s.retry_backoff_seconds = num("retryBackoffSeconds", s.retry_backoff_seconds);
+  s.timeout_seconds = num("timeoutSeconds", 0);
+  s.object_lock = boolean("objectLock", false);
+  s.delimiter_listing = boolean("delimiterListing", true);
+  access.limit_upload_bytes_per_second = static_cast<uint64_t>(num("limitUploadBytesPerSecond", 0));
+  access.limit_download_bytes_per_second = static_cast<uint64_t>(num("limitDownloadBytesPerSecond", 0));
+  access.ca_pem = json::get_string(v, {"caPem"});
+  if (s.bucket.empty() || s.endpoint.empty())
+    return unexpected(Errc::bad_request, "the start frame's s3 member names no bucket or endpoint");
+  return access;
+}
+
+std::string mover_session_policy(const storage::S3Settings& settings, bool write) {
+  const std::string partition = util::starts_with(settings.region, "cn-")       ? "aws-cn"
+                                : util::starts_with(settings.region, "us-gov-") ? "aws-us-gov"
+                                                                               : "aws";
+  const std::string bucket = "arn:" + partition + ":s3:::" + settings.bucket;
+  json::Document d;
+  d.SetObject();
+  auto& a = d.GetAllocator();
+  json::set(d, "Version", json::make_string("2012-10-17", a), a);
+  json::Value statements(rapidjson::kArrayType);
+  json::Value packs(rapidjson::kObjectType);
+  json::set(packs, "Effect", json::make_string("Allow", a), a);
+  json::Value actions(rapidjson::kArrayType);
+  actions.PushBack(json::make_string("s3:GetObject", a), a);
+  if (write) {
+    actions.PushBack(json::make_string("s3:PutObject", a), a);
+    actions.PushBack(json::make_string("s3:AbortMultipartUpload", a), a);
+  }
+  json::set(packs, "Action", std::move(actions), a);
+  json::set(packs, "Resource", json::make_string(bucket + "/" + settings.prefix + repo::k_prefix + "data/*", a), a);
+  statements.PushBack(packs, a);
+  json::Value list(rapidjson::kObjectType);
+  json::set(list, "Effect", json::make_string("Allow", a), a);
+  json::set(list, "Action", json::make_string("s3:ListBucket", a), a);
+  json::set(list, "Resource", json::make_string(bucket, a), a);
+  statements.PushBack(list, a);
+  json::set(d, "Statement", std::move(statements), a);
+  return json::to_string(d);
+}
+
+bool is_credentials_request(const Frame& request) {
+  auto h = json::parse(request.header, "mover request");
+  return h && h->IsObject() && json::get_string(*h, {"op"}) == "credentials";
+}
+
+Frame serve_credentials(const Frame& request, storage::aws::CredentialsProvider& provider) {
+  Frame reply;
+  reply.type = Type::reply;
+  reply.id = request.id;
+  auto h = json::parse(request.header, "mover request");
+  const std::string rejected = h && h->IsObject() ? json::get_string(*h, {"rejected"}) : "";
+  // Drops kbk's cached copy when it is still the rejected key; the chain then fetches a new session.
+  (void)provider.invalidate(rejected);
+  auto c = provider.get();
+  if (!c) {
+    reply.header = json::to_string(error_header(c.error()));
+    return reply;
+  }
+  json::Document out;
+  out.SetObject();
+  json::set(out, "ok", json::Value(true), out.GetAllocator());
+  set_credentials(out, *c, provider.source(), out.GetAllocator());
+  reply.header = json::to_string(out);
+  return reply;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -14,11 +14,12 @@
 
 #include <kbk/json/json.hpp>
 #include <kbk/storage/backend.hpp>
+#include <kbk/storage/s3.hpp>
 #include <kbk/util/error.hpp>
 
 namespace kbk::volume::protocol {
 
-inline constexpr int k_version = 1;
+inline constexpr int k_version = 2;
 inline constexpr uint32_t k_max_frame = (64u << 20) + (64u << 10);
 
 enum class Type : uint8_t { hello = 1, start = 2, request = 3, reply = 4, progress = 5, result = 6, cancel = 7 };
@@ -67,8 +68,12 @@ public:
   Result<void> remove_many(const std::vector<std::string>& keys) override;
   Result<uint64_t> cleanup_incomplete(std::chrono::seconds, const std::string&) override { return 0; }
 
-private:
+  // One request and its reply (an error reply is an Error). Used for the calls above and for "credentials".
   Result<Frame> call(json::Document header, std::string_view body);
+  // Fresh S3 credentials from kbk after S3 refused `rejected` (docs/mover.md section 6).
+  Result<storage::sigv4::Credentials> fresh_credentials(const std::string& rejected);
+
+private:
   std::function<Result<void>(const std::string&)> m_send;
   std::mutex m_mutex;
   std::condition_variable m_cv;
@@ -87,6 +92,24 @@ struct ServeCounts {
 // index/ and snapshots/; no removal. on_written(key, body) is told of every stored object.
 Frame serve_request(storage::Backend& backend, const Frame& request, ServeCounts& counts,
                     const std::function<void(const std::string&, std::string_view)>& on_written);
+
+// The "credentials" request: whether the frame is one, and kbk's answer from its own credentials provider.
+bool is_credentials_request(const Frame& request);
+Frame serve_credentials(const Frame& request, storage::aws::CredentialsProvider& provider);
+
+// start's "s3" member (docs/mover.md section 6). s3_settings_json: what may be logged (no credentials, no CA
+// certificates); add_s3_secrets adds both to it, for the copy sent over stdin. s3_access_of reads it in the pod
+// (credentials provider left empty) and the credentials it carries.
+json::Value s3_settings_json(const storage::S3Access& access, json::Allocator& a);
+Result<void> add_s3_secrets(json::Value& s3, const storage::S3Access& access, json::Allocator& a);
+Result<storage::S3Access> s3_access_of(const json::Value& s3);
+Result<storage::sigv4::Credentials> credentials_of(const json::Value& header);
+
+// The IAM session policy of a mover's own STS session (where kbk's credentials come from a role it assumes): the
+// location's repository packs, read (restore) or read and written (backup), and the bucket's listing, without which
+// S3 answers the HEAD of a missing pack 403 instead of 404.
+std::string mover_session_policy(const storage::S3Settings& settings, bool write);
+inline constexpr int k_mover_session_seconds = 3600;
 
 // A header document with an error ({"ok": false, "code": N, "message"}), and its reading.
 json::Document error_header(const Error& e);

@@ -1,5 +1,6 @@
 // `kbk mover serve`: the pod side of the in-pod mover (docs/mover.md). Frames on stdin/stdout, log lines on stderr.
-// The repository is opened through kbk (RemoteBackend): the mover holds no location credentials of its own.
+// The repository is opened through kbk (RemoteBackend); with an s3:// location the packs go to and come from the bucket
+// directly (SplitBackend, docs/mover.md section 6), with credentials kbk sent over stdin and refreshes on request.
 #include <kbk/volume/kbk_mover.hpp>
 
 #include <atomic>
@@ -15,6 +16,9 @@
 #include <unistd.h>
 
 #include <kbk/repo/operations.hpp>
+#include <kbk/storage/aws.hpp>
+#include <kbk/storage/s3.hpp>
+#include <kbk/util/lazy_library.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 
@@ -85,6 +89,119 @@ private:
   std::mutex m_mutex;
   std::chrono::steady_clock::time_point m_last{};
 };
+
+// S3 credentials as kbk sent them; when S3 refuses them as expired, fresh ones are asked from kbk (one request).
+class CredentialsViaKbk final : public storage::aws::CredentialsProvider {
+public:
+  CredentialsViaKbk(protocol::RemoteBackend& kbk, storage::sigv4::Credentials first, std::string source)
+      : m_kbk(kbk), m_current(std::move(first)), m_source(std::move(source)) {}
+  Result<storage::sigv4::Credentials> get() override {
+    std::lock_guard lock(m_mutex);
+    return m_current;
+  }
+  std::string source() const override { return "kbk (" + m_source + ")"; }
+  // Uploaders refused at once ask one at a time: the first asks kbk, the others find its answer.
+  bool invalidate(const std::string& rejected) override {
+    std::lock_guard one(m_refresh);
+    {
+      std::lock_guard lock(m_mutex);
+      if (!rejected.empty() && rejected != m_current.access_key_id) return true;  // another thread got new ones
+    }
+    auto fresh = m_kbk.fresh_credentials(rejected);
+    if (!fresh) {
+      log::warning("mover: kbk could not refresh the S3 credentials: " + fresh.error().message);
+      return false;
+    }
+    std::lock_guard lock(m_mutex);
+    const bool changed = fresh->access_key_id != rejected;
+    m_current = std::move(*fresh);
+    return changed;
+  }
+
+private:
+  protocol::RemoteBackend& m_kbk;
+  std::mutex m_refresh;
+  mutable std::mutex m_mutex;
+  storage::sigv4::Credentials m_current;
+  std::string m_source;
+};
+
+// The repository through kbk, but its packs (data/) in the bucket directly.
+class SplitBackend final : public storage::Backend {
+public:
+  SplitBackend(storage::Backend& kbk, std::unique_ptr<storage::Backend> bucket)
+      : m_kbk(kbk), m_bucket(std::move(bucket)), m_data(std::string(repo::k_prefix) + "data/") {}
+  uint64_t bytes_uploaded() const { return m_up; }
+  uint64_t bytes_downloaded() const { return m_down; }
+
+  std::string display_url() const override { return m_bucket->display_url(); }
+  Result<void> put(const std::string& key, std::string_view data, const storage::PutOptions& o) override {
+    if (!pack(key)) return m_kbk.put(key, data, o);
+    KBK_TRY(m_bucket->put(key, data, o));
+    m_up += data.size();
+    return {};
+  }
+  Result<std::unique_ptr<storage::Writer>> put_stream(const std::string& key, const storage::PutOptions& o) override {
+    return of(key).put_stream(key, o);
+  }
+  Result<std::string> get(const std::string& key) override {
+    KBK_ASSIGN_OR_RETURN(std::string r, of(key).get(key));
+    if (pack(key)) m_down += r.size();
+    return r;
+  }
+  Result<std::unique_ptr<storage::Reader>> get_stream(const std::string& key, uint64_t offset, uint64_t length) override {
+    if (!pack(key)) return m_kbk.get_stream(key, offset, length);
+    KBK_ASSIGN_OR_RETURN(auto r, m_bucket->get_stream(key, offset, length));
+    return std::unique_ptr<storage::Reader>(std::make_unique<Counted>(std::move(r), m_down));
+  }
+  Result<std::optional<storage::ObjectInfo>> stat(const std::string& key) override { return of(key).stat(key); }
+  Result<void> list(const std::string& prefix,
+                    const std::function<Result<void>(const storage::ObjectInfo&)>& f) override {
+    return of(prefix).list(prefix, f);
+  }
+  Result<std::vector<std::string>> list_prefixes(const std::string& prefix) override {
+    return m_kbk.list_prefixes(prefix);
+  }
+  Result<void> remove(const std::string& key) override { return m_kbk.remove(key); }
+  Result<void> remove_many(const std::vector<std::string>& keys) override { return m_kbk.remove_many(keys); }
+  Result<uint64_t> cleanup_incomplete(std::chrono::seconds, const std::string&) override { return 0; }
+
+private:
+  class Counted final : public storage::Reader {
+  public:
+    Counted(std::unique_ptr<storage::Reader> r, std::atomic<uint64_t>& n) : m_r(std::move(r)), m_n(n) {}
+    Result<size_t> read(char* buffer, size_t size) override {
+      KBK_ASSIGN_OR_RETURN(size_t k, m_r->read(buffer, size));
+      m_n += k;
+      return k;
+    }
+
+  private:
+    std::unique_ptr<storage::Reader> m_r;
+    std::atomic<uint64_t>& m_n;
+  };
+  bool pack(const std::string& key) const { return util::starts_with(key, m_data); }
+  storage::Backend& of(const std::string& key) { return pack(key) ? *m_bucket : m_kbk; }
+
+  storage::Backend& m_kbk;
+  std::unique_ptr<storage::Backend> m_bucket;
+  std::string m_data;
+  std::atomic<uint64_t> m_up{0}, m_down{0};
+};
+
+// The bucket as start's s3 member describes it, with the credentials it carries.
+Result<std::unique_ptr<SplitBackend>> open_bucket(const json::Value& s3, protocol::RemoteBackend& kbk) {
+  KBK_ASSIGN_OR_RETURN(storage::S3Access access, protocol::s3_access_of(s3));
+  KBK_ASSIGN_OR_RETURN(auto creds, protocol::credentials_of(s3));
+  const json::Value* c = json::find(s3, "credentials");
+  access.credentials = std::make_shared<CredentialsViaKbk>(kbk, std::move(creds),
+                                                           c ? json::get_string(*c, {"source"}, "kbk") : "kbk");
+  if (!util::lazy_library_available(util::k_libcurl_soname))
+    return unexpected(Errc::unsupported, std::string(util::k_libcurl_soname) +
+                                             " cannot be loaded in the pod: the bundle was made without it");
+  KBK_ASSIGN_OR_RETURN(auto bucket, storage::make_s3_backend(access));
+  return std::make_unique<SplitBackend>(kbk, std::move(bucket));
+}
 
 bool flag(const json::Value& v, const char* key) {
   const json::Value* f = json::find(v, key);
@@ -266,17 +383,35 @@ int serve_mover(int in_fd, int out_fd) {
   });
   in_thread.detach();
 
+  std::unique_ptr<SplitBackend> split;
   auto result = [&]() -> Result<json::Document> {
     KBK_ASSIGN_OR_RETURN(auto key, key_of(*start));
+    storage::Backend* store = &backend;
+    if (const json::Value* s3 = json::find(*start, "s3"); s3 && s3->IsObject()) {
+      KBK_ASSIGN_OR_RETURN(split, open_bucket(*s3, backend));
+      store = split.get();
+    }
     repo::OpenOptions oo;
     oo.key = key ? &*key : nullptr;
-    KBK_ASSIGN_OR_RETURN(auto repo, repo::Repository::open(backend, oo));
+    KBK_ASSIGN_OR_RETURN(auto repo, repo::Repository::open(*store, oo));
     KBK_TRY(repo->load_index());
     const std::string op = json::get_string(*start, {"op"});
     FrameProgress progress(out);
-    if (op == "backup") return run_backup(*start, *repo, progress);
-    if (op == "restore") return run_restore(*start, *repo);
-    return unexpected(Errc::bad_request, "unknown mover operation " + util::printable(op));
+    json::Document d;
+    if (op == "backup") {
+      KBK_ASSIGN_OR_RETURN(d, run_backup(*start, *repo, progress));
+    } else if (op == "restore") {
+      KBK_ASSIGN_OR_RETURN(d, run_restore(*start, *repo));
+    } else {
+      return unexpected(Errc::bad_request, "unknown mover operation " + util::printable(op));
+    }
+    // What the mover moved to and from the bucket itself (not through kbk).
+    if (split) {
+      json::Value& sum = json::ensure_object(d, "summary", d.GetAllocator());
+      json::set(sum, "bytesToStorage", json::Value(split->bytes_uploaded()), d.GetAllocator());
+      json::set(sum, "bytesFromStorage", json::Value(split->bytes_downloaded()), d.GetAllocator());
+    }
+    return d;
   }();
   done = true;
   json::Document doc = result ? std::move(*result) : protocol::error_header(result.error());

@@ -14,7 +14,8 @@ Python standard library only. Strict where s3rver is lenient, and able to fail o
   - answers 301 PermanentRedirect with x-amz-bucket-region when a request is signed for another region.
 Control endpoints (unsigned, under /__): POST /__fault {"op","kind","count","match"} queues faults
 (kind: slowdown | 500 | truncate | reset | fail-part | expire-key: the request's access key expires now, so it and
-every later request signed with it get 400 ExpiredToken; op: PUT, GET, DELETE, UploadPart, CompleteMultipartUpload,
+every later request signed with it get 400 ExpiredToken | refuse-key: this request gets 403 InvalidAccessKeyId, as
+a key the bucket does not accept (a policy limited to other source addresses, a key deleted meanwhile) would; op: PUT, GET, DELETE, UploadPart, CompleteMultipartUpload,
 ListObjectsV2, ListMultipartUploads, DeleteObjects (match against its keys joined by spaces), AssumeRole (match
 against the RoleArn), or *); GET /__log
 returns the requests seen (with the access key id that signed each); POST /__reset clears
@@ -22,6 +23,7 @@ faults and the log; POST /__put_raw {"bucket", "objects": [{"key", "body"}]} sto
 with .., control characters: what a bucket writer can do); fault kinds loop-token (ListObjectsV2 answers truncated
 with the same token for ever) and foreign-keys (the listing holds keys outside the prefix asked for) lie in listings;
 POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
+GET /__issued_secrets lists the [secret, session token] of every STS session issued;
 GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
 stored object (bucket, key, size).
 STS (POST / with Action=...): AssumeRole (signed, service sts) and AssumeRoleWithWebIdentity (unsigned; the token
@@ -121,6 +123,7 @@ class State:
         self.region = args.region
         self.buckets = {b: {} for b in args.bucket}  # bucket -> key -> (data, etag, mtime)
         self.keys = {args.access_key: (args.secret_key, "")}  # access key -> (secret, session token)
+        self.issued = []  # (secret, session token) of every temporary key issued, for tests that grep logs
         self.uploads = {}  # upload id -> dict(bucket, key, parts{n: (data, etag)}, initiated)
         self.faults = []
         self.log = []
@@ -305,6 +308,8 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
     def fault_response(self, kind, data=None):
+        if kind == "refuse-key":
+            raise S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
         if kind == "expire-key":
             with self.server.state.lock:
                 self.server.state.expired_keys.add(self.access_key)
@@ -527,7 +532,9 @@ class Handler(BaseHTTPRequestHandler):
         ak, sk, tok = "ASIA" + secrets.token_hex(8).upper(), secrets.token_hex(20), secrets.token_hex(32)
         with st.lock:
             st.keys[ak] = (sk, tok)
-            st.sts_calls.append({"action": action, "role_arn": form.get("RoleArn"), "session": form.get("RoleSessionName")})
+            st.issued.append([sk, tok])
+            st.sts_calls.append({"action": action, "role_arn": form.get("RoleArn"), "session": form.get("RoleSessionName"),
+                                 "policy": form.get("Policy"), "duration": form.get("DurationSeconds"), "key": ak})
         exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
         tag = action + "Result"
         return self.send(200, "<%sResponse><%s><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
@@ -593,6 +600,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__sso_calls":
             with st.lock:
                 return self.send(200, json.dumps(st.sso_calls), content_type="application/json")
+        if path == "/__issued_secrets":
+            with st.lock:
+                return self.send(200, json.dumps(st.issued), content_type="application/json")
         if path == "/__sts_calls":
             with st.lock:
                 return self.send(200, json.dumps(st.sts_calls), content_type="application/json")

@@ -93,9 +93,19 @@ public:
   // (rejected_access_key_id; "" = whatever is cached), so the next get() fetches fresh ones. Returns whether the
   // next get() can differ: false for sources that cannot refresh (static keys), where a retry is pointless.
   virtual bool invalidate(const std::string& rejected_access_key_id);
+  // A session of its own for another process (the in-pod mover, docs/mover.md section 6), limited by an IAM session
+  // policy (JSON) and lasting `seconds` (STS takes 900 up to the role's maximum). Only sources that call STS
+  // AssumeRole themselves (a profile's role_arn) can make one; the others return std::nullopt, and the caller hands
+  // over what get() returns.
+  virtual Result<std::optional<TimedCredentials>> scoped_session(const std::string& policy, int seconds);
 };
 
 std::shared_ptr<CredentialsProvider> make_static_provider(sigv4::Credentials credentials, std::string source);
+
+// Credentials for another process: scoped sessions of `base` (scoped_session(policy, seconds)), each kept until five
+// minutes before it expires or until invalidate() names it; where base cannot make one, base's own credentials.
+std::shared_ptr<CredentialsProvider> make_scoped_provider(std::shared_ptr<CredentialsProvider> base, std::string policy,
+                                                          int seconds);
 
 // The chain above for config. transport carries STS, SSO portal, container and instance-metadata requests.
 // clock decides when cached credentials are due for refresh (nullptr = the system clock; it must outlive the

@@ -27,6 +27,8 @@ struct ObjectInfo {
   std::string etag;
 };
 
+struct S3Access;  // storage/s3.hpp
+
 enum class IfExists { overwrite, fail };  // fail: Errc::already_exists (If-None-Match: * on S3, O_EXCL on files)
 
 struct PutOptions {
@@ -77,6 +79,11 @@ public:
   // are under `folder` ("" = the whole location; else a prefix ending in '/', e.g. "backups/b1/"). Returns how
   // many were removed.
   virtual Result<uint64_t> cleanup_incomplete(std::chrono::seconds older_than, const std::string& folder) = 0;
+
+  // How another process reaches this location by itself (the in-pod mover, docs/mover.md section 6): an S3
+  // location's resolved settings, CA certificates, credentials provider and the bandwidth caps of the wrappers
+  // around it. nullptr for a location only this process can reach (a folder).
+  virtual std::shared_ptr<S3Access> s3_access() const { return nullptr; }
 };
 
 struct OpenOptions {

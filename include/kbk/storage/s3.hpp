@@ -56,6 +56,15 @@ struct S3Settings {
   double timeout_seconds = 0;  // per request, 0 = none (stalls still time out)
 };
 
+// What another process needs to reach an S3 location by itself (Backend::s3_access(), docs/mover.md section 6).
+struct S3Access {
+  S3Settings settings;
+  std::string ca_pem;                                    // the ca-bundle's PEM ("" = the system store)
+  std::shared_ptr<aws::CredentialsProvider> credentials;
+  uint64_t limit_upload_bytes_per_second = 0;            // the caps in force now (0 = none)
+  uint64_t limit_download_bytes_per_second = 0;
+};
+
 // Parses the URL and settings and fills the rest from the AWS configuration (endpoint, region, CA bundle).
 // Errc::config names the bad part.
 Result<S3Settings> resolve_s3_settings(const std::string& url, const OpenOptions& options,
@@ -66,6 +75,8 @@ Result<std::unique_ptr<Backend>> make_s3_backend(const std::string& url, const O
 // Same with a given environment (tests).
 Result<std::unique_ptr<Backend>> make_s3_backend(const std::string& url, const OpenOptions& options,
                                                  const aws::Environment& env);
+// From an S3Access (the in-pod mover): no environment, no AWS files; the caps it names are applied.
+Result<std::unique_ptr<Backend>> make_s3_backend(const S3Access& access);
 // Fully injected (tests drive a fake transport or a fake server with fixed credentials).
 std::unique_ptr<Backend> make_s3_backend(S3Settings settings, std::shared_ptr<aws::CredentialsProvider> credentials,
                                          std::shared_ptr<http::Transport> transport);

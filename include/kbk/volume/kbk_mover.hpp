@@ -32,8 +32,10 @@ struct Bundle {
   std::vector<std::string> argv(const std::string& dir) const;
 };
 // Finds the bundle of the running binary (computed once). Errc::unsupported when kbk runs statically or without a
-// loader that takes --library-path.
-Result<const Bundle*> current_bundle();
+// loader that takes --library-path. with_libcurl: also libcurl (which kbk opens with dlopen, so it is not in the
+// binary's DT_NEEDED closure) and its own closure, for a mover that reaches an S3 location itself (docs/mover.md
+// section 6); its id ends in "-s3", so it is another folder in the pod.
+Result<const Bundle*> current_bundle(bool with_libcurl = false);
 // Copies the bundle into dir (created, 0700; files keep their modes).
 Result<void> write_bundle(const Bundle& bundle, const std::string& dir);
 // The bundle as an uncompressed ustar stream (what `tar x` in the pod reads), written through sink.

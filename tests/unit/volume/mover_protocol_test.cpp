@@ -1,0 +1,186 @@
+// The mover protocol's S3 parts (docs/mover.md section 6): start's s3 member (what is logged holds no secret; the copy
+// sent over stdin does, and the pod reads it back) and the credentials request (kbk refreshes what S3 called expired).
+#include <catch2/catch.hpp>
+
+#include <kbk/storage/aws.hpp>
+#include <kbk/storage/s3.hpp>
+
+#include "mover_protocol.hpp"
+
+using namespace kbk;
+using namespace kbk::volume;
+
+namespace {
+
+// A provider whose sessions are numbered: invalidate() of the current one makes get() hand out the next.
+class Sessions final : public storage::aws::CredentialsProvider {
+public:
+  Result<storage::sigv4::Credentials> get() override {
+    return storage::sigv4::Credentials{"ASIA" + std::to_string(n), "secret-" + std::to_string(n), "token-" + std::to_string(n)};
+  }
+  std::string source() const override { return "profile mover (assume role)"; }
+  bool invalidate(const std::string& rejected) override {
+    if (rejected == "ASIA" + std::to_string(n)) ++n;
+    return true;
+  }
+  int n = 1;
+};
+
+storage::S3Access access_with(std::shared_ptr<storage::aws::CredentialsProvider> creds) {
+  storage::S3Access a;
+  a.settings.bucket = "corp";
+  a.settings.prefix = "prod/";
+  a.settings.endpoint = "https://s3.eu-west-1.amazonaws.com";
+  a.settings.region = "eu-west-1";
+  a.settings.addressing = storage::Addressing::virtual_host;
+  a.settings.part_size = 32ull << 20;
+  a.settings.upload_concurrency = 6;
+  a.settings.delimiter_listing = false;
+  a.ca_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  a.credentials = std::move(creds);
+  a.limit_upload_bytes_per_second = 10 << 20;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("start's s3 member: logged without secrets, sent with them, read back in the pod") {
+  auto sessions = std::make_shared<Sessions>();
+  const storage::S3Access access = access_with(sessions);
+  json::Document d;
+  d.SetObject();
+  json::set(d, "s3", protocol::s3_settings_json(access, d.GetAllocator()), d.GetAllocator());
+  const std::string logged = json::to_string(d);
+  CHECK(logged.find("\"bucket\":\"corp\"") != std::string::npos);
+  CHECK(logged.find("secret-1") == std::string::npos);
+  CHECK(logged.find("token-1") == std::string::npos);
+  CHECK(logged.find("credentials") == std::string::npos);
+  CHECK(logged.find("BEGIN CERTIFICATE") == std::string::npos);
+
+  REQUIRE(protocol::add_s3_secrets(*json::find(d, "s3"), access, d.GetAllocator()));
+  auto sent = json::parse(json::to_string(d));
+  REQUIRE(sent);
+  const json::Value& s3 = *json::find(*sent, "s3");
+  auto back = protocol::s3_access_of(s3);
+  REQUIRE(back);
+  CHECK(back->settings.bucket == "corp");
+  CHECK(back->settings.prefix == "prod/");
+  CHECK(back->settings.endpoint == "https://s3.eu-west-1.amazonaws.com");
+  CHECK(back->settings.region == "eu-west-1");
+  CHECK(back->settings.addressing == storage::Addressing::virtual_host);
+  CHECK(back->settings.part_size == (32ull << 20));
+  CHECK(back->settings.upload_concurrency == 6);
+  CHECK_FALSE(back->settings.delimiter_listing);
+  CHECK(back->ca_pem == access.ca_pem);
+  CHECK(back->limit_upload_bytes_per_second == (10u << 20));
+  CHECK_FALSE(back->credentials);  // the pod makes its own provider from them
+  auto creds = protocol::credentials_of(s3);
+  REQUIRE(creds);
+  CHECK(creds->access_key_id == "ASIA1");
+  CHECK(creds->secret_access_key == "secret-1");
+  CHECK(creds->session_token == "token-1");
+
+  json::Document bad;
+  bad.SetObject();
+  CHECK_FALSE(protocol::s3_access_of(bad));
+}
+
+TEST_CASE("the credentials request: the pod names the rejected key, kbk answers with a fresh session") {
+  auto sessions = std::make_shared<Sessions>();
+  protocol::RemoteBackend* self = nullptr;
+  int asked = 0;
+  // kbk's side, answering at once on the same thread (serve_credentials, as KbkMover does).
+  protocol::RemoteBackend pod([&](const std::string& bytes) -> Result<void> {
+    protocol::Decoder dec;
+    return dec.feed(bytes, [&](protocol::Frame&& f) -> Result<void> {
+      REQUIRE(protocol::is_credentials_request(f));
+      ++asked;
+      self->deliver(protocol::serve_credentials(f, *sessions));
+      return {};
+    });
+  });
+  self = &pod;
+  auto fresh = pod.fresh_credentials("ASIA1");
+  REQUIRE(fresh);
+  CHECK(fresh->access_key_id == "ASIA2");
+  CHECK(fresh->secret_access_key == "secret-2");
+  CHECK(fresh->session_token == "token-2");
+  // A key kbk replaced already: the current session, no second refresh.
+  fresh = pod.fresh_credentials("ASIA1");
+  REQUIRE(fresh);
+  CHECK(fresh->access_key_id == "ASIA2");
+  CHECK(asked == 2);
+
+  // Static keys cannot be refreshed: the same key comes back (the pod then fails the volume with one line).
+  auto fixed = storage::aws::make_static_provider({"AKIDSTATIC", "static-secret", ""}, "environment");
+  protocol::Frame req;
+  req.type = protocol::Type::request;
+  req.id = 7;
+  req.header = R"({"op":"credentials","rejected":"AKIDSTATIC"})";
+  const protocol::Frame reply = protocol::serve_credentials(req, *fixed);
+  CHECK(reply.id == 7);
+  auto h = json::parse(reply.header);
+  REQUIRE(h);
+  auto c = protocol::credentials_of(*h);
+  REQUIRE(c);
+  CHECK(c->access_key_id == "AKIDSTATIC");
+
+  protocol::Frame other;
+  other.type = protocol::Type::request;
+  other.header = R"({"op":"get","key":"plugins/kbk/repository/config"})";
+  CHECK_FALSE(protocol::is_credentials_request(other));
+}
+
+TEST_CASE("a mover's own STS session is limited to the repository's packs of the location") {
+  storage::S3Settings s;
+  s.bucket = "corp";
+  s.prefix = "prod/";
+  s.region = "eu-west-1";
+  auto policy = json::parse(protocol::mover_session_policy(s, true));
+  REQUIRE(policy);
+  const std::string text = json::to_string(*policy);
+  CHECK(text.find("\"arn:aws:s3:::corp/prod/plugins/kbk/repository/data/*\"") != std::string::npos);
+  CHECK(text.find("s3:PutObject") != std::string::npos);
+  CHECK(text.find("backups/") == std::string::npos);
+  CHECK(text.find("s3:DeleteObject") == std::string::npos);
+  const std::string read_only = protocol::mover_session_policy(s, false);
+  CHECK(read_only.find("s3:PutObject") == std::string::npos);
+  CHECK(read_only.find("s3:GetObject") != std::string::npos);
+  s.region = "cn-north-1";
+  CHECK(protocol::mover_session_policy(s, false).find("arn:aws-cn:s3:::corp") != std::string::npos);
+}
+
+TEST_CASE("scoped credentials: sessions of a role when it can make them, else the source's own") {
+  class Role final : public storage::aws::CredentialsProvider {
+  public:
+    Result<storage::sigv4::Credentials> get() override { return storage::sigv4::Credentials{"ASIACLI", "cli", "t"}; }
+    std::string source() const override { return "profile p (role_arn via STS AssumeRole)"; }
+    Result<std::optional<storage::aws::TimedCredentials>> scoped_session(const std::string& p, int seconds) override {
+      policy = p;
+      duration = seconds;
+      ++made;
+      storage::aws::TimedCredentials t;
+      t.credentials = {"ASIAMOVER" + std::to_string(made), "mover", "t"};
+      return std::optional<storage::aws::TimedCredentials>(t);
+    }
+    std::string policy;
+    int duration = 0, made = 0;
+  };
+  auto role = std::make_shared<Role>();
+  auto scoped = storage::aws::make_scoped_provider(role, "{\"Version\":\"2012-10-17\"}", 3600);
+  auto c = scoped->get();
+  REQUIRE(c);
+  CHECK(c->access_key_id == "ASIAMOVER1");
+  CHECK(scoped->get()->access_key_id == "ASIAMOVER1");  // kept
+  CHECK(role->policy == "{\"Version\":\"2012-10-17\"}");
+  CHECK(role->duration == 3600);
+  CHECK(scoped->invalidate("ASIAMOVER1"));
+  CHECK(scoped->get()->access_key_id == "ASIAMOVER2");
+  CHECK(scoped->source().find("limited to the repository's packs") != std::string::npos);
+
+  auto fixed = storage::aws::make_static_provider({"AKIDSTATIC", "static-secret", ""}, "environment");
+  auto plain = storage::aws::make_scoped_provider(fixed, "{}", 3600);
+  CHECK(plain->get()->access_key_id == "AKIDSTATIC");
+  CHECK_FALSE(plain->invalidate("AKIDSTATIC"));
+  CHECK(plain->source() == "environment");
+}
