@@ -389,7 +389,7 @@ private:
       }
       vp.file = resolve_relative(file(), path);
       vp.origin = vp.file;
-      auto text = util::read_file(vp.file);
+      auto text = util::read_file(vp.file, util::k_max_input_file);
       if (!text) {
         err(f, "volume policy file " + vp.file + ": " + text.error().message);
         return;
@@ -497,7 +497,7 @@ public:
     auto it = m_files.find(key);
     if (it != m_files.end()) return &it->second;
     if (!text) {
-      auto t = util::read_file(path);
+      auto t = util::read_file(path, util::k_max_input_file);
       if (!t) {
         errors.push_back((where.empty() ? "" : where + ": ") + path + ": cannot read: " + t.error().message);
         m_io_error = where.empty();
@@ -677,7 +677,7 @@ Result<Application> load(const std::vector<std::string>& paths, const LoadOption
       for (const auto& f : files) {
         // A folder of definitions may hold other YAML (modifier files, volume policies): only files declaring
         // kind: Application are read; the others are named at -v 1.
-        auto text = util::read_file(f);
+        auto text = util::read_file(f, util::k_max_input_file);
         if (text && !declares_application(*text)) {
           log::info(1, f + ": not an application definition (no kind: Application), skipped");
           continue;

@@ -21,7 +21,7 @@ namespace {
 
 int run_validate(const GlobalOptions& g, const std::string& file) {
   const output::Format format = output_format(g, {output::Format::json});
-  auto text = util::read_file(file);
+  auto text = util::read_file(file, util::k_max_input_file);
   if (!text) throw Fatal(ExitCode::usage, "cannot read " + text.error().message);  // the message names the file
   auto set = patch::ModifierSet::parse(*text, file);
   if (format.structured()) {

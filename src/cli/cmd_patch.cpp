@@ -23,7 +23,7 @@ std::string read_input(const std::string& path, const std::string& flag) {
     while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) out.append(buf, n);
     return out;
   }
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   if (!text) throw Fatal(ExitCode::usage, flag + ": " + text.error().message);  // the message names the file
   return std::move(*text);
 }

@@ -255,7 +255,7 @@ int run_preflight(const GlobalOptions& g, const CreateFlags& f, restore::PlanOpt
 }
 
 std::string sha256_of_file(const std::string& path) {
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   return text ? crypto::sha256_hex(*text) : std::string();
 }
 

@@ -162,7 +162,7 @@ AppFiles app_files(const app::Application& apps, const SelectionFlags& s) {
   for (const fs::path& g : given) widen(g);
   size_t total = 0;
   for (const fs::path& f : files) {
-    auto text = util::read_file(f.string());
+    auto text = util::read_file(f.string(), util::k_max_input_file);
     if (!text) throw Fatal(ExitCode::usage, "--app: " + text.error().message);
     total += text->size();
     out.files.emplace_back(f.lexically_relative(out.root).generic_string(), std::move(*text));

@@ -172,7 +172,7 @@ Result<UserKey> parse_user_key(std::string_view content, std::string_view what) 
 }
 
 Result<UserKey> read_user_key(const std::string& path) {
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   if (!text) return unexpected(Errc::config, "encryption key file " + text.error().message);  // names the file
   auto k = parse_user_key(*text, "encryption key file " + path);
   OPENSSL_cleanse(text->data(), text->size());

@@ -22,15 +22,14 @@ using Steady = std::chrono::steady_clock;
 
 double since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
 
-// The log's redaction, plus what database clients print and take: password=..., --password=..., mysql's -pSECRET.
+// The log's redaction (password=..., PGPASSWORD=..., mysql's -pSECRET where a MySQL client is named, ...), plus what
+// a hook's command line and output hold more often than prose: any glued -pSECRET whatever the client is called,
+// and "secret: ..." / "token: ...".
 std::string redact(std::string_view text) {
-  static const std::regex k_assign(R"(((?:password|passwd|pwd|secret|token|PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH)\s*[=:]\s*)[^\s'"]+)",
-                                   std::regex::icase);
-  static const std::regex k_mysql_p(R"((^|\s)-p[^\s]+)");
-  std::string s = log::redact(text);
-  s = std::regex_replace(s, k_assign, "$1[REDACTED]");
-  s = std::regex_replace(s, k_mysql_p, "$1-p[REDACTED]");
-  return s;
+  static const std::regex k_glued_p(R"((^|\s)-p[^\s]+)");
+  static const std::regex k_colon(R"(((?:secret|token)\s*:\s*)[^\s'"]+)", std::regex::icase);
+  std::string s = std::regex_replace(log::redact(text), k_glued_p, "$1-p[REDACTED]");
+  return std::regex_replace(s, k_colon, "$1[REDACTED]");
 }
 
 // The last k_output_bytes of what was written, stdout and stderr interleaved as they came.

@@ -345,7 +345,7 @@ Result<HooksFile> parse(std::string_view text, const std::string& file_name) {
 }
 
 Result<HooksFile> load_file(const std::string& path) {
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   if (!text) return std::move(text).error().wrap("hooks file " + path);
   return parse(*text, path);
 }

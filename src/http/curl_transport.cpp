@@ -104,6 +104,16 @@ size_t on_write(char* data, size_t size, size_t n, void* user) {
     }
     return len;
   }
+  // An error document is read to its end (the connection stays usable) but kept only up to 1 MiB: a server that
+  // answers an error with gigabytes does not take the memory (2xx bodies are the caller's to bound: on_body).
+  constexpr size_t k_max_error_body = 1u << 20;
+  long code = 0;
+  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
+  if (code >= 300 && t->response.body.size() + len > k_max_error_body) {
+    if (t->response.body.size() < k_max_error_body)
+      t->response.body.append(data, k_max_error_body - t->response.body.size());
+    return len;
+  }
   t->response.body.append(data, len);
   return len;
 }

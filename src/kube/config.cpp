@@ -30,7 +30,7 @@ std::string quote(const std::string& s) { return "\"" + s + "\""; }
 
 // Reads a whole file; the error reads as Go's ("open /x: no such file or directory").
 Result<std::string> read_text(const std::string& path) {
-  auto r = util::read_file(path);
+  auto r = util::read_file(path, util::k_max_input_file);
   if (r) return r;
   std::string what = r.error().message;
   if (util::starts_with(what, path + ": ")) what = what.substr(path.size() + 2);

@@ -42,7 +42,7 @@ Result<std::string> Credentials::bearer_from_file() {
   }
   const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (mtime != m_file_mtime || m_file_token.empty()) {
-    auto text = util::read_file(m_config.token_file);
+    auto text = util::read_file(m_config.token_file, util::k_max_input_file);
     if (!text.ok()) return unexpected(Errc::config, "tokenFile " + m_config.token_file + ": cannot read it");
     m_file_token = std::string(util::trim(*text));
     m_file_mtime = mtime;

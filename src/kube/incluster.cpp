@@ -54,7 +54,7 @@ RestConfig load_in_cluster(const ConfigFlags& flags) {
     throw Fatal(ExitCode::usage, "--server: \"" + config.server + "\" has no scheme; write https://" + config.server);
 
   config.token_file = util::path_join(dir, "token");
-  auto token = util::read_file(config.token_file);
+  auto token = util::read_file(config.token_file, util::k_max_input_file);
   if (!token) throw Fatal(ExitCode::usage, "in-cluster configuration: token: " + token.error().message);
   config.token = std::string(util::trim(*token));
   if (config.token.empty())
@@ -62,7 +62,8 @@ RestConfig load_in_cluster(const ConfigFlags& flags) {
 
   // A missing CA bundle is logged and the system roots are used, as client-go does.
   std::string ca_file = util::path_join(dir, "ca.crt");
-  if (auto ca = util::read_file(ca_file); ca && ca->find("-----BEGIN CERTIFICATE-----") != std::string::npos) {
+  if (auto ca = util::read_file(ca_file, util::k_max_input_file);
+      ca && ca->find("-----BEGIN CERTIFICATE-----") != std::string::npos) {
     config.ca_pem = std::move(*ca);
   } else {
     log::warning("in-cluster configuration: " + ca_file + ": no CA certificate, using the system trust store");
@@ -75,7 +76,8 @@ RestConfig load_in_cluster(const ConfigFlags& flags) {
   } else if (std::string pod_ns = env("POD_NAMESPACE"); !pod_ns.empty()) {
     config.namespace_ = pod_ns;
     config.namespace_explicit = true;
-  } else if (auto ns = util::read_file(util::path_join(dir, "namespace")); ns && !util::trim(*ns).empty()) {
+  } else if (auto ns = util::read_file(util::path_join(dir, "namespace"), util::k_max_input_file);
+             ns && !util::trim(*ns).empty()) {
     config.namespace_ = std::string(util::trim(*ns));
     config.namespace_explicit = true;
   }

@@ -69,7 +69,7 @@ Result<Format> parse_format(const std::string& s, const std::vector<Format>& all
   } else if (util::starts_with(s, "jsonpath-file=")) {
     f.kind = Format::jsonpath;
     const std::string file = s.substr(14);
-    auto text = util::read_file(file);
+    auto text = util::read_file(file, util::k_max_input_file);
     if (!text) return unexpected(Errc::config, "-o jsonpath-file: " + text.error().message);  // names the file
     tmpl = *text;
     while (!tmpl.empty() && (tmpl.back() == '\n' || tmpl.back() == '\r')) tmpl.pop_back();

@@ -703,7 +703,7 @@ ModifierSet::ModifierSet(ModifierSet&&) noexcept = default;
 ModifierSet& ModifierSet::operator=(ModifierSet&&) noexcept = default;
 
 Result<ModifierSet> ModifierSet::load(const std::string& path) {
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   if (!text) return unexpected(Errc::io, "cannot read " + text.error().message);  // the message names the file
   return parse(*text, path);
 }

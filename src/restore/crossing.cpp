@@ -437,7 +437,7 @@ Result<ValueRewrite> parse_value_rewrite(std::string_view spec, std::string_view
   r.key = s.substr(colon + 1, eq - colon - 1);
   std::string value = s.substr(eq + 1);
   if (!value.empty() && value[0] == '@') {
-    auto content = util::read_file(value.substr(1));
+    auto content = util::read_file(value.substr(1), util::k_max_input_file);
     if (!content) return unexpected(Errc::config, std::string(flag) + " " + head + ": " + content.error().message);
     r.value = std::move(*content);
   } else {

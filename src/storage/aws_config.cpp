@@ -68,7 +68,7 @@ Result<Ini> parse_ini(std::string_view text, std::string_view what) {
 namespace {
 
 Result<Ini> read_ini(const std::string& path) {
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   if (!text) {
     if (text.error().is(Errc::not_found)) return Ini{};
     // read_file may report a missing file as io; treat an unreadable-because-absent file as empty.

@@ -266,7 +266,7 @@ public:
 protected:
   Result<TimedCredentials> fetch() override {
     // The token file is rotated by the kubelet: read it on every refresh.
-    KBK_ASSIGN_OR_RETURN(auto token, util::read_file(m_token_file));
+    KBK_ASSIGN_OR_RETURN(auto token, util::read_file(m_token_file, util::k_max_input_file));
     token = std::string(util::trim(token));
     std::string session = m_session.empty() ? "kbk-" + std::to_string(Clock::to_time_t(Clock::now())) : m_session;
     return call_sts(*m_transport, m_config, "AssumeRoleWithWebIdentity",
@@ -297,7 +297,7 @@ protected:
     req.timeout_seconds = 10;
     std::string auth;
     if (auto file = m_env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
-      KBK_ASSIGN_OR_RETURN(auth, util::read_file(*file));
+      KBK_ASSIGN_OR_RETURN(auth, util::read_file(*file, util::k_max_input_file));
       auth = std::string(util::trim(auth));
     } else if (auto tok = m_env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
       auth = *tok;
@@ -464,7 +464,7 @@ private:
 
   Result<std::string> access_token() const {
     const std::string path = m_cache_dir + "/" + sso_cache_file_name(m_sso.session.empty() ? m_sso.start_url : m_sso.session);
-    auto text = util::read_file(path);
+    auto text = util::read_file(path, util::k_max_input_file);
     if (!text) {
       log::debug("aws: no SSO token at " + path + ": " + text.error().message);
       return unexpected(login_needed("is not logged in (no token in " + m_cache_dir + ")"));

@@ -38,6 +38,9 @@ constexpr uint64_t k_max_part_size = 5ull << 30;
 constexpr int k_max_parts = 10000;
 constexpr uint64_t k_read_chunk = 8ull << 20;
 constexpr size_t k_delete_batch = 1000;
+// The most of an answer kbk holds that is not an object's data (a listing page, a multipart or delete result): a
+// page of 1,000 keys of 1,024 bytes, each escaped, is under 8 MiB; a larger answer is a hostile or broken endpoint.
+constexpr size_t k_max_answer_bytes = 32u << 20;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -272,9 +275,21 @@ public:
           return true;
         };
       }
+      // An answer the call keeps whole is collected here, bounded, instead of growing without limit.
+      std::string answer;
+      bool answer_too_large = false;
       if (c.on_body) {
         if (c.reset_body) c.reset_body();
         req.on_body = c.on_body;
+      } else {
+        req.on_body = [&answer, &answer_too_large](std::string_view chunk) {
+          if (chunk.size() > k_max_answer_bytes - answer.size()) {
+            answer_too_large = true;
+            return false;
+          }
+          answer.append(chunk);
+          return true;
+        };
       }
 
       bool sign_payload = m_settings.payload_signing == PayloadSigning::always ||
@@ -294,6 +309,11 @@ public:
       log::info(6, c.method + " " + display(c.key) + (c.query.empty() ? "" : "?" + c.query) +
                        (attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : ""));
       auto resp = m_transport->send(req);
+      if (answer_too_large)
+        return unexpected(Errc::parse, display(c.key) + ": " + c.what + ": the answer is larger than " +
+                                           util::human_bytes(k_max_answer_bytes) +
+                                           ", more than any answer of this kind holds: refusing it");
+      if (resp && !c.on_body && resp->body.empty()) resp->body = std::move(answer);
       double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::string code;
       bool retry = false;
@@ -1173,7 +1193,7 @@ Result<std::unique_ptr<Backend>> make_s3_backend(const std::string& url, const O
   topts.accept_gzip = false;
   topts.tls.insecure_skip_verify = settings.insecure_tls;
   if (!settings.ca_bundle.empty()) {
-    auto pem = util::read_file(settings.ca_bundle);
+    auto pem = util::read_file(settings.ca_bundle, util::k_max_input_file);
     if (!pem) return unexpected(Errc::config, "CA bundle " + settings.ca_bundle + ": " + pem.error().message);
     topts.tls.ca_pem = std::move(*pem);
   }

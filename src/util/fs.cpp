@@ -1,4 +1,5 @@
 #include <kbk/util/fs.hpp>
+#include <kbk/util/strings.hpp>
 
 #include <cerrno>
 #include <cstdlib>
@@ -10,10 +11,20 @@
 
 namespace kbk::util {
 
-Result<std::string> read_file(const std::string& path) {
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return unexpected(Errc::io, path + ": " + std::strerror(errno));
+  auto too_large = [&] {
+    ::close(fd);
+    return unexpected(Errc::config, path + ": larger than " + human_bytes(max_bytes) +
+                                        ", more than kbk reads of such a file");
+  };
   std::string out;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_large();
+    out.reserve(static_cast<size_t>(st.st_size));
+  }
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -24,6 +35,7 @@ Result<std::string> read_file(const std::string& path) {
       return unexpected(Errc::io, path + ": " + std::strerror(e));
     }
     if (n == 0) break;
+    if (static_cast<size_t>(n) > max_bytes - out.size()) return too_large();  // grew, or not a regular file
     out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);

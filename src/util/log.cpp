@@ -206,8 +206,9 @@ std::string mask_secret_data(std::string s) {
 
 std::string redact(std::string_view text) {
   // Cheap pre-check: most lines hold nothing that looks secret.
-  static const char* const k_markers[] = {"uthorization", "earer", "oken", "assword", "ecret", "Signature",
-                                          "Credential", "PRIVATE KEY", "Cookie", "client-key"};
+  static const char* const k_markers[] = {"uthorization", "earer", "oken", "assword", "ASSWORD", "ecret", "ECRET",
+                                          "Signature", "Credential", "PRIVATE KEY", "Cookie", "client-key", "asswd",
+                                          "ASSWD", "pwd", "PWD", "_AUTH", "ysql", "YSQL", "ariadb", "ARIADB"};
   bool suspicious = false;
   for (const char* m : k_markers) {
     if (text.find(m) != std::string_view::npos) {
@@ -224,6 +225,16 @@ std::string redact(std::string_view text) {
       R"xx(("(?:token|password|secret|secretAccessKey|client-key-data|sessionToken|accessToken|refreshToken|aws_secret_access_key)"\s*:\s*")[^"]*("))xx",
       std::regex::icase);
   static const std::regex k_query(R"((X-Amz-Signature|X-Amz-Security-Token)=[^&\s]+)", std::regex::icase);
+  // What database clients take and print, in a command line, a hook's output or an error: password=...,
+  // --password=..., PGPASSWORD=..., MYSQL_PWD=..., REDISCLI_AUTH=..., secret=..., token=..., "password: ..." (a
+  // value after a colon only for the password words: "secret: not found" is prose), and mysql's -pSECRET (its
+  // password glued to -p) where a MySQL or MariaDB client is named (find -print is not a password).
+  static const std::regex k_assign(
+      R"re(((?:password|passwd|pwd|PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH)\s*[=:]\s*|(?:secret|token)\s*=\s*))re"
+      R"re((?:'[^']*'|"[^"]*"|[^\s'",;&]+))re",
+      std::regex::icase);
+  static const std::regex k_mysql_p(R"re((^|[\s'"=])-p(?:'[^']*'|"[^"]*"|[^\s'"]+))re");
+  static const std::regex k_mysql(R"(mysql|mariadb)", std::regex::icase);
   static const std::regex k_pem(R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)");
   // A key whose end was cut off (a body truncated for the log): masked to the end of the text.
   static const std::regex k_pem_open(R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*$)");
@@ -232,6 +243,8 @@ std::string redact(std::string_view text) {
   s = std::regex_replace(s, k_bearer, "$1 [REDACTED]");
   s = std::regex_replace(s, k_json, "$1[REDACTED]$2");
   s = std::regex_replace(s, k_query, "$1=[REDACTED]");
+  s = std::regex_replace(s, k_assign, "$1[REDACTED]");
+  if (std::regex_search(s, k_mysql)) s = std::regex_replace(s, k_mysql_p, "$1-p[REDACTED]");
   s = std::regex_replace(s, k_pem, "[REDACTED PRIVATE KEY]");
   s = std::regex_replace(s, k_pem_open, "[REDACTED PRIVATE KEY]");
   return mask_secret_data(std::move(s));

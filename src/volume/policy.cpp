@@ -540,7 +540,7 @@ PolicySet::PolicySet(PolicySet&&) noexcept = default;
 PolicySet& PolicySet::operator=(PolicySet&&) noexcept = default;
 
 Result<PolicySet> PolicySet::load(const std::string& path) {
-  auto text = util::read_file(path);
+  auto text = util::read_file(path, util::k_max_input_file);
   if (!text) return unexpected(Errc::config, "--resource-policies " + path + ": cannot read: " + text.error().message);
   return parse(*text, path);
 }

@@ -21,7 +21,8 @@ against the RoleArn), or *); GET /__log
 returns the requests seen (with the access key id that signed each); POST /__reset clears
 faults and the log; POST /__put_raw {"bucket", "objects": [{"key", "body"}]} stores objects under any key (keys
 with .., control characters: what a bucket writer can do); fault kinds loop-token (ListObjectsV2 answers truncated
-with the same token for ever) and foreign-keys (the listing holds keys outside the prefix asked for) lie in listings;
+with the same token for ever), foreign-keys (the listing holds keys outside the prefix asked for) and huge-page (a
+page of 40 MiB) lie in listings;
 POST /__age_uploads {"seconds": N} makes existing multipart uploads look N seconds older;
 GET /__issued_secrets lists the [secret, session token] of every STS session issued;
 GET /__uploads lists open multipart uploads (bucket, key, upload_id, parts, initiated); GET /__objects lists every
@@ -352,7 +353,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "<ListMultipartUploadsResult><Bucket>%s</Bucket><IsTruncated>false</IsTruncated>%s</ListMultipartUploadsResult>" % (bucket, xml))
         if self.command == "GET" and qs.get("list-type") == "2":
             kind = self.take_fault("ListObjectsV2", qs.get("prefix", ""))
-            lie = kind if kind in ("loop-token", "foreign-keys") else None
+            lie = kind if kind in ("loop-token", "foreign-keys", "huge-page") else None
             if kind and not lie:
                 self.fault_response(kind)
             prefix, delim = qs.get("prefix", ""), qs.get("delimiter", "")
@@ -388,6 +389,9 @@ class Handler(BaseHTTPRequestHandler):
             if lie == "foreign-keys":  # a server that answers with keys outside the prefix asked for
                 xml.append("<Contents><Key>%s</Key><Size>1</Size></Contents>" % xml_escape(bucket + "-elsewhere/secret"))
                 xml.append("<Contents><Key>%s</Key><Size>1</Size></Contents>" % xml_escape(prefix[:-1] + "-sibling/x"))
+            if lie == "huge-page":  # a page far larger than 1,000 keys can make: 40 MiB of listing
+                filler = "<Contents><Key>%s</Key><Size>1</Size></Contents>" % xml_escape(prefix + "x" * 900)
+                xml.append(filler * (40 * 1024 * 1024 // len(filler)))
             return self.send(200, "<ListBucketResult><Name>%s</Name><Prefix>%s</Prefix><KeyCount>%d</KeyCount><IsTruncated>%s</IsTruncated>%s%s</ListBucketResult>"
                              % (bucket, xml_escape(prefix), len(entries), "true" if truncated else "false", tail, "".join(xml)))
         if self.command == "POST" and "delete" in qs:

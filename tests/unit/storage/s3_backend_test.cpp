@@ -387,6 +387,25 @@ TEST_CASE("S3 listings that lie: keys outside the prefix asked for are dropped, 
   CHECK(requests("list-type=2").size() < 10);  // it stopped at the second page, not at the fault's count
 }
 
+TEST_CASE("S3 listings that lie: a page larger than any real one is refused with one line, not held (issue 19)") {
+  const std::string u = url();
+  auto b = open_ok(u);
+  REQUIRE(b->put("backups/b1/a", "x", {}).ok());
+  REQUIRE(test::control(fake(), "POST", "/__reset").status == 200);  // the request log from here
+  fault("ListObjectsV2", "huge-page", 1, prefix_of(u));
+  Result<void> r;
+  const auto keys = keys_under(*b, "backups/b1/", &r);
+  REQUIRE_FALSE(r.ok());
+  CHECK(keys.empty());
+  CHECK(r.error().message.find("ListObjectsV2: the answer is larger than 32.0 MiB") != std::string::npos);
+  CHECK(r.error().message.find('\n') == std::string::npos);
+  size_t listings = 0;  // since the reset: refused, not retried
+  for (const auto& e : requests(""))
+    if (json::get_string(e, {"query"}).find("list-type=2") != std::string::npos) ++listings;
+  CHECK(listings == 1);
+  CHECK(keys_under(*b, "backups/b1/") == std::vector<std::string>{"backups/b1/a"});  // the next listing is served
+}
+
 TEST_CASE("S3 listings of hostile keys: .., control characters and 20,000 keys come back as they are, page by page") {
   const std::string u = url();
   const std::string p = prefix_of(u);

@@ -27,6 +27,35 @@ TEST_CASE("redact masks credentials wherever they appear") {
   CHECK(redact("listing pods in default") == "listing pods in default");
 }
 
+TEST_CASE("redact: what database clients take on a command line and print (issue 19)") {
+  // Each secret is gone, and what names it stays so a reader knows what was there.
+  const std::string lines[] = {
+      "hook command: mysql -uroot -phunter2 -e 'FLUSH TABLES WITH READ LOCK'",
+      "exec: sh -c \"mariadb-dump --user=root -p'hunter2' shop\"",
+      "env: PGPASSWORD=hunter2 pg_dump -h db shop",
+      "env: MYSQL_PWD=hunter2 REDISCLI_AUTH=hunter2",
+      "connecting with password=hunter2; host=db",
+      "mongodump --password=\"hunter2\" --out /tmp/x",
+      "config: password: hunter2",
+      "url: https://ui.example/?token=hunter2&x=1",
+  };
+  for (const auto& l : lines) {
+    INFO(l);
+    const std::string r = redact(l);
+    CHECK(r.find("hunter2") == std::string::npos);
+    CHECK(r.find("[REDACTED]") != std::string::npos);
+  }
+  CHECK(redact("mysql -uroot -phunter2 -e 'SELECT 1'") == "mysql -uroot -p[REDACTED] -e 'SELECT 1'");
+  CHECK(redact("PGPASSWORD=hunter2 psql") == "PGPASSWORD=[REDACTED] psql");
+  CHECK(redact("password=hunter2") == "password=[REDACTED]");
+  // Not secrets: -p flags of other programs, the words in prose, a password prompt.
+  CHECK(redact("find /data -print -prune") == "find /data -print -prune");
+  CHECK(redact("reading Secret shop/db: not found") == "reading Secret shop/db: not found");
+  CHECK(redact("backing up secrets of namespace shop, token file unchanged") ==
+        "backing up secrets of namespace shop, token file unchanged");
+  CHECK(redact("mysql -uroot -p -e 'SELECT 1'") == "mysql -uroot -p -e 'SELECT 1'");
+}
+
 TEST_CASE("format_line stamps a line with an RFC 3339 time and its level") {
   const std::string l = kbk::log::format_line(kbk::log::Level::warning, "backup x: something");
   // 2026-11-26T07:16:34.123Z WARN  backup x: something
