@@ -408,7 +408,18 @@ struct VolumeBackup::Impl {
       if (!cut_result) cut_result = cut ? cut() : Result<void>();
     };
     log(ref.display() + ": " + path_name(r.decision.path) + " (" + r.decision.reason + ")");
-    auto done = path->backup(job, ctx, r);
+    Result<void> done;
+    for (int attempt = 1;; ++attempt) {
+      done = path->backup(job, ctx, r);
+      if (done || attempt >= k_move_attempts || !stream_cut(done.error()) || interrupted()) break;
+      // Once a pod's window (its hooks) was cut, another attempt would read what the window no longer holds still.
+      if (cut && cut_result) break;
+      // The data path removed its temporaries; blobs the cut attempt's repository marked as stored may never have
+      // been: the next attempt starts afresh, into a new repository snapshot.
+      worker_repo.reset();
+      log(ref.display() + ": " + done.error().message + "; moving the volume again from the start (attempt " +
+          std::to_string(attempt + 1) + " of " + std::to_string(k_move_attempts) + ")");
+    }
     if (done) ctx.cut();  // a copy: its end was the cut
     if (done && cut_result && !*cut_result) {
       r.code = "HookFailed";

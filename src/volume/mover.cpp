@@ -208,7 +208,14 @@ public:
     ::shutdown(write_fd, SHUT_WR);
     reader.join();
 
-    if (!status) return std::move(status).error().wrap("reading " + target.display());
+    if (!status) {
+      // A stream cut on a tar record's boundary reads as a whole archive: what it stored is not the volume.
+      if (stored)
+        if (auto f = repo.backend().remove(repo.snapshot_key(stored->snapshot.id)); !f)
+          log::warning("repository snapshot " + repo::to_hex(stored->snapshot.id) + " of a cut stream stays: " +
+                       f.error().message);
+      return std::move(status).error().wrap("reading " + target.display());
+    }
     MoveStats stats;
     stats.stream_bytes = status->stdout_bytes;
     stats.root = stderr_keeper->root();

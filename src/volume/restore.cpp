@@ -523,8 +523,14 @@ struct VolumeRestore::Impl {
     Result<MoveStats> moved = unexpected(Errc::internal_error, "not run");
     {
       auto slot = node_slot(r.node);
-      moved = mover->restore(MoverTarget{hp.namespace_, pod_name, k_mover_container, "/data"}, *worker_repo, *snap,
-                             t.record.root, restore_owners, [this](uint64_t n) { bytes_moved += n; });
+      for (int attempt = 1;; ++attempt) {
+        moved = mover->restore(MoverTarget{hp.namespace_, pod_name, k_mover_container, "/data"}, *worker_repo, *snap,
+                               t.record.root, restore_owners, [this](uint64_t n) { bytes_moved += n; });
+        if (moved || attempt >= k_move_attempts || !stream_cut(moved.error()) || interrupted()) break;
+        // The cut attempt wrote only paths of this snapshot, and each is written whole again (replaced, not merged).
+        log(t.display() + ": " + moved.error().message + "; writing the whole snapshot again (attempt " +
+            std::to_string(attempt + 1) + " of " + std::to_string(k_move_attempts) + ")");
+      }
     }
     if (auto d = temps.remove(types::pods(), hp.namespace_, pod_name); !d)
       log("could not delete helper pod " + r.mover + " yet: " + d.error().message);

@@ -54,12 +54,25 @@ public:
   // Takes the folder into a new repository snapshot. on_bytes (may be null) is told of every chunk moved.
   virtual Result<MoveStats> backup(const MoverTarget& target, repo::Repository& repo, const SnapshotLabels& labels,
                                    Live live, const std::function<void(uint64_t)>& on_bytes) = 0;
-  // Writes a snapshot into the folder (which should be empty), then the folder's own metadata when known. owners:
+  // Writes a snapshot into the folder (empty, or holding what a cut attempt at the same snapshot wrote: each file is
+  // replaced whole), then the folder's own metadata when known. owners:
   // restore file owners (the mover runs as root); otherwise files belong to the mover's user.
   virtual Result<MoveStats> restore(const MoverTarget& target, repo::Repository& repo, const repo::Snapshot& snapshot,
                                     const RootMeta& root, bool owners,
                                     const std::function<void(uint64_t)>& on_bytes) = 0;
 };
+
+// Whether a move failed because its exec stream ended before the command's exit status (cut mid-transfer, reset) or
+// stalled: then the volume can be moved again. Not a stream cut: an upgrade that never succeeded (already retried
+// where the exec is opened: "cannot reach the API server"), a command that failed, a repository or precondition
+// error.
+inline bool stream_cut(const Error& e) {
+  return (e.code == Errc::network || e.code == Errc::timeout) && e.message.find("exec in ") != std::string::npos &&
+         e.message.find("cannot reach the API server") == std::string::npos;
+}
+// How many times a volume is moved at most when its streams are cut (backup: from the start into a new repository
+// snapshot; restore: the whole snapshot written again over what the cut attempt left).
+inline constexpr int k_move_attempts = 3;
 
 struct ExecTarOptions {
   double stall_timeout_seconds = 120;   // a stream from which nothing arrives for this long has died
