@@ -74,6 +74,7 @@ class Env:
     def __init__(self, prefix):
         self.work = tempfile.mkdtemp(prefix=prefix)
         self.procs = []
+        self.proxies = {}  # URL -> process
         self.s3 = None
         self.proxy = None
         self.keep = os.environ.get("KBK_CHAOS_KEEP") == "1"
@@ -123,19 +124,29 @@ class Env:
         if not wait_port(port):
             raise SystemExit("s3rver did not start; see " + log.name)
         self.s3 = "http://127.0.0.1:%d" % port
-        _, pport = self._start([sys.executable, PROXY, "--upstream", self.s3], "PORT ", "proxy.log")
-        self.proxy = "http://127.0.0.1:" + pport
+        self.proxy = self.start_proxy()
         return self.proxy
 
-    def proxy_faults(self, spec):
-        req = urllib.request.Request(self.proxy + "/__faults", data=spec.encode(), method="POST")
+    def start_proxy(self, name="proxy"):
+        """Another fault proxy in front of the same store (runs that overlap each get their own faults); -> its URL."""
+        p, pport = self._start([sys.executable, PROXY, "--upstream", self.s3], "PORT ", name + ".log")
+        url = "http://127.0.0.1:" + pport
+        self.proxies[url] = p
+        return url
+
+    def stop_proxy(self, url):
+        self.stop(self.proxies.pop(url))
+
+    def proxy_faults(self, spec, proxy=None):
+        req = urllib.request.Request((proxy or self.proxy) + "/__faults", data=spec.encode(), method="POST")
         urllib.request.urlopen(req, timeout=10).read()
 
-    def proxy_stats(self):
-        return json.loads(urllib.request.urlopen(self.proxy + "/__stats", timeout=10).read())
+    def proxy_stats(self, proxy=None):
+        return json.loads(urllib.request.urlopen((proxy or self.proxy) + "/__stats", timeout=10).read())
 
-    def location(self, prefix, direct=False):
-        return "s3://%s/%s?endpoint=%s&list-delimiter=false" % (BUCKET, prefix, self.s3 if direct else self.proxy)
+    def location(self, prefix, direct=False, proxy=None):
+        return "s3://%s/%s?endpoint=%s&list-delimiter=false" % (BUCKET, prefix,
+                                                                 self.s3 if direct else (proxy or self.proxy))
 
     def close(self):
         for p in self.procs:
@@ -339,12 +350,19 @@ def outcome_of_failure(rc, err):
     return "failed, exit %d: %s" % (rc, line[:150]), True
 
 
-def chaos(configmaps, seeds, log=print, rate=0.05):
+def chaos(configmaps, seeds, log=print, rate=0.05, jobs=None):
     """Backs up (to S3 through the fault proxy) and restores (into a fresh kubesim) the demo app plus CONFIGMAPS
     ConfigMaps once cleanly, then once per seed with every kubesim and S3 fault at RATE. -> (clean facts, rows);
-    a row's ok is False for a silent difference or a failure without one clear line."""
+    a row's ok is False for a silent difference or a failure without one clear line.
+
+    After the clean backup the runs overlap, each with its own faults: the backups under faults run one after the
+    other on the source cluster (its fault rules and the backups' proxy are shared), while the restores (the clean
+    one and one per seed, each into its own kubesim through its own fault proxy) run JOBS at a time beside them
+    (default $KBK_CHAOS_JOBS or 2). Every run is compared once all have ended, as if they had run in turn."""
+    import concurrent.futures
+    jobs = jobs or int(os.environ.get("KBK_CHAOS_JOBS", "2"))
     env = Env("kbk-chaos-")
-    rows = []
+    rows = {seed: {"seed": seed} for seed in seeds}
     try:
         env.start_s3()
         src, kc = env.kubesim("source", preload=configmaps)
@@ -356,78 +374,102 @@ def chaos(configmaps, seeds, log=print, rate=0.05):
         clean_items, why = backup_items(env, "clean", direct) if rc == 0 else (None, err)
         clean["items"] = len(clean_items or {})
         source_objects = cluster_objects(env, kc)
-        tgt, tkc = env.kubesim("restore-clean")
-        t = time.time()
-        rc, out, err = env.kbk(tkc, "restore", "create", "--from-backup", "clean", "--storage", loc)
-        clean.update(restore_rc=rc, restore_err=err[-2000:], restore_s=time.time() - t)
-        clean_objects = cluster_objects(env, tkc)
-        clean_listing = env.volume_listing(tkc)
-        env.stop(tgt)
-        clean["restore_matches_source"] = diff_summary(source_objects, clean_objects)
-        clean["volume_matches_source"] = clean_listing == listing
-        clean["objects"] = len(clean_objects)
-        log("clean run: backup exit %d (%.1f s, %d items), restore exit %d (%.1f s, %d objects)%s"
-            % (clean["backup_rc"], clean["backup_s"], clean["items"], rc, clean["restore_s"], len(clean_objects),
-               "" if not clean["restore_matches_source"] else "; restore differs from the source: "
-               + clean["restore_matches_source"]))
         if clean_items is None:
-            return clean, rows
-        for seed in seeds:
-            row = {"seed": seed}
-            # Backup under faults.
-            set_kube_faults(env, kc, kube_faults(seed, rate))
-            env.proxy_faults(s3_faults(seed, rate))
-            name = "chaos-%d" % seed
+            log("clean run: backup exit %d (%.1f s): %s" % (rc, clean["backup_s"], err[-300:]))
+            return clean, []
+
+        def restore(tag, faults, seed):
+            """One restore of the clean backup into a fresh kubesim, through a proxy of its own. -> facts."""
+            proxy = env.start_proxy("proxy-" + tag)
+            tgt, tkc = env.kubesim(tag, faults=faults)
+            if seed is not None:
+                env.proxy_faults(s3_faults(seed, rate), proxy)
             t = time.time()
-            rc, out, err = env.kbk(kc, "backup", "create", name, "--storage", loc, *SELECTION)
-            row["backup_s"] = time.time() - t
-            row["backup_err"] = err[-4000:]
-            row["backup_kube_faults"] = kube_fired(env, kc)
-            row["backup_s3_faults"] = sum(env.proxy_stats()["fired"].values())
-            set_kube_faults(env, kc, "")
-            env.proxy_faults("")
+            rc, out, err = env.kbk(tkc, "restore", "create", tag, "--from-backup", "clean", "--storage",
+                                   env.location("loc", proxy=proxy))
+            r = {"rc": rc, "s": time.time() - t, "err": err[-4000:], "kube_faults": kube_fired(env, tkc),
+                 "s3_faults": sum(env.proxy_stats(proxy)["fired"].values())}
+            if faults:
+                set_kube_faults(env, tkc, "")
+            env.proxy_faults("", proxy)
             if rc == 0:
-                items, why = backup_items(env, name, direct)
-                vrc, vout, verr = env.kbk(None, "backup", "verify", name, "--storage", direct)
-                if items is None:
-                    row["backup"], row["backup_ok"] = "BAD: exit 0 but the archive does not download: " + why[-150:], False
-                elif items != clean_items:
-                    row["backup"], row["backup_ok"] = "BAD: exit 0, items differ: " + diff_summary(clean_items, items), False
-                elif vrc != 0:
-                    row["backup"], row["backup_ok"] = "BAD: exit 0 but verify fails: " + (verr.strip() or vout)[-150:], False
-                else:
-                    row["backup"], row["backup_ok"] = "same %d items, verify clean" % len(items), True
-            else:
-                row["backup"], row["backup_ok"] = outcome_of_failure(rc, err)
-            # Restore (of the clean backup) under faults into a fresh cluster.
-            tgt, tkc = env.kubesim("restore-%d" % seed, faults=kube_faults(seed, rate))
-            env.proxy_faults(s3_faults(seed, rate))
-            t = time.time()
-            rc, out, err = env.kbk(tkc, "restore", "create", "--from-backup", "clean", "--storage", loc)
-            row["restore_s"] = time.time() - t
-            row["restore_err"] = err[-4000:]
-            row["restore_kube_faults"] = kube_fired(env, tkc)
-            row["restore_s3_faults"] = sum(env.proxy_stats()["fired"].values())
-            set_kube_faults(env, tkc, "")
-            env.proxy_faults("")
-            if rc == 0:
-                objects = cluster_objects(env, tkc)
-                vol = env.volume_listing(tkc)
-                if objects != clean_objects:
-                    row["restore"], row["restore_ok"] = "BAD: exit 0, objects differ: " + \
-                        diff_summary(clean_objects, objects), False
-                elif vol != clean_listing:
-                    row["restore"], row["restore_ok"] = "BAD: exit 0, volume data differs", False
-                else:
-                    row["restore"], row["restore_ok"] = "same %d objects and volume data" % len(objects), True
-            else:
-                row["restore"], row["restore_ok"] = outcome_of_failure(rc, err)
+                r["objects"] = cluster_objects(env, tkc)
+                r["listing"] = env.volume_listing(tkc)
             env.stop(tgt)
-            shutil.rmtree(os.path.join(env.work, "restore-%d" % seed), ignore_errors=True)
-            rows.append(row)
-            log("seed %d: backup (%d kube + %d S3 faults, %.1f s): %s | restore (%d kube + %d S3 faults, %.1f s): %s"
-                % (seed, row["backup_kube_faults"], row["backup_s3_faults"], row["backup_s"], row["backup"],
-                   row["restore_kube_faults"], row["restore_s3_faults"], row["restore_s"], row["restore"]))
-        return clean, rows
+            env.stop_proxy(proxy)
+            shutil.rmtree(os.path.join(env.work, tag), ignore_errors=True)
+            return r
+
+        def backups():
+            """The backups under faults, in turn on the source cluster."""
+            for seed in seeds:
+                row = rows[seed]
+                set_kube_faults(env, kc, kube_faults(seed, rate))
+                env.proxy_faults(s3_faults(seed, rate))
+                name = "chaos-%d" % seed
+                t = time.time()
+                rc, out, err = env.kbk(kc, "backup", "create", name, "--storage", loc, *SELECTION)
+                row["backup_s"] = time.time() - t
+                row["backup_err"] = err[-4000:]
+                row["backup_kube_faults"] = kube_fired(env, kc)
+                row["backup_s3_faults"] = sum(env.proxy_stats()["fired"].values())
+                set_kube_faults(env, kc, "")
+                env.proxy_faults("")
+                if rc == 0:
+                    items, why = backup_items(env, name, direct)
+                    vrc, vout, verr = env.kbk(None, "backup", "verify", name, "--storage", direct)
+                    if items is None:
+                        row["backup"], row["backup_ok"] = \
+                            "BAD: exit 0 but the archive does not download: " + why[-150:], False
+                    elif items != clean_items:
+                        row["backup"], row["backup_ok"] = \
+                            "BAD: exit 0, items differ: " + diff_summary(clean_items, items), False
+                    elif vrc != 0:
+                        row["backup"], row["backup_ok"] = \
+                            "BAD: exit 0 but verify fails: " + (verr.strip() or vout)[-150:], False
+                    else:
+                        row["backup"], row["backup_ok"] = "same %d items, verify clean" % len(items), True
+                else:
+                    row["backup"], row["backup_ok"] = outcome_of_failure(rc, err)
+                log("seed %d: backup (%d kube + %d S3 faults, %.1f s): %s" % (
+                    seed, row["backup_kube_faults"], row["backup_s3_faults"], row["backup_s"], row["backup"]))
+
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs + 1)
+        try:
+            lane = pool.submit(backups)
+            clean_restore = pool.submit(restore, "restore-clean", "", None)
+            restores = {seed: pool.submit(restore, "restore-%d" % seed, kube_faults(seed, rate), seed)
+                        for seed in seeds}
+            c = clean_restore.result()
+            clean.update(restore_rc=c["rc"], restore_err=c["err"][-2000:], restore_s=c["s"])
+            clean_objects, clean_listing = c.get("objects", {}), c.get("listing")
+            clean["restore_matches_source"] = diff_summary(source_objects, clean_objects)
+            clean["volume_matches_source"] = clean_listing == listing
+            clean["objects"] = len(clean_objects)
+            log("clean run: backup exit %d (%.1f s, %d items), restore exit %d (%.1f s, %d objects)%s"
+                % (clean["backup_rc"], clean["backup_s"], clean["items"], c["rc"], c["s"], len(clean_objects),
+                   "" if not clean["restore_matches_source"] else "; restore differs from the source: "
+                   + clean["restore_matches_source"]))
+            for seed in seeds:
+                r, row = restores[seed].result(), rows[seed]
+                row.update(restore_s=r["s"], restore_err=r["err"], restore_kube_faults=r["kube_faults"],
+                           restore_s3_faults=r["s3_faults"])
+                if r["rc"] == 0:
+                    if r["objects"] != clean_objects:
+                        row["restore"], row["restore_ok"] = "BAD: exit 0, objects differ: " + \
+                            diff_summary(clean_objects, r["objects"]), False
+                    elif r["listing"] != clean_listing:
+                        row["restore"], row["restore_ok"] = "BAD: exit 0, volume data differs", False
+                    else:
+                        row["restore"], row["restore_ok"] = \
+                            "same %d objects and volume data" % len(r["objects"]), True
+                else:
+                    row["restore"], row["restore_ok"] = outcome_of_failure(r["rc"], r["err"])
+                log("seed %d: restore (%d kube + %d S3 faults, %.1f s): %s" % (
+                    seed, row["restore_kube_faults"], row["restore_s3_faults"], row["restore_s"], row["restore"]))
+            lane.result()
+        finally:  # an interrupted run: nothing queued starts, and env.close() ends what runs
+            pool.shutdown(wait=False, cancel_futures=True)
+        return clean, [rows[seed] for seed in seeds]
     finally:
         env.close()
