@@ -20,6 +20,7 @@
 #include <kbk/archive/location.hpp>
 #include <kbk/compress/gzip.hpp>
 #include <kbk/kube/label_selector.hpp>
+#include <kbk/util/fs.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::backup {
@@ -75,19 +76,9 @@ Result<void> ItemSpool::add(const ItemRecord& item) {
 Result<void> ItemSpool::flush() const {
   if (m_buf.empty()) return {};
   if (m_fd < 0) {
-    const char* dir = std::getenv("TMPDIR");
-    std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/kbk-items-XXXXXX";
-    m_fd = ::mkostemp(tmpl.data(), O_CLOEXEC);  // mode 0600
-    if (m_fd < 0) return unexpected(Errc::io, "temporary file in " + tmpl.substr(0, tmpl.rfind('/')) + ": " + std::strerror(errno));
-    ::unlink(tmpl.c_str());
+    KBK_ASSIGN_OR_RETURN(m_fd, util::open_unlinked_temp("kbk-items"));
   }
-  size_t done = 0;
-  while (done < m_buf.size()) {
-    ssize_t n = ::pwrite(m_fd, m_buf.data() + done, m_buf.size() - done, static_cast<off_t>(m_file_bytes + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return unexpected(Errc::io, std::string("writing the item list's temporary file: ") + std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
+  KBK_TRY(util::pwrite_all(m_fd, m_buf, m_file_bytes, "the item list's temporary file"));
   m_file_bytes += m_buf.size();
   m_buf.clear();
   return {};

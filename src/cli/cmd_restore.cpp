@@ -113,9 +113,11 @@ restore::Selection selection_of(const CreateFlags& f) {
 }
 
 // Collects the run's log lines for restores/<name>/restore-<name>-logs.gz.
+// What the restore logs, for its stored log: compressed as it comes (a line per item), so a restore of a million
+// objects does not hold their log lines.
 struct LogCapture {
   std::mutex mutex;
-  std::string text;
+  compress::GzipWriter log;
 };
 
 // The target's discovery decides the conversions: custom resources through a compatible version of their CRD
@@ -485,8 +487,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   auto capture = std::make_shared<LogCapture>();
   log::set_sink([capture](std::string_view line) {
     std::lock_guard lock(capture->mutex);
-    capture->text.append(line);
-    if (line.empty() || line.back() != '\n') capture->text += '\n';
+    capture->log.write(line);
+    if (line.empty() || line.back() != '\n') capture->log.write("\n");
   });
   ro.parallel = f.parallel;
   ro.progress = progress.get();
@@ -515,12 +517,8 @@ int run_create(const GlobalOptions& g, CreateFlags f) {
   }
   report->request = request;
   if (changes_cluster) {
-    std::string log_text;
-    {
-      std::lock_guard lock(capture->mutex);
-      log_text = capture->text;
-    }
-    if (auto up = restore::upload_report(*backend, *report, log_text, ro.encryption_key); !up)
+    log::set_sink(nullptr);  // nothing more goes into the capture
+    if (auto up = restore::upload_report(*backend, *report, capture->log, ro.encryption_key); !up)
       log::warning("restore " + f.name + ": results not written to " + backend->display_url() + ": " + up.error().message);
   }
   log::set_sink(nullptr);

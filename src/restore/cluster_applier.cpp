@@ -263,7 +263,7 @@ private:
     ItemResult res = result(outcome, reason, util::join(problems, "; "));
     res.uid = std::move(uid);
     res.resource_version = std::move(rv);
-    res.applied = item.object.text();
+    res.applied = item.object;  // a copy of where it is kept when spooled
     return res;
   }
 
@@ -318,7 +318,7 @@ private:
         if (!r) return api_failure(r.error(), "update (merge patch of " + what + ")");
         ItemResult res = after_write(item, rt, *r, Outcome::updated, "updated");
         res.message = "patched " + what + (res.message.empty() ? "" : "; " + res.message);
-        if (m_dry == kube::DryRun::no) res.before = json::to_string(*live);
+        if (m_dry == kube::DryRun::no) res.before = JsonText::of(*live, item.object.spool());
         return res;
       }
       case ExistingPolicy::recreate: {
@@ -335,7 +335,7 @@ private:
         ItemResult res = create(item, obj, rt, Outcome::updated, "recreated", 1);
         if (res.outcome == Outcome::updated) {
           res.message = "deleted and created again (differed in " + what + ")" + (res.message.empty() ? "" : "; " + res.message);
-          res.before = json::to_string(*live);
+          res.before = JsonText::of(*live, item.object.spool());
         }
         return res;
       }

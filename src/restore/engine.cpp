@@ -143,24 +143,43 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
   report.halted = applier.halted();
   applier.finish();
 
+  // A consumed plan gives its names to the report item by item (and goes with them), so the two are never both
+  // held whole.
+  report.items.reserve(plan.items.size());
   for (size_t k = 0; k < plan.items.size(); ++k) {
     const PlannedItem& p = plan.items[k];
     ItemReport r;
     r.order = p.order;
     r.tier = tier_name(p.tier);
-    r.group = p.group;
-    r.version = p.version;
-    r.resource = p.resource;
-    r.kind = p.kind;
-    r.source_namespace = p.source_namespace;
-    r.source_name = p.source_name;
-    r.target_namespace = p.target_namespace;
-    r.target_name = p.target_name;
-    r.result = results[k];
-    r.notes = p.notes;
     r.synthesized = p.synthesized;
+    r.result = std::move(results[k]);
+    if (release) {
+      PlannedItem& q = release->items[k];
+      r.group = std::move(q.group);
+      r.version = std::move(q.version);
+      r.resource = std::move(q.resource);
+      r.kind = std::move(q.kind);
+      r.source_namespace = std::move(q.source_namespace);
+      r.source_name = std::move(q.source_name);
+      r.target_namespace = std::move(q.target_namespace);
+      r.target_name = std::move(q.target_name);
+      r.notes = std::move(q.notes);
+      q = PlannedItem();
+    } else {
+      r.group = p.group;
+      r.version = p.version;
+      r.resource = p.resource;
+      r.kind = p.kind;
+      r.source_namespace = p.source_namespace;
+      r.source_name = p.source_name;
+      r.target_namespace = p.target_namespace;
+      r.target_name = p.target_name;
+      r.notes = p.notes;
+    }
     report.items.push_back(std::move(r));
   }
+  std::vector<ItemResult>().swap(results);
+  if (release) std::vector<PlannedItem>().swap(release->items);
   report.completed = clock.now();
   state.current.clear();
   progress.finish(state);

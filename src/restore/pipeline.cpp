@@ -8,7 +8,8 @@ namespace kbk::restore {
 
 Result<RestoreReport> restore_backup(storage::Backend& backend, const PlanOptions& plan_options, Applier& applier,
                                      const RunOptions& run, const archive::ReaderLimits& limits) {
-  KBK_ASSIGN_OR_RETURN(LoadedBackup backup, load_backup(backend, plan_options.backup_name, limits, run.encryption_key));
+  KBK_ASSIGN_OR_RETURN(LoadedBackup backup, load_backup(backend, plan_options.backup_name, limits, run.encryption_key,
+                                                              Texts::spooled));
   log::info(1, "backup " + backup.name + ": " + std::to_string(backup.items.size()) + " item(s), format " +
                    backup.format_version + (backup.origin == BackupOrigin::velero ? " (written by Velero)" : ""));
   for (const std::string& w : backup.warnings) log::warning(w);

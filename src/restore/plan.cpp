@@ -7,10 +7,14 @@
 #include <kbk/app/memory_source.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
+#include <tuple>
 
 #include <kbk/restore/mapping.hpp>
 #include <kbk/restore/sanitize.hpp>
@@ -156,24 +160,53 @@ std::string managed_by_cluster(const BackupItem& it, const json::Value& o, const
   return "";
 }
 
+// Items looked up by (group/resource, namespace, name) and by (kind, namespace, name): a sorted list of
+// (digest, item) pairs, 16 bytes an item each, every hit checked against the item itself (a std::map of the names
+// took about 300 bytes an item). Of several items with one key, the last in the backup is found.
 struct Index {
   const LoadedBackup& backup;
   std::map<std::string, size_t> by_uid;  // owners' uids, filled by the planner's first pass (select)
-  std::map<std::tuple<std::string, std::string, std::string>, size_t> by_kind;  // kind, ns, name
-  std::map<std::tuple<std::string, std::string, std::string>, size_t> by_gr;    // gr, ns, name
 
   explicit Index(const LoadedBackup& b) : backup(b) {
+    m_gr.reserve(b.items.size());
+    m_kind.reserve(b.items.size());
     for (size_t i = 0; i < b.items.size(); ++i) {
       const BackupItem& it = b.items[i];
-      by_kind[{it.kind, it.key.namespace_, it.key.name}] = i;
-      by_gr[{it.key.group_resource(), it.key.namespace_, it.key.name}] = i;
+      m_gr.emplace_back(digest(it.key.group_resource(), it.key.namespace_, it.key.name), static_cast<uint32_t>(i));
+      m_kind.emplace_back(digest(it.kind, it.key.namespace_, it.key.name), static_cast<uint32_t>(i));
     }
+    std::sort(m_gr.begin(), m_gr.end());
+    std::sort(m_kind.begin(), m_kind.end());
   }
   std::optional<size_t> find_gr(const std::string& gr, const std::string& ns, const std::string& name) const {
-    auto f = by_gr.find({gr, ns, name});
-    if (f == by_gr.end()) return std::nullopt;
-    return f->second;
+    return find(m_gr, gr, ns, name, [&](const BackupItem& it) { return it.key.group_resource() == gr; });
   }
+  std::optional<size_t> find_kind(const std::string& kind, const std::string& ns, const std::string& name) const {
+    return find(m_kind, kind, ns, name, [&](const BackupItem& it) { return it.kind == kind; });
+  }
+
+private:
+  using Entry = std::pair<uint64_t, uint32_t>;
+  static uint64_t digest(std::string_view a, std::string_view b, std::string_view c) {
+    std::string k;
+    k.reserve(a.size() + b.size() + c.size() + 2);
+    k.append(a).append(1, '\0').append(b).append(1, '\0').append(c);
+    return std::hash<std::string>{}(k);
+  }
+  template <class Same>
+  std::optional<size_t> find(const std::vector<Entry>& list, const std::string& a, const std::string& ns,
+                             const std::string& name, Same same) const {
+    const uint64_t d = digest(a, ns, name);
+    auto lo = std::lower_bound(list.begin(), list.end(), Entry{d, 0});
+    auto hi = std::upper_bound(lo, list.end(), Entry{d, UINT32_MAX});
+    for (auto e = hi; e != lo;) {  // the last item first
+      --e;
+      const BackupItem& it = backup.items[e->second];
+      if (it.key.namespace_ == ns && it.key.name == name && same(it)) return e->second;
+    }
+    return std::nullopt;
+  }
+  std::vector<Entry> m_gr, m_kind;
 };
 
 // Controller kinds whose children a restored controller recreates: child gr -> owner kinds.
@@ -304,7 +337,7 @@ private:
     for (const std::string& uid : m_lookup_uids)
       if (auto u = m_index.by_uid.find(uid); u != m_index.by_uid.end()) m_keep[u->second] = true;
     for (const auto& k : m_lookup_kinds)
-      if (auto f = m_index.by_kind.find(k); f != m_index.by_kind.end()) m_keep[f->second] = true;
+      if (auto f = m_index.find_kind(std::get<0>(k), std::get<1>(k), std::get<2>(k))) m_keep[*f] = true;
   }
 
   void release(size_t i) {
@@ -366,8 +399,7 @@ private:
       if (!controller_recreates(gr, kind)) continue;
       std::optional<size_t> owner;
       if (auto u = m_index.by_uid.find(str_at(ref, {"uid"})); u != m_index.by_uid.end()) owner = u->second;
-      else if (auto k = m_index.by_kind.find({kind, it.key.namespace_, str_at(ref, {"name"})}); k != m_index.by_kind.end())
-        owner = k->second;
+      else owner = m_index.find_kind(kind, it.key.namespace_, str_at(ref, {"name"}));
       if (!owner || !m_selected[*owner]) continue;
       // The owner must itself come back: restored, or recreated by its own restored controller.
       std::optional<std::string> grand = owner_fate(*owner, depth + 1);
@@ -463,9 +495,9 @@ private:
     map_namespaces(obj, p.group, p.kind, m_o.namespace_mappings, p.notes);
     add_restore_labels(obj);
     for (json::Document& e : extra) add_extra(p, e);
-    p.object = JsonText::of(obj);
-    p.status = JsonText::of(status);
-    p.managed_fields = JsonText::of(managed_fields);
+    p.object = JsonText::of(obj, m_b.spool);
+    p.status = JsonText::of(status, m_b.spool);
+    p.managed_fields = JsonText::of(managed_fields, m_b.spool);
     return p;
   }
 
@@ -489,7 +521,7 @@ private:
     json::Value& md = json::ensure_object(obj, "metadata", obj.GetAllocator());
     if (parent.namespaced) json::set(md, "namespace", json::make_string(parent.target_namespace, obj.GetAllocator()), obj.GetAllocator());
     add_restore_labels(obj);
-    e.object = JsonText::of(obj);
+    e.object = JsonText::of(obj, m_b.spool);
     m_extra.push_back(std::move(e));
   }
 
@@ -559,8 +591,8 @@ private:
         p.notes.push_back("namespace created for the restored items (not in the backup)");
       }
       add_restore_labels(obj);
-      p.object = JsonText::of(obj);
-      p.managed_fields = JsonText::of(managed_fields);
+      p.object = JsonText::of(obj, m_b.spool);
+      p.managed_fields = JsonText::of(managed_fields, m_b.spool);
       m_plan.items.push_back(std::move(p));
     }
   }
@@ -649,14 +681,20 @@ Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const a
 Result<app::Resolution> resolve_applications(const LoadedBackup& backup, const app::Application& applications,
                                              const app::ResolveOptions& options) {
   app::MemorySource source;
-  for (const BackupItem& it : backup.items) {
+  // The source reads texts in place: spooled ones are read back for the walk (and dropped with it).
+  std::vector<std::string> texts;
+  texts.reserve(backup.items.size());  // never reallocated: the source keeps pointers into it
+  for (size_t i = 0; i < backup.items.size(); ++i) {
+    const BackupItem& it = backup.items[i];
     kube::ResourceType rt;
     rt.group = it.key.group;
     rt.version = it.key.version;
     rt.resource = it.key.resource;
     rt.kind = it.kind;
     rt.namespaced = !it.key.namespace_.empty();
-    source.add(rt, it.key.namespace_, it.key.name, &it.object.text());
+    const std::string* text = it.object.held_text();
+    if (!text) text = &texts.emplace_back(it.object.text());
+    source.add(rt, it.key.namespace_, it.key.name, text);
   }
   return app::resolve(source, source.discovery(), applications, options);
 }

@@ -1,7 +1,10 @@
 // Restore results: JSON, the terminal summary, and the files under restores/<name>/ (see engine.hpp).
 #include <kbk/restore/engine.hpp>
 
+#include <rapidjson/writer.h>
+
 #include <kbk/archive/location.hpp>
+#include <kbk/compress/gzip.hpp>
 #include <kbk/restore/rollback.hpp>
 
 #include <algorithm>
@@ -308,14 +311,20 @@ std::string summary_text(const RestoreReport& r) {
 
 Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, std::string_view log_text,
                            const crypto::UserKey* key) {
+  compress::GzipWriter log;
+  log.write(log_text);
+  return upload_report(backend, r, log, key);
+}
+
+Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, compress::GzipWriter& log,
+                           const crypto::UserKey* key) {
   archive::RestorePaths paths{r.name};
   storage::PutOptions put;
   // The log: what the run logged, then one line per item.
-  std::string log(log_text);
   for (const ItemReport& i : r.items)
-    log += std::string(outcome_name(i.result.outcome)) + " " + item_name(i) + " (" + i.result.reason + ")" +
-           (i.result.message.empty() ? "" : ": " + i.result.message) + "\n";
-  KBK_TRY(backend.put(paths.logs(), archive::gzip(log), put));
+    log.write(std::string(outcome_name(i.result.outcome)) + " " + item_name(i) + " (" + i.result.reason + ")" +
+              (i.result.message.empty() ? "" : ": " + i.result.message) + "\n");
+  KBK_TRY(backend.put(paths.logs(), log.finish(), put));
 
   // Velero's results: {"warnings": Result, "errors": Result}, Result{velero[], cluster[], namespaces{ns: []}}.
   json::Document res;
@@ -364,15 +373,23 @@ Result<void> upload_report(storage::Backend& backend, const RestoreReport& r, st
     list[gv + "/" + i.kind].push_back((i.target_namespace.empty() ? "" : i.target_namespace + "/") + i.target_name +
                                       "(" + outcome_name(i.result.outcome) + ")");
   }
-  json::Document rl;
-  rl.SetObject();
-  for (auto& [k, v] : list) {
-    std::sort(v.begin(), v.end());
-    json::Value arr(rapidjson::kArrayType);
-    for (const std::string& s : v) arr.PushBack(json::make_string(s, rl.GetAllocator()), rl.GetAllocator());
-    json::set(rl, k, std::move(arr), rl.GetAllocator());
+  // Written through the compressor: only the compressed list is held besides the names.
+  compress::GzipWriter rl;
+  {
+    rapidjson::Writer<compress::GzipWriter> w(rl);
+    w.StartObject();
+    for (auto& [k, v] : list) {
+      std::sort(v.begin(), v.end());
+      w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+      w.StartArray();
+      for (const std::string& s : v) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      w.EndArray();
+      std::vector<std::string>().swap(v);
+    }
+    w.EndObject();
   }
-  KBK_TRY(backend.put(paths.resource_list(), archive::gzip(json::to_string(rl) + "\n"), put));
+  rl.write("\n");
+  KBK_TRY(backend.put(paths.resource_list(), rl.finish(), put));
   // What rollback needs (section 6.1), for a restore that changed the cluster.
   json::Document marker = report_to_json(r, false);
   if (!r.dry_run && r.mode == "cluster") {

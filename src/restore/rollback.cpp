@@ -7,9 +7,12 @@
 #include <map>
 #include <thread>
 
+#include <rapidjson/writer.h>
+
 #include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
+#include <kbk/compress/gzip.hpp>
 #include <kbk/json/schema.hpp>
 #include <kbk/restore/records.hpp>
 #include <kbk/util/strings.hpp>
@@ -93,10 +96,8 @@ std::vector<RollbackEntry> rollback_entries(const RestoreReport& r) {
     e.name = i.target_name;
     e.uid = i.result.uid;
     e.resource_version = i.result.resource_version;
-    if (!i.result.applied.empty())
-      if (auto d = json::parse(i.result.applied, "applied"); d) e.applied = std::move(*d);
-    if (!i.result.before.empty())
-      if (auto d = json::parse(i.result.before, "before"); d) e.before = std::move(*d);
+    e.applied = i.result.applied.parse();
+    e.before = i.result.before.parse();
     out.push_back(std::move(e));
   }
   return out;
@@ -104,36 +105,59 @@ std::vector<RollbackEntry> rollback_entries(const RestoreReport& r) {
 
 Result<RollbackStored> upload_rollback_record(storage::Backend& backend, const RestoreReport& r,
                                               const crypto::UserKey* key) {
-  json::Document d;
-  d.SetObject();
-  auto& a = d.GetAllocator();
-  add(d, "apiVersion", archive::k_kbk_api_version, a);
-  add(d, "kind", "RestoreRollbackRecord", a);
-  json::set(d, "version", json::Value(k_rollback_format_version), a);
-  add(d, "restore", r.name, a);
-  json::Value items(rapidjson::kArrayType);
-  for (const RollbackEntry& e : rollback_entries(r)) {
-    json::Value v(rapidjson::kObjectType);
-    json::set(v, "order", json::Value(static_cast<uint64_t>(e.order)), a);
-    add(v, "action", e.action, a);
-    add(v, "group", e.group, a);
-    add(v, "version", e.version, a);
-    add(v, "resource", e.resource, a);
-    add(v, "kind", e.kind, a);
-    json::set(v, "namespaced", json::Value(e.namespaced), a);
-    add(v, "namespace", e.namespace_, a);
-    add(v, "name", e.name, a);
-    add(v, "uid", e.uid, a);
-    add(v, "resourceVersion", e.resource_version, a);
-    json::set(v, "applied", json::copy(e.applied, a), a);
-    json::set(v, "before", json::copy(e.before, a), a);
-    items.PushBack(std::move(v), a);
-  }
+  // Written straight into the compressor with RapidJSON's writer, each object's text copied in raw from where the
+  // restore kept it: only the compressed record is held, never a document of every applied object.
+  compress::GzipWriter gz;
+  rapidjson::Writer<compress::GzipWriter> w(gz);
+  auto str = [&](const char* k, std::string_view v) {
+    w.Key(k);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  auto raw = [&](const char* k, const JsonText& t) {
+    w.Key(k);
+    if (t.is_null()) {
+      w.Null();
+      return;
+    }
+    const std::string text = t.text();
+    w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+  };
+  w.StartObject();
+  str("apiVersion", archive::k_kbk_api_version);
+  str("kind", "RestoreRollbackRecord");
+  w.Key("version");
+  w.Int(k_rollback_format_version);
+  str("restore", r.name);
+  w.Key("items");
+  w.StartArray();
   RollbackStored stored;
-  stored.items = items.Size();
-  json::set(d, "items", std::move(items), a);
+  for (const ItemReport& i : r.items) {
+    const char* action = action_of(i.result);
+    if (!action || i.result.uid.empty()) continue;
+    w.StartObject();
+    w.Key("order");
+    w.Uint64(i.order);
+    str("action", action);
+    str("group", i.group);
+    str("version", i.version);
+    str("resource", i.resource);
+    str("kind", i.kind);
+    w.Key("namespaced");
+    w.Bool(!i.target_namespace.empty());
+    str("namespace", i.target_namespace);
+    str("name", i.target_name);
+    str("uid", i.result.uid);
+    str("resourceVersion", i.result.resource_version);
+    raw("applied", i.result.applied);
+    raw("before", i.result.before);
+    w.EndObject();
+    ++stored.items;
+  }
+  w.EndArray();
+  w.EndObject();
+  gz.write("\n");
+  std::string body = gz.finish();
   archive::RestorePaths paths{r.name};
-  std::string body = archive::gzip(json::to_string(d) + "\n");
   stored.encrypted = key != nullptr;
   stored.object = record_object(r.name, stored.encrypted);
   if (key) {

@@ -95,4 +95,36 @@ std::string path_join(const std::string& a, const std::string& b) {
 
 bool is_absolute(const std::string& path) { return !path.empty() && path[0] == '/'; }
 
+Result<int> open_unlinked_temp(std::string_view prefix) {
+  const char* dir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);  // mode 0600
+  if (fd < 0) return unexpected(Errc::io, "temporary file in " + tmpl.substr(0, tmpl.rfind('/')) + ": " + std::strerror(errno));
+  ::unlink(tmpl.c_str());
+  return fd;
+}
+
+Result<void> pwrite_all(int fd, std::string_view data, uint64_t offset, std::string_view what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return unexpected(Errc::io, "writing " + std::string(what) + ": " + std::strerror(n < 0 ? errno : ENOSPC));
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<void> pread_all(int fd, char* buffer, size_t size, uint64_t offset, std::string_view what) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buffer + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return unexpected(Errc::io, "reading " + std::string(what) + ": " + std::strerror(errno));
+    if (n == 0) return unexpected(Errc::io, "reading " + std::string(what) + ": it ends early");
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
 }  // namespace kbk::util

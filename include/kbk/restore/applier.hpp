@@ -32,9 +32,10 @@ struct ItemResult {
   std::string message;
   // What a rollback needs (docs/format-archive.md section 6.1), set by the real cluster applier only: the object as
   // the restore left it (uid, resourceVersion after managedFields and status were written), the object it sent,
-  // and for an update or a recreate the live object before (all JSON text). Not part of the printed report.
+  // and for an update or a recreate the live object before (JSON text, in the plan's spool when it has one). Not
+  // part of the printed report.
   std::string uid, resource_version;
-  std::string applied, before;
+  JsonText applied, before;
 };
 
 // Resolves the types a cluster serves. refresh() re-reads discovery (after CRDs were created).

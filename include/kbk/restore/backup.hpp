@@ -36,7 +36,13 @@ struct LoadedBackup {
                                      // of their first copy in the archive
   std::vector<std::string> warnings; // stray entries, items without apiVersion/kind, ...
   JsonText marker;                   // a kbk backup's marker (the sealed copy for an encrypted one); null for Velero
+  // Where the items' texts are kept with Texts::spooled (null: in memory). The plan keeps its objects there too.
+  std::shared_ptr<TextSpool> spool;
 };
+
+// How a loaded backup holds its items' texts: in memory (diff, small reads), or in a TextSpool (a restore: memory
+// does not grow with the objects' size).
+enum class Texts { in_memory, spooled };
 
 // Loads backups/<name>/ through archive::open_backup and archive::read_verified (archive/reader.hpp): the checks of
 // `kbk backup verify` (marker, checksums of the archive and of every item, identities, gzip CRC, authentication)
@@ -50,10 +56,10 @@ struct LoadedBackup {
 // problem), Errc::config (an encrypted backup and no key), Errc::crypto (the key opens none of the key objects).
 Result<LoadedBackup> load_backup(storage::Backend& backend, const std::string& name,
                                  const archive::ReaderLimits& limits = {},
-                                 const crypto::UserKey* encryption_key = nullptr);
+                                 const crypto::UserKey* encryption_key = nullptr, Texts texts = Texts::in_memory);
 
 // The same from an archive stream already opened (tests, `--from-file`); `what` names it in errors.
 Result<LoadedBackup> load_archive(storage::Reader& reader, const std::string& what,
-                                  const archive::ReaderLimits& limits = {});
+                                  const archive::ReaderLimits& limits = {}, Texts texts = Texts::in_memory);
 
 }  // namespace kbk::restore

@@ -21,6 +21,10 @@
 #include <kbk/util/time.hpp>
 #include <kbk/volume/restore.hpp>
 
+namespace kbk::compress {
+class GzipWriter;
+}
+
 namespace kbk::restore {
 
 class RestoreHooks;
@@ -108,6 +112,10 @@ std::string failure_line(const RestoreReport& report);
 // Before the marker, a real restore (mode "cluster") writes its rollback record (rollback.hpp), encrypted when
 // key is given, and the marker names it ("rollback").
 Result<void> upload_report(storage::Backend& backend, const RestoreReport& report, std::string_view log_text,
+                           const crypto::UserKey* key = nullptr);
+// The same with the run's log already going into a compressor (only its compressed bytes held while the restore
+// runs); the item lines are added to it and it is finished.
+Result<void> upload_report(storage::Backend& backend, const RestoreReport& report, compress::GzipWriter& log,
                            const crypto::UserKey* key = nullptr);
 
 }  // namespace kbk::restore

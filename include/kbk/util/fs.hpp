@@ -25,4 +25,12 @@ std::string dirname(const std::string& path);
 std::string path_join(const std::string& a, const std::string& b);
 bool is_absolute(const std::string& path);
 
+// A new temporary file in $TMPDIR (or /tmp), mode 0600, already unlinked: it holds a run's spooled data and goes
+// with the descriptor, whatever way the process ends. prefix names it while it is made ("kbk-items").
+Result<int> open_unlinked_temp(std::string_view prefix);
+// Every byte of data at offset; `what` names the file in the error (Errc::io).
+Result<void> pwrite_all(int fd, std::string_view data, uint64_t offset, std::string_view what);
+// Exactly size bytes from offset (a short file is an error).
+Result<void> pread_all(int fd, char* buffer, size_t size, uint64_t offset, std::string_view what);
+
 }  // namespace kbk::util

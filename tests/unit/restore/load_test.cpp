@@ -8,6 +8,7 @@
 #include <kbk/archive/archive.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/restore/backup.hpp>
+#include <kbk/restore/rollback.hpp>
 #include <kbk/patch/modifiers.hpp>
 #include <kbk/restore/engine.hpp>
 #include <kbk/restore/transforms.hpp>
@@ -151,6 +152,15 @@ TEST_CASE("load_backup keeps each item's text in archive order and reads apiVers
     auto want = json::parse(originals[i]);
     REQUIRE(want.ok());
     CHECK(json::equal(b->items[i].object.parse(), *want));
+  }
+  // A restore's load keeps the same texts in its spool.
+  auto spooled = load_backup(*loc.backend, "b1", {}, nullptr, Texts::spooled);
+  REQUIRE(spooled.ok());
+  REQUIRE(spooled->spool);
+  REQUIRE(spooled->items.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(spooled->items[i].object.held_text() == nullptr);
+    CHECK(spooled->items[i].object.text() == originals[i]);
   }
   json::Document p = b->items[0].object.parse();
   CHECK(json::get_string(p, {"spec", "containers"}).empty());
@@ -320,6 +330,25 @@ TEST_CASE("restore_backup applies nothing from a truncated or hostile archive", 
     auto text = archive::gunzip(*list, "resource list");
     REQUIRE(text.ok());
     CHECK(text->find("\"v1/ConfigMap\":[\"app/cm0(created)\"") != std::string::npos);
+    // The rollback record, written from the texts the restore spooled (past its buffer: 200 x 2 KiB), holds every
+    // created object as it was sent.
+    auto rb = read_rollback_record(*loc.backend, "r", nullptr);
+    REQUIRE(rb.ok());
+    REQUIRE(rb->size() == 201);  // and the namespace the restore made for them
+    size_t matched = 0;
+    for (const RollbackEntry& e : *rb) {
+      CHECK(e.action == "created");
+      if (e.resource == "namespaces") {
+        CHECK(e.name == "app");
+        continue;
+      }
+      CHECK(e.before.IsNull());
+      CHECK_FALSE(e.uid.empty());
+      const int i = std::stoi(e.name.substr(2));
+      const std::string data = json::get_string(e.applied, {"data", "k"});
+      matched += data == std::string(2000, static_cast<char>('a' + i % 26)) && json::get_string(e.applied, {"metadata", "name"}) == e.name;
+    }
+    CHECK(matched == 200);
   }
 }
 
