@@ -321,6 +321,11 @@ Result<std::unique_ptr<ArchiveWriter>> make_writer(std::unique_ptr<storage::Writ
 
 Result<void> read_archive(storage::Reader& source, std::string_view what, const ReaderLimits& limits,
                           const std::function<Result<void>(const Entry&)>& on_entry) {
+  return read_archive(source, what, limits, on_entry, ReadOptions{});
+}
+
+Result<void> read_archive(storage::Reader& source, std::string_view what, const ReaderLimits& limits,
+                          const std::function<Result<void>(const Entry&)>& on_entry, const ReadOptions& options) {
   ReadSource src;
   src.reader = &source;
   // The first bytes tell gzip from a plain tar (a repacked or `download`ed-and-gunzipped archive).
@@ -427,27 +432,57 @@ Result<void> read_archive(storage::Reader& source, std::string_view what, const 
     if (declared > limit)
       return corrupt(what, shown, "entry of " + std::to_string(declared) + " bytes exceeds the limit of " +
                                       std::to_string(limit));
-    data.clear();
-    data.reserve(static_cast<size_t>(std::min<uint64_t>(declared, 1 << 20)));
-    char buf[65536];
-    for (;;) {
-      la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
-      if (n == 0) break;
+    // The entry's bytes, read with every check as they come (whole into `data`, or pulled by a streamed entry's
+    // consumer).
+    uint64_t got = 0;
+    auto pull = [&](char* out, size_t size) -> Result<size_t> {
+      la_ssize_t n = archive_read_data(a.get(), out, size);
       if (n < 0) {
         if (src.error) return in_entry(*src.error, what, shown);
         const char* m = archive_error_string(a.get());
         return corrupt(what, shown, std::string("truncated or damaged: ") + (m ? m : "read error"));
       }
-      data.append(buf, static_cast<size_t>(n));
+      got += static_cast<uint64_t>(n);
       total += static_cast<uint64_t>(n);
-      if (data.size() > declared) return corrupt(what, shown, "longer than its header says");
+      if (got > declared) return corrupt(what, shown, "longer than its header says");
       if (total > limits.max_total_bytes) return corrupt(what, shown, "archive exceeds the decompressed size limit");
       if (!src.gz && total > k_bomb_ratio_after && src.compressed > 0 && total / src.compressed > 1000)
         return corrupt(what, shown, "decompression ratio over 1000:1 (a decompression bomb)");
+      if (n == 0 && src.error) return in_entry(*src.error, what, shown);
+      if (n == 0 && got != declared)
+        return corrupt(what, shown, "truncated: " + std::to_string(got) + " of " + std::to_string(declared) + " bytes");
+      return static_cast<size_t>(n);
+    };
+    if (entries > 1 && options.streamed && options.streamed(path)) {
+      std::optional<Error> failed;  // the stream's own error, which wins over what the consumer made of it
+      const std::function<Result<size_t>(char*, size_t)> stream = [&](char* out, size_t size) -> Result<size_t> {
+        if (failed) return unexpected(*failed);
+        auto n = pull(out, size);
+        if (!n) failed = n.error();
+        return n;
+      };
+      Entry entry;
+      entry.path = path;
+      entry.read = &stream;
+      entry.is_item = parse_item_path(path, entry.key, entry.version_dir);
+      auto consumed = on_entry(entry);
+      char rest[65536];
+      while (!failed) {  // what the consumer left
+        auto n = stream(rest, sizeof rest);
+        if (n && *n == 0) break;
+      }
+      if (failed) return *failed;
+      KBK_TRY(consumed);
+      continue;
     }
-    if (src.error) return in_entry(*src.error, what, shown);
-    if (data.size() != declared)
-      return corrupt(what, shown, "truncated: " + std::to_string(data.size()) + " of " + std::to_string(declared) + " bytes");
+    data.clear();
+    data.reserve(static_cast<size_t>(std::min<uint64_t>(declared, 1 << 20)));
+    char buf[65536];
+    for (;;) {
+      KBK_ASSIGN_OR_RETURN(size_t n, pull(buf, sizeof buf));
+      if (n == 0) break;
+      data.append(buf, n);
+    }
     if (entries == 1 && !valid_format_version(data))
       return corrupt(what, shown, "unsupported backup format version \"" + util::printable(util::trim(data), 64) +
                                       "\" (this kbk reads 1.x)");

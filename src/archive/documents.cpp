@@ -193,18 +193,21 @@ const Schema& marker_schema() {
   return s;
 }
 
+const Schema& manifest_item_schema() {
+  static const Schema s = Schema::object({Field("group", line(), json::required),
+                                          Field("version", line(), json::required),
+                                          Field("resource", Schema::string(check_name), json::required),
+                                          Field("kind", line()), Field("namespace", line(), json::required),
+                                          Field("name", Schema::string(check_name), json::required),
+                                          Field("sha256", Schema::string(check_item_sha256), json::required),
+                                          Field("size", Schema::uint()), Field("related", Schema::boolean())});
+  return s;
+}
+
 const Schema& manifest_schema() {
   static const Schema s = [] {
     auto fields = marker_fields();
-    fields.emplace_back(
-        "items", Schema::array(Schema::object({Field("group", line(), json::required),
-                                               Field("version", line(), json::required),
-                                               Field("resource", Schema::string(check_name), json::required),
-                                               Field("kind", line()), Field("namespace", line(), json::required),
-                                               Field("name", Schema::string(check_name), json::required),
-                                               Field("sha256", Schema::string(check_item_sha256), json::required),
-                                               Field("size", Schema::uint()), Field("related", Schema::boolean())})),
-        json::required);
+    fields.emplace_back("items", Schema::array(manifest_item_schema()), json::required);
     return Schema::object(std::move(fields));
   }();
   return s;

@@ -50,7 +50,12 @@ json::Document backup_list_to_json(const std::vector<BackupListing>& rows) {
 }
 
 Result<void> read_checked(storage::Backend& b, const OpenBackup& backup, const VerifiedEntryFn& fn) {
-  KBK_ASSIGN_OR_RETURN(VerifyReport report, read_verified(b, backup, {}, fn));
+  return read_checked(b, backup, fn, ManifestText::streamed);
+}
+
+Result<void> read_checked(storage::Backend& b, const OpenBackup& backup, const VerifiedEntryFn& fn,
+                          ManifestText manifest) {
+  KBK_ASSIGN_OR_RETURN(VerifyReport report, read_verified(b, backup, {}, fn, manifest));
   if (!report.problems.empty()) return verification_error(backup.name, report);
   return {};
 }
@@ -66,7 +71,7 @@ Result<json::Document> describe_to_json(storage::Backend& b, const OpenBackup& b
       KBK_ASSIGN_OR_RETURN(manifest, parse_document(e.data, "backup " + backup.name + ": kbk/manifest.json",
                                                     manifest_schema()));
       return {};
-    }));
+    }, ManifestText::whole));
     if (const json::Value* items = manifest.IsObject() ? json::find(manifest, "items") : nullptr)
       json::set(out, "items", json::copy(*items, out.GetAllocator()), out.GetAllocator());
     return out;

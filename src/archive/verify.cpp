@@ -2,18 +2,19 @@
 #include <algorithm>
 #include <kbk/archive/reader.hpp>
 
+#include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>
 #include <kbk/crypto/hash.hpp>
+#include <kbk/util/spool.hpp>
 #include <kbk/util/strings.hpp>
 
 namespace kbk::archive {
 namespace {
-
-using crypto::sha256_hex;
 
 // Problems kept in a report; past this, they are counted in one last line.
 constexpr size_t k_max_problems = 1000;
@@ -41,7 +42,28 @@ std::string key_text(const ItemKey& k) {
   return k.group_resource() + "/" + (k.namespace_.empty() ? "" : k.namespace_ + "/") + k.name;
 }
 
-// The checks of read_verified's comment, entry by entry and then at the end.
+// 128 bits of an item's name ("configmaps/app/a"): items are looked up by digest so memory stays small per item.
+struct KeyDigest {
+  uint64_t hi = 0, lo = 0;
+  bool operator==(const KeyDigest& o) const { return hi == o.hi && lo == o.lo; }
+};
+struct KeyDigestHash {
+  size_t operator()(const KeyDigest& d) const { return static_cast<size_t>(d.lo); }
+};
+KeyDigest key_digest(std::string_view key) {
+  const crypto::Sha256Digest d = crypto::sha256(key);
+  KeyDigest k;
+  std::memcpy(&k.hi, d.data(), 8);
+  std::memcpy(&k.lo, d.data() + 8, 8);
+  return k;
+}
+
+std::string hex(const crypto::Sha256Digest& d) { return util::hex_encode(d.data(), d.size()); }
+
+// The checks of read_verified's comment, entry by entry and then at the end. What it keeps per item is small and
+// does not grow with the manifest: the archive's items by the digest of their name (the name itself spooled, for
+// messages), and the manifest's list spooled as it streams in (json::parse_split), compared at the end: about 100
+// bytes of memory an object, however long the manifest.
 class Verifier {
 public:
   Verifier(std::string name, const json::Value* marker, bool kbk, VerifyReport& report)
@@ -53,16 +75,21 @@ public:
       other_entry(e);
       return on_entry ? on_entry(e, nullptr) : Result<void>{};
     }
-    const std::string sum = sha256_hex(e.data);
+    const crypto::Sha256Digest sum = crypto::sha256(e.data);
     const bool preferred = util::ends_with(e.version_dir, "-preferredversion");
-    const std::string k = key_text(e.key);
     // The legacy and preferred-version copies hold the same bytes (kbk writes every copy so; Velero's other
     // version folders hold other versions of the object).
     if (e.version_dir.empty() || preferred || m_kbk) {
-      auto [it, first] = m_first_copy.emplace(k, sum);
-      if (!first && it->second != sum) problem(k + ": the copy in " + e.path + " differs from the other copy");
+      const std::string k = key_text(e.key);
+      auto [it, first] = m_first_copy.try_emplace(key_digest(k));
+      if (first) {
+        it->second.sum = sum;
+        it->second.name = keep_name(k);
+      } else if (it->second.sum != sum) {
+        problem(k + ": the copy in " + e.path + " differs from the other copy");
+      }
     }
-    if (sum != m_last_sum || !m_last_ok) {
+    if (!m_last_ok || sum != m_last_sum) {
       m_last_sum = sum;
       m_last_ok = false;
       auto doc = json::parse(e.data, "entry " + e.path, Errc::corrupt);
@@ -79,7 +106,6 @@ public:
       if (std::string why = item_identity_problem(m_last, e.key, e.version_dir); !why.empty()) {
         problem("entry " + e.path + ": " + why);
         m_last_ok = false;
-        m_last_sum.clear();
       }
     }
     return on_entry ? on_entry(e, m_last_ok ? &m_last : nullptr) : Result<void>{};
@@ -92,6 +118,22 @@ public:
   }
 
 private:
+  struct Copy {
+    crypto::Sha256Digest sum{};
+    std::pair<uint64_t, uint32_t> name{};  // in m_names
+    bool listed = false;
+  };
+
+  std::pair<uint64_t, uint32_t> keep_name(std::string_view k) {
+    if (auto at = m_names.add(k)) return {*at, static_cast<uint32_t>(k.size())};
+    m_names_in_memory.emplace_back(k);  // the spool refused: held here instead
+    return {UINT64_MAX, static_cast<uint32_t>(m_names_in_memory.size() - 1)};
+  }
+  std::string name_of(const Copy& c) const {
+    if (c.name.first == UINT64_MAX) return m_names_in_memory[c.name.second];
+    return m_names.read(c.name.first, c.name.second);
+  }
+
   void check_end(const std::string* stored_sum, const uint64_t* stored_bytes, const std::string& object) {
     if (m_kbk && m_marker && stored_sum) {
       const std::string want = json::get_string(*m_marker, {"archive", "sha256"});
@@ -103,61 +145,113 @@ private:
         problem(object + ": " + std::to_string(*stored_bytes) + " bytes, the marker says " +
                 std::to_string(bytes->GetUint64()));
     }
-    if (!m_manifest_text) {
+    if (!m_manifest_seen) {
       if (m_kbk) problem("kbk/manifest.json is missing from the archive");
       else m_report.items_checked = m_first_copy.size();
       return;
     }
-    auto manifest = parse_document(*m_manifest_text, "kbk/manifest.json", manifest_schema());
-    if (!manifest) {
-      problem(manifest.error().message);
+    if (!m_manifest_error.empty()) {
+      problem(m_manifest_error);
       return;
     }
-    const std::string api = json::get_string(*manifest, {"apiVersion"});
+    const json::Document& manifest = m_manifest;
+    const std::string api = json::get_string(manifest, {"apiVersion"});
     if (api != k_kbk_api_version)
       problem("kbk/manifest.json has apiVersion \"" + util::printable(api, 64) + "\" (this kbk reads " +
               k_kbk_api_version + ")");
     if (m_marker) {
       for (const char* field : {"name", "uid"}) {
-        const std::string inner = json::get_string(*manifest, {field});
+        const std::string inner = json::get_string(manifest, {field});
         const std::string outer = json::get_string(*m_marker, {field});
         if (inner != outer)
           problem(std::string("kbk/manifest.json has ") + field + " \"" + util::printable(inner, 64) +
                   "\", the marker \"" + util::printable(outer, 64) + "\" (the archive of another backup?)");
       }
     }
-    const json::Value& items = *json::find(*manifest, "items");
-    std::unordered_map<std::string, std::string> seen = m_first_copy;
-    std::unordered_map<std::string, bool> listed;
-    for (const auto& it : items.GetArray()) {
-      ItemKey k{json::get_string(it, {"group"}), json::get_string(it, {"version"}), json::get_string(it, {"resource"}),
-                json::get_string(it, {"namespace"}), json::get_string(it, {"name"})};
-      const std::string text = util::printable(key_text(k), 256);
-      if (!listed.emplace(text, true).second) {
+    // The list, as spooled: "<key>\0<sha256>\n" per item.
+    std::unordered_set<KeyDigest, KeyDigestHash> listed_absent;
+    std::string block;
+    uint64_t at = 0;
+    const uint64_t end = m_listed.bytes();
+    while (at < end || !block.empty()) {
+      const size_t nl = block.find('\n');
+      if (nl == std::string::npos) {
+        if (at >= end) break;
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(end - at, 1u << 20));
+        block += m_listed.read(at, want);
+        at += want;
+        continue;
+      }
+      const std::string_view record(block.data(), nl);
+      const size_t zero = record.find('\0');
+      const std::string key(record.substr(0, zero));
+      const std::string want(zero == std::string_view::npos ? std::string_view() : record.substr(zero + 1));
+      block.erase(0, nl + 1);
+      const std::string text = util::printable(key, 256);
+      const KeyDigest d = key_digest(key);
+      auto found = m_first_copy.find(d);
+      if (found == m_first_copy.end()) {
+        if (!listed_absent.insert(d).second) problem(text + ": listed twice in kbk/manifest.json");
+        else problem(text + ": in the manifest but not in the archive");
+        continue;
+      }
+      if (found->second.listed) {
         problem(text + ": listed twice in kbk/manifest.json");
         continue;
       }
-      auto found = seen.find(key_text(k));
-      if (found == seen.end()) {
-        problem(text + ": in the manifest but not in the archive");
-        continue;
-      }
+      found->second.listed = true;
       ++m_report.items_checked;
-      const std::string want = json::get_string(it, {"sha256"});
-      if (found->second != want) problem(text + ": SHA-256 " + found->second + " differs from the manifest's " + want);
-      seen.erase(found);
+      const std::string have = hex(found->second.sum);
+      if (have != want) problem(text + ": SHA-256 " + have + " differs from the manifest's " + want);
     }
-    for (const auto& [k, sum] : seen) problem(k + ": in the archive but not in the manifest");
+    for (const auto& [d, c] : m_first_copy)
+      if (!c.listed) problem(name_of(c) + ": in the archive but not in the manifest");
     if (const json::Value* count = m_marker ? json::at(*m_marker, {"counts", "items"}) : nullptr;
-        count && count->IsUint64() && count->GetUint64() != items.Size())
+        count && count->IsUint64() && count->GetUint64() != m_listed_count)
       problem("kbk-manifest.json counts " + std::to_string(count->GetUint64()) + " items, kbk/manifest.json lists " +
-              std::to_string(items.Size()));
+              std::to_string(m_listed_count));
+  }
+
+  // kbk/manifest.json: read element by element; its problems are reported at the end, after the archive's own.
+  void read_manifest(const Entry& e) {
+    m_manifest_seen = true;
+    std::string item_error;
+    auto on_item = [&](json::Document& it) -> Result<void> {
+      const size_t index = m_listed_count++;
+      if (!item_error.empty()) return {};
+      if (auto r = manifest_item_schema().check_path(it, "items[" + std::to_string(index) + "]", "kbk/manifest.json"); !r) {
+        item_error = r.error().message;
+        return {};
+      }
+      const ItemKey k{json::get_string(it, {"group"}), json::get_string(it, {"version"}),
+                      json::get_string(it, {"resource"}), json::get_string(it, {"namespace"}),
+                      json::get_string(it, {"name"})};
+      std::string record = key_text(k);
+      record += '\0';
+      record += json::get_string(it, {"sha256"});
+      record += '\n';
+      if (auto at = m_listed.add(record); !at)
+        return unexpected(Errc::io, "kbk/manifest.json: " + at.error().message);
+      return {};
+    };
+    auto manifest = e.read ? json::parse_split(*e.read, "kbk/manifest.json", "items", on_item, Errc::corrupt)
+                           : json::parse_split(e.data, "kbk/manifest.json", "items", on_item, Errc::corrupt);
+    if (!manifest) {
+      // (A stream cut inside it is the archive's error: read_archive returns that one.)
+      m_manifest_error = manifest.error().message;
+      return;
+    }
+    // The rest of the manifest (its items empty) against the schema, then the first item that did not pass: the
+    // order in which checking the whole document finds them.
+    if (auto r = manifest_schema().check(*manifest, "kbk/manifest.json"); !r) m_manifest_error = r.error().message;
+    else if (!item_error.empty()) m_manifest_error = item_error;
+    m_manifest = std::move(*manifest);
   }
 
   void other_entry(const Entry& e) {
     if (e.path == "metadata/version") return;
     if (e.path == "kbk/manifest.json") {
-      m_manifest_text = std::string(e.data);
+      read_manifest(e);
       return;
     }
     if (e.path == "kbk/results.json") {
@@ -177,10 +271,16 @@ private:
   const json::Value* m_marker;
   bool m_kbk;
   VerifyReport& m_report;
-  std::unordered_map<std::string, std::string> m_first_copy;  // item -> SHA-256 of its first copy
-  std::optional<std::string> m_manifest_text;
+  std::unordered_map<KeyDigest, Copy, KeyDigestHash> m_first_copy;  // item -> its first copy
+  util::TextSpool m_names;                                          // the items' names, for messages
+  std::vector<std::string> m_names_in_memory;                       // those the spool refused
+  bool m_manifest_seen = false;
+  std::string m_manifest_error;   // the manifest does not parse or type-check
+  json::Document m_manifest;      // its fields, "items" empty
+  util::TextSpool m_listed;       // its items, "<key>\0<sha256>\n" each
+  uint64_t m_listed_count = 0;
   json::Document m_last;  // the last item parsed (its copies follow it)
-  std::string m_last_sum;
+  crypto::Sha256Digest m_last_sum{};
   bool m_last_ok = false;
   uint64_t m_dropped = 0;
 };
@@ -239,8 +339,16 @@ Result<OpenBackup> open_backup(storage::Backend& backend, const std::string& nam
   return not_found(backend, name);
 }
 
+namespace {
+ReadOptions read_options(ManifestText manifest) {
+  ReadOptions o;
+  if (manifest == ManifestText::streamed) o.streamed = [](std::string_view path) { return path == "kbk/manifest.json"; };
+  return o;
+}
+}  // namespace
+
 Result<VerifyReport> read_verified(storage::Backend& backend, const OpenBackup& backup, const ReaderLimits& limits,
-                                   const VerifiedEntryFn& on_entry) {
+                                   const VerifiedEntryFn& on_entry, ManifestText manifest) {
   KBK_TRY(require_finished(backup));
   if (backup.encrypted && !backup.data_key) return key_required(backup.name);
   auto raw = backend.get_stream(backup.archive);
@@ -268,7 +376,8 @@ Result<VerifyReport> read_verified(storage::Backend& backend, const OpenBackup& 
     effective.max_manifest_bytes = std::max(limits.max_manifest_bytes, 512 * objects + (1u << 20));
   }
   KBK_TRY(read_archive(*source, backup.name, effective,
-                       [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); }));
+                       [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); },
+                       read_options(manifest)));
   // read_archive read the stream to its end (the gzip trailer, the final encrypted segment): the digest is whole.
   const std::string sum = hashed.digest();
   const uint64_t bytes = hashed.bytes();
@@ -280,7 +389,8 @@ Result<VerifyReport> verify_stream(storage::Reader& reader, const std::string& w
                                    const VerifiedEntryFn& on_entry) {
   VerifyReport report;
   Verifier verifier(what, nullptr, false, report);
-  KBK_TRY(read_archive(reader, what, limits, [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); }));
+  KBK_TRY(read_archive(reader, what, limits, [&](const Entry& e) -> Result<void> { return verifier.entry(e, on_entry); },
+                       read_options(ManifestText::streamed)));
   verifier.finish(nullptr, nullptr, what);
   return report;
 }

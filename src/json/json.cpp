@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -113,6 +114,278 @@ Result<Document> parse(std::string_view text, std::string_view what, Errc code) 
   if (auto dup = duplicate_member(doc))
     return unexpected(code, std::string(what) + ": member \"" + *dup + "\" appears twice in one object");
   return doc;
+}
+
+namespace {
+
+// Forwards the reader's events to the root document, except the elements of the root's member `member` (an array):
+// each is recorded as it is read and, once whole, replayed into a document of its own and handed out.
+class SplitBuilder {
+public:
+  SplitBuilder(Document& doc, std::string_view member, const ElementFn& on_element, std::string_view what, Errc code)
+      : m_doc(doc), m_member(member), m_on_element(on_element), m_what(what), m_code(code) {}
+
+  bool too_deep = false;
+  std::optional<Error> failed;  // a duplicate member in an element, or on_element's error
+
+  bool Null() { return scalar(Event::null, [&] { return m_doc.Null(); }); }
+  bool Bool(bool b) {
+    return scalar(Event::boolean, [&] { return m_doc.Bool(b); }, static_cast<uint64_t>(b));
+  }
+  bool Int(int i) { return Int64(i); }
+  bool Uint(unsigned u) { return Uint64(u); }
+  bool Int64(int64_t i) {
+    // Replayed as Int64 (RapidJSON's Int and Int64 build the same value for numbers that fit an int).
+    return scalar(Event::int64, [&] { return m_doc.Int64(i); }, static_cast<uint64_t>(i));
+  }
+  bool Uint64(uint64_t u) { return scalar(Event::uint64, [&] { return m_doc.Uint64(u); }, u); }
+  bool Double(double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    return scalar(Event::dbl, [&] { return m_doc.Double(d); }, bits);
+  }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return m_doc.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    open_scalar_element();
+    if (!recording()) {
+      m_key_matches = false;
+      return m_doc.String(s, n, copy);
+    }
+    record(Event::string, s, n);
+    return element_value_done();
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    if (!recording()) {
+      m_key_matches = m_depth == 1 && std::string_view(s, n) == m_member;
+      return m_doc.Key(s, n, copy);
+    }
+    record(Event::key, s, n);
+    return true;
+  }
+  bool StartObject() { return start(true); }
+  bool StartArray() { return start(false); }
+  bool EndObject(rapidjson::SizeType n) { return end(true, n); }
+  bool EndArray(rapidjson::SizeType n) { return end(false, n); }
+
+private:
+  enum class Event : uint8_t { null, boolean, int64, uint64, dbl, string, key, start_object, end_object, start_array, end_array };
+  struct Recorded {
+    Event event;
+    uint64_t value;  // the number's bits, a string's offset in m_strings, a count
+    uint32_t size;   // a string's length
+  };
+
+  // Inside an element of the list.
+  bool recording() const { return m_in_list && m_element_open; }
+
+  // An element that is one scalar opens (and closes) with it.
+  void open_scalar_element() {
+    if (m_in_list && !m_element_open && m_depth == m_list_depth) m_element_open = true;
+  }
+
+  template <class F>
+  bool scalar(Event e, F&& forward, uint64_t value = 0) {
+    open_scalar_element();
+    if (!recording()) {
+      m_key_matches = false;
+      return forward();
+    }
+    m_events.push_back({e, value, 0});
+    return element_value_done();
+  }
+
+  void record(Event e, const char* s, rapidjson::SizeType n) {
+    m_events.push_back({e, m_strings.size(), n});
+    m_strings.append(s, n);
+  }
+
+  bool start(bool object) {
+    if (++m_depth > k_max_depth) {
+      too_deep = true;
+      return false;
+    }
+    if (m_in_list && !m_element_open && m_depth == m_list_depth + 1) m_element_open = true;
+    if (recording()) {
+      m_events.push_back({object ? Event::start_object : Event::start_array, 0, 0});
+      return true;
+    }
+    if (!object && m_key_matches && m_depth == 2) {  // the list begins
+      m_in_list = true;
+      m_list_depth = m_depth;
+    }
+    m_key_matches = false;
+    return object ? m_doc.StartObject() : m_doc.StartArray();
+  }
+
+  bool end(bool object, rapidjson::SizeType n) {
+    if (recording()) {
+      m_events.push_back({object ? Event::end_object : Event::end_array, n, 0});
+      --m_depth;
+      return element_value_done();
+    }
+    --m_depth;
+    if (!object && m_in_list && m_depth == m_list_depth - 1) {  // the list ends: empty in the root document
+      m_in_list = false;
+      return m_doc.EndArray(0);
+    }
+    return object ? m_doc.EndObject(n) : m_doc.EndArray(n);
+  }
+
+  // After a value inside an element: when the element is whole (back at the list's level), hand it out.
+  bool element_value_done() {
+    if (m_depth != m_list_depth) return true;
+    m_element_open = false;
+    bool ok = true;
+    if (!failed) {
+      Document element;
+      auto generate = [&](Document& d) { return replay(d); };
+      element.Populate(generate);
+      if (auto dup = duplicate_member(element))
+        failed = Error{m_code, std::string(m_what) + ": member \"" + *dup + "\" appears twice in one object"};
+      else if (auto r = m_on_element(element); !r)
+        failed = r.error();
+      ok = !failed;
+    }
+    m_events.clear();
+    m_strings.clear();
+    return ok;
+  }
+
+  bool replay(Document& d) {
+    for (const Recorded& r : m_events) {
+      bool ok = true;
+      switch (r.event) {
+        case Event::null: ok = d.Null(); break;
+        case Event::boolean: ok = d.Bool(r.value != 0); break;
+        case Event::int64: ok = d.Int64(static_cast<int64_t>(r.value)); break;
+        case Event::uint64: ok = d.Uint64(r.value); break;
+        case Event::dbl: {
+          double v;
+          std::memcpy(&v, &r.value, sizeof v);
+          ok = d.Double(v);
+          break;
+        }
+        case Event::string: ok = d.String(m_strings.data() + r.value, r.size, true); break;
+        case Event::key: ok = d.Key(m_strings.data() + r.value, r.size, true); break;
+        case Event::start_object: ok = d.StartObject(); break;
+        case Event::end_object: ok = d.EndObject(static_cast<rapidjson::SizeType>(r.value)); break;
+        case Event::start_array: ok = d.StartArray(); break;
+        case Event::end_array: ok = d.EndArray(static_cast<rapidjson::SizeType>(r.value)); break;
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  Document& m_doc;
+  std::string_view m_member;
+  const ElementFn& m_on_element;
+  std::string_view m_what;
+  Errc m_code;
+  unsigned m_depth = 0;
+  bool m_key_matches = false;  // the last key of the root object was `member`
+  bool m_in_list = false;
+  unsigned m_list_depth = 0;   // the list's depth (2: the root object is 1)
+  bool m_element_open = false;
+  std::vector<Recorded> m_events;
+  std::string m_strings;
+};
+
+}  // namespace
+
+namespace {
+
+// A RapidJSON input stream over a pull function, through a 64 KiB buffer. A read error ends the stream (kept in
+// `error`, which the caller reports instead of the syntax error it causes).
+class PullStream {
+public:
+  using Ch = char;
+  explicit PullStream(const ReadFn& read) : m_read(read), m_buf(64u << 10) {}
+  Ch Peek() {
+    if (m_pos == m_len && !fill()) return '\0';
+    return m_buf[m_pos];
+  }
+  Ch Take() {
+    const Ch c = Peek();
+    if (m_pos < m_len) {
+      ++m_pos;
+      ++m_tell;
+    }
+    return c;
+  }
+  size_t Tell() const { return m_tell; }
+  // Output (in-situ parsing only): never called.
+  Ch* PutBegin() { return nullptr; }
+  void Put(Ch) {}
+  void Flush() {}
+  size_t PutEnd(Ch*) { return 0; }
+  // Nothing left (a NUL byte in the text is something: the reader takes it for the end).
+  bool at_end() { return m_pos == m_len && !fill(); }
+  std::optional<Error> error;
+
+private:
+  bool fill() {
+    if (m_eof) return false;
+    auto n = m_read(m_buf.data(), m_buf.size());
+    if (!n || *n == 0) {
+      if (!n) error = n.error();
+      m_eof = true;
+      return false;
+    }
+    m_pos = 0;
+    m_len = *n;
+    return true;
+  }
+  const ReadFn& m_read;
+  std::vector<char> m_buf;
+  size_t m_pos = 0, m_len = 0, m_tell = 0;
+  bool m_eof = false;
+};
+
+}  // namespace
+
+Result<Document> parse_split(const ReadFn& read, std::string_view what, std::string_view member,
+                             const ElementFn& on_element, Errc code) {
+  Document doc;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  std::optional<Error> failed;
+  PullStream in(read);
+  auto generate = [&](Document& d) {
+    SplitBuilder builder(d, member, on_element, what, code);
+    rapidjson::Reader reader;
+    constexpr unsigned flags =
+        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+    result = reader.Parse<flags>(in, builder);
+    too_deep = builder.too_deep;
+    failed = builder.failed;
+    if (!result.IsError() && !in.at_end()) result.Set(rapidjson::kParseErrorDocumentRootNotSingular, in.Tell());
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (in.error) return unexpected(*in.error);
+  if (failed) return unexpected(*failed);
+  if (too_deep)
+    return unexpected(code, std::string(what) + ": nested more than " + std::to_string(k_max_depth) +
+                                " levels deep (at offset " + std::to_string(result.Offset()) + ")");
+  if (result.IsError())
+    return unexpected(code, std::string(what) + ": invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
+                                rapidjson::GetParseError_En(result.Code()));
+  if (auto dup = duplicate_member(doc))
+    return unexpected(code, std::string(what) + ": member \"" + *dup + "\" appears twice in one object");
+  return doc;
+}
+
+Result<Document> parse_split(std::string_view text, std::string_view what, std::string_view member,
+                             const ElementFn& on_element, Errc code) {
+  size_t at = 0;
+  const ReadFn read = [&](char* buffer, size_t size) -> Result<size_t> {
+    const size_t n = std::min(size, text.size() - at);
+    std::memcpy(buffer, text.data() + at, n);
+    at += n;
+    return n;
+  };
+  return parse_split(read, what, member, on_element, code);
 }
 
 // ---- writers: iterative walks (a document may nest k_max_depth levels; recursion would need its stack) ----------

@@ -140,6 +140,10 @@ Result<void> Schema::check(const Value& v, std::string_view what, Errc code) con
   return check_at(v, path, what, code);
 }
 
+Result<void> Schema::check_path(const Value& v, std::string path, std::string_view what, Errc code) const {
+  return check_at(v, path, what, code);
+}
+
 Result<void> Schema::check_at(const Value& v, std::string& path, std::string_view what, Errc code) const {
   auto fail = [&](const std::string& problem) -> Result<void> {
     std::string where = path.empty() ? std::string("the document") : path;

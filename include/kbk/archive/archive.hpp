@@ -66,7 +66,10 @@ Result<std::unique_ptr<ArchiveWriter>> make_writer(std::unique_ptr<storage::Writ
 // One entry as the reader hands it out.
 struct Entry {
   std::string path;        // as in the tar
-  std::string_view data;   // valid only during the callback
+  std::string_view data;   // valid only during the callback; empty for a streamed entry
+  // A streamed entry (ReadOptions::streamed): its bytes are pulled from here during the callback (0 at its end),
+  // never held whole; what the callback leaves unread is read and checked after it. Null for other entries.
+  const std::function<Result<size_t>(char* buffer, size_t size)>* read = nullptr;
   bool is_item = false;    // a resources/... item file (legacy path or versioned)
   ItemKey key;             // when is_item
   std::string version_dir; // "" for the legacy path, else "v1" or "v1-preferredversion" etc.
@@ -92,8 +95,15 @@ inline constexpr uint64_t k_max_declared_entries = 40'000'000;  // 20 million ob
 // Streams every entry of an archive to on_entry, in archive order. Refuses (Errc::corrupt, one line naming
 // `what` and the entry) absolute paths, "..", links, devices, entries over the limits, a truncated stream,
 // and metadata/version other than a 1.x version. An error from on_entry stops reading and is returned.
+struct ReadOptions {
+  // The entries handed out as a stream (Entry::read) rather than whole (null: none). A stream error met while the
+  // callback reads is returned as the read's error, whatever the callback returns.
+  std::function<bool(std::string_view path)> streamed;
+};
 Result<void> read_archive(storage::Reader& source, std::string_view what, const ReaderLimits& limits,
                           const std::function<Result<void>(const Entry&)>& on_entry);
+Result<void> read_archive(storage::Reader& source, std::string_view what, const ReaderLimits& limits,
+                          const std::function<Result<void>(const Entry&)>& on_entry, const ReadOptions& options);
 
 // Splits "resources/deployments.apps/v1-preferredversion/namespaces/ns1/web.json" into key and version_dir.
 // false when the path is not an item path.

@@ -61,6 +61,7 @@ Result<json::Document> parse_document(std::string_view text, std::string_view wh
 // The formats' schemas (docs/format-archive.md): the fields readers use, with their types.
 const json::Schema& marker_schema();         // kbk-manifest.json, plain or sealed, and the sealed copy inside
 const json::Schema& manifest_schema();       // kbk/manifest.json in the archive (the marker's fields and items)
+const json::Schema& manifest_item_schema();  // one element of its items
 const json::Schema& results_schema();        // kbk/results.json in the archive
 const json::Schema& velero_backup_schema();  // velero-backup.json
 const json::Schema& lock_schema();           // kbk-lock.json

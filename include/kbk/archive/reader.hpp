@@ -64,8 +64,11 @@ using VerifiedEntryFn = std::function<Result<void>(const Entry& entry, const jso
 //    type-checked; no entries a kbk backup does not write; the stored object's SHA-256 and size the marker's.
 // Velero backups (no checksums exist) get the stream and item checks. Problems are collected in the report; the
 // caller must not use what it collected when there are any (verification_error() makes the one line).
+// kbk/manifest.json is read element by element as it streams in (json::parse_split), never held whole, and on_entry
+// gets its entry with nothing left to read; with ManifestText::whole it gets the text (backup describe --details).
+enum class ManifestText { streamed, whole };
 Result<VerifyReport> read_verified(storage::Backend& backend, const OpenBackup& backup, const ReaderLimits& limits,
-                                   const VerifiedEntryFn& on_entry);
+                                   const VerifiedEntryFn& on_entry, ManifestText manifest = ManifestText::streamed);
 
 // The same checks for an archive stream alone (no location, no marker: `what` names it): the manifest's checks
 // apply when the archive holds kbk/manifest.json.

@@ -25,6 +25,9 @@ json::Document backup_list_to_json(const std::vector<BackupListing>& rows);
 // Reads the archive verified (read_verified: what `backup verify` checks), handing each entry to fn; a backup with
 // problems is refused with verification_error's one line once the whole archive is read.
 Result<void> read_checked(storage::Backend& b, const OpenBackup& backup, const VerifiedEntryFn& fn);
+// The same, handing kbk/manifest.json to fn as `manifest` says (reader.hpp).
+Result<void> read_checked(storage::Backend& b, const OpenBackup& backup, const VerifiedEntryFn& fn,
+                          ManifestText manifest);
 
 // `backup describe -o json`: the marker, plus with `details` the manifest's "items" (kbk backups: the archive read
 // verified) or "resourceList" (Velero backups: the resource list, bounded and type-checked).

@@ -39,6 +39,19 @@ inline constexpr unsigned k_max_yaml_depth = 200;
 // nothing after the value. The error (Errc::parse, or `code`) names `what` (a file, an archive entry) and the
 // byte offset.
 Result<Document> parse(std::string_view text, std::string_view what = "JSON", Errc code = Errc::parse);
+// parse() for a document with one long list: each element of the root object's member `member` (an array) is
+// handed to on_element as a document of its own as soon as it is read, and not kept, so memory follows the largest
+// element, not the list (kbk/manifest.json lists every object of a backup). The document returned holds that
+// member as an empty array. The rules and messages are parse()'s (depth counted from the root); an element with a
+// duplicate member is not handed out and fails the parse; an error from on_element stops it and is returned.
+using ElementFn = std::function<Result<void>(Document& element)>;
+Result<Document> parse_split(std::string_view text, std::string_view what, std::string_view member,
+                             const ElementFn& on_element, Errc code = Errc::parse);
+// The same over a text read piece by piece (read returns 0 at its end): the text is never held whole. A read
+// error is returned as it is.
+using ReadFn = std::function<Result<size_t>(char* buffer, size_t size)>;
+Result<Document> parse_split(const ReadFn& read, std::string_view what, std::string_view member,
+                             const ElementFn& on_element, Errc code = Errc::parse);
 // Compact, as Go's encoder writes it (no trailing newline).
 std::string to_string(const Value& v);
 // Indented by 4 spaces per level up to k_pretty_indent_levels; deeper values are written compact on their line,

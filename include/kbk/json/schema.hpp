@@ -51,6 +51,9 @@ public:
 
   // Errc `code` (corrupt by default: these are readers of stored data), one line: "<what>: <field>: <problem>".
   Result<void> check(const Value& v, std::string_view what, Errc code = Errc::corrupt) const;
+  // The same for a value found at `path` of a larger document ("items[3]"), named so in the message: a list read
+  // element by element (json::parse_split) reports what checking it whole would.
+  Result<void> check_path(const Value& v, std::string path, std::string_view what, Errc code = Errc::corrupt) const;
 
   enum class Kind { any, string, boolean, uint, integer, number, array, map, object };
 

@@ -453,3 +453,54 @@ TEST_CASE("add_file_stream writes chunks of a declared size and refuses a wrong 
   REQUIRE(rr.paths.size() == 2);
   CHECK(rr.datas[1] == "abcdef");
 }
+
+TEST_CASE("read_archive streams the entries asked for, with every check of a whole entry") {
+  const std::string big(300000, 'm');
+  const std::string tar = build_raw({k_version, {"kbk/manifest.json", big}, {"kbk/results.json", "{}"}});
+  ReadOptions options;
+  options.streamed = [](std::string_view path) { return path == "kbk/manifest.json"; };
+  SECTION("read in pieces, the rest after the callback drained") {
+    for (size_t take : {size_t{0}, size_t{1000}, big.size()}) {
+      MemoryReader r(tar);
+      std::string got;
+      std::vector<std::string> after;
+      auto res = read_archive(r, "b1", {}, [&](const Entry& e) -> Result<void> {
+        if (e.path != "kbk/manifest.json") {
+          CHECK(e.read == nullptr);
+          after.push_back(e.path);
+          return {};
+        }
+        REQUIRE(e.read != nullptr);
+        CHECK(e.data.empty());
+        char buf[777];
+        while (got.size() < take) {
+          auto n = (*e.read)(buf, std::min(sizeof buf, take - got.size()));
+          REQUIRE(n.ok());
+          if (*n == 0) break;
+          got.append(buf, *n);
+        }
+        return {};
+      }, options);
+      REQUIRE(res.ok());
+      CHECK(got == big.substr(0, take));
+      CHECK(after == std::vector<std::string>{"metadata/version", "kbk/results.json"});
+    }
+  }
+  SECTION("cut inside the streamed entry: the stream's error, whatever the consumer returns") {
+    const std::string plain = build_raw({k_version, {"kbk/manifest.json", big}}, false);
+    MemoryReader r(plain.substr(0, 512 + 512 + 512 + 100000));
+    auto res = read_archive(r, "b1", {}, [&](const Entry& e) -> Result<void> {
+      if (!e.read) return {};
+      char buf[4096];
+      for (;;) {
+        auto n = (*e.read)(buf, sizeof buf);
+        if (!n) return unexpected(Errc::invalid, "the consumer's own error");
+        if (*n == 0) return {};
+      }
+    }, options);
+    REQUIRE_FALSE(res.ok());
+    CHECK(res.error().code == Errc::corrupt);
+    CHECK(res.error().message.find("kbk/manifest.json") != std::string::npos);
+    CHECK(res.error().message.find("the consumer's own error") == std::string::npos);
+  }
+}

@@ -60,3 +60,57 @@ TEST_CASE("equal ignores member order but not array order") {
   CHECK(json::equal(*a, *b));
   CHECK_FALSE(json::equal(*a, *c));
 }
+
+TEST_CASE("parse_split hands out each element of the list and keeps the rest of the document") {
+  const std::string text = R"({"name":"b1","items":[{"a":1,"s":"x\u00e9"},[1,[2]],"str",-5,18446744073709551615,)"
+                           R"(2.5,true,null,{"items":[9]}],"after":{"items":[7]},"n":3})";
+  std::vector<std::string> seen;
+  auto doc = json::parse_split(text, "m.json", "items", [&](json::Document& e) -> Result<void> {
+    seen.push_back(json::to_string(e));
+    return {};
+  });
+  REQUIRE(doc.ok());
+  // Each element as parse() would read it.
+  auto whole = json::parse(text);
+  REQUIRE(whole.ok());
+  const json::Value& items = (*whole)["items"];
+  REQUIRE(seen.size() == items.Size());
+  for (rapidjson::SizeType i = 0; i < items.Size(); ++i) CHECK(seen[i] == json::to_string(items[i]));
+  // The rest is there, the list empty; a member of that name deeper down is left alone.
+  CHECK(json::to_string(*doc) == R"({"name":"b1","items":[],"after":{"items":[7]},"n":3})");
+}
+
+TEST_CASE("parse_split follows parse()'s rules and stops at on_element's error") {
+  auto none = [](json::Document&) -> Result<void> { return {}; };
+  auto bad = json::parse_split(R"({"items":[{"a":1},{"a":2)", "m.json", "items", none);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("m.json: invalid JSON at offset") == 0);
+  auto dup = json::parse_split(R"({"items":[{"a":1,"a":2}]})", "m.json", "items", none, Errc::corrupt);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code == Errc::corrupt);
+  CHECK(dup.error().message == "m.json: member \"a\" appears twice in one object");
+  auto dup_top = json::parse_split(R"({"items":[],"items":[]})", "m.json", "items", none);
+  REQUIRE_FALSE(dup_top.ok());
+  CHECK(dup_top.error().message == "m.json: member \"items\" appears twice in one object");
+  // Depth counts from the root, as parse() counts it.
+  std::string deep = R"({"items":[)";
+  for (unsigned i = 0; i < json::k_max_depth; ++i) deep += "[";
+  for (unsigned i = 0; i < json::k_max_depth; ++i) deep += "]";
+  deep += "]}";
+  auto too_deep = json::parse_split(deep, "m.json", "items", none);
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK(too_deep.error().message.find("nested more than") != std::string::npos);
+  CHECK_FALSE(json::parse(deep).ok());
+  int calls = 0;
+  auto stop = json::parse_split(R"({"items":[1,2,3]})", "m.json", "items", [&](json::Document&) -> Result<void> {
+    if (++calls == 2) return unexpected(Errc::io, "stopped");
+    return {};
+  });
+  REQUIRE_FALSE(stop.ok());
+  CHECK(stop.error().message == "stopped");
+  CHECK(calls == 2);
+  // Not an array: kept as it is.
+  auto scalar = json::parse_split(R"({"items":5})", "m.json", "items", none);
+  REQUIRE(scalar.ok());
+  CHECK((*scalar)["items"].GetInt() == 5);
+}
