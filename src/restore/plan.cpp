@@ -463,7 +463,7 @@ private:
     const bool keep_status = m_o.restore_status != RestoreStatus::no && !is_ns;
     reset_metadata(obj, &managed_fields, keep_status ? &status : nullptr, p.notes);
     if (gr == "namespaces") sanitize_namespace(obj, p.notes);
-    else if (gr == "services") sanitize_service(obj, m_o.node_ports, p.notes);
+    else if (gr == "services") sanitize_service(obj, m_o.node_ports, p.notes, &managed_fields);
     else if (gr == "pods") sanitize_pod(obj, p.notes);
     else if (gr == "jobs.batch") sanitize_job(obj, p.notes);
     else if (gr == "persistentvolumes") sanitize_pv(obj, p.notes);

@@ -57,7 +57,21 @@ void reset_metadata(json::Document& obj, json::Document* managed_fields, json::D
   }
 }
 
-void sanitize_service(json::Document& obj, NodePorts node_ports, Notes& notes) {
+namespace {
+
+// Whether an entry of managedFields owns spec.<field> (f:spec.f:<field> in its fieldsV1).
+bool spec_field_owned(const json::Value& entries, std::string_view field) {
+  const std::string key = "f:" + std::string(field);
+  for (const auto& e : entries.GetArray()) {
+    const json::Value* spec = json::at(e, {"fieldsV1", "f:spec"});
+    if (spec && spec->IsObject() && json::find(*spec, key)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void sanitize_service(json::Document& obj, NodePorts node_ports, Notes& notes, const json::Value* managed_fields) {
   json::Value* spec = json::find(obj, "spec");
   if (!spec || !spec->IsObject()) return;
   std::string cluster_ip = str(json::find(*spec, "clusterIP"));
@@ -65,6 +79,9 @@ void sanitize_service(json::Document& obj, NodePorts node_ports, Notes& notes) {
     erase_noted(*spec, "clusterIP", "spec.clusterIP", notes);
     erase_noted(*spec, "clusterIPs", "spec.clusterIPs", notes);
   }
+  if (managed_fields && managed_fields->IsArray() && !managed_fields->Empty())
+    for (const char* f : {"ipFamilies", "ipFamilyPolicy"})
+      if (!spec_field_owned(*managed_fields, f)) erase_noted(*spec, f, std::string("spec.") + f, notes);
   if (node_ports == NodePorts::preserve) return;
   // nodePorts the user wrote down (kubectl apply's last-applied-configuration) are kept, as Velero does.
   std::set<std::string> kept_names;

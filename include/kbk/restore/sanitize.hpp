@@ -20,8 +20,10 @@ void reset_metadata(json::Document& obj, json::Document& managed_fields, json::D
 // The same, dropping managedFields or status without a copy where the pointer is null (what the plan does not keep).
 void reset_metadata(json::Document& obj, json::Document* managed_fields, json::Document* status, Notes& notes);
 // Services: clusterIP/clusterIPs (unless headless "None"); nodePorts and healthCheckNodePort unless preserved
-// or written by the user in kubectl.kubernetes.io/last-applied-configuration.
-void sanitize_service(json::Document& obj, NodePorts node_ports, Notes& notes);
+// or written by the user in kubectl.kubernetes.io/last-applied-configuration; ipFamilies and ipFamilyPolicy when
+// the backed-up managedFields (an array) show the server allocated them (no entry owns them), as it allocated
+// clusterIP: the target allocates them again, and the create keeps the entries as they were.
+void sanitize_service(json::Document& obj, NodePorts node_ports, Notes& notes, const json::Value* managed_fields = nullptr);
 // Pods: nodeName, priority (recomputed from priorityClassName), legacy `<sa>-token-*` volumes and mounts.
 void sanitize_pod(json::Document& obj, Notes& notes);
 // Jobs: controller-uid labels (both spellings) everywhere and the generated selector.

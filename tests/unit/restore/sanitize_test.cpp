@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <kbk/restore/mapping.hpp>
 #include <kbk/restore/sanitize.hpp>
 
@@ -56,6 +58,33 @@ TEST_CASE("sanitize_service", "[sanitize]") {
   auto headless = doc(R"({"kind":"Service","metadata":{"name":"h"},"spec":{"clusterIP":"None","clusterIPs":["None"]}})");
   sanitize_service(headless, NodePorts::reset, notes);
   CHECK(json::get_string(headless, {"spec", "clusterIP"}) == "None");
+}
+
+TEST_CASE("sanitize_service drops the IP families the server allocated, keeps those a manager set", "[sanitize]") {
+  const char* text = R"({"kind":"Service","metadata":{"name":"s"},"spec":{"clusterIP":"10.0.0.7",
+    "ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","ports":[{"port":80}]}})";
+  // kubectl created it: the server allocated the families after the field manager ran, so nobody owns them.
+  auto created = doc(R"([{"manager":"kubectl-create","operation":"Update","apiVersion":"v1",
+    "fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:ports":{},"f:type":{}}}}])");
+  auto d = doc(text);
+  Notes notes;
+  sanitize_service(d, NodePorts::reset, notes, &created);
+  CHECK_FALSE(has(d, {"spec", "ipFamilies"}));
+  CHECK_FALSE(has(d, {"spec", "ipFamilyPolicy"}));
+  CHECK(std::count(notes.begin(), notes.end(), "removed spec.ipFamilyPolicy") == 1);
+  // A manager asked for dual stack: its choice is kept (the families too, when owned).
+  auto applied = doc(R"([{"manager":"kubectl-create","operation":"Update","apiVersion":"v1","fieldsType":"FieldsV1",
+    "fieldsV1":{"f:spec":{"f:ports":{}}}},{"manager":"helm","operation":"Apply","apiVersion":"v1","fieldsType":"FieldsV1",
+    "fieldsV1":{"f:spec":{"f:ipFamilyPolicy":{}}}}])");
+  auto dual = doc(text);
+  sanitize_service(dual, NodePorts::reset, notes, &applied);
+  CHECK(json::get_string(dual, {"spec", "ipFamilyPolicy"}) == "SingleStack");
+  CHECK_FALSE(has(dual, {"spec", "ipFamilies"}));
+  // No managedFields (a Velero backup of an old cluster): nothing to tell by, kept.
+  auto none = doc(text);
+  sanitize_service(none, NodePorts::reset, notes);
+  CHECK(has(none, {"spec", "ipFamilies"}));
+  CHECK(has(none, {"spec", "ipFamilyPolicy"}));
 }
 
 TEST_CASE("sanitize_pod", "[sanitize]") {
