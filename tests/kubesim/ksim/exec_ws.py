@@ -496,6 +496,10 @@ def build_sandbox(store, state_dir, pod, c, command, tty):
 
 
 _SANDBOX = {"checked": False, "flags": None}
+# Held while the probe runs: execs, init containers and readiness probes that come at once in a fresh kubesim all
+# wait for its answer. (Before the lock, a second caller during the probe saw "checked" and no flags yet, and ran
+# its command on the host, where a mover's /data is the host's own /data.)
+_SANDBOX_LOCK = threading.Lock()
 PRIVILEGED_FLAGS = ["--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-cgroup-try"]
 # What containerd gives a container (and what `capabilities.add/drop` change), as CAP_ names.
 DEFAULT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
@@ -582,28 +586,34 @@ def sandbox_flags():
     fallback."""
     if os.environ.get("KUBESIM_EXEC_SANDBOX") == "none":
         return None
-    if not _SANDBOX["checked"]:
-        _SANDBOX["checked"] = True
-        candidates = [["--unshare-all", "--share-net"], ["--unshare-user", "--unshare-all", "--share-net"],
-                      ["--unshare-user", "--unshare-pid", "--unshare-uts", "--unshare-ipc"]]
-        if os.geteuid() == 0:
-            # As root: no user namespace, so every uid/gid exists in the sandbox (chown to any id works, and
-            # commands run as the pod's runAsUser/runAsGroup through setpriv, capabilities as a runtime sets them).
-            candidates.insert(0, PRIVILEGED_FLAGS)
-        for flags in candidates:
-            try:
-                r = subprocess.run(["bwrap", "--die-with-parent"] + flags + [
-                    "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
-                    capture_output=True, timeout=10)
-            except (OSError, subprocess.SubprocessError):
-                break
-            if r.returncode == 0:
-                _SANDBOX["flags"] = flags
-                break
-        if _SANDBOX["flags"] is None:
-            log("bubblewrap cannot create a sandbox here; pods/exec runs commands directly with volume paths "
-                "rewritten (degraded)")
+    with _SANDBOX_LOCK:
+        if not _SANDBOX["checked"]:
+            _probe_sandbox()
     return _SANDBOX["flags"]
+
+
+def _probe_sandbox():
+    """Finds the bwrap flags that work here (called once, under _SANDBOX_LOCK)."""
+    candidates = [["--unshare-all", "--share-net"], ["--unshare-user", "--unshare-all", "--share-net"],
+                  ["--unshare-user", "--unshare-pid", "--unshare-uts", "--unshare-ipc"]]
+    if os.geteuid() == 0:
+        # As root: no user namespace, so every uid/gid exists in the sandbox (chown to any id works, and
+        # commands run as the pod's runAsUser/runAsGroup through setpriv, capabilities as a runtime sets them).
+        candidates.insert(0, PRIVILEGED_FLAGS)
+    for flags in candidates:
+        try:
+            r = subprocess.run(["bwrap", "--die-with-parent"] + flags + [
+                "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+                capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            break
+        if r.returncode == 0:
+            _SANDBOX["flags"] = flags
+            break
+    if _SANDBOX["flags"] is None:
+        log("bubblewrap cannot create a sandbox here; pods/exec runs commands directly with volume paths "
+            "rewritten (degraded)")
+    _SANDBOX["checked"] = True
 
 
 def build_direct(store, state_dir, pod, c, command, tty):

@@ -125,6 +125,30 @@ class TestExecV5(ExecBase):
         r = self.ex(["sh", "-c", "echo x > /etc/app/new"])
         self.assertNotEqual(r.status["status"], "Success")  # configMap volumes are read-only
 
+    def test_first_execs_at_once_all_get_the_sandbox(self):
+        """Execs that come together into a kubesim that has not yet probed bubblewrap all wait for the probe: none
+        runs on the host, where a command's own /data (a mover reading its start frame, not argv) is the host's."""
+        if exec_ws.sandbox_flags() is None:
+            self.skipTest("bubblewrap cannot sandbox here")
+        saved = dict(exec_ws._SANDBOX)
+        exec_ws._SANDBOX.update(checked=False, flags=None)
+        results = [None] * 6
+        script = "grep -q ' /data ' /proc/self/mountinfo && cat /data/probe.txt || echo not-mounted"
+        self.ex(["sh", "-c", "echo in-volume > /data/probe.txt"])
+
+        def one(i):
+            results[i] = self.ex(["sh", "-c", script]).out(1)
+        try:
+            exec_ws._SANDBOX.update(checked=False, flags=None)
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            exec_ws._SANDBOX.update(saved)
+        self.assertEqual(results, [b"in-volume\n"] * len(results))
+
     def test_tmp_persists_between_execs(self):
         self.ex(["sh", "-c", "echo keep > /tmp/k"])
         self.assertEqual(self.ex(["cat", "/tmp/k"]).out(1), b"keep\n")
