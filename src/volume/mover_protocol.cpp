@@ -552,4 +552,40 @@ Frame serve_request(storage::Backend& backend, const Frame& request, ServeCounts
   return reply;
 }
 
+namespace {
+
+// A mountinfo field with the kernel's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) decoded.
+std::string unescape_mount_field(std::string_view f) {
+  std::string out;
+  out.reserve(f.size());
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == '\\' && f.size() - i >= 4 && f[i + 1] >= '0' && f[i + 1] <= '3' && f[i + 2] >= '0' && f[i + 2] <= '7' && f[i + 3] >= '0' && f[i + 3] <= '7') {
+      out.push_back(static_cast<char>((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(f[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool mount_point_listed(std::string_view mountinfo, std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  while (!mountinfo.empty()) {
+    const size_t nl = mountinfo.find('\n');
+    std::string_view line = mountinfo.substr(0, nl);
+    mountinfo.remove_prefix(nl == std::string_view::npos ? mountinfo.size() : nl + 1);
+    // mount ID, parent ID, major:minor, root, mount point, ...
+    for (int field = 0; field < 4 && !line.empty(); ++field) {
+      const size_t sp = line.find(' ');
+      line.remove_prefix(sp == std::string_view::npos ? line.size() : sp + 1);
+    }
+    const std::string_view point = line.substr(0, line.find(' '));
+    if (!point.empty() && unescape_mount_field(point) == path) return true;
+  }
+  return false;
+}
+
 }  // namespace kbk::volume::protocol

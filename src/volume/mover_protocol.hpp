@@ -115,4 +115,9 @@ inline constexpr int k_mover_session_seconds = 3600;
 json::Document error_header(const Error& e);
 Error header_error(const json::Value& header, std::string_view what);
 
+// The pod side's check before it reads or writes PATH (the claim's mount point, /data): true when MOUNTINFO (the
+// text of /proc/self/mountinfo) lists a mount at PATH (its fifth field, octal escapes decoded). A mover whose volume
+// is not mounted there would read an empty folder, or write into the container's own tree, and report success.
+bool mount_point_listed(std::string_view mountinfo, std::string_view path);
+
 }  // namespace kbk::volume::protocol

@@ -18,6 +18,7 @@
 #include <kbk/repo/operations.hpp>
 #include <kbk/storage/aws.hpp>
 #include <kbk/storage/s3.hpp>
+#include <kbk/util/fs.hpp>
 #include <kbk/util/lazy_library.hpp>
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
@@ -252,6 +253,17 @@ void set_root(json::Document& d, const struct stat& st) {
   json::set(d, "root", std::move(root), a);
 }
 
+// The claim's volume must be mounted at PATH: a folder that is only part of the container's own tree (a pod spec a
+// webhook changed, a runtime that dropped the mount) would back up as empty, or take a restore's files and lose them
+// with the pod, and both would report success. Where the mount table cannot be read, nothing is checked.
+Result<void> require_mounted(const std::string& path) {
+  auto table = util::read_file("/proc/self/mountinfo", 16u << 20);
+  if (!table || table->empty() || protocol::mount_point_listed(*table, path)) return {};
+  // Errc::io, not precondition: kbk must fail the volume, not fall back to tar, which would meet the same folder.
+  return unexpected(Errc::io, "nothing is mounted at " + path +
+                                            " in the helper pod (the claim's volume is not in its mount table)");
+}
+
 Result<json::Document> run_backup(const json::Value& start, repo::Repository& repo, util::ProgressSink& progress) {
   const std::string path = json::get_string(start, {"path"}, "/data");
   repo::BackupOptions bo;
@@ -267,6 +279,7 @@ Result<json::Document> run_backup(const json::Value& start, repo::Repository& re
   bo.ignore_ctime = flag(start, "ignoreCtime");
   if (uint64_t w = u64(start, "workers"); w > 0 && w <= 64) bo.workers = static_cast<int>(w);
   bo.progress = &progress;
+  KBK_TRY(require_mounted(path));
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return unexpected(Errc::io, path + ": " + std::strerror(errno));
   KBK_ASSIGN_OR_RETURN(repo::BackupResult r, repo::backup_folder(repo, path, bo));
@@ -298,6 +311,7 @@ Result<json::Document> run_restore(const json::Value& start, repo::Repository& r
   repo::RestoreOptions ro;
   ro.owners = flag(start, "owners");
   if (uint64_t w = u64(start, "workers"); w > 0 && w <= 64) ro.workers = static_cast<int>(w);
+  KBK_TRY(require_mounted(path));
   KBK_ASSIGN_OR_RETURN(repo::RestoreResult r, repo::restore_to_folder(repo, *snap, path, ro));
   std::vector<std::string> warnings = r.warnings;
   // The folder's own metadata (the volume root is not in the snapshot's tree).

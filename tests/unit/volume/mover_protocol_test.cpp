@@ -184,3 +184,25 @@ TEST_CASE("scoped credentials: sessions of a role when it can make them, else th
   CHECK_FALSE(plain->invalidate("AKIDSTATIC"));
   CHECK(plain->source() == "environment");
 }
+
+TEST_CASE("mount_point_listed: the mover finds its volume's mount point in /proc/self/mountinfo") {
+  // As in a helper pod: the claim at /data, the scratch volume at /kbk, a path with a space escaped by the kernel.
+  const std::string table =
+      "1466 1385 0:312 / / rw,relatime master:493 - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n"
+      "1467 1466 0:315 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
+      "1475 1466 259:1 /var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pvc-1/mount /data rw,relatime - ext4 "
+      "/dev/nvme1n1 rw\n"
+      "1476 1466 259:1 /var/lib/kubelet/pods/x/volumes/kubernetes.io~empty-dir/kbk /kbk rw,relatime - ext4 /dev/root rw\n"
+      "1477 1466 259:1 /vol /mnt/my\\040data rw - ext4 /dev/root rw\n";
+  CHECK(protocol::mount_point_listed(table, "/data"));
+  CHECK(protocol::mount_point_listed(table, "/data/"));
+  CHECK(protocol::mount_point_listed(table, "/kbk"));
+  CHECK(protocol::mount_point_listed(table, "/mnt/my data"));
+  // A folder of the container's own tree, a prefix of a mount point, a mount's source path: not mounted.
+  CHECK_FALSE(protocol::mount_point_listed(table, "/dat"));
+  CHECK_FALSE(protocol::mount_point_listed(table, "/data/sub"));
+  CHECK_FALSE(protocol::mount_point_listed(table, "/vol"));
+  CHECK_FALSE(protocol::mount_point_listed(table, "/mnt/my\\040data"));
+  CHECK_FALSE(protocol::mount_point_listed("", "/data"));
+  CHECK_FALSE(protocol::mount_point_listed("garbage\n\n1 2 3\n", "/data"));
+}
