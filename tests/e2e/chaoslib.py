@@ -397,7 +397,11 @@ def chaos(configmaps, seeds, log=print, rate=0.05, jobs=None):
                 r["listing"] = env.volume_listing(tkc)
             env.stop(tgt)
             env.stop_proxy(proxy)
-            shutil.rmtree(os.path.join(env.work, tag), ignore_errors=True)
+            if not env.keep:
+                shutil.rmtree(os.path.join(env.work, tag), ignore_errors=True)
+            else:
+                with open(os.path.join(env.work, tag + ".kbk.err"), "w") as f:
+                    f.write(err)
             return r
 
         def backups():
