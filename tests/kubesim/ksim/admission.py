@@ -387,16 +387,7 @@ class Admission:
         if not isinstance(spec, dict):
             return
         t = spec.get("type", "ClusterIP")
-        used_ips, used_ports = set(), {}
-        for o in (store._objs.get(("", "services")) or {}).values():
-            if old is not None and o["metadata"]["uid"] == old["metadata"]["uid"]:
-                continue
-            s = o.get("spec") or {}
-            if s.get("clusterIP") and s["clusterIP"] != "None":
-                used_ips.add(s["clusterIP"])
-            for p in s.get("ports") or []:
-                if p.get("nodePort"):
-                    used_ports[p["nodePort"]] = o
+        used_ips, used_ports = store.service_allocations(old)
         name = obj["metadata"].get("name", "")
         errs = []
         if t == "ExternalName":

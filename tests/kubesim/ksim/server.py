@@ -235,6 +235,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reset_after = False
         self.exec_cut = None
         self.body = b""
+        self._dup_keys = True  # whether the body may hold a duplicate key (_decode_body knows)
         self.query = {}
         self.url_path = self.path
         try:
@@ -890,7 +891,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "media types include: application/json, application/yaml" +
                            ("" if rt.crd else ", application/vnd.kubernetes.protobuf"), {})
         try:
-            obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_DupDict.make) if raw else None
+            obj, self._dup_keys = _loads_noting_dups(raw.decode("utf-8")) if raw else (None, False)
         except ValueError:
             obj = None
             if ctype == "application/yaml":
@@ -978,7 +979,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _strict_body(self, rt, ctx, obj):
         fv = self._field_validation()
         unknown = self._unknown(rt, obj)
-        problems = ['unknown field "%s"' % u for u in unknown] + ['duplicate field "%s"' % d for d in _dups(obj)]
+        dups = _dups(obj) if self._dup_keys else []  # the walk only when the decoder met a duplicate key
+        problems = ['unknown field "%s"' % u for u in unknown] + ['duplicate field "%s"' % d for d in dups]
         if problems:
             if fv == "Strict":
                 raise bad_request('%s in version "%s" cannot be handled as a %s: strict decoding error: %s' % (
@@ -1013,7 +1015,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rt.crd is None:
             self.warnings.extend(podsecurity.warnings(ks.store, rt.kind, internal))
         created = ks.store.create(rt.group, rt.resource, internal, manager=manager, dry_run=dry, user=self.user,
-                                  api_version=gv(ctx["group"], ctx["version"]))
+                                  api_version=gv(ctx["group"], ctx["version"]), handed_over=True)
         self.send_obj(201, self._ext(rt, created, ctx))
 
     def _update(self, rt, ctx):
@@ -1555,6 +1557,21 @@ class _DupDict(dict):
                 d.dups.append(k)
             d[k] = v
         return d
+
+
+def _loads_noting_dups(text):
+    """json.loads with Go's duplicate keys kept track of: (document, whether any object had a duplicate key). Objects
+    without one are plain dicts (no per-request walk over every key, and dcopy's fast path)."""
+    seen = []
+
+    def hook(pairs):
+        d = dict(pairs)
+        if len(d) == len(pairs):
+            return d
+        seen.append(True)
+        return _DupDict.make(pairs)
+    obj = json.loads(text, object_pairs_hook=hook)
+    return obj, bool(seen)
 
 
 def _dups(o, prefix=""):

@@ -22,6 +22,7 @@ from . import util
 from .util import dcopy, meta, now_ts
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+SERVICES = ("", "services")
 GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -179,6 +180,7 @@ class Store:
         self._objs = {}       # (g, r) -> {key: obj}
         self._keys = {}       # (g, r) -> sorted [key]
         self._jcache = {}     # (g, r) -> {key: (obj, json-without-kind)}
+        self._svc = None      # what the Services hold (service_allocations), built on first use
         self.rv = 1
         self._history = collections.deque()
         self._history_max = int(self.options.get("history", 50000))
@@ -421,16 +423,30 @@ class Store:
         if k not in d:
             bisect.insort(self._keys.setdefault(key, []), k)
         d[k] = obj
+        if key == SERVICES and self._svc is not None:
+            self._svc.hold(k, obj)
 
     def _remove(self, key, k):
         d = self._objs.get(key)
         self._jcache.get(key, {}).pop(k, None)
+        if key == SERVICES and self._svc is not None:
+            self._svc.hold(k, None)
         if d and k in d:
             del d[k]
             ks = self._keys[key]
             i = bisect.bisect_left(ks, k)
             if i < len(ks) and ks[i] == k:
                 del ks[i]
+
+    def service_allocations(self, old=None):
+        """(cluster IPs, node ports) the stored Services hold, as containers, leaving out what `old` (the stored
+        version of a Service being updated) holds. Kept up to date by _put and _remove, as kube-apiserver keeps its
+        allocators' bitmaps: an allocation does not read every Service (a scan made each create O(n))."""
+        if self._svc is None:
+            self._svc = _ServiceHolds()
+            for k, o in (self._objs.get(SERVICES) or {}).items():
+                self._svc.hold(k, o)
+        return self._svc.used(old)
 
     def _check_namespace(self, rt, obj, name):
         ns = obj["metadata"].get("namespace")
@@ -443,9 +459,12 @@ class Store:
                                     "field": "metadata.namespace"}])
 
     def create(self, group, resource, obj, *, manager="kube-controller-manager", dry_run=False, user=None,
-               api_version=None, skip_admission=False, managed_override=None):
+               api_version=None, skip_admission=False, managed_override=None, handed_over=False):
+        """handed_over: the caller gives `obj` away (the server's freshly decoded body) and gets the stored object
+        itself back, to encode and not to mutate: two deep copies fewer per create."""
         rt = self._rt(group, resource)
-        obj = dcopy(obj)
+        if not handed_over:
+            obj = dcopy(obj)
         obj["apiVersion"] = rt.storage_api_version()
         obj["kind"] = rt.kind
         m = meta(obj)
@@ -496,7 +515,7 @@ class Store:
             self._emit("ADDED", rt.key, obj, None)
             if self.hooks and not skip_admission:
                 self.hooks.after_create(self, rt, obj)
-            return dcopy(obj)
+            return obj if handed_over else dcopy(obj)
 
     def update(self, group, resource, obj, *, manager="kube-controller-manager", subresource=None, dry_run=False,
                user=None, api_version=None, managed_override=None):
@@ -739,6 +758,49 @@ class Store:
 META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
               "ownerReferences", "finalizers", "managedFields")
+
+
+class _ServiceHolds:
+    """Counts of the cluster IPs and node ports stored Services hold (a key's holdings are replaced on each write)."""
+
+    def __init__(self):
+        self.by_key, self.ips, self.ports = {}, collections.Counter(), collections.Counter()
+
+    @staticmethod
+    def of(obj):
+        s = (obj or {}).get("spec") or {}
+        ip = s.get("clusterIP")
+        ports = [p["nodePort"] for p in s.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")]
+        return (ip if ip and ip != "None" else None), ports
+
+    def hold(self, k, obj):
+        ip, ports = self.by_key.pop(k, (None, []))
+        if ip:
+            self.ips[ip] -= 1
+        for p in ports:
+            self.ports[p] -= 1
+        if obj is None:
+            return
+        ip, ports = self.of(obj)
+        self.by_key[k] = (ip, ports)
+        if ip:
+            self.ips[ip] += 1
+        for p in ports:
+            self.ports[p] += 1
+
+    def used(self, old):
+        ip, ports = self.of(old) if old is not None else (None, [])
+        return _Held(self.ips, [ip] if ip else []), _Held(self.ports, ports)
+
+
+class _Held:
+    """`x in held`: x is held by some stored Service other than the one left out."""
+
+    def __init__(self, counts, left_out):
+        self.counts, self.left_out = counts, left_out
+
+    def __contains__(self, x):
+        return self.counts.get(x, 0) - self.left_out.count(x) > 0
 
 
 def _canonical(obj):

@@ -142,6 +142,33 @@ class StoreContract(unittest.TestCase):
         st3.close()
         self.st = st3  # tearDown closes it again harmlessly
 
+    def test_service_allocations_follow_every_write(self):
+        # The allocator keeps what the Services hold as they are written (no scan per create): an update keeps its
+        # own IP and port, a deleted Service frees them, and a store loaded from disk knows what is held.
+        a = self.st.create("", "services", {"metadata": {"name": "a", "namespace": "ns1"},
+                                            "spec": {"type": "NodePort", "ports": [{"port": 80}]}})
+        ip, port = a["spec"]["clusterIP"], a["spec"]["ports"][0]["nodePort"]
+        a["metadata"]["labels"] = {"x": "1"}
+        self.st.update("", "services", a)  # its own IP and port are not "already allocated"
+
+        def b(name):
+            return {"metadata": {"name": name, "namespace": "ns1"},
+                    "spec": {"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80, "nodePort": port}]}}
+        with self.assertRaises(ApiError) as e:
+            self.st.create("", "services", b("b"))
+        self.assertIn("provided IP is already allocated", e.exception.message)
+        self.assertIn("provided port is already allocated", e.exception.message)
+        self.st.close()
+        st2 = Store(self.dir, "1.30", Registry("1.30"), {"persist_interval": 3600})
+        st2.hooks = Admission("1.30", {"ca_pem": "CA"})
+        self.st = st2
+        with self.assertRaises(ApiError) as e:
+            st2.create("", "services", b("b"))
+        self.assertIn("provided IP is already allocated", e.exception.message)
+        self.assertIsNone(st2.delete("", "services", "ns1", "a"))
+        c = st2.create("", "services", b("c"))
+        self.assertEqual((c["spec"]["clusterIP"], c["spec"]["ports"][0]["nodePort"]), (ip, port))
+
     def test_service_allocation_and_job_selector(self):
         a = self.st.create("", "services", {"metadata": {"name": "a", "namespace": "ns1"},
                                             "spec": {"type": "NodePort", "ports": [{"port": 80}]}})
