@@ -16,6 +16,12 @@
 
 namespace kbk::volume {
 
+namespace {
+// Claims one helper pod mounts at most (a node attaches a few dozen volumes at most, the temporary claims of
+// snapshot-move-data among them).
+constexpr size_t k_volumes_per_pod = 16;
+}  // namespace
+
 std::string describe(const VolumeResult& r) {
   std::string s = r.ref.display() + ": ";
   switch (r.outcome) {
@@ -352,65 +358,103 @@ struct VolumeBackup::Impl {
     return {};
   }
 
-  // cut (may be null): the volume's windows, told when its data is cut; an error there fails the volume.
-  VolumeResult process(const VolumeRef& ref, std::unique_ptr<repo::Repository>& worker_repo,
-                       const std::function<Result<void>()>& cut = nullptr) {
-    const auto start = std::chrono::steady_clock::now();
-    VolumeResult r;
-    r.ref = ref;
-    auto finish = [&](VolumeResult::Outcome o, std::string message) {
-      r.outcome = o;
-      r.message = std::move(message);
-      r.duration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      return r;
-    };
-    if (interrupted()) return finish(VolumeResult::Outcome::failed, "interrupted");
+  // A volume gathered and decided, not yet taken: process() in two steps, so that run() can give the volumes of one
+  // node, namespace and mover identity one helper pod (run_pod_group). Not moved once made (`in` points into it).
+  struct Planned {
     Job job;
-    job.ref = ref;
+    VolumeResult r;
     DecisionInput in;
     std::vector<json::Document> backed_up_pods;
-    backed_up_pods.reserve(ref.pods.size() + 1);
-    if (auto g = gather(job, r, in, backed_up_pods); !g) {
-      if (g.error().is(Errc::not_found)) return finish(VolumeResult::Outcome::skipped, g.error().message);
-      return finish(VolumeResult::Outcome::failed, g.error().message);
+    std::unique_ptr<DataPath> path;
+    std::chrono::steady_clock::time_point start;
+    bool final = false;  // r is the volume's result already (skipped, or failed before a path)
+    VolumeResult gathered;  // r as prepare() left it: what a retry starts from
+  };
+
+  static VolumeResult& finish(Planned& p, VolumeResult::Outcome o, std::string message) {
+    p.r.outcome = o;
+    p.r.message = std::move(message);
+    p.r.duration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.start).count();
+    p.final = true;
+    return p.r;
+  }
+
+  std::unique_ptr<Planned> prepare(const VolumeRef& ref) {
+    auto p = std::make_unique<Planned>();
+    p->start = std::chrono::steady_clock::now();
+    VolumeResult& r = p->r;
+    r.ref = ref;
+    if (interrupted()) {
+      finish(*p, VolumeResult::Outcome::failed, "interrupted");
+      return p;
+    }
+    Job& job = p->job;
+    job.ref = ref;
+    p->backed_up_pods.reserve(ref.pods.size() + 1);
+    if (auto g = gather(job, r, p->in, p->backed_up_pods); !g) {
+      finish(*p, g.error().is(Errc::not_found) ? VolumeResult::Outcome::skipped : VolumeResult::Outcome::failed,
+             g.error().message);
+      return p;
     }
     if (ref.kind == VolumeRef::Kind::claim && json::get_string(job.claim, {"status", "phase"}) != "Bound") {
       r.code = "NotBound";
       r.decision.reason = "the claim is " + json::get_string(job.claim, {"status", "phase"}, "Pending") +
                           ": no volume holds data yet";
-      return finish(VolumeResult::Outcome::skipped, r.decision.reason);
+      finish(*p, VolumeResult::Outcome::skipped, r.decision.reason);
+      return p;
     }
-    r.decision = decide(in, opt.settings);
+    r.decision = decide(p->in, opt.settings);
     job.decision = r.decision;
     if (r.decision.path == PathKind::none) {
       if (r.decision.warning)
         r.code = r.decision.source == Decision::Source::policy && r.decision.reason.find("custom") != std::string::npos
                      ? "CustomAction"
                      : "NoSnapshotClass";
-      return finish(VolumeResult::Outcome::skipped, r.decision.reason);
+      finish(*p, VolumeResult::Outcome::skipped, r.decision.reason);
+      return p;
     }
-    auto path = opt.make_path ? opt.make_path(r.decision.path) : make_data_path(r.decision.path);
-    if (!path) return finish(VolumeResult::Outcome::failed, std::string("no data path ") + path_name(r.decision.path));
-    Context ctx{client, temps, opt.settings, *mover, opt.backup_name,
-                [&]() -> Result<repo::Repository*> {
-                  if (!worker_repo) {
-                    KBK_ASSIGN_OR_RETURN(worker_repo, open_worker_repository());
-                  }
-                  return worker_repo.get();
-                },
-                [this](const std::string& node) { return node_slot(node); },
-                [this](uint64_t n) { moved(n); },
-                nullptr};
+    p->path = opt.make_path ? opt.make_path(r.decision.path) : make_data_path(r.decision.path);
+    if (!p->path) finish(*p, VolumeResult::Outcome::failed, std::string("no data path ") + path_name(r.decision.path));
+    else p->gathered = r;
+    return p;
+  }
+
+  Context context(std::unique_ptr<repo::Repository>& worker_repo, bool slots) {
+    return Context{client, temps, opt.settings, *mover, opt.backup_name,
+                   [this, &worker_repo]() -> Result<repo::Repository*> {
+                     if (!worker_repo) {
+                       KBK_ASSIGN_OR_RETURN(worker_repo, open_worker_repository());
+                     }
+                     return worker_repo.get();
+                   },
+                   [this, slots](const std::string& node) { return slots ? node_slot(node) : nullptr; },
+                   [this](uint64_t n) { moved(n); },
+                   [] {}};
+  }
+
+  // cut (may be null): the volume's windows, told when its data is cut; an error there fails the volume.
+  VolumeResult process(const VolumeRef& ref, std::unique_ptr<repo::Repository>& worker_repo,
+                       const std::function<Result<void>()>& cut = nullptr) {
+    auto p = prepare(ref);
+    if (p->final) return p->r;
+    return take(*p, worker_repo, cut);
+  }
+
+  VolumeResult take(Planned& p, std::unique_ptr<repo::Repository>& worker_repo,
+                    const std::function<Result<void>()>& cut = nullptr, int first_attempt = 1) {
+    const VolumeRef& ref = p.r.ref;
+    VolumeResult& r = p.r;
+    Context ctx = context(worker_repo, true);
     std::optional<Result<void>> cut_result;
     std::mutex cut_mutex;
     ctx.cut = [&] {
       std::lock_guard l(cut_mutex);
       if (!cut_result) cut_result = cut ? cut() : Result<void>();
     };
-    log(ref.display() + ": " + path_name(r.decision.path) + " (" + r.decision.reason + ")");
+    if (first_attempt == 1) log(ref.display() + ": " + path_name(r.decision.path) + " (" + r.decision.reason + ")");
     Result<void> done;
-    for (int attempt = 1;; ++attempt) {
-      done = path->backup(job, ctx, r);
+    for (int attempt = first_attempt;; ++attempt) {
+      done = p.path->backup(p.job, ctx, r);
       if (done || attempt >= k_move_attempts || !stream_cut(done.error()) || interrupted()) break;
       // Once a pod's window (its hooks) was cut, another attempt would read what the window no longer holds still.
       if (cut && cut_result) break;
@@ -423,14 +467,209 @@ struct VolumeBackup::Impl {
     if (done) ctx.cut();  // a copy: its end was the cut
     if (done && cut_result && !*cut_result) {
       r.code = "HookFailed";
-      return finish(VolumeResult::Outcome::failed, cut_result->error().message);
+      return finish(p, VolumeResult::Outcome::failed, cut_result->error().message);
     }
     if (!done) {
       // Blobs this worker's repository marked as being stored may never have been: start it afresh.
       worker_repo.reset();
-      return finish(VolumeResult::Outcome::failed, interrupted() ? "interrupted" : done.error().message);
+      return finish(p, VolumeResult::Outcome::failed, interrupted() ? "interrupted" : done.error().message);
     }
-    return finish(VolumeResult::Outcome::completed, "");
+    return finish(p, VolumeResult::Outcome::completed, "");
+  }
+
+  // ---- one helper pod for several volumes (docs/mover.md section 7) -------------------------------------------------
+  // The key of the pod a planned volume may share: its path, node, the pod's namespace and the mover's identity;
+  // "" when it takes a pod of its own (no helper pod of kbk's, or no running pod tells which node has it).
+  std::string pod_key(const Planned& p) const {
+    if (p.final || !p.path || !p.path->plans() || p.job.uses.empty() || p.job.uses.front().node.empty()) return "";
+    const PathKind k = p.r.decision.path;
+    if (k != PathKind::snapshot_move && k != PathKind::fs_backup) return "";
+    MoverIdentity id;
+    std::string ns = p.job.ref.namespace_;
+    if (k == PathKind::snapshot_move && !opt.settings.mover.namespace_.empty()) ns = opt.settings.mover.namespace_;
+    else id = backup_identity(p.job);
+    std::string key = std::string(path_name(k)) + "|" + p.job.uses.front().node + "|" + ns + "|" + id.describe();
+    for (int64_t g : id.supplemental_groups) key += "," + std::to_string(g);
+    return key;
+  }
+
+  // Takes the group's volumes in turn through one helper pod mounting them all; each keeps its own result. A pod
+  // that does not start gives way to one pod per volume; a pod that goes away mid-way fails the volume it was
+  // moving (as a volume's own pod would) and the volumes after it each get a pod of their own.
+  void run_pod_group(const std::vector<Planned*>& group, std::unique_ptr<repo::Repository>& worker_repo) {
+    const size_t n = group.size();
+    std::vector<PodPlan> plans(n);
+    std::vector<double> spent(n, 0);
+    std::vector<bool> redo(n, false), planned(n, false);
+    Context ctx = context(worker_repo, true);
+    auto since = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
+    auto record = [&](size_t k, Result<void> done) {
+      Planned& p = *group[k];
+      const double took = p.r.duration_seconds;
+      if (done) {
+        finish(p, VolumeResult::Outcome::completed, "");
+      } else {
+        worker_repo.reset();  // blobs it marked as being stored may never have been
+        if (stream_cut(done.error()) && !interrupted()) redo[k] = true;
+        finish(p, VolumeResult::Outcome::failed, interrupted() ? "interrupted" : done.error().message);
+      }
+      p.r.duration_seconds = took;
+    };
+    auto alone = [&](size_t k) {
+      Planned& p = *group[k];
+      const auto t0 = std::chrono::steady_clock::now();
+      auto done = move_with_own_pod(p.job, ctx, p.r, plans[k], p.r.decision.path);
+      plans[k].release = nullptr;
+      p.r.duration_seconds = spent[k] + since(t0);
+      record(k, std::move(done));
+    };
+    std::vector<size_t> members;
+    for (size_t k = 0; k < n; ++k) {
+      Planned& p = *group[k];
+      const auto t0 = std::chrono::steady_clock::now();
+      log(p.r.ref.display() + ": " + path_name(p.r.decision.path) + " (" + p.r.decision.reason + ")");
+      auto made = interrupted() ? Result<PodPlan>(unexpected(Errc::cancelled, "interrupted"))
+                                : p.path->plan(p.job, ctx, p.r);
+      spent[k] = since(t0);
+      if (!made) {
+        p.r.duration_seconds = spent[k];
+        record(k, std::move(made).error());
+        continue;
+      }
+      plans[k] = std::move(*made);
+      planned[k] = true;
+      members.push_back(k);
+    }
+    if (members.size() < 2) {
+      for (size_t k : members) alone(k);
+    } else {
+      const HelperPod& first = plans[members[0]].pod;
+      HelperPod hp;
+      hp.namespace_ = first.namespace_;
+      hp.node = first.node;
+      hp.identity = first.identity;
+      hp.read_only = true;
+      hp.volume.CopyFrom(first.volume, hp.volume.GetAllocator());
+      hp.mount_path = "/data";
+      hp.extra_tolerations.SetArray();
+      std::vector<std::string> names;
+      hp.lifetime_seconds = 0;
+      for (size_t j = 0; j < members.size(); ++j) {
+        const PodPlan& pl = plans[members[j]];
+        names.push_back(group[members[j]]->r.ref.display());
+        hp.lifetime_seconds += pl.pod.lifetime_seconds;
+        if (pl.pod.extra_tolerations.IsArray())
+          for (const auto& t : pl.pod.extra_tolerations.GetArray()) {
+            bool have = false;
+            for (const auto& h : hp.extra_tolerations.GetArray()) have = have || h == t;
+            if (!have) hp.extra_tolerations.PushBack(json::Value(t, hp.extra_tolerations.GetAllocator()),
+                                                     hp.extra_tolerations.GetAllocator());
+          }
+        if (j == 0) continue;
+        json::Document v;
+        v.CopyFrom(pl.pod.volume, v.GetAllocator());
+        hp.more_volumes.emplace_back(std::move(v), "/data-" + std::to_string(j));
+      }
+      hp.volume_label = util::join(names, ", ");
+      const std::string what = std::to_string(members.size()) + " volumes of " + hp.namespace_ +
+                               (hp.node.empty() ? std::string() : " on node " + hp.node);
+      json::Document obj = helper_pod_object(hp, opt.settings.mover, temps);
+      std::string pod_name;
+      Result<json::Document> pod = interrupted() ? Result<json::Document>(unexpected(Errc::cancelled, "interrupted"))
+                                                 : create_temporary(client, types::pods(), hp.namespace_, obj);
+      if (pod) {
+        pod_name = json::get_string(*pod, {"metadata", "name"});
+        temps.add(types::pods(), hp.namespace_, pod_name);
+        log("helper pod " + hp.namespace_ + "/" + pod_name + " takes " + what + " in turn (" + hp.volume_label +
+            "), as " + hp.identity.describe());
+        pod = wait_pod_running(client, hp.namespace_, pod_name, opt.settings.mover_start_timeout,
+                               opt.settings.poll_interval, true);
+      }
+      const auto t_start = std::chrono::steady_clock::now();
+      if (!pod) {
+        if (!pod_name.empty()) (void)temps.remove(types::pods(), hp.namespace_, pod_name);
+        if (!interrupted())
+          log("one helper pod for " + what + " did not start (" + pod.error().message +
+              "): each of them gets a pod of its own");
+        for (size_t k : members) {
+          if (interrupted()) {
+            p_fail(*group[k], spent[k]);
+            continue;
+          }
+          alone(k);
+        }
+      } else {
+        const std::string node = json::get_string(*pod, {"spec", "nodeName"});
+        auto slot = node_slot(node);
+        Context in_pod = context(worker_repo, false);  // the pod holds the node's slot for all of them
+        const double shared = since(t_start) / static_cast<double>(members.size());
+        bool gone = false;
+        std::vector<size_t> in_group, later;
+        for (size_t j = 0; j < members.size(); ++j) {
+          const size_t k = members[j];
+          Planned& p = *group[k];
+          if (interrupted()) {
+            p_fail(p, spent[k]);
+            continue;
+          }
+          if (gone) {
+            later.push_back(k);
+            continue;
+          }
+          in_group.push_back(k);
+          const auto t0 = std::chrono::steady_clock::now();
+          auto done = move_in_pod(p.job, in_pod, p.r, *pod, j == 0 ? "/data" : "/data-" + std::to_string(j),
+                                  plans[k].live, p.r.decision.path);
+          p.r.duration_seconds = spent[k] + shared + since(t0);
+          if (!done && !interrupted()) {
+            auto now = client.get(types::pods(), hp.namespace_, pod_name);
+            gone = !now || json::at(*now, {"metadata", "deletionTimestamp"}) ||
+                   json::get_string(*now, {"status", "phase"}) != "Running";
+            if (gone && j + 1 < members.size())
+              log("helper pod " + hp.namespace_ + "/" + pod_name + " is gone (" +
+                  (now ? json::get_string(*now, {"status", "phase"}, "deleted") : now.error().message) + ") while it moved " +
+                  p.r.ref.display() + ": the " + std::to_string(members.size() - j - 1) +
+                  " volumes after it each get a pod of their own");
+          }
+          record(k, std::move(done));
+        }
+        slot.reset();
+        VolumeResult sink;
+        drop_pod(hp.namespace_, pod_name, in_group.empty() ? sink : group[in_group.front()]->r);
+        for (size_t k : in_group)
+          if (plans[k].release) {
+            plans[k].release(ctx, group[k]->r);
+            plans[k].release = nullptr;
+          }
+        for (size_t k : later) {  // after the slot is free: each takes one of its own
+          if (interrupted()) p_fail(*group[k], spent[k]);
+          else alone(k);
+        }
+      }
+    }
+    // A volume whose exec stream was cut is moved again from the start, in a pod of its own (as process() does).
+    for (size_t k = 0; k < n; ++k) {
+      if (!redo[k] || interrupted()) continue;
+      Planned& p = *group[k];
+      log(p.r.ref.display() + ": " + p.r.message + "; moving the volume again from the start (attempt 2 of " +
+          std::to_string(k_move_attempts) + ")");
+      p.final = false;
+      p.r = p.gathered;
+      p.start = std::chrono::steady_clock::now();
+      take(p, worker_repo, nullptr, 2);
+    }
+  }
+
+  void p_fail(Planned& p, double spent) {
+    finish(p, VolumeResult::Outcome::failed, "interrupted");
+    p.r.duration_seconds = spent;
+  }
+
+  void drop_pod(const std::string& ns, const std::string& name, VolumeResult& r) {
+    if (auto d = temps.remove(types::pods(), ns, name); !d)
+      r.warnings.push_back("could not delete Pod " + ns + "/" + name + " yet: " + d.error().message);
   }
 
   void moved(uint64_t n) {
@@ -608,26 +847,69 @@ std::vector<VolumeResult> VolumeBackup::run(const std::vector<VolumeRef>& volume
     }
   };
   // Tasks: a volume alone, or the volumes of pods with windows, together (volumes sharing such a pod join).
-  const std::vector<std::vector<size_t>> tasks = window_groups(volumes);
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    std::unique_ptr<repo::Repository> repo;
-    for (size_t t = next++; t < tasks.size(); t = next++) {
-      if (tasks[t].size() == 1 && window_pods(volumes[tasks[t][0]]).empty()) {
-        const size_t i = tasks[t][0];
-        results[i] = m.process(volumes[i], repo);
-        done_one(i);
-      } else {
-        run_window_group(volumes, tasks[t], results, repo);
-        for (size_t i : tasks[t]) done_one(i);
-      }
-    }
+  const std::vector<std::vector<size_t>> window_tasks = window_groups(volumes);
+  const size_t workers = static_cast<size_t>(std::max(1, m.opt.settings.volume_workers));
+  // Runs each(0..count) on up to `workers` threads, each with a repository of its own (opened on first use).
+  auto in_pool = [&](size_t count, const std::function<void(size_t, std::unique_ptr<repo::Repository>&)>& each) {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      std::unique_ptr<repo::Repository> repo;
+      for (size_t t = next++; t < count; t = next++) each(t, repo);
+    };
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < std::min(workers, count); ++w) pool.emplace_back(worker);
+    if (count > 0) worker();
+    for (auto& t : pool) t.join();
   };
-  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, m.opt.settings.volume_workers)), tasks.size());
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < n; ++w) pool.emplace_back(worker);
-  if (n > 0) worker();
-  for (auto& t : pool) t.join();
+  // Volumes without windows are gathered and decided first, so that those a helper pod of kbk's would take on the
+  // same node, in the same namespace and as the same user share one pod (docs/mover.md section 7).
+  std::vector<size_t> singles;
+  for (const auto& t : window_tasks)
+    if (t.size() == 1 && window_pods(volumes[t[0]]).empty()) singles.push_back(t[0]);
+  std::vector<std::unique_ptr<Impl::Planned>> planned(volumes.size());
+  in_pool(singles.size(), [&](size_t k, std::unique_ptr<repo::Repository>&) { planned[singles[k]] = m.prepare(volumes[singles[k]]); });
+  struct Task {
+    std::vector<size_t> volumes;
+    bool window = false, pod_group = false;
+  };
+  std::vector<Task> tasks;
+  std::map<std::string, std::vector<size_t>> by_pod;
+  for (const auto& t : window_tasks) {
+    if (!(t.size() == 1 && window_pods(volumes[t[0]]).empty())) {
+      tasks.push_back({t, true, false});
+      continue;
+    }
+    const std::string key = m.pod_key(*planned[t[0]]);
+    if (key.empty()) tasks.push_back({t, false, false});
+    else by_pod[key].push_back(t[0]);
+  }
+  // A node's slots (--per-node-workers) are its pods at once: a group is split into as many pods as it may run at
+  // once there, and no pod mounts more than k_volumes_per_pod.
+  const int per_node = m.opt.settings.per_node_workers;
+  for (auto& [key, members] : by_pod) {
+    size_t parts = per_node <= 0 ? workers : std::min(workers, static_cast<size_t>(per_node));
+    parts = std::max({parts, size_t{1}, (members.size() + k_volumes_per_pod - 1) / k_volumes_per_pod});
+    parts = std::min(parts, members.size());
+    std::vector<std::vector<size_t>> split(parts);
+    for (size_t j = 0; j < members.size(); ++j) split[j % parts].push_back(members[j]);
+    for (auto& part : split) tasks.push_back({std::move(part), false, true});
+  }
+  in_pool(tasks.size(), [&](size_t t, std::unique_ptr<repo::Repository>& repo) {
+    const Task& task = tasks[t];
+    if (task.window) {
+      run_window_group(volumes, task.volumes, results, repo);
+    } else if (task.pod_group && task.volumes.size() > 1) {
+      std::vector<Impl::Planned*> group;
+      for (size_t i : task.volumes) group.push_back(planned[i].get());
+      m.run_pod_group(group, repo);
+      for (size_t i : task.volumes) results[i] = std::move(planned[i]->r);
+    } else {
+      const size_t i = task.volumes[0];
+      Impl::Planned& p = *planned[i];
+      results[i] = p.final ? std::move(p.r) : m.take(p, repo);
+    }
+    for (size_t i : task.volumes) done_one(i);
+  });
   for (const auto& e : m.temps.cleanup()) m.log(e);
   if (m.opt.progress && !volumes.empty()) {
     m.progress_state.current.clear();

@@ -443,6 +443,13 @@ json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& set
   json::set(mount, "mountPath", json::make_string(spec.mount_path, a), a);
   if (spec.read_only) json::set(mount, "readOnly", json::Value(true), a);
   mounts.PushBack(mount, a);
+  for (size_t i = 0; i < spec.more_volumes.size(); ++i) {
+    json::Value m(rapidjson::kObjectType);
+    json::set(m, "name", json::make_string("data-" + std::to_string(i + 1), a), a);
+    json::set(m, "mountPath", json::make_string(spec.more_volumes[i].second, a), a);
+    if (spec.read_only) json::set(m, "readOnly", json::Value(true), a);
+    mounts.PushBack(m, a);
+  }
   const bool scratch = settings.kind == "kbk";  // the in-pod mover's bundle cache (docs/mover.md section 1)
   if (scratch) {
     json::Value m(rapidjson::kObjectType);
@@ -460,6 +467,12 @@ json::Document helper_pod_object(const HelperPod& spec, const MoverSettings& set
   json::set(vol, "name", json::make_string("data", a), a);
   json::Value vols(rapidjson::kArrayType);
   vols.PushBack(vol, a);
+  for (size_t i = 0; i < spec.more_volumes.size(); ++i) {
+    json::Value more;
+    more.CopyFrom(spec.more_volumes[i].first, a);
+    json::set(more, "name", json::make_string("data-" + std::to_string(i + 1), a), a);
+    vols.PushBack(more, a);
+  }
   if (scratch) {
     json::Value v(rapidjson::kObjectType);
     json::set(v, "name", json::make_string("kbk", a), a);
@@ -497,8 +510,29 @@ std::string last_event(kube::Client& client, const std::string& ns, const std::s
   return best;
 }
 
+std::string start_trouble(kube::Client& client, const std::string& ns, const std::string& name) {
+  kube::ListOptions lo;
+  lo.field_selector = "involvedObject.kind=Pod,involvedObject.name=" + name;
+  lo.limit = 0;
+  std::string found;
+  (void)client.list(types::events(), ns, lo, [&](kube::ListPage& page) -> Result<void> {
+    const json::Value* items = json::find(page.list, "items");
+    if (!items || !items->IsArray()) return {};
+    for (const auto& e : items->GetArray()) {
+      const std::string reason = json::get_string(e, {"reason"});
+      if (json::get_string(e, {"type"}) == "Warning" &&
+          (reason == "FailedMount" || reason == "FailedAttachVolume" || reason == "FailedScheduling") && found.empty())
+        found = reason + ": " + json::get_string(e, {"message"});
+    }
+    return {};
+  });
+  return found;
+}
+
 Result<json::Document> wait_pod_running(kube::Client& client, const std::string& ns, const std::string& name,
-                                        double timeout_seconds, double poll_seconds) {
+                                        double timeout_seconds, double poll_seconds, bool give_up_on_trouble) {
+  const auto started = std::chrono::steady_clock::now();
+  auto next_look = started + std::chrono::milliseconds(300);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   // Polls 20 ms after the create at first, each wait half again as long as the last, up to poll_seconds: a helper
   // pod on a node that has the image runs within a second, and every volume waits for one (an unchanged volume's
@@ -519,6 +553,11 @@ Result<json::Document> wait_pod_running(kube::Client& client, const std::string&
           if (!json::at(s, {"state", "running"})) running = false;
     }
     if (running) return std::move(*pod);
+    if (give_up_on_trouble && std::chrono::steady_clock::now() >= next_look) {
+      next_look = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+      if (std::string why = start_trouble(client, ns, name); !why.empty())
+        return unexpected(Errc::precondition, "pod " + ns + "/" + name + " cannot start: " + why);
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       std::string why = last_event(client, ns, "Pod", name);
       if (why.empty()) {

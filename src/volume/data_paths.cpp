@@ -105,25 +105,51 @@ void drop(Context& ctx, const kube::ResourceType& t, const std::string& ns, cons
     r.warnings.push_back("could not delete " + t.kind + " " + ns + "/" + name + " yet: " + d.error().message);
 }
 
-// Moves the data of a running helper pod's /data.
-Result<void> move_from_helper(const Job& job, Context& ctx, VolumeResult& r, const json::Value& pod, Live live,
-                              PathKind path) {
+}  // namespace
+
+Result<PodPlan> DataPath::plan(const Job&, Context&, VolumeResult&) {
+  return unexpected(Errc::internal_error, std::string("the ") + path_name(kind()) + " path has no helper pod to plan");
+}
+
+Result<void> move_in_pod(const Job& job, Context& ctx, VolumeResult& r, const json::Value& pod, const std::string& path,
+                         Live live, PathKind kind) {
   const std::string ns = json::get_string(pod, {"metadata", "namespace"});
   const std::string name = json::get_string(pod, {"metadata", "name"});
   r.node = json::get_string(pod, {"spec", "nodeName"});
   r.mover = ns + "/" + name;
   auto slot = ctx.node_slot(r.node);
   KBK_ASSIGN_OR_RETURN(repo::Repository * repo, ctx.repository());
-  MoverTarget target{ns, name, k_mover_container, "/data"};
-  KBK_ASSIGN_OR_RETURN(MoveStats stats, ctx.mover.backup(target, *repo, labels_for(job, ctx, path), live, ctx.on_bytes));
+  MoverTarget target{ns, name, k_mover_container, path};
+  KBK_ASSIGN_OR_RETURN(MoveStats stats, ctx.mover.backup(target, *repo, labels_for(job, ctx, kind), live, ctx.on_bytes));
   fill(r, stats);
   return {};
 }
+
+Result<void> move_with_own_pod(const Job& job, Context& ctx, VolumeResult& r, PodPlan& plan, PathKind kind) {
+  const auto& s = ctx.settings;
+  auto pod = start_helper_pod(ctx.client, ctx.temps, plan.pod, s.mover, s.mover_start_timeout, s.poll_interval);
+  Result<void> moved;
+  if (pod) {
+    moved = move_in_pod(job, ctx, r, *pod, plan.pod.mount_path, plan.live, kind);
+    drop(ctx, types::pods(), plan.pod.namespace_, json::get_string(*pod, {"metadata", "name"}), r);
+  } else {
+    moved = std::move(pod).error();
+  }
+  if (plan.release) plan.release(ctx, r);
+  return moved;
+}
+
+namespace {
 
 class SnapshotMovePath final : public DataPath {
 public:
   PathKind kind() const override { return PathKind::snapshot_move; }
   Result<void> backup(const Job& job, Context& ctx, VolumeResult& r) override {
+    KBK_ASSIGN_OR_RETURN(PodPlan p, plan(job, ctx, r));
+    return move_with_own_pod(job, ctx, r, p, kind());
+  }
+  bool plans() const override { return true; }
+  Result<PodPlan> plan(const Job& job, Context& ctx, VolumeResult& r) override {
     const auto& s = ctx.settings;
     const std::string& ns = job.ref.namespace_;
     KBK_ASSIGN_OR_RETURN(TakenSnapshot snap, take_snapshot(ctx.client, ctx.temps, ns, job.ref.claim, job.snapshot_class,
@@ -175,7 +201,8 @@ public:
     const std::string tmp_name = json::get_string(*created, {"metadata", "name"});
     ctx.temps.add(types::claims(), mover_ns, tmp_name);
 
-    HelperPod hp;
+    PodPlan p;
+    HelperPod& hp = p.pod;
     hp.namespace_ = mover_ns;
     hp.volume_label = job.ref.display();
     hp.volume = *json::parse(R"({"persistentVolumeClaim":{"claimName":")" + tmp_name + R"(","readOnly":true}})");
@@ -183,17 +210,16 @@ public:
     if (rebound) hp.identity.kind = MoverIdentity::Kind::root_reader;
     else hp.identity = backup_identity(job);
     hp.lifetime_seconds = s.volume_timeout;
-    KBK_ASSIGN_OR_RETURN(json::Document pod, start_helper_pod(ctx.client, ctx.temps, hp, s.mover, s.mover_start_timeout,
-                                                              s.poll_interval));
-    auto moved = move_from_helper(job, ctx, r, pod, Live::no, kind());
-    drop(ctx, types::pods(), mover_ns, json::get_string(pod, {"metadata", "name"}), r);
-    drop(ctx, types::claims(), mover_ns, tmp_name, r);
-    if (rebound) {  // the re-bound objects go without the storage's snapshot, which the volume's snapshot takes along
-      drop(ctx, types::snapshots(), mover_ns, rebound->name, r);
-      drop(ctx, types::snapshot_contents(), "", rebound->content, r);
-    }
-    drop(ctx, types::snapshots(), ns, snap.name, r);
-    return moved;
+    p.live = Live::no;
+    p.release = [mover_ns, tmp_name, rebound, ns, snap_name = snap.name](Context& c, VolumeResult& res) {
+      drop(c, types::claims(), mover_ns, tmp_name, res);
+      if (rebound) {  // the re-bound objects go without the storage's snapshot, which the volume's snapshot takes along
+        drop(c, types::snapshots(), mover_ns, rebound->name, res);
+        drop(c, types::snapshot_contents(), "", rebound->content, res);
+      }
+      drop(c, types::snapshots(), ns, snap_name, res);
+    };
+    return p;
   }
 };
 
@@ -201,8 +227,14 @@ class FsBackupPath final : public DataPath {
 public:
   PathKind kind() const override { return PathKind::fs_backup; }
   Result<void> backup(const Job& job, Context& ctx, VolumeResult& r) override {
+    KBK_ASSIGN_OR_RETURN(PodPlan p, plan(job, ctx, r));
+    return move_with_own_pod(job, ctx, r, p, kind());
+  }
+  bool plans() const override { return true; }
+  Result<PodPlan> plan(const Job& job, Context& ctx, VolumeResult&) override {
     const auto& s = ctx.settings;
-    HelperPod hp;
+    PodPlan p;
+    HelperPod& hp = p.pod;
     hp.namespace_ = job.ref.namespace_;
     hp.volume_label = job.ref.display();
     hp.identity = backup_identity(job);
@@ -220,11 +252,8 @@ public:
       if (const json::Value* t = json::at(use->object, {"spec", "tolerations"}); t && t->IsArray())
         hp.extra_tolerations.CopyFrom(*t, hp.extra_tolerations.GetAllocator());
     }
-    KBK_ASSIGN_OR_RETURN(json::Document pod, start_helper_pod(ctx.client, ctx.temps, hp, s.mover, s.mover_start_timeout,
-                                                              s.poll_interval));
-    auto moved = move_from_helper(job, ctx, r, pod, Live::yes, kind());
-    drop(ctx, types::pods(), job.ref.namespace_, json::get_string(pod, {"metadata", "name"}), r);
-    return moved;
+    p.live = Live::yes;
+    return p;
   }
 };
 

@@ -156,6 +156,9 @@ struct HelperPod {
   json::Document extra_tolerations;         // the workload's, so the mover lands where it does
   MoverIdentity identity;
   double lifetime_seconds = 4 * 3600;       // the container exits by itself after this (a killed kbk's safety net)
+  // More volumes of the same pod (named data-1, data-2, ...) and their mount paths: one pod taking several volumes
+  // of a node in turn (docs/mover.md section 7). Mounted read-only when read_only is.
+  std::vector<std::pair<json::Document, std::string>> more_volumes;
 };
 // Creates a temporary object stamped by Temporaries. One with generateName gets a name of its own instead (the prefix
 // and a hash of its owner, volume and a serial), so a create retried after a lost answer (the object made, the
@@ -172,8 +175,13 @@ inline constexpr const char* k_mover_container = "mover";
 Result<json::Document> start_helper_pod(kube::Client& client, Temporaries& temps, const HelperPod& spec,
                                         const MoverSettings& settings, double timeout_seconds, double poll_seconds);
 // Waits until a pod's containers run (phase Running, container state running). Errc::timeout naming the last event.
+// give_up_on_trouble: Errc::precondition as soon as start_trouble() names a Warning (a pod of several volumes, which
+// kbk replaces with one pod per volume rather than wait for one volume's fault).
 Result<json::Document> wait_pod_running(kube::Client& client, const std::string& ns, const std::string& name,
-                                        double timeout_seconds, double poll_seconds);
+                                        double timeout_seconds, double poll_seconds, bool give_up_on_trouble = false);
+// A Warning event saying the pod cannot start as it is (FailedMount, FailedAttachVolume, FailedScheduling), as
+// "FailedMount: MountVolume.SetUp failed ...", or "". A pod of several volumes gives up on it early (section 7).
+std::string start_trouble(kube::Client& client, const std::string& ns, const std::string& name);
 // The newest event message about an object ("FailedScheduling: 0/3 nodes are available: ..."), or "".
 std::string last_event(kube::Client& client, const std::string& ns, const std::string& kind, const std::string& name);
 

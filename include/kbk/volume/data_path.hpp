@@ -56,6 +56,15 @@ struct Context {
   std::function<void()> cut;
 };
 
+// What a helper-pod path (snapshot-move-data, fs-backup) prepared for one volume before its pod: the pod it alone
+// would get, and how to delete what it made. The orchestrator may give several volumes of one node, namespace and
+// mover identity one pod instead, taking them in turn (docs/mover.md section 7).
+struct PodPlan {
+  HelperPod pod;
+  Live live = Live::no;
+  std::function<void(Context&, VolumeResult&)> release;  // deletes the path's temporaries; after the pod is gone
+};
+
 class DataPath {
 public:
   virtual ~DataPath() = default;
@@ -63,7 +72,16 @@ public:
   // Takes the data; fills the result's counts, ids, node and mover. An error fails the volume (the orchestrator
   // records it); temporaries are removed by the path, or by the orchestrator at the end.
   virtual Result<void> backup(const Job& job, Context& ctx, VolumeResult& result) = 0;
+  // Paths that move through a helper pod of kbk's: everything before the pod (snapshot, temporary claim).
+  virtual bool plans() const { return false; }
+  virtual Result<PodPlan> plan(const Job& job, Context& ctx, VolumeResult& result);
 };
+
+// Moves a volume mounted at `path` in a running helper pod (ctx.node_slot is taken for the move).
+Result<void> move_in_pod(const Job& job, Context& ctx, VolumeResult& r, const json::Value& pod, const std::string& path,
+                         Live live, PathKind kind);
+// A plan carried out in a pod of its own: started, moved, the pod deleted, the plan released.
+Result<void> move_with_own_pod(const Job& job, Context& ctx, VolumeResult& r, PodPlan& plan, PathKind kind);
 
 // The real data path of each kind (none for PathKind::none).
 std::unique_ptr<DataPath> make_data_path(PathKind kind);
