@@ -187,12 +187,16 @@ Result<std::vector<std::string>> needed_of(const std::string& path) {
   return out;
 }
 
-// Where copies made once per build are kept: $XDG_CACHE_HOME (else ~/.cache, else /tmp)/kbk-bundle-<uid>.
+// Where copies made once per build are kept: $XDG_CACHE_HOME (else ~/.cache, else /tmp)/kbk-bundle-<uid>, both
+// made (0700, as the XDG rules ask) when missing: under a fresh HOME (cron, CI) every run built the bundle again.
 std::string cache_dir() {
   const char* cache = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
-  std::string dir = cache && *cache ? std::string(cache) : home && *home ? std::string(home) + "/.cache" : "/tmp";
-  return dir + "/kbk-bundle-" + std::to_string(::getuid());
+  std::string base = cache && *cache ? std::string(cache) : home && *home ? std::string(home) + "/.cache" : "/tmp";
+  (void)::mkdir(base.c_str(), 0700);
+  std::string dir = base + "/kbk-bundle-" + std::to_string(::getuid());
+  (void)::mkdir(dir.c_str(), 0700);
+  return dir;
 }
 
 // The cache holds, per build id, the stripped binary (kbk-<id>), the gzip'ed bundle (bundle-<id>-<hash>.tar.gz),
