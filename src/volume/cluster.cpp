@@ -529,6 +529,23 @@ std::string start_trouble(kube::Client& client, const std::string& ns, const std
   return found;
 }
 
+std::string pod_gone(kube::Client& client, const std::string& ns, const std::string& name) {
+  auto pod = client.get(types::pods(), ns, name);
+  if (!pod) return pod.error().is(Errc::not_found) ? "deleted or evicted" : "";
+  std::string disruption;
+  if (const json::Value* conds = json::at(*pod, {"status", "conditions"}); conds && conds->IsArray())
+    for (const auto& c : conds->GetArray())
+      if (json::get_string(c, {"type"}) == "DisruptionTarget" && json::get_string(c, {"status"}) == "True")
+        disruption = json::get_string(c, {"reason"});
+  if (json::at(*pod, {"metadata", "deletionTimestamp"}))
+    return disruption.empty() ? "deleted or evicted" : "evicted (" + disruption + ")";
+  const std::string phase = json::get_string(*pod, {"status", "phase"});
+  if (phase == "Running" || phase.empty()) return "";
+  const std::string reason = json::get_string(*pod, {"status", "reason"});
+  const std::string message = json::get_string(*pod, {"status", "message"});
+  return phase + (reason.empty() ? "" : " (" + reason + (message.empty() ? "" : ": " + message) + ")");
+}
+
 Result<json::Document> wait_pod_running(kube::Client& client, const std::string& ns, const std::string& name,
                                         double timeout_seconds, double poll_seconds, bool give_up_on_trouble) {
   const auto started = std::chrono::steady_clock::now();

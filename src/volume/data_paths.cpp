@@ -120,8 +120,15 @@ Result<void> move_in_pod(const Job& job, Context& ctx, VolumeResult& r, const js
   auto slot = ctx.node_slot(r.node);
   KBK_ASSIGN_OR_RETURN(repo::Repository * repo, ctx.repository());
   MoverTarget target{ns, name, k_mover_container, path};
-  KBK_ASSIGN_OR_RETURN(MoveStats stats, ctx.mover.backup(target, *repo, labels_for(job, ctx, kind), live, ctx.on_bytes));
-  fill(r, stats);
+  auto stats = ctx.mover.backup(target, *repo, labels_for(job, ctx, kind), live, ctx.on_bytes);
+  if (!stats) {
+    // "the remote command has ended" says little when the pod itself went (a drain, a kubectl delete): say so.
+    if (!interrupted())
+      if (std::string why = pod_gone(ctx.client, ns, name); !why.empty())
+        return std::move(stats).error().wrap("helper pod " + ns + "/" + name + " was " + why);
+    return std::move(stats).error();
+  }
+  fill(r, *stats);
   return {};
 }
 

@@ -182,6 +182,10 @@ Result<json::Document> wait_pod_running(kube::Client& client, const std::string&
 // A Warning event saying the pod cannot start as it is (FailedMount, FailedAttachVolume, FailedScheduling), as
 // "FailedMount: MountVolume.SetUp failed ...", or "". A pod of several volumes gives up on it early (section 7).
 std::string start_trouble(kube::Client& client, const std::string& ns, const std::string& name);
+// Why a helper pod no longer runs: "deleted or evicted" (gone, or being deleted; with the DisruptionTarget
+// condition's reason when the cluster set one, "evicted (EvictionByEvictionAPI)"), "Failed (Evicted: ...)" for a
+// pod that ended; "" while it runs (or when the API cannot say).
+std::string pod_gone(kube::Client& client, const std::string& ns, const std::string& name);
 // The newest event message about an object ("FailedScheduling: 0/3 nodes are available: ..."), or "".
 std::string last_event(kube::Client& client, const std::string& ns, const std::string& kind, const std::string& name);
 
