@@ -246,10 +246,8 @@ public:
     if (!m_request.stdin_) return unexpected(Errc::precondition, "exec in " + exec_target(m_request) + ": stdin was not requested");
     while (!data.empty()) {
       const std::string_view part = data.substr(0, k_frame_bytes);
-      std::string frame;
-      frame.reserve(part.size() + 16);
       const char channel = static_cast<char>(k_stdin);
-      ws::append_frame(frame, ws::binary, part, ws::make_mask(), false, std::string_view(&channel, 1));
+      const uint32_t mask = ws::make_mask();
       {
         std::unique_lock lock(m_mutex);
         m_out_space.wait(lock, [&] { return m_out.size() < m_request.buffer_bytes || m_ended || m_cancel.load(); });
@@ -257,7 +255,9 @@ public:
         if (m_error) return *m_error;
         if (m_ended) return unexpected(Errc::io, "exec in " + exec_target(m_request) + ": the remote command has ended");
         if (m_stdin_closed) return unexpected(Errc::precondition, "exec in " + exec_target(m_request) + ": stdin is closed");
-        m_out += frame;
+        // Masked straight into the queue (no frame built apart and copied in): a bulk stream's bytes are copied
+        // once here, not twice.
+        ws::append_frame(m_out, ws::binary, part, mask, false, std::string_view(&channel, 1));
         m_status.stdin_bytes += part.size();
       }
       wake();

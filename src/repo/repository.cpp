@@ -365,17 +365,12 @@ Result<std::string> Repository::read_blob(const Id& id) {
     std::lock_guard<std::mutex> lock(m_index_mutex);
     pack = m_packs[loc->pack];
   }
-  KBK_ASSIGN_OR_RETURN(auto reader, m_backend.get_stream(pack_key(pack), loc->offset, loc->length));
-  std::string stored(loc->length, '\0');
-  size_t got = 0;
-  while (got < stored.size()) {
-    KBK_ASSIGN_OR_RETURN(size_t n, reader->read(stored.data() + got, stored.size() - got));
-    if (n == 0) break;
-    got += n;
-  }
-  if (got != stored.size())
-    return unexpected(Errc::corrupt, "pack " + to_hex(pack) + " is truncated (blob " + to_hex(id) + " missing)");
-  return decode_blob(id, stored);
+  auto stored = m_backend.get_range(pack_key(pack), loc->offset, loc->length);
+  if (!stored && stored.error().is(Errc::corrupt))
+    return unexpected(Errc::corrupt, "pack " + to_hex(pack) + " is truncated (blob " + to_hex(id) + " missing): " +
+                                         stored.error().message);
+  if (!stored) return unexpected(stored.error());
+  return decode_blob(id, *stored);
 }
 
 Result<std::vector<Node>> Repository::load_tree(const Id& id) {

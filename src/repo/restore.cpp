@@ -69,18 +69,12 @@ Result<std::vector<Run>> plan_runs(Repository& repo, const std::vector<Id>& ids)
   return runs;
 }
 
-// Reads length bytes of a pack from offset (one ranged read).
+// Reads length bytes of a pack from offset (one ranged read: the index gave the range, so on S3 no HEAD first).
 Result<std::string> read_span(Repository& repo, const Id& pack, uint64_t offset, uint64_t length) {
-  KBK_ASSIGN_OR_RETURN(auto reader, repo.backend().get_stream(Repository::pack_key(pack), offset, length));
-  std::string buf(length, '\0');
-  size_t got = 0;
-  while (got < buf.size()) {
-    KBK_ASSIGN_OR_RETURN(size_t n, reader->read(buf.data() + got, buf.size() - got));
-    if (n == 0) break;
-    got += n;
-  }
-  if (got != buf.size()) return unexpected(Errc::corrupt, "pack " + to_hex(pack) + " is truncated");
-  return buf;
+  auto r = repo.backend().get_range(Repository::pack_key(pack), offset, length);
+  if (!r && r.error().is(Errc::corrupt))
+    return unexpected(Errc::corrupt, "pack " + to_hex(pack) + " is truncated: " + r.error().message);
+  return r;
 }
 
 // Decodes a run's blobs from span (the pack's bytes from span_offset on); calls sink(file_offset, plaintext) for each.

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <mutex>
+#include <string>
 
 namespace kbk::storage {
 namespace {
@@ -24,6 +25,23 @@ void register_builtin_backends();
 void register_scheme(const std::string& scheme, Factory factory) {
   std::lock_guard lock(table_mutex());
   table()[scheme] = std::move(factory);
+}
+
+Result<std::string> Backend::get_range(const std::string& key, uint64_t offset, uint64_t length) {
+  if (length == 0) return std::string();
+  KBK_ASSIGN_OR_RETURN(auto r, get_stream(key, offset, length));
+  std::string out(length, '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    KBK_ASSIGN_OR_RETURN(size_t n, r->read(out.data() + got, out.size() - got));
+    if (n == 0) break;
+    got += n;
+  }
+  if (got != out.size())
+    return unexpected(Errc::corrupt, "storage object " + key + " in " + display_url() + " ends " +
+                                         std::to_string(out.size() - got) + " bytes short of the range " +
+                                         std::to_string(offset) + "+" + std::to_string(length));
+  return out;
 }
 
 Result<std::unique_ptr<Backend>> open(const std::string& url, const OpenOptions& options) {

@@ -957,7 +957,12 @@ private:
       }
       return sess.read_stdout(buf, n);
     };
-    auto send = [&](const Frame& f) { return sess.write_stdin(protocol::encode(f)); };
+    // A reply carrying a pack's range goes as its head and then its body as it is (no copy of the range).
+    auto send = [&](const Frame& f) -> Result<void> {
+      if (f.body.size() < (64u << 10)) return sess.write_stdin(protocol::encode(f));
+      KBK_TRY(sess.write_stdin(protocol::encode_head(f)));
+      return sess.write_stdin(f.body);
+    };
     auto cancel = [&] {
       Frame c;
       c.type = Type::cancel;

@@ -32,6 +32,8 @@ struct Frame {
 };
 
 std::string encode(const Frame& f);
+// The frame without its body (length, type, id, header): a large body is sent after it as it is, not copied.
+std::string encode_head(const Frame& f);
 
 // Reassembles frames from a byte stream fed in pieces. Errc::corrupt for a frame that is too large or malformed.
 class Decoder {
@@ -60,6 +62,7 @@ public:
   Result<std::unique_ptr<storage::Writer>> put_stream(const std::string& key, const storage::PutOptions& options) override;
   Result<std::string> get(const std::string& key) override;
   Result<std::unique_ptr<storage::Reader>> get_stream(const std::string& key, uint64_t offset, uint64_t length) override;
+  Result<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length) override;
   Result<std::optional<storage::ObjectInfo>> stat(const std::string& key) override;
   Result<void> list(const std::string& prefix,
                     const std::function<Result<void>(const storage::ObjectInfo&)>& on_object) override;

@@ -155,6 +155,11 @@ public:
     KBK_ASSIGN_OR_RETURN(auto r, m_bucket->get_stream(key, offset, length));
     return std::unique_ptr<storage::Reader>(std::make_unique<Counted>(std::move(r), m_down));
   }
+  Result<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length) override {
+    KBK_ASSIGN_OR_RETURN(std::string r, of(key).get_range(key, offset, length));
+    if (pack(key)) m_down += r.size();
+    return r;
+  }
   Result<std::optional<storage::ObjectInfo>> stat(const std::string& key) override { return of(key).stat(key); }
   Result<void> list(const std::string& prefix,
                     const std::function<Result<void>(const storage::ObjectInfo&)>& f) override {

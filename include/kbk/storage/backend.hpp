@@ -66,6 +66,11 @@ public:
   // length 0 = to the end.
   virtual Result<std::unique_ptr<Reader>> get_stream(const std::string& key, uint64_t offset = 0,
                                                       uint64_t length = 0) = 0;
+  // Exactly `length` bytes (> 0) at `offset` of an object that holds them and never changes once written (a pack,
+  // whose range comes from an index entry): one request where the backend can make it so (S3: a ranged GET without
+  // the HEAD and If-Match that get_stream() sends to bound and pin its ranges). Errc::not_found for a missing
+  // object, Errc::corrupt when it holds fewer bytes. The default reads get_stream().
+  virtual Result<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length);
   virtual Result<std::optional<ObjectInfo>> stat(const std::string& key) = 0;
   // Every object whose key starts with prefix, in key order.
   virtual Result<void> list(const std::string& prefix,

@@ -166,6 +166,32 @@ void conformance(const std::string& url) {
     CHECK((*back == data));
   }
 
+  SECTION("get_range: exactly the range an index names, one request; a short or missing object is an error") {
+    const std::string data = random_bytes((9u << 20) + 4321, 11);
+    REQUIRE(b.put("pack/one", data, plain).ok());
+    struct Range {
+      uint64_t offset, length;
+    };
+    for (Range r : {Range{0, 1}, Range{0, data.size()}, Range{7, 4096}, Range{(8u << 20) - 3, (1u << 20) + 100},
+                    Range{data.size() - 1, 1}}) {
+      INFO("range " << r.offset << "+" << r.length);
+      auto got = b.get_range("pack/one", r.offset, r.length);
+      REQUIRE(got.ok());
+      CHECK(got->size() == r.length);
+      CHECK((*got == data.substr(r.offset, r.length)));
+    }
+    CHECK(b.get_range("pack/one", 5, 0)->empty());
+    auto past = b.get_range("pack/one", data.size() - 10, 11);  // an index naming more than the pack holds
+    REQUIRE_FALSE(past.ok());
+    CHECK(past.error().is(Errc::corrupt));
+    auto beyond = b.get_range("pack/one", data.size() + 5, 10);
+    REQUIRE_FALSE(beyond.ok());
+    CHECK(beyond.error().is(Errc::corrupt));
+    auto missing = b.get_range("pack/none", 0, 10);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().is(Errc::not_found));
+  }
+
   SECTION("empty objects") {
     REQUIRE(b.put("empty", "", plain).ok());
     CHECK(b.get("empty")->empty());

@@ -120,6 +120,37 @@ TEST_CASE("S3 put: Content-Length on every write, never chunked; If-None-Match a
   CHECK(*b->get("multi") == data);
 }
 
+TEST_CASE("S3 get_range: one ranged GET, no HEAD and no If-Match (a pack's range from the index)") {
+  const std::string u = url();
+  auto b = open_ok(u);
+  const std::string p = prefix_of(u);
+  const std::string data = make_data(100000);
+  REQUIRE(b->put("data/ab/pack", data, {}).ok());
+  auto got = b->get_range("data/ab/pack", 1000, 5000);
+  REQUIRE(got.ok());
+  CHECK((*got == data.substr(1000, 5000)));
+  int gets = 0, heads = 0;
+  for (const auto& e : requests(p + "/data/ab/pack")) {
+    const std::string method = json::get_string(e, {"method"});
+    if (method == "HEAD") ++heads;
+    if (method != "GET") continue;
+    ++gets;
+    CHECK(header(e, "range") == "bytes=1000-5999");
+    CHECK(header(e, "if-match") == "");
+  }
+  CHECK(gets == 1);
+  CHECK(heads == 0);
+  // get_stream still pins its ranges: a HEAD, then GETs with If-Match.
+  auto s = b->get_stream("data/ab/pack", 1000, 5000);
+  REQUIRE(s.ok());
+  char buf[8192];
+  while (*(*s)->read(buf, sizeof buf) > 0) {
+  }
+  heads = 0;
+  for (const auto& e : requests(p + "/data/ab/pack")) heads += json::get_string(e, {"method"}) == "HEAD";
+  CHECK(heads == 1);
+}
+
 TEST_CASE("S3 put with object-lock=true: Content-MD5 on every object and part write") {
   const std::string u = url("&object-lock=true");
   auto b = open_ok(u);

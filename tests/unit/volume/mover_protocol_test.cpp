@@ -1,6 +1,12 @@
-// The mover protocol's S3 parts (docs/mover.md section 6): start's s3 member (what is logged holds no secret; the copy
-// sent over stdin does, and the pod reads it back) and the credentials request (kbk refreshes what S3 called expired).
+// The mover protocol (docs/mover.md sections 2 and 6): frames read from a stream in pieces, a pack's range read
+// through kbk; start's s3 member (what is logged holds no secret; the copy sent over stdin does, and the pod reads it
+// back) and the credentials request (kbk refreshes what S3 called expired).
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <unistd.h>
 
 #include <kbk/storage/aws.hpp>
 #include <kbk/storage/s3.hpp>
@@ -205,4 +211,88 @@ TEST_CASE("mount_point_listed: the mover finds its volume's mount point in /proc
   CHECK_FALSE(protocol::mount_point_listed(table, "/mnt/my\\040data"));
   CHECK_FALSE(protocol::mount_point_listed("", "/data"));
   CHECK_FALSE(protocol::mount_point_listed("garbage\n\n1 2 3\n", "/data"));
+}
+
+TEST_CASE("frames: read whole from a stream in pieces, bodies as sent; a cut or lying frame is an error") {
+  protocol::Frame f;
+  f.type = protocol::Type::reply;
+  f.id = 77;
+  f.header = "{\"ok\":true}";
+  f.body = std::string(300000, 'x') + "end";
+  // The head and the body sent apart (a large reply) are the same bytes as the whole frame.
+  const std::string wire = protocol::encode(f);
+  CHECK(protocol::encode_head(f) + f.body == wire);
+  const std::string two = wire + protocol::encode(protocol::Frame{protocol::Type::progress, 0, "{}", ""});
+  size_t pos = 0;
+  auto dribble = [&](char* buf, size_t n) -> Result<size_t> {  // at most 7 bytes per read
+    const size_t k = std::min({n, size_t{7}, two.size() - pos});
+    std::memcpy(buf, two.data() + pos, k);
+    pos += k;
+    return k;
+  };
+  auto a = protocol::read_frame(dribble);
+  REQUIRE(a.ok());
+  REQUIRE(a->has_value());
+  CHECK((*a)->type == protocol::Type::reply);
+  CHECK((*a)->id == 77);
+  CHECK((*a)->header == f.header);
+  CHECK(((*a)->body == f.body));
+  auto b = protocol::read_frame(dribble);
+  REQUIRE(b.ok());
+  REQUIRE(b->has_value());
+  CHECK((*b)->type == protocol::Type::progress);
+  CHECK((*b)->body.empty());
+  auto end = protocol::read_frame(dribble);
+  REQUIRE(end.ok());
+  CHECK_FALSE(end->has_value());
+
+  auto from = [](std::string bytes) {
+    return [bytes, pos = size_t{0}](char* buf, size_t n) mutable -> Result<size_t> {
+      const size_t k = std::min(n, bytes.size() - pos);
+      std::memcpy(buf, bytes.data() + pos, k);
+      pos += k;
+      return k;
+    };
+  };
+  auto cut = protocol::read_frame(from(wire.substr(0, wire.size() - 1)));
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().is(Errc::corrupt));
+  std::string lying = wire;
+  lying[12] = '\x7f';  // a header length past the frame's end (its high byte)
+  auto bad = protocol::read_frame(from(lying));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().is(Errc::corrupt));
+}
+
+TEST_CASE("getRange through kbk: the pod gets exactly the range an index names, or an error naming the pack") {
+  const auto dir = std::filesystem::temp_directory_path() / ("kbk-mover-range-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto location = storage::open("file://" + dir.string(), {});
+  REQUIRE(location.ok());
+  const std::string key = "plugins/kbk/repository/data/ab/abcdef";
+  std::string pack(70000, '\0');
+  for (size_t i = 0; i < pack.size(); ++i) pack[i] = static_cast<char>(i * 7);
+  REQUIRE((*location)->put(key, pack, {}).ok());
+  protocol::ServeCounts counts;
+  protocol::RemoteBackend* pod = nullptr;
+  // kbk's side answers each request as it is sent (the reply is delivered before the caller waits for it).
+  protocol::RemoteBackend remote([&](const std::string& bytes) -> Result<void> {
+    protocol::Decoder d;
+    return d.feed(bytes, [&](protocol::Frame&& request) -> Result<void> {
+      pod->deliver(protocol::serve_request(**location, request, counts, nullptr));
+      return {};
+    });
+  });
+  pod = &remote;
+  auto got = remote.get_range(key, 1000, 60000);
+  REQUIRE(got.ok());
+  CHECK((*got == pack.substr(1000, 60000)));
+  CHECK(counts.bytes_out == 60000);
+  auto past = remote.get_range(key, 69000, 2000);
+  REQUIRE_FALSE(past.ok());
+  CHECK(past.error().is(Errc::corrupt));
+  auto missing = remote.get_range("plugins/kbk/repository/data/ab/none", 0, 10);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().is(Errc::not_found));
+  std::filesystem::remove_all(dir);
 }
