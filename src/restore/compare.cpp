@@ -1,6 +1,7 @@
 // Comparing a live object with the one a restore would create, and the merge patch between them
 // (see applier.hpp: differences, update_patch).
 #include <kbk/restore/applier.hpp>
+#include <kbk/volume/restore.hpp>
 
 #include <map>
 #include <set>
@@ -21,7 +22,9 @@ bool is_controller_annotation(std::string_view key) {
          key.rfind("volume.beta.kubernetes.io/", 0) == 0 || key == "kubernetes.io/service-account.uid" ||
          // the Deployment controller's rollout bookkeeping: a Deployment at revision 3 in the source starts again
          // at revision 1 where it is restored, which is no difference a user made
-         key.rfind("deployment.kubernetes.io/", 0) == 0;
+         key.rfind("deployment.kubernetes.io/", 0) == 0 ||
+         // kbk's own mark on a claim waiting for its data, removed by the restore once the data is in
+         key == volume::k_annotation_data_pending;
 }
 
 // Every field desired has is equal in live (live may have more: defaults, allocated IPs). Iterative: a backup's

@@ -175,6 +175,9 @@ private:
     } else {
       note(ctx, "data from repository snapshot " + r.repository_snapshot.substr(0, 8) + " (" +
                     volume::path_name(r.decision.path) + ")");
+      json::Value& md = json::ensure_object(obj, "metadata", a);
+      json::set(json::ensure_object(md, "annotations", a), volume::k_annotation_data_pending,
+                json::make_string(r.repository_snapshot, a), a);
       if (!m->options.settings.mover.namespace_.empty()) {
         // Not provisioned: it waits for the volume filled in the mover namespace, labelled for this selector.
         const std::string id = volume::snapshot_object_name(m->options.restore_name, ctx.target_namespace, ctx.name);
@@ -327,6 +330,33 @@ private:
         auto it = m_claim_results.find(key);
         if (it == m_claim_results.end()) continue;  // not applied (no claims tier ran)
         ItemResult* res = it->second;
+        if (res->outcome != Outcome::created && m_restore->data_pending(t)) {
+          // Left by a restore of this data that was killed or failed. No pod uses it: its data is written again
+          // (whole files). A pod does: nothing is written under it, the volume fails with the way out.
+          const auto users = m_restore->claim_users(t);
+          if (users.empty()) {
+            log::info(1, "volume " + key + ": the claim was left by an earlier restore of this data before its "
+                         "data was in (annotation " + volume::k_annotation_data_pending + "): writing its data again");
+            todo.push_back(t);
+            continue;
+          }
+          volume::VolumeRestoreResult r;
+          r.namespace_ = t.namespace_;
+          r.claim = t.claim;
+          r.source = t.record.ref.display();
+          r.path = t.record.decision.path;
+          r.outcome = volume::VolumeRestoreResult::Outcome::failed;
+          r.reason = "DataPending";
+          r.message = "an earlier restore left the claim before its data was in, and pod " + users.front() +
+                      " uses it now: its data is not written under a running pod (delete the claim and the pods "
+                      "that use it, then restore again)";
+          log::warning("volume " + key + ": " + r.message);
+          res->outcome = Outcome::failed;
+          res->reason = "VolumeDataFailed";
+          res->message = r.message;
+          record(std::move(r));
+          continue;
+        }
         if (res->outcome != Outcome::created) {
           volume::VolumeRestoreResult r;
           r.namespace_ = t.namespace_;

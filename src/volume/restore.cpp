@@ -537,6 +537,11 @@ struct VolumeRestore::Impl {
     if (!moved) return fail(moved.error());
     if (handover)
       if (auto h = hand_over(t, mover_claim); !h) return fail(h.error());
+    // The data is in: the claim no longer waits for it (k_annotation_data_pending).
+    const std::string clear = std::string(R"({"metadata":{"annotations":{")") + k_annotation_data_pending + R"(":null}}})";
+    if (auto p = client.patch(types::claims(), t.namespace_, t.claim, kube::PatchType::merge, clear, {}); !p)
+      log(t.display() + ": its data is restored, but the annotation " + k_annotation_data_pending +
+          " stays: " + p.error().message);
     r.bytes = moved->bytes;
     r.files = moved->files;
     r.stream_bytes = moved->stream_bytes;
@@ -665,6 +670,35 @@ std::vector<VolumeRestoreResult> VolumeRestore::prepare_snapshots(const std::vec
           " (" + driver + ")");
   }
   return failed;
+}
+
+bool VolumeRestore::data_pending(const RestoreTarget& t) {
+  if (!moved_data(t) || t.record.repository_snapshot.empty()) return false;
+  auto c = m_impl->client.get(types::claims(), t.namespace_, t.claim);
+  if (!c) return false;
+  const json::Value* v = json::at(*c, {"metadata", "annotations", k_annotation_data_pending});
+  return v && v->IsString() && t.record.repository_snapshot == v->GetString();
+}
+
+std::vector<std::string> VolumeRestore::claim_users(const RestoreTarget& t) {
+  std::vector<std::string> out;
+  kube::ListOptions lo;
+  (void)m_impl->client.list(types::pods(), t.namespace_, lo, [&](kube::ListPage& page) -> Result<void> {
+    const json::Value* items = json::find(page.list, "items");
+    if (!items || !items->IsArray()) return {};
+    for (const auto& p : items->GetArray()) {
+      if (json::find(p["metadata"], "deletionTimestamp")) continue;
+      const json::Value* vols = json::at(p, {"spec", "volumes"});
+      if (!vols || !vols->IsArray()) continue;
+      for (const auto& v : vols->GetArray())
+        if (json::get_string(v, {"persistentVolumeClaim", "claimName"}) == t.claim) {
+          out.push_back(json::get_string(p, {"metadata", "name"}));
+          break;
+        }
+    }
+    return {};
+  });
+  return out;
 }
 
 std::vector<VolumeRestoreResult> VolumeRestore::fill(const std::vector<RestoreTarget>& targets) {

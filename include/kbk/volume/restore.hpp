@@ -81,6 +81,10 @@ std::string describe(const VolumeRestoreResult& r);
 std::string snapshot_object_name(const std::string& restore, const std::string& ns, const std::string& claim);
 // --mover-namespace: the label a volume filled in the mover namespace gets, which the target claim's selector names.
 inline constexpr const char* k_label_restore_volume = "kbk.io/restore-volume";
+// Set (to the repository snapshot's id) on a claim a restore creates to receive moved data, removed once the data is
+// in. A claim that still carries it, with the same snapshot, was left by a restore that was killed or whose data
+// failed: the next restore of that backup writes its data again instead of leaving it "as it is".
+inline constexpr const char* k_annotation_data_pending = "kbk.io/data-pending";
 
 struct VolumeRestoreOptions {
   std::string restore_name;
@@ -121,6 +125,10 @@ public:
   // Claims whose data is in the repository (created already, or created here when `converted`): fill them, up to
   // --volume-workers at once. Snapshot restores: wait until bound, then remove the restore's snapshot objects.
   std::vector<VolumeRestoreResult> fill(const std::vector<RestoreTarget>& targets);
+  // Whether the claim exists carrying k_annotation_data_pending for this target's snapshot (see there).
+  bool data_pending(const RestoreTarget& t);
+  // The pods (not being deleted) whose volumes name the target's claim: a claim in use is never written under them.
+  std::vector<std::string> claim_users(const RestoreTarget& t);
 
 private:
   struct Impl;
