@@ -334,22 +334,20 @@ private:
           // Left by a restore of this data that was killed or failed. No pod uses it: its data is written again
           // (whole files). A pod does: nothing is written under it, the volume fails with the way out.
           const auto users = m_restore->claim_users(t);
-          if (users.empty()) {
+          if (users && users->empty()) {
             log::info(1, "volume " + key + ": the claim was left by an earlier restore of this data before its "
                          "data was in (annotation " + volume::k_annotation_data_pending + "): writing its data again");
             todo.push_back(t);
             continue;
           }
-          volume::VolumeRestoreResult r;
-          r.namespace_ = t.namespace_;
-          r.claim = t.claim;
-          r.source = t.record.ref.display();
-          r.path = t.record.decision.path;
+          volume::VolumeRestoreResult r = volume::base_result(t);
           r.outcome = volume::VolumeRestoreResult::Outcome::failed;
           r.reason = "DataPending";
-          r.message = "an earlier restore left the claim before its data was in, and pod " + users.front() +
-                      " uses it now: its data is not written under a running pod (delete the claim and the pods "
-                      "that use it, then restore again)";
+          r.message = users ? "an earlier restore left the claim before its data was in, and pod " + users->front() +
+                                  " uses it now: its data is not written under a running pod (delete the claim and "
+                                  "the pods that use it, then restore again)"
+                            : "an earlier restore left the claim before its data was in, and whether a pod uses it "
+                              "cannot be told (" + users.error().message + "): its data is not written";
           log::warning("volume " + key + ": " + r.message);
           res->outcome = Outcome::failed;
           res->reason = "VolumeDataFailed";
@@ -358,11 +356,7 @@ private:
           continue;
         }
         if (res->outcome != Outcome::created) {
-          volume::VolumeRestoreResult r;
-          r.namespace_ = t.namespace_;
-          r.claim = t.claim;
-          r.source = t.record.ref.display();
-          r.path = t.record.decision.path;
+          volume::VolumeRestoreResult r = volume::base_result(t);
           r.outcome = volume::VolumeRestoreResult::Outcome::skipped;
           r.reason = "NotCreated";
           r.message = std::string("the claim was ") + outcome_name(res->outcome) + " (" + res->reason +

@@ -141,8 +141,6 @@ std::string snapshot_object_name(const std::string& restore, const std::string& 
   return "kbk-" + crypto::sha256_hex(restore + "/" + ns + "/" + claim).substr(0, 24);
 }
 
-namespace {
-
 VolumeRestoreResult base_result(const RestoreTarget& t) {
   VolumeRestoreResult r;
   r.namespace_ = t.namespace_;
@@ -151,6 +149,8 @@ VolumeRestoreResult base_result(const RestoreTarget& t) {
   r.path = t.record.decision.path;
   return r;
 }
+
+namespace {
 
 bool moved_data(const RestoreTarget& t) {
   return t.record.outcome == VolumeResult::Outcome::completed &&
@@ -680,10 +680,10 @@ bool VolumeRestore::data_pending(const RestoreTarget& t) {
   return v && v->IsString() && t.record.repository_snapshot == v->GetString();
 }
 
-std::vector<std::string> VolumeRestore::claim_users(const RestoreTarget& t) {
+Result<std::vector<std::string>> VolumeRestore::claim_users(const RestoreTarget& t) {
   std::vector<std::string> out;
   kube::ListOptions lo;
-  (void)m_impl->client.list(types::pods(), t.namespace_, lo, [&](kube::ListPage& page) -> Result<void> {
+  KBK_TRY(m_impl->client.list(types::pods(), t.namespace_, lo, [&](kube::ListPage& page) -> Result<void> {
     const json::Value* items = json::find(page.list, "items");
     if (!items || !items->IsArray()) return {};
     for (const auto& p : items->GetArray()) {
@@ -697,7 +697,7 @@ std::vector<std::string> VolumeRestore::claim_users(const RestoreTarget& t) {
         }
     }
     return {};
-  });
+  }));
   return out;
 }
 

@@ -75,6 +75,8 @@ struct VolumeRestoreResult {
 const char* outcome_name(VolumeRestoreResult::Outcome o);  // "restored", "failed", "skipped"
 json::Value to_json(const VolumeRestoreResult& r, json::Allocator& a);
 std::string describe(const VolumeRestoreResult& r);
+// A result naming the target's claim, its source and data path; outcome, reason and message still to be set.
+VolumeRestoreResult base_result(const RestoreTarget& t);
 
 // Deterministic names of the restore's VolumeSnapshot and VolumeSnapshotContent for a claim (and, with
 // --mover-namespace, of the claim filled there and the label value the target claim's selector waits for).
@@ -128,7 +130,8 @@ public:
   // Whether the claim exists carrying k_annotation_data_pending for this target's snapshot (see there).
   bool data_pending(const RestoreTarget& t);
   // The pods (not being deleted) whose volumes name the target's claim: a claim in use is never written under them.
-  std::vector<std::string> claim_users(const RestoreTarget& t);
+  // An error when the pods cannot be listed (then nobody can say the claim is free).
+  Result<std::vector<std::string>> claim_users(const RestoreTarget& t);
 
 private:
   struct Impl;
