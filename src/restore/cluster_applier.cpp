@@ -34,8 +34,10 @@ bool is_namespace(const PlannedItem& item) { return item.group.empty() && item.r
 // entry keeps only fields the object does not set (a status subresource's entry: status is not sent). So a create
 // under the identity of the entry that owns the object's fields brings the backed-up entries back in one request
 // whenever the others own only what the create leaves out. Whether it did is read from the server's answer; when
-// it did not (an Apply entry, fields shared by several managers, a field a modifier added) the entries are patched
-// back as before.
+// it did not (an Apply entry, fields shared by several managers, a time changed) the entries are patched back as
+// before. An object a transform changed (a modifier added an annotation, say) has fields no backed-up entry owns:
+// the creating manager's entry comes to own them, as it owns kbk's restore labels, and that alone does not cost the
+// second request.
 
 // The manager to create under: of the backed-up Update entries without subresource at the create's apiVersion,
 // the one owning the most fields; "" when there is none.
@@ -77,10 +79,24 @@ json::Document fields_without_restore_labels(const json::Value& entry) {
   return fields;
 }
 
+// Whether fieldsV1 set `got` holds every field of `want` (both trees of "f:", "k:", "v:", "i:" and "." keys whose
+// leaves are empty objects).
+bool fields_cover(const json::Value& got, const json::Value& want) {
+  if (!want.IsObject()) return json::equal(got, want);
+  if (!got.IsObject()) return false;
+  for (const auto& m : want.GetObject()) {
+    const json::Value* g = json::find(got, std::string_view(m.name.GetString(), m.name.GetStringLength()));
+    if (!g || !fields_cover(*g, m.value)) return false;
+  }
+  return true;
+}
+
 // Whether the entries the create left are the backed-up ones: the same identities with the same fields and times,
 // except the creating manager's entry, whose time is the create's and which owns kbk's restore labels as well.
+// transformed: the restore changed the object (PlannedItem::transformed), so the creating manager's entry may also
+// own fields no backed-up entry owned (any it took from another entry shows in that entry's fields).
 bool create_kept_entries(const json::Value& backed_up, const json::Value& written, const std::string& manager,
-                         const std::string& api_version) {
+                         const std::string& api_version, bool transformed) {
   const json::Value* live = json::at(written, {"metadata", "managedFields"});
   if (!backed_up.IsArray() || !live || !live->IsArray() || live->Size() != backed_up.Size()) return false;
   std::map<std::string, const json::Value*> by_identity;
@@ -96,7 +112,8 @@ bool create_kept_entries(const json::Value& backed_up, const json::Value& writte
     const json::Value& got = *it->second;
     if (json::get_string(want, {"fieldsType"}) != json::get_string(got, {"fieldsType"})) return false;
     if (id == creator) {
-      if (!json::equal(fields_without_restore_labels(want), fields_without_restore_labels(got))) return false;
+      const json::Document w = fields_without_restore_labels(want), g = fields_without_restore_labels(got);
+      if (!(transformed ? fields_cover(g, w) : json::equal(w, g))) return false;
       continue;
     }
     if (json::get_string(want, {"time"}) != json::get_string(got, {"time"})) return false;
@@ -236,7 +253,7 @@ private:
     std::string rv = json::get_string(written, {"metadata", "resourceVersion"});
     if (json::Document mf = item.managed_fields.parse();
         mf.IsArray() && !mf.Empty() &&
-        (created_under.empty() || !create_kept_entries(mf, written, created_under, rt.api_version()))) {
+        (created_under.empty() || !create_kept_entries(mf, written, created_under, rt.api_version(), item.transformed))) {
       json::Document body;
       body.SetArray();
       auto& a = body.GetAllocator();

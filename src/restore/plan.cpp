@@ -539,6 +539,7 @@ private:
         p.skip = PlanSkip{reason::transform_skip, t->name() + ": " + r->skip_message, false};
         return true;
       }
+      if (stage == TransformStage::modify && r->changed) p.transformed = true;
       for (json::Document& e : r->extra) extra.push_back(std::move(e));
     }
     return false;

@@ -79,6 +79,9 @@ struct PlannedItem {
   std::optional<PlanSkip> skip;
   ItemAction action = ItemAction::create;
   bool synthesized = false;        // a namespace created for restored items that the backup lacks
+  // A modify-stage transform (a resource modifier, an image or namespace mapping, a hook) changed the object: the
+  // restore added or changed fields no backed-up managedFields entry describes (docs/restore.md, sanitizers).
+  bool transformed = false;
   // Within its tier, items are applied wave by wave (restore order hints of applications): wave i starts when
   // wave i-1 is done. 0 without hints.
   int wave = 0;

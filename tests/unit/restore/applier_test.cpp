@@ -251,6 +251,87 @@ TEST_CASE("cluster applier sends managedFields with the create, and patches them
   }
 }
 
+namespace {
+
+// A modifier's kind of change: an annotation no backed-up entry owns.
+class AnnotateConfigMaps : public Transform {
+public:
+  std::string name() const override { return "annotate"; }
+  Result<TransformOutcome> apply(const TransformContext& ctx, json::Document& obj) override {
+    TransformOutcome out;
+    if (ctx.resource != "configmaps") return out;
+    auto& a = obj.GetAllocator();
+    json::set(json::ensure_object(json::ensure_object(obj, "metadata", a), "annotations", a), "restored-by",
+              json::make_string("kbk", a), a);
+    out.changed = true;
+    return out;
+  }
+};
+
+// keep_entries, and the creating entry also owns an annotation (what the field manager does with a field the
+// object sets that no entry owned).
+void keep_entries_and_annotation(json::Document& doc, const std::string& manager) {
+  keep_entries(doc, manager);
+  json::Value* mf = json::at(doc, {"metadata", "managedFields"});
+  if (!mf || !mf->IsArray()) return;
+  auto& a = doc.GetAllocator();
+  for (auto& e : mf->GetArray())
+    if (json::get_string(e, {"manager"}) == manager && json::get_string(e, {"subresource"}).empty()) {
+      json::Value& md = json::ensure_object(e["fieldsV1"], "f:metadata", a);
+      json::Value& ann = json::ensure_object(md, "f:annotations", a);
+      json::set(ann, ".", json::Value(rapidjson::kObjectType), a);
+      json::set(ann, "f:restored-by", json::Value(rapidjson::kObjectType), a);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("cluster applier: a field a modifier added is owned by the creating entry, in one request", "[applier]") {
+  FakeClient client;
+  FakeResolver types(client);
+  auto applier = make_cluster_applier(client, types, fast());
+  client.field_manager = keep_entries_and_annotation;
+
+  SECTION("changed by a transform: the create's entries stand (the annotation is the creating manager's)") {
+    PlanOptions po = options();
+    po.transforms.push_back(std::make_shared<AnnotateConfigMaps>());
+    RestoreReport r = run(owned_backup().backup, po, *applier);
+    CHECK(r.phase() == "Completed");
+    CHECK(count_calls(client, "create", "configmaps") == 1);
+    CHECK(count_calls(client, "patch-json", "configmaps") == 0);
+    const json::Document* cm = client.find("configmaps", "app", "cfg");
+    REQUIRE(cm);
+    CHECK(json::get_string(*cm, {"metadata", "annotations", "restored-by"}) == "kbk");
+    const json::Value* mf = json::at(*cm, {"metadata", "managedFields"});
+    REQUIRE(mf);
+    REQUIRE(mf->Size() == 2);
+    CHECK(json::get_string((*mf)[0], {"manager"}) == "kubectl-create");
+    CHECK(json::at((*mf)[0], {"fieldsV1", "f:metadata", "f:annotations", "f:restored-by"}) != nullptr);
+    CHECK(json::at((*mf)[0], {"fieldsV1", "f:data", "f:k"}) != nullptr);
+    CHECK(json::get_string((*mf)[1], {"time"}) == "2024-01-02T03:04:06Z");
+  }
+  SECTION("not changed by the restore: a field no entry owned is not given away, the entries are patched back") {
+    run(owned_backup().backup, options(), *applier);
+    CHECK(count_calls(client, "patch-json", "configmaps") == 1);
+    const json::Value* mf = json::at(*client.find("configmaps", "app", "cfg"), {"metadata", "managedFields"});
+    REQUIRE(mf);
+    CHECK(json::at((*mf)[0], {"fieldsV1", "f:metadata", "f:annotations"}) == nullptr);
+  }
+  SECTION("changed by a transform, but the creating entry lost a field it owned: patched back") {
+    client.field_manager = [](json::Document& doc, const std::string& manager) {
+      keep_entries_and_annotation(doc, manager);
+      json::Value* mf = json::at(doc, {"metadata", "managedFields"});
+      if (!mf || !mf->IsArray()) return;
+      json::Value* data = json::at((*mf)[0], {"fieldsV1", "f:data"});
+      if (data) json::erase(*data, "f:k");
+    };
+    PlanOptions po = options();
+    po.transforms.push_back(std::make_shared<AnnotateConfigMaps>());
+    run(owned_backup().backup, po, *applier);
+    CHECK(count_calls(client, "patch-json", "configmaps") == 1);
+  }
+}
+
 TEST_CASE("cluster applier writes status through the status subresource with --restore-status", "[applier]") {
   FakeClient client;
   FakeResolver types(client);
