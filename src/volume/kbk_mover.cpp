@@ -863,8 +863,8 @@ private:
     auto fields = util::split(*probe, ' ');
     if (fields.size() != 5 || fields[0] != "kbk-probe") {
       auto st = sess.wait();
-      return unexpected(Errc::precondition, "the container cannot run sh" +
-                                                (st ? " (exit " + std::to_string(st->exit_code) + ")" : std::string()));
+      if (!st) return unexpected(st.error().wrap("starting the kbk mover in " + target.display()));  // no exit status
+      return unexpected(Errc::precondition, "the container cannot run sh (exit " + std::to_string(st->exit_code) + ")");
     }
     const std::string arch(fields[1]), state(fields[2]), image(fields[4]);
     if (arch != b->arch)
@@ -912,7 +912,12 @@ private:
     auto ready = read_line();
     if (!ready || *ready != "kbk-ready") {
       auto cs = sess.wait();
-      const std::string code = cs ? std::to_string(cs->exit_code) : "?";
+      // No exit status: the stream was cut (or stalled) while the bundle went in, a transient fault the caller
+      // retries as it retries a cut during the move (stream_cut), not a sign that the bundle cannot run here.
+      if (!cs)
+        return unexpected(cs.error().wrap((copied ? "copying the kbk bundle into " : "starting the kbk mover in ") +
+                                          target.display()));
+      const std::string code = std::to_string(cs->exit_code);
       const std::string why = util::printable(util::trim(l.lines->last()));
       if (copied)
         return unexpected(Errc::precondition, std::string(gz ? "gzip and tar" : "tar") +
