@@ -526,7 +526,15 @@ struct VolumeRestore::Impl {
       for (int attempt = 1;; ++attempt) {
         moved = mover->restore(MoverTarget{hp.namespace_, pod_name, k_mover_container, "/data"}, *worker_repo, *snap,
                                t.record.root, restore_owners, [this](uint64_t n) { bytes_moved += n; });
-        if (moved || attempt >= k_move_attempts || !stream_cut(moved.error()) || interrupted()) break;
+        if (moved || interrupted()) break;
+        // A helper pod that went away (evicted by a drain, deleted) leaves nothing to write into again: the volume
+        // fails with a line that says so (as a backup's does, docs/mover.md section 2), not as a cut stream, and the
+        // claim keeps k_annotation_data_pending, so that a rerun fills it.
+        if (std::string why = pod_gone(client, hp.namespace_, pod_name); !why.empty()) {
+          moved = unexpected(Errc::io, "helper pod " + r.mover + " was " + why + ": " + moved.error().message);
+          break;
+        }
+        if (attempt >= k_move_attempts || !stream_cut(moved.error())) break;
         // The cut attempt wrote only paths of this snapshot, and each is written whole again (replaced, not merged).
         log(t.display() + ": " + moved.error().message + "; writing the whole snapshot again (attempt " +
             std::to_string(attempt + 1) + " of " + std::to_string(k_move_attempts) + ")");
