@@ -85,6 +85,21 @@ std::optional<std::string> duplicate_member(const Value& root) {
   return std::nullopt;
 }
 
+// How a parse ended, in the words both parse() and parse_split() use: nested too deep, invalid JSON at an offset, a
+// member twice in one object, or the document.
+Result<Document> outcome(Document doc, const rapidjson::ParseResult& result, bool too_deep, std::string_view what,
+                         Errc code) {
+  if (too_deep)
+    return unexpected(code, std::string(what) + ": nested more than " + std::to_string(k_max_depth) +
+                                " levels deep (at offset " + std::to_string(result.Offset()) + ")");
+  if (result.IsError())
+    return unexpected(code, std::string(what) + ": invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
+                                rapidjson::GetParseError_En(result.Code()));
+  if (auto dup = duplicate_member(doc))
+    return unexpected(code, std::string(what) + ": member \"" + *dup + "\" appears twice in one object");
+  return doc;
+}
+
 }  // namespace
 
 Result<Document> parse(std::string_view text, std::string_view what, Errc code) {
@@ -105,15 +120,7 @@ Result<Document> parse(std::string_view text, std::string_view what, Errc code) 
     return !result.IsError();
   };
   doc.Populate(generate);
-  if (too_deep)
-    return unexpected(code, std::string(what) + ": nested more than " + std::to_string(k_max_depth) +
-                                " levels deep (at offset " + std::to_string(result.Offset()) + ")");
-  if (result.IsError())
-    return unexpected(code, std::string(what) + ": invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
-                                rapidjson::GetParseError_En(result.Code()));
-  if (auto dup = duplicate_member(doc))
-    return unexpected(code, std::string(what) + ": member \"" + *dup + "\" appears twice in one object");
-  return doc;
+  return outcome(std::move(doc), result, too_deep, what, code);
 }
 
 namespace {
@@ -365,15 +372,7 @@ Result<Document> parse_split(const ReadFn& read, std::string_view what, std::str
   doc.Populate(generate);
   if (in.error) return unexpected(*in.error);
   if (failed) return unexpected(*failed);
-  if (too_deep)
-    return unexpected(code, std::string(what) + ": nested more than " + std::to_string(k_max_depth) +
-                                " levels deep (at offset " + std::to_string(result.Offset()) + ")");
-  if (result.IsError())
-    return unexpected(code, std::string(what) + ": invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
-                                rapidjson::GetParseError_En(result.Code()));
-  if (auto dup = duplicate_member(doc))
-    return unexpected(code, std::string(what) + ": member \"" + *dup + "\" appears twice in one object");
-  return doc;
+  return outcome(std::move(doc), result, too_deep, what, code);
 }
 
 Result<Document> parse_split(std::string_view text, std::string_view what, std::string_view member,

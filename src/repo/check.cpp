@@ -1,5 +1,6 @@
 // kbk repo check (docs/format-repository.md section 13): every problem listed, not only the first.
 #include <kbk/repo/operations.hpp>
+#include <kbk/storage/read.hpp>
 
 #include <algorithm>
 #include <map>
@@ -7,33 +8,18 @@
 #include <unordered_set>
 
 namespace kbk::repo {
-namespace {
-
-Result<std::string> read_range(storage::Backend& b, const std::string& key, uint64_t offset, uint64_t length) {
-  KBK_ASSIGN_OR_RETURN(auto r, b.get_stream(key, offset, length));
-  std::string out(length, '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    KBK_ASSIGN_OR_RETURN(size_t n, r->read(out.data() + got, out.size() - got));
-    if (n == 0) break;
-    got += n;
-  }
-  out.resize(got);
-  return out;
-}
-
-}  // namespace
 
 // The header entries of a pack of the given size.
 Result<std::vector<PackEntry>> read_pack_header(Repository& repo, const Id& pack, uint64_t size) {
   const std::string key = Repository::pack_key(pack);
   const std::string what = "pack " + to_hex(pack);
   if (size < k_pack_trailer_size) return unexpected(Errc::corrupt, what + " is truncated (" + std::to_string(size) + " bytes)");
-  KBK_ASSIGN_OR_RETURN(auto trailer, read_range(repo.backend(), key, size - k_pack_trailer_size, k_pack_trailer_size));
+  KBK_ASSIGN_OR_RETURN(auto trailer,
+                       storage::read_up_to(repo.backend(), key, size - k_pack_trailer_size, k_pack_trailer_size));
   auto hl = decode_pack_trailer(trailer);
   if (!hl) return unexpected(hl.error().wrap(what));
   if (*hl > size - k_pack_trailer_size) return unexpected(Errc::corrupt, what + " is truncated (header cut)");
-  KBK_ASSIGN_OR_RETURN(auto stored, read_range(repo.backend(), key, size - k_pack_trailer_size - *hl, *hl));
+  KBK_ASSIGN_OR_RETURN(auto stored, storage::read_up_to(repo.backend(), key, size - k_pack_trailer_size - *hl, *hl));
   KBK_ASSIGN_OR_RETURN(auto plain, repo.open_header(stored, what));
   auto entries = decode_pack_header(plain);
   if (!entries) return unexpected(entries.error().wrap(what));
@@ -136,7 +122,8 @@ Result<CheckReport> check(Repository& repo, const CheckOptions& o) {
       if (o.subset_m && (i % o.subset_m) != o.subset_n - 1) continue;
       const Id& pack = present[i];
       const uint64_t size = listed[pack];
-      auto all = read_range(repo.backend(), Repository::pack_key(pack), 0, size);
+      // Up to the listed size: a pack that ends early has each blob past its end reported cut off, the others checked.
+      auto all = storage::read_up_to(repo.backend(), Repository::pack_key(pack), 0, size);
       rep.packs_read++;
       if (!all) {
         rep.errors.push_back("pack " + to_hex(pack) + ": " + all.error().message);

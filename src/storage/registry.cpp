@@ -1,5 +1,6 @@
 // The table of storage backends by URL scheme. A backend adds one line here; nothing else branches on scheme.
 #include <kbk/storage/backend.hpp>
+#include <kbk/storage/read.hpp>
 
 #include <map>
 #include <mutex>
@@ -27,9 +28,9 @@ void register_scheme(const std::string& scheme, Factory factory) {
   table()[scheme] = std::move(factory);
 }
 
-Result<std::string> Backend::get_range(const std::string& key, uint64_t offset, uint64_t length) {
+Result<std::string> read_up_to(Backend& backend, const std::string& key, uint64_t offset, uint64_t length) {
   if (length == 0) return std::string();
-  KBK_ASSIGN_OR_RETURN(auto r, get_stream(key, offset, length));
+  KBK_ASSIGN_OR_RETURN(auto r, backend.get_stream(key, offset, length));
   std::string out(length, '\0');
   size_t got = 0;
   while (got < out.size()) {
@@ -37,9 +38,15 @@ Result<std::string> Backend::get_range(const std::string& key, uint64_t offset, 
     if (n == 0) break;
     got += n;
   }
-  if (got != out.size())
+  out.resize(got);
+  return out;
+}
+
+Result<std::string> Backend::get_range(const std::string& key, uint64_t offset, uint64_t length) {
+  KBK_ASSIGN_OR_RETURN(std::string out, read_up_to(*this, key, offset, length));
+  if (out.size() != length)
     return unexpected(Errc::corrupt, "storage object " + key + " in " + display_url() + " ends " +
-                                         std::to_string(out.size() - got) + " bytes short of the range " +
+                                         std::to_string(length - out.size()) + " bytes short of the range " +
                                          std::to_string(offset) + "+" + std::to_string(length));
   return out;
 }

@@ -13,6 +13,34 @@ KBK = os.environ.get("KBK") or os.path.join(SRC, "build", "kbk")
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
 
 
+def mover_pids(state):
+    """The `kbk mover serve` processes the kubesim whose state folder is `state` runs (their bwrap ancestor names
+    it): a test that kills a mover mid-transfer finds it here."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % p, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"mover" not in cmd or b"serve" not in cmd:
+            continue
+        q, mine = p, False
+        for _ in range(6):
+            try:
+                stat = open("/proc/%s/stat" % q).read()
+                q = stat[stat.rindex(")") + 2:].split()[1]
+                if state.encode() in open("/proc/%s/cmdline" % q, "rb").read():
+                    mine = True
+                    break
+            except (OSError, ValueError, IndexError):
+                break
+        if mine:
+            pids.append(int(p))
+    return pids
+
+
 class KubesimEnv:
     def __init__(self, prefix):
         self.passed = 0
