@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -51,7 +52,7 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
   report.started = clock.now();
   report.warnings = plan.warnings;
 
-  std::vector<ItemResult> results(plan.items.size());
+  std::deque<ItemResult> results(plan.items.size());  // given to the report from the front, as the plan
   util::ProgressState state;
   state.phase = "restore";
   state.items_total = plan.items.size();
@@ -143,18 +144,19 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
   report.halted = applier.halted();
   applier.finish();
 
-  // A consumed plan gives its names to the report item by item (and goes with them), so the two are never both
-  // held whole.
-  report.items.reserve(plan.items.size());
-  for (size_t k = 0; k < plan.items.size(); ++k) {
-    const PlannedItem& p = plan.items[k];
+  // A consumed plan gives its names to the report item by item and each item goes as soon as it is given (the
+  // deque's blocks are freed from the front; the report's are allocated as the freed ones), so a restore holds
+  // about one copy of every item's names at this point, not two.
+  const size_t n = plan.items.size();
+  for (size_t k = 0; k < n; ++k) {
+    const PlannedItem& p = release ? release->items.front() : plan.items[k];
     ItemReport r;
     r.order = p.order;
     r.tier = tier_name(p.tier);
     r.synthesized = p.synthesized;
-    r.result = std::move(results[k]);
+    r.result = std::move(release ? results.front() : results[k]);
     if (release) {
-      PlannedItem& q = release->items[k];
+      PlannedItem& q = release->items.front();
       r.group = std::move(q.group);
       r.version = std::move(q.version);
       r.resource = std::move(q.resource);
@@ -164,7 +166,8 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
       r.target_namespace = std::move(q.target_namespace);
       r.target_name = std::move(q.target_name);
       r.notes = std::move(q.notes);
-      q = PlannedItem();
+      release->items.pop_front();
+      results.pop_front();
     } else {
       r.group = p.group;
       r.version = p.version;
@@ -178,8 +181,7 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
     }
     report.items.push_back(std::move(r));
   }
-  std::vector<ItemResult>().swap(results);
-  if (release) std::vector<PlannedItem>().swap(release->items);
+  std::deque<ItemResult>().swap(results);
   report.completed = clock.now();
   state.current.clear();
   progress.finish(state);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -46,7 +47,7 @@ struct RestoreReport {
   std::string mode;            // the applier's mode()
   bool dry_run = false;
   std::chrono::system_clock::time_point started, completed;
-  std::vector<ItemReport> items;  // in plan order
+  std::deque<ItemReport> items;  // in plan order (a deque: built while the plan is given away, engine.cpp)
   std::vector<std::string> warnings;
   RestoreRequest request;      // what was asked (filled by the caller): "spec" and "target" of the record
   std::optional<Error> halted;    // the applier stopped the run (Applier::halted); later items were not attempted

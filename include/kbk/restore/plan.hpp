@@ -4,6 +4,7 @@
 // is executed by an Applier (applier.hpp), as ninja's Plan is executed by its Builder.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -114,7 +115,9 @@ struct PlanOptions {
 };
 
 struct Plan {
-  std::vector<PlannedItem> items;  // sorted: tier, then group/resource, namespace, name; skipped included
+  // Sorted: tier, then group/resource, namespace, name; skipped included. A deque: a consumed plan gives its items
+  // away from the front, block by block (engine.cpp), so a restore never holds every item twice.
+  std::deque<PlannedItem> items;
   std::vector<std::string> warnings;
   size_t selected = 0;             // backed-up objects the selection kept
 };

@@ -88,6 +88,35 @@ TEST_CASE("make_plan orders items by tier whatever the backup order", "[plan]") 
   for (size_t i = 0; i < plan->items.size(); ++i) CHECK(plan->items[i].order == i + 1);
 }
 
+TEST_CASE("make_plan orders a tier by group/resource, namespace and name as strings order them", "[plan]") {
+  // Types whose resource is a prefix of another's, or differs only after the group's dot, in a scrambled backup
+  // order: the plan sorts an index and permutes the items in place, comparing group_resource() without building it.
+  const std::vector<std::pair<std::string, std::string>> types = {  // {resource.group, apiVersion}
+      {"widgets.example.com", "example.com/v1"}, {"widgetsx.example.com", "example.com/v1"},
+      {"widgets.a.io", "a.io/v1"}, {"widget.example.com", "example.com/v1"}, {"gadgets.example.com", "example.com/v1"}};
+  const std::vector<std::string> kinds = {"Widget", "WidgetX", "Widget", "Widget1", "Gadget"};
+  std::vector<std::tuple<std::string, std::string, std::string>> added;  // group_resource, namespace, name
+  BackupBuilder b;
+  uint32_t seed = 7;
+  for (int n = 0; n < 40; ++n) {
+    seed = seed * 1103515245u + 12345u;
+    const size_t t = (seed >> 16) % types.size();
+    const std::string ns = std::string("ns-") + static_cast<char>('a' + (seed >> 8) % 3);
+    const std::string name = "o" + std::to_string((seed >> 4) % 1000);
+    if (std::find(added.begin(), added.end(), std::make_tuple(types[t].first, ns, name)) != added.end()) continue;
+    added.emplace_back(types[t].first, ns, name);
+    b.add(types[t].first, R"({"apiVersion":")" + types[t].second + R"(","kind":")" + kinds[t] +
+                              R"(","metadata":{"name":")" + name + R"(","namespace":")" + ns + R"("}})");
+  }
+  auto plan = make_plan(b.backup, options());
+  REQUIRE(plan.ok());
+  std::vector<std::tuple<std::string, std::string, std::string>> got;
+  for (const PlannedItem& i : plan->items)
+    if (i.resource != "namespaces") got.emplace_back(i.group_resource(), i.target_namespace, i.target_name);
+  std::sort(added.begin(), added.end());
+  CHECK(got == added);
+}
+
 TEST_CASE("make_plan leaves cluster-managed objects to the cluster", "[plan]") {
   BackupBuilder b;
   b.add("namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}})")
