@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -604,7 +605,13 @@ Result<json::Document> start_helper_pod(kube::Client& client, Temporaries& temps
   temps.add(types::pods(), spec.namespace_, name);
   log::info(2, "helper pod " + spec.namespace_ + "/" + name + " for " + spec.volume_label + " runs as " +
                    spec.identity.describe());
-  return wait_pod_running(client, spec.namespace_, name, timeout_seconds, poll_seconds);
+  const auto created_at = std::chrono::steady_clock::now();
+  auto pod = wait_pod_running(client, spec.namespace_, name, timeout_seconds, poll_seconds);
+  if (pod)
+    log::info(2, "helper pod " + spec.namespace_ + "/" + name + " running " +
+                     util::human_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - created_at).count()) +
+                     " after its create");
+  return pod;
 }
 
 Result<std::string> enforced_pod_security(kube::Client& client, const std::string& ns) {

@@ -1,6 +1,7 @@
 // The backup data paths (data_path.hpp).
 #include <kbk/volume/data_path.hpp>
 
+#include <chrono>
 #include <optional>
 
 #include <kbk/util/log.hpp>
@@ -118,7 +119,10 @@ Result<void> move_in_pod(const Job& job, Context& ctx, VolumeResult& r, const js
   r.node = json::get_string(pod, {"spec", "nodeName"});
   r.mover = ns + "/" + name;
   auto slot = ctx.node_slot(r.node);
+  const auto t0 = std::chrono::steady_clock::now();
   KBK_ASSIGN_OR_RETURN(repo::Repository * repo, ctx.repository());
+  log::info(2, "volume-data repository ready for " + job.ref.display() + " after " +
+                   util::human_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
   MoverTarget target{ns, name, k_mover_container, path};
   auto stats = ctx.mover.backup(target, *repo, labels_for(job, ctx, kind), live, ctx.on_bytes);
   if (!stats) {

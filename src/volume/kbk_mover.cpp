@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <elf.h>
@@ -582,6 +583,29 @@ private:
 // and a zero fill. Kept in the heap instead, they are reused. The mover lives for one volume.
 constexpr const char* k_mover_malloc = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
 
+// Where a move's time went, phase by phase (logged at -v 2: docs/mover.md section 5 measures with it).
+class Phases {
+public:
+  using Clock = std::chrono::steady_clock;
+  // The phase that ends now, since the last mark (or this object's making).
+  void mark(const std::string& what) {
+    const auto now = Clock::now();
+    m_text += (m_text.empty() ? "" : ", ") + what + " " + seconds(std::chrono::duration<double>(now - m_last).count());
+    m_last = now;
+  }
+  void note(const std::string& text) { m_text += text; }
+  static std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f s", s);
+    return buf;
+  }
+  const std::string& text() const { return m_text; }
+
+private:
+  Clock::time_point m_last = Clock::now();
+  std::string m_text;
+};
+
 class KbkMover final : public Mover {
 public:
   KbkMover(kube::Client& client, KbkMoverOptions o) : m_client(client), m_o(std::move(o)) {
@@ -636,10 +660,13 @@ public:
     // An s3:// location: the mover stores the packs in the bucket itself (docs/mover.md section 6).
     auto s3 = mover_access(repo, true);
     if (s3) json::set(doc, "s3", protocol::s3_settings_json(*s3, a), a);
+    const double prepared = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto started = start_mover(target, doc, repo, on_bytes, s3.get());
     if (!started)
       return fallback(started.error(), target, [&] { return m_tar->backup(target, repo, labels, live, on_bytes); });
     Outcome& out = *started;
+    log::info(2, "mover timing " + labels.name + " in " + target.display() + ": parent snapshot " +
+                     Phases::seconds(prepared) + ", " + out.phases.text());
     MoveStats st = stats_of(out);
     const json::Value& r = out.result;
     st.snapshot = json::get_string(r, {"snapshot"});
@@ -704,6 +731,7 @@ private:
     kube::ExecStatus status;
     protocol::ServeCounts counts;
     uint64_t bundle_bytes = 0;
+    Phases phases;
   };
 
   // How the mover reaches an s3:// location (nullptr for others): kbk's settings, and credentials of its own where
@@ -762,6 +790,7 @@ private:
     std::string stdout_left;  // read past the script's last line: the start of the mover's frames
     bool image = false;       // the image's own kbk runs, not the bundle
     uint64_t bundle_bytes = 0;
+    Phases phases;
   };
 
   // Starts the mover: the image's own kbk when it has one (--mover-image with kbk in it) and it is this version,
@@ -832,6 +861,7 @@ private:
     };
     auto session = m_client.exec(req);
     if (!session) return unexpected(session.error().wrap("starting the kbk mover in " + target.display()));
+    l.phases.mark("exec open");
     l.session = std::move(*session);
     SessionGuard guard(l.session.get());
     kube::ExecSession& sess = *l.session;
@@ -860,6 +890,7 @@ private:
         return unexpected(w.error().wrap("starting the kbk mover in " + target.display()));
     auto probe = read_line();
     if (!probe) return stop(probe.error());
+    l.phases.mark("probe");
     auto fields = util::split(*probe, ' ');
     if (fields.size() != 5 || fields[0] != "kbk-probe") {
       auto st = sess.wait();
@@ -910,6 +941,7 @@ private:
                                          target.display()));
     }
     auto ready = read_line();
+    l.phases.mark(copied ? "bundle copy and unpack" : "ready");
     if (!ready || *ready != "kbk-ready") {
       auto cs = sess.wait();
       // No exit status: the stream was cut (or stalled) while the bundle went in, a transient fault the caller
@@ -950,6 +982,7 @@ private:
     Outcome out;
     out.result.SetNull();
     out.bundle_bytes = l.bundle_bytes;
+    out.phases = l.phases;
     auto lines = l.lines;
     SessionGuard guard(l.session.get());
     kube::ExecSession& sess = *l.session;
@@ -998,6 +1031,7 @@ private:
                                 " (protocol " + (p && p->IsInt() ? std::to_string(p->GetInt()) : "?") + "), this is kbk " +
                                 KBK_VERSION + " (protocol " + std::to_string(protocol::k_version) + ")");
         }
+        out.phases.mark("mover start (hello)");
         Frame s;
         s.type = Type::start;
         auto secret = with_secrets(start, s3);
@@ -1044,6 +1078,15 @@ private:
           break;
         }
         out.result = std::move(*h);
+        out.phases.mark("mover");
+        if (const json::Value* secs = json::find(out.result, "seconds"); secs && secs->IsObject()) {
+          auto at = [&](const char* k) {
+            const json::Value* v = json::find(*secs, k);
+            return Phases::seconds(v && v->IsNumber() ? v->GetDouble() : 0);
+          };
+          out.phases.note(" (repository open " + at("open") + ", index load " + at("index") + ", " +
+                          json::get_string(start, {"op"}) + " " + at("run") + ")");
+        }
         break;
       } else {
         failed = unexpected(Errc::corrupt, "the mover sent an unexpected frame (type " +
@@ -1059,6 +1102,7 @@ private:
     if (sess.can_close_stdin()) (void)sess.close_stdin();
     auto status = sess.wait();
     if (!status) return unexpected(status.error().wrap("kbk mover in " + target.display()));
+    out.phases.mark("exec end");
     out.status = *status;
     if (out.result.IsNull()) {
       const int code = status->exit_code;
