@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -118,6 +119,25 @@ Result<std::string> scrypt_kek(const std::string& passphrase, std::string_view s
                      out.size()) != 1)
     return unexpected(Errc::crypto, "scrypt key derivation failed (N=" + std::to_string(p.n) + ")");
   return out;
+}
+
+// The same key object opened again by this process (a backup opens its volume-data repository's key once to check
+// it, once for the run's lock and once per worker) derives the same key: scrypt runs once per passphrase, salt and
+// parameters (tens to hundreds of milliseconds each, and 32 MiB), and the result is kept, like the passphrase itself,
+// in this process's memory only.
+Result<std::string> remembered_scrypt_kek(const std::string& passphrase, std::string_view salt, const ScryptParams& p) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> known;  // SHA-256 of the inputs -> the key
+  const std::string id = sha256_hex(std::to_string(p.n) + "/" + std::to_string(p.r) + "/" + std::to_string(p.p) + "/" +
+                                std::to_string(salt.size()) + "/" + std::string(salt) + passphrase);
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = known.find(id); it != known.end()) return it->second;
+  }
+  KBK_ASSIGN_OR_RETURN(std::string kek, scrypt_kek(passphrase, salt, p));
+  std::lock_guard lock(mutex);
+  known.emplace(id, kek);
+  return kek;
 }
 
 std::string json_string(std::string_view s) {
@@ -244,7 +264,7 @@ Result<SecretKey> unwrap_data_key(const KeyObjectFields& o, const UserKey& user,
     params.p = static_cast<uint32_t>(p);
     auto salt = util::base64_decode(o.salt);
     if (!salt || salt->size() != 16) return unexpected(bad_object(what, "scrypt salt is not 16 bytes"));
-    KBK_ASSIGN_OR_RETURN(kek, scrypt_kek(user.passphrase, *salt, params));
+    KBK_ASSIGN_OR_RETURN(kek, remembered_scrypt_kek(user.passphrase, *salt, params));
   } else {
     return unexpected(Errc::unsupported, std::string(what) + ": key derivation \"" + util::printable(o.kdf_name, 32) +
                                              "\" is unknown");
