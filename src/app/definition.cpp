@@ -642,7 +642,7 @@ private:
 // worth reporting).
 bool declares_application(const std::string& text) {
   try {
-    for (const auto& doc : YAML::LoadAll(text))
+    for (const auto& doc : json::load_all_yaml(text))
       if (doc.IsMap() && doc["kind"] && doc["kind"].IsScalar() && doc["kind"].Scalar() == k_kind) return true;
     return false;
   } catch (const YAML::Exception&) {

@@ -1,8 +1,11 @@
 #include <kbk/json/json.hpp>
 
+#include <kbk/json/yaml_reader.hpp>
+
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <regex>
@@ -32,7 +35,14 @@ struct DepthLimitedBuilder {
   bool Uint(unsigned u) { return doc.Uint(u); }
   bool Int64(int64_t i) { return doc.Int64(i); }
   bool Uint64(uint64_t u) { return doc.Uint64(u); }
-  bool Double(double d) { return doc.Double(d); }
+  // RapidJSON 1.1 with kParseFullPrecisionFlag reads a number beyond a double's range (1.8e308) as infinity, which
+  // no writer can write back: refused as the reader refuses such a number without that flag (found by fuzz.json).
+  bool too_big = false;
+  bool Double(double d) {
+    if (std::isfinite(d)) return doc.Double(d);
+    too_big = true;
+    return false;
+  }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc.RawNumber(s, n, copy); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc.String(s, n, copy); }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc.Key(s, n, copy); }
@@ -114,6 +124,7 @@ Result<Document> parse(std::string_view text, std::string_view what, Errc code) 
         rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
     result = reader.Parse<flags>(ms, builder);
     too_deep = builder.too_deep;
+    if (builder.too_big) result.Set(rapidjson::kParseErrorNumberTooBig, result.Offset());
     // The reader takes a NUL byte for the end of the text: one after the value would hide what follows.
     if (!result.IsError() && ms.Tell() != text.size())
       result.Set(rapidjson::kParseErrorDocumentRootNotSingular, ms.Tell());
@@ -146,7 +157,12 @@ public:
     return scalar(Event::int64, [&] { return m_doc.Int64(i); }, static_cast<uint64_t>(i));
   }
   bool Uint64(uint64_t u) { return scalar(Event::uint64, [&] { return m_doc.Uint64(u); }, u); }
+  bool too_big = false;  // a number beyond a double's range, as DepthLimitedBuilder
   bool Double(double d) {
+    if (!std::isfinite(d)) {
+      too_big = true;
+      return false;
+    }
     uint64_t bits;
     std::memcpy(&bits, &d, sizeof bits);
     return scalar(Event::dbl, [&] { return m_doc.Double(d); }, bits);
@@ -365,6 +381,7 @@ Result<Document> parse_split(const ReadFn& read, std::string_view what, std::str
         rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
     result = reader.Parse<flags>(in, builder);
     too_deep = builder.too_deep;
+    if (builder.too_big) result.Set(rapidjson::kParseErrorNumberTooBig, result.Offset());
     failed = builder.failed;
     if (!result.IsError() && !in.at_end()) result.Set(rapidjson::kParseErrorDocumentRootNotSingular, in.Tell());
     return !result.IsError();
@@ -594,6 +611,21 @@ PlainKind classify_plain(const std::string& s) {
   return PlainKind::string;
 }
 
+// A plain scalar that reads as a number but not as a 64-bit integer. strtod, not std::stod: that throws
+// std::out_of_range, which nothing catches, for 1e400 and also for 1e-400 (ERANGE); strtod gives infinity (refused,
+// as .inf and .nan are) or the nearest double (0 or a denormal, as a JSON reader gives).
+Result<void> set_floating(const std::string& s, Value& out, std::string_view what) {
+  double d = 0;
+  if (s == ".inf" || s == ".Inf") d = INFINITY;
+  else if (s == "-.inf") d = -INFINITY;
+  else if (s == ".nan" || s == ".NaN") d = NAN;
+  else d = std::strtod(s.c_str(), nullptr);
+  if (!std::isfinite(d))
+    return unexpected(Errc::parse, std::string(what) + ": " + s + " cannot be represented in JSON");
+  out.SetDouble(d);
+  return {};
+}
+
 // budget: how many more nodes may be converted. YAML aliases share nodes, so a small text can name a huge tree
 // ("billion laughs"); a real document has fewer nodes than bytes, and the caller's budget is the text's size.
 Result<void> yaml_to_value(const YAML::Node& node, Value& out, Allocator& alloc, std::string_view what, unsigned depth,
@@ -629,22 +661,12 @@ Result<void> yaml_to_value(const YAML::Node& node, Value& out, Allocator& alloc,
               if (u <= static_cast<unsigned long long>(INT64_MAX)) out.SetInt64(static_cast<int64_t>(u));
               else out.SetUint64(u);
             }
-          } catch (...) {
-            out.SetDouble(std::stod(s));
+            return {};
+          } catch (...) {  // beyond 64 bits: a double, as a JSON reader takes it
           }
-          return {};
+          return set_floating(s, out, what);
         }
-        case PlainKind::floating: {
-          double d = 0;
-          if (s == ".inf" || s == ".Inf") d = INFINITY;
-          else if (s == "-.inf") d = -INFINITY;
-          else if (s == ".nan" || s == ".NaN") d = NAN;
-          else d = std::stod(s);
-          if (!std::isfinite(d))
-            return unexpected(Errc::parse, std::string(what) + ": " + s + " cannot be represented in JSON");
-          out.SetDouble(d);
-          return {};
-        }
+        case PlainKind::floating: return set_floating(s, out, what);
         case PlainKind::string:
           out.SetString(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
           return {};
@@ -708,7 +730,7 @@ Result<std::vector<Document>> parse_yaml_stream(std::string_view text, std::stri
     }
   }
   try {
-    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
+    std::vector<YAML::Node> nodes = load_all_yaml(text);
     uint64_t budget = text.size() + 1024;
     for (const auto& node : nodes) {
       if (node.IsNull() || !node.IsDefined()) continue;

@@ -1,14 +1,52 @@
 // Strict YAML reading with positions (see yaml_reader.hpp).
 #include <kbk/json/yaml_reader.hpp>
 
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
+
 #include <kbk/util/strings.hpp>
 
 namespace kbk::json {
 
+namespace {
+
+// Notes where each document starts; builds nothing.
+class DocumentStarts final : public YAML::EventHandler {
+public:
+  YAML::Mark start;
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+std::vector<YAML::Node> load_all_yaml(std::string_view text) {
+  const std::string s(text);
+  {
+    std::istringstream in(s);
+    YAML::Parser parser(in);
+    DocumentStarts starts;
+    int previous = -1;
+    while (parser.HandleNextDocument(starts)) {
+      if (starts.start.pos == previous) throw YAML::ParserException(starts.start, "unexpected character here");
+      previous = starts.start.pos;
+    }
+  }
+  return YAML::LoadAll(s);
+}
+
 std::vector<YAML::Node> YamlReader::load_all(std::string_view text) {
   m_text_bytes = text.size();
   try {
-    return YAML::LoadAll(std::string(text));
+    return load_all_yaml(text);
   } catch (const YAML::Exception& e) {
     errors.push_back(m_file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " +
                      e.msg);

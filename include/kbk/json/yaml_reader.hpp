@@ -22,6 +22,13 @@
 
 namespace kbk::json {
 
+// YAML::LoadAll, which every YAML stream kbk reads goes through: Debian's yaml-cpp 0.7 loops for ever there,
+// adding a null document each turn until memory runs out, on a token no rule takes (a ',' in block context, as in
+// "a: 1\n,b: 2"; fixed upstream by jbeder/yaml-cpp#1319). The stream is first walked by the parser without building
+// nodes, and a document that starts where the one before it started is that loop: YAML::ParserException at its
+// mark, as for any syntax error (found by fuzz.ui_requests: a kbk ui request could exhaust the host's memory).
+std::vector<YAML::Node> load_all_yaml(std::string_view text);
+
 class YamlReader {
 public:
   explicit YamlReader(std::string file) : m_file(std::move(file)) {}

@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 #include <kbk/json/json.hpp>
+#include <kbk/json/yaml_reader.hpp>
 
 using namespace kbk;
 
@@ -26,6 +30,38 @@ i: -7
   CHECK(d["g"].GetInt64() == 12345678901234LL);
   CHECK(std::string(d["h"].GetString()) == "hello world");
   CHECK(d["i"].GetInt64() == -7);
+}
+
+TEST_CASE("YAML numbers beyond a double are an error, not an exception; beyond 64 bits a double") {
+  // std::stod threw std::out_of_range for both 1e400 and 1e-400, and nothing caught it: kbk ended in terminate.
+  for (const std::string& text : std::vector<std::string>{"a: 1e400", "a: -1e400", "a: " + std::string(400, '9')}) {
+    INFO(text);
+    auto r = json::parse_yaml(text, "rules.yaml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("cannot be represented in JSON") != std::string::npos);
+  }
+  auto doc = json::parse_yaml("tiny: 1e-400\nbig: 123456789012345678901234567890\n");
+  REQUIRE(doc);
+  CHECK((*doc)["tiny"].GetDouble() == 0.0);
+  CHECK((*doc)["big"].GetDouble() == 123456789012345678901234567890.0);
+}
+
+TEST_CASE("a token yaml-cpp's LoadAll never moves past is a syntax error, not an endless loop") {
+  // yaml-cpp 0.7 added a null document per turn for ever, until memory ran out (found by fuzz.ui_requests).
+  const std::string found = "spec:[n  a patch\n#!x\n    nginx: traefik\n  ,images:nul   2ginx: x\n";
+  for (const std::string& text : std::vector<std::string>{",", "a: 1\n---\n,\n", found}) {
+    INFO(text);
+    auto r = json::parse_yaml_stream(text, "rules.yaml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.rfind("rules.yaml:", 0) == 0);
+    json::YamlReader reader("m.yaml");
+    CHECK(reader.load_all(text).empty());
+    REQUIRE(reader.errors.size() == 1);
+    CHECK(reader.errors[0].rfind("m.yaml:", 0) == 0);
+  }
+  auto docs = json::parse_yaml_stream("a: 1\n---\n---\nb: [1, 2]\n...\n---\nc: 3\n");
+  REQUIRE(docs);
+  CHECK(docs->size() == 3);
 }
 
 TEST_CASE("YAML streams split on --- and drop empty documents") {
