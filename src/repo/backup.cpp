@@ -54,7 +54,14 @@ public:
       : m_repo(repo), m_writer(writer), m_cdc(cdc), m_bytes_read(bytes_read) {
     for (int i = 0; i < std::max(1, workers); ++i) m_threads.emplace_back([this] { run(); });
   }
-  ~Pipeline() { stop(); }
+  // Without finish(), the backup failed: queued work is dropped (the jobs running end before the threads join).
+  ~Pipeline() {
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_queue.clear();
+    }
+    stop();
+  }
 
   // Queues a chunk whose id goes to *slot. Blocks while the queue is full.
   Result<void> submit(std::string data, Id* slot) {
@@ -844,17 +851,20 @@ Result<BackupResult> backup_folder(Repository& repo, const std::string& path, co
     parent_root = std::move(*t);
     have_parent = true;
   }
-  Engine engine(repo, options);
-  DirBuild root;
+  DirBuild root;  // before the engine: its workers write chunk ids into root's files until the engine is gone
   root.node.type = NodeType::dir;
+  Engine engine(repo, options);
   KBK_TRY(engine.walk_folder(path, root, have_parent ? &parent_root : nullptr));
   return engine.finish(root, "folder", options.name.empty() ? path : options.name);
 }
 
 Result<BackupResult> backup_tar(Repository& repo, int fd, const std::string& name, const BackupOptions& options) {
-  Engine engine(repo, options);
+  // root before the engine, as above: a stream that fails mid-way (a helper pod killed, a damaged tar) returns
+  // while a worker may still be storing a chunk of one of root's files; the engine waits for it when it goes, so
+  // root must go after it (found by fuzz.repo_tar: with the engine first, the tree was freed under the worker).
   DirBuild root;
   root.node.type = NodeType::dir;
+  Engine engine(repo, options);
   KBK_TRY(engine.read_tar(fd, name, root));
   return engine.finish(root, "tar", name);
 }

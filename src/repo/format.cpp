@@ -217,6 +217,24 @@ bool IndexTable::insert(const Id& id, const Location& loc) {
   }
 }
 
+bool IndexTable::erase(const Id& id) {
+  size_t hole = slot_of(id);
+  if (hole == SIZE_MAX) return false;
+  const size_t mask = m_slots.size() - 1;
+  // Backward-shift deletion: an entry after the hole moves into it unless its home slot lies after the hole (up to
+  // the entry, cyclically), where the probe from its home would still reach it.
+  for (size_t j = (hole + 1) & mask; m_slots[j].used(); j = (j + 1) & mask) {
+    const size_t home = IdHash{}(m_slots[j].id) & mask;
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    m_slots[hole] = m_slots[j];
+    hole = j;
+  }
+  m_slots[hole] = Slot{};
+  --m_size;
+  return true;
+}
+
 void IndexTable::set(const Id& id, const Location& loc) {
   if (!insert(id, loc)) m_slots[slot_of(id)].loc = loc;
 }

@@ -26,6 +26,17 @@ PackWriter::~PackWriter() {
   }
   m_cv.notify_all();
   for (auto& t : m_threads) t.join();
+  // Blobs added but never stored (a failed backup: packs still open, a failed upload) are taken out of the index
+  // table again, where add() put them as pending: left there, a later backup through the same repository (the next
+  // volume of a run) would take them for stored and write a snapshot naming blobs no pack holds (found by
+  // fuzz.repo_tar: a tar stream that failed mid-way, then another).
+  for (const auto& p : m_open)
+    for (const auto& e : p.entries) m_abandoned.push_back(e.id);
+  for (const auto& q : m_queue_entries)
+    for (const auto& e : q.second) m_abandoned.push_back(e.id);
+  std::lock_guard<std::mutex> il(m_repo.index_mutex());
+  for (const Id& id : m_abandoned)
+    if (const Location* l = m_repo.table().find(id); l && l->pack == k_pending_pack) m_repo.table().erase(id);
 }
 
 Result<Id> PackWriter::add(BlobType type, std::string_view plaintext) {
@@ -43,7 +54,10 @@ Result<bool> PackWriter::add(BlobType type, const Id& id, std::string_view plain
   static const compress::Setting k_metadata{compress::Codec::zstd, 3};
   std::string stored = m_repo.encode_blob(id, plaintext, type == BlobType::data ? m_compression : k_metadata);
   std::unique_lock<std::mutex> lock(m_mutex);
-  if (m_error) return unexpected(*m_error);
+  if (m_error) {
+    m_abandoned.push_back(id);
+    return unexpected(*m_error);
+  }
   OpenPack& p = m_open[type == BlobType::data ? 0 : 1];
   PackEntry e;
   e.type = type;
@@ -67,7 +81,10 @@ Result<bool> PackWriter::add(BlobType type, const Id& id, std::string_view plain
 
 Result<void> PackWriter::add_stored(BlobType type, const Id& id, std::string_view stored, uint32_t raw_length) {
   std::unique_lock<std::mutex> lock(m_mutex);
-  if (m_error) return unexpected(*m_error);
+  if (m_error) {
+    m_abandoned.push_back(id);
+    return unexpected(*m_error);
+  }
   OpenPack& p = m_open[type == BlobType::data ? 0 : 1];
   PackEntry e;
   e.type = type;
@@ -129,6 +146,7 @@ void PackWriter::upload_loop() {
     lock.lock();
     --m_in_flight;
     if (!put) {
+      for (const auto& e : entries) m_abandoned.push_back(e.id);
       if (!m_error) m_error = put.error().wrap("uploading pack " + to_hex(item.first));
     } else {
       m_stats.packs++;

@@ -81,6 +81,8 @@ public:
   // Inserts when absent; returns true when it did.
   bool insert(const Id& id, const Location& loc);
   void set(const Id& id, const Location& loc);  // insert or overwrite
+  // Removes an id (moving the entries after it back, so every lookup still finds its entry); true when it was there.
+  bool erase(const Id& id);
   const Location* find(const Id& id) const;
   size_t size() const { return m_size; }
   size_t capacity() const { return m_slots.size(); }

@@ -175,6 +175,7 @@ private:
   std::deque<std::pair<Id, std::string>> m_queue;
   std::vector<std::pair<Id, std::vector<PackEntry>>> m_queue_entries;
   std::vector<PackRecord> m_uploaded;  // not yet in an index file
+  std::vector<Id> m_abandoned;  // blobs whose pack failed to upload, or that came after an error
   size_t m_in_flight = 0;
   bool m_stop = false;
   std::optional<Error> m_error;
