@@ -2,6 +2,7 @@
 // compress::GzipReader, tar through libarchive with read_archive's rules, every item parsed and checked against its
 // path, kbk/manifest.json and kbk/results.json against their schemas, the checksums. Limits are small so a run
 // stays fast; a problem report is printed as the CLI would (util::printable).
+// fuzz-link: kbk_archive
 #include <kbk/archive/reader.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/util/strings.hpp>

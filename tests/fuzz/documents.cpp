@@ -2,6 +2,7 @@
 // json::parse's rules and checked against its schema as the readers do (the marker also by check_marker, a key
 // object opened with a fixed 32-byte key: scrypt objects are refused before deriving, as for any key file), then
 // printed as the commands print them.
+// fuzz-link: kbk_archive
 #include <kbk/archive/documents.hpp>
 #include <kbk/archive/encryption.hpp>
 #include <kbk/archive/location.hpp>

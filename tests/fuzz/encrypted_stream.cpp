@@ -2,6 +2,7 @@
 // the streaming DecryptingReader (as restore reads an archive), the whole-buffer decrypt (logs, results), or a
 // sealed marker opened against its plaintext summary. The seeds are valid streams under that key, so mutations
 // reach the header checks, the segment arithmetic and the authentication of every segment.
+// fuzz-link: kbk_archive
 #include <kbk/archive/encryption.hpp>
 #include <kbk/crypto/encryption.hpp>
 #include <kbk/json/json.hpp>

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <unistd.h>
+#include <vector>
 
 #include <kbk/storage/aws.hpp>
 #include <kbk/storage/s3.hpp>
@@ -294,5 +295,50 @@ TEST_CASE("getRange through kbk: the pod gets exactly the range an index names, 
   auto missing = remote.get_range("plugins/kbk/repository/data/ab/none", 0, 10);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().is(Errc::not_found));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("serve_request: a mover reaches only the repository, writes only its data, index and snapshots") {
+  const auto dir = std::filesystem::temp_directory_path() / ("kbk-mover-serve-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto location = storage::open("file://" + dir.string(), {});
+  REQUIRE(location.ok());
+  REQUIRE((*location)->put("backups/b1/b1.tar.gz", "the resource backup", {}).ok());
+  protocol::ServeCounts counts;
+  std::vector<std::string> written;
+  auto ask = [&](const std::string& header, std::string body = "") {
+    protocol::Frame request;
+    request.type = protocol::Type::request;
+    request.id = 7;
+    request.header = header;
+    request.body = std::move(body);
+    protocol::Frame reply = protocol::serve_request(
+        **location, request, counts, [&](const std::string& k, std::string_view) { written.push_back(k); });
+    CHECK(reply.id == 7);
+    auto h = json::parse(reply.header);
+    REQUIRE(h.ok());
+    return json::find(*h, "ok")->GetBool() ? std::string() : json::get_string(*h, {"message"});
+  };
+  const std::string repo = "plugins/kbk/repository/";
+  CHECK(ask(R"({"op":"put","key":")" + repo + R"(data/ab/abcd"})", "pack").empty());
+  CHECK(ask(R"({"op":"put","key":")" + repo + R"(index/ef01"})", "index").empty());
+  CHECK(ask(R"({"op":"get","key":")" + repo + R"(data/ab/abcd"})").empty());
+  for (const std::string& h : std::vector<std::string>{R"({"op":"get","key":"backups/b1/b1.tar.gz"})",
+                                                       R"({"op":"list","key":""})",
+                                                       R"({"op":"get","key":")" + repo + R"(../../b1.tar.gz"})",
+                                                       R"({"op":"put","key":")" + repo + R"(data/../../../escape"})"})
+    CHECK(ask(h, "x").find("may only reach the repository") != std::string::npos);
+  for (const std::string& h : std::vector<std::string>{R"({"op":"put","key":")" + repo + R"(config"})",
+                                                       R"({"op":"put","key":")" + repo + R"(keys/k1"})",
+                                                       R"({"op":"put","key":")" + repo + R"(locks/l1"})"})
+    CHECK(ask(h, "x").find("may not write") != std::string::npos);
+  CHECK(ask(R"({"op":"remove","key":")" + repo + R"(data/ab/abcd"})").find("unknown request") != std::string::npos);
+  CHECK(ask("not json").find("without a JSON header") != std::string::npos);
+  CHECK(written == std::vector<std::string>{repo + "data/ab/abcd", repo + "index/ef01"});
+  CHECK((*location)->get(repo + "data/ab/abcd").value() == "pack");
+  CHECK((*location)->get("backups/b1/b1.tar.gz").value() == "the resource backup");
+  CHECK_FALSE(std::filesystem::exists(dir / "escape"));
+  CHECK_FALSE(std::filesystem::exists(dir / (repo + "config")));
   std::filesystem::remove_all(dir);
 }
