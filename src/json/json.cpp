@@ -23,6 +23,17 @@ namespace kbk::json {
 
 namespace {
 
+// RapidJSON 1.1 decodes a lone low surrogate escape ("\udc00") into the bytes ED B0 80, which are not UTF-8 (raw
+// text holding them is refused by kParseValidateEncodingFlag): the writers would pass them on and kbk could not
+// read back what it wrote (found by fuzz.json). Later RapidJSON versions refuse the escape, as this does.
+bool has_surrogate(const char* s, size_t n) {
+  for (const char* p = s; (p = static_cast<const char*>(std::memchr(p, '\xed', n - static_cast<size_t>(p - s))));) {
+    if (static_cast<size_t>(p - s) + 1 < n && static_cast<unsigned char>(p[1]) >= 0xa0) return true;
+    ++p;
+  }
+  return false;
+}
+
 // Forwards the reader's events to the document, counting how deep they nest.
 struct DepthLimitedBuilder {
   Document& doc;
@@ -37,15 +48,21 @@ struct DepthLimitedBuilder {
   bool Uint64(uint64_t u) { return doc.Uint64(u); }
   // RapidJSON 1.1 with kParseFullPrecisionFlag reads a number beyond a double's range (1.8e308) as infinity, which
   // no writer can write back: refused as the reader refuses such a number without that flag (found by fuzz.json).
-  bool too_big = false;
+  // Strings with a lone surrogate are refused too (has_surrogate). The parse ends with this error.
+  rapidjson::ParseErrorCode refused = rapidjson::kParseErrorNone;
   bool Double(double d) {
     if (std::isfinite(d)) return doc.Double(d);
-    too_big = true;
+    refused = rapidjson::kParseErrorNumberTooBig;
     return false;
   }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc.RawNumber(s, n, copy); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc.String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc.Key(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return text_ok(s, n) && doc.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return text_ok(s, n) && doc.Key(s, n, copy); }
+  bool text_ok(const char* s, rapidjson::SizeType n) {
+    if (!has_surrogate(s, n)) return true;
+    refused = rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+    return false;
+  }
   bool StartObject() { return enter() && doc.StartObject(); }
   bool EndObject(rapidjson::SizeType n) {
     --depth;
@@ -124,7 +141,7 @@ Result<Document> parse(std::string_view text, std::string_view what, Errc code) 
         rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
     result = reader.Parse<flags>(ms, builder);
     too_deep = builder.too_deep;
-    if (builder.too_big) result.Set(rapidjson::kParseErrorNumberTooBig, result.Offset());
+    if (builder.refused != rapidjson::kParseErrorNone) result.Set(builder.refused, result.Offset());
     // The reader takes a NUL byte for the end of the text: one after the value would hide what follows.
     if (!result.IsError() && ms.Tell() != text.size())
       result.Set(rapidjson::kParseErrorDocumentRootNotSingular, ms.Tell());
@@ -157,10 +174,10 @@ public:
     return scalar(Event::int64, [&] { return m_doc.Int64(i); }, static_cast<uint64_t>(i));
   }
   bool Uint64(uint64_t u) { return scalar(Event::uint64, [&] { return m_doc.Uint64(u); }, u); }
-  bool too_big = false;  // a number beyond a double's range, as DepthLimitedBuilder
+  rapidjson::ParseErrorCode refused = rapidjson::kParseErrorNone;  // as DepthLimitedBuilder's
   bool Double(double d) {
     if (!std::isfinite(d)) {
-      too_big = true;
+      refused = rapidjson::kParseErrorNumberTooBig;
       return false;
     }
     uint64_t bits;
@@ -169,6 +186,10 @@ public:
   }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return m_doc.RawNumber(s, n, copy); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    if (has_surrogate(s, n)) {
+      refused = rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+      return false;
+    }
     open_scalar_element();
     if (!recording()) {
       m_key_matches = false;
@@ -178,6 +199,10 @@ public:
     return element_value_done();
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    if (has_surrogate(s, n)) {
+      refused = rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+      return false;
+    }
     if (!recording()) {
       m_key_matches = m_depth == 1 && std::string_view(s, n) == m_member;
       return m_doc.Key(s, n, copy);
@@ -381,7 +406,7 @@ Result<Document> parse_split(const ReadFn& read, std::string_view what, std::str
         rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
     result = reader.Parse<flags>(in, builder);
     too_deep = builder.too_deep;
-    if (builder.too_big) result.Set(rapidjson::kParseErrorNumberTooBig, result.Offset());
+    if (builder.refused != rapidjson::kParseErrorNone) result.Set(builder.refused, result.Offset());
     failed = builder.failed;
     if (!result.IsError() && !in.at_end()) result.Set(rapidjson::kParseErrorDocumentRootNotSingular, in.Tell());
     return !result.IsError();
