@@ -3,6 +3,7 @@
 #include <kbk/json/yaml_reader.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +35,87 @@ bool has_surrogate(const char* s, size_t n) {
   return false;
 }
 
+// RapidJSON 1.1's full-precision reader reads a zero with a large exponent (0e100, 0E66, 0.0e300, 0e-30) as garbage
+// (Tencent/rapidjson#1249, fixed after 1.1.0): [0e100] came back as [-1.997919072202235e146], so kbk would have
+// restored another number. The readers take numbers as text instead (kParseNumbersAsStringsFlag: RapidJSON still
+// checks them against JSON's grammar and still refuses an exponent beyond 308, even on a zero) and this converts
+// them, typed as RapidJSON types them: an integer that fits 32 bits is an Int (negative) or Uint, one that fits 64
+// bits an Int64 or Uint64 ("-0" is the integer 0), anything else a double, correctly rounded as the full-precision
+// reader rounds every other number: the same value, so the writers write the same text. A zero significand is zero
+// whatever the exponent. The reader's next event is handed the value (h.Int(...), h.Double(...)).
+template <class Handler>
+bool number_event(Handler& h, const char* s, size_t n) {
+  const bool minus = n > 0 && s[0] == '-';
+  const char* const digits = s + (minus ? 1 : 0);
+  const char* const end = s + n;
+  const char* p = digits;
+  uint64_t u = 0;
+  while (p != end && p - digits < 19 && *p >= '0' && *p <= '9') u = u * 10 + static_cast<unsigned>(*p++ - '0');
+  bool integer = p == end;
+  if (!integer && p + 1 == end && *p >= '0' && *p <= '9') {  // a 20th digit: the integer may still fit 64 bits
+    const unsigned last = static_cast<unsigned>(*p - '0');
+    integer = u <= (UINT64_MAX - last) / 10;
+    if (integer) u = u * 10 + last;
+  }
+  if (integer && !minus) return u <= UINT32_MAX ? h.Uint(static_cast<unsigned>(u)) : h.Uint64(u);
+  if (integer && u <= 2147483648u) return h.Int(static_cast<int>(-static_cast<int64_t>(u)));
+  if (integer && u <= (uint64_t{1} << 63)) return h.Int64(static_cast<int64_t>(~u + 1));
+  // A double: u times ten to the power scale + exponent, u holding the significand's first 19 digits (from the
+  // first non-zero one; exact: none of those dropped is non-zero). When u is at most 2^53 and that power at most 22
+  // (both exact in a double), one multiplication or division rounds correctly (Clinger's fast path, as RapidJSON's
+  // StrtodFast): most numbers. Otherwise std::from_chars, correctly rounded.
+  u = 0;
+  int kept = 0;
+  long scale = 0;
+  bool exact = true, point = false;
+  for (p = digits; p != end && *p != 'e' && *p != 'E'; ++p) {
+    if (*p == '.') {
+      point = true;
+      continue;
+    }
+    const unsigned digit = static_cast<unsigned>(*p - '0');
+    if (kept < 19) {
+      u = u * 10 + digit;
+      kept += u != 0 ? 1 : 0;
+      scale -= point ? 1 : 0;
+    } else {
+      exact = exact && digit == 0;
+      scale += point ? 0 : 1;
+    }
+  }
+  long exponent = 0;
+  if (p != end) {  // at the 'e'
+    const bool negative = ++p != end && *p == '-';
+    if (p != end && (*p == '-' || *p == '+')) ++p;
+    for (; p != end; ++p) exponent = std::min(exponent * 10 + (*p - '0'), 100000L);  // RapidJSON refused > 308
+    if (negative) exponent = -exponent;
+  }
+  if (u == 0) return h.Double(minus ? -0.0 : 0.0);  // every digit zero, whatever the exponent
+  static constexpr double k_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const long power = scale + exponent;
+  double d = 0;
+  if (exact && u <= (uint64_t{1} << 53) && power >= -22 && power <= 22) {
+    d = power < 0 ? static_cast<double>(u) / k_pow10[-power] : static_cast<double>(u) * k_pow10[power];
+    return h.Double(minus ? -d : d);
+  }
+  const auto [stop, ec] = std::from_chars(s, end, d);
+  if (ec == std::errc::result_out_of_range) {
+    // from_chars leaves d alone out of a double's range: beyond it (infinity, which the builders refuse) or below its
+    // smallest step (zero, as RapidJSON and strtod read it). Which one: the power of ten of the first digit.
+    d = kept + power > 0 ? HUGE_VAL : 0.0;
+    if (minus) d = -d;
+  } else if (ec != std::errc() || stop != end) {
+    return false;  // not a JSON number: the reader checked it was one
+  }
+  return h.Double(d);
+}
+
+// RapidJSON's flags for both readers: iterative (a deep text costs memory, never stack), UTF-8 validated, numbers as
+// text (number_event).
+constexpr unsigned k_reader_flags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
+
 // Forwards the reader's events to the document, counting how deep they nest.
 struct DepthLimitedBuilder {
   Document& doc;
@@ -46,8 +128,8 @@ struct DepthLimitedBuilder {
   bool Uint(unsigned u) { return doc.Uint(u); }
   bool Int64(int64_t i) { return doc.Int64(i); }
   bool Uint64(uint64_t u) { return doc.Uint64(u); }
-  // RapidJSON 1.1 with kParseFullPrecisionFlag reads a number beyond a double's range (1.8e308) as infinity, which
-  // no writer can write back: refused as the reader refuses such a number without that flag (found by fuzz.json).
+  // A number beyond a double's range (1.8e308, within the exponent RapidJSON checks) would be infinity, which no
+  // writer can write back: refused as RapidJSON refuses a larger exponent (found by fuzz.json).
   // Strings with a lone surrogate are refused too (has_surrogate). The parse ends with this error.
   rapidjson::ParseErrorCode refused = rapidjson::kParseErrorNone;
   bool Double(double d) {
@@ -55,7 +137,7 @@ struct DepthLimitedBuilder {
     refused = rapidjson::kParseErrorNumberTooBig;
     return false;
   }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc.RawNumber(s, n, copy); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return number_event(*this, s, n); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return text_ok(s, n) && doc.String(s, n, copy); }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) { return text_ok(s, n) && doc.Key(s, n, copy); }
   bool text_ok(const char* s, rapidjson::SizeType n) {
@@ -137,9 +219,7 @@ Result<Document> parse(std::string_view text, std::string_view what, Errc code) 
     DepthLimitedBuilder builder{d};
     rapidjson::Reader reader;
     rapidjson::MemoryStream ms(text.data(), text.size());
-    constexpr unsigned flags =
-        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
-    result = reader.Parse<flags>(ms, builder);
+    result = reader.Parse<k_reader_flags>(ms, builder);
     too_deep = builder.too_deep;
     if (builder.refused != rapidjson::kParseErrorNone) result.Set(builder.refused, result.Offset());
     // The reader takes a NUL byte for the end of the text: one after the value would hide what follows.
@@ -184,7 +264,7 @@ public:
     std::memcpy(&bits, &d, sizeof bits);
     return scalar(Event::dbl, [&] { return m_doc.Double(d); }, bits);
   }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return m_doc.RawNumber(s, n, copy); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return number_event(*this, s, n); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
     if (has_surrogate(s, n)) {
       refused = rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
@@ -402,9 +482,7 @@ Result<Document> parse_split(const ReadFn& read, std::string_view what, std::str
   auto generate = [&](Document& d) {
     SplitBuilder builder(d, member, on_element, what, code);
     rapidjson::Reader reader;
-    constexpr unsigned flags =
-        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
-    result = reader.Parse<flags>(in, builder);
+    result = reader.Parse<k_reader_flags>(in, builder);
     too_deep = builder.too_deep;
     if (builder.refused != rapidjson::kParseErrorNone) result.Set(builder.refused, result.Offset());
     failed = builder.failed;
