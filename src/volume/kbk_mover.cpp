@@ -1059,7 +1059,7 @@ private:
                                                                                      std::string_view body) {
           if (key.find("/index/") != std::string::npos)
             if (auto r = repo.add_index_object(key, body); !r) log::warning(r.error().message);
-        });
+        }, [&](const Error& refused) { log::warning("the kbk mover in " + target.display() + ": " + refused.message); });
         if (auto w = send(reply); !w) {
           failed = w;
           break;

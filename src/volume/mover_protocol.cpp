@@ -500,7 +500,8 @@ Frame serve_credentials(const Frame& request, storage::aws::CredentialsProvider&
 
 // ---------------------------------------------------------------------------------------------------------------
 Frame serve_request(storage::Backend& backend, const Frame& request, ServeCounts& counts,
-                    const std::function<void(const std::string&, std::string_view)>& on_written) {
+                    const std::function<void(const std::string&, std::string_view)>& on_written,
+                    const std::function<void(const Error&)>& on_refused) {
   Frame reply;
   reply.type = Type::reply;
   reply.id = request.id;
@@ -576,9 +577,20 @@ Frame serve_request(storage::Backend& backend, const Frame& request, ServeCounts
     if (!util::starts_with(rel, "data/") && !util::starts_with(rel, "index/") && !util::starts_with(rel, "snapshots/"))
       return fail(Error{Errc::forbidden, "a mover may not write " + util::printable(key)});
     counts.bytes_in += request.body.size();
+    // Never over an existing file, whatever the mover asked: index files and snapshots are named by the SHA-256 of
+    // their bytes and packs by a random id, so kbk's own mover writes each name once (it asks ifExists "fail" and
+    // takes an index file that exists for written). A put that would replace one could change what earlier
+    // backups' snapshots restore: it is refused as already_exists and, when the mover did not ask "fail", told to
+    // on_refused (the CLI's line naming the pod).
     storage::PutOptions po;
-    if (json::get_string(*h, {"ifExists"}) == "fail") po.if_exists = storage::IfExists::fail;
+    po.if_exists = storage::IfExists::fail;
     auto r = backend.put(key, request.body, po);
+    if (!r && r.error().is(Errc::already_exists) && json::get_string(*h, {"ifExists"}) != "fail") {
+      Error refused{Errc::already_exists, "refused to overwrite " + util::printable(key) +
+                                              ", which exists (a mover never replaces a repository file)"};
+      if (on_refused) on_refused(refused);
+      return fail(std::move(refused));
+    }
     if (!r) return fail(r.error());
     counts.bytes_written += request.body.size();
     if (on_written) on_written(key, request.body);

@@ -92,9 +92,12 @@ struct ServeCounts {
   uint64_t bytes_written = 0;  // of which stored in the location (packs, index files, snapshots)
 };
 // Answers one request frame from `backend`: only keys under the repository prefix; writes only below data/,
-// index/ and snapshots/; no removal. on_written(key, body) is told of every stored object.
+// index/ and snapshots/, never over an existing file (already_exists, whatever the request's ifExists); no removal.
+// on_written(key, body) is told of every stored object, on_refused of a put that would have replaced a file although
+// the mover did not ask ifExists "fail" (kbk's mover always asks it: another one is trying to change the repository).
 Frame serve_request(storage::Backend& backend, const Frame& request, ServeCounts& counts,
-                    const std::function<void(const std::string&, std::string_view)>& on_written);
+                    const std::function<void(const std::string&, std::string_view)>& on_written,
+                    const std::function<void(const Error&)>& on_refused = {});
 
 // The "credentials" request: whether the frame is one, and kbk's answer from its own credentials provider.
 bool is_credentials_request(const Frame& request);

@@ -342,3 +342,43 @@ TEST_CASE("serve_request: a mover reaches only the repository, writes only its d
   CHECK_FALSE(std::filesystem::exists(dir / (repo + "config")));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("serve_request: a mover's put never replaces an existing pack, index file or snapshot") {
+  // A helper pod runs whatever image its volume's pod runs; one that put over an index file or a snapshot could
+  // change what earlier backups restore. kbk's own mover asks ifExists "fail" for every put; the CLI applies it to
+  // all of them and names the pod when one without it is refused.
+  const auto dir = std::filesystem::temp_directory_path() / ("kbk-mover-overwrite-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto location = storage::open("file://" + dir.string(), {});
+  REQUIRE(location.ok());
+  protocol::ServeCounts counts;
+  std::vector<std::string> refused;
+  auto put = [&](const std::string& key, const std::string& body, bool if_exists_fail) {
+    protocol::Frame request;
+    request.type = protocol::Type::request;
+    request.id = 9;
+    request.header = R"({"op":"put","key":")" + key + "\"" + (if_exists_fail ? R"(,"ifExists":"fail"})" : "}");
+    request.body = body;
+    protocol::Frame reply = protocol::serve_request(**location, request, counts, nullptr,
+                                                    [&](const Error& e) { refused.push_back(e.message); });
+    auto h = json::parse(reply.header);
+    REQUIRE(h.ok());
+    return json::find(*h, "ok")->GetBool() ? std::string() : json::get_string(*h, {"message"});
+  };
+  const std::string repo = "plugins/kbk/repository/";
+  for (const std::string& key : {repo + "data/ab/abcd", repo + "index/ef01", repo + "snapshots/2345"}) {
+    INFO(key);
+    refused.clear();
+    CHECK(put(key, "first", false).empty());
+    // Another content under the same name, without ifExists: refused, with the line the CLI logs.
+    const std::string said = put(key, "second", false);
+    CHECK(said == "refused to overwrite " + key + ", which exists (a mover never replaces a repository file)");
+    CHECK(refused == std::vector<std::string>{said});
+    // With ifExists "fail" (kbk's mover): the storage's answer, nothing to report.
+    CHECK_FALSE(put(key, "third", true).empty());
+    CHECK(refused.size() == 1);
+    CHECK((*location)->get(key).value() == "first");
+  }
+  std::filesystem::remove_all(dir);
+}
