@@ -11,7 +11,8 @@
 #include <tuple>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <deque>
+#include <optional>
 #include <mutex>
 
 #include <openssl/crypto.h>
@@ -124,20 +125,53 @@ Result<std::string> scrypt_kek(const std::string& passphrase, std::string_view s
 // The same key object opened again by this process (a backup opens its volume-data repository's key once to check
 // it, once for the run's lock and once per worker) derives the same key: scrypt runs once per passphrase, salt and
 // parameters (tens to hundreds of milliseconds each, and 32 MiB), and the result is kept, like the passphrase itself,
-// in this process's memory only.
-Result<std::string> remembered_scrypt_kek(const std::string& passphrase, std::string_view salt, const ScryptParams& p) {
-  static std::mutex mutex;
-  static std::map<std::string, std::string> known;  // SHA-256 of the inputs -> the key
-  const std::string id = sha256_hex(std::to_string(p.n) + "/" + std::to_string(p.r) + "/" + std::to_string(p.p) + "/" +
-                                std::to_string(salt.size()) + "/" + std::string(salt) + passphrase);
-  {
-    std::lock_guard lock(mutex);
-    if (auto it = known.find(id); it != known.end()) return it->second;
+// in this process's memory only. Only a key that opened its key object is kept (a wrong passphrase typed into kbk ui
+// leaves nothing behind), at most k_max of them (a long-running kbk ui sees many), and each is wiped when it is
+// dropped and when the process ends.
+class KekMemo {
+public:
+  static constexpr std::size_t k_max = 8;
+
+  ~KekMemo() {
+    for (auto& e : m_entries) OPENSSL_cleanse(e.second.data(), e.second.size());
   }
-  KBK_ASSIGN_OR_RETURN(std::string kek, scrypt_kek(passphrase, salt, p));
-  std::lock_guard lock(mutex);
-  known.emplace(id, kek);
-  return kek;
+
+  static std::string id_of(const std::string& passphrase, std::string_view salt, const ScryptParams& p) {
+    return sha256_hex(std::to_string(p.n) + "/" + std::to_string(p.r) + "/" + std::to_string(p.p) + "/" +
+                      std::to_string(salt.size()) + "/" + std::string(salt) + passphrase);
+  }
+
+  std::optional<std::string> recall(const std::string& id) {
+    std::lock_guard lock(m_mutex);
+    for (const auto& e : m_entries)
+      if (e.first == id) return e.second;
+    return std::nullopt;
+  }
+
+  void remember(const std::string& id, const std::string& kek) {
+    std::lock_guard lock(m_mutex);
+    for (const auto& e : m_entries)
+      if (e.first == id) return;
+    if (m_entries.size() == k_max) {
+      OPENSSL_cleanse(m_entries.front().second.data(), m_entries.front().second.size());
+      m_entries.pop_front();
+    }
+    m_entries.emplace_back(id, kek);
+  }
+
+  std::size_t size() {
+    std::lock_guard lock(m_mutex);
+    return m_entries.size();
+  }
+
+private:
+  std::mutex m_mutex;
+  std::deque<std::pair<std::string, std::string>> m_entries;  // id -> key, oldest first
+};
+
+KekMemo& kek_memo() {
+  static KekMemo memo;
+  return memo;
 }
 
 std::string json_string(std::string_view s) {
@@ -154,6 +188,8 @@ Error bad_object(std::string_view what, const std::string& why) {
 }
 
 }  // namespace
+
+std::size_t remembered_key_count() { return kek_memo().size(); }
 
 // ---- keys ----
 
@@ -242,6 +278,7 @@ Result<SecretKey> unwrap_data_key(const KeyObjectFields& o, const UserKey& user,
     return unexpected(Errc::unsupported, std::string(what) + ": key object version " + std::to_string(o.version) +
                                              " is newer than this kbk reads (" + std::to_string(k_format_version) + ")");
   std::string kek;
+  std::string memo_id;  // set for a passphrase: the key is remembered once it opens the object
   if (o.kdf_name == "none") {
     if (user.kind != UserKey::Kind::key)
       return unexpected(Errc::crypto, std::string(what) + ": this key object needs a 32-byte key file, not a passphrase");
@@ -264,7 +301,12 @@ Result<SecretKey> unwrap_data_key(const KeyObjectFields& o, const UserKey& user,
     params.p = static_cast<uint32_t>(p);
     auto salt = util::base64_decode(o.salt);
     if (!salt || salt->size() != 16) return unexpected(bad_object(what, "scrypt salt is not 16 bytes"));
-    KBK_ASSIGN_OR_RETURN(kek, remembered_scrypt_kek(user.passphrase, *salt, params));
+    memo_id = KekMemo::id_of(user.passphrase, *salt, params);
+    if (auto known = kek_memo().recall(memo_id)) {
+      kek = std::move(*known);
+    } else {
+      KBK_ASSIGN_OR_RETURN(kek, scrypt_kek(user.passphrase, *salt, params));
+    }
   } else {
     return unexpected(Errc::unsupported, std::string(what) + ": key derivation \"" + util::printable(o.kdf_name, 32) +
                                              "\" is unknown");
@@ -280,6 +322,7 @@ Result<SecretKey> unwrap_data_key(const KeyObjectFields& o, const UserKey& user,
     return unexpected(bad_object(what, "wrap nonce or ciphertext has the wrong size"));
   }
   auto opened = gcm_open(kek, *nonce, "kbk-key v1" + o.key_id, *sealed);
+  if (opened && !memo_id.empty()) kek_memo().remember(memo_id, kek);
   OPENSSL_cleanse(kek.data(), kek.size());
   if (!opened) return unexpected(Errc::crypto, std::string(what) + ": the encryption key does not open this key object (wrong key or passphrase)");
   SecretKey dk(std::move(*opened));

@@ -67,6 +67,10 @@ struct ScryptParams {
 inline constexpr uint64_t k_scrypt_max_memory = 256ull << 20;
 inline constexpr uint64_t k_scrypt_max_work = 1ull << 23;
 
+// How many passphrase-derived keys this process remembers (at most 8; only keys that opened their key object):
+// for tests, and for kbk ui's memory.
+std::size_t remembered_key_count();
+
 // A key object's members (docs/format-encryption.md) as a JSON reader found them (the archive module parses and
 // type-checks the JSON; this module has no JSON reader). Base64 members are still encoded.
 struct KeyObjectFields {

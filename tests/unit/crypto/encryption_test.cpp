@@ -286,3 +286,37 @@ TEST_CASE("encryption end to end: data key per backup, user key wraps it, rotati
   REQUIRE(reopened.ok());
   CHECK((*decrypt(*reopened, cipher, "a") == archive));
 }
+
+TEST_CASE("passphrase keys: remembered only once they open their object, at most 8, the same key each time") {
+  const auto data_key = SecretKey::random();
+  ScryptParams fast;
+  fast.n = 1024;
+  auto pass = parse_user_key("correct horse battery staple", "f");
+  auto wrong = parse_user_key("incorrect horse", "f");
+  REQUIRE(pass.ok());
+  REQUIRE(wrong.ok());
+  std::vector<KeyObject> objects;
+  for (int i = 0; i < 12; ++i) {  // each wrap has a fresh salt: twelve different derived keys
+    auto o = wrap_data_key(data_key, *pass, fast);
+    REQUIRE(o.ok());
+    objects.push_back(std::move(*o));
+  }
+  const std::size_t before = remembered_key_count();
+  // A wrong passphrase (kbk ui's password field, typed wrong many times) leaves nothing behind.
+  for (const auto& o : objects) {
+    auto r = unwrap_data_key(o.fields, *wrong, "k");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(Errc::crypto));
+  }
+  CHECK(remembered_key_count() == before);
+  for (int round = 0; round < 2; ++round)  // the second round recalls some and derives the others again
+    for (const auto& o : objects) {
+      auto r = unwrap_data_key(o.fields, *pass, "k");
+      REQUIRE(r.ok());
+      CHECK(r->bytes() == data_key.bytes());
+      CHECK(remembered_key_count() <= 8);
+    }
+  CHECK(remembered_key_count() == 8);
+  // A remembered key still refuses the wrong passphrase for its object.
+  CHECK_FALSE(unwrap_data_key(objects.back().fields, *wrong, "k").ok());
+}
