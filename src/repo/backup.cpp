@@ -808,6 +808,9 @@ public:
     s.summary.bytes_stored = ws.bytes_stored;
     s.summary.blobs_new = ws.blobs_new;
     s.summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count();
+    // A walk that could not read everything (a file that vanished or was unreadable) is no picture of the state the
+    // fingerprint describes: a later backup must walk again rather than carry this tree forward.
+    if (m_warnings.empty()) s.fingerprint = m_opts.fingerprint;
     KBK_TRY(m_repo.save_snapshot(s));
     out.warnings = m_warnings;
     if (m_opts.progress) {

@@ -333,7 +333,21 @@ Result<void> Repository::load_index(std::vector<Error>* damaged) {
       for (const auto& e : r.entries) m_table.insert(e.id, Location{pn, e.offset, e.length, pack_raw(e.raw_length, e.type)});
     }
   }
+  m_index_loaded = true;
   return {};
+}
+
+bool Repository::index_loaded() {
+  std::lock_guard<std::mutex> lock(m_index_mutex);
+  return m_index_loaded;
+}
+
+Result<void> Repository::ensure_index() {
+  {
+    std::lock_guard<std::mutex> lock(m_index_mutex);
+    if (m_index_loaded) return {};
+  }
+  return load_index();
 }
 
 Result<void> Repository::add_index_object(const std::string& key, std::string_view stored) {
@@ -455,6 +469,21 @@ std::string snapshot_json(const Snapshot& s) {
   sum.AddMember("blobsNew", s.summary.blobs_new, a);
   sum.AddMember("seconds", s.summary.seconds, a);
   d.AddMember("summary", sum, a);
+  if (s.fingerprint) {
+    const auto& f = *s.fingerprint;
+    json::Value fp(rapidjson::kObjectType);
+    fp.AddMember("version", f.version, a);
+    fp.AddMember("digest", json::make_string(f.digest, a), a);
+    fp.AddMember("inode", f.inode, a);
+    json::Value root(rapidjson::kObjectType);
+    root.AddMember("uid", f.root.uid, a);
+    root.AddMember("gid", f.root.gid, a);
+    root.AddMember("mode", f.root.mode, a);
+    root.AddMember("mtime", f.root.mtime, a);
+    root.AddMember("mtimeNsec", f.root.mtime_nsec, a);
+    fp.AddMember("root", root, a);
+    d.AddMember("fingerprint", fp, a);
+  }
   return json::to_string(d);
 }
 
@@ -508,13 +537,36 @@ Result<Snapshot> parse_snapshot(std::string_view text, const Id& id) {
     s.summary.blobs_new = u("blobsNew");
     if (const auto* x = json::find(*sum, "seconds"); x && x->IsNumber()) s.summary.seconds = x->GetDouble();
   }
+  // Optional (issue 15): one this kbk cannot read is left out, which only costs the next backup its fast path.
+  if (const auto* fp = json::find(d, "fingerprint"); fp && fp->IsObject()) {
+    const auto* ver = json::find(*fp, "version");
+    const auto* inode = json::find(*fp, "inode");
+    const auto* root = json::find(*fp, "root");
+    SnapshotFingerprint f;
+    f.digest = json::get_string(*fp, {"digest"});
+    if (ver && ver->IsInt() && inode && inode->IsBool() && root && root->IsObject() && parse_id(f.digest)) {
+      f.version = ver->GetInt();
+      f.inode = inode->GetBool();
+      auto u = [&](const char* k) {
+        const auto* x = json::find(*root, k);
+        return x && x->IsUint() ? x->GetUint() : 0u;
+      };
+      f.root.uid = u("uid");
+      f.root.gid = u("gid");
+      f.root.mode = u("mode");
+      f.root.mtime_nsec = u("mtimeNsec");
+      if (const auto* m = json::find(*root, "mtime"); m && m->IsInt64()) f.root.mtime = m->GetInt64();
+      s.fingerprint = std::move(f);
+    }
+  }
   return s;
 }
 
 }  // namespace
 
-Result<Id> Repository::save_snapshot(Snapshot& s) {
+Result<Id> Repository::save_snapshot(Snapshot& s, uint64_t* stored_bytes) {
   const std::string stored = seal_object(snapshot_json(s));
+  if (stored_bytes) *stored_bytes = stored.size();
   auto digest = crypto::sha256(stored);
   std::memcpy(s.id.data(), digest.data(), 32);
   KBK_TRY(m_backend.put(snapshot_key(s.id), stored, {storage::IfExists::fail, "application/octet-stream"}));

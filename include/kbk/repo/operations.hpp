@@ -30,6 +30,9 @@ struct BackupOptions {
   // snapshot gets new inode numbers and change times on every clone, so only path, size and mtime can be compared.
   bool ignore_inode = false, ignore_ctime = false;
   std::string name;                 // the snapshot's path for a folder backup ("" = the folder's path)
+  // Recorded in the snapshot when the walk read everything without a warning (docs/format-repository.md section
+  // 10): the caller took it before the walk and checked it is not racy.
+  std::optional<SnapshotFingerprint> fingerprint;
 };
 
 // Backs up a folder. Errc::config when path is not a readable folder; files that vanish or cannot be read are

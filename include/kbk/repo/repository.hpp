@@ -49,6 +49,19 @@ struct SnapshotSummary {
   double seconds = 0;
 };
 
+// What lets the next backup of a volume skip its mover when nothing changed (docs/format-repository.md section 10,
+// docs/mover.md section 3): a digest of the volume's metadata taken before the snapshot's walk.
+struct SnapshotFingerprint {
+  int version = 1;
+  std::string digest;           // 64 hex
+  bool inode = true;            // inode numbers were in the digest
+  struct Root {
+    uint32_t uid = 0, gid = 0, mode = 0;
+    int64_t mtime = 0;
+    uint32_t mtime_nsec = 0;
+  } root;                       // the volume root as the mover saw it
+};
+
 struct Snapshot {
   Id id{};
   std::string time;             // RFC 3339
@@ -61,6 +74,7 @@ struct Snapshot {
   ChunkerParams chunker;
   std::string compression;
   SnapshotSummary summary;
+  std::optional<SnapshotFingerprint> fingerprint;
 };
 
 struct OpenOptions {
@@ -95,6 +109,10 @@ public:
   // --- index ---
   // Loads every index file. Errc::corrupt naming a damaged one (every other is still loaded when tolerant).
   Result<void> load_index(std::vector<Error>* damaged = nullptr);
+  // Loads the index unless this object already did (load_index or ensure_index): what a writer calls before it
+  // adds blobs, so a volume that moves nothing never reads the index.
+  Result<void> ensure_index();
+  bool index_loaded();  // by load_index or ensure_index
   // Adds one stored index file that another writer published (an in-pod mover, docs/mover.md) to the in-memory
   // index, so later writers of this process deduplicate against its blobs. Errc::corrupt naming it.
   Result<void> add_index_object(const std::string& key, std::string_view stored);
@@ -118,7 +136,8 @@ public:
   Result<std::vector<Snapshot>> list_snapshots(std::vector<Error>* damaged = nullptr);
   // "latest", a full id or a unique prefix. Errc::not_found / Errc::config (ambiguous).
   static Result<Snapshot> find_snapshot(const std::vector<Snapshot>& all, const std::string& spec);
-  Result<Id> save_snapshot(Snapshot& snapshot);
+  // Stores the snapshot and sets its id; stored_bytes (may be null) gets the stored object's size.
+  Result<Id> save_snapshot(Snapshot& snapshot, uint64_t* stored_bytes = nullptr);
   std::string snapshot_key(const Id& id) const;
 
 private:
@@ -136,6 +155,7 @@ private:
   std::vector<Id> m_packs;
   std::unordered_map<Id, uint32_t, IdHash> m_pack_numbers;
   std::vector<std::string> m_index_files;
+  bool m_index_loaded = false;
 };
 
 struct WriterStats {
