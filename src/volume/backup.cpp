@@ -179,8 +179,9 @@ struct VolumeBackup::Impl {
     KBK_TRY(ensure_repository());
     repo::OpenOptions oo;
     oo.key = opt.key;
+    // The index is loaded by the mover that needs it (ensure_index): a volume whose fingerprint proves it unchanged
+    // writes its snapshot without it, and kbk's in-pod mover loads its own.
     KBK_ASSIGN_OR_RETURN(auto r, repo::Repository::open(backend, oo));
-    KBK_TRY(r->load_index());
     return r;
   }
 

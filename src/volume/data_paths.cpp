@@ -95,6 +95,7 @@ void fill(VolumeResult& r, const MoveStats& s) {
   r.bytes_through_host = s.bytes_through_host;
   r.bytes_uploaded = s.bytes_uploaded;
   r.bundle_bytes = s.bundle_bytes;
+  r.unchanged_by = s.unchanged_by;
   r.mover_kind = s.kind;
   r.root = s.root;
   r.warnings.insert(r.warnings.end(), s.warnings.begin(), s.warnings.end());

@@ -33,6 +33,7 @@
 #include <kbk/util/log.hpp>
 #include <kbk/util/strings.hpp>
 #include <kbk/volume/cluster.hpp>
+#include <kbk/volume/fingerprint.hpp>
 
 #include "mover_protocol.hpp"
 
@@ -661,10 +662,42 @@ public:
     auto s3 = mover_access(repo, true);
     if (s3) json::set(doc, "s3", protocol::s3_settings_json(*s3, a), a);
     const double prepared = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto started = start_mover(target, doc, repo, on_bytes, s3.get());
+    // The metadata fingerprint (docs/mover.md section 3, "Unchanged volumes"), taken by the probe's exec before
+    // anything is copied: equal to the parent's, the volume needs no mover at all.
+    Fingerprinting fp;
+    fp.inode = !m_o.ignore_inode;
+    fp.unchanged = [&](const FingerprintProbe& p) { return parent && fingerprint_unchanged(*parent, p, fp.inode); };
+    auto started = start_mover(target, doc, repo, on_bytes, s3.get(), &fp);
     if (!started)
       return fallback(started.error(), target, [&] { return m_tar->backup(target, repo, labels, live, on_bytes); });
     Outcome& out = *started;
+    if (out.unchanged) {
+      repo::Snapshot snap = unchanged_snapshot(*parent, target.namespace_ + "/" + target.pod, labels.tags, labels.backup);
+      uint64_t stored = 0;
+      KBK_TRY(repo.save_snapshot(snap, &stored));
+      out.phases.mark("snapshot written");
+      log::info(1, "volume " + labels.name + " unchanged since snapshot " + repo::to_hex(parent->id).substr(0, 12) +
+                       " (metadata fingerprint): no mover run");
+      log::info(2, "mover timing " + labels.name + " in " + target.display() + ": parent snapshot " +
+                       Phases::seconds(prepared) + ", " + out.phases.text());
+      MoveStats st;
+      st.kind = "kbk";
+      st.unchanged_by = "fingerprint";
+      st.snapshot = repo::to_hex(snap.id);
+      st.bytes = snap.summary.bytes_total;
+      st.files = snap.summary.files;
+      st.stream_bytes = st.bytes_through_host = out.status.stdout_bytes + out.status.stdin_bytes;
+      st.bytes_uploaded = stored;
+      const auto& root = snap.fingerprint->root;
+      st.root.known = true;
+      st.root.uid = root.uid;
+      st.root.gid = root.gid;
+      st.root.mode = root.mode;
+      st.root.mtime = root.mtime;
+      st.root.mtime_nsec = root.mtime_nsec;
+      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return st;
+    }
     log::info(2, "mover timing " + labels.name + " in " + target.display() + ": parent snapshot " +
                      Phases::seconds(prepared) + ", " + out.phases.text());
     MoveStats st = stats_of(out);
@@ -732,6 +765,13 @@ private:
     protocol::ServeCounts counts;
     uint64_t bundle_bytes = 0;
     Phases phases;
+    bool unchanged = false;  // the fingerprint equalled the parent's: no mover ran, result is null
+  };
+
+  // A backup's fingerprint request: with or without inode numbers, and whether a probe proves the volume unchanged.
+  struct Fingerprinting {
+    bool inode = true;
+    std::function<bool(const FingerprintProbe&)> unchanged;
   };
 
   // How the mover reaches an s3:// location (nullptr for others): kbk's settings, and credentials of its own where
@@ -791,20 +831,47 @@ private:
     bool image = false;       // the image's own kbk runs, not the bundle
     uint64_t bundle_bytes = 0;
     Phases phases;
+    std::optional<FingerprintProbe> fingerprint;  // what the pod's tools printed, when asked and well formed
+    bool unchanged = false;   // the fingerprint proved the volume unchanged: the script was stopped (status)
+    kube::ExecStatus status;
   };
 
   // Starts the mover: the image's own kbk when it has one (--mover-image with kbk in it) and it is this version,
   // else this kbk's bundle, copied first when the pod does not have it yet.
-  Result<Outcome> start_mover(const MoverTarget& target, const json::Document& doc, repo::Repository& repo,
-                              const std::function<void(uint64_t)>& on_bytes, const storage::S3Access* s3) {
+  // fp (backups): the fingerprint is taken first; an unchanged volume's Outcome says so and nothing runs. Otherwise
+  // the digest goes into the start frame when it may be recorded.
+  Result<Outcome> start_mover(const MoverTarget& target, json::Document& doc, repo::Repository& repo,
+                              const std::function<void(uint64_t)>& on_bytes, const storage::S3Access* s3,
+                              const Fingerprinting* fp = nullptr) {
     const std::string prefix =
         "[mover " + target.namespace_ + "/" + target.pod + " " + json::get_string(doc, {"name"}, target.path) + "] ";
-    KBK_ASSIGN_OR_RETURN(Launched l, launch(target, true, prefix, s3 != nullptr));
+    KBK_ASSIGN_OR_RETURN(Launched l, launch(target, true, prefix, s3 != nullptr, fp));
+    if (l.unchanged) {
+      Outcome out;
+      out.result.SetNull();
+      out.unchanged = true;
+      out.status = l.status;
+      out.phases = l.phases;
+      return out;
+    }
+    if (fp && l.fingerprint) {
+      if (fingerprint_recordable(*l.fingerprint)) {
+        auto& a = doc.GetAllocator();
+        json::Value f(rapidjson::kObjectType);
+        json::set(f, "version", json::Value(k_fingerprint_version), a);
+        json::set(f, "digest", json::make_string(l.fingerprint->digest, a), a);
+        json::set(f, "inode", json::Value(fp->inode), a);
+        json::set(doc, "fingerprint", std::move(f), a);
+      } else {
+        log::info(2, "volume " + json::get_string(doc, {"name"}) + ": an entry changed at most 1 s before its "
+                     "fingerprint was taken: the snapshot will not record it");
+      }
+    }
     if (l.image) {
       auto out = converse(target, l, doc, repo, on_bytes, s3);
       if (out || !out.error().is(Errc::unsupported)) return out;
       log::info(1, out.error().message + ": copying this kbk's bundle instead");
-      KBK_ASSIGN_OR_RETURN(l, launch(target, false, prefix, s3 != nullptr));
+      KBK_ASSIGN_OR_RETURN(l, launch(target, false, prefix, s3 != nullptr));  // the digest is in doc already
     }
     return converse(target, l, doc, repo, on_bytes, s3);
   }
@@ -814,7 +881,8 @@ private:
   // Errc::precondition when the pod cannot take the bundle (no scratch volume, no sh or tar, another architecture):
   // the caller falls back to tar. with_libcurl: the bundle with libcurl's closure, for a mover that reaches an S3
   // location itself.
-  Result<Launched> launch(const MoverTarget& target, bool image_kbk, const std::string& prefix, bool with_libcurl) {
+  Result<Launched> launch(const MoverTarget& target, bool image_kbk, const std::string& prefix, bool with_libcurl,
+                          const Fingerprinting* fp = nullptr) {
     if (target.container != k_mover_container)
       return unexpected(Errc::precondition, "a workload's container has no scratch volume for the bundle");
     KBK_ASSIGN_OR_RETURN(const Bundle* b, current_bundle(with_libcurl));
@@ -840,14 +908,15 @@ private:
         "if [ -x \"$c\" ]; then k=$c; break; fi; done; fi; s=none; "
         "if [ -x \"$1/ld.so\" ] && [ -f \"$1/kbk\" ]; then s=present; elif [ -d \"$3\" ] && [ -w \"$3\" ]; then "
         "s=writable; fi; z=plain; if command -v gzip >/dev/null 2>&1 && command -v head >/dev/null 2>&1; then "
-        "z=gzip; fi; echo \"kbk-probe $a $s $z $k\"; read -r cmd n || exit 0; "
+        "z=gzip; fi; " + std::string(k_fingerprint_script) + "echo \"kbk-probe $a $s $z $k\"; read -r cmd n || exit 0; "
         "case \"$cmd\" in gzip|tar|run|image) ;; *) exit 0;; esac; "
         "if [ \"$cmd\" = gzip ] || [ \"$cmd\" = tar ]; then set -e; rm -rf \"$2\"; mkdir \"$2\"; cd \"$2\"; "
         "if [ \"$cmd\" = gzip ]; then head -c \"$n\" | gzip -dc | tar -x -f -; else tar -x -f -; fi; "
         "[ -x bundle/ld.so ]; cd /; if [ -d \"$1\" ]; then rm -rf \"$2\"; else mv \"$2/bundle\" \"$1\"; "
         "rm -rf \"$2\"; fi; set +e; fi; echo kbk-ready; export GLIBC_TUNABLES=\"$5\"; "
-        "if [ \"$cmd\" = image ]; then exec \"$k\" mover serve; fi; shift 5; exec \"$@\"",
-        "kbk-install", dir, incoming, k_scratch_path, image_kbk ? "1" : "0", k_mover_malloc};
+        "if [ \"$cmd\" = image ]; then exec \"$k\" mover serve; fi; shift 7; exec \"$@\"",
+        "kbk-install", dir, incoming, k_scratch_path, image_kbk ? "1" : "0", k_mover_malloc,
+        fp ? (fp->inode ? "i" : "n") : "-", target.path};
     for (auto& arg : b->argv(dir)) command.push_back(std::move(arg));
     command.push_back("mover");
     command.push_back("serve");
@@ -884,12 +953,22 @@ private:
       (void)sess.wait();
       return unexpected(std::move(why));
     };
-    // A pod this run gave the bundle is told to run it at once, without waiting for the probe line.
-    if (known)
+    // A pod this run gave the bundle is told to run it at once, without waiting for the probe line; not when a
+    // fingerprint may tell it to stop.
+    if (known && !fp)
       if (auto w = sess.write_stdin("run\n"); !w)
         return unexpected(w.error().wrap("starting the kbk mover in " + target.display()));
     auto probe = read_line();
     if (!probe) return stop(probe.error());
+    if (fp && util::starts_with(*probe, "kbk-fp")) {
+      l.fingerprint = parse_fingerprint_line(*probe);
+      l.phases.mark("fingerprint");
+      if (!l.fingerprint)
+        log::info(2, "no metadata fingerprint of " + target.display() + " (the pod printed \"" +
+                         util::printable(probe->substr(0, 200)) + "\"): the mover runs");
+      probe = read_line();
+      if (!probe) return stop(probe.error());
+    }
     l.phases.mark("probe");
     auto fields = util::split(*probe, ' ');
     if (fields.size() != 5 || fields[0] != "kbk-probe") {
@@ -900,6 +979,18 @@ private:
     const std::string arch(fields[1]), state(fields[2]), image(fields[4]);
     if (arch != b->arch)
       return stop(Error{Errc::precondition, "the node is " + util::printable(arch) + ", this kbk is " + b->arch});
+    if (l.fingerprint && fp->unchanged && fp->unchanged(*l.fingerprint)) {
+      // Nothing changed since the parent's walk: the script ends, no bundle, no mover.
+      if (auto w = sess.write_stdin("stop\n"); !w)
+        return unexpected(w.error().wrap("starting the kbk mover in " + target.display()));
+      if (sess.can_close_stdin()) (void)sess.close_stdin();
+      auto st = sess.wait();
+      if (!st) return unexpected(st.error().wrap("starting the kbk mover in " + target.display()));
+      l.phases.mark("exec end");
+      l.status = *st;
+      l.unchanged = true;
+      return l;
+    }
     std::shared_ptr<const std::string> gz;
     bool copied = false;
     Result<void> fed;
@@ -1057,7 +1148,8 @@ private:
       } else if (frame.type == Type::request && started) {
         Frame reply = protocol::serve_request(repo.backend(), frame, out.counts, [&](const std::string& key,
                                                                                      std::string_view body) {
-          if (key.find("/index/") != std::string::npos)
+          // Only into an index this process loaded (a tar fallback or a restore loads it whole, this one included).
+          if (key.find("/index/") != std::string::npos && repo.index_loaded())
             if (auto r = repo.add_index_object(key, body); !r) log::warning(r.error().message);
         }, [&](const Error& refused) { log::warning("the kbk mover in " + target.display() + ": " + refused.message); });
         if (auto w = send(reply); !w) {

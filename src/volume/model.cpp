@@ -268,6 +268,7 @@ void write_data_members(json::Value& record, const VolumeResult& r, json::Alloca
   set_u64(data, "bytesThroughHost", r.bytes_through_host, a);
   set_u64(data, "bytesUploaded", r.bytes_uploaded, a);
   set_u64(data, "bundleBytes", r.bundle_bytes, a);
+  if (!r.unchanged_by.empty()) set_str(data, "unchangedBy", r.unchanged_by, a);
   json::set(data, "durationSeconds", json::Value(static_cast<double>(static_cast<int64_t>(r.duration_seconds * 1000)) / 1000), a);
   if (!r.node.empty()) set_str(data, "node", r.node, a);
   if (!r.mover.empty()) set_str(data, "mover", r.mover, a);
@@ -329,6 +330,7 @@ Result<void> read_data_members(const json::Value& record, VolumeResult& r) {
   r.bytes_through_host = get_u64(*data, "bytesThroughHost");
   r.bytes_uploaded = get_u64(*data, "bytesUploaded");
   r.bundle_bytes = get_u64(*data, "bundleBytes");
+  r.unchanged_by = json::get_string(*data, {"unchangedBy"});
   if (const json::Value* d = json::find(*data, "durationSeconds"); d && d->IsNumber()) r.duration_seconds = d->GetDouble();
   r.node = json::get_string(*data, {"node"});
   r.mover = json::get_string(*data, {"mover"});

@@ -167,6 +167,7 @@ public:
   Result<MoveStats> backup(const MoverTarget& target, repo::Repository& repo, const SnapshotLabels& labels, Live live,
                            const std::function<void(uint64_t)>& on_bytes) override {
     const auto start = std::chrono::steady_clock::now();
+    KBK_TRY(repo.ensure_index());  // the stream's blobs are deduplicated against it
     SocketPair sp;
     if (!sp.ok()) return unexpected(Errc::io, std::string("socketpair: ") + std::strerror(errno));
     auto stderr_keeper = std::make_shared<StderrKeeper>();
@@ -252,6 +253,7 @@ public:
   Result<MoveStats> restore(const MoverTarget& target, repo::Repository& repo, const repo::Snapshot& snapshot,
                             const RootMeta& root, bool owners, const std::function<void(uint64_t)>& on_bytes) override {
     const auto start = std::chrono::steady_clock::now();
+    KBK_TRY(repo.ensure_index());  // the snapshot's blobs are found through it
     SocketPair sp;
     if (!sp.ok()) return unexpected(Errc::io, std::string("socketpair: ") + std::strerror(errno));
     auto stderr_keeper = std::make_shared<StderrKeeper>();

@@ -287,6 +287,23 @@ Result<json::Document> run_backup(const json::Value& start, repo::Repository& re
   KBK_TRY(require_mounted(path));
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return unexpected(Errc::io, path + ": " + std::strerror(errno));
+  // The metadata fingerprint kbk took before this walk, when it may be recorded (docs/mover.md section 3); the root
+  // as seen now, so a snapshot written later without a mover can report it.
+  if (const json::Value* fp = json::find(start, "fingerprint"); fp && fp->IsObject()) {
+    const json::Value* ver = json::find(*fp, "version");
+    repo::SnapshotFingerprint f;
+    f.digest = json::get_string(*fp, {"digest"});
+    f.inode = flag(*fp, "inode");
+    if (ver && ver->IsInt() && repo::parse_id(f.digest)) {
+      f.version = ver->GetInt();
+      f.root.uid = st.st_uid;
+      f.root.gid = st.st_gid;
+      f.root.mode = st.st_mode & 07777;
+      f.root.mtime = st.st_mtim.tv_sec;
+      f.root.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+      bo.fingerprint = std::move(f);
+    }
+  }
   KBK_ASSIGN_OR_RETURN(repo::BackupResult r, repo::backup_folder(repo, path, bo));
   json::Document d;
   d.SetObject();

@@ -131,6 +131,7 @@ struct VolumeResult {
   // stream, both ways), bytes written to the location (packs, index files, snapshot), the bundle copied into the pod.
   uint64_t bytes_read_in_pod = 0, bytes_through_host = 0, bytes_uploaded = 0, bundle_bytes = 0;
   std::string mover_kind;               // "kbk" or "tar"
+  std::string unchanged_by;             // "fingerprint" when no mover ran (docs/mover.md section 3), else ""
   double duration_seconds = 0;
   std::vector<std::string> warnings;    // files that changed while read, ...
   bool data_included() const { return outcome == Outcome::completed && decision.path != PathKind::none; }

@@ -32,6 +32,7 @@ struct MoveStats {
   uint64_t new_bytes = 0, stored_bytes = 0;
   uint64_t bytes_read_in_pod = 0, bytes_through_host = 0, bytes_uploaded = 0, bundle_bytes = 0;
   std::string kind;                   // the mover that did it: "kbk" or "tar"
+  std::string unchanged_by;           // "fingerprint": nothing moved, the parent's metadata fingerprint matched
   double seconds = 0;
   RootMeta root;                      // the folder's own owner, mode and mtime (backup)
   std::vector<std::string> warnings;
