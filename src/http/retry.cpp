@@ -178,17 +178,21 @@ public:
   Result<Response> send(const Request& request) override {
     // Time counted against the budget: the sends themselves plus the waits between them (so a test's recording
     // sleeper is measured as a real one would be).
-    double busy = 0;
+    // With a Deferral the counts go on from the sends it carries.
+    Deferral* const deferral = request.deferral;
+    double busy = deferral ? deferral->elapsed_seconds : 0;
     double slept = 0;
-    bool ambiguous = false;
-    int without_retry_after = 0;  // failures the server named no wait for
+    bool ambiguous = deferral && deferral->ambiguous;
+    int without_retry_after = deferral ? deferral->without_retry_after : 0;  // failures the server named no wait for
+    const int first = deferral ? deferral->attempts + 1 : 1;
+    if (deferral) deferral->deferred = false;
     const int plain_limit = m_policy.max_retries_without_retry_after < 0 ? m_policy.max_retries
                                                                           : m_policy.max_retries_without_retry_after;
     // A streamed upload can only be repeated when it can be rewound.
     const bool can_repeat = !request.body_reader || static_cast<bool>(request.body_rewind);
-    for (int attempt = 1;; ++attempt) {
+    for (int attempt = first;; ++attempt) {
       if (m_limiter) m_limiter->acquire();
-      if (attempt > 1 && request.body_reader && request.body_rewind && !request.body_rewind())
+      if (attempt > first && request.body_reader && request.body_rewind && !request.body_rewind())
         return unexpected(Errc::io, request.method + " " + request.url + ": cannot rewind the request body to retry");
       const auto t0 = std::chrono::steady_clock::now();
       Result<Response> outcome = m_inner->send(request);
@@ -217,9 +221,19 @@ public:
       }
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.2fs", *delay);
-      log::info(4, "retrying " + request.method + " " + request.url + " in " + buf + " (attempt " +
-                       std::to_string(attempt + 1) + " of at most " + std::to_string(m_policy.max_retries + 1) +
-                       "): " + why);
+      log::info(4, std::string(deferral ? "deferring " : "retrying ") + request.method + " " + request.url + " in " +
+                       buf + " (attempt " + std::to_string(attempt + 1) + " of at most " +
+                       std::to_string(m_policy.max_retries + 1) + "): " + why);
+      if (deferral) {
+        // The caller waits (doing other work meanwhile) and sends again; the wait counts as if slept here.
+        deferral->deferred = true;
+        deferral->seconds = *delay;
+        deferral->attempts = attempt;
+        deferral->without_retry_after = without_retry_after;
+        deferral->elapsed_seconds = elapsed + *delay;
+        deferral->ambiguous = ambiguous;
+        return outcome;
+      }
       m_sleeper(*delay);
       slept += *delay;
     }

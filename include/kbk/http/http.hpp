@@ -8,7 +8,8 @@
 //                             connected with the same TLS, proxy and tls-server-name setup as the transport.
 //   make_retrying_transport() retries with jittered exponential backoff (429 with Retry-After, 500/502/503/504,
 //                             connection resets and timeouts), bounded in count and total time, and takes a token
-//                             from a RateLimiter before every attempt.
+//                             from a RateLimiter before every attempt. A request with a Deferral gets its waits
+//                             handed back instead of slept (the caller does other work meanwhile).
 // Nothing here knows about Kubernetes: callers map status codes and bodies to their own errors.
 #pragma once
 
@@ -42,6 +43,21 @@ enum class Idempotency {
   retry_all,   // the caller resolves a possible double effect itself (kube create: 409 AlreadyExists -> compare)
 };
 
+// A caller with other work to do instead of waiting out a retry (restore: other objects). When Request::deferral
+// points here, the retrying transport does not sleep before a retry: it returns the failed attempt's outcome at
+// once with `deferred` true and `seconds` the wait it would have slept. The caller sends the same request again,
+// with the same Deferral, no sooner than that; the counts carried here keep the policy's limits (max_retries, the
+// time budget, Response::retried_after_ambiguous_failure) across those sends as if it had slept in place.
+struct Deferral {
+  bool deferred = false;  // out: the last send was deferred (the outcome it returned is not final)
+  double seconds = 0;     // out, with deferred: how long to wait before sending again
+  // Carried between sends (the transport's own bookkeeping; zero for a new request).
+  int attempts = 0;
+  int without_retry_after = 0;
+  double elapsed_seconds = 0;
+  bool ambiguous = false;
+};
+
 struct Request {
   std::string method = "GET";
   std::string url;
@@ -59,6 +75,7 @@ struct Request {
   std::function<bool(std::string_view chunk)> on_body;
   double timeout_seconds = 0;  // whole request; 0 = no limit (a stalled transfer still times out)
   Idempotency idempotency = Idempotency::idempotent;
+  Deferral* deferral = nullptr;  // see Deferral: hand the retry waits back instead of sleeping (not thread safe)
 };
 
 struct Response {

@@ -180,3 +180,58 @@ TEST_CASE("the retrying transport gives a Retry-After more patience than failure
     CHECK(inner->sent == 5);
   }
 }
+
+TEST_CASE("with a Deferral the retrying transport hands each wait back instead of sleeping, within the same limits") {
+  RetryPolicy p;
+  p.max_retries = 10;
+  p.max_retries_without_retry_after = 2;
+  p.max_total_seconds = 1000;
+  std::vector<double> slept;
+  auto sleeper = [&](double s) { slept.push_back(s); };
+  Deferral deferral;
+  Request post;
+  post.method = "POST";
+  post.url = "http://x/";
+  post.idempotency = Idempotency::retry_all;
+  post.deferral = &deferral;
+
+  SECTION("each failure returns at once with the wait; the success ends it and remembers the ambiguous failure") {
+    auto inner = std::make_shared<Scripted>();
+    inner->answers = {answer(429, "3"), answer(503), answer(201)};
+    auto t = make_retrying_transport(inner, p, nullptr, sleeper);
+    auto r = t->send(post);
+    REQUIRE(r.ok());
+    CHECK(r->status == 429);
+    CHECK(deferral.deferred);
+    CHECK(deferral.seconds == Approx(3));
+    CHECK(inner->sent == 1);
+    r = t->send(post);
+    REQUIRE(r.ok());
+    CHECK(r->status == 503);
+    CHECK(deferral.deferred);
+    CHECK(deferral.seconds >= p.initial_backoff_seconds);  // the second attempt's backoff, jittered
+    r = t->send(post);
+    REQUIRE(r.ok());
+    CHECK(r->status == 201);
+    CHECK_FALSE(deferral.deferred);
+    CHECK(r->attempts == 3);
+    CHECK(r->retried_after_ambiguous_failure);  // the 503 may have been acted on
+    CHECK(slept.empty());
+  }
+  SECTION("the counts carry over: failures without Retry-After stop at their limit across sends") {
+    auto inner = std::make_shared<Scripted>();
+    inner->answers = {answer(500)};
+    auto t = make_retrying_transport(inner, p, nullptr, sleeper);
+    for (int i = 0; i < 2; ++i) {
+      auto r = t->send(post);
+      REQUIRE(r.ok());
+      CHECK(deferral.deferred);
+    }
+    auto r = t->send(post);
+    REQUIRE(r.ok());
+    CHECK(r->status == 500);
+    CHECK_FALSE(deferral.deferred);  // final: three sends, as without a Deferral
+    CHECK(inner->sent == 3);
+    CHECK(slept.empty());
+  }
+}
