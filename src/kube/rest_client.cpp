@@ -65,6 +65,7 @@ struct Call {
   std::string accept;
   http::Idempotency idempotency = http::Idempotency::idempotent;
   RequestContext context;
+  http::Deferral* deferral = nullptr;
 };
 
 class RestClient final : public Client {
@@ -125,7 +126,7 @@ public:
     const std::string the_ns = ns_for_object(rt, ns, obj);
     // A create may be retried after an ambiguous failure; a 409 then is resolved below.
     Call c{"POST", rt.collection_path(the_ns) + write_query(options, false), json::to_string(obj), k_json, k_json,
-           http::Idempotency::retry_all, {"POST", "create", rt.group_resource(), name}};
+           http::Idempotency::retry_all, {"POST", "create", rt.group_resource(), name}, options.deferral};
     bool ambiguous = false;
     auto r = execute(c, &ambiguous);
     if (!r.ok() && r.error().code == Errc::already_exists && ambiguous && !name.empty() && options.dry_run == DryRun::no) {
@@ -281,6 +282,7 @@ private:
     req.url = m_base_url + call.path;
     req.body = call.body;
     req.idempotency = call.idempotency;
+    req.deferral = call.deferral;
     req.timeout_seconds = m_config.request_timeout_seconds;
     req.headers.emplace_back("Accept", call.accept);
     if (!call.content_type.empty()) req.headers.emplace_back("Content-Type", call.content_type);

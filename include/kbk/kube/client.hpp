@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include <kbk/http/http.hpp>
 #include <kbk/json/json.hpp>
 #include <kbk/kube/pod_exec.hpp>
 #include <kbk/kube/resource.hpp>
@@ -48,11 +49,19 @@ struct RawResponse {
   std::string body;
 };
 
+// A write whose retry waits come back to the caller instead of being slept (http::Deferral): the caller does other
+// work and sends it again, with the same Deferral, once Deferral::seconds have passed.
+using Deferral = http::Deferral;
+
 struct WriteOptions {
   DryRun dry_run = DryRun::no;
   std::string field_manager = "kbk";
   bool force = false;               // server-side apply only
   std::string field_validation;     // "", "Strict", "Warn", "Ignore"
+  // create only: when set, a failure the client would wait out and retry is returned with deferral->deferred set
+  // (the error is then not final). Resent with the same Deferral, a create keeps resolving an AlreadyExists
+  // after an earlier ambiguous failure (a reset, a 5xx) as the retried create of its own first attempt.
+  Deferral* deferral = nullptr;
 };
 
 struct DeleteOptions {

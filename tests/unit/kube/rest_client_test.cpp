@@ -361,6 +361,40 @@ TEST_CASE("create resolves a 409 after a dropped first attempt by comparing the 
   CHECK(different.error().code == Errc::already_exists);
 }
 
+TEST_CASE("a deferred create hands its retry wait back and still resolves a 409 after its reset first attempt") {
+  auto obj = json::parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"k":"v"}})");
+  REQUIRE(obj.ok());
+  Fixture f;
+  int posts = 0;
+  f.fake->handler = [&](const http::Request& r) -> Result<http::Response> {
+    if (r.method == "POST") {
+      if (++posts == 1) {  // the server made the object, the answer was lost
+        Error e{Errc::network, "POST x: Connection reset by peer"};
+        e.reason = "sent";
+        return e;
+      }
+      return FakeTransport::answer(
+          409,
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \"cm\" already exists","reason":"AlreadyExists","details":{"name":"cm","kind":"configmaps"},"code":409})");
+    }
+    return FakeTransport::answer(
+        200, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default","uid":"u1"},"data":{"k":"v"}})");
+  };
+  Deferral deferral;
+  WriteOptions w;
+  w.deferral = &deferral;
+  auto first = f.client->create(configmaps(), "default", *obj, w);
+  REQUIRE_FALSE(first.ok());
+  CHECK(deferral.deferred);  // not final: the caller sends it again after deferral.seconds
+  CHECK(deferral.seconds > 0);
+  CHECK(posts == 1);
+  auto again = f.client->create(configmaps(), "default", *obj, w);
+  REQUIRE(again.ok());
+  CHECK_FALSE(deferral.deferred);
+  CHECK(json::get_string(*again, {"metadata", "uid"}) == "u1");
+  CHECK(posts == 2);
+}
+
 TEST_CASE("create does not second-guess a plain 409") {
   Fixture f;
   f.fake->handler = [](const http::Request&) -> Result<http::Response> {
