@@ -992,7 +992,11 @@ void register_restore(CLI::App& app, GlobalOptions& g, RunState& state) {
   create->add_option("--to-dir", f->to_dir,
                      "Write the final manifests to this empty or new folder (no cluster needed) instead of applying them")
       ->type_name(value::k_dir);
-  create->add_option("--parallel", f->parallel, "Items applied at once within one tier")->type_name(value::k_count)->capture_default_str();
+  create->add_option("--parallel", f->parallel,
+                     "Items applied at once within one tier (an object whose create waits out a Retry-After or a "
+                     "backoff does not hold one)")
+      ->type_name(value::k_count)
+      ->capture_default_str();
   create->add_option("--resource-modifiers", f->resource_modifiers,
                      "Resource-modifier file (Velero's version: v1, or kbk.io/v1); repeatable, applied in order")
       ->type_name(value::k_file);

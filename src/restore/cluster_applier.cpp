@@ -168,7 +168,7 @@ public:
     // The planned object is held as text (json_text.hpp): parsed here, for this call only.
     json::Document obj = item.object.parse();
     if (item.action == ItemAction::merge_service_account) return merge_service_account(item, obj, *rt);
-    return create(item, obj, *rt, Outcome::created, "created");
+    return create(item, obj, *rt, Outcome::created, "created", 0, Waits::handed_back);
   }
 
   void end_tier(Tier tier, const std::vector<const PlannedItem*>& items, std::vector<ItemResult*>& results) override {
@@ -215,8 +215,22 @@ private:
     return false;
   }
 
+  // The create's retry bookkeeping while the item waits in the engine's queue (see ItemResult::retry_in).
+  kube::Deferral& deferral_of(const PlannedItem& item) {
+    std::lock_guard<std::mutex> lock(m_deferrals_mutex);
+    return m_deferrals[&item];  // a map: the reference stays valid while other items come and go
+  }
+  void forget_deferral(const PlannedItem& item) {
+    std::lock_guard<std::mutex> lock(m_deferrals_mutex);
+    m_deferrals.erase(&item);
+  }
+
+  // Waits::handed_back: the create is the item's first write (straight from apply()), so a wait the server asks
+  // for goes back to the engine (ItemResult::retry_in) instead of holding this worker; nothing of the item is
+  // written yet, and the next apply() sends the same create again with the same retry counts.
+  enum class Waits { in_worker, handed_back };
   ItemResult create(const PlannedItem& item, const json::Value& obj, const kube::ResourceType& rt, Outcome outcome,
-                    const std::string& reason, int attempt = 0) {
+                    const std::string& reason, int attempt = 0, Waits waits = Waits::in_worker) {
     // The backed-up managedFields go with the create, under the identity of the entry that owns the object's
     // fields (see creating_manager): where the server keeps them, that is the only request.
     std::string manager;
@@ -230,8 +244,18 @@ private:
         json::set(json::ensure_object(with_entries, "metadata", a), "managedFields", json::copy(mf, a), a);
       }
     }
-    auto created = manager.empty() ? m_client.create(rt, ns_of(item), obj, write_options())
-                                   : m_client.create(rt, ns_of(item), with_entries, write_options(manager));
+    kube::WriteOptions first = write_options(manager.empty() ? k_field_manager : manager);
+    first.deferral = waits == Waits::handed_back ? &deferral_of(item) : nullptr;
+    const json::Value& body = manager.empty() ? obj : static_cast<const json::Value&>(with_entries);
+    auto created = m_client.create(rt, ns_of(item), body, first);
+    if (first.deferral) {
+      if (!created && first.deferral->deferred) {
+        ItemResult later = api_failure(created.error(), "create");
+        later.retry_in = first.deferral->seconds;
+        return later;
+      }
+      forget_deferral(item);
+    }
     if (!created && !manager.empty() && (created.error().is(Errc::invalid) || created.error().is(Errc::bad_request)) &&
         created.error().message.find("managedFields") != std::string::npos) {
       // A server that refuses the entries in a create: without them, as before (patched back after).
@@ -456,6 +480,8 @@ private:
   kube::Client& m_client;
   TypeResolver& m_types;
   std::mutex m_types_mutex;
+  std::mutex m_deferrals_mutex;
+  std::map<const PlannedItem*, kube::Deferral> m_deferrals;  // items whose create waits in the engine's queue
   std::set<std::string> m_failed_crds;  // CRD names (<plural>.<group>) that never became Established
   ClusterApplierOptions m_opt;
   kube::DryRun m_dry;

@@ -2,9 +2,13 @@
 #include <kbk/restore/engine.hpp>
 
 #include <algorithm>
-#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <optional>
+#include <queue>
 #include <thread>
 
 #include <kbk/util/log.hpp>
@@ -40,6 +44,68 @@ ExitCode exit_code(const RestoreReport& report) {
 }
 
 namespace {
+
+// How many items may wait out a retry per worker (ItemResult::retry_in) before the workers stop taking new items
+// and wait for those: under a server that answers every request with 429, the restore then sends at most
+// parallel * (1 + k_waiting_per_worker) requests per Retry-After instead of starting every object of the wave.
+constexpr size_t k_waiting_per_worker = 16;
+
+// The items of one wave (indexes 0..size-1) for the workers: each is taken, then either finished or put back with
+// a time before which it is not taken again. Items due again go before new ones. take() waits while nothing is
+// ready but items are still being applied or waiting, and says nullopt once every item is finished.
+class WaveQueue {
+public:
+  using Clock = std::chrono::steady_clock;
+  WaveQueue(size_t size, size_t max_waiting) : m_size(size), m_max_waiting(std::max<size_t>(1, max_waiting)) {}
+
+  std::optional<size_t> take() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+      if (!m_waiting.empty() && m_waiting.top().first <= Clock::now()) {
+        const size_t n = m_waiting.top().second;
+        m_waiting.pop();
+        ++m_taken;
+        return n;
+      }
+      if (m_next < m_size && m_waiting.size() < m_max_waiting) {
+        ++m_taken;
+        return m_next++;
+      }
+      if (m_waiting.empty() && m_taken == 0 && m_next >= m_size) return std::nullopt;
+      if (m_waiting.empty()) m_changed.wait(lock);
+      else m_changed.wait_until(lock, m_waiting.top().first);
+    }
+  }
+
+  void later(size_t n, double seconds) {
+    {
+      std::lock_guard lock(m_mutex);
+      --m_taken;
+      m_waiting.emplace(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(std::max(0.0, seconds))),
+                        n);
+    }
+    m_changed.notify_all();
+  }
+
+  void finished() {
+    {
+      std::lock_guard lock(m_mutex);
+      --m_taken;
+    }
+    m_changed.notify_all();
+  }
+
+private:
+  using Entry = std::pair<Clock::time_point, size_t>;
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  const size_t m_size;
+  const size_t m_max_waiting;
+  size_t m_next = 0;   // the first item never taken
+  size_t m_taken = 0;  // items being applied
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> m_waiting;  // soonest first
+};
 
 // `release`, when given, is the same plan as `plan`: each item's object, status and managedFields texts are
 // freed once the item is applied (only the thread that applied it touches them).
@@ -101,22 +167,31 @@ RestoreReport run_plan(const Plan& plan, Plan* release, Applier& applier, const 
         log::info(1, std::string("restoring tier ") + tier_name(tier) +
                          (w == i && wave_end == end ? "" : " (wave " + std::to_string(plan.items[w].wave + 1) + ")") +
                          ": " + std::to_string(wave.size()) + " item(s)");
-      std::atomic<size_t> next{0};
+      WaveQueue queue(wave.size(), static_cast<size_t>(std::max(1, options.parallel)) * k_waiting_per_worker);
       auto worker = [&] {
-        for (size_t n = next++; n < wave.size(); n = next++) {
-          const PlannedItem& item = plan.items[wave[n]];
+        for (std::optional<size_t> n = queue.take(); n; n = queue.take()) {
+          const PlannedItem& item = plan.items[wave[*n]];
           if (applier.halted()) {
-            results[wave[n]] = ItemResult{Outcome::skipped, "not-attempted", "the restore stopped before this item"};
+            results[wave[*n]] = ItemResult{Outcome::skipped, "not-attempted", "the restore stopped before this item"};
+            queue.finished();
             continue;
           }
-          results[wave[n]] = applier.apply(item);
-          done(item, results[wave[n]]);
+          ItemResult r = applier.apply(item);
+          if (r.retry_in && !applier.halted()) {
+            // The server asked for a wait: the item goes back in the queue and this worker takes another one.
+            queue.later(*n, *r.retry_in);
+            continue;
+          }
+          r.retry_in.reset();
+          results[wave[*n]] = std::move(r);
+          done(item, results[wave[*n]]);
           if (release) {
-            PlannedItem& applied = release->items[wave[n]];
+            PlannedItem& applied = release->items[wave[*n]];
             applied.object.release();
             applied.status.release();
             applied.managed_fields.release();
           }
+          queue.finished();
         }
       };
       size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, options.parallel)), wave.size());

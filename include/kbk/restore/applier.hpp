@@ -36,6 +36,11 @@ struct ItemResult {
   // part of the printed report.
   std::string uid, resource_version;
   JsonText applied, before;
+  // Set when the item is not done: the server asked for a wait (429/503 with Retry-After) or its request failed in
+  // a way worth retrying (a 5xx, a reset) before anything of it was written. The engine applies the item again no
+  // sooner than this many seconds later and meanwhile goes on with other items; the rest of this result is not
+  // reported.
+  std::optional<double> retry_in;
 };
 
 // Resolves the types a cluster serves. refresh() re-reads discovery (after CRDs were created).
@@ -59,6 +64,7 @@ public:
   // "cluster", "dry-run=server", "dry-run=client", "to-dir DIR": shown in the summary.
   virtual std::string mode() const = 0;
   virtual bool dry_run() const { return false; }
+  // A result with retry_in set is not final: apply() is called for the item again later (see ItemResult::retry_in).
   virtual ItemResult apply(const PlannedItem& item) = 0;
   // Set once the applier cannot go on at all (--to-dir: the folder's disk is full or read-only): the engine hands
   // out no more items, the failure is not logged per item, and restore_backup fails with this one line.

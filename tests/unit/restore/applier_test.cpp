@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -607,4 +608,50 @@ TEST_CASE("execute applies a tier's waves one after the other", "[applier]") {
   REQUIRE(applier.order.size() == 5);
   // The slow item is alone in the first wave: the second wave starts when it is done, though 8 workers were free.
   CHECK(applier.order[0] == "deployments.apps/shop/db");
+}
+
+// "a" is not done the first time: the server asked for a wait (ItemResult::retry_in).
+class DeferringApplier : public Applier {
+public:
+  std::string mode() const override { return "deferring"; }
+  ItemResult apply(const PlannedItem& item) override {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    order.push_back(item.target_name);
+    if (item.target_name == "a" && std::count(order.begin(), order.end(), "a") == 1) {
+      ItemResult later{Outcome::failed, "TooManyRequests", "create: Too many requests, please try again later."};
+      later.retry_in = 1;
+      return later;
+    }
+    return {Outcome::created, "created", ""};
+  }
+  std::vector<std::string> order;
+
+private:
+  std::mutex m_mutex;
+};
+
+TEST_CASE("execute: an item waiting out a retry does not hold its worker, and is reported once", "[applier]") {
+  Plan plan;
+  for (const char* n : {"a", "b", "c"}) {
+    PlannedItem p;
+    p.tier = Tier::config;
+    p.namespaced = true;
+    p.resource = "configmaps";
+    p.target_namespace = "shop";
+    p.target_name = n;
+    p.object = JsonText::adopt(std::string(R"({"metadata":{"name":")") + n + R"("}})");
+    plan.items.push_back(std::move(p));
+  }
+  size_t n = 0;
+  for (auto& p : plan.items) p.order = ++n;
+  DeferringApplier applier;
+  RunOptions ro;
+  ro.parallel = 1;  // one worker: before, it slept a's wait before b and c
+  RestoreReport r = execute(plan, applier, ro);
+  CHECK(applier.order == std::vector<std::string>{"a", "b", "c", "a"});
+  REQUIRE(r.items.size() == 3);
+  CHECK(r.phase() == "Completed");
+  CHECK(r.count(Outcome::created) == 3);
+  CHECK(r.items[0].target_name == "a");
+  CHECK(r.items[0].result.reason == "created");
 }
