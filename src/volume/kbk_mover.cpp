@@ -995,6 +995,8 @@ private:
     bool copied = false;
     Result<void> fed;
     if (known) {
+      // Told to run before the probe unless a fingerprint was asked (and the volume turned out changed).
+      if (fp) fed = sess.write_stdin("run\n");
     } else if (image_kbk && image != "-" && util::starts_with(image, "/")) {
       l.image = true;
       fed = sess.write_stdin("image\n");
