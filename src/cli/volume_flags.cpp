@@ -30,13 +30,15 @@ double duration_flag(const char* flag, const std::string& v) {
 void add_mover_flags(CLI::App* cmd, MoverFlags& f) {
   cmd->add_option("--volume-mover", f.volume_mover,
                   "How volume data leaves and enters helper pods: kbk (this kbk runs in the pod, reads only changed "
-                  "files and sends only new data; docs/mover.md) or tar (exec tar, every byte through this host). kbk "
-                  "falls back to tar, with a warning, where its bundle cannot run")
+                  "files and sends only new data; a volume whose metadata fingerprint, find and stat in the pod, equals "
+                  "its last snapshot's starts no mover at all; docs/mover.md) or tar (exec tar, every byte through "
+                  "this host). kbk falls back to tar, with a warning, where its bundle cannot run")
       ->type_name("kbk|tar")
       ->capture_default_str();
   cmd->add_flag("--mover-ignore-inode", f.ignore_inode,
                 "Take a file as unchanged when its path, size and mtime match the last backup's (restic's "
-                "--ignore-inode; always so for volumes read from a CSI snapshot clone)");
+                "--ignore-inode; always so for volumes read from a CSI snapshot clone), and leave inode numbers out of "
+                "the metadata fingerprint");
   cmd->add_option("--mover-image", f.image,
                   "Image of the helper pods that move volume data (needs sh and tar; default " +
                       volume::MoverSettings().image + ")")
