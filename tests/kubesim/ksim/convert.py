@@ -25,10 +25,11 @@ def to_external(rt, obj, group, version):
     return _reorder(o)
 
 
-def to_internal(rt, obj, group, version):
+def to_internal(rt, obj, group, version, copy=True):
+    """copy=False: the caller gives obj away (a freshly decoded body) and may get it back, converted in place."""
     sv = rt.storage_version
     sav = rt.storage_api_version()
-    o = dcopy(obj)
+    o = dcopy(obj) if copy else obj
     o["apiVersion"] = sav
     if rt.key == ("", "events") and group == "events.k8s.io":
         _event_to_core(o)

@@ -83,18 +83,24 @@ def fields_to_set(fv1, prefix=()):
 
 
 def set_to_fields(paths, dots=True):
+    """The fieldsV1 tree of a set of paths, every object's keys sorted with "." first (as the API server writes it).
+    Built from the paths in sorted order, each node gets its keys in that order as it is built: its "." when it is
+    made (before any child), its children in sorted order; no sorting pass over the tree afterwards."""
     root = {}
+    map_fields = schema.MAP_FIELDS
     for p in sorted(paths):
         node = root
+        last = len(p) - 1
         for i, el in enumerate(p):
-            node = node.setdefault(el, {})
-            if dots and i < len(p) - 1 and (el.startswith("k:") or el[2:] in schema.MAP_FIELDS):
-                node.setdefault(".", {})
-    return _order(root)
-
-
-def _order(d):
-    return {k: _order(d[k]) for k in sorted(d, key=lambda x: (x != ".", x))}
+            child = node.get(el)
+            if child is None:
+                child = node[el] = {}
+                if dots and i < last and (el.startswith("k:") or el[2:] in map_fields):
+                    child["."] = {}
+            elif dots and i < last and "." not in child and (el.startswith("k:") or el[2:] in map_fields):
+                child["."] = {}  # a leaf so far (an earlier, shorter path), so still without children
+            node = child
+    return root
 
 
 def _entry(manager, op, api_version, paths, subresource=None, dots=True):
@@ -125,7 +131,8 @@ def decode_given(entries):
         ident = (e.get("manager") or "", e["operation"], e["apiVersion"] if e["operation"] == "Update" else "",
                  e.get("subresource") or "")
         out.pop(ident, None)
-        out[ident] = dcopy(e)
+        out[ident] = dict(e)  # the caller's object is its own (store.create copies or is handed it): the entry
+        # dict is replaced below (fieldsV1), its fieldsV1 tree only read, so a shallow copy does
     return list(out.values())
 
 

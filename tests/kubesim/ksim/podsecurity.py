@@ -278,7 +278,7 @@ def describe(found):
 
 def namespace_policy(store, ns):
     """{mode: (level, version)} from the namespace's labels (modes without a valid level are absent)."""
-    nsobj = store.get("", "namespaces", None, ns) if ns else None
+    nsobj = store.raw_get("", "namespaces", None, ns) if ns else None  # read only: no copy
     labels = ((nsobj or {}).get("metadata") or {}).get("labels") or {}
     out = {}
     for mode in ("enforce", "warn", "audit"):
@@ -305,8 +305,6 @@ def enforce_pod(store, pod):
 def warnings(store, kind, obj):
     """Warning texts for a create or update: pods against the warn level; workload templates against the enforce
     and warn levels (once per distinct level)."""
-    md = obj.get("metadata") or {}
-    pol = namespace_policy(store, md.get("namespace"))
     if kind == "Pod":
         spec, modes = obj.get("spec"), ("warn",)
     elif kind in WORKLOAD_TEMPLATES:
@@ -315,7 +313,9 @@ def warnings(store, kind, obj):
             t = (t or {}).get(k) if isinstance(t, dict) else None
         spec, modes = (t or {}).get("spec") if isinstance(t, dict) else None, ("enforce", "warn")
     else:
-        return []
+        return []  # other kinds have no pod template: no need to read the namespace
+    md = obj.get("metadata") or {}
+    pol = namespace_policy(store, md.get("namespace"))
     out, seen = [], set()
     for mode in modes:
         if mode not in pol or pol[mode] in seen:

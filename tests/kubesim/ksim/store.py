@@ -291,7 +291,17 @@ class Store:
             if self._logf is None:
                 self._logf = open(self._log_path(), "a", encoding="utf-8")
             enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-            self._logf.write("".join(enc({"rv": rv, "t": t, "k": k, "o": o}) + "\n" for rv, t, k, o in pending))
+            lines = []
+            for rv, t, key, o in pending:
+                k = "%s/%s" % key if key[0] else key[1]
+                # An object a client was answered with (or listed) was encoded then: its JSON is in the list cache
+                # (Go's HTML escapes in it read back the same).
+                oj = self._known_json(key, o)
+                if oj is not None:
+                    lines.append('{"rv":%d,"t":%s,"k":%s,"o":%s}\n' % (rv, enc(t), enc(k), oj))
+                else:
+                    lines.append(enc({"rv": rv, "t": t, "k": k, "o": o}) + "\n")
+            self._logf.write("".join(lines))
             self._logf.flush()
             self._log_lines += len(pending)
         nobj = sum(len(d) for d in self._objs.values())
@@ -362,7 +372,7 @@ class Store:
             if w.key == key:
                 w.q.put(ev)
         self._dispatch_q.put((etype, key[0], key[1], obj))
-        self._pending.append((ev[0], etype[0], "%s/%s" % key if key[0] else key[1], obj))
+        self._pending.append((ev[0], etype[0], key, obj))
 
     # --- raw access (no copies; callers must not mutate) ------------------------------------------------------
     def raw_get(self, group, resource, namespace, name):
@@ -397,6 +407,31 @@ class Store:
         s = util.go_json({k: v for k, v in obj.items() if k != "apiVersion" and k != "kind"})
         c[key] = (obj, s)
         return s
+
+    def object_json(self, group, resource, obj):
+        """go_json of a stored object as a GET answers it (kind and apiVersion first, as _canonical orders them), made
+        from the list cache's JSON: an object version is encoded once for its create answer, its LISTs and the change
+        log."""
+        it = iter(obj)
+        if next(it, None) != "kind" or next(it, None) != "apiVersion":
+            return util.go_json(obj)
+        return self._with_kind(obj, self.cached_json(group, resource, obj_key(obj), obj))
+
+    @staticmethod
+    def _with_kind(obj, rest):
+        head = '{"kind":%s,"apiVersion":%s' % (util.go_json(obj["kind"]), util.go_json(obj["apiVersion"]))
+        return head + "}" if rest == "{}" else head + "," + rest[1:]
+
+    def _known_json(self, key, obj):
+        """The full JSON of obj if the list cache holds it (this very version), else None; never encodes."""
+        c = self._jcache.get(key)
+        hit = c.get(obj_key(obj)) if c else None
+        if hit is None or hit[0] is not obj:
+            return None
+        it = iter(obj)
+        if next(it, None) != "kind" or next(it, None) != "apiVersion":
+            return None
+        return self._with_kind(obj, hit[1])
 
     # --- public contract --------------------------------------------------------------------------------------
     def get(self, group, resource, namespace, name):

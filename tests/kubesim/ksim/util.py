@@ -1,8 +1,8 @@
 """Small helpers shared by kubesim modules: copying, timestamps, uids, JSON encoding as Go does it."""
 import datetime
 import json
+import os
 import time
-import uuid
 
 
 def dcopy(o):
@@ -17,9 +17,18 @@ def dcopy(o):
     return o
 
 
+_last_ts = (None, "")  # (whole second, its text): a busy second formats its timestamp once
+
+
 def now_ts(t=None):
-    t = time.time() if t is None else t
-    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _last_ts
+    sec = int(time.time() if t is None else t)
+    last = _last_ts
+    if last[0] == sec:
+        return last[1]
+    text = datetime.datetime.fromtimestamp(sec, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_ts = (sec, text)
+    return text
 
 
 def parse_ts(s):
@@ -29,8 +38,14 @@ def parse_ts(s):
         return 0.0
 
 
+_UUID4_CLEAR = ~((0xf000 << 64) | (0xc000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_uid():
-    return str(uuid.uuid4())
+    """str(uuid.uuid4()) (16 random bytes, version 4, RFC 4122 variant) without building a UUID object."""
+    h = "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR) | _UUID4_SET)
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 _ENC = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
