@@ -106,21 +106,28 @@ class Authenticator:
                 if u is not None:
                     return u
             raise UNAUTHORIZED
-        cert = None
-        try:
-            cert = handler.connection.getpeercert()
-        except Exception:
+        subject = getattr(handler, "_cert_subject", None)
+        if subject is None:  # once a connection: its certificate cannot change on it
             cert = None
-        if cert:
+            try:
+                cert = handler.connection.getpeercert()
+            except Exception:
+                cert = None
             cn, orgs = None, []
-            for rdn in cert.get("subject", ()):
+            for rdn in (cert or {}).get("subject", ()):
                 for k, v in rdn:
                     if k == "commonName":
                         cn = v
                     elif k == "organizationName":
                         orgs.append(v)
-            if cn:
-                return User(cn, _with_authenticated(cn, orgs))
+            subject = (cn, tuple(orgs))
+            try:
+                handler._cert_subject = subject
+            except AttributeError:
+                pass
+        cn, orgs = subject
+        if cn:
+            return User(cn, _with_authenticated(cn, orgs))
         if not self.anonymous:
             raise UNAUTHORIZED
         return User("system:anonymous", ["system:unauthenticated"])
@@ -128,6 +135,8 @@ class Authenticator:
     def impersonate(self, handler, user, authorizer, uri):
         """Apply Impersonate-* headers (after checking the `impersonate` verb).  Returns the effective user."""
         hdr = handler.headers
+        if not any(k[:12].lower() == "impersonate-" for k in hdr.keys()):
+            return user  # no Impersonate-* header (every request but a few)
         iu = hdr.get("Impersonate-User")
         igroups = hdr.get_all("Impersonate-Group") or []
         iuid = hdr.get("Impersonate-Uid")

@@ -52,7 +52,7 @@ class ControllerManager:
         ctrl_common.VERBOSE[0] = bool(self.options.get("verbose"))
         self.resync = float(self.options.get("resync_seconds", 0.2))
         self.job_pod_seconds = float(self.options.get("job_pod_run_seconds", 1.0))
-        self._q = queue.Queue()
+        self._q = queue.SimpleQueue()  # put and get in C (one event per commit comes through it)
         self._stop = threading.Event()
         self._thread = None
         self._dirty = True

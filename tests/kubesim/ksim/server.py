@@ -162,6 +162,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     parse_request = _parse_request
 
+    _date = (None, "")  # (second, Date header text): formatted once a second, not once a response
+
+    def date_time_string(self, timestamp=None):
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        sec = int(time.time())
+        d = Handler._date
+        if d[0] != sec:
+            d = Handler._date = (sec, super().date_time_string(sec))
+        return d[1]
+
     def log_message(self, fmt, *args):
         if self.server.ks.verbose:
             sys.stderr.write("kubesim: %s %s\n" % (self.address_string(), fmt % args))

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 
-from . import util
+from . import managed, util
 from .util import dcopy, meta, now_ts
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
@@ -187,7 +187,7 @@ class Store:
         self._hist_floor = 1
         self._watchers = set()
         self._subs = []
-        self._dispatch_q = queue.Queue()
+        self._dispatch_q = queue.SimpleQueue()  # put and get in C: no Condition, no lock made per wait
         self._pending = []
         self._logf = None
         self._log_lines = 0
@@ -528,7 +528,6 @@ class Store:
             # request order: defaulting, managedFields, mutating admission + strategy, validation, storage
             if self.hooks and not skip_admission:
                 self.hooks.default(self, rt, obj)
-            from . import managed
             if managed_override is not None:
                 m["managedFields"] = managed_override
             else:
@@ -620,7 +619,6 @@ class Store:
             if rt.generation and subresource is None:
                 if _spec_part(new) != _spec_part(old):
                     nm["generation"] = int(om.get("generation") or 1) + 1
-            from . import managed
             if managed_override is not None:
                 nm["managedFields"] = managed_override
             else:
