@@ -1,7 +1,7 @@
 """Small helpers shared by kubesim modules: copying, timestamps, uids, JSON encoding as Go does it."""
 import datetime
 import json
-import os
+import random
 import time
 
 
@@ -42,9 +42,14 @@ _UUID4_CLEAR = ~((0xf000 << 64) | (0xc000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
+_uid_rand = random.Random()  # seeded from os.urandom once
+
+
 def new_uid():
-    """str(uuid.uuid4()) (16 random bytes, version 4, RFC 4122 variant) without building a UUID object."""
-    h = "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR) | _UUID4_SET)
+    """A random version 4 uid, formatted as str(uuid.uuid4()), without building a UUID object and without
+    os.urandom: that releases the GIL for its getrandom call, and store.create makes uids under the store's lock, so
+    each create handed the GIL to a thread that then waited for the lock (a context switch or two a create)."""
+    h = "%032x" % ((_uid_rand.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET)
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
