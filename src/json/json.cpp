@@ -892,7 +892,13 @@ void emit_scalar(YAML::Emitter& e, const Value& v) {
       bool one_trailing_newline = s.size() >= 2 && s.back() == '\n' && s[s.size() - 2] != '\n';
       if (hides_text(s)) {
         e << YAML::EscapeNonAscii << YAML::DoubleQuoted << s;
-      } else if (one_trailing_newline && s.find_first_of("\t\r") == std::string::npos && s.front() != ' ') {
+      } else if (one_trailing_newline && s.front() != ' ' &&
+                 std::none_of(s.begin(), s.end(), [](char c) {
+                   // A literal block holds printable text and line breaks only: a tab, a carriage return, a NUL or
+                   // another control character (fuzz.json: "\u0000" and "\f") goes double-quoted, escaped.
+                   const auto u = static_cast<unsigned char>(c);
+                   return (u < 0x20 && c != '\n') || u == 0x7f;
+                 })) {
         e << YAML::Literal << s;
       } else if (needs_quotes(s)) {
         e << YAML::DoubleQuoted << s;

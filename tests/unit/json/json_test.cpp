@@ -89,6 +89,20 @@ TEST_CASE("to_yaml quotes strings that would read back as other types") {
   CHECK(json::equal(*doc, *back));
 }
 
+TEST_CASE("to_yaml writes a line of text with control characters double-quoted, not as a literal block") {
+  // fuzz.json: a string with one trailing newline went out as a literal block (|), which cannot hold a NUL or a
+  // form feed: it read back cut short at the NUL.
+  auto doc = json::parse(R"({"s":"00\u0b10\ud83d\ude00\u0000\u0b10\no\f\n","t":"a\u0001\n","u":"a\u007f\n",)"
+                         R"("block":"line one\nline two\n"})");
+  REQUIRE(doc);
+  const std::string y = json::to_yaml(*doc);
+  CHECK(y.find('\0') == std::string::npos);
+  CHECK(y.find("block: |") != std::string::npos);  // plain text with a trailing newline still reads as a block
+  auto back = json::parse_yaml(y);
+  REQUIRE(back);
+  CHECK(json::equal(*doc, *back));
+}
+
 TEST_CASE("equal ignores member order but not array order") {
   auto a = json::parse(R"({"x":1,"y":[1,2]})");
   auto b = json::parse(R"({"y":[1,2],"x":1.0})");
