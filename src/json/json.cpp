@@ -871,7 +871,86 @@ bool needs_quotes(const std::string& s) {
   return false;
 }
 
-void emit_scalar(YAML::Emitter& e, const Value& v) {
+// Unicode noncharacters (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF): yaml-cpp's emitter takes them for invalid and writes
+// U+FFFD in quoted and block scalars (docs/security.md section 9, item 8). Strings holding one are written by kbk
+// itself, double-quoted with escapes, through a placeholder (YamlEscapes).
+bool has_noncharacter(std::string_view s) {
+  for (size_t i = 0; i + 2 < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0xEF && i + 2 < s.size()) {  // U+FDD0-U+FDEF, U+FFFE, U+FFFF: EF B7 90-AF, EF BF BE-BF
+      const auto c1 = static_cast<unsigned char>(s[i + 1]), c2 = static_cast<unsigned char>(s[i + 2]);
+      if ((c1 == 0xB7 && c2 >= 0x90 && c2 <= 0xAF) || (c1 == 0xBF && (c2 == 0xBE || c2 == 0xBF))) return true;
+    } else if (c >= 0xF0 && i + 3 < s.size()) {  // U+1FFFE ... U+10FFFF: F? 8F/9F/AF/BF BF BE-BF
+      const auto c1 = static_cast<unsigned char>(s[i + 1]), c2 = static_cast<unsigned char>(s[i + 2]),
+                 c3 = static_cast<unsigned char>(s[i + 3]);
+      if ((c1 & 0x0F) == 0x0F && c2 == 0xBF && (c3 == 0xBE || c3 == 0xBF)) return true;
+    }
+  }
+  return false;
+}
+
+// A YAML double-quoted scalar of s, every character outside printable ASCII escaped (\xXX, \uXXXX, \UXXXXXXXX).
+// s is valid UTF-8 (json::parse refuses anything else).
+std::string yaml_double_quoted(std::string_view s) {
+  std::string out = "\"";
+  char buf[16];
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = c;
+    size_t n = 1;
+    if (c >= 0xF0) cp = c & 0x07, n = 4;
+    else if (c >= 0xE0) cp = c & 0x0F, n = 3;
+    else if (c >= 0xC0) cp = c & 0x1F, n = 2;
+    for (size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += n;
+    if (cp == '"' || cp == '\\') {
+      out += '\\';
+      out += static_cast<char>(cp);
+    } else if (cp >= 0x20 && cp < 0x7F) {
+      out += static_cast<char>(cp);
+    } else {
+      if (cp < 0x100) std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
+      else if (cp < 0x10000) std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      else std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(cp));
+      out += buf;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// Strings yaml-cpp cannot write (has_noncharacter) go out as plain placeholders, swapped for kbk's own escaped
+// scalars once the text is complete. The placeholders carry a nonce; a text that happens to hold one already gets
+// another nonce.
+struct YamlEscapes {
+  std::string nonce;
+  std::vector<std::string> quoted;
+  std::string placeholder(std::string_view s) {
+    quoted.push_back(yaml_double_quoted(s));
+    return "kbkyamlescape" + nonce + "x" + std::to_string(quoted.size() - 1) + "z";
+  }
+};
+
+bool any_noncharacter(const Value& v) {
+  std::vector<const Value*> stack{&v};
+  while (!stack.empty()) {
+    const Value* x = stack.back();
+    stack.pop_back();
+    if (x->IsString()) {
+      if (has_noncharacter(std::string_view(x->GetString(), x->GetStringLength()))) return true;
+    } else if (x->IsArray()) {
+      for (const auto& el : x->GetArray()) stack.push_back(&el);
+    } else if (x->IsObject()) {
+      for (const auto& m : x->GetObject()) {
+        if (has_noncharacter(std::string_view(m.name.GetString(), m.name.GetStringLength()))) return true;
+        stack.push_back(&m.value);
+      }
+    }
+  }
+  return false;
+}
+
+void emit_scalar(YAML::Emitter& e, const Value& v, YamlEscapes* escapes) {
   switch (v.GetType()) {
     case rapidjson::kNullType: e << YAML::Null; break;
     case rapidjson::kFalseType: e << false; break;
@@ -888,6 +967,10 @@ void emit_scalar(YAML::Emitter& e, const Value& v) {
       break;
     case rapidjson::kStringType: {
       std::string s(v.GetString(), v.GetStringLength());
+      if (escapes && has_noncharacter(s)) {
+        e << escapes->placeholder(s);
+        break;
+      }
       // A literal block keeps exactly one trailing newline ("|" clips), so only such strings use it.
       bool one_trailing_newline = s.size() >= 2 && s.back() == '\n' && s[s.size() - 2] != '\n';
       if (hides_text(s)) {
@@ -913,7 +996,7 @@ void emit_scalar(YAML::Emitter& e, const Value& v) {
 
 // Iterative (documents nest up to k_max_depth levels). Below k_pretty_indent_levels collections switch to flow
 // style, which yaml-cpp writes without indentation.
-void emit(YAML::Emitter& e, const Value& root) {
+void emit(YAML::Emitter& e, const Value& root, YamlEscapes* escapes) {
   struct Frame {
     const Value* v;
     rapidjson::SizeType next;
@@ -930,7 +1013,7 @@ void emit(YAML::Emitter& e, const Value& root) {
       e << YAML::BeginMap;
       stack.push_back({&v, 0});
     } else {
-      emit_scalar(e, v);
+      emit_scalar(e, v, escapes);
     }
   };
   begin(root);
@@ -953,7 +1036,8 @@ void emit(YAML::Emitter& e, const Value& root) {
     const auto& m = *(f.v->MemberBegin() + f.next++);
     std::string key(m.name.GetString(), m.name.GetStringLength());
     e << YAML::Key;
-    if (hides_text(key)) e << YAML::EscapeNonAscii << YAML::DoubleQuoted;
+    if (escapes && has_noncharacter(key)) key = escapes->placeholder(key);
+    else if (hides_text(key)) e << YAML::EscapeNonAscii << YAML::DoubleQuoted;
     else if (needs_quotes(key)) e << YAML::DoubleQuoted;
     e << key << YAML::Value;
     begin(m.value);
@@ -963,13 +1047,37 @@ void emit(YAML::Emitter& e, const Value& root) {
 }  // namespace
 
 std::string to_yaml(const Value& v) {
-  YAML::Emitter e;
-  e.SetIndent(2);
-  e.SetSeqFormat(YAML::Block);
-  emit(e, v);
-  std::string out = e.c_str();
-  if (out.empty() || out.back() != '\n') out += '\n';
-  return out;
+  const bool escaping = any_noncharacter(v);
+  for (unsigned attempt = 0;; ++attempt) {
+    YamlEscapes escapes;
+    escapes.nonce = std::to_string(attempt);
+    YAML::Emitter e;
+    e.SetIndent(2);
+    e.SetSeqFormat(YAML::Block);
+    emit(e, v, escaping ? &escapes : nullptr);
+    std::string out = e.c_str();
+    if (out.empty() || out.back() != '\n') out += '\n';
+    if (!escaping) return out;
+    // Each placeholder must appear once, where it was put: a text that holds one by itself gets the next nonce.
+    std::string done;
+    size_t from = 0;
+    bool clean = true;
+    const std::string prefix = "kbkyamlescape" + escapes.nonce + "x";
+    for (size_t i = 0; i < escapes.quoted.size() && clean; ++i) {
+      const std::string token = prefix + std::to_string(i) + "z";
+      const size_t at = out.find(token, from);
+      if (at == std::string::npos) clean = false;
+      else {
+        done.append(out, from, at - from);
+        done += escapes.quoted[i];
+        from = at + token.size();
+      }
+    }
+    if (clean && out.find(prefix, from) == std::string::npos && done.find(prefix) == std::string::npos) {
+      done.append(out, from, std::string::npos);
+      return done;
+    }
+  }
 }
 
 namespace {
@@ -1001,10 +1109,15 @@ void write_yaml(const Value& v, std::ostream& out) {
   LastCharBuf buf(out.rdbuf());
   std::ostream tracked(&buf);
   {
+    if (any_noncharacter(v)) {  // (rare) kbk's own escapes, swapped in once the text is whole: to_yaml's
+      tracked << to_yaml(v);
+      tracked.flush();
+      return;
+    }
     YAML::Emitter e(tracked);
     e.SetIndent(2);
     e.SetSeqFormat(YAML::Block);
-    emit(e, v);
+    emit(e, v, nullptr);
   }
   tracked.flush();
   if (buf.last != '\n') out << '\n';

@@ -1,3 +1,5 @@
+#include <sstream>
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -101,6 +103,26 @@ TEST_CASE("to_yaml writes a line of text with control characters double-quoted, 
   auto back = json::parse_yaml(y);
   REQUIRE(back);
   CHECK(json::equal(*doc, *back));
+}
+
+TEST_CASE("to_yaml keeps Unicode noncharacters, which yaml-cpp's emitter writes as U+FFFD") {
+  // fuzz.json: "\u0080\uffff" came back as "\u0080\ufffd" (docs/security.md section 9, item 8). Every noncharacter
+  // range, in a value and a key, quoted, as a block candidate and with escapes around it; and a document that holds
+  // the writer's own placeholder text.
+  for (const char* cp : {"\\ufdd0", "\\ufdef", "\\ufffe", "\\uffff", "\\ud83f\\udffe", "\\udbff\\udfff"}) {
+    const std::string c(cp);
+    const std::string text = R"({"a":")" + c + R"(","b":"\u0080)" + c + R"(","c":"x: )" + c + R"(\n","k)" + c +
+                             R"(":[")" + c + R"(\"\\\t"],"p":"kbkyamlescape0x0z","q":"kbkyamlescape1x0z"})";
+    auto doc = json::parse(text);
+    REQUIRE(doc);
+    const std::string y = json::to_yaml(*doc);
+    auto back = json::parse_yaml(y);
+    REQUIRE(back);
+    CHECK(json::equal(*doc, *back));
+    std::ostringstream streamed;
+    json::write_yaml(*doc, streamed);
+    CHECK(streamed.str() == y);
+  }
 }
 
 TEST_CASE("equal ignores member order but not array order") {
