@@ -925,9 +925,15 @@ std::string yaml_double_quoted(std::string_view s) {
 struct YamlEscapes {
   std::string nonce;
   std::vector<std::string> quoted;
+  std::vector<std::string> tokens;
+  // As long as the scalar it stands for, so the emitter makes the same choices (a key over 1024 characters is
+  // written as an explicit "? " key).
   std::string placeholder(std::string_view s) {
     quoted.push_back(yaml_double_quoted(s));
-    return "kbkyamlescape" + nonce + "x" + std::to_string(quoted.size() - 1) + "z";
+    std::string token = "kbkyamlescape" + nonce + "x" + std::to_string(quoted.size() - 1) + "z";
+    if (token.size() < quoted.back().size()) token.append(quoted.back().size() - token.size(), '_');
+    tokens.push_back(token);
+    return token;
   }
 };
 
@@ -1064,7 +1070,7 @@ std::string to_yaml(const Value& v) {
     bool clean = true;
     const std::string prefix = "kbkyamlescape" + escapes.nonce + "x";
     for (size_t i = 0; i < escapes.quoted.size() && clean; ++i) {
-      const std::string token = prefix + std::to_string(i) + "z";
+      const std::string& token = escapes.tokens[i];
       const size_t at = out.find(token, from);
       if (at == std::string::npos) clean = false;
       else {

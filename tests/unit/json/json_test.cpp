@@ -119,6 +119,12 @@ TEST_CASE("to_yaml keeps Unicode noncharacters, which yaml-cpp's emitter writes 
     auto back = json::parse_yaml(y);
     REQUIRE(back);
     CHECK(json::equal(*doc, *back));
+    // A key over 1024 characters, which YAML writes as an explicit key (fuzz.json).
+    auto long_key = json::parse(R"({")" + std::string(1100, 'k') + c + R"(":1,"v":")" + std::string(1100, 'v') + c + R"("})");
+    REQUIRE(long_key);
+    auto long_back = json::parse_yaml(json::to_yaml(*long_key));
+    REQUIRE(long_back);
+    CHECK(json::equal(*long_key, *long_back));
     std::ostringstream streamed;
     json::write_yaml(*doc, streamed);
     CHECK(streamed.str() == y);
